@@ -1,0 +1,3 @@
+"""Alephee-compatible marketplace-integration hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Accounts: tenants, API keys, users, marketplaces per account, price lists, stores, login tokens."""

@@ -1,0 +1,101 @@
+"""``create_app()``: the FastAPI application with every domain router under ``/v2`` and the Swagger pages."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from alephee import __version__
+from alephee.config import Settings
+from alephee.context import AppContext
+from alephee.http import errors as http_errors
+from alephee.http.body import EXTRA_SCHEMAS
+from alephee.http.middleware import ApiMiddleware
+
+OPENAPI_URL = "/swagger/docs/v2"
+SWAGGER_URL = "/swagger/ui/index"
+
+DESCRIPTION = """
+Alephee-compatible public REST API v2, served by an open, self-hostable hub.
+
+* Authenticate every call with the `API_KEY` query parameter; most calls also need `accountId`.
+  Query-parameter names and JSON property names are matched case-insensitively.
+* Every response carries `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` and
+  `x-ratelimit-retryafter` (GCRA per key and endpoint, 1-minute window).
+* Errors are `{"Status": int, "Message": str}`; lists use the `Total/Paging/SortBy/AvailableSorts/Results`
+  envelope and answer 206 when `limit` is over the endpoint's cap.
+"""
+
+
+def _routers() -> list[APIRouter]:
+    from alephee.accounts.routes import router as accounts
+
+    return [accounts]
+
+
+def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment when not given)."""
+    settings = settings or (context.settings if context else Settings())
+    ctx = context or AppContext.build(settings)
+    logging.getLogger("alephee").setLevel(settings.log_level.upper())
+
+    app = FastAPI(
+        title="Alephee API v2 (compatible hub)",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
+    )
+    app.state.ctx = ctx
+    http_errors.install(app)
+    for router in _routers():
+        app.include_router(router, prefix="/v2")
+    _install_docs(app)
+    _install_health(app)
+    app.add_middleware(ApiMiddleware, settings=settings)
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    static_dir = resources.files("fastapi_offline") / "static"
+    app.mount("/swagger/static", StaticFiles(directory=str(static_dir)), name="swagger-static")
+
+    @app.get(SWAGGER_URL, include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="Alephee API v2",
+            swagger_js_url="/swagger/static/swagger-ui-bundle.js",
+            swagger_css_url="/swagger/static/swagger-ui.css",
+            swagger_favicon_url="/swagger/static/favicon.png",
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, body in EXTRA_SCHEMAS.items():
+                components.setdefault(name, body)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _install_health(app: FastAPI) -> None:
+    @app.get("/health", include_in_schema=False)
+    def health(request: Request) -> JSONResponse:
+        ctx: AppContext = request.app.state.ctx
+        from sqlalchemy import text
+
+        with ctx.db.read_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return JSONResponse({"Status": "ok", "Version": __version__})

@@ -1,0 +1,151 @@
+"""Settings, read from the environment (prefix ``ALEPHEE_``) and an optional ``.env`` file.
+
+The per-endpoint limits live in one table here (``DEFAULT_LIMITS``); every number can be overridden with
+``ALEPHEE_LIMITS`` (JSON, merged over the defaults), e.g.
+``ALEPHEE_LIMITS='{"orders.list": {"rpm": 60, "cap": 50}}'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointLimit:
+    """Requests per minute (GCRA, per API key) and objects per request for one endpoint.
+
+    ``cap`` is the most objects a write may carry (over it: 413, nothing applied) or a list GET may return
+    (over it: 206 with a capped page). ``night_rpm`` applies during the night slot when set.
+    """
+
+    rpm: int
+    cap: int | None = None
+    night_rpm: int | None = None
+
+
+# Spec 00 §3.4 and spec 10 §0.4 (the more specific file wins for the accounts section). Names are the
+# route names used by every router (``name=`` on the route decorator).
+DEFAULT_LIMITS: dict[str, EndpointLimit] = {
+    # Accounts (spec 10 §0.4: 60/min for the GETs, 10/min for logintoken and the PUT).
+    "accounts.list": EndpointLimit(60, 100),
+    "accounts.marketplaces": EndpointLimit(60, 100),
+    "accounts.pricelists": EndpointLimit(60, 100),
+    "accounts.stores": EndpointLimit(60, 100),
+    "accounts.logintoken": EndpointLimit(10),
+    "accounts.fiscaltaxrules.get": EndpointLimit(60, 100),
+    "accounts.fiscaltaxrules.put": EndpointLimit(10, 100),
+    # Orders.
+    "orders.list": EndpointLimit(30, 100),
+    "orders.pack": EndpointLimit(30, 100),
+    "orders.shippinglabel": EndpointLimit(30, 1),
+    "orders.documents.get": EndpointLimit(30, 1),
+    "orders.documents.post": EndpointLimit(30, 1),
+    "orders.create": EndpointLimit(30, 1),
+    "orders.messages": EndpointLimit(30, 1),
+    "orders.split": EndpointLimit(30, 1),
+    "orders.integrate": EndpointLimit(30, 100),
+    "orders.status": EndpointLimit(30, 100),
+    "orders.delete": EndpointLimit(30, 1),
+    # Orders shipping.
+    "shipping.packaging.get": EndpointLimit(30, 1),
+    "shipping.packaging.post": EndpointLimit(30, 100),
+    "shipping.scheduling.get": EndpointLimit(30, 100),
+    "shipping.transportation.get": EndpointLimit(30, 1),
+    "shipping.transportation.post": EndpointLimit(30, 100),
+    # Products.
+    "products.list": EndpointLimit(30, 1000),
+    "products.update": EndpointLimit(30, 500, night_rpm=120),
+    "products.fiscal.get": EndpointLimit(30, 1000),
+    "products.fiscal.update": EndpointLimit(30, 500),
+    "products.prices.delete": EndpointLimit(10, 500),
+    # Product listings.
+    "listings.search": EndpointLimit(30, 100),
+    "listings.update": EndpointLimit(30, 100),
+    "listings.status": EndpointLimit(30, 100),
+    "listings.discounts": EndpointLimit(30, 100),
+    # Push notifications (our addition).
+    "webhooks.list": EndpointLimit(30, 100),
+    "webhooks.create": EndpointLimit(30, 1),
+    "webhooks.delete": EndpointLimit(30, 1),
+    "notifications.list": EndpointLimit(30, 100),
+    "notifications.ack": EndpointLimit(30, 100),
+}
+
+# Used for a route that has no row above (and for responses that never reached a route, e.g. 404).
+FALLBACK_LIMIT = EndpointLimit(30, 100)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. See README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="ALEPHEE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./alephee.db"
+    # Optional read replica; reads (GET lists) go there when set.
+    database_read_url: str | None = None
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
+    sqlite_busy_timeout_ms: int = 30_000
+    # Unset = in-process (memory) rate limiting; set = shared by every process using this Redis.
+    redis_url: str | None = None
+    rate_limiting: bool = True
+    # Prefix of the limiter's keys in Redis (lets several hubs, or test runs, share one Redis).
+    rate_limit_namespace: str = "alephee-rl"
+    limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Time zone for naive date filters and the day/night slot (spec 00 §4.1 rule 7: GMT-3).
+    default_timezone: str = "America/Argentina/Buenos_Aires"
+    day_slot_start_hour: int = 8
+    day_slot_end_hour: int = 20
+    # Where the B2B portal is served; an account may override it with its own FQDN.
+    b2b_portal_base_url: str = "http://127.0.0.1:8000/b2b"
+    documents_dir: str = "./var/documents"
+    # Optional JSON file replacing the packaged marketplace catalogue (to use other channel ids).
+    marketplaces_file: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    log_level: str = "INFO"
+    # Show the login-token module 2 as required for DELETE /v2/products/prices.
+    login_token_default_ttl: int = 30
+    login_token_min_ttl: int = 5
+    login_token_max_ttl: int = 60
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The configured default time zone."""
+        return ZoneInfo(self.default_timezone)
+
+    @cached_property
+    def _limits(self) -> dict[str, EndpointLimit]:
+        merged = dict(DEFAULT_LIMITS)
+        for name, override in self.limits.items():
+            base = merged.get(name, FALLBACK_LIMIT)
+            merged[name] = EndpointLimit(
+                rpm=int(override.get("rpm", base.rpm)),
+                cap=override.get("cap", base.cap),
+                night_rpm=override.get("night_rpm", base.night_rpm),
+            )
+        return merged
+
+    def endpoint_limit(self, name: str | None) -> EndpointLimit:
+        """The limits of one endpoint (route name), defaults merged with overrides."""
+        return self._limits.get(name or "", FALLBACK_LIMIT)
+
+    def rpm_for(self, name: str | None, at: datetime) -> int:
+        """Requests per minute for an endpoint at a given instant (night slot aware)."""
+        limit = self.endpoint_limit(name)
+        if limit.night_rpm is None:
+            return limit.rpm
+        hour = at.astimezone(self.tz).hour
+        is_day = self.day_slot_start_hour <= hour < self.day_slot_end_hour
+        return limit.rpm if is_day else limit.night_rpm
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the primary store is SQLite."""
+        return self.database_url.startswith("sqlite")

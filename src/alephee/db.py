@@ -1,0 +1,218 @@
+"""Database: engines, sessions, the declarative ``Base``, shared column types and migrations.
+
+SQLite is the embedded default; PostgreSQL is the production store. Two engines are built: the *write*
+engine (on SQLite every transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the
+busy timeout instead of failing on a lock upgrade) and the *read* engine (plain deferred transactions; on
+PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from alephee.config import Settings
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always UTC-aware in Python, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite keeps text; store naive UTC so lexical order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+SCALE = 10_000
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact decimal with 4 places: NUMERIC(18,4) on PostgreSQL, scaled BIGINT on SQLite.
+
+    SQLite has no decimal type (NUMERIC there is a float), so it keeps ten-thousandths as an integer.
+    """
+
+    impl = Numeric(18, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal("0.0001"))
+        return int(value * SCALE) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / SCALE).quantize(Decimal("0.0001"))
+        return Decimal(value).quantize(Decimal("0.0001"))
+
+
+def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
+    return {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000}
+
+
+def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cur.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def make_engine(url: str, settings: Settings, *, immediate: bool) -> Engine:
+    """Build an engine for ``url`` tuned for this hub (pool sizes, SQLite pragmas)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args=_sqlite_connect_args(settings),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        _configure_sqlite(engine, settings, immediate=immediate)
+        return engine
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """The engines and session factories of one running hub."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.write_engine = make_engine(settings.database_url, settings, immediate=True)
+        read_url = settings.database_read_url or settings.database_url
+        self.read_engine = make_engine(read_url, settings, immediate=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.write_engine.dialect.name
+
+    def write_session(self) -> Session:
+        """A session whose transactions may write (serialised on SQLite)."""
+        return self._write()
+
+    def read_session(self) -> Session:
+        """A session for reads only."""
+        return self._read()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write session committed on success, rolled back on error."""
+        session = self._write()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read session, closed at the end."""
+        session = self._read()
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+
+def alembic_config(url: str) -> Any:
+    """An Alembic ``Config`` pointing at the packaged migrations and ``url``."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("alephee") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def upgrade(settings: Settings) -> None:
+    """Apply every pending migration (all branch heads)."""
+    from alembic import command
+
+    if settings.is_sqlite:
+        _ensure_sqlite_dir(settings.database_url)
+    command.upgrade(alembic_config(settings.database_url), "heads")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def utc(dt: datetime) -> datetime:
+    """Coerce a datetime to aware UTC (naive values are taken as UTC)."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

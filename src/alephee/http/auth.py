@@ -1,0 +1,179 @@
+"""Authentication by ``API_KEY`` (+ ``accountId``) query parameters, then the rate limit (spec 00 §1.2, §6.2).
+
+Order of checks: key present and valid → account present and linked → rate limit (429) → the route's own
+validation. A 401 consumes no quota.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.accounts.models import Account, ApiKey, ApiKeyAccount
+from alephee.context import AppContext, get_context
+from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
+
+MISSING_KEY = "The API_KEY query parameter is required"
+INVALID_KEY = "Invalid API_KEY"
+MISSING_ACCOUNT = "The accountId query parameter is required"
+ACCOUNT_NOT_LINKED = "The accountId is not associated with the given API_KEY"
+PATH_QUERY_MISMATCH = "The accountId query parameter does not match the accountId in the path"
+
+
+def normalize_key(secret: str) -> str:
+    """Keys are GUIDs: compare them without regard to case or surrounding blanks."""
+    return secret.strip().upper()
+
+
+def hash_key(secret: str) -> str:
+    """SHA-256 of a normalised key (keys are random 122-bit GUIDs, so a fast hash is enough)."""
+    return hashlib.sha256(normalize_key(secret).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    """An account a key may act for, with what rules need to know about it."""
+
+    id: int
+    account_type: str
+    timezone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated API key."""
+
+    key_id: int
+    rate_limit: int | None
+    accounts: dict[int, LinkedAccount]
+
+    @property
+    def account_ids(self) -> list[int]:
+        """Ids of the accounts the key serves, ascending."""
+        return sorted(self.accounts)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScope:
+    """An authenticated key acting for one of its accounts."""
+
+    caller: Caller
+    account_id: int
+    account_type: str
+    tz: ZoneInfo
+
+
+def _lookup(ctx: AppContext, secret: str | None) -> Caller:
+    if not secret or not secret.strip():
+        raise Unauthorized(MISSING_KEY)
+    digest = hash_key(secret)
+    stmt = (
+        select(ApiKey.id, ApiKey.key_hash, ApiKey.rate_limit, Account.id, Account.account_type, Account.timezone)
+        .outerjoin(ApiKeyAccount, ApiKeyAccount.key_id == ApiKey.id)
+        .outerjoin(Account, Account.id == ApiKeyAccount.account_id)
+        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+    )
+    with ctx.db.read_engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    if not rows or not hmac.compare_digest(rows[0][1], digest):
+        raise Unauthorized(INVALID_KEY)
+    accounts = {
+        row[3]: LinkedAccount(id=row[3], account_type=row[4], timezone=row[5]) for row in rows if row[3] is not None
+    }
+    return Caller(key_id=rows[0][0], rate_limit=rows[0][2], accounts=accounts)
+
+
+def _apply_rate_limit(request: Request, ctx: AppContext, caller: Caller) -> None:
+    route = request.scope.get("route")
+    name = getattr(route, "name", None) or request.scope.get("path", "")
+    rpm = caller.rate_limit or ctx.settings.rpm_for(name, clock.precise_utcnow())
+    decision = ctx.limiter.hit(caller.key_id, name, rpm)
+    request.scope.setdefault("state", {})["ratelimit"] = decision
+    if not decision.allowed:
+        raise TooManyRequests()
+
+
+def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> AccountScope:
+    if raw_account is None or not raw_account.strip():
+        raise Unauthorized(MISSING_ACCOUNT)
+    try:
+        account_id = int(raw_account.strip())
+    except ValueError:
+        raise Unauthorized(ACCOUNT_NOT_LINKED) from None
+    linked = caller.accounts.get(account_id)
+    if linked is None:
+        raise Unauthorized(ACCOUNT_NOT_LINKED)
+    tz = ZoneInfo(linked.timezone) if linked.timezone else ctx.settings.tz
+    return AccountScope(caller=caller, account_id=account_id, account_type=linked.account_type, tz=tz)
+
+
+ApiKeyParam = Query(None, alias="API_KEY", description="Your API key (GUID). Names are case-insensitive.")
+
+
+def require_key(
+    request: Request,
+    api_key: str | None = ApiKeyParam,
+    ctx: AppContext = Depends(get_context),
+) -> Caller:
+    """Dependency for routes that need only the key (``GET /v2/accounts``)."""
+    caller = _lookup(ctx, api_key)
+    _apply_rate_limit(request, ctx, caller)
+    return caller
+
+
+def require_account(
+    request: Request,
+    api_key: str | None = ApiKeyParam,
+    account_id: str | None = Query(None, alias="accountId", description="Account id linked to the key."),
+    ctx: AppContext = Depends(get_context),
+) -> AccountScope:
+    """Dependency for routes scoped to ``accountId`` from the query string."""
+    caller = _lookup(ctx, api_key)
+    scope = _scope_for(ctx, caller, account_id)
+    _apply_rate_limit(request, ctx, caller)
+    return scope
+
+
+def require_path_account(
+    request: Request,
+    path_account: str = Path(..., alias="accountId", description="Account id linked to the key."),
+    api_key: str | None = ApiKeyParam,
+    query_account: str | None = Query(
+        None, alias="accountId", description="Optional; when given it must equal the path value."
+    ),
+    ctx: AppContext = Depends(get_context),
+) -> AccountScope:
+    """Dependency for ``/v2/accounts/{accountId}/...`` routes: the account comes from the path."""
+    caller = _lookup(ctx, api_key)
+    scope = _scope_for(ctx, caller, path_account)
+    _apply_rate_limit(request, ctx, caller)
+    if query_account is not None and query_account.strip() and query_account.strip() != str(scope.account_id):
+        raise InvalidInput(PATH_QUERY_MISMATCH)
+    return scope
+
+
+def read_session(ctx: AppContext = Depends(get_context)) -> Iterator[Session]:
+    """A read-only session for the request."""
+    session = ctx.db.read_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def write_session(ctx: AppContext = Depends(get_context)) -> Iterator[Session]:
+    """A write session for the request; the service commits, anything left is rolled back."""
+    session = ctx.db.write_session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()

@@ -1,0 +1,122 @@
+"""Request bodies: read after authentication and the rate limit, capped per endpoint (413, nothing
+applied), parsed with orjson, property names matched case-insensitively by ``WireModel``.
+
+Routes declare their body with ``json_array``/``json_object`` dependencies (so checks run in the
+documented order) and ``body_doc(...)`` for the OpenAPI page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from alephee.context import AppContext
+from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from alephee.http.errors import describe_validation_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+EMPTY_BODY = "A JSON request body is required"
+BAD_JSON = "The request body is not valid JSON"
+NOT_AN_ARRAY = "The request body must be a JSON array"
+NOT_AN_OBJECT = "The request body must be a JSON object"
+TOO_MANY = "Too many objects in one request: {count} sent, at most {cap} allowed. Nothing was processed"
+WRONG_TYPE = "Content-Type must be application/json"
+
+# Schemas referenced from ``body_doc``; merged into the OpenAPI components by ``alephee.app``.
+EXTRA_SCHEMAS: dict[str, Any] = {}
+
+
+def _cap(request: Request) -> int | None:
+    ctx: AppContext = request.app.state.ctx
+    route = request.scope.get("route")
+    return ctx.settings.endpoint_limit(getattr(route, "name", None)).cap
+
+
+async def read_json(request: Request) -> Any:
+    """The parsed JSON body (415 for a non-JSON content type, 400 for empty or invalid JSON)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(WRONG_TYPE)
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidInput(EMPTY_BODY)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInput(BAD_JSON) from None
+
+
+def json_array() -> Callable[[Request], Awaitable[list[Any]]]:
+    """Dependency: the body as a raw JSON array, at most the endpoint's cap of elements.
+
+    Elements are validated one by one by the service, so a bad element fails alone (batch semantics).
+    """
+
+    async def dependency(request: Request) -> list[Any]:
+        data = await read_json(request)
+        if not isinstance(data, list):
+            raise InvalidInput(NOT_AN_ARRAY)
+        cap = _cap(request)
+        if cap is not None and len(data) > cap:
+            raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=cap))
+        return data
+
+    return dependency
+
+
+def json_object(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """Dependency: the body validated as ``model`` (400 with the first problem otherwise)."""
+
+    async def dependency(request: Request) -> M:
+        data = await read_json(request)
+        if isinstance(data, list):
+            cap = _cap(request)
+            if cap is not None and len(data) > cap:
+                raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=cap))
+            raise InvalidInput(NOT_AN_OBJECT)
+        if not isinstance(data, dict):
+            raise InvalidInput(NOT_AN_OBJECT)
+        return validate(model, data)
+
+    return dependency
+
+
+def validate(model: type[M], data: Any) -> M:
+    """Validate ``data`` as ``model``, turning errors into a 400 ``InvalidInput``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_errors(exc.errors())) from None
+
+
+def body_doc(model: type[BaseModel], *, array: bool, description: str = "") -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body of ``model`` (or an array of it)."""
+    adapter: TypeAdapter[Any] = TypeAdapter(list[model] if array else model)  # type: ignore[valid-type]
+    schema = adapter.json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+    EXTRA_SCHEMAS.update(schema.pop("$defs", {}))
+    if not array and "$ref" not in schema:
+        EXTRA_SCHEMAS[model.__name__] = schema
+        schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description or "JSON body; property names are matched case-insensitively.",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def raw_property(raw: Any, name: str) -> Any:
+    """The value of property ``name`` (matched case-insensitively) in a raw body element, or None.
+
+    Batch services use it to echo an element's key even when the element fails validation.
+    """
+    if not isinstance(raw, dict):
+        return None
+    wanted = name.lower()
+    return next((v for k, v in raw.items() if isinstance(k, str) and k.lower() == wanted), None)

@@ -1,0 +1,83 @@
+"""One mapping from domain errors (``alephee.errors``) to HTTP statuses, and the 4xx handlers.
+
+Every 4xx leaves as ``{"Status": int, "Message": str}``. A 500 is a plain string naming the request id
+(the middleware in ``alephee.http.middleware`` produces it and logs the traceback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from alephee import errors
+from alephee.http.wire import error_response
+
+STATUS_OF: dict[type[errors.DomainError], int] = {
+    errors.InvalidInput: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.RangeNotSatisfiable: 416,
+    errors.TooManyRequests: 429,
+}
+
+HTTP_MESSAGES = {
+    404: "The requested resource was not found",
+    405: "Method not allowed for this resource",
+}
+
+
+def status_for(exc: errors.DomainError) -> int:
+    """HTTP status of a domain error (by its category)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def describe_validation_errors(errs: list[Any] | tuple[Any, ...]) -> str:
+    """A short human message from Pydantic/FastAPI error entries (first error, with its location)."""
+    if not errs:
+        return "Invalid request"
+    first = errs[0]
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    where = ".".join(loc)
+    msg = first.get("msg", "Invalid value")
+    extra = f" (and {len(errs) - 1} more error(s))" if len(errs) > 1 else ""
+    return f"Invalid value for '{where}': {msg}{extra}" if where else f"{msg}{extra}"
+
+
+async def _domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.DomainError)
+    return error_response(status_for(exc), exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(400, describe_validation_errors(exc.errors()))
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail else HTTP_MESSAGES.get(exc.status_code)
+    if exc.status_code in HTTP_MESSAGES and exc.detail in ("Not Found", "Method Not Allowed"):
+        message = HTTP_MESSAGES[exc.status_code]
+    response = error_response(exc.status_code, message or "Request could not be processed")
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(errors.DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

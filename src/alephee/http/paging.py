@@ -1,0 +1,142 @@
+"""Paging and sorting of list endpoints, and the paged envelope (spec 00 §4.1 rules 8-10, §3.2).
+
+``offset`` defaults to 0, ``limit`` to 100; a ``limit`` over the endpoint's cap is served capped with
+HTTP 206 and ``Paging.Limit`` = the effective limit. Sorts are ascending only; an unknown sort is a 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel
+
+from alephee.context import AppContext
+from alephee.errors import InvalidInput, RangeNotSatisfiable
+from alephee.http.wire import JSON_MEDIA, WireModel
+
+DEFAULT_LIMIT = 100
+
+BAD_INTEGER = "'{name}' must be an integer"
+NEGATIVE_OFFSET = "'offset' must be 0 or greater"
+LIMIT_TOO_SMALL = "'limit' must be 1 or greater"
+UNKNOWN_SORT = "Unknown sort '{value}'. Available sorts: {available}"
+
+
+@dataclass(frozen=True, slots=True)
+class SortOption:
+    """One accepted ``sort`` value: its wire id and display name."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The paging a list request resolved to."""
+
+    offset: int
+    limit: int
+    sort: SortOption
+    sort_requested: bool
+    partial: bool
+    available: tuple[SortOption, ...]
+
+
+class SortRef(WireModel):
+    """``{"Id", "Name"}`` of a sort."""
+
+    Id: str
+    Name: str
+
+
+class PagingInfo(WireModel):
+    """``Paging`` block of the envelope."""
+
+    Limit: int
+    Offset: int
+    Total: int
+
+
+T = TypeVar("T")
+
+
+class Paged(WireModel, Generic[T]):
+    """The paged list envelope."""
+
+    Total: int
+    Paging: PagingInfo
+    SortBy: SortRef | None = None
+    AvailableSorts: list[SortRef]
+    Results: list[T]
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidInput(BAD_INTEGER.format(name=name)) from None
+
+
+def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Callable[..., Page]:
+    """Dependency factory for a list endpoint accepting ``sorts`` (first one is the default)."""
+    available = tuple(sorts)
+    by_id = {s.id.lower(): s for s in available}
+    default = by_id[(default_sort or available[0].id).lower()]
+
+    def resolve(
+        request: Request,
+        offset: str | None = Query(None, description="Records to skip (default 0)."),
+        limit: str | None = Query(None, description="Page size (default 100; over the cap → 206)."),
+        sort: str | None = Query(
+            None, description="Ascending sort: " + ", ".join(s.id for s in available) + f" (default {default.id})."
+        ),
+    ) -> Page:
+        ctx: AppContext = request.app.state.ctx
+        route = request.scope.get("route")
+        cap = ctx.settings.endpoint_limit(getattr(route, "name", None)).cap
+        off = _int(offset, "offset", 0)
+        lim = _int(limit, "limit", DEFAULT_LIMIT)
+        if off < 0:
+            raise RangeNotSatisfiable(NEGATIVE_OFFSET)
+        if lim < 1:
+            raise RangeNotSatisfiable(LIMIT_TOO_SMALL)
+        partial = cap is not None and lim > cap
+        if partial:
+            lim = cap  # type: ignore[assignment]
+        chosen = default
+        requested = sort is not None and sort.strip() != ""
+        if requested:
+            assert sort is not None
+            found = by_id.get(sort.strip().lower())
+            if found is None:
+                names = ", ".join(s.id for s in available)
+                raise InvalidInput(UNKNOWN_SORT.format(value=sort.strip(), available=names))
+            chosen = found
+        return Page(offset=off, limit=lim, sort=chosen, sort_requested=requested, partial=partial, available=available)
+
+    return resolve
+
+
+def paged_response(page: Page, total: int, results: Sequence[BaseModel] | Sequence[Any]) -> Response:
+    """The envelope as a response: 206 when the requested limit was over the cap, else 200."""
+    body = Paged[Any](
+        Total=total,
+        Paging=PagingInfo(Limit=page.limit, Offset=page.offset, Total=total),
+        SortBy=SortRef(Id=page.sort.id, Name=page.sort.name),
+        AvailableSorts=[SortRef(Id=s.id, Name=s.name) for s in page.available],
+        Results=list(results),
+    )
+    return Response(
+        content=body.model_dump_json(),
+        status_code=206 if page.partial else 200,
+        media_type=JSON_MEDIA,
+    )
+
+
+ID_SORT = SortOption("Id", "Order by internal ID asc")
+DATE_CREATED_SORT = SortOption("dateCreated", "Order by date created asc")

@@ -1,0 +1,1 @@
+"""Marketplace channels: the catalogue of channels, the channel interface and the sandbox marketplace."""

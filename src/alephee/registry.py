@@ -1,0 +1,7 @@
+"""Imports every domain's tables so ``metadata`` is complete (Alembic and tests use it)."""
+
+from alephee.accounts import models as _accounts  # noqa: F401
+from alephee.db import Base
+from alephee.marketplaces import models as _marketplaces  # noqa: F401
+
+metadata = Base.metadata
