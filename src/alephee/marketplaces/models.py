@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Integer, String
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alephee.db import Base
+from alephee.clock import utcnow
+from alephee.db import Base, UtcDateTime
 
 
 class Marketplace(Base):
@@ -25,3 +29,33 @@ class Marketplace(Base):
     # Which connector delivers to it: "sandbox" (built-in simulator) or "none" (no connector yet).
     connector: Mapped[str] = mapped_column(String(30), default="none")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OutboxMessage(Base):
+    """A change that must reach a marketplace (or a webhook receiver), written in the same transaction as
+    the change itself and delivered later by the worker (at least once, in id order per aggregate)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_available_at_id", "status", "available_at", "id"),
+        Index("ix_outbox_aggregate_type_aggregate_id_id", "aggregate_type", "aggregate_id", "id"),
+        Index("ix_outbox_account_id_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    marketplace_id: Mapped[int | None] = mapped_column(Integer)
+    # What to do, e.g. listing.update, listing.status, order.status, order.document, order.message.
+    topic: Mapped[str] = mapped_column(String(60))
+    aggregate_type: Mapped[str] = mapped_column(String(30))
+    aggregate_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending → delivered | failed (after the last retry); in_flight while a worker holds the lease.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,8 +1,8 @@
-"""foundation: accounts and marketplaces
+"""foundation: accounts, marketplaces, outbox
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 17:53:54.337139
+Create Date: 2026-11-26 17:57:53.994040
 """
 
 from collections.abc import Sequence
@@ -65,6 +65,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplaces")),
     )
     op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("marketplace_id", sa.Integer(), nullable=True),
+        sa.Column("topic", sa.String(length=60), nullable=False),
+        sa.Column("aggregate_type", sa.String(length=30), nullable=False),
+        sa.Column("aggregate_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("available_at", alephee.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", alephee.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("locked_by", sa.String(length=64), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", alephee.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", alephee.db.UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_account_id_id", ["account_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_aggregate_type_aggregate_id_id", ["aggregate_type", "aggregate_id", "id"], unique=False
+        )
+        batch_op.create_index("ix_outbox_status_available_at_id", ["status", "available_at", "id"], unique=False)
+
+    op.create_table(
         "account_marketplaces",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("marketplace_id", sa.Integer(), nullable=False),
@@ -77,9 +103,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["marketplace_id"],
-            ["marketplaces.id"],
-            name=op.f("fk_account_marketplaces_marketplace_id_marketplaces"),
+            ["marketplace_id"], ["marketplaces.id"], name=op.f("fk_account_marketplaces_marketplace_id_marketplaces")
         ),
         sa.PrimaryKeyConstraint("account_id", "marketplace_id", name=op.f("pk_account_marketplaces")),
     )
@@ -88,10 +112,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_api_key_accounts_account_id_accounts"),
-            ondelete="CASCADE",
+            ["account_id"], ["accounts.id"], name=op.f("fk_api_key_accounts_account_id_accounts"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["key_id"], ["api_keys.id"], name=op.f("fk_api_key_accounts_key_id_api_keys"), ondelete="CASCADE"
@@ -113,10 +134,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("date_updated", alephee.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_fiscal_tax_rules_account_id_accounts"),
-            ondelete="CASCADE",
+            ["account_id"], ["accounts.id"], name=op.f("fk_fiscal_tax_rules_account_id_accounts"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fiscal_tax_rules")),
         sa.UniqueConstraint("account_id", "code", name=op.f("uq_fiscal_tax_rules_account_id_code")),
@@ -132,10 +150,7 @@ def upgrade() -> None:
         sa.Column("is_b2b", sa.Boolean(), nullable=False),
         sa.Column("created_at", alephee.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_price_lists_account_id_accounts"),
-            ondelete="CASCADE",
+            ["account_id"], ["accounts.id"], name=op.f("fk_price_lists_account_id_accounts"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_price_lists")),
     )
@@ -176,9 +191,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_stores_account_id_created_at", ["account_id", "created_at"], unique=False)
         batch_op.create_index("ix_stores_account_id_id", ["account_id", "id"], unique=False)
         batch_op.create_index(
-            "ix_stores_account_id_pickup_seller_account_id",
-            ["account_id", "pickup_seller_account_id"],
-            unique=False,
+            "ix_stores_account_id_pickup_seller_account_id", ["account_id", "pickup_seller_account_id"], unique=False
         )
 
     op.create_table(
@@ -208,10 +221,7 @@ def upgrade() -> None:
         sa.Column("expires_at", alephee.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("used_at", alephee.db.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_login_tokens_account_id_accounts"),
-            ondelete="CASCADE",
+            ["account_id"], ["accounts.id"], name=op.f("fk_login_tokens_account_id_accounts"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_login_tokens_user_id_users"), ondelete="CASCADE"
@@ -230,15 +240,10 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=60), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
-            ["marketplace_id"],
-            ["marketplaces.id"],
-            name=op.f("fk_store_external_ids_marketplace_id_marketplaces"),
+            ["marketplace_id"], ["marketplaces.id"], name=op.f("fk_store_external_ids_marketplace_id_marketplaces")
         ),
         sa.ForeignKeyConstraint(
-            ["store_id"],
-            ["stores.id"],
-            name=op.f("fk_store_external_ids_store_id_stores"),
-            ondelete="CASCADE",
+            ["store_id"], ["stores.id"], name=op.f("fk_store_external_ids_store_id_stores"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_store_external_ids")),
     )
@@ -280,6 +285,12 @@ def downgrade() -> None:
 
     op.drop_table("api_key_accounts")
     op.drop_table("account_marketplaces")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_status_available_at_id")
+        batch_op.drop_index("ix_outbox_aggregate_type_aggregate_id_id")
+        batch_op.drop_index("ix_outbox_account_id_id")
+
+    op.drop_table("outbox")
     op.drop_table("marketplaces")
     op.drop_table("api_keys")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
