@@ -35,8 +35,20 @@ class DemoResult:
     created: bool
 
 
-# Extra demo steps registered by other domains: f(session, settings, account_id) -> None.
-DEMO_STEPS: list[Callable[[Session, Settings, int], None]] = []
+# Demo steps of the other domains, run in this order after the tenant exists: "module:function" names of
+# f(session, settings, account_id) -> None. Each step must be idempotent (skip what already exists).
+DEMO_STEP_NAMES: list[str] = []
+
+
+def demo_steps() -> list[Callable[[Session, Settings, int], None]]:
+    """The registered steps, imported lazily (domains import this module's constants)."""
+    from importlib import import_module
+
+    steps = []
+    for name in DEMO_STEP_NAMES:
+        module, _, function = name.partition(":")
+        steps.append(getattr(import_module(module), function))
+    return steps
 
 
 def find_demo_account(session: Session) -> Account | None:
@@ -52,7 +64,7 @@ def ensure_demo(session: Session, settings: Settings) -> DemoResult:
         account = _create_tenant(session)
     if session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(DEMO_API_KEY))) is None:
         accounts.create_key(session, [account.id], label="demo", secret=DEMO_API_KEY, rate_limit=600)
-    for step in DEMO_STEPS:
+    for step in demo_steps():
         step(session, settings, account.id)
     session.commit()
     return DemoResult(account_id=account.id, api_key=DEMO_API_KEY, created=created)
