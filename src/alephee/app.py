@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from alephee import __version__
@@ -18,6 +18,7 @@ from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.middleware import ApiMiddleware
+from alephee.http.observe import render_metrics
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         app.include_router(router, prefix="/v2")
     _install_docs(app)
     _install_health(app)
-    app.add_middleware(ApiMiddleware, settings=settings)
+    app.add_middleware(ApiMiddleware, ctx=ctx)
     return app
 
 
@@ -99,3 +100,9 @@ def _install_health(app: FastAPI) -> None:
         with ctx.db.read_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return JSONResponse({"Status": "ok", "Version": __version__})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        ctx: AppContext = request.app.state.ctx
+        body, content_type = render_metrics(ctx.db)
+        return Response(content=body, media_type=content_type)

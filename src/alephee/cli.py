@@ -188,6 +188,76 @@ def key_create(
         emit({"KeyId": key.id, "ApiKey": secret, "AccountIds": accounts.key_account_ids(session, key.id)})
 
 
+def _key_json(key: Any, account_ids: list[int]) -> dict[str, Any]:
+    return {
+        "KeyId": key.id,
+        "Prefix": key.key_prefix,
+        "Label": key.label,
+        "RateLimit": key.rate_limit,
+        "AccountIds": account_ids,
+        "CreatedAt": key.created_at.isoformat(),
+        "RevokedAt": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+@key_app.command("list")
+def key_list(account: Annotated[int, typer.Option(help="Account id.")]) -> None:
+    """Keys of an account (never the secrets: only their first characters)."""
+    with session_scope() as session:
+        emit([_key_json(key, ids) for key, ids in accounts.list_keys(session, account)])
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: Annotated[int, typer.Argument(help="Key id (from key list).")]) -> None:
+    """Revoke a key: it gets 401 on the next request, on every server process."""
+    with session_scope() as session:
+        key = accounts.revoke_key(session, key_id)
+        emit(_key_json(key, accounts.key_account_ids(session, key.id)))
+
+
+@key_app.command("rotate")
+def key_rotate(key_id: Annotated[int, typer.Argument(help="Key id (from key list).")]) -> None:
+    """Revoke a key and create its replacement (same accounts and limit); prints the new secret once."""
+    with session_scope() as session:
+        key, secret = accounts.rotate_key(session, key_id)
+        emit(
+            {
+                "KeyId": key.id,
+                "ApiKey": secret,
+                "AccountIds": accounts.key_account_ids(session, key.id),
+                "Revoked": key_id,
+            }
+        )
+
+
+@app.command()
+def audit(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    limit: Annotated[int, typer.Option(help="How many entries (newest first).")] = 100,
+    key: Annotated[int | None, typer.Option(help="Only this key id.")] = None,
+) -> None:
+    """The audit log of an account's write requests."""
+    with session_scope() as session:
+        rows = accounts.list_audit(session, account, limit=limit, key_id=key)
+        emit(
+            [
+                {
+                    "At": r.created_at.isoformat(),
+                    "RequestId": r.request_id,
+                    "KeyId": r.key_id,
+                    "AccountId": r.account_id,
+                    "Method": r.method,
+                    "Endpoint": r.endpoint,
+                    "Path": r.path,
+                    "Status": r.status,
+                    "Items": r.items,
+                    "DurationMs": r.duration_ms,
+                }
+                for r in rows
+            ]
+        )
+
+
 @user_app.command("create")
 def user_create(
     account: Annotated[int, typer.Option(help="Account id.")],

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alephee.clock import utcnow
@@ -184,3 +184,23 @@ class FiscalTaxRule(Base):
     state_code: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     date_updated: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One authenticated write request: who (key, account), what (endpoint, elements), outcome, request id."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    request_id: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[int] = mapped_column(Integer, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))
+    endpoint: Mapped[str] = mapped_column(String(80))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int] = mapped_column(Integer)
+    # Elements in the request body (array length, 1 for an object, 0 when none was read).
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

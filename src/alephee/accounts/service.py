@@ -549,3 +549,48 @@ def create_store(
         )
     session.flush()
     return store
+
+
+UNKNOWN_KEY = "API key {id} does not exist"
+KEY_REVOKED = "API key {id} is already revoked"
+
+
+def list_keys(session: Session, account_id: int) -> list[tuple[ApiKey, list[int]]]:
+    """Keys linked to an account (revoked ones included), with every account each key serves."""
+    require_account_row(session, account_id)
+    keys = session.scalars(
+        select(ApiKey)
+        .join(ApiKeyAccount, ApiKeyAccount.key_id == ApiKey.id)
+        .where(ApiKeyAccount.account_id == account_id)
+        .order_by(ApiKey.id)
+    ).all()
+    return [(key, key_account_ids(session, key.id)) for key in keys]
+
+
+def revoke_key(session: Session, key_id: int) -> ApiKey:
+    """Revoke a key: the next request with it gets 401 on every process (keys are checked per request)."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(UNKNOWN_KEY.format(id=key_id))
+    if key.revoked_at is not None:
+        raise InvalidInput(KEY_REVOKED.format(id=key_id))
+    key.revoked_at = clock.utcnow()
+    session.flush()
+    return key
+
+
+def rotate_key(session: Session, key_id: int) -> tuple[ApiKey, str]:
+    """Replace a key by a new one with the same accounts and limit; the old key is revoked at once."""
+    old = revoke_key(session, key_id)
+    label = f"rotated from key {old.id}" if not old.label else old.label
+    return create_key(session, key_account_ids(session, old.id), rate_limit=old.rate_limit, label=label)
+
+
+def list_audit(session: Session, account_id: int, *, limit: int = 100, key_id: int | None = None) -> list[Any]:
+    """The most recent audit entries of an account, newest first."""
+    from alephee.accounts.models import AuditEntry
+
+    stmt = select(AuditEntry).where(AuditEntry.account_id == account_id)
+    if key_id is not None:
+        stmt = stmt.where(AuditEntry.key_id == key_id)
+    return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))

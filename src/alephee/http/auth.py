@@ -118,6 +118,11 @@ def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> Acco
 ApiKeyParam = Query(None, alias="API_KEY", description="Your API key (GUID). Names are case-insensitive.")
 
 
+def _remember(request: Request, key_id: int, account_id: int | None) -> None:
+    # For the access log, the metrics and the audit log (written by the middleware).
+    request.scope.setdefault("state", {})["caller"] = (key_id, account_id)
+
+
 def require_key(
     request: Request,
     api_key: str | None = ApiKeyParam,
@@ -125,6 +130,7 @@ def require_key(
 ) -> Caller:
     """Dependency for routes that need only the key (``GET /v2/accounts``)."""
     caller = _lookup(ctx, api_key)
+    _remember(request, caller.key_id, None)
     _apply_rate_limit(request, ctx, caller)
     return caller
 
@@ -138,6 +144,7 @@ def require_account(
     """Dependency for routes scoped to ``accountId`` from the query string."""
     caller = _lookup(ctx, api_key)
     scope = _scope_for(ctx, caller, account_id)
+    _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)
     return scope
 
@@ -154,6 +161,7 @@ def require_path_account(
     """Dependency for ``/v2/accounts/{accountId}/...`` routes: the account comes from the path."""
     caller = _lookup(ctx, api_key)
     scope = _scope_for(ctx, caller, path_account)
+    _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)
     if query_account is not None and query_account.strip() and query_account.strip() != str(scope.account_id):
         raise InvalidInput(PATH_QUERY_MISMATCH)

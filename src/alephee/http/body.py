@@ -61,6 +61,7 @@ def json_array() -> Callable[[Request], Awaitable[list[Any]]]:
         data = await read_json(request)
         if not isinstance(data, list):
             raise InvalidInput(NOT_AN_ARRAY)
+        request.scope.setdefault("state", {})["items"] = len(data)
         cap = _cap(request)
         if cap is not None and len(data) > cap:
             raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=cap))
@@ -81,6 +82,7 @@ def json_object(model: type[M]) -> Callable[[Request], Awaitable[M]]:
             raise InvalidInput(NOT_AN_OBJECT)
         if not isinstance(data, dict):
             raise InvalidInput(NOT_AN_OBJECT)
+        request.scope.setdefault("state", {})["items"] = 1
         return validate(model, data)
 
     return dependency

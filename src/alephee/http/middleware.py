@@ -4,15 +4,20 @@ plain-string 500 (so even an unexpected error carries the headers and is logged 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alephee.config import Settings
+from alephee.http.observe import RequestRecord, needs_audit, observe, write_audit
 from alephee.http.ratelimit import RateDecision
 from alephee.http.wire import ErrorBody
+
+if TYPE_CHECKING:
+    from alephee.context import AppContext
 
 log = logging.getLogger("alephee.http")
 
@@ -26,9 +31,10 @@ class _BodyTooLarge(Exception):
 class ApiMiddleware:
     """See module docstring. ``scope["state"]["ratelimit"]`` is set by the auth dependency."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
-        self.settings = settings
+        self.ctx = ctx
+        self.settings = ctx.settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,12 +44,15 @@ class ApiMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = False
+        status = 500
+        began = time.perf_counter()
         cap = self.settings.max_body_bytes
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 decision = state.get("ratelimit") or self._untouched(scope)
                 for name, value in decision.headers():
@@ -54,6 +63,7 @@ class ApiMiddleware:
         declared = _content_length(scope)
         if declared is not None and declared > cap:
             await _send_error(send_with_headers, 413, BODY_TOO_LARGE.format(limit=cap))
+            await self._record(scope, state, request_id, status, began)
             return
 
         received = 0
@@ -84,6 +94,25 @@ class ApiMiddleware:
                     }
                 )
                 await send_with_headers({"type": "http.response.body", "body": body})
+        await self._record(scope, state, request_id, status, began)
+
+    async def _record(self, scope: Scope, state: dict[str, Any], request_id: str, status: int, began: float) -> None:
+        route = scope.get("route")
+        caller = state.get("caller") or (None, None)
+        record = RequestRecord(
+            request_id=request_id,
+            method=scope["method"],
+            path=scope["path"],
+            endpoint=getattr(route, "name", None) or "unmatched",
+            status=status,
+            duration=time.perf_counter() - began,
+            key_id=caller[0],
+            account_id=caller[1],
+            items=int(state.get("items", 0)),
+        )
+        observe(record)
+        if needs_audit(record):
+            await anyio.to_thread.run_sync(write_audit, self.ctx.db, record)
 
     def _untouched(self, scope: Scope) -> RateDecision:
         route = scope.get("route")

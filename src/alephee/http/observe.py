@@ -1,0 +1,112 @@
+"""Observability of requests: Prometheus metrics, the access log (no query strings: they carry the key),
+and the audit log of authenticated writes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+
+from alephee.accounts.models import AuditEntry
+from alephee.db import Database
+
+access_log = logging.getLogger("alephee.access")
+log = logging.getLogger("alephee.audit")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter(
+    "alephee_http_requests_total",
+    "HTTP requests by endpoint, method and status",
+    ["endpoint", "method", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "alephee_http_request_duration_seconds",
+    "HTTP request latency by endpoint",
+    ["endpoint", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "alephee_rate_limit_rejections_total", "Requests refused with 429 by endpoint", ["endpoint"], registry=REGISTRY
+)
+OUTBOX_DEPTH = Gauge("alephee_outbox_messages", "Outbox rows by status", ["status"], registry=REGISTRY)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """What the middleware knows once a response has been sent."""
+
+    request_id: str
+    method: str
+    path: str
+    endpoint: str
+    status: int
+    duration: float
+    key_id: int | None
+    account_id: int | None
+    items: int
+
+
+def observe(record: RequestRecord) -> None:
+    """Count and time the request, and write the access-log line."""
+    REQUESTS.labels(record.endpoint, record.method, str(record.status)).inc()
+    LATENCY.labels(record.endpoint, record.method).observe(record.duration)
+    if record.status == 429:
+        RATE_LIMITED.labels(record.endpoint).inc()
+    access_log.info(
+        "%s %s %s %.1fms key=%s account=%s request_id=%s",
+        record.method,
+        record.path,
+        record.status,
+        record.duration * 1000,
+        record.key_id if record.key_id is not None else "-",
+        record.account_id if record.account_id is not None else "-",
+        record.request_id,
+    )
+
+
+def needs_audit(record: RequestRecord) -> bool:
+    """Authenticated writes are audited (whatever their outcome)."""
+    return record.method in WRITE_METHODS and record.key_id is not None
+
+
+def write_audit(db: Database, record: RequestRecord) -> None:
+    """Insert the audit row; a failure is logged, never surfaced to the client (the response is sent)."""
+    try:
+        with db.writing() as session:
+            session.add(
+                AuditEntry(
+                    request_id=record.request_id,
+                    key_id=record.key_id,
+                    account_id=record.account_id,
+                    method=record.method,
+                    endpoint=record.endpoint[:80],
+                    path=record.path[:300],
+                    status=record.status,
+                    items=record.items,
+                    duration_ms=int(record.duration * 1000),
+                )
+            )
+    except Exception:
+        log.exception("could not write the audit entry of request %s", record.request_id)
+
+
+def render_metrics(db: Database) -> tuple[bytes, str]:
+    """The Prometheus exposition, with the outbox depth read now."""
+    from alephee.marketplaces.models import OutboxMessage
+
+    try:
+        with db.reading() as session:
+            counts = dict(
+                session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+            )
+        for status in ("pending", "in_flight", "delivered", "failed"):
+            OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+    except Exception:
+        log.exception("could not read the outbox depth")
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
