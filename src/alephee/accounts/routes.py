@@ -32,6 +32,7 @@ from alephee.http.auth import (
 )
 from alephee.http.body import body_doc, json_array
 from alephee.http.paging import DATE_CREATED_SORT, ID_SORT, Page, Paged, SortOption, paged_response, paging
+from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
@@ -180,7 +181,7 @@ def get_stores(
     with_account_pickup: bool | None = Query(
         None, alias="withAccountPickup", description="true: only stores with a linked seller account (AccountPickup)."
     ),
-    marketplace: int | None = Query(None, description="Only stores known to this marketplace id."),
+    marketplace: int | None = Query(None, ge=0, le=MAX_INT32, description="Only stores known to this marketplace id."),
     page: Page = Depends(paging([ID_SORT, DATE_CREATED_SORT])),
     session: Session = Depends(read_session),
 ) -> Response:

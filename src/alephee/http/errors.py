@@ -76,8 +76,21 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return response
 
 
+OUT_OF_RANGE = "A value in the request is out of range"
+
+
+async def _out_of_range(_request: Request, _exc: Exception) -> Response:
+    # Safety net: a number that slipped past validation and overflowed the database column is still the
+    # client's input, so it is a 400, not a 500. Routes should bound their parameters (http/params.py).
+    return error_response(400, OUT_OF_RANGE)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    from sqlalchemy.exc import DataError
+
+    app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

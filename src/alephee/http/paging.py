@@ -15,12 +15,14 @@ from pydantic import BaseModel
 
 from alephee.context import AppContext
 from alephee.errors import InvalidInput, RangeNotSatisfiable
+from alephee.http.params import MAX_INT32
 from alephee.http.wire import JSON_MEDIA, WireModel
 
 DEFAULT_LIMIT = 100
 
 BAD_INTEGER = "'{name}' must be an integer"
 NEGATIVE_OFFSET = "'offset' must be 0 or greater"
+OFFSET_TOO_LARGE = "'offset' is out of range"
 LIMIT_TOO_SMALL = "'limit' must be 1 or greater"
 UNKNOWN_SORT = "Unknown sort '{value}'. Available sorts: {available}"
 
@@ -103,11 +105,14 @@ def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Call
         lim = _int(limit, "limit", DEFAULT_LIMIT)
         if off < 0:
             raise RangeNotSatisfiable(NEGATIVE_OFFSET)
+        if off > MAX_INT32:
+            raise RangeNotSatisfiable(OFFSET_TOO_LARGE)
         if lim < 1:
             raise RangeNotSatisfiable(LIMIT_TOO_SMALL)
         partial = cap is not None and lim > cap
         if partial:
             lim = cap  # type: ignore[assignment]
+        lim = min(lim, MAX_INT32)
         chosen = default
         requested = sort is not None and sort.strip() != ""
         if requested:
