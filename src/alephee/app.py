@@ -35,6 +35,21 @@ Alephee-compatible public REST API v2, served by an open, self-hostable hub.
 """
 
 
+API_PREFIX = "/v2"
+
+
+def api_operations() -> list[tuple[str, str, str]]:
+    """``(method, path, route name)`` of every public API operation (for tests and tooling)."""
+    from fastapi.routing import APIRoute
+
+    ops = []
+    for router in _routers():
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema:
+                ops.extend((method, API_PREFIX + route.path, route.name) for method in sorted(route.methods))
+    return ops
+
+
 def _routers() -> list[APIRouter]:
     from alephee.accounts.routes import router as accounts
 
@@ -58,7 +73,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.state.ctx = ctx
     http_errors.install(app)
     for router in _routers():
-        app.include_router(router, prefix="/v2")
+        app.include_router(router, prefix=API_PREFIX)
     _install_docs(app)
     _install_health(app)
     app.add_middleware(ApiMiddleware, ctx=ctx)

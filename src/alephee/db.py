@@ -115,12 +115,16 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool) ->
 def make_engine(url: str, settings: Settings, *, immediate: bool) -> Engine:
     """Build an engine for ``url`` tuned for this hub (pool sizes, SQLite pragmas)."""
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            connect_args=_sqlite_connect_args(settings),
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.pool import StaticPool
+
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        pool: dict[str, Any] = (
+            {"poolclass": StaticPool}
+            if in_memory
+            else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
         )
+        engine = create_engine(url, connect_args=_sqlite_connect_args(settings), **pool)
         _configure_sqlite(engine, settings, immediate=immediate)
         return engine
     return create_engine(
