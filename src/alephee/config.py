@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,6 +115,13 @@ class Settings(BaseSettings):
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5
     login_token_max_ttl: int = 60
+    # Products/listings decisions (docs/compat/products.md, listings.md): VAT % when a product has none,
+    # Mercado Libre discount limits (spec 50 §2.5), listing status codes overriding listings/statuses.py.
+    default_tax_rate: Decimal = Decimal("21")
+    ml_discount_min_percent: Decimal = Decimal("5")
+    ml_discount_max_percent: Decimal = Decimal("80")
+    ml_discount_max_days: int = 7
+    listing_status_codes: dict[str, int] = Field(default_factory=dict)
 
     @cached_property
     def tz(self) -> ZoneInfo:

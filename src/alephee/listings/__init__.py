@@ -1,0 +1,1 @@
+"""Product listings: publications per marketplace, price/stock propagation, status, discounts (spec 50)."""

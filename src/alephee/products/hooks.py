@@ -1,0 +1,64 @@
+"""Extension points of the catalog: who hears about stock/price changes, who describes a product's listings.
+
+Products must not import the domains built on top of it (listings, orders), so they register here by name
+("module:function", imported lazily), like ``alephee.demo.DEMO_STEP_NAMES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import import_module
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """What changed in one transaction of one account.
+
+    ``stock_product_ids``: products whose publishable stock may have changed (quantity or publication
+    limits), already including the kits containing a changed component and the masters of a changed
+    variation. ``price_product_ids``: products whose price changed in one of ``price_list_ids``.
+    """
+
+    account_id: int
+    stock_product_ids: frozenset[int] = field(default_factory=frozenset)
+    price_product_ids: frozenset[int] = field(default_factory=frozenset)
+    price_list_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing a listener needs to look at."""
+        return not self.stock_product_ids and not self.price_product_ids
+
+
+# f(session, change) -> None, called inside the writer's transaction (before its commit).
+CHANGE_LISTENER_NAMES: list[str] = ["alephee.listings.propagation:on_catalog_change"]
+# f(session, account_id, product_ids) -> {product_id: [GroupedPublicationsOut, ...]} for GET /v2/products.
+PUBLICATIONS_PROVIDER_NAME: str | None = "alephee.listings.service:grouped_publications"
+
+
+@cache
+def _resolve(name: str) -> Callable[..., Any]:
+    module, _, function = name.partition(":")
+    target: Callable[..., Any] = getattr(import_module(module), function)
+    return target
+
+
+def notify(session: Session, change: CatalogChange) -> None:
+    """Tell every registered listener about ``change`` (same transaction)."""
+    if change.empty:
+        return
+    for name in CHANGE_LISTENER_NAMES:
+        _resolve(name)(session, change)
+
+
+def publications(session: Session, account_id: int, product_ids: Collection[int]) -> dict[int, list[Any]]:
+    """The grouped publications of each product (empty when no provider is registered)."""
+    if PUBLICATIONS_PROVIDER_NAME is None or not product_ids:
+        return {}
+    result: dict[int, list[Any]] = _resolve(PUBLICATIONS_PROVIDER_NAME)(session, account_id, product_ids)
+    return result

@@ -1,0 +1,377 @@
+"""Wire types of the products section (spec 40), with the spec's exact property names.
+
+Input numbers are parsed strictly (``Amount``: a JSON number or a plain decimal string, never a boolean;
+``Integer``: whole numbers only) so the price and stock rules in ``rules.py`` see exact values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from alephee.http.wire import WireDateTime, WireDecimal, WireModel
+
+PRODUCT_TYPES = {1: "Normal", 2: "Kit", 5: "Variation child", 6: "Variation master"}
+NORMAL, KIT, VARIATION_CHILD, VARIATION_MASTER = 1, 2, 5, 6
+CATALOG_STATUSES = {
+    0: "Assigned",
+    1: "Approved",
+    2: "Observed",
+    3: "Observed and fixed",
+    4: "Observed and rejected",
+    5: "Deleted",
+}
+
+_DECIMAL_TEXT = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+
+NOT_A_NUMBER = "must be a number with '.' as decimal separator and no thousands separators"
+NOT_AN_INTEGER = "must be a whole number (no decimals)"
+EMPTY_VALUE = "must not be empty"
+
+
+def parse_amount(value: Any) -> Any:
+    """A JSON number or decimal string to an exact ``Decimal`` (floats through their shortest repr)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(NOT_A_NUMBER)
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(NOT_A_NUMBER)
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError(EMPTY_VALUE)
+        if not _DECIMAL_TEXT.match(text):
+            raise ValueError(NOT_A_NUMBER)
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the pattern already excludes it
+            raise ValueError(NOT_A_NUMBER) from None
+    raise ValueError(NOT_A_NUMBER)
+
+
+def parse_integer(value: Any) -> Any:
+    """A whole JSON number (``2`` or ``2.0``) or an integer string; booleans and fractions are refused."""
+    if value is None:
+        return value
+    if isinstance(value, bool):
+        raise ValueError(NOT_AN_INTEGER)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(NOT_AN_INTEGER)
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError(EMPTY_VALUE)
+        if not _INTEGER_TEXT.match(text):
+            raise ValueError(NOT_AN_INTEGER)
+        return int(text)
+    raise ValueError(NOT_AN_INTEGER)
+
+
+def parse_code(value: Any) -> Any:
+    """SKUs and brands may arrive as JSON numbers (``"SKU": 1025700``); keep them as text."""
+    if isinstance(value, bool):
+        raise ValueError("must be a string")
+    if isinstance(value, int | float):
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+Integer = Annotated[int, BeforeValidator(parse_integer)]
+Code = Annotated[str, BeforeValidator(parse_code)]
+
+
+# --- POST /v2/products ----------------------------------------------------------------------------------
+
+
+class MeasurableQuantityIn(WireModel):
+    """Measured stock of a measurable product (weight, volume, length)."""
+
+    Quantity: Amount | None = Field(default=None, description="Measured stock, >= 0, at most 4 decimals.")
+    Unit: str | None = Field(default=None, description="kg, g, l, ml, m or cm (convertible to the product's unit).")
+
+
+class MeasurablePriceIn(WireModel):
+    """Price per measure unit, taxes included, of a measurable product."""
+
+    Price: Amount | None = Field(default=None, description="Price per Unit, > 0, at most 4 decimals.")
+    Unit: str | None = Field(default=None, description="kg, g, l, ml, m or cm.")
+
+
+class AlertIn(WireModel):
+    """Stock alert thresholds."""
+
+    RedQty: Integer | None = Field(default=None, description=">= 0")
+    YellowQty: Integer | None = Field(default=None, description=">= 0")
+
+
+class ProductStockIn(WireModel):
+    """Stock changes of one product (spec 40 §3.3, §3.7). Send only what changes."""
+
+    Quantity: Integer | None = Field(default=None, description="Sets the available stock (>= 0).")
+    Movement: Integer | None = Field(
+        default=None, description="Relative change (may be negative); not with Quantity. Clamped at 0 with a Warning."
+    )
+    MinPublicationQuantity: Integer | None = Field(
+        default=None, description="Listings pause at or below this stock. Seller/official-store accounts only."
+    )
+    MaxPublicationQuantity: Integer | None = Field(
+        default=None, description="Most units shown on listings (0 = no cap). Seller/official-store accounts only."
+    )
+    B2BQuantity: Integer | None = Field(default=None, description="Stock for the Alephee B2B portal (>= 0).")
+    MeasurableQuantity: MeasurableQuantityIn | None = Field(
+        default=None, description="Measurable products only; replaces Quantity/Movement/B2BQuantity."
+    )
+    Alert: AlertIn | None = None
+    Relationships: Any = Field(default=None, description="Accepted and ignored (meaning not documented).")
+
+
+class ProductPriceIn(WireModel):
+    """Price changes in the target price list (spec 40 §3.3, §3.5, §3.6). Every value > 0, <= 4 decimals."""
+
+    Price: Amount | None = Field(default=None, description="Before taxes; PriceWithTaxes is derived. Not with it.")
+    PriceWithTaxes: Amount | None = Field(default=None, description="Taxes included; Price is derived.")
+    SuggestedRetailPrice: Amount | None = Field(default=None, description="Taxes included.")
+    SalesMargin: Amount | None = Field(default=None, description="Seller accounts only; at most 2 decimals.")
+    Cost: Amount | None = None
+    B2BDiscountRate: Amount | None = Field(default=None, description="Accounts with an Alephee B2B portal only.")
+    MeasurablePriceWithTaxes: MeasurablePriceIn | None = Field(
+        default=None, description="Measurable products only; replaces every other price field."
+    )
+
+
+class ProductFeaturesIn(WireModel):
+    """Product features."""
+
+    Visibility: Integer | None = None
+
+
+class ProductUpdateIn(WireModel):
+    """One element of the POST /v2/products body."""
+
+    Brand: Code | None = Field(default=None, description="Brand id or name; needed only when the SKU is ambiguous.")
+    SKU: Code | None = Field(default=None, description="Required. Matched against SKU, then OwnCode.")
+    Stock: ProductStockIn | None = None
+    Price: ProductPriceIn | None = None
+    Features: ProductFeaturesIn | None = None
+
+
+# --- GET /v2/products -----------------------------------------------------------------------------------
+
+
+class IdNameOut(WireModel):
+    """``{"Id", "Name"}``."""
+
+    Id: int
+    Name: str
+
+
+class CatalogStatusOut(WireModel):
+    """Catalog status in both documented spellings (``Id/Name`` and ``Key/Value``)."""
+
+    Id: int
+    Name: str
+    Key: int
+    Value: str
+
+
+class ProductIdentificationOut(WireModel):
+    """ProductIdentification (spec 40 §2.3)."""
+
+    Id: int
+    SKU: str
+    OwnCode: str | None
+    Brand: IdNameOut
+    Name: str
+    CatalogStatus: CatalogStatusOut
+    ProductType: IdNameOut
+
+
+class MeasurableQuantityOut(WireModel):
+    """Measured stock (``Quantity`` 0 and ``Unit`` null for ordinary products)."""
+
+    Quantity: WireDecimal
+    Unit: str | None
+
+
+class AlertOut(WireModel):
+    """Stock alert thresholds."""
+
+    RedQty: int
+    YellowQty: int
+
+
+class ProductStockOut(WireModel):
+    """ProductStockGet (``Movement`` is never returned)."""
+
+    Quantity: int
+    B2BQuantity: int
+    PublishQuantity: int
+    MinPublicationQuantity: int
+    MaxPublicationQuantity: int
+    MeasurableQuantity: MeasurableQuantityOut
+    Alert: AlertOut
+
+
+class PriceListRefOut(WireModel):
+    """The price list a price belongs to."""
+
+    Id: int
+    Name: str
+    DiscountRate: WireDecimal
+
+
+class ProductPriceOut(WireModel):
+    """ProductPriceGet: one entry per price list (amounts never set are 0)."""
+
+    Price: WireDecimal
+    PriceWithTaxes: WireDecimal
+    SuggestedRetailPrice: WireDecimal
+    SuggestedRetailPriceAutoCalculated: bool
+    PriceAutoCalculated: bool
+    FinalPriceWithShippingCost: WireDecimal
+    B2BDiscountRate: WireDecimal
+    SalesMargin: WireDecimal
+    PriceList: PriceListRefOut
+    Cost: WireDecimal
+
+
+class KitComponentOut(WireModel):
+    """A component of a kit."""
+
+    Identification: ProductIdentificationOut
+    Price: list[ProductPriceOut]
+    Stock: ProductStockOut
+    Quantity: int
+    Principal: bool
+
+
+class KeyValueOut(WireModel):
+    """``{"Key", "Value"}``."""
+
+    Key: int
+    Value: str
+
+
+class PublicationDetailOut(WireModel):
+    """Listings of one marketplace in one status: how many, and their ExternalId → listing Id."""
+
+    Status: IdNameOut
+    Quantity: int
+    ExternalIds: dict[str, int]
+
+
+class GroupedPublicationsOut(WireModel):
+    """The product's listings on one marketplace."""
+
+    MarketPlace: KeyValueOut
+    Details: list[PublicationDetailOut]
+
+
+class ProductAttributeOut(WireModel):
+    """A product attribute (variation axis or catalog attribute)."""
+
+    Name: str
+    Value: str | None
+    ValueName: str | None
+    MeasurementUnit: str | None
+
+
+class VariationProductOut(WireModel):
+    """A variation (child) of a variation master."""
+
+    Identification: ProductIdentificationOut
+    Attributes: list[ProductAttributeOut]
+    Stock: ProductStockOut
+
+
+class ProductFeaturesOut(WireModel):
+    """Product features."""
+
+    Visibility: int | None
+
+
+class ProductCatalogOut(WireModel):
+    """ProductCatalog (spec 40 §2.3)."""
+
+    Identification: ProductIdentificationOut
+    Stock: ProductStockOut
+    Price: list[ProductPriceOut]
+    Kits: list[ProductIdentificationOut]
+    KitComponents: list[KitComponentOut]
+    Publications: list[GroupedPublicationsOut]
+    Features: ProductFeaturesOut
+    Attributes: list[ProductAttributeOut]
+    Variations: list[VariationProductOut]
+    Relationships: None = Field(default=None, description="PIM-only section; not kept by this hub.")
+    ProductAdditionalData: None = Field(default=None, description="PIM-only section; not kept by this hub.")
+
+
+# --- fiscal information (our design, spec 40 §4) ----------------------------------------------------------
+
+
+class ProductFiscalIn(WireModel):
+    """One element of PUT /v2/products/fiscal. Omitted/null fields are left unchanged; "" clears a text."""
+
+    Brand: Code | None = Field(default=None, description="Brand id or name; needed only when the SKU is ambiguous.")
+    SKU: Code | None = Field(default=None, description="Required. Matched against SKU, then OwnCode.")
+    TaxRate: Amount | None = Field(
+        default=None, description="VAT percent (0..100, <= 4 decimals) deriving Price <-> PriceWithTaxes."
+    )
+    TaxRuleCode: str | None = Field(
+        default=None,
+        max_length=60,
+        description="Code of an account fiscal tax rule; its Percentage applies when TaxRate is not set.",
+    )
+    FiscalCode: str | None = Field(default=None, max_length=30, description="Tariff code (NCM, HS...).")
+    Origin: str | None = Field(default=None, max_length=10, description="Fiscal origin code (e.g. Brazil 0..8).")
+
+
+class ProductFiscalOut(WireModel):
+    """Fiscal information of one product."""
+
+    Id: int
+    Brand: IdNameOut
+    SKU: str
+    OwnCode: str | None
+    TaxRate: WireDecimal | None
+    TaxRuleCode: str | None
+    EffectiveTaxRate: WireDecimal
+    FiscalCode: str | None
+    Origin: str | None
+    DateUpdated: WireDateTime
+
+
+# --- DELETE /v2/products/prices ---------------------------------------------------------------------------
+
+
+class PLProductInfoIn(WireModel):
+    """One product to remove from the price list."""
+
+    Brand: Code | None = None
+    SKU: Code | None = Field(default=None, description="Required.")
+
+
+class PriceListInfoIn(WireModel):
+    """Body of DELETE /v2/products/prices."""
+
+    PriceListId: Integer = Field(description="Price list of the account.")
+    Products: list[Any] | None = Field(
+        default=None,
+        description="PLProductInfo[] ({Brand, SKU}); omitted or empty removes EVERY product of the list.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/PLProductInfoIn"}},
+    )
