@@ -52,8 +52,9 @@ def api_operations() -> list[tuple[str, str, str]]:
 
 def _routers() -> list[APIRouter]:
     from alephee.accounts.routes import router as accounts
+    from alephee.orders.routes import router as orders
 
-    return [accounts]
+    return [accounts, orders]
 
 
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     # Where the B2B portal is served; an account may override it with its own FQDN.
     b2b_portal_base_url: str = "http://127.0.0.1:8000/b2b"
     documents_dir: str = "./var/documents"
+    # Orders (docs/compat/orders.md): largest attachable document; whether includePendingPayments works for
+    # accounts with no explicit privilege; whether Integrated=false applies even to status/id/ERP queries.
+    documents_max_bytes: int = 10 * 1024 * 1024
+    orders_pending_payments_default: bool = True
+    orders_integrated_default_always: bool = False
     # Optional JSON file replacing the packaged marketplace catalogue (to use other channel ids).
     marketplaces_file: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024

@@ -4,6 +4,7 @@ from alephee.accounts import models as _accounts  # noqa: F401
 from alephee.db import Base
 from alephee.listings import models as _listings  # noqa: F401
 from alephee.marketplaces import models as _marketplaces  # noqa: F401
+from alephee.orders import models as _orders  # noqa: F401
 from alephee.products import models as _products  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Orders: the order model, GET orders, carts, documents, shipping labels and the write side (spec 20, 21)."""

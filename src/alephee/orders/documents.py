@@ -1,0 +1,183 @@
+"""Order documents: what may be attached (spec 21 §3.3), content sniffing, and the document store.
+
+Files are identified by their content, never by their name: the type is sniffed from the first bytes (a PNG
+renamed ``.pdf`` is refused), the size is capped, and the bytes are stored under their SHA-256 (the same
+file attached twice is stored once). A client-supplied name is metadata only; it never becomes a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import xml.parsers.expat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from alephee.errors import InvalidInput, NotFound, PayloadTooLarge
+
+INVOICE, RECEIPT, NFE, SHIPPING_LABEL = 0, 1, 2, 7
+DOCUMENT_TYPES: dict[int, str] = {
+    INVOICE: "Invoice",
+    RECEIPT: "Receipt",
+    NFE: "Electronic fiscal invoice",
+    SHIPPING_LABEL: "Shipping label",
+}
+
+PDF, JPEG, PNG, XML = "pdf", "jpg", "png", "xml"
+CONTENT_TYPES: dict[str, str] = {
+    PDF: "application/pdf",
+    JPEG: "image/jpeg",
+    PNG: "image/png",
+    XML: "application/xml",
+}
+# Spec 21 §3.3: which formats each type accepts.
+ALLOWED_FORMATS: dict[int, frozenset[str]] = {
+    INVOICE: frozenset({PDF, JPEG, PNG}),
+    RECEIPT: frozenset({PDF, JPEG, PNG, XML}),
+    NFE: frozenset({XML}),
+}
+EXTENSION_ALIASES = {"jpeg": JPEG, "jpg": JPEG, "pdf": PDF, "png": PNG, "xml": XML}
+
+EMPTY_FILE = "The document is empty"
+TOO_LARGE = "The document is too large: {size} bytes, at most {cap} allowed"
+UNKNOWN_CONTENT = "The document content is not a PDF, JPEG, PNG or XML file"
+BAD_XML = "The XML document is not well-formed (or declares a DTD, which is not accepted)"
+NOT_ALLOWED = "A {type_name} (documentType {doc_type}) cannot be a {fmt} file: allowed formats are {allowed}"
+NAME_MISMATCH = "The document name says .{declared} but its content is {fmt}"
+UNKNOWN_TYPE = "Invalid documentType {value}: use 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    """What the bytes are."""
+
+    fmt: str
+    content_type: str
+    sha256: str
+    size: int
+
+
+def _is_well_formed_xml(data: bytes) -> bool:
+    # expat directly, refusing any DTD: no entity expansion, so no "billion laughs".
+    parser = xml.parsers.expat.ParserCreate()
+
+    def refuse(*_args: object) -> None:
+        raise ValueError("DTD")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except (xml.parsers.expat.ExpatError, ValueError):
+        return False
+    return True
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format of ``data`` from its magic bytes (None when unrecognised)."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        return XML
+    return None
+
+
+def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_bytes: int) -> Sniffed:
+    """Validate an upload: size, sniffed format, format allowed for the type, declared name consistent."""
+    if doc_type not in ALLOWED_FORMATS:
+        raise InvalidInput(UNKNOWN_TYPE.format(value=doc_type))
+    if not data:
+        raise InvalidInput(EMPTY_FILE)
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(TOO_LARGE.format(size=len(data), cap=max_bytes))
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise InvalidInput(UNKNOWN_CONTENT)
+    if fmt == XML and not _is_well_formed_xml(data):
+        raise InvalidInput(BAD_XML)
+    declared = (declared_extension or "").strip().lower().lstrip(".")
+    if declared and EXTENSION_ALIASES.get(declared) != fmt:
+        raise InvalidInput(NAME_MISMATCH.format(declared=declared, fmt=fmt.upper()))
+    allowed = ALLOWED_FORMATS[doc_type]
+    if fmt not in allowed:
+        raise InvalidInput(
+            NOT_ALLOWED.format(
+                type_name=DOCUMENT_TYPES[doc_type],
+                doc_type=doc_type,
+                fmt=fmt.upper(),
+                allowed=", ".join(sorted(a.upper() for a in allowed)),
+            )
+        )
+    return Sniffed(fmt=fmt, content_type=CONTENT_TYPES[fmt], sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def safe_name(name: str | None, default: str) -> str:
+    """A display name for metadata (never a path): no directories, no control characters, bounded length."""
+    text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in text if ch.isprintable()).strip().strip(".")
+    return (text or default)[:150]
+
+
+class DocumentStore(Protocol):
+    """Where document bytes live, addressed by their SHA-256."""
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; returns its key (the hex SHA-256)."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key`` (``NotFound`` when missing)."""
+        ...
+
+
+MISSING_CONTENT = "The document content is no longer available"
+
+
+class FileSystemStore:
+    """Content-addressed files under one directory: ``<root>/ab/cd/abcd...``; writes are atomic renames."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        if not _HEX64.match(key):
+            raise ValueError("not a content key")
+        return self.root / key[:2] / key[2:4] / key
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        path = self._path(key)
+        if path.exists():
+            return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return key
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(MISSING_CONTENT) from None
+
+
+def store_for(documents_dir: str) -> DocumentStore:
+    """The configured store (the filesystem; another backend would plug in here)."""
+    return FileSystemStore(documents_dir)

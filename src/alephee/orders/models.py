@@ -1,0 +1,144 @@
+"""Tables of the orders domain.
+
+An order keeps relationally everything that is filtered, sorted or changed after it arrives (ids, status and
+status date, integration marks, pending payment, dates, pack, shipment state) and its immutable detail
+(items, payments, buyer, shipping addresses...) as one JSON document in wire shape (``detail``): a page of
+100 full orders is then one indexed query plus one JSON decode per row (measured in docs/perf/orders.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from alephee.clock import utcnow
+from alephee.db import Base, UtcDateTime
+
+# 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and must be spelled INTEGER).
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+ORIGIN_MARKETPLACE = "marketplace"
+ORIGIN_API = "api"
+ORIGIN_B2B = "b2b"
+
+
+class Order(Base):
+    """One sale. ``detail`` is the JSON text of the immutable sections (see module docstring)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        # Normal integration cycle (Integrated=false, default approved payments only), sorted by Id; ``status``
+        # last so excluding deleted orders is answered from the index alone.
+        Index("ix_orders_integration_queue", "account_id", "integrated", "payment_pending", "id", "status"),
+        # Late-cancellation cycle (statusType=99 & statusDateFrom) and every statusType filter.
+        Index("ix_orders_status_type_date", "account_id", "status_type", "status_date"),
+        Index("ix_orders_status_date", "account_id", "status_date"),
+        Index("ix_orders_sale_date", "account_id", "sale_date", "id"),
+        Index("ix_orders_created_at", "account_id", "created_at"),
+        Index("ix_orders_marketplace", "account_id", "marketplace_id", "id"),
+        Index("ix_orders_erp_status", "account_id", "erp_status"),
+        Index("ix_orders_pack", "account_id", "pack_id"),
+        # Uniqueness of the marketplace's order number per account and channel; also serves the
+        # externalOrderIdFrom/To range and the POST /v2/orders duplicate check (prefix account_id, external id).
+        UniqueConstraint("account_id", "external_order_id", "marketplace_id", name="uq_orders_external"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    marketplace_id: Mapped[int] = mapped_column(ForeignKey("marketplaces.id"))
+    external_order_id: Mapped[str] = mapped_column(String(64))
+    # marketplace | api (POST /v2/orders) | b2b (Alephee B2B portal)
+    origin: Mapped[str] = mapped_column(String(12), default=ORIGIN_MARKETPLACE)
+    pack_id: Mapped[str | None] = mapped_column(String(40))
+    source_pack_id: Mapped[str | None] = mapped_column(String(40))
+    # How many orders the marketplace says the cart holds; IsCompletePackOrder = all of them are here.
+    pack_size: Mapped[int | None] = mapped_column(Integer)
+    pack_complete: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    # Derived from ``status`` through orders.statuses (NULL for 70 Deleted); stored so it can be indexed.
+    status_type: Mapped[int | None] = mapped_column(SmallInteger)
+    # Last status change or marketplace-side novelty (statusDateFrom); ERP marks do not move it.
+    status_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    integrated: Mapped[bool] = mapped_column(Boolean, default=False)
+    integrated_order_id: Mapped[str | None] = mapped_column(String(100))
+    erp_status: Mapped[str | None] = mapped_column(String(100))
+    payment_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sale date in the marketplace (DateCreated out, sort dateCreated, filter saleDateFrom).
+    sale_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Arrival in the hub (filter dateCreatedFrom).
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Any change at all (LastUpdated out).
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    date_closed: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Shipment state (changes after arrival: labels, split, manual status updates, shipping endpoints).
+    logistic_type: Mapped[int | None] = mapped_column(SmallInteger)
+    shipping_method: Mapped[int | None] = mapped_column(SmallInteger)
+    external_shipping_id: Mapped[int | None] = mapped_column(BigInteger)
+    shipment_status: Mapped[str | None] = mapped_column(String(30))
+    shipment_substatus: Mapped[str | None] = mapped_column(String(40))
+    shipment_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    label_first_printed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Shipping.PackageInfo (set by the shipping-packaging endpoint), wire shape.
+    package_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    tracking_status: Mapped[str | None] = mapped_column(String(200))
+    document_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Whether creating the order decremented catalogue stock (DELETE ...&revertStock=true gives it back).
+    stock_moved: Mapped[bool] = mapped_column(Boolean, default=False)
+    stock_reverted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by every change; conditional updates compare it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class OrderDocument(Base):
+    """A document attached to an order. The bytes live in the document store under their SHA-256."""
+
+    __tablename__ = "order_documents"
+    __table_args__ = (
+        # The same bytes attached twice as the same type are one document (idempotent retries).
+        UniqueConstraint("order_id", "doc_type", "sha256", name="uq_order_documents_content"),
+        Index("ix_order_documents_order", "order_id", "doc_type", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(Integer)
+    doc_type: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(String(200))
+    extension: Mapped[str] = mapped_column(String(10))
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    document_number: Mapped[str | None] = mapped_column(String(60))
+    document_date: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    fiscal_key: Mapped[str | None] = mapped_column(String(60))
+    series_number: Mapped[str | None] = mapped_column(String(20))
+    message_text: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OrderAccountOptions(Base):
+    """Per-account order privileges granted by the operator (None = the configured default)."""
+
+    __tablename__ = "order_account_options"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    # "Handle payments without approved payments" (spec 20 §1.4): includePendingPayments works only with it.
+    pending_payments: Mapped[bool | None] = mapped_column(Boolean)
+    # Chilean sellers invoicing through Mercado Libre: their invoices are not forwarded (spec 21 §8.4).
+    ml_own_invoicing: Mapped[bool] = mapped_column(Boolean, default=False)

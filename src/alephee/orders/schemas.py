@@ -1,0 +1,453 @@
+"""Wire types of the orders section with the spec's exact property names (spec 20 §2.4, §3; spec 21).
+
+Real-world spellings are kept on purpose: ``MarketPlace`` on the order, ``Marketplace`` on the pack,
+``Buyer.Owncode``, ``Documents[].Fullfilename``, ``Payments[].LastUpdate`` (not LastUpdated), ``SenderCost``.
+Every key is always present (null when unknown), arrays may be empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from alephee.http.wire import WireDateTime, WireDecimal, WireModel
+
+
+class KeyValue(WireModel):
+    """``{"Key": int, "Value": str}`` (order-context enums; ``Value`` is a label)."""
+
+    Key: int
+    Value: str | None = None
+
+
+class KeyValueText(WireModel):
+    """``{"Key": str, "Value": str}`` (e.g. a marketplace category)."""
+
+    Key: str | None = None
+    Value: str | None = None
+
+
+class KeyNumber(WireModel):
+    """``{"Key": str, "Value": number}`` (a quantity with its unit label)."""
+
+    Key: str | None = None
+    Value: WireDecimal | None = None
+
+
+class MarketPlaceRef(WireModel):
+    """Origin marketplace: id, name and the sub-channel (e.g. "Mercado Shops")."""
+
+    Key: int
+    Value: str | None = None
+    Channel: str | None = None
+
+
+class SellerAccountOut(WireModel):
+    """The seller account owning the order."""
+
+    Id: int
+    OwnCode: str | None = None
+    Name: str | None = None
+    BusinessName: str | None = None
+
+
+class SalesTagsOut(WireModel):
+    """Tags as delimited text plus the split list."""
+
+    Text: str | None = None
+    Items: list[str] = Field(default_factory=list)
+    Delimiter: str | None = None
+
+
+class ProductAttributes(WireModel):
+    """Selected product attributes."""
+
+    NetWeight: KeyNumber | None = None
+    SalesTags: SalesTagsOut | None = None
+
+
+class ProductOut(WireModel):
+    """``Items[].Product``: a denormalised reference to the catalogue product (no foreign key)."""
+
+    Id: int | None = None
+    Sku: str | None = None
+    Brand: str | None = None
+    SellerSku: str | None = None
+    EAN: str | None = None
+    Attributes: ProductAttributes | None = None
+    Title: str | None = None
+    IntegrationCode: str | None = None
+    Category: KeyValueText | None = None
+
+
+class ListingTypeRef(WireModel):
+    """Listing type, e.g. ``{"Key": 7, "Value": "free"}``."""
+
+    Key: int
+    Value: str | None = None
+    Description: str | None = None
+
+
+class ProductListingOut(WireModel):
+    """``Items[].ProductListing``: the publication the item was sold through."""
+
+    Reference: str | None = None
+    Id: int | None = None
+    ExternalId: str | None = None
+    Title: str | None = None
+    ListingType: ListingTypeRef | None = None
+    PermanentLink: str | None = None
+
+
+class StockAccount(WireModel):
+    """The warehouse/store account whose stock moved."""
+
+    Id: int | None = None
+    DocType: str | None = None
+    DocNumber: str | None = None
+    PickupCode: str | None = None
+    OwnCode: str | None = None
+    Name: str | None = None
+    BusinessName: str | None = None
+
+
+class StockMovementOut(WireModel):
+    """One stock movement caused by an item."""
+
+    Account: StockAccount | None = None
+    PrevStock: int | None = None
+    PostStock: int | None = None
+    Quantity: int | None = None
+    MinPublicationQuantity: int | None = None
+    MaxPublicationQuantity: int | None = None
+    DateCreated: WireDateTime | None = None
+
+
+class QuantitiesDetailsOut(WireModel):
+    """Quantity breakdown of an item."""
+
+    Requested: KeyNumber | None = None
+    Picked: KeyNumber | None = None
+    StockMovements: list[StockMovementOut] = Field(default_factory=list)
+
+
+class ItemOut(WireModel):
+    """``Items[]``: a regular item, a KIT, or a COMPONENT of a kit (``ParentItemId`` = the kit item)."""
+
+    Id: int
+    Type: KeyValue
+    ParentItemId: int | None = None
+    Product: ProductOut
+    ProductListing: ProductListingOut | None = None
+    Quantity: int
+    QuantitiesDetails: QuantitiesDetailsOut | None = None
+    UnitPrice: WireDecimal | None = None
+    FullUnitPrice: WireDecimal | None = None
+    UnitPriceCost: WireDecimal | None = None
+    CalculatedComponentUnitPrice: WireDecimal | None = None
+    CalculatedComponentFullUnitPrice: WireDecimal | None = None
+    SaleFee: WireDecimal | None = None
+    Notes: str | None = None
+    Status: KeyValue
+    StatusType: KeyValue
+    IsCancelled: bool = False
+
+
+class DiscountOut(WireModel):
+    """A discount applied to a payment."""
+
+    Amount: WireDecimal | None = None
+    Value: WireDecimal | None = None
+    Type: str | None = None
+    Priority: str | None = None
+    Notes: str | None = None
+    Code: str | None = None
+
+
+class TaxesOut(WireModel):
+    """Taxes of a payment (one object, not an array)."""
+
+    Amount: WireDecimal | None = None
+    CurrencySymbol: str | None = None
+
+
+class PaymentOut(WireModel):
+    """``Payments[]`` (PaymentType). Note ``LastUpdate``, not ``LastUpdated``."""
+
+    ExternalPaymentId: str | None = None
+    Amount: WireDecimal | None = None
+    AmountNoDiscount: WireDecimal | None = None
+    ShippingAmount: WireDecimal | None = None
+    ShippingAmountNoDiscount: WireDecimal | None = None
+    TransactionAmount: WireDecimal | None = None
+    Total: WireDecimal | None = None
+    SubTotal: WireDecimal | None = None
+    Installments: int | None = None
+    InstallmentAmount: WireDecimal | None = None
+    Notes: str | None = None
+    CurrencySymbol: str | None = None
+    Method: KeyValue | None = None
+    Status: KeyValue | None = None
+    Condition: KeyValue | None = None
+    Discounts: list[DiscountOut] = Field(default_factory=list)
+    Taxes: TaxesOut | None = None
+    AuthorizationCode: str | None = None
+    DateCreated: WireDateTime | None = None
+    DateApproved: WireDateTime | None = None
+    LastUpdate: WireDateTime | None = None
+
+
+class AdjustmentItem(WireModel):
+    """The item an adjustment applies to."""
+
+    Id: int | None = None
+    Brand: str | None = None
+    Sku: str | None = None
+    SellerSku: str | None = None
+
+
+class AdjustmentValue(WireModel):
+    """Amount of an adjustment and how it applies (percentage or fixed)."""
+
+    Type: KeyValue | None = None
+    Value: WireDecimal | None = None
+
+
+class AdjustmentOut(WireModel):
+    """``Adjustments[]`` (B2B portal orders only)."""
+
+    Type: KeyValue | None = None
+    Code: str | None = None
+    Description: str | None = None
+    Item: AdjustmentItem | None = None
+    Value: AdjustmentValue | None = None
+
+
+class AddressOut(WireModel):
+    """An address (buyer, billing, receiver, courier)."""
+
+    CountryId: str | None = None
+    StateCode: str | None = None
+    State: str | None = None
+    City: str | None = None
+    Neighborhood: str | None = None
+    StreetName: str | None = None
+    StreetNumber: str | None = None
+    ZipCode: str | None = None
+    Notes: str | None = None
+    Description: str | None = None
+    Phone: str | None = None
+    AlternativePhone: str | None = None
+
+
+class CourierInfoOut(WireModel):
+    """The carrier that collects and delivers."""
+
+    BusinessName: str | None = None
+    DocType: str | None = None
+    DocNumber: str | None = None
+    LegalNumber: str | None = None
+    OwnCode: str | None = None
+    Address: AddressOut | None = None
+
+
+class ShippingLabelsOut(WireModel):
+    """Label state (``SubStatus`` is the shipment substatus) and download links."""
+
+    SubStatus: str | None = None
+    ShippingLabelUrlPdf: str | None = None
+    ShippingLabelUrlZip: str | None = None
+
+
+class PickupOut(WireModel):
+    """Pickup point (only for "pick up" shipments)."""
+
+    Id: int | None = None
+    Name: str | None = None
+    BusinessName: str | None = None
+    ExternalPickupId: int | None = None
+    IntegrationCode: str | None = None
+    SellerAccountId: int | None = None
+
+
+class ReceiverOut(WireModel):
+    """The person receiving the parcel (may differ from the buyer)."""
+
+    Name: str | None = None
+    Phone: str | None = None
+
+
+class PackageDimensions(WireModel):
+    """Package size in ``MeasureType`` units (1 mm, 2 cm, 3 m, 4 km, 5 in)."""
+
+    Height: WireDecimal | None = None
+    Width: WireDecimal | None = None
+    Depth: WireDecimal | None = None
+    MeasureType: int | None = None
+
+
+class PackageWeight(WireModel):
+    """Package weight in ``MeasureType`` units (1 kg, 2 t, 3 g)."""
+
+    Gross: WireDecimal | None = None
+    Liquid: WireDecimal | None = None
+    MeasureType: int | None = None
+
+
+class PackageInfoOut(WireModel):
+    """``Shipping.PackageInfo`` (the PackInfo of the shipping-packaging endpoints)."""
+
+    Quantity: int | None = None
+    UnitType: int | None = None
+    Dimensions: PackageDimensions | None = None
+    Weight: PackageWeight | None = None
+
+
+class ShippingOut(WireModel):
+    """``Shipping`` (ShippingType). ``SenderCost`` is what the seller pays."""
+
+    ExternalShippingId: int | None = None
+    Cost: WireDecimal | None = None
+    ReceiverCost: WireDecimal | None = None
+    SenderCost: WireDecimal | None = None
+    Method: KeyValue | None = None
+    Status: KeyValue | None = None
+    LogisticType: KeyValue | None = None
+    CourierInfo: CourierInfoOut | None = None
+    ShippingLabels: ShippingLabelsOut | None = None
+    Pickup: PickupOut | None = None
+    ReceiverAddress: AddressOut | None = None
+    Receiver: ReceiverOut | None = None
+    EstimatedDeliveryDate: WireDateTime | None = None
+    DateCreated: WireDateTime | None = None
+    LastUpdated: WireDateTime | None = None
+    PackageInfo: PackageInfoOut | None = None
+
+
+class StateRegistrationOut(WireModel):
+    """Brazilian state registration."""
+
+    DocType: str | None = None
+    DocNumber: str | None = None
+
+
+class BillingInfoOut(WireModel):
+    """Invoicing data (may differ from the buyer)."""
+
+    DocType: str | None = None
+    DocNumber: str | None = None
+    TaxPayerType: str | None = None
+    BusinessName: str | None = None
+    StateRegistration: StateRegistrationOut | None = None
+    Address: AddressOut | None = None
+
+
+class BuyerOut(WireModel):
+    """The buyer (``Owncode`` with a lower-case c, as serialised by the real API)."""
+
+    Code: int | None = None
+    Owncode: str | None = None
+    Name: str | None = None
+    Phone: str | None = None
+    Email: str | None = None
+    DocType: str | None = None
+    DocNumber: str | None = None
+    Nickname: str | None = None
+    Address: AddressOut | None = None
+    BillingInfo: BillingInfoOut | None = None
+
+
+class InvoiceLinks(WireModel):
+    """Links to the fiscal invoice (DANFE PDF and NF-e XML, Brazil)."""
+
+    DanfePdfUrl: str | None = None
+    XmlUrl: str | None = None
+
+
+class BillingOut(WireModel):
+    """Marketplace-side billing of the order."""
+
+    SaleFee: WireDecimal | None = None
+    Invoice: InvoiceLinks | None = None
+
+
+class ActiveClaim(WireModel):
+    """An open claim."""
+
+    ExternalClaimId: int | None = None
+    DateCreated: WireDateTime | None = None
+
+
+class DocumentOut(WireModel):
+    """Metadata of an attached document (content via GET /v2/orders/{orderId}/documents)."""
+
+    Type: int
+    Name: str | None = None
+    Extension: str | None = None
+    Fullfilename: str | None = None
+    Size: int | None = None
+    DocumentDate: WireDateTime | None = None
+    DateCreated: WireDateTime | None = None
+
+
+class OrderDetail(WireModel):
+    """The immutable sections of an order, stored as one JSON document (``orders.detail``)."""
+
+    SellerAccount: SellerAccountOut
+    MarketPlace: MarketPlaceRef
+    Items: list[ItemOut]
+    Payments: list[PaymentOut] = Field(default_factory=list)
+    Adjustments: list[AdjustmentOut] = Field(default_factory=list)
+    Shipping: ShippingOut
+    Buyer: BuyerOut
+    Billing: BillingOut | None = None
+    ActiveClaims: list[ActiveClaim] = Field(default_factory=list)
+    ExternalJson: dict[str, Any] = Field(default_factory=dict)
+    Notes: str | None = None
+
+
+class OrderOut(WireModel):
+    """One order of ``GET /v2/orders`` (spec 20 §2.4), every key always present."""
+
+    Id: int
+    SellerAccount: SellerAccountOut
+    ExternalOrderId: str | None
+    IntegratedOrderId: str | None
+    PackId: str | None
+    SourcePackId: str | None
+    IsCompletePackOrder: bool | None
+    Items: list[ItemOut]
+    Payments: list[PaymentOut]
+    Adjustments: list[AdjustmentOut]
+    Shipping: ShippingOut
+    Buyer: BuyerOut
+    Billing: BillingOut | None
+    ActiveClaims: list[ActiveClaim]
+    Documents: list[DocumentOut]
+    ExternalJson: dict[str, Any]
+    Integrated: bool
+    ErpStatus: str | None
+    Notes: str | None
+    Status: KeyValue
+    StatusType: KeyValue
+    MarketPlace: MarketPlaceRef
+    DateCreated: WireDateTime
+    LastUpdated: WireDateTime
+    DateClosed: WireDateTime | None
+    IsCancelled: bool
+    Invoice: InvoiceLinks | None
+
+
+class OrdersPackOut(WireModel):
+    """``OrdersPack`` (spec 20 §3.1): the shared cart blocks once, then the orders. Note ``Marketplace`` here."""
+
+    Id: int | str
+    SourcePackId: str | None
+    IsComplete: bool
+    Marketplace: MarketPlaceRef
+    SellerAccount: SellerAccountOut
+    Buyer: BuyerOut
+    Payments: list[PaymentOut]
+    Shipping: ShippingOut
+    Orders: list[OrderOut]
