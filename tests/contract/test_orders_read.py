@@ -17,7 +17,12 @@ from alephee.orders import statuses as st
 from alephee.orders.schemas import OrderOut, OrdersPackOut
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
-from tests.orders.conftest import AddOrder, add_order, seller, utc  # noqa: F401 (fixtures)
+from tests.orders import conftest as _orders_fixtures
+from tests.orders.conftest import AddOrder, utc
+
+# The orders fixtures (seller, add_order) live in tests/orders/conftest.py; registered here under their names.
+seller = _orders_fixtures.seller
+add_order = _orders_fixtures.add_order
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

@@ -911,3 +911,32 @@ def download_label(db: Database, account_id: int, order_id: int, request: LabelR
         finally:
             session.close()
     return label
+
+
+# --- diagnostics -------------------------------------------------------------------------------------------
+
+
+def explain(session: Session, statement: Select[Any]) -> list[str]:
+    """The database's plan for ``statement`` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL)."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect)
+    processors = compiled._bind_processors
+    params = {key: processors[key](value) if key in processors else value for key, value in compiled.params.items()}
+    if connection.dialect.name == "sqlite":
+        positional = tuple(params[key] for key in compiled.positiontup or ())
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional).all()
+        return [str(row[-1]) for row in rows]
+    rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), params).all()
+    return [str(row[0]) for row in rows]
+
+
+def cycle_queries(
+    session: Session, settings: Settings, account_id: int, status_date_from: datetime, offset: int = 0
+) -> dict[str, Select[Any]]:
+    """The page and count queries of the two documented integration cycles (for plans and benchmarks)."""
+    page = Page(offset=offset, limit=100, sort=ID_SORT, sort_requested=False, partial=False, available=ORDER_SORTS)
+    normal = OrderFilters()
+    late = OrderFilters(status_type=st.TYPE_CANCELLED, status_date_from=status_date_from)
+    normal_rows, normal_count = order_query(session, settings, account_id, normal, page)
+    late_rows, late_count = order_query(session, settings, account_id, late, page)
+    return {"normal.page": normal_rows, "normal.count": normal_count, "late.page": late_rows, "late.count": late_count}

@@ -1,0 +1,43 @@
+"""Both documented integration cycles are answered from an index on SQLite and PostgreSQL (spec 00 §5.2):
+normal (Integrated=false, default approved payments) and late cancellation (statusType=99 & statusDateFrom).
+
+PostgreSQL prefers a sequential scan on a tiny table whatever the indexes, so its plans are taken with
+``enable_seqscan = off``: that shows an index can serve the query; docs/perf/orders.md has the plans on
+1,000,000 orders, where the planner picks them by itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from alephee import clock
+from alephee.context import AppContext
+from alephee.orders import service
+from alephee.orders import statuses as st
+from tests.conftest import Tenant
+from tests.orders.conftest import AddOrder
+
+EXPECTED = {
+    "normal.page": "ix_orders_integration_queue",
+    "normal.count": "ix_orders_integration_queue",
+    "late.page": "ix_orders_status_type_date",
+    "late.count": "ix_orders_status_type_date",
+}
+
+
+def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
+    for n in range(30):
+        add_order(seller, integrated=n % 3 == 0, status=st.CANCELLED if n % 5 == 0 else st.READY_TO_SHIP)
+    with ctx.db.reading() as session:
+        if ctx.db.dialect == "postgresql":
+            session.execute(text("ANALYZE orders"))
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+        else:
+            session.execute(text("ANALYZE"))
+        since = clock.utcnow() - timedelta(days=7)
+        for name, query in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
+            plan = "\n".join(service.explain(session, query))
+            assert EXPECTED[name] in plan, (name, plan)
+            assert "SCAN orders\n" not in plan + "\n" and "Seq Scan" not in plan, (name, plan)
