@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 run: install
 	$(BIN)/alephee db upgrade
 	$(BIN)/alephee demo --if-empty
-	$(BIN)/alephee serve --host $(HOST) --port $(PORT)
+	$(BIN)/alephee serve --host $(HOST) --port $(PORT) --with-worker
 
 services:
 	bash scripts/services.sh

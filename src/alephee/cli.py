@@ -72,6 +72,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (share the database and, with Redis, limits).")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also deliver the outbox from a background thread of each process.")
+    ] = False,
 ) -> None:
     """Apply migrations, then serve the API (and Swagger at /swagger/ui/index)."""
     import uvicorn
@@ -82,7 +85,8 @@ def serve(
     prepare_database(settings)
     typer.echo(f"Alephee hub on http://{host}:{port}/v2  Swagger: http://{host}:{port}/swagger/ui/index", err=True)
     uvicorn.run(
-        "alephee.app:create_app",
+        # The worker variant starts/stops its thread in the app's lifespan, so shutdown waits for it.
+        "alephee.marketplaces.worker:app_with_worker" if with_worker else "alephee.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -397,6 +401,120 @@ def demo(
                 return
         result = ensure_demo(session, settings)
         emit({"AccountId": result.account_id, "ApiKey": result.api_key, "Created": result.created})
+
+
+# --- outbox worker and sandbox marketplace (marketplaces/) ------------------------------------------------
+
+outbox_app = typer.Typer(help="The outbox of changes waiting to reach marketplaces.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The built-in sandbox marketplace.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit.")] = False,
+    interval: Annotated[float | None, typer.Option(help="Seconds to sleep when nothing is due.")] = None,
+    batch: Annotated[int | None, typer.Option(help="Rows claimed per round.")] = None,
+) -> None:
+    """Deliver the outbox through the marketplace channels (several workers may run at once)."""
+    import logging
+    import signal
+    import threading
+
+    from alephee.bootstrap import prepare_database
+    from alephee.marketplaces.worker import Worker
+
+    settings = Settings()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alephee").setLevel(settings.log_level.upper())
+    if batch is not None and batch < 1:
+        fail("--batch must be at least 1")
+    if interval is not None and interval < 0:
+        fail("--interval must not be negative")
+    prepare_database(settings)
+    database = Database(settings)
+    runner = Worker(database, settings)
+    try:
+        if once:
+            stats = runner.drain(batch)
+        else:
+            stop = threading.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            stats = runner.run_forever(stop, interval=interval, batch=batch)
+    finally:
+        database.dispose()
+    emit({"WorkerId": runner.worker_id, **stats.as_json()})
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, in_flight, delivered or failed.")] = None,
+    account: Annotated[int | None, typer.Option(help="Only this account id.")] = None,
+    limit: Annotated[int, typer.Option(help="How many rows (newest first).")] = 100,
+) -> None:
+    """Outbox rows with their delivery state and last error."""
+    from alephee.marketplaces import outbox
+
+    with session_scope() as session:
+        emit(
+            [
+                outbox.message_json(r)
+                for r in outbox.list_messages(session, status=status, account_id=account, limit=limit)
+            ]
+        )
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    message_id: Annotated[int | None, typer.Argument(help="Outbox row id (from outbox list).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed row.")] = False,
+    account: Annotated[int | None, typer.Option(help="With --failed: only this account's rows.")] = None,
+) -> None:
+    """Put failed rows back to pending (due now, attempts reset)."""
+    from alephee.marketplaces import outbox
+
+    if (message_id is None) == (not failed):
+        fail("give either an outbox id or --failed")
+    with session_scope() as session:
+        ids = outbox.retry(session, message_id, account_id=account)
+        emit({"Retried": ids, "Count": len(ids)})
+
+
+@sandbox_app.command("advance")
+def sandbox_advance(hours: Annotated[float, typer.Option(help="Hours to move the simulated clock forward.")]) -> None:
+    """Move the sandbox marketplace's simulated clock forward."""
+    from alephee.marketplaces import sandbox
+
+    if hours < 0:
+        fail("--hours must not be negative")
+    with session_scope() as session:
+        sandbox.advance(session, hours)
+        emit(sandbox.summary(session))
+
+
+@sandbox_app.command("status")
+def sandbox_status() -> None:
+    """The simulated clock, the seed, and how many listings, orders and received events the sandbox holds."""
+    from alephee.marketplaces import sandbox
+
+    with session_scope() as session:
+        emit(sandbox.summary(session))
+
+
+@sandbox_app.command("listings")
+def sandbox_listings(
+    account: Annotated[int | None, typer.Option(help="Only this account id.")] = None,
+    marketplace: Annotated[int | None, typer.Option(help="Only this sandbox marketplace id.")] = None,
+    limit: Annotated[int, typer.Option(help="How many listings (newest first).")] = 100,
+) -> None:
+    """The listings as the sandbox marketplace shows them to buyers."""
+    from alephee.marketplaces import sandbox
+
+    with session_scope() as session:
+        rows = sandbox.list_listings(session, account_id=account, marketplace_id=marketplace, limit=limit)
+        emit([sandbox.listing_json(r) for r in rows])
 
 
 def main() -> None:

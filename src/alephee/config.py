@@ -127,6 +127,18 @@ class Settings(BaseSettings):
     ml_discount_max_percent: Decimal = Decimal("80")
     ml_discount_max_days: int = 7
     listing_status_codes: dict[str, int] = Field(default_factory=dict)
+    # Outbox delivery (alephee worker, docs/operations-worker.md): attempts before a row is marked failed,
+    # exponential backoff base/cap in seconds (equal jitter seeded by outbox_jitter_seed), lease of a claimed
+    # row, rows per round and the idle sleep between empty rounds.
+    outbox_max_attempts: int = 8
+    outbox_backoff_base_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 3600.0
+    outbox_lease_seconds: float = 120.0
+    outbox_jitter_seed: int = 0
+    worker_batch_size: int = 50
+    worker_interval_seconds: float = 1.0
+    # Seed of the sandbox marketplace's simulation (stored in sandbox_state when it is first used).
+    sandbox_seed: int = 1
 
     @cached_property
     def tz(self) -> ZoneInfo:

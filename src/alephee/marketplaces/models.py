@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alephee.clock import utcnow
-from alephee.db import Base, UtcDateTime
+from alephee.db import Base, Money, UtcDateTime
+
+# 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and must be spelled INTEGER).
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Marketplace(Base):
@@ -59,3 +63,135 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- the sandbox marketplace (alephee.marketplaces.sandbox) ------------------------------------------------
+# The sandbox plays a marketplace that happens to live in the hub's database. Its tables have no foreign keys
+# into the hub's tables on purpose: it is "the other side", and must keep working as a separate system would
+# (e.g. it keeps listings the hub no longer knows about).
+
+
+class SandboxState(Base):
+    """The sandbox's single row: its simulated clock (an offset from real time), seed and change counter."""
+
+    __tablename__ = "sandbox_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Simulated now = hub clock + offset; `alephee sandbox advance --hours H` adds to it.
+    offset_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    seed: Mapped[int] = mapped_column(Integer, default=1)
+    # Last value handed out to a changed sandbox order (the pull cursor). Incremented with an UPDATE on this
+    # row, whose lock is held to commit, so sequence order is commit order and a cursor never skips a change.
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SandboxListing(Base):
+    """A listing as the sandbox marketplace holds it (what buyers see and purchase)."""
+
+    __tablename__ = "sandbox_listings"
+    __table_args__ = (
+        UniqueConstraint("marketplace_id", "external_id"),
+        Index("ix_sandbox_listings_marketplace_id_listing_id", "marketplace_id", "listing_id"),
+        # Buyers pick active listings of an account on a marketplace.
+        Index("ix_sandbox_listings_account_id_marketplace_id_status", "account_id", "marketplace_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    marketplace_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str] = mapped_column(String(40))
+    # The hub's ids, as sent in the pushes (the marketplace only needs them to answer in hub terms).
+    listing_id: Mapped[int | None] = mapped_column(BigInteger)
+    product_id: Mapped[int | None] = mapped_column(BigInteger)
+    sku: Mapped[str | None] = mapped_column(String(100))
+    brand: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str | None] = mapped_column(String(300))
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    available_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    sold_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    # What the seller asked for (active, paused, closed, under_review, inactive) ...
+    seller_status: Mapped[str] = mapped_column(String(20), default="active")
+    # ... and what the marketplace shows: an active listing without stock is paused (sub_status out_of_stock),
+    # as Mercado Libre does.
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    sub_status: Mapped[str | None] = mapped_column(String(30))
+    listing_type: Mapped[str | None] = mapped_column(String(30))
+    # Outbox id of the last push applied: an older push arriving later (a retried failure) is stale and ignored.
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SandboxOrder(Base):
+    """An order on the sandbox marketplace: created by simulated buyers, pulled by the hub, and updated by
+    what the hub pushes (seller status, tracking, split)."""
+
+    __tablename__ = "sandbox_orders"
+    __table_args__ = (
+        UniqueConstraint("marketplace_id", "external_order_id"),
+        # The pull: changes of one seller on one marketplace after a cursor.
+        Index("ix_sandbox_orders_account_id_marketplace_id_change_seq", "account_id", "marketplace_id", "change_seq"),
+        Index("ix_sandbox_orders_marketplace_id_hub_order_id", "marketplace_id", "hub_order_id"),
+        Index("ix_sandbox_orders_marketplace_id_pack_id", "marketplace_id", "pack_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    marketplace_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(Integer)
+    external_order_id: Mapped[str] = mapped_column(String(64))
+    # The hub's order id once a push told it (None for orders the hub has not integrated yet).
+    hub_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    pack_id: Mapped[str | None] = mapped_column(String(40))
+    pack_size: Mapped[int | None] = mapped_column(Integer)
+    external_shipping_id: Mapped[str | None] = mapped_column(String(40))
+    # Marketplace vocabulary (Mercado Libre): order paid | payment_required | payment_in_process | cancelled;
+    # payment approved | pending | in_process | rejected | cancelled; shipment ready_to_ship (substatus
+    # ready_to_print | printed) | shipped | delivered | cancelled.
+    status: Mapped[str] = mapped_column(String(24), default="paid")
+    payment_status: Mapped[str | None] = mapped_column(String(24))
+    shipping_status: Mapped[str | None] = mapped_column(String(24))
+    shipping_substatus: Mapped[str | None] = mapped_column(String(24))
+    logistic_type: Mapped[str | None] = mapped_column(String(30))
+    # Last seller status pushed by the hub (10, 17, 20, 80, 90) and its tracking.
+    seller_status: Mapped[int | None] = mapped_column(SmallInteger)
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    fraud: Mapped[bool] = mapped_column(Boolean, default=False)
+    claim_status: Mapped[str | None] = mapped_column(String(20))
+    total: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    # Items, payments, buyer and shipping address in the marketplace's shape (see sandbox.order_detail).
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    date_created: Mapped[datetime] = mapped_column(UtcDateTime)
+    date_updated: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Pull cursor: SandboxState.change_seq at the order's last change.
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SandboxEvent(Base):
+    """Everything the sandbox received (listing pushes, order statuses, documents, messages, label requests,
+    splits), in arrival order: the marketplace's inbox, and its idempotency record."""
+
+    __tablename__ = "sandbox_events"
+    __table_args__ = (
+        # One outbox row is applied at most once, whoever delivers it (NULLs for direct calls are distinct).
+        UniqueConstraint("message_id"),
+        Index("ix_sandbox_events_marketplace_id_ref_id", "marketplace_id", "ref", "id"),
+        Index("ix_sandbox_events_account_id_kind_id", "account_id", "kind", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    marketplace_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(Integer)
+    # listing.update, listing.status, order.status, order.document, order.message, order.split, order.label.
+    kind: Mapped[str] = mapped_column(String(30))
+    # The listing's external id or the order's external id the event is about.
+    ref: Mapped[str | None] = mapped_column(String(64))
+    # applied | stale (older than what was applied) | not_forwarded (e.g. a receipt) | ignored.
+    result: Mapped[str] = mapped_column(String(20), default="applied")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

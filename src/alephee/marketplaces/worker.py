@@ -1,0 +1,561 @@
+"""The outbox delivery worker (``alephee worker``; ``alephee serve --with-worker`` runs one in a thread).
+
+One round:
+
+1. **Claim** up to ``batch`` due rows in id order, in one short write transaction. A row is due when it is
+   ``pending`` with ``available_at <= now``, or ``in_flight`` with an expired lease (its worker died). A row is
+   skipped while an older row of the same ``(aggregate_type, aggregate_id)`` is still pending or in flight, so
+   each aggregate's changes reach the marketplace in the order they were made. PostgreSQL selects with
+   ``FOR UPDATE SKIP LOCKED`` (concurrent workers pass over each other's rows instead of waiting); SQLite's
+   write transactions start with ``BEGIN IMMEDIATE``, so the select-and-lease is already exclusive. Claiming
+   sets ``status=in_flight``, ``locked_by``, ``locked_until`` and counts the attempt (a worker that crashes
+   mid-delivery still used one, so a row that kills workers ends up failed instead of looping forever).
+2. **Deliver** each claimed row through its sender (the channel of its marketplace by default; other senders,
+   e.g. webhooks, register a topic prefix with ``register_sender``). Channels that keep their state in the
+   hub's database (the sandbox) are called inside the same transaction that marks the row delivered, so the
+   effect and the mark commit together; remote channels are called outside any transaction.
+3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
+   (``delivered_at``); transient failure → back to ``pending`` with exponential backoff and deterministic
+   jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was
+   lost (another worker reclaimed an expired lease), the in-database delivery is rolled back.
+
+Rows without a marketplace, and topics starting with ``webhook.``, are left alone until a sender for them is
+registered (``register_sender("webhook.", sender, without_marketplace=True)``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from alephee import clock
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.marketplaces.channels import (
+    Channel,
+    ChannelContext,
+    DeliveryError,
+    MarketplaceRef,
+    PermanentDeliveryError,
+    deliver_topic,
+    get_channel,
+    marketplace_ref,
+)
+from alephee.marketplaces.models import OutboxMessage
+
+log = logging.getLogger("alephee.worker")
+
+PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "failed"
+# Topic prefixes never delivered through marketplace channels, even before their sender is registered.
+RESERVED_PREFIXES: tuple[str, ...] = ("webhook.",)
+MAX_ERROR_LENGTH = 2000
+# Catalogue entries with this connector have no integration yet (the real marketplaces until one is written).
+NO_CONNECTOR = "none"
+ERR_NO_CONNECTOR = "marketplace {} ({}) has no connector yet"
+
+
+# --- what a sender gets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A claimed outbox row, detached from any session."""
+
+    id: int
+    account_id: int
+    marketplace_id: int | None
+    topic: str
+    aggregate_type: str
+    aggregate_id: int
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> OutboxItem:
+        return cls(
+            id=row.id,
+            account_id=row.account_id,
+            marketplace_id=row.marketplace_id,
+            topic=row.topic,
+            aggregate_type=row.aggregate_type,
+            aggregate_id=row.aggregate_id,
+            payload=dict(row.payload or {}),
+            attempts=row.attempts,
+            created_at=row.created_at,
+        )
+
+
+class Sender(Protocol):
+    """Delivers outbox rows of some topics (a marketplace channel, a webhook poster, ...)."""
+
+    def in_database(self, session: Session, item: OutboxItem) -> bool:
+        """True when ``send`` writes only to the hub's database and must share the outcome's transaction.
+        Called (with a short read session) right before ``send``: the place to look up what ``send`` needs."""
+        ...
+
+    def send(self, session: Session | None, item: OutboxItem) -> None:
+        """Deliver ``item``; raise ``DeliveryError`` (transient/permanent) on failure. ``session`` is the
+        delivery transaction when ``in_database`` said so, else ``None`` (no transaction held while calling out)."""
+        ...
+
+
+class ChannelSender:
+    """The default sender: the channel of the row's marketplace (``Marketplace.connector``)."""
+
+    # Catalogue entries are cached this long, so a long-running worker notices a marketplace being switched
+    # off or to another connector without a query per row.
+    REF_TTL_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._channels: dict[str, Channel] = {}
+        self._refs: dict[int, tuple[MarketplaceRef, float]] = {}
+
+    def _ref(self, session: Session | None, marketplace_id: int) -> MarketplaceRef:
+        cached = self._refs.get(marketplace_id)
+        if cached is not None and (session is None or time.monotonic() - cached[1] < self.REF_TTL_SECONDS):
+            return cached[0]
+        if session is None:
+            raise PermanentDeliveryError(f"marketplace {marketplace_id} was not looked up")
+        ref = marketplace_ref(session, marketplace_id)
+        self._refs[marketplace_id] = (ref, time.monotonic())
+        return ref
+
+    def _resolve(self, session: Session | None, item: OutboxItem) -> tuple[Channel, MarketplaceRef]:
+        if item.marketplace_id is None:
+            raise PermanentDeliveryError("outbox row has no marketplace")
+        ref = self._ref(session, item.marketplace_id)
+        if ref.connector == NO_CONNECTOR:
+            raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
+        channel = self._channels.get(ref.connector)
+        if channel is None:
+            channel = get_channel(ref.connector)
+            self._channels[ref.connector] = channel
+        return channel, ref
+
+    def in_database(self, session: Session, item: OutboxItem) -> bool:
+        try:
+            channel, _ = self._resolve(session, item)
+        except DeliveryError:
+            return True  # send() reports the failure; running it inside a transaction is harmless
+        return bool(channel.in_database)
+
+    def send(self, session: Session | None, item: OutboxItem) -> None:
+        channel, ref = self._resolve(session, item)
+        ctx = ChannelContext(
+            account_id=item.account_id,
+            marketplace=ref,
+            session=session if channel.in_database else None,
+            message_id=item.id,
+            idempotency_key=f"outbox:{item.id}",
+        )
+        deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
+
+
+# --- dispatch table ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Rows whose topic starts with ``prefix`` go to ``sender``; ``without_marketplace`` also routes rows that
+    have no marketplace (whatever their topic) to it."""
+
+    prefix: str
+    sender: Sender
+    without_marketplace: bool = False
+
+
+_routes: dict[str, Route] = {}
+_routes_lock = threading.Lock()
+
+
+def register_sender(prefix: str, sender: Sender, *, without_marketplace: bool = False) -> Route | None:
+    """Route topics starting with ``prefix`` to ``sender`` (longest prefix wins); returns the replaced route."""
+    if not prefix:
+        raise ValueError("a sender needs a non-empty topic prefix (the channel sender is the fallback)")
+    with _routes_lock:
+        previous = _routes.get(prefix)
+        _routes[prefix] = Route(prefix, sender, without_marketplace)
+        return previous
+
+
+def unregister_sender(prefix: str, previous: Route | None = None) -> None:
+    """Undo ``register_sender``."""
+    with _routes_lock:
+        if previous is None:
+            _routes.pop(prefix, None)
+        else:
+            _routes[prefix] = previous
+
+
+@dataclass
+class Dispatcher:
+    """Which sender handles a row, in Python (``sender_for``) and as a SQL filter (``claimable``) that agree."""
+
+    channel_sender: Sender = field(default_factory=ChannelSender)
+    routes: list[Route] = field(default_factory=list)
+
+    @classmethod
+    def current(cls) -> Dispatcher:
+        """A dispatcher over the senders registered now."""
+        with _routes_lock:
+            routes = sorted(_routes.values(), key=lambda r: len(r.prefix), reverse=True)
+        return cls(routes=routes)
+
+    def sender_for(self, item: OutboxItem) -> Sender | None:
+        for route in self.routes:
+            if item.topic.startswith(route.prefix):
+                return route.sender
+        if item.marketplace_id is None:
+            return next((r.sender for r in self.routes if r.without_marketplace), None)
+        if item.topic.startswith(RESERVED_PREFIXES):
+            return None
+        return self.channel_sender
+
+    def claimable(self, table: Any) -> ColumnElement[bool]:
+        """The SQL condition matching exactly the rows ``sender_for`` has a sender for."""
+        taken = [table.topic.startswith(r.prefix, autoescape=True) for r in self.routes]
+        reserved = [table.topic.startswith(p, autoescape=True) for p in RESERVED_PREFIXES]
+        channel_rows = and_(table.marketplace_id.is_not(None), not_(or_(false(), *taken, *reserved)))
+        conditions: list[ColumnElement[bool]] = [*taken, channel_rows]
+        if any(r.without_marketplace for r in self.routes):
+            conditions.append(table.marketplace_id.is_(None))
+        return or_(*conditions)
+
+
+# --- the worker -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RoundStats:
+    """What one or more rounds did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost: int = 0
+
+    def add(self, other: RoundStats) -> None:
+        self.claimed += other.claimed
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.failed += other.failed
+        self.lost += other.lost
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "Claimed": self.claimed,
+            "Delivered": self.delivered,
+            "Retried": self.retried,
+            "Failed": self.failed,
+            "LeaseLost": self.lost,
+        }
+
+
+class LeaseLost(Exception):
+    """Our lease on a row expired and another worker took it: our outcome must not be recorded."""
+
+
+def default_worker_id() -> str:
+    """``host:pid:random`` — unique per worker, readable in ``outbox list``."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff_delay(settings: Settings, message_id: int, attempts: int) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: exponential, capped, with "equal jitter" (half fixed,
+    half random) drawn from a generator seeded by (seed, row, attempt) so a run is reproducible."""
+    exponent = min(max(attempts - 1, 0), 30)
+    ceiling = min(settings.outbox_backoff_max_seconds, settings.outbox_backoff_base_seconds * (2**exponent))
+    rng = random.Random(f"{settings.outbox_jitter_seed}:{message_id}:{attempts}")
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+class Worker:
+    """Claims, delivers and records outbox rows. Several may run at once, in threads or processes."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings | None = None,
+        *,
+        worker_id: str | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings or db.settings
+        self.worker_id = worker_id or default_worker_id()
+        # Without an explicit dispatcher the routes are re-read every round, so a sender registered after the
+        # worker started (e.g. by a module imported later) is used from the next round on.
+        self._follow_registry = dispatcher is None
+        self.dispatcher = dispatcher or Dispatcher.current()
+
+    # --- claiming
+
+    def claim(self, batch: int) -> list[OutboxItem]:
+        """Lease up to ``batch`` due rows (see the module docstring) and return them in id order."""
+        if self._follow_registry:
+            self.dispatcher.routes = Dispatcher.current().routes
+        now = clock.precise_utcnow()
+        lease_until = now + timedelta(seconds=self.settings.outbox_lease_seconds)
+        outbox = OutboxMessage
+        older = aliased(OutboxMessage)
+        due = or_(
+            and_(outbox.status == PENDING, outbox.available_at <= now),
+            and_(outbox.status == IN_FLIGHT, outbox.locked_until < now),
+        )
+        blocked = (
+            select(older.id)
+            .where(
+                older.aggregate_type == outbox.aggregate_type,
+                older.aggregate_id == outbox.aggregate_id,
+                older.id < outbox.id,
+                older.status.in_((PENDING, IN_FLIGHT)),
+            )
+            .exists()
+        )
+        candidates = (
+            select(outbox.id).where(due, self.dispatcher.claimable(outbox), ~blocked).order_by(outbox.id).limit(batch)
+        )
+        if self.db.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=outbox)
+        with self.db.writing() as session:
+            ids = list(session.scalars(candidates))
+            if not ids:
+                return []
+            # Conditional: only rows still due are leased (belt and braces; the transaction is exclusive
+            # on SQLite and the rows are locked on PostgreSQL).
+            claimed = session.scalars(
+                update(outbox)
+                .where(outbox.id.in_(ids), due)
+                .values(
+                    status=IN_FLIGHT,
+                    locked_by=self.worker_id,
+                    locked_until=lease_until,
+                    attempts=outbox.attempts + 1,
+                )
+                .returning(outbox.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            rows = session.scalars(select(outbox).where(outbox.id.in_(claimed)).order_by(outbox.id)).all()
+            return [OutboxItem.of(row) for row in rows]
+
+    # --- recording
+
+    def _mine(self, item: OutboxItem) -> ColumnElement[bool]:
+        return and_(
+            OutboxMessage.id == item.id,
+            OutboxMessage.status == IN_FLIGHT,
+            OutboxMessage.locked_by == self.worker_id,
+        )
+
+    def _mark_delivered(self, session: Session, item: OutboxItem) -> None:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(self._mine(item))
+            .values(
+                status=DELIVERED,
+                delivered_at=clock.precise_utcnow(),
+                locked_by=None,
+                locked_until=None,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(item.id)
+
+    def _record_failure(self, item: OutboxItem, error: BaseException) -> str:
+        """Write the failure; returns ``retried``, ``failed`` or ``lost``."""
+        transient = error.transient if isinstance(error, DeliveryError) else True
+        text = error.message if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
+        text = text[:MAX_ERROR_LENGTH]
+        values: dict[str, Any] = {"locked_by": None, "locked_until": None, "last_error": text}
+        if transient and item.attempts < self.settings.outbox_max_attempts:
+            delay = backoff_delay(self.settings, item.id, item.attempts)
+            values.update(status=PENDING, available_at=clock.precise_utcnow() + timedelta(seconds=delay))
+            outcome = "retried"
+        else:
+            values["status"] = FAILED
+            outcome = "failed"
+        with self.db.writing() as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(self._mine(item))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return "lost"
+        level = logging.WARNING if outcome == "failed" else logging.INFO
+        log.log(level, "outbox %s %s (%s, attempt %s): %s", item.id, outcome, item.topic, item.attempts, text)
+        return outcome
+
+    # --- delivering
+
+    def _deliver(self, item: OutboxItem) -> str:
+        """Deliver one claimed row; returns ``delivered``, ``retried``, ``failed`` or ``lost``."""
+        sender = self.dispatcher.sender_for(item)
+        try:
+            if sender is None:  # the SQL filter and sender_for agree, so only a registry change gets here
+                raise PermanentDeliveryError(f"no sender for topic '{item.topic}'")
+            with self.db.reading() as session:
+                in_database = sender.in_database(session, item)
+            if in_database:
+                # The effect and the "delivered" mark commit together (or not at all).
+                with self.db.writing() as session:
+                    sender.send(session, item)
+                    self._mark_delivered(session, item)
+                return DELIVERED
+            sender.send(None, item)
+            with self.db.writing() as session:
+                self._mark_delivered(session, item)
+            return DELIVERED
+        except LeaseLost:
+            log.warning("outbox %s: lease lost to another worker; outcome not recorded", item.id)
+            return "lost"
+        except Exception as exc:  # every failure is recorded on the row, none stops the worker
+            if not isinstance(exc, DeliveryError):
+                log.exception("outbox %s: unexpected error from the sender", item.id)
+            return self._record_failure(item, exc)
+
+    def run_once(self, batch: int | None = None) -> RoundStats:
+        """One round: claim a batch and deliver it."""
+        stats = RoundStats()
+        items = self.claim(batch or self.settings.worker_batch_size)
+        stats.claimed = len(items)
+        for item in items:
+            outcome = self._deliver(item)
+            if outcome == DELIVERED:
+                stats.delivered += 1
+            elif outcome == "retried":
+                stats.retried += 1
+            elif outcome == FAILED:
+                stats.failed += 1
+            else:
+                stats.lost += 1
+        return stats
+
+    def drain(self, batch: int | None = None, max_rounds: int | None = None) -> RoundStats:
+        """Rounds until nothing is due (``alephee worker --once``)."""
+        total = RoundStats()
+        rounds = 0
+        while max_rounds is None or rounds < max_rounds:
+            stats = self.run_once(batch)
+            total.add(stats)
+            rounds += 1
+            if stats.claimed == 0:
+                break
+        return total
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        *,
+        interval: float | None = None,
+        batch: int | None = None,
+        on_round: Callable[[RoundStats], None] | None = None,
+    ) -> RoundStats:
+        """Rounds until ``stop`` is set; sleeps ``interval`` only when a round found nothing to do. A round that
+        fails (database down) is logged and retried after the interval: the loop never dies on its own."""
+        interval = self.settings.worker_interval_seconds if interval is None else interval
+        total = RoundStats()
+        log.info("outbox worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                stats = self.run_once(batch)
+            except Exception:  # a failed round (database down) must not end the loop
+                log.exception("outbox worker %s: round failed", self.worker_id)
+                stop.wait(interval)
+                continue
+            total.add(stats)
+            if stats.claimed and on_round is not None:
+                on_round(stats)
+            if stats.claimed == 0:
+                stop.wait(interval)
+        log.info("outbox worker %s stopped", self.worker_id)
+        return total
+
+
+class WorkerThread:
+    """One worker loop in a background thread of a server process (``serve --with-worker``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database | None = None,
+        *,
+        interval: float | None = None,
+        batch: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.interval = interval
+        self.batch = batch
+        self.stop_event = threading.Event()
+        self._db = db
+        self._owns_db = db is None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the loop (a daemon thread: it never keeps a dying process alive)."""
+        if self._db is None:
+            self._db = Database(self.settings)
+        worker = Worker(self._db, self.settings)
+        self._thread = threading.Thread(
+            target=worker.run_forever,
+            args=(self.stop_event,),
+            kwargs={"interval": self.interval, "batch": self.batch},
+            name="alephee-outbox-worker",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop after its current round and wait for it."""
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("outbox worker thread still busy after %.0fs; leaving it", timeout)
+        if self._owns_db and self._db is not None:
+            self._db.dispose()
+
+
+def app_with_worker(settings: Settings | None = None) -> Any:
+    """``create_app()`` plus one worker thread started and stopped by the application's lifespan: uvicorn runs
+    the shutdown (which waits for the round in progress) before the process exits on SIGTERM/SIGINT.
+    ``alephee serve --with-worker`` serves this factory; each server process gets its own loop."""
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    from alephee.app import create_app
+
+    app = create_app(settings)
+    ctx = app.state.ctx
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> Any:
+        thread = WorkerThread(ctx.settings, ctx.db)
+        app.state.outbox_worker = thread
+        thread.start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            await asyncio.to_thread(thread.stop)
+
+    app.router.lifespan_context = lifespan
+    return app
