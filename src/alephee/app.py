@@ -52,9 +52,11 @@ def api_operations() -> list[tuple[str, str, str]]:
 
 def _routers() -> list[APIRouter]:
     from alephee.accounts.routes import router as accounts
+    from alephee.listings.routes import router as listings
     from alephee.orders.routes import router as orders
+    from alephee.products.routes import router as products
 
-    return [accounts, orders]
+    return [accounts, orders, products, listings]
 
 
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:

@@ -37,7 +37,11 @@ class DemoResult:
 
 # Demo steps of the other domains, run in this order after the tenant exists: "module:function" names of
 # f(session, settings, account_id) -> None. Each step must be idempotent (skip what already exists).
-DEMO_STEP_NAMES: list[str] = ["alephee.orders.demo:create_demo_orders"]
+DEMO_STEP_NAMES: list[str] = [
+    "alephee.products.demo:create_demo_catalog",
+    "alephee.listings.demo:create_demo_listings",
+    "alephee.orders.demo:create_demo_orders",
+]
 
 
 def demo_steps() -> list[Callable[[Session, Settings, int], None]]:

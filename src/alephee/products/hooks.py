@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from alephee.config import Settings
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogChange:
@@ -37,7 +39,7 @@ class CatalogChange:
 
 # f(session, change) -> None, called inside the writer's transaction (before its commit).
 CHANGE_LISTENER_NAMES: list[str] = ["alephee.listings.propagation:on_catalog_change"]
-# f(session, account_id, product_ids) -> {product_id: [GroupedPublicationsOut, ...]} for GET /v2/products.
+# f(session, settings, account_id, product_ids) -> {product_id: [GroupedPublicationsOut, ...]} for GET /v2/products.
 PUBLICATIONS_PROVIDER_NAME: str | None = "alephee.listings.service:grouped_publications"
 
 
@@ -56,9 +58,11 @@ def notify(session: Session, change: CatalogChange) -> None:
         _resolve(name)(session, change)
 
 
-def publications(session: Session, account_id: int, product_ids: Collection[int]) -> dict[int, list[Any]]:
+def publications(
+    session: Session, settings: Settings, account_id: int, product_ids: Collection[int]
+) -> dict[int, list[Any]]:
     """The grouped publications of each product (empty when no provider is registered)."""
     if PUBLICATIONS_PROVIDER_NAME is None or not product_ids:
         return {}
-    result: dict[int, list[Any]] = _resolve(PUBLICATIONS_PROVIDER_NAME)(session, account_id, product_ids)
+    result: dict[int, list[Any]] = _resolve(PUBLICATIONS_PROVIDER_NAME)(session, settings, account_id, product_ids)
     return result

@@ -109,12 +109,13 @@ def get_products(
     ),
     page: Page = Depends(paging([ID_SORT])),
     session: Session = Depends(read_session),
+    ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Products of the account ordered by `Id`. Filters combine with AND; `priceListId` narrows the price
     array only. `limit` above 1000 answers 206 with 1000 products."""
     filters = _filters(scope, sku, brand, own_code, date_updated_from or date_update_from, types, catalog_status)
     total, results = service.list_products(
-        session, scope.account_id, filters, service.parse_price_list_id(price_list_id), page
+        session, ctx.settings, scope.account_id, filters, service.parse_price_list_id(price_list_id), page
     )
     return paged_response(page, total, results)
 

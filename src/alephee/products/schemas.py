@@ -373,5 +373,4 @@ class PriceListInfoIn(WireModel):
     Products: list[Any] | None = Field(
         default=None,
         description="PLProductInfo[] ({Brand, SKU}); omitted or empty removes EVERY product of the list.",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/PLProductInfoIn"}},
     )

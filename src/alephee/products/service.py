@@ -239,7 +239,7 @@ def _lock(session: Session, stmt: Any) -> Any:
 class Catalog:
     """The products a batch refers to (by SKU or OwnCode), loaded and locked in one query."""
 
-    def __init__(self, session: Session, account_id: int, codes: Iterable[str]) -> None:
+    def __init__(self, session: Session, account_id: int, codes: Iterable[str], *, lock: bool = True) -> None:
         self.by_sku: dict[str, list[ProductState]] = defaultdict(list)
         self.by_own_code: dict[str, list[ProductState]] = defaultdict(list)
         self.states: dict[int, ProductState] = {}
@@ -252,7 +252,7 @@ class Catalog:
             .where(Product.account_id == account_id, or_(Product.sku.in_(wanted), Product.own_code.in_(wanted)))
             .order_by(Product.id)
         )
-        for row in session.execute(_lock(session, stmt)):
+        for row in session.execute(_lock(session, stmt) if lock else stmt):
             state = _state(row)
             self.states[state.id] = state
             self.by_sku[state.sku].append(state)
@@ -670,6 +670,17 @@ def kits_containing(session: Session, product_ids: Collection[int]) -> set[int]:
     )
 
 
+def kit_components_among(session: Session, product_ids: Collection[int]) -> set[int]:
+    """Which of ``product_ids`` are a component of at least one kit."""
+    if not product_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(KitComponent.component_id).where(KitComponent.component_id.in_(sorted(product_ids))).distinct()
+        )
+    )
+
+
 # --- atomic stock movement for other domains ------------------------------------------------------------
 
 MOVE_UNKNOWN = "Product {id} does not exist in account {account}"
@@ -872,7 +883,12 @@ def _brand_filter(value: str) -> Any:
 
 
 def list_products(
-    session: Session, account_id: int, filters: ProductFilters, price_list_id: int | None, page: Page
+    session: Session,
+    settings: Settings,
+    account_id: int,
+    filters: ProductFilters,
+    price_list_id: int | None,
+    page: Page,
 ) -> tuple[int, list[ProductCatalogOut]]:
     """One page of the catalog with prices (narrowed to ``price_list_id``), stock, kits and publications."""
     if (
@@ -899,11 +915,11 @@ def list_products(
     base = select(Product.id).join(Brand, Brand.id == Product.brand_id).where(and_(*conditions))
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     ids = list(session.scalars(base.order_by(Product.id).offset(page.offset).limit(page.limit)))
-    return total, build_catalog(session, account_id, ids, price_list_id)
+    return total, build_catalog(session, settings, account_id, ids, price_list_id)
 
 
 def build_catalog(
-    session: Session, account_id: int, ids: Sequence[int], price_list_id: int | None
+    session: Session, settings: Settings, account_id: int, ids: Sequence[int], price_list_id: int | None
 ) -> list[ProductCatalogOut]:
     """ProductCatalog objects for ``ids`` (in that order), with a fixed number of queries."""
     if not ids:
@@ -938,7 +954,7 @@ def build_catalog(
     products.update(_products_by_id(session, sorted(extra)))
     snapshots = stock_snapshots(session, list(ids) + sorted(component_ids | child_ids))
     prices = _prices_by_product(session, list(ids) + sorted(component_ids), price_list_id)
-    publications = hooks.publications(session, account_id, ids)
+    publications = hooks.publications(session, settings, account_id, ids)
 
     def ident(pid: int) -> ProductIdentificationOut:
         product, brand = products[pid]

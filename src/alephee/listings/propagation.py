@@ -1,0 +1,188 @@
+"""Stock and price propagation from the catalog to listings (registered in ``products.hooks``).
+
+A product change recomputes its listings' AvailableQuantity (the product's PublishQuantity) and, for
+listings following the catalog price, their Price. Stock at or below MinPublicationQuantity pauses active
+listings (reason ``stock``); restocking reactivates only those. Every listing that changes gets one outbox
+row for its marketplace, in the writer's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.accounts.models import PriceList
+from alephee.listings import rules, statuses
+from alephee.listings.models import Listing, ListingDiscount
+from alephee.listings.schemas import LISTING_TYPES
+from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.outbox import enqueue
+from alephee.products import service as products
+from alephee.products.hooks import CatalogChange
+
+TOPIC_UPDATE = "listing.update"
+TOPIC_STATUS = "listing.status"
+ML_FAMILY = "mercadolibre"
+
+
+def lock_listings(session: Session, stmt: Any) -> list[Listing]:
+    """Listings of ``stmt`` locked in id order (``FOR UPDATE`` on PostgreSQL) and freshly loaded."""
+    stmt = stmt.order_by(Listing.id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Listing)
+    return list(session.scalars(stmt))
+
+
+def on_catalog_change(session: Session, change: CatalogChange) -> None:
+    """The ``products.hooks`` listener: refresh every listing of the changed products."""
+    ids = change.stock_product_ids | change.price_product_ids
+    if not ids:
+        return
+    listings = lock_listings(
+        session,
+        select(Listing).where(Listing.product_id.in_(sorted(ids)), Listing.status != statuses.FINISHED),
+    )
+    if listings:
+        refresh(session, change.account_id, listings)
+
+
+def default_price_list(session: Session, account_id: int) -> int | None:
+    """The account's default (or first) price list."""
+    return session.scalar(
+        select(PriceList.id)
+        .where(PriceList.account_id == account_id)
+        .order_by(PriceList.is_default.desc(), PriceList.id)
+        .limit(1)
+    )
+
+
+def families(session: Session, marketplace_ids: Collection[int]) -> dict[int, str]:
+    """Channel family of each marketplace (``mercadolibre`` applies the ML rules)."""
+    if not marketplace_ids:
+        return {}
+    rows = session.execute(
+        select(Marketplace.id, Marketplace.family).where(Marketplace.id.in_(sorted(marketplace_ids)))
+    )
+    return {mid: family for mid, family in rows}
+
+
+def base_prices(session: Session, account_id: int, listings: Sequence[Listing]) -> dict[int, Decimal]:
+    """The catalog base price (PriceWithTaxes in the listing's price list) of each listing that has one."""
+    default = default_price_list(session, account_id)
+    wanted = {x.price_list_id or default for x in listings} - {None}
+    prices = products.sale_prices(session, {x.product_id for x in listings}, wanted)  # type: ignore[arg-type]
+    out: dict[int, Decimal] = {}
+    for listing in listings:
+        base = prices.get((listing.product_id, listing.price_list_id or default))
+        if base is not None:
+            out[listing.id] = base
+    return out
+
+
+def refresh(
+    session: Session,
+    account_id: int,
+    listings: Sequence[Listing],
+    now: datetime | None = None,
+    *,
+    new: bool = False,
+) -> set[int]:
+    """Recompute quantity, auto price and stock pauses of ``listings`` (locked); returns the changed ids."""
+    now = now or clock.utcnow()
+    snapshots = products.stock_snapshots(session, {x.product_id for x in listings})
+    bases = base_prices(session, account_id, listings)
+    family = families(session, {x.marketplace_id for x in listings})
+    changed_ids: set[int] = set()
+    for listing in listings:
+        if listing.status == statuses.FINISHED or listing.product_id not in snapshots:
+            continue
+        changed: list[str] = []
+        quantity = snapshots[listing.product_id].publish_quantity
+        if listing.available_quantity != quantity:
+            listing.available_quantity = quantity
+            changed.append("AvailableQuantity")
+        status_changed = apply_stock_status(listing, quantity, now)
+        if listing.price_mode == "auto" and listing.id in bases:
+            price = rules.auto_price(bases[listing.id], listing.margin, listing.added_fixed_value)
+            if price != listing.price:
+                raised = price > listing.price
+                listing.price = price
+                changed.append("Price")
+                if raised and family.get(listing.marketplace_id) == ML_FAMILY and drop_discounts(session, listing, now):
+                    changed.append("Discount")
+        if changed or status_changed:
+            listing.updated_at = now
+            # A listing the marketplace does not know yet always gets the full update.
+            publish_change(session, listing, changed or ["Status"], status_only=not changed and not new)
+            changed_ids.add(listing.id)
+    session.flush()
+    return changed_ids
+
+
+def apply_stock_status(listing: Listing, publish_quantity: int, now: datetime) -> bool:
+    """Pause an active listing with nothing to publish; reactivate one paused for stock once there is."""
+    if listing.status == statuses.ACTIVE and publish_quantity <= 0:
+        listing.status, listing.status_reason = statuses.PAUSED, statuses.REASON_STOCK
+    elif listing.status == statuses.PAUSED and listing.status_reason == statuses.REASON_STOCK and publish_quantity > 0:
+        listing.status, listing.status_reason = statuses.ACTIVE, None
+    else:
+        return False
+    listing.status_updated_at = now
+    return True
+
+
+def drop_discounts(session: Session, listing: Listing, now: datetime) -> bool:
+    """Mercado Libre removes a discount when the item price is raised (spec 50 §2.5): drop current and
+    future discounts of the listing. Returns whether any was dropped."""
+    result = session.execute(
+        delete(ListingDiscount).where(ListingDiscount.listing_id == listing.id, ListingDiscount.finish_at > now)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def publish_change(session: Session, listing: Listing, changed: Sequence[str], *, status_only: bool = False) -> None:
+    """One outbox row for a listing change (payload keys per ``marketplaces.channels.listing_push``)."""
+    if status_only:
+        enqueue(
+            session,
+            account_id=listing.account_id,
+            marketplace_id=listing.marketplace_id,
+            topic=TOPIC_STATUS,
+            aggregate_type="listing",
+            aggregate_id=listing.id,
+            payload={"listing_id": listing.id, "external_id": listing.external_id, "status": listing.status},
+        )
+        return
+    enqueue(
+        session,
+        account_id=listing.account_id,
+        marketplace_id=listing.marketplace_id,
+        topic=TOPIC_UPDATE,
+        aggregate_type="listing",
+        aggregate_id=listing.id,
+        payload=listing_payload(listing, changed),
+    )
+
+
+def listing_payload(listing: Listing, changed: Sequence[str], **extra: Any) -> dict[str, Any]:
+    """The full published state of a listing, as the channels read it."""
+    listing_type = LISTING_TYPES.get(listing.listing_type)[0] if listing.listing_type in LISTING_TYPES else None
+    return {
+        "listing_id": listing.id,
+        "external_id": listing.external_id,
+        "product_id": listing.product_id,
+        "sku": listing.sku,
+        "title": listing.title,
+        "price": str(listing.price),
+        "quantity": listing.available_quantity,
+        "status": listing.status,
+        "listing_type": listing_type,
+        "changed": list(changed),
+        **extra,
+    }
