@@ -9,13 +9,14 @@ document) and the route serialises them with orjson: a page of 100 full orders m
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -166,7 +167,7 @@ def ingest_order(session: Session, new: NewOrder) -> Order:
     session.flush()
     detail = new.detail.model_dump(mode="json")
     _global_item_ids(detail, order.id)
-    order.detail = orjson.dumps(detail).decode()
+    order.detail = detail_template(detail)
     session.flush()
     if new.pack_id:
         refresh_pack(session, new.account_id, new.pack_id)
@@ -320,7 +321,7 @@ def _conditions(filters: OrderFilters, account_id: int, *, integrated: bool | No
     if integrated is not None:
         conds.append(Order.integrated == integrated)
     if not pending:
-        conds.append(Order.payment_pending.is_(False))
+        conds.append(Order.payment_pending == false())  # "= false": indexable, unlike IS FALSE
     if filters.status_type is not None:
         # status_type is NULL for 70 Deleted, so this also excludes deleted orders.
         conds.append(Order.status_type == filters.status_type)
@@ -393,13 +394,13 @@ def order_query(
 
 def list_orders(
     session: Session, settings: Settings, account_id: int, filters: OrderFilters, page: Page
-) -> tuple[int, list[dict[str, Any]]]:
-    """Total and the page of orders, rendered as wire dictionaries."""
+) -> tuple[int, list[str]]:
+    """Total and the page of orders, each already serialised (JSON text)."""
     rows_q, count_q = order_query(session, settings, account_id, filters, page)
     rows = session.execute(rows_q).all()
     # A short page at offset 0 already tells the total (the common case of the normal cycle).
     total = len(rows) if page.offset == 0 and len(rows) < page.limit else int(session.scalar(count_q) or 0)
-    return total, render_orders(session, rows, filters.blocks)
+    return total, render_texts(session, rows, filters.blocks)
 
 
 def _documents_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -442,13 +443,91 @@ _STATUS_KV = {code: _kv(code, label) for code, label in st.STATUS_LABELS.items()
 _TYPE_KV = {code: _kv(code, label) for code, label in st.STATUS_TYPE_LABELS.items()}
 _DELETED_TYPE = _kv(-1, None)
 
+# --- the stored detail is a template --------------------------------------------------------------------------
+# ``orders.detail`` is the JSON of the immutable sections in which every value that changes after arrival
+# (item and order status, shipment state, invoice links) is a placeholder string "\u0001X". Rendering a page
+# is then string substitution, not JSON decoding: the detail is never parsed on the read path.
+_MARK = "\x01"
+_ITEM_STATUS, _ITEM_TYPE, _ITEM_CANCELLED = _MARK + "S", _MARK + "T", _MARK + "C"
+_SHIP_FIELDS = {
+    "ExternalShippingId": _MARK + "A",
+    "Status": _MARK + "B",
+    "LogisticType": _MARK + "D",
+    "Method": _MARK + "E",
+    "ShippingLabels": _MARK + "F",
+    "LastUpdated": _MARK + "G",
+    "PackageInfo": _MARK + "H",
+}
+_INVOICE = _MARK + "I"
 
-def render_orders(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[dict[str, Any]]:
-    """Wire dictionaries for rows of ``_RENDER_COLUMNS`` (documents fetched in one query for the page)."""
-    blocks = frozenset(OPTIONAL_BLOCKS) if blocks is None else blocks
+
+def _strip_marks(value: Any) -> Any:
+    # Client and marketplace text can never contain the placeholder marker.
+    if isinstance(value, str):
+        return value.replace(_MARK, "") if _MARK in value else value
+    if isinstance(value, dict):
+        return {k: _strip_marks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_marks(v) for v in value]
+    return value
+
+
+def detail_template(detail: dict[str, Any]) -> str:
+    """The stored form of an order's detail (see above)."""
+    detail = _strip_marks(detail)
+    for item in detail["Items"]:
+        # An item cancelled on its own stays cancelled; every other item follows the order's status.
+        if item["StatusType"]["Key"] != st.TYPE_CANCELLED:
+            item["Status"], item["StatusType"], item["IsCancelled"] = _ITEM_STATUS, _ITEM_TYPE, _ITEM_CANCELLED
+        else:
+            item["IsCancelled"] = True
+    shipping = detail["Shipping"]
+    for key, mark in _SHIP_FIELDS.items():
+        shipping[key] = mark
+    # Invoice links come from the NF-e attached to the order (both copies: Billing.Invoice and Invoice).
+    if detail.get("Billing") is not None:
+        detail["Billing"]["Invoice"] = _INVOICE
+    detail["Invoice"] = _INVOICE
+    return orjson.dumps(detail).decode()
+
+
+def detail_of(template: str) -> dict[str, Any]:
+    """The stored detail as a dictionary (placeholders left as they are); for write-side rules."""
+    data: dict[str, Any] = orjson.loads(template)
+    return data
+
+
+def render_texts(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[str]:
+    """Serialised orders for rows of ``_RENDER_COLUMNS`` (documents fetched in one query for the page)."""
     with_docs = [row.id for row in rows if row.document_count]
     documents = _documents_by_order(session, with_docs) if with_docs else {}
-    return [_render(row, documents.get(row.id, []), blocks) for row in rows]
+    texts = [_render_text(row, documents.get(row.id, [])) for row in rows]
+    if blocks is None or len(blocks) == len(OPTIONAL_BLOCKS):
+        return texts
+    return [orjson.dumps(_restrict(orjson.loads(t), blocks)).decode() for t in texts]
+
+
+def render_orders(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Orders as wire dictionaries (carts, labels, single orders)."""
+    return [orjson.loads(t) for t in render_texts(session, rows, blocks)]
+
+
+def _restrict(order: dict[str, Any], blocks: frozenset[str]) -> dict[str, Any]:
+    # additionalInfo: keys stay, unselected optional blocks are emptied.
+    if "adjustments" not in blocks:
+        order["Adjustments"] = []
+    if "activeclaims" not in blocks:
+        order["ActiveClaims"] = []
+    if "documents" not in blocks:
+        order["Documents"] = []
+    if "externaljson" not in blocks:
+        order["ExternalJson"] = {}
+    if "invoice" not in blocks:
+        order["Invoice"] = None
+    if "quantitiesdetails" not in blocks:
+        for item in order["Items"]:
+            item["QuantitiesDetails"] = None
+    return order
 
 
 def _invoice_links(order_id: int, documents: list[dict[str, Any]]) -> dict[str, str] | None:
@@ -458,77 +537,75 @@ def _invoice_links(order_id: int, documents: list[dict[str, Any]]) -> dict[str, 
     return {"DanfePdfUrl": base + "pdf", "XmlUrl": base + "xml"}
 
 
-def _render(row: Any, documents: list[dict[str, Any]], blocks: frozenset[str]) -> dict[str, Any]:
-    detail = orjson.loads(row.detail)
+def _dump(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_STATUS_JSON = {code: _dump(kv) for code, kv in _STATUS_KV.items()}
+_TYPE_JSON = {code: _dump(kv) for code, kv in _TYPE_KV.items()}
+
+
+_NO_INVOICE = _dump({"DanfePdfUrl": "", "XmlUrl": ""})
+
+
+@functools.lru_cache(maxsize=4096)
+def _shipment_json(status: str | None, logistic: int | None, method: int | None) -> tuple[str, str, str]:
+    return (
+        _dump(_kv(ship.shipment_status_key(status), status)),
+        _dump(_kv(logistic or 0, ship.logistic_name(logistic))),
+        _dump(_kv(method or 0, ship.SHIPPING_METHODS.get(method or 0))),
+    )
+
+
+def _render_text(row: Any, documents: list[dict[str, Any]]) -> str:
     status = row.status
     status_type = st.status_type_of(status)
-    status_kv = _STATUS_KV.get(status) or _kv(status, None)
-    type_kv = _TYPE_KV.get(status_type, _DELETED_TYPE) if status_type is not None else _DELETED_TYPE
+    status_json = _STATUS_JSON.get(status) or _dump(_kv(status, None))
+    type_json = _TYPE_JSON.get(status_type, _dump(_DELETED_TYPE)) if status_type is not None else _dump(_DELETED_TYPE)
     cancelled = status_type == st.TYPE_CANCELLED
-    items = detail["Items"]
-    for item in items:
-        # An item cancelled on its own stays cancelled; every other item follows the order's status.
-        if item["StatusType"]["Key"] != st.TYPE_CANCELLED:
-            item["Status"] = status_kv
-            item["StatusType"] = type_kv
-            item["IsCancelled"] = cancelled
-        else:
-            item["IsCancelled"] = True
-        if "quantitiesdetails" not in blocks:
-            item["QuantitiesDetails"] = None
-    shipping = detail["Shipping"]
-    shipping["ExternalShippingId"] = row.external_shipping_id
-    shipping["Status"] = _kv(ship.shipment_status_key(row.shipment_status), row.shipment_status)
-    shipping["LogisticType"] = _kv(row.logistic_type or 0, ship.logistic_name(row.logistic_type))
-    shipping["Method"] = _kv(row.shipping_method or 0, ship.SHIPPING_METHODS.get(row.shipping_method or 0))
-    labels_block = shipping.get("ShippingLabels") or {}
-    labels_block["SubStatus"] = row.shipment_substatus
     if row.logistic_type in ship.LABELLED_LOGISTICS:
         url = f"/v2/orders/{row.id}/shippinglabel?format="
-        labels_block["ShippingLabelUrlPdf"] = url + "PDF"
-        labels_block["ShippingLabelUrlZip"] = url + "ZIP"
+        labels_json = _dump({"SubStatus": row.shipment_substatus, "ShippingLabelUrlPdf": url + "PDF",
+                             "ShippingLabelUrlZip": url + "ZIP"})  # fmt: skip
     else:
-        labels_block.setdefault("ShippingLabelUrlPdf", "")
-        labels_block.setdefault("ShippingLabelUrlZip", "")
-    shipping["ShippingLabels"] = labels_block
-    if row.shipment_updated_at is not None:
-        shipping["LastUpdated"] = format_utc(row.shipment_updated_at)
-    if row.package_info is not None:
-        shipping["PackageInfo"] = row.package_info
-    invoice = _invoice_links(row.id, documents) or (detail.get("Billing") or {}).get("Invoice")
-    billing = detail.get("Billing")
-    if billing is not None:
-        billing["Invoice"] = invoice
-    is_cart = bool(row.pack_id)
-    return {
-        "Id": row.id,
-        "SellerAccount": detail["SellerAccount"],
-        "ExternalOrderId": row.external_order_id,
-        "IntegratedOrderId": row.integrated_order_id or "",
-        "PackId": row.pack_id or "",
-        "SourcePackId": (row.source_pack_id or row.pack_id) if is_cart else None,
-        "IsCompletePackOrder": bool(row.pack_complete) if is_cart else None,
-        "Items": items,
-        "Payments": detail["Payments"],
-        "Adjustments": detail["Adjustments"] if "adjustments" in blocks else [],
-        "Shipping": shipping,
-        "Buyer": detail["Buyer"],
-        "Billing": billing,
-        "ActiveClaims": detail["ActiveClaims"] if "activeclaims" in blocks else [],
-        "Documents": documents if "documents" in blocks else [],
-        "ExternalJson": detail["ExternalJson"] if "externaljson" in blocks else {},
-        "Integrated": bool(row.integrated),
-        "ErpStatus": row.erp_status or "",
-        "Notes": detail.get("Notes"),
-        "Status": status_kv,
-        "StatusType": type_kv,
-        "MarketPlace": detail["MarketPlace"],
-        "DateCreated": format_utc(row.sale_date),
-        "LastUpdated": format_utc(row.updated_at),
-        "DateClosed": format_utc(row.date_closed) if row.date_closed else None,
-        "IsCancelled": cancelled,
-        "Invoice": invoice if "invoice" in blocks else None,
+        labels_json = _dump({"SubStatus": row.shipment_substatus, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""})
+    links = _invoice_links(row.id, documents) if documents else None
+    shipment, logistic, method = _shipment_json(row.shipment_status, row.logistic_type, row.shipping_method)
+    values = {
+        "S": status_json,
+        "T": type_json,
+        "C": "true" if cancelled else "false",
+        "A": "null" if row.external_shipping_id is None else str(row.external_shipping_id),
+        "B": shipment,
+        "D": logistic,
+        "E": method,
+        "F": labels_json,
+        "G": _dump(format_utc(row.shipment_updated_at) if row.shipment_updated_at else None),
+        "H": "null" if row.package_info is None else _dump(row.package_info),
+        "I": _dump(links) if links else _NO_INVOICE,
     }
+    # Placeholders are the JSON strings "\u0001X": split once, then put each value back in its place.
+    parts = row.detail.split('"\\u0001')
+    sections = parts[0] + "".join([values[part[0]] + part[2:] for part in parts[1:]])
+    is_cart = bool(row.pack_id)
+    header = _dump(
+        {
+            "Id": row.id,
+            "ExternalOrderId": row.external_order_id,
+            "IntegratedOrderId": row.integrated_order_id or "",
+            "PackId": row.pack_id or "",
+            "SourcePackId": (row.source_pack_id or row.pack_id) if is_cart else None,
+            "IsCompletePackOrder": bool(row.pack_complete) if is_cart else None,
+            "Documents": documents,
+            "Integrated": bool(row.integrated),
+            "ErpStatus": row.erp_status or "",
+            "DateCreated": format_utc(row.sale_date),
+            "LastUpdated": format_utc(row.updated_at),
+            "DateClosed": format_utc(row.date_closed) if row.date_closed else None,
+            "IsCancelled": cancelled,
+        }
+    )
+    return header[:-1] + ',"Status":' + status_json + ',"StatusType":' + type_json + "," + sections[1:]
 
 
 def render_one(session: Session, account_id: int, order_id: int) -> dict[str, Any]:

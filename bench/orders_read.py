@@ -1,0 +1,215 @@
+"""Benchmark of GET /v2/orders: pages of 100 full orders for the two integration cycles.
+
+    .venv/bin/python bench/orders_read.py --backend sqlite --orders 1000000 [--small 10000] [--seconds 10]
+
+For each database (the generated one, and a small one for the p99 comparison) it starts a real server
+(uvicorn, one process) and measures, at concurrency 1 and 8:
+
+* normal cycle: ``Integrated=false`` pages walked the way clients walk them (offset += 100);
+* late-cancellation cycle: ``statusType=99&statusDateFrom=<7 days ago>`` pages;
+* the ceiling: the same server answering ``/bench/ceiling`` with the same bytes from memory (no database,
+  no auth), through the same middleware.
+
+It prints requests/s, p50/p99 latency and the ratio to the ceiling. The load generator is a minimal
+keep-alive HTTP/1.1 client on asyncio, so it costs the shared 2 cores as little as possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent
+
+
+def serve(url: str, port: int, ceiling_file: str) -> None:
+    """Run the hub on ``url`` plus the in-memory ceiling route (child process)."""
+    import uvicorn
+    from fastapi import Response
+
+    from alephee.app import create_app
+    from alephee.config import Settings
+
+    settings = Settings(database_url=url, _env_file=None, log_level="WARNING")  # type: ignore[call-arg]
+    app = create_app(settings)
+    cache: dict[str, bytes] = {}
+
+    @app.get("/bench/ceiling", include_in_schema=False)
+    def ceiling() -> Response:
+        body = cache.get("body")
+        if body is None:
+            body = cache["body"] = Path(ceiling_file).read_bytes()
+        return Response(content=body, media_type="application/json; charset=utf-8")
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str) -> tuple[int, bytes]:
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        return status, await reader.readexactly(length)
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, body
+        body += chunk[:-2]
+
+
+async def load(port: int, targets: list[str], concurrency: int, seconds: float) -> list[float]:
+    """Send the targets round-robin from ``concurrency`` connections for ``seconds``; latencies in ms."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
+        try:
+            while time.perf_counter() < deadline:
+                target = targets[next(counter) % len(targets)]
+                started = time.perf_counter()
+                status, _ = await _request(reader, writer, target)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status not in (200, 206):
+                    raise RuntimeError(f"{target} answered {status}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(url: str, ceiling_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "serve", url, str(port), str(ceiling_file)],
+        env={**os.environ, "ALEPHEE_LOG_LEVEL": "WARNING"},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def _summary(latencies: list[float], seconds: float) -> tuple[float, float, float]:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return len(latencies) / seconds, statistics.median(ordered), p99
+
+
+def run_database(backend: str, orders: int, seconds: float, concurrencies: list[int]) -> dict[str, dict[int, tuple]]:  # type: ignore[type-arg]
+    """Measure both cycles and the ceiling against one generated database."""
+    sys.path.insert(0, str(ROOT))
+    import orders_data
+
+    target = orders_data.Target(backend, orders)
+    orders_data.generate(target)
+    ceiling_file = ROOT / "out" / f"ceiling-{backend}-{orders}.json"
+    ceiling_file.parent.mkdir(parents=True, exist_ok=True)
+    process, port = _start(target.url, ceiling_file)
+    try:
+        auth = {"API_KEY": orders_data.API_KEY, "accountId": 1}
+        since = orders_data.LATE_SINCE.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        async def fetch(params: dict[str, object]) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
+            status, body = await _request(reader, writer, "/v2/orders?" + urlencode(params))
+            writer.close()
+            assert status == 200, body[:200]
+            return body
+
+        import orjson
+
+        first = asyncio.run(fetch({**auth, "Integrated": "false"}))
+        ceiling_file.write_bytes(first)
+        total_normal = orjson.loads(first)["Total"]
+        total_late = orjson.loads(asyncio.run(fetch({**auth, "statusType": 99, "statusDateFrom": since})))["Total"]
+        normal = [
+            "/v2/orders?" + urlencode({**auth, "Integrated": "false", **({"offset": o} if o else {})})
+            for o in range(0, total_normal, 100)
+        ]
+        late = [
+            "/v2/orders?"
+            + urlencode({**auth, "statusType": 99, "statusDateFrom": since, **({"offset": o} if o else {})})
+            for o in range(0, total_late, 100)
+        ]
+        print(
+            f"\n{backend}, {orders:,} orders: normal cycle {total_normal:,} orders ({len(normal)} pages), "
+            f"late cancellations {total_late:,} ({len(late)} pages), page of 100 = {len(first) / 1024:.0f} KiB"
+        )
+        results: dict[str, dict[int, tuple]] = {}  # type: ignore[type-arg]
+        for name, targets in (("ceiling", ["/bench/ceiling"]), ("normal", normal), ("late", late)):
+            results[name] = {}
+            for concurrency in concurrencies:
+                asyncio.run(load(port, targets, concurrency, min(2.0, seconds / 4)))  # warm-up
+                latencies = asyncio.run(load(port, targets, concurrency, seconds))
+                results[name][concurrency] = _summary(latencies, seconds)
+        for concurrency in concurrencies:
+            ceiling_rps = results["ceiling"][concurrency][0]
+            for name in ("ceiling", "normal", "late"):
+                rps, p50, p99 = results[name][concurrency]
+                ratio = rps / ceiling_rps if ceiling_rps else 0
+                print(
+                    f"  c={concurrency} {name:8s} {rps:8.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+                    f"  ratio {ratio:4.2f}"
+                )
+        return results
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=10_000, help="size of the comparison database (0 = skip)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per scenario")
+    parser.add_argument("--concurrency", default="1,8")
+    args = parser.parse_args()
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    big = run_database(args.backend, args.orders, args.seconds, concurrencies)
+    if args.small:
+        small = run_database(args.backend, args.small, args.seconds, concurrencies)
+        print(f"\np99 at {args.orders:,} vs {args.small:,} orders ({args.backend}):")
+        for name in ("normal", "late"):
+            for c in concurrencies:
+                big_p99, small_p99 = big[name][c][2], small[name][c][2]
+                print(f"  {name:6s} c={c}: {big_p99:7.2f} ms vs {small_p99:7.2f} ms  x{big_p99 / small_p99:4.2f}")
+
+
+if __name__ == "__main__":
+    main()
