@@ -652,7 +652,7 @@ def _zpl(order: SandboxOrder, marketplace_name: str) -> str:
 def _pdf(order: SandboxOrder, marketplace_name: str) -> bytes:
     from fpdf import FPDF
 
-    pdf = FPDF(format="A6")
+    pdf = FPDF(unit="mm", format=(100, 150))  # a 4x6" thermal label
     # A fixed creation date keeps the file byte-for-byte reproducible.
     pdf.set_creation_date(order.date_created)
     pdf.add_page()

@@ -1,0 +1,1 @@
+"""Tests of the marketplace side: channels, the sandbox marketplace and the outbox worker."""
