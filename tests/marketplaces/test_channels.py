@@ -136,6 +136,8 @@ def test_listing_payload_keys_are_case_and_underscore_insensitive() -> None:
         {"listing_id": 1, "price": "NaN"},
         {"listing_id": 1, "price": "-1"},
         {"listing_id": 1, "quantity": -2},
+        {"listing_id": 1, "discount_percent": "100"},
+        {"listing_id": 1, "discount_percent": "10", "discount_start": "next tuesday"},
     ],
 )
 def test_bad_listing_payloads_are_permanent(payload: dict[str, Any]) -> None:

@@ -301,3 +301,22 @@ def test_simulated_clock_is_persistent_and_only_moves_forward(ctx: AppContext) -
     with ctx.db.reading() as session:
         order = session.scalar(select(SandboxOrder))
         assert order is not None and order.date_created == T0 + timedelta(hours=5.5)
+
+
+def test_discounts_apply_inside_their_window_and_can_be_removed(ctx: AppContext) -> None:
+    window = {"discount_start": "2026-03-02T00:00:00Z", "discount_finish": "2026-03-05T00:00:00Z"}
+    with call(ctx, 1) as (channel, c, _):
+        channel.publish_listing(c, listing_push({"listing_id": 1, "price": "1000", "quantity": 1}))
+    with call(ctx, 2) as (channel, c, _):
+        channel.publish_listing(c, listing_push({"listing_id": 1, "price": "1000", "discount_percent": "15", **window}))
+    row = listing(ctx)
+    assert sandbox.buyer_price(row, T0) == Decimal("850.00")
+    assert sandbox.buyer_price(row, T0 + timedelta(days=3)) == Decimal("1000.0000")
+    assert sandbox.buyer_price(row, T0 - timedelta(days=1)) == Decimal("1000.0000")
+    # A regular update keeps the discount; one about the discount that carries none removes it.
+    with call(ctx, 3) as (channel, c, _):
+        channel.publish_listing(c, listing_push({"listing_id": 1, "quantity": 4, "changed": ["Quantity"]}))
+    assert listing(ctx).discount_percent == Decimal("15.0000")
+    with call(ctx, 4) as (channel, c, _):
+        channel.publish_listing(c, listing_push({"listing_id": 1, "changed": ["Discount"]}))
+    assert listing(ctx).discount_percent is None and sandbox.buyer_price(listing(ctx), T0) == Decimal("1000.0000")

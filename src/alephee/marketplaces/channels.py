@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -113,7 +113,19 @@ class ListingPush:
     quantity: int | None = None
     status: str | None = None
     listing_type: str | None = None
+    # A price discount for a window (percent of the price); ``discount_cleared`` removes the current one.
+    discount: ListingDiscount | None = None
+    discount_cleared: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDiscount:
+    """A percentage discount valid from ``start`` (inclusive) to ``finish`` (exclusive)."""
+
+    percent: Decimal
+    start: datetime | None = None
+    finish: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,6 +605,7 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
     """Parse a ``listing.update`` payload (liberal: see the sandbox module docstring for the keys)."""
     listing_id = _int(_pick(payload, "listing_id", "ListingId"), "listing_id")
     status = _pick(payload, "status", "Status")
+    discount = _discount(payload)
     known = {
         _norm(k)
         for k in (
@@ -610,6 +623,9 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
             "stock",
             "status",
             "listing_type",
+            "discount_percent",
+            "discount_start",
+            "discount_finish",
         )
     }
     push = ListingPush(
@@ -624,6 +640,8 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
         quantity=_int(_pick(payload, "quantity", "available_quantity", "AvailableQuantity", "stock"), "quantity"),
         status=listing_status_name(status) if status is not None else None,
         listing_type=_str(_pick(payload, "listing_type", "ListingType")),
+        discount=discount,
+        discount_cleared=discount is None and _mentions_discount(payload),
         extra={k: v for k, v in payload.items() if _norm(k) not in known},
     )
     if push.listing_id is None and push.external_id is None:
@@ -633,6 +651,39 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
     if push.quantity is not None and push.quantity < 0:
         raise PermanentDeliveryError(f"negative quantity {push.quantity}")
     return push
+
+
+def _datetime(value: Any, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise PermanentDeliveryError(f"payload key '{name}' must be an ISO-8601 date, got {value!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _discount(payload: Mapping[str, Any]) -> ListingDiscount | None:
+    """``discount_percent`` (> 0) with ``discount_start``/``discount_finish``; percent 0 means no discount."""
+    percent = _decimal(_pick(payload, "discount_percent", "DiscountPercent"), "discount_percent")
+    if percent is None or percent == 0:
+        return None
+    if not 0 < percent < 100:
+        raise PermanentDeliveryError(f"discount percent {percent} out of range")
+    return ListingDiscount(
+        percent=percent,
+        start=_datetime(_pick(payload, "discount_start", "StartDate"), "discount_start"),
+        finish=_datetime(_pick(payload, "discount_finish", "FinishDate"), "discount_finish"),
+    )
+
+
+def _mentions_discount(payload: Mapping[str, Any]) -> bool:
+    """Whether the push is about the discount (an explicit percent 0, or ``changed`` naming it) while carrying
+    none: then the marketplace drops the current discount."""
+    if _pick(payload, "discount_percent", "DiscountPercent") is not None:
+        return True
+    changed = _pick(payload, "changed")
+    return isinstance(changed, list | tuple) and any(str(c).lower() == "discount" for c in changed)
 
 
 def listing_status_push(payload: Mapping[str, Any], aggregate_id: int | None = None) -> ListingStatusPush:

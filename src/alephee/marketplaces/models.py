@@ -118,6 +118,10 @@ class SandboxListing(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     sub_status: Mapped[str | None] = mapped_column(String(30))
     listing_type: Mapped[str | None] = mapped_column(String(30))
+    # Current price discount (percent, window): buyers pay the discounted price inside the window.
+    discount_percent: Mapped[Decimal | None] = mapped_column(Money)
+    discount_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    discount_finish: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Outbox id of the last push applied: an older push arriving later (a retried failure) is stale and ignored.
     last_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -26,7 +26,10 @@ The row's ``aggregate_id`` stands in for the hub id when the payload omits it.
     ``external_listing_id(site_id, listing_id)``, which the listings domain may call to show the same id),
     ``sku``, ``brand``, ``title``, ``product_id``, ``price`` (decimal, >= 0), ``currency``, ``quantity`` (int
     >= 0: the AvailableQuantity to publish), ``status`` (hub code 1 Active, 2 Paused, 3 Finished, 4 UnderReview,
-    5 Inactive, or a name such as ``"active"``/``"Paused"``), ``listing_type``. Absent keys are left unchanged;
+    5 Inactive, or a name such as ``"active"``/``"Paused"``/``"finished"``), ``listing_type``;
+    ``discount_percent`` (0 < p < 100) with ``discount_start``/``discount_finish`` (ISO-8601 UTC) sets the
+    discount, ``discount_percent`` 0 or ``changed`` naming ``"Discount"`` without a percent removes it; other
+    keys (e.g. ``changed``) are recorded in the event and otherwise ignored. Absent keys are left unchanged;
     send the listing's *full current state* each time: a push older (lower outbox id) than the last applied
     one is recorded as ``stale`` and ignored, so a re-queued failure can never roll a listing back.
 ``listing.status`` (aggregate ``listing``): ``listing_id`` and/or ``external_id``, ``status`` (code or name).
@@ -181,6 +184,18 @@ def pack_id_for(seq: int) -> str:
 def shipping_id_for(seq: int) -> str:
     """A shipment id derived from a change sequence number."""
     return str(SHIPPING_ID_BASE + seq)
+
+
+def buyer_price(listing: SandboxListing, at: datetime) -> Decimal | None:
+    """What a buyer pays at ``at``: the price, less the discount when ``at`` is inside its window."""
+    if listing.price is None or listing.discount_percent is None:
+        return listing.price
+    if (listing.discount_start is not None and at < listing.discount_start) or (
+        listing.discount_finish is not None and at >= listing.discount_finish
+    ):
+        return listing.price
+    discounted = listing.price * (100 - listing.discount_percent) / 100
+    return discounted.quantize(Decimal("0.01"))
 
 
 def effective_status(seller_status: str, available_quantity: int) -> tuple[str, str | None]:
@@ -437,6 +452,11 @@ class SandboxChannel(BaseChannel):
             value = getattr(listing, name)
             if value is not None:
                 setattr(row, name, value)
+        if listing.discount is not None:
+            row.discount_percent = listing.discount.percent
+            row.discount_start, row.discount_finish = listing.discount.start, listing.discount.finish
+        elif listing.discount_cleared:
+            row.discount_percent = row.discount_start = row.discount_finish = None
         if listing.quantity is not None:
             row.available_quantity = listing.quantity
         if listing.status is not None:

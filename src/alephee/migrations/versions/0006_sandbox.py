@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0001
-Create Date: 2026-11-26 18:11:33.713284
+Create Date: 2026-11-26 18:18:38.351027
 """
 
 from collections.abc import Sequence
@@ -57,6 +57,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("sub_status", sa.String(length=30), nullable=True),
         sa.Column("listing_type", sa.String(length=30), nullable=True),
+        sa.Column("discount_percent", alephee.db.Money(precision=18, scale=4), nullable=True),
+        sa.Column("discount_start", alephee.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("discount_finish", alephee.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_message_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", alephee.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", alephee.db.UtcDateTime(timezone=True), nullable=False),
