@@ -142,3 +142,26 @@ class OrderAccountOptions(Base):
     pending_payments: Mapped[bool | None] = mapped_column(Boolean)
     # Chilean sellers invoicing through Mercado Libre: their invoices are not forwarded (spec 21 §8.4).
     ml_own_invoicing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OrderHistory(Base):
+    """Every change of an order: who, what, when (status moves, integration marks, deletions...)."""
+
+    __tablename__ = "order_history"
+    __table_args__ = (Index("ix_order_history_order", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # "key:<id>" for API calls, "marketplace", "system".
+    actor: Mapped[str] = mapped_column(String(40))
+    # integrate | status | tracking | create | delete | document | split | message
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[int | None] = mapped_column(SmallInteger)
+    to_status: Mapped[int | None] = mapped_column(SmallInteger)
+    integrated: Mapped[bool | None] = mapped_column(Boolean)
+    integrated_order_id: Mapped[str | None] = mapped_column(String(100))
+    erp_status: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    tracking_status: Mapped[str | None] = mapped_column(String(200))

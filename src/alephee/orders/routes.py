@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from alephee.context import AppContext, get_context
 from alephee.errors import InvalidInput
-from alephee.http.auth import AccountScope, read_session, require_account
+from alephee.http.auth import AccountScope, read_session, require_account, write_session
+from alephee.http.body import body_doc, json_array
 from alephee.http.paging import Page, Paged, paging
 from alephee.http.routing import api_router
 from alephee.http.wire import JSON_MEDIA, ErrorBody
 from alephee.orders import documents as docs
 from alephee.orders import service
-from alephee.orders.schemas import OrderOut, OrdersPackOut
+from alephee.orders.schemas import IntegrateIn, IntegrateOut, OrderOut, OrdersPackOut, OrderStatusIn, OrderStatusOut
 
 router = api_router(tags=["Orders"])
 
@@ -212,3 +213,39 @@ def get_shipping_label(
     if request.as_base64:
         return Response(content=out.content, media_type=out.media_type)
     return _file(out)
+
+
+@router.put(
+    "/orders/integrate",
+    name="orders.integrate",
+    response_model=IntegrateOut,
+    responses={**ERRORS, 413: {"model": ErrorBody, "description": "Too many orders in one request"}},
+    openapi_extra=body_doc(IntegrateIn, array=True, description="Orders to mark (or unmark) as integrated."),
+    summary="Mark orders as integrated",
+)
+def put_integrate(
+    scope: AccountScope = Depends(require_account),
+    elements: list[Any] = Depends(json_array()),
+    session: Session = Depends(write_session),
+) -> Response:
+    """HTTP 200 with one result per element in request order; `Status` is "200" (`Ok`) or "400" (`Order not
+    found`). `OwnOrderId` becomes the order's `IntegratedOrderId`. Repeating a call changes nothing."""
+    return _json(service.integrate(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
+
+
+@router.put(
+    "/orders",
+    name="orders.status",
+    response_model=OrderStatusOut,
+    responses={**ERRORS, 413: {"model": ErrorBody, "description": "Too many orders in one request"}},
+    openapi_extra=body_doc(OrderStatusIn, array=True, description="Status (10, 17, 20, 80, 90) and tracking."),
+    summary="Update the status of orders",
+)
+def put_statuses(
+    scope: AccountScope = Depends(require_account),
+    elements: list[Any] = Depends(json_array()),
+    session: Session = Depends(write_session),
+) -> Response:
+    """Per-order results (200 OK, 400 invalid, 404 unknown order, 412 not allowed: automatic shipping,
+    marketplace order cancel, forbidden transition). Same status again is a 200 no-op."""
+    return _json(service.update_statuses(session, scope.account_id, f"key:{scope.caller.key_id}", elements))

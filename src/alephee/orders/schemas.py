@@ -451,3 +451,57 @@ class OrdersPackOut(WireModel):
     Payments: list[PaymentOut]
     Shipping: ShippingOut
     Orders: list[OrderOut]
+
+
+class IntegrateIn(WireModel):
+    """One element of PUT /v2/orders/integrate (documentation only: elements are validated one by one)."""
+
+    OrderId: int
+    OwnOrderId: str | None = None
+    Integrated: bool = True
+    ErpStatus: str | None = None
+
+
+class IntegrateResult(WireModel):
+    """One result: ``Status`` is a string ("200", "400"), as in the authoritative example."""
+
+    Status: str
+    Message: str
+    OrderStatus: IntegrateIn
+
+
+class IntegrateOut(WireModel):
+    """``{Total, Results}`` of PUT /v2/orders/integrate."""
+
+    Total: int
+    Results: list[IntegrateResult]
+
+
+class TrackingIn(WireModel):
+    """Free-text tracking (stored as given)."""
+
+    Number: str | None = None
+    Status: str | None = None
+
+
+class OrderStatusIn(WireModel):
+    """One element of PUT /v2/orders."""
+
+    OrderId: int
+    Status: int
+    Tracking: TrackingIn | None = None
+
+
+class OrderStatusResult(WireModel):
+    """One result of PUT /v2/orders: the element echoed, an HTTP-like code and a message."""
+
+    OrderStatus: OrderStatusIn
+    Status: int
+    Message: str
+
+
+class OrderStatusOut(WireModel):
+    """``{Total, Results}`` of PUT /v2/orders."""
+
+    Total: int
+    Results: list[OrderStatusResult]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, false, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -32,7 +32,14 @@ from alephee.orders import documents as docs
 from alephee.orders import labels
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderAccountOptions, OrderDocument
+from alephee.orders.models import (
+    ORIGIN_API,
+    ORIGIN_MARKETPLACE,
+    Order,
+    OrderAccountOptions,
+    OrderDocument,
+    OrderHistory,
+)
 from alephee.orders.schemas import OrderDetail
 
 ID_SORT = SortOption("Id", "Order by internal ID asc")
@@ -1017,3 +1024,275 @@ def cycle_queries(
     normal_rows, normal_count = order_query(session, settings, account_id, normal, page)
     late_rows, late_count = order_query(session, settings, account_id, late, page)
     return {"normal.page": normal_rows, "normal.count": normal_count, "late.page": late_rows, "late.count": late_count}
+
+
+# ============================================================================================================
+# Write side (spec 21)
+# ============================================================================================================
+# Concurrency: every batch locks the orders it touches in ascending id order (SELECT ... FOR UPDATE on
+# PostgreSQL; SQLite's write transactions are serialised by BEGIN IMMEDIATE), so two workers never deadlock
+# and never lose an update; each change is written with its history row in the same transaction.
+
+INTEGRATE_OK = "Ok"
+INTEGRATE_NOT_FOUND = "Order not found"
+ELEMENT_NOT_OBJECT = "Each element must be a JSON object"
+ORDER_ID_REQUIRED = "OrderId is required and must be an integer"
+BAD_FIELD = "Invalid value for '{name}'"
+STATUS_REQUIRED = "Status is required and must be an integer"
+
+
+def _field(raw: Any, name: str) -> tuple[bool, Any]:
+    """``(present, value)`` of a property matched case-insensitively."""
+    if not isinstance(raw, dict):
+        return False, None
+    wanted = name.lower()
+    for key, value in raw.items():
+        if isinstance(key, str) and key.lower() == wanted:
+            return True, value
+    return False, None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= 9_223_372_036_854_775_807 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return _as_int(int(value.strip()))
+    return None
+
+
+def _as_text(value: Any, limit: int) -> tuple[bool, str | None]:
+    if value is None:
+        return True, None
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = str(value)
+        return len(text) <= limit, text
+    return False, None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _locked_orders(session: Session, account_id: int, order_ids: Sequence[int]) -> dict[int, Order]:
+    if not order_ids:
+        return {}
+    query = (
+        select(Order)
+        .where(Order.account_id == account_id, Order.id.in_(sorted(set(order_ids))), Order.status != st.DELETED)
+        .order_by(Order.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {order.id: order for order in session.scalars(query)}
+
+
+def _history(order: Order, actor: str, action: str, now: datetime, **fields: Any) -> dict[str, Any]:
+    return {"order_id": order.id, "account_id": order.account_id, "at": now, "actor": actor, "action": action, **fields}
+
+
+def integrate(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
+    """PUT /v2/orders/integrate (spec 21 §2, authoritative example): results in request order with
+    ``Status`` as a string, "Ok" / "Order not found", partial success; commits."""
+    parsed: list[tuple[Any, int | None, dict[str, Any] | None, str | None]] = []
+    for raw in elements:
+        if not isinstance(raw, dict):
+            parsed.append((raw, None, None, ELEMENT_NOT_OBJECT))
+            continue
+        order_id = _as_int(_field(raw, "OrderId")[1])
+        if order_id is None:
+            parsed.append((raw, None, None, ORDER_ID_REQUIRED))
+            continue
+        changes: dict[str, Any] = {}
+        problem = None
+        present, value = _field(raw, "Integrated")
+        if present and value is not None:
+            flag = _as_bool(value)
+            if flag is None:
+                problem = BAD_FIELD.format(name="Integrated")
+            changes["integrated"] = flag
+        elif not present:
+            changes["integrated"] = True  # marking as integrated is what the endpoint is for
+        for name, column, limit in (("OwnOrderId", "integrated_order_id", 100), ("ErpStatus", "erp_status", 100)):
+            present, value = _field(raw, name)
+            if present:
+                ok, text = _as_text(value, limit)
+                if not ok:
+                    problem = BAD_FIELD.format(name=name)
+                changes[column] = text
+        parsed.append((raw, order_id, changes, problem))
+    now = clock.utcnow()
+    orders = _locked_orders(session, account_id, [p[1] for p in parsed if p[1] is not None and p[3] is None])
+    history: list[dict[str, Any]] = []
+    for _raw, order_id, changes, _problem in sorted(
+        (p for p in parsed if p[1] in orders and p[3] is None), key=lambda p: p[1] or 0
+    ):
+        order = orders[order_id or 0]
+        assert changes is not None
+        if all(getattr(order, column) == value for column, value in changes.items()):
+            continue  # a repeat after a timeout: nothing to do, nothing to record
+        for column, value in changes.items():
+            setattr(order, column, value)
+        order.updated_at = now
+        order.version += 1
+        history.append(
+            _history(
+                order,
+                actor,
+                "integrate",
+                now,
+                integrated=order.integrated,
+                integrated_order_id=order.integrated_order_id,
+                erp_status=order.erp_status,
+            )
+        )
+    session.flush()
+    if history:
+        session.execute(insert(OrderHistory), history)
+    session.commit()
+    results = []
+    for raw, order_id, _changes, problem in parsed:
+        if problem is not None:
+            results.append({"Status": "400", "Message": problem, "OrderStatus": raw})
+        elif order_id not in orders:
+            results.append({"Status": "400", "Message": INTEGRATE_NOT_FOUND, "OrderStatus": raw})
+        else:
+            order = orders[order_id]
+            results.append(
+                {
+                    "Status": "200",
+                    "Message": INTEGRATE_OK,
+                    "OrderStatus": {
+                        "OrderId": order.id,
+                        "OwnOrderId": order.integrated_order_id,
+                        "Integrated": order.integrated,
+                        "ErpStatus": order.erp_status,
+                    },
+                }
+            )
+    return {"Total": len(results), "Results": results}
+
+
+def update_statuses(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
+    """PUT /v2/orders (spec 21 §1): per-order status + tracking with the transition table and the
+    automatic/manual rules; per-order results in request order; commits."""
+    from alephee.marketplaces.outbox import enqueue
+
+    parsed: list[tuple[Any, int | None, int | None, dict[str, Any] | None, str | None]] = []
+    for raw in elements:
+        if not isinstance(raw, dict):
+            parsed.append((raw, None, None, None, ELEMENT_NOT_OBJECT))
+            continue
+        order_id = _as_int(_field(raw, "OrderId")[1])
+        status_value = _field(raw, "Status")[1]
+        target = status_value if isinstance(status_value, int) and not isinstance(status_value, bool) else None
+        present, tracking_raw = _field(raw, "Tracking")
+        tracking: dict[str, Any] | None = None
+        problem = None
+        if order_id is None:
+            problem = ORDER_ID_REQUIRED
+        elif target is None:
+            problem = STATUS_REQUIRED
+        elif present and tracking_raw is not None:
+            if not isinstance(tracking_raw, dict):
+                problem = BAD_FIELD.format(name="Tracking")
+            else:
+                ok_n, number = _as_text(_field(tracking_raw, "Number")[1], 100)
+                ok_s, status_text = _as_text(_field(tracking_raw, "Status")[1], 200)
+                if not (ok_n and ok_s):
+                    problem = BAD_FIELD.format(name="Tracking")
+                tracking = {"Number": number, "Status": status_text}
+        parsed.append((raw, order_id, target, tracking, problem))
+    now = clock.utcnow()
+    orders = _locked_orders(session, account_id, [p[1] for p in parsed if p[1] is not None and p[4] is None])
+    outcome: dict[int, tuple[int, str]] = {}
+    history: list[dict[str, Any]] = []
+    order_of_processing = sorted(range(len(parsed)), key=lambda i: (parsed[i][1] or 0, i))
+    for index in order_of_processing:
+        _raw, order_id, target, tracking, problem = parsed[index]
+        if problem is not None or order_id is None or target is None:
+            continue
+        order = orders.get(order_id)
+        if order is None:
+            outcome[index] = (404, st.ORDER_NOT_FOUND)
+            continue
+        family = marketplace_family(session, order.marketplace_id)
+        code, message = st.transition_error(
+            order.status,
+            target,
+            api_created=order.origin == ORIGIN_API,
+            automatic=st.updates_automatically(
+                family=family,
+                logistic_type=order.logistic_type,
+                shipping_method=order.shipping_method,
+                api_created=order.origin == ORIGIN_API,
+            ),
+            logistic=ship.logistic_name(order.logistic_type) or "unknown",
+        )
+        outcome[index] = (code, message)
+        if code != 200:
+            continue
+        changed_status = order.status != target
+        changed_tracking = tracking is not None and (
+            order.tracking_number != tracking["Number"] or order.tracking_status != tracking["Status"]
+        )
+        if not changed_status and not changed_tracking:
+            continue
+        previous = order.status
+        if changed_status:
+            order.status = target
+            order.status_type = st.status_type_of(target)
+            order.status_date = now
+            if st.closes_order(target):
+                order.date_closed = order.date_closed or now
+            shipment = ship.SHIPMENT_FOR_ORDER_STATUS.get(target)
+            if shipment is not None:
+                order.shipment_status, order.shipment_substatus = shipment
+                order.shipment_updated_at = now
+        if tracking is not None:
+            order.tracking_number, order.tracking_status = tracking["Number"], tracking["Status"]
+        order.updated_at = now
+        order.version += 1
+        history.append(
+            _history(
+                order,
+                actor,
+                "status" if changed_status else "tracking",
+                now,
+                from_status=previous,
+                to_status=order.status,
+                tracking_number=order.tracking_number,
+                tracking_status=order.tracking_status,
+            )
+        )
+        if order.origin != ORIGIN_API:
+            enqueue(
+                session,
+                account_id=order.account_id,
+                topic="order.status",
+                aggregate_type="order",
+                aggregate_id=order.id,
+                payload={"OrderId": order.id, "Status": order.status, "Tracking": tracking},
+                marketplace_id=order.marketplace_id,
+            )
+    session.flush()
+    if history:
+        session.execute(insert(OrderHistory), history)
+    session.commit()
+    results = []
+    for index, (raw, _order_id, _target, _tracking, problem) in enumerate(parsed):
+        code, message = (400, problem) if problem is not None else outcome[index]
+        results.append({"OrderStatus": raw, "Status": code, "Message": message})
+    return {"Total": len(results), "Results": results}
+
+
+def order_history(session: Session, order_id: int) -> list[Any]:
+    """The history rows of an order, oldest first."""
+    return list(
+        session.scalars(select(OrderHistory).where(OrderHistory.order_id == order_id).order_by(OrderHistory.id))
+    )
