@@ -1,0 +1,67 @@
+"""Relative stock movements never lose an update: 8 clients × 50 requests through a real server."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from alephee.context import AppContext
+from alephee.products import service
+from tests.conftest import LiveServer, Tenant
+from tests.products.helpers import add_product, quantity_of
+
+THREADS = 8
+REQUESTS = 50
+
+
+@pytest.mark.slow
+def test_parallel_movements_through_http(ctx: AppContext, live_server: LiveServer, tenant: Tenant) -> None:
+    with ctx.db.writing() as session:
+        pid = add_product(session, tenant.account_id, "HOT", quantity=1000)
+    failures: list[str] = []
+    start = threading.Barrier(THREADS)
+
+    def client_thread() -> None:
+        with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
+            start.wait()
+            for _ in range(REQUESTS):
+                response = http.post(
+                    "/v2/products", params=tenant.q(), json=[{"SKU": "HOT", "Stock": {"Movement": -1}}]
+                )
+                if response.status_code != 200 or response.json()["Quantities"]["Ok"] != 1:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=client_thread) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with ctx.db.reading() as session:
+        assert quantity_of(session, pid) == 1000 - THREADS * REQUESTS
+
+
+def test_parallel_move_stock_calls(ctx: AppContext, tenant: Tenant) -> None:
+    """The service entry point used by orders: concurrent transactions, each moving one unit."""
+    with ctx.db.writing() as session:
+        pid = add_product(session, tenant.account_id, "SVC", quantity=100)
+    errors: list[BaseException] = []
+
+    def mover() -> None:
+        try:
+            for _ in range(10):
+                with ctx.db.writing() as session:
+                    service.move_stock(session, tenant.account_id, pid, -1)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=mover) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with ctx.db.reading() as session:
+        assert quantity_of(session, pid) == 100 - THREADS * 10
