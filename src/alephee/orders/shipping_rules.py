@@ -4,6 +4,9 @@ spec 21 §8.5; split preconditions, spec 21 §4).
 
 Shipment statuses and substatuses are Mercado Libre's words (the label rules are written with them); the
 numeric ``Key`` of ``Shipping.Status`` is not documented, so the codes here are ours (docs/compat/orders.md).
+
+The packaging and transport code tables of the shipping endpoints (spec 30 E1, E2, E3, E6) and the rules
+built on logistic types and shipment statuses for them live here too (docs/compat/shipping.md).
 """
 
 from __future__ import annotations
@@ -82,7 +85,8 @@ SHIPPING_METHODS: dict[int, str] = {
     METHOD_PICKUP: "Pickup",
     METHOD_TO_BE_AGREED: "ToBeAgreed",
 }
-_MARKETPLACE_DRIVEN = frozenset({ME2, DROP_OFF, XD_DROP_OFF, CROSS_DOCKING, FULFILLMENT})
+# Modes in which a Mercado Libre shipment is driven by the marketplace (its status updates automatically).
+MARKETPLACE_DRIVEN_LOGISTICS = frozenset({ME2, DROP_OFF, XD_DROP_OFF, CROSS_DOCKING, FULFILLMENT})
 
 
 def default_method(logistic_type: int | None, *, marketplace_family: str) -> int:
@@ -91,7 +95,7 @@ def default_method(logistic_type: int | None, *, marketplace_family: str) -> int
         return METHOD_PICKUP
     if logistic_type == TO_BE_AGREED:
         return METHOD_TO_BE_AGREED
-    if marketplace_family == "mercadolibre" and logistic_type in _MARKETPLACE_DRIVEN:
+    if marketplace_family == "mercadolibre" and logistic_type in MARKETPLACE_DRIVEN_LOGISTICS:
         return METHOD_MARKETPLACE
     return METHOD_SELLER
 
@@ -204,3 +208,30 @@ SHIPMENT_FOR_ORDER_STATUS: dict[int, tuple[str, str | None]] = {
     89: (NOT_DELIVERED, None),
     90: (CANCELLED, None),
 }
+
+
+# --- packaging and transport (spec 30 E1, E2, E3, E6; shipping endpoints) ------------------------------------
+# PackInfo.UnitType: what Quantity counts.
+UNIT_TYPES: dict[int, str] = {1: "Boxes", 2: "Units", 3: "Pallets", 4: "Containers"}
+# PackInfoDimension.MeasureType: length unit of Height/Width/Depth.
+LENGTH_UNITS: dict[int, str] = {1: "Millimeters", 2: "Centimeters", 3: "Meters", 4: "Kilometers", 5: "Inches"}
+# PackInfoWeight.MeasureType: mass unit of Gross/Liquid (a different table under the same property name).
+WEIGHT_UNITS: dict[int, str] = {1: "Kilograms", 2: "Tons", 3: "Grams"}
+# TransportInfo.Mode ({"Id", "Name"}; the name is the lowercase English word).
+TRANSPORT_MODES: dict[int, str] = {1: "terrestrial", 2: "aerial", 3: "maritime"}
+
+# The marketplace's own warehouse packs and ships these: nothing the seller sets is forwarded, and the seller
+# has no handling deadline.
+MARKETPLACE_PACKED_LOGISTICS = frozenset({FULFILLMENT})
+# Once the parcel has left (or the shipment is over), a packaging change is kept but no longer forwarded.
+PACKAGING_CLOSED_STATUSES = frozenset({SHIPPED, DELIVERED, NOT_DELIVERED, CANCELLED})
+
+
+def forwards_packaging(logistic_type: int | None, shipment_status: str | None) -> bool:
+    """Whether a packaging change of a marketplace order must reach the marketplace."""
+    return logistic_type not in MARKETPLACE_PACKED_LOGISTICS and shipment_status not in PACKAGING_CLOSED_STATUSES
+
+
+def seller_handles(logistic_type: int | None) -> bool:
+    """Whether the seller prepares the shipment (then it has a handling deadline)."""
+    return logistic_type not in MARKETPLACE_PACKED_LOGISTICS

@@ -160,7 +160,7 @@ def may_transition(current: int, target: int) -> bool:
 
 # --- automatic vs manual (spec 21 §8.3) ------------------------------------------------------------------
 # Mercado Libre: by logistic type. Other families: one rule for every logistic type.
-ML_AUTOMATIC_LOGISTICS = frozenset({ship.ME2, ship.DROP_OFF, ship.XD_DROP_OFF, ship.CROSS_DOCKING, ship.FULFILLMENT})
+ML_AUTOMATIC_LOGISTICS = ship.MARKETPLACE_DRIVEN_LOGISTICS
 AUTOMATIC_FAMILIES = frozenset({"b2w", "amazon", "garbarino", "pedidosya", "rappi"})
 
 
