@@ -179,6 +179,8 @@ def _create_empty(target: Target) -> None:
 def generate(target: Target, *, force: bool = False) -> None:
     """Create (or reuse) the database of ``target.orders`` orders, with a progress bar."""
     if not force and exists(target) == target.orders:
+        # Bring a kept database up to the current migrations (new tables since it was generated).
+        prepare_database(Settings(database_url=target.url, _env_file=None))  # type: ignore[call-arg]
         print(f"reusing {target.backend} database with {target.orders:,} orders")
         return
     _create_empty(target)
