@@ -358,3 +358,50 @@ def test_parallel_worker_processes_deliver_every_row_exactly_once(
     # A process that found the queue momentarily empty may stop early; whatever is left is drained here.
     leftover = make_worker().drain().delivered
     _assert_exactly_once(ctx, total, sum(r["Delivered"] for r in results) + leftover)
+
+
+def test_every_topic_reaches_the_sandbox_through_the_worker(
+    ctx: AppContext, make_worker: Callable[..., Worker]
+) -> None:
+    from alephee.marketplaces import sandbox
+
+    with ctx.db.writing() as session:
+        for external in ("5001", "5002"):
+            sandbox.create_order(
+                session,
+                account_id=1,
+                marketplace_id=100,
+                external_order_id=external,
+                items=[{"external_listing_id": "MLA1000000001", "quantity": 1, "unit_price": "10"}],
+                pack_id="P1",
+                pack_size=2,
+                logistic_type="self_service",
+            )
+    put(ctx, payload={"ListingId": 1, "Price": 10, "Quantity": 3, "Status": "Active"})
+    put(ctx, topic="listing.status", payload={"status": 2})
+    # Order topics as the orders domain sends them: the hub order id is the row's aggregate id.
+    put(
+        ctx,
+        topic="order.status",
+        aggregate_id=71,
+        payload={"external_order_id": "5001", "status": 20, "tracking_number": "T1"},
+    )
+    put(ctx, topic="order.document", aggregate_id=71, payload={"document_type": 0, "document_number": "A-1"})
+    put(ctx, topic="order.message", aggregate_id=71, payload={"message_option": 4, "message": "hola"})
+    put(ctx, topic="order.label", aggregate_id=71, payload={"format": "txt"})
+    put(ctx, topic="order.split", aggregate_id=72, payload={"external_order_id": "5002", "split_reason_id": 1})
+    stats = make_worker().drain()
+    assert (stats.delivered, stats.failed, stats.retried) == (7, 0, 0)
+    with ctx.db.reading() as session:
+        kinds = list(session.scalars(select(SandboxEvent.kind).order_by(SandboxEvent.message_id)))
+        listing = session.scalar(select(SandboxListing))
+    assert kinds == [
+        "listing.update",
+        "listing.status",
+        "order.status",
+        "order.document",
+        "order.message",
+        "order.label",
+        "order.split",
+    ]
+    assert listing is not None and (listing.status, listing.available_quantity) == ("paused", 3)
