@@ -232,8 +232,8 @@ def generate(target: Target, *, force: bool = False) -> None:
                     progress.advance(task, stop - start)
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('orders', 'id'), {target.orders})")
                 raw.commit()
-                raw.autocommit = True  # type: ignore[attr-defined]
-                cur.execute("VACUUM ANALYZE orders")
+                raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                raw.driver_connection.execute("VACUUM ANALYZE orders")  # type: ignore[union-attr]
         finally:
             raw.close()
             engine.dispose()
