@@ -67,7 +67,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return
     if backend != "postgresql":
         raise ValueError(f"unknown test backend {backend}")
-    name = f"alephee_test_{WORKER}"
+    # Unique per process: several test runs (developers, CI, xdist workers) may share one server.
+    name = f"alephee_test_{WORKER}_{os.getpid()}"
     url = _create_pg_database(name)
     prepare_database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     yield url
