@@ -145,6 +145,22 @@ def test_bad_listing_payloads_are_permanent(payload: dict[str, Any]) -> None:
         listing_push(payload)
 
 
+def test_order_status_tracking_flat_or_as_an_object() -> None:
+    nested = channels.order_status_push(
+        {"OrderId": 5, "Status": 20, "Tracking": {"Number": "T9", "Status": "in transit", "Method": "Andreani"}}
+    )
+    assert (nested.order.order_id, nested.status, nested.tracking_number) == (5, 20, "T9")
+    assert (nested.tracking_status, nested.carrier) == ("in transit", "Andreani")
+    flat = channels.order_status_push({"external_order_id": "2000", "tracking": "T1", "carrier": "OCA"}, 7)
+    assert (flat.order.order_id, flat.order.external_order_id, flat.tracking_number, flat.carrier) == (
+        7,
+        "2000",
+        "T1",
+        "OCA",
+    )
+    assert channels.order_status_push({"OrderId": 5, "Status": 10, "Tracking": None}).tracking_number is None
+
+
 @pytest.mark.parametrize(
     ("topic", "payload"),
     [
@@ -153,6 +169,8 @@ def test_bad_listing_payloads_are_permanent(payload: dict[str, Any]) -> None:
         ("order.message", {"order_id": 1}),
         ("order.split", {"order_id": 1}),
         ("listing.status", {"listing_id": 1}),
+        ("order.packaging", {"order_id": 1}),
+        ("order.packaging", {"order_id": 1, "package_info": {}, "order_ids": 3}),
         ("catalog.reindex", {"x": 1}),
     ],
 )

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from alephee import clock
 from alephee.context import AppContext
 from alephee.marketplaces.channels import PermanentDeliveryError
-from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing
+from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
 from alephee.marketplaces.worker import (
     DELIVERED,
     FAILED,
@@ -384,17 +384,24 @@ def test_every_topic_reaches_the_sandbox_through_the_worker(
         ctx,
         topic="order.status",
         aggregate_id=71,
-        payload={"external_order_id": "5001", "status": 20, "tracking_number": "T1"},
+        payload={"OrderId": 71, "ExternalOrderId": "5001", "Status": 20, "Tracking": {"Number": "T1", "Status": "ok"}},
     )
     put(ctx, topic="order.document", aggregate_id=71, payload={"document_type": 0, "document_number": "A-1"})
     put(ctx, topic="order.message", aggregate_id=71, payload={"message_option": 4, "message": "hola"})
     put(ctx, topic="order.label", aggregate_id=71, payload={"format": "txt"})
     put(ctx, topic="order.split", aggregate_id=72, payload={"external_order_id": "5002", "split_reason_id": 1})
+    put(
+        ctx,
+        topic="order.packaging",
+        aggregate_id=72,
+        payload={"order_id": 72, "order_ids": [72], "external_order_id": "5002", "package_info": {"Weight": 1.5}},
+    )
     stats = make_worker().drain()
-    assert (stats.delivered, stats.failed, stats.retried) == (7, 0, 0)
+    assert (stats.delivered, stats.failed, stats.retried) == (8, 0, 0)
     with ctx.db.reading() as session:
         kinds = list(session.scalars(select(SandboxEvent.kind).order_by(SandboxEvent.message_id)))
         listing = session.scalar(select(SandboxListing))
+        orders = {o.external_order_id: o for o in session.scalars(select(SandboxOrder))}
     assert kinds == [
         "listing.update",
         "listing.status",
@@ -403,5 +410,11 @@ def test_every_topic_reaches_the_sandbox_through_the_worker(
         "order.message",
         "order.label",
         "order.split",
+        "order.packaging",
     ]
     assert listing is not None and (listing.status, listing.available_quantity) == ("paused", 3)
+    assert set(orders) == {"5001", "5002"}  # no shadow order: every push found its order
+    first = orders["5001"]
+    assert (first.hub_order_id, first.tracking_number, first.shipping_status) == (71, "T1", "shipped")
+    assert first.detail["tracking"] == {"status": "ok"}
+    assert orders["5002"].detail["package_info"] == {"Weight": 1.5}

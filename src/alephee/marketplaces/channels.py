@@ -164,7 +164,18 @@ class OrderStatusPush:
     tracking_number: str | None = None
     carrier: str | None = None
     tracking_url: str | None = None
+    tracking_status: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PackagingPush:
+    """The packaging of a shipment (``PackInfo``: units, dimensions, weight) for the marketplace's carrier."""
+
+    order: OrderRef
+    package_info: dict[str, Any]
+    order_ids: tuple[int, ...] = ()
+    external_shipping_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +353,10 @@ class Channel(Protocol):
         """Move an order of a cart into its own shipment."""
         ...
 
+    def push_packaging(self, ctx: ChannelContext, packaging: PackagingPush) -> None:
+        """Tell the marketplace the packaging (units, dimensions, weight) of a shipment."""
+        ...
+
 
 class BaseChannel:
     """Convenience base: every operation answers "not supported" until a connector overrides it."""
@@ -376,6 +391,9 @@ class BaseChannel:
 
     def split_shipment(self, ctx: ChannelContext, request: SplitRequest) -> SplitResult:
         raise self._unsupported("splitting shipments")
+
+    def push_packaging(self, ctx: ChannelContext, packaging: PackagingPush) -> None:
+        raise self._unsupported("shipment packaging")
 
 
 class LocalChannel(BaseChannel):
@@ -703,14 +721,42 @@ def listing_status_push(payload: Mapping[str, Any], aggregate_id: int | None = N
 
 
 def order_status_push(payload: Mapping[str, Any], aggregate_id: int | None = None) -> OrderStatusPush:
-    """Parse an ``order.status`` payload."""
+    """Parse an ``order.status`` payload. Tracking may come flat (``tracking_number``, ``carrier``...) or as an
+    object ``tracking: {"Number", "Status", "Method"/"Carrier", "Url"}`` (the wire shape of ``PUT /v2/orders``)."""
+    tracking = _pick(payload, "tracking", "Tracking")
+    nested: Mapping[str, Any] = tracking if isinstance(tracking, Mapping) else {}
+    flat_number = None if nested else tracking
     return OrderStatusPush(
         order=order_ref(payload, aggregate_id),
         status=_int(_pick(payload, "status", "Status", "status_id", "OrderStatusId"), "status"),
-        tracking_number=_str(_pick(payload, "tracking_number", "TrackingNumber", "tracking")),
-        carrier=_str(_pick(payload, "carrier", "Carrier", "tracking_method", "TrackingMethod")),
-        tracking_url=_str(_pick(payload, "tracking_url", "TrackingUrl")),
+        tracking_number=_str(
+            _pick(payload, "tracking_number", "TrackingNumber")
+            or _pick(nested, "number", "tracking_number")
+            or flat_number
+        ),
+        carrier=_str(
+            _pick(payload, "carrier", "Carrier", "tracking_method", "TrackingMethod")
+            or _pick(nested, "carrier", "method", "company")
+        ),
+        tracking_url=_str(_pick(payload, "tracking_url", "TrackingUrl") or _pick(nested, "url", "tracking_url")),
+        tracking_status=_str(_pick(payload, "tracking_status", "TrackingStatus") or _pick(nested, "status")),
         note=_str(_pick(payload, "note", "Note", "free_text", "comment")),
+    )
+
+
+def packaging_push(payload: Mapping[str, Any], aggregate_id: int | None = None) -> PackagingPush:
+    """Parse an ``order.packaging`` payload (``package_info`` is kept as sent)."""
+    info = _pick(payload, "package_info", "PackageInfo", "pack_info", "PackInfo")
+    if not isinstance(info, Mapping):
+        raise PermanentDeliveryError("payload has no 'package_info' object")
+    raw_ids = _pick(payload, "order_ids", "OrderIds") or []
+    if not isinstance(raw_ids, list | tuple):
+        raise PermanentDeliveryError("payload key 'order_ids' must be a list")
+    return PackagingPush(
+        order=order_ref(payload, aggregate_id),
+        package_info=dict(info),
+        order_ids=tuple(i for i in (_int(v, "order_ids") for v in raw_ids) if i is not None),
+        external_shipping_id=_str(_pick(payload, "external_shipping_id", "ExternalShippingId", "shipping_id")),
     )
 
 
@@ -790,6 +836,10 @@ def _deliver_split(channel: Channel, ctx: ChannelContext, payload: Mapping[str, 
     channel.split_shipment(ctx, split_request(payload, agg))
 
 
+def _deliver_packaging(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> None:
+    channel.push_packaging(ctx, packaging_push(payload, agg))
+
+
 def _deliver_label(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> None:
     channel.fetch_label(ctx, label_request(payload, agg))
 
@@ -806,6 +856,7 @@ TOPICS: dict[str, TopicHandler] = {
     "order.message": _deliver_message,
     "order.split": _deliver_split,
     "order.label": _deliver_label,
+    "order.packaging": _deliver_packaging,
 }
 
 

@@ -36,8 +36,10 @@ The row's ``aggregate_id`` stands in for the hub id when the payload omits it.
     A closed (finished) listing cannot be reopened: that push fails permanently.
 ``order.status`` (aggregate ``order``, aggregate_id = hub order id): ``order_id``, ``external_order_id``,
     ``status`` (10 To be shipped, 17 Arrived, 20 Shipped, 80 Delivered, 90 Cancelled), ``tracking_number``,
-    ``carrier``, ``tracking_url``, ``note``. Seller-driven logistics move the shipment (20 → shipped,
-    80 → delivered); 90 cancels the order; marketplace-driven logistics only record it. Stale pushes ignored.
+    ``carrier``, ``tracking_url``, ``tracking_status``, ``note`` — or tracking as an object
+    ``tracking: {"Number", "Status", "Method"|"Carrier", "Url"}``. Seller-driven logistics move the shipment
+    (20 → shipped, 80 → delivered); 90 cancels the order; marketplace-driven logistics only record it. Stale
+    pushes ignored.
 ``order.document`` (aggregate ``order``): ``order_id``, ``external_order_id``, ``document_type`` (0 invoice,
     1 receipt, 2 electronic fiscal invoice), ``document_number``, ``file_name``, ``extension``,
     ``content_type``, ``size``, ``sha256``, ``storage_key`` (where the hub keeps the file), ``fiscal_key``,
@@ -47,11 +49,14 @@ The row's ``aggregate_id`` stands in for the hub id when the payload omits it.
     ``messageOptions`` code), ``text`` (<= 350 characters), ``attachment_name``, ``attachment_storage_key``.
 ``order.split`` (aggregate ``order``): ``order_id``, ``external_order_id``, ``split_reason_id`` (1..4). The
     order gets a new pack and shipment at once (pulled back as a changed order).
+``order.packaging`` (aggregate ``order``, aggregate_id = the shipment's first order): ``order_id``,
+    ``order_ids``, ``external_order_id``, ``external_shipping_id``, ``package_info`` (object, kept as sent).
 ``order.label`` (aggregate ``order``, optional): ``order_id``, ``external_order_id``, ``format`` (TXT, PDF,
     ZIP), ``external_shipping_id``: asks for the label ahead of the download (marks it printed).
 
 Orders are found by ``external_order_id`` or, failing that, by the hub ``order_id`` the sandbox learnt from an
-earlier push. An ``order.status`` for an order the sandbox never sold (e.g. created with ``POST /v2/orders``)
+earlier push: **always send ``external_order_id``** for marketplace orders (every real connector needs it
+too). An ``order.status`` for an order the sandbox never sold (e.g. created with ``POST /v2/orders``)
 creates a shadow order so the state is kept; the other order topics fail permanently for unknown orders.
 """
 
@@ -86,6 +91,7 @@ from alephee.marketplaces.channels import (
     OrderPage,
     OrderRef,
     OrderStatusPush,
+    PackagingPush,
     PermanentDeliveryError,
     ShippingLabel,
     SplitRequest,
@@ -525,6 +531,9 @@ class SandboxChannel(BaseChannel):
             order.tracking_number = update.tracking_number
         if update.carrier is not None:
             order.carrier = update.carrier
+        if update.tracking_status is not None or update.tracking_url is not None:
+            tracking = {"status": update.tracking_status, "url": update.tracking_url}
+            order.detail = {**(order.detail or {}), "tracking": {k: v for k, v in tracking.items() if v is not None}}
         seller_logistics = order.logistic_type not in MARKETPLACE_LOGISTICS
         if update.status == SELLER_CANCELLED and order.status != "cancelled":
             order.status = "cancelled"
@@ -537,6 +546,21 @@ class SandboxChannel(BaseChannel):
         order.last_message_id = ctx.message_id if ctx.message_id is not None else order.last_message_id
         touch_order(session, order)
         self._log(session, ctx, "order.status", order.external_order_id, update)
+
+    def push_packaging(self, ctx: ChannelContext, packaging: PackagingPush) -> None:
+        session = self._session(ctx)
+        order = self._find_order(session, ctx, packaging.order)
+        if order is None:
+            raise PermanentDeliveryError(ERR_UNKNOWN_ORDER.format(self._order_key(packaging.order)))
+        if self._seen(session, ctx):
+            return
+        if self._stale(order.last_message_id, ctx):
+            self._log(session, ctx, "order.packaging", order.external_order_id, packaging, "stale")
+            return
+        # The JSON column is replaced (not mutated in place) so the change is detected.
+        order.detail = {**(order.detail or {}), "package_info": _jsonable(packaging.package_info)}
+        order.last_message_id = ctx.message_id if ctx.message_id is not None else order.last_message_id
+        self._log(session, ctx, "order.packaging", order.external_order_id, packaging)
 
     def _shadow_order(self, session: Session, ctx: ChannelContext, ref: OrderRef) -> SandboxOrder:
         """An order the sandbox never sold (created in the hub): kept so later pushes have a place to land."""
