@@ -55,8 +55,9 @@ def _routers() -> list[APIRouter]:
     from alephee.listings.routes import router as listings
     from alephee.orders.routes import router as orders
     from alephee.products.routes import router as products
+    from alephee.shipping.routes import router as shipping
 
-    return [accounts, orders, products, listings]
+    return [accounts, orders, products, listings, shipping]
 
 
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:

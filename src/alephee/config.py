@@ -54,12 +54,12 @@ DEFAULT_LIMITS: dict[str, EndpointLimit] = {
     "orders.integrate": EndpointLimit(30, 100),
     "orders.status": EndpointLimit(30, 100),
     "orders.delete": EndpointLimit(30, 1),
-    # Orders shipping.
+    # Orders shipping (spec 30 §0.4: one order per write; a multi-order body is a 413).
     "shipping.packaging.get": EndpointLimit(30, 1),
-    "shipping.packaging.post": EndpointLimit(30, 100),
+    "shipping.packaging.post": EndpointLimit(30, 1),
     "shipping.scheduling.get": EndpointLimit(30, 100),
     "shipping.transportation.get": EndpointLimit(30, 1),
-    "shipping.transportation.post": EndpointLimit(30, 100),
+    "shipping.transportation.post": EndpointLimit(30, 1),
     # Products.
     "products.list": EndpointLimit(30, 1000),
     "products.update": EndpointLimit(30, 500, night_rpm=120),
@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     documents_max_bytes: int = 10 * 1024 * 1024
     orders_pending_payments_default: bool = True
     orders_integrated_default_always: bool = False
+    # Shipping (docs/compat/shipping.md): largest package Quantity and measure (in the client's own unit);
+    # SchedulingInfo deadlines used when the marketplace gave none: hours to dispatch after the payment
+    # approval (Handling.Limit) and days the buyer has to rate the sale (Schedule.Expiration); 0 = none.
+    shipping_max_package_quantity: int = 1_000_000
+    shipping_max_measure: Decimal = Decimal("1000000000")
+    shipping_handling_hours: int = 48
+    shipping_feedback_days: int = 30
     # Optional JSON file replacing the packaged marketplace catalogue (to use other channel ids).
     marketplaces_file: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024

@@ -70,8 +70,12 @@ def json_array() -> Callable[[Request], Awaitable[list[Any]]]:
     return dependency
 
 
-def json_object(model: type[M]) -> Callable[[Request], Awaitable[M]]:
-    """Dependency: the body validated as ``model`` (400 with the first problem otherwise)."""
+def json_object(model: type[M], *, unwrap_single: bool = False) -> Callable[[Request], Awaitable[M]]:
+    """Dependency: the body validated as ``model`` (400 with the first problem otherwise).
+
+    ``unwrap_single``: a one-element array is accepted as its element (tolerance for clients that wrap the
+    object); longer arrays still get 413 over the endpoint's cap, else 400.
+    """
 
     async def dependency(request: Request) -> M:
         data = await read_json(request)
@@ -79,7 +83,9 @@ def json_object(model: type[M]) -> Callable[[Request], Awaitable[M]]:
             cap = _cap(request)
             if cap is not None and len(data) > cap:
                 raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=cap))
-            raise InvalidInput(NOT_AN_OBJECT)
+            if not (unwrap_single and len(data) == 1):
+                raise InvalidInput(NOT_AN_OBJECT)
+            data = data[0]
         if not isinstance(data, dict):
             raise InvalidInput(NOT_AN_OBJECT)
         request.scope.setdefault("state", {})["items"] = 1

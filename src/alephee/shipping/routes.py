@@ -1,0 +1,236 @@
+"""Routes of the orders-shipping section (spec 30). Thin: parse, call one service function, shape the response.
+
+The real paths were not readable (spec 30 §7), so every plausible alias is served; aliases of one endpoint
+share its route name (rate-limit bucket and cap). ``orderId`` comes from the path, or from the query string on
+the paths without it. Paths without ``{orderId}`` are registered first so ``/orders/shipping/...`` is never
+read as an order id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, Path, Query, Response
+from sqlalchemy.orm import Session
+
+from alephee.context import AppContext, get_context
+from alephee.http.auth import AccountScope, read_session, require_account, write_session
+from alephee.http.body import body_doc, json_object
+from alephee.http.paging import Page, Paged, paged_response, paging
+from alephee.http.routing import api_router
+from alephee.http.wire import ErrorBody, json_response
+from alephee.shipping import service
+from alephee.shipping.schemas import (
+    PackInfo,
+    PackInfoBody,
+    PackInfoRequest,
+    SchedulingInfo,
+    TransportationBody,
+    TransportationInfo,
+    TransportationRequest,
+)
+
+router = api_router(tags=["Orders shipping"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "Invalid parameters or body",
+        401: "Missing or unknown API_KEY, or account not linked to it",
+        404: "Order not found",
+        413: "More than one order in the body",
+        415: "Body not JSON",
+        429: "Too many requests",
+    }.items()
+}
+
+PATH_ID = Path(..., alias="orderId", description="Alephee order Id (Order.Id), not the marketplace number.")
+QUERY_ID = Query(None, alias="orderId", description="Alephee order Id (Order.Id).")
+PACKINFO_BODY = body_doc(
+    PackInfoRequest,
+    array=False,
+    description='A PackInfo (also accepted: {"OrderId", "PackInfo"} and a one-element array). It replaces the '
+    "stored packaging of the order's shipment.",
+)
+TRANSPORT_BODY = body_doc(
+    TransportationRequest,
+    array=False,
+    description='{"Transport": {"Mode": {"Id": 1}, "Container": 17}} (or a bare TransportInfo); '
+    '"Transport": null removes it.',
+)
+
+
+# --- handlers ------------------------------------------------------------------------------------------------
+
+
+def get_packaging(
+    order_id: str = PATH_ID,
+    scope: AccountScope = Depends(require_account),
+    session: Session = Depends(read_session),
+) -> Response:
+    """The packaging of the order's shipment; every property null while none was set."""
+    return json_response(service.get_packaging(session, scope.account_id, service.parse_order_id(order_id)))
+
+
+def get_packaging_by_query(
+    scope: AccountScope = Depends(require_account),
+    order_id: str | None = QUERY_ID,
+    session: Session = Depends(read_session),
+) -> Response:
+    """The packaging of the order's shipment (`orderId` in the query string)."""
+    return json_response(service.get_packaging(session, scope.account_id, service.parse_order_id(order_id)))
+
+
+def post_packaging(
+    order_id: str = PATH_ID,
+    scope: AccountScope = Depends(require_account),
+    body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
+    session: Session = Depends(write_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """Replace the packaging of the order's shipment (every order of a cart travelling together); echoes it."""
+    url_id = service.parse_order_id(order_id)
+    return json_response(service.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
+
+
+def post_packaging_by_query(
+    scope: AccountScope = Depends(require_account),
+    order_id: str | None = QUERY_ID,
+    body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
+    session: Session = Depends(write_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """Replace the packaging (`orderId` in the query string or `OrderId` in the body); echoes it."""
+    url_id = service.parse_order_id(order_id)
+    return json_response(service.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
+
+
+def get_scheduling(
+    order_id: str = PATH_ID,
+    scope: AccountScope = Depends(require_account),
+    session: Session = Depends(read_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """Status, logistic type and the dated milestones of the order's shipment."""
+    oid = service.parse_order_id(order_id)
+    return json_response(service.get_scheduling(session, ctx.settings, scope.account_id, oid or 0))
+
+
+def get_scheduling_by_query(
+    scope: AccountScope = Depends(require_account),
+    order_id: str | None = QUERY_ID,
+    page: Page = Depends(paging(service.SCHEDULING_SORTS)),
+    session: Session = Depends(read_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """One SchedulingInfo with `orderId`; without it, the account's orders in the paged envelope."""
+    oid = service.parse_order_id(order_id)
+    if oid is not None:
+        return json_response(service.get_scheduling(session, ctx.settings, scope.account_id, oid))
+    total, results = service.list_scheduling(session, ctx.settings, scope.account_id, page)
+    return paged_response(page, total, results)
+
+
+def get_transportation(
+    order_id: str = PATH_ID,
+    scope: AccountScope = Depends(require_account),
+    session: Session = Depends(read_session),
+) -> Response:
+    """Transport mode and container of the order (`Transport` null while none was set)."""
+    return json_response(service.get_transportation(session, scope.account_id, service.parse_order_id(order_id)))
+
+
+def get_transportation_by_query(
+    scope: AccountScope = Depends(require_account),
+    order_id: str | None = QUERY_ID,
+    session: Session = Depends(read_session),
+) -> Response:
+    """Transport of the order (`orderId` in the query string)."""
+    return json_response(service.get_transportation(session, scope.account_id, service.parse_order_id(order_id)))
+
+
+def post_transportation(
+    order_id: str = PATH_ID,
+    scope: AccountScope = Depends(require_account),
+    body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
+    session: Session = Depends(write_session),
+) -> Response:
+    """Set (or, with `"Transport": null`, remove) the transport of the order's shipment; echoes it."""
+    url_id = service.parse_order_id(order_id)
+    return json_response(service.set_transportation(session, scope.account_id, url_id, body))
+
+
+def post_transportation_by_query(
+    scope: AccountScope = Depends(require_account),
+    order_id: str | None = QUERY_ID,
+    body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
+    session: Session = Depends(write_session),
+) -> Response:
+    """Set the transport (`orderId` in the query string or `OrderId` in the body); echoes it."""
+    url_id = service.parse_order_id(order_id)
+    return json_response(service.set_transportation(session, scope.account_id, url_id, body))
+
+
+# --- the route table ---------------------------------------------------------------------------------------------
+
+Handler = Callable[..., Response]
+# (path, methods, handler, route name, response model, summary, body documentation)
+ROUTES: list[tuple[str, list[str], Handler, str, Any, str, dict[str, Any] | None]] = []
+
+
+def _packaging(path: str, by_query: bool, summary: str) -> None:
+    get_handler = get_packaging_by_query if by_query else get_packaging
+    post_handler = post_packaging_by_query if by_query else post_packaging
+    ROUTES.append((path, ["GET"], get_handler, "shipping.packaging.get", PackInfo, "Get " + summary, None))
+    ROUTES.append(
+        (path, ["POST", "PUT"], post_handler, "shipping.packaging.post", PackInfo, "Set " + summary, PACKINFO_BODY)
+    )
+
+
+def _transportation(path: str, by_query: bool, summary: str) -> None:
+    get_handler = get_transportation_by_query if by_query else get_transportation
+    post_handler = post_transportation_by_query if by_query else post_transportation
+    info = TransportationInfo
+    ROUTES.append((path, ["GET"], get_handler, "shipping.transportation.get", info, "Get " + summary, None))
+    ROUTES.append(
+        (path, ["POST", "PUT"], post_handler, "shipping.transportation.post", info, "Set " + summary, TRANSPORT_BODY)
+    )
+
+
+def _scheduling(path: str, by_query: bool, summary: str) -> None:
+    handler = get_scheduling_by_query if by_query else get_scheduling
+    ROUTES.append((path, ["GET"], handler, "shipping.scheduling.get", SchedulingInfo, summary, None))
+
+
+# Paths without {orderId} first.
+_packaging("/orders/shipping/packaging", True, "shipping packaging (alias, orderId in the query)")
+_packaging("/orders/shipping/packinfo", True, "shipping packaging (alias, orderId in the query)")
+_packaging("/orders/packinfo", True, "shipping packaging (alias, orderId in the query)")
+_scheduling("/orders/shipping/scheduling", True, "Shipping scheduling (alias; without orderId: paged list)")
+_scheduling("/orders/scheduling", True, "Shipping scheduling (alias; without orderId: paged list)")
+_transportation("/orders/shipping/transportation", True, "shipping transportation (alias, orderId in the query)")
+_transportation("/orders/transportation", True, "shipping transportation (alias, orderId in the query)")
+_packaging("/orders/{orderId}/shipping/packaging", False, "shipping packaging information")
+_packaging("/orders/{orderId}/shipping/packinfo", False, "shipping packaging (alias)")
+_packaging("/orders/{orderId}/packinfo", False, "shipping packaging (alias)")
+_scheduling("/orders/{orderId}/shipping/scheduling", False, "Get shipping scheduling information")
+_scheduling("/orders/{orderId}/scheduling", False, "Shipping scheduling (alias)")
+_transportation("/orders/{orderId}/shipping/transportation", False, "shipping transportation information")
+_transportation("/orders/{orderId}/transportation", False, "shipping transportation (alias)")
+
+for _path, _methods, _handler, _name, _model, _summary, _body in ROUTES:
+    _responses: dict[int | str, dict[str, Any]] = dict(ERRORS)
+    if _name == "shipping.scheduling.get" and "{orderId}" not in _path:
+        _responses[206] = {"model": Paged[SchedulingInfo], "description": "limit over the cap: capped page"}
+    for _method in _methods:  # one operation per method (distinct OpenAPI operation ids)
+        router.add_api_route(
+            _path,
+            _handler,
+            methods=[_method],
+            name=_name,
+            response_model=_model,
+            responses=_responses,
+            summary=_summary if _method != "PUT" else _summary + " (PUT: same as POST)",
+            openapi_extra=_body,
+        )
