@@ -26,6 +26,7 @@ services:
 	bash scripts/services.sh
 
 test: install services
+	bash scripts/browser.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 

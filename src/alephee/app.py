@@ -78,6 +78,10 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     http_errors.install(app)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+    # The B2B portal (HTML at /b2b): outside /v2, not in the OpenAPI document nor in the rate-limit table.
+    from alephee.portal.routes import install as install_portal
+
+    install_portal(app)
     _install_docs(app)
     _install_health(app)
     app.add_middleware(ApiMiddleware, ctx=ctx)

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 1.0
     # Seed of the sandbox marketplace's simulation (stored in sandbox_state when it is first used).
     sandbox_seed: int = 1
+    # B2B portal (docs/portal.md): browser session lifetime, products per catalog page, most lines in a cart
+    # (49: with the list-discount adjustment an order stays within the 50 Adjustments of spec 20 §1.2).
+    portal_session_ttl_seconds: int = 8 * 3600
+    portal_page_size: int = 24
+    portal_max_cart_lines: int = 49
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -39,6 +39,7 @@ class DemoResult:
 # f(session, settings, account_id) -> None. Each step must be idempotent (skip what already exists).
 DEMO_STEP_NAMES: list[str] = [
     "alephee.products.demo:create_demo_catalog",
+    "alephee.portal.demo:create_demo_portal",
     "alephee.listings.demo:create_demo_listings",
     "alephee.orders.demo:create_demo_orders",
 ]

@@ -1,0 +1,456 @@
+"""Routes of the B2B portal (server-rendered HTML under ``/b2b``; not part of the API: no ``/v2`` prefix, not in
+the OpenAPI document, no rate-limit row). Thin: read the cookie and the form, call one service function,
+render a template or redirect (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from alephee import __version__
+from alephee.context import AppContext
+from alephee.errors import DomainError
+from alephee.http.errors import status_for
+from alephee.portal import rules, service
+
+PREFIX = "/b2b"
+COOKIE = "alephee_b2b_session"
+# What a portal page may load: only its own files (no external assets, no inline script).
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+MAX_PAGE = 100_000
+MAX_ID = 2**62
+
+_PACKAGE = resources.files("alephee.portal")
+templates = Jinja2Templates(directory=str(_PACKAGE / "templates"))
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+# --- formatting for the templates -------------------------------------------------------------------------
+
+
+def format_money(value: Decimal | float | int | None, currency: str | None = None) -> str:
+    """``1234.5`` → ``$ 1.234,50`` (es-AR grouping; the currency code when it is not the peso). Wire
+    dictionaries carry floats: they are read back through their shortest text form."""
+    if value is None:
+        return "—"
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = f"{rules.money(amount):,.2f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    symbol = service.CURRENCY_SYMBOLS.get((currency or "").upper(), currency or "$")
+    return f"{symbol} {text}"
+
+
+def format_rate(value: Decimal) -> str:
+    """``10.0000`` → ``10``; ``2.5`` → ``2,5``."""
+    return format(value.normalize(), "f").replace(".", ",")
+
+
+templates.env.filters["money"] = format_money
+templates.env.filters["rate"] = format_rate
+
+
+# --- plumbing ----------------------------------------------------------------------------------------------
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def _prefix(request: Request) -> str:
+    return str(request.scope.get("root_path", "")) + PREFIX
+
+
+@contextmanager
+def _write(request: Request) -> Iterator[Session]:
+    session = _ctx(request).db.write_session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@contextmanager
+def _read(request: Request) -> Iterator[Session]:
+    session = _ctx(request).db.read_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def _local_time(viewer: service.Viewer | None, request: Request) -> Callable[[datetime], str]:
+    zone_name = (viewer.timezone if viewer else None) or _ctx(request).settings.default_timezone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = _ctx(request).settings.tz
+
+    def show(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+    return show
+
+
+def _render(
+    request: Request,
+    template: str,
+    viewer: service.Viewer | None,
+    status_code: int = 200,
+    **values: Any,
+) -> Response:
+    prefix = _prefix(request)
+    here = request.url.path[len(prefix) :] or "/"
+    context = {
+        "prefix": prefix,
+        "here": here + (f"?{request.url.query}" if request.url.query else ""),
+        "viewer": viewer,
+        "flash": viewer.flash if viewer else None,
+        "version": __version__,
+        "local_time": _local_time(viewer, request),
+        **values,
+    }
+    return _secure(templates.TemplateResponse(request, template, context, status_code=status_code))
+
+
+def _redirect(request: Request, path: str) -> Response:
+    return _secure(RedirectResponse(_prefix(request) + path, status_code=303))
+
+
+def _clear_cookie(request: Request, response: Response) -> Response:
+    response.delete_cookie(COOKIE, path=_prefix(request), httponly=True, samesite="lax", secure=_https(request))
+    return response
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _error_page(request: Request, exc: DomainError, viewer: service.Viewer | None = None) -> Response:
+    status = status_for(exc)
+    if isinstance(exc, service.LoginLinkRefused) and exc.expired:
+        status = 410
+    kind = "message"
+    if viewer is None:
+        if isinstance(exc, service.LoginLinkRefused):
+            kind = "link"
+        elif isinstance(exc, service.AccessDisabled):
+            kind = "disabled"
+        elif isinstance(exc, service.SessionRequired):
+            kind = "session"
+    template = "message.html" if kind == "message" else "access.html"
+    response = _render(request, template, viewer, status, message=exc.message, status=status, kind=kind)
+    if viewer is None and status in (401, 403, 410):
+        _clear_cookie(request, response)
+    return response
+
+
+def _page(request: Request, render: Callable[[Session, service.Viewer], Response]) -> Response:
+    """A GET page for a signed-in viewer (the flash message is shown once)."""
+    with _read(request) as session:
+        try:
+            viewer = service.require_viewer(session, request.cookies.get(COOKIE))
+        except DomainError as exc:
+            return _error_page(request, exc)
+        try:
+            response = render(session, viewer)
+        except DomainError as exc:
+            response = _error_page(request, exc, viewer)
+    if viewer.flash is not None:
+        with _write(request) as session:
+            service.pop_flash(session, viewer)
+    return response
+
+
+async def _action(
+    request: Request,
+    act: Callable[[Session, service.Viewer, FormData], str],
+    *,
+    failure_path: Callable[[FormData], str] | str,
+) -> Response:
+    """A POST form: signed-in viewer, CSRF token, then ``act`` (which returns the portal path to go to next). A
+    domain error becomes the flash message of the page at ``failure_path``."""
+    form = await request.form()
+
+    def run() -> Response:
+        with _write(request) as session:
+            try:
+                viewer = service.require_viewer(session, request.cookies.get(COOKIE))
+            except DomainError as exc:
+                return _error_page(request, exc)
+            try:
+                service.check_csrf(viewer, _field(form, "csrf"))
+            except DomainError as exc:
+                return _error_page(request, exc, viewer)
+            try:
+                return _redirect(request, act(session, viewer, form))
+            except DomainError as exc:
+                service.flash_now(session, viewer, "error", exc.message)
+                return _redirect(request, failure_path if isinstance(failure_path, str) else failure_path(form))
+
+    try:
+        return await run_in_threadpool(run)
+    finally:
+        await form.close()
+
+
+def _field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _int(raw: str | None, default: int, *, upper: int = MAX_PAGE) -> int:
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return default
+    return min(int(text), upper)
+
+
+def _product_id(raw: str | None) -> int:
+    value = _int(raw, 0, upper=MAX_ID)
+    if value <= 0:
+        raise service.PortalNotFound(service.PRODUCT_NOT_FOUND)
+    return value
+
+
+def _safe_next(raw: str | None, default: str) -> str:
+    """A portal path to return to after a form (never another site)."""
+    text = (raw or "").strip()
+    if text.startswith("/") and not text.startswith("//") and "\\" not in text and len(text) < 500:
+        return text
+    return default
+
+
+# --- sign-in and sign-out ----------------------------------------------------------------------------------
+
+
+@router.get("/login/token")
+def login_with_token(request: Request) -> Response:
+    """The ``Url`` of GET /v2/accounts/{id}/logintoken (module 1): consume the token, open a session."""
+    token = request.query_params.get("token")
+    with _write(request) as session:
+        try:
+            opened = service.sign_in(session, _ctx(request).settings, token, previous=request.cookies.get(COOKIE))
+        except DomainError as exc:
+            return _error_page(request, exc)
+    response = _redirect(request, "/catalog")
+    response.set_cookie(
+        COOKIE,
+        opened.cookie,
+        max_age=opened.ttl_seconds,
+        path=_prefix(request),
+        httponly=True,
+        samesite="lax",
+        secure=_https(request),
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session (CSRF-protected)."""
+    form = await request.form()
+
+    def run() -> Response:
+        cookie = request.cookies.get(COOKIE)
+        with _write(request) as session:
+            try:
+                viewer = service.require_viewer(session, cookie)
+            except DomainError as exc:
+                return _error_page(request, exc)
+            try:
+                service.check_csrf(viewer, _field(form, "csrf"))
+            except DomainError as exc:
+                return _error_page(request, exc, viewer)
+            service.end_session(session, cookie)
+        response = _render(request, "access.html", None, 200, kind="signed_out", status=200)
+        return _clear_cookie(request, response)
+
+    try:
+        return await run_in_threadpool(run)
+    finally:
+        await form.close()
+
+
+@router.get("")
+@router.get("/")
+def home(request: Request) -> Response:
+    """Signed in: the catalog. Otherwise: how to get in (through the seller's system only)."""
+    with _read(request) as session:
+        viewer = service.authenticate(session, request.cookies.get(COOKIE))
+    if viewer is None:
+        return _error_page(request, service.SessionRequired())
+    return _redirect(request, "/catalog")
+
+
+# --- catalog -----------------------------------------------------------------------------------------------
+
+
+@router.get("/catalog")
+def catalog(request: Request) -> Response:
+    """Search by SKU, brand or name, paged."""
+    query = request.query_params.get("q")
+    page = _int(request.query_params.get("page"), 1)
+
+    def render(session: Session, viewer: service.Viewer) -> Response:
+        result = service.search_catalog(session, _ctx(request).settings, viewer, query, page)
+        return _render(request, "catalog.html", viewer, result=result)
+
+    return _page(request, render)
+
+
+@router.get("/products/{product_id}")
+def product(request: Request, product_id: str) -> Response:
+    """A product's detail (kits with their components)."""
+
+    def render(session: Session, viewer: service.Viewer) -> Response:
+        detail = service.product_detail(session, viewer, _product_id(product_id))
+        return _render(request, "product.html", viewer, detail=detail)
+
+    return _page(request, render)
+
+
+# --- cart --------------------------------------------------------------------------------------------------
+
+
+@router.get("/cart")
+def cart(request: Request) -> Response:
+    """The cart with today's prices and stock."""
+
+    def render(session: Session, viewer: service.Viewer) -> Response:
+        return _render(request, "cart.html", viewer, cart=service.cart_view(session, viewer))
+
+    return _page(request, render)
+
+
+@router.post("/cart/add")
+async def cart_add(request: Request) -> Response:
+    """Add units of a product (never above its B2B stock)."""
+
+    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
+        product_id = _product_id(_field(form, "product_id"))
+        service.add_to_cart(session, _ctx(request).settings, viewer, product_id, _field(form, "quantity"))
+        return _back(form)
+
+    return await _action(request, act, failure_path=_back)
+
+
+def _back(form: FormData) -> str:
+    """The portal page a form was on (its ``next`` field, a path under the portal), else the cart."""
+    return _safe_next(_field(form, "next"), "/cart")
+
+
+def _quantities(form: FormData) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for key, value in form.multi_items():
+        if key.startswith("qty-") and isinstance(value, str):
+            product_id = _int(key[4:], 0, upper=MAX_ID)
+            if product_id > 0:
+                out[product_id] = value
+    return out
+
+
+@router.post("/cart/update")
+async def cart_update(request: Request) -> Response:
+    """Set line quantities (0 removes a line; each capped at the B2B stock)."""
+
+    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
+        service.update_cart(session, viewer, _quantities(form))
+        return "/cart"
+
+    return await _action(request, act, failure_path="/cart")
+
+
+@router.post("/cart/remove")
+async def cart_remove(request: Request) -> Response:
+    """Remove a line."""
+
+    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
+        service.remove_from_cart(session, viewer, _product_id(_field(form, "product_id")))
+        return "/cart"
+
+    return await _action(request, act, failure_path="/cart")
+
+
+@router.post("/cart/place")
+async def cart_place(request: Request) -> Response:
+    """Apply the quantities on screen, then (when none had to be lowered) place the order."""
+
+    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
+        quantities = _quantities(form)
+        if quantities and service.update_cart(session, viewer, quantities):
+            return "/cart"  # some quantity was lowered to the stock: let the buyer look again
+        order_id = service.place_order(session, _ctx(request).settings, viewer, _field(form, "notes"))
+        return f"/orders/{order_id}"
+
+    return await _action(request, act, failure_path="/cart")
+
+
+# --- the buyer's orders ------------------------------------------------------------------------------------
+
+
+@router.get("/orders")
+def orders(request: Request) -> Response:
+    """The orders the user placed, with their status."""
+    page = _int(request.query_params.get("page"), 1)
+
+    def render(session: Session, viewer: service.Viewer) -> Response:
+        return _render(request, "orders.html", viewer, result=service.my_orders(session, viewer, page))
+
+    return _page(request, render)
+
+
+@router.get("/orders/{order_id}")
+def order(request: Request, order_id: str) -> Response:
+    """One order as the hub holds it."""
+
+    def render(session: Session, viewer: service.Viewer) -> Response:
+        number = _int(order_id, 0, upper=MAX_ID)
+        if number <= 0:
+            raise service.PortalNotFound(service.ORDER_NOT_FOUND)
+        return _render(request, "order.html", viewer, detail=service.my_order(session, viewer, number))
+
+    return _page(request, render)
+
+
+@router.get("/{rest:path}")
+def not_found(request: Request, rest: str) -> Response:
+    """Any other portal address."""
+    with _read(request) as session:
+        viewer = service.authenticate(session, request.cookies.get(COOKIE))
+    return _render(request, "message.html", viewer, 404, message="La página no existe.", status=404)
+
+
+def install(app: FastAPI) -> None:
+    """Serve the portal from ``app`` at ``/b2b`` (static files first: the router ends with a catch-all)."""
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(_PACKAGE / "static")), name="portal-static")
+    app.include_router(router)
