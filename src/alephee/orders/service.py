@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, false, func, insert, literal_column, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from alephee import clock
 from alephee.accounts.models import Account, Store
@@ -1092,6 +1092,7 @@ def _locked_orders(session: Session, account_id: int, order_ids: Sequence[int]) 
         return {}
     query = (
         select(Order)
+        .options(defer(Order.detail), defer(Order.package_info))  # marks and statuses never need the detail
         .where(Order.account_id == account_id, Order.id.in_(sorted(set(order_ids))), Order.status != st.DELETED)
         .order_by(Order.id)
     )
