@@ -44,6 +44,11 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
     ids = change.stock_product_ids | change.price_product_ids
     if not ids:
         return
+    # Most catalog changes touch products without listings: a cheap id probe spares the ORM load.
+    conn = session.connection()
+    condition, params = products.in_list(conn, "product_id", sorted(ids))
+    if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
+        return
     listings = lock_listings(
         session,
         select(Listing).where(Listing.product_id.in_(sorted(ids)), Listing.status != statuses.FINISHED),

@@ -257,7 +257,15 @@ def stock_problems(stock: ProductStockIn, account: AccountProfile) -> list[Probl
     }
     alert = stock.Alert
     has_alert = alert is not None and (alert.RedQty is not None or alert.YellowQty is not None)
-    if all(v is None for v in fields.values()) and stock.MeasurableQuantity is None and not has_alert:
+    if (
+        stock.Quantity is None
+        and stock.Movement is None
+        and stock.MinPublicationQuantity is None
+        and stock.MaxPublicationQuantity is None
+        and stock.B2BQuantity is None
+        and stock.MeasurableQuantity is None
+        and not has_alert
+    ):
         return [Problem(CODE_STOCK_EMPTY, STOCK_EMPTY)]
     problems: list[Problem] = []
     checked = dict(fields)

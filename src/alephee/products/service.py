@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -141,7 +141,10 @@ def resolve_price_list(session: Session, account_id: int, raw: str | None) -> in
 
 @dataclass(slots=True)
 class ProductState:
-    """A locked product row as the batch sees it; changes are applied here, then written once."""
+    """A locked product row as the batch sees it; changes are applied here, then written once.
+
+    The first fields follow ``_STATE_COLUMNS`` so a result row unpacks straight into it.
+    """
 
     id: int
     brand_id: int
@@ -150,7 +153,7 @@ class ProductState:
     own_code: str | None
     product_type: int
     parent_id: int | None
-    shared: bool
+    source_product_id: int | None
     tax_rate: Decimal | None
     tax_rule_code: str | None
     measure_unit: str | None
@@ -163,11 +166,18 @@ class ProductState:
     alert_yellow: int
     measurable_quantity: Decimal | None
     visibility: int | None
-    # Write bookkeeping: absolute stock write needed, pure movement delta, anything touched, publishable change.
+    # Write bookkeeping: absolute stock write needed (``wide`` when more than the quantity changed), pure
+    # movement delta, anything touched, publishable change.
     absolute: bool = False
+    wide: bool = False
     delta: int = 0
     touched: bool = False
     stock_changed: bool = False
+
+    @property
+    def shared(self) -> bool:
+        """A seller's copy of a product shared by a brand/wholesaler account."""
+        return self.source_product_id is not None
 
     @property
     def facts(self) -> rules.ProductFacts:
@@ -205,28 +215,20 @@ _STATE_COLUMNS = (
 
 
 def _state(row: Sequence[Any]) -> ProductState:
-    return ProductState(
-        id=row[0],
-        brand_id=row[1],
-        brand_name=row[2],
-        sku=row[3],
-        own_code=row[4],
-        product_type=row[5],
-        parent_id=row[6],
-        shared=row[7] is not None,
-        tax_rate=row[8],
-        tax_rule_code=row[9],
-        measure_unit=row[10],
-        measure_per_unit=row[11],
-        quantity=row[12],
-        b2b_quantity=row[13],
-        min_publication_quantity=row[14],
-        max_publication_quantity=row[15],
-        alert_red=row[16],
-        alert_yellow=row[17],
-        measurable_quantity=row[18],
-        visibility=row[19],
-    )
+    return ProductState(*row)
+
+
+def in_list(conn: Any, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """``column IN (...)`` as driver SQL: one array parameter on PostgreSQL (``= ANY(%s)``), one ``?`` per
+    value on SQLite. Compiling a 500-value expanding IN through SQLAlchemy costs milliseconds per query."""
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY(%s)", (list(values),)
+    return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
+
+
+def mark(conn: Any) -> str:
+    """The driver's positional placeholder."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def _lock(session: Session, stmt: Any) -> Any:
@@ -236,8 +238,24 @@ def _lock(session: Session, stmt: Any) -> Any:
     return stmt
 
 
+_STATE_SQL = (
+    "SELECT p.id, p.brand_id, b.name, p.sku, p.own_code, p.product_type, p.parent_id, p.source_product_id,"
+    " p.tax_rate, p.tax_rule_code, p.measure_unit, p.measure_per_unit, p.quantity, p.b2b_quantity,"
+    " p.min_publication_quantity, p.max_publication_quantity, p.alert_red, p.alert_yellow, p.measurable_quantity,"
+    " p.visibility FROM products p JOIN brands b ON b.id = p.brand_id"
+)
+# Positions of the Money columns in _STATE_SQL (converted by the column type's result processor).
+_STATE_MONEY = (8, 11, 18)
+
+
 class Catalog:
-    """The products a batch refers to (by SKU or OwnCode), loaded and locked in one query."""
+    """The products a batch refers to (by SKU or OwnCode), loaded (and on PostgreSQL locked, in id order).
+
+    SKUs are looked up first and OwnCodes only for the codes no SKU matched, in two index range scans (one
+    query with ``sku IN (...) OR own_code IN (...)`` makes SQLite scan the whole account). Plain SQL through
+    the driver: this is the hot path of POST /v2/products and SQLAlchemy's expanding-IN compilation and row
+    processing cost as much as the query itself.
+    """
 
     def __init__(self, session: Session, account_id: int, codes: Iterable[str], *, lock: bool = True) -> None:
         self.by_sku: dict[str, list[ProductState]] = defaultdict(list)
@@ -246,14 +264,40 @@ class Catalog:
         wanted = sorted(set(codes))
         if not wanted:
             return
-        stmt = (
-            select(*_STATE_COLUMNS)
-            .join(Brand, Brand.id == Product.brand_id)
-            .where(Product.account_id == account_id, or_(Product.sku.in_(wanted), Product.own_code.in_(wanted)))
-            .order_by(Product.id)
-        )
-        for row in session.execute(_lock(session, stmt) if lock else stmt):
-            state = _state(row)
+        conn = session.connection()
+        dialect = conn.dialect
+        money_type = Money()
+
+        def money(value: Any) -> Decimal | None:
+            return money_type.process_result_value(value, dialect)
+
+        placeholder = mark(conn)
+
+        def fetch(column: str, values: Sequence[Any], *, scoped: bool = True, suffix: str = "") -> list[list[Any]]:
+            condition, params = in_list(conn, column, values)
+            if scoped:
+                condition, params = f"p.account_id = {placeholder} AND {condition}", (account_id, *params)
+            rows = [list(r) for r in conn.exec_driver_sql(f"{_STATE_SQL} WHERE {condition}{suffix}", params).all()]
+            for row in rows:
+                for i in _STATE_MONEY:
+                    if row[i] is not None:
+                        row[i] = money(row[i])
+            return rows
+
+        rows = fetch("p.sku", wanted)
+        found = {row[3] for row in rows}
+        rest = [code for code in wanted if code not in found]
+        if rest:
+            rows += fetch("p.own_code", rest)
+        if lock and rows and dialect.name == "postgresql":
+            # Lock every row in id order (no two batches wait on each other in a cycle) and re-read them:
+            # what the lock returns is the latest committed version.
+            ids = sorted({row[0] for row in rows})
+            rows = fetch("p.id", ids, scoped=False, suffix=" ORDER BY p.id FOR UPDATE OF p")
+        for row in sorted(rows, key=lambda r: r[0]):
+            if row[0] in self.states:
+                continue
+            state = ProductState(*row)
             self.states[state.id] = state
             self.by_sku[state.sku].append(state)
             if state.own_code:
@@ -282,9 +326,18 @@ def _error(outcome: ItemOutcome, problem: rules.Problem) -> None:
     outcome.error(problem.message, problem.value, problem.code)
 
 
-def only_items_with_messages(result: ActionResult) -> ActionResult:
-    """Spec 40 §0.4 note 2: Ok items without messages are left out of ``Items`` (counted in Quantities)."""
-    result.Items = [item for item in result.Items if item.Messages]
+def only_items_with_messages(builder: ActionResultBuilder) -> ActionResult:
+    """The builder's ActionResult without the Ok items that carry no message (spec 40 §0.4 note 2: they are
+    counted in ``Quantities`` only). Those items are dropped before rendering: most of a healthy batch."""
+    everything = builder.items
+    listed = [item for item in everything if item.messages]
+    builder.items = listed
+    try:
+        result = builder.build()
+    finally:
+        builder.items = everything
+    result.Quantities.Ok += len(everything) - len(listed)
+    result.Quantities.Total = len(everything)
     return result
 
 
@@ -308,36 +361,31 @@ class PriceState:
     sale_price_changed: bool = False
 
 
-_PRICE_COLUMNS = (
-    ProductPrice.product_id,
-    ProductPrice.price,
-    ProductPrice.price_with_taxes,
-    ProductPrice.price_auto,
-    ProductPrice.suggested_retail_price,
-    ProductPrice.srp_auto,
-    ProductPrice.sales_margin,
-    ProductPrice.cost,
-    ProductPrice.b2b_discount_rate,
-)
-
-
 def _load_prices(session: Session, product_ids: Collection[int], price_list_id: int) -> dict[int, PriceState]:
     states: dict[int, PriceState] = {}
     if not product_ids:
         return states
-    stmt = select(*_PRICE_COLUMNS).where(
-        ProductPrice.price_list_id == price_list_id, ProductPrice.product_id.in_(sorted(product_ids))
+    conn = session.connection()
+    money_type = Money()
+
+    def money(value: Any) -> Decimal | None:
+        return money_type.process_result_value(value, conn.dialect)
+
+    condition, params = in_list(conn, "product_id", sorted(product_ids))
+    sql = (
+        "SELECT product_id, price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin,"
+        f" cost, b2b_discount_rate FROM product_prices WHERE price_list_id = {mark(conn)} AND {condition}"
     )
-    for row in session.execute(stmt):
+    for row in conn.exec_driver_sql(sql, (price_list_id, *params)).all():
         states[row[0]] = PriceState(
-            price=row[1],
-            price_with_taxes=row[2],
+            price=money(row[1]),
+            price_with_taxes=money(row[2]),
             price_auto=bool(row[3]),
-            suggested_retail_price=row[4],
+            suggested_retail_price=money(row[4]),
             srp_auto=bool(row[5]),
-            sales_margin=row[6],
-            cost=row[7],
-            b2b_discount_rate=row[8],
+            sales_margin=money(row[6]),
+            cost=money(row[7]),
+            b2b_discount_rate=money(row[8]),
             exists=True,
         )
     return states
@@ -363,10 +411,7 @@ def update_products(
     result = ActionResultBuilder("SKU")
     elements = _validate_elements(result, raw_items, account)
     catalog = Catalog(session, account_id, (e.sku for e in elements))
-    needs_prices = any(e.item.Price is not None for e in elements) and price_list_id is not None
-    prices: dict[int, PriceState] = {}
-    if needs_prices:
-        prices = _load_prices(session, list(catalog.states), price_list_id)  # type: ignore[arg-type]
+    resolved: list[tuple[_Element, ProductState]] = []
     for element in elements:
         product, problem = catalog.find(element.sku, element.item.Brand)
         if product is None:
@@ -378,10 +423,14 @@ def update_products(
             for p in problems:
                 _error(element.outcome, p)
             continue
+        resolved.append((element, product))
+    # Only the price rows the batch writes are read (and their Money columns converted).
+    priced = {product.id for element, product in resolved if element.item.Price is not None}
+    prices = _load_prices(session, priced, price_list_id) if priced and price_list_id is not None else {}
+    for element, product in resolved:
         _apply_stock(element, product)
         _apply_features(element.item, product)
         if element.item.Price is not None:
-            assert price_list_id is not None
             state = prices.setdefault(product.id, PriceState())
             _apply_price(element.item.Price, state, product, account)
         product.touched = True
@@ -395,7 +444,7 @@ def update_products(
     price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
     _notify(session, account_id, catalog.states.values(), stock_ids, price_ids, {price_list_id} if price_ids else set())
     session.commit()
-    return only_items_with_messages(result.build()), result.processed_any
+    return only_items_with_messages(result), result.processed_any
 
 
 def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], account: AccountContext) -> list[_Element]:
@@ -467,29 +516,29 @@ def _apply_stock(element: _Element, product: ProductState) -> None:
         assert factor is not None
         product.measurable_quantity = measured.Quantity * factor
         product.quantity = rules.measurable_units(measured.Quantity, measured.Unit, product.facts)
-        product.absolute = product.stock_changed = True
+        product.absolute = product.wide = product.stock_changed = True
     if stock.MinPublicationQuantity is not None:
         product.min_publication_quantity = stock.MinPublicationQuantity
-        product.absolute = product.stock_changed = True
+        product.absolute = product.wide = product.stock_changed = True
     if stock.MaxPublicationQuantity is not None:
         product.max_publication_quantity = stock.MaxPublicationQuantity
-        product.absolute = product.stock_changed = True
+        product.absolute = product.wide = product.stock_changed = True
     if stock.B2BQuantity is not None:
         product.b2b_quantity = stock.B2BQuantity
-        product.absolute = True
+        product.absolute = product.wide = True
     if stock.Alert is not None:
         if stock.Alert.RedQty is not None:
             product.alert_red = stock.Alert.RedQty
-            product.absolute = True
+            product.absolute = product.wide = True
         if stock.Alert.YellowQty is not None:
             product.alert_yellow = stock.Alert.YellowQty
-            product.absolute = True
+            product.absolute = product.wide = True
 
 
 def _apply_features(item: ProductUpdateIn, product: ProductState) -> None:
     if item.Features is not None and item.Features.Visibility is not None:
         product.visibility = item.Features.Visibility
-        product.absolute = True
+        product.absolute = product.wide = True
 
 
 def _apply_price(price: Any, state: PriceState, product: ProductState, account: AccountContext) -> None:
@@ -524,113 +573,111 @@ def _apply_price(price: Any, state: PriceState, product: ProductState, account: 
         state.sale_price_changed = True
 
 
-_ABSOLUTE = (
-    update(products_t)
-    .where(products_t.c.id == bindparam("b_id"))
-    .values(
-        quantity=bindparam("b_quantity"),
-        b2b_quantity=bindparam("b_b2b"),
-        min_publication_quantity=bindparam("b_min"),
-        max_publication_quantity=bindparam("b_max"),
-        alert_red=bindparam("b_red"),
-        alert_yellow=bindparam("b_yellow"),
-        measurable_quantity=bindparam("b_measured", type_=Money()),
-        visibility=bindparam("b_visibility"),
-        date_updated=bindparam("b_now", type_=UtcDateTime()),
-    )
+# The batch write path runs plain parameterised SQL through the driver's executemany: with a few hundred
+# rows per statement, SQLAlchemy's per-row parameter processing costs more than the SQL itself. Values go
+# through the column types once (``_Binder``), so what is stored is exactly what the ORM would store.
+_SQL_ABSOLUTE = (
+    "UPDATE products SET quantity = ?, b2b_quantity = ?, min_publication_quantity = ?, max_publication_quantity = ?,"
+    " alert_red = ?, alert_yellow = ?, measurable_quantity = ?, visibility = ?, date_updated = ? WHERE id = ?"
 )
+_SQL_QUANTITY = "UPDATE products SET quantity = ?, date_updated = ? WHERE id = ?"
 # A pure relative movement: one atomic increment, clamped at 0 (the lock makes the clamp check exact).
-_DELTA_EXPR = products_t.c.quantity + bindparam("b_delta")
-_DELTA = (
-    update(products_t)
-    .where(products_t.c.id == bindparam("b_id"))
-    .values(
-        quantity=case((_DELTA_EXPR < 0, 0), else_=_DELTA_EXPR),
-        date_updated=bindparam("b_now", type_=UtcDateTime()),
-    )
+_SQL_DELTA = (
+    "UPDATE products SET quantity = CASE WHEN quantity + ? < 0 THEN 0 ELSE quantity + ? END, date_updated = ?"
+    " WHERE id = ?"
 )
-_TOUCH = (
-    update(products_t)
-    .where(products_t.c.id == bindparam("b_id"))
-    .values(date_updated=bindparam("b_now", type_=UtcDateTime()))
+_SQL_TOUCH = "UPDATE products SET date_updated = ? WHERE id = ?"
+_SQL_PRICE_UPDATE = (
+    "UPDATE product_prices SET price = ?, price_with_taxes = ?, price_auto = ?, suggested_retail_price = ?,"
+    " srp_auto = ?, sales_margin = ?, cost = ?, b2b_discount_rate = ?, date_updated = ?"
+    " WHERE product_id = ? AND price_list_id = ?"
 )
+_SQL_PRICE_INSERT = (
+    "INSERT INTO product_prices (price, price_with_taxes, price_auto, suggested_retail_price, srp_auto,"
+    " sales_margin, cost, b2b_discount_rate, date_updated, product_id, price_list_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class _Binder:
+    """Bind processors of the column types for one connection's dialect, and its parameter style."""
+
+    def __init__(self, conn: Any) -> None:
+        dialect = conn.dialect
+        self.conn = conn
+        money = Money().dialect_impl(dialect).bind_processor(dialect)
+        stamp = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+        self.money: Any = money or (lambda v: v)
+        self.stamp: Any = stamp or (lambda v: v)
+        self.qmark = dialect.paramstyle == "qmark"
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``sql`` (written with ``?``) once per row."""
+        if rows:
+            self.conn.exec_driver_sql(sql if self.qmark else sql.replace("?", "%s"), rows)
 
 
 def _write_products(session: Session, states: Iterable[ProductState], now: datetime) -> None:
-    absolute: list[dict[str, Any]] = []
-    deltas: list[dict[str, Any]] = []
-    touched: list[dict[str, Any]] = []
+    bind = _Binder(session.connection())
+    stamp = bind.stamp(now)
+    absolute: list[tuple[Any, ...]] = []
+    quantities: list[tuple[Any, ...]] = []
+    deltas: list[tuple[Any, ...]] = []
+    touched: list[tuple[Any, ...]] = []
     for s in states:
         if not s.touched:
             continue
-        if s.absolute:
+        if s.absolute and not s.wide:
+            quantities.append((s.quantity, stamp, s.id))
+        elif s.absolute:
             absolute.append(
-                {
-                    "b_id": s.id,
-                    "b_quantity": s.quantity,
-                    "b_b2b": s.b2b_quantity,
-                    "b_min": s.min_publication_quantity,
-                    "b_max": s.max_publication_quantity,
-                    "b_red": s.alert_red,
-                    "b_yellow": s.alert_yellow,
-                    "b_measured": s.measurable_quantity,
-                    "b_visibility": s.visibility,
-                    "b_now": now,
-                }
+                (
+                    s.quantity,
+                    s.b2b_quantity,
+                    s.min_publication_quantity,
+                    s.max_publication_quantity,
+                    s.alert_red,
+                    s.alert_yellow,
+                    bind.money(s.measurable_quantity),
+                    s.visibility,
+                    stamp,
+                    s.id,
+                )
             )
         elif s.delta:
-            deltas.append({"b_id": s.id, "b_delta": s.delta, "b_now": now})
+            deltas.append((s.delta, s.delta, stamp, s.id))
         else:
-            touched.append({"b_id": s.id, "b_now": now})
-    for stmt, params in ((_ABSOLUTE, absolute), (_DELTA, deltas), (_TOUCH, touched)):
-        if params:
-            session.execute(stmt, params, execution_options={"synchronize_session": False})
-
-
-_PRICE_VALUES = {
-    "price": bindparam("b_price", type_=Money()),
-    "price_with_taxes": bindparam("b_pwt", type_=Money()),
-    "price_auto": bindparam("b_pauto"),
-    "suggested_retail_price": bindparam("b_srp", type_=Money()),
-    "srp_auto": bindparam("b_srpauto"),
-    "sales_margin": bindparam("b_margin", type_=Money()),
-    "cost": bindparam("b_cost", type_=Money()),
-    "b2b_discount_rate": bindparam("b_b2b", type_=Money()),
-    "date_updated": bindparam("b_now", type_=UtcDateTime()),
-}
-_PRICE_UPDATE = (
-    update(prices_t)
-    .where(prices_t.c.product_id == bindparam("b_pid"), prices_t.c.price_list_id == bindparam("b_plid"))
-    .values(**_PRICE_VALUES)
-)
-_PRICE_INSERT = insert(prices_t).values(
-    product_id=bindparam("b_pid"), price_list_id=bindparam("b_plid"), **_PRICE_VALUES
-)
-
-
-def _price_params(pid: int, plid: int, p: PriceState, now: datetime) -> dict[str, Any]:
-    return {
-        "b_pid": pid,
-        "b_plid": plid,
-        "b_price": p.price,
-        "b_pwt": p.price_with_taxes,
-        "b_pauto": p.price_auto,
-        "b_srp": p.suggested_retail_price,
-        "b_srpauto": p.srp_auto,
-        "b_margin": p.sales_margin,
-        "b_cost": p.cost,
-        "b_b2b": p.b2b_discount_rate,
-        "b_now": now,
-    }
+            touched.append((stamp, s.id))
+    bind.executemany(_SQL_ABSOLUTE, absolute)
+    bind.executemany(_SQL_QUANTITY, quantities)
+    bind.executemany(_SQL_DELTA, deltas)
+    bind.executemany(_SQL_TOUCH, touched)
 
 
 def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:
-    updates = [_price_params(pid, price_list_id, p, now) for pid, p in prices.items() if p.dirty and p.exists]
-    inserts = [_price_params(pid, price_list_id, p, now) for pid, p in prices.items() if p.dirty and not p.exists]
-    if updates:
-        session.execute(_PRICE_UPDATE, updates, execution_options={"synchronize_session": False})
-    if inserts:
-        session.execute(_PRICE_INSERT, inserts)
+    bind = _Binder(session.connection())
+    stamp, money = bind.stamp(now), bind.money
+    updates: list[tuple[Any, ...]] = []
+    inserts: list[tuple[Any, ...]] = []
+    for pid, p in prices.items():
+        if not p.dirty:
+            continue
+        row = (
+            money(p.price),
+            money(p.price_with_taxes),
+            p.price_auto,
+            money(p.suggested_retail_price),
+            p.srp_auto,
+            money(p.sales_margin),
+            money(p.cost),
+            money(p.b2b_discount_rate),
+            stamp,
+            pid,
+            price_list_id,
+        )
+        (updates if p.exists else inserts).append(row)
+    bind.executemany(_SQL_PRICE_UPDATE, updates)
+    bind.executemany(_SQL_PRICE_INSERT, inserts)
 
 
 def _notify(
@@ -663,11 +710,11 @@ def kits_containing(session: Session, product_ids: Collection[int]) -> set[int]:
     """Ids of the kits that have any of ``product_ids`` as a component."""
     if not product_ids:
         return set()
-    return set(
-        session.scalars(
-            select(KitComponent.kit_id).where(KitComponent.component_id.in_(sorted(product_ids))).distinct()
-        )
-    )
+    conn = session.connection()
+    condition, params = in_list(conn, "component_id", sorted(product_ids))
+    return {
+        row[0] for row in conn.exec_driver_sql(f"SELECT DISTINCT kit_id FROM kit_components WHERE {condition}", params)
+    }
 
 
 def kit_components_among(session: Session, product_ids: Collection[int]) -> set[int]:
@@ -1157,7 +1204,7 @@ def update_fiscal(
             ),
         )
     session.commit()
-    return only_items_with_messages(result.build()), result.processed_any
+    return only_items_with_messages(result), result.processed_any
 
 
 def _fiscal_problem(item: ProductFiscalIn, account: AccountContext) -> rules.Problem | None:
@@ -1322,7 +1369,7 @@ def delete_from_price_list(
             ),
         )
     session.commit()
-    return only_items_with_messages(result.build()), bool(removed), len(result.items)
+    return only_items_with_messages(result), bool(removed), len(result.items)
 
 
 def _delete_targets(
