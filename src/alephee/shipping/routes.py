@@ -200,7 +200,9 @@ def _transportation(path: str, by_query: bool, summary: str) -> None:
 
 def _scheduling(path: str, by_query: bool, summary: str) -> None:
     handler = get_scheduling_by_query if by_query else get_scheduling
-    ROUTES.append((path, ["GET"], handler, "shipping.scheduling.get", SchedulingInfo, summary, None))
+    # Without orderId the query-form paths answer the paged envelope.
+    model = SchedulingInfo | Paged[SchedulingInfo] if by_query else SchedulingInfo
+    ROUTES.append((path, ["GET"], handler, "shipping.scheduling.get", model, summary, None))
 
 
 # Paths without {orderId} first.
@@ -223,6 +225,7 @@ for _path, _methods, _handler, _name, _model, _summary, _body in ROUTES:
     _responses: dict[int | str, dict[str, Any]] = dict(ERRORS)
     if _name == "shipping.scheduling.get" and "{orderId}" not in _path:
         _responses[206] = {"model": Paged[SchedulingInfo], "description": "limit over the cap: capped page"}
+        _responses[416] = {"model": ErrorBody, "description": "Paging out of range"}
     for _method in _methods:  # one operation per method (distinct OpenAPI operation ids)
         router.add_api_route(
             _path,

@@ -74,7 +74,7 @@ MODE_MISMATCH = "Transport.Mode.Id {id} and Transport.Mode.Name '{name}' name di
 BAD_CONTAINER = "Transport.Container must be an integer between 1 and {max}"
 UNKNOWN_MILESTONE = "Unknown shipping milestone '{name}'"
 
-_INT_TEXT = re.compile(r"[+-]?\d{1,20}")
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
 
 
 # --- small parsers ---------------------------------------------------------------------------------------------
