@@ -119,13 +119,6 @@ class Settings(BaseSettings):
     shipping_max_measure: Decimal = Decimal("1000000000")
     shipping_handling_hours: int = 48
     shipping_feedback_days: int = 30
-    # Shipping (docs/compat/shipping.md): largest package Quantity and measure (in the client's own unit);
-    # SchedulingInfo deadlines used when the marketplace gave none: hours to dispatch after the payment
-    # approval (Handling.Limit) and days the buyer has to rate the sale (Schedule.Expiration); 0 = none.
-    shipping_max_package_quantity: int = 1_000_000
-    shipping_max_measure: Decimal = Decimal("1000000000")
-    shipping_handling_hours: int = 48
-    shipping_feedback_days: int = 30
     # Optional JSON file replacing the packaged marketplace catalogue (to use other channel ids).
     marketplaces_file: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
