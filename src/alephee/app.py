@@ -56,8 +56,9 @@ def _routers() -> list[APIRouter]:
     from alephee.orders.routes import router as orders
     from alephee.products.routes import router as products
     from alephee.shipping.routes import router as shipping
+    from alephee.webhooks.routes import router as webhooks
 
-    return [accounts, orders, products, listings, shipping]
+    return [accounts, orders, products, listings, shipping, webhooks]
 
 
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:

@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     portal_session_ttl_seconds: int = 8 * 3600
     portal_page_size: int = 24
     portal_max_cart_lines: int = 49
+    # Push notifications (docs/webhooks.md, docs/compat/webhooks.md): deliver to private/loopback addresses
+    # (off: SSRF protection), per-request timeout, longest URL, subscriptions per account (0 = no cap), days
+    # the feed keeps an event and seconds between purges run by the worker. Retries: outbox_* above.
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_url_length: int = 2000
+    webhook_max_per_account: int = 50
+    notifications_retention_days: int = 30
+    notifications_purge_interval_seconds: float = 3600.0
 
     @cached_property
     def tz(self) -> ZoneInfo:

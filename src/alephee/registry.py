@@ -8,5 +8,6 @@ from alephee.orders import models as _orders  # noqa: F401
 from alephee.portal import models as _portal  # noqa: F401
 from alephee.products import models as _products  # noqa: F401
 from alephee.shipping import models as _shipping  # noqa: F401
+from alephee.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,238 @@
+"""Routes of the push notifications: webhooks (``/v2/webhooks``) and the feed (``/v2/notifications``).
+Thin: parse, call one service function, shape the response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Path, Query, Response
+from sqlalchemy.orm import Session
+
+from alephee.context import AppContext, get_context
+from alephee.errors import InvalidInput
+from alephee.http.auth import AccountScope, read_session, require_account, write_session
+from alephee.http.body import body_doc, json_array, json_object
+from alephee.http.dates import parse_filter_datetime
+from alephee.http.paging import ID_SORT, Page, Paged, paged_response, paging
+from alephee.http.params import MAX_INT32
+from alephee.http.routing import api_router
+from alephee.http.wire import ErrorBody, json_response
+from alephee.webhooks import service
+from alephee.webhooks.models import OPEN, WebhookEvent, WebhookSubscription
+from alephee.webhooks.schemas import (
+    AckResultsOut,
+    NotificationOut,
+    WebhookCreatedOut,
+    WebhookIn,
+    WebhookOut,
+)
+
+router = api_router(tags=["Push notifications"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "Invalid parameters",
+        401: "Missing or unknown API_KEY, or account not linked to it",
+        413: "Too many objects in one request",
+        416: "Paging out of range",
+        429: "Too many requests",
+    }.items()
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such webhook here"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "Webhook limit reached"}}
+BAD_WEBHOOK_ID = "webhookId must be a positive integer"
+MISSING_WEBHOOK_ID = "webhookId is required"
+BAD_BOOL = "'{name}' must be true or false"
+
+
+def _webhook_out(row: WebhookSubscription) -> WebhookOut:
+    return WebhookOut(
+        Id=row.id,
+        Url=row.url,
+        EventTypes=list(row.event_types or []),
+        Active=row.active,
+        Description=row.description,
+        DateCreated=row.created_at,
+    )
+
+
+def _notification_out(row: WebhookEvent) -> NotificationOut:
+    return NotificationOut(
+        Id=row.id,
+        Type=row.type,
+        AccountId=row.account_id,
+        OccurredAt=row.occurred_at,
+        Data=dict(row.data or {}),
+        Delivered=row.delivered_at is not None and row.pending_deliveries == 0,
+        DeliveredAt=row.delivered_at,
+        Acknowledged=row.state != OPEN,
+        AcknowledgedAt=row.acknowledged_at,
+    )
+
+
+def _webhook_id(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        raise InvalidInput(MISSING_WEBHOOK_ID)
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 10 or not 0 < int(text) <= MAX_INT32:
+        raise InvalidInput(BAD_WEBHOOK_ID)
+    return int(text)
+
+
+def _bool(raw: str | None, name: str, default: bool) -> bool:
+    if raw is None or not raw.strip():
+        return default
+    text = raw.strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise InvalidInput(BAD_BOOL.format(name=name))
+
+
+# --- webhooks -----------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/webhooks",
+    name="webhooks.list",
+    response_model=Paged[WebhookOut],
+    responses=ERRORS,
+    summary="List the account's webhooks (without their secrets)",
+)
+def get_webhooks(
+    scope: AccountScope = Depends(require_account),
+    page: Page = Depends(paging([ID_SORT])),
+    session: Session = Depends(read_session),
+) -> Response:
+    """Webhooks of the account, by Id. Secrets are shown only when a webhook is created."""
+    total, rows = service.list_subscriptions(session, scope.account_id, page)
+    return paged_response(page, total, [_webhook_out(row) for row in rows])
+
+
+@router.post(
+    "/webhooks",
+    name="webhooks.create",
+    status_code=201,
+    response_model=WebhookCreatedOut,
+    responses={**ERRORS, **CONFLICT},
+    summary="Add a webhook: events are POSTed to its Url, signed with its secret",
+    openapi_extra=body_doc(WebhookIn, array=False),
+)
+def post_webhook(
+    scope: AccountScope = Depends(require_account),
+    body: WebhookIn = Depends(json_object(WebhookIn, unwrap_single=True)),
+    session: Session = Depends(write_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """201 with the webhook and its `Secret` (shown only now; generated when not given). Url must be
+    http(s) on a public host. See docs/webhooks.md for the headers and how to verify the signature."""
+    row, secret = service.create_subscription(
+        session,
+        ctx.settings,
+        scope.account_id,
+        url=body.Url,
+        event_types=body.EventTypes,
+        secret=body.Secret,
+        active=body.Active,
+        description=body.Description,
+    )
+    created = WebhookCreatedOut(**_webhook_out(row).model_dump(), Secret=secret)
+    return json_response(created, 201)
+
+
+def _delete(session: Session, account_id: int, webhook_id: int) -> Response:
+    service.delete_subscription(session, webhook_id, account_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/webhooks/{webhookId}",
+    name="webhooks.delete",
+    status_code=204,
+    responses={**ERRORS, **NOT_FOUND},
+    summary="Remove a webhook",
+)
+def delete_webhook(
+    scope: AccountScope = Depends(require_account),
+    webhook_id: str = Path(..., alias="webhookId", description="Id of the webhook."),
+    session: Session = Depends(write_session),
+) -> Response:
+    """204; 404 when the account has no webhook with this Id. Deliveries still queued for it are dropped
+    (their events stay in the feed)."""
+    return _delete(session, scope.account_id, _webhook_id(webhook_id))
+
+
+@router.delete(
+    "/webhooks",
+    name="webhooks.delete",
+    status_code=204,
+    responses={**ERRORS, **NOT_FOUND},
+    summary="Remove a webhook (Id in the query string)",
+)
+def delete_webhook_by_query(
+    scope: AccountScope = Depends(require_account),
+    webhook_id: str | None = Query(None, alias="webhookId", description="Id of the webhook."),
+    session: Session = Depends(write_session),
+) -> Response:
+    """Same as `DELETE /v2/webhooks/{webhookId}`."""
+    return _delete(session, scope.account_id, _webhook_id(webhook_id))
+
+
+# --- the feed ---------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/notifications",
+    name="notifications.list",
+    response_model=Paged[NotificationOut],
+    responses={**ERRORS, 206: {"model": Paged[NotificationOut], "description": "limit over the cap: capped page"}},
+    summary="The account's event feed",
+)
+def get_notifications(
+    scope: AccountScope = Depends(require_account),
+    acknowledged: str | None = Query(
+        None,
+        description="false (default): events neither delivered to a webhook nor acknowledged; true: the others.",
+    ),
+    type_: str | None = Query(None, alias="type", description="Only this event type, e.g. order.status_changed."),
+    date_from: str | None = Query(
+        None, alias="dateFrom", description="Events at/after this moment (yyyy-mm-dd[ HH:mm] or ISO 8601)."
+    ),
+    page: Page = Depends(paging([ID_SORT])),
+    session: Session = Depends(read_session),
+) -> Response:
+    """Every event of the last 30 days (configurable) that no webhook received, until you acknowledge it
+    with `POST /v2/notifications/ack`. Page with `offset` as with every list."""
+    filters = service.FeedFilters(
+        acknowledged=_bool(acknowledged, "acknowledged", False),
+        type=service.feed_type(type_),
+        date_from=parse_filter_datetime(date_from, scope.tz, name="dateFrom") if date_from else None,
+    )
+    total, rows = service.list_notifications(session, scope.account_id, filters, page)
+    return paged_response(page, total, [_notification_out(row) for row in rows])
+
+
+@router.post(
+    "/notifications/ack",
+    name="notifications.ack",
+    response_model=AckResultsOut,
+    responses=ERRORS,
+    summary="Acknowledge feed events by Id",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "JSON array of notification Ids, e.g. [101, 102].",
+            "content": {"application/json": {"schema": {"type": "array", "items": {"type": "integer"}}}},
+        }
+    },
+)
+def post_notifications_ack(
+    scope: AccountScope = Depends(require_account),
+    ids: list[Any] = Depends(json_array()),
+    session: Session = Depends(write_session),
+) -> Response:
+    """One result per element, in order: 200 (acknowledged, or already), 404 (not in this account's feed),
+    400 (not an Id). Acknowledged events leave the default view of `GET /v2/notifications`."""
+    return json_response(AckResultsOut.model_validate(service.acknowledge(session, scope.account_id, ids)))
