@@ -184,7 +184,7 @@ def listing_payload(listing: Listing, changed: Sequence[str], **extra: Any) -> d
         "product_id": listing.product_id,
         "sku": listing.sku,
         "title": listing.title,
-        "price": str(listing.price),
+        "price": str(Decimal(listing.price).quantize(rules.CENT)),
         "quantity": listing.available_quantity,
         "status": listing.status,
         "listing_type": listing_type,

@@ -40,6 +40,16 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "More than 100 elements; nothing was processed"},
     415: {"model": ErrorBody, "description": "Body is not JSON"},
 }
+# A 400 of these batch endpoints is either the results body (no element could be applied) or the error
+# body (a bad request: no body, bad JSON, bad query parameter).
+STATUS_400: dict[str, Any] = {
+    "model": ListingResultsOut | ErrorBody,
+    "description": "No listing could be changed (results body), or a bad request (error body)",
+}
+DISCOUNT_400: dict[str, Any] = {
+    "model": ListingResultsOut | ErrorBody,
+    "description": "No discount could be set (results body), or a bad request (error body)",
+}
 ID_SORT = SortOption("ID", "ID")
 BAD_BOOL = "'{name}' must be true or false"
 
@@ -146,7 +156,7 @@ STATUS_DOC = body_doc(
     "/productlistings/update-status",
     name="listings.status",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: {"model": ListingResultsOut, "description": "No listing could be changed"}},
+    responses={**WRITE_ERRORS, 400: STATUS_400},
     openapi_extra=STATUS_DOC,
     summary="Set the status of product listings",
 )
@@ -180,7 +190,7 @@ DISCOUNT_DOC = body_doc(
     "/productlistings/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: {"model": ListingResultsOut, "description": "No discount could be set"}},
+    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
     openapi_extra=DISCOUNT_DOC,
     summary="Set percentage discounts on product listings for a time window",
 )
@@ -188,7 +198,7 @@ DISCOUNT_DOC = body_doc(
     "/productlistings/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: {"model": ListingResultsOut, "description": "No discount could be set"}},
+    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
     openapi_extra=DISCOUNT_DOC,
     summary="Alias of POST /v2/productlistings/discounts",
 )
@@ -196,7 +206,7 @@ DISCOUNT_DOC = body_doc(
     "/productlisting/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: {"model": ListingResultsOut, "description": "No discount could be set"}},
+    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
     openapi_extra=DISCOUNT_DOC,
     summary="Alias of POST /v2/productlistings/discounts (the docs' example path)",
 )

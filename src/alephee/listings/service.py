@@ -501,9 +501,10 @@ def update_statuses(
     """Change listing statuses; one result per listing (200 / 304 / 4xx with the reason). Commits."""
     table = statuses.table(settings)
     allowed = ", ".join(f"{table.code(n)} ({table.label(n)})" for n in sorted(statuses.USER_TARGETS, key=table.code))
-    results: list[ListingResultOut] = []
-    planned: list[tuple[Any, Selection, str]] = []
-    for raw in raw_items:
+    # One list of results per element, so the response keeps the request order.
+    per_item: list[list[ListingResultOut]] = [[] for _ in raw_items]
+    planned: list[tuple[list[ListingResultOut], Any, Selection, str]] = []
+    for raw, results in zip(raw_items, per_item, strict=True):
         item, error = _parse(ListingStatusIn, raw)
         if item is None:
             results.append(ListingResultOut(ProductListingStatus=[_echo(raw, None)], Status=400, Message=error or ""))
@@ -524,12 +525,12 @@ def update_statuses(
                 ListingResultOut(ProductListingStatus=[_echo(raw, None)], Status=status, Message=selection.error)
             )
             continue
-        planned.append((raw, selection, target))  # type: ignore[arg-type]
-    locked = _locked(session, [lid for _, s, _ in planned for lid in s.listing_ids])
+        planned.append((results, raw, selection, target))  # type: ignore[arg-type]
+    locked = _locked(session, [lid for _, _, s, _ in planned for lid in s.listing_ids])
     children = _children(session, list(locked))
     snapshots = products.stock_snapshots(session, {listing.product_id for listing in locked.values()})
     now = clock.utcnow()
-    for raw, selection, target in planned:
+    for results, raw, selection, target in planned:
         for external_id in selection.missing:
             echo = {**_echo(raw, None), "ExternalPublications": [{"ID": external_id}]}
             message = rules.LISTING_NOT_FOUND.format(external_id=external_id)
@@ -546,7 +547,7 @@ def update_statuses(
                 )
             )
     session.commit()
-    return _results(results)
+    return _results([r for results in per_item for r in results])
 
 
 def _change_status(
@@ -572,10 +573,10 @@ def set_discounts(
     session: Session, settings: Settings, account_id: int, raw_items: list[Any]
 ) -> tuple[ListingResultsOut, bool]:
     """Schedule percentage discounts; one result per listing. Commits."""
-    results: list[ListingResultOut] = []
-    planned: list[tuple[Any, Selection, Decimal, datetime, datetime]] = []
+    per_item: list[list[ListingResultOut]] = [[] for _ in raw_items]
+    planned: list[tuple[list[ListingResultOut], Any, Selection, Decimal, datetime, datetime]] = []
     now = clock.utcnow()
-    for raw in raw_items:
+    for raw, results in zip(raw_items, per_item, strict=True):
         item, error = _parse(ListingDiscountIn, raw)
         problems: list[str] = [error] if error else []
         start = finish = None
@@ -597,10 +598,10 @@ def set_discounts(
                 ListingResultOut(ProductListingStatus=[_echo(raw, None)], Status=status, Message=selection.error)
             )
             continue
-        planned.append((raw, selection, item.DiscountPercent, start, finish))
-    locked = _locked(session, [lid for _, s, *_ in planned for lid in s.listing_ids])
+        planned.append((results, raw, selection, item.DiscountPercent, start, finish))
+    locked = _locked(session, [lid for _, _, s, *_ in planned for lid in s.listing_ids])
     family = propagation.families(session, {listing.marketplace_id for listing in locked.values()})
-    for raw, selection, percent, start, finish in planned:
+    for results, raw, selection, percent, start, finish in planned:
         for external_id in selection.missing:
             echo = {**_echo(raw, None), "ExternalPublications": [{"ID": external_id}]}
             message = rules.LISTING_NOT_FOUND.format(external_id=external_id)
@@ -610,7 +611,7 @@ def set_discounts(
             status, message = _discount(session, settings, listing, family, percent, start, finish, now)
             results.append(ListingResultOut(ProductListingStatus=[_echo(raw, listing)], Status=status, Message=message))
     session.commit()
-    return _results(results)
+    return _results([r for results in per_item for r in results])
 
 
 def _discount(
