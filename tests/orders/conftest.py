@@ -95,3 +95,47 @@ def add_order(ctx: AppContext) -> AddOrder:
 def utc(*args: int) -> datetime:
     """An aware UTC datetime."""
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+NFE_XML = b'<?xml version="1.0" encoding="UTF-8"?><nfeProc><NFe><infNFe Id="NFe3524"/></NFe></nfeProc>'
+
+
+def order_info(external: str = "WEB-0001", *, marketplace_id: int = 24, **overrides: Any) -> dict[str, Any]:
+    """A complete POST /v2/orders body (spec 21 §6.4) with one item; ``overrides`` replace top-level keys."""
+    address = {"CountryId": "AR", "State": "Buenos Aires", "City": "La Plata", "StreetName": "Calle 7",
+               "StreetNumber": "1020", "ZipCode": "1900"}  # fmt: skip
+    body: dict[str, Any] = {
+        "MarketplaceId": marketplace_id,
+        "ExternalOrderId": external,
+        "Integrated": False,
+        "ErpStatus": "new",
+        "DateCreated": "2024-05-10T10:00:00-03:00",
+        "Items": [
+            {
+                "Product": {"Sku": "ABC-1", "Brand": "ACME", "Title": "Taladro"},
+                "Quantity": 2,
+                "StockMovement": True,
+                "UnitPrice": 1500.00,
+                "UnitPriceCost": 900.00,
+                "Status": 10,
+            }
+        ],
+        "Buyer": {
+            "Name": "Juan Pérez",
+            "Email": "juan@mail.example",
+            "DocType": "DNI",
+            "DocNumber": "30111222",
+            "Address": address,
+        },
+        "Payments": [{"ExternalPaymentId": "P-1", "Amount": 3000.00, "Method": "credit_card", "Installments": 1}],
+        "Shipping": {
+            "LogisticType": "custom",
+            "Cost": 0,
+            "Receiver": {"Name": "Juan Pérez", "Phone": "11-4000-1000"},
+            "ReceiverAddress": address,
+        },
+    }
+    body.update(overrides)
+    return body

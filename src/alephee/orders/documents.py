@@ -7,6 +7,8 @@ file attached twice is stored once). A client-supplied name is metadata only; it
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import re
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from alephee.errors import InvalidInput, NotFound, PayloadTooLarge
+from alephee.orders.shipping_rules import FULFILLMENT as FULFILLMENT_LOGISTIC
 
 INVOICE, RECEIPT, NFE, SHIPPING_LABEL = 0, 1, 2, 7
 DOCUMENT_TYPES: dict[int, str] = {
@@ -92,14 +95,12 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_bytes: int) -> Sniffed:
-    """Validate an upload: size, sniffed format, format allowed for the type, declared name consistent."""
-    if doc_type not in ALLOWED_FORMATS:
-        raise InvalidInput(UNKNOWN_TYPE.format(value=doc_type))
-    if not data:
-        raise InvalidInput(EMPTY_FILE)
+def _checked_format(data: bytes, declared_extension: str | None, max_bytes: int) -> str:
+    # Size first (413 before 400), then the content decides the format; a declared extension must agree.
     if len(data) > max_bytes:
         raise PayloadTooLarge(TOO_LARGE.format(size=len(data), cap=max_bytes))
+    if not data:
+        raise InvalidInput(EMPTY_FILE)
     fmt = sniff_format(data)
     if fmt is None:
         raise InvalidInput(UNKNOWN_CONTENT)
@@ -108,6 +109,16 @@ def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_b
     declared = (declared_extension or "").strip().lower().lstrip(".")
     if declared and EXTENSION_ALIASES.get(declared) != fmt:
         raise InvalidInput(NAME_MISMATCH.format(declared=declared, fmt=fmt.upper()))
+    return fmt
+
+
+def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_bytes: int) -> Sniffed:
+    """Validate an upload: size, sniffed format, format allowed for the type, declared name consistent."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(TOO_LARGE.format(size=len(data), cap=max_bytes))
+    if doc_type not in ALLOWED_FORMATS:
+        raise InvalidInput(UNKNOWN_TYPE.format(value=doc_type))
+    fmt = _checked_format(data, declared_extension, max_bytes)
     allowed = ALLOWED_FORMATS[doc_type]
     if fmt not in allowed:
         raise InvalidInput(
@@ -119,6 +130,69 @@ def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_b
             )
         )
     return Sniffed(fmt=fmt, content_type=CONTENT_TYPES[fmt], sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+ATTACHMENT_FORMATS = frozenset({PDF, JPEG, PNG})
+ATTACHMENT_NOT_ALLOWED = "A message attachment cannot be a {fmt} file: allowed formats are JPG, PDF, PNG"
+
+
+def inspect_attachment(data: bytes, *, declared_extension: str | None, max_bytes: int) -> Sniffed:
+    """Validate a buyer-message attachment (PDF or image, by content)."""
+    fmt = _checked_format(data, declared_extension, max_bytes)
+    if fmt not in ATTACHMENT_FORMATS:
+        raise InvalidInput(ATTACHMENT_NOT_ALLOWED.format(fmt=fmt.upper()))
+    return Sniffed(fmt=fmt, content_type=CONTENT_TYPES[fmt], sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+BAD_BASE64 = "fileBase64 is not valid base64"
+_DATA_URI = re.compile(r"^data:[^,;]*(;[^,;]*)*;base64,", re.IGNORECASE)
+_BLANKS = re.compile(r"\s+")
+
+
+def decode_base64(text: str, *, max_bytes: int) -> bytes:
+    """The bytes of a ``fileBase64`` value: blanks and a ``data:...;base64,`` prefix are tolerated, anything
+    else that is not standard base64 is a 400; a payload over the cap is a 413 before it is decoded."""
+    compact = _BLANKS.sub("", _DATA_URI.sub("", text.strip(), count=1))
+    if len(compact) // 4 * 3 - 2 > max_bytes:
+        raise PayloadTooLarge(TOO_LARGE.format(size=len(compact) // 4 * 3, cap=max_bytes))
+    try:
+        data = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(BAD_BASE64) from None
+    if not data:
+        raise InvalidInput(EMPTY_FILE)
+    return data
+
+
+# --- forwarding to the marketplace (spec 21 §8.4) ---------------------------------------------------------
+NFE_ONLY_BRAZIL = "Electronic fiscal invoices (documentType 2) are only for Brazilian orders"
+NFE_FORWARD_FAMILIES = frozenset({"mercadolibre", "b2w", "ecomm"})
+
+
+def forwards(
+    doc_type: int,
+    *,
+    marketplace_order: bool,
+    family: str,
+    country: str | None,
+    logistic_type: int | None,
+    ml_own_invoicing: bool,
+) -> bool:
+    """Whether an attached document goes to the order's marketplace (spec 21 §8.4). Receipts never do; orders
+    created through the API or the B2B portal have no marketplace to send to."""
+    if not marketplace_order or doc_type == RECEIPT:
+        return False
+    if doc_type == INVOICE:
+        # LATAM Mercado Libre (Brazil invoices with NF-e instead); Chile except Mercado Libre's own invoicing.
+        if family != "mercadolibre" or country == "BR":
+            return False
+        return not (country == "CL" and ml_own_invoicing)
+    if doc_type == NFE:
+        if country != "BR" or family not in NFE_FORWARD_FAMILIES:
+            return False
+        # Mercado Livre invoices fulfillment shipments itself.
+        return not (family == "mercadolibre" and logistic_type == FULFILLMENT_LOGISTIC)
+    return False
 
 
 def safe_name(name: str | None, default: str) -> str:

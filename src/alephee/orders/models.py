@@ -165,3 +165,57 @@ class OrderHistory(Base):
     erp_status: Mapped[str | None] = mapped_column(String(100))
     tracking_number: Mapped[str | None] = mapped_column(String(100))
     tracking_status: Mapped[str | None] = mapped_column(String(200))
+
+
+class OrderCreation(Base):
+    """What POST /v2/orders did for an API-created order: the request's fingerprint (a repeat of the same
+    request returns the same order, a different body with the same ``ExternalOrderId`` is a conflict) and the
+    stock each item took (DELETE ...&revertStock=true gives exactly that back, once)."""
+
+    __tablename__ = "order_creations"
+    __table_args__ = (
+        # One ExternalOrderId per account across every marketplace: closes the race of two concurrent creates.
+        UniqueConstraint("account_id", "external_order_id", name="uq_order_creations_external"),
+    )
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    external_order_id: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the request body in canonical JSON (keys sorted and lower-cased).
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    # [{"product_id": int, "item_id": int, "requested": int, "moved": int}]: units actually taken per item.
+    stock_moves: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    stock_reverted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+MESSAGE_FROM_SELLER = "seller"
+MESSAGE_FROM_BUYER = "buyer"
+
+
+class OrderMessage(Base):
+    """One message of the conversation with the buyer of a (Mercado Libre) order, either direction.
+
+    Seller messages are sent through POST /v2/orders/{orderId}/messages and delivered by the outbox
+    (``order.message``); buyer replies are recorded by the channel (``service.record_buyer_reply``).
+    """
+
+    __tablename__ = "order_messages"
+    __table_args__ = (Index("ix_order_messages_order", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(Integer)
+    # seller | buyer
+    sender: Mapped[str] = mapped_column(String(10))
+    # messageOptions code (1..5) of a seller message; None for buyer replies.
+    message_option: Mapped[int | None] = mapped_column(SmallInteger)
+    text: Mapped[str] = mapped_column(Text)
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_extension: Mapped[str | None] = mapped_column(String(10))
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64))
+    attachment_size: Mapped[int | None] = mapped_column(Integer)
+    # "key:<id>" for API calls, "marketplace" for replies.
+    actor: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

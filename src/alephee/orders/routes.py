@@ -11,19 +11,32 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from alephee.context import AppContext, get_context
-from alephee.errors import InvalidInput
+from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
-from alephee.http.body import body_doc, json_array
+from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, read_json, validate
 from alephee.http.paging import Page, Paged, paging
 from alephee.http.routing import api_router
 from alephee.http.wire import JSON_MEDIA, ErrorBody
 from alephee.orders import documents as docs
 from alephee.orders import service
-from alephee.orders.schemas import IntegrateIn, IntegrateOut, OrderOut, OrdersPackOut, OrderStatusIn, OrderStatusOut
+from alephee.orders.schemas import (
+    DocumentOut,
+    DocumentUploadIn,
+    IntegrateIn,
+    IntegrateOut,
+    MessageAttachmentIn,
+    OrderInfoIn,
+    OrderOut,
+    OrdersPackOut,
+    OrderStatusIn,
+    OrderStatusOut,
+    SplitOut,
+)
 
 router = api_router(tags=["Orders"])
 
@@ -33,6 +46,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "Invalid parameters",
         401: "Missing or unknown API_KEY, or account not linked to it",
         404: "Not found",
+        409: "Conflict with the order's current state",
         412: "Precondition failed",
         416: "Paging out of range",
         429: "Too many requests",
@@ -249,3 +263,294 @@ def put_statuses(
     """Per-order results (200 OK, 400 invalid, 404 unknown order, 412 not allowed: automatic shipping,
     marketplace order cancel, forbidden transition). Same status again is a 200 no-op."""
     return _json(service.update_statuses(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
+
+
+# --- uploads (documents, message attachments): multipart ``file`` or JSON ``fileBase64`` -------------------
+
+FILE_REQUIRED = "A file is required: a multipart/form-data part named 'file', or a JSON body with 'fileBase64'"
+FILE_PART_NOT_A_FILE = "The multipart part 'file' must be a file"
+UPLOAD_MEDIA = "Content-Type must be multipart/form-data or application/json"
+_FILE_PART = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
+
+
+def _upload_doc(model: type[Any], *, required: bool, description: str) -> dict[str, Any]:
+    doc = body_doc(model, array=False, description=description)
+    doc["requestBody"]["required"] = required
+    doc["requestBody"]["content"]["multipart/form-data"] = {"schema": _FILE_PART}
+    return doc
+
+
+Upload = tuple[service.UploadedFile | None, dict[str, Any]]
+
+
+async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[MessageAttachmentIn]) -> Upload:
+    """The uploaded file and the other fields sent with it. Runs after authentication and the rate limit
+    (it is declared after ``require_account``): 413 over the size cap, then 400 for malformed content."""
+    ctx: AppContext = request.app.state.ctx
+    cap = ctx.settings.documents_max_bytes
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    request.scope.setdefault("state", {})["items"] = 1
+    if content_type == "multipart/form-data":
+        form = await request.form(max_files=5, max_fields=50)
+        fields: dict[str, Any] = {}
+        part: Any = None
+        for key, value in form.multi_items():
+            if key.lower() == "file" and part is None:
+                part = value
+            elif isinstance(value, str):
+                fields.setdefault(key, value)
+        if part is None:
+            return None, fields
+        if not isinstance(part, UploadFile):
+            raise InvalidInput(FILE_PART_NOT_A_FILE)
+        data = await part.read(cap + 1)
+        await form.close()
+        if len(data) > cap:
+            raise PayloadTooLarge(docs.TOO_LARGE.format(size=f"more than {cap}", cap=cap))
+        return service.UploadedFile(data=data, name=part.filename, extension=None), fields
+    raw = await request.body()
+    if not raw.strip():
+        return None, {}
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(UPLOAD_MEDIA)
+    data_json = await read_json(request)
+    if isinstance(data_json, list):
+        if len(data_json) > 1:
+            raise PayloadTooLarge(TOO_MANY.format(count=len(data_json), cap=1))
+        data_json = data_json[0] if data_json else None
+    if not isinstance(data_json, dict):
+        raise InvalidInput(NOT_AN_OBJECT)
+    body = validate(model, data_json)
+    fields = {
+        k: v for k, v in body.model_dump().items() if k not in ("fileBase64", "documentName", "documentExtension")
+    }
+    if body.fileBase64 is None or not body.fileBase64.strip():
+        return None, fields
+    content = docs.decode_base64(body.fileBase64, max_bytes=cap)
+    return service.UploadedFile(data=content, name=body.documentName, extension=body.documentExtension), fields
+
+
+async def document_upload(request: Request) -> Upload:
+    """Dependency: the document of POST /v2/orders/{orderId}/documents (required)."""
+    upload, fields = await _read_upload(request, DocumentUploadIn)
+    if upload is None:
+        raise InvalidInput(FILE_REQUIRED)
+    return upload, fields
+
+
+async def message_attachment(request: Request) -> Upload:
+    """Dependency: the optional attachment of POST /v2/orders/{orderId}/messages."""
+    return await _read_upload(request, MessageAttachmentIn)
+
+
+def _param(query: str | None, fields: dict[str, Any], name: str) -> str | None:
+    # Scalars travel in the query string; a tolerant server also takes them from the body (query wins).
+    if query is not None and query.strip():
+        return query
+    lowered = {k.lower(): v for k, v in fields.items()}
+    value = lowered.get(name.lower())
+    return None if value is None else str(value)
+
+
+@router.post(
+    "/orders/{orderId}/documents",
+    name="orders.documents.post",
+    response_model=DocumentOut,
+    responses={
+        **ERRORS,
+        413: {"model": ErrorBody, "description": "File over the size cap"},
+        415: {"model": ErrorBody, "description": "Neither multipart/form-data nor JSON"},
+    },
+    openapi_extra=_upload_doc(
+        DocumentUploadIn,
+        required=True,
+        description="multipart/form-data with the part `file`, or JSON with `fileBase64` (+ documentName, "
+        "documentExtension). The format is read from the content (PDF, JPEG, PNG, XML), never from the name.",
+    ),
+    summary="Attach a document to an order",
+)
+def post_document(
+    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
+    scope: AccountScope = Depends(require_account),
+    upload: Upload = Depends(document_upload),
+    document_type: str | None = Query(
+        None, alias="documentType", description="0 Invoice (PDF, JPG, PNG), 1 Receipt (also XML), 2 NF-e (XML)."
+    ),
+    document_number: str | None = Query(None, alias="documentNumber", description="Invoice/document number."),
+    document_date: str | None = Query(None, alias="documentDate", description="Issue date (ISO 8601)."),
+    message_text: str | None = Query(None, alias="messageText", description="Text sent along with the document."),
+    fiscal_key: str | None = Query(None, alias="fiscalKey", description="NF-e access key (Brazil)."),
+    series_number: str | None = Query(None, alias="seriesNumber", description="NF-e series (Brazil)."),
+    session: Session = Depends(write_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """200 with the document as the order's `Documents` lists it. The same file again (same type) returns the
+    stored document and changes nothing. Invoices are forwarded to the marketplace per spec 21 §8.4."""
+    file, fields = upload
+    assert file is not None
+    params = {
+        "documentType": _param(document_type, fields, "documentType"),
+        "documentNumber": _param(document_number, fields, "documentNumber"),
+        "documentDate": _param(document_date, fields, "documentDate"),
+        "messageText": _param(message_text, fields, "messageText"),
+        "fiscalKey": _param(fiscal_key, fields, "fiscalKey"),
+        "seriesNumber": _param(series_number, fields, "seriesNumber"),
+    }
+    store = docs.store_for(ctx.settings.documents_dir)
+    out = service.attach_document(
+        session,
+        store,
+        ctx.settings,
+        scope.account_id,
+        f"key:{scope.caller.key_id}",
+        _order_id(order_id),
+        params,
+        file,
+        scope.tz,
+    )
+    return _json(out)
+
+
+@router.post(
+    "/orders/{orderId}/split",
+    name="orders.split",
+    response_model=SplitOut,
+    responses=ERRORS,
+    summary="Split an order out of its Mercado Libre cart",
+)
+def post_split(
+    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
+    scope: AccountScope = Depends(require_account),
+    split_reason: str | None = Query(
+        None, alias="splitReasonId", description="1 fragile, 2 another_warehouse, 3 irregular_shape, 4 other_motive."
+    ),
+    session: Session = Depends(write_session),
+) -> Response:
+    """The order gets its own cart (`PackId`) and shipment (`ExternalShippingId`); 412 when it is not in a
+    cart with other orders, is delivered, or its label is PENDING/STALE. Repeating a done split is a 200."""
+    reason = service.parse_split_reason(split_reason)
+    out = service.split_order(session, scope.account_id, f"key:{scope.caller.key_id}", _order_id(order_id), reason)
+    return _json(out)
+
+
+@router.post(
+    "/orders/{orderId}/messages",
+    name="orders.messages",
+    response_model=str,
+    responses={
+        **ERRORS,
+        413: {"model": ErrorBody, "description": "Attachment over the size cap"},
+        415: {"model": ErrorBody, "description": "Neither multipart/form-data nor JSON"},
+    },
+    openapi_extra=_upload_doc(
+        MessageAttachmentIn,
+        required=False,
+        description="Optional attachment: multipart/form-data part `file`, or JSON `fileBase64` (+ documentName, "
+        "documentExtension). Only after the buyer replied to a first message without attachment.",
+    ),
+    summary="Send a message to the buyer (Mercado Libre)",
+)
+def post_message(
+    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
+    scope: AccountScope = Depends(require_account),
+    upload: Upload = Depends(message_attachment),
+    message: str | None = Query(None, description="Free text (max 350 characters) for options 3, 4 and 5."),
+    message_options: str | None = Query(
+        None,
+        alias="messageOptions",
+        description="1 REQUEST_VARIANTS, 2 REQUEST_BILLING_INFO, 3 SEND_INVOICE_LINK (México), 4 OTHER, "
+        "5 DELIVERY_PROMISE.",
+    ),
+    session: Session = Depends(write_session),
+    ctx: AppContext = Depends(get_context),
+) -> Response:
+    """200 with the string "OK". 409 while the previous message is unanswered (repeating exactly that message
+    is a 200 that sends nothing again); 412 for non-Mercado Libre orders or options that do not apply."""
+    file, fields = upload
+    out = service.send_message(
+        session,
+        docs.store_for(ctx.settings.documents_dir),
+        ctx.settings,
+        scope.account_id,
+        f"key:{scope.caller.key_id}",
+        _order_id(order_id),
+        _param(message_options, fields, "messageOptions"),
+        _param(message, fields, "message"),
+        file,
+    )
+    return _json(out)
+
+
+# --- POST /v2/orders, DELETE /v2/orders ----------------------------------------------------------------------
+
+CreateBody = tuple[OrderInfoIn, dict[str, Any]]
+
+
+async def order_info_body(request: Request) -> CreateBody:
+    """Dependency: one ``OrderInfo`` object (a one-element array is unwrapped). 413 over the usage limits
+    (more than one order, 50 items, 10 payments, 10 discounts) before any validation, then 400."""
+    data = await read_json(request)
+    if isinstance(data, list):
+        if len(data) > 1:
+            raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=1))
+        data = data[0] if data else None
+    if not isinstance(data, dict):
+        raise InvalidInput(NOT_AN_OBJECT)
+    request.scope.setdefault("state", {})["items"] = 1
+    service.check_create_limits(data)
+    return validate(OrderInfoIn, data), data
+
+
+@router.post(
+    "/orders",
+    name="orders.create",
+    status_code=201,
+    response_model=OrderOut,
+    responses={
+        **ERRORS,
+        201: {"model": OrderOut, "description": "Created (or the same request repeated: the existing order)"},
+        413: {"model": ErrorBody, "description": "Over 1 order, 50 items, 10 payments or 10 discounts"},
+    },
+    openapi_extra=body_doc(OrderInfoIn, array=False, description="One order (OrderInfo)."),
+    summary="Create a new order",
+)
+def post_order(
+    scope: AccountScope = Depends(require_account),
+    body: CreateBody = Depends(order_info_body),
+    session: Session = Depends(write_session),
+) -> Response:
+    """201 with the order as GET /v2/orders shows it. Repeating the same request (same `ExternalOrderId`,
+    same content) answers 201 with the existing order and creates nothing; another order with that
+    `ExternalOrderId` is a 409."""
+    model, raw = body
+    order, created = service.create_order(session, scope.account_id, f"key:{scope.caller.key_id}", model, raw, scope.tz)
+    response = _json(order, 201)
+    response.headers["Location"] = f"/v2/orders?idFrom={order['Id']}&idTo={order['Id']}"
+    if not created:
+        response.headers["X-Idempotent-Replay"] = "true"
+    return response
+
+
+@router.delete(
+    "/orders",
+    name="orders.delete",
+    status_code=204,
+    response_class=Response,
+    responses={**ERRORS, 204: {"description": "Deleted (also when it already was)"}},
+    summary="Delete an order created through POST /v2/orders",
+)
+def delete_order(
+    scope: AccountScope = Depends(require_account),
+    order_id: str | None = Query(None, alias="orderId", description="Alephee order Id."),
+    revert_stock: str | None = Query(
+        None, alias="revertStock", description="true: give back the stock the order took (default false)."
+    ),
+    session: Session = Depends(write_session),
+) -> Response:
+    """204; the order gets status 70 and leaves every GET. Only API-created orders (412 otherwise). Deleting
+    an already deleted order is a 204 again; its stock is given back at most once."""
+    revert = bool(service.parse_bool(revert_stock, "revertStock"))
+    service.delete_order(
+        session, scope.account_id, f"key:{scope.caller.key_id}", service.parse_order_id(order_id), revert
+    )
+    return Response(status_code=204)

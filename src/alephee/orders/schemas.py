@@ -7,9 +7,10 @@ Every key is always present (null when unknown), arrays may be empty.
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, model_validator
 
 from alephee.http.wire import WireDateTime, WireDecimal, WireModel
 
@@ -467,7 +468,10 @@ class IntegrateResult(WireModel):
 
     Status: str
     Message: str
-    OrderStatus: IntegrateIn
+    # A refused element is echoed exactly as sent (any JSON value), so the schema cannot require IntegrateIn.
+    OrderStatus: IntegrateIn | Any = Field(
+        description="Status 200: the order's integration data; otherwise the element exactly as sent."
+    )
 
 
 class IntegrateOut(WireModel):
@@ -495,7 +499,8 @@ class OrderStatusIn(WireModel):
 class OrderStatusResult(WireModel):
     """One result of PUT /v2/orders: the element echoed, an HTTP-like code and a message."""
 
-    OrderStatus: OrderStatusIn
+    # A refused element is echoed exactly as sent (any JSON value), so the schema cannot require OrderStatusIn.
+    OrderStatus: OrderStatusIn | Any = Field(description="The element exactly as sent.")
     Status: int
     Message: str
 
@@ -505,3 +510,240 @@ class OrderStatusOut(WireModel):
 
     Total: int
     Results: list[OrderStatusResult]
+
+
+# --- POST /v2/orders/{orderId}/documents, /split, /messages ------------------------------------------------
+
+
+class DocumentUploadIn(WireModel):
+    """JSON mode of the document upload: the file as base64. The scalar parameters travel in the query
+    string; they are also accepted here (a query value wins)."""
+
+    fileBase64: str = Field(description="The whole file, base64-encoded.")
+    documentName: str | None = Field(None, description="File name (metadata only; never a path).")
+    documentExtension: str | None = Field(None, description="pdf, jpg, jpeg, png or xml; must match the content.")
+    documentType: int | str | None = None
+    documentNumber: str | None = None
+    documentDate: str | None = None
+    messageText: str | None = None
+    fiscalKey: str | None = None
+    seriesNumber: str | None = None
+
+
+class MessageAttachmentIn(WireModel):
+    """JSON mode of a buyer message with an attachment (``message``/``messageOptions`` may travel here too)."""
+
+    fileBase64: str | None = Field(None, description="The attachment, base64-encoded.")
+    documentName: str | None = None
+    documentExtension: str | None = None
+    message: str | None = None
+    messageOptions: int | str | None = None
+
+
+class SplitOut(WireModel):
+    """Result of a split: the order's new cart (``PackId``) and shipment, and the cart it came from."""
+
+    OrderId: int
+    PackId: str
+    SourcePackId: str | None
+    ExternalShippingId: int
+
+
+# --- POST /v2/orders (OrderInfo, spec 21 §6.4) ---------------------------------------------------------------
+
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Text300 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+AmountIn = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), decimal_places=4)]
+
+
+class AddressIn(WireModel):
+    """An address; ``StreetName`` or ``Description`` locates it."""
+
+    CountryId: Text100 | None = None
+    StateCode: Text100 | None = None
+    State: Text100 | None = None
+    City: Text100 | None = None
+    Neighborhood: Text100 | None = None
+    StreetName: Text300 | None = None
+    StreetNumber: Text100 | None = None
+    ZipCode: Text100 | None = None
+    Notes: Text300 | None = None
+    Description: Text300 | None = None
+    Phone: Text100 | None = None
+    AlternativePhone: Text100 | None = None
+
+    @model_validator(mode="after")
+    def _located(self) -> AddressIn:
+        if not (self.StreetName or self.Description):
+            raise ValueError("an address needs StreetName or Description")
+        return self
+
+
+class ProductIn(WireModel):
+    """The product of an item: matched in the catalogue by ``Sku`` (and ``Brand``), else kept disconnected."""
+
+    Sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    Brand: Text100 | None = None
+    Title: Text300 | None = None
+    Description: Text300 | None = None
+    SellerSku: Text100 | None = None
+    EAN: Text100 | None = None
+
+
+class OrderInfoItemIn(WireModel):
+    """``OrderInfoItems``."""
+
+    Product: ProductIn
+    Quantity: int = Field(ge=1, le=1_000_000)
+    StockMovement: bool
+    UnitPrice: AmountIn
+    UnitPriceCost: AmountIn | None = None
+    Status: int
+    Notes: Text300 | None = None
+
+
+class KeyValueIn(WireModel):
+    """``{"Key", "Value"}`` accepted where a code or a name may be sent."""
+
+    Key: int | str | None = None
+    Value: str | None = None
+
+
+class DiscountIn(WireModel):
+    """A discount of a payment."""
+
+    Amount: AmountIn | None = None
+    Value: AmountIn | None = None
+    Type: Text100 | None = None
+    Priority: Text100 | None = None
+    Notes: Text300 | None = None
+    Code: Text100 | None = None
+
+
+class TaxesIn(WireModel):
+    """Taxes of a payment."""
+
+    Amount: AmountIn | None = None
+    CurrencySymbol: Text100 | None = None
+
+
+class OrderInfoPaymentIn(WireModel):
+    """``OrderInfoPayments``: at least the amount."""
+
+    ExternalPaymentId: Text100 | None = None
+    Amount: AmountIn
+    AmountNoDiscount: AmountIn | None = None
+    ShippingAmount: AmountIn | None = None
+    TransactionAmount: AmountIn | None = None
+    Total: AmountIn | None = None
+    SubTotal: AmountIn | None = None
+    Installments: int | None = Field(None, ge=1, le=120)
+    InstallmentAmount: AmountIn | None = None
+    CurrencySymbol: Text100 | None = None
+    Method: KeyValueIn | int | str | None = None
+    Status: KeyValueIn | int | str | None = None
+    Discounts: list[DiscountIn] = Field(default_factory=list)
+    Taxes: TaxesIn | None = None
+    AuthorizationCode: Text100 | None = None
+    Notes: Text300 | None = None
+    DateCreated: str | None = None
+    DateApproved: str | None = None
+
+
+class StateRegistrationIn(WireModel):
+    """Brazilian state registration."""
+
+    DocType: Text100 | None = None
+    DocNumber: Text100 | None = None
+
+
+class BillingInfoIn(WireModel):
+    """Billing information (optional section) and its address."""
+
+    DocType: Text100 | None = None
+    DocNumber: Text100 | None = None
+    TaxPayerType: Text100 | None = None
+    BusinessName: Text300 | None = None
+    StateRegistration: StateRegistrationIn | None = None
+    Address: AddressIn | None = None
+
+
+class OrderInfoBuyerIn(WireModel):
+    """The buyer (mandatory) with its address (mandatory)."""
+
+    Name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    Code: int | None = None
+    Owncode: Text100 | None = None
+    Phone: Text100 | None = None
+    Email: Text300 | None = None
+    DocType: Text100 | None = None
+    DocNumber: Text100 | None = None
+    Nickname: Text100 | None = None
+    Address: AddressIn
+    BillingInfo: BillingInfoIn | None = None
+
+
+class CourierInfoIn(WireModel):
+    """The courier (only with the Courier logistic type)."""
+
+    BusinessName: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    DocType: Text100 | None = None
+    DocNumber: Text100 | None = None
+    LegalNumber: Text100 | None = None
+    OwnCode: Text100 | None = None
+    Address: AddressIn | None = None
+
+
+class PickupIn(WireModel):
+    """The pickup point (only for "Pick up" shipments)."""
+
+    Id: int | None = None
+    Name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    BusinessName: Text300 | None = None
+    ExternalPickupId: int | None = None
+    IntegrationCode: Text100 | None = None
+
+
+class ReceiverIn(WireModel):
+    """Who receives the parcel."""
+
+    Name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    Phone: Text100 | None = None
+
+
+class ShippingCostIn(WireModel):
+    """``Cost`` as an object: total, and the parts paid by the buyer and by the seller."""
+
+    Cost: AmountIn | None = None
+    Amount: AmountIn | None = None
+    ReceiverCost: AmountIn | None = None
+    SenderCost: AmountIn | None = None
+
+
+class OrderInfoShippingIn(WireModel):
+    """Shipping (mandatory): cost, receiver, and the receiver address unless it is a pick-up."""
+
+    LogisticType: KeyValueIn | int | str | None = None
+    Cost: ShippingCostIn | AmountIn
+    ReceiverCost: AmountIn | None = None
+    SenderCost: AmountIn | None = None
+    Receiver: ReceiverIn
+    ReceiverAddress: AddressIn | None = None
+    CourierInfo: CourierInfoIn | None = None
+    Pickup: PickupIn | None = None
+    EstimatedDeliveryDate: str | None = None
+
+
+class OrderInfoIn(WireModel):
+    """``OrderInfo``: the body of POST /v2/orders (one order per call)."""
+
+    MarketplaceId: int = Field(ge=1, le=2_147_483_647)
+    ExternalOrderId: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    Integrated: bool = False
+    ErpStatus: Text100 | None = None
+    DateCreated: str
+    Items: list[OrderInfoItemIn] = Field(min_length=1)
+    Buyer: OrderInfoBuyerIn
+    Payments: list[OrderInfoPaymentIn] = Field(min_length=1)
+    Shipping: OrderInfoShippingIn
+    Notes: Text300 | None = None

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -23,24 +24,29 @@ from alephee import clock
 from alephee.accounts.models import Account, Store
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.errors import InvalidInput, NotFound, PreconditionFailed
+from alephee.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.paging import Page, SortOption
 from alephee.http.wire import format_utc
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import documents as docs
 from alephee.orders import labels
+from alephee.orders import messages as msg
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.models import (
+    MESSAGE_FROM_BUYER,
+    MESSAGE_FROM_SELLER,
     ORIGIN_API,
     ORIGIN_MARKETPLACE,
     Order,
     OrderAccountOptions,
+    OrderCreation,
     OrderDocument,
     OrderHistory,
+    OrderMessage,
 )
-from alephee.orders.schemas import OrderDetail
+from alephee.orders.schemas import OrderDetail, OrderInfoIn
 
 ID_SORT = SortOption("Id", "Order by internal ID asc")
 DATE_CREATED_SORT = SortOption("dateCreated", "Order by date of sale asc")
@@ -1286,7 +1292,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
                 topic="order.status",
                 aggregate_type="order",
                 aggregate_id=order.id,
-                payload={"OrderId": order.id, "Status": order.status, "Tracking": tracking},
+                payload=order_payload(order, Status=order.status, Tracking=tracking),
                 marketplace_id=order.marketplace_id,
             )
     session.flush()
@@ -1305,3 +1311,938 @@ def order_history(session: Session, order_id: int) -> list[Any]:
     return list(
         session.scalars(select(OrderHistory).where(OrderHistory.order_id == order_id).order_by(OrderHistory.id))
     )
+
+
+# --- shared by the single-order writes ----------------------------------------------------------------------
+
+_countries: dict[int, str | None] = {}
+
+
+def marketplace_country(session: Session, marketplace_id: int) -> str | None:
+    """The country of a marketplace (cached like ``marketplace_family``)."""
+    if marketplace_id not in _countries:
+        _countries[marketplace_id] = session.scalar(
+            select(Marketplace.country_id).where(Marketplace.id == marketplace_id)
+        )
+    return _countries[marketplace_id]
+
+
+def _lock_order(session: Session, account_id: int, order_id: int, *, deleted: bool = False) -> Order:
+    """The order, locked for this transaction (``FOR UPDATE`` on PostgreSQL; SQLite writers are serialised by
+    BEGIN IMMEDIATE). 404 when it is not the account's (or is deleted, unless ``deleted``)."""
+    query = select(Order).options(defer(Order.package_info)).where(Order.id == order_id, Order.account_id == account_id)
+    if not deleted:
+        query = query.where(Order.status != st.DELETED)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    order = session.scalar(query)
+    if order is None:
+        raise NotFound(ORDER_NOT_FOUND)
+    return order
+
+
+def order_payload(order: Order, **extra: Any) -> dict[str, Any]:
+    """The payload of an order-topic outbox row: the hub id, the marketplace's order number and cart, then
+    the topic's own keys (see ``marketplaces/sandbox.py`` for what channels read)."""
+    return {"OrderId": order.id, "ExternalOrderId": order.external_order_id, "PackId": order.pack_id, **extra}
+
+
+def _bounded(params: dict[str, str | None], name: str, limit: int) -> str | None:
+    value = params.get(name)
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if len(text) > limit:
+        raise InvalidInput(TOO_LONG_PARAM.format(name=name, limit=limit))
+    return text
+
+
+TOO_LONG_PARAM = "'{name}' is too long (at most {limit} characters)"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """A file received by an upload endpoint (multipart part or decoded base64), already size-checked."""
+
+    data: bytes
+    name: str | None
+    extension: str | None
+
+
+def split_file_name(raw_name: str | None, extension: str | None) -> tuple[str | None, str | None]:
+    """``(display name without extension, declared extension)``. The name is metadata only (no directories);
+    the declared extension is the explicit one, else the name's own suffix."""
+    if raw_name is None or not raw_name.strip():
+        return None, (extension or None)
+    base = raw_name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if dot and stem and suffix.lower() in docs.EXTENSION_ALIASES:
+        return stem, (extension or suffix)
+    return base, (extension or None)
+
+
+# --- POST /v2/orders/{orderId}/documents (spec 21 §3, §8.4) -------------------------------------------------
+
+DOC_TYPE_UPLOAD = "documentType is required: 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
+
+
+def _document_out(document: OrderDocument) -> dict[str, Any]:
+    return {
+        "Type": document.doc_type,
+        "Name": document.name,
+        "Extension": document.extension,
+        "Fullfilename": f"{document.name}.{document.extension}",
+        "Size": document.size,
+        "DocumentDate": format_utc(document.document_date) if document.document_date else None,
+        "DateCreated": format_utc(document.created_at),
+    }
+
+
+def attach_document(
+    session: Session,
+    store: docs.DocumentStore,
+    settings: Settings,
+    account_id: int,
+    actor: str,
+    order_id: int,
+    params: dict[str, str | None],
+    upload: UploadedFile,
+    tz: Any,
+) -> dict[str, Any]:
+    """Attach a document (already size-checked); the same bytes as the same type again return the stored
+    document and change nothing. Invoices are queued for the marketplace per spec 21 §8.4. Commits."""
+    doc_type = parse_int(params.get("documentType"), "documentType")
+    if doc_type is None:
+        raise InvalidInput(DOC_TYPE_UPLOAD)
+    if doc_type not in docs.ALLOWED_FORMATS:
+        raise InvalidInput(docs.UNKNOWN_TYPE.format(value=doc_type))
+    raw_date = params.get("documentDate")
+    document_date = parse_filter_datetime(raw_date, tz, name="documentDate") if raw_date and raw_date.strip() else None
+    name, extension = split_file_name(upload.name, upload.extension)
+    request = DocumentUpload(
+        doc_type=doc_type,
+        data=upload.data,
+        name=name,
+        extension=extension,
+        document_number=_bounded(params, "documentNumber", 60),
+        document_date=document_date,
+        fiscal_key=_bounded(params, "fiscalKey", 60),
+        series_number=_bounded(params, "seriesNumber", 20),
+        message_text=_bounded(params, "messageText", 500),
+    )
+    # Content checks before the order is locked: a bad file never waits for (or holds) a lock.
+    docs.inspect(upload.data, doc_type=doc_type, declared_extension=extension, max_bytes=settings.documents_max_bytes)
+    order = _lock_order(session, account_id, order_id)
+    country = marketplace_country(session, order.marketplace_id)
+    if doc_type == docs.NFE and country != "BR":
+        raise PreconditionFailed(docs.NFE_ONLY_BRAZIL)
+    document, created = store_document(session, store, settings, order, request)
+    if created:
+        now = clock.utcnow()
+        session.execute(insert(OrderHistory), [_history(order, actor, "document", now)])
+        family = marketplace_family(session, order.marketplace_id)
+        options = account_options(session, account_id)
+        if docs.forwards(
+            doc_type,
+            marketplace_order=order.origin == ORIGIN_MARKETPLACE,
+            family=family,
+            country=country,
+            logistic_type=order.logistic_type,
+            ml_own_invoicing=bool(options and options.ml_own_invoicing),
+        ):
+            from alephee.marketplaces.outbox import enqueue
+
+            enqueue(
+                session,
+                account_id=account_id,
+                topic="order.document",
+                aggregate_type="order",
+                aggregate_id=order.id,
+                payload=order_payload(
+                    order,
+                    DocumentId=document.id,
+                    DocumentType=doc_type,
+                    DocumentNumber=document.document_number,
+                    DocumentDate=format_utc(document.document_date) if document.document_date else None,
+                    FileName=f"{document.name}.{document.extension}",
+                    Extension=document.extension,
+                    ContentType=document.content_type,
+                    Size=document.size,
+                    Sha256=document.sha256,
+                    StorageKey=document.sha256,
+                    FiscalKey=document.fiscal_key,
+                    SeriesNumber=document.series_number,
+                    MessageText=document.message_text,
+                ),
+                marketplace_id=order.marketplace_id,
+            )
+    out = _document_out(document)
+    session.commit()
+    return out
+
+
+# --- POST /v2/orders/{orderId}/split (spec 21 §4) ----------------------------------------------------------
+
+SPLIT_REASONS = {1: "fragile", 2: "another_warehouse", 3: "irregular_shape", 4: "other_motive"}
+SPLIT_REASON_REQUIRED = (
+    "splitReasonId is required: 1 (fragile), 2 (another_warehouse), 3 (irregular_shape) or 4 (other_motive)"
+)
+BAD_SPLIT_REASON = "Invalid splitReasonId '{value}': use 1, 2, 3 or 4"
+SPLIT_ONLY_ML = "Only Mercado Libre orders can be split"
+SPLIT_NOT_IN_CART = "The order does not belong to a shopping cart (pack)"
+SPLIT_SINGLE_ORDER = "The order's cart holds no other order: there is nothing to split"
+SPLIT_DELIVERED = "The order was already delivered"
+SPLIT_SHIPMENT_GONE = "The order's shipment is already '{status}': it can no longer be split"
+SPLIT_CANCELLED = "The order is cancelled"
+SPLIT_LABEL_SUBSTATUS = "The order's shipping label is in substate '{substatus}': it cannot be split now"
+# New ids after a split, derived from the order id (an order leaves a cart once: its new cart holds only it).
+SPLIT_PACK_BASE = 2_000_008_000_000_000
+SPLIT_SHIPPING_BASE = 50_000_000_000
+SPLIT_BLOCKING_SHIPMENTS = frozenset({ship.SHIPPED, ship.DELIVERED, ship.NOT_DELIVERED, ship.CANCELLED})
+
+
+def split_pack_id(order_id: int) -> str:
+    """The cart id an order gets when it is split out of its cart."""
+    return str(SPLIT_PACK_BASE + order_id)
+
+
+def parse_split_reason(raw: str | None) -> int:
+    """``splitReasonId`` (400 when absent or not 1-4)."""
+    if raw is None or not raw.strip():
+        raise InvalidInput(SPLIT_REASON_REQUIRED)
+    try:
+        reason = int(raw.strip())
+    except ValueError:
+        raise InvalidInput(BAD_SPLIT_REASON.format(value=raw.strip())) from None
+    if reason not in SPLIT_REASONS:
+        raise InvalidInput(BAD_SPLIT_REASON.format(value=raw.strip()))
+    return reason
+
+
+def _split_out(order: Order) -> dict[str, Any]:
+    return {
+        "OrderId": order.id,
+        "PackId": order.pack_id,
+        "SourcePackId": order.source_pack_id,
+        "ExternalShippingId": order.external_shipping_id,
+    }
+
+
+def split_refusal(order: Order, carts_orders: int) -> str | None:
+    """Why the order cannot leave its cart now (spec 21 §4.2 rule 3), or None."""
+    if not order.pack_id:
+        return SPLIT_NOT_IN_CART
+    if carts_orders < 2:
+        return SPLIT_SINGLE_ORDER
+    if order.status == st.DELIVERED or order.shipment_status == ship.DELIVERED:
+        return SPLIT_DELIVERED
+    if st.is_cancelled(order.status):
+        return SPLIT_CANCELLED
+    if order.shipment_status in SPLIT_BLOCKING_SHIPMENTS:
+        return SPLIT_SHIPMENT_GONE.format(status=order.shipment_status)
+    if order.shipment_substatus in ship.SPLIT_BLOCKED_SUBSTATUSES:
+        return SPLIT_LABEL_SUBSTATUS.format(substatus=order.shipment_substatus.upper())
+    return None
+
+
+def split_order(session: Session, account_id: int, actor: str, order_id: int, reason: int) -> dict[str, Any]:
+    """Move one order out of its Mercado Libre cart into its own cart and shipment. A repeat (the order was
+    already split out) returns the same result and queues nothing. Commits."""
+    from alephee.marketplaces.outbox import enqueue
+
+    # Read the cart without a lock, then lock every order of it in ascending id order (two splits of the
+    # same cart never wait on each other in a cycle), then check again under the lock.
+    first = session.scalar(
+        select(Order.pack_id).where(Order.id == order_id, Order.account_id == account_id, Order.status != st.DELETED)
+    )
+    pack_id = first
+    ids = [order_id]
+    if pack_id:
+        ids = sorted(
+            set(
+                session.scalars(
+                    select(Order.id).where(
+                        Order.account_id == account_id, Order.pack_id == pack_id, Order.status != st.DELETED
+                    )
+                )
+            )
+            | {order_id}
+        )
+    locked = _locked_orders(session, account_id, ids)
+    order = locked.get(order_id)
+    if order is None:
+        raise NotFound(ORDER_NOT_FOUND)
+    if marketplace_family(session, order.marketplace_id) != "mercadolibre" or order.origin != ORIGIN_MARKETPLACE:
+        raise PreconditionFailed(SPLIT_ONLY_ML)
+    if order.pack_id == split_pack_id(order.id):
+        session.rollback()
+        return _split_out(order)  # already split out: a retry after a timeout
+    if order.pack_id != pack_id:
+        raise PreconditionFailed(SPLIT_NOT_IN_CART if not order.pack_id else SPLIT_SINGLE_ORDER)
+    cart = [o for o in locked.values() if o.pack_id == pack_id]
+    refusal = split_refusal(order, len(cart))
+    if refusal:
+        raise PreconditionFailed(refusal)
+    now = clock.utcnow()
+    old_pack = order.pack_id
+    assert old_pack is not None
+    order.source_pack_id = order.source_pack_id or old_pack
+    order.pack_id = split_pack_id(order.id)
+    order.pack_size = 1
+    order.pack_complete = True
+    order.external_shipping_id = SPLIT_SHIPPING_BASE + order.id
+    if order.shipment_status == ship.READY_TO_SHIP:
+        order.shipment_substatus = ship.SUB_READY_TO_PRINT  # a new shipment: a new label to print
+    order.label_first_printed_at = None
+    order.shipment_updated_at = now
+    order.updated_at = now
+    order.version += 1
+    for other in cart:
+        if other.id != order.id:
+            other.pack_size = max(1, (other.pack_size or len(cart)) - 1)
+            other.updated_at = now
+            other.version += 1
+    session.flush()
+    refresh_pack(session, account_id, old_pack)
+    session.execute(insert(OrderHistory), [_history(order, actor, "split", now)])
+    enqueue(
+        session,
+        account_id=account_id,
+        topic="order.split",
+        aggregate_type="order",
+        aggregate_id=order.id,
+        payload=order_payload(
+            order,
+            PackId=old_pack,
+            SplitReasonId=reason,
+            NewPackId=order.pack_id,
+            NewExternalShippingId=order.external_shipping_id,
+        ),
+        marketplace_id=order.marketplace_id,
+    )
+    out = _split_out(order)
+    session.commit()
+    return out
+
+
+# --- POST /v2/orders/{orderId}/messages (spec 21 §5) -------------------------------------------------------
+
+MESSAGE_OK = "OK"
+
+
+def _conversation(session: Session, order_id: int) -> list[msg.Sent]:
+    rows = session.execute(
+        select(OrderMessage.sender, OrderMessage.message_option, OrderMessage.text, OrderMessage.attachment_sha256)
+        .where(OrderMessage.order_id == order_id)
+        .order_by(OrderMessage.id)
+    ).all()
+    return [msg.Sent(sender=r[0], option=r[1], text=r[2], attachment_sha256=r[3]) for r in rows]
+
+
+def send_message(
+    session: Session,
+    store: docs.DocumentStore,
+    settings: Settings,
+    account_id: int,
+    actor: str,
+    order_id: int,
+    raw_option: str | int | None,
+    raw_text: str | None,
+    attachment: UploadedFile | None,
+) -> str:
+    """Send a message to the buyer (stored, queued as ``order.message``). 409 while the previous one is
+    unanswered, except that repeating exactly that message is a 200 that sends nothing. Commits."""
+    from alephee.marketplaces.outbox import enqueue
+
+    option = msg.parse_option(raw_option)
+    if option in msg.CUSTOM_TEXT:
+        msg.message_text(option, raw_text, None)  # 400s (missing, too long) before anything is read
+    sniffed = None
+    name: str | None = None
+    if attachment is not None:
+        name, extension = split_file_name(attachment.name, attachment.extension)
+        sniffed = docs.inspect_attachment(
+            attachment.data, declared_extension=extension, max_bytes=settings.documents_max_bytes
+        )
+        name = docs.safe_name(name, f"adjunto-{order_id}")
+    order = _lock_order(session, account_id, order_id)
+    if marketplace_family(session, order.marketplace_id) != "mercadolibre" or order.origin != ORIGIN_MARKETPLACE:
+        raise PreconditionFailed(msg.NOT_MERCADOLIBRE)
+    text, problem = msg.message_text(option, raw_text, marketplace_country(session, order.marketplace_id))
+    problem = problem or msg.applicability(option, logistic_type=order.logistic_type)
+    if problem or text is None:
+        raise PreconditionFailed(problem or msg.NOT_MERCADOLIBRE)
+    conversation = _conversation(session, order.id)
+    sha = sniffed.sha256 if sniffed else None
+    if msg.is_replay(conversation, option, text, sha):
+        session.rollback()
+        return MESSAGE_OK
+    refusal = msg.conversation_problem(conversation, option, sniffed is not None)
+    if refusal is not None:
+        code, message = refusal
+        raise (Conflict if code == 409 else PreconditionFailed)(message)
+    if attachment is not None and sniffed is not None:
+        store.put(attachment.data)
+    now = clock.utcnow()
+    message = OrderMessage(
+        order_id=order.id,
+        account_id=account_id,
+        sender=MESSAGE_FROM_SELLER,
+        message_option=option,
+        text=text,
+        attachment_name=f"{name}.{sniffed.fmt}" if sniffed else None,
+        attachment_extension=sniffed.fmt if sniffed else None,
+        attachment_sha256=sha,
+        attachment_size=sniffed.size if sniffed else None,
+        actor=actor,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    session.execute(insert(OrderHistory), [_history(order, actor, "message", now)])
+    enqueue(
+        session,
+        account_id=account_id,
+        topic="order.message",
+        aggregate_type="order",
+        aggregate_id=order.id,
+        payload=order_payload(
+            order,
+            MessageId=message.id,
+            MessageOption=option,
+            Text=text,
+            AttachmentName=message.attachment_name,
+            AttachmentStorageKey=sha,
+        ),
+        marketplace_id=order.marketplace_id,
+    )
+    session.commit()
+    return MESSAGE_OK
+
+
+def record_buyer_reply(session: Session, account_id: int, order_id: int, text: str) -> OrderMessage:
+    """A reply of the buyer, as the marketplace reports it (opens the way for the next message; no commit)."""
+    order = _lock_order(session, account_id, order_id)
+    reply = OrderMessage(
+        order_id=order.id,
+        account_id=account_id,
+        sender=MESSAGE_FROM_BUYER,
+        message_option=None,
+        text=text,
+        actor="marketplace",
+        created_at=clock.utcnow(),
+    )
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def order_messages(session: Session, order_id: int) -> list[OrderMessage]:
+    """The conversation of an order, oldest first."""
+    return list(
+        session.scalars(select(OrderMessage).where(OrderMessage.order_id == order_id).order_by(OrderMessage.id))
+    )
+
+
+# --- POST /v2/orders (spec 21 §6) --------------------------------------------------------------------------
+
+MAX_CREATE_ITEMS = 50
+MAX_CREATE_PAYMENTS = 10
+MAX_PAYMENT_DISCOUNTS = 10
+CREATE_LIMIT = "Too many {what} in one order: {count} sent, at most {cap} allowed. Nothing was processed"
+ITEM_STATUSES = (st.READY_TO_SHIP, st.ARRIVED, st.SHIPPED, st.DELIVERED, st.CANCELLED)
+BAD_ITEM_STATUS = "Items[{index}].Status {status} is not valid: use 10, 17, 20, 80 or 90"
+DUPLICATE_LINE = (
+    "Items[{index}] repeats the product {sku} with the same quantity and unit price as Items[{other}]; "
+    "send one item with the total quantity"
+)
+AMBIGUOUS_SKU = "Items[{index}]: SKU {sku} exists under several brands; send Product.Brand"
+MARKETPLACE_NOT_OF_ACCOUNT = "MarketplaceId {id} is not one of the account's marketplaces"
+DUPLICATE_EXTERNAL = (
+    "ExternalOrderId {external} already identifies order {id} of this account with different content; "
+    "ExternalOrderId must be unique"
+)
+DUPLICATE_DELETED = "ExternalOrderId {external} belonged to order {id}, which was deleted; use another ExternalOrderId"
+PICKUP_REQUIRED = "Shipping.Pickup is required when the logistic type is pickup"
+COURIER_REQUIRED = "Shipping.CourierInfo is required when the logistic type is courier"
+RECEIVER_ADDRESS_REQUIRED = "Shipping.ReceiverAddress is required (except for pick-up shipments)"
+BAD_LOGISTIC = "Shipping.LogisticType '{value}' is not a known logistic type"
+BAD_DATE_FIELD = "Invalid date for '{name}': use ISO 8601, e.g. 2024-05-10T10:00:00-03:00"
+# Item status progress: the order is as advanced as its least advanced live item (cancelled lines aside).
+_PROGRESS = (st.READY_TO_SHIP, st.ARRIVED, st.SHIPPED, st.DELIVERED)
+
+
+def _ci_get(raw: Any, name: str) -> Any:
+    return _field(raw, name)[1]
+
+
+def check_create_limits(raw: dict[str, Any]) -> None:
+    """The usage limits of POST /v2/orders (spec 21 §6.5), checked on the raw body before validation:
+    413 with nothing processed over 50 items, 10 payments or 10 discounts per payment."""
+    items = _ci_get(raw, "Items")
+    if isinstance(items, list) and len(items) > MAX_CREATE_ITEMS:
+        raise PayloadTooLarge(CREATE_LIMIT.format(what="items", count=len(items), cap=MAX_CREATE_ITEMS))
+    payments = _ci_get(raw, "Payments")
+    if isinstance(payments, list):
+        if len(payments) > MAX_CREATE_PAYMENTS:
+            raise PayloadTooLarge(CREATE_LIMIT.format(what="payments", count=len(payments), cap=MAX_CREATE_PAYMENTS))
+        for payment in payments:
+            discounts = _ci_get(payment, "Discounts")
+            if isinstance(discounts, list) and len(discounts) > MAX_PAYMENT_DISCOUNTS:
+                raise PayloadTooLarge(
+                    CREATE_LIMIT.format(what="discounts in a payment", count=len(discounts), cap=MAX_PAYMENT_DISCOUNTS)
+                )
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k).lower(): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def request_fingerprint(raw: dict[str, Any]) -> str:
+    """SHA-256 of the body with property names lower-cased and sorted (a retry is byte-for-byte the same
+    request, but a client may re-serialise it)."""
+    import hashlib
+
+    return hashlib.sha256(orjson.dumps(_canonical(raw), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _parse_date(value: str | None, tz: Any, name: str) -> datetime | None:
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return parse_filter_datetime(str(value), tz, name=name)
+    except InvalidInput:
+        raise InvalidInput(BAD_DATE_FIELD.format(name=name)) from None
+
+
+def _kv_in(value: Any, default: tuple[int, str]) -> dict[str, Any]:
+    """A ``{Key, Value}`` from a code, a name or an object (lenient input)."""
+    if value is None:
+        return {"Key": default[0], "Value": default[1]}
+    if isinstance(value, int):
+        return {"Key": value, "Value": None}
+    if isinstance(value, str):
+        return {"Key": 0, "Value": value}
+    key = value.Key
+    code = int(key) if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()) else 0
+    return {"Key": code, "Value": value.Value or (key if isinstance(key, str) and not key.strip().isdigit() else None)}
+
+
+def _logistic_in(value: Any) -> int:
+    if value is None:
+        return ship.CUSTOM
+    raw = value
+    if not isinstance(value, (int, str)):
+        raw = value.Key if value.Key not in (None, "") else value.Value
+    code = ship.logistic_type_code(raw)
+    if code is None and isinstance(raw, str):
+        text = raw.strip().lower().replace(" ", "_").replace("-", "_")
+        code = {"pick_up": ship.PICKUP, "pickup": ship.PICKUP}.get(text, ship.logistic_type_code(text))
+    if code is None:
+        raise InvalidInput(BAD_LOGISTIC.format(value=raw))
+    return code
+
+
+@dataclass(slots=True)
+class _CatalogMatch:
+    product_id: int
+    sku: str
+    brand: str
+    title: str
+    ean: str | None
+    product_type: int
+
+
+def _find_products(session: Session, account_id: int, body: OrderInfoIn) -> list[_CatalogMatch | None]:
+    from alephee.products.models import Brand, Product
+
+    skus = sorted({item.Product.Sku for item in body.Items})
+    rows = session.execute(
+        select(Product.id, Product.sku, Brand.name, Brand.id, Product.name, Product.gtin, Product.product_type)
+        .join(Brand, Brand.id == Product.brand_id)
+        .where(Product.account_id == account_id, Product.sku.in_(skus))
+        .order_by(Product.id)
+    ).all()
+    by_sku: dict[str, list[Any]] = {}
+    for row in rows:
+        by_sku.setdefault(row[1], []).append(row)
+    found: list[_CatalogMatch | None] = []
+    for index, item in enumerate(body.Items):
+        candidates = by_sku.get(item.Product.Sku, [])
+        wanted = (item.Product.Brand or "").strip().lower()
+        if wanted:
+            candidates = [r for r in candidates if r[2].strip().lower() == wanted or str(r[3]) == wanted]
+        if len(candidates) > 1:
+            raise InvalidInput(AMBIGUOUS_SKU.format(index=index, sku=item.Product.Sku))
+        row = candidates[0] if candidates else None
+        found.append(_CatalogMatch(row[0], row[1], row[2], row[4], row[5], row[6]) if row else None)
+    return found
+
+
+def _order_status_of(statuses: Sequence[int]) -> int:
+    live = [s for s in statuses if s != st.CANCELLED]
+    if not live:
+        return st.CANCELLED
+    return min(live, key=_PROGRESS.index)
+
+
+def _address_out(address: Any) -> dict[str, Any] | None:
+    return address.model_dump() if address is not None else None
+
+
+def _created_detail(
+    session: Session,
+    account_id: int,
+    marketplace: Marketplace,
+    body: OrderInfoIn,
+    matches: Sequence[_CatalogMatch | None],
+    movements: dict[int, dict[str, Any]],
+    sale_date: datetime,
+    tz: Any,
+) -> dict[str, Any]:
+    account = session.get(Account, account_id)
+    assert account is not None
+    items = []
+    for index, (item, match) in enumerate(zip(body.Items, matches, strict=True)):
+        status = item.Status
+        type_code = st.status_type_of(status) or 0
+        product = item.Product
+        movement = movements.get(index)
+        items.append(
+            {
+                "Id": index + 1,
+                "Type": {"Key": ITEM_KIT if match and match.product_type == 2 else ITEM_NORMAL, "Value": None},
+                "ParentItemId": None,
+                "Product": {
+                    "Id": match.product_id if match else None,
+                    "Sku": product.Sku,
+                    "Brand": match.brand if match else product.Brand,
+                    "SellerSku": product.SellerSku,
+                    "EAN": product.EAN or (match.ean if match else None),
+                    "Attributes": None,
+                    "Title": product.Title or product.Description or (match.title if match else None),
+                    "IntegrationCode": None,
+                    "Category": None,
+                },
+                "ProductListing": None,
+                "Quantity": item.Quantity,
+                "QuantitiesDetails": {
+                    "Requested": {"Key": "unidades", "Value": Decimal(item.Quantity)},
+                    "Picked": {"Key": "unidades", "Value": Decimal(0)},
+                    "StockMovements": [movement] if movement else [],
+                },
+                "UnitPrice": item.UnitPrice,
+                "FullUnitPrice": item.UnitPrice,
+                "UnitPriceCost": item.UnitPriceCost,
+                "CalculatedComponentUnitPrice": None,
+                "CalculatedComponentFullUnitPrice": None,
+                "SaleFee": None,
+                "Notes": item.Notes or "",
+                "Status": {"Key": status, "Value": st.STATUS_LABELS[status]},
+                "StatusType": {"Key": type_code, "Value": st.STATUS_TYPE_LABELS.get(type_code)},
+                "IsCancelled": status == st.CANCELLED,
+            }
+        )
+    for item in items:
+        item["Type"]["Value"] = ITEM_TYPES[item["Type"]["Key"]]
+    payments = []
+    for payment in body.Payments:
+        created = _parse_date(payment.DateCreated, tz, "Payments.DateCreated") or sale_date
+        approved = _parse_date(payment.DateApproved, tz, "Payments.DateApproved")
+        payments.append(
+            {
+                "ExternalPaymentId": payment.ExternalPaymentId,
+                "Amount": payment.Amount,
+                "AmountNoDiscount": payment.AmountNoDiscount
+                if payment.AmountNoDiscount is not None
+                else payment.Amount,
+                "ShippingAmount": payment.ShippingAmount,
+                "ShippingAmountNoDiscount": payment.ShippingAmount,
+                "TransactionAmount": payment.TransactionAmount,
+                "Total": payment.Total if payment.Total is not None else payment.Amount,
+                "SubTotal": payment.SubTotal,
+                "Installments": payment.Installments or 1,
+                "InstallmentAmount": payment.InstallmentAmount,
+                "Notes": payment.Notes or "",
+                "CurrencySymbol": payment.CurrencySymbol,
+                "Method": _kv_in(payment.Method, (0, "other")),
+                "Status": _kv_in(payment.Status, (1, "approved")),
+                "Condition": {"Key": 1, "Value": "Contado" if (payment.Installments or 1) == 1 else "Cuotas"},
+                "Discounts": [d.model_dump() for d in payment.Discounts],
+                "Taxes": payment.Taxes.model_dump() if payment.Taxes else None,
+                "AuthorizationCode": payment.AuthorizationCode,
+                "DateCreated": created,
+                "DateApproved": approved,
+                "LastUpdate": approved or created,
+            }
+        )
+    shipping_in = body.Shipping
+    cost_in = shipping_in.Cost
+    if isinstance(cost_in, Decimal):
+        cost, receiver_cost, sender_cost = cost_in, shipping_in.ReceiverCost, shipping_in.SenderCost
+    else:
+        cost = cost_in.Cost if cost_in.Cost is not None else cost_in.Amount
+        receiver_cost = cost_in.ReceiverCost if cost_in.ReceiverCost is not None else shipping_in.ReceiverCost
+        sender_cost = cost_in.SenderCost if cost_in.SenderCost is not None else shipping_in.SenderCost
+    buyer = body.Buyer
+    billing_info = buyer.BillingInfo.model_dump() if buyer.BillingInfo else None
+    shipping = {
+        "Cost": cost,
+        "ReceiverCost": receiver_cost,
+        "SenderCost": sender_cost,
+        "CourierInfo": shipping_in.CourierInfo.model_dump() if shipping_in.CourierInfo else None,
+        "ShippingLabels": {"SubStatus": None, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""},
+        "Pickup": shipping_in.Pickup.model_dump() if shipping_in.Pickup else None,
+        "ReceiverAddress": _address_out(shipping_in.ReceiverAddress),
+        "Receiver": shipping_in.Receiver.model_dump(),
+        "EstimatedDeliveryDate": _parse_date(shipping_in.EstimatedDeliveryDate, tz, "Shipping.EstimatedDeliveryDate"),
+        "DateCreated": sale_date,
+        "LastUpdated": sale_date,
+        "PackageInfo": None,
+    }
+    return {
+        "SellerAccount": {
+            "Id": account.id,
+            "OwnCode": account.own_code,
+            "Name": account.name,
+            "BusinessName": account.business_name,
+        },
+        "MarketPlace": {"Key": marketplace.id, "Value": marketplace.name, "Channel": ""},
+        "Items": items,
+        "Payments": payments,
+        "Adjustments": [],
+        "Shipping": shipping,
+        "Buyer": {
+            "Code": buyer.Code,
+            "Owncode": buyer.Owncode,
+            "Name": buyer.Name,
+            "Phone": buyer.Phone,
+            "Email": buyer.Email,
+            "DocType": buyer.DocType,
+            "DocNumber": buyer.DocNumber,
+            "Nickname": buyer.Nickname,
+            "Address": _address_out(buyer.Address),
+            "BillingInfo": billing_info,
+        },
+        "Billing": {"SaleFee": None, "Invoice": {"DanfePdfUrl": "", "XmlUrl": ""}},
+        "ActiveClaims": [],
+        "ExternalJson": {},
+        "Notes": body.Notes or "",
+    }
+
+
+def _existing_creation(session: Session, account_id: int, external: str, fingerprint: str) -> tuple[int, bool] | None:
+    """``(order id, same request)`` of an order already holding ``external`` in the account, or None.
+    A deleted order, or another order (marketplace, B2B) with that number, is a 409."""
+    creation = session.scalar(
+        select(OrderCreation).where(OrderCreation.account_id == account_id, OrderCreation.external_order_id == external)
+    )
+    if creation is not None:
+        if creation.deleted_at is not None:
+            raise Conflict(DUPLICATE_DELETED.format(external=external, id=creation.order_id))
+        if creation.request_sha256 != fingerprint:
+            raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=creation.order_id))
+        return creation.order_id, True
+    other = session.scalar(
+        select(Order.id).where(Order.account_id == account_id, Order.external_order_id == external).limit(1)
+    )
+    if other is not None:
+        raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=other))
+    return None
+
+
+def create_order(
+    session: Session,
+    account_id: int,
+    actor: str,
+    body: OrderInfoIn,
+    raw: dict[str, Any],
+    tz: Any,
+) -> tuple[dict[str, Any], bool]:
+    """Create one order (spec 21 §6): ``(order as GET shows it, created)``. The same request again (same
+    ``ExternalOrderId`` and content) returns the existing order and changes nothing; stock moves of every
+    item happen in the order's transaction. Commits."""
+    from sqlalchemy.exc import IntegrityError
+
+    from alephee.accounts.models import AccountMarketplace
+    from alephee.products import service as products
+
+    fingerprint = request_fingerprint(raw)
+    external = body.ExternalOrderId
+    existing = _existing_creation(session, account_id, external, fingerprint)
+    if existing is not None:
+        session.rollback()
+        return render_one(session, account_id, existing[0]), False
+    marketplace = session.get(Marketplace, body.MarketplaceId)
+    connected = session.scalar(
+        select(AccountMarketplace.marketplace_id).where(
+            AccountMarketplace.account_id == account_id, AccountMarketplace.marketplace_id == body.MarketplaceId
+        )
+    )
+    if marketplace is None or connected is None:
+        raise InvalidInput(MARKETPLACE_NOT_OF_ACCOUNT.format(id=body.MarketplaceId))
+    sale_date = _parse_date(body.DateCreated, tz, "DateCreated")
+    assert sale_date is not None
+    logistic = _logistic_in(body.Shipping.LogisticType)
+    if logistic == ship.PICKUP and body.Shipping.Pickup is None:
+        raise InvalidInput(PICKUP_REQUIRED)
+    if logistic == ship.COURIER and body.Shipping.CourierInfo is None:
+        raise InvalidInput(COURIER_REQUIRED)
+    if logistic != ship.PICKUP and body.Shipping.ReceiverAddress is None:
+        raise InvalidInput(RECEIVER_ADDRESS_REQUIRED)
+    seen: dict[tuple[str, str, int, Decimal], int] = {}
+    for index, item in enumerate(body.Items):
+        if item.Status not in ITEM_STATUSES:
+            raise InvalidInput(BAD_ITEM_STATUS.format(index=index, status=item.Status))
+        key = (item.Product.Sku, (item.Product.Brand or "").lower(), item.Quantity, item.UnitPrice)
+        if key in seen:
+            raise InvalidInput(DUPLICATE_LINE.format(index=index, sku=item.Product.Sku, other=seen[key]))
+        seen[key] = index
+    matches = _find_products(session, account_id, body)
+    status = _order_status_of([item.Status for item in body.Items])
+    # Stock: one movement per item that asks for it (live lines of catalogue products), in ascending product
+    # id order so two orders never wait on each other in a cycle; clamped at 0, the units actually taken kept.
+    now = clock.utcnow()
+    moves: list[dict[str, Any]] = []
+    movements: dict[int, dict[str, Any]] = {}
+    wanted = [
+        (match.product_id, index)
+        for index, (item, match) in enumerate(zip(body.Items, matches, strict=True))
+        if match is not None and item.StockMovement and item.Status != st.CANCELLED
+    ]
+    for product_id, index in sorted(wanted):
+        quantity = body.Items[index].Quantity
+        moved = products.move_stock_detailed(session, account_id, product_id, -quantity)
+        taken = quantity - moved.shortfall
+        moves.append({"product_id": product_id, "item": index + 1, "requested": quantity, "moved": taken})
+        movements[index] = {
+            "Account": {"Id": account_id},
+            "PrevStock": moved.quantity + taken,
+            "PostStock": moved.quantity,
+            "Quantity": -taken,
+            "DateCreated": now,
+        }
+    detail = _created_detail(session, account_id, marketplace, body, matches, movements, sale_date, tz)
+    shipment = ship.SHIPMENT_FOR_ORDER_STATUS.get(status) or (
+        (ship.PENDING, None) if logistic in (ship.PICKUP, ship.TO_BE_AGREED) else (ship.READY_TO_SHIP, None)
+    )
+    order = ingest_order(
+        session,
+        NewOrder(
+            account_id=account_id,
+            marketplace_id=marketplace.id,
+            external_order_id=external,
+            detail=OrderDetail.model_validate(detail),
+            status=status,
+            sale_date=sale_date,
+            origin=ORIGIN_API,
+            logistic_type=logistic,
+            shipment_status=shipment[0],
+            shipment_substatus=shipment[1],
+            integrated=body.Integrated,
+            erp_status=body.ErpStatus,
+            created_at=now,
+            status_date=now,
+            stock_moved=any(m["moved"] for m in moves),
+        ),
+    )
+    session.add(
+        OrderCreation(
+            order_id=order.id,
+            account_id=account_id,
+            external_order_id=external,
+            request_sha256=fingerprint,
+            stock_moves=moves,
+            created_at=now,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        # A concurrent identical request won the race (PostgreSQL): answer as its repeat.
+        session.rollback()
+        existing = _existing_creation(session, account_id, external, fingerprint)
+        if existing is None:
+            raise
+        session.rollback()
+        return render_one(session, account_id, existing[0]), False
+    session.execute(
+        insert(OrderHistory),
+        [
+            _history(
+                order,
+                actor,
+                "create",
+                now,
+                to_status=status,
+                integrated=order.integrated,
+                erp_status=order.erp_status,
+            )
+        ],
+    )
+    session.commit()
+    return render_one(session, account_id, order.id), True
+
+
+# --- DELETE /v2/orders (spec 21 §7) ------------------------------------------------------------------------
+
+ORDER_ID_PARAM_REQUIRED = "orderId is required and must be an integer"
+DELETE_ONLY_API = "Only orders created through POST /v2/orders can be deleted"
+
+
+def parse_order_id(raw: str | None) -> int:
+    """A required ``orderId`` query value (400 when absent, not an integer or out of range)."""
+    value = _as_int(raw.strip()) if raw is not None and raw.strip() else None
+    if value is None:
+        raise InvalidInput(ORDER_ID_PARAM_REQUIRED)
+    return value
+
+
+def delete_order(session: Session, account_id: int, actor: str, order_id: int, revert_stock: bool) -> None:
+    """Soft-delete an API-created order (status 70) and, with ``revert_stock``, give back exactly the stock
+    its creation took. Deleting again is a no-op success; the stock is never given back twice. Commits."""
+    from alephee.products import service as products
+
+    order = _lock_order(session, account_id, order_id, deleted=True)
+    if order.origin != ORIGIN_API:
+        raise PreconditionFailed(DELETE_ONLY_API)
+    now = clock.utcnow()
+    history: list[dict[str, Any]] = []
+    creation = session.get(OrderCreation, order.id)
+    if order.status != st.DELETED:
+        previous = order.status
+        order.status = st.DELETED
+        order.status_type = None
+        order.status_date = now
+        order.date_closed = order.date_closed or now
+        order.updated_at = now
+        order.version += 1
+        history.append(_history(order, actor, "delete", now, from_status=previous, to_status=st.DELETED))
+        if creation is not None:
+            creation.deleted_at = now
+    if revert_stock and order.stock_moved and not order.stock_reverted:
+        moves = creation.stock_moves if creation is not None else []
+        back: dict[int, int] = {}
+        for move in moves:
+            back[int(move["product_id"])] = back.get(int(move["product_id"]), 0) + int(move["moved"])
+        for product_id in sorted(back):
+            if back[product_id]:
+                try:
+                    products.move_stock(session, account_id, product_id, back[product_id])
+                except NotFound:
+                    continue  # the product left the catalogue since: nothing to give back to
+        order.stock_reverted = True
+        order.updated_at = now
+        if creation is not None:
+            creation.stock_reverted_at = now
+        history.append(_history(order, actor, "revert_stock", now, from_status=st.DELETED, to_status=st.DELETED))
+    session.flush()
+    if order.pack_id:
+        refresh_pack(session, account_id, order.pack_id)
+    if history:
+        session.execute(insert(OrderHistory), history)
+    session.commit()

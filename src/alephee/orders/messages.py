@@ -1,0 +1,157 @@
+"""Messages to the buyer of a Mercado Libre order (spec 21 §5): the message options, their templates and the
+rules that decide whether a message may be sent now.
+
+The conversation rules (wait for the buyer's reply, attachments only after a reply, same option after an
+attachment) are pure functions over the conversation so far; ``service.send_message`` applies them under the
+order's lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alephee.errors import InvalidInput
+from alephee.orders import shipping_rules as ship
+
+MAX_LENGTH = 350
+
+REQUEST_VARIANTS = 1
+REQUEST_BILLING_INFO = 2
+SEND_INVOICE_LINK = 3
+OTHER = 4
+DELIVERY_PROMISE = 5
+
+OPTION_NAMES: dict[int, str] = {
+    REQUEST_VARIANTS: "REQUEST_VARIANTS",
+    REQUEST_BILLING_INFO: "REQUEST_BILLING_INFO",
+    SEND_INVOICE_LINK: "SEND_INVOICE_LINK",
+    OTHER: "OTHER",
+    DELIVERY_PROMISE: "DELIVERY_PROMISE",
+}
+# Options whose text is the caller's (spec 21 §5.1: 3, 4 and 5, the request page's reading).
+CUSTOM_TEXT = frozenset({SEND_INVOICE_LINK, OTHER, DELIVERY_PROMISE})
+
+_VARIANTS_ES = (
+    "Hola, por favor confirma las características que quieres del producto que compraste, así podemos concretar "
+    "el envío."
+)
+_VARIANTS_PT = (
+    "Olá! Por favor, confirme as características que quer para o produto que você comprou, assim, podemos fazer o "
+    "envio."
+)
+# The docs give no billing-info text: ours, in the buyer's language (docs/compat/orders.md).
+_BILLING_ES = (
+    "Hola, por favor envíanos tus datos de facturación (nombre o razón social, número de documento y domicilio "
+    "fiscal) para poder emitir tu factura."
+)
+_BILLING_PT = (
+    "Olá! Por favor, envie seus dados de faturamento (nome ou razão social, CPF ou CNPJ e endereço) para "
+    "podermos emitir sua nota fiscal."
+)
+_SPANISH = ("AR", "CL", "CO", "MX", "UY")
+# Fixed texts by option and country (the site of the order's marketplace).
+TEMPLATES: dict[int, dict[str, str]] = {
+    REQUEST_VARIANTS: {**dict.fromkeys(_SPANISH, _VARIANTS_ES), "BR": _VARIANTS_PT},
+    REQUEST_BILLING_INFO: {**dict.fromkeys((*_SPANISH, "PE", "EC"), _BILLING_ES), "BR": _BILLING_PT},
+}
+# REQUEST_VARIANTS only for "cross docking" or "drop off" shipments (spec 21 §5.3 rule 8).
+VARIANTS_LOGISTICS = frozenset({ship.CROSS_DOCKING, ship.DROP_OFF, ship.XD_DROP_OFF})
+INVOICE_LINK_COUNTRIES = frozenset({"MX"})
+
+OPTION_REQUIRED = (
+    "messageOptions is required: 1 (REQUEST_VARIANTS), 2 (REQUEST_BILLING_INFO), 3 (SEND_INVOICE_LINK), "
+    "4 (OTHER) or 5 (DELIVERY_PROMISE)"
+)
+BAD_OPTION = "Invalid messageOptions '{value}': use 1, 2, 3, 4 or 5"
+TEXT_REQUIRED = "message is required with messageOptions {option} ({name})"
+TOO_LONG = "The message has {length} characters; at most 350 are allowed"
+NOT_MERCADOLIBRE = "Messages to the buyer can only be sent for Mercado Libre orders"
+VARIANTS_LOGISTIC = (
+    "REQUEST_VARIANTS can only be sent for orders shipped with cross docking or drop off (this order: '{logistic}')"
+)
+NO_TEMPLATE = "There is no {name} template for the order's country ({country})"
+INVOICE_LINK_COUNTRY = "SEND_INVOICE_LINK is only available in México (the order's country is {country})"
+AWAITING_REPLY = "The previous message to the buyer has not been answered yet; wait for the buyer's reply"
+ATTACHMENT_BEFORE_REPLY = (
+    "A message with an attachment can only be sent after the buyer has replied to a first message without one"
+)
+SAME_OPTION_AFTER_ATTACHMENT = (
+    "A message with an attachment was already sent with messageOptions {option} ({name}); later messages to this "
+    "buyer must use the same messageOptions"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message of the conversation so far (oldest first)."""
+
+    sender: str  # "seller" | "buyer"
+    option: int | None
+    text: str
+    attachment_sha256: str | None
+
+
+def parse_option(raw: str | int | None) -> int:
+    """``messageOptions`` as a code (400 when absent or unknown)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise InvalidInput(OPTION_REQUIRED)
+    try:
+        option = int(str(raw).strip())
+    except ValueError:
+        raise InvalidInput(BAD_OPTION.format(value=raw)) from None
+    if option not in OPTION_NAMES:
+        raise InvalidInput(BAD_OPTION.format(value=raw))
+    return option
+
+
+def message_text(option: int, custom: str | None, country: str | None) -> tuple[str | None, str | None]:
+    """``(text, None)`` or ``(None, problem)``. Template options ignore ``custom`` (spec 21 §5.3 rule 3);
+    problems of the 400 kind are raised, those of the 412 kind returned."""
+    name = OPTION_NAMES[option]
+    if option in CUSTOM_TEXT:
+        text = (custom or "").strip()
+        if not text:
+            raise InvalidInput(TEXT_REQUIRED.format(option=option, name=name))
+        if len(text) > MAX_LENGTH:
+            raise InvalidInput(TOO_LONG.format(length=len(text)))
+        if option == SEND_INVOICE_LINK and country not in INVOICE_LINK_COUNTRIES:
+            return None, INVOICE_LINK_COUNTRY.format(country=country or "unknown")
+        return text, None
+    template = TEMPLATES[option].get(country or "")
+    if template is None:
+        return None, NO_TEMPLATE.format(name=name, country=country or "unknown")
+    return template, None
+
+
+def applicability(option: int, *, logistic_type: int | None) -> str | None:
+    """Why the option does not apply to this order's shipment (412), or None."""
+    if option == REQUEST_VARIANTS and logistic_type not in VARIANTS_LOGISTICS:
+        return VARIANTS_LOGISTIC.format(logistic=ship.logistic_name(logistic_type) or "none")
+    return None
+
+
+def is_replay(conversation: Sequence[Sent], option: int, text: str, attachment_sha256: str | None) -> bool:
+    """Whether the request repeats the last, still unanswered, seller message (a retry after a timeout)."""
+    if not conversation:
+        return False
+    last = conversation[-1]
+    return (
+        last.sender == "seller"
+        and last.option == option
+        and last.text == text
+        and last.attachment_sha256 == attachment_sha256
+    )
+
+
+def conversation_problem(conversation: Sequence[Sent], option: int, with_attachment: bool) -> tuple[int, str] | None:
+    """Why a new message may not be sent now as ``(409|412, message)``, or None (spec 21 §5.3 rules 4-6)."""
+    if conversation and conversation[-1].sender == "seller":
+        return 409, AWAITING_REPLY
+    if with_attachment and not any(m.sender == "buyer" for m in conversation):
+        return 412, ATTACHMENT_BEFORE_REPLY
+    attached = [m for m in conversation if m.sender == "seller" and m.attachment_sha256]
+    if attached and attached[0].option is not None and attached[0].option != option:
+        first = attached[0].option
+        return 409, SAME_OPTION_AFTER_ATTACHMENT.format(option=first, name=OPTION_NAMES.get(first, "?"))
+    return None
