@@ -69,8 +69,9 @@ def make_shop(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Callable[.
         list_discount: Decimal | None = Decimal("10"),
         catalog: list[dict[str, Any]] | None = None,
         email: str = EMAIL,
+        name: str | None = None,
     ) -> Shop:
-        tenant = make_tenant(marketplaces=(30,) if marketplace else (), b2b_portal=portal_enabled)
+        tenant = make_tenant(name=name, marketplaces=(30,) if marketplace else (), b2b_portal=portal_enabled)
         rows = [dict(row) for row in (catalog if catalog is not None else CATALOG)]
         with ctx.db.writing() as session:
             general = accounts.create_price_list(
