@@ -216,3 +216,112 @@ def test_two_workers_on_the_same_orders(ctx: AppContext, seller: Tenant, add_ord
             for move in moves:
                 assert move.from_status == move.to_status or st.may_transition(move.from_status, move.to_status)
             assert [m.from_status for m in moves[1:]] == [m.to_status for m in moves[:-1]]
+
+
+# --- POST documents / split / messages, POST and DELETE orders: status, headers, exact names ---------------
+
+from tests.contract.test_cross_cutting import assert_rate_headers  # noqa: E402
+from tests.orders.conftest import PDF, order_info  # noqa: E402
+
+
+def test_write_endpoints_contract(client: TestClient, make_tenant: Any, add_order: AddOrder) -> None:
+    tenant = make_tenant(marketplaces=(100, 24))
+    a, b = (add_order(tenant, pack_id="2000003000000901", pack_size=2, external_shipping_id=41_000_000_901)
+            for _ in range(2))  # fmt: skip
+    # Documents: 200, JSON, the Documents[] entry of GET orders.
+    response = client.post(
+        f"/v2/orders/{a}/documents",
+        params=tenant.q(documentType=0, documentNumber="A-1"),
+        files={"file": ("factura.pdf", PDF, "application/pdf")},
+    )
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    assert_rate_headers(response)
+    assert list(response.json()) == ["Type", "Name", "Extension", "Fullfilename", "Size", "DocumentDate", "DateCreated"]
+    # Split: 200 with the new ids.
+    response = client.post(f"/v2/orders/{b}/split", params=tenant.q(splitReasonId=3))
+    assert response.status_code == 200 and list(response.json()) == ["OrderId", "PackId", "SourcePackId",
+                                                                    "ExternalShippingId"]  # fmt: skip
+    assert_rate_headers(response)
+    # Messages: 200 with a string body; 409 in the documented error shape.
+    response = client.post(f"/v2/orders/{a}/messages", params=tenant.q(messageOptions=4, message="Hola"))
+    assert response.status_code == 200 and response.json() == "OK"
+    assert_rate_headers(response)
+    assert_error(client.post(f"/v2/orders/{a}/messages", params=tenant.q(messageOptions=4, message="?")), 409)
+    # Create: 201, the order as GET shows it, Location.
+    response = client.post("/v2/orders", params=tenant.q(), json=order_info("C-1"))
+    assert response.status_code == 201 and response.headers["location"].startswith("/v2/orders?idFrom=")
+    assert_rate_headers(response)
+    created = response.json()
+    listed = client.get("/v2/orders", params=tenant.q(idFrom=created["Id"], idTo=created["Id"])).json()["Results"]
+    assert list(created) == list(listed[0]) and created["Id"] == listed[0]["Id"]
+    # Delete: 204, no body.
+    response = client.delete("/v2/orders", params=tenant.q(orderId=created["Id"], revertStock="false"))
+    assert response.status_code == 204 and response.content == b""
+    assert_rate_headers(response)
+    # Every 4xx is {"Status","Message"}; 401 before anything.
+    for method, url in (
+        ("post", f"/v2/orders/{a}/documents"),
+        ("post", f"/v2/orders/{a}/split"),
+        ("post", f"/v2/orders/{a}/messages"),
+        ("post", "/v2/orders"),
+        ("delete", "/v2/orders"),
+    ):
+        assert_error(client.request(method, url, params={"API_KEY": tenant.api_key}), 401)
+        assert_error(client.request(method, url, params=tenant.q()), 400)
+
+
+def test_write_endpoints_openapi(client: TestClient) -> None:
+    paths = client.get("/swagger/docs/v2").json()["paths"]
+    for path in ("/v2/orders/{orderId}/documents", "/v2/orders/{orderId}/messages"):
+        content = paths[path]["post"]["requestBody"]["content"]
+        assert set(content) == {"application/json", "multipart/form-data"}, path
+    assert paths["/v2/orders/{orderId}/documents"]["post"]["requestBody"]["required"] is True
+    assert paths["/v2/orders/{orderId}/messages"]["post"]["requestBody"]["required"] is False
+    assert {"get", "put", "post", "delete"} <= set(paths["/v2/orders"])
+    assert "201" in paths["/v2/orders"]["post"]["responses"] and "204" in paths["/v2/orders"]["delete"]["responses"]
+    assert "splitReasonId" in {p["name"] for p in paths["/v2/orders/{orderId}/split"]["post"]["parameters"]}
+
+
+def test_every_write_is_safe_to_repeat(
+    client: TestClient, ctx: AppContext, make_tenant: Any, add_order: AddOrder
+) -> None:
+    """Issue 6 §8: each write sent twice (a retry after a timeout) gives the same answer and applies once."""
+    from sqlalchemy import func, select
+
+    from alephee.marketplaces.models import OutboxMessage
+    from alephee.orders.models import OrderDocument, OrderHistory, OrderMessage
+
+    tenant = make_tenant(marketplaces=(100, 24))
+    a, b = (add_order(tenant, pack_id="2000003000000902", pack_size=2, external_shipping_id=41_000_000_902,
+                      logistic_type=ship.ME1) for _ in range(2))  # fmt: skip
+    requests: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+        ("PUT", "/v2/orders/integrate", {}, {"json": [{"OrderId": a, "OwnOrderId": "E-1", "ErpStatus": "ok"}]}),
+        ("PUT", "/v2/orders", {}, {"json": [{"OrderId": a, "Status": 20, "Tracking": {"Number": "T-1"}}]}),
+        ("POST", f"/v2/orders/{a}/documents", {"documentType": 0}, {"files": {"file": ("f.pdf", PDF)}}),
+        ("POST", f"/v2/orders/{b}/split", {"splitReasonId": 1}, {}),
+        ("POST", f"/v2/orders/{a}/messages", {"messageOptions": 4, "message": "Hola"}, {}),
+        ("POST", "/v2/orders", {}, {"json": order_info("R-1")}),
+    ]
+
+    def counts() -> tuple[int, ...]:
+        with ctx.db.reading() as session:
+            return tuple(
+                int(session.scalar(select(func.count()).select_from(model)) or 0)
+                for model in (OutboxMessage, OrderHistory, OrderDocument, OrderMessage, service.Order)
+            )
+
+    for method, url, query, kwargs in requests:
+        first = client.request(method, url, params=tenant.q(**query), **kwargs)
+        assert first.status_code in (200, 201), (url, first.text)
+        after_first = counts()
+        second = client.request(method, url, params=tenant.q(**query), **kwargs)
+        assert second.status_code == first.status_code, url
+        assert second.json() == first.json(), url
+        assert counts() == after_first, url
+    created = client.get("/v2/orders", params=tenant.q(externalOrderIdFrom="R-1", externalOrderIdTo="R-1")).json()
+    order_id = created["Results"][0]["Id"]
+    for _ in range(2):
+        assert client.delete("/v2/orders", params=tenant.q(orderId=order_id, revertStock="true")).status_code == 204
+    with ctx.db.reading() as session:
+        actions = [h.action for h in service.order_history(session, order_id)]
+    assert actions == ["create", "delete"]  # nothing moved: no stock to give back
