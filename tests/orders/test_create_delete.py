@@ -17,7 +17,7 @@ from alephee.orders.models import Order
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder, order_info
+from tests.orders.conftest import PDF, AddOrder, order_info
 from tests.products.helpers import add_product, quantity_of
 
 add_order = _orders_fixtures.add_order
@@ -235,3 +235,95 @@ def test_delete_rules(
     other = make_tenant(marketplaces=(24,))
     assert_error(client.delete("/v2/orders", params=other.q(orderId=mine)), 404)
     assert client.get("/v2/orders", params=shop.q(idFrom=mine, idTo=mine)).json()["Total"] == 1
+
+
+def test_hostile_input_gets_4xx_never_500(
+    client: TestClient, ctx: AppContext, shop: Tenant, add_order: AddOrder
+) -> None:
+    huge = 2**70
+    cases: list[Any] = [
+        order_info("H-1", DateCreated="9999-12-31T23:59:59-14:00"),
+        order_info("H-2", DateCreated="0001-01-01T00:00:00+14:00"),
+        order_info("H-3", MarketplaceId=huge),
+        order_info("H-4", Buyer={**order_info()["Buyer"], "Code": huge}),
+        order_info("H-5", Payments=[{"Amount": 1, "Method": huge}]),
+        order_info("H-6", Payments=[{"Amount": 1, "Status": {"Key": huge}}]),
+        order_info("H-7", Payments=[{"Amount": "1e400"}]),
+        order_info("H-8", Payments=[{"Amount": -1}]),
+        order_info("H-9", Shipping={**order_info()["Shipping"], "LogisticType": huge}),
+        order_info("H-10", Items="not a list"),
+        order_info("X" * 65),
+        {"Items": None},
+        "a string",
+        [],
+    ]
+    for body in cases:
+        response = _create(client, shop, body)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert set(response.json()) == {"Status", "Message"}
+    # NUL characters and the template marker in text are either stored harmlessly or refused, never a 500.
+    odd = order_info("H-NUL", Notes="a\x00b\x01c")
+    odd["Buyer"]["Name"] = "Ju\x00an"
+    response = _create(client, shop, odd)
+    assert response.status_code in (201, 400), response.text
+    for order_id in ("1" * 30, "-1", "0"):
+        assert 400 <= client.delete("/v2/orders", params=shop.q(orderId=order_id)).status_code < 500
+        url = f"/v2/orders/{order_id}/messages"
+        assert 400 <= client.post(url, params=shop.q(messageOptions=4, message="x")).status_code < 500
+        assert 400 <= client.post(f"/v2/orders/{order_id}/split", params=shop.q(splitReasonId=1)).status_code < 500
+    marketplace_order = add_order(shop, marketplace_id=100)
+    response = client.post(
+        f"/v2/orders/{marketplace_order}/messages", params=shop.q(messageOptions=4, message="ho\x00la")
+    )
+    assert response.status_code in (200, 400), response.text
+    response = client.post(
+        f"/v2/orders/{marketplace_order}/documents",
+        params=shop.q(documentType=0, documentNumber="A\x00B"),
+        files={"file": ("a\x00.pdf", PDF)},
+    )
+    assert response.status_code in (200, 400), response.text
+
+
+def _create_in_parallel(ctx: AppContext, tenant: Tenant, raw: dict[str, Any], workers: int) -> list[tuple[int, bool]]:
+    import threading
+    from zoneinfo import ZoneInfo
+
+    from alephee.orders.schemas import OrderInfoIn
+
+    model = OrderInfoIn.model_validate(raw)
+    barrier = threading.Barrier(workers)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        session = ctx.db.write_session()
+        try:
+            barrier.wait(timeout=30)
+            order, created = service.create_order(
+                session, tenant.account_id, "test", model, raw, ZoneInfo("America/Argentina/Buenos_Aires")
+            )
+            results.append((order["Id"], created))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_identical_creates_make_one_order(ctx: AppContext, shop: Tenant) -> None:
+    """Four workers send the same order at once (a client retrying in parallel): one order, one stock move,
+    every worker gets that order back."""
+    with ctx.db.writing() as session:
+        drill = add_product(session, shop.account_id, "ABC-1", brand="ACME", quantity=100)
+    for round_ in range(3):
+        results = _create_in_parallel(ctx, shop, order_info(f"PAR-{round_}"), 4)
+        assert len(results) == 4
+        assert len({order_id for order_id, _ in results}) == 1 and sum(created for _, created in results) == 1
+    assert _stock(ctx, drill) == 100 - 3 * 2

@@ -553,6 +553,7 @@ class SplitOut(WireModel):
 
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+BigIntIn = Annotated[int, Field(ge=0, le=9_223_372_036_854_775_807)]
 AmountIn = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), decimal_places=4)]
 
 
@@ -672,7 +673,7 @@ class OrderInfoBuyerIn(WireModel):
     """The buyer (mandatory) with its address (mandatory)."""
 
     Name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    Code: int | None = None
+    Code: BigIntIn | None = None
     Owncode: Text100 | None = None
     Phone: Text100 | None = None
     Email: Text300 | None = None
@@ -697,10 +698,10 @@ class CourierInfoIn(WireModel):
 class PickupIn(WireModel):
     """The pickup point (only for "Pick up" shipments)."""
 
-    Id: int | None = None
+    Id: BigIntIn | None = None
     Name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     BusinessName: Text300 | None = None
-    ExternalPickupId: int | None = None
+    ExternalPickupId: BigIntIn | None = None
     IntegrationCode: Text100 | None = None
 
 

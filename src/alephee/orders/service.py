@@ -1417,7 +1417,7 @@ def attach_document(
     if doc_type not in docs.ALLOWED_FORMATS:
         raise InvalidInput(docs.UNKNOWN_TYPE.format(value=doc_type))
     raw_date = params.get("documentDate")
-    document_date = parse_filter_datetime(raw_date, tz, name="documentDate") if raw_date and raw_date.strip() else None
+    document_date = _parse_date(raw_date, tz, "documentDate")
     name, extension = split_file_name(upload.name, upload.extension)
     request = DocumentUpload(
         doc_type=doc_type,
@@ -1767,6 +1767,7 @@ PICKUP_REQUIRED = "Shipping.Pickup is required when the logistic type is pickup"
 COURIER_REQUIRED = "Shipping.CourierInfo is required when the logistic type is courier"
 RECEIVER_ADDRESS_REQUIRED = "Shipping.ReceiverAddress is required (except for pick-up shipments)"
 BAD_LOGISTIC = "Shipping.LogisticType '{value}' is not a known logistic type"
+BAD_CODE = "Invalid code {value}: codes are integers from 0 to 2147483647"
 BAD_DATE_FIELD = "Invalid date for '{name}': use ISO 8601, e.g. 2024-05-10T10:00:00-03:00"
 # Item status progress: the order is as advanced as its least advanced live item (cancelled lines aside).
 _PROGRESS = (st.READY_TO_SHIP, st.ARRIVED, st.SHIPPED, st.DELIVERED)
@@ -1814,8 +1815,10 @@ def _parse_date(value: str | None, tz: Any, name: str) -> datetime | None:
     if value is None or not str(value).strip():
         return None
     try:
-        return parse_filter_datetime(str(value), tz, name=name)
-    except InvalidInput:
+        parsed = parse_filter_datetime(str(value), tz, name=name)
+        parsed.astimezone(tz)  # representable in local time too (year 1 / 9999 edges overflow)
+        return parsed
+    except (InvalidInput, OverflowError, ValueError):
         raise InvalidInput(BAD_DATE_FIELD.format(name=name)) from None
 
 
@@ -1824,11 +1827,15 @@ def _kv_in(value: Any, default: tuple[int, str]) -> dict[str, Any]:
     if value is None:
         return {"Key": default[0], "Value": default[1]}
     if isinstance(value, int):
+        if not 0 <= value <= 2_147_483_647:
+            raise InvalidInput(BAD_CODE.format(value=value))
         return {"Key": value, "Value": None}
     if isinstance(value, str):
         return {"Key": 0, "Value": value}
     key = value.Key
     code = int(key) if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()) else 0
+    if not 0 <= code <= 2_147_483_647:
+        raise InvalidInput(BAD_CODE.format(value=key))
     return {"Key": code, "Value": value.Value or (key if isinstance(key, str) and not key.strip().isdigit() else None)}
 
 
@@ -2130,40 +2137,41 @@ def create_order(
     shipment = ship.SHIPMENT_FOR_ORDER_STATUS.get(status) or (
         (ship.PENDING, None) if logistic in (ship.PICKUP, ship.TO_BE_AGREED) else (ship.READY_TO_SHIP, None)
     )
-    order = ingest_order(
-        session,
-        NewOrder(
-            account_id=account_id,
-            marketplace_id=marketplace.id,
-            external_order_id=external,
-            detail=OrderDetail.model_validate(detail),
-            status=status,
-            sale_date=sale_date,
-            origin=ORIGIN_API,
-            logistic_type=logistic,
-            shipment_status=shipment[0],
-            shipment_substatus=shipment[1],
-            integrated=body.Integrated,
-            erp_status=body.ErpStatus,
-            created_at=now,
-            status_date=now,
-            stock_moved=any(m["moved"] for m in moves),
-        ),
-    )
-    session.add(
-        OrderCreation(
-            order_id=order.id,
-            account_id=account_id,
-            external_order_id=external,
-            request_sha256=fingerprint,
-            stock_moves=moves,
-            created_at=now,
-        )
-    )
     try:
+        order = ingest_order(
+            session,
+            NewOrder(
+                account_id=account_id,
+                marketplace_id=marketplace.id,
+                external_order_id=external,
+                detail=OrderDetail.model_validate(detail),
+                status=status,
+                sale_date=sale_date,
+                origin=ORIGIN_API,
+                logistic_type=logistic,
+                shipment_status=shipment[0],
+                shipment_substatus=shipment[1],
+                integrated=body.Integrated,
+                erp_status=body.ErpStatus,
+                created_at=now,
+                status_date=now,
+                stock_moved=any(m["moved"] for m in moves),
+            ),
+        )
+        session.add(
+            OrderCreation(
+                order_id=order.id,
+                account_id=account_id,
+                external_order_id=external,
+                request_sha256=fingerprint,
+                stock_moves=moves,
+                created_at=now,
+            )
+        )
         session.flush()
     except IntegrityError:
-        # A concurrent identical request won the race (PostgreSQL): answer as its repeat.
+        # A concurrent request with this ExternalOrderId committed first (PostgreSQL; SQLite serialises
+        # writers): everything here rolls back, stock movements included, and the answer is the repeat's.
         session.rollback()
         existing = _existing_creation(session, account_id, external, fingerprint)
         if existing is None:
