@@ -95,7 +95,10 @@ def _write(request: Request) -> Iterator[Session]:
 
 @contextmanager
 def _read(request: Request) -> Iterator[Session]:
-    session = _ctx(request).db.read_session()
+    # Pages read from the primary when a replica is configured: a session or cart written a moment ago must be
+    # there on the very next page (a lagging replica would sign the buyer out after the login redirect).
+    ctx = _ctx(request)
+    session = ctx.db.read_session() if ctx.settings.database_read_url is None else ctx.db.write_session()
     try:
         yield session
     finally:
