@@ -206,3 +206,30 @@ def test_created_orders_cannot_be_messaged_or_split(
     created = client.post("/v2/orders", params=tenant.q(), json=order_info("API-1", marketplace_id=100)).json()["Id"]
     assert_error(_send(client, tenant, created, 4), 412)
     assert_error(client.post(f"/v2/orders/{created}/split", params=tenant.q(splitReasonId=1)), 412)
+
+
+def test_outbox_payloads_parse_as_the_channels_read_them(
+    client: TestClient, ctx: AppContext, seller: Tenant, add_order: AddOrder
+) -> None:
+    from alephee.marketplaces import channels
+
+    a, b = _cart(add_order, seller, "2000003000000501", logistic_type=ship.ME1)
+    external = client.get("/v2/orders", params=seller.q(idFrom=a, idTo=a)).json()["Results"][0]["ExternalOrderId"]
+    client.post(f"/v2/orders/{a}/documents", params=seller.q(documentType=0, documentNumber="N-1"),
+                files={"file": ("f.pdf", PDF)})  # fmt: skip
+    _send(client, seller, a, 4, "Hola")
+    client.put("/v2/orders", params=seller.q(), json=[{"OrderId": a, "Status": 20, "Tracking": {"Number": "T"}}])
+    client.post(f"/v2/orders/{b}/split", params=seller.q(splitReasonId=2))
+    [document] = _outbox(ctx, "order.document")
+    parsed_doc = channels.document_upload(document.payload, document.aggregate_id)
+    assert (parsed_doc.order.order_id, parsed_doc.order.external_order_id) == (a, external)
+    assert parsed_doc.order.pack_id == "2000003000000501" and parsed_doc.document_number == "N-1"
+    assert parsed_doc.storage_key == parsed_doc.sha256 and parsed_doc.extension == "pdf"
+    [message] = _outbox(ctx, "order.message")
+    parsed_msg = channels.buyer_message(message.payload, message.aggregate_id)
+    assert (parsed_msg.message_option, parsed_msg.text, parsed_msg.order.external_order_id) == (4, "Hola", external)
+    [status] = _outbox(ctx, "order.status")
+    assert channels.order_status_push(status.payload, status.aggregate_id).order.external_order_id == external
+    [split] = _outbox(ctx, "order.split")
+    parsed_split = channels.split_request(split.payload, split.aggregate_id)
+    assert parsed_split.split_reason_id == 2 and parsed_split.order.pack_id == "2000003000000501"
