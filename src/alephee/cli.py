@@ -437,7 +437,8 @@ def worker(
     prepare_database(settings)
     database = Database(settings)
     runner = Worker(database, settings)
-    install_webhook_sender(settings, database)
+    # A long-running worker also keeps the feed purge queued; --once only delivers what is already due.
+    install_webhook_sender(settings, None if once else database)
     try:
         if once:
             stats = runner.drain(batch)
