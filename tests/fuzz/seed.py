@@ -20,6 +20,7 @@ from alephee.accounts.schemas import AccountType
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.listings.service import PublishSpec, publish_products
+from alephee.listings.statuses import ACTIVE
 from alephee.orders import demo as orders_demo
 from alephee.orders import documents as docs
 from alephee.orders import service as orders
@@ -29,6 +30,8 @@ from alephee.orders.models import Order
 from alephee.products.demo import demo_rows
 from alephee.products.importer import import_catalog
 from alephee.products.models import Product
+from alephee.webhooks import events
+from alephee.webhooks.models import WebhookSubscription
 
 MARKETPLACES = (100, 1, 20, 30)
 PRODUCTS = 12
@@ -44,11 +47,15 @@ class Seeded:
     product_ids: list[int] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
     listing_ids: list[int] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list)
+    active_external_ids: list[str] = field(default_factory=list)
     order_ids: list[int] = field(default_factory=list)
     pack_ids: list[str] = field(default_factory=list)
     document_order_ids: list[int] = field(default_factory=list)
     label_order_ids: list[int] = field(default_factory=list)
     price_list_ids: list[int] = field(default_factory=list)
+    webhook_ids: list[int] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
 
     def q(self, **extra: object) -> dict[str, object]:
         """Query parameters authenticating as this tenant."""
@@ -91,6 +98,8 @@ def _seed(session: Session, settings: Settings, seed: int, rate_limit: int) -> S
     listings = publish_products(session, account.id, [PublishSpec(pid, 100) for pid in publishable[:8]])
     listings += publish_products(session, account.id, [PublishSpec(pid, 1) for pid in publishable[:3]])
     out.listing_ids = [listing.id for listing in listings]
+    out.external_ids = [listing.external_id for listing in listings]
+    out.active_external_ids = [listing.external_id for listing in listings if listing.status == ACTIVE]
 
     seller = orders_demo.seller_of(session, account.id)
     channel = orders_demo.channel_of(session, 100)
@@ -130,6 +139,20 @@ def _seed(session: Session, settings: Settings, seed: int, rate_limit: int) -> S
             doc_type=docs.INVOICE, data=invoice, name="factura", extension="pdf", document_number="0001-00000001"
         ),
     )
+    # A webhook (stored directly: the API checks that the target host is public) and one feed event.
+    webhook = WebhookSubscription(
+        account_id=account.id,
+        url="https://hooks.example.com/alephee",
+        event_types=["order.created"],
+        secret="s" * 32,
+        active=True,
+        created_at=now,
+    )
+    session.add(webhook)
+    event = events.emit(session, account.id, events.ORDER_CREATED, {"OrderId": plain[1].id})
+    session.flush()
+    out.webhook_ids = [webhook.id]
+    out.event_ids = [event.id]
     out.order_ids = [o.id for o in all_orders]
     out.pack_ids = [pack_id]
     out.document_order_ids = [plain[0].id]
