@@ -482,3 +482,12 @@ def test_raising_an_ml_price_drops_its_discount(client: TestClient, ctx: AppCont
 def test_discount_nothing_set_is_400(client: TestClient, shop: Shop) -> None:
     response = _discount(client, shop, [{"SKU": "MKNJ-122"}])
     assert response.status_code == 400 and response.json()["Results"][0]["Status"] == 400
+
+
+def test_huge_numbers_are_client_errors(client: TestClient, shop: Shop) -> None:
+    huge = 99999999999999999999
+    assert_error(client.get("/v2/productlistings/search", params=shop.tenant.q(marketplaceId=huge)), 400)
+    assert_error(client.get("/v2/productlistings/search", params=shop.tenant.q(status=huge)), 400)
+    assert _search(client, shop, brand=str(huge))["Total"] == 0
+    response = _status(client, shop, [{"SKU": "MKNJ-122", "Marketplace": huge, "Status": 2}])
+    assert response.status_code == 400 and response.json()["Results"][0]["Status"] == 400

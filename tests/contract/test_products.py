@@ -690,3 +690,23 @@ def test_delete_preconditions(
     disabled = _delete(client, distributor, body, _token(client, distributor))
     assert_error(disabled, 403)
     assert "not enabled" in disabled.json()["Message"]
+
+
+def test_huge_numbers_are_client_errors(
+    client: TestClient, ctx: AppContext, distributor: Tenant, deletable: dict[str, int]
+) -> None:
+    huge = "99999999999999999999"
+    with ctx.db.writing() as session:
+        pid = add_product(session, distributor.account_id, "BIG", quantity=1_999_999_999)
+    assert_error(_post(client, distributor, [{"SKU": "BIG", "Stock": {"Quantity": 1}}], priceListId=huge), 400)
+    assert_error(client.get("/v2/products", params=distributor.q(priceListId=huge)), 400)
+    assert client.get("/v2/products", params=distributor.q(brand=huge)).json()["Total"] == 0
+    body = [
+        {"SKU": "BIG", "Stock": {"Movement": 1_000_000}},
+        {"SKU": "BIG", "Features": {"Visibility": int(huge)}},
+        {"SKU": "BIG", "Stock": {"Quantity": int(huge)}},
+    ]
+    response = _post(client, distributor, body)
+    assert response.status_code == 412 and _messages(response.json()) == {0: [(0, 36)], 1: [(0, 1)], 2: [(0, 36)]}
+    assert _quantity(ctx, pid) == 1_999_999_999
+    assert_error(_delete(client, distributor, {"PriceListId": int(huge)}, "x"), 400)

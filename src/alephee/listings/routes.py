@@ -12,6 +12,7 @@ from alephee.errors import InvalidInput
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_array
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
+from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
@@ -69,9 +70,12 @@ def _int(raw: str | None, name: str) -> int | None:
     if raw is None or not raw.strip():
         return None
     try:
-        return int(raw.strip())
+        value = int(raw.strip())
     except ValueError:
-        raise InvalidInput(f"'{name}' must be an integer") from None
+        value = -1
+    if not 0 <= value <= MAX_INT32:
+        raise InvalidInput(f"'{name}' must be an integer between 0 and {MAX_INT32}")
+    return value
 
 
 @router.get(

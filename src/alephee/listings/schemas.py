@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from alephee.http.results import ActionResult
 from alephee.http.wire import WireDateTime, WireDecimal, WireModel
-from alephee.products.schemas import Amount, Code, Integer
+from alephee.products.schemas import Amount, Code, IdInteger
 
 # Spec 50 §5.3 (read): Mercado Libre listing types; descriptions are the friendly names ML shows.
 LISTING_TYPES: dict[int, tuple[str, str]] = {
@@ -64,7 +64,7 @@ class ListingSelectionIn(WireModel):
 
     Brand: Code | None = Field(default=None, description="Brand id or name (with SKU).")
     SKU: Code | None = Field(default=None, description="Product SKU (or OwnCode): every listing of the product.")
-    Marketplace: Integer | None = Field(default=None, description="Only listings of this marketplace id.")
+    Marketplace: IdInteger | None = Field(default=None, description="Only listings of this marketplace id.")
     ExternalPublications: ExternalIds | None = Field(
         default=None,
         description='Marketplace listing ids, as strings ["MLA1"] or objects [{"ID": "MLA1"}].',
@@ -81,7 +81,7 @@ class ListingUpdateIn(ListingSelectionIn):
 class ListingStatusIn(ListingSelectionIn):
     """One element of PUT /v2/productlistings/update-status (``ProductListingStatus``)."""
 
-    Status: Integer | None = Field(default=None, description="Target status code: 1 Active, 2 Paused, 3 Finished.")
+    Status: IdInteger | None = Field(default=None, description="Target status code: 1 Active, 2 Paused, 3 Finished.")
 
 
 class ListingDiscountIn(ListingSelectionIn):

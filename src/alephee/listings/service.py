@@ -26,6 +26,7 @@ from alephee.errors import InvalidInput, NotFound
 from alephee.http.body import raw_property
 from alephee.http.errors import describe_validation_errors
 from alephee.http.paging import Page
+from alephee.http.params import MAX_INT32
 from alephee.http.results import ERROR, OK, WARNING, ActionResult, ActionResultBuilder, Level, ResultItem, ResultMessage
 from alephee.listings import propagation, rules, statuses
 from alephee.listings.models import Listing, ListingDiscount
@@ -116,7 +117,8 @@ def search(
     if filters.brand:
         text = filters.brand.strip()
         brand_cond = Brand.name_key == products.brand_key(text)
-        conditions.append(or_(brand_cond, Brand.id == int(text)) if text.isdigit() else brand_cond)
+        by_id = text.isdigit() and int(text) <= MAX_INT32
+        conditions.append(or_(brand_cond, Brand.id == int(text)) if by_id else brand_cond)
     base = (
         select(Listing.id)
         .join(Product, Product.id == Listing.product_id)

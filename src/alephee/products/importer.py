@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -408,8 +409,8 @@ def _units(value: Any) -> int:
         units = parse_integer(value)
     except ValueError:
         raise RowProblem("component units must be whole numbers") from None
-    if units < 1:
-        raise RowProblem("component units must be at least 1")
+    if not 1 <= units <= 1_000_000:
+        raise RowProblem("component units must be between 1 and 1000000")
     return int(units)
 
 
@@ -489,6 +490,10 @@ def import_catalog(
         except RowProblem as exc:
             savepoint.rollback()
             report.errors.append(RowError(row.row, row.sku, str(exc)))
+        except (SQLAlchemyError, OverflowError) as exc:  # a value the database refuses: the row alone fails
+            savepoint.rollback()
+            detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+            report.errors.append(RowError(row.row, row.sku, f"the database refused the row: {detail}"))
         else:
             if created:
                 report.created += 1

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from alephee.http.params import MAX_INT32
 from alephee.http.wire import WireDateTime, WireDecimal, WireModel
 
 PRODUCT_TYPES = {1: "Normal", 2: "Kit", 5: "Variation child", 6: "Variation master"}
@@ -92,6 +93,8 @@ def parse_code(value: Any) -> Any:
 
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
 Integer = Annotated[int, BeforeValidator(parse_integer)]
+# Ids and codes stored in 32-bit columns: a bigger number is the client's error, never a driver overflow.
+IdInteger = Annotated[int, BeforeValidator(parse_integer), Field(ge=0, le=MAX_INT32)]
 Code = Annotated[str, BeforeValidator(parse_code)]
 
 
@@ -157,7 +160,7 @@ class ProductPriceIn(WireModel):
 class ProductFeaturesIn(WireModel):
     """Product features."""
 
-    Visibility: Integer | None = None
+    Visibility: IdInteger | None = None
 
 
 class ProductUpdateIn(WireModel):
@@ -369,7 +372,7 @@ class PLProductInfoIn(WireModel):
 class PriceListInfoIn(WireModel):
     """Body of DELETE /v2/products/prices."""
 
-    PriceListId: Integer = Field(description="Price list of the account.")
+    PriceListId: IdInteger = Field(description="Price list of the account.")
     Products: list[Any] | None = Field(
         default=None,
         description="PLProductInfo[] ({Brand, SKU}); omitted or empty removes EVERY product of the list.",

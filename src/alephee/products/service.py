@@ -28,6 +28,7 @@ from alephee.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, U
 from alephee.http.body import TOO_MANY, raw_property
 from alephee.http.errors import describe_validation_errors
 from alephee.http.paging import Page
+from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
 from alephee.products import hooks, rules
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
@@ -60,7 +61,7 @@ products_t = Product.__table__
 prices_t = ProductPrice.__table__
 ZERO = Decimal(0)
 
-BAD_PRICE_LIST_ID = "'priceListId' must be an integer"
+BAD_PRICE_LIST_ID = f"'priceListId' must be an integer between 0 and {MAX_INT32}"
 UNKNOWN_PRICE_LIST = "Price list {id} does not exist in this account"
 BAD_CODE_LIST = "'{name}' must be a comma-separated list of integers ({allowed})"
 
@@ -114,9 +115,12 @@ def parse_price_list_id(raw: str | None) -> int | None:
     if raw is None or not raw.strip():
         return None
     try:
-        return int(raw.strip())
+        value = int(raw.strip())
     except ValueError:
         raise InvalidInput(BAD_PRICE_LIST_ID) from None
+    if not 0 <= value <= MAX_INT32:
+        raise InvalidInput(BAD_PRICE_LIST_ID)
+    return value
 
 
 def resolve_price_list(session: Session, account_id: int, raw: str | None) -> int | None:
@@ -428,6 +432,11 @@ def update_products(
     priced = {product.id for element, product in resolved if element.item.Price is not None}
     prices = _load_prices(session, priced, price_list_id) if priced and price_list_id is not None else {}
     for element, product in resolved:
+        stock = element.item.Stock
+        if stock is not None and stock.Movement is not None and product.quantity + stock.Movement > rules.MAX_STOCK:
+            too_large = rules.STOCK_TOO_LARGE.format(field="Stock.Movement (resulting stock)", max=rules.MAX_STOCK)
+            element.outcome.error(too_large, stock.Movement, rules.CODE_STOCK_TOO_LARGE)
+            continue
         _apply_stock(element, product)
         _apply_features(element.item, product)
         if element.item.Price is not None:
@@ -923,8 +932,8 @@ def parse_code_list(raw: str | None, name: str, allowed: Collection[int]) -> tup
 
 def _brand_filter(value: str) -> Any:
     text = value.strip()
-    condition = Brand.name_key == text.lower()
-    if text.isdigit():
+    condition = Brand.name_key == brand_key(text)
+    if text.isdigit() and int(text) <= MAX_INT32:
         condition = or_(condition, Brand.id == int(text))
     return condition
 
