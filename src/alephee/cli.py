@@ -488,14 +488,35 @@ def outbox_retry(
 
 @sandbox_app.command("advance")
 def sandbox_advance(hours: Annotated[float, typer.Option(help="Hours to move the simulated clock forward.")]) -> None:
-    """Move the sandbox marketplace's simulated clock forward."""
-    from alephee.marketplaces import sandbox
+    """Move the sandbox marketplace's simulated clock forward; what falls due happens (payments settle,
+    shipments move, scheduled cancellations) and reaches the hub with the worker's next pull."""
+    from alephee.marketplaces import buyers, sandbox
 
     if hours < 0:
         fail("--hours must not be negative")
+    if hours > 24 * 365:
+        fail("--hours must be at most 8760 (a year)")
     with session_scope() as session:
         sandbox.advance(session, hours)
-        emit(sandbox.summary(session))
+        progress = buyers.progress(session)
+        emit({**sandbox.summary(session), **progress.as_json()})
+
+
+@sandbox_app.command("sell")
+def sandbox_sell(
+    account: Annotated[int, typer.Option(help="Seller account id whose sandbox listings buyers purchase.")],
+    orders: Annotated[int, typer.Option(help="How many orders (carts count one per order).")] = 10,
+    seed: Annotated[int | None, typer.Option(help="Seed of the buyers (default: derived from the feed).")] = None,
+    marketplace: Annotated[int | None, typer.Option(help="Only this sandbox marketplace id.")] = None,
+) -> None:
+    """Simulated buyers purchase active sandbox listings now (the worker pulls the orders into the hub)."""
+    from alephee.marketplaces import buyers
+
+    if not 1 <= orders <= buyers.MAX_ORDERS_PER_SELL:
+        fail(buyers.ERR_ORDERS)
+    with session_scope() as session:
+        report = buyers.sell(session, account, orders=orders, seed=seed, marketplace_id=marketplace)
+        emit(report.as_json())
 
 
 @sandbox_app.command("status")

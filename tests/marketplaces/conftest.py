@@ -1,14 +1,26 @@
-"""Fixtures of the marketplace tests: fake channels swapped into the registry, settings for fast retries."""
+"""Fixtures of the marketplace tests: fake channels swapped into the registry, settings for fast retries,
+a seller whose catalog is published on the sandbox marketplace, and real servers with extra arguments."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 
+from alephee.accounts import service as accounts
 from alephee.context import AppContext
+from alephee.listings.models import Listing
+from alephee.listings.service import publish_catalog
+from alephee.marketplaces import sandbox
 from alephee.marketplaces.channels import (
     BaseChannel,
     ChannelContext,
@@ -21,8 +33,11 @@ from alephee.marketplaces.channels import (
     unregister_channel,
 )
 from alephee.marketplaces.outbox import enqueue
+from alephee.marketplaces.pull import Puller, PullStats
 from alephee.marketplaces.worker import Worker
-from tests.conftest import make_settings
+from alephee.products.importer import import_catalog
+from alephee.products.models import Product
+from tests.conftest import LiveServer, Tenant, free_port, make_settings
 
 SANDBOX = 100  # a catalogue marketplace whose connector is "sandbox"
 
@@ -122,11 +137,20 @@ def cli(ctx: AppContext) -> Callable[..., Any]:
     from typer.testing import CliRunner
 
     from alephee.cli import app
+    from alephee.marketplaces import worker
 
     runner = CliRunner()
 
     def run(*args: str, ok: bool = True) -> Any:
-        result = runner.invoke(app, list(args), env={"ALEPHEE_DATABASE_URL": ctx.settings.database_url})
+        # Commands such as ``worker`` register senders process-wide: keep them from leaking into other tests.
+        with worker._routes_lock:
+            routes = dict(worker._routes)
+        try:
+            result = runner.invoke(app, list(args), env={"ALEPHEE_DATABASE_URL": ctx.settings.database_url})
+        finally:
+            with worker._routes_lock:
+                worker._routes.clear()
+                worker._routes.update(routes)
         if ok:
             assert result.exit_code == 0, result.output
             return json.loads(result.stdout.strip().splitlines()[-1])
@@ -134,3 +158,132 @@ def cli(ctx: AppContext) -> Callable[..., Any]:
         return result
 
     return run
+
+
+# --- real servers ---------------------------------------------------------------------------------------------
+
+
+def start_server_with(database_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> LiveServer:
+    """``alephee serve`` with extra arguments, on a free port, once /health answers."""
+    port = free_port()
+    log_path = tmp_path / f"server-{port}.log"
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
+        "ALEPHEE_DATABASE_URL": database_url,
+        "ALEPHEE_DOCUMENTS_DIR": str(tmp_path / "documents"),
+        **(env or {}),
+    }
+    exe = Path(sys.executable).with_name("alephee")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    server = LiveServer(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+
+
+# --- a seller selling on the sandbox marketplace ----------------------------------------------------------------
+
+# A small catalog: normal products (one pauses at its first sale: MinPublicationQuantity), a kit and a
+# variation master. Prices are PriceWithTaxes of the account's default list.
+CATALOG: list[dict[str, Any]] = [
+    {"sku": "MATE-01", "brand": "Pampa", "name": "Mate de calabaza", "quantity": 12, "price_with_taxes": "1500"},
+    {"sku": "YERBA-1K", "brand": "Pampa", "name": "Yerba mate 1 kg", "quantity": 20, "price_with_taxes": "900"},
+    {"sku": "BOMBI-01", "brand": "Pampa", "name": "Bombilla de acero", "quantity": 9, "price_with_taxes": "450"},
+    {
+        "sku": "TERMO-1L",
+        "brand": "Stanley",
+        "name": "Termo 1 litro",
+        "quantity": 4,
+        "min_publication_quantity": 3,
+        "price_with_taxes": "52000",
+    },
+    {"sku": "KIT-MATERO", "brand": "Pampa", "name": "Kit matero", "components": "MATE-01:1;BOMBI-01:2",
+     "price_with_taxes": "2500"},
+    {"sku": "REM-01", "brand": "Topper", "name": "Remera", "type": "master"},
+    {"sku": "REM-01-M", "brand": "Topper", "name": "Remera M", "parent_sku": "REM-01", "quantity": 2,
+     "price_with_taxes": "15900"},
+    {"sku": "REM-01-L", "brand": "Topper", "name": "Remera L", "parent_sku": "REM-01", "quantity": 7,
+     "price_with_taxes": "15900"},
+]  # fmt: skip
+
+
+@dataclass
+class Shop:
+    """A seller with its catalog published on the sandbox marketplace 100 (listings delivered there)."""
+
+    tenant: Tenant
+    products: dict[str, int]
+    listings: dict[str, int]
+    external_ids: dict[str, str]
+
+    @property
+    def account_id(self) -> int:
+        return self.tenant.account_id
+
+
+def stock(ctx: AppContext, shop: Shop) -> dict[str, int]:
+    """Catalog quantity per SKU (stored stock: kits and masters derive theirs)."""
+    with ctx.db.reading() as session:
+        rows = session.execute(select(Product.sku, Product.quantity).where(Product.account_id == shop.account_id))
+        return dict(rows.all())  # type: ignore[arg-type]
+
+
+def deliver(ctx: AppContext) -> None:
+    """Deliver every due outbox row (no pulling)."""
+    Worker(ctx.db, ctx.settings, pull=False).drain()
+
+
+def pull(ctx: AppContext) -> PullStats:
+    """One pull step of every feed."""
+    return Puller(ctx.db, ctx.settings).run()
+
+
+@pytest.fixture
+def open_shop(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Callable[..., Shop]:
+    """Import ``rows`` (default ``CATALOG``) for a new seller, publish it on the sandbox and deliver it."""
+
+    def open_(rows: list[dict[str, Any]] | None = None, *, sandbox_seed: int = 1) -> Shop:
+        tenant = make_tenant(marketplaces=(100,))
+        with ctx.db.writing() as session:
+            sandbox.ensure_state(session, seed=sandbox_seed)
+            accounts.create_price_list(session, tenant.account_id, "General", currency="ARS", is_default=True)
+        with ctx.db.writing() as session:
+            numbered = list(enumerate(rows if rows is not None else CATALOG, start=1))
+            report = import_catalog(session, ctx.settings, tenant.account_id, numbered)
+            assert report.errors == [], report.errors
+        with ctx.db.writing() as session:
+            publish_catalog(session, tenant.account_id, 100)
+        deliver(ctx)
+        with ctx.db.reading() as session:
+            products = dict(
+                session.execute(select(Product.sku, Product.id).where(Product.account_id == tenant.account_id)).all()
+            )
+            listings = session.execute(
+                select(Product.sku, Listing.id, Listing.external_id)
+                .join(Product, Product.id == Listing.product_id)
+                .where(Listing.account_id == tenant.account_id)
+            ).all()
+        return Shop(
+            tenant=tenant,
+            products=products,  # type: ignore[arg-type]
+            listings={sku: lid for sku, lid, _ in listings},
+            external_ids={sku: ext for sku, _, ext in listings},
+        )
+
+    return open_

@@ -3,9 +3,6 @@ application's lifespan starts and stops it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,42 +14,8 @@ from sqlalchemy import select
 from alephee.context import AppContext
 from alephee.marketplaces.models import OutboxMessage, SandboxListing
 from alephee.marketplaces.worker import app_with_worker
-from tests.conftest import LiveServer, free_port, make_settings
-from tests.marketplaces.conftest import put
-
-
-def start_server_with(database_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> LiveServer:
-    """``alephee serve`` with extra arguments, on a free port, once /health answers."""
-    port = free_port()
-    log_path = tmp_path / f"server-{port}.log"
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
-        "ALEPHEE_DATABASE_URL": database_url,
-        "ALEPHEE_DOCUMENTS_DIR": str(tmp_path / "documents"),
-        **(env or {}),
-    }
-    exe = Path(sys.executable).with_name("alephee")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-    server = LiveServer(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+from tests.conftest import make_settings
+from tests.marketplaces.conftest import put, start_server_with
 
 
 def _wait_delivered(ctx: AppContext, message_id: int, timeout: float = 20) -> OutboxMessage:

@@ -258,10 +258,31 @@ def _pending_or_in_flight(ctx: AppContext) -> int:
         )
 
 
-def _assert_exactly_once(ctx: AppContext, total: int, delivered_by_workers: int) -> None:
-    assert delivered_by_workers == total
-    assert statuses(ctx) == {DELIVERED: total}
+def _webhook_chores_delivered(ctx: AppContext) -> int:
+    """Delivered outbox rows of the webhook sender's own chores (``alephee worker`` queues a feed purge when it
+    starts), which the exactly-once counts leave out."""
     with ctx.db.reading() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.aggregate_type.startswith("wh"), OutboxMessage.status == DELIVERED)
+            )
+            or 0
+        )
+
+
+def _assert_exactly_once(ctx: AppContext, total: int, delivered_by_workers: int) -> None:
+    assert delivered_by_workers - _webhook_chores_delivered(ctx) == total
+    with ctx.db.reading() as session:
+        counts = dict(
+            session.execute(
+                select(OutboxMessage.status, func.count())
+                .where(~OutboxMessage.aggregate_type.startswith("wh"))
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
+        assert counts == {DELIVERED: total}
         # Every row was claimed once (each claim counts an attempt) and applied once by the sandbox.
         assert session.scalar(select(func.max(OutboxMessage.attempts))) == 1
         assert session.scalar(select(func.count(func.distinct(SandboxEvent.message_id)))) == total

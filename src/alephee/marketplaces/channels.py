@@ -239,6 +239,10 @@ class SplitRequest:
 
     order: OrderRef
     split_reason_id: int
+    # The cart and shipment ids the hub gave the order, for marketplaces that accept the seller's (the
+    # sandbox does, so both sides keep the same numbers); others assign their own.
+    new_pack_id: str | None = None
+    new_external_shipping_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +277,8 @@ class ChannelOrderItem:
     sku: str | None = None
     title: str | None = None
     listing_id: int | None = None
+    # The listing's regular price when the buyer paid a discounted one.
+    full_unit_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,6 +567,11 @@ def listing_status_name(value: Any) -> str:
     raise PermanentDeliveryError(f"invalid listing status {value!r}")
 
 
+def payload_value(payload: Mapping[str, Any], *names: str) -> Any:
+    """The first non-null value among ``names`` in an outbox payload (keys matched like the parsers do)."""
+    return _pick(payload, *names)
+
+
 def _norm(key: str) -> str:
     return key.replace("_", "").replace("-", "").lower()
 
@@ -799,7 +810,12 @@ def split_request(payload: Mapping[str, Any], aggregate_id: int | None = None) -
     reason = _int(_pick(payload, "split_reason_id", "splitReasonId", "reason_id", "reason"), "split_reason_id")
     if reason is None:
         raise PermanentDeliveryError("payload has no 'split_reason_id'")
-    return SplitRequest(order=order_ref(payload, aggregate_id), split_reason_id=reason)
+    return SplitRequest(
+        order=order_ref(payload, aggregate_id),
+        split_reason_id=reason,
+        new_pack_id=_str(_pick(payload, "new_pack_id", "NewPackId")),
+        new_external_shipping_id=_str(_pick(payload, "new_external_shipping_id", "NewExternalShippingId")),
+    )
 
 
 def label_request(payload: Mapping[str, Any], aggregate_id: int | None = None) -> LabelRequest:

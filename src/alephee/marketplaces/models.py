@@ -139,6 +139,8 @@ class SandboxOrder(Base):
         Index("ix_sandbox_orders_account_id_marketplace_id_change_seq", "account_id", "marketplace_id", "change_seq"),
         Index("ix_sandbox_orders_marketplace_id_hub_order_id", "marketplace_id", "hub_order_id"),
         Index("ix_sandbox_orders_marketplace_id_pack_id", "marketplace_id", "pack_id"),
+        # ``sandbox advance``: the orders with something scheduled (payment settles, shipment moves, ...).
+        Index("ix_sandbox_orders_next_event_at", "next_event_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -173,6 +175,9 @@ class SandboxOrder(Base):
     # Pull cursor: SandboxState.change_seq at the order's last change.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # When the next scheduled change of this order is due in simulated time (``detail["schedule"]``,
+    # applied by ``sandbox advance``); None when nothing is left to happen on its own.
+    next_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class SandboxEvent(Base):
@@ -199,3 +204,27 @@ class SandboxEvent(Base):
     result: Mapped[str] = mapped_column(String(20), default="applied")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- pulling orders from the channels (alephee.marketplaces.pull) -------------------------------------------
+
+
+class PullCursor(Base):
+    """Where the hub is in one marketplace's order feed for one account (``Channel.pull_orders`` cursor).
+
+    The worker locks the row while it applies a page (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
+    IMMEDIATE`` on SQLite), so concurrent workers never pull the same feed at once, and moves the cursor in
+    the same transaction as the orders it created or updated.
+    """
+
+    __tablename__ = "pull_cursors"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    marketplace_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Opaque to the hub: whatever the channel returned (the sandbox's change sequence number).
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    # Feed entries applied so far, and the entries skipped because they could not be applied.
+    applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -47,8 +47,9 @@ The row's ``aggregate_id`` stands in for the hub id when the payload omits it.
     outside Brazil (site MLB).
 ``order.message`` (aggregate ``order``): ``order_id``, ``external_order_id``, ``message_option`` (1..5, the
     ``messageOptions`` code), ``text`` (<= 350 characters), ``attachment_name``, ``attachment_storage_key``.
-``order.split`` (aggregate ``order``): ``order_id``, ``external_order_id``, ``split_reason_id`` (1..4). The
-    order gets a new pack and shipment at once (pulled back as a changed order).
+``order.split`` (aggregate ``order``): ``order_id``, ``external_order_id``, ``split_reason_id`` (1..4),
+    optionally ``new_pack_id`` and ``new_external_shipping_id`` (the ids the hub gave the order: the sandbox
+    keeps them). The order gets a new pack and shipment at once (pulled back as a changed order).
 ``order.packaging`` (aggregate ``order``, aggregate_id = the shipment's first order): ``order_id``,
     ``order_ids``, ``external_order_id``, ``external_shipping_id``, ``package_info`` (object, kept as sent).
 ``order.label`` (aggregate ``order``, optional): ``order_id``, ``external_order_id``, ``format`` (TXT, PDF,
@@ -303,6 +304,7 @@ def to_channel_order(order: SandboxOrder) -> ChannelOrder:
             sku=i.get("sku"),
             title=i.get("title"),
             listing_id=i.get("listing_id"),
+            full_unit_price=Decimal(str(i["full_unit_price"])) if i.get("full_unit_price") is not None else None,
         )
         for i in detail.get("items", [])
     )
@@ -343,6 +345,7 @@ def to_channel_order(order: SandboxOrder) -> ChannelOrder:
             "change_seq": order.change_seq,
             "payment_status": order.payment_status,
             "seller_status": order.seller_status,
+            "claim": detail.get("claim"),
         },
     )
 
@@ -497,8 +500,15 @@ class SandboxChannel(BaseChannel):
     # --- orders
 
     def pull_orders(self, ctx: ChannelContext, cursor: str | None, limit: int = 100) -> OrderPage:
+        from alephee.marketplaces.buyers import progress
+
         session = self._session(ctx)
-        after = int(cursor) if cursor else 0
+        try:
+            after = int(cursor) if cursor else 0
+        except ValueError:
+            raise PermanentDeliveryError(f"invalid sandbox feed cursor {cursor!r}") from None
+        # The marketplace lives on while nobody advances its clock: what is due by now happens first.
+        progress(session, account_id=ctx.account_id, marketplace_id=ctx.marketplace.id)
         rows = session.scalars(
             select(SandboxOrder)
             .where(
@@ -657,9 +667,9 @@ class SandboxChannel(BaseChannel):
         for other in others:
             other.pack_size = len(others)
             touch_order(session, other)
-        order.pack_id = pack_id_for(seq)
+        order.pack_id = request.new_pack_id or pack_id_for(seq)
         order.pack_size = 1
-        order.external_shipping_id = shipping_id_for(seq)
+        order.external_shipping_id = request.new_external_shipping_id or shipping_id_for(seq)
         order.shipping_status, order.shipping_substatus = "ready_to_ship", "ready_to_print"
         touch_order(session, order)
         self._log(session, ctx, "order.split", order.external_order_id, request)

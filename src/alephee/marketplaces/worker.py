@@ -21,6 +21,14 @@ One round:
 
 Rows without a marketplace, and topics starting with ``webhook.``, are left alone until a sender for them is
 registered (``register_sender("webhook.", sender, without_marketplace=True)``).
+
+Order topics (aggregate type ``order``) are completed at delivery time with the marketplace's ids of the order,
+``ExternalOrderId`` and ``PackId``, read from the hub's ``orders`` table (``with_order_ids``) when the payload
+lacks them: the domains write only the hub's ``OrderId``, and every connector needs the marketplace's number.
+
+4. **Pull** (``marketplaces/pull.py``), at most once per ``worker_interval_seconds``: every connected
+   marketplace's order feed is read after its stored cursor and applied to the hub's orders (new orders, status,
+   payment and shipment news, stock decremented or returned).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,6 +60,7 @@ from alephee.marketplaces.channels import (
     deliver_topic,
     get_channel,
     marketplace_ref,
+    payload_value,
 )
 from alephee.marketplaces.models import OutboxMessage
 
@@ -61,6 +70,7 @@ PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "fa
 # Topic prefixes never delivered through marketplace channels, even before their sender is registered.
 RESERVED_PREFIXES: tuple[str, ...] = ("webhook.",)
 MAX_ERROR_LENGTH = 2000
+MAX_BIGINT = 9_223_372_036_854_775_807
 # Catalogue entries with this connector have no integration yet (the real marketplaces until one is written).
 NO_CONNECTOR = "none"
 ERR_NO_CONNECTOR = "marketplace {} ({}) has no connector yet"
@@ -164,6 +174,38 @@ class ChannelSender:
         deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
 
 
+def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:
+    """``item`` with ``ExternalOrderId`` and ``PackId`` of its order added to the payload when it is an order
+    topic that lacks them (values the payload carries are never replaced)."""
+    if item.aggregate_type != "order" or not item.topic.startswith("order."):
+        return item
+    external = payload_value(item.payload, "external_order_id", "ExternalOrderId")
+    pack = payload_value(item.payload, "pack_id", "PackId")
+    if external is not None and pack is not None:
+        return item
+    from alephee.orders.models import Order
+
+    # The payload's order (a shipment's rows are keyed by its first order but may name another one).
+    named = payload_value(item.payload, "order_id", "OrderId")
+    try:
+        order_id = int(named) if named is not None and not isinstance(named, bool) else item.aggregate_id
+    except (TypeError, ValueError):
+        return item  # the channel's parser reports the malformed id
+    if not 0 < order_id <= MAX_BIGINT:
+        return item
+    row = session.execute(
+        select(Order.external_order_id, Order.pack_id).where(Order.id == order_id, Order.account_id == item.account_id)
+    ).first()
+    if row is None:
+        return item
+    extra: dict[str, Any] = {}
+    if external is None:
+        extra["ExternalOrderId"] = row.external_order_id
+    if pack is None and row.pack_id is not None:
+        extra["PackId"] = row.pack_id
+    return replace(item, payload={**item.payload, **extra}) if extra else item
+
+
 # --- dispatch table ---------------------------------------------------------------------------------------
 
 
@@ -247,6 +289,13 @@ class RoundStats:
     retried: int = 0
     failed: int = 0
     lost: int = 0
+    # Orders created or updated from the marketplaces' feeds.
+    pulled: int = 0
+
+    @property
+    def busy(self) -> bool:
+        """Whether the round found something to do (then the next one starts at once)."""
+        return bool(self.claimed or self.pulled)
 
     def add(self, other: RoundStats) -> None:
         self.claimed += other.claimed
@@ -254,6 +303,7 @@ class RoundStats:
         self.retried += other.retried
         self.failed += other.failed
         self.lost += other.lost
+        self.pulled += other.pulled
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -262,6 +312,7 @@ class RoundStats:
             "Retried": self.retried,
             "Failed": self.failed,
             "LeaseLost": self.lost,
+            "Pulled": self.pulled,
         }
 
 
@@ -293,10 +344,16 @@ class Worker:
         *,
         worker_id: str | None = None,
         dispatcher: Dispatcher | None = None,
+        pull: bool = True,
     ) -> None:
         self.db = db
         self.settings = settings or db.settings
         self.worker_id = worker_id or default_worker_id()
+        # The order-feed step (imported here: it depends on the domains, which depend on the outbox).
+        from alephee.marketplaces.pull import Puller
+
+        self.puller: Puller | None = Puller(db, self.settings) if pull else None
+        self._next_pull = 0.0
         # Without an explicit dispatcher the routes are re-read every round, so a sender registered after the
         # worker started (e.g. by a module imported later) is used from the next round on.
         self._follow_registry = dispatcher is None
@@ -412,6 +469,7 @@ class Worker:
             if sender is None:  # the SQL filter and sender_for agree, so only a registry change gets here
                 raise PermanentDeliveryError(f"no sender for topic '{item.topic}'")
             with self.db.reading() as session:
+                item = with_order_ids(session, item)
                 in_database = sender.in_database(session, item)
             if in_database:
                 # The effect and the "delivered" mark commit together (or not at all).
@@ -431,8 +489,19 @@ class Worker:
                 log.exception("outbox %s: unexpected error from the sender", item.id)
             return self._record_failure(item, exc)
 
-    def run_once(self, batch: int | None = None) -> RoundStats:
-        """One round: claim a batch and deliver it."""
+    def pull(self, force: bool = False) -> int:
+        """The pull step (at most once per ``worker_interval_seconds`` unless ``force``); returns how many
+        orders it created or updated."""
+        if self.puller is None or (not force and time.monotonic() < self._next_pull):
+            return 0
+        self._next_pull = time.monotonic() + self.settings.worker_interval_seconds
+        stats = self.puller.run()
+        if stats.changed or stats.skipped or stats.failed:
+            log.info("pull: %s", stats.as_json())
+        return stats.changed
+
+    def run_once(self, batch: int | None = None, *, pull: bool | None = None) -> RoundStats:
+        """One round: claim a batch and deliver it, then pull the order feeds (when due, or if ``pull``)."""
         stats = RoundStats()
         items = self.claim(batch or self.settings.worker_batch_size)
         stats.claimed = len(items)
@@ -446,6 +515,8 @@ class Worker:
                 stats.failed += 1
             else:
                 stats.lost += 1
+        if pull is not False:
+            stats.pulled = self.pull(force=bool(pull))
         return stats
 
     def drain(self, batch: int | None = None, max_rounds: int | None = None) -> RoundStats:
@@ -453,10 +524,10 @@ class Worker:
         total = RoundStats()
         rounds = 0
         while max_rounds is None or rounds < max_rounds:
-            stats = self.run_once(batch)
+            stats = self.run_once(batch, pull=True)
             total.add(stats)
             rounds += 1
-            if stats.claimed == 0:
+            if not stats.busy:
                 break
         return total
 
@@ -481,9 +552,9 @@ class Worker:
                 stop.wait(interval)
                 continue
             total.add(stats)
-            if stats.claimed and on_round is not None:
+            if stats.busy and on_round is not None:
                 on_round(stats)
-            if stats.claimed == 0:
+            if not stats.busy:
                 stop.wait(interval)
         log.info("outbox worker %s stopped", self.worker_id)
         return total
