@@ -256,9 +256,10 @@ def pull(ctx: AppContext) -> PullStats:
 
 @pytest.fixture
 def open_shop(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Callable[..., Shop]:
-    """Import ``rows`` (default ``CATALOG``) for a new seller, publish it on the sandbox and deliver it."""
+    """Import ``rows`` (default ``CATALOG``) for a new seller, publish it on the sandbox and (``delivered``)
+    deliver the listings there."""
 
-    def open_(rows: list[dict[str, Any]] | None = None, *, sandbox_seed: int = 1) -> Shop:
+    def open_(rows: list[dict[str, Any]] | None = None, *, sandbox_seed: int = 1, delivered: bool = True) -> Shop:
         tenant = make_tenant(marketplaces=(100,))
         with ctx.db.writing() as session:
             sandbox.ensure_state(session, seed=sandbox_seed)
@@ -269,7 +270,8 @@ def open_shop(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Callable[.
             assert report.errors == [], report.errors
         with ctx.db.writing() as session:
             publish_catalog(session, tenant.account_id, 100)
-        deliver(ctx)
+        if delivered:
+            deliver(ctx)
         with ctx.db.reading() as session:
             products = dict(
                 session.execute(select(Product.sku, Product.id).where(Product.account_id == tenant.account_id)).all()

@@ -722,14 +722,17 @@ class PullStats:
         }
 
 
-def feeds(session: Session) -> list[Feed]:
+def feeds(session: Session, account_id: int | None = None) -> list[Feed]:
     """Every (account, marketplace) link whose marketplace is active and has a connector."""
-    rows = session.execute(
+    query = (
         select(AccountMarketplace.account_id, AccountMarketplace.external_seller_id, Marketplace)
         .join(Marketplace, Marketplace.id == AccountMarketplace.marketplace_id)
         .where(Marketplace.active.is_(True), Marketplace.connector != NO_CONNECTOR)
         .order_by(AccountMarketplace.account_id, AccountMarketplace.marketplace_id)
-    ).all()
+    )
+    if account_id is not None:
+        query = query.where(AccountMarketplace.account_id == account_id)
+    rows = session.execute(query).all()
     return [
         Feed(
             account_id=account_id,
@@ -898,16 +901,3 @@ class Puller:
                     cursor.last_error = text
         except Exception:  # the database itself may be what failed
             log.debug("could not record the pull error", exc_info=True)
-
-
-def cursor_json(row: PullCursor) -> dict[str, Any]:
-    """A cursor as the CLI prints it."""
-    return {
-        "AccountId": row.account_id,
-        "MarketplaceId": row.marketplace_id,
-        "Cursor": row.cursor,
-        "Applied": row.applied,
-        "Skipped": row.skipped,
-        "LastError": row.last_error,
-        "PulledAt": row.pulled_at.isoformat() if row.pulled_at else None,
-    }
