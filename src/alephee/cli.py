@@ -426,6 +426,7 @@ def worker(
     from alephee.bootstrap import prepare_database
     from alephee.marketplaces.worker import Worker
     from alephee.webhooks.sender import install as install_webhook_sender
+    from alephee.webhooks.sender import uninstall as uninstall_webhook_sender
 
     settings = Settings()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -438,7 +439,7 @@ def worker(
     database = Database(settings)
     runner = Worker(database, settings)
     # A long-running worker also keeps the feed purge queued; --once only delivers what is already due.
-    install_webhook_sender(settings, None if once else database)
+    previous_sender = install_webhook_sender(settings, None if once else database)
     try:
         if once:
             stats = runner.drain(batch)
@@ -448,6 +449,7 @@ def worker(
                 signal.signal(signum, lambda *_: stop.set())
             stats = runner.run_forever(stop, interval=interval, batch=batch)
     finally:
+        uninstall_webhook_sender(previous_sender)
         database.dispose()
     emit({"WorkerId": runner.worker_id, **stats.as_json()})
 

@@ -92,3 +92,18 @@ def test_purge_deletes_old_events(cli: Callable[..., Any], hooks: Hooks, tenant:
     assert cli("notifications", "purge") == {"Purged": 1, "RetentionDays": 30}
     assert [e.id for e in hooks.feed()] == [kept]
     assert [m.topic for m in hooks.outbox()] == [events.PURGE_TOPIC]  # the worker's purge is queued
+
+
+def test_the_worker_command_delivers_webhooks_and_unregisters_its_sender(
+    cli: Callable[..., Any], hooks: Hooks, tenant: Tenant, receiver: Receiver
+) -> None:
+    from alephee.marketplaces.worker import Dispatcher, unregister_sender
+
+    hooks.subscribe(tenant.account_id, receiver.url)
+    event_id = hooks.emit(tenant.account_id, events.ORDER_CREATED, {"OrderId": 1})
+    unregister_sender(events.TOPIC_PREFIX)  # as in a fresh process: only the command registers it
+    result = cli("worker", "--once")
+    assert (result["Claimed"], result["Delivered"]) == (1, 1)
+    assert [r.json["Id"] for r in receiver.requests] == [event_id]
+    assert [m.topic for m in hooks.outbox()] == ["webhook.order.created"]  # --once queued no purge
+    assert all(r.prefix != events.TOPIC_PREFIX for r in Dispatcher.current().routes)  # cleaned up after itself

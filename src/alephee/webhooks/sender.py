@@ -50,7 +50,7 @@ from alephee.http.wire import format_utc
 from alephee.marketplaces.channels import PermanentDeliveryError, TransientDeliveryError
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.outbox import enqueue
-from alephee.marketplaces.worker import OutboxItem, Route, register_sender
+from alephee.marketplaces.worker import OutboxItem, Route, register_sender, unregister_sender
 from alephee.webhooks import events
 from alephee.webhooks.models import DELIVERED, OPEN, WebhookEvent, WebhookSubscription
 
@@ -448,6 +448,11 @@ def install(settings: Settings, db: Database | None = None) -> Route | None:
         except Exception:  # the purge is housekeeping: never keep a worker from starting
             log.exception("could not queue the notification feed purge")
     return previous
+
+
+def uninstall(previous: Route | None) -> None:
+    """Undo ``install`` (restore the sender it replaced)."""
+    unregister_sender(events.TOPIC_PREFIX, previous)
 
 
 def app_with_worker(settings: Settings | None = None) -> Any:
