@@ -47,6 +47,7 @@ from alephee.orders.models import (
     OrderMessage,
 )
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
+from alephee.webhooks import events as webhook_events
 
 ID_SORT = SortOption("Id", "Order by internal ID asc")
 DATE_CREATED_SORT = SortOption("dateCreated", "Order by date of sale asc")
@@ -184,6 +185,7 @@ def ingest_order(session: Session, new: NewOrder) -> Order:
     session.flush()
     if new.pack_id:
         refresh_pack(session, new.account_id, new.pack_id)
+    webhook_events.order_created(session, order)
     return order
 
 
@@ -1285,6 +1287,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
                 tracking_status=order.tracking_status,
             )
         )
+        webhook_events.order_status_changed(session, order, previous)
         if order.origin != ORIGIN_API:
             enqueue(
                 session,
@@ -2045,21 +2048,23 @@ def _created_detail(
 def _existing_creation(session: Session, account_id: int, external: str, fingerprint: str) -> tuple[int, bool] | None:
     """``(order id, same request)`` of an order already holding ``external`` in the account, or None.
     A deleted order, or another order (marketplace, B2B) with that number, is a 409."""
-    creation = session.scalar(
-        select(OrderCreation).where(OrderCreation.account_id == account_id, OrderCreation.external_order_id == external)
-    )
-    if creation is not None:
-        if creation.deleted_at is not None:
-            raise Conflict(DUPLICATE_DELETED.format(external=external, id=creation.order_id))
-        if creation.request_sha256 != fingerprint:
-            raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=creation.order_id))
-        return creation.order_id, True
-    other = session.scalar(
-        select(Order.id).where(Order.account_id == account_id, Order.external_order_id == external).limit(1)
-    )
-    if other is not None:
-        raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=other))
-    return None
+    # One statement, so one snapshot: an order and its creation row always appear together.
+    rows = session.execute(
+        select(Order.id, OrderCreation.order_id, OrderCreation.request_sha256, OrderCreation.deleted_at)
+        .outerjoin(OrderCreation, OrderCreation.order_id == Order.id)
+        .where(Order.account_id == account_id, Order.external_order_id == external)
+        .order_by(OrderCreation.order_id.is_(None), Order.id)
+    ).all()
+    if not rows:
+        return None
+    order_id, created_id, sha, deleted_at = rows[0]
+    if created_id is None:
+        raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=order_id))
+    if deleted_at is not None:
+        raise Conflict(DUPLICATE_DELETED.format(external=external, id=order_id))
+    if sha != fingerprint:
+        raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=order_id))
+    return order_id, True
 
 
 def create_order(
