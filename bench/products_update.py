@@ -1,11 +1,12 @@
 """Benchmark of POST /v2/products: 500-item batches of mixed stock/price updates over a 100,000-product catalog.
 
 For each backend (SQLite file, PostgreSQL database) it builds the catalog, starts a real ``alephee serve``
-process and sends the batches through HTTP (items/s), then applies the same updates with the fastest plain
+process and sends batches through HTTP (items/s), and applies the same kind of updates with the fastest plain
 SQL we can write against the same database (the ceiling: SKU lookups and writes in the statements,
-executemany, one transaction per batch) and prints both and their ratio. Timings are printed, never asserted.
+executemany, one transaction per batch). The two phases alternate in rounds; the medians and the median
+per-round ratio are printed. Timings are printed, never asserted.
 
-    .venv/bin/python bench/products_update.py [--products 100000] [--batches 40] [--concurrency 2]
+    .venv/bin/python bench/products_update.py [--products 100000] [--batches 40] [--rounds 4] [--concurrency 1]
         [--backends sqlite,postgresql] [--pg postgresql+psycopg://postgres@127.0.0.1:5432]
 """
 
@@ -15,6 +16,7 @@ import argparse
 import os
 import random
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -297,6 +299,8 @@ def run_sql_postgresql(url: str, account_id: int, plist: int, batches: list[list
 
 
 def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    """Alternate HTTP and plain-SQL rounds over the same database, so a busy machine slows both alike; report
+    the median rates and the median of the per-round ratios."""
     if backend == "sqlite":
         path = str(workdir / "bench.db")
         url = f"sqlite:///{path}"
@@ -311,21 +315,35 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
     started = time.perf_counter()
     account_id, key, plist = build_catalog(url, args.products)
     print(f"[{backend}] catalog of {args.products} products built in {time.perf_counter() - started:.1f}s", flush=True)
-    batches = make_batches(args.products, args.batches + 1, seed=1)
+    per_round = max(2, args.batches // args.rounds)
+    http_rates: list[float] = []
+    sql_rates: list[float] = []
     process, base = start_server(url, workdir)
     try:
-        http_rate = run_http(base, account_id, key, batches, args.concurrency)
+        for number in range(args.rounds):
+            # +1: the first batch of each phase is a warm-up, not timed.
+            http_batches = make_batches(args.products, per_round + 1, seed=2 * number + 1)
+            sql_batches = make_batches(args.products, per_round + 1, seed=2 * number + 2)
+            http_rates.append(run_http(base, account_id, key, http_batches, args.concurrency))
+            if backend == "sqlite":
+                sql_rates.append(run_sql_sqlite(path, account_id, plist, sql_batches))
+            else:
+                sql_rates.append(run_sql_postgresql(url, account_id, plist, sql_batches))
+            print(
+                f"[{backend}] round {number + 1}: HTTP {http_rates[-1]:,.0f} items/s, SQL {sql_rates[-1]:,.0f} items/s",
+                flush=True,
+            )
     finally:
         process.terminate()
         process.wait(timeout=30)
-    sql_batches = make_batches(args.products, args.batches + 1, seed=2)
-    if backend == "sqlite":
-        sql_rate = run_sql_sqlite(path, account_id, plist, sql_batches)
-    else:
-        sql_rate = run_sql_postgresql(url, account_id, plist, sql_batches)
-    result = {"http": http_rate, "sql": sql_rate, "ratio": http_rate / sql_rate}
+    result = {
+        "http": statistics.median(http_rates),
+        "sql": statistics.median(sql_rates),
+        "ratio": statistics.median(h / q for h, q in zip(http_rates, sql_rates, strict=True)),
+    }
     print(
-        f"[{backend}] HTTP {http_rate:,.0f} items/s | plain SQL {sql_rate:,.0f} items/s | ratio {result['ratio']:.2f}",
+        f"[{backend}] median HTTP {result['http']:,.0f} items/s | plain SQL {result['sql']:,.0f} items/s"
+        f" | ratio {result['ratio']:.2f}",
         flush=True,
     )
     return result
@@ -334,8 +352,9 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--batches", type=int, default=40, help="timed batches of 500 items per phase")
-    parser.add_argument("--concurrency", type=int, default=2, help="HTTP client connections")
+    parser.add_argument("--batches", type=int, default=40, help="timed batches of 500 items per phase, in total")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating HTTP/SQL rounds")
+    parser.add_argument("--concurrency", type=int, default=1, help="HTTP client connections")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument(
         "--pg", default=os.environ.get("ALEPHEE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
