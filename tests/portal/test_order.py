@@ -240,3 +240,23 @@ def test_order_totals_on_the_cart_page(client: TestClient, shop: Shop) -> None:
     # List price 2 × 1000 + 3 × 250.50 = 2751.50; list −275.15; product −90.00; total 2386.35.
     for text in ("$ 2.751,50", "−$ 275,15", "−$ 90,00", "$ 2.386,35"):
         assert text in page, text
+
+
+def test_the_erp_cancels_a_portal_order_and_the_b2b_stock_comes_back(
+    ctx: AppContext, client: TestClient, shop: Shop
+) -> None:
+    csrf = sign_in(client, shop)
+    p = shop.products
+    before = b2b_stock(ctx, shop)
+    _add(client, csrf, p["TAL-001"], 2)
+    _add(client, csrf, p["KIT-005"], 1)
+    order_id = int(_place(client, csrf).rsplit("/", 1)[1])
+    assert b2b_stock(ctx, shop) != before
+    response = client.put("/v2/orders", params=shop.tenant.q(), json=[{"OrderId": order_id, "Status": 90}])
+    assert response.status_code == 200
+    assert response.json()["Results"][0]["Status"] == 200, response.text
+    assert b2b_stock(ctx, shop) == before
+    # A repeat changes nothing (the stock is given back once).
+    client.put("/v2/orders", params=shop.tenant.q(), json=[{"OrderId": order_id, "Status": 90}])
+    assert b2b_stock(ctx, shop) == before
+    assert _erp_orders(client, shop, statusType=99)[0]["Id"] == order_id

@@ -38,6 +38,7 @@ from alephee.orders.models import (
     MESSAGE_FROM_BUYER,
     MESSAGE_FROM_SELLER,
     ORIGIN_API,
+    ORIGIN_B2B,
     ORIGIN_MARKETPLACE,
     Order,
     OrderAccountOptions,
@@ -50,6 +51,8 @@ from alephee.orders.schemas import OrderDetail, OrderInfoIn
 from alephee.webhooks import events as webhook_events
 
 ID_SORT = SortOption("Id", "Order by internal ID asc")
+# Orders no marketplace owns: the ERP may cancel them and nothing is pushed to a channel for them.
+HUB_ORIGINS = frozenset({ORIGIN_API, ORIGIN_B2B})
 DATE_CREATED_SORT = SortOption("dateCreated", "Order by date of sale asc")
 ORDER_SORTS = (ID_SORT, DATE_CREATED_SORT)
 
@@ -1239,15 +1242,16 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
             outcome[index] = (404, st.ORDER_NOT_FOUND)
             continue
         family = marketplace_family(session, order.marketplace_id)
+        hub_owned = order.origin in HUB_ORIGINS
         code, message = st.transition_error(
             order.status,
             target,
-            api_created=order.origin == ORIGIN_API,
+            api_created=hub_owned,
             automatic=st.updates_automatically(
                 family=family,
                 logistic_type=order.logistic_type,
                 shipping_method=order.shipping_method,
-                api_created=order.origin == ORIGIN_API,
+                api_created=hub_owned,
             ),
             logistic=ship.logistic_name(order.logistic_type) or "unknown",
         )
@@ -1288,7 +1292,11 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
             )
         )
         webhook_events.order_status_changed(session, order, previous)
-        if order.origin != ORIGIN_API:
+        if changed_status and target == st.CANCELLED and order.origin == ORIGIN_B2B:
+            from alephee.portal.service import release_cancelled_order_stock
+
+            release_cancelled_order_stock(session, order)
+        if order.origin not in HUB_ORIGINS:
             enqueue(
                 session,
                 account_id=order.account_id,

@@ -123,7 +123,9 @@ AUTOMATIC_ORDER = (
     "The order's status is updated automatically by the marketplace (logistic type {logistic}); "
     "it cannot be changed through the API"
 )
-MARKETPLACE_CANNOT_CANCEL = "Only orders created through POST /v2/orders can be cancelled (status 90)"
+MARKETPLACE_CANNOT_CANCEL = (
+    "Only orders the hub owns (created through POST /v2/orders or the B2B portal) can be cancelled (status 90)"
+)
 FORBIDDEN_TRANSITION = "The order cannot go from status {current} ({current_label}) to {target} ({target_label})"
 DELETED_ORDER = "The order was deleted"
 
@@ -132,7 +134,10 @@ def transition_error(
     current: int, target: int, *, api_created: bool, automatic: bool, logistic: str
 ) -> tuple[int, str]:
     """Why a user may not move an order from ``current`` to ``target`` as ``(status, message)``, or
-    ``(200, "OK")`` when allowed. ``current == target`` is allowed (idempotent repeat)."""
+    ``(200, "OK")`` when allowed. ``current == target`` is allowed (idempotent repeat).
+
+    ``api_created`` means the hub owns the order (POST /v2/orders or the B2B portal): no marketplace
+    decides its cancellation, so the ERP may."""
     if target not in USER_TARGETS:
         return 400, INVALID_TARGET.format(status=target)
     if current == DELETED:

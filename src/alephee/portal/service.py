@@ -1120,3 +1120,22 @@ def my_order(session: Session, viewer: Viewer, order_id: int) -> OrderPage:
         raise PortalNotFound(ORDER_NOT_FOUND) from None
     label, type_label = _status_labels(int(order["Status"]["Key"]))
     return OrderPage(order_id, order, summary, label, type_label)
+
+
+def release_cancelled_order_stock(session: Session, order: Order) -> None:
+    """Give a cancelled portal order's units back to the B2B stock (called once, on the move to 90).
+
+    The units reserved at placement are the order's top-level lines (products and kits; kit components
+    were never reserved on their own). The caller commits.
+    """
+    rendered = orders.render_one(session, order.account_id, order.id)
+    quantities: dict[int, int] = {}
+    for item in rendered.get("Items", []):
+        if item.get("ParentItemId") is not None:
+            continue
+        product_id = (item.get("Product") or {}).get("Id")
+        quantity = item.get("Quantity")
+        if isinstance(product_id, int) and isinstance(quantity, int) and quantity > 0:
+            quantities[product_id] = quantities.get(product_id, 0) + quantity
+    if quantities:
+        b2b_stock.release_b2b_stock(session, order.account_id, quantities)
