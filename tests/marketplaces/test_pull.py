@@ -436,3 +436,68 @@ def test_sold_price_and_discounts_reach_the_order(ctx: AppContext, open_shop: Ca
 
         item = detail_of(order.detail)["Items"][0]
     assert (item["UnitPrice"], item["FullUnitPrice"]) == (1350.0, 1500.0)
+
+
+def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
+    ctx: AppContext, open_shop: Callable[..., Shop]
+) -> None:
+    from alephee.orders import service as orders_service
+    from alephee.products import service as products_service
+
+    shop = open_shop()
+    only(ctx, shop, SIMPLE)
+    before = stock(ctx, shop)
+    sell(ctx, shop, 12, mix=replace(QUIET, late_cancellation=0.5, logistics=(("drop_off", 1), ("self_service", 1))))
+    pull(ctx)
+    advance(ctx, 50)  # every order has news now: shipped or cancelled
+    ids = [o.id for o in hub_orders(ctx)]
+    errors: list[BaseException] = []
+    failed_feeds: list[int] = []
+    start = threading.Barrier(3)
+
+    def puller() -> None:
+        try:
+            start.wait()
+            # A deadlock would roll the page back and count the feed as failed (the worker retries it later).
+            failed_feeds.append(Puller(ctx.db, ctx.settings, page_size=2).run().failed)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def erp() -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                with ctx.db.writing() as session:
+                    orders_service.integrate(session, shop.account_id, "test", [{"OrderId": i} for i in reversed(ids)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def stock_keeper() -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                with ctx.db.writing() as session:
+                    moves = {shop.products[sku]: 1 for sku in SIMPLE}
+                    products_service.move_stocks(session, shop.account_id, moves)
+                with ctx.db.writing() as session:
+                    moves = {shop.products[sku]: -1 for sku in SIMPLE}
+                    products_service.move_stocks(session, shop.account_id, moves)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (puller, erp, stock_keeper)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and failed_feeds == [0]
+    pull(ctx)
+    with ctx.db.reading() as session:
+        cancelled = list(
+            session.scalars(select(SandboxOrder.external_order_id).where(SandboxOrder.status == "cancelled"))
+        )
+        statuses = dict(session.execute(select(Order.external_order_id, Order.status)).all())
+        assert all(session.scalars(select(Order.integrated)))
+    assert cancelled and {statuses[e] for e in cancelled} == {90}
+    kept = sold_units_of(ctx, [e for e in statuses if e not in cancelled])
+    assert all(stock(ctx, shop)[sku] == before[sku] - kept.get(sku, 0) for sku in SIMPLE)
