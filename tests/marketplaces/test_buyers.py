@@ -303,5 +303,7 @@ def test_sandbox_sell_and_advance_commands(ctx: AppContext, cli: Callable[..., A
     assert moved["OffsetHours"] == 200 and moved["ChangedOrders"] >= 1 and moved["Events"]
     assert "orders must be between" in cli("sandbox", "sell", "--account", "1", "--orders", "0", ok=False).output
     assert "--hours" in cli("sandbox", "advance", "--hours", "-1", ok=False).output
+    assert "only moves forward" in cli("sandbox", "advance", "--hours", "nan", ok=False).output
+    assert "ids must be between" in cli("sandbox", "sell", "--account", "99999999999", ok=False).output
     nothing = cli("sandbox", "sell", "--account", "999")
     assert nothing["Orders"] == 0 and nothing["Message"] == buyers.NO_LISTINGS

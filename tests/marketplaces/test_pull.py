@@ -371,11 +371,16 @@ def test_kits_variations_and_unknown_listings(
 
 
 def test_an_entry_that_cannot_be_applied_is_skipped_and_recorded(
-    ctx: AppContext, open_shop: Callable[..., Shop]
+    ctx: AppContext, open_shop: Callable[..., Shop], client: TestClient
 ) -> None:
+    from tests.orders.conftest import order_info
+
     shop = open_shop()
+    # An order the ERP created in the hub under a number the marketplace later uses for one of its sales.
+    created = client.post("/v2/orders", params=shop.tenant.q(), json=order_info("882", marketplace_id=100))
+    assert created.status_code == 201, created.text
     with ctx.db.writing() as session:
-        for external, quantity in (("880", 0), ("881", 1)):
+        for external, quantity in (("880", 0), ("881", 1), ("882", 1)):
             sandbox.create_order(
                 session,
                 account_id=shop.account_id,
@@ -384,12 +389,12 @@ def test_an_entry_that_cannot_be_applied_is_skipped_and_recorded(
                 items=[{"external_listing_id": shop.external_ids["MATE-01"], "quantity": quantity, "unit_price": "1"}],
             )
     stats = pull(ctx)
-    assert (stats.created, stats.skipped) == (1, 1)
-    assert [o.external_order_id for o in hub_orders(ctx)] == ["881"]
+    assert (stats.created, stats.skipped) == (1, 2)
+    assert sorted((o.external_order_id, o.origin) for o in hub_orders(ctx)) == [("881", "marketplace"), ("882", "api")]
     with ctx.db.reading() as session:
         cursor = session.get(PullCursor, (shop.account_id, 100))
-        assert cursor is not None and cursor.skipped == 1 and cursor.applied == 2
-        assert cursor.last_error is not None and cursor.last_error.startswith("order 880:")
+        assert cursor is not None and cursor.skipped == 2 and cursor.applied == 3
+        assert cursor.last_error is not None and cursor.last_error.startswith("order 882: the hub's order")
     assert pull(ctx).skipped == 0  # the feed moved on
 
 

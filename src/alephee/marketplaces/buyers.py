@@ -48,6 +48,8 @@ from alephee.marketplaces.sandbox import (
 MAX_ORDERS_PER_SELL = 1000
 ERR_ORDERS = f"orders must be between 1 and {MAX_ORDERS_PER_SELL}"
 NO_LISTINGS = "no active sandbox listing with stock for this account"
+MAX_INT32 = 2_147_483_647
+ERR_ID = f"account and marketplace ids must be between 1 and {MAX_INT32}"
 
 # Id bases (Mercado Libre-looking numbers derived from the change counter or the row id).
 ORDER_ID_BASE = 2_100_000_000_000
@@ -213,6 +215,8 @@ def sell(
     """Buyers purchase ``orders`` orders now (fewer when stock runs out). Does not commit."""
     if not 1 <= orders <= MAX_ORDERS_PER_SELL:
         raise InvalidInput(ERR_ORDERS)
+    if not 0 < account_id <= MAX_INT32 or (marketplace_id is not None and not 0 < marketplace_id <= MAX_INT32):
+        raise InvalidInput(ERR_ID)
     state = ensure_state(session)
     seed = seed if seed is not None else int(state.change_seq)
     report = SellReport(account_id=account_id, seed=seed)

@@ -74,6 +74,7 @@ NO_CONNECTOR = "none"
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
 MAX_ERROR_LENGTH = 2000
+ERR_NOT_MARKETPLACE_ORDER = "the hub's order {id} with this number was created by {origin}, not by the marketplace"
 
 # Payment status and method codes (``Payments[].Status`` / ``.Method`` keys; not documented: ours, the same
 # numbers as the demo orders).
@@ -512,6 +513,9 @@ class OrderSync:
         if order is None:
             self.create(entry)
             return "created"
+        if order.origin != ORIGIN_MARKETPLACE:
+            # An order the hub created (POST /v2/orders, B2B portal) under the same number: not this sale.
+            raise ValueError(ERR_NOT_MARKETPLACE_ORDER.format(origin=order.origin, id=order.id))
         return "updated" if self.update(order, entry) else "unchanged"
 
     # --- a new order

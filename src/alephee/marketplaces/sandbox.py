@@ -64,6 +64,7 @@ creates a shadow order so the state is kept; the other order topics fail permane
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -76,6 +77,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alephee import clock
+from alephee.errors import InvalidInput
 from alephee.marketplaces.channels import (
     BaseChannel,
     BuyerMessage,
@@ -150,10 +152,18 @@ def sandbox_now(session: Session) -> datetime:
     return clock.precise_utcnow() + timedelta(seconds=state.offset_seconds)
 
 
+class BadAdvance(InvalidInput, ValueError):
+    """The clock only moves forward, by a finite amount of at most ``MAX_ADVANCE_HOURS`` per call."""
+
+
+MAX_ADVANCE_HOURS = 24 * 365
+ERR_ADVANCE = f"the sandbox clock only moves forward, by at most {MAX_ADVANCE_HOURS} hours at a time"
+
+
 def advance(session: Session, hours: float) -> datetime:
     """Move the simulated clock forward by ``hours`` (an atomic increment); returns the new simulated now."""
-    if hours < 0:
-        raise ValueError("the sandbox clock only moves forward")
+    if not math.isfinite(hours) or not 0 <= hours <= MAX_ADVANCE_HOURS:
+        raise BadAdvance(ERR_ADVANCE)
     ensure_state(session)
     session.execute(
         update(SandboxState)
