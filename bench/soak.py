@@ -307,6 +307,14 @@ def wait_for_sandbox(env: dict[str, str], timeout: float) -> int:
     return listings
 
 
+def _every(samples: list[tuple[float, float]], seconds: float) -> list[float]:
+    """The first sample of each ``seconds``-long bucket."""
+    buckets: dict[int, float] = {}
+    for t, v in samples:
+        buckets.setdefault(int(t // seconds), v)
+    return [buckets[k] for k in sorted(buckets)]
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -343,6 +351,7 @@ def report(
             "max_mb": round(max(values), 1) if values else None,
             "slope_mb_per_min": round(slope_per_min(samples), 2),
             "slope_second_half_mb_per_min": round(slope_per_min(half), 2),
+            "every_10s_mb": [round(v, 1) for v in _every(samples, 10)],
         }
     bad = {k: v for k, v in statuses.items() if not (k.isdigit() and int(k) in ALLOWED)}
     return {
