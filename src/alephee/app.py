@@ -109,10 +109,41 @@ def _install_docs(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, body in EXTRA_SCHEMAS.items():
                 components.setdefault(name, body)
+            _document_400_not_422(schema, components)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_400_not_422(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """FastAPI documents 422 for every operation; this API answers invalid input with 400 and the error body.
+    Paged lists also document their 206."""
+    from alephee.http.wire import ErrorBody
+
+    components.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
+    error_400 = {
+        "description": "Invalid parameters or body",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if responses is None:
+                continue
+            if "422" in responses:
+                del responses["422"]
+                responses.setdefault("400", error_400)
+            ok = responses.get("200", {})
+            ref = ok.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
+            if ref.rsplit("/", 1)[-1].startswith("Paged") and "206" not in responses:
+                # Every paged list answers 206 with the same envelope when `limit` is over its cap.
+                responses["206"] = {
+                    "description": "`limit` over the endpoint's cap: a capped page",
+                    "content": ok["content"],
+                }
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
 
 
 def _install_health(app: FastAPI) -> None:
