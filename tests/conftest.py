@@ -228,8 +228,10 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(database_url: str, tmp_path: Path, env: dict[str, str] | None = None) -> LiveServer:
-    """Start ``alephee serve`` on a free port and wait until /health answers."""
+def start_server(
+    database_url: str, tmp_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> LiveServer:
+    """Start ``alephee serve [args]`` on a free port and wait until /health answers."""
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
     full_env = {
@@ -241,7 +243,7 @@ def start_server(database_url: str, tmp_path: Path, env: dict[str, str] | None =
     exe = Path(sys.executable).with_name("alephee")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
