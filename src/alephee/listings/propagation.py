@@ -25,6 +25,7 @@ from alephee.marketplaces.models import Marketplace
 from alephee.marketplaces.outbox import enqueue
 from alephee.products import service as products
 from alephee.products.hooks import CatalogChange
+from alephee.webhooks import events as webhook_events
 
 TOPIC_UPDATE = "listing.update"
 TOPIC_STATUS = "listing.status"
@@ -113,6 +114,8 @@ def refresh(
             listing.available_quantity = quantity
             changed.append("AvailableQuantity")
         status_changed = apply_stock_status(listing, quantity, now)
+        if status_changed:
+            webhook_events.listing_status_changed(session, listing)
         if listing.price_mode == "auto" and listing.id in bases:
             price = rules.auto_price(bases[listing.id], listing.margin, listing.added_fixed_value)
             if price != listing.price:

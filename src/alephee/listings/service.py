@@ -49,6 +49,7 @@ from alephee.marketplaces.models import Marketplace
 from alephee.products import service as products
 from alephee.products.models import Brand, Product
 from alephee.products.schemas import IdNameOut
+from alephee.webhooks import events as webhook_events
 
 UNKNOWN_STATUS = "Unknown listing status {code}; known codes: {codes}"
 
@@ -568,6 +569,7 @@ def _change_status(
     if target == statuses.ACTIVE and snapshot is not None:
         listing.available_quantity = snapshot.publish_quantity
     propagation.publish_change(session, listing, [], status_only=True)
+    webhook_events.listing_status_changed(session, listing)
     return 200, STATUS_OK
 
 

@@ -66,6 +66,7 @@ from alephee.orders.schemas import OrderDetail
 from alephee.products import service as products
 from alephee.products.models import Brand, KitComponent, Product
 from alephee.products.schemas import KIT, VARIATION_MASTER
+from alephee.webhooks import events as webhook_events
 
 log = logging.getLogger("alephee.pull")
 
@@ -587,6 +588,7 @@ class OrderSync:
             if st.closes_order(target):
                 order.date_closed = order.date_closed or now
             novelty = changed = True
+            webhook_events.order_status_changed(self.session, order, history[-1]["from_status"])
         shipment = (entry.shipping_status, entry.shipping_substatus)
         # The seller moves the shipments of manual orders once they are ready; before that (payment approved,
         # label available) and when they are cancelled, the marketplace is the one that knows.
@@ -630,6 +632,7 @@ class OrderSync:
         fresh = [(p.external_payment_id, p.status) for p in entry.payments]
         if pending == order.payment_pending and (not entry.payments or stored == fresh):
             return False
+        webhook_events.order_payment_update(self.session, order, pending)
         order.payment_pending = pending
         if entry.payments and stored != fresh:
             detail["Payments"] = [_payment_json(p, entry) for p in entry.payments]

@@ -22,6 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -188,8 +190,19 @@ def order_payment_approved(session: Session, order: Any) -> None:
     emit(session, order.account_id, ORDER_PAYMENT_APPROVED, {"OrderId": order.id}, _order_data(order))
 
 
+def order_payment_update(session: Session, order: Any, pending: bool) -> None:
+    """Call right before ``order.payment_pending`` takes ``pending``: ``order.payment_approved`` when a pending
+    payment becomes approved, nothing otherwise."""
+    if order.payment_pending and not pending:
+        data = {**_order_data(order), "PaymentPending": False}
+        emit(session, order.account_id, ORDER_PAYMENT_APPROVED, {"OrderId": order.id}, data)
+
+
 def listing_status_changed(session: Session, listing: Any, previous_status: str | None = None) -> None:
-    """``listing.status_changed`` after ``listing.status`` changed (status names of ``listings/statuses.py``)."""
+    """``listing.status_changed`` after ``listing.status`` changed (status names of ``listings/statuses.py``).
+    ``previous_status`` defaults to the status the row had when it was loaded or last flushed."""
+    if previous_status is None:
+        previous_status = _stored_value(listing, "status")
     if previous_status == listing.status:
         return
     emit(
@@ -206,6 +219,16 @@ def listing_status_changed(session: Session, listing: Any, previous_status: str 
             "PreviousStatus": previous_status,
         },
     )
+
+
+def _stored_value(row: Any, attribute: str) -> Any:
+    """The value ``attribute`` had in the database before this session's unflushed changes (None if unknown)."""
+    try:
+        history = sa_inspect(row).attrs[attribute].history
+    except (NoInspectionAvailable, KeyError):
+        return None
+    stored = history.deleted or history.unchanged
+    return stored[0] if stored else None
 
 
 def document_outcome(
