@@ -54,7 +54,7 @@ def verify(
     """Raise ``InvalidSignature`` unless ``body`` was signed with ``secret`` within ``tolerance`` seconds."""
     timestamp = _header(headers, TIMESTAMP_HEADER)
     signature = _header(headers, SIGNATURE_HEADER)
-    if not timestamp or not signature or not timestamp.strip().isdigit():
+    if not timestamp or not signature or not (timestamp.strip().isascii() and timestamp.strip().isdigit()):
         raise InvalidSignature("missing or malformed signature headers")
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > tolerance:

@@ -149,7 +149,7 @@ def test_delete_by_path_and_query_and_isolation(client: TestClient, make_tenant:
     assert client.get("/v2/webhooks", params=mine.q()).json()["Total"] == 0
 
     assert_error(client.delete("/v2/webhooks", params=mine.q()), 400)
-    for bad in ("abc", "-1", "0", "99999999999", "1.5"):
+    for bad in ("abc", "-1", "0", "99999999999", "1.5", "²", "١٢"):
         assert_error(client.delete(f"/v2/webhooks/{bad}", params=mine.q()), 400)
         assert_error(client.delete("/v2/webhooks", params=mine.q(webhookId=bad)), 400)
     assert_error(client.delete("/v2/webhooks/2147483647", params=mine.q()), 404)
@@ -217,10 +217,12 @@ def test_the_feed_lists_filters_and_acknowledges(
     capped = client.get("/v2/notifications", params=mine.q(limit=500))
     assert capped.status_code == 206 and capped.json()["Paging"]["Limit"] == 100
 
-    ack = client.post("/v2/notifications/ack", params=mine.q(), json=[old, str(status), theirs, old, "x", 2**63, True])
+    ack = client.post(
+        "/v2/notifications/ack", params=mine.q(), json=[old, str(status), theirs, old, "x", 2**63, True, "²"]
+    )
     assert ack.status_code == 200, ack.text
     assert ack.json() == {
-        "Total": 7,
+        "Total": 8,
         "Results": [
             {"Id": old, "Status": 200, "Message": "Acknowledged"},
             {"Id": status, "Status": 200, "Message": "Acknowledged"},
@@ -229,6 +231,7 @@ def test_the_feed_lists_filters_and_acknowledges(
             {"Id": "x", "Status": 400, "Message": "Each element must be a notification Id (integer)"},
             {"Id": 2**63, "Status": 400, "Message": "Each element must be a notification Id (integer)"},
             {"Id": True, "Status": 400, "Message": "Each element must be a notification Id (integer)"},
+            {"Id": "²", "Status": 400, "Message": "Each element must be a notification Id (integer)"},
         ],
     }
     assert ids() == [listing]

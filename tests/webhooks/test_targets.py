@@ -43,6 +43,8 @@ def _fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) ->
         ("https://user:pw@hooks.example/", "user name or password"),
         ("https://hooks.example:99999/", "invalid port"),
         ("https://hooks.example:0/", "invalid port"),
+        ("http://[not-an-address/", "not a valid URL"),
+        ("http://ñandú-" + "x" * 70 + ".example/", "could not be resolved"),
         ("https://hooks.example/a b", "spaces or control"),
         ("https://hooks.example/\r\nX-Injected: 1", "spaces or control"),
         ("https://hooks.example/" + "a" * 2000, "at most 2000"),

@@ -75,7 +75,7 @@ def _webhook_id(raw: str | None) -> int:
     if raw is None or not raw.strip():
         raise InvalidInput(MISSING_WEBHOOK_ID)
     text = raw.strip()
-    if not text.isdigit() or len(text) > 10 or not 0 < int(text) <= MAX_INT32:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 0 < int(text) <= MAX_INT32:
         raise InvalidInput(BAD_WEBHOOK_ID)
     return int(text)
 

@@ -75,6 +75,7 @@ ERR_URL_HOST = "Url must name a host"
 ERR_URL_CHARACTERS = "Url must not contain spaces or control characters"
 ERR_URL_CREDENTIALS = "Url must not contain a user name or password (use the signature to authenticate)"
 ERR_URL_PORT = "Url has an invalid port"
+ERR_URL_INVALID = "Url is not a valid URL"
 ERR_URL_PRIVATE = "Url points to a private, loopback, link-local or reserved address; webhooks only reach public hosts"
 ERR_URL_RESOLVE = "The host name of Url could not be resolved"
 ERR_GONE = "webhook {id} no longer exists or is inactive"
@@ -150,6 +151,9 @@ def parse_target(url: str, max_length: int) -> Target:
         raise TargetRefused(ERR_URL_CHARACTERS)
     try:
         parts = urlsplit(url)
+    except ValueError:
+        raise TargetRefused(ERR_URL_INVALID) from None
+    try:
         port = parts.port
     except ValueError:
         raise TargetRefused(ERR_URL_PORT) from None
@@ -390,7 +394,7 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value)
     return None
 

@@ -206,7 +206,7 @@ def _ack_id(raw: Any) -> int | None:
         return None
     if isinstance(raw, int):
         return raw if 0 < raw <= 2**63 - 1 else None
-    if isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 18:
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 18:
         return int(raw.strip())
     return None
 
