@@ -3,16 +3,11 @@ a seller whose catalog is published on the sandbox marketplace, and real servers
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -37,7 +32,7 @@ from alephee.marketplaces.pull import Puller, PullStats
 from alephee.marketplaces.worker import Worker
 from alephee.products.importer import import_catalog
 from alephee.products.models import Product
-from tests.conftest import LiveServer, Tenant, free_port, make_settings
+from tests.conftest import LiveServer, Tenant, make_settings, start_server
 
 SANDBOX = 100  # a catalogue marketplace whose connector is "sandbox"
 
@@ -165,36 +160,7 @@ def cli(ctx: AppContext) -> Callable[..., Any]:
 
 def start_server_with(database_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> LiveServer:
     """``alephee serve`` with extra arguments, on a free port, once /health answers."""
-    port = free_port()
-    log_path = tmp_path / f"server-{port}.log"
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
-        "ALEPHEE_DATABASE_URL": database_url,
-        "ALEPHEE_DOCUMENTS_DIR": str(tmp_path / "documents"),
-        **(env or {}),
-    }
-    exe = Path(sys.executable).with_name("alephee")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-    server = LiveServer(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+    return start_server(database_url, tmp_path, env, args=args)
 
 
 # --- a seller selling on the sandbox marketplace ----------------------------------------------------------------
