@@ -107,12 +107,12 @@ class Settings(BaseSettings):
     # Where the B2B portal is served; an account may override it with its own FQDN.
     b2b_portal_base_url: str = "http://127.0.0.1:8000/b2b"
     documents_dir: str = "./var/documents"
-    # Orders (docs/compat/orders.md): largest attachable document; whether includePendingPayments works for
+    # Orders (docs/compatibility.md, Orders): largest attachable document; whether includePendingPayments works for
     # accounts with no explicit privilege; whether Integrated=false applies even to status/id/ERP queries.
     documents_max_bytes: int = 10 * 1024 * 1024
     orders_pending_payments_default: bool = True
     orders_integrated_default_always: bool = False
-    # Shipping (docs/compat/shipping.md): largest package Quantity and measure (in the client's own unit);
+    # Shipping (docs/compatibility.md, Orders shipping): largest package Quantity and measure (client unit);
     # SchedulingInfo deadlines used when the marketplace gave none: hours to dispatch after the payment
     # approval (Handling.Limit) and days the buyer has to rate the sale (Schedule.Expiration); 0 = none.
     shipping_max_package_quantity: int = 1_000_000
@@ -127,14 +127,14 @@ class Settings(BaseSettings):
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5
     login_token_max_ttl: int = 60
-    # Products/listings decisions (docs/compat/products.md, listings.md): VAT % when a product has none,
+    # Products/listings decisions (docs/compatibility.md, Products and Product listings): VAT % when a product has none,
     # Mercado Libre discount limits (spec 50 §2.5), listing status codes overriding listings/statuses.py.
     default_tax_rate: Decimal = Decimal("21")
     ml_discount_min_percent: Decimal = Decimal("5")
     ml_discount_max_percent: Decimal = Decimal("80")
     ml_discount_max_days: int = 7
     listing_status_codes: dict[str, int] = Field(default_factory=dict)
-    # Outbox delivery (alephee worker, docs/operations-worker.md): attempts before a row is marked failed,
+    # Outbox delivery (alephee worker, docs/operations.md, Outbox and worker): attempts before a row is marked failed,
     # exponential backoff base/cap in seconds (equal jitter seeded by outbox_jitter_seed), lease of a claimed
     # row, rows per round and the idle sleep between empty rounds.
     outbox_max_attempts: int = 8
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     portal_session_ttl_seconds: int = 8 * 3600
     portal_page_size: int = 24
     portal_max_cart_lines: int = 49
-    # Push notifications (docs/webhooks.md, docs/compat/webhooks.md): deliver to private/loopback addresses
+    # Push notifications (docs/webhooks.md, docs/compatibility.md): deliver to private/loopback addresses
     # (off: SSRF protection), per-request timeout, longest URL, subscriptions per account (0 = no cap), days
     # the feed keeps an event and seconds between purges run by the worker. Retries: outbox_* above.
     webhook_allow_private_targets: bool = False

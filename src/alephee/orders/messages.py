@@ -40,7 +40,7 @@ _VARIANTS_PT = (
     "Olá! Por favor, confirme as características que quer para o produto que você comprou, assim, podemos fazer o "
     "envio."
 )
-# The docs give no billing-info text: ours, in the buyer's language (docs/compat/orders.md).
+# The docs give no billing-info text: ours, in the buyer's language (docs/compatibility.md, Orders).
 _BILLING_ES = (
     "Hola, por favor envíanos tus datos de facturación (nombre o razón social, número de documento y domicilio "
     "fiscal) para poder emitir tu factura."

@@ -3,10 +3,10 @@ methods, shipment statuses and substatuses, and the rules built on them (label a
 spec 21 §8.5; split preconditions, spec 21 §4).
 
 Shipment statuses and substatuses are Mercado Libre's words (the label rules are written with them); the
-numeric ``Key`` of ``Shipping.Status`` is not documented, so the codes here are ours (docs/compat/orders.md).
+numeric ``Key`` of ``Shipping.Status`` is not documented, so the codes here are ours (docs/compatibility.md, Orders).
 
 The packaging and transport code tables of the shipping endpoints (spec 30 E1, E2, E3, E6) and the rules
-built on logistic types and shipment statuses for them live here too (docs/compat/shipping.md).
+built on logistic types and shipment statuses for them live here too (docs/compatibility.md, Orders shipping).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The B2B portal's price and availability rules, as pure functions (the only place they live).
 
-Prices (spec 40 §3.8, spec 10 §3; the combination is ours, docs/compat/portal.md):
+Prices (spec 40 §3.8, spec 10 §3; the combination is ours, docs/compatibility.md, B2B portal):
 * the portal sells from the account's B2B price list (``is_b2b``), else from its default list;
 * a product's base price is its ``PriceWithTaxes`` in that list, rounded to cents (the buyer's price, like a
   marketplace order's ``UnitPrice``); a product without a positive price there is not sold on the portal;
