@@ -223,6 +223,35 @@ _routes: dict[str, Route] = {}
 _routes_lock = threading.Lock()
 
 
+def _payload_value(payload: dict[str, Any], name: str) -> Any:
+    wanted = name.lower()
+    return next((v for k, v in payload.items() if isinstance(k, str) and k.lower() == wanted), None)
+
+
+def announce_outcome(session: Session, item: OutboxItem, *, delivered: bool, reason: str | None = None) -> None:
+    """Tell the integrator what the marketplace did with a forwarded document (webhook events
+    ``document.forwarded`` / ``document.refused``), in the transaction that records the outcome."""
+    if item.topic != "order.document":
+        return
+    from alephee.accounts.models import Account
+    from alephee.webhooks import events
+
+    if session.get(Account, item.account_id) is None:  # the account is gone: nobody to tell
+        return
+
+    order_id = _payload_value(item.payload, "OrderId")
+    document_type = _payload_value(item.payload, "DocumentType")
+    events.document_outcome(
+        session,
+        item.account_id,
+        int(order_id) if isinstance(order_id, int) else item.aggregate_id,
+        forwarded=delivered,
+        document_type=document_type if isinstance(document_type, int) else None,
+        document_number=_payload_value(item.payload, "DocumentNumber"),
+        reason=None if delivered else reason,
+    )
+
+
 def register_sender(prefix: str, sender: Sender, *, without_marketplace: bool = False) -> Route | None:
     """Route topics starting with ``prefix`` to ``sender`` (longest prefix wins); returns the replaced route."""
     if not prefix:
@@ -456,6 +485,8 @@ class Worker:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return "lost"
+            if outcome == "failed":
+                announce_outcome(session, item, delivered=False, reason=text)
         level = logging.WARNING if outcome == "failed" else logging.INFO
         log.log(level, "outbox %s %s (%s, attempt %s): %s", item.id, outcome, item.topic, item.attempts, text)
         return outcome
@@ -476,10 +507,12 @@ class Worker:
                 with self.db.writing() as session:
                     sender.send(session, item)
                     self._mark_delivered(session, item)
+                    announce_outcome(session, item, delivered=True)
                 return DELIVERED
             sender.send(None, item)
             with self.db.writing() as session:
                 self._mark_delivered(session, item)
+                announce_outcome(session, item, delivered=True)
             return DELIVERED
         except LeaseLost:
             log.warning("outbox %s: lease lost to another worker; outcome not recorded", item.id)
