@@ -31,6 +31,7 @@ from alephee.http.auth import (
     write_session,
 )
 from alephee.http.body import body_doc, json_array
+from alephee.http.errors import error_responses
 from alephee.http.paging import DATE_CREATED_SORT, ID_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult
@@ -40,15 +41,7 @@ from alephee.marketplaces.models import Marketplace
 
 router = api_router(tags=["Accounts"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "Invalid parameters",
-        401: "Missing or unknown API_KEY, or account not linked to it",
-        416: "Paging out of range",
-        429: "Too many requests",
-    }.items()
-}
+ERRORS = error_responses(400, 401, 416, 429)
 NAME_SORT = SortOption("Name", "Order by name asc")
 
 

@@ -35,6 +35,32 @@ HTTP_MESSAGES = {
 }
 
 
+# OpenAPI descriptions of the error statuses routes declare (``responses=error_responses(...)``).
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid parameters",
+    401: "Missing or unknown API_KEY, or account not linked to it",
+    403: "The account may not do this",
+    404: "Not found",
+    409: "Conflict with the current state",
+    412: "Precondition failed",
+    413: "Too many objects in one request; nothing was processed",
+    415: "Body is not JSON",
+    416: "Paging out of range",
+    429: "Too many requests",
+}
+
+
+def error_responses(*codes: int, **overrides: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status with the error body; ``overrides`` as ``_404="..."``."""
+    from alephee.http.wire import ErrorBody
+
+    texts = {int(k.lstrip("_")): v for k, v in overrides.items()}
+    return {
+        code: {"model": ErrorBody, "description": texts.get(code, ERROR_DESCRIPTIONS[code])}
+        for code in (*codes, *(c for c in texts if c not in codes))
+    }
+
+
 def status_for(exc: errors.DomainError) -> int:
     """HTTP status of a domain error (by its category)."""
     for cls in type(exc).__mro__:

@@ -11,6 +11,7 @@ from alephee.context import AppContext, get_context
 from alephee.errors import InvalidInput
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_array
+from alephee.http.errors import error_responses
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult
@@ -27,15 +28,7 @@ from alephee.listings.schemas import (
 
 router = api_router(tags=["Product listings"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "Invalid parameters",
-        401: "Missing or unknown API_KEY, or account not linked to it",
-        416: "Paging out of range",
-        429: "Too many requests",
-    }.items()
-}
+ERRORS = error_responses(400, 401, 416, 429)
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **{k: v for k, v in ERRORS.items() if k != 416},
     413: {"model": ErrorBody, "description": "More than 100 elements; nothing was processed"},

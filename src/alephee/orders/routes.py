@@ -19,6 +19,7 @@ from alephee.context import AppContext, get_context
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, read_json, validate
+from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paging
 from alephee.http.routing import api_router
 from alephee.http.wire import JSON_MEDIA, ErrorBody
@@ -40,18 +41,7 @@ from alephee.orders.schemas import (
 
 router = api_router(tags=["Orders"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "Invalid parameters",
-        401: "Missing or unknown API_KEY, or account not linked to it",
-        404: "Not found",
-        409: "Conflict with the order's current state",
-        412: "Precondition failed",
-        416: "Paging out of range",
-        429: "Too many requests",
-    }.items()
-}
+ERRORS = error_responses(400, 401, 404, 409, 412, 416, 429, _409="Conflict with the order's current state")
 BAD_ORDER_ID = "orderId must be an integer"
 
 

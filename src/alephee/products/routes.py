@@ -11,6 +11,7 @@ from alephee.context import AppContext, get_context
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_array, json_object
 from alephee.http.dates import parse_filter_datetime
+from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, SortOption, paged_response, paging
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
@@ -29,16 +30,7 @@ from alephee.products.schemas import (
 
 router = api_router(tags=["Products"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "Invalid parameters",
-        401: "Missing or unknown API_KEY, or account not linked to it",
-        404: "Price list not found in the account",
-        416: "Paging out of range",
-        429: "Too many requests",
-    }.items()
-}
+ERRORS = error_responses(400, 401, 404, 416, 429, _404="Price list not found in the account")
 BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
     **{k: v for k, v in ERRORS.items() if k != 416},
     412: {"model": ActionResult, "description": "No element could be processed (same ActionResult body)"},

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from alephee.context import AppContext, get_context
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_object
+from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paged_response, paging
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
@@ -33,17 +34,17 @@ from alephee.shipping.schemas import (
 
 router = api_router(tags=["Orders shipping"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "Invalid parameters or body",
-        401: "Missing or unknown API_KEY, or account not linked to it",
-        404: "Order not found",
-        413: "More than one order in the body",
-        415: "Body not JSON",
-        429: "Too many requests",
-    }.items()
-}
+ERRORS = error_responses(
+    400,
+    401,
+    404,
+    413,
+    415,
+    429,
+    _400="Invalid parameters or body",
+    _404="Order not found",
+    _413="More than one order in the body",
+)
 
 PATH_ID = Path(..., alias="orderId", description="Alephee order Id (Order.Id), not the marketplace number.")
 QUERY_ID = Query(None, alias="orderId", description="Alephee order Id (Order.Id).")

@@ -13,6 +13,7 @@ from alephee.errors import InvalidInput
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_array, json_object
 from alephee.http.dates import parse_filter_datetime
+from alephee.http.errors import error_responses
 from alephee.http.paging import ID_SORT, Page, Paged, paged_response, paging
 from alephee.http.params import MAX_INT32
 from alephee.http.routing import api_router
@@ -29,16 +30,7 @@ from alephee.webhooks.schemas import (
 
 router = api_router(tags=["Push notifications"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        400: "Invalid parameters",
-        401: "Missing or unknown API_KEY, or account not linked to it",
-        413: "Too many objects in one request",
-        416: "Paging out of range",
-        429: "Too many requests",
-    }.items()
-}
+ERRORS = error_responses(400, 401, 413, 416, 429, _413="Too many objects in one request")
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such webhook here"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "Webhook limit reached"}}
 BAD_WEBHOOK_ID = "webhookId must be a positive integer"
