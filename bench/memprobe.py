@@ -5,7 +5,7 @@
 A fresh SQLite database with the demo tenant; after a warm-up of 300 requests, prints every ``--step``
 requests the Python heap allocated since the warm-up (``tracemalloc``, after a GC) and the process RSS, then
 the 12 source lines whose allocations grew most. A flat heap line means nothing accumulates per request;
-RSS drift without heap growth is the allocator, not the hub (docs/perf/soak.md).
+RSS drift without heap growth is the allocator, not the hub (docs/performance.md, Soak).
 """
 
 from __future__ import annotations

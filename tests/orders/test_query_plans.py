@@ -2,7 +2,7 @@
 normal (Integrated=false, default approved payments) and late cancellation (statusType=99 & statusDateFrom).
 
 PostgreSQL plans by table statistics, so on PostgreSQL the test first adds a few thousand closed,
-integrated orders (a shop's history); docs/perf/orders.md has the plans on 1,000,000 orders.
+integrated orders (a shop's history); docs/performance.md (Orders) has the plans on 1,000,000 orders.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 An order keeps relationally everything that is filtered, sorted or changed after it arrives (ids, status and
 status date, integration marks, pending payment, dates, pack, shipment state) and its immutable detail
 (items, payments, buyer, shipping addresses...) as one JSON document in wire shape (``detail``): a page of
-100 full orders is then one indexed query plus one JSON decode per row (measured in docs/perf/orders.md).
+100 full orders is then one indexed query plus one JSON decode per row (measured in docs/performance.md (Orders)).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 GET /v2/orders serialises the service's wire dictionaries with orjson instead of going through Pydantic
 models: a page of 100 full orders is ~400 KB of JSON and model validation would cost more than the query
-(docs/perf/orders.md). ``response_model`` still documents the exact shape for the OpenAPI page, and the
+(docs/performance.md, Orders). ``response_model`` still documents the exact shape for the OpenAPI page, and the
 contract tests validate real responses against it.
 """
 
