@@ -31,9 +31,8 @@ from alephee.accounts.schemas import AccountType, FiscalTaxRuleIn
 from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthorized
 from alephee.http.auth import Caller, hash_key
-from alephee.http.body import raw_property
 from alephee.http.paging import Page
-from alephee.http.results import ActionResult, ActionResultBuilder
+from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
 from alephee.marketplaces.models import Marketplace
 
 # --- login tokens (spec 10 §5) -------------------------------------------------------------------------
@@ -265,10 +264,6 @@ DUPLICATE_CODE = "The same Code appears more than once in the request; only the 
 
 def upsert_fiscal_tax_rules(session: Session, account_id: int, raw_items: list[Any]) -> ActionResult:
     """Create or update rules by ``Code``; each element validated and applied on its own."""
-    from pydantic import ValidationError
-
-    from alephee.http.errors import describe_validation_errors
-
     result = ActionResultBuilder("Code")
     existing = {
         r.code.lower(): r for r in session.scalars(select(FiscalTaxRule).where(FiscalTaxRule.account_id == account_id))
@@ -276,12 +271,8 @@ def upsert_fiscal_tax_rules(session: Session, account_id: int, raw_items: list[A
     seen: set[str] = set()
     now = clock.utcnow()
     for number, raw in enumerate(raw_items):
-        key = raw_property(raw, "Code")
-        outcome = result.item(number, key)
-        try:
-            rule = FiscalTaxRuleIn.model_validate(raw)
-        except ValidationError as exc:
-            outcome.error(describe_validation_errors(exc.errors()), key)
+        outcome, rule = validate_element(result, number, raw, FiscalTaxRuleIn, "Code")
+        if rule is None:
             continue
         code = rule.Code.strip()
         if code.lower() in seen:

@@ -7,11 +7,13 @@ an item's ``ValidationLevel`` is its worst message level.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from alephee.http.wire import WireModel
+
+M = TypeVar("M", bound=BaseModel)
 
 OK, INFO, WARNING, ERROR = 99, 2, 1, 0
 LEVEL_NAMES = {OK: "Ok", INFO: "Info", WARNING: "Warning", ERROR: "Error"}
@@ -157,3 +159,30 @@ class ActionResultBuilder:
             ),
             Items=items,
         )
+
+
+NOT_AN_OBJECT = "Each element must be a JSON object"
+
+
+def validate_element(
+    result: ActionResultBuilder, number: int, raw: Any, model: type[M], key_name: str, code: int = 0
+) -> tuple[ItemOutcome, M | None]:
+    """Start element ``number``'s outcome (keyed by its ``key_name`` property) and validate it as ``model``.
+
+    A non-object or invalid element gets its error recorded and ``None``: batch services skip it and go on.
+    """
+    from pydantic import ValidationError
+
+    from alephee.http.body import raw_property
+    from alephee.http.errors import describe_validation_errors
+
+    key = raw_property(raw, key_name)
+    outcome = result.item(number, key)
+    if not isinstance(raw, dict):
+        outcome.error(NOT_AN_OBJECT, None, code)
+        return outcome, None
+    try:
+        return outcome, model.model_validate(raw)
+    except ValidationError as exc:
+        outcome.error(describe_validation_errors(exc.errors()), key, code)
+        return outcome, None

@@ -29,7 +29,7 @@ from alephee.http.body import TOO_MANY, raw_property
 from alephee.http.errors import describe_validation_errors
 from alephee.http.paging import Page
 from alephee.http.params import MAX_INT32
-from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
+from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome, validate_element
 from alephee.products import hooks, rules
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import (
@@ -460,15 +460,8 @@ def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], accoun
     """Shape and product-independent rules of every element; the failing ones get their errors now."""
     elements: list[_Element] = []
     for number, raw in enumerate(raw_items):
-        key = raw_property(raw, "SKU")
-        outcome = result.item(number, key)
-        if not isinstance(raw, dict):
-            outcome.error("Each element must be a JSON object", None, rules.CODE_INVALID)
-            continue
-        try:
-            item = ProductUpdateIn.model_validate(raw)
-        except ValidationError as exc:
-            outcome.error(describe_validation_errors(exc.errors()), key, rules.CODE_INVALID)
+        outcome, item = validate_element(result, number, raw, ProductUpdateIn, "SKU", rules.CODE_INVALID)
+        if item is None:
             continue
         sku = (item.SKU or "").strip()
         if not sku:
@@ -1155,15 +1148,8 @@ def update_fiscal(
     result = ActionResultBuilder("SKU")
     parsed: list[tuple[ItemOutcome, ProductFiscalIn, str]] = []
     for number, raw in enumerate(raw_items):
-        key = raw_property(raw, "SKU")
-        outcome = result.item(number, key)
-        if not isinstance(raw, dict):
-            outcome.error("Each element must be a JSON object", None, rules.CODE_INVALID)
-            continue
-        try:
-            item = ProductFiscalIn.model_validate(raw)
-        except ValidationError as exc:
-            outcome.error(describe_validation_errors(exc.errors()), key, rules.CODE_INVALID)
+        outcome, item = validate_element(result, number, raw, ProductFiscalIn, "SKU", rules.CODE_INVALID)
+        if item is None:
             continue
         sku = (item.SKU or "").strip()
         if not sku:
