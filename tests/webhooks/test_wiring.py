@@ -125,3 +125,16 @@ def test_orders_pulled_from_the_marketplace(
     [cancelled] = [d for t, d in _events(receiver) if t == "order.cancelled"]
     assert (cancelled["OrderId"], cancelled["Integrated"], cancelled["Status"]) == (late_id, True, st.CANCELLED)
     assert cancelled["IntegratedOrderId"] == "ERP-1"
+
+
+def test_deleting_an_api_order_is_a_status_change(
+    client: TestClient, seller: Tenant, add_order: AddOrder, hooks: Hooks, receiver: Receiver
+) -> None:
+    order_id = add_order(seller, origin="api", status=st.READY_TO_SHIP)
+    hooks.subscribe(seller.account_id, receiver.url, ["order.status_changed"])
+    response = client.delete("/v2/orders", params=seller.q(orderId=order_id))
+    assert response.status_code == 204, response.text
+    hooks.drain()
+    events = _events(receiver)
+    assert [t for t, _ in events] == ["order.status_changed"]
+    assert (events[0][1]["PreviousStatus"], events[0][1]["Status"]) == (st.READY_TO_SHIP, st.DELETED)

@@ -2243,6 +2243,7 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
         order.updated_at = now
         order.version += 1
         history.append(_history(order, actor, "delete", now, from_status=previous, to_status=st.DELETED))
+        webhook_events.order_status_changed(session, order, previous)
         if creation is not None:
             creation.deleted_at = now
     if revert_stock and order.stock_moved and not order.stock_reverted:
