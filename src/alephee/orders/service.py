@@ -367,7 +367,7 @@ def _conditions(filters: OrderFilters, account_id: int, *, integrated: bool | No
 
 
 # Columns read to render an order (everything but what only writes need).
-_RENDER_COLUMNS = (
+RENDER_COLUMNS = (
     Order.id,
     Order.external_order_id,
     Order.pack_id,
@@ -399,7 +399,7 @@ def order_query(
     pending = filters.include_pending_payments and may_handle_pending_payments(session, settings, account_id)
     conds = _conditions(filters, account_id, integrated=integrated_filter(filters, settings), pending=pending)
     where = and_(*conds)
-    rows = select(*_RENDER_COLUMNS).where(where)
+    rows = select(*RENDER_COLUMNS).where(where)
     if page is not None and page.sort.id == DATE_CREATED_SORT.id:
         rows = rows.order_by(Order.sale_date, Order.id)
     elif _narrowed_by_status_or_date(filters) and session.get_bind().dialect.name == "sqlite":
@@ -524,7 +524,7 @@ def detail_of(template: str) -> dict[str, Any]:
 
 
 def render_texts(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[str]:
-    """Serialised orders for rows of ``_RENDER_COLUMNS`` (documents fetched in one query for the page)."""
+    """Serialised orders for rows of ``RENDER_COLUMNS`` (documents fetched in one query for the page)."""
     with_docs = [row.id for row in rows if row.document_count]
     documents = _documents_by_order(session, with_docs) if with_docs else {}
     texts = [_render_text(row, documents.get(row.id, [])) for row in rows]
@@ -637,7 +637,7 @@ def _render_text(row: Any, documents: list[dict[str, Any]]) -> str:
 def render_one(session: Session, account_id: int, order_id: int) -> dict[str, Any]:
     """One order in wire shape (404 when absent or deleted)."""
     row = session.execute(
-        select(*_RENDER_COLUMNS).where(Order.id == order_id, Order.account_id == account_id, Order.status != st.DELETED)
+        select(*RENDER_COLUMNS).where(Order.id == order_id, Order.account_id == account_id, Order.status != st.DELETED)
     ).first()
     if row is None:
         raise NotFound(ORDER_NOT_FOUND)
@@ -651,7 +651,7 @@ def get_pack(session: Session, account_id: int, pack_id: str) -> dict[str, Any]:
     """The OrdersPack of a cart: shared blocks once (from its first order) and every order."""
     key = pack_id.strip()
     rows = session.execute(
-        select(*_RENDER_COLUMNS)
+        select(*RENDER_COLUMNS)
         .where(Order.account_id == account_id, Order.pack_id == key, Order.status != st.DELETED)
         .order_by(Order.id)
     ).all()
@@ -692,7 +692,8 @@ class FileOut:
     filename: str
 
 
-def _order_row(session: Session, account_id: int, order_id: int) -> Order:
+def order_row(session: Session, account_id: int, order_id: int) -> Order:
+    """The account's order (not deleted), or ``NotFound``: the one lookup every order route uses."""
     order = session.scalar(
         select(Order).where(Order.id == order_id, Order.account_id == account_id, Order.status != st.DELETED)
     )
@@ -720,7 +721,7 @@ def get_document(
     fmt = (doc_format_raw or "").strip().lower() or None
     if fmt is not None and fmt not in (docs.PDF, docs.XML):
         raise InvalidInput(BAD_DOC_FORMAT.format(value=doc_format_raw))
-    _order_row(session, account_id, order_id)
+    order_row(session, account_id, order_id)
     query = (
         select(OrderDocument)
         .where(OrderDocument.order_id == order_id, OrderDocument.doc_type == doc_type)
@@ -914,7 +915,7 @@ def _label_data(session: Session, orders: Sequence[Order], first: dict[str, Any]
 
 def shipping_label(session: Session, account_id: int, order_id: int, request: LabelRequest) -> FileOut:
     """The label of the order's shipment (a cart's orders travel together: one label lists them all)."""
-    order = _order_row(session, account_id, order_id)
+    order = order_row(session, account_id, order_id)
     if order.external_shipping_id is None:
         raise PreconditionFailed(NO_SHIPMENT)
     needs_nfe = False
@@ -962,7 +963,7 @@ def shipping_label(session: Session, account_id: int, order_id: int, request: La
 
 
 def _row_of(session: Session, order_id: int) -> Any:
-    return session.execute(select(*_RENDER_COLUMNS).where(Order.id == order_id)).one()
+    return session.execute(select(*RENDER_COLUMNS).where(Order.id == order_id)).one()
 
 
 _brazil: set[int] | None = None

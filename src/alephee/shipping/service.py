@@ -108,7 +108,7 @@ def _order(session: Session, account_id: int, order_id: int) -> Order:
     """The account's order (404 when absent, deleted, another account's or out of range)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
         raise NotFound(orders.ORDER_NOT_FOUND)
-    return orders._order_row(session, account_id, order_id)
+    return orders.order_row(session, account_id, order_id)
 
 
 def _as_int(value: Any) -> int | None:
@@ -510,7 +510,7 @@ def _scheduling(
 
 
 def _scheduling_query(account_id: int) -> Any:
-    columns = (*orders._RENDER_COLUMNS, Order.label_first_printed_at, Order.origin, Order.payment_pending)
+    columns = (*orders.RENDER_COLUMNS, Order.label_first_printed_at, Order.origin, Order.payment_pending)
     return (
         select(*columns, OrderShipping)
         .select_from(Order)
