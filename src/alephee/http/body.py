@@ -7,7 +7,7 @@ documented order) and ``body_doc(...)`` for the OpenAPI page.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -119,12 +119,19 @@ def body_doc(model: type[BaseModel], *, array: bool, description: str = "") -> d
     }
 
 
-def raw_property(raw: Any, name: str) -> Any:
-    """The value of property ``name`` (matched case-insensitively) in a raw body element, or None.
+def raw_field(raw: Any, name: str) -> tuple[bool, Any]:
+    """``(present, value)`` of property ``name`` (matched case-insensitively) in a raw body element.
 
-    Batch services use it to echo an element's key even when the element fails validation.
+    Batch services use it to read elements that have not been (or could not be) validated.
     """
-    if not isinstance(raw, dict):
-        return None
-    wanted = name.lower()
-    return next((v for k, v in raw.items() if isinstance(k, str) and k.lower() == wanted), None)
+    if isinstance(raw, Mapping):
+        wanted = name.lower()
+        for key, value in raw.items():
+            if isinstance(key, str) and key.lower() == wanted:
+                return True, value
+    return False, None
+
+
+def raw_property(raw: Any, name: str) -> Any:
+    """The value of property ``name`` (matched case-insensitively) in a raw body element, or None."""
+    return raw_field(raw, name)[1]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from alephee.http.body import raw_property
 from alephee.http.results import ActionResult
 from alephee.http.wire import WireDateTime, WireDecimal, WireModel
 from alephee.products.schemas import Amount, Code, IdInteger
@@ -35,7 +36,7 @@ def parse_external_ids(value: Any) -> Any:
     out: list[str] = []
     for element in value:
         if isinstance(element, Mapping):
-            element = next((v for k, v in element.items() if isinstance(k, str) and k.lower() == "id"), None)
+            element = raw_property(element, "Id")
         if isinstance(element, bool) or not isinstance(element, str | int) or not str(element).strip():
             raise ValueError(BAD_EXTERNAL_IDS)
         out.append(str(element).strip())

@@ -223,31 +223,27 @@ _routes: dict[str, Route] = {}
 _routes_lock = threading.Lock()
 
 
-def _payload_value(payload: dict[str, Any], name: str) -> Any:
-    wanted = name.lower()
-    return next((v for k, v in payload.items() if isinstance(k, str) and k.lower() == wanted), None)
-
-
 def announce_outcome(session: Session, item: OutboxItem, *, delivered: bool, reason: str | None = None) -> None:
     """Tell the integrator what the marketplace did with a forwarded document (webhook events
     ``document.forwarded`` / ``document.refused``), in the transaction that records the outcome."""
     if item.topic != "order.document":
         return
     from alephee.accounts.models import Account
+    from alephee.http.body import raw_property
     from alephee.webhooks import events
 
     if session.get(Account, item.account_id) is None:  # the account is gone: nobody to tell
         return
 
-    order_id = _payload_value(item.payload, "OrderId")
-    document_type = _payload_value(item.payload, "DocumentType")
+    order_id = raw_property(item.payload, "OrderId")
+    document_type = raw_property(item.payload, "DocumentType")
     events.document_outcome(
         session,
         item.account_id,
         int(order_id) if isinstance(order_id, int) else item.aggregate_id,
         forwarded=delivered,
         document_type=document_type if isinstance(document_type, int) else None,
-        document_number=_payload_value(item.payload, "DocumentNumber"),
+        document_number=raw_property(item.payload, "DocumentNumber"),
         reason=None if delivered else reason,
     )
 

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from alephee.context import AppContext, get_context
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
-from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, read_json, validate
+from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
 from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paging
 from alephee.http.routing import api_router
@@ -337,8 +337,7 @@ def _param(query: str | None, fields: dict[str, Any], name: str) -> str | None:
     # Scalars travel in the query string; a tolerant server also takes them from the body (query wins).
     if query is not None and query.strip():
         return query
-    lowered = {k.lower(): v for k, v in fields.items()}
-    value = lowered.get(name.lower())
+    value = raw_property(fields, name)
     return None if value is None else str(value)
 
 

@@ -25,6 +25,7 @@ from alephee.accounts.models import Account, Store
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
+from alephee.http.body import raw_field
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.paging import Page, SortOption
 from alephee.http.wire import format_utc
@@ -1061,17 +1062,6 @@ BAD_FIELD = "Invalid value for '{name}'"
 STATUS_REQUIRED = "Status is required and must be an integer"
 
 
-def _field(raw: Any, name: str) -> tuple[bool, Any]:
-    """``(present, value)`` of a property matched case-insensitively."""
-    if not isinstance(raw, dict):
-        return False, None
-    wanted = name.lower()
-    for key, value in raw.items():
-        if isinstance(key, str) and key.lower() == wanted:
-            return True, value
-    return False, None
-
-
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -1125,13 +1115,13 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
         if not isinstance(raw, dict):
             parsed.append((raw, None, None, ELEMENT_NOT_OBJECT))
             continue
-        order_id = _as_int(_field(raw, "OrderId")[1])
+        order_id = _as_int(raw_field(raw, "OrderId")[1])
         if order_id is None:
             parsed.append((raw, None, None, ORDER_ID_REQUIRED))
             continue
         changes: dict[str, Any] = {}
         problem = None
-        present, value = _field(raw, "Integrated")
+        present, value = raw_field(raw, "Integrated")
         if present and value is not None:
             flag = _as_bool(value)
             if flag is None:
@@ -1140,7 +1130,7 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
         elif not present:
             changes["integrated"] = True  # marking as integrated is what the endpoint is for
         for name, column, limit in (("OwnOrderId", "integrated_order_id", 100), ("ErpStatus", "erp_status", 100)):
-            present, value = _field(raw, name)
+            present, value = raw_field(raw, name)
             if present:
                 ok, text = _as_text(value, limit)
                 if not ok:
@@ -1209,10 +1199,10 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
         if not isinstance(raw, dict):
             parsed.append((raw, None, None, None, ELEMENT_NOT_OBJECT))
             continue
-        order_id = _as_int(_field(raw, "OrderId")[1])
-        status_value = _field(raw, "Status")[1]
+        order_id = _as_int(raw_field(raw, "OrderId")[1])
+        status_value = raw_field(raw, "Status")[1]
         target = status_value if isinstance(status_value, int) and not isinstance(status_value, bool) else None
-        present, tracking_raw = _field(raw, "Tracking")
+        present, tracking_raw = raw_field(raw, "Tracking")
         tracking: dict[str, Any] | None = None
         problem = None
         if order_id is None:
@@ -1223,8 +1213,8 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
             if not isinstance(tracking_raw, dict):
                 problem = BAD_FIELD.format(name="Tracking")
             else:
-                ok_n, number = _as_text(_field(tracking_raw, "Number")[1], 100)
-                ok_s, status_text = _as_text(_field(tracking_raw, "Status")[1], 200)
+                ok_n, number = _as_text(raw_field(tracking_raw, "Number")[1], 100)
+                ok_s, status_text = _as_text(raw_field(tracking_raw, "Status")[1], 200)
                 if not (ok_n and ok_s):
                     problem = BAD_FIELD.format(name="Tracking")
                 tracking = {"Number": number, "Status": status_text}
@@ -1786,7 +1776,7 @@ _PROGRESS = (st.READY_TO_SHIP, st.ARRIVED, st.SHIPPED, st.DELIVERED)
 
 
 def _ci_get(raw: Any, name: str) -> Any:
-    return _field(raw, name)[1]
+    return raw_field(raw, name)[1]
 
 
 def check_create_limits(raw: dict[str, Any]) -> None:
