@@ -15,12 +15,11 @@ from pydantic import BaseModel
 
 from alephee.context import AppContext
 from alephee.errors import InvalidInput, RangeNotSatisfiable
-from alephee.http.params import MAX_INT32
+from alephee.http.params import MAX_INT32, query_int
 from alephee.http.wire import JSON_MEDIA, WireModel
 
 DEFAULT_LIMIT = 100
 
-BAD_INTEGER = "'{name}' must be an integer"
 NEGATIVE_OFFSET = "'offset' must be 0 or greater"
 OFFSET_TOO_LARGE = "'offset' is out of range"
 LIMIT_TOO_SMALL = "'limit' must be 1 or greater"
@@ -76,12 +75,8 @@ class Paged(WireModel, Generic[T]):
 
 
 def _int(value: str | None, name: str, default: int) -> int:
-    if value is None or value.strip() == "":
-        return default
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise InvalidInput(BAD_INTEGER.format(name=name)) from None
+    number = query_int(value, name)
+    return default if number is None else number
 
 
 def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Callable[..., Page]:

@@ -8,12 +8,11 @@ from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from alephee.context import AppContext, get_context
-from alephee.errors import InvalidInput
 from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_array
 from alephee.http.errors import error_responses
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
-from alephee.http.params import MAX_INT32
+from alephee.http.params import MAX_INT32, query_bool, query_int
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
@@ -45,30 +44,6 @@ DISCOUNT_400: dict[str, Any] = {
     "description": "No discount could be set (results body), or a bad request (error body)",
 }
 ID_SORT = SortOption("ID", "ID")
-BAD_BOOL = "'{name}' must be true or false"
-
-
-def _bool(raw: str | None, name: str) -> bool:
-    if raw is None or not raw.strip():
-        return False
-    text = raw.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise InvalidInput(BAD_BOOL.format(name=name))
-
-
-def _int(raw: str | None, name: str) -> int | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_INT32:
-        raise InvalidInput(f"'{name}' must be an integer between 0 and {MAX_INT32}")
-    return value
 
 
 @router.get(
@@ -98,8 +73,8 @@ def search_listings(
     `Price` is the published price (less the discount active now, see `OriginalPrice` and `Discount`)."""
     filters = service.ListingFilters(
         status=service.parse_status_filter(ctx.settings, status),
-        include_childs=_bool(include_childs, "includeChilds"),
-        marketplace_id=_int(marketplace_id, "marketplaceId"),
+        include_childs=bool(query_bool(include_childs, "includeChilds")),
+        marketplace_id=query_int(marketplace_id, "marketplaceId", lo=0, hi=MAX_INT32),
         brand=brand or None,
         sku=sku or None,
         external_id=external_id or None,
@@ -171,7 +146,7 @@ def put_listings_status(
     """Targets: 1 Active, 2 Paused, 3 Finished (final). One result per listing: 200 changed, 304 already in
     that status, 404 unknown listing, 406 transition refused, 412 no stock to activate. A listing paused here
     stays paused when stock comes back. 400 (same body) when no listing could be changed."""
-    include = _bool(include_kit_containers, "includeKitContainers")
+    include = bool(query_bool(include_kit_containers, "includeKitContainers"))
     result, ok = service.update_statuses(session, ctx.settings, scope.account_id, items, include)
     return json_response(result, 200 if ok or not items else 400)
 

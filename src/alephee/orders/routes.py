@@ -21,6 +21,7 @@ from alephee.http.auth import AccountScope, read_session, require_account, write
 from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
 from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paging
+from alephee.http.params import query_bool
 from alephee.http.routing import api_router
 from alephee.http.wire import JSON_MEDIA, ErrorBody
 from alephee.orders import documents as docs
@@ -538,7 +539,7 @@ def delete_order(
 ) -> Response:
     """204; the order gets status 70 and leaves every GET. Only API-created orders (412 otherwise). Deleting
     an already deleted order is a 204 again; its stock is given back at most once."""
-    revert = bool(service.parse_bool(revert_stock, "revertStock"))
+    revert = bool(query_bool(revert_stock, "revertStock"))
     service.delete_order(
         session, scope.account_id, f"key:{scope.caller.key_id}", service.parse_order_id(order_id), revert
     )

@@ -28,6 +28,7 @@ from alephee.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Pr
 from alephee.http.body import raw_field
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.paging import Page, SortOption
+from alephee.http.params import query_bool, query_int
 from alephee.http.wire import format_utc
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import documents as docs
@@ -59,8 +60,6 @@ ORDER_SORTS = (ID_SORT, DATE_CREATED_SORT)
 
 ORDER_NOT_FOUND = "Order not found"
 PACK_NOT_FOUND = "Shopping cart (pack) not found"
-BAD_BOOL = "'{name}' must be true or false"
-BAD_INT = "'{name}' must be an integer"
 BAD_STATUS_TYPE = "Invalid statusType '{value}': use 0 (New), 1 (Pending), 2 (Closed) or 99 (Cancelled)"
 
 # Item types (``Items[].Type``; codes not documented, ours).
@@ -71,28 +70,6 @@ ITEM_ID_FACTOR = 1000
 
 
 # --- small parsers for query strings ---------------------------------------------------------------------
-
-
-def parse_bool(value: str | None, name: str) -> bool | None:
-    """``true``/``false`` (any case, also 1/0); None when absent; 400 otherwise."""
-    if value is None or value.strip() == "":
-        return None
-    text = value.strip().lower()
-    if text in ("true", "1"):
-        return True
-    if text in ("false", "0"):
-        return False
-    raise InvalidInput(BAD_BOOL.format(name=name))
-
-
-def parse_int(value: str | None, name: str) -> int | None:
-    """An integer query value; None when absent; 400 otherwise."""
-    if value is None or value.strip() == "":
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise InvalidInput(BAD_INT.format(name=name)) from None
 
 
 # --- ingesting orders (marketplaces, the sandbox, the demo, POST /v2/orders) ---------------------------------
@@ -294,7 +271,7 @@ def parse_additional_info(value: str | None) -> frozenset[str]:
 
 def parse_filters(raw: dict[str, str | None], tz: Any) -> OrderFilters:
     """Turn the query values into ``OrderFilters`` (400 on a malformed value)."""
-    status_type = parse_int(raw.get("statusType"), "statusType")
+    status_type = query_int(raw.get("statusType"), "statusType")
     if status_type is not None and status_type not in st.STATUS_TYPE_LABELS:
         raise InvalidInput(BAD_STATUS_TYPE.format(value=raw.get("statusType")))
 
@@ -313,14 +290,14 @@ def parse_filters(raw: dict[str, str | None], tz: Any) -> OrderFilters:
         date_created_from=date("dateCreatedFrom"),
         sale_date_from=date("saleDateFrom"),
         status_date_from=date("statusDateFrom"),
-        id_from=parse_int(raw.get("idFrom"), "idFrom"),
-        id_to=parse_int(raw.get("idTo"), "idTo"),
+        id_from=query_int(raw.get("idFrom"), "idFrom"),
+        id_to=query_int(raw.get("idTo"), "idTo"),
         external_from=text("externalOrderIdFrom"),
         external_to=text("externalOrderIdTo"),
-        integrated=parse_bool(raw.get("Integrated"), "Integrated"),
+        integrated=query_bool(raw.get("Integrated"), "Integrated"),
         erp_status=text("erpStatus"),
-        marketplace_id=parse_int(raw.get("marketplaceId"), "marketplaceId"),
-        include_pending_payments=bool(parse_bool(raw.get("includePendingPayments"), "includePendingPayments")),
+        marketplace_id=query_int(raw.get("marketplaceId"), "marketplaceId"),
+        include_pending_payments=bool(query_bool(raw.get("includePendingPayments"), "includePendingPayments")),
         blocks=parse_additional_info(raw.get("additionalInfo")),
     )
 
@@ -712,7 +689,7 @@ def get_document(
     doc_format_raw: str | None,
 ) -> FileOut:
     """The latest document of a type (spec 20 §4). Type 2 with ``pdf`` renders a DANFE-style summary."""
-    doc_type = parse_int(doc_type_raw, "documentType")
+    doc_type = query_int(doc_type_raw, "documentType")
     if doc_type is None:
         raise InvalidInput(DOC_TYPE_REQUIRED)
     if doc_type == docs.SHIPPING_LABEL:
@@ -855,7 +832,7 @@ def parse_label_request(fmt_raw: str | None, base64_raw: str | None) -> LabelReq
     fmt = fmt_raw.strip().upper()
     if fmt not in LABEL_FORMATS:
         raise InvalidInput(BAD_FORMAT.format(value=fmt_raw.strip()))
-    return LabelRequest(fmt=fmt, as_base64=bool(parse_bool(base64_raw, "base64")))
+    return LabelRequest(fmt=fmt, as_base64=bool(query_bool(base64_raw, "base64")))
 
 
 def _address_lines(address: dict[str, Any] | None) -> list[str]:
@@ -1413,7 +1390,7 @@ def attach_document(
 ) -> dict[str, Any]:
     """Attach a document (already size-checked); the same bytes as the same type again return the stored
     document and change nothing. Invoices are queued for the marketplace per spec 21 §8.4. Commits."""
-    doc_type = parse_int(params.get("documentType"), "documentType")
+    doc_type = query_int(params.get("documentType"), "documentType")
     if doc_type is None:
         raise InvalidInput(DOC_TYPE_UPLOAD)
     if doc_type not in docs.ALLOWED_FORMATS:

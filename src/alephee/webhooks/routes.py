@@ -15,7 +15,7 @@ from alephee.http.body import body_doc, json_array, json_object
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.errors import error_responses
 from alephee.http.paging import ID_SORT, Page, Paged, paged_response, paging
-from alephee.http.params import MAX_INT32
+from alephee.http.params import MAX_INT32, query_bool
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
 from alephee.webhooks import service
@@ -35,7 +35,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "descrip
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "Webhook limit reached"}}
 BAD_WEBHOOK_ID = "webhookId must be a positive integer"
 MISSING_WEBHOOK_ID = "webhookId is required"
-BAD_BOOL = "'{name}' must be true or false"
 
 
 def _webhook_out(row: WebhookSubscription) -> WebhookOut:
@@ -70,17 +69,6 @@ def _webhook_id(raw: str | None) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 0 < int(text) <= MAX_INT32:
         raise InvalidInput(BAD_WEBHOOK_ID)
     return int(text)
-
-
-def _bool(raw: str | None, name: str, default: bool) -> bool:
-    if raw is None or not raw.strip():
-        return default
-    text = raw.strip().lower()
-    if text in ("true", "1"):
-        return True
-    if text in ("false", "0"):
-        return False
-    raise InvalidInput(BAD_BOOL.format(name=name))
 
 
 # --- webhooks -----------------------------------------------------------------------------------------------
@@ -198,7 +186,7 @@ def get_notifications(
     """Every event of the last 30 days (configurable) that no webhook received, until you acknowledge it
     with `POST /v2/notifications/ack`. Page with `offset` as with every list."""
     filters = service.FeedFilters(
-        acknowledged=_bool(acknowledged, "acknowledged", False),
+        acknowledged=bool(query_bool(acknowledged, "acknowledged")),
         type=service.feed_type(type_),
         date_from=parse_filter_datetime(date_from, scope.tz, name="dateFrom") if date_from else None,
     )
