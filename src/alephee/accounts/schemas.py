@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
-from alephee.http.wire import WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import AddressOut, WireDateTime, WireDecimal, WireModel
 
 
 class AccountType(StrEnum):
@@ -73,23 +73,6 @@ class PickupStoreOut(WireModel):
     IntegrationCode: str | None
     SellerAccountID: int | None
     SellerAccountId: int | None
-
-
-class AddressOut(WireModel):
-    """Address of a store."""
-
-    CountryId: str | None = None
-    StateCode: str | None = None
-    State: str | None = None
-    City: str | None = None
-    Neighborhood: str | None = None
-    StreetName: str | None = None
-    StreetNumber: str | None = None
-    ZipCode: str | None = None
-    Notes: str | None = None
-    Description: str | None = None
-    Phone: str | None = None
-    AlternativePhone: str | None = None
 
 
 class StoreOut(WireModel):

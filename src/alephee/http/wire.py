@@ -72,6 +72,23 @@ class WireModel(BaseModel):
         return out
 
 
+class AddressOut(WireModel):
+    """The API's Address type (stores, buyers, billing, receivers, couriers; spec 10 §4.3, spec 20 §2.4)."""
+
+    CountryId: str | None = None
+    StateCode: str | None = None
+    State: str | None = None
+    City: str | None = None
+    Neighborhood: str | None = None
+    StreetName: str | None = None
+    StreetNumber: str | None = None
+    ZipCode: str | None = None
+    Notes: str | None = None
+    Description: str | None = None
+    Phone: str | None = None
+    AlternativePhone: str | None = None
+
+
 class ErrorBody(WireModel):
     """The documented error shape of every 4xx."""
 

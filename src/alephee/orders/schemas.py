@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from alephee.http.wire import WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import AddressOut, WireDateTime, WireDecimal, WireModel
 
 
 class KeyValue(WireModel):
@@ -223,23 +223,6 @@ class AdjustmentOut(WireModel):
     Description: str | None = None
     Item: AdjustmentItem | None = None
     Value: AdjustmentValue | None = None
-
-
-class AddressOut(WireModel):
-    """An address (buyer, billing, receiver, courier)."""
-
-    CountryId: str | None = None
-    StateCode: str | None = None
-    State: str | None = None
-    City: str | None = None
-    Neighborhood: str | None = None
-    StreetName: str | None = None
-    StreetNumber: str | None = None
-    ZipCode: str | None = None
-    Notes: str | None = None
-    Description: str | None = None
-    Phone: str | None = None
-    AlternativePhone: str | None = None
 
 
 class CourierInfoOut(WireModel):
