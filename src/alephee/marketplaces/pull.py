@@ -419,13 +419,7 @@ def _detail(
     }
     buyer_id = buyer.get("id")
     data = {
-        "SellerAccount": {
-            "Id": account.id,
-            "OwnCode": account.own_code,
-            "Name": account.name,
-            "BusinessName": account.business_name,
-        },
-        "MarketPlace": {"Key": marketplace.id, "Value": marketplace.name, "Channel": ""},
+        **orders.order_parties(account, marketplace),
         "Items": items,
         "Payments": [_payment_json(p, order) for p in order.payments],
         "Adjustments": [],

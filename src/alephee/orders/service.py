@@ -72,6 +72,19 @@ ITEM_ID_FACTOR = 1000
 # --- small parsers for query strings ---------------------------------------------------------------------
 
 
+def order_parties(account: Any, marketplace: Any) -> dict[str, Any]:
+    """``SellerAccount`` and ``MarketPlace`` of a new order's detail (every way an order enters the hub)."""
+    return {
+        "SellerAccount": {
+            "Id": account.id,
+            "OwnCode": account.own_code,
+            "Name": account.name,
+            "BusinessName": account.business_name,
+        },
+        "MarketPlace": {"Key": marketplace.id, "Value": marketplace.name, "Channel": ""},
+    }
+
+
 # --- ingesting orders (marketplaces, the sandbox, the demo, POST /v2/orders) ---------------------------------
 
 
@@ -1991,13 +2004,7 @@ def _created_detail(
         "PackageInfo": None,
     }
     return {
-        "SellerAccount": {
-            "Id": account.id,
-            "OwnCode": account.own_code,
-            "Name": account.name,
-            "BusinessName": account.business_name,
-        },
-        "MarketPlace": {"Key": marketplace.id, "Value": marketplace.name, "Channel": ""},
+        **order_parties(account, marketplace),
         "Items": items,
         "Payments": payments,
         "Adjustments": [],

@@ -952,13 +952,7 @@ def build_order_detail(
     buyer_name = user.name or user.email
     currency = CURRENCY_SYMBOLS.get((price_list.currency or "").upper(), price_list.currency or "$")
     return {
-        "SellerAccount": {
-            "Id": account.id,
-            "OwnCode": account.own_code,
-            "Name": account.name,
-            "BusinessName": account.business_name,
-        },
-        "MarketPlace": {"Key": marketplace.id, "Value": marketplace.name, "Channel": ""},
+        **orders.order_parties(account, marketplace),
         "Items": items,
         "Payments": [
             {
