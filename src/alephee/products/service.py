@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import and_, case, delete, exists, func, or_, select, update
@@ -456,18 +456,31 @@ def update_products(
     return only_items_with_messages(result), result.processed_any
 
 
+M = TypeVar("M", bound=ProductUpdateIn | ProductFiscalIn)
+
+
+def _element_with_sku(
+    result: ActionResultBuilder, number: int, raw: Any, model: type[M]
+) -> tuple[ItemOutcome, M | None, str]:
+    """Validate one batch element keyed by SKU; ``None`` (error recorded) when invalid or without a SKU."""
+    outcome, item = validate_element(result, number, raw, model, "SKU", rules.CODE_INVALID)
+    if item is None:
+        return outcome, None, ""
+    sku = (getattr(item, "SKU", None) or "").strip()
+    if not sku:
+        outcome.error(rules.SKU_REQUIRED, None, rules.CODE_SKU_REQUIRED)
+        return outcome, None, ""
+    outcome.key_value = sku
+    return outcome, item, sku
+
+
 def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], account: AccountContext) -> list[_Element]:
     """Shape and product-independent rules of every element; the failing ones get their errors now."""
     elements: list[_Element] = []
     for number, raw in enumerate(raw_items):
-        outcome, item = validate_element(result, number, raw, ProductUpdateIn, "SKU", rules.CODE_INVALID)
+        outcome, item, sku = _element_with_sku(result, number, raw, ProductUpdateIn)
         if item is None:
             continue
-        sku = (item.SKU or "").strip()
-        if not sku:
-            outcome.error(rules.SKU_REQUIRED, None, rules.CODE_SKU_REQUIRED)
-            continue
-        outcome.key_value = sku
         problems: list[rules.Problem] = []
         if item.Stock is None and item.Price is None and item.Features is None:
             problems.append(rules.Problem(rules.CODE_NOTHING_TO_UPDATE, rules.NOTHING_TO_UPDATE))
@@ -1148,14 +1161,9 @@ def update_fiscal(
     result = ActionResultBuilder("SKU")
     parsed: list[tuple[ItemOutcome, ProductFiscalIn, str]] = []
     for number, raw in enumerate(raw_items):
-        outcome, item = validate_element(result, number, raw, ProductFiscalIn, "SKU", rules.CODE_INVALID)
+        outcome, item, sku = _element_with_sku(result, number, raw, ProductFiscalIn)
         if item is None:
             continue
-        sku = (item.SKU or "").strip()
-        if not sku:
-            outcome.error(rules.SKU_REQUIRED, None, rules.CODE_SKU_REQUIRED)
-            continue
-        outcome.key_value = sku
         problem = _fiscal_problem(item, account)
         if problem is not None:
             _error(outcome, problem)
