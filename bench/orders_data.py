@@ -27,7 +27,7 @@ from alephee.accounts import service as accounts
 from alephee.bootstrap import prepare_database
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.orders import demo, service
+from alephee.orders import demo, rendering, service
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 
@@ -89,7 +89,7 @@ def _templates(session: Any, account_id: int) -> list[tuple[list[str], dict[str,
             item["Id"] = f"@@{item['Id']}@@"
             if item.get("ParentItemId"):
                 item["ParentItemId"] = f"@@{item['ParentItemId']}@@"
-        raw = service.detail_template(detail)
+        raw = rendering.detail_template(detail)
         parts = raw.split('"@@')
         segments = [parts[0]]
         for part in parts[1:]:

@@ -25,31 +25,49 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent
 
 
-def serve(url: str, port: int, ceiling_file: str) -> None:
-    """Run the hub on ``url`` plus the in-memory ceiling route (child process)."""
-    import uvicorn
+def bench_app() -> Any:
+    """The hub plus the in-memory ceiling route (uvicorn factory, configured through the environment)."""
     from fastapi import Response
 
     from alephee.app import create_app
     from alephee.config import Settings
 
-    settings = Settings(database_url=url, _env_file=None, log_level="WARNING")  # type: ignore[call-arg]
+    settings = Settings(database_url=os.environ["BENCH_DATABASE_URL"], _env_file=None, log_level="WARNING")  # type: ignore[call-arg]
     app = create_app(settings)
+    ceiling_file = Path(os.environ["BENCH_CEILING_FILE"])
     cache: dict[str, bytes] = {}
 
     @app.get("/bench/ceiling", include_in_schema=False)
     def ceiling() -> Response:
         body = cache.get("body")
         if body is None:
-            body = cache["body"] = Path(ceiling_file).read_bytes()
+            body = cache["body"] = ceiling_file.read_bytes()
         return Response(content=body, media_type="application/json; charset=utf-8")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return app
+
+
+def serve(url: str, port: int, ceiling_file: str, workers: int) -> None:
+    """Run ``bench_app`` with ``workers`` processes (child process)."""
+    import uvicorn
+
+    os.environ.update(BENCH_DATABASE_URL=url, BENCH_CEILING_FILE=ceiling_file)
+    uvicorn.run(
+        "orders_read:bench_app",
+        factory=True,
+        app_dir=str(ROOT),
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str) -> tuple[int, bytes]:
@@ -104,10 +122,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(url: str, ceiling_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start(url: str, ceiling_file: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, __file__, "serve", url, str(port), str(ceiling_file)],
+        [sys.executable, __file__, "serve", url, str(port), str(ceiling_file), str(workers)],
         env={**os.environ, "ALEPHEE_LOG_LEVEL": "WARNING"},
     )
     deadline = time.monotonic() + 60
@@ -127,7 +145,9 @@ def _summary(latencies: list[float], seconds: float) -> tuple[float, float, floa
     return len(latencies) / seconds, statistics.median(ordered), p99
 
 
-def run_database(backend: str, orders: int, seconds: float, concurrencies: list[int]) -> dict[str, dict[int, tuple]]:  # type: ignore[type-arg]
+def run_database(
+    backend: str, orders: int, seconds: float, concurrencies: list[int], workers: int = 1
+) -> dict[str, dict[int, tuple]]:  # type: ignore[type-arg]
     """Measure both cycles and the ceiling against one generated database."""
     sys.path.insert(0, str(ROOT))
     import orders_data
@@ -136,7 +156,7 @@ def run_database(backend: str, orders: int, seconds: float, concurrencies: list[
     orders_data.generate(target)
     ceiling_file = ROOT / "out" / f"ceiling-{backend}-{orders}.json"
     ceiling_file.parent.mkdir(parents=True, exist_ok=True)
-    process, port = _start(target.url, ceiling_file)
+    process, port = _start(target.url, ceiling_file, workers)
     try:
         auth = {"API_KEY": orders_data.API_KEY, "accountId": 1}
         since = orders_data.LATE_SINCE.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,7 +184,8 @@ def run_database(backend: str, orders: int, seconds: float, concurrencies: list[
             for o in range(0, total_late, 100)
         ]
         print(
-            f"\n{backend}, {orders:,} orders: normal cycle {total_normal:,} orders ({len(normal)} pages), "
+            f"\n{backend}, {orders:,} orders, {workers} server process(es): "
+            f"normal cycle {total_normal:,} orders ({len(normal)} pages), "
             f"late cancellations {total_late:,} ({len(late)} pages), page of 100 = {len(first) / 1024:.0f} KiB"
         )
         results: dict[str, dict[int, tuple]] = {}  # type: ignore[type-arg]
@@ -191,7 +212,7 @@ def run_database(backend: str, orders: int, seconds: float, concurrencies: list[
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -199,11 +220,12 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000, help="size of the comparison database (0 = skip)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per scenario")
     parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (the ceiling runs on the same server)")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    big = run_database(args.backend, args.orders, args.seconds, concurrencies)
+    big = run_database(args.backend, args.orders, args.seconds, concurrencies, args.workers)
     if args.small:
-        small = run_database(args.backend, args.small, args.seconds, concurrencies)
+        small = run_database(args.backend, args.small, args.seconds, concurrencies, args.workers)
         print(f"\np99 at {args.orders:,} vs {args.small:,} orders ({args.backend}):")
         for name in ("normal", "late"):
             for c in concurrencies:

@@ -106,6 +106,8 @@ def empty_tables(db: Database) -> None:
         for table in reversed(metadata.sorted_tables):
             if table.name not in REFERENCE_TABLES:
                 session.execute(table.delete())
+    # SQLite hands the same ids out again: renderings cached for the removed rows must go too.
+    db.clear_process_caches()
 
 
 @pytest.fixture

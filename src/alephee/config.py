@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     documents_max_bytes: int = 10 * 1024 * 1024
     orders_pending_payments_default: bool = True
     orders_integrated_default_always: bool = False
+    # Rendered orders kept in memory per process (MiB; 0 = off), see orders/rendering.py.
+    order_cache_mb: float = 64
     # Shipping (docs/compatibility.md, Orders shipping): largest package Quantity and measure (client unit);
     # SchedulingInfo deadlines used when the marketplace gave none: hours to dispatch after the payment
     # approval (Handling.Limit) and days the buyer has to rate the sale (Schedule.Expiration); 0 = none.

@@ -25,7 +25,7 @@ class AppContext:
         return cls(settings=settings, db=Database(settings), limiter=RateLimiter(settings))
 
 
-def get_context(request: Request) -> AppContext:
-    """FastAPI dependency: the app's context."""
+async def get_context(request: Request) -> AppContext:
+    """FastAPI dependency: the app's context (async: it does no I/O, so it needs no worker thread)."""
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -8,12 +8,13 @@ PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -21,6 +22,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from alephee.config import Settings
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -143,8 +146,27 @@ class Database:
         self.write_engine = make_engine(settings.database_url, settings, immediate=True)
         read_url = settings.database_read_url or settings.database_url
         self.read_engine = make_engine(read_url, settings, immediate=False)
-        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Sessions know their Database (``session.info["database"]``) so services can reach its process caches.
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False, info={"database": self})
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False, info={"database": self})
+        self._caches: dict[str, Any] = {}
+        self._caches_lock = threading.Lock()
+
+    def process_cache(self, name: str, factory: Callable[[], T]) -> T:
+        """The process-local cache called ``name`` for this database, created by ``factory`` on first use.
+
+        Caches belong to a Database, not to a module, so two hubs (or two test databases) in one process
+        never see each other's entries."""
+        cache = self._caches.get(name)
+        if cache is None:
+            with self._caches_lock:
+                cache = self._caches.setdefault(name, factory())
+        return cast(T, cache)
+
+    def clear_process_caches(self) -> None:
+        """Forget every process cache (after rows were removed behind the application's back, as tests do)."""
+        with self._caches_lock:
+            self._caches.clear()
 
     @property
     def dialect(self) -> str:

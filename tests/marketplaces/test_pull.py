@@ -437,7 +437,7 @@ def test_sold_price_and_discounts_reach_the_order(ctx: AppContext, open_shop: Ca
     with ctx.db.reading() as session:
         order = session.scalar(select(Order))
         assert order is not None
-        from alephee.orders.service import detail_of
+        from alephee.orders.rendering import detail_of
 
         item = detail_of(order.detail)["Items"][0]
     assert (item["UnitPrice"], item["FullUnitPrice"]) == (1350.0, 1500.0)

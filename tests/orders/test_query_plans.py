@@ -46,7 +46,7 @@ def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_or
         else:
             session.execute(text("ANALYZE"))
         since = clock.utcnow() - timedelta(days=7)
-        for name, query in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
-            plan = "\n".join(service.explain(session, query))
+        for name, (query, values) in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
+            plan = "\n".join(service.explain(session, query, values))
             assert EXPECTED[name] in plan, (name, plan)
             assert "SCAN orders\n" not in plan + "\n" and "Seq Scan" not in plan, (name, plan)

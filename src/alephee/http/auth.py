@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -71,18 +72,21 @@ class AccountScope:
     tz: ZoneInfo
 
 
+# Built once: every authenticated request runs it (revocation is checked per request, on every process).
+_KEY_LOOKUP = (
+    select(ApiKey.id, ApiKey.key_hash, ApiKey.rate_limit, Account.id, Account.account_type, Account.timezone)
+    .outerjoin(ApiKeyAccount, ApiKeyAccount.key_id == ApiKey.id)
+    .outerjoin(Account, Account.id == ApiKeyAccount.account_id)
+    .where(ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))
+)
+
+
 def _lookup(ctx: AppContext, secret: str | None) -> Caller:
     if not secret or not secret.strip():
         raise Unauthorized(MISSING_KEY)
     digest = hash_key(secret)
-    stmt = (
-        select(ApiKey.id, ApiKey.key_hash, ApiKey.rate_limit, Account.id, Account.account_type, Account.timezone)
-        .outerjoin(ApiKeyAccount, ApiKeyAccount.key_id == ApiKey.id)
-        .outerjoin(Account, Account.id == ApiKeyAccount.account_id)
-        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-    )
     with ctx.db.read_engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(_KEY_LOOKUP, {"digest": digest}).all()
     if not rows or not hmac.compare_digest(rows[0][1], digest):
         raise Unauthorized(INVALID_KEY)
     accounts = {
@@ -168,20 +172,36 @@ def require_path_account(
     return scope
 
 
-def read_session(ctx: AppContext = Depends(get_context)) -> Iterator[Session]:
-    """A read-only session for the request."""
+async def read_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator[Session]:
+    """A read-only session for the request.
+
+    Async on purpose: creating a session does no I/O (it connects on its first query, in the route's worker
+    thread), so FastAPI needs no worker thread to open it; closing one that still holds a connection does.
+    """
     session = ctx.db.read_session()
     try:
         yield session
     finally:
-        session.close()
+        await _close(session, rollback=False)
 
 
-def write_session(ctx: AppContext = Depends(get_context)) -> Iterator[Session]:
+async def write_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator[Session]:
     """A write session for the request; the service commits, anything left is rolled back."""
     session = ctx.db.write_session()
     try:
         yield session
     finally:
-        session.rollback()
+        await _close(session, rollback=True)
+
+
+async def _close(session: Session, *, rollback: bool) -> None:
+    if not session.in_transaction():
+        session.close()  # no connection held: nothing to send to the database
+        return
+
+    def close() -> None:
+        if rollback:
+            session.rollback()
         session.close()
+
+    await anyio.to_thread.run_sync(close)

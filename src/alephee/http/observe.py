@@ -35,6 +35,10 @@ RATE_LIMITED = Counter(
     "alephee_rate_limit_rejections_total", "Requests refused with 429 by endpoint", ["endpoint"], registry=REGISTRY
 )
 OUTBOX_DEPTH = Gauge("alephee_outbox_messages", "Outbox rows by status", ["status"], registry=REGISTRY)
+ORDER_CACHE = Gauge(
+    "alephee_order_cache", "Rendered-orders cache of this process (hits, misses, entries, bytes)", ["measure"],
+    registry=REGISTRY,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +101,22 @@ def write_audit(db: Database, record: RequestRecord) -> None:
 
 
 def render_metrics(db: Database) -> tuple[bytes, str]:
-    """The Prometheus exposition, with the outbox depth read now."""
+    """The Prometheus exposition, with the outbox depth and the rendered-orders cache read now."""
     from alephee.marketplaces.models import OutboxMessage
+    from alephee.orders.rendering import cache_of
 
     try:
         with db.reading() as session:
             counts = dict(
                 session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
             )
+            cache = cache_of(session)
         for status in ("pending", "in_flight", "delivered", "failed"):
             OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+        if cache is not None:
+            for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),
+                                   ("bytes", cache.size)):  # fmt: skip
+                ORDER_CACHE.labels(measure).set(value)
     except Exception:
         log.exception("could not read the outbox depth")
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -85,7 +85,7 @@ def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Call
     by_id = {s.id.lower(): s for s in available}
     default = by_id[(default_sort or available[0].id).lower()]
 
-    def resolve(
+    async def resolve(
         request: Request,
         offset: str | None = Query(None, description="Records to skip (default 0)."),
         limit: str | None = Query(None, description="Page size (default 100; over the cap → 206)."),

@@ -58,6 +58,7 @@ from alephee.marketplaces.channels import (
     get_channel,
 )
 from alephee.marketplaces.models import Marketplace, PullCursor
+from alephee.orders import rendering
 from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -613,7 +614,6 @@ class OrderSync:
         if novelty:
             order.status_date = now
         order.updated_at = now
-        order.version += 1
         self.session.flush()
         if history:
             self.session.execute(insert(OrderHistory), history)
@@ -621,7 +621,7 @@ class OrderSync:
 
     def _payments(self, order: Order, entry: ChannelOrder) -> bool:
         pending = payment_pending(entry)
-        detail = orders.detail_of(order.detail)
+        detail = rendering.detail_of(order.detail)
         stored = [(p.get("ExternalPaymentId"), (p.get("Status") or {}).get("Value")) for p in detail["Payments"]]
         fresh = [(p.external_payment_id, p.status) for p in entry.payments]
         if pending == order.payment_pending and (not entry.payments or stored == fresh):
@@ -637,7 +637,7 @@ class OrderSync:
         claims = _claims(entry)
         if not claims:
             return False
-        detail = orders.detail_of(order.detail)
+        detail = rendering.detail_of(order.detail)
         known = {c.get("ExternalClaimId") for c in detail.get("ActiveClaims") or []}
         fresh = [c for c in claims if c["ExternalClaimId"] not in known]
         if not fresh:
@@ -668,7 +668,7 @@ class OrderSync:
 
     def _return_stock(self, order: Order) -> None:
         """Give back what the order took (spec 21 §6.3 note 7: a cancellation reverts the stock movement)."""
-        detail = orders.detail_of(order.detail)
+        detail = rendering.detail_of(order.detail)
         deltas: dict[int, int] = {}
         for item in detail["Items"]:
             product_id = (item.get("Product") or {}).get("Id")

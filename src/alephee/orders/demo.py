@@ -718,7 +718,6 @@ def _late_cancellations(session: Session, orders: list[Order], now: datetime, rn
         order.date_closed = order.status_date
         order.shipment_status = ship.CANCELLED
         order.shipment_substatus = None
-        order.version += 1
 
 
 def invoice_pdf(order: Order, number: str) -> bytes:

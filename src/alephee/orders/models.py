@@ -22,8 +22,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, object_session
 
 from alephee.clock import utcnow
 from alephee.db import Base, UtcDateTime
@@ -100,9 +101,25 @@ class Order(Base):
     # Whether creating the order decremented catalogue stock (DELETE ...&revertStock=true gives it back).
     stock_moved: Mapped[bool] = mapped_column(Boolean, default=False)
     stock_reverted: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Bumped by every change; conditional updates compare it.
+    # Bumped by every change to the row, in one place (the two hooks below): the rendered-orders cache
+    # (orders/rendering.py) keys on it, so no writer has to remember it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     detail: Mapped[str] = mapped_column(Text)
+
+
+@event.listens_for(Order, "before_update")
+def _bump_version_on_flush(_mapper: Mapper[Any], _connection: Any, order: Order) -> None:
+    # Called for every dirty Order, even one without net changes: only a real change gets a new version.
+    session = object_session(order)
+    if session is not None and session.is_modified(order, include_collections=False):
+        order.version = Order.version + 1  # type: ignore[assignment]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_version_on_update(state: ORMExecuteState) -> None:
+    # ``session.execute(update(Order)...)`` bypasses the flush; add the bump to the statement itself.
+    if state.is_update and state.bind_mapper is not None and state.bind_mapper.class_ is Order:
+        state.statement = state.statement.values(version=Order.version + 1)  # type: ignore[attr-defined]
 
 
 class OrderDocument(Base):

@@ -2,22 +2,34 @@
 documents and shipping labels. Write-side rules (integrate, status, split, messages, create, delete) follow
 in the second half of the file.
 
-Reads build wire dictionaries directly from rows (relational columns overlaid on the stored ``detail``
-document) and the route serialises them with orjson: a page of 100 full orders must stay cheap.
+Rendering an order (the stored ``detail`` template overlaid with the relational columns) and the cache of
+rendered orders live in ``orders/rendering.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, false, func, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, defer
 
 from alephee import clock
@@ -48,6 +60,14 @@ from alephee.orders.models import (
     OrderDocument,
     OrderHistory,
     OrderMessage,
+)
+from alephee.orders.rendering import (
+    KEY_COLUMNS,
+    OPTIONAL_BLOCKS,
+    RENDER_COLUMNS,
+    detail_template,
+    render_orders,
+    rendered_page,
 )
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
 from alephee.webhooks import events as webhook_events
@@ -190,10 +210,13 @@ def refresh_pack(session: Session, account_id: int, pack_id: str) -> None:
         .select_from(Order)
         .where(Order.account_id == account_id, Order.pack_id == pack_id, Order.status != st.DELETED)
     )
+    complete = func.coalesce(Order.pack_size, 1) <= (present or 0)
+    # Only rows whose flag changes are written, so the others keep their version (and their cached rendering).
     session.execute(
         update(Order)
         .where(Order.account_id == account_id, Order.pack_id == pack_id)
-        .values(pack_complete=func.coalesce(Order.pack_size, 1) <= (present or 0))
+        .where(Order.pack_complete.is_distinct_from(complete))
+        .values(pack_complete=complete)
         .execution_options(synchronize_session=False)
     )
 
@@ -229,7 +252,6 @@ def may_handle_pending_payments(session: Session, settings: Settings, account_id
 
 # --- GET /v2/orders ------------------------------------------------------------------------------------------
 
-OPTIONAL_BLOCKS = ("documents", "activeclaims", "adjustments", "quantitiesdetails", "externaljson", "invoice")
 _BLOCK_ALIASES = {"stockmovements": "quantitiesdetails", "claims": "activeclaims"}
 
 
@@ -325,84 +347,70 @@ def integrated_filter(filters: OrderFilters, settings: Settings) -> bool | None:
     return False
 
 
-def _conditions(filters: OrderFilters, account_id: int, *, integrated: bool | None, pending: bool) -> list[Any]:
-    conds: list[ColumnElement[bool]] = [Order.account_id == account_id]
+# Optional filters of GET /v2/orders: the OrderFilters field, and its condition on a bound value of that name.
+_FILTER_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "status_type": lambda: Order.status_type == bindparam("status_type"),
+    "status_date_from": lambda: Order.status_date >= bindparam("status_date_from"),
+    "date_created_from": lambda: Order.created_at >= bindparam("date_created_from"),
+    "sale_date_from": lambda: Order.sale_date >= bindparam("sale_date_from"),
+    "id_from": lambda: Order.id >= bindparam("id_from"),
+    "id_to": lambda: Order.id <= bindparam("id_to"),
+    "external_from": lambda: Order.external_order_id >= bindparam("external_from"),
+    "external_to": lambda: Order.external_order_id <= bindparam("external_to"),
+    "erp_status": lambda: Order.erp_status == bindparam("erp_status"),
+    "marketplace_id": lambda: Order.marketplace_id == bindparam("marketplace_id"),
+}
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """The page and count statements of one GET /v2/orders request and the values they are run with."""
+
+    rows: Select[Any]
+    count: Select[Any]
+    params: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(
+    present: tuple[str, ...], integrated: bool | None, pending: bool, by_sale_date: bool, sort_found_rows: bool
+) -> tuple[Select[Any], Select[Any]]:
+    # Built once per combination of filters (a handful in practice): statements with bound values skip
+    # rebuilding the expression on every poll. Integrated and pending are part of the shape so each
+    # combination keeps its own plan.
+    conds: list[ColumnElement[bool]] = [Order.account_id == bindparam("account_id")]
     if integrated is not None:
-        conds.append(Order.integrated == integrated)
+        conds.append(Order.integrated == (true() if integrated else false()))
     if not pending:
         conds.append(Order.payment_pending == false())  # "= false": indexable, unlike IS FALSE
-    if filters.status_type is not None:
-        # status_type is NULL for 70 Deleted, so this also excludes deleted orders.
-        conds.append(Order.status_type == filters.status_type)
-    else:
+    if "status_type" not in present:
+        # status_type is NULL for 70 Deleted, so a statusType filter already excludes deleted orders.
         conds.append(Order.status != st.DELETED)
-    if filters.status_date_from is not None:
-        conds.append(Order.status_date >= filters.status_date_from)
-    if filters.date_created_from is not None:
-        conds.append(Order.created_at >= filters.date_created_from)
-    if filters.sale_date_from is not None:
-        conds.append(Order.sale_date >= filters.sale_date_from)
-    if filters.id_from is not None:
-        conds.append(Order.id >= filters.id_from)
-    if filters.id_to is not None:
-        conds.append(Order.id <= filters.id_to)
-    if filters.external_from is not None:
-        conds.append(Order.external_order_id >= filters.external_from)
-    if filters.external_to is not None:
-        conds.append(Order.external_order_id <= filters.external_to)
-    if filters.erp_status is not None:
-        conds.append(Order.erp_status == filters.erp_status)
-    if filters.marketplace_id is not None:
-        conds.append(Order.marketplace_id == filters.marketplace_id)
-    return conds
-
-
-# Columns read to render an order (everything but what only writes need).
-RENDER_COLUMNS = (
-    Order.id,
-    Order.external_order_id,
-    Order.pack_id,
-    Order.source_pack_id,
-    Order.pack_complete,
-    Order.status,
-    Order.integrated,
-    Order.integrated_order_id,
-    Order.erp_status,
-    Order.sale_date,
-    Order.updated_at,
-    Order.date_closed,
-    Order.logistic_type,
-    Order.shipping_method,
-    Order.external_shipping_id,
-    Order.shipment_status,
-    Order.shipment_substatus,
-    Order.shipment_updated_at,
-    Order.package_info,
-    Order.document_count,
-    Order.detail,
-)
-
-
-def order_query(
-    session: Session, settings: Settings, account_id: int, filters: OrderFilters, page: Page | None = None
-) -> tuple[Select[Any], Select[Any]]:
-    """The page query and the count query of GET /v2/orders (also used to show query plans)."""
-    pending = filters.include_pending_payments and may_handle_pending_payments(session, settings, account_id)
-    conds = _conditions(filters, account_id, integrated=integrated_filter(filters, settings), pending=pending)
+    conds.extend(_FILTER_CONDITIONS[name]() for name in present)
     where = and_(*conds)
-    rows = select(*RENDER_COLUMNS).where(where)
-    if page is not None and page.sort.id == DATE_CREATED_SORT.id:
-        rows = rows.order_by(Order.sale_date, Order.id)
-    elif _narrowed_by_status_or_date(filters) and session.get_bind().dialect.name == "sqlite":
-        # SQLite's planner (no range statistics) would walk the primary key to skip the sort and scan the whole
-        # history; "ORDER BY id + 0" makes it use the status/date index and sort the few rows it finds.
-        rows = rows.order_by(Order.id + literal_column("0"))
-    else:
-        rows = rows.order_by(Order.id)
-    if page is not None:
-        rows = rows.offset(page.offset).limit(page.limit)
+    order = (Order.sale_date, Order.id) if by_sale_date else (Order.id,)
+    # SQLite's planner (no range statistics) would walk the primary key to skip the sort and scan the whole
+    # history; "ORDER BY id + 0" makes it use the status/date index and sort the few rows it finds.
+    found_order = (Order.id + literal_column("0"),) if sort_found_rows and not by_sale_date else order
+    ids = select(Order.id).where(where).order_by(*found_order)
+    # Deferred join: the page's ids come from the index alone, however deep the offset; only the page's own
+    # rows are then read (clients walk offset += 100, and skipping rows must not read them).
+    page_ids = ids.offset(bindparam("offset")).limit(bindparam("limit")).subquery("page_ids")
+    rows = select(*KEY_COLUMNS).join(page_ids, Order.id == page_ids.c.id).order_by(*order)
     count = select(func.count()).select_from(Order).where(where)
     return rows, count
+
+
+def order_query(session: Session, settings: Settings, account_id: int, filters: OrderFilters, page: Page) -> OrderQuery:
+    """The page query and the count query of GET /v2/orders (also used to show query plans)."""
+    pending = filters.include_pending_payments and may_handle_pending_payments(session, settings, account_id)
+    present = tuple(name for name in _FILTER_CONDITIONS if getattr(filters, name) is not None)
+    sort_found_rows = _narrowed_by_status_or_date(filters) and session.get_bind().dialect.name == "sqlite"
+    by_sale_date = page.sort.id == DATE_CREATED_SORT.id
+    rows, count = _statements(present, integrated_filter(filters, settings), pending, by_sale_date, sort_found_rows)
+    params = {name: getattr(filters, name) for name in present}
+    params.update(account_id=account_id, offset=page.offset, limit=page.limit)
+    return OrderQuery(rows, count, params)
 
 
 def _narrowed_by_status_or_date(filters: OrderFilters) -> bool:
@@ -411,218 +419,18 @@ def _narrowed_by_status_or_date(filters: OrderFilters) -> bool:
 
 def list_orders(
     session: Session, settings: Settings, account_id: int, filters: OrderFilters, page: Page
-) -> tuple[int, list[str]]:
-    """Total and the page of orders, each already serialised (JSON text)."""
-    rows_q, count_q = order_query(session, settings, account_id, filters, page)
-    rows = session.execute(rows_q).all()
+) -> tuple[int, list[bytes]]:
+    """Total and the page of orders, each already serialised (UTF-8 JSON). ``session`` must be a read session."""
+    query = order_query(session, settings, account_id, filters, page)
+    # Plain statements on the session's connection (same transaction, no ORM entity machinery needed).
+    connection = session.connection()
+    rows = connection.execute(query.rows, query.params).all()
     # A short page at offset 0 already tells the total (the common case of the normal cycle).
-    total = len(rows) if page.offset == 0 and len(rows) < page.limit else int(session.scalar(count_q) or 0)
-    return total, render_texts(session, rows, filters.blocks)
-
-
-def _documents_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    if not order_ids:
-        return {}
-    result: dict[int, list[dict[str, Any]]] = {}
-    rows = session.execute(
-        select(
-            OrderDocument.order_id,
-            OrderDocument.doc_type,
-            OrderDocument.name,
-            OrderDocument.extension,
-            OrderDocument.size,
-            OrderDocument.document_date,
-            OrderDocument.created_at,
-        )
-        .where(OrderDocument.order_id.in_(order_ids))
-        .order_by(OrderDocument.order_id, OrderDocument.id)
-    )
-    for order_id, doc_type, name, extension, size, document_date, created_at in rows:
-        result.setdefault(order_id, []).append(
-            {
-                "Type": doc_type,
-                "Name": name,
-                "Extension": extension,
-                "Fullfilename": f"{name}.{extension}",
-                "Size": size,
-                "DocumentDate": format_utc(document_date) if document_date else None,
-                "DateCreated": format_utc(created_at),
-            }
-        )
-    return result
-
-
-def _kv(key: int, value: str | None) -> dict[str, Any]:
-    return {"Key": key, "Value": value}
-
-
-_STATUS_KV = {code: _kv(code, label) for code, label in st.STATUS_LABELS.items()}
-_TYPE_KV = {code: _kv(code, label) for code, label in st.STATUS_TYPE_LABELS.items()}
-_DELETED_TYPE = _kv(-1, None)
-
-# --- the stored detail is a template --------------------------------------------------------------------------
-# ``orders.detail`` is the JSON of the immutable sections in which every value that changes after arrival
-# (item and order status, shipment state, invoice links) is a placeholder string "\u0001X". Rendering a page
-# is then string substitution, not JSON decoding: the detail is never parsed on the read path.
-_MARK = "\x01"
-_ITEM_STATUS, _ITEM_TYPE, _ITEM_CANCELLED = _MARK + "S", _MARK + "T", _MARK + "C"
-_SHIP_FIELDS = {
-    "ExternalShippingId": _MARK + "A",
-    "Status": _MARK + "B",
-    "LogisticType": _MARK + "D",
-    "Method": _MARK + "E",
-    "ShippingLabels": _MARK + "F",
-    "LastUpdated": _MARK + "G",
-    "PackageInfo": _MARK + "H",
-}
-_INVOICE = _MARK + "I"
-
-
-def _strip_marks(value: Any) -> Any:
-    # Client and marketplace text can never contain the placeholder marker.
-    if isinstance(value, str):
-        return value.replace(_MARK, "") if _MARK in value else value
-    if isinstance(value, dict):
-        return {k: _strip_marks(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strip_marks(v) for v in value]
-    return value
-
-
-def detail_template(detail: dict[str, Any]) -> str:
-    """The stored form of an order's detail (see above)."""
-    detail = _strip_marks(detail)
-    for item in detail["Items"]:
-        # An item cancelled on its own stays cancelled; every other item follows the order's status.
-        if item["StatusType"]["Key"] != st.TYPE_CANCELLED:
-            item["Status"], item["StatusType"], item["IsCancelled"] = _ITEM_STATUS, _ITEM_TYPE, _ITEM_CANCELLED
-        else:
-            item["IsCancelled"] = True
-    shipping = detail["Shipping"]
-    for key, mark in _SHIP_FIELDS.items():
-        shipping[key] = mark
-    # Invoice links come from the NF-e attached to the order (both copies: Billing.Invoice and Invoice).
-    if detail.get("Billing") is not None:
-        detail["Billing"]["Invoice"] = _INVOICE
-    detail["Invoice"] = _INVOICE
-    return orjson.dumps(detail).decode()
-
-
-def detail_of(template: str) -> dict[str, Any]:
-    """The stored detail as a dictionary (placeholders left as they are); for write-side rules."""
-    data: dict[str, Any] = orjson.loads(template)
-    return data
-
-
-def render_texts(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[str]:
-    """Serialised orders for rows of ``RENDER_COLUMNS`` (documents fetched in one query for the page)."""
-    with_docs = [row.id for row in rows if row.document_count]
-    documents = _documents_by_order(session, with_docs) if with_docs else {}
-    texts = [_render_text(row, documents.get(row.id, [])) for row in rows]
-    if blocks is None or len(blocks) == len(OPTIONAL_BLOCKS):
-        return texts
-    return [orjson.dumps(_restrict(orjson.loads(t), blocks)).decode() for t in texts]
-
-
-def render_orders(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[dict[str, Any]]:
-    """Orders as wire dictionaries (carts, labels, single orders)."""
-    return [orjson.loads(t) for t in render_texts(session, rows, blocks)]
-
-
-def _restrict(order: dict[str, Any], blocks: frozenset[str]) -> dict[str, Any]:
-    # additionalInfo: keys stay, unselected optional blocks are emptied.
-    if "adjustments" not in blocks:
-        order["Adjustments"] = []
-    if "activeclaims" not in blocks:
-        order["ActiveClaims"] = []
-    if "documents" not in blocks:
-        order["Documents"] = []
-    if "externaljson" not in blocks:
-        order["ExternalJson"] = {}
-    if "invoice" not in blocks:
-        order["Invoice"] = None
-    if "quantitiesdetails" not in blocks:
-        for item in order["Items"]:
-            item["QuantitiesDetails"] = None
-    return order
-
-
-def _invoice_links(order_id: int, documents: list[dict[str, Any]]) -> dict[str, str] | None:
-    if not any(d["Type"] == docs.NFE for d in documents):
-        return None
-    base = f"/v2/orders/{order_id}/documents?documentType=2&documentFormat="
-    return {"DanfePdfUrl": base + "pdf", "XmlUrl": base + "xml"}
-
-
-def _dump(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-_STATUS_JSON = {code: _dump(kv) for code, kv in _STATUS_KV.items()}
-_TYPE_JSON = {code: _dump(kv) for code, kv in _TYPE_KV.items()}
-
-
-_NO_INVOICE = _dump({"DanfePdfUrl": "", "XmlUrl": ""})
-
-
-@functools.lru_cache(maxsize=4096)
-def _shipment_json(status: str | None, logistic: int | None, method: int | None) -> tuple[str, str, str]:
-    return (
-        _dump(_kv(ship.shipment_status_key(status), status)),
-        _dump(_kv(logistic or 0, ship.logistic_name(logistic))),
-        _dump(_kv(method or 0, ship.SHIPPING_METHODS.get(method or 0))),
-    )
-
-
-def _render_text(row: Any, documents: list[dict[str, Any]]) -> str:
-    status = row.status
-    status_type = st.status_type_of(status)
-    status_json = _STATUS_JSON.get(status) or _dump(_kv(status, None))
-    type_json = _TYPE_JSON.get(status_type, _dump(_DELETED_TYPE)) if status_type is not None else _dump(_DELETED_TYPE)
-    cancelled = status_type == st.TYPE_CANCELLED
-    if row.logistic_type in ship.LABELLED_LOGISTICS:
-        url = f"/v2/orders/{row.id}/shippinglabel?format="
-        labels_json = _dump({"SubStatus": row.shipment_substatus, "ShippingLabelUrlPdf": url + "PDF",
-                             "ShippingLabelUrlZip": url + "ZIP"})  # fmt: skip
+    if page.offset == 0 and len(rows) < page.limit:
+        total = len(rows)
     else:
-        labels_json = _dump({"SubStatus": row.shipment_substatus, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""})
-    links = _invoice_links(row.id, documents) if documents else None
-    shipment, logistic, method = _shipment_json(row.shipment_status, row.logistic_type, row.shipping_method)
-    values = {
-        "S": status_json,
-        "T": type_json,
-        "C": "true" if cancelled else "false",
-        "A": "null" if row.external_shipping_id is None else str(row.external_shipping_id),
-        "B": shipment,
-        "D": logistic,
-        "E": method,
-        "F": labels_json,
-        "G": _dump(format_utc(row.shipment_updated_at) if row.shipment_updated_at else None),
-        "H": "null" if row.package_info is None else _dump(row.package_info),
-        "I": _dump(links) if links else _NO_INVOICE,
-    }
-    # Placeholders are the JSON strings "\u0001X": split once, then put each value back in its place.
-    parts = row.detail.split('"\\u0001')
-    sections = parts[0] + "".join([values[part[0]] + part[2:] for part in parts[1:]])
-    is_cart = bool(row.pack_id)
-    header = _dump(
-        {
-            "Id": row.id,
-            "ExternalOrderId": row.external_order_id,
-            "IntegratedOrderId": row.integrated_order_id or "",
-            "PackId": row.pack_id or "",
-            "SourcePackId": (row.source_pack_id or row.pack_id) if is_cart else None,
-            "IsCompletePackOrder": bool(row.pack_complete) if is_cart else None,
-            "Documents": documents,
-            "Integrated": bool(row.integrated),
-            "ErpStatus": row.erp_status or "",
-            "DateCreated": format_utc(row.sale_date),
-            "LastUpdated": format_utc(row.updated_at),
-            "DateClosed": format_utc(row.date_closed) if row.date_closed else None,
-            "IsCancelled": cancelled,
-        }
-    )
-    return header[:-1] + ',"Status":' + status_json + ',"StatusType":' + type_json + "," + sections[1:]
+        total = int(connection.execute(query.count, query.params).scalar() or 0)
+    return total, rendered_page(session, rows, filters.blocks)
 
 
 def render_one(session: Session, account_id: int, order_id: int) -> dict[str, Any]:
@@ -814,7 +622,6 @@ def store_document(
         .values(
             document_count=Order.document_count + 1,
             updated_at=clock.utcnow(),
-            version=Order.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
@@ -987,7 +794,6 @@ def mark_label_printed(session: Session, account_id: int, order_id: int) -> None
             label_first_printed_at=func.coalesce(Order.label_first_printed_at, now),
             shipment_updated_at=now,
             updated_at=now,
-            version=Order.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
@@ -1011,12 +817,14 @@ def download_label(db: Database, account_id: int, order_id: int, request: LabelR
 # --- diagnostics -------------------------------------------------------------------------------------------
 
 
-def explain(session: Session, statement: Select[Any]) -> list[str]:
-    """The database's plan for ``statement`` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL)."""
+def explain(session: Session, statement: Select[Any], values: dict[str, Any] | None = None) -> list[str]:
+    """The database's plan for ``statement`` run with ``values`` (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+    PostgreSQL)."""
     connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect)
     processors = compiled._bind_processors
-    params = {key: processors[key](value) if key in processors else value for key, value in compiled.params.items()}
+    merged = {**compiled.params, **(values or {})}
+    params = {key: processors[key](value) if key in processors else value for key, value in merged.items()}
     if connection.dialect.name == "sqlite":
         positional = tuple(params[key] for key in compiled.positiontup or ())
         rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional).all()
@@ -1027,14 +835,18 @@ def explain(session: Session, statement: Select[Any]) -> list[str]:
 
 def cycle_queries(
     session: Session, settings: Settings, account_id: int, status_date_from: datetime, offset: int = 0
-) -> dict[str, Select[Any]]:
-    """The page and count queries of the two documented integration cycles (for plans and benchmarks)."""
+) -> dict[str, tuple[Select[Any], dict[str, Any]]]:
+    """The page and count queries of the two documented integration cycles, with their values (for plans)."""
     page = Page(offset=offset, limit=100, sort=ID_SORT, sort_requested=False, partial=False, available=ORDER_SORTS)
-    normal = OrderFilters()
-    late = OrderFilters(status_type=st.TYPE_CANCELLED, status_date_from=status_date_from)
-    normal_rows, normal_count = order_query(session, settings, account_id, normal, page)
-    late_rows, late_count = order_query(session, settings, account_id, late, page)
-    return {"normal.page": normal_rows, "normal.count": normal_count, "late.page": late_rows, "late.count": late_count}
+    normal = order_query(session, settings, account_id, OrderFilters(), page)
+    late_filters = OrderFilters(status_type=st.TYPE_CANCELLED, status_date_from=status_date_from)
+    late = order_query(session, settings, account_id, late_filters, page)
+    return {
+        "normal.page": (normal.rows, normal.params),
+        "normal.count": (normal.count, normal.params),
+        "late.page": (late.rows, late.params),
+        "late.count": (late.count, late.params),
+    }
 
 
 # ============================================================================================================
@@ -1140,7 +952,6 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
         for column, value in changes.items():
             setattr(order, column, value)
         order.updated_at = now
-        order.version += 1
         history.append(
             _history(
                 order,
@@ -1259,7 +1070,6 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
         if tracking is not None:
             order.tracking_number, order.tracking_status = tracking["Number"], tracking["Status"]
         order.updated_at = now
-        order.version += 1
         history.append(
             _history(
                 order,
@@ -1588,12 +1398,10 @@ def split_order(session: Session, account_id: int, actor: str, order_id: int, re
     order.label_first_printed_at = None
     order.shipment_updated_at = now
     order.updated_at = now
-    order.version += 1
     for other in cart:
         if other.id != order.id:
             other.pack_size = max(1, (other.pack_size or len(cart)) - 1)
             other.updated_at = now
-            other.version += 1
     session.flush()
     refresh_pack(session, account_id, old_pack)
     session.execute(insert(OrderHistory), [_history(order, actor, "split", now)])
@@ -2216,7 +2024,6 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
         order.status_date = now
         order.date_closed = order.date_closed or now
         order.updated_at = now
-        order.version += 1
         history.append(_history(order, actor, "delete", now, from_status=previous, to_status=st.DELETED))
         webhook_events.order_status_changed(session, order, previous)
         if creation is not None:

@@ -261,7 +261,6 @@ def set_packaging(
             member.package_info = dict(stored)
             member.shipment_updated_at = now
             member.updated_at = now
-            member.version += 1
         session.flush()
         if order.origin == ORIGIN_MARKETPLACE and ship.forwards_packaging(order.logistic_type, order.shipment_status):
             enqueue(
