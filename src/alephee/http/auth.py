@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -81,12 +81,15 @@ _KEY_LOOKUP = (
 )
 
 
-def _lookup(ctx: AppContext, secret: str | None) -> Caller:
+def _lookup(ctx: AppContext, secret: str | None, connection: Connection | None = None) -> Caller:
     if not secret or not secret.strip():
         raise Unauthorized(MISSING_KEY)
     digest = hash_key(secret)
-    with ctx.db.read_engine.connect() as conn:
-        rows = conn.execute(_KEY_LOOKUP, {"digest": digest}).all()
+    if connection is not None:
+        rows = connection.execute(_KEY_LOOKUP, {"digest": digest}).all()
+    else:
+        with ctx.db.read_engine.connect() as own:
+            rows = own.execute(_KEY_LOOKUP, {"digest": digest}).all()
     if not rows or not hmac.compare_digest(rows[0][1], digest):
         raise Unauthorized(INVALID_KEY)
     accounts = {
@@ -119,7 +122,8 @@ def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> Acco
     return AccountScope(caller=caller, account_id=account_id, account_type=linked.account_type, tz=tz)
 
 
-ApiKeyParam = Query(None, alias="API_KEY", description="Your API key (GUID). Names are case-insensitive.")
+API_KEY_DOC = "Your API key (GUID). Names are case-insensitive."
+ApiKeyParam = Query(None, alias="API_KEY", description=API_KEY_DOC)
 
 
 def _remember(request: Request, key_id: int, account_id: int | None) -> None:
@@ -139,18 +143,35 @@ def require_key(
     return caller
 
 
-def require_account(
+ACCOUNT_ID_DOC = "Account id linked to the key."
+
+
+def authenticate_account(
     request: Request,
-    api_key: str | None = ApiKeyParam,
-    account_id: str | None = Query(None, alias="accountId", description="Account id linked to the key."),
-    ctx: AppContext = Depends(get_context),
+    ctx: AppContext,
+    api_key: str | None,
+    account_id: str | None,
+    connection: Connection | None = None,
 ) -> AccountScope:
-    """Dependency for routes scoped to ``accountId`` from the query string."""
-    caller = _lookup(ctx, api_key)
+    """Key, then account, then rate limit (401/429) for a request scoped to ``accountId`` from the query string.
+
+    ``connection``: run the key lookup on the request's own read connection instead of a pooled one of its own.
+    """
+    caller = _lookup(ctx, api_key, connection)
     scope = _scope_for(ctx, caller, account_id)
     _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)
     return scope
+
+
+def require_account(
+    request: Request,
+    api_key: str | None = ApiKeyParam,
+    account_id: str | None = Query(None, alias="accountId", description=ACCOUNT_ID_DOC),
+    ctx: AppContext = Depends(get_context),
+) -> AccountScope:
+    """Dependency for routes scoped to ``accountId`` from the query string."""
+    return authenticate_account(request, ctx, api_key, account_id)
 
 
 def require_path_account(

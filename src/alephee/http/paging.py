@@ -79,23 +79,30 @@ def _int(value: str | None, name: str, default: int) -> int:
     return default if number is None else number
 
 
-def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Callable[..., Page]:
-    """Dependency factory for a list endpoint accepting ``sorts`` (first one is the default)."""
-    available = tuple(sorts)
-    by_id = {s.id.lower(): s for s in available}
-    default = by_id[(default_sort or available[0].id).lower()]
+@dataclass(frozen=True)
+class Paging:
+    """The sorts a list endpoint accepts (the first is the default) and how its paging query is read."""
 
-    async def resolve(
-        request: Request,
-        offset: str | None = Query(None, description="Records to skip (default 0)."),
-        limit: str | None = Query(None, description="Page size (default 100; over the cap → 206)."),
-        sort: str | None = Query(
-            None, description="Ascending sort: " + ", ".join(s.id for s in available) + f" (default {default.id})."
-        ),
-    ) -> Page:
-        ctx: AppContext = request.app.state.ctx
-        route = request.scope.get("route")
-        cap = ctx.settings.endpoint_limit(getattr(route, "name", None)).cap
+    available: tuple[SortOption, ...]
+    default: SortOption
+
+    @classmethod
+    def of(cls, sorts: Sequence[SortOption], default_sort: str | None = None) -> Paging:
+        """Paging over ``sorts``; ``default_sort`` names the default (else the first)."""
+        available = tuple(sorts)
+        wanted = (default_sort or available[0].id).lower()
+        return cls(available=available, default=next(s for s in available if s.id.lower() == wanted))
+
+    def docs(self) -> dict[str, str]:
+        """Descriptions of ``offset``, ``limit`` and ``sort`` for the OpenAPI page."""
+        return {
+            "offset": "Records to skip (default 0).",
+            "limit": "Page size (default 100; over the cap → 206).",
+            "sort": "Ascending sort: " + ", ".join(s.id for s in self.available) + f" (default {self.default.id}).",
+        }
+
+    def parse(self, cap: int | None, offset: str | None, limit: str | None, sort: str | None) -> Page:
+        """The page asked for (416/400 on bad values); a limit over ``cap`` is capped and marked partial."""
         off = _int(offset, "offset", 0)
         lim = _int(limit, "limit", DEFAULT_LIMIT)
         if off < 0:
@@ -108,16 +115,39 @@ def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Call
         if partial:
             lim = cap  # type: ignore[assignment]
         lim = min(lim, MAX_INT32)
-        chosen = default
+        chosen = self.default
         requested = sort is not None and sort.strip() != ""
         if requested:
             assert sort is not None
-            found = by_id.get(sort.strip().lower())
+            found = next((s for s in self.available if s.id.lower() == sort.strip().lower()), None)
             if found is None:
-                names = ", ".join(s.id for s in available)
+                names = ", ".join(s.id for s in self.available)
                 raise InvalidInput(UNKNOWN_SORT.format(value=sort.strip(), available=names))
             chosen = found
-        return Page(offset=off, limit=lim, sort=chosen, sort_requested=requested, partial=partial, available=available)
+        return Page(
+            offset=off, limit=lim, sort=chosen, sort_requested=requested, partial=partial, available=self.available
+        )
+
+
+def route_cap(request: Request) -> int | None:
+    """The page-size cap of the route serving ``request`` (config.DEFAULT_LIMITS / ALEPHEE_LIMITS)."""
+    ctx: AppContext = request.app.state.ctx
+    route = request.scope.get("route")
+    return ctx.settings.endpoint_limit(getattr(route, "name", None)).cap
+
+
+def paging(sorts: Sequence[SortOption], default_sort: str | None = None) -> Callable[..., Page]:
+    """Dependency factory for a list endpoint accepting ``sorts`` (first one is the default)."""
+    spec = Paging.of(sorts, default_sort)
+    docs = spec.docs()
+
+    async def resolve(
+        request: Request,
+        offset: str | None = Query(None, description=docs["offset"]),
+        limit: str | None = Query(None, description=docs["limit"]),
+        sort: str | None = Query(None, description=docs["sort"]),
+    ) -> Page:
+        return spec.parse(route_cap(request), offset, limit, sort)
 
     return resolve
 
