@@ -18,12 +18,8 @@ from alephee.orders import statuses as st
 from tests.conftest import Tenant
 from tests.orders.conftest import AddOrder
 
-EXPECTED = {
-    "normal.page": "ix_orders_integration_queue",
-    "normal.count": "ix_orders_integration_queue",
-    "late.page": "ix_orders_status_type_date",
-    "late.count": "ix_orders_status_type_date",
-}
+# Each cycle is one statement (the page's keys and the total): both of its parts use the cycle's index.
+EXPECTED = {"normal": "ix_orders_integration_queue", "late": "ix_orders_status_type_date"}
 
 
 def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
@@ -48,5 +44,5 @@ def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_or
         since = clock.utcnow() - timedelta(days=7)
         for name, (query, values) in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
             plan = "\n".join(service.explain(session, query, values))
-            assert EXPECTED[name] in plan, (name, plan)
+            assert plan.count(EXPECTED[name]) >= 2, (name, plan)  # the page and the total
             assert "SCAN orders\n" not in plan + "\n" and "Seq Scan" not in plan, (name, plan)
