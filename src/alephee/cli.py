@@ -710,6 +710,24 @@ def webhook_test(webhook_id: Annotated[int, typer.Argument(help="Webhook id (fro
         raise typer.Exit(1)
 
 
+@webhook_app.command("rekey")
+def webhook_rekey() -> None:
+    """Re-encrypt every webhook signing secret with the first key of ALEPHEE_SECRET_KEY (run after putting a new
+    key first; also encrypts secrets still stored in clear). Exit 1 if a secret no configured key decrypts."""
+    from alephee.webhooks import service as webhooks
+    from alephee.webhooks.crypto import SecretKeyError
+
+    settings = Settings()
+    try:
+        with session_scope(settings) as session:
+            report = webhooks.rekey_secrets(session, settings)
+    except SecretKeyError as exc:
+        fail(str(exc), 500)
+    emit(report.as_json())
+    if report.failed:
+        raise typer.Exit(1)
+
+
 @notifications_app.command("purge")
 def notifications_purge() -> None:
     """Delete feed events older than ALEPHEE_NOTIFICATIONS_RETENTION_DAYS (the worker also does it hourly)."""

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     webhook_max_per_account: int = 50
     notifications_retention_days: int = 30
     notifications_purge_interval_seconds: float = 3600.0
+    # Master key(s) encrypting webhook signing secrets at rest (docs/webhooks.md, Secrets at rest): Fernet keys,
+    # comma-separated; the first encrypts, any decrypts (rotation). Unset: a key generated once into
+    # secret_key_file (mode 0600), with a warning; production sets the variable.
+    secret_key: SecretStr | None = None
+    secret_key_file: str = "./var/secret.key"
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -17,12 +17,17 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 # Feed states: neither delivered nor acknowledged / every delivery succeeded / acknowledged by the client.
 OPEN, DELIVERED, ACKNOWLEDGED = "open", "delivered", "acknowledged"
 
+# Width of ``webhook_subscriptions.secret`` (migration 0012): room for the encrypted form of the longest secret.
+SECRET_COLUMN_LENGTH = 512
+
 
 class WebhookSubscription(Base):
     """A callback URL of an account and the event types it wants.
 
-    ``secret`` signs every delivery (HMAC-SHA256), so it is kept as given (a hash could not sign); it is shown
-    once, when the subscription is created, and never listed.
+    ``secret`` signs every delivery (HMAC-SHA256), so it must be recoverable (a hash could not sign): it is
+    stored encrypted under the hub's master key (``enc:v1:`` + a Fernet token, see ``webhooks.crypto``) and
+    decrypted only to sign. A value without the ``enc:`` prefix is a legacy secret stored in clear. The secret
+    is shown once, when the subscription is created, and never listed.
     """
 
     __tablename__ = "webhook_subscriptions"
@@ -33,7 +38,8 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(String(2048))
     # Event type names (``events.EVENT_TYPES``) or ["*"] for every type.
     event_types: Mapped[list[str]] = mapped_column(JSON)
-    secret: Mapped[str] = mapped_column(String(200))
+    # Ciphertext of a secret of up to 200 characters: at most 7 + 356 characters.
+    secret: Mapped[str] = mapped_column(String(SECRET_COLUMN_LENGTH))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -11,6 +11,10 @@ A delivery is ``POST <Url>`` with the JSON body ``{"Id", "Type", "AccountId", "O
 * ``X-Alephee-Signature``: ``v1=`` + hex HMAC-SHA256, keyed with the subscription secret, of
   ``"<timestamp>.<raw body>"``.
 
+The secret is stored encrypted (``webhooks.crypto``) and decrypted right before signing. A secret that cannot
+be decrypted (wrong or missing key) is a transient failure with a clear ``last_error``: nothing is sent, and
+never unsigned. A legacy secret still stored in clear is encrypted after its first successful delivery.
+
 Any 2xx answer is a delivery; anything else (3xx included: redirects are not followed), a timeout or a
 connection error is retried by the worker with exponential backoff, up to ``outbox_max_attempts``. After
 the last attempt the event simply stays open in the account's feed (``GET /v2/notifications``).
@@ -51,7 +55,7 @@ from alephee.marketplaces.channels import PermanentDeliveryError, TransientDeliv
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.outbox import enqueue
 from alephee.marketplaces.worker import OutboxItem, Route, register_sender, unregister_sender
-from alephee.webhooks import events
+from alephee.webhooks import crypto, events
 from alephee.webhooks.models import DELIVERED, OPEN, WebhookEvent, WebhookSubscription
 
 log = logging.getLogger("alephee.webhooks")
@@ -82,6 +86,7 @@ ERR_GONE = "webhook {id} no longer exists or is inactive"
 ERR_EVENT_GONE = "event {id} no longer exists (purged)"
 ERR_NOT_PREPARED = "delivery was not prepared"
 ERR_ANSWER = "receiver answered HTTP {status}"
+ERR_SECRET = "webhook {id} cannot be signed: {reason}"
 
 
 class TargetRefused(Exception):
@@ -289,7 +294,9 @@ def post(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     url: str
-    secret: str
+    webhook_id: int
+    # As stored (ciphertext, or a legacy secret in clear): decrypted only right before signing.
+    stored_secret: str
     event_id: int
     event_type: str
     body: bytes
@@ -329,7 +336,8 @@ class WebhookSender:
         else:
             prepared = _Prepared(
                 url=subscription.url,
-                secret=subscription.secret,
+                webhook_id=subscription.id,
+                stored_secret=subscription.secret,
                 event_id=event.id,
                 event_type=event.type,
                 body=event_body(event.id, event.type, event.account_id, event.occurred_at, dict(event.data or {})),
@@ -349,9 +357,10 @@ class WebhookSender:
             raise TransientDeliveryError(ERR_NOT_PREPARED)
         if isinstance(prepared, str):
             raise PermanentDeliveryError(prepared)
+        secret = _signing_secret(self.settings, prepared.webhook_id, prepared.stored_secret)
         # The HTTP call comes first: until the session is used, it holds no connection and no lock.
         headers = delivery_headers(
-            prepared.secret,
+            secret,
             prepared.body,
             event_type=prepared.event_type,
             event_id=prepared.event_id,
@@ -368,6 +377,8 @@ class WebhookSender:
             detail = f": {answer.excerpt}" if answer.excerpt.strip() else ""
             raise TransientDeliveryError(ERR_ANSWER.format(status=answer.status) + detail)
         record_delivery(session, prepared.event_id)
+        if not crypto.is_encrypted(prepared.stored_secret):
+            encrypt_legacy_secret(session, self.settings, prepared.webhook_id, prepared.stored_secret, secret)
 
     def _purge(self, session: Session, item: OutboxItem) -> None:
         from alephee.webhooks import service
@@ -387,6 +398,29 @@ class WebhookSender:
         if others is None:
             delay = 0.0 if deleted >= PURGE_BATCH else self.settings.notifications_purge_interval_seconds
             schedule_purge(session, delay)
+
+
+def _signing_secret(settings: Settings, webhook_id: int, stored: str) -> str:
+    """The secret to sign with; a transient failure (retried, then failed, with a clear ``last_error``) when it
+    cannot be decrypted: a worker with the wrong key must not send unsigned or wrongly signed deliveries, and
+    another worker, or this one once its key is fixed, may still deliver the row."""
+    try:
+        return crypto.decrypt_secret(settings, stored)
+    except crypto.WebhookSecretError as exc:
+        message = ERR_SECRET.format(id=webhook_id, reason=exc)
+        log.error("%s", message)
+        raise TransientDeliveryError(message) from None
+
+
+def encrypt_legacy_secret(session: Session, settings: Settings, webhook_id: int, stored: str, secret: str) -> None:
+    """Replace a secret stored in clear by its ciphertext, in the caller's transaction (no commit), unless the
+    row changed meanwhile (compare-and-set on the stored value)."""
+    session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.id == webhook_id, WebhookSubscription.secret == stored)
+        .values(secret=crypto.encrypt_secret(settings, secret))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _int(value: Any) -> int | None:
@@ -443,7 +477,10 @@ def ensure_purge_scheduled(session: Session) -> bool:
 
 def install(settings: Settings, db: Database | None = None) -> Route | None:
     """Register the webhook sender with the outbox worker for ``settings``; with ``db``, also make sure the
-    feed purge is queued. Called by ``alephee worker`` and ``alephee serve --with-worker``."""
+    feed purge is queued. Called by ``alephee worker`` and ``alephee serve --with-worker``. Loads the key that
+    decrypts webhook secrets first (generating the key file if needed), so a malformed ``ALEPHEE_SECRET_KEY``
+    or an unusable key file stops the worker at start (``crypto.SecretKeyError``) instead of every delivery."""
+    crypto.keyring(settings)
     previous = register_sender(events.TOPIC_PREFIX, WebhookSender(settings))
     if db is not None:
         try:
@@ -473,7 +510,19 @@ def app_with_worker(settings: Settings | None = None) -> Any:
 
 
 def send_test(subscription: WebhookSubscription, settings: Settings) -> dict[str, Any]:
-    """POST a signed ``webhook.test`` event to the subscription now (no outbox, no feed) and report the answer."""
+    """POST a signed ``webhook.test`` event to the subscription now (no outbox, no feed) and report the answer.
+    When the secret cannot be decrypted nothing is sent and ``Error`` says why."""
+    try:
+        secret = crypto.decrypt_secret(settings, subscription.secret)
+    except crypto.WebhookSecretError as exc:
+        return {
+            "WebhookId": subscription.id,
+            "Url": subscription.url,
+            "Status": None,
+            "Delivered": False,
+            "Error": ERR_SECRET.format(id=subscription.id, reason=exc),
+            "DurationMs": 0,
+        }
     body = event_body(
         0,
         events.TEST_TYPE,
@@ -482,7 +531,7 @@ def send_test(subscription: WebhookSubscription, settings: Settings) -> dict[str
         {"WebhookId": subscription.id, "Message": "Test event from the Alephee hub"},
     )
     headers = delivery_headers(
-        subscription.secret,
+        secret,
         body,
         event_type=events.TEST_TYPE,
         event_id=0,

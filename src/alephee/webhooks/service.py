@@ -1,11 +1,12 @@
-"""Rules of the push-notification domain: subscriptions (add, list, remove), the per-account feed (list,
-acknowledge) and its purge. Functions commit their own transaction unless they say otherwise."""
+"""Rules of the push-notification domain: subscriptions (add, list, remove, re-encrypt their secrets), the
+per-account feed (list, acknowledge) and its purge. Functions commit their own transaction unless they say
+otherwise."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from alephee.accounts.models import Account
 from alephee.config import Settings
 from alephee.errors import Conflict, InvalidInput, NotFound
 from alephee.http.paging import Page
-from alephee.webhooks import events
+from alephee.webhooks import crypto, events
 from alephee.webhooks.models import ACKNOWLEDGED, OPEN, WebhookEvent, WebhookSubscription
 from alephee.webhooks.sender import TargetRefused, check_url
 
@@ -93,6 +94,8 @@ def create_subscription(
         raise InvalidInput(exc.message) from None
     types = normalize_types(event_types)
     signing_secret = _secret(secret)
+    # Encrypted before anything is written: a key problem leaves no subscription behind.
+    stored_secret = crypto.encrypt_secret(settings, signing_secret)
     if description is not None and len(description) > DESCRIPTION_MAX:
         raise InvalidInput(ERR_DESCRIPTION)
     cap = settings.webhook_max_per_account
@@ -106,7 +109,7 @@ def create_subscription(
         account_id=account_id,
         url=url,
         event_types=types,
-        secret=signing_secret,
+        secret=stored_secret,
         active=active,
         description=description.strip() if description else None,
         created_at=clock.utcnow(),
@@ -147,6 +150,72 @@ def delete_subscription(session: Session, webhook_id: int, account_id: int | Non
     events.forget_subscriptions(session)
     session.commit()
     return row
+
+
+@dataclass(slots=True)
+class RekeyReport:
+    """What ``rekey_secrets`` did: secrets moved from an older key to the first one, legacy secrets encrypted
+    for the first time, secrets already under the first key, and webhooks whose secret no key decrypts."""
+
+    key_source: str
+    total: int = 0
+    rekeyed: int = 0
+    encrypted: int = 0
+    unchanged: int = 0
+    failed: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI's JSON."""
+        return {
+            "Webhooks": self.total,
+            "Rekeyed": self.rekeyed,
+            "Encrypted": self.encrypted,
+            "Unchanged": self.unchanged,
+            "Failed": self.failed,
+            "KeySource": self.key_source,
+        }
+
+
+def rekey_secrets(session: Session, settings: Settings, *, batch: int = 500) -> RekeyReport:
+    """Re-encrypt every webhook secret with the first configured key (after a key rotation; also encrypts
+    secrets still stored in clear). A secret no configured key decrypts is left as it is and reported in
+    ``failed``. Commits after each batch; each row is written only if it did not change meanwhile."""
+    ring = crypto.keyring(settings)
+    report = RekeyReport(key_source=crypto.describe(settings)["KeySource"])
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(WebhookSubscription.id, WebhookSubscription.secret)
+            .where(WebhookSubscription.id > last_id)
+            .order_by(WebhookSubscription.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return report
+        for webhook_id, stored in rows:
+            last_id = webhook_id
+            report.total += 1
+            if ring.is_current(stored):
+                report.unchanged += 1
+                continue
+            try:
+                plain = ring.decrypt(stored)
+            except crypto.SecretDecryptError:
+                report.failed.append(webhook_id)
+                continue
+            changed = session.execute(
+                update(WebhookSubscription)
+                .where(WebhookSubscription.id == webhook_id, WebhookSubscription.secret == stored)
+                .values(secret=ring.encrypt(plain))
+                .execution_options(synchronize_session=False)
+            )
+            # 0 rows: removed meanwhile (a subscription created meanwhile already uses the first key).
+            if getattr(changed, "rowcount", 0):
+                if crypto.is_encrypted(stored):
+                    report.rekeyed += 1
+                else:
+                    report.encrypted += 1
+        session.commit()
 
 
 # --- the feed -------------------------------------------------------------------------------------------------
