@@ -81,6 +81,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "rate_limit_namespace": f"test-{uuid.uuid4().hex[:12]}",
         "documents_dir": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"alephee-docs-{WORKER}"),
+        # The generated master key of webhook secrets stays out of the working tree.
+        "secret_key_file": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"alephee-secret-{WORKER}.key"),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
