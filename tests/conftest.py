@@ -35,6 +35,11 @@ BACKENDS = [b.strip() for b in os.environ.get("ALEPHEE_TEST_DATABASES", "sqlite,
 PG_SERVER = os.environ.get("ALEPHEE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("ALEPHEE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# The generated master key of webhook secrets (webhooks/crypto.py) stays out of the working tree; set in the
+# environment so in-process settings, CLI runs and started servers all use the same key.
+os.environ.setdefault(
+    "ALEPHEE_SECRET_KEY_FILE", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"alephee-secret-{WORKER}.key")
+)
 # Tables holding reference data loaded at migration time: never emptied between tests.
 REFERENCE_TABLES = {"marketplaces"}
 
@@ -81,8 +86,6 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "rate_limit_namespace": f"test-{uuid.uuid4().hex[:12]}",
         "documents_dir": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"alephee-docs-{WORKER}"),
-        # The generated master key of webhook secrets stays out of the working tree.
-        "secret_key_file": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"alephee-secret-{WORKER}.key"),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -242,6 +245,7 @@ def start_server(
         **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
         "ALEPHEE_DATABASE_URL": database_url,
         "ALEPHEE_DOCUMENTS_DIR": str(tmp_path / "documents"),
+        "ALEPHEE_SECRET_KEY_FILE": os.environ["ALEPHEE_SECRET_KEY_FILE"],
         **(env or {}),
     }
     exe = Path(sys.executable).with_name("alephee")
