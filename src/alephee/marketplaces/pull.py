@@ -9,13 +9,13 @@ For every account connected to a marketplace that has a connector, the worker re
   variation master listing sells its variation with the most stock), which makes the listings follow
   (quantity pushed to the marketplaces, paused at MinPublicationQuantity) through the products→listings hook.
   The order remembers it moved stock (``stock_moved``), so it is done once per order.
-* **a known order** gets the marketplace's news: status (only moves the transition table of
-  ``orders.statuses`` allows; shipment progress only for orders whose status the marketplace drives, per
-  ``statuses.updates_automatically``; cancellations and fraud always), shipment status, payment approval,
-  claims, cart changes. A cancellation gives the stock back once (``stock_reverted``): spec 21 §6.3 note 7.
-  Marketplace-side news moves ``status_date``, so the late-cancellation query (``statusType=99&statusDateFrom``)
-  finds an integrated order cancelled later. Each change is written to the order history (actor
-  ``marketplace``) and nothing is queued back to the marketplace.
+* **a known order** gets the marketplace's news: the entry is translated into an
+  ``orders.marketplace_news.MarketplaceNews`` (hub status, shipment, payments, claims, cart) and the orders
+  domain applies it (``apply_marketplace_news``: status only along the transition table, shipment never
+  backwards, stock given back once on cancellation, history rows with actor ``marketplace``, webhook
+  events). Marketplace-side news moves ``status_date``, so the late-cancellation query
+  (``statusType=99&statusDateFrom``) finds an integrated order cancelled later. Nothing is queued back to the
+  marketplace.
 
 Applying an entry is idempotent: an entry pulled twice finds the order already in that state and changes
 nothing. One page is applied in one transaction together with the cursor move; the cursor row is locked
@@ -33,7 +33,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,20 +57,18 @@ from alephee.marketplaces.channels import (
     get_channel,
 )
 from alephee.marketplaces.models import Marketplace, PullCursor
-from alephee.orders import rendering
 from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.models import ORIGIN_API, ORIGIN_MARKETPLACE, Order, OrderHistory
+from alephee.orders.marketplace_news import ACTOR, MarketplaceNews, apply_marketplace_news
+from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory
 from alephee.orders.schemas import OrderDetail
 from alephee.products import service as products
 from alephee.products.models import Brand, KitComponent, Product
 from alephee.products.schemas import KIT, VARIATION_MASTER
-from alephee.webhooks import events as webhook_events
 
 log = logging.getLogger("alephee.pull")
 
-ACTOR = "marketplace"
 NO_CONNECTOR = "none"
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
@@ -100,30 +97,6 @@ PAYMENT_METHODS: dict[str, int] = {
 # Payments whose money the marketplace obtained at some point: the order is not "pending payment".
 PAID = frozenset({"approved", "accredited", "refunded", "in_mediation", "charged_back"})
 CANCELLED_ORDER_STATUSES = frozenset({"cancelled", "invalid"})
-# How far a shipment has gone; the hub never moves a shipment backwards (e.g. printed → ready_to_print
-# because the hub printed the label and the marketplace does not know yet).
-_SHIPMENT_RANK: dict[tuple[str, str | None], int] = {
-    (ship.PENDING, None): 0,
-    (ship.HANDLING, None): 1,
-    (ship.READY_TO_SHIP, ship.SUB_READY_TO_PRINT): 2,
-    (ship.READY_TO_SHIP, ship.SUB_PRINTED): 3,
-    (ship.READY_TO_SHIP, ship.SUB_DROPPED_OFF): 4,
-    (ship.READY_TO_SHIP, ship.SUB_PICKED_UP): 4,
-    (ship.SHIPPED, None): 5,
-    (ship.NOT_DELIVERED, None): 6,
-    (ship.DELIVERED, None): 7,
-    (ship.CANCELLED, None): 8,
-}
-
-
-_READY_RANK = _SHIPMENT_RANK[(ship.READY_TO_SHIP, ship.SUB_PRINTED)]
-
-
-def _rank(status: str | None, substatus: str | None) -> int:
-    if status is None:
-        return -1
-    return _SHIPMENT_RANK.get((status, substatus), _SHIPMENT_RANK.get((status, None), 2))
-
 
 # --- the marketplace's words in the hub's terms -----------------------------------------------------------
 
@@ -198,6 +171,21 @@ def _claims(order: ChannelOrder) -> list[dict[str, Any]]:
         return []
     claim_id = _shipping_id(str(claim.get("id") or ""))
     return [{"ExternalClaimId": claim_id, "DateCreated": claim.get("date_created")}]
+
+
+def news_of(order: ChannelOrder) -> MarketplaceNews:
+    """What a feed entry says about a known order, in the orders domain's terms."""
+    return MarketplaceNews(
+        status=hub_status(order),
+        shipment_status=order.shipping_status,
+        shipment_substatus=order.shipping_substatus,
+        payment_pending=payment_pending(order),
+        payments=tuple(_payment_json(p, order) for p in order.payments),
+        claims=tuple(_claims(order)),
+        pack_id=order.pack_id,
+        pack_size=order.pack_size,
+        external_shipping_id=_shipping_id(order.external_shipping_id),
+    )
 
 
 # --- one feed entry ----------------------------------------------------------------------------------------
@@ -560,127 +548,10 @@ class OrderSync:
     # --- news about a known order
 
     def update(self, order: Order, entry: ChannelOrder) -> bool:
-        now = clock.utcnow()
-        history: list[dict[str, Any]] = []
-        novelty = False
-        changed = False
-        automatic = st.updates_automatically(
-            family=self.marketplace.family,
-            logistic_type=order.logistic_type,
-            shipping_method=order.shipping_method,
-            api_created=order.origin == ORIGIN_API,
+        """Apply the marketplace's news of ``entry`` to a known order; whether anything changed."""
+        return apply_marketplace_news(
+            self.session, self.account_id, order, news_of(entry), family=self.marketplace.family
         )
-        target = hub_status(entry)
-        if (
-            target != order.status
-            and (automatic or st.is_cancelled(target))
-            and st.may_transition(order.status, target)
-        ):
-            history.append(_history(order, "status", now, from_status=order.status, to_status=target))
-            order.status = target
-            order.status_type = st.status_type_of(target)
-            order.status_date = now
-            if st.closes_order(target):
-                order.date_closed = order.date_closed or now
-            novelty = changed = True
-            webhook_events.order_status_changed(self.session, order, history[-1]["from_status"])
-        shipment = (entry.shipping_status, entry.shipping_substatus)
-        # The seller moves the shipments of manual orders once they are ready; before that (payment approved,
-        # label available) and when they are cancelled, the marketplace is the one that knows.
-        follows = automatic or entry.shipping_status == ship.CANCELLED or _rank(*shipment) <= _READY_RANK
-        if (
-            follows
-            and entry.shipping_status is not None
-            and shipment != (order.shipment_status, order.shipment_substatus)
-            and _rank(*shipment) > _rank(order.shipment_status, order.shipment_substatus)
-        ):
-            order.shipment_status, order.shipment_substatus = shipment
-            order.shipment_updated_at = now
-            changed = True
-        if self._payments(order, entry):
-            history.append(_history(order, "payment", now, from_status=order.status, to_status=order.status))
-            novelty = changed = True
-        if self._claims(order, entry):
-            history.append(_history(order, "claim", now, from_status=order.status, to_status=order.status))
-            novelty = changed = True
-        if self._pack(order, entry):
-            changed = True
-        if st.is_cancelled(order.status) and order.stock_moved and not order.stock_reverted:
-            self._return_stock(order)
-            order.stock_reverted = True
-            changed = True
-        if not changed:
-            return False
-        if novelty:
-            order.status_date = now
-        order.updated_at = now
-        self.session.flush()
-        if history:
-            self.session.execute(insert(OrderHistory), history)
-        return True
-
-    def _payments(self, order: Order, entry: ChannelOrder) -> bool:
-        pending = payment_pending(entry)
-        detail = rendering.detail_of(order.detail)
-        stored = [(p.get("ExternalPaymentId"), (p.get("Status") or {}).get("Value")) for p in detail["Payments"]]
-        fresh = [(p.external_payment_id, p.status) for p in entry.payments]
-        if pending == order.payment_pending and (not entry.payments or stored == fresh):
-            return False
-        webhook_events.order_payment_update(self.session, order, pending)
-        order.payment_pending = pending
-        if entry.payments and stored != fresh:
-            detail["Payments"] = [_payment_json(p, entry) for p in entry.payments]
-            order.detail = orjson.dumps(detail).decode()
-        return True
-
-    def _claims(self, order: Order, entry: ChannelOrder) -> bool:
-        claims = _claims(entry)
-        if not claims:
-            return False
-        detail = rendering.detail_of(order.detail)
-        known = {c.get("ExternalClaimId") for c in detail.get("ActiveClaims") or []}
-        fresh = [c for c in claims if c["ExternalClaimId"] not in known]
-        if not fresh:
-            return False
-        from alephee.orders.schemas import ActiveClaim
-
-        detail["ActiveClaims"] = [
-            *(detail.get("ActiveClaims") or []),
-            *(ActiveClaim.model_validate(c).model_dump(mode="json") for c in fresh),
-        ]
-        order.detail = orjson.dumps(detail).decode()
-        return True
-
-    def _pack(self, order: Order, entry: ChannelOrder) -> bool:
-        """The marketplace split the cart (new pack and shipment) or says how many orders it holds."""
-        if entry.pack_id is None or (entry.pack_id, entry.pack_size) == (order.pack_id, order.pack_size):
-            return False
-        previous = order.pack_id
-        order.pack_id, order.pack_size = entry.pack_id, entry.pack_size
-        order.source_pack_id = order.source_pack_id or entry.pack_id
-        shipping_id = _shipping_id(entry.external_shipping_id)
-        if shipping_id is not None:
-            order.external_shipping_id = shipping_id
-        self.session.flush()
-        for pack in {previous, entry.pack_id} - {None}:
-            orders.refresh_pack(self.session, self.account_id, pack)  # type: ignore[arg-type]
-        return True
-
-    def _return_stock(self, order: Order) -> None:
-        """Give back what the order took (spec 21 §6.3 note 7: a cancellation reverts the stock movement)."""
-        detail = rendering.detail_of(order.detail)
-        deltas: dict[int, int] = {}
-        for item in detail["Items"]:
-            product_id = (item.get("Product") or {}).get("Id")
-            if item["Type"]["Key"] == orders.ITEM_COMPONENT or not isinstance(product_id, int):
-                continue
-            deltas[product_id] = deltas.get(product_id, 0) + int(item["Quantity"])
-        existing = set(
-            self.session.scalars(
-                select(Product.id).where(Product.id.in_(sorted(deltas)), Product.account_id == self.account_id)
-            )
-        )
-        products.move_stocks(self.session, self.account_id, {k: v for k, v in deltas.items() if k in existing})
 
 
 # --- feeds, cursors and the worker step -------------------------------------------------------------------
