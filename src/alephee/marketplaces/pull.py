@@ -61,7 +61,7 @@ from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, MarketplaceNews, apply_marketplace_news
-from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory
+from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
 from alephee.orders.schemas import OrderDetail
 from alephee.products import service as products
 from alephee.products.models import Brand, KitComponent, Product
@@ -454,10 +454,6 @@ def _detail(
     return OrderDetail.model_validate(data)
 
 
-def _history(order: Order, action: str, now: datetime, **fields: Any) -> dict[str, Any]:
-    return {"order_id": order.id, "account_id": order.account_id, "at": now, "actor": ACTOR, "action": action, **fields}
-
-
 class OrderSync:
     """Applies feed entries of one (account, marketplace) inside the caller's transaction."""
 
@@ -541,7 +537,8 @@ class OrderSync:
         )
         order = orders.ingest_order(self.session, new)
         self.session.execute(
-            insert(OrderHistory), [_history(order, "create", now, to_status=status, integrated=order.integrated)]
+            insert(OrderHistory),
+            [history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)],
         )
         return order
 

@@ -34,7 +34,7 @@ from alephee import clock
 from alephee.orders import rendering
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.models import ORIGIN_API, Order, OrderHistory
+from alephee.orders.models import ORIGIN_API, Order, OrderHistory, history_row
 from alephee.orders.schemas import ActiveClaim
 from alephee.orders.service import ITEM_COMPONENT, refresh_pack
 from alephee.products import service as products
@@ -89,10 +89,6 @@ class MarketplaceNews:
     external_shipping_id: int | None = None
 
 
-def _history(order: Order, action: str, now: datetime, **fields: Any) -> dict[str, Any]:
-    return {"order_id": order.id, "account_id": order.account_id, "at": now, "actor": ACTOR, "action": action, **fields}
-
-
 def apply_marketplace_news(
     session: Session, account_id: int, order: Order, news: MarketplaceNews, *, family: str
 ) -> bool:
@@ -116,7 +112,7 @@ def apply_marketplace_news(
     target = news.status
     if target != order.status and (automatic or st.is_cancelled(target)) and st.may_transition(order.status, target):
         previous = order.status
-        history.append(_history(order, "status", now, from_status=previous, to_status=target))
+        history.append(history_row(order, ACTOR, "status", now, from_status=previous, to_status=target))
         order.status = target
         order.status_type = st.status_type_of(target)
         order.status_date = now
@@ -127,10 +123,10 @@ def apply_marketplace_news(
     if _follow_shipment(order, news, automatic, now):
         changed = True
     if _merge_payments(session, order, news):
-        history.append(_history(order, "payment", now, from_status=order.status, to_status=order.status))
+        history.append(history_row(order, ACTOR, "payment", now, from_status=order.status, to_status=order.status))
         novelty = changed = True
     if _merge_claims(order, news):
-        history.append(_history(order, "claim", now, from_status=order.status, to_status=order.status))
+        history.append(history_row(order, ACTOR, "claim", now, from_status=order.status, to_status=order.status))
         novelty = changed = True
     if _move_pack(session, account_id, order, news):
         changed = True

@@ -184,6 +184,11 @@ class OrderHistory(Base):
     tracking_status: Mapped[str | None] = mapped_column(String(200))
 
 
+def history_row(order: Order, actor: str, action: str, at: datetime, **fields: Any) -> dict[str, Any]:
+    """Values of one ``order_history`` row about ``order`` (for a bulk ``insert(OrderHistory)``)."""
+    return {"order_id": order.id, "account_id": order.account_id, "at": at, "actor": actor, "action": action, **fields}
+
+
 class OrderCreation(Base):
     """What POST /v2/orders did for an API-created order: the request's fingerprint (a repeat of the same
     request returns the same order, a different body with the same ``ExternalOrderId`` is a conflict) and the

@@ -60,6 +60,7 @@ from alephee.orders.models import (
     OrderDocument,
     OrderHistory,
     OrderMessage,
+    history_row,
 )
 from alephee.orders.rendering import (
     KEY_COLUMNS,
@@ -906,10 +907,6 @@ def _locked_orders(session: Session, account_id: int, order_ids: Sequence[int]) 
     return {order.id: order for order in session.scalars(query)}
 
 
-def _history(order: Order, actor: str, action: str, now: datetime, **fields: Any) -> dict[str, Any]:
-    return {"order_id": order.id, "account_id": order.account_id, "at": now, "actor": actor, "action": action, **fields}
-
-
 def integrate(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
     """PUT /v2/orders/integrate (spec 21 §2, authoritative example): results in request order with
     ``Status`` as a string, "Ok" / "Order not found", partial success; commits."""
@@ -954,7 +951,7 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
             setattr(order, column, value)
         order.updated_at = now
         history.append(
-            _history(
+            history_row(
                 order,
                 actor,
                 "integrate",
@@ -1072,7 +1069,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
             order.tracking_number, order.tracking_status = tracking["Number"], tracking["Status"]
         order.updated_at = now
         history.append(
-            _history(
+            history_row(
                 order,
                 actor,
                 "status" if changed_status else "tracking",
@@ -1242,7 +1239,7 @@ def attach_document(
     document, created = store_document(session, store, settings, order, request)
     if created:
         now = clock.utcnow()
-        session.execute(insert(OrderHistory), [_history(order, actor, "document", now)])
+        session.execute(insert(OrderHistory), [history_row(order, actor, "document", now)])
         family = marketplace_family(session, order.marketplace_id)
         options = account_options(session, account_id)
         if docs.forwards(
@@ -1405,7 +1402,7 @@ def split_order(session: Session, account_id: int, actor: str, order_id: int, re
             other.updated_at = now
     session.flush()
     refresh_pack(session, account_id, old_pack)
-    session.execute(insert(OrderHistory), [_history(order, actor, "split", now)])
+    session.execute(insert(OrderHistory), [history_row(order, actor, "split", now)])
     enqueue(
         session,
         account_id=account_id,
@@ -1500,7 +1497,7 @@ def send_message(
     )
     session.add(message)
     session.flush()
-    session.execute(insert(OrderHistory), [_history(order, actor, "message", now)])
+    session.execute(insert(OrderHistory), [history_row(order, actor, "message", now)])
     enqueue(
         session,
         account_id=account_id,
@@ -1978,7 +1975,7 @@ def create_order(
     session.execute(
         insert(OrderHistory),
         [
-            _history(
+            history_row(
                 order,
                 actor,
                 "create",
@@ -2025,7 +2022,7 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
         order.status_date = now
         order.date_closed = order.date_closed or now
         order.updated_at = now
-        history.append(_history(order, actor, "delete", now, from_status=previous, to_status=st.DELETED))
+        history.append(history_row(order, actor, "delete", now, from_status=previous, to_status=st.DELETED))
         webhook_events.order_status_changed(session, order, previous)
         if creation is not None:
             creation.deleted_at = now
@@ -2044,7 +2041,7 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
         order.updated_at = now
         if creation is not None:
             creation.stock_reverted_at = now
-        history.append(_history(order, actor, "revert_stock", now, from_status=st.DELETED, to_status=st.DELETED))
+        history.append(history_row(order, actor, "revert_stock", now, from_status=st.DELETED, to_status=st.DELETED))
     session.flush()
     if order.pack_id:
         refresh_pack(session, account_id, order.pack_id)
