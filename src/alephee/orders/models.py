@@ -45,8 +45,17 @@ class Order(Base):
         # Normal integration cycle (Integrated=false, default approved payments only), sorted by Id; ``status``
         # last so excluding deleted orders is answered from the index alone.
         Index("ix_orders_integration_queue", "account_id", "integrated", "payment_pending", "id", "status"),
-        # Late-cancellation cycle (statusType=99 & statusDateFrom) and every statusType filter.
-        Index("ix_orders_status_type_date", "account_id", "status_type", "status_date"),
+        # Late-cancellation cycle (statusType=99 & statusDateFrom) and every statusType filter. payment_pending
+        # (and id, implicit on SQLite) make it covering: the total and the page's ids never read the wide rows
+        # (measured at 1,000,000 orders: 9x faster than without, docs/performance.md).
+        Index(
+            "ix_orders_status_type_date_pending",
+            "account_id",
+            "status_type",
+            "status_date",
+            "payment_pending",
+            postgresql_include=["id"],
+        ),
         Index("ix_orders_status_date", "account_id", "status_date"),
         Index("ix_orders_sale_date", "account_id", "sale_date", "id"),
         Index("ix_orders_created_at", "account_id", "created_at"),
