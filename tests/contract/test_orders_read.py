@@ -449,3 +449,30 @@ def test_pack_endpoint(client: TestClient, seller: Tenant, add_order: AddOrder) 
     assert set(body["Shipping"]) == SHIPPING_KEYS and set(body["Buyer"]) == BUYER_KEYS
     assert_error(client.get("/v2/orders/packs/999", params=seller.q()), 404)
     assert_error(client.get("/v2/orders/packs/2000000000000001", params={"API_KEY": seller.api_key}), 401)
+
+
+def test_the_orders_route_checks_key_then_limit_then_its_own_values(
+    client: TestClient, make_tenant: Any, add_order: AddOrder
+) -> None:
+    """GET /v2/orders reads its query itself (one thread hand-off): same order of checks as every route."""
+    from tests.contract.test_cross_cutting import assert_rate_headers
+
+    seller = make_tenant(marketplaces=_orders_fixtures.MARKETPLACES, rate_limit=2)
+    add_order(seller)
+    # A bad key wins over a bad value (401 before 416/400), and consumes no quota.
+    bad_key = {"API_KEY": "nope", "accountId": seller.account_id, "offset": -1}
+    assert_error(client.get("/v2/orders", params=bad_key), 401)
+    assert_error(client.get("/v2/orders", params={"API_KEY": seller.api_key, "offset": -1}), 401)
+    # Names bind case-insensitively, then the values are checked.
+    refused = client.get("/v2/orders", params={"api_key": seller.api_key, "ACCOUNTID": seller.account_id, "OFFSET": -1})
+    assert_error(refused, 416)
+    assert_rate_headers(refused)
+    page = client.get(
+        "/v2/orders", params={"Api_Key": seller.api_key, "accountid": seller.account_id, "integrated": "FALSE"}
+    )
+    assert page.status_code == 200 and page.json()["Total"] == 1
+    assert_rate_headers(page)
+    # The 416 and the 200 used the key's budget of 2 (the 401s did not): the next one is refused.
+    over = client.get("/v2/orders", params=seller.q())
+    assert_error(over, 429)
+    assert over.headers["x-ratelimit-remaining"] == "0"
