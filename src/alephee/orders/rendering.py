@@ -248,14 +248,21 @@ def _render_text(row: Any, documents: list[dict[str, Any]]) -> str:
     return header[:-1] + ',"Status":' + status_json + ',"StatusType":' + type_json + "," + sections[1:]
 
 
-def render_orders(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[dict[str, Any]]:
-    """Orders as wire dictionaries for rows of ``RENDER_COLUMNS`` (carts, labels, single orders)."""
+def _render_rows(session: Session, rows: Sequence[Any]) -> list[str]:
+    # Documents of the whole batch in one query, only when some order has any.
     with_docs = [row.id for row in rows if row.document_count]
     documents = _documents_by_order(session, with_docs) if with_docs else {}
-    orders = [orjson.loads(_render_text(row, documents.get(row.id, []))) for row in rows]
-    if blocks is None or len(blocks) == len(OPTIONAL_BLOCKS):
-        return orders
-    return [_restrict(order, blocks) for order in orders]
+    return [_render_text(row, documents.get(row.id, [])) for row in rows]
+
+
+def _every_block(blocks: frozenset[str] | None) -> bool:
+    return blocks is None or len(blocks) == len(OPTIONAL_BLOCKS)
+
+
+def render_orders(session: Session, rows: Sequence[Any], blocks: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Orders as wire dictionaries for rows of ``RENDER_COLUMNS`` (carts, labels, single orders)."""
+    orders = [orjson.loads(text) for text in _render_rows(session, rows)]
+    return orders if _every_block(blocks) else [_restrict(order, blocks) for order in orders]  # type: ignore[arg-type]
 
 
 # --- the cache of rendered orders ---------------------------------------------------------------------------
@@ -340,14 +347,12 @@ def rendered_page(session: Session, keys: Sequence[Any], blocks: frozenset[str] 
     missing = [key[0] for key, body in zip(keys, found, strict=True) if body is None]
     if missing:
         rows = session.execute(select(*RENDER_COLUMNS, *KEY_COLUMNS[1:]).where(Order.id.in_(missing))).all()
-        with_docs = [row.id for row in rows if row.document_count]
-        documents = _documents_by_order(session, with_docs) if with_docs else {}
-        fresh = {row.id: _render_text(row, documents.get(row.id, [])).encode() for row in rows}
+        fresh = {row.id: text.encode() for row, text in zip(rows, _render_rows(session, rows), strict=True)}
         if cache is not None:
             cache.put_many([((row.id, row.version, row.updated_at_key), fresh[row.id]) for row in rows])
         # An order removed between the two queries is left out of the page.
         found = [body if body is not None else fresh.get(key[0]) for key, body in zip(keys, found, strict=True)]
     bodies = [body for body in found if body is not None]
-    if blocks is None or len(blocks) == len(OPTIONAL_BLOCKS):
+    if _every_block(blocks):
         return bodies
-    return [orjson.dumps(_restrict(orjson.loads(body), blocks)) for body in bodies]
+    return [orjson.dumps(_restrict(orjson.loads(body), blocks)) for body in bodies]  # type: ignore[arg-type]
