@@ -476,3 +476,18 @@ def test_the_orders_route_checks_key_then_limit_then_its_own_values(
     over = client.get("/v2/orders", params=seller.q())
     assert_error(over, 429)
     assert over.headers["x-ratelimit-remaining"] == "0"
+
+
+def test_the_documented_filters_are_exactly_the_ones_parsed() -> None:
+    """The OpenAPI parameters of GET /v2/orders and the parser share one table (service.FILTER_DOCS)."""
+    from zoneinfo import ZoneInfo
+
+    read: list[str] = []
+
+    class Recording(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+            read.append(key)
+            return super().get(key, default)
+
+    service.parse_filters(Recording(), ZoneInfo("UTC"))
+    assert sorted(read) == sorted(service.FILTER_DOCS)

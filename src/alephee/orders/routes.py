@@ -101,24 +101,7 @@ def _file(out: service.FileOut) -> Response:
 # paging, filters, query, rendering) in one worker thread and one database transaction. Declaring 17 query
 # parameters and two sync dependencies cost more than the indexed query (docs/performance.md, Orders).
 ORDER_PAGING = Paging.of(service.ORDER_SORTS)
-ORDER_FILTERS = {
-    "statusType": "0 New, 1 Pending, 2 Closed, 99 Cancelled.",
-    "dateCreatedFrom": "Created in the hub at/after (yyyy-mm-dd[ HH:mm] or ISO 8601).",
-    "saleDateFrom": "Sold at/after this moment.",
-    "statusDateFrom": "Status changed (or any marketplace novelty) at/after.",
-    "idFrom": "Order Id ≥ value.",
-    "idTo": "Order Id ≤ value.",
-    "externalOrderIdFrom": "ExternalOrderId ≥ value.",
-    "externalOrderIdTo": "ExternalOrderId ≤ value.",
-    "Integrated": "Default false (not yet integrated), except when statusType, statusDateFrom, an id range or "
-    "erpStatus is given: then integrated and not integrated orders are both returned unless you send it.",
-    "erpStatus": "Exact ErpStatus.",
-    "marketplaceId": "Origin marketplace id.",
-    "includePendingPayments": "true: also orders whose payment is still pending.",
-    "additionalInfo": "Comma-separated optional blocks to fill (Documents, ActiveClaims, Adjustments, "
-    "QuantitiesDetails, ExternalJson, Invoice); default all.",
-}
-ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **ORDER_FILTERS, **ORDER_PAGING.docs()}
+ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **service.FILTER_DOCS, **ORDER_PAGING.docs()}
 
 
 @router.get(
@@ -141,7 +124,7 @@ def _orders_page(request: Request) -> Response:
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), session.connection())
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
-        filters = service.parse_filters({name: query.get(name) for name in ORDER_FILTERS}, scope.tz)
+        filters = service.parse_filters(query, scope.tz)
         total, results = service.list_orders(session, ctx.settings, scope.account_id, filters, page)
     return _paged(page, total, results)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -305,7 +305,28 @@ def parse_additional_info(value: str | None) -> frozenset[str]:
     return frozenset(known) if known else frozenset(OPTIONAL_BLOCKS)
 
 
-def parse_filters(raw: dict[str, str | None], tz: Any) -> OrderFilters:
+# The filters of GET /v2/orders as the query names them, with their OpenAPI descriptions (parse_filters
+# reads exactly these names).
+FILTER_DOCS = {
+    "statusType": "0 New, 1 Pending, 2 Closed, 99 Cancelled.",
+    "dateCreatedFrom": "Created in the hub at/after (yyyy-mm-dd[ HH:mm] or ISO 8601).",
+    "saleDateFrom": "Sold at/after this moment.",
+    "statusDateFrom": "Status changed (or any marketplace novelty) at/after.",
+    "idFrom": "Order Id ≥ value.",
+    "idTo": "Order Id ≤ value.",
+    "externalOrderIdFrom": "ExternalOrderId ≥ value.",
+    "externalOrderIdTo": "ExternalOrderId ≤ value.",
+    "Integrated": "Default false (not yet integrated), except when statusType, statusDateFrom, an id range or "
+    "erpStatus is given: then integrated and not integrated orders are both returned unless you send it.",
+    "erpStatus": "Exact ErpStatus.",
+    "marketplaceId": "Origin marketplace id.",
+    "includePendingPayments": "true: also orders whose payment is still pending.",
+    "additionalInfo": "Comma-separated optional blocks to fill (Documents, ActiveClaims, Adjustments, "
+    "QuantitiesDetails, ExternalJson, Invoice); default all.",
+}
+
+
+def parse_filters(raw: Mapping[str, str], tz: Any) -> OrderFilters:
     """Turn the query values into ``OrderFilters`` (400 on a malformed value)."""
     status_type = query_int(raw.get("statusType"), "statusType")
     if status_type is not None and status_type not in st.STATUS_TYPE_LABELS:
