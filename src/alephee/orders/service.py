@@ -392,6 +392,19 @@ class OrderQuery:
     params: dict[str, Any]
 
 
+# Filter shapes (present filters, Integrated, pending payments included, sorted by sale date) whose index holds
+# every key of a rendered order (orders/models.py: ix_orders_integration_keys, ix_orders_status_type_date_keys):
+# the normal cycle, and statusType with or without statusDateFrom (the late-cancellation cycle).
+_KEYS_IN_INDEX = frozenset(
+    {((), False, False, False)}
+    | {
+        (present, None, pending, False)
+        for present in (("status_type",), ("status_type", "status_date_from"))
+        for pending in (False, True)
+    }
+)
+
+
 @functools.lru_cache(maxsize=512)
 def _statement(
     present: tuple[str, ...], integrated: bool | None, pending: bool, by_sale_date: bool, sort_found_rows: bool
@@ -413,16 +426,18 @@ def _statement(
     # SQLite's planner (no range statistics) would walk the primary key to skip the sort and scan the whole
     # history; "ORDER BY id + 0" makes it use the status/date index and sort the few rows it finds.
     found_order = (Order.id + literal_column("0"),) if sort_found_rows and not by_sale_date else order
-    # Deferred join: the page's ids come from the index alone, however deep the offset; only the page's own
-    # rows are then read (clients walk offset += 100, and skipping rows must not read them).
-    page_ids = (
-        select(Order.id).where(where).order_by(*found_order).offset(bindparam("offset")).limit(bindparam("limit"))
-    ).subquery("page_ids")
-    page = (
-        select(*KEY_COLUMNS, Order.sale_date.label("sort_sale_date"))
-        .join(page_ids, Order.id == page_ids.c.id)
-        .subquery("page")
-    )
+    page_columns = (*KEY_COLUMNS, *((Order.sale_date.label("sort_sale_date"),) if by_sale_date else ()))
+    if (present, integrated, pending, by_sale_date) in _KEYS_IN_INDEX:
+        # The index holds the page's keys: the page is read from it directly, never from the rows.
+        page = select(*page_columns).where(where).order_by(*found_order)
+        page = page.offset(bindparam("offset")).limit(bindparam("limit")).subquery("page")
+    else:
+        # Deferred join: the page's ids come from an index, however deep the offset; only the page's own
+        # rows are then read (clients walk offset += 100, and skipping rows must not read them).
+        page_ids = (
+            select(Order.id).where(where).order_by(*found_order).offset(bindparam("offset")).limit(bindparam("limit"))
+        ).subquery("page_ids")
+        page = select(*page_columns).join(page_ids, Order.id == page_ids.c.id).subquery("page")
     # The total rides along as a one-row table joined to the page: one statement, one round trip, and a row
     # (with a NULL id) even when the page is empty.
     total = select(func.count().label("total")).select_from(Order).where(where).subquery("total")
