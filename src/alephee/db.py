@@ -96,7 +96,7 @@ def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
     return {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000}
 
 
-def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is deferred).
@@ -108,6 +108,10 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool) ->
         cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
         cur.close()
 
+    if read_only:
+        # Like the PostgreSQL read engine: every statement is its own (WAL snapshot) transaction, so a read
+        # costs no BEGIN/ROLLBACK and never holds a snapshot that would keep the WAL from being checkpointed.
+        return
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "begin")
@@ -118,8 +122,9 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool) ->
 def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: bool = False) -> Engine:
     """Build an engine for ``url`` tuned for this hub (pool sizes, SQLite pragmas).
 
-    ``read_only`` on PostgreSQL: autocommit. Under READ COMMITTED every statement takes its own snapshot even
-    inside a transaction, so BEGIN/ROLLBACK would only add two round trips to every read request.
+    ``read_only``: autocommit. On PostgreSQL, under READ COMMITTED every statement takes its own snapshot even
+    inside a transaction, so BEGIN/ROLLBACK would only add two round trips to every read request; SQLite reads
+    behave the same way, so code on the read engine never relies on a multi-statement snapshot.
     """
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
@@ -132,7 +137,7 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
             else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
         )
         engine = create_engine(url, connect_args=_sqlite_connect_args(settings), **pool)
-        _configure_sqlite(engine, settings, immediate=immediate)
+        _configure_sqlite(engine, settings, immediate=immediate, read_only=read_only)
         return engine
     return create_engine(
         url,
