@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     orders_integrated_default_always: bool = False
     # Rendered orders kept in memory per process (MiB; 0 = off), see orders/rendering.py.
     order_cache_mb: float = 64
+    # Results kept per process while the database is unchanged (key lookups, order page keys; 0 = off),
+    # see ``StateCache`` in db.py.
+    read_cache_entries: int = 4096
     # Shipping (docs/compatibility.md, Orders shipping): largest package Quantity and measure (client unit);
     # SchedulingInfo deadlines used when the marketplace gave none: hours to dispatch after the payment
     # approval (Handling.Limit) and days the buyer has to rate the sale (Schedule.Expiration); 0 = none.

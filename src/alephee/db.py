@@ -8,15 +8,18 @@ PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -24,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from alephee.config import Settings
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -109,6 +113,14 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool, re
         cur.close()
 
     if read_only:
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn: Any, record: Any) -> None:
+            # A read connection never writes: ``PRAGMA data_version`` (see ``read_state``) only moves on
+            # other connections' commits, so a write here would go unnoticed by the caches.
+            dbapi_conn.execute("PRAGMA query_only=ON")
+            record.info["read_scope"] = next(_READ_SCOPES)
+
         # Like the PostgreSQL read engine: every statement is its own (WAL snapshot) transaction, so a read
         # costs no BEGIN/ROLLBACK and never holds a snapshot that would keep the WAL from being checkpointed.
         return
@@ -139,13 +151,87 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
         engine = create_engine(url, connect_args=_sqlite_connect_args(settings), **pool)
         _configure_sqlite(engine, settings, immediate=immediate, read_only=read_only)
         return engine
+    read_options: dict[str, Any] = {
+        "isolation_level": "AUTOCOMMIT",
+        "connect_args": {"options": "-c default_transaction_read_only=on"},
+    }
     return create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
-        **({"isolation_level": "AUTOCOMMIT"} if read_only else {}),
+        **(read_options if read_only else {}),
     )
+
+
+# Each SQLite read connection gets its own number: ``PRAGMA data_version`` values compare only within one.
+_READ_SCOPES = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    """What the database looked like to a read connection, cheaply: two equal states mean that no transaction
+    committed in between, so anything computed from the database then is still exact.
+
+    PostgreSQL: the current snapshot (``pg_current_snapshot()``: every commit or abort anywhere in the
+    cluster moves its xmax or its in-progress list; reads never do). SQLite: ``PRAGMA data_version``, which
+    changes when another connection (of any process) commits; it is comparable only on the same connection,
+    hence ``scope``.
+    """
+
+    scope: Hashable
+    version: Hashable
+
+
+def read_state(connection: Connection) -> ReadState:
+    """The ``ReadState`` of a read-engine connection (one tiny statement, on the driver directly).
+
+    Take it *before* reading what will be cached under it: a commit in between then only makes the next
+    state differ, never lets a stale value pass.
+    """
+    fairy = connection.connection
+    raw: Any = fairy.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        return ReadState(fairy.info["read_scope"], raw.execute("PRAGMA data_version").fetchone()[0])
+    return ReadState("cluster", raw.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
+
+
+class StateCache(Generic[K, T]):
+    """Values derived from the database, each valid only while the ``ReadState`` it was computed under is
+    current: never stale, no invalidation to forget. A bounded, thread-safe LRU (per process)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[Hashable, K], tuple[Hashable, T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, state: ReadState, key: K) -> T | None:
+        """The value stored for ``key`` under this very state, or None."""
+        slot = (state.scope, key)
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is None or entry[0] != state.version:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(slot)
+            self.hits += 1
+            return entry[1]
+
+    def put(self, state: ReadState, key: K, value: T) -> None:
+        """Remember ``value`` as computed under ``state`` (replacing what an older state left)."""
+        if self.max_entries <= 0:
+            return
+        slot = (state.scope, key)
+        with self._lock:
+            self._entries[slot] = (state.version, value)
+            self._entries.move_to_end(slot)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
 
 class Database:
@@ -172,6 +258,10 @@ class Database:
             with self._caches_lock:
                 cache = self._caches.setdefault(name, factory())
         return cast(T, cache)
+
+    def state_cache(self, name: str) -> StateCache[Any, Any]:
+        """The process-local ``StateCache`` called ``name`` (``ALEPHEE_READ_CACHE_ENTRIES`` entries at most)."""
+        return self.process_cache(name, lambda: StateCache(self.settings.read_cache_entries))
 
     def clear_process_caches(self) -> None:
         """Forget every process cache (after rows were removed behind the application's back, as tests do)."""

@@ -361,7 +361,7 @@ def test_integrity_check_finds_an_orphan(ctx: AppContext, make_tenant: Callable[
     if ctx.db.dialect != "sqlite":
         pytest.skip("PostgreSQL enforces the keys itself")
     tenant = make_tenant()
-    raw = ctx.db.read_engine.raw_connection()  # autocommit at the driver level (isolation_level None)
+    raw = ctx.db.write_engine.raw_connection()  # autocommit at the driver level (isolation_level None)
     try:
         cursor = raw.cursor()
         cursor.execute("PRAGMA foreign_keys=OFF")

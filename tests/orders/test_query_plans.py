@@ -25,7 +25,7 @@ EXPECTED = {"normal": "ix_orders_integration_keys", "late": "ix_orders_status_ty
 def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
     for n in range(30):
         add_order(seller, integrated=n % 3 == 0, status=st.CANCELLED if n % 5 == 0 else st.READY_TO_SHIP)
-    with ctx.db.reading() as session:
+    with ctx.db.writing() as session:
         if ctx.db.dialect == "postgresql":
             # PostgreSQL plans by statistics: give it a history of integrated, closed orders to plan against.
             session.execute(
@@ -41,6 +41,7 @@ def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_or
             session.execute(text("ANALYZE orders"))
         else:
             session.execute(text("ANALYZE"))
+    with ctx.db.reading() as session:
         since = clock.utcnow() - timedelta(days=7)
         for name, (query, values) in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
             plan = "\n".join(service.explain(session, query, values))

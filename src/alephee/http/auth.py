@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.accounts.models import Account, ApiKey, ApiKeyAccount
 from alephee.context import AppContext, get_context
+from alephee.db import ReadState
 from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
 
 MISSING_KEY = "The API_KEY query parameter is required"
@@ -81,10 +82,17 @@ _KEY_LOOKUP = (
 )
 
 
-def _lookup(ctx: AppContext, secret: str | None, connection: Connection | None = None) -> Caller:
+def _lookup(
+    ctx: AppContext, secret: str | None, connection: Connection | None = None, state: ReadState | None = None
+) -> Caller:
     if not secret or not secret.strip():
         raise Unauthorized(MISSING_KEY)
     digest = hash_key(secret)
+    if state is not None:
+        # Unchanged database since a lookup of this key: its answer still holds (a revocation is a commit).
+        known: Caller | None = ctx.db.state_cache("api_keys").get(state, digest)
+        if known is not None:
+            return known
     if connection is not None:
         rows = connection.execute(_KEY_LOOKUP, {"digest": digest}).all()
     else:
@@ -95,7 +103,10 @@ def _lookup(ctx: AppContext, secret: str | None, connection: Connection | None =
     accounts = {
         row[3]: LinkedAccount(id=row[3], account_type=row[4], timezone=row[5]) for row in rows if row[3] is not None
     }
-    return Caller(key_id=rows[0][0], rate_limit=rows[0][2], accounts=accounts)
+    caller = Caller(key_id=rows[0][0], rate_limit=rows[0][2], accounts=accounts)
+    if state is not None:
+        ctx.db.state_cache("api_keys").put(state, digest, caller)
+    return caller
 
 
 def _apply_rate_limit(request: Request, ctx: AppContext, caller: Caller) -> None:
@@ -152,12 +163,14 @@ def authenticate_account(
     api_key: str | None,
     account_id: str | None,
     connection: Connection | None = None,
+    state: ReadState | None = None,
 ) -> AccountScope:
     """Key, then account, then rate limit (401/429) for a request scoped to ``accountId`` from the query string.
 
     ``connection``: run the key lookup on the request's own read connection instead of a pooled one of its own.
+    ``state``: that connection's ``ReadState``, taken first; while it is unchanged the lookup is not repeated.
     """
-    caller = _lookup(ctx, api_key, connection)
+    caller = _lookup(ctx, api_key, connection, state)
     scope = _scope_for(ctx, caller, account_id)
     _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)

@@ -39,6 +39,11 @@ ORDER_CACHE = Gauge(
     "alephee_order_cache", "Rendered-orders cache of this process (hits, misses, entries, bytes)", ["measure"],
     registry=REGISTRY,
 )  # fmt: skip
+READ_CACHES = ("api_keys", "order_pages")
+READ_CACHE = Gauge(
+    "alephee_read_cache", "Results reused while the database is unchanged (hits, misses, entries)",
+    ["cache", "measure"], registry=REGISTRY,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,7 @@ def write_audit(db: Database, record: RequestRecord) -> None:
 
 
 def render_metrics(db: Database) -> tuple[bytes, str]:
-    """The Prometheus exposition, with the outbox depth and the rendered-orders cache read now."""
+    """The Prometheus exposition, with the outbox depth and the process caches read now."""
     from alephee.marketplaces.models import OutboxMessage
     from alephee.orders.rendering import cache_of
 
@@ -117,6 +122,11 @@ def render_metrics(db: Database) -> tuple[bytes, str]:
             for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),
                                    ("bytes", cache.size)):  # fmt: skip
                 ORDER_CACHE.labels(measure).set(value)
+        for name in READ_CACHES:
+            state_cache = db.state_cache(name)
+            for measure, value in (("hits", state_cache.hits), ("misses", state_cache.misses),
+                                   ("entries", len(state_cache))):  # fmt: skip
+                READ_CACHE.labels(name, measure).set(value)
     except Exception:
         log.exception("could not read the outbox depth")
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

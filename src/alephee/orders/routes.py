@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from alephee.context import AppContext, get_context
+from alephee.db import read_state
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http.auth import (
     ACCOUNT_ID_DOC,
@@ -121,11 +122,14 @@ def _orders_page(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     query = request.query_params
     with ctx.db.reading() as session:
+        connection = session.connection()
+        # Taken before any read: while it holds, the key lookup and the page's keys are not run again.
+        state = read_state(connection)
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
-        scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), session.connection())
+        scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
         filters = service.parse_filters(query, scope.tz)
-        total, results = service.list_orders(session, ctx.settings, scope.account_id, filters, page)
+        total, results = service.list_orders(session, ctx.settings, scope.account_id, filters, page, state)
     return _paged(page, total, results)
 
 
