@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import BigInteger, Connection, DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -151,19 +152,30 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
         engine = create_engine(url, connect_args=_sqlite_connect_args(settings), **pool)
         _configure_sqlite(engine, settings, immediate=immediate, read_only=read_only)
         return engine
-    read_options: dict[str, Any] = {
-        "isolation_level": "AUTOCOMMIT",
-        "connect_args": {"options": "-c default_transaction_read_only=on"},
-    }
-    return create_engine(
+    pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    if not read_only:
+        return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
-        **(read_options if read_only else {}),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"options": "-c default_transaction_read_only=on"},
+        **pool,
     )
 
+    @event.listens_for(engine, "checkout")
+    def _ping_with_state(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # The pool's liveness check (what pool_pre_ping would send), answering something useful in the same
+        # round trip: the snapshot, which ``read_state`` then takes without a statement of its own.
+        try:
+            snapshot = dbapi_conn.execute(_SNAPSHOT).fetchone()[0]
+        except Exception as error:  # a trivial statement failed: the pool replaces the connection
+            raise DisconnectionError(str(error)) from error
+        record.info["checkout_state"] = snapshot
 
+    return engine
+
+
+_SNAPSHOT = "SELECT pg_current_snapshot()::text"
 # Each SQLite read connection gets its own number: ``PRAGMA data_version`` values compare only within one.
 _READ_SCOPES = itertools.count(1)
 
@@ -193,7 +205,12 @@ def read_state(connection: Connection) -> ReadState:
     raw: Any = fairy.dbapi_connection
     if connection.dialect.name == "sqlite":
         return ReadState(fairy.info["read_scope"], raw.execute("PRAGMA data_version").fetchone()[0])
-    return ReadState("cluster", raw.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
+    # The snapshot taken when the connection was checked out, at most once (an older state is safe: it can
+    # only make the next comparison fail).
+    snapshot = fairy.info.pop("checkout_state", None)
+    if snapshot is None:
+        snapshot = raw.execute(_SNAPSHOT).fetchone()[0]
+    return ReadState("cluster", snapshot)
 
 
 class StateCache(Generic[K, T]):

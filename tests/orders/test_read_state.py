@@ -119,3 +119,19 @@ def test_metrics_show_the_read_caches(client: TestClient, seller: Tenant, add_or
     lines = [line for line in client.get("/metrics").text.splitlines() if line.startswith("alephee_read_cache{")]
     assert any('cache="order_pages",measure="entries"' in line for line in lines)
     assert any('cache="api_keys",measure="misses"' in line for line in lines)
+
+
+def test_a_dropped_read_connection_is_replaced_on_checkout(
+    ctx: AppContext, backend: str, client: TestClient, seller: Tenant, add_order: AddOrder
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite connections are files, not sessions a server can drop")
+    add_order(seller)
+    assert client.get("/v2/orders", params=seller.q()).status_code == 200
+    with ctx.db.read_engine.connect() as connection:  # the pooled connection the next request will get
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with ctx.db.writing() as session:  # as a server restart or an idle timeout would
+        assert session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    response = client.get("/v2/orders", params=seller.q())
+    assert response.status_code == 200, response.text
+    assert response.json()["Total"] == 1
