@@ -12,6 +12,10 @@ For each database (the generated one, and a small one for the p99 comparison) it
 
 It prints requests/s, p50/p99 latency and the ratio to the ceiling. The load generator is a minimal
 keep-alive HTTP/1.1 client on asyncio, so it costs the shared 2 cores as little as possible.
+
+With no writes, every poll after the first finds the database unchanged and the server reuses the key lookup
+and the page's keys (``db.StateCache``); ``--writes N`` has another process commit N order updates per
+second meanwhile, as a live shop does, so most polls run their queries.
 """
 
 from __future__ import annotations
@@ -118,6 +122,33 @@ async def load(port: int, targets: list[str], concurrency: int, seconds: float) 
     return latencies
 
 
+def write_steadily(url: str, per_second: float, orders: int) -> None:
+    """Commit ``per_second`` small order updates per second until killed (child process).
+
+    Each one changes the ERP mark of a random order of the history (never one either cycle reads), as an
+    ERP or a marketplace would: it does not change what the polls return, but it is a commit, so every
+    result the server reuses while the database is unchanged has to be read again.
+    """
+    import random
+
+    from sqlalchemy import create_engine, text
+
+    sys.path.insert(0, str(ROOT))
+    import orders_data
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    history = max(1, orders - orders_data.BACKLOG - 50 * orders_data.LATE_CANCELLED - 1)
+    rng = random.Random(7)
+    statement = text("UPDATE orders SET erp_status = :mark, version = version + 1 WHERE id = :id")
+    interval = 1 / per_second
+    deadline = time.perf_counter()
+    with engine.connect() as connection:
+        while True:
+            connection.execute(statement, {"mark": f"bench-{rng.randrange(1000)}", "id": rng.randrange(1, history)})
+            deadline += interval
+            time.sleep(max(0.0, deadline - time.perf_counter()))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,9 +179,10 @@ def _summary(latencies: list[float], seconds: float) -> tuple[float, float, floa
 
 
 def run_database(
-    backend: str, orders: int, seconds: float, concurrencies: list[int], workers: int = 1
+    backend: str, orders: int, seconds: float, concurrencies: list[int], workers: int = 1, writes: float = 0
 ) -> dict[str, dict[int, tuple]]:  # type: ignore[type-arg]
-    """Measure both cycles and the ceiling against one generated database."""
+    """Measure both cycles and the ceiling against one generated database (``writes`` commits per second
+    by another process meanwhile)."""
     sys.path.insert(0, str(ROOT))
     import orders_data
 
@@ -185,8 +217,11 @@ def run_database(
             + urlencode({**auth, "statusType": 99, "statusDateFrom": since, **({"offset": o} if o else {})})
             for o in range(0, total_late, 100)
         ]
+        writer = None
+        if writes > 0:
+            writer = subprocess.Popen([sys.executable, __file__, "write", target.url, str(writes), str(orders)])
         print(
-            f"\n{backend}, {orders:,} orders, {workers} server process(es): "
+            f"\n{backend}, {orders:,} orders, {workers} server process(es), {writes:g} commits/s meanwhile: "
             f"normal cycle {total_normal:,} orders ({len(normal)} pages), "
             f"late cancellations {total_late:,} ({len(late)} pages), page of 100 = {len(first) / 1024:.0f} KiB"
         )
@@ -204,6 +239,9 @@ def run_database(
                     latencies[name] += asyncio.run(load(port, targets, concurrency, seconds / slices))
             for name, _ in scenarios:
                 results[name][concurrency] = _summary(latencies[name], seconds)
+        if writer is not None:
+            writer.terminate()
+            writer.wait(timeout=20)
         for concurrency in concurrencies:
             ceiling_rps = results["ceiling"][concurrency][0]
             for name in ("ceiling", "normal", "late"):
@@ -223,6 +261,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "write":
+        write_steadily(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -236,6 +277,9 @@ def main() -> None:
         help="pin the server to the first half of the CPUs and the load generator to the rest",
     )
     parser.add_argument("--workers", type=int, default=1, help="server processes (the ceiling runs on the same server)")
+    parser.add_argument(
+        "--writes", type=float, default=0, help="commits per second by another process while measuring (0 = none)"
+    )
     args = parser.parse_args()
     if args.pin:
         # Load generator and server on separate cores (as when clients are other machines): thread hand-offs
@@ -245,9 +289,9 @@ def main() -> None:
             os.environ["BENCH_SERVER_CPUS"] = ",".join(str(c) for c in cpus[: len(cpus) // 2])
             os.sched_setaffinity(0, set(cpus[len(cpus) // 2 :]))
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    big = run_database(args.backend, args.orders, args.seconds, concurrencies, args.workers)
+    big = run_database(args.backend, args.orders, args.seconds, concurrencies, args.workers, args.writes)
     if args.small:
-        small = run_database(args.backend, args.small, args.seconds, concurrencies, args.workers)
+        small = run_database(args.backend, args.small, args.seconds, concurrencies, args.workers, args.writes)
         print(f"\np99 at {args.orders:,} vs {args.small:,} orders ({args.backend}):")
         for name in ("normal", "late"):
             for c in concurrencies:
