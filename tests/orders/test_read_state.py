@@ -98,6 +98,13 @@ def test_polling_reuses_the_page_until_something_commits(
     assert done.status_code == 200, done.text
     assert _ids(client, seller, Integrated="false") == (1, [second])
     assert _ids(client, seller, Integrated="true") == (1, [first])
+    # Any commit counts, whatever wrote it (here plain SQL on another connection, as another process would).
+    with ctx.db.write_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE orders SET integrated = :yes, version = version + 1 WHERE id = :id"),
+            {"yes": True, "id": second},
+        )
+    assert _ids(client, seller, Integrated="false") == (0, [])
 
 
 def test_a_revoked_key_gets_401_on_the_next_poll(

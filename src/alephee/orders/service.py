@@ -479,14 +479,14 @@ def list_orders(
     unchanged, polling the same page again reuses its total and keys instead of running the statement.
     """
     request_key = (account_id, filters, page.offset, page.limit, page.sort.id)
-    pages = cache_of_pages(session) if state is not None else None
-    found = pages.get(state, request_key) if pages is not None and state is not None else None
+    pages = cache_of_pages(session)
+    found = pages.get(state, request_key) if state is not None else None
     if found is None:
         query = order_query(session, settings, account_id, filters, page)
         # A plain statement on the session's connection (no ORM entity machinery needed).
         rows = session.connection().execute(query.statement, query.params).all()
         found = (int(rows[0][0]), tuple(tuple(row[1:]) for row in rows if row[1] is not None))
-        if pages is not None and state is not None:
+        if state is not None:
             pages.put(state, request_key, found)
     total, keys = found
     return total, rendered_page(session, keys, filters.blocks)
