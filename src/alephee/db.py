@@ -147,7 +147,13 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
         pool: dict[str, Any] = (
             {"poolclass": StaticPool}
             if in_memory
-            else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+            # Read connections are reused last-in-first-out: the next request gets the connection whose
+            # state (``read_state``) and page cache are the freshest.
+            else {
+                "pool_size": settings.db_pool_size,
+                "max_overflow": settings.db_max_overflow,
+                "pool_use_lifo": read_only,
+            }
         )
         engine = create_engine(url, connect_args=_sqlite_connect_args(settings), **pool)
         _configure_sqlite(engine, settings, immediate=immediate, read_only=read_only)

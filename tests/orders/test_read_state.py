@@ -87,6 +87,13 @@ def test_polling_reuses_the_page_until_something_commits(
     ctx: AppContext, backend: str, client: TestClient, seller: Tenant, add_order: AddOrder
 ) -> None:
     first = add_order(seller)
+    # Several idle read connections in the pool, as after concurrent requests: a poll must still find the
+    # state its predecessor left (SQLite states compare only on one connection, and read connections are
+    # reused last-in-first-out).
+    held = [ctx.db.read_engine.connect() for _ in range(3)]
+    for connection in held:
+        connection.exec_driver_sql("SELECT 1")
+        connection.close()
     assert _ids(client, seller, Integrated="false") == (1, [first])
     assert _ids(client, seller, Integrated="false") == (1, [first])
     if backend == "sqlite":  # on PostgreSQL other test workers' commits may move the state in between
