@@ -305,6 +305,15 @@ class Database:
         return self._read()
 
     @contextmanager
+    def session_on(self, connection: Connection) -> Iterator[Session]:
+        """A read session that runs on ``connection`` (already checked out), closed at the end."""
+        session = self._read(bind=connection)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
     def writing(self) -> Iterator[Session]:
         """A write session committed on success, rolled back on error."""
         session = self._write()

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select, type_coerce
+from sqlalchemy import Connection, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
+from alephee.db import Database
 from alephee.http.wire import format_utc
 from alephee.orders import documents as docs
 from alephee.orders import shipping_rules as ship
@@ -58,7 +59,7 @@ RENDER_COLUMNS = (
 )
 
 
-def _documents_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def _documents_by_order(session: Session | Connection, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     if not order_ids:
         return {}
     result: dict[int, list[dict[str, Any]]] = {}
@@ -248,7 +249,7 @@ def _render_text(row: Any, documents: list[dict[str, Any]]) -> str:
     return header[:-1] + ',"Status":' + status_json + ',"StatusType":' + type_json + "," + sections[1:]
 
 
-def _render_rows(session: Session, rows: Sequence[Any]) -> list[str]:
+def _render_rows(session: Session | Connection, rows: Sequence[Any]) -> list[str]:
     # Documents of the whole batch in one query, only when some order has any.
     with_docs = [row.id for row in rows if row.document_count]
     documents = _documents_by_order(session, with_docs) if with_docs else {}
@@ -328,8 +329,11 @@ class RenderedOrders:
 def cache_of(session: Session) -> RenderedOrders | None:
     """The rendered-orders cache of the database behind ``session`` (None when disabled or unknown)."""
     database = session.info.get("database")
-    if database is None:
-        return None
+    return None if database is None else cache_of_database(database)
+
+
+def cache_of_database(database: Database) -> RenderedOrders | None:
+    """The rendered-orders cache of ``database`` in this process (None when disabled)."""
     max_bytes = int(database.settings.order_cache_mb * 1024 * 1024)
     if max_bytes <= 0:
         return None
@@ -337,17 +341,20 @@ def cache_of(session: Session) -> RenderedOrders | None:
     return cache
 
 
-def rendered_page(session: Session, keys: Sequence[Any], blocks: frozenset[str] | None = None) -> list[bytes]:
-    """The rendered orders for rows of ``KEY_COLUMNS``, in their order: from the cache, rendering the rest.
+def rendered_page(
+    database: Database, connection: Connection, keys: Sequence[Any], blocks: frozenset[str] | None = None
+) -> list[bytes]:
+    """The rendered orders for rows of ``KEY_COLUMNS``, in their order: from the cache, rendering the rest
+    (read on ``connection``).
 
-    Use only with read sessions: a rendering of uncommitted data must never be cached.
+    Use only with read connections: a rendering of uncommitted data must never be cached.
     """
-    cache = cache_of(session)
+    cache = cache_of_database(database)
     found: list[bytes | None] = cache.get_many([tuple(k) for k in keys]) if cache is not None else [None] * len(keys)
     missing = [key[0] for key, body in zip(keys, found, strict=True) if body is None]
     if missing:
-        rows = session.execute(select(*RENDER_COLUMNS, *KEY_COLUMNS[1:]).where(Order.id.in_(missing))).all()
-        fresh = {row.id: text.encode() for row, text in zip(rows, _render_rows(session, rows), strict=True)}
+        rows = connection.execute(select(*RENDER_COLUMNS, *KEY_COLUMNS[1:]).where(Order.id.in_(missing))).all()
+        fresh = {row.id: text.encode() for row, text in zip(rows, _render_rows(connection, rows), strict=True)}
         if cache is not None:
             cache.put_many([((row.id, row.version, row.updated_at_key), fresh[row.id]) for row in rows])
         # An order removed between the two queries is left out of the page.

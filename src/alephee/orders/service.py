@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Select,
     and_,
     bindparam,
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, defer
 from alephee import clock
 from alephee.accounts.models import Account, Store
 from alephee.config import Settings
-from alephee.db import Database, ReadState, StateCache
+from alephee.db import Database, ReadState
 from alephee.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
 from alephee.http.body import raw_field
 from alephee.http.dates import parse_filter_datetime
@@ -466,36 +467,32 @@ def _narrowed_by_status_or_date(filters: OrderFilters) -> bool:
 
 
 def list_orders(
-    session: Session,
+    database: Database,
+    connection: Connection,
     settings: Settings,
     account_id: int,
     filters: OrderFilters,
     page: Page,
     state: ReadState | None = None,
 ) -> tuple[int, list[bytes]]:
-    """Total and the page of orders, each already serialised (UTF-8 JSON). ``session`` must be a read session.
+    """Total and the page of orders, each already serialised (UTF-8 JSON), read on a read ``connection``.
 
     ``state``: the connection's ``ReadState`` taken before any read of this request; while the database is
     unchanged, polling the same page again reuses its total and keys instead of running the statement.
     """
     request_key = (account_id, filters, page.offset, page.limit, page.sort.id)
-    pages = cache_of_pages(session)
+    pages = database.state_cache("order_pages")
     found = pages.get(state, request_key) if state is not None else None
     if found is None:
-        query = order_query(session, settings, account_id, filters, page)
-        # A plain statement on the session's connection (no ORM entity machinery needed).
-        rows = session.connection().execute(query.statement, query.params).all()
+        # An ORM session (joined to the connection) only to build the statement: the account's options.
+        with database.session_on(connection) as session:
+            query = order_query(session, settings, account_id, filters, page)
+        rows = connection.execute(query.statement, query.params).all()
         found = (int(rows[0][0]), tuple(tuple(row[1:]) for row in rows if row[1] is not None))
         if state is not None:
             pages.put(state, request_key, found)
     total, keys = found
-    return total, rendered_page(session, keys, filters.blocks)
-
-
-def cache_of_pages(session: Session) -> StateCache[Any, tuple[int, tuple[tuple[Any, ...], ...]]]:
-    """The process's cache of page totals and keys for the session's database."""
-    database: Database = session.info["database"]
-    return database.state_cache("order_pages")
+    return total, rendered_page(database, connection, keys, filters.blocks)
 
 
 def render_one(session: Session, account_id: int, order_id: int) -> dict[str, Any]:
