@@ -257,6 +257,9 @@ class StateCache(Generic[K, T]):
                 self._entries.popitem(last=False)
 
 
+_STATE_CACHE = "state:"  # process-cache names of the StateCaches
+
+
 class Database:
     """The engines and session factories of one running hub."""
 
@@ -284,7 +287,13 @@ class Database:
 
     def state_cache(self, name: str) -> StateCache[Any, Any]:
         """The process-local ``StateCache`` called ``name`` (``ALEPHEE_READ_CACHE_ENTRIES`` entries at most)."""
-        return self.process_cache(name, lambda: StateCache(self.settings.read_cache_entries))
+        return self.process_cache(_STATE_CACHE + name, lambda: StateCache(self.settings.read_cache_entries))
+
+    def state_caches(self) -> dict[str, StateCache[Any, Any]]:
+        """Every ``StateCache`` created so far, by name (for /metrics)."""
+        with self._caches_lock:
+            items = list(self._caches.items())
+        return {key[len(_STATE_CACHE) :]: cache for key, cache in items if key.startswith(_STATE_CACHE)}
 
     def clear_process_caches(self) -> None:
         """Forget every process cache (after rows were removed behind the application's back, as tests do)."""

@@ -73,6 +73,9 @@ class AccountScope:
     tz: ZoneInfo
 
 
+# The StateCache of key lookups (reused while the database is unchanged; see authenticate_account).
+KEY_CACHE = "api_keys"
+
 # Built once: every authenticated request runs it (revocation is checked per request, on every process).
 _KEY_LOOKUP = (
     select(ApiKey.id, ApiKey.key_hash, ApiKey.rate_limit, Account.id, Account.account_type, Account.timezone)
@@ -88,9 +91,10 @@ def _lookup(
     if not secret or not secret.strip():
         raise Unauthorized(MISSING_KEY)
     digest = hash_key(secret)
+    known_keys = ctx.db.state_cache(KEY_CACHE)
     if state is not None:
         # Unchanged database since a lookup of this key: its answer still holds (a revocation is a commit).
-        known: Caller | None = ctx.db.state_cache("api_keys").get(state, digest)
+        known: Caller | None = known_keys.get(state, digest)
         if known is not None:
             return known
     if connection is not None:
@@ -105,7 +109,7 @@ def _lookup(
     }
     caller = Caller(key_id=rows[0][0], rate_limit=rows[0][2], accounts=accounts)
     if state is not None:
-        ctx.db.state_cache("api_keys").put(state, digest, caller)
+        known_keys.put(state, digest, caller)
     return caller
 
 

@@ -39,7 +39,6 @@ ORDER_CACHE = Gauge(
     "alephee_order_cache", "Rendered-orders cache of this process (hits, misses, entries, bytes)", ["measure"],
     registry=REGISTRY,
 )  # fmt: skip
-READ_CACHES = ("api_keys", "order_pages")
 READ_CACHE = Gauge(
     "alephee_read_cache", "Results reused while the database is unchanged (hits, misses, entries)",
     ["cache", "measure"], registry=REGISTRY,
@@ -122,8 +121,7 @@ def render_metrics(db: Database) -> tuple[bytes, str]:
             for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),
                                    ("bytes", cache.size)):  # fmt: skip
                 ORDER_CACHE.labels(measure).set(value)
-        for name in READ_CACHES:
-            state_cache = db.state_cache(name)
+        for name, state_cache in db.state_caches().items():
             for measure, value in (("hits", state_cache.hits), ("misses", state_cache.misses),
                                    ("entries", len(state_cache))):  # fmt: skip
                 READ_CACHE.labels(name, measure).set(value)

@@ -99,7 +99,7 @@ def _file(out: service.FileOut) -> Response:
 
 
 # GET /v2/orders is what every ERP polls: it reads its query itself and does all of its work (key, rate limit,
-# paging, filters, query, rendering) in one worker thread and one database transaction. Declaring 17 query
+# paging, filters, query, rendering) in one worker thread on one read connection. Declaring 17 query
 # parameters and two sync dependencies cost more than the indexed query (docs/performance.md, Orders).
 ORDER_PAGING = Paging.of(service.ORDER_SORTS)
 ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **service.FILTER_DOCS, **ORDER_PAGING.docs()}

@@ -466,6 +466,10 @@ def _narrowed_by_status_or_date(filters: OrderFilters) -> bool:
     return filters.status_date_from is not None or filters.status_type is not None
 
 
+# The StateCache of page totals and keys (reused while the database is unchanged; see list_orders).
+PAGE_CACHE = "order_pages"
+
+
 def list_orders(
     database: Database,
     connection: Connection,
@@ -481,7 +485,7 @@ def list_orders(
     unchanged, polling the same page again reuses its total and keys instead of running the statement.
     """
     request_key = (account_id, filters, page.offset, page.limit, page.sort.id)
-    pages = database.state_cache("order_pages")
+    pages = database.state_cache(PAGE_CACHE)
     found = pages.get(state, request_key) if state is not None else None
     if found is None:
         # An ORM session (joined to the connection) only to build the statement: the account's options.
