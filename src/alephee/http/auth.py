@@ -22,6 +22,7 @@ from alephee.accounts.models import Account, ApiKey, ApiKeyAccount
 from alephee.context import AppContext, get_context
 from alephee.db import ReadState
 from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
+from alephee.http.numbers import int_from_text
 
 MISSING_KEY = "The API_KEY query parameter is required"
 INVALID_KEY = "Invalid API_KEY"
@@ -126,10 +127,9 @@ def _apply_rate_limit(request: Request, ctx: AppContext, caller: Caller) -> None
 def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> AccountScope:
     if raw_account is None or not raw_account.strip():
         raise Unauthorized(MISSING_ACCOUNT)
-    try:
-        account_id = int(raw_account.strip())
-    except ValueError:
-        raise Unauthorized(ACCOUNT_NOT_LINKED) from None
+    account_id = int_from_text(raw_account)
+    if account_id is None:
+        raise Unauthorized(ACCOUNT_NOT_LINKED)
     linked = caller.accounts.get(account_id)
     if linked is None:
         raise Unauthorized(ACCOUNT_NOT_LINKED)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.accounts.models import PriceList
 from alephee.errors import InvalidInput
+from alephee.http.numbers import int_from_text
 from alephee.products import hooks, rules
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import (
@@ -346,8 +347,9 @@ def _price(name: str, value: Any) -> Decimal:
 
 def _catalog_status(value: Any) -> int:
     text = _text(value).lower().replace(" ", "_")
-    if text.isdigit() and int(text) in CATALOG_STATUSES:
-        return int(text)
+    code = int_from_text(text)
+    if code is not None and code in CATALOG_STATUSES:
+        return code
     if text in STATUS_NAMES:
         return STATUS_NAMES[text]
     raise RowProblem("catalog_status must be 0..5 (Assigned, Approved, Observed, ...)")
