@@ -59,7 +59,7 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 def _plausible(name: str, schema: dict[str, Any], tenant: Seeded) -> Any:
     """A value a real client could send for property ``name`` of this tenant."""
     lower = name.lower()
-    if lower in ("orderid", "id") or lower.endswith("orderid") and "own" not in lower and "external" not in lower:
+    if lower in ("orderid", "id") or (lower.endswith("orderid") and "own" not in lower and "external" not in lower):
         return tenant.order_ids[0]
     if lower in ("sku", "skus"):
         return tenant.skus[0]
