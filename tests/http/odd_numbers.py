@@ -29,6 +29,8 @@ ODD_DIGITS = (
     "9" * 5000,  # over int()'s 4,300-digit limit
     "-²",
 )
+# Text PostgreSQL cannot store (NUL) or that no identifier should carry.
+CONTROL_TEXT = ("A\x00B", "A\x1fB\x7f")
 AUTH = frozenset({"api_key", "accountid"})
 
 
@@ -191,8 +193,8 @@ def _path(path: str, tenant: Seeded, odd: tuple[str, str] | None) -> str:
     return path
 
 
-def sweep(client: TestClient, tenant: Seeded) -> tuple[int, list[Failure]]:
-    """Send every odd value everywhere; ``(requests sent, server errors)``."""
+def sweep(client: TestClient, tenant: Seeded, values: tuple[str, ...] = ODD_DIGITS) -> tuple[int, list[Failure]]:
+    """Send every one of ``values`` everywhere; ``(requests sent, server errors)``."""
     document = client.get("/swagger/docs/v2").json()
     failures: list[Failure] = []
     sent = 0
@@ -211,7 +213,7 @@ def sweep(client: TestClient, tenant: Seeded) -> tuple[int, list[Failure]]:
             if operation.get("requestBody"):
                 base_body = next((b for _, b in _body_cases(document, method, path, operation, tenant)), [])
             for where, kind, target in cases:
-                for value in ODD_DIGITS:
+                for value in values:
                     query: dict[str, Any] = {"API_KEY": tenant.api_key}
                     if "{accountId}" not in path:
                         query["accountId"] = tenant.account_id

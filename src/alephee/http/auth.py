@@ -23,6 +23,7 @@ from alephee.context import AppContext, get_context
 from alephee.db import ReadState
 from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
 from alephee.http.numbers import int_from_text
+from alephee.http.routing import refuse_bad_text
 
 MISSING_KEY = "The API_KEY query parameter is required"
 INVALID_KEY = "Invalid API_KEY"
@@ -122,6 +123,8 @@ def _apply_rate_limit(request: Request, ctx: AppContext, caller: Caller) -> None
     request.scope.setdefault("state", {})["ratelimit"] = decision
     if not decision.allowed:
         raise TooManyRequests()
+    # Authenticated and within the limit: now the request's own values may be refused (400).
+    refuse_bad_text(request)
 
 
 def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> AccountScope:

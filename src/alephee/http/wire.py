@@ -90,20 +90,19 @@ _NUMBER_READERS: dict[Any, Callable[[str], Any]] = {int: _int_in, Decimal: _deci
 
 
 def _text_reader(annotation: Any, metadata: list[Any]) -> Callable[[str], Any]:
-    """How a string sent for a field of this type is read: the strict number reader for number fields
-    (``int``, ``Decimal``, ``float``, optional or not), else the identifier or free-text rule."""
-    if IDENTIFIER in metadata:
-        return clean_identifier
-    if get_origin(annotation) in (Union, types.UnionType):
-        options = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if len(options) == 1:
-            annotation = options[0]
-    if get_origin(annotation) is Annotated:
-        args = get_args(annotation)
-        if IDENTIFIER in args[1:]:
-            return clean_identifier
-        annotation = args[0]
-    return _NUMBER_READERS.get(annotation, clean_text)
+    """How a string sent for a field of this type is read: the strict number reader when the field can only
+    take the string as a number (``int``, ``Decimal``, ``float``, optional or in a union without ``str``),
+    else the identifier rule (fields marked ``Identifier``) or the free-text rule."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    bases = []
+    for option in options:
+        if get_origin(option) is Annotated:
+            option, *marks = get_args(option)
+            metadata = [*metadata, *marks]
+        bases.append(option)
+    if str in bases:
+        return clean_identifier if IDENTIFIER in metadata else clean_text
+    return next((_NUMBER_READERS[base] for base in bases if base in _NUMBER_READERS), clean_text)
 
 
 class WireModel(BaseModel):

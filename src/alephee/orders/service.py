@@ -43,7 +43,7 @@ from alephee.http.dates import parse_filter_datetime
 from alephee.http.numbers import int_from_text, plain_int, to_int
 from alephee.http.paging import Page, SortOption
 from alephee.http.params import MAX_INT64, query_bool, query_int
-from alephee.http.wire import format_utc
+from alephee.http.wire import clean_identifier, clean_text, format_utc
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import documents as docs
 from alephee.orders import labels
@@ -932,11 +932,16 @@ def _as_int(value: Any) -> int | None:
     return number if number is not None and 0 < number <= MAX_INT64 else None
 
 
-def _as_text(value: Any, limit: int) -> tuple[bool, str | None]:
+def _as_text(value: Any, limit: int, *, identifier: bool = False) -> tuple[bool, str | None]:
+    """``(acceptable, text)`` of a raw text property: at most ``limit`` characters, the wire text rule
+    (NFC, no control characters; ``identifier``: none at all, http/wire.py)."""
     if value is None:
         return True, None
     if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = str(value)
+        try:
+            text = (clean_identifier if identifier else clean_text)(str(value))
+        except ValueError:
+            return False, None
         return len(text) <= limit, text
     return False, None
 
@@ -988,7 +993,7 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
         for name, column, limit in (("OwnOrderId", "integrated_order_id", 100), ("ErpStatus", "erp_status", 100)):
             present, value = raw_field(raw, name)
             if present:
-                ok, text = _as_text(value, limit)
+                ok, text = _as_text(value, limit, identifier=name == "OwnOrderId")
                 if not ok:
                     problem = BAD_FIELD.format(name=name)
                 changes[column] = text

@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field
 
 from alephee.http import numbers
 from alephee.http.params import MAX_INT32
-from alephee.http.wire import IDENTIFIER, WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import IDENTIFIER, Identifier, WireDateTime, WireDecimal, WireModel
 
 PRODUCT_TYPES = {1: "Normal", 2: "Kit", 5: "Variation child", 6: "Variation master"}
 NORMAL, KIT, VARIATION_CHILD, VARIATION_MASTER = 1, 2, 5, 6
@@ -296,12 +296,12 @@ class ProductFiscalIn(WireModel):
     TaxRate: Amount | None = Field(
         default=None, description="VAT percent (0..100, <= 4 decimals) deriving Price <-> PriceWithTaxes."
     )
-    TaxRuleCode: str | None = Field(
+    TaxRuleCode: Identifier | None = Field(
         default=None,
         max_length=60,
         description="Code of an account fiscal tax rule; its Percentage applies when TaxRate is not set.",
     )
-    FiscalCode: str | None = Field(default=None, max_length=30, description="Tariff code (NCM, HS...).")
+    FiscalCode: Identifier | None = Field(default=None, max_length=30, description="Tariff code (NCM, HS...).")
     Origin: str | None = Field(default=None, max_length=10, description="Fiscal origin code (e.g. Brazil 0..8).")
 
 
