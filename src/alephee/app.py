@@ -18,6 +18,7 @@ from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.middleware import ApiMiddleware
+from alephee.http.openapi import finish as finish_openapi
 from alephee.http.observe import render_metrics
 
 OPENAPI_URL = "/swagger/docs/v2"
@@ -110,6 +111,7 @@ def _install_docs(app: FastAPI) -> None:
             for name, body in EXTRA_SCHEMAS.items():
                 components.setdefault(name, body)
             _document_400_not_422(schema, components)
+            finish_openapi(schema, app.routes)
             app.openapi_schema = schema
         return app.openapi_schema
 
