@@ -18,8 +18,8 @@ from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.middleware import ApiMiddleware
-from alephee.http.openapi import finish as finish_openapi
 from alephee.http.observe import render_metrics
+from alephee.http.openapi import finish as finish_openapi
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
