@@ -19,6 +19,7 @@ from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.middleware import ApiMiddleware
 from alephee.http.observe import render_metrics
+from alephee.http.openapi import finish as finish_openapi
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -110,6 +111,7 @@ def _install_docs(app: FastAPI) -> None:
             for name, body in EXTRA_SCHEMAS.items():
                 components.setdefault(name, body)
             _document_400_not_422(schema, components)
+            finish_openapi(schema, app.routes)
             app.openapi_schema = schema
         return app.openapi_schema
 

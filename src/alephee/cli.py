@@ -17,6 +17,7 @@ from alephee.accounts.schemas import AccountType
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.http.numbers import int_from_text
 
 app = typer.Typer(help="Alephee-compatible marketplace-integration hub.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -348,9 +349,11 @@ def store_create(
     externals: list[tuple[int, str, str | None]] = []
     for spec in external or []:
         parts = spec.split(":", 2)
-        if len(parts) < 2 or not parts[0].isdigit() or not parts[1]:
+        marketplace_id = int_from_text(parts[0]) if len(parts) >= 2 and parts[1] else None
+        if marketplace_id is None:
             fail(f"--external '{spec}' must be MARKETPLACE_ID:EXTERNAL_ID[:NAME]")
-        externals.append((int(parts[0]), parts[1], parts[2] if len(parts) > 2 else None))
+            return
+        externals.append((marketplace_id, parts[1], parts[2] if len(parts) > 2 else None))
     address = {
         k: v
         for k, v in {

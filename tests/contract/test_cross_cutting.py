@@ -209,9 +209,17 @@ def test_swagger_needs_no_key(client: TestClient) -> None:
     assert spec.status_code == 200
     paths = spec.json()["paths"]
     assert "/v2/accounts" in paths and "/v2/accounts/{accountId}/stores" in paths
-    params = {p["name"] for p in paths["/v2/accounts/{accountId}/stores"]["get"]["parameters"]}
+    stores = paths["/v2/accounts/{accountId}/stores"]["get"]
+    params = {p["name"] for p in stores["parameters"]}
+    # The key is the document's apiKey security scheme (a query parameter named API_KEY), not a parameter.
+    assert stores["security"] == [{"ApiKey": []}]
+    assert spec.json()["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey",
+        "in": "query",
+        "name": "API_KEY",
+        "description": spec.json()["components"]["securitySchemes"]["ApiKey"]["description"],
+    }
     assert {
-        "API_KEY",
         "accountId",
         "allowPickupInStores",
         "withAccountPickup",

@@ -32,6 +32,7 @@ from alephee.http.auth import (
 )
 from alephee.http.body import body_doc, json_array
 from alephee.http.errors import error_responses
+from alephee.http.numbers import plain_int
 from alephee.http.paging import DATE_CREATED_SORT, ID_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult
@@ -75,7 +76,7 @@ def _store_out(store: Store, externals: list[StoreExternalId]) -> StoreOut:
         BusinessName=store.business_name,
         ExternalStoreId=[
             ExternalStoreIdOut(
-                Id=int(e.external_id) if e.external_id.isdigit() else e.external_id,
+                Id=e.external_id if (number := plain_int(e.external_id)) is None else number,
                 ExternalId=e.external_id,
                 Name=e.name,
                 MarketplaceID=e.marketplace_id,

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
-from alephee.http.wire import AddressOut, WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import AddressOut, Identifier, WireDateTime, WireDecimal, WireModel
 
 
 class AccountType(StrEnum):
@@ -109,7 +109,7 @@ class LoginTokenOut(WireModel):
 class FiscalTaxRuleIn(WireModel):
     """One account fiscal tax rule (our design; spec 10 §6 has only the page title)."""
 
-    Code: str = Field(min_length=1, max_length=60, description="Your identifier of the rule (upsert key).")
+    Code: Identifier = Field(min_length=1, max_length=60, description="Your identifier of the rule (upsert key).")
     Name: str = Field(min_length=1, max_length=200)
     TaxType: str = Field(
         default="VAT", min_length=1, max_length=30, description="VAT, GrossIncome, Perception, Withholding, Other."

@@ -31,6 +31,7 @@ from alephee.accounts.schemas import AccountType, FiscalTaxRuleIn
 from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthorized
 from alephee.http.auth import Caller, hash_key
+from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
 from alephee.marketplaces.models import Marketplace
@@ -72,10 +73,10 @@ def _hash_token(token: str) -> str:
 def _parse_int(value: str | None, default: int, message: str) -> int:
     if value is None or value.strip() == "":
         return default
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise InvalidInput(message) from None
+    number = int_from_text(value)
+    if number is None:
+        raise InvalidInput(message)
+    return number
 
 
 def issue_login_token(
@@ -190,11 +191,8 @@ def list_accounts(
     """Accounts linked to the key, optionally narrowed by ``DocNumber`` or one ``accountId``."""
     ids = caller.account_ids
     if account_id is not None and account_id.strip():
-        try:
-            wanted = int(account_id.strip())
-        except ValueError:
-            raise Unauthorized("The accountId is not associated with the given API_KEY") from None
-        if wanted not in caller.accounts:
+        wanted = int_from_text(account_id)
+        if wanted is None or wanted not in caller.accounts:
             raise Unauthorized("The accountId is not associated with the given API_KEY")
         ids = [wanted]
     stmt = select(Account).where(Account.id.in_(ids))

@@ -22,6 +22,8 @@ from alephee.accounts.models import Account, ApiKey, ApiKeyAccount
 from alephee.context import AppContext, get_context
 from alephee.db import ReadState
 from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
+from alephee.http.numbers import int_from_text
+from alephee.http.routing import refuse_bad_text
 
 MISSING_KEY = "The API_KEY query parameter is required"
 INVALID_KEY = "Invalid API_KEY"
@@ -121,15 +123,16 @@ def _apply_rate_limit(request: Request, ctx: AppContext, caller: Caller) -> None
     request.scope.setdefault("state", {})["ratelimit"] = decision
     if not decision.allowed:
         raise TooManyRequests()
+    # Authenticated and within the limit: now the request's own values may be refused (400).
+    refuse_bad_text(request)
 
 
 def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> AccountScope:
     if raw_account is None or not raw_account.strip():
         raise Unauthorized(MISSING_ACCOUNT)
-    try:
-        account_id = int(raw_account.strip())
-    except ValueError:
-        raise Unauthorized(ACCOUNT_NOT_LINKED) from None
+    account_id = int_from_text(raw_account)
+    if account_id is None:
+        raise Unauthorized(ACCOUNT_NOT_LINKED)
     linked = caller.accounts.get(account_id)
     if linked is None:
         raise Unauthorized(ACCOUNT_NOT_LINKED)

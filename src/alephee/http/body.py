@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from alephee.context import AppContext
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http.errors import describe_validation_errors
+from alephee.http.wire import read_input
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -97,7 +98,7 @@ def json_object(model: type[M], *, unwrap_single: bool = False) -> Callable[[Req
 def validate(model: type[M], data: Any) -> M:
     """Validate ``data`` as ``model``, turning errors into a 400 ``InvalidInput``."""
     try:
-        return model.model_validate(data)
+        return read_input(model, data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_errors(exc.errors())) from None
 

@@ -3,6 +3,8 @@ never an overflow deep in the driver."""
 
 from __future__ import annotations
 
+from alephee.http.numbers import int_from_text
+
 MAX_INT32 = 2_147_483_647
 MAX_INT64 = 9_223_372_036_854_775_807
 
@@ -28,15 +30,13 @@ def query_bool(value: str | None, name: str) -> bool | None:
 
 
 def query_int(value: str | None, name: str, *, lo: int | None = None, hi: int | None = None) -> int | None:
-    """An integer query value; None when absent; 400 when not an integer or outside ``lo..hi``."""
+    """An integer query value (``http.numbers``: ASCII digits only); None when absent; 400 when not an integer
+    or outside ``lo..hi``."""
     from alephee.errors import InvalidInput
 
     if value is None or not value.strip():
         return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        number = None
+    number = int_from_text(value)
     if number is None or (lo is not None and number < lo) or (hi is not None and number > hi):
         if lo is None and hi is None:
             raise InvalidInput(BAD_INT.format(name=name))

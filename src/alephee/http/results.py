@@ -175,6 +175,7 @@ def validate_element(
 
     from alephee.http.body import raw_property
     from alephee.http.errors import describe_validation_errors
+    from alephee.http.wire import read_input
 
     key = raw_property(raw, key_name)
     outcome = result.item(number, key)
@@ -182,7 +183,7 @@ def validate_element(
         outcome.error(NOT_AN_OBJECT, None, code)
         return outcome, None
     try:
-        return outcome, model.model_validate(raw)
+        return outcome, read_input(model, raw)
     except ValidationError as exc:
         outcome.error(describe_validation_errors(exc.errors()), key, code)
         return outcome, None

@@ -3,10 +3,15 @@
 Each route knows its own query parameters (including those of its dependencies); before FastAPI reads
 them, the query string is rewritten so every differently-cased name takes the declared spelling. Unknown
 parameters are left alone and ignored, never rejected.
+
+Query and path values follow the text rule of ``http.wire`` (NFC, no control characters): they are
+normalised here, and a value with a control character is refused with a 400 once the caller is
+authenticated and within its rate limit (``refuse_bad_text``, called by ``http.auth``), the documented order.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -14,6 +19,53 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+
+from alephee.errors import InvalidInput
+from alephee.http.wire import clean_text
+
+BAD_QUERY_TEXT = "Query parameter '{name}' {problem}"
+BAD_PATH_TEXT = "Path parameter '{name}' {problem}"
+# Where the first refused value waits for the caller to be authenticated (request scope "state").
+TEXT_PROBLEM = "text_problem"
+# Percent-escapes or raw bytes of control or non-ASCII characters: only such query strings need a look.
+_SUSPECT = re.compile(rb"%(?:[01][0-9a-fA-F]|7[fF]|[89a-fA-F][0-9a-fA-F])|[\x00-\x1f\x7f-\xff]")
+
+
+def clean_query(query_string: bytes) -> tuple[bytes, str | None]:
+    """The query string with every value in NFC, and the first value refused by ``clean_text`` (a message)."""
+    if not query_string or not _SUSPECT.search(query_string):
+        return query_string, None
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    problem = None
+    out: list[tuple[str, str]] = []
+    for key, value in pairs:
+        try:
+            value = clean_text(value)
+        except ValueError as exc:
+            problem = problem or BAD_QUERY_TEXT.format(name=key, problem=exc)
+        out.append((key, value))
+    if out == pairs:
+        return query_string, problem
+    return urlencode(out).encode("latin-1"), problem
+
+
+def clean_path_params(path_params: dict[str, Any]) -> str | None:
+    """Path values in NFC (in place); the first value refused by ``clean_text`` (a message)."""
+    problem = None
+    for name, value in path_params.items():
+        if isinstance(value, str) and not (value.isascii() and value.isprintable()):
+            try:
+                path_params[name] = clean_text(value)
+            except ValueError as exc:
+                problem = problem or BAD_PATH_TEXT.format(name=name, problem=exc)
+    return problem
+
+
+def refuse_bad_text(request: Request) -> None:
+    """400 when a query or path value of the request was refused by the text rule (see the module doc)."""
+    problem = request.scope.get("state", {}).get(TEXT_PROBLEM)
+    if problem:
+        raise InvalidInput(problem)
 
 
 def canonical_query(query_string: bytes, names: dict[str, str]) -> bytes:
@@ -78,8 +130,12 @@ class CaseInsensitiveRoute(APIRoute):
 
         async def case_insensitive_handler(request: Request) -> Response:
             scope = request.scope
-            scope["query_string"] = canonical_query(scope.get("query_string", b""), names)
+            query, problem = clean_query(scope.get("query_string", b""))
+            scope["query_string"] = canonical_query(query, names)
             request.__dict__.pop("_query_params", None)
+            problem = clean_path_params(scope.get("path_params", {})) or problem
+            if problem:
+                scope.setdefault("state", {})[TEXT_PROBLEM] = problem
             return await handler(request)
 
         return case_insensitive_handler

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import types
+import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationInfo, field_validator, model_validator
+
+from alephee.http import numbers
 
 
 def format_utc(value: datetime) -> str:
@@ -26,32 +32,120 @@ WireDateTime = Annotated[datetime, PlainSerializer(format_utc, return_type=str, 
 WireDecimal = Annotated[Decimal, PlainSerializer(_decimal_out, return_type=float, when_used="json")]
 
 
+# --- Text sent by clients ----------------------------------------------------------------------------------
+# One rule for every string in a request, the same on SQLite and PostgreSQL: Unicode NFC (so "CAFÉ" typed
+# with a combining accent and with a precomposed "É" is one SKU), and no control characters (PostgreSQL
+# cannot store NUL at all; SQLite would). Free text may keep tabs and line breaks; identifiers (SKUs,
+# codes, external ids) may not, nor invisible format characters (zero-width, bidi overrides, BOM).
+
+CONTROL_IN_TEXT = "must not contain control characters"
+CONTROL_IN_IDENTIFIER = "must not contain control, format or line-break characters"
+_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_IDENTIFIER_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: str) -> str:
+    """``value`` in NFC; ``ValueError`` when it holds a control character other than tab, CR or LF."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+    if _TEXT_CONTROLS.search(value):
+        raise ValueError(CONTROL_IN_TEXT)
+    return value
+
+
+def clean_identifier(value: str) -> str:
+    """``value`` in NFC; ``ValueError`` when it holds any control character (tab and line breaks included)
+    or an invisible format character (Unicode category Cf)."""
+    if _IDENTIFIER_CONTROLS.search(value):
+        raise ValueError(CONTROL_IN_IDENTIFIER)
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+        if any(unicodedata.category(char) == "Cf" for char in value):
+            raise ValueError(CONTROL_IN_IDENTIFIER)
+    return value
+
+
+class _IdentifierMark:
+    """Marks a ``str`` field as an identifier (``Identifier``) for ``WireModel``."""
+
+
+IDENTIFIER = _IdentifierMark()
+# A string field that names something (SKU, brand, code, external id): ``clean_identifier`` applies.
+Identifier = Annotated[str, IDENTIFIER]
+
+
+def _int_in(value: str) -> int:
+    return numbers.parse_int(value)
+
+
+def _decimal_in(value: str) -> Decimal:
+    return numbers.parse_decimal(value)
+
+
+def _float_in(value: str) -> float:
+    return float(numbers.parse_decimal(value))
+
+
+_NUMBER_READERS: dict[Any, Callable[[str], Any]] = {int: _int_in, Decimal: _decimal_in, float: _float_in}
+
+
+def _text_reader(annotation: Any, metadata: list[Any]) -> Callable[[str], Any]:
+    """How a string sent for a field of this type is read: the strict number reader when the field can only
+    take the string as a number (``int``, ``Decimal``, ``float``, optional or in a union without ``str``),
+    else the identifier rule (fields marked ``Identifier``) or the free-text rule."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    bases = []
+    for option in options:
+        if get_origin(option) is Annotated:
+            option, *marks = get_args(option)
+            metadata = [*metadata, *marks]
+        bases.append(option)
+    if str in bases:
+        return clean_identifier if IDENTIFIER in metadata else clean_text
+    return next((_NUMBER_READERS[base] for base in bases if base in _NUMBER_READERS), clean_text)
+
+
 class WireModel(BaseModel):
     """Base of request and response bodies.
 
     Field names are the spec's exact PascalCase names. Incoming property names are matched
     case-insensitively (real clients post ``{"sku": ..., "stock": {"quantity": 2}}``); unknown properties
-    are ignored.
+    are ignored. A string sent for a number field is read by ``http.numbers`` (ASCII digits only), any other
+    string is NFC-normalised and refused with control characters (``clean_text``, ``clean_identifier``).
     """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     _ci_names: ClassVar[dict[str, str]] = {}
     _exact_names: ClassVar[frozenset[str]] = frozenset()
+    _text_readers: ClassVar[dict[str, Callable[[str], Any]]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         names: dict[str, str] = {}
         exact: set[str] = set()
+        readers: dict[str, Callable[[str], Any]] = {}
         for name, field in cls.model_fields.items():
             names.setdefault(name.lower(), name)
             exact.add(name)
             if field.alias:
                 names.setdefault(field.alias.lower(), field.alias)
                 exact.add(field.alias)
+            readers[name] = _text_reader(field.annotation, field.metadata)
         cls._ci_names = names
         cls._exact_names = frozenset(exact)
+        cls._text_readers = readers
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # Only strings of a request (``read_input``): stored rows and marketplace data rendered into
+        # responses are shown as they are. JSON numbers, booleans and objects go to the field's own
+        # validation untouched.
+        if isinstance(value, str) and info.context is WIRE_INPUT and info.field_name is not None:
+            return cls._text_readers.get(info.field_name, clean_text)(value)
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -70,6 +164,17 @@ class WireModel(BaseModel):
             # An exact-case key wins over a differently-cased duplicate.
             out.setdefault(canonical, value)
         return out
+
+
+M = TypeVar("M", bound=BaseModel)
+# The validation context of request data: turns on the strict reading of numbers and text in WireModel.
+WIRE_INPUT: dict[str, bool] = {"wire_input": True}
+
+
+def read_input(model: type[M], data: Any) -> M:
+    """``data`` from a request validated as ``model`` with the strict number and text rules
+    (``pydantic.ValidationError`` when it does not fit)."""
+    return model.model_validate(data, context=WIRE_INPUT)
 
 
 class AddressOut(WireModel):

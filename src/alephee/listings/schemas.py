@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from alephee.http.body import raw_property
 from alephee.http.results import ActionResult
-from alephee.http.wire import WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import WireDateTime, WireDecimal, WireModel, clean_identifier
 from alephee.products.schemas import Amount, Code, IdInteger
 
 # Spec 50 §5.3 (read): Mercado Libre listing types; descriptions are the friendly names ML shows.
@@ -39,7 +39,7 @@ def parse_external_ids(value: Any) -> Any:
             element = raw_property(element, "Id")
         if isinstance(element, bool) or not isinstance(element, str | int) or not str(element).strip():
             raise ValueError(BAD_EXTERNAL_IDS)
-        out.append(str(element).strip())
+        out.append(clean_identifier(str(element).strip()))
     return out
 
 

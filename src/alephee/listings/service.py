@@ -25,9 +25,11 @@ from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.body import raw_property
 from alephee.http.errors import describe_validation_errors
+from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ERROR, OK, WARNING, ActionResult, ActionResultBuilder, Level, ResultItem, ResultMessage
+from alephee.http.wire import read_input
 from alephee.listings import propagation, rules, statuses
 from alephee.listings.models import Listing, ListingDiscount
 from alephee.listings.schemas import (
@@ -74,10 +76,8 @@ def parse_status_filter(settings: Settings, raw: str | None) -> str | None:
         return None
     table = statuses.table(settings)
     codes = ", ".join(f"{table.code(n)} {table.label(n)}" for n in statuses.DEFAULT_TABLE)
-    try:
-        name = table.from_code(int(raw.strip()))
-    except ValueError:
-        name = None
+    code = int_from_text(raw)
+    name = table.from_code(code) if code is not None else None
     if name is None:
         raise InvalidInput(UNKNOWN_STATUS.format(code=raw.strip(), codes=codes))
     return name
@@ -118,8 +118,9 @@ def search(
     if filters.brand:
         text = filters.brand.strip()
         brand_cond = Brand.name_key == products.brand_key(text)
-        by_id = text.isdigit() and int(text) <= MAX_INT32
-        conditions.append(or_(brand_cond, Brand.id == int(text)) if by_id else brand_cond)
+        brand_id = int_from_text(text)
+        by_id = brand_id is not None and 0 <= brand_id <= MAX_INT32
+        conditions.append(or_(brand_cond, Brand.id == brand_id) if by_id else brand_cond)
     base = (
         select(Listing.id)
         .join(Product, Product.id == Listing.product_id)
@@ -314,7 +315,7 @@ def _parse(model: type[Any], raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, dict):
         return None, "Each element must be a JSON object"
     try:
-        return model.model_validate(raw), None
+        return read_input(model, raw), None
     except ValidationError as exc:
         return None, describe_validation_errors(exc.errors())
 

@@ -31,6 +31,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
+from alephee.http.numbers import to_int
+
 # --- errors -------------------------------------------------------------------------------------------------
 
 
@@ -554,8 +556,8 @@ def listing_status_name(value: Any) -> str:
         raise PermanentDeliveryError(f"invalid listing status {value!r}")
     if isinstance(value, Mapping):
         value = _pick(value, "key", "id", "name", "value")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        code = int(value)
+    code = to_int(value)
+    if code is not None:
         if code not in LISTING_STATUS_NAMES:
             raise PermanentDeliveryError(f"invalid listing status {value!r}")
         return LISTING_STATUS_NAMES[code]

@@ -43,6 +43,8 @@ from alephee.accounts.models import Account, AccountMarketplace
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.http.numbers import to_int
+from alephee.http.params import MAX_INT64
 from alephee.listings.models import Listing
 from alephee.listings.schemas import LISTING_TYPES
 from alephee.listings.service import add_sold_quantity
@@ -127,10 +129,8 @@ def payment_pending(order: ChannelOrder) -> bool:
 
 
 def _shipping_id(value: str | None) -> int | None:
-    if value is None or not str(value).isdigit():
-        return None
-    number = int(value)
-    return number if number <= 9_223_372_036_854_775_807 else None
+    number = to_int(value) if value is not None else None
+    return number if number is not None and 0 <= number <= MAX_INT64 else None
 
 
 def _payment_json(payment: ChannelPayment, order: ChannelOrder) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alephee.errors import InvalidInput
+from alephee.http.numbers import to_int
 from alephee.orders import shipping_rules as ship
 
 MAX_LENGTH = 350
@@ -96,11 +97,8 @@ def parse_option(raw: str | int | None) -> int:
     """``messageOptions`` as a code (400 when absent or unknown)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise InvalidInput(OPTION_REQUIRED)
-    try:
-        option = int(str(raw).strip())
-    except ValueError:
-        raise InvalidInput(BAD_OPTION.format(value=raw)) from None
-    if option not in OPTION_NAMES:
+    option = to_int(raw)
+    if option is None or option not in OPTION_NAMES:
         raise InvalidInput(BAD_OPTION.format(value=raw))
     return option
 

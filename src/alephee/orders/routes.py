@@ -30,6 +30,7 @@ from alephee.http.auth import (
 )
 from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
 from alephee.http.errors import error_responses
+from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page, Paged, Paging, route_cap
 from alephee.http.params import query_bool
 from alephee.http.routing import api_router, read_query
@@ -57,10 +58,10 @@ BAD_ORDER_ID = "orderId must be an integer"
 
 
 def _order_id(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidInput(BAD_ORDER_ID) from None
+    number = int_from_text(raw)
+    if number is None:
+        raise InvalidInput(BAD_ORDER_ID)
+    return number
 
 
 def _json(body: Any, status: int = 200) -> Response:

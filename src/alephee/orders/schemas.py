@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from alephee.http.wire import AddressOut, WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import IDENTIFIER, AddressOut, WireDateTime, WireDecimal, WireModel
 
 
 class KeyValue(WireModel):
@@ -535,6 +535,8 @@ class SplitOut(WireModel):
 # --- POST /v2/orders (OrderInfo, spec 21 §6.4) ---------------------------------------------------------------
 
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# Identifiers (SKUs, external ids): NFC, no control characters (http/wire.py ``clean_identifier``).
+Id100 = Annotated[str, IDENTIFIER, StringConstraints(strip_whitespace=True, max_length=100)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 BigIntIn = Annotated[int, Field(ge=0, le=9_223_372_036_854_775_807)]
 AmountIn = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), decimal_places=4)]
@@ -566,12 +568,12 @@ class AddressIn(WireModel):
 class ProductIn(WireModel):
     """The product of an item: matched in the catalogue by ``Sku`` (and ``Brand``), else kept disconnected."""
 
-    Sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    Brand: Text100 | None = None
+    Sku: Annotated[str, IDENTIFIER, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    Brand: Id100 | None = None
     Title: Text300 | None = None
     Description: Text300 | None = None
-    SellerSku: Text100 | None = None
-    EAN: Text100 | None = None
+    SellerSku: Id100 | None = None
+    EAN: Id100 | None = None
 
 
 class OrderInfoItemIn(WireModel):
@@ -614,7 +616,7 @@ class TaxesIn(WireModel):
 class OrderInfoPaymentIn(WireModel):
     """``OrderInfoPayments``: at least the amount."""
 
-    ExternalPaymentId: Text100 | None = None
+    ExternalPaymentId: Id100 | None = None
     Amount: AmountIn
     AmountNoDiscount: AmountIn | None = None
     ShippingAmount: AmountIn | None = None
@@ -722,7 +724,7 @@ class OrderInfoIn(WireModel):
     """``OrderInfo``: the body of POST /v2/orders (one order per call)."""
 
     MarketplaceId: int = Field(ge=1, le=2_147_483_647)
-    ExternalOrderId: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    ExternalOrderId: Annotated[str, IDENTIFIER, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     Integrated: bool = False
     ErpStatus: Text100 | None = None
     DateCreated: str

@@ -40,9 +40,10 @@ from alephee.db import Database, ReadState
 from alephee.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
 from alephee.http.body import raw_field
 from alephee.http.dates import parse_filter_datetime
+from alephee.http.numbers import int_from_text, plain_int, to_int
 from alephee.http.paging import Page, SortOption
-from alephee.http.params import query_bool, query_int
-from alephee.http.wire import format_utc
+from alephee.http.params import MAX_INT64, query_bool, query_int
+from alephee.http.wire import clean_identifier, clean_text, format_utc
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import documents as docs
 from alephee.orders import labels
@@ -526,7 +527,7 @@ def get_pack(session: Session, account_id: int, pack_id: str) -> dict[str, Any]:
     first = orders[0]
     marketplace = dict(first["MarketPlace"])
     return {
-        "Id": int(key) if key.isdigit() else key,
+        "Id": key if (number := plain_int(key)) is None else number,
         "SourcePackId": first["SourcePackId"],
         "IsComplete": all(bool(o["IsCompletePackOrder"]) for o in orders),
         "Marketplace": marketplace,
@@ -623,7 +624,7 @@ def danfe_pdf(nfe: OrderDocument) -> bytes:
         f"Arquivo XML: {nfe.name}.{nfe.extension} ({nfe.size} bytes, SHA-256 {nfe.sha256[:16]}...)",
     ):
         pdf.cell(0, 7, labels._latin1(text), new_x="LMARGIN", new_y="NEXT")
-    if nfe.fiscal_key and nfe.fiscal_key.isdigit():
+    if nfe.fiscal_key and nfe.fiscal_key.isascii() and nfe.fiscal_key.isdigit():
         labels._draw_code128(pdf, nfe.fiscal_key, 10, pdf.get_y() + 4, 150, 18)
     return bytes(pdf.output())
 
@@ -926,20 +927,21 @@ STATUS_REQUIRED = "Status is required and must be an integer"
 
 
 def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value <= 9_223_372_036_854_775_807 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return _as_int(int(value.strip()))
-    return None
+    """A positive 64-bit id from a JSON value (number or integer text, ``http.numbers``), else None."""
+    number = to_int(value)
+    return number if number is not None and 0 < number <= MAX_INT64 else None
 
 
-def _as_text(value: Any, limit: int) -> tuple[bool, str | None]:
+def _as_text(value: Any, limit: int, *, identifier: bool = False) -> tuple[bool, str | None]:
+    """``(acceptable, text)`` of a raw text property: at most ``limit`` characters, the wire text rule
+    (NFC, no control characters; ``identifier``: none at all, http/wire.py)."""
     if value is None:
         return True, None
     if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = str(value)
+        try:
+            text = (clean_identifier if identifier else clean_text)(str(value))
+        except ValueError:
+            return False, None
         return len(text) <= limit, text
     return False, None
 
@@ -991,7 +993,7 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
         for name, column, limit in (("OwnOrderId", "integrated_order_id", 100), ("ErpStatus", "erp_status", 100)):
             present, value = raw_field(raw, name)
             if present:
-                ok, text = _as_text(value, limit)
+                ok, text = _as_text(value, limit, identifier=name == "OwnOrderId")
                 if not ok:
                     problem = BAD_FIELD.format(name=name)
                 changes[column] = text
@@ -1369,11 +1371,8 @@ def parse_split_reason(raw: str | None) -> int:
     """``splitReasonId`` (400 when absent or not 1-4)."""
     if raw is None or not raw.strip():
         raise InvalidInput(SPLIT_REASON_REQUIRED)
-    try:
-        reason = int(raw.strip())
-    except ValueError:
-        raise InvalidInput(BAD_SPLIT_REASON.format(value=raw.strip())) from None
-    if reason not in SPLIT_REASONS:
+    reason = int_from_text(raw)
+    if reason is None or reason not in SPLIT_REASONS:
         raise InvalidInput(BAD_SPLIT_REASON.format(value=raw.strip()))
     return reason
 
@@ -1690,10 +1689,11 @@ def _kv_in(value: Any, default: tuple[int, str]) -> dict[str, Any]:
     if isinstance(value, str):
         return {"Key": 0, "Value": value}
     key = value.Key
-    code = int(key) if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()) else 0
+    number = to_int(key)
+    code = number if number is not None else 0
     if not 0 <= code <= 2_147_483_647:
         raise InvalidInput(BAD_CODE.format(value=key))
-    return {"Key": code, "Value": value.Value or (key if isinstance(key, str) and not key.strip().isdigit() else None)}
+    return {"Key": code, "Value": value.Value or (key if isinstance(key, str) and number is None else None)}
 
 
 def _logistic_in(value: Any) -> int:

@@ -11,6 +11,8 @@ built on logistic types and shipment statuses for them live here too (docs/compa
 
 from __future__ import annotations
 
+from alephee.http.numbers import int_from_text
+
 # --- logistic types (spec 30 E4; 9 and 10 are ours, in the gap the spec leaves for them) ----------------
 TO_BE_AGREED = 1
 ME1 = 2
@@ -55,9 +57,10 @@ def logistic_type_code(value: int | str | None) -> int | None:
         return None
     if isinstance(value, int):
         return value if value in LOGISTIC_TYPES else None
+    code = int_from_text(value)
+    if code is not None:
+        return logistic_type_code(code)
     text = value.strip().lower()
-    if text.isdigit():
-        return logistic_type_code(int(text))
     for code, name in LOGISTIC_TYPES.items():
         if name == text:
             return code

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.accounts.models import PriceList
 from alephee.errors import InvalidInput
+from alephee.http.numbers import int_from_text
+from alephee.http.wire import clean_identifier, clean_text
 from alephee.products import hooks, rules
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import (
@@ -215,11 +217,23 @@ class RowProblem(Exception):
 
 
 def _text(value: Any) -> str:
+    """A cell as text, by the API's text rule (NFC, no control characters but tab and line breaks)."""
     if isinstance(value, bool) or value is None:
         raise RowProblem("expected text")
     if isinstance(value, Decimal | int | float):
         return str(value)
-    return str(value).strip()
+    try:
+        return clean_text(str(value).strip())
+    except ValueError as exc:
+        raise RowProblem(str(exc)) from None
+
+
+def _identifier(value: Any) -> str:
+    """A SKU or brand cell, by the API's identifier rule: the same product whichever way it was typed."""
+    try:
+        return clean_identifier(_text(value))
+    except ValueError as exc:
+        raise RowProblem(str(exc)) from None
 
 
 def parse_row(number: int, raw: dict[str, Any]) -> CatalogRow:
@@ -243,8 +257,8 @@ def parse_row(number: int, raw: dict[str, Any]) -> CatalogRow:
         if name not in KNOWN:
             raise RowProblem(f"unknown column '{key}'")
         fields[name] = value
-    sku = _text(fields.get("sku", "")) if fields.get("sku") is not None else ""
-    brand = _text(fields.get("brand", "")) if fields.get("brand") is not None else ""
+    sku = _identifier(fields.get("sku", "")) if fields.get("sku") is not None else ""
+    brand = _identifier(fields.get("brand", "")) if fields.get("brand") is not None else ""
     if not sku:
         raise RowProblem("sku is required")
     if not brand:
@@ -296,7 +310,7 @@ def parse_row(number: int, raw: dict[str, Any]) -> CatalogRow:
         product_type = TYPE_NAMES.get(_text(fields["type"]).lower().replace(" ", "_"))
         if product_type is None:
             raise RowProblem("type must be normal, kit, variation or master (or 1, 2, 5, 6)")
-    parent_sku = _text(fields["parent_sku"]) if fields.get("parent_sku") not in (None, "") else None
+    parent_sku = _identifier(fields["parent_sku"]) if fields.get("parent_sku") not in (None, "") else None
     if parent_sku and product_type is None:
         product_type = VARIATION_CHILD
     if product_type == VARIATION_CHILD and not parent_sku:
@@ -346,8 +360,9 @@ def _price(name: str, value: Any) -> Decimal:
 
 def _catalog_status(value: Any) -> int:
     text = _text(value).lower().replace(" ", "_")
-    if text.isdigit() and int(text) in CATALOG_STATUSES:
-        return int(text)
+    code = int_from_text(text)
+    if code is not None and code in CATALOG_STATUSES:
+        return code
     if text in STATUS_NAMES:
         return STATUS_NAMES[text]
     raise RowProblem("catalog_status must be 0..5 (Assigned, Approved, Observed, ...)")
@@ -381,7 +396,7 @@ def _components(value: Any) -> list[tuple[str, int, bool]]:
         for part in (p.strip() for p in value.split(";") if p.strip()):
             principal = part.startswith("*")
             sku, _, units = part.lstrip("*").partition(":")
-            out.append((sku.strip(), _units(units or "1"), principal))
+            out.append((_identifier(sku), _units(units or "1"), principal))
         if out and not any(p for *_, p in out):
             out[0] = (out[0][0], out[0][1], True)
     elif isinstance(value, list):
@@ -392,7 +407,8 @@ def _components(value: Any) -> list[tuple[str, int, bool]]:
             sku = normalized.get("sku")
             if sku in (None, ""):
                 raise RowProblem("each component needs sku")
-            out.append((_text(sku), _units(normalized.get("quantity", 1)), bool(normalized.get("principal", False))))
+            principal = bool(normalized.get("principal", False))
+            out.append((_identifier(sku), _units(normalized.get("quantity", 1)), principal))
         if out and not any(p for *_, p in out):
             out[0] = (out[0][0], out[0][1], True)
     else:

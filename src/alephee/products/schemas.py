@@ -6,15 +6,14 @@ Input numbers are parsed strictly (``Amount``: a JSON number or a plain decimal 
 
 from __future__ import annotations
 
-import math
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from alephee.http import numbers
 from alephee.http.params import MAX_INT32
-from alephee.http.wire import WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import IDENTIFIER, Identifier, WireDateTime, WireDecimal, WireModel
 
 PRODUCT_TYPES = {1: "Normal", 2: "Kit", 5: "Variation child", 6: "Variation master"}
 NORMAL, KIT, VARIATION_CHILD, VARIATION_MASTER = 1, 2, 5, 6
@@ -27,59 +26,21 @@ CATALOG_STATUSES = {
     5: "Deleted",
 }
 
-_DECIMAL_TEXT = re.compile(r"^[+-]?\d+(\.\d+)?$")
-_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
-
-NOT_A_NUMBER = "must be a number with '.' as decimal separator and no thousands separators"
-NOT_AN_INTEGER = "must be a whole number (no decimals)"
-EMPTY_VALUE = "must not be empty"
-
 
 def parse_amount(value: Any) -> Any:
-    """A JSON number or decimal string to an exact ``Decimal`` (floats through their shortest repr)."""
-    if value is None or isinstance(value, Decimal):
+    """A JSON number or decimal string to an exact ``Decimal`` (``http.numbers``: ASCII digits, ``.`` as
+    separator; floats through their shortest repr)."""
+    if value is None:
         return value
-    if isinstance(value, bool):
-        raise ValueError(NOT_A_NUMBER)
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(NOT_A_NUMBER)
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise ValueError(EMPTY_VALUE)
-        if not _DECIMAL_TEXT.match(text):
-            raise ValueError(NOT_A_NUMBER)
-        try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern already excludes it
-            raise ValueError(NOT_A_NUMBER) from None
-    raise ValueError(NOT_A_NUMBER)
+    return numbers.parse_decimal(value)
 
 
 def parse_integer(value: Any) -> Any:
-    """A whole JSON number (``2`` or ``2.0``) or an integer string; booleans and fractions are refused."""
+    """A whole JSON number (``2`` or ``2.0``) or an integer string (``http.numbers``); booleans and fractions
+    are refused."""
     if value is None:
         return value
-    if isinstance(value, bool):
-        raise ValueError(NOT_AN_INTEGER)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise ValueError(NOT_AN_INTEGER)
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise ValueError(EMPTY_VALUE)
-        if not _INTEGER_TEXT.match(text):
-            raise ValueError(NOT_AN_INTEGER)
-        return int(text)
-    raise ValueError(NOT_AN_INTEGER)
+    return numbers.parse_int(value, whole_floats=True)
 
 
 def parse_code(value: Any) -> Any:
@@ -95,7 +56,7 @@ Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
 Integer = Annotated[int, BeforeValidator(parse_integer)]
 # Ids and codes stored in 32-bit columns: a bigger number is the client's error, never a driver overflow.
 IdInteger = Annotated[int, BeforeValidator(parse_integer), Field(ge=0, le=MAX_INT32)]
-Code = Annotated[str, BeforeValidator(parse_code)]
+Code = Annotated[str, IDENTIFIER, BeforeValidator(parse_code)]
 
 
 # --- POST /v2/products ----------------------------------------------------------------------------------
@@ -335,12 +296,12 @@ class ProductFiscalIn(WireModel):
     TaxRate: Amount | None = Field(
         default=None, description="VAT percent (0..100, <= 4 decimals) deriving Price <-> PriceWithTaxes."
     )
-    TaxRuleCode: str | None = Field(
+    TaxRuleCode: Identifier | None = Field(
         default=None,
         max_length=60,
         description="Code of an account fiscal tax rule; its Percentage applies when TaxRate is not set.",
     )
-    FiscalCode: str | None = Field(default=None, max_length=30, description="Tariff code (NCM, HS...).")
+    FiscalCode: Identifier | None = Field(default=None, max_length=30, description="Tariff code (NCM, HS...).")
     Origin: str | None = Field(default=None, max_length=10, description="Fiscal origin code (e.g. Brazil 0..8).")
 
 

@@ -27,9 +27,11 @@ from alephee.db import Money, UtcDateTime
 from alephee.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from alephee.http.body import TOO_MANY, raw_property
 from alephee.http.errors import describe_validation_errors
+from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome, validate_element
+from alephee.http.wire import read_input
 from alephee.products import hooks, rules
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import (
@@ -114,11 +116,8 @@ def parse_price_list_id(raw: str | None) -> int | None:
     """The ``priceListId`` query value (None when absent or empty)."""
     if raw is None or not raw.strip():
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise InvalidInput(BAD_PRICE_LIST_ID) from None
-    if not 0 <= value <= MAX_INT32:
+    value = int_from_text(raw)
+    if value is None or not 0 <= value <= MAX_INT32:
         raise InvalidInput(BAD_PRICE_LIST_ID)
     return value
 
@@ -323,7 +322,7 @@ def brand_matches(brand_id: int, brand_name: str, wanted: str | None) -> bool:
     if wanted is None or not wanted.strip():
         return True
     text = wanted.strip()
-    return text.lower() == brand_name.strip().lower() or (text.isdigit() and int(text) == brand_id)
+    return text.lower() == brand_name.strip().lower() or int_from_text(text) == brand_id
 
 
 def _error(outcome: ItemOutcome, problem: rules.Problem) -> None:
@@ -930,17 +929,19 @@ def parse_code_list(raw: str | None, name: str, allowed: Collection[int]) -> tup
         text = part.strip()
         if not text:
             continue
-        if not text.lstrip("-").isdigit() or int(text) not in allowed:
+        code = int_from_text(text)
+        if code is None or code not in allowed:
             raise InvalidInput(BAD_CODE_LIST.format(name=name, allowed=allowed_text))
-        out.append(int(text))
+        out.append(code)
     return tuple(dict.fromkeys(out))
 
 
 def _brand_filter(value: str) -> Any:
     text = value.strip()
     condition = Brand.name_key == brand_key(text)
-    if text.isdigit() and int(text) <= MAX_INT32:
-        condition = or_(condition, Brand.id == int(text))
+    brand_id = int_from_text(text)
+    if brand_id is not None and 0 <= brand_id <= MAX_INT32:
+        condition = or_(condition, Brand.id == brand_id)
     return condition
 
 
@@ -1388,7 +1389,7 @@ def _delete_targets(
             outcome.error("Each element must be a JSON object", None, rules.CODE_INVALID)
             continue
         try:
-            item = PLProductInfoIn.model_validate(raw)
+            item = read_input(PLProductInfoIn, raw)
         except ValidationError as exc:
             outcome.error(describe_validation_errors(exc.errors()), key, rules.CODE_INVALID)
             continue

@@ -13,10 +13,9 @@ Code tables (units, modes, logistic types) are in ``orders.shipping_rules``; mes
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -26,6 +25,7 @@ from alephee import clock
 from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.body import raw_property
+from alephee.http.numbers import int_from_text, to_decimal, to_int
 from alephee.http.paging import Page, SortOption
 from alephee.http.params import MAX_INT32, MAX_INT64
 from alephee.marketplaces.outbox import enqueue
@@ -74,8 +74,6 @@ MODE_MISMATCH = "Transport.Mode.Id {id} and Transport.Mode.Name '{name}' name di
 BAD_CONTAINER = "Transport.Container must be an integer between 1 and {max}"
 UNKNOWN_MILESTONE = "Unknown shipping milestone '{name}'"
 
-_INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
-
 
 # --- small parsers ---------------------------------------------------------------------------------------------
 
@@ -85,10 +83,10 @@ def parse_order_id(raw: str | None) -> int | None:
     they simply match no order."""
     if raw is None or not raw.strip():
         return None
-    text = raw.strip()
-    if not _INT_TEXT.fullmatch(text):
+    number = int_from_text(raw)
+    if number is None:
         raise InvalidInput(BAD_ORDER_ID)
-    return int(text)
+    return number
 
 
 def _resolve_order_id(url_id: int | None, body_id: Any) -> int:
@@ -112,16 +110,8 @@ def _order(session: Session, account_id: int, order_id: int) -> Order:
 
 
 def _as_int(value: Any) -> int | None:
-    """An integer from JSON: int, integral float or integer text; never a boolean."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        return int(value.strip())
-    return None
+    """An integer from JSON: int, integral float or integer text (``http.numbers``); never a boolean."""
+    return to_int(value, whole_floats=True)
 
 
 def _shown(value: Any) -> str:
@@ -161,13 +151,8 @@ def _measure(value: Any, field: str, settings: Settings, *, zero_ok: bool = Fals
     ``zero_ok``), at most ``shipping_max_measure``. The unit is the sibling MeasureType: never converted."""
     if value is None:
         raise InvalidInput(FIELD_REQUIRED.format(field=field))
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InvalidInput(NOT_A_NUMBER.format(field=field))
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        raise InvalidInput(NOT_A_NUMBER.format(field=field)) from None
-    if not number.is_finite():
+    number = to_decimal(value, exponent=True)  # "1.5e2" as text was always accepted here
+    if number is None:
         raise InvalidInput(NOT_A_NUMBER.format(field=field))
     if number > settings.shipping_max_measure:
         raise InvalidInput(TOO_LARGE.format(field=field, max=settings.shipping_max_measure))

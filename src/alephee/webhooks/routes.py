@@ -14,6 +14,7 @@ from alephee.http.auth import AccountScope, read_session, require_account, write
 from alephee.http.body import body_doc, json_array, json_object
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.errors import error_responses
+from alephee.http.numbers import int_from_text
 from alephee.http.paging import ID_SORT, Page, Paged, paged_response, paging
 from alephee.http.params import MAX_INT32, query_bool
 from alephee.http.routing import api_router
@@ -65,10 +66,10 @@ def _notification_out(row: WebhookEvent) -> NotificationOut:
 def _webhook_id(raw: str | None) -> int:
     if raw is None or not raw.strip():
         raise InvalidInput(MISSING_WEBHOOK_ID)
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 0 < int(text) <= MAX_INT32:
+    number = int_from_text(raw)
+    if number is None or not 0 < number <= MAX_INT32:
         raise InvalidInput(BAD_WEBHOOK_ID)
-    return int(text)
+    return number
 
 
 # --- webhooks -----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from alephee import clock
 from alephee.accounts.models import Account
 from alephee.config import Settings
 from alephee.errors import Conflict, InvalidInput, NotFound
+from alephee.http.numbers import to_int
 from alephee.http.paging import Page
 from alephee.webhooks import crypto, events
 from alephee.webhooks.models import ACKNOWLEDGED, OPEN, WebhookEvent, WebhookSubscription
@@ -271,13 +272,8 @@ def list_notifications(
 
 
 def _ack_id(raw: Any) -> int | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw if 0 < raw <= 2**63 - 1 else None
-    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 18:
-        return int(raw.strip())
-    return None
+    number = to_int(raw)
+    return number if number is not None and 0 < number <= 2**63 - 1 else None
 
 
 def acknowledge(session: Session, account_id: int, raw_ids: list[Any]) -> dict[str, Any]:

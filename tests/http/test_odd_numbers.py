@@ -1,0 +1,26 @@
+"""No documented operation answers a server error to a number written with odd digits or to text with control
+characters, anywhere in a query, a path or a body (tests/http/odd_numbers.py)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from alephee.context import AppContext
+from tests.fuzz.seed import seed_tenant
+from tests.http.odd_numbers import CONTROL_TEXT, sweep
+
+
+def test_no_operation_answers_5xx_to_odd_digits(ctx: AppContext, client: TestClient) -> None:
+    tenant = seed_tenant(ctx.db, ctx.settings)
+    sent, failures = sweep(client, tenant)
+    operations = sorted({f"{f.method} {f.path}" for f in failures})
+    print(f"odd-digit sweep: {sent} requests, {len(failures)} server errors on {len(operations)} operations")
+    assert not failures, "\n".join([*operations, "", *map(str, failures)])
+
+
+def test_no_operation_answers_5xx_to_control_characters(ctx: AppContext, client: TestClient) -> None:
+    tenant = seed_tenant(ctx.db, ctx.settings)
+    sent, failures = sweep(client, tenant, CONTROL_TEXT)
+    operations = sorted({f"{f.method} {f.path}" for f in failures})
+    print(f"control-character sweep: {sent} requests, {len(failures)} server errors on {len(operations)} operations")
+    assert not failures, "\n".join([*operations, "", *map(str, failures)])
