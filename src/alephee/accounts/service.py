@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -453,6 +454,12 @@ def add_marketplace(
     return link
 
 
+# f(session, account_id) -> None, called in the same transaction when an account's default price list changes
+# ("module:function", imported lazily: the domains built on accounts register here). Listings that name no
+# price list follow the default one.
+DEFAULT_PRICE_LIST_LISTENER_NAMES: list[str] = ["alephee.listings.propagation:on_default_price_list_change"]
+
+
 def create_price_list(
     session: Session,
     account_id: int,
@@ -481,6 +488,10 @@ def create_price_list(
     )
     session.add(price_list)
     session.flush()
+    if is_default and has_lists:
+        for listener in DEFAULT_PRICE_LIST_LISTENER_NAMES:
+            module, _, function = listener.partition(":")
+            getattr(import_module(module), function)(session, account_id)
     return price_list
 
 

@@ -112,6 +112,9 @@ class ListingPush:
     currency: str | None = None
     quantity: int | None = None
     status: str | None = None
+    # Why the seller's side paused it (the hub's ``user``, ``stock``, ``no_price``), shown by marketplaces
+    # that keep a pause reason; a listing without a price comes paused with ``no_price`` and ``price`` None.
+    status_reason: str | None = None
     listing_type: str | None = None
     # A price discount for a window (percent of the price); ``discount_cleared`` removes the current one.
     discount: ListingDiscount | None = None
@@ -135,6 +138,8 @@ class ListingStatusPush:
     status: str
     listing_id: int | None = None
     external_id: str | None = None
+    # Why the seller's side paused it (see ``ListingPush.status_reason``).
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -651,6 +656,7 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
             "available_quantity",
             "stock",
             "status",
+            "status_reason",
             "listing_type",
             "discount_percent",
             "discount_start",
@@ -668,6 +674,7 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
         currency=_str(_pick(payload, "currency", "Currency", "currency_id")),
         quantity=_int(_pick(payload, "quantity", "available_quantity", "AvailableQuantity", "stock"), "quantity"),
         status=listing_status_name(status) if status is not None else None,
+        status_reason=_str(_pick(payload, "status_reason", "StatusReason")),
         listing_type=_str(_pick(payload, "listing_type", "ListingType")),
         discount=discount,
         discount_cleared=discount is None and _mentions_discount(payload),
@@ -725,6 +732,7 @@ def listing_status_push(payload: Mapping[str, Any], aggregate_id: int | None = N
         status=listing_status_name(status),
         listing_id=listing_id if listing_id is not None else aggregate_id,
         external_id=_str(_pick(payload, "external_id", "ExternalId", "external_publication_id")),
+        reason=_str(_pick(payload, "status_reason", "StatusReason")),
     )
     if change.listing_id is None and change.external_id is None:
         raise PermanentDeliveryError("payload names no listing (listing_id or external_id)")
