@@ -34,6 +34,7 @@ from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthori
 from alephee.http.auth import Caller, hash_key
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
+from alephee.marketplaces.channels import has_channel
 from alephee.marketplaces.models import Marketplace
 
 # --- login tokens (spec 10 §5) -------------------------------------------------------------------------
@@ -437,13 +438,27 @@ def create_user(session: Session, account_id: int, email: str, *, name: str | No
     return user
 
 
+MARKETPLACE_WITHOUT_CONNECTOR = (
+    "Marketplace {id} ({name}) has no connector yet (connector '{connector}' is not installed): it cannot be "
+    "connected to an account"
+)
+
+
 def add_marketplace(
     session: Session, account_id: int, marketplace_id: int, *, external_seller_id: str | None = None
 ) -> AccountMarketplace:
-    """Connect a catalogue marketplace to an account (idempotent)."""
+    """Connect a catalogue marketplace to an account (idempotent). Only a marketplace with a connector can be
+    connected: the hub could publish nothing there (every push would fail)."""
     require_account_row(session, account_id)
-    if session.get(Marketplace, marketplace_id) is None:
+    marketplace = session.get(Marketplace, marketplace_id)
+    if marketplace is None:
         raise NotFound(UNKNOWN_MARKETPLACE.format(id=marketplace_id))
+    if not has_channel(marketplace.connector):
+        raise InvalidInput(
+            MARKETPLACE_WITHOUT_CONNECTOR.format(
+                id=marketplace.id, name=marketplace.name, connector=marketplace.connector
+            )
+        )
     link = session.get(AccountMarketplace, (account_id, marketplace_id))
     if link is None:
         link = AccountMarketplace(

@@ -434,6 +434,14 @@ class LocalChannel(BaseChannel):
         return None
 
 
+class ApiChannel(LocalChannel):
+    """The seller's own shop integrated through this API (catalogue entry "Tienda propia"): it reads its
+    listings with ``GET /v2/productlistings/search`` and sends its orders with ``POST /v2/orders``, so, like
+    the B2B portal, every push is already delivered."""
+
+    connector = "api"
+
+
 # --- registry -------------------------------------------------------------------------------------------
 
 ChannelFactory = Callable[[], Channel]
@@ -443,6 +451,7 @@ ChannelFactory = Callable[[], Channel]
 BUILTIN_CHANNELS: dict[str, str] = {
     "sandbox": "alephee.marketplaces.sandbox:SandboxChannel",
     "b2b": "alephee.marketplaces.channels:LocalChannel",
+    "api": "alephee.marketplaces.channels:ApiChannel",
 }
 ENTRY_POINT_GROUP = "alephee.channels"
 
@@ -496,6 +505,16 @@ def get_channel(connector: str) -> Channel:
     if not isinstance(channel, Channel):
         raise UnknownConnector(f"connector '{connector}' does not implement the Channel interface")
     return channel
+
+
+def has_channel(connector: str | None) -> bool:
+    """Whether a channel is registered for ``connector`` (built in, ``register_channel`` or an entry point):
+    the one test of "this marketplace has a connector". Catalogue entries name the connector that serves them
+    (``mercadolibre``, ``amazon``, ...) whether or not it exists yet, so a connector that registers later
+    makes its marketplaces usable without touching the catalogue."""
+    if not connector:
+        return False
+    return _resolve(connector) is not None
 
 
 def known_connectors() -> list[str]:
