@@ -90,7 +90,9 @@ def issue_login_token(
     module: str | None,
     ttl: str | None,
 ) -> IssuedToken:
-    """Validate the request (spec 10 §5.2) and store a single-use token that expires after ``ttl`` s."""
+    """Validate the request (spec 10 §5.2) and store a token that expires after ``ttl`` s (a module 1 login
+    token is single-use: ``consume_login_token``; a module 2 one confirms calls until then:
+    ``check_confirmation_token``)."""
     lo, hi = settings.login_token_min_ttl, settings.login_token_max_ttl
     mod = _parse_int(module, MODULE_B2B, BAD_MODULE)
     if mod not in MODULES:
@@ -175,6 +177,30 @@ def consume_login_token(
     if claimed != 1:
         raise Unauthorized(TOKEN_USED)
     return ConsumedToken(account_id=row.account_id, user_id=row.user_id, module=row.module)
+
+
+def check_confirmation_token(session: Session, token: str | None, *, account_id: int) -> None:
+    """Accept a WebAPI (module 2) confirmation token for ``account_id`` during its whole life (``ttl``).
+
+    Unlike a B2B login token, it is not single-use: a client removing prices in several chunks confirms each
+    call with the same token (spec 40 §5.2 only asks for a valid token, "obsolete" after its ttl). The first
+    use is recorded (``used_at``). Raises ``Unauthorized`` saying which condition failed. The caller commits.
+    """
+    if not token or not token.strip():
+        raise Unauthorized(TOKEN_INVALID)
+    row = session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash_token(token)))
+    if row is None or row.module != MODULE_WEBAPI or row.account_id != account_id:
+        raise Unauthorized(TOKEN_INVALID)
+    now = clock.precise_utcnow()
+    if row.expires_at <= now:
+        raise Unauthorized(TOKEN_EXPIRED)
+    if row.used_at is None:
+        session.execute(
+            update(LoginToken)
+            .where(LoginToken.id == row.id, LoginToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # --- reads --------------------------------------------------------------------------------------------
