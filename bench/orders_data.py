@@ -66,7 +66,7 @@ def _templates(session: Any, account_id: int) -> list[tuple[list[str], dict[str,
     """Serialised order details split around the item ids (filled per order), with their header fields."""
     rng = random.Random(7)
     seller = demo.seller_of(session, account_id)
-    channels = [demo.channel_of(session, m) for m in (100, 1, 20)]
+    channels = [demo.channel_of(session, m) for m in (100, 101, 24)]
     out = []
     for n in range(24):
         channel = channels[n % len(channels)]
@@ -191,7 +191,8 @@ def generate(target: Target, *, force: bool = False) -> None:
         account = accounts.create_account(
             session, name="Bench Store", account_type="seller", business_name="Bench Store S.A."
         )
-        for marketplace_id in (100, 1, 20, 30):
+        # Marketplaces that can be connected (they have a connector): two sandbox sites, the own shop, B2B.
+        for marketplace_id in (100, 101, 24, 30):
             accounts.add_marketplace(session, account.id, marketplace_id)
         accounts.create_key(session, [account.id], label="bench", secret=API_KEY, rate_limit=100_000_000)
         account_id = account.id

@@ -29,6 +29,8 @@ from alephee.config import Settings
 from alephee.context import AppContext
 from alephee.db import Database
 from alephee.http.ratelimit import RateLimiter
+from alephee.marketplaces.channels import BaseChannel, has_channel, register_channel, unregister_channel
+from alephee.marketplaces.models import Marketplace
 from alephee.registry import metadata
 
 BACKENDS = [b.strip() for b in os.environ.get("ALEPHEE_TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()]
@@ -173,9 +175,22 @@ class Tenant:
         return {"API_KEY": self.api_key, **extra}
 
 
+class StandInChannel(BaseChannel):
+    """A connector that implements nothing (every push fails as "not supported"): installed for the test when a
+    tenant connects a catalogue marketplace whose connector is not written yet (Mercado Libre 1, Amazon 20),
+    so orders and listings of those marketplaces can be tested as once their connector exists."""
+
+
 @pytest.fixture
-def make_tenant(ctx: AppContext) -> Callable[..., Tenant]:
-    """Create an account (of ``account_type``) and a key for it; ``rate_limit`` defaults to very high."""
+def make_tenant(ctx: AppContext) -> Iterator[Callable[..., Tenant]]:
+    """Create an account (of ``account_type``) and a key for it; ``rate_limit`` defaults to very high.
+    ``marketplaces`` are connected; those without a connector get a ``StandInChannel`` for the test."""
+    installed: list[tuple[str, Any]] = []
+
+    def stand_in(session: Any, marketplace_id: int) -> None:
+        marketplace = session.get(Marketplace, marketplace_id)
+        if marketplace is not None and not has_channel(marketplace.connector):
+            installed.append((marketplace.connector, register_channel(marketplace.connector, StandInChannel)))
 
     def make(
         account_type: AccountType | str = AccountType.SELLER,
@@ -193,11 +208,14 @@ def make_tenant(ctx: AppContext) -> Callable[..., Tenant]:
                 **account_fields,
             )
             for marketplace_id in marketplaces:
+                stand_in(session, marketplace_id)
                 accounts.add_marketplace(session, account.id, marketplace_id)
             key, secret = accounts.create_key(session, [account.id], rate_limit=rate_limit)
             return Tenant(account_id=account.id, api_key=secret, key_id=key.id)
 
-    return make
+    yield make
+    for connector, previous in reversed(installed):
+        unregister_channel(connector, previous)
 
 
 @pytest.fixture

@@ -23,7 +23,9 @@ DEMO_ACCOUNT_NAME = "Demo Store"
 # never run `alephee demo` on a production database.
 DEMO_API_KEY = "DE300000-0000-4000-8000-000000000001"
 DEMO_USER_EMAIL = "compras@demo.example"
-DEMO_MARKETPLACES = (100, 1, 20, 30)
+# Only marketplaces that work on one machine: the sandbox Mercado Libre sites and the Alephee B2B portal
+# (the real marketplaces cannot be connected until their connector exists).
+DEMO_MARKETPLACES = (100, 101, 102, 30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ def _create_tenant(session: Session) -> Account:
         allow_pickup_store=True,
         zone="CABA",
         address=address,
-        external_ids=[(100, "5501", "Centro"), (1, "5501", "Centro")],
+        external_ids=[(100, "5501", "Centro"), (101, "5501", "Centro")],
     )
     accounts.create_store(
         session,

@@ -50,6 +50,7 @@ LISTING_KEYS = {
     "Discount",
     "DateCreated",
     "ParentId",
+    "StatusReason",
 }
 
 
@@ -110,6 +111,7 @@ def test_listing_shape(client: TestClient, ctx: AppContext, shop: Shop) -> None:
         "Discount": None,
         "DateCreated": result["DateCreated"],
         "ParentId": None,
+        "StatusReason": None,
     }
     assert TIMESTAMP.match(result["Status"]["UpdatedDateTime"]) and TIMESTAMP.match(result["DateCreated"])
     amazon = _search(client, shop, marketplaceId=20)["Results"][0]
@@ -293,7 +295,7 @@ def test_update_status_by_listing_id(client: TestClient, ctx: AppContext, shop: 
     assert (row.status, row.status_reason) == ("paused", "user")
     assert outbox(ctx, row.id)[-1] == (
         "listing.status",
-        {"listing_id": row.id, "external_id": external, "status": "paused"},
+        {"listing_id": row.id, "external_id": external, "status": "paused", "status_reason": "user"},
     )
     again = _status(client, shop, body).json()["Results"][0]
     assert (again["Status"], again["Message"]) == (304, "The listing already has that status")

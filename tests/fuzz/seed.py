@@ -33,7 +33,7 @@ from alephee.products.models import Product
 from alephee.webhooks import events
 from alephee.webhooks.models import WebhookSubscription
 
-MARKETPLACES = (100, 1, 20, 30)
+MARKETPLACES = (100, 101, 30)
 PRODUCTS = 12
 
 
@@ -96,7 +96,7 @@ def _seed(session: Session, settings: Settings, seed: int, rate_limit: int) -> S
     out.skus = [p.sku for p in products]
     publishable = [p.id for p in products if p.product_type in (1, 2, 6)]
     listings = publish_products(session, account.id, [PublishSpec(pid, 100) for pid in publishable[:8]])
-    listings += publish_products(session, account.id, [PublishSpec(pid, 1) for pid in publishable[:3]])
+    listings += publish_products(session, account.id, [PublishSpec(pid, 101) for pid in publishable[:3]])
     out.listing_ids = [listing.id for listing in listings]
     out.external_ids = [listing.external_id for listing in listings]
     out.active_external_ids = [listing.external_id for listing in listings if listing.status == ACTIVE]

@@ -35,7 +35,7 @@ def test_demo_catalog_and_listings(ctx: AppContext) -> None:
                 .group_by(Listing.marketplace_id)
             ).all()
         )
-        assert set(per_marketplace) == {100, 1, 20} and per_marketplace[100] > 200
+        assert set(per_marketplace) == {100, 101, 102} and per_marketplace[100] > 200
         statuses_seen = set(session.scalars(select(Listing.status).where(Listing.account_id == account_id)))
         assert {"active", "paused"} <= statuses_seen
         assert session.scalar(select(func.count()).select_from(ListingDiscount)) == 1

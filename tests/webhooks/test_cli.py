@@ -71,6 +71,37 @@ def test_add_list_test_remove(cli: Callable[..., Any], tenant: Tenant, receiver:
     assert cli("webhook", "list", "--account", account) == []
 
 
+def test_the_example_receiver_takes_every_test_event(cli: Callable[..., Any], tenant: Tenant) -> None:
+    from http.server import ThreadingHTTPServer
+    from threading import Thread
+
+    example = load_example()
+    secret = "whsec_example-receiver-secret"
+    answers: list[tuple[str, int, str]] = []
+
+    class Recording(example.make_handler(secret, example.DEFAULT_TOLERANCE)):  # type: ignore[misc]
+        def _answer(self, status: int, text: str) -> None:
+            answers.append((self.headers["X-Alephee-Event-Id"], status, text))
+            super()._answer(status, text)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        account = str(tenant.account_id)
+        added = cli("webhook", "add", "--account", account, "--url", url, "--event", "*", "--secret", secret)
+        # The receiver skips Ids it has already handled (deliveries are at least once): each test needs its own.
+        for _ in range(2):
+            assert cli("webhook", "test", str(added["Id"]))["Delivered"] is True
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(status, text) for _, status, text in answers] == [(200, "ok"), (200, "ok")], answers
+    ids = [int(event_id) for event_id, _, _ in answers]
+    # A distinct Id space: never the Id of a real event (those count up from 1).
+    assert ids[0] != ids[1] and all(i < 0 for i in ids)
+
+
 def test_add_refuses_bad_input(cli: Callable[..., Any], tenant: Tenant) -> None:
     account = str(tenant.account_id)
     assert (

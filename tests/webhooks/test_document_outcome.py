@@ -39,7 +39,7 @@ def _document_row(ctx: AppContext, account_id: int, marketplace_id: int) -> None
 def test_forwarded_and_refused_documents_are_announced(
     ctx: AppContext, make_tenant: Callable[..., Tenant], hooks: Hooks, receiver: Receiver
 ) -> None:
-    tenant = make_tenant(marketplaces=(1, 100))
+    tenant = make_tenant(marketplaces=(100,))
     hooks.subscribe(tenant.account_id, receiver.url, ["document.forwarded", "document.refused"])
     # Marketplace 1 has no connector: the row fails for good → document.refused.
     _document_row(ctx, tenant.account_id, 1)

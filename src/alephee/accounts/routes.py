@@ -194,7 +194,7 @@ def get_stores(
     name="accounts.logintoken",
     response_model=LoginTokenOut,
     responses={**ERRORS, 412: {"model": ErrorBody, "description": "Module 1 but the account has no B2B portal"}},
-    summary="Issue a short-lived, single-use login/confirmation token",
+    summary="Issue a short-lived login/confirmation token",
 )
 def get_login_token(
     scope: AccountScope = Depends(require_path_account),
@@ -205,7 +205,8 @@ def get_login_token(
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Module 1 returns an auto-login `Url` on the account's B2B portal; module 2 tokens confirm sensitive
-    operations such as `DELETE /v2/products/prices` (`confirmationToken`). Tokens work once."""
+    operations such as `DELETE /v2/products/prices` (`confirmationToken`). A module 1 token logs in once; a
+    module 2 token confirms any number of calls of its account until it expires (`ttl`)."""
     issued = service.issue_login_token(
         session,
         ctx.settings,

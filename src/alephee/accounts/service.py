@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -34,6 +35,7 @@ from alephee.http.auth import Caller, hash_key
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
+from alephee.marketplaces.channels import has_channel
 from alephee.marketplaces.models import Marketplace
 
 # --- login tokens (spec 10 §5) -------------------------------------------------------------------------
@@ -89,7 +91,9 @@ def issue_login_token(
     module: str | None,
     ttl: str | None,
 ) -> IssuedToken:
-    """Validate the request (spec 10 §5.2) and store a single-use token that expires after ``ttl`` s."""
+    """Validate the request (spec 10 §5.2) and store a token that expires after ``ttl`` s (a module 1 login
+    token is single-use: ``consume_login_token``; a module 2 one confirms calls until then:
+    ``check_confirmation_token``)."""
     lo, hi = settings.login_token_min_ttl, settings.login_token_max_ttl
     mod = _parse_int(module, MODULE_B2B, BAD_MODULE)
     if mod not in MODULES:
@@ -174,6 +178,30 @@ def consume_login_token(
     if claimed != 1:
         raise Unauthorized(TOKEN_USED)
     return ConsumedToken(account_id=row.account_id, user_id=row.user_id, module=row.module)
+
+
+def check_confirmation_token(session: Session, token: str | None, *, account_id: int) -> None:
+    """Accept a WebAPI (module 2) confirmation token for ``account_id`` during its whole life (``ttl``).
+
+    Unlike a B2B login token, it is not single-use: a client removing prices in several chunks confirms each
+    call with the same token (spec 40 §5.2 only asks for a valid token, "obsolete" after its ttl). The first
+    use is recorded (``used_at``). Raises ``Unauthorized`` saying which condition failed. The caller commits.
+    """
+    if not token or not token.strip():
+        raise Unauthorized(TOKEN_INVALID)
+    row = session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash_token(token)))
+    if row is None or row.module != MODULE_WEBAPI or row.account_id != account_id:
+        raise Unauthorized(TOKEN_INVALID)
+    now = clock.precise_utcnow()
+    if row.expires_at <= now:
+        raise Unauthorized(TOKEN_EXPIRED)
+    if row.used_at is None:
+        session.execute(
+            update(LoginToken)
+            .where(LoginToken.id == row.id, LoginToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # --- reads --------------------------------------------------------------------------------------------
@@ -434,13 +462,27 @@ def create_user(session: Session, account_id: int, email: str, *, name: str | No
     return user
 
 
+MARKETPLACE_WITHOUT_CONNECTOR = (
+    "Marketplace {id} ({name}) has no connector yet (connector '{connector}' is not installed): it cannot be "
+    "connected to an account"
+)
+
+
 def add_marketplace(
     session: Session, account_id: int, marketplace_id: int, *, external_seller_id: str | None = None
 ) -> AccountMarketplace:
-    """Connect a catalogue marketplace to an account (idempotent)."""
+    """Connect a catalogue marketplace to an account (idempotent). Only a marketplace with a connector can be
+    connected: the hub could publish nothing there (every push would fail)."""
     require_account_row(session, account_id)
-    if session.get(Marketplace, marketplace_id) is None:
+    marketplace = session.get(Marketplace, marketplace_id)
+    if marketplace is None:
         raise NotFound(UNKNOWN_MARKETPLACE.format(id=marketplace_id))
+    if not has_channel(marketplace.connector):
+        raise InvalidInput(
+            MARKETPLACE_WITHOUT_CONNECTOR.format(
+                id=marketplace.id, name=marketplace.name, connector=marketplace.connector
+            )
+        )
     link = session.get(AccountMarketplace, (account_id, marketplace_id))
     if link is None:
         link = AccountMarketplace(
@@ -449,6 +491,12 @@ def add_marketplace(
         session.add(link)
         session.flush()
     return link
+
+
+# f(session, account_id) -> None, called in the same transaction when an account's default price list changes
+# ("module:function", imported lazily: the domains built on accounts register here). Listings that name no
+# price list follow the default one.
+DEFAULT_PRICE_LIST_LISTENER_NAMES: list[str] = ["alephee.listings.propagation:on_default_price_list_change"]
 
 
 def create_price_list(
@@ -479,6 +527,10 @@ def create_price_list(
     )
     session.add(price_list)
     session.flush()
+    if is_default and has_lists:
+        for listener in DEFAULT_PRICE_LIST_LISTENER_NAMES:
+            module, _, function = listener.partition(":")
+            getattr(import_module(module), function)(session, account_id)
     return price_list
 
 

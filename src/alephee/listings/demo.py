@@ -1,5 +1,5 @@
-"""Demo listings: the demo catalog published on the demo marketplaces (sandbox MLA 100, Mercado Libre
-Argentina 1, Amazon 20), with some sales, a listing paused by the user, child listings and a discount."""
+"""Demo listings: the demo catalog published on the demo marketplaces (the sandbox Mercado Libre sites 100
+MLA, 101 MLC and 102 MLB), with some sales, a listing paused by the user, child listings and a discount."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from alephee.listings.service import PUBLISHABLE_TYPES, PublishSpec, publish_pro
 from alephee.products.models import Product
 
 # Marketplace → how many products go there (None = all).
-DEMO_PUBLICATIONS: list[tuple[int, int | None]] = [(100, None), (1, 60), (20, 30)]
+DEMO_PUBLICATIONS: list[tuple[int, int | None]] = [(100, None), (101, 60), (102, 30)]
 
 
 def create_demo_listings(session: Session, settings: Settings, account_id: int) -> None:

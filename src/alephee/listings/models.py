@@ -17,8 +17,10 @@ class Listing(Base):
 
     ``status`` holds the status *name* of ``listings/statuses.py`` (the wire code comes from that table, so
     codes can be reconfigured without touching rows). ``status_reason`` says who paused it: ``user``,
-    ``stock`` (auto-paused at MinPublicationQuantity, reactivated by restocking) or ``marketplace``.
-    ``price`` is the regular price; an active discount lowers the published price during its window.
+    ``stock`` (auto-paused at MinPublicationQuantity, reactivated by restocking), ``no_price`` (the product has
+    no price in the listing's price list; reactivated when one arrives) or ``marketplace``.
+    ``price`` is the regular price (None until the catalog gives one: such a listing is never active); an
+    active discount lowers the published price during its window.
     """
 
     __tablename__ = "listings"
@@ -47,7 +49,7 @@ class Listing(Base):
     seller_sku: Mapped[str | None] = mapped_column(String(100))
     # Price list the base price comes from; None = the account's default list.
     price_list_id: Mapped[int | None] = mapped_column(ForeignKey("price_lists.id", ondelete="SET NULL"))
-    price: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal | None] = mapped_column(Money)
     # "auto": base price × (1 + margin/100) + added_fixed_value, follows the product; "fixed": set by PUT.
     price_mode: Mapped[str] = mapped_column(String(10), default="auto")
     margin: Mapped[Decimal | None] = mapped_column(Money)

@@ -1,9 +1,10 @@
 """Stock and price propagation from the catalog to listings (registered in ``products.hooks``).
 
 A product change recomputes its listings' AvailableQuantity (the product's PublishQuantity) and, for
-listings following the catalog price, their Price. Stock at or below MinPublicationQuantity pauses active
-listings (reason ``stock``); restocking reactivates only those. Every listing that changes gets one outbox
-row for its marketplace, in the writer's transaction.
+listings following the catalog price, their Price. A product without a price in the listing's price list
+pauses it (reason ``no_price``: never sold for nothing), stock at or below MinPublicationQuantity pauses it
+(reason ``stock``); a price arriving or restocking reactivates only those pauses. Every listing that changes
+gets one outbox row for its marketplace, in the writer's transaction.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
         refresh(session, change.account_id, listings)
 
 
+def on_default_price_list_change(session: Session, account_id: int) -> None:
+    """The ``accounts`` listener: listings naming no price list take their price from the new default list
+    (paused when it has no price for their product, reactivated when it has)."""
+    listings = lock_listings(
+        session,
+        select(Listing).where(
+            Listing.account_id == account_id, Listing.price_list_id.is_(None), Listing.status != statuses.FINISHED
+        ),
+    )
+    if listings:
+        refresh(session, account_id, listings)
+
+
 def default_price_list(session: Session, account_id: int) -> int | None:
     """The account's default (or first) price list."""
     return session.scalar(
@@ -99,7 +113,8 @@ def refresh(
     *,
     new: bool = False,
 ) -> set[int]:
-    """Recompute quantity, auto price and stock pauses of ``listings`` (locked); returns the changed ids."""
+    """Recompute quantity, auto price and automatic pauses (stock, no price) of ``listings`` (locked);
+    returns the changed ids."""
     now = now or clock.utcnow()
     snapshots = products.stock_snapshots(session, {x.product_id for x in listings})
     bases = base_prices(session, account_id, listings)
@@ -113,18 +128,19 @@ def refresh(
         if listing.available_quantity != quantity:
             listing.available_quantity = quantity
             changed.append("AvailableQuantity")
-        status_changed = apply_stock_status(listing, quantity, now)
-        if status_changed:
-            webhook_events.listing_status_changed(session, listing)
         if listing.price_mode == "auto" and listing.id in bases:
             price = rules.auto_price(bases[listing.id], listing.margin, listing.added_fixed_value)
             if price != listing.price:
-                raised = price > listing.price
+                raised = listing.price is not None and price > listing.price
                 listing.price = price
                 changed.append("Price")
                 if raised and family.get(listing.marketplace_id) == ML_FAMILY and drop_discounts(session, listing, now):
                     changed.append("Discount")
-        if changed or status_changed:
+        reason = listing.status_reason
+        status_changed = apply_automatic_status(listing, quantity, has_price(listing, bases), now)
+        if status_changed:
+            webhook_events.listing_status_changed(session, listing)
+        if changed or status_changed or listing.status_reason != reason:
             listing.updated_at = now
             # A listing the marketplace does not know yet always gets the full update.
             publish_change(session, listing, changed or ["Status"], status_only=not changed and not new)
@@ -133,11 +149,25 @@ def refresh(
     return changed_ids
 
 
-def apply_stock_status(listing: Listing, publish_quantity: int, now: datetime) -> bool:
-    """Pause an active listing with nothing to publish; reactivate one paused for stock once there is."""
-    if listing.status == statuses.ACTIVE and publish_quantity <= 0:
-        listing.status, listing.status_reason = statuses.PAUSED, statuses.REASON_STOCK
-    elif listing.status == statuses.PAUSED and listing.status_reason == statuses.REASON_STOCK and publish_quantity > 0:
+def has_price(listing: Listing, bases: dict[int, Decimal]) -> bool:
+    """Whether ``listing`` has a price it may be sold at: a fixed one (PUT /v2/productlistings), or a catalog
+    base price in its price list (``bases`` from ``base_prices``)."""
+    if listing.price_mode == "fixed":
+        return listing.price is not None
+    return listing.id in bases
+
+
+def apply_automatic_status(listing: Listing, publish_quantity: int, priced: bool, now: datetime) -> bool:
+    """Pause an active listing without a price or with nothing to publish; reactivate one the hub paused (no
+    price, stock) once the cause is gone. Pauses by the seller or the marketplace are left alone. Returns
+    whether the status changed (a paused listing may only change its reason)."""
+    reason = statuses.automatic_pause_reason(priced=priced, publish_quantity=publish_quantity)
+    if listing.status == statuses.ACTIVE and reason is not None:
+        listing.status, listing.status_reason = statuses.PAUSED, reason
+    elif listing.status == statuses.PAUSED and listing.status_reason in statuses.AUTOMATIC_REASONS:
+        if reason is not None:
+            listing.status_reason = reason
+            return False
         listing.status, listing.status_reason = statuses.ACTIVE, None
     else:
         return False
@@ -164,7 +194,12 @@ def publish_change(session: Session, listing: Listing, changed: Sequence[str], *
             topic=TOPIC_STATUS,
             aggregate_type="listing",
             aggregate_id=listing.id,
-            payload={"listing_id": listing.id, "external_id": listing.external_id, "status": listing.status},
+            payload={
+                "listing_id": listing.id,
+                "external_id": listing.external_id,
+                "status": listing.status,
+                "status_reason": listing.status_reason,
+            },
         )
         return
     enqueue(
@@ -187,9 +222,11 @@ def listing_payload(listing: Listing, changed: Sequence[str], **extra: Any) -> d
         "product_id": listing.product_id,
         "sku": listing.sku,
         "title": listing.title,
-        "price": str(Decimal(listing.price).quantize(rules.CENT)),
+        # None until the catalog gives a price (the listing is then paused, reason no_price).
+        "price": str(Decimal(listing.price).quantize(rules.CENT)) if listing.price is not None else None,
         "quantity": listing.available_quantity,
         "status": listing.status,
+        "status_reason": listing.status_reason,
         "listing_type": listing_type,
         "changed": list(changed),
         **extra,

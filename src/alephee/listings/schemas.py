@@ -146,7 +146,10 @@ class ProductListingOut(WireModel):
     PermanentLink: str | None
     Category: CategoryOut | None
     ListingType: ListingTypeOut | None
-    Price: WireDecimal = Field(description="Published price: the regular price less the discount active now.")
+    Price: WireDecimal = Field(
+        description="Published price: the regular price less the discount active now; 0 while the product has "
+        "no price in the listing's price list (the listing is then paused, StatusReason no_price)."
+    )
     Deals: list[str]
     AvailableQuantity: int
     SoldQuantity: int
@@ -156,6 +159,11 @@ class ProductListingOut(WireModel):
     Discount: DiscountOut | None
     DateCreated: WireDateTime
     ParentId: int | None = Field(description="The standard listing a child listing hangs from (includeChilds).")
+    StatusReason: str | None = Field(
+        description="Why a paused listing is paused: user (the seller), stock (nothing to publish), no_price (the "
+        "product has no price in the listing's price list), marketplace; null otherwise. The hub reactivates "
+        "stock and no_price pauses itself once the cause is gone."
+    )
 
 
 class ListingResultOut(WireModel):

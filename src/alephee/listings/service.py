@@ -151,8 +151,10 @@ def listing_views(session: Session, settings: Settings, ids: Sequence[int]) -> l
     out: list[ProductListingOut] = []
     for lid in ids:
         listing, product_sku, own_code, brand, marketplace = by_id[lid]
-        discount = discounts.get(lid)
-        price = rules.discounted(listing.price, discount.percent) if discount else listing.price
+        # A listing without a price shows 0 (as products show amounts never set); it is paused (no_price).
+        regular = listing.price if listing.price is not None else Decimal(0)
+        discount = discounts.get(lid) if listing.price is not None else None
+        price = rules.discounted(regular, discount.percent) if discount else regular
         listing_type = None
         if listing.listing_type is not None and listing.listing_type in LISTING_TYPES:
             name, description = LISTING_TYPES[listing.listing_type]
@@ -183,7 +185,7 @@ def listing_views(session: Session, settings: Settings, ids: Sequence[int]) -> l
                 SoldQuantity=listing.sold_quantity,
                 Visits=listing.visits,
                 Health=listing.health,
-                OriginalPrice=listing.price if discount else None,
+                OriginalPrice=regular if discount else None,
                 Discount=DiscountOut(
                     Percent=discount.percent, StartDate=discount.start_at, FinishDate=discount.finish_at
                 )
@@ -191,6 +193,7 @@ def listing_views(session: Session, settings: Settings, ids: Sequence[int]) -> l
                 else None,
                 DateCreated=listing.created_at,
                 ParentId=listing.parent_id,
+                StatusReason=listing.status_reason if listing.status != statuses.ACTIVE else None,
             )
         )
     return out
@@ -445,7 +448,8 @@ def _apply_price(
         listing.price_mode = "auto"
         new_price = rules.auto_price(base, listing.margin, listing.added_fixed_value)
     changed = ["Price"]
-    if ml and new_price > listing.price and propagation.drop_discounts(session, listing, now):
+    raised = listing.price is not None and new_price > listing.price
+    if ml and raised and propagation.drop_discounts(session, listing, now):
         changed.append("Discount")
     listing.price = new_price
     listing.updated_at = now
@@ -475,6 +479,10 @@ STATUS_NOT_SETTABLE = "Status {code} cannot be requested; use {allowed}"
 STATUS_REFUSED = "The marketplace does not accept changing a {current} listing to {target}"
 STATUS_NO_STOCK = (
     "The listing cannot be activated: the product has no stock to publish (at or below MinPublicationQuantity)"
+)
+STATUS_NO_PRICE = (
+    "The listing cannot be activated: the product has no price in the listing's price list (set one with "
+    "POST /v2/products)"
 )
 DISCOUNT_OK = "OK"
 DISCOUNT_FINISHED = "The listing is finished; discounts cannot be set on it"
@@ -533,6 +541,9 @@ def update_statuses(
     locked = _locked(session, [lid for _, _, s, _ in planned for lid in s.listing_ids])
     children = _children(session, list(locked))
     snapshots = products.stock_snapshots(session, {listing.product_id for listing in locked.values()})
+    bases = propagation.base_prices(
+        session, account_id, list(locked.values()) + [c for cs in children.values() for c in cs]
+    )
     now = clock.utcnow()
     for results, raw, selection, target in planned:
         for external_id in selection.missing:
@@ -541,10 +552,10 @@ def update_statuses(
             results.append(ListingResultOut(ProductListingStatus=[echo], Status=404, Message=message))
         for lid in selection.listing_ids:
             listing = locked[lid]
-            status, message = _change_status(session, listing, target, snapshots, now)
+            status, message = _change_status(session, listing, target, snapshots, bases, now)
             if status == 200:
                 for child in children.get(listing.id, []):
-                    _change_status(session, child, target, snapshots, now)
+                    _change_status(session, child, target, snapshots, bases, now)
             results.append(
                 ListingResultOut(
                     ProductListingStatus=[_echo(raw, listing, table.code(target))], Status=status, Message=message
@@ -555,13 +566,26 @@ def update_statuses(
 
 
 def _change_status(
-    session: Session, listing: Listing, target: str, snapshots: dict[int, Any], now: datetime
+    session: Session,
+    listing: Listing,
+    target: str,
+    snapshots: dict[int, Any],
+    bases: dict[int, Decimal],
+    now: datetime,
 ) -> tuple[int, str]:
+    if listing.status == target == statuses.PAUSED and listing.status_reason in statuses.AUTOMATIC_REASONS:
+        # The seller now holds the pause: a price or stock arriving must not reactivate the listing.
+        listing.status_reason = statuses.REASON_USER
+        listing.updated_at = now
+        propagation.publish_change(session, listing, [], status_only=True)
+        return 200, STATUS_OK
     if listing.status == target:
         return 304, STATUS_UNCHANGED
     if target not in statuses.USER_TRANSITIONS.get(listing.status, frozenset()):
         return 406, STATUS_REFUSED.format(current=listing.status, target=target)
     snapshot = snapshots.get(listing.product_id)
+    if target == statuses.ACTIVE and not propagation.has_price(listing, bases):
+        return 412, STATUS_NO_PRICE
     if target == statuses.ACTIVE and (snapshot is None or snapshot.publish_quantity <= 0):
         return 412, STATUS_NO_STOCK
     listing.status = target
@@ -734,8 +758,9 @@ def publish_product(session: Session, account_id: int, product_id: int, marketpl
 
 def publish_products(session: Session, account_id: int, specs: Sequence[PublishSpec]) -> list[Listing]:
     """Publish catalog products on connected marketplaces (the API has no create call: operators and the demo
-    use this). Price and quantity follow the catalog; with nothing to publish a listing starts paused for
-    stock. Each new listing gets a ``listing.update`` outbox row. Does not commit."""
+    use this). Price and quantity follow the catalog; a listing starts paused when its product has no price
+    in the listing's price list (reason ``no_price``) or nothing to publish (``stock``), and is activated when
+    that changes. Each new listing gets a ``listing.update`` outbox row. Does not commit."""
     if not specs:
         return []
     product_ids = sorted({spec.product_id for spec in specs})
@@ -774,7 +799,9 @@ def publish_products(session: Session, account_id: int, specs: Sequence[PublishS
             sku=product.sku,
             seller_sku=product.own_code,
             price_list_id=spec.price_list_id,
-            price=Decimal("0.01"),
+            # Set by the first refresh from the catalog; without a catalog price it stays unset and the listing
+            # starts paused (no_price): a placeholder price would be sold.
+            price=None,
             price_mode="auto",
             margin=spec.margin,
             added_fixed_value=spec.added_fixed_value,

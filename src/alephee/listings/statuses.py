@@ -27,10 +27,25 @@ DEFAULT_TABLE: dict[str, tuple[int, str]] = {
     INACTIVE: (5, "Inactive"),
 }
 
-# Who paused a listing: only stock pauses are undone by restocking (issue 4).
+# Who paused a listing, and why. The hub's own pauses (stock, no price) are undone when the cause goes away;
+# a seller's pause (user) and the marketplace's are never undone automatically.
 REASON_USER = "user"
 REASON_STOCK = "stock"
 REASON_MARKETPLACE = "marketplace"
+# The product has no price in the listing's price list: never sellable (a marketplace would sell it for nothing).
+REASON_NO_PRICE = "no_price"
+AUTOMATIC_REASONS = frozenset({REASON_STOCK, REASON_NO_PRICE})
+
+
+def automatic_pause_reason(*, priced: bool, publish_quantity: int) -> str | None:
+    """Why the hub must keep a listing paused, or None when it may be active: no price first (it needs the
+    seller's action), then nothing to publish."""
+    if not priced:
+        return REASON_NO_PRICE
+    if publish_quantity <= 0:
+        return REASON_STOCK
+    return None
+
 
 # Target statuses a client may request per current status (PUT update-status). Finished is final; listings
 # under review or inactive are held by the marketplace and only closing them is accepted.

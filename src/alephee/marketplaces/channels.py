@@ -114,6 +114,9 @@ class ListingPush:
     currency: str | None = None
     quantity: int | None = None
     status: str | None = None
+    # Why the seller's side paused it (the hub's ``user``, ``stock``, ``no_price``), shown by marketplaces
+    # that keep a pause reason; a listing without a price comes paused with ``no_price`` and ``price`` None.
+    status_reason: str | None = None
     listing_type: str | None = None
     # A price discount for a window (percent of the price); ``discount_cleared`` removes the current one.
     discount: ListingDiscount | None = None
@@ -137,6 +140,8 @@ class ListingStatusPush:
     status: str
     listing_id: int | None = None
     external_id: str | None = None
+    # Why the seller's side paused it (see ``ListingPush.status_reason``).
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +436,14 @@ class LocalChannel(BaseChannel):
         return None
 
 
+class ApiChannel(LocalChannel):
+    """The seller's own shop integrated through this API (catalogue entry "Tienda propia"): it reads its
+    listings with ``GET /v2/productlistings/search`` and sends its orders with ``POST /v2/orders``, so, like
+    the B2B portal, every push is already delivered."""
+
+    connector = "api"
+
+
 # --- registry -------------------------------------------------------------------------------------------
 
 ChannelFactory = Callable[[], Channel]
@@ -440,6 +453,7 @@ ChannelFactory = Callable[[], Channel]
 BUILTIN_CHANNELS: dict[str, str] = {
     "sandbox": "alephee.marketplaces.sandbox:SandboxChannel",
     "b2b": "alephee.marketplaces.channels:LocalChannel",
+    "api": "alephee.marketplaces.channels:ApiChannel",
 }
 ENTRY_POINT_GROUP = "alephee.channels"
 
@@ -493,6 +507,16 @@ def get_channel(connector: str) -> Channel:
     if not isinstance(channel, Channel):
         raise UnknownConnector(f"connector '{connector}' does not implement the Channel interface")
     return channel
+
+
+def has_channel(connector: str | None) -> bool:
+    """Whether a channel is registered for ``connector`` (built in, ``register_channel`` or an entry point):
+    the one test of "this marketplace has a connector". Catalogue entries name the connector that serves them
+    (``mercadolibre``, ``amazon``, ...) whether or not it exists yet, so a connector that registers later
+    makes its marketplaces usable without touching the catalogue."""
+    if not connector:
+        return False
+    return _resolve(connector) is not None
 
 
 def known_connectors() -> list[str]:
@@ -653,6 +677,7 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
             "available_quantity",
             "stock",
             "status",
+            "status_reason",
             "listing_type",
             "discount_percent",
             "discount_start",
@@ -670,6 +695,7 @@ def listing_push(payload: Mapping[str, Any], aggregate_id: int | None = None) ->
         currency=_str(_pick(payload, "currency", "Currency", "currency_id")),
         quantity=_int(_pick(payload, "quantity", "available_quantity", "AvailableQuantity", "stock"), "quantity"),
         status=listing_status_name(status) if status is not None else None,
+        status_reason=_str(_pick(payload, "status_reason", "StatusReason")),
         listing_type=_str(_pick(payload, "listing_type", "ListingType")),
         discount=discount,
         discount_cleared=discount is None and _mentions_discount(payload),
@@ -727,6 +753,7 @@ def listing_status_push(payload: Mapping[str, Any], aggregate_id: int | None = N
         status=listing_status_name(status),
         listing_id=listing_id if listing_id is not None else aggregate_id,
         external_id=_str(_pick(payload, "external_id", "ExternalId", "external_publication_id")),
+        reason=_str(_pick(payload, "status_reason", "StatusReason")),
     )
     if change.listing_id is None and change.external_id is None:
         raise PermanentDeliveryError("payload names no listing (listing_id or external_id)")

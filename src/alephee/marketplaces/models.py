@@ -30,7 +30,8 @@ class Marketplace(Base):
     # Mercado Libre site prefix of external ids (MLA, MLB, ...), when there is one.
     site_id: Mapped[str | None] = mapped_column(String(8))
     country_id: Mapped[str | None] = mapped_column(String(2))
-    # Which connector delivers to it: "sandbox" (built-in simulator) or "none" (no connector yet).
+    # The connector that serves it ("sandbox", "b2b", "api", "mercadolibre", "amazon", ...). It has a connector
+    # only when that name is registered (``channels.has_channel``); until then it cannot be connected.
     connector: Mapped[str] = mapped_column(String(30), default="none")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

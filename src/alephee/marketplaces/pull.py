@@ -57,6 +57,7 @@ from alephee.marketplaces.channels import (
     MarketplaceRef,
     OrderPage,
     get_channel,
+    has_channel,
 )
 from alephee.marketplaces.models import Marketplace, PullCursor
 from alephee.orders import service as orders
@@ -71,7 +72,6 @@ from alephee.products.schemas import KIT, VARIATION_MASTER
 
 log = logging.getLogger("alephee.pull")
 
-NO_CONNECTOR = "none"
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
 MAX_ERROR_LENGTH = 2000
@@ -596,12 +596,14 @@ def feeds(session: Session, account_id: int | None = None) -> list[Feed]:
     query = (
         select(AccountMarketplace.account_id, AccountMarketplace.external_seller_id, Marketplace)
         .join(Marketplace, Marketplace.id == AccountMarketplace.marketplace_id)
-        .where(Marketplace.active.is_(True), Marketplace.connector != NO_CONNECTOR)
+        .where(Marketplace.active.is_(True))
         .order_by(AccountMarketplace.account_id, AccountMarketplace.marketplace_id)
     )
     if account_id is not None:
         query = query.where(AccountMarketplace.account_id == account_id)
     rows = session.execute(query).all()
+    # Links made before a marketplace needed a connector to be connected have nothing to pull from.
+    usable = {connector: has_channel(connector) for connector in {m.connector for _, _, m in rows}}
     return [
         Feed(
             account_id=account_id,
@@ -611,6 +613,7 @@ def feeds(session: Session, account_id: int | None = None) -> list[Feed]:
             external_seller_id=seller,
         )
         for account_id, seller, m in rows
+        if usable[m.connector]
     ]
 
 

@@ -24,15 +24,18 @@ The row's ``aggregate_id`` stands in for the hub id when the payload omits it.
 ``listing.update`` (aggregate_type ``listing``, aggregate_id = hub listing id): publish or update.
     ``listing_id`` int (hub id), ``external_id`` str (e.g. ``MLA1000000042``; when absent the sandbox uses
     ``external_listing_id(site_id, listing_id)``, which the listings domain may call to show the same id),
-    ``sku``, ``brand``, ``title``, ``product_id``, ``price`` (decimal, >= 0), ``currency``, ``quantity`` (int
-    >= 0: the AvailableQuantity to publish), ``status`` (hub code 1 Active, 2 Paused, 3 Finished, 4 UnderReview,
-    5 Inactive, or a name such as ``"active"``/``"Paused"``/``"finished"``), ``listing_type``;
+    ``sku``, ``brand``, ``title``, ``product_id``, ``price`` (decimal, >= 0; null while the product has no
+    price: the listing then comes paused), ``currency``, ``quantity`` (int >= 0: the AvailableQuantity to
+    publish), ``status`` (hub code 1 Active, 2 Paused, 3 Finished, 4 UnderReview, 5 Inactive, or a name such as
+    ``"active"``/``"Paused"``/``"finished"``), ``status_reason`` (why the hub paused it: ``user``, ``stock``,
+    ``no_price``; shown as the sub-status of a paused listing), ``listing_type``;
     ``discount_percent`` (0 < p < 100) with ``discount_start``/``discount_finish`` (ISO-8601 UTC) sets the
     discount, ``discount_percent`` 0 or ``changed`` naming ``"Discount"`` without a percent removes it; other
     keys (e.g. ``changed``) are recorded in the event and otherwise ignored. Absent keys are left unchanged;
     send the listing's *full current state* each time: a push older (lower outbox id) than the last applied
     one is recorded as ``stale`` and ignored, so a re-queued failure can never roll a listing back.
-``listing.status`` (aggregate ``listing``): ``listing_id`` and/or ``external_id``, ``status`` (code or name).
+``listing.status`` (aggregate ``listing``): ``listing_id`` and/or ``external_id``, ``status`` (code or name),
+    ``status_reason``.
     A closed (finished) listing cannot be reopened: that push fails permanently.
 ``order.status`` (aggregate ``order``, aggregate_id = hub order id): ``order_id``, ``external_order_id``,
     ``status`` (10 To be shipped, 17 Arrived, 20 Shipped, 80 Delivered, 90 Cancelled), ``tracking_number``,
@@ -215,10 +218,15 @@ def buyer_price(listing: SandboxListing, at: datetime) -> Decimal | None:
     return discounted.quantize(Decimal("0.01"))
 
 
-def effective_status(seller_status: str, available_quantity: int) -> tuple[str, str | None]:
-    """What buyers see: an active listing without stock is paused ``out_of_stock`` (Mercado Libre's rule)."""
+def effective_status(
+    seller_status: str, available_quantity: int, seller_reason: str | None = None
+) -> tuple[str, str | None]:
+    """What buyers see: an active listing without stock is paused ``out_of_stock`` (Mercado Libre's rule); a
+    listing the seller paused shows the seller's reason (e.g. ``no_price``) as its sub-status."""
     if seller_status == "active" and available_quantity <= 0:
         return "paused", "out_of_stock"
+    if seller_status == "paused":
+        return "paused", seller_reason
     return seller_status, None
 
 
@@ -478,9 +486,11 @@ class SandboxChannel(BaseChannel):
             row.discount_percent = row.discount_start = row.discount_finish = None
         if listing.quantity is not None:
             row.available_quantity = listing.quantity
+        # The seller's pause reason lives in sub_status while paused; a push without a status keeps it.
+        reason = row.sub_status if row.seller_status == "paused" else None
         if listing.status is not None:
-            row.seller_status = listing.status
-        row.status, row.sub_status = effective_status(row.seller_status, row.available_quantity)
+            row.seller_status, reason = listing.status, listing.status_reason
+        row.status, row.sub_status = effective_status(row.seller_status, row.available_quantity, reason)
         row.last_message_id = ctx.message_id if ctx.message_id is not None else row.last_message_id
         row.updated_at = now
         session.flush()
@@ -500,7 +510,7 @@ class SandboxChannel(BaseChannel):
         if row.seller_status == "closed" and change.status != "closed":
             raise PermanentDeliveryError(ERR_LISTING_CLOSED.format(row.external_id))
         row.seller_status = change.status
-        row.status, row.sub_status = effective_status(row.seller_status, row.available_quantity)
+        row.status, row.sub_status = effective_status(row.seller_status, row.available_quantity, change.reason)
         row.last_message_id = ctx.message_id if ctx.message_id is not None else row.last_message_id
         row.updated_at = sandbox_now(session)
         session.flush()

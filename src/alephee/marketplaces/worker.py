@@ -59,6 +59,7 @@ from alephee.marketplaces.channels import (
     PermanentDeliveryError,
     deliver_topic,
     get_channel,
+    has_channel,
     marketplace_ref,
     payload_value,
 )
@@ -71,8 +72,8 @@ PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "fa
 RESERVED_PREFIXES: tuple[str, ...] = ("webhook.",)
 MAX_ERROR_LENGTH = 2000
 MAX_BIGINT = 9_223_372_036_854_775_807
-# Catalogue entries with this connector have no integration yet (the real marketplaces until one is written).
-NO_CONNECTOR = "none"
+# A catalogue entry whose connector is not registered (``channels.has_channel``): the real marketplaces until
+# their connector is written.
 ERR_NO_CONNECTOR = "marketplace {} ({}) has no connector yet"
 
 
@@ -147,10 +148,10 @@ class ChannelSender:
         if item.marketplace_id is None:
             raise PermanentDeliveryError("outbox row has no marketplace")
         ref = self._ref(session, item.marketplace_id)
-        if ref.connector == NO_CONNECTOR:
-            raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
         channel = self._channels.get(ref.connector)
         if channel is None:
+            if not has_channel(ref.connector):
+                raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
             channel = get_channel(ref.connector)
             self._channels[ref.connector] = channel
         return channel, ref

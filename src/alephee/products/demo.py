@@ -86,8 +86,18 @@ def demo_rows(seed: int = 42) -> list[tuple[int, dict[str, Any]]]:
     for brand, family, prefix, base, colors, sizes in VARIATION_LINES:
         for number in range(6):
             master = f"{prefix}-{number + 1:02d}"
+            # A master's listing is sold at the master's own price (a product without one is never published
+            # active), so every demo master has one in both lists.
             rows.append(
-                {"sku": master, "brand": brand, "name": f"{family} {brand} modelo {number + 1}", "type": "master"}
+                {
+                    "sku": master,
+                    "brand": brand,
+                    "name": f"{family} {brand} modelo {number + 1}",
+                    "type": "master",
+                    "tax_rate": "21",
+                    "price_with_taxes": Decimal(base),
+                    "price_with_taxes@Lista mayorista": (Decimal(base) * Decimal("0.85")).quantize(Decimal("0.01")),
+                }
             )
             for color in colors:
                 for size in sizes:

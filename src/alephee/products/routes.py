@@ -204,7 +204,7 @@ body_doc(PLProductInfoIn, array=False)
         403: {
             "model": ErrorBody,
             "description": "Account type not BRAND/DISTRIBUTOR, permission not enabled, or the confirmation "
-            "token is missing, invalid, expired or already used",
+            "token is missing, invalid or expired (a token confirms any number of calls during its ttl)",
         },
     },
     openapi_extra=body_doc(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.accounts.models import Account, FiscalTaxRule, PriceList
-from alephee.accounts.service import MODULE_WEBAPI, consume_login_token
+from alephee.accounts.service import check_confirmation_token
 from alephee.config import Settings
 from alephee.db import Money, UtcDateTime
 from alephee.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
@@ -1318,7 +1318,8 @@ def delete_from_price_list(
     """Remove the listed products (or all, when none are listed) from one price list. Commits.
 
     Returns the ActionResult, whether anything was removed and how many products were considered.
-    Order: permission (403) → cap (413) → price list of the account (404) → token (403, consumed once).
+    Order: permission (403) → cap (413) → price list of the account (404) → token (403; valid for its whole
+    life, so a client may remove in several chunks with one token).
     """
     check_delete_allowed(session, account_id, account_type)
     requested = body.Products or []
@@ -1330,7 +1331,7 @@ def delete_from_price_list(
     if token is None or not token.strip():
         raise Forbidden(TOKEN_REQUIRED)
     try:
-        consume_login_token(session, token, module=MODULE_WEBAPI, account_id=account_id)
+        check_confirmation_token(session, token, account_id=account_id)
     except Unauthorized as exc:  # spec 40 §5.5: token problems are 403 with a clear message
         raise Forbidden(exc.message) from None
     result = ActionResultBuilder("SKU")

@@ -509,6 +509,23 @@ def app_with_worker(settings: Settings | None = None) -> Any:
 # --- alephee webhook test ------------------------------------------------------------------------------------
 
 
+_test_ids_lock = threading.Lock()
+_last_test_micros = 0
+
+
+def next_test_event_id() -> int:
+    """A fresh ``Id`` for a ``webhook.test`` event: minus the microseconds since 1970 when it is sent.
+
+    Negative, so never the Id of a real event (positive, from the feed's sequence), yet different for every
+    test (strictly decreasing within a process, time-based across processes), so a receiver that skips Ids it
+    has already handled takes each test; |Id| < 2**53 (a safe JSON integer) until the year 2255.
+    """
+    global _last_test_micros
+    with _test_ids_lock:
+        _last_test_micros = max(time.time_ns() // 1000, _last_test_micros + 1)
+        return -_last_test_micros
+
+
 def send_test(subscription: WebhookSubscription, settings: Settings) -> dict[str, Any]:
     """POST a signed ``webhook.test`` event to the subscription now (no outbox, no feed) and report the answer.
     When the secret cannot be decrypted nothing is sent and ``Error`` says why."""
@@ -523,8 +540,9 @@ def send_test(subscription: WebhookSubscription, settings: Settings) -> dict[str
             "Error": ERR_SECRET.format(id=subscription.id, reason=exc),
             "DurationMs": 0,
         }
+    event_id = next_test_event_id()
     body = event_body(
-        0,
+        event_id,
         events.TEST_TYPE,
         subscription.account_id,
         clock.utcnow(),
@@ -534,7 +552,7 @@ def send_test(subscription: WebhookSubscription, settings: Settings) -> dict[str
         secret,
         body,
         event_type=events.TEST_TYPE,
-        event_id=0,
+        event_id=event_id,
         delivery_id=f"test-{uuid.uuid4().hex[:12]}",
         attempt=1,
     )
