@@ -19,6 +19,7 @@ from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.middleware import ApiMiddleware
 from alephee.http.observe import render_metrics
+from alephee.http.routing import CanonicalPaths
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -50,6 +51,13 @@ def api_operations() -> list[tuple[str, str, str]]:
     return ops
 
 
+def _api_paths() -> list[str]:
+    """The path template of every API route (documented or not), for ``CanonicalPaths``."""
+    from fastapi.routing import APIRoute
+
+    return [API_PREFIX + route.path for router in _routers() for route in router.routes if isinstance(route, APIRoute)]
+
+
 def _routers() -> list[APIRouter]:
     from alephee.accounts.routes import router as accounts
     from alephee.listings.routes import router as listings
@@ -74,6 +82,9 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL,
+        # Never a redirect to a URL built from the client's Host header: CanonicalPaths serves the route
+        # with or without one trailing slash instead.
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     http_errors.install(app)
@@ -85,6 +96,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     install_portal(app)
     _install_docs(app)
     _install_health(app)
+    app.add_middleware(CanonicalPaths, templates=_api_paths())
     app.add_middleware(ApiMiddleware, ctx=ctx)
     return app
 

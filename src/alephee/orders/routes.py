@@ -28,7 +28,17 @@ from alephee.http.auth import (
     require_account,
     write_session,
 )
-from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
+from alephee.http.body import (
+    NOT_AN_OBJECT,
+    TOO_MANY,
+    body_doc,
+    is_json_media,
+    json_array,
+    media_type,
+    raw_property,
+    read_json,
+    validate,
+)
 from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, Paging, route_cap
 from alephee.http.params import query_bool
@@ -266,7 +276,7 @@ async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[Me
     (it is declared after ``require_account``): 413 over the size cap, then 400 for malformed content."""
     ctx: AppContext = request.app.state.ctx
     cap = ctx.settings.documents_max_bytes
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     request.scope.setdefault("state", {})["items"] = 1
     if content_type == "multipart/form-data":
         form = await request.form(max_files=5, max_fields=50)
@@ -289,7 +299,7 @@ async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[Me
     raw = await request.body()
     if not raw.strip():
         return None, {}
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+    if not is_json_media(content_type):
         raise UnsupportedMediaType(UPLOAD_MEDIA)
     data_json = await read_json(request)
     if isinstance(data_json, list):
