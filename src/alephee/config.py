@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # Orders (docs/compatibility.md, Orders): largest attachable document; whether includePendingPayments works for
     # accounts with no explicit privilege; whether Integrated=false applies even to status/id/ERP queries.
     documents_max_bytes: int = 10 * 1024 * 1024
+    # Total bytes of documents and message attachments one account may store (0 = no quota), see
+    # orders/document_quota.py.
+    documents_quota_bytes: int = 10 * 1024 * 1024 * 1024
     orders_pending_payments_default: bool = True
     orders_integrated_default_always: bool = False
     # Rendered orders kept in memory per process (MiB; 0 = off), see orders/rendering.py.

@@ -98,13 +98,18 @@ def _paged(page: Page, total: int, results: list[bytes]) -> Response:
     return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA)
 
 
+# Files chosen by clients (an XML document may be SVG or XHTML with scripts) are downloads, never pages: even a
+# browser that rendered one would run nothing and load nothing.
+FILE_CSP = "default-src 'none'; sandbox"
+
+
 def _file(out: service.FileOut) -> Response:
     # The stored name is metadata chosen by a client: keep only safe ASCII in the header.
     safe = "".join(c for c in out.filename if c.isascii() and (c.isalnum() or c in "-_.")) or "document"
     return Response(
         content=out.content,
         media_type=out.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Security-Policy": FILE_CSP},
     )
 
 

@@ -44,8 +44,8 @@ from alephee.http.paging import Page, SortOption
 from alephee.http.params import query_bool, query_int
 from alephee.http.wire import format_utc
 from alephee.marketplaces.models import Marketplace
+from alephee.orders import document_quota, labels
 from alephee.orders import documents as docs
-from alephee.orders import labels
 from alephee.orders import messages as msg
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -604,7 +604,10 @@ def get_document(
     if document is None:
         message = NO_DOCUMENT_FORMAT if fmt else NO_DOCUMENT
         raise NotFound(message.format(doc_type=doc_type, fmt=fmt))
-    return FileOut(store.get(document.sha256), document.content_type, f"{document.name}.{document.extension}")
+    # The type is the one of the sniffed format, never text from the row: a stored file is served only as
+    # one of the formats it was accepted as.
+    content_type = docs.CONTENT_TYPES.get(document.extension, docs.UNKNOWN_CONTENT_TYPE)
+    return FileOut(store.get(document.sha256), content_type, f"{document.name}.{document.extension}")
 
 
 def danfe_pdf(nfe: OrderDocument) -> bytes:
@@ -663,6 +666,7 @@ def store_document(
     )
     if existing is not None:
         return existing, False
+    document_quota.reserve(session, settings, order.account_id, sniffed.size)
     store.put(upload.data)
     default_name = f"{docs.DOCUMENT_TYPES[upload.doc_type].lower().replace(' ', '-')}-{order.id}"
     document = OrderDocument(
@@ -1539,6 +1543,7 @@ def send_message(
         code, message = refusal
         raise (Conflict if code == 409 else PreconditionFailed)(message)
     if attachment is not None and sniffed is not None:
+        document_quota.reserve(session, settings, account_id, sniffed.size)
         store.put(attachment.data)
     now = clock.utcnow()
     message = OrderMessage(
