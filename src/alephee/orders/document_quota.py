@@ -42,8 +42,8 @@ def reserve(session: Session, settings: Settings, account_id: int, size: int) ->
     if quota <= 0:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, :account)"), {"space": _LOCK_NAMESPACE,
-                                                                                 "account": account_id})  # fmt: skip
+        lock = text("SELECT pg_advisory_xact_lock(:space, :account)")
+        session.execute(lock, {"space": _LOCK_NAMESPACE, "account": account_id})
     used = used_bytes(session, account_id)
     if used + size > quota:
         raise PayloadTooLarge(QUOTA_EXCEEDED.format(used=used, quota=quota, size=size))
