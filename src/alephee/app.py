@@ -17,6 +17,7 @@ from alephee.config import Settings
 from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
+from alephee.http.compression import CompressionMiddleware
 from alephee.http.middleware import ApiMiddleware
 from alephee.http.observe import render_metrics
 from alephee.http.routing import CanonicalPaths
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     _install_docs(app)
     _install_health(app)
     app.add_middleware(CanonicalPaths, templates=_api_paths())
+    if settings.compression:
+        app.add_middleware(CompressionMiddleware, min_bytes=settings.compression_min_bytes)
     app.add_middleware(ApiMiddleware, ctx=ctx)
     return app
 

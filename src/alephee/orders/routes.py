@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from alephee.context import AppContext, get_context
 from alephee.db import read_state
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from alephee.http import compression
 from alephee.http.auth import (
     ACCOUNT_ID_DOC,
     API_KEY_DOC,
@@ -40,7 +41,7 @@ from alephee.http.body import (
     validate,
 )
 from alephee.http.errors import error_responses
-from alephee.http.paging import Page, Paged, Paging, route_cap
+from alephee.http.paging import Paged, Paging, route_cap
 from alephee.http.params import query_bool
 from alephee.http.routing import api_router, read_query
 from alephee.http.wire import JSON_MEDIA, ErrorBody
@@ -75,27 +76,6 @@ def _order_id(raw: str) -> int:
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(content=orjson.dumps(body), status_code=status, media_type=JSON_MEDIA)
-
-
-def _paged(page: Page, total: int, results: list[bytes]) -> Response:
-    # The orders arrive serialised; they are spliced into the envelope, not decoded and encoded again.
-    head = orjson.dumps(
-        {
-            "Total": total,
-            "Paging": {"Limit": page.limit, "Offset": page.offset, "Total": total},
-            "SortBy": {"Id": page.sort.id, "Name": page.sort.name},
-            "AvailableSorts": [{"Id": s.id, "Name": s.name} for s in page.available],
-        }
-    )
-    if not results:
-        body = head[:-1] + b',"Results":[]}'
-    else:
-        # One copy of the ~0.5 MB page: the envelope's ends are glued to the first and last orders only.
-        items = list(results)
-        items[0] = head[:-1] + b',"Results":[' + items[0]
-        items[-1] = items[-1] + b"]}"
-        body = b",".join(items)
-    return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA)
 
 
 # Files chosen by clients (an XML document may be SVG or XHTML with scripts) are downloads, never pages: even a
@@ -144,8 +124,13 @@ def _orders_page(request: Request) -> Response:
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
         filters = service.parse_filters(query, scope.tz)
-        total, results = service.list_orders(ctx.db, connection, ctx.settings, scope.account_id, filters, page, state)
-    return _paged(page, total, results)
+        # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
+        accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
+        body, encoding = service.list_orders(
+            ctx.db, connection, ctx.settings, scope.account_id, filters, page, state, accepted
+        )
+    headers = {"Content-Encoding": encoding} if encoding else None
+    return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA, headers=headers)
 
 
 @router.get(

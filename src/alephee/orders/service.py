@@ -68,8 +68,8 @@ from alephee.orders.rendering import (
     OPTIONAL_BLOCKS,
     RENDER_COLUMNS,
     detail_template,
+    page_body,
     render_orders,
-    rendered_page,
 )
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
 from alephee.webhooks import events as webhook_events
@@ -478,8 +478,10 @@ def list_orders(
     filters: OrderFilters,
     page: Page,
     state: ReadState | None = None,
-) -> tuple[int, list[bytes]]:
-    """Total and the page of orders, each already serialised (UTF-8 JSON), read on a read ``connection``.
+    encoding: str | None = None,
+) -> tuple[bytes, str | None]:
+    """The page of orders as sent (the paged envelope, UTF-8 JSON), read on a read ``connection``, compressed
+    with ``encoding`` when worth it: ``(body, content encoding or None)``.
 
     ``state``: the connection's ``ReadState`` taken before any read of this request; while the database is
     unchanged, polling the same page again reuses its total and keys instead of running the statement.
@@ -496,7 +498,7 @@ def list_orders(
         if state is not None:
             pages.put(state, request_key, found)
     total, keys = found
-    return total, rendered_page(database, connection, keys, filters.blocks)
+    return page_body(database, connection, page, total, keys, filters.blocks, encoding)
 
 
 def render_one(session: Session, account_id: int, order_id: int) -> dict[str, Any]:
