@@ -404,7 +404,7 @@ def page_body(
     connection: Connection,
     page: Page,
     total: int,
-    keys: Sequence[Any],
+    keys: tuple[tuple[Any, ...], ...],
     blocks: frozenset[str] | None,
     encoding: str | None,
 ) -> tuple[bytes, str | None]:
@@ -415,7 +415,7 @@ def page_body(
     the database or any later one where the same orders are unchanged, is not rendered nor compressed again.
     """
     cache = compressed_pages_of(database) if encoding is not None else None
-    key = (encoding, page.offset, page.limit, page.sort.id, blocks, total, tuple(tuple(k) for k in keys))
+    key = (encoding, page.offset, page.limit, page.sort.id, blocks, total, keys)
     if cache is not None:
         found = cache.get_many([key])[0]  # type: ignore[list-item]
         if found is not None:
