@@ -8,9 +8,13 @@ For each database (the generated one, and a small one for the p99 comparison) it
 * normal cycle: ``Integrated=false`` pages walked the way clients walk them (offset += 100);
 * late-cancellation cycle: ``statusType=99&statusDateFrom=<7 days ago>`` pages;
 * the ceiling: the same server answering ``/bench/ceiling`` with the same bytes from memory (no database,
-  no auth), through the same middleware.
+  no auth), through the same middleware;
+* the same three compressed (``--encoding br`` or ``gzip``; ``none`` skips them): the cycles sent with
+  ``Accept-Encoding: <encoding>``, against their own ceiling, ``/bench/ceiling/<encoding>``, which answers the
+  first page's compressed bytes from memory.
 
-It prints requests/s, p50/p99 latency and the ratio to the ceiling. The load generator is a minimal
+It prints requests/s, p50/p99 latency and the ratio to the ceiling (a compressed scenario to the compressed
+ceiling). The load generator is a minimal
 keep-alive HTTP/1.1 client on asyncio, so it costs the shared 2 cores as little as possible.
 
 With no writes, every poll after the first finds the database unchanged and the server reuses the key lookup
@@ -54,6 +58,14 @@ def bench_app() -> Any:
             body = cache["body"] = ceiling_file.read_bytes()
         return Response(content=body, media_type="application/json; charset=utf-8")
 
+    @app.get("/bench/ceiling/{encoding}", include_in_schema=False)
+    def compressed_ceiling(encoding: str) -> Response:
+        body = cache.get(encoding)
+        if body is None:
+            body = cache[encoding] = ceiling_file.with_name(f"{ceiling_file.name}.{encoding}").read_bytes()
+        headers = {"Content-Encoding": encoding}
+        return Response(content=body, media_type="application/json; charset=utf-8", headers=headers)
+
     return app
 
 
@@ -76,8 +88,11 @@ def serve(url: str, port: int, ceiling_file: str, workers: int) -> None:
     )
 
 
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str) -> tuple[int, bytes]:
-    writer.write(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str, encoding: str | None = None
+) -> tuple[int, bytes]:
+    accept = f"Accept-Encoding: {encoding}\r\n" if encoding else ""
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: bench\r\n{accept}\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -99,8 +114,11 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, t
         body += chunk[:-2]
 
 
-async def load(port: int, targets: list[str], concurrency: int, seconds: float) -> list[float]:
-    """Send the targets round-robin from ``concurrency`` connections for ``seconds``; latencies in ms."""
+async def load(
+    port: int, targets: list[str], concurrency: int, seconds: float, encoding: str | None = None
+) -> list[float]:
+    """Send the targets round-robin from ``concurrency`` connections for ``seconds`` (asking for ``encoding``);
+    latencies in ms."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     counter = iter(range(10**9))
@@ -111,7 +129,7 @@ async def load(port: int, targets: list[str], concurrency: int, seconds: float) 
             while time.perf_counter() < deadline:
                 target = targets[next(counter) % len(targets)]
                 started = time.perf_counter()
-                status, _ = await _request(reader, writer, target)
+                status, _ = await _request(reader, writer, target, encoding)
                 latencies.append((time.perf_counter() - started) * 1000)
                 if status not in (200, 206):
                     raise RuntimeError(f"{target} answered {status}")
@@ -179,10 +197,16 @@ def _summary(latencies: list[float], seconds: float) -> tuple[float, float, floa
 
 
 def run_database(
-    backend: str, orders: int, seconds: float, concurrencies: list[int], workers: int = 1, writes: float = 0
+    backend: str,
+    orders: int,
+    seconds: float,
+    concurrencies: list[int],
+    workers: int = 1,
+    writes: float = 0,
+    encoding: str | None = "br",
 ) -> dict[str, dict[int, tuple]]:  # type: ignore[type-arg]
     """Measure both cycles and the ceiling against one generated database (``writes`` commits per second
-    by another process meanwhile)."""
+    by another process meanwhile), plain and, unless ``encoding`` is None, compressed with it."""
     sys.path.insert(0, str(ROOT))
     import orders_data
 
@@ -195,9 +219,9 @@ def run_database(
         auth = {"API_KEY": orders_data.API_KEY, "accountId": 1}
         since = orders_data.LATE_SINCE.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        async def fetch(params: dict[str, object]) -> bytes:
+        async def fetch(params: dict[str, object], encoding: str | None = None) -> bytes:
             reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
-            status, body = await _request(reader, writer, "/v2/orders?" + urlencode(params))
+            status, body = await _request(reader, writer, "/v2/orders?" + urlencode(params), encoding)
             writer.close()
             assert status == 200, body[:200]
             return body
@@ -206,6 +230,12 @@ def run_database(
 
         first = asyncio.run(fetch({**auth, "Integrated": "false"}))
         ceiling_file.write_bytes(first)
+        compressed_size = 0
+        if encoding:
+            # The compressed ceiling answers the very bytes the hub sends for the first page.
+            compressed = asyncio.run(fetch({**auth, "Integrated": "false"}, encoding))
+            ceiling_file.with_name(f"{ceiling_file.name}.{encoding}").write_bytes(compressed)
+            compressed_size = len(compressed)
         total_normal = orjson.loads(first)["Total"]
         total_late = orjson.loads(asyncio.run(fetch({**auth, "statusType": 99, "statusDateFrom": since})))["Total"]
         normal = [
@@ -224,31 +254,44 @@ def run_database(
             f"\n{backend}, {orders:,} orders, {workers} server process(es), {writes:g} commits/s meanwhile: "
             f"normal cycle {total_normal:,} orders ({len(normal)} pages), "
             f"late cancellations {total_late:,} ({len(late)} pages), page of 100 = {len(first) / 1024:.0f} KiB"
+            + (f", {compressed_size / 1024:.0f} KiB as {encoding}" if encoding else "")
         )
-        scenarios = (("ceiling", ["/bench/ceiling"]), ("normal", normal), ("late", late))
-        results: dict[str, dict[int, tuple]] = {name: {} for name, _ in scenarios}  # type: ignore[type-arg]
+        # (name, targets, Accept-Encoding, the ceiling it is compared with)
+        scenarios: list[tuple[str, list[str], str | None, str]] = [
+            ("ceiling", ["/bench/ceiling"], None, "ceiling"),
+            ("normal", normal, None, "ceiling"),
+            ("late", late, None, "ceiling"),
+        ]
+        if encoding:
+            top = f"ceiling-{encoding}"
+            scenarios += [
+                (top, [f"/bench/ceiling/{encoding}"], encoding, top),
+                (f"normal-{encoding}", normal, encoding, top),
+                (f"late-{encoding}", late, encoding, top),
+            ]
+        results: dict[str, dict[int, tuple]] = {name: {} for name, *_ in scenarios}  # type: ignore[type-arg]
         # The scenarios take turns in one-second slices, so a slower minute of a shared machine weighs on the
         # ceiling and on the real pages alike (the ratio is what matters).
         slices = max(1, round(seconds))
         for concurrency in concurrencies:
-            latencies: dict[str, list[float]] = {name: [] for name, _ in scenarios}
-            for _name, targets in scenarios:
-                asyncio.run(load(port, targets, concurrency, min(2.0, seconds / 4)))  # warm-up
+            latencies: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
+            for _name, targets, accept, _top in scenarios:
+                asyncio.run(load(port, targets, concurrency, min(2.0, seconds / 4), accept))  # warm-up
             for _ in range(slices):
-                for name, targets in scenarios:
-                    latencies[name] += asyncio.run(load(port, targets, concurrency, seconds / slices))
-            for name, _ in scenarios:
+                for name, targets, accept, _top in scenarios:
+                    latencies[name] += asyncio.run(load(port, targets, concurrency, seconds / slices, accept))
+            for name, *_ in scenarios:
                 results[name][concurrency] = _summary(latencies[name], seconds)
         if writer is not None:
             writer.terminate()
             writer.wait(timeout=20)
         for concurrency in concurrencies:
-            ceiling_rps = results["ceiling"][concurrency][0]
-            for name in ("ceiling", "normal", "late"):
+            for name, _targets, _accept, top in scenarios:
+                ceiling_rps = results[top][concurrency][0]
                 rps, p50, p99 = results[name][concurrency]
                 ratio = rps / ceiling_rps if ceiling_rps else 0
                 print(
-                    f"  c={concurrency} {name:8s} {rps:8.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+                    f"  c={concurrency} {name:11s} {rps:8.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
                     f"  ratio {ratio:4.2f}"
                 )
         return results
@@ -280,6 +323,12 @@ def main() -> None:
     parser.add_argument(
         "--writes", type=float, default=0, help="commits per second by another process while measuring (0 = none)"
     )
+    parser.add_argument(
+        "--encoding",
+        choices=("br", "gzip", "none"),
+        default="br",
+        help="also measure the cycles compressed with this Accept-Encoding, against their own ceiling",
+    )
     args = parser.parse_args()
     if args.pin:
         # Load generator and server on separate cores (as when clients are other machines): thread hand-offs
@@ -289,9 +338,10 @@ def main() -> None:
             os.environ["BENCH_SERVER_CPUS"] = ",".join(str(c) for c in cpus[: len(cpus) // 2])
             os.sched_setaffinity(0, set(cpus[len(cpus) // 2 :]))
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    big = run_database(args.backend, args.orders, args.seconds, concurrencies, args.workers, args.writes)
+    encoding = None if args.encoding == "none" else args.encoding
+    big = run_database(args.backend, args.orders, args.seconds, concurrencies, args.workers, args.writes, encoding)
     if args.small:
-        small = run_database(args.backend, args.small, args.seconds, concurrencies, args.workers, args.writes)
+        small = run_database(args.backend, args.small, args.seconds, concurrencies, args.workers, args.writes, encoding)
         print(f"\np99 at {args.orders:,} vs {args.small:,} orders ({args.backend}):")
         for name in ("normal", "late"):
             for c in concurrencies:

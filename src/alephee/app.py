@@ -17,9 +17,11 @@ from alephee.config import Settings
 from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
+from alephee.http.compression import CompressionMiddleware
 from alephee.http.middleware import ApiMiddleware
 from alephee.http.observe import render_metrics
 from alephee.http.openapi import finish as finish_openapi
+from alephee.http.routing import CanonicalPaths
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -51,6 +53,13 @@ def api_operations() -> list[tuple[str, str, str]]:
     return ops
 
 
+def _api_paths() -> list[str]:
+    """The path template of every API route (documented or not), for ``CanonicalPaths``."""
+    from fastapi.routing import APIRoute
+
+    return [API_PREFIX + route.path for router in _routers() for route in router.routes if isinstance(route, APIRoute)]
+
+
 def _routers() -> list[APIRouter]:
     from alephee.accounts.routes import router as accounts
     from alephee.listings.routes import router as listings
@@ -75,6 +84,9 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL,
+        # Never a redirect to a URL built from the client's Host header: CanonicalPaths serves the route
+        # with or without one trailing slash instead.
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     http_errors.install(app)
@@ -86,6 +98,9 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     install_portal(app)
     _install_docs(app)
     _install_health(app)
+    app.add_middleware(CanonicalPaths, templates=_api_paths())
+    if settings.compression:
+        app.add_middleware(CompressionMiddleware, min_bytes=settings.compression_min_bytes)
     app.add_middleware(ApiMiddleware, ctx=ctx)
     return app
 

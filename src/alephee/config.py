@@ -110,10 +110,15 @@ class Settings(BaseSettings):
     # Orders (docs/compatibility.md, Orders): largest attachable document; whether includePendingPayments works for
     # accounts with no explicit privilege; whether Integrated=false applies even to status/id/ERP queries.
     documents_max_bytes: int = 10 * 1024 * 1024
+    # Total bytes of documents and message attachments one account may store (0 = no quota), see
+    # orders/document_quota.py.
+    documents_quota_bytes: int = 10 * 1024 * 1024 * 1024
     orders_pending_payments_default: bool = True
     orders_integrated_default_always: bool = False
     # Rendered orders kept in memory per process (MiB; 0 = off), see orders/rendering.py.
     order_cache_mb: float = 64
+    # Compressed pages of GET /v2/orders kept in memory per process (MiB; 0 = off), see orders/rendering.py.
+    order_page_cache_mb: float = 16
     # Results kept per process while the database is unchanged (key lookups, order page keys; 0 = off),
     # see ``StateCache`` in db.py.
     read_cache_entries: int = 4096
@@ -127,6 +132,10 @@ class Settings(BaseSettings):
     # Optional JSON file replacing the packaged marketplace catalogue (to use other channel ids).
     marketplaces_file: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
+    # Response compression (br or gzip, as the client accepts) of text bodies of at least this many bytes,
+    # see http/compression.py.
+    compression: bool = True
+    compression_min_bytes: int = 1024
     log_level: str = "INFO"
     # Show the login-token module 2 as required for DELETE /v2/products/prices.
     login_token_default_ttl: int = 30

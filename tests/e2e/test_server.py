@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
 import uuid
 from pathlib import Path
 
+import brotli
 import httpx
+import orjson
 import pytest
 import redis
 
 from alephee.accounts import service
 from alephee.context import AppContext
-from tests.conftest import REDIS_URL, LiveServer, start_server
+from tests.conftest import REDIS_URL, LiveServer, Tenant, start_server
+from tests.orders import conftest as _orders_fixtures
+from tests.orders.conftest import AddOrder
+
+add_order = _orders_fixtures.add_order
 
 
 def _tenant(ctx: AppContext, rate_limit: int | None = None) -> tuple[int, str]:
@@ -81,3 +88,38 @@ def test_two_processes_share_the_rate_limit_through_redis(ctx: AppContext, tmp_p
 def _mkdirs(*paths: Path) -> None:
     for path in paths:
         path.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.mark.slow
+def test_compression_nosniff_and_paths_on_the_real_server(
+    ctx: AppContext, live_server: LiveServer, add_order: AddOrder
+) -> None:
+    account_id, key = _tenant(ctx, rate_limit=1000)
+    tenant = Tenant(account_id=account_id, api_key=key, key_id=0)
+    for _ in range(10):
+        add_order(tenant)
+    params = {"API_KEY": key, "accountId": account_id}
+    url = f"{live_server.base_url}/v2/orders"
+
+    def raw(target: str, accept: str, **headers: str) -> tuple[httpx.Response, bytes]:
+        with httpx.Client(timeout=10, follow_redirects=False) as http:
+            request_headers = {"Accept-Encoding": accept, **headers}
+            with http.stream("GET", target, params=params, headers=request_headers) as response:
+                return response, b"".join(response.iter_raw())
+
+    plain, body = raw(url, "identity")
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert orjson.loads(body)["Total"] == 10
+    for accept, encoding, decode in (("gzip", "gzip", gzip.decompress), ("gzip, deflate, br", "br", brotli.decompress)):
+        for _ in range(2):  # the second one from the compressed pages
+            response, sent = raw(url, accept)
+            assert response.status_code == 200 and response.headers["content-encoding"] == encoding
+            assert response.headers["vary"] == "Accept-Encoding"
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert int(response.headers["content-length"]) == len(sent) < len(body) / 3
+            assert decode(sent) == body
+    # Any letter case, one trailing slash, a hostile Host header: served, never redirected.
+    response, sent = raw(f"{live_server.base_url}/V2/Orders/", "gzip", Host="evil.example")
+    assert response.status_code == 200 and "location" not in response.headers and gzip.decompress(sent) == body
+    missing, _ = raw(f"{live_server.base_url}/v2/nothing", "gzip")
+    assert missing.status_code == 404 and missing.headers["x-content-type-options"] == "nosniff"

@@ -28,6 +28,12 @@ NOT_AN_OBJECT = "The request body must be a JSON object"
 TOO_MANY = "Too many objects in one request: {count} sent, at most {cap} allowed. Nothing was processed"
 WRONG_TYPE = "Content-Type must be application/json"
 
+# The UTF-8 byte order mark some serializers (Delphi, .NET) write before the JSON text; RFC 8259 §8.1 lets a
+# parser ignore it, and the service being replaced did.
+UTF8_BOM = b"\xef\xbb\xbf"
+# ``text/json`` is what older .NET and Delphi clients send; ``+json`` suffixes (RFC 6839) are JSON too.
+JSON_MEDIA_TYPES = frozenset({"application/json", "text/json"})
+
 # Schemas referenced from ``body_doc``; merged into the OpenAPI components by ``alephee.app``.
 EXTRA_SCHEMAS: dict[str, Any] = {}
 
@@ -38,12 +44,24 @@ def _cap(request: Request) -> int | None:
     return ctx.settings.endpoint_limit(getattr(route, "name", None)).cap
 
 
+def media_type(request: Request) -> str:
+    """The request's media type, lower-cased, without parameters ("" when no Content-Type was sent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json_media(content_type: str) -> bool:
+    """Whether a media type (as ``media_type`` gives it) announces JSON; no Content-Type at all counts as JSON."""
+    return not content_type or content_type in JSON_MEDIA_TYPES or content_type.endswith("+json")
+
+
 async def read_json(request: Request) -> Any:
-    """The parsed JSON body (415 for a non-JSON content type, 400 for empty or invalid JSON)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+    """The parsed JSON body (415 for a non-JSON content type, 400 for empty or invalid JSON); a leading UTF-8
+    byte order mark is skipped."""
+    if not is_json_media(media_type(request)):
         raise UnsupportedMediaType(WRONG_TYPE)
     raw = await request.body()
+    if raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM) :]
     if not raw.strip():
         raise InvalidInput(EMPTY_BODY)
     try:

@@ -1,5 +1,6 @@
-"""The outermost ASGI layer: request ids, the body-size cap, rate-limit headers on every response, and the
-plain-string 500 (so even an unexpected error carries the headers and is logged with its request id)."""
+"""The outermost ASGI layer: request ids, the body-size cap, rate-limit headers and ``nosniff`` on every
+response, and the plain-string 500 (so even an unexpected error carries the headers and is logged with its
+request id)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ class ApiMiddleware:
                 for name, value in decision.headers():
                     headers[name.decode()] = value.decode()
                 headers["x-request-id"] = request_id
+                # Browsers must take every body as the type it is sent with (API, portal, files, errors).
+                headers["x-content-type-options"] = "nosniff"
             await send(message)
 
         declared = _content_length(scope)

@@ -36,6 +36,8 @@ CONTENT_TYPES: dict[str, str] = {
     PNG: "image/png",
     XML: "application/xml",
 }
+# What a stored file of no known format would be served as (never rendered by a browser).
+UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 # Spec 21 §3.3: which formats each type accepts.
 ALLOWED_FORMATS: dict[int, frozenset[str]] = {
     INVOICE: frozenset({PDF, JPEG, PNG}),

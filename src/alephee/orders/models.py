@@ -151,6 +151,8 @@ class OrderDocument(Base):
         # The same bytes attached twice as the same type are one document (idempotent retries).
         UniqueConstraint("order_id", "doc_type", "sha256", name="uq_order_documents_content"),
         Index("ix_order_documents_order", "order_id", "doc_type", "id"),
+        # The account's stored bytes (document quota), summed from the index alone.
+        Index("ix_order_documents_account", "account_id", "size"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -245,7 +247,11 @@ class OrderMessage(Base):
     """
 
     __tablename__ = "order_messages"
-    __table_args__ = (Index("ix_order_messages_order", "order_id", "id"),)
+    __table_args__ = (
+        Index("ix_order_messages_order", "order_id", "id"),
+        # The account's stored attachment bytes (document quota), summed from the index alone.
+        Index("ix_order_messages_account_attachment", "account_id", "attachment_size"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))

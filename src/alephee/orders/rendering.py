@@ -8,6 +8,7 @@ Rendered orders are cached per process as UTF-8 bytes keyed by ``(id, version, u
 bumped by every change to an order row in one place (``bump_order_version`` below, hooked into every ORM flush
 and every ``UPDATE orders`` run through a session), so a cached rendering is never stale: a changed order has a
 new key and the old entry ages out of the LRU. Only committed data is cached (reads through read sessions).
+Compressed pages of GET /v2/orders are cached beside them, keyed by what they are made of (``page_body``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from alephee.db import Database
+from alephee.http import compression
+from alephee.http.paging import Page
 from alephee.http.wire import format_utc
 from alephee.orders import documents as docs
 from alephee.orders import shipping_rules as ship
@@ -363,3 +366,64 @@ def rendered_page(
     if _every_block(blocks):
         return bodies
     return [orjson.dumps(_restrict(orjson.loads(body), blocks)) for body in bodies]  # type: ignore[arg-type]
+
+
+# --- whole pages of GET /v2/orders, and their compressed bytes ----------------------------------------------
+
+
+def page_json(page: Page, total: int, results: Sequence[bytes]) -> bytes:
+    """The paged envelope around orders already serialised: spliced in, not decoded and encoded again."""
+    head = orjson.dumps(
+        {
+            "Total": total,
+            "Paging": {"Limit": page.limit, "Offset": page.offset, "Total": total},
+            "SortBy": {"Id": page.sort.id, "Name": page.sort.name},
+            "AvailableSorts": [{"Id": s.id, "Name": s.name} for s in page.available],
+        }
+    )
+    if not results:
+        return head[:-1] + b',"Results":[]}'
+    # One copy of the ~0.5 MB page: the envelope's ends are glued to the first and last orders only.
+    items = list(results)
+    items[0] = head[:-1] + b',"Results":[' + items[0]
+    items[-1] = items[-1] + b"]}"
+    return b",".join(items)
+
+
+def compressed_pages_of(database: Database) -> RenderedOrders | None:
+    """The compressed pages of GET /v2/orders in this process (None when ``ALEPHEE_ORDER_PAGE_CACHE_MB`` is 0)."""
+    max_bytes = int(database.settings.order_page_cache_mb * 1024 * 1024)
+    if max_bytes <= 0:
+        return None
+    cache: RenderedOrders = database.process_cache("orders.compressed_pages", lambda: RenderedOrders(max_bytes))
+    return cache
+
+
+def page_body(
+    database: Database,
+    connection: Connection,
+    page: Page,
+    total: int,
+    keys: tuple[tuple[Any, ...], ...],
+    blocks: frozenset[str] | None,
+    encoding: str | None,
+) -> tuple[bytes, str | None]:
+    """A page of GET /v2/orders as sent: ``(body, content encoding or None)``.
+
+    A compressed page is made of nothing but its orders' keys (id, version, updated_at), the total, the paging
+    and the blocks asked for, so it is cached under exactly those: the same page polled again, in this state of
+    the database or any later one where the same orders are unchanged, is not rendered nor compressed again.
+    """
+    cache = compressed_pages_of(database) if encoding is not None else None
+    key = (encoding, page.offset, page.limit, page.sort.id, blocks, total, keys)
+    if cache is not None:
+        found = cache.get_many([key])[0]  # type: ignore[list-item]
+        if found is not None:
+            return found, encoding
+    body = page_json(page, total, rendered_page(database, connection, keys, blocks))
+    compressed = compression.encode(body, encoding, database.settings.compression_min_bytes)
+    if compressed is None:
+        return body, None
+    if cache is not None:
+        cache.put_many([(key, compressed)])  # type: ignore[list-item]
+    return compressed, encoding

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from alephee.context import AppContext, get_context
 from alephee.db import read_state
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from alephee.http import compression
 from alephee.http.auth import (
     ACCOUNT_ID_DOC,
     API_KEY_DOC,
@@ -28,10 +29,20 @@ from alephee.http.auth import (
     require_account,
     write_session,
 )
-from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
+from alephee.http.body import (
+    NOT_AN_OBJECT,
+    TOO_MANY,
+    body_doc,
+    is_json_media,
+    json_array,
+    media_type,
+    raw_property,
+    read_json,
+    validate,
+)
 from alephee.http.errors import error_responses
 from alephee.http.numbers import int_from_text
-from alephee.http.paging import Page, Paged, Paging, route_cap
+from alephee.http.paging import Paged, Paging, route_cap
 from alephee.http.params import query_bool
 from alephee.http.routing import api_router, read_query
 from alephee.http.wire import JSON_MEDIA, ErrorBody
@@ -68,25 +79,9 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(content=orjson.dumps(body), status_code=status, media_type=JSON_MEDIA)
 
 
-def _paged(page: Page, total: int, results: list[bytes]) -> Response:
-    # The orders arrive serialised; they are spliced into the envelope, not decoded and encoded again.
-    head = orjson.dumps(
-        {
-            "Total": total,
-            "Paging": {"Limit": page.limit, "Offset": page.offset, "Total": total},
-            "SortBy": {"Id": page.sort.id, "Name": page.sort.name},
-            "AvailableSorts": [{"Id": s.id, "Name": s.name} for s in page.available],
-        }
-    )
-    if not results:
-        body = head[:-1] + b',"Results":[]}'
-    else:
-        # One copy of the ~0.5 MB page: the envelope's ends are glued to the first and last orders only.
-        items = list(results)
-        items[0] = head[:-1] + b',"Results":[' + items[0]
-        items[-1] = items[-1] + b"]}"
-        body = b",".join(items)
-    return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA)
+# Files chosen by clients (an XML document may be SVG or XHTML with scripts) are downloads, never pages: even a
+# browser that rendered one would run nothing and load nothing.
+FILE_CSP = "default-src 'none'; sandbox"
 
 
 def _file(out: service.FileOut) -> Response:
@@ -95,7 +90,7 @@ def _file(out: service.FileOut) -> Response:
     return Response(
         content=out.content,
         media_type=out.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Security-Policy": FILE_CSP},
     )
 
 
@@ -130,8 +125,13 @@ def _orders_page(request: Request) -> Response:
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
         filters = service.parse_filters(query, scope.tz)
-        total, results = service.list_orders(ctx.db, connection, ctx.settings, scope.account_id, filters, page, state)
-    return _paged(page, total, results)
+        # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
+        accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
+        body, encoding = service.list_orders(
+            ctx.db, connection, ctx.settings, scope.account_id, filters, page, state, accepted
+        )
+    headers = {"Content-Encoding": encoding} if encoding else None
+    return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA, headers=headers)
 
 
 @router.get(
@@ -267,7 +267,7 @@ async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[Me
     (it is declared after ``require_account``): 413 over the size cap, then 400 for malformed content."""
     ctx: AppContext = request.app.state.ctx
     cap = ctx.settings.documents_max_bytes
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     request.scope.setdefault("state", {})["items"] = 1
     if content_type == "multipart/form-data":
         form = await request.form(max_files=5, max_fields=50)
@@ -290,7 +290,7 @@ async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[Me
     raw = await request.body()
     if not raw.strip():
         return None, {}
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+    if not is_json_media(content_type):
         raise UnsupportedMediaType(UPLOAD_MEDIA)
     data_json = await read_json(request)
     if isinstance(data_json, list):

@@ -45,8 +45,8 @@ from alephee.http.paging import Page, SortOption
 from alephee.http.params import MAX_INT64, query_bool, query_int
 from alephee.http.wire import clean_identifier, clean_text, format_utc
 from alephee.marketplaces.models import Marketplace
+from alephee.orders import document_quota, labels
 from alephee.orders import documents as docs
-from alephee.orders import labels
 from alephee.orders import messages as msg
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -69,8 +69,8 @@ from alephee.orders.rendering import (
     OPTIONAL_BLOCKS,
     RENDER_COLUMNS,
     detail_template,
+    page_body,
     render_orders,
-    rendered_page,
 )
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
 from alephee.webhooks import events as webhook_events
@@ -479,8 +479,10 @@ def list_orders(
     filters: OrderFilters,
     page: Page,
     state: ReadState | None = None,
-) -> tuple[int, list[bytes]]:
-    """Total and the page of orders, each already serialised (UTF-8 JSON), read on a read ``connection``.
+    encoding: str | None = None,
+) -> tuple[bytes, str | None]:
+    """The page of orders as sent (the paged envelope, UTF-8 JSON), read on a read ``connection``, compressed
+    with ``encoding`` when worth it: ``(body, content encoding or None)``.
 
     ``state``: the connection's ``ReadState`` taken before any read of this request; while the database is
     unchanged, polling the same page again reuses its total and keys instead of running the statement.
@@ -497,7 +499,7 @@ def list_orders(
         if state is not None:
             pages.put(state, request_key, found)
     total, keys = found
-    return total, rendered_page(database, connection, keys, filters.blocks)
+    return page_body(database, connection, page, total, keys, filters.blocks, encoding)
 
 
 def render_one(session: Session, account_id: int, order_id: int) -> dict[str, Any]:
@@ -605,7 +607,10 @@ def get_document(
     if document is None:
         message = NO_DOCUMENT_FORMAT if fmt else NO_DOCUMENT
         raise NotFound(message.format(doc_type=doc_type, fmt=fmt))
-    return FileOut(store.get(document.sha256), document.content_type, f"{document.name}.{document.extension}")
+    # The type is the one of the sniffed format, never text from the row: a stored file is served only as
+    # one of the formats it was accepted as.
+    content_type = docs.CONTENT_TYPES.get(document.extension, docs.UNKNOWN_CONTENT_TYPE)
+    return FileOut(store.get(document.sha256), content_type, f"{document.name}.{document.extension}")
 
 
 def danfe_pdf(nfe: OrderDocument) -> bytes:
@@ -664,6 +669,7 @@ def store_document(
     )
     if existing is not None:
         return existing, False
+    document_quota.reserve(session, settings, order.account_id, sniffed.size)
     store.put(upload.data)
     default_name = f"{docs.DOCUMENT_TYPES[upload.doc_type].lower().replace(' ', '-')}-{order.id}"
     document = OrderDocument(
@@ -1538,6 +1544,7 @@ def send_message(
         code, message = refusal
         raise (Conflict if code == 409 else PreconditionFailed)(message)
     if attachment is not None and sniffed is not None:
+        document_quota.reserve(session, settings, account_id, sniffed.size)
         store.put(attachment.data)
     now = clock.utcnow()
     message = OrderMessage(
