@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -142,6 +143,34 @@ def flash_of(html: str) -> str | None:
     """The one-shot message of a page, if any."""
     match = re.search(r'class="flash flash--\w+"[^>]*>([^<]*)<', html)
     return match.group(1).strip() if match else None
+
+
+class _FormFields(HTMLParser):
+    """The named fields of one form of a page (inputs inside it, or tied to it with ``form="…"``)."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and values.get("id") == self.form_id:
+            self.inside = True
+        elif tag in ("input", "textarea") and "name" in values and (self.inside or values.get("form") == self.form_id):
+            self.fields[values["name"]] = values.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def cart_form(client: TestClient) -> dict[str, str]:
+    """What the cart page's "Confirmar pedido" form would send right now (empty when the cart is empty)."""
+    parser = _FormFields("cart-form")
+    parser.feed(client.get("/b2b/cart").text)
+    return parser.fields
 
 
 def cart_of(ctx: AppContext, shop: Shop, email: str | None = None) -> dict[str, int]:

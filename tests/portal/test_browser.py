@@ -1,7 +1,8 @@
 """End to end in a real headless browser (Debian's Chromium driven by Playwright) against a real server: the ERP
 asks for a login link over the API, the buyer opens it, searches, adds two products and places the order; the API
 returns the order with status 0 and the B2B prices; the same link again, or a link past its TTL, lands on the
-expired page without a session.
+expired page without a session. Two tabs of one browser: a tab confirms only the cart it shows (and a price that
+moved meanwhile sends it back to the cart), and logging out lands on the signed-out page.
 
 The browser is installed by ``make test`` (scripts/browser.sh). Without it this test fails in CI (CI=true) and is
 skipped elsewhere. ``ALEPHEE_PORTAL_SCREENSHOTS=<dir>`` also saves the catalog and cart screenshots there (the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from sqlalchemy import update
 
 from alephee.accounts.models import Account
 from alephee.context import AppContext
+from alephee.products.models import ProductPrice
 from tests.conftest import LiveServer, start_server
 from tests.portal.conftest import Shop, b2b_stock
 
@@ -137,7 +140,7 @@ def test_buying_in_a_real_browser(
             page.wait_for_url("**/b2b/orders/*")
             order_id = int(page.url.rsplit("/", 1)[1])
             assert f"Tu pedido #{order_id} fue enviado" in page.inner_text(".flash")
-            assert "Sin estado" in page.inner_text("main")
+            assert "Recibido" in page.inner_text("main")
 
             # On a phone the pages fit the screen.
             page.set_viewport_size({"width": 390, "height": 844})
@@ -175,5 +178,79 @@ def test_buying_in_a_real_browser(
             assert answer is not None and answer.status == 410
             assert late_page.get_by_role("heading", name=EXPIRED).is_visible()
             assert not [c for c in other.cookies() if c["name"] == "alephee_b2b_session"]
+        finally:
+            browser.close()
+
+
+def test_two_tabs_confirm_only_what_they_show(
+    ctx: AppContext, server: LiveServer, make_shop: Callable[..., Shop]
+) -> None:
+    sync_playwright = _browser_or_fail()
+    shop = make_shop()
+    with ctx.db.writing() as session:
+        session.execute(
+            update(Account).where(Account.id == shop.account_id).values(b2b_portal_url=f"{server.base_url}/b2b")
+        )
+
+    def orders() -> list[dict[str, Any]]:
+        response = httpx.get(f"{server.base_url}/v2/orders", params={**shop.tenant.q(), "statusType": 0}, timeout=10)
+        assert response.status_code == 200
+        results: list[dict[str, Any]] = response.json()["Results"]
+        return results
+
+    def add(page: Any, query: str, name: str, quantity: int) -> None:
+        page.goto(f"{server.base_url}/b2b/catalog?q={query}")
+        article = page.get_by_role("article", name=name)
+        article.get_by_label("Cantidad").fill(str(quantity))
+        article.get_by_role("button", name="Agregar").click()
+        page.wait_for_selector(".flash")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(locale="es-AR")
+            tab_a = context.new_page()
+            tab_a.set_default_timeout(15_000)
+            tab_a.goto(_link(server, shop))
+            add(tab_a, "TAL-001", "Taladro percutor 13 mm", 1)
+            tab_a.goto(f"{server.base_url}/b2b/cart")
+            assert "Bujía iridio" not in tab_a.inner_text("main")
+
+            # Tab B (same browser, same session) adds 3 spark plugs while tab A shows 1 drill.
+            tab_b = context.new_page()
+            tab_b.set_default_timeout(15_000)
+            add(tab_b, "BUJ-002", "Bujía iridio", 3)
+
+            # Confirming in tab A orders nothing and shows the cart as it is now.
+            tab_a.get_by_role("button", name="Confirmar pedido").click()
+            tab_a.wait_for_url("**/b2b/cart")
+            assert "Tu carrito cambió" in tab_a.inner_text(".flash")
+            assert "Bujía iridio" in tab_a.inner_text("main")
+            assert orders() == []
+
+            # The ERP raises the drill's price: the next confirmation comes back naming the new price.
+            with ctx.db.writing() as session:
+                session.execute(
+                    update(ProductPrice)
+                    .where(ProductPrice.product_id == shop.products["TAL-001"])
+                    .where(ProductPrice.price_list_id == shop.b2b_list_id)
+                    .values(price_with_taxes=Decimal("2000"))
+                )
+            tab_a.get_by_role("button", name="Confirmar pedido").click()
+            tab_a.wait_for_url("**/b2b/cart")
+            assert "«Taladro percutor 13 mm»: de $ 855,00 a $ 1.710,00 por unidad" in tab_a.inner_text(".flash")
+            assert orders() == []
+
+            # Now the page shows both lines at today's prices: confirming orders exactly that.
+            tab_a.get_by_role("button", name="Confirmar pedido").click()
+            tab_a.wait_for_url("**/b2b/orders/*")
+            (order,) = orders()
+            lines = {i["Product"]["Sku"]: (i["Quantity"], i["UnitPrice"]) for i in order["Items"]}
+            assert lines == {"TAL-001": (1, 1710.0), "BUJ-002": (3, 225.45)}
+
+            # Logging out lands on the signed-out page, not on /b2b/logout.
+            tab_a.get_by_role("button", name="Salir").click()
+            tab_a.wait_for_url("**/b2b/signed-out")
+            assert tab_a.get_by_role("heading", name="Cerraste sesión").is_visible()
         finally:
             browser.close()

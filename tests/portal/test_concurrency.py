@@ -26,8 +26,10 @@ def _run_together(ctx: AppContext, viewers: list[Viewer]) -> list[int | str]:
     def place(index: int, viewer: Viewer) -> None:
         session = ctx.db.write_session()
         try:
+            with ctx.db.reading() as reading:  # what this buyer's cart page shows
+                shown = portal.cart_view(reading, viewer).shown
             barrier.wait(timeout=10)
-            outcomes[index] = portal.place_order(session, ctx.settings, viewer)
+            outcomes[index] = portal.place_order(session, ctx.settings, viewer, shown)
         except DomainError as exc:
             outcomes[index] = exc.message
         finally:

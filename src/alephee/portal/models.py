@@ -1,4 +1,5 @@
-"""Tables of the B2B portal: browser sessions, carts and the link between a placed order and its buyer."""
+"""Tables of the B2B portal: browser sessions, carts (their lines and their version) and the link between a placed
+order and its buyer."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ class PortalSession(Base):
     # One-shot message shown by the next page (post/redirect/get).
     flash_level: Mapped[str | None] = mapped_column(String(10))
     flash_text: Mapped[str | None] = mapped_column(String(500))
+
+
+class PortalCart(Base):
+    """A portal user's cart as a whole: its version moves on every change of its lines, and a confirmation
+    carries the version its page showed (the order is exactly what the buyer saw). Every cart change and every
+    confirmation bumps it first, so this row is also the lock that serialises them."""
+
+    __tablename__ = "portal_carts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class PortalCartItem(Base):

@@ -25,10 +25,12 @@ from alephee import __version__
 from alephee.context import AppContext
 from alephee.errors import DomainError
 from alephee.http.errors import status_for
-from alephee.portal import rules, service
+from alephee.portal import service
+from alephee.portal.formatting import buyer_status, format_money, format_rate, plural
 
 PREFIX = "/b2b"
 COOKIE = "alephee_b2b_session"
+SIGNED_OUT = "/signed-out"
 # What a portal page may load: only its own files (no external assets, no inline script).
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -50,25 +52,10 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 # --- formatting for the templates -------------------------------------------------------------------------
 
-
-def format_money(value: Decimal | float | int | None, currency: str | None = None) -> str:
-    """``1234.5`` → ``$ 1.234,50`` (es-AR grouping; the currency code when it is not the peso). Wire
-    dictionaries carry floats: they are read back through their shortest text form."""
-    if value is None:
-        return "—"
-    amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    text = f"{rules.money(amount):,.2f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    symbol = service.CURRENCY_SYMBOLS.get((currency or "").upper(), currency or "$")
-    return f"{symbol} {text}"
-
-
-def format_rate(value: Decimal) -> str:
-    """``10.0000`` → ``10``; ``2.5`` → ``2,5``."""
-    return format(value.normalize(), "f").replace(".", ",")
-
-
 templates.env.filters["money"] = format_money
 templates.env.filters["rate"] = format_rate
+templates.env.filters["buyer_status"] = buyer_status
+templates.env.globals["plural"] = plural
 
 
 # --- plumbing ----------------------------------------------------------------------------------------------
@@ -280,28 +267,36 @@ def login_with_token(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session (CSRF-protected)."""
+    """End the session (CSRF-protected), then go to the signed-out page (post/redirect/get)."""
     form = await request.form()
 
     def run() -> Response:
         cookie = request.cookies.get(COOKIE)
         with _write(request) as session:
-            try:
-                viewer = service.require_viewer(session, cookie)
-            except DomainError as exc:
-                return _error_page(request, exc)
-            try:
-                service.check_csrf(viewer, _field(form, "csrf"))
-            except DomainError as exc:
-                return _error_page(request, exc, viewer)
-            service.end_session(session, cookie)
-        response = _render(request, "access.html", None, 200, kind="signed_out", status=200)
-        return _clear_cookie(request, response)
+            viewer = service.authenticate(session, cookie)
+            if viewer is not None:
+                try:
+                    service.check_csrf(viewer, _field(form, "csrf"))
+                except DomainError as exc:
+                    return _error_page(request, exc, viewer)
+                service.end_session(session, cookie)
+        # Without a valid session there is nothing to end: the browser is signed out already.
+        return _clear_cookie(request, _redirect(request, SIGNED_OUT))
 
     try:
         return await run_in_threadpool(run)
     finally:
         await form.close()
+
+
+@router.get(SIGNED_OUT)
+def signed_out(request: Request) -> Response:
+    """Where logging out lands: how to come back (a signed-in browser goes to the catalog instead)."""
+    with _read(request) as session:
+        viewer = service.authenticate(session, request.cookies.get(COOKIE))
+    if viewer is not None:
+        return _redirect(request, "/catalog")
+    return _render(request, "access.html", None, 200, kind="signed_out", status=200)
 
 
 @router.get("")
@@ -382,6 +377,18 @@ def _quantities(form: FormData) -> dict[int, str | None]:
     return out
 
 
+def _shown(form: FormData) -> service.ShownCart:
+    """What the confirmation form says its page showed: the cart version and each line's unit price (a missing
+    or garbled version never matches the cart's)."""
+    prices: dict[int, Decimal | None] = {}
+    for key, value in form.multi_items():
+        if key.startswith("price-") and isinstance(value, str):
+            product_id = _int(key[6:], 0, upper=MAX_ID)
+            if product_id > 0:
+                prices[product_id] = service.shown_price(value)
+    return service.ShownCart(_int(_field(form, "cart_version"), -1, upper=MAX_ID), prices)
+
+
 @router.post("/cart/update")
 async def cart_update(request: Request) -> Response:
     """Set line quantities (0 removes a line; each capped at the B2B stock)."""
@@ -406,14 +413,15 @@ async def cart_remove(request: Request) -> Response:
 
 @router.post("/cart/place")
 async def cart_place(request: Request) -> Response:
-    """Apply the quantities on screen, then (when none had to be lowered) place the order."""
+    """Apply the quantities on screen, then (when none had to be lowered) place the cart exactly as the page showed
+    it: a cart changed elsewhere or a price that moved sends the buyer back to the cart with a message."""
 
     def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
-        quantities = _quantities(form)
-        if quantities and service.update_cart(session, viewer, quantities):
-            return "/cart"  # some quantity was lowered to the stock: let the buyer look again
-        order_id = service.place_order(session, _ctx(request).settings, viewer, _field(form, "notes"))
-        return f"/orders/{order_id}"
+        settings = _ctx(request).settings
+        order_id = service.confirm_order(
+            session, settings, viewer, _shown(form), _quantities(form), _field(form, "notes")
+        )
+        return "/cart" if order_id is None else f"/orders/{order_id}"
 
     return await _action(request, act, failure_path="/cart")
 

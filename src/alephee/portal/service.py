@@ -13,9 +13,9 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -34,7 +34,8 @@ from alephee.orders import statuses as st
 from alephee.orders.models import ORIGIN_B2B, Order
 from alephee.orders.schemas import OrderDetail
 from alephee.portal import rules
-from alephee.portal.models import PortalCartItem, PortalOrder, PortalSession
+from alephee.portal.formatting import buyer_status, currency_symbol, format_money, format_rate, plural
+from alephee.portal.models import PortalCart, PortalCartItem, PortalOrder, PortalSession
 from alephee.products import b2b as b2b_stock
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import KIT
@@ -49,7 +50,7 @@ CSRF_FAILED = "El formulario expiró. Volvé a cargar la página e intentá de n
 PRODUCT_NOT_FOUND = "El producto no existe o no está disponible en este portal."
 NOT_PURCHASABLE = "«{name}» no está disponible para comprar en este momento."
 BAD_QUANTITY = "Ingresá una cantidad entera mayor que cero."
-CAPPED = "Solo hay {available} u. disponibles de «{name}»: tu carrito tiene {quantity}."
+CAPPED = "Solo hay {available} u. {disponibles} de «{name}»: tu carrito tiene {quantity}."
 ADDED = "Agregaste {quantity} u. de «{name}» al carrito."
 CART_FULL = "El carrito admite hasta {max} productos distintos. Confirmá este pedido y armá otro."
 CART_UPDATED = "Carrito actualizado."
@@ -63,6 +64,14 @@ NO_B2B_MARKETPLACE = (
 NO_PRICE_LIST = "Esta cuenta no tiene una lista de precios para el portal."
 LINES_UNAVAILABLE = "Estos productos ya no están disponibles: {names}. Quitalos del carrito para continuar."
 SHORTAGE = "No hay stock suficiente de: {names}. Revisá las cantidades."
+CART_CHANGED = (
+    "Tu carrito cambió desde que abriste esta página (quizás en otra pestaña o ventana). Revisalo y confirmá de nuevo."
+)
+PRICE_CHANGED = "Cambiaron precios desde que abriste el carrito: {changes}. Revisalo y confirmá de nuevo."
+PRICE_CHANGE = "«{name}»: de {before} a {now} por unidad"
+PRICE_CHANGE_UNSEEN = "«{name}»: ahora {now} por unidad"
+PRICE_CHANGES_MORE = "y {count} más"
+PRICE_CHANGES_LISTED = 4  # the message names this many products at most (it must fit the one-shot message)
 TOO_MANY_ITEMS = "El pedido supera los {max} ítems que admite una orden. Dividilo en dos pedidos."
 ORDER_PLACED = "¡Listo! Tu pedido #{id} fue enviado."
 ORDER_NOT_FOUND = "El pedido no existe."
@@ -79,7 +88,6 @@ ADJUSTMENT_PERCENT = {"Key": 1, "Value": "Porcentaje"}
 ADJUSTMENT_LIST_CODE = "B2B-LISTA"
 ADJUSTMENT_PRODUCT_CODE = "B2B-PRODUCTO"
 PAYMENT_ON_ACCOUNT = {"Key": 6, "Value": "cuenta_corriente"}
-CURRENCY_SYMBOLS = {"ARS": "$", "CLP": "$", "MXN": "$", "COP": "$", "UYU": "$U", "USD": "US$", "BRL": "R$"}
 
 
 # --- errors --------------------------------------------------------------------------------------------------
@@ -523,6 +531,50 @@ def product_detail(session: Session, viewer: Viewer, product_id: int) -> Product
 # --- cart ----------------------------------------------------------------------------------------------------
 
 
+def _lock_cart(session: Session, viewer: Viewer) -> int:
+    """Lock the viewer's cart until commit and return its version (creating its row at version 0).
+
+    Every change of the cart and every confirmation calls this first, so they run one at a time per cart
+    (the upsert takes the row lock on PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE), and a
+    confirmation sees whether anything changed since its page was drawn."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    statement = (
+        insert(PortalCart)
+        .values(user_id=viewer.user_id, account_id=viewer.account_id, version=0, updated_at=clock.utcnow())
+        .on_conflict_do_update(index_elements=[PortalCart.user_id], set_={"version": PortalCart.version})
+        .returning(PortalCart.version)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def _bump_cart(session: Session, viewer: Viewer) -> int:
+    """The cart's lines changed (its row is locked by ``_lock_cart``): move its version on; returns the new one.
+    A page drawn before this change can no longer be confirmed."""
+    version = session.execute(
+        update(PortalCart)
+        .where(PortalCart.user_id == viewer.user_id)
+        .values(version=PortalCart.version + 1, updated_at=clock.utcnow())
+        .returning(PortalCart.version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return int(version)
+
+
+def _cart_version(session: Session, viewer: Viewer) -> int:
+    """The cart's current version (0 before its first change)."""
+    version = session.scalar(select(PortalCart.version).where(PortalCart.user_id == viewer.user_id))
+    return int(version or 0)
+
+
+def _stale_cart(session: Session, viewer: Viewer) -> CartProblem:
+    """Why a page's cart version no longer holds: the cart changed, or it is empty (its order was placed, e.g.
+    by the same page submitted twice)."""
+    return CartProblem(CART_CHANGED if _cart_quantities(session, viewer) else CART_EMPTY)
+
+
 def _cart_quantities(session: Session, viewer: Viewer) -> dict[int, int]:
     rows = session.execute(
         select(PortalCartItem.product_id, PortalCartItem.quantity).where(
@@ -556,22 +608,40 @@ class CartLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownCart:
+    """What a cart page showed the buyer, as its confirmation form sends it back: the cart's version and the unit
+    price of each line. A confirmation orders the cart only when both still hold."""
+
+    version: int
+    prices: Mapping[int, Decimal | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class CartView:
     """The cart as the buyer sees it."""
 
     lines: list[CartLine]
     totals: rules.Totals
     currency: str | None
+    version: int = 0
 
     @property
     def ready(self) -> bool:
         """Every line can be ordered as it is (and there is at least one)."""
         return bool(self.lines) and all(line.ok for line in self.lines)
 
+    @property
+    def shown(self) -> ShownCart:
+        """What this page shows, as its confirmation form carries it."""
+        return ShownCart(self.version, {line.card.id: line.card.price.unit for line in self.lines if line.card.price})
+
 
 def cart_view(session: Session, viewer: Viewer) -> CartView:
     """The viewer's cart with today's prices and stock."""
     price_list = portal_price_list(session, viewer.account_id)
+    # The version first, then the lines (each read is its own snapshot): a change committed in between shows
+    # its lines under the older version, so confirming that page is refused rather than ordering unseen lines.
+    version = _cart_version(session, viewer)
     quantities = _cart_quantities(session, viewer)
     cards = _cards(session, viewer.account_id, price_list, list(quantities))
     lines = sorted(
@@ -579,7 +649,19 @@ def cart_view(session: Session, viewer: Viewer) -> CartView:
         key=lambda line: (line.card.name.lower(), line.card.id),
     )
     priced = [(line.card.price, line.quantity) for line in lines if line.card.price is not None]
-    return CartView(lines, rules.totals(priced), price_list.currency if price_list else None)
+    return CartView(lines, rules.totals(priced), price_list.currency if price_list else None, version)
+
+
+def shown_price(raw: str | None) -> Decimal | None:
+    """A unit price as a cart page wrote it into its form (plain decimal text); None when it is not one."""
+    text = (raw or "").strip()
+    if not text or len(text) > 30:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _purchasable_card(session: Session, viewer: Viewer, product_id: int) -> ProductCard:
@@ -600,6 +682,7 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
         raise InvalidInput(BAD_QUANTITY)
     card = _purchasable_card(session, viewer, product_id)
     for attempt in range(2):
+        _lock_cart(session, viewer)
         current = session.scalar(
             select(PortalCartItem.quantity).where(
                 PortalCartItem.user_id == viewer.user_id, PortalCartItem.product_id == product_id
@@ -632,9 +715,15 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
                 .values(quantity=decision.quantity)
                 .execution_options(synchronize_session=False)
             )
+        _bump_cart(session, viewer)
         if decision.capped:
             message, level = (
-                CAPPED.format(available=card.available, name=card.name, quantity=decision.quantity),
+                CAPPED.format(
+                    available=card.available,
+                    disponibles=plural(card.available, "disponible", "disponibles"),
+                    name=card.name,
+                    quantity=decision.quantity,
+                ),
                 "error",
             )
         else:
@@ -651,10 +740,26 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
     raise AssertionError("unreachable")
 
 
-def update_cart(session: Session, viewer: Viewer, quantities: Mapping[int, str | None]) -> list[str]:
-    """Set line quantities (0 or empty removes the line; each capped at the B2B stock). Returns the names of
-    the lines that were lowered to the stock. Commits, with a flash message."""
+@dataclass(frozen=True, slots=True)
+class CartUpdate:
+    """The outcome of setting quantities: the lines lowered to the stock, and the cart's new version."""
+
+    capped: list[str]
+    version: int
+
+
+def update_cart(
+    session: Session, viewer: Viewer, quantities: Mapping[int, str | None], *, shown_version: int | None = None
+) -> CartUpdate:
+    """Set line quantities (0 or empty removes the line; each capped at the B2B stock). With ``shown_version``,
+    only when the cart is still at that version (else ``CART_CHANGED`` and nothing changes). Commits, with a
+    flash message."""
     price_list = portal_price_list(session, viewer.account_id)
+    version = _lock_cart(session, viewer)
+    if shown_version is not None and version != shown_version:
+        problem = _stale_cart(session, viewer)
+        session.rollback()
+        raise problem
     current = _cart_quantities(session, viewer)
     wanted: dict[int, int] = {}
     for product_id, raw in quantities.items():
@@ -669,9 +774,10 @@ def update_cart(session: Session, viewer: Viewer, quantities: Mapping[int, str |
         wanted[product_id] = parsed
     cards = _cards(session, viewer.account_id, price_list, list(wanted))
     capped: list[str] = []
+    changed = False
     for product_id, requested in wanted.items():
         if requested == 0:
-            _remove(session, viewer, product_id)
+            changed = _remove(session, viewer, product_id) or changed
             continue
         card = cards.get(product_id)
         units = card.available if card is not None and card.purchasable else 0
@@ -687,28 +793,35 @@ def update_cart(session: Session, viewer: Viewer, quantities: Mapping[int, str |
                 .values(quantity=decision.quantity)
                 .execution_options(synchronize_session=False)
             )
+            changed = True
+    if changed:
+        version = _bump_cart(session, viewer)
     if capped:
         set_flash(session, viewer, "error", CART_UPDATED_CAPPED.format(names=", ".join(f"«{n}»" for n in capped)))
     else:
         set_flash(session, viewer, "ok", CART_UPDATED)
     session.commit()
-    return capped
+    return CartUpdate(capped, version)
 
 
-def _remove(session: Session, viewer: Viewer, product_id: int) -> None:
-    session.execute(
+def _remove(session: Session, viewer: Viewer, product_id: int) -> bool:
+    """Delete a line; whether there was one."""
+    result = session.execute(
         delete(PortalCartItem).where(
             PortalCartItem.user_id == viewer.user_id,
             PortalCartItem.account_id == viewer.account_id,
             PortalCartItem.product_id == product_id,
         )
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def remove_from_cart(session: Session, viewer: Viewer, product_id: int) -> None:
     """Remove a line (commits, with a flash message)."""
+    _lock_cart(session, viewer)
     name = session.scalar(select(Product.name).where(Product.id == product_id))
-    _remove(session, viewer, product_id)
+    if _remove(session, viewer, product_id):
+        _bump_cart(session, viewer)
     if name is not None:
         set_flash(session, viewer, "ok", REMOVED.format(name=name))
     session.commit()
@@ -735,25 +848,51 @@ class _Line:
     quantity: int
 
 
-def place_order(session: Session, settings: Settings, viewer: Viewer, notes: str | None = None) -> int:
+def confirm_order(
+    session: Session,
+    settings: Settings,
+    viewer: Viewer,
+    shown: ShownCart,
+    quantities: Mapping[int, str | None],
+    notes: str | None = None,
+) -> int | None:
+    """The cart page's «Confirmar pedido»: apply the quantities on screen (``update_cart``, only if the cart is
+    still the one shown), then place the cart as shown (``place_order``). Returns the order id, or None when a
+    quantity had to be lowered to the stock (the buyer looks at the cart again)."""
+    if quantities:
+        updated = update_cart(session, viewer, quantities, shown_version=shown.version)
+        if updated.capped:
+            return None
+        shown = replace(shown, version=updated.version)  # the lines are still the ones shown, now at this version
+    return place_order(session, settings, viewer, shown, notes)
+
+
+def place_order(
+    session: Session, settings: Settings, viewer: Viewer, shown: ShownCart, notes: str | None = None
+) -> int:
     """Turn the viewer's cart into one order in the hub (status 0, on the account's B2B marketplace) and
-    reserve its B2B stock, all in one transaction; returns the order id. Commits, or rolls back and raises
-    (the cart is then left as it was)."""
+    reserve its B2B stock, all in one transaction; returns the order id. Only the cart ``shown`` is ordered: a
+    cart changed since (``CART_CHANGED``) or a unit price that moved (``PRICE_CHANGED``) orders nothing.
+    Commits, or rolls back and raises (the cart is then left as it was)."""
     try:
-        return _place(session, settings, viewer, notes)
+        return _place(session, settings, viewer, shown, notes)
     except BaseException:
         session.rollback()
         raise
 
 
-def _place(session: Session, settings: Settings, viewer: Viewer, notes: str | None) -> int:
+def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCart, notes: str | None) -> int:
     marketplace = b2b_marketplace(session, viewer.account_id)
     if marketplace is None:
         raise NoB2BMarketplace
     price_list = portal_price_list(session, viewer.account_id)
     if price_list is None:
         raise CartProblem(NO_PRICE_LIST)
-    # Claim the cart: a concurrent placement of the same cart finds it empty (rows are locked until commit).
+    # The cart row's lock is held until commit: a change from another tab, or a second confirmation of the same
+    # page, waits for this one and then finds the version moved on.
+    if _lock_cart(session, viewer) != shown.version:
+        raise _stale_cart(session, viewer)
+    # Claim the cart's lines: they leave the cart with the order.
     claimed = session.execute(
         delete(PortalCartItem)
         .where(PortalCartItem.user_id == viewer.user_id, PortalCartItem.account_id == viewer.account_id)
@@ -761,6 +900,7 @@ def _place(session: Session, settings: Settings, viewer: Viewer, notes: str | No
     ).all()
     if not claimed:
         raise CartProblem(CART_EMPTY)
+    _bump_cart(session, viewer)
     cards = _cards(session, viewer.account_id, price_list, [pid for pid, _ in claimed])
     lines: list[_Line] = []
     unavailable: list[str] = []
@@ -772,6 +912,9 @@ def _place(session: Session, settings: Settings, viewer: Viewer, notes: str | No
         lines.append(_Line(card, card.price, quantity))
     if unavailable:
         raise CartProblem(LINES_UNAVAILABLE.format(names=", ".join(f"«{n}»" for n in unavailable)))
+    moved = [line for line in lines if shown.prices.get(line.card.id) != line.price.unit]
+    if moved:
+        raise CartProblem(_price_changes(moved, shown, price_list.currency))
     try:
         b2b_stock.reserve_b2b_stock(session, viewer.account_id, {line.card.id: line.quantity for line in lines})
     except b2b_stock.B2BStockShortage as exc:
@@ -829,6 +972,20 @@ def _place(session: Session, settings: Settings, viewer: Viewer, notes: str | No
     return order.id
 
 
+def _price_changes(moved: Sequence[_Line], shown: ShownCart, currency: str | None) -> str:
+    changes = []
+    for line in moved[:PRICE_CHANGES_LISTED]:
+        before = shown.prices.get(line.card.id)
+        now = format_money(line.price.unit, currency)
+        if before is None:
+            changes.append(PRICE_CHANGE_UNSEEN.format(name=line.card.name, now=now))
+        else:
+            changes.append(PRICE_CHANGE.format(name=line.card.name, before=format_money(before, currency), now=now))
+    if len(moved) > PRICE_CHANGES_LISTED:
+        changes.append(PRICE_CHANGES_MORE.format(count=len(moved) - PRICE_CHANGES_LISTED))
+    return PRICE_CHANGED.format(changes="; ".join(changes))
+
+
 def clean_notes(notes: str | None) -> str:
     """The buyer's notes: printable text (line breaks kept), at most ``NOTES_MAX`` characters."""
     text = "".join(ch for ch in (notes or "") if ch in "\n\t" or ch.isprintable()).strip()
@@ -867,10 +1024,6 @@ def _product(card: ProductCard) -> dict[str, Any]:
         "EAN": card.gtin,
         "Title": card.name,
     }
-
-
-def _rate(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def build_order_detail(
@@ -922,8 +1075,8 @@ def build_order_detail(
                     "Type": ADJUSTMENT_DISCOUNT,
                     "Code": ADJUSTMENT_PRODUCT_CODE,
                     "Description": (
-                        f"Descuento B2B del producto {_rate(line.price.product_rate)}% "
-                        f"({line.price.product_discount} por unidad)"
+                        f"Descuento B2B del producto {format_rate(line.price.product_rate)}% "
+                        f"({format_money(line.price.product_discount, price_list.currency)} por unidad)"
                     ),
                     "Item": {
                         "Id": line.card.id,
@@ -943,14 +1096,15 @@ def build_order_detail(
                 "Type": ADJUSTMENT_DISCOUNT,
                 "Code": ADJUSTMENT_LIST_CODE,
                 "Description": (
-                    f"Descuento de la lista {price_list.name} {_rate(list_rate)}% ({summary.list_discount} en total)"
+                    f"Descuento de la lista {price_list.name} {format_rate(list_rate)}% "
+                    f"({format_money(summary.list_discount, price_list.currency)} en total)"
                 ),
                 "Item": None,
                 "Value": {"Type": ADJUSTMENT_PERCENT, "Value": list_rate},
             },
         )
     buyer_name = user.name or user.email
-    currency = CURRENCY_SYMBOLS.get((price_list.currency or "").upper(), price_list.currency or "$")
+    currency = currency_symbol(price_list.currency)
     return {
         **orders.order_parties(account, marketplace),
         "Items": items,
@@ -1040,7 +1194,6 @@ class OrderRow:
     currency: str | None
     status: int
     status_label: str
-    status_type_label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -1051,12 +1204,6 @@ class OrdersPage:
     page: int
     pages: int
     total: int
-
-
-def _status_labels(status: int) -> tuple[str, str]:
-    type_code = st.status_type_of(status)
-    type_label = st.STATUS_TYPE_LABELS.get(type_code, "") if type_code is not None else ""
-    return st.STATUS_LABELS.get(status, str(status)), type_label
 
 
 def my_orders(session: Session, viewer: Viewer, page: int) -> OrdersPage:
@@ -1075,7 +1222,6 @@ def my_orders(session: Session, viewer: Viewer, page: int) -> OrdersPage:
     ).all()
     out = []
     for portal_order, status in rows:
-        label, type_label = _status_labels(status)
         out.append(
             OrderRow(
                 id=portal_order.order_id,
@@ -1085,8 +1231,7 @@ def my_orders(session: Session, viewer: Viewer, page: int) -> OrdersPage:
                 total=portal_order.total,
                 currency=portal_order.currency,
                 status=status,
-                status_label=label,
-                status_type_label=type_label,
+                status_label=buyer_status(status),
             )
         )
     return OrdersPage(out, page, pages, total)
@@ -1100,7 +1245,6 @@ class OrderPage:
     order: dict[str, Any]
     summary: PortalOrder
     status_label: str
-    status_type_label: str
 
 
 def my_order(session: Session, viewer: Viewer, order_id: int) -> OrderPage:
@@ -1112,8 +1256,7 @@ def my_order(session: Session, viewer: Viewer, order_id: int) -> OrderPage:
         order = orders.render_one(session, viewer.account_id, order_id)
     except NotFound:
         raise PortalNotFound(ORDER_NOT_FOUND) from None
-    label, type_label = _status_labels(int(order["Status"]["Key"]))
-    return OrderPage(order_id, order, summary, label, type_label)
+    return OrderPage(order_id, order, summary, buyer_status(int(order["Status"]["Key"])))
 
 
 def release_cancelled_order_stock(session: Session, order: Order) -> None:
