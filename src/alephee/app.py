@@ -154,10 +154,14 @@ def _install_health(app: FastAPI) -> None:
 
         with ctx.db.read_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return JSONResponse({"Status": "ok", "Version": __version__})
+        # Redis configured but not answering: "degraded" with 200, since this process still serves and limits
+        # (per process); a 503 would take every process out of the load balancer at once.
+        store = ctx.limiter.refresh()
+        status = "degraded" if store == "memory-fallback" else "ok"
+        return JSONResponse({"Status": status, "Version": __version__, "RateLimitStore": store})
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         ctx: AppContext = request.app.state.ctx
-        body, content_type = render_metrics(ctx.db)
+        body, content_type = render_metrics(ctx.db, ctx.limiter)
         return Response(content=body, media_type=content_type)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     rate_limiting: bool = True
     # Prefix of the limiter's keys in Redis (lets several hubs, or test runs, share one Redis).
     rate_limit_namespace: str = "alephee-rl"
+    # Redis connect/read timeout (seconds) and how often a process that lost Redis tries it again; meanwhile it
+    # limits in memory, each process on its own budget (docs/operations.md, Rate limiting without Redis).
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    redis_recheck_seconds: float = Field(default=5.0, ge=0)
     limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Time zone for naive date filters and the day/night slot (spec 00 §4.1 rule 7: GMT-3).
     default_timezone: str = "America/Argentina/Buenos_Aires"

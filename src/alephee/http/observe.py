@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from alephee.accounts.models import AuditEntry
 from alephee.db import Database
+from alephee.http.ratelimit import RateLimiter
 
 access_log = logging.getLogger("alephee.access")
 log = logging.getLogger("alephee.audit")
@@ -39,6 +40,13 @@ ORDER_CACHE = Gauge(
     "alephee_order_cache", "Rendered-orders cache of this process (hits, misses, entries, bytes)", ["measure"],
     registry=REGISTRY,
 )  # fmt: skip
+RATE_LIMIT_STORE = Gauge(
+    "alephee_rate_limit_store",
+    "Rate-limit store of this process: fallback (1 while Redis is unavailable and budgets are per process), "
+    "fallbacks (times it fell back), redis_errors (failed Redis calls)",
+    ["measure"],
+    registry=REGISTRY,
+)
 READ_CACHE = Gauge(
     "alephee_read_cache", "Results reused while the database is unchanged (hits, misses, entries)",
     ["cache", "measure"], registry=REGISTRY,
@@ -104,11 +112,15 @@ def write_audit(db: Database, record: RequestRecord) -> None:
         log.exception("could not write the audit entry of request %s", record.request_id)
 
 
-def render_metrics(db: Database) -> tuple[bytes, str]:
-    """The Prometheus exposition, with the outbox depth and the process caches read now."""
+def render_metrics(db: Database, limiter: RateLimiter | None = None) -> tuple[bytes, str]:
+    """The Prometheus exposition, with the outbox depth, the process caches and the limiter's store read now."""
     from alephee.marketplaces.models import OutboxMessage
     from alephee.orders.rendering import cache_of
 
+    if limiter is not None:
+        for measure, value in (("fallback", int(limiter.redis_down)), ("fallbacks", limiter.fallbacks),
+                               ("redis_errors", limiter.redis_errors)):  # fmt: skip
+            RATE_LIMIT_STORE.labels(measure).set(value)
     try:
         with db.reading() as session:
             counts = dict(
