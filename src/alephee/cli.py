@@ -237,13 +237,15 @@ def key_rotate(key_id: Annotated[int, typer.Argument(help="Key id (from key list
 
 @app.command()
 def audit(
-    account: Annotated[int, typer.Option(help="Account id.")],
+    account: Annotated[int | None, typer.Option(help="Account id (the account acted on or asked for).")] = None,
     limit: Annotated[int, typer.Option(help="How many entries (newest first).")] = 100,
-    key: Annotated[int | None, typer.Option(help="Only this key id.")] = None,
+    key: Annotated[int | None, typer.Option(help="Only this key id (alone: every account it touched).")] = None,
+    security: Annotated[bool, typer.Option("--security", help="Only security events.")] = False,
 ) -> None:
-    """The audit log of an account's write requests."""
+    """The audit log: write requests of an account, and security events (a key asking for an account it
+    does not serve). Needs --account, --key or both."""
     with session_scope() as session:
-        rows = accounts.list_audit(session, account, limit=limit, key_id=key)
+        rows = accounts.list_audit(session, account, limit=limit, key_id=key, security_only=security)
         emit(
             [
                 {
@@ -251,9 +253,11 @@ def audit(
                     "RequestId": r.request_id,
                     "KeyId": r.key_id,
                     "AccountId": r.account_id,
+                    "Event": r.event,
                     "Method": r.method,
                     "Endpoint": r.endpoint,
                     "Path": r.path,
+                    "Query": r.query,
                     "Status": r.status,
                     "Items": r.items,
                     "DurationMs": r.duration_ms,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
@@ -66,6 +67,8 @@ class RequestRecord:
     key_id: int | None
     account_id: int | None
     items: int
+    # A security event the audit log must keep whatever the method (``http.auth.ACCOUNT_NOT_LINKED_EVENT``).
+    event: str | None = None
 
 
 def observe(record: RequestRecord) -> None:
@@ -87,11 +90,32 @@ def observe(record: RequestRecord) -> None:
 
 
 def needs_audit(record: RequestRecord) -> bool:
-    """Authenticated writes are audited (whatever their outcome)."""
-    return record.method in WRITE_METHODS and record.key_id is not None
+    """Authenticated writes are audited (whatever their outcome), and security events of any method."""
+    return record.key_id is not None and (record.method in WRITE_METHODS or record.event is not None)
 
 
-def write_audit(db: Database, record: RequestRecord) -> None:
+# Query parameters whose values the audit keeps: identifiers. Other values are withheld (the name stays) unless
+# they are a plain boolean: free text (messageText), e-mails or document numbers never reach the log.
+_KEY_PARAM = "api_key"
+_IDENTIFIER_NAMES = frozenset({"sku", "owncode"})
+_PLAIN_VALUES = frozenset({"true", "false", "0", "1"})
+AUDIT_QUERY_MAX = 500
+
+
+def audit_query(raw: bytes) -> str:
+    """The query string as the audit log keeps it: without ``API_KEY`` (in any case), identifiers
+    (``...Id``, ``...Ids``, ``SKU``, ``ownCode``) and booleans with their value, other names alone."""
+    parts = []
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        folded = name.lower()
+        if folded == _KEY_PARAM:
+            continue
+        keep = folded.endswith(("id", "ids")) or folded in _IDENTIFIER_NAMES or value.lower() in _PLAIN_VALUES
+        parts.append(urlencode([(name, value)]) if keep else quote_plus(name))
+    return "&".join(parts)[:AUDIT_QUERY_MAX]
+
+
+def write_audit(db: Database, record: RequestRecord, query: str = "") -> None:
     """Insert the audit row; a failure is logged, never surfaced to the client (the response is sent)."""
     try:
         with db.writing() as session:
@@ -106,6 +130,8 @@ def write_audit(db: Database, record: RequestRecord) -> None:
                     status=record.status,
                     items=record.items,
                     duration_ms=int(record.duration * 1000),
+                    event=record.event,
+                    query=query,
                 )
             )
     except Exception:
