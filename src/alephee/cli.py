@@ -80,6 +80,7 @@ def serve(
     import uvicorn
 
     from alephee.bootstrap import prepare_database
+    from alephee.logs import log_config
 
     settings = Settings()
     prepare_database(settings)
@@ -95,6 +96,8 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level.lower(),
+        # Our access log (alephee.access, written by http/middleware.py) replaces uvicorn's.
+        log_config=log_config(settings),
         access_log=False,
     )
 
@@ -423,18 +426,18 @@ def worker(
     batch: Annotated[int | None, typer.Option(help="Rows claimed per round.")] = None,
 ) -> None:
     """Deliver the outbox through the marketplace channels (several workers may run at once)."""
-    import logging
+    import logging.config
     import signal
     import threading
 
     from alephee.bootstrap import prepare_database
+    from alephee.logs import log_config
     from alephee.marketplaces.worker import Worker
     from alephee.webhooks.sender import install as install_webhook_sender
     from alephee.webhooks.sender import uninstall as uninstall_webhook_sender
 
     settings = Settings()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alephee").setLevel(settings.log_level.upper())
+    logging.config.dictConfig(log_config(settings))
     if batch is not None and batch < 1:
         fail("--batch must be at least 1")
     if interval is not None and interval < 0:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr
@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     marketplaces_file: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
+    # Log lines as text or one JSON object per line; the access log (one line per request on stdout) on or off.
+    # See alephee/logs.py and docs/operations.md, Logs.
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
     # Show the login-token module 2 as required for DELETE /v2/products/prices.
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5

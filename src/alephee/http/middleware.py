@@ -111,7 +111,7 @@ class ApiMiddleware:
             items=int(state.get("items", 0)),
             event=state.get("audit_event"),
         )
-        observe(record)
+        observe(record, access=self.settings.access_log)
         if needs_audit(record):
             query = audit_query(scope.get("query_string", b""))
             await anyio.to_thread.run_sync(write_audit, self.ctx.db, record, query)

@@ -71,22 +71,43 @@ class RequestRecord:
     event: str | None = None
 
 
-def observe(record: RequestRecord) -> None:
-    """Count and time the request, and write the access-log line."""
+def observe(record: RequestRecord, *, access: bool = True) -> None:
+    """Count and time the request, and write the access-log line (unless ``access`` is off)."""
     REQUESTS.labels(record.endpoint, record.method, str(record.status)).inc()
     LATENCY.labels(record.endpoint, record.method).observe(record.duration)
     if record.status == 429:
         RATE_LIMITED.labels(record.endpoint).inc()
+    if not access or not access_log.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round(record.duration * 1000, 1)
     access_log.info(
         "%s %s %s %.1fms key=%s account=%s request_id=%s",
         record.method,
-        record.path,
+        _printable(record.path),
         record.status,
-        record.duration * 1000,
+        duration_ms,
         record.key_id if record.key_id is not None else "-",
         record.account_id if record.account_id is not None else "-",
         record.request_id,
+        extra={
+            "fields": {
+                "method": record.method,
+                "path": record.path,
+                "status": record.status,
+                "duration_ms": duration_ms,
+                "key_id": record.key_id,
+                "account_id": record.account_id,
+                "request_id": record.request_id,
+            }
+        },
     )
+
+
+def _printable(path: str) -> str:
+    # The path is percent-decoded: a %0A must not start a forged log line, a blank must not split the fields.
+    if path.isprintable() and " " not in path:
+        return path
+    return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in path)
 
 
 def needs_audit(record: RequestRecord) -> bool:
