@@ -18,7 +18,8 @@ from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.middleware import ApiMiddleware
-from alephee.http.observe import render_metrics
+from alephee.http.observe import METRICS_TOKEN_REQUIRED, metrics_allowed, render_metrics
+from alephee.http.wire import error_response
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -163,5 +164,10 @@ def _install_health(app: FastAPI) -> None:
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         ctx: AppContext = request.app.state.ctx
+        token = ctx.settings.metrics_token
+        if not metrics_allowed(request.headers.get("authorization"), token.get_secret_value() if token else None):
+            refused = error_response(401, METRICS_TOKEN_REQUIRED)
+            refused.headers["www-authenticate"] = 'Bearer realm="metrics"'
+            return refused
         body, content_type = render_metrics(ctx.db, ctx.limiter)
         return Response(content=body, media_type=content_type)

@@ -94,7 +94,9 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools plus a cap and deadlines on request heads and an idle limit on bodies (http/server.py).
+        http="alephee.http.server:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type]  # uvicorn says int; a float works
         log_level=settings.log_level.lower(),
         # Our access log (alephee.access, written by http/middleware.py) replaces uvicorn's.
         log_config=log_config(settings),

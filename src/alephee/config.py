@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     # Optional JSON file replacing the packaged marketplace catalogue (to use other channel ids).
     marketplaces_file: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
+    # Connections of `alephee serve` (http/server.py, docs/operations.md, Connections): most bytes of a request
+    # line plus headers (431 past it), seconds to receive them, seconds a body may stall, seconds an idle
+    # keep-alive connection is kept.
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    # When set, GET /metrics requires ``Authorization: Bearer <token>``.
+    metrics_token: SecretStr | None = None
     log_level: str = "INFO"
     # Log lines as text or one JSON object per line; the access log (one line per request on stdout) on or off.
     # See alephee/logs.py and docs/operations.md, Logs.

@@ -1,12 +1,18 @@
-"""What an operator sees of a real ``alephee serve`` process: the access log (text, JSON, off) and the
-rate limiter when its Redis is gone."""
+"""What an operator sees of a real ``alephee serve`` process: the access log (text, JSON, off), the rate
+limiter when its Redis is gone, and the limits on connections (request-head cap, head/body/keep-alive
+timeouts) measured with raw sockets."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import select
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -130,7 +136,138 @@ def test_redis_gone_the_server_still_limits_and_logs_once(ctx: AppContext, backe
     assert not [line for line in lines if "Traceback" in line]
 
 
-def _wait(predicate: Any, seconds: float = 5) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.05)
+# --- connections -------------------------------------------------------------------------------------------
+
+HEAD_CAP = 16 * 1024
+# Generous next to the 1 s settings below: the bound on how long a test waits, never a measured timing.
+PATIENCE = 15.0
+
+
+@pytest.fixture(scope="module")
+def guarded(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server with small connection limits for the tests below."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip(SERVER_ONLY)
+    env = {
+        "ALEPHEE_HTTP_MAX_HEADER_BYTES": str(HEAD_CAP),
+        "ALEPHEE_HTTP_HEADER_TIMEOUT_SECONDS": "1",
+        "ALEPHEE_HTTP_BODY_TIMEOUT_SECONDS": "1",
+        "ALEPHEE_HTTP_KEEP_ALIVE_SECONDS": "1",
+    }
+    server = start_server(database_url, tmp_path_factory.mktemp("guarded"), env)
+    yield server
+    server.stop()
+
+
+def _connect(server: LiveServer) -> socket.socket:
+    url = urlsplit(server.base_url)
+    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=PATIENCE)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a reset counts as a close)."""
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closes the connection (within PATIENCE) without sending anything more."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_huge_request_head_gets_431_and_is_never_read_whole(guarded: LiveServer) -> None:
+    total = 32 * 1024 * 1024
+    sent = 0
+    with _connect(guarded) as sock:
+        try:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: hub\r\nX-Big: ")
+            chunk = b"a" * 65536
+            while sent < total:
+                sock.sendall(chunk)
+                sent += len(chunk)
+            sock.sendall(b"\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = _answer(sock)
+    assert sent < total  # the server stopped reading long before the end
+    # Either the 431 arrived before the reset, or the reset came first; never an accepted request.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    if answer:
+        assert b'{"Status":431,"Message":"Request header fields too large' in answer
+        assert b"x-ratelimit-limit: " in answer
+
+
+@pytest.mark.slow
+def test_many_small_headers_count_together_and_a_head_under_the_cap_is_served(guarded: LiveServer) -> None:
+    small = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 100) for i in range(100))  # about 11 KB
+    with _connect(guarded) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n" + small + b"\r\n")
+        assert _answer(sock).startswith(b"HTTP/1.1 200 ")
+    many = small * 2  # about 22 KB in 200 headers of 110 bytes
+    with _connect(guarded) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: hub\r\n" + many + b"\r\n")
+        answer = _answer(sock)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+@pytest.mark.slow
+def test_a_connection_that_sends_nothing_is_closed(guarded: LiveServer) -> None:
+    with _connect(guarded) as sock:
+        assert _closed_by_server(sock)
+
+
+@pytest.mark.slow
+def test_a_trickled_request_head_is_closed(guarded: LiveServer) -> None:
+    with _connect(guarded) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        closed = False
+        deadline = time.monotonic() + PATIENCE
+        while not closed and time.monotonic() < deadline:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")  # one header every 0.2 s: never a complete head
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            readable, _, _ = select.select([sock], [], [], 0.2)
+            closed = bool(readable) and _closed_by_server(sock)
+        assert closed
+
+
+@pytest.mark.slow
+def test_an_idle_keep_alive_connection_is_closed(guarded: LiveServer) -> None:
+    with _connect(guarded) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: hub\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = head.split(b"\r\n\r\n", 1)[1]
+        while len(body) < length:
+            body += sock.recv(65536)
+        assert _closed_by_server(sock)
+
+
+@pytest.mark.slow
+def test_a_stalled_body_is_closed(ctx: AppContext, guarded: LiveServer) -> None:
+    account_id, _, key = _tenant(ctx)
+    with _connect(guarded) as sock:
+        sock.sendall(
+            f"PUT /v2/accounts/{account_id}/fiscaltaxrules?API_KEY={key} HTTP/1.1\r\nHost: hub\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[".encode()
+        )
+        # The key is valid, so the application waits for the other 99 bytes; the server gives up instead.
+        assert _answer(sock) == b""

@@ -3,6 +3,7 @@ and the audit log of authenticated writes."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote_plus, urlencode
@@ -157,6 +158,18 @@ def write_audit(db: Database, record: RequestRecord, query: str = "") -> None:
             )
     except Exception:
         log.exception("could not write the audit entry of request %s", record.request_id)
+
+
+METRICS_TOKEN_REQUIRED = "GET /metrics requires the metrics bearer token (Authorization: Bearer <token>)"
+
+
+def metrics_allowed(authorization: str | None, token: str | None) -> bool:
+    """Whether a scrape may read /metrics: always when no token is configured, else only with
+    ``Authorization: Bearer <token>`` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def render_metrics(db: Database, limiter: RateLimiter | None = None) -> tuple[bytes, str]:
