@@ -19,9 +19,10 @@ from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.compression import CompressionMiddleware
 from alephee.http.middleware import ApiMiddleware
-from alephee.http.observe import render_metrics
+from alephee.http.observe import METRICS_TOKEN_REQUIRED, metrics_allowed, render_metrics
 from alephee.http.openapi import finish as finish_openapi
 from alephee.http.routing import CanonicalPaths
+from alephee.http.wire import error_response
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -171,10 +172,19 @@ def _install_health(app: FastAPI) -> None:
 
         with ctx.db.read_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return JSONResponse({"Status": "ok", "Version": __version__})
+        # Redis configured but not answering: "degraded" with 200, since this process still serves and limits
+        # (per process); a 503 would take every process out of the load balancer at once.
+        store = ctx.limiter.refresh()
+        status = "degraded" if store == "memory-fallback" else "ok"
+        return JSONResponse({"Status": status, "Version": __version__, "RateLimitStore": store})
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         ctx: AppContext = request.app.state.ctx
-        body, content_type = render_metrics(ctx.db)
+        token = ctx.settings.metrics_token
+        if not metrics_allowed(request.headers.get("authorization"), token.get_secret_value() if token else None):
+            refused = error_response(401, METRICS_TOKEN_REQUIRED)
+            refused.headers["www-authenticate"] = 'Bearer realm="metrics"'
+            return refused
+        body, content_type = render_metrics(ctx.db, ctx.limiter)
         return Response(content=body, media_type=content_type)

@@ -81,6 +81,7 @@ def serve(
     import uvicorn
 
     from alephee.bootstrap import prepare_database
+    from alephee.logs import log_config
 
     settings = Settings()
     prepare_database(settings)
@@ -94,8 +95,12 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools plus a cap and deadlines on request heads and an idle limit on bodies (http/server.py).
+        http="alephee.http.server:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type]  # uvicorn says int; a float works
         log_level=settings.log_level.lower(),
+        # Our access log (alephee.access, written by http/middleware.py) replaces uvicorn's.
+        log_config=log_config(settings),
         access_log=False,
     )
 
@@ -238,13 +243,15 @@ def key_rotate(key_id: Annotated[int, typer.Argument(help="Key id (from key list
 
 @app.command()
 def audit(
-    account: Annotated[int, typer.Option(help="Account id.")],
+    account: Annotated[int | None, typer.Option(help="Account id (the account acted on or asked for).")] = None,
     limit: Annotated[int, typer.Option(help="How many entries (newest first).")] = 100,
-    key: Annotated[int | None, typer.Option(help="Only this key id.")] = None,
+    key: Annotated[int | None, typer.Option(help="Only this key id (alone: every account it touched).")] = None,
+    security: Annotated[bool, typer.Option("--security", help="Only security events.")] = False,
 ) -> None:
-    """The audit log of an account's write requests."""
+    """The audit log: write requests of an account, and security events (a key asking for an account it
+    does not serve). Needs --account, --key or both."""
     with session_scope() as session:
-        rows = accounts.list_audit(session, account, limit=limit, key_id=key)
+        rows = accounts.list_audit(session, account, limit=limit, key_id=key, security_only=security)
         emit(
             [
                 {
@@ -252,9 +259,11 @@ def audit(
                     "RequestId": r.request_id,
                     "KeyId": r.key_id,
                     "AccountId": r.account_id,
+                    "Event": r.event,
                     "Method": r.method,
                     "Endpoint": r.endpoint,
                     "Path": r.path,
+                    "Query": r.query,
                     "Status": r.status,
                     "Items": r.items,
                     "DurationMs": r.duration_ms,
@@ -422,18 +431,18 @@ def worker(
     batch: Annotated[int | None, typer.Option(help="Rows claimed per round.")] = None,
 ) -> None:
     """Deliver the outbox through the marketplace channels (several workers may run at once)."""
-    import logging
+    import logging.config
     import signal
     import threading
 
     from alephee.bootstrap import prepare_database
+    from alephee.logs import log_config
     from alephee.marketplaces.worker import Worker
     from alephee.webhooks.sender import install as install_webhook_sender
     from alephee.webhooks.sender import uninstall as uninstall_webhook_sender
 
     settings = Settings()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alephee").setLevel(settings.log_level.upper())
+    logging.config.dictConfig(log_config(settings))
     if batch is not None and batch < 1:
         fail("--batch must be at least 1")
     if interval is not None and interval < 0:

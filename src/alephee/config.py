@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr
@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     rate_limiting: bool = True
     # Prefix of the limiter's keys in Redis (lets several hubs, or test runs, share one Redis).
     rate_limit_namespace: str = "alephee-rl"
+    # Redis connect/read timeout (seconds) and how often a process that lost Redis tries it again; meanwhile it
+    # limits in memory, each process on its own budget (docs/operations.md, Rate limiting without Redis).
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    redis_recheck_seconds: float = Field(default=5.0, ge=0)
     limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Time zone for naive date filters and the day/night slot (spec 00 §4.1 rule 7: GMT-3).
     default_timezone: str = "America/Argentina/Buenos_Aires"
@@ -136,7 +140,20 @@ class Settings(BaseSettings):
     # see http/compression.py.
     compression: bool = True
     compression_min_bytes: int = 1024
+    # Connections of `alephee serve` (http/server.py, docs/operations.md, Connections): most bytes of a request
+    # line plus headers (431 past it), seconds to receive them, seconds a body may stall, seconds an idle
+    # keep-alive connection is kept.
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    # When set, GET /metrics requires ``Authorization: Bearer <token>``.
+    metrics_token: SecretStr | None = None
     log_level: str = "INFO"
+    # Log lines as text or one JSON object per line; the access log (one line per request on stdout) on or off.
+    # See alephee/logs.py and docs/operations.md, Logs.
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
     # Show the login-token module 2 as required for DELETE /v2/products/prices.
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5

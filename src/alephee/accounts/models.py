@@ -187,7 +187,8 @@ class FiscalTaxRule(Base):
 
 
 class AuditEntry(Base):
-    """One authenticated write request: who (key, account), what (endpoint, elements), outcome, request id."""
+    """One authenticated write request, or a security event of any method: who (key, account), what
+    (endpoint, query identifiers, elements), outcome, request id."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_account_id_id", "account_id", "id"),)
@@ -204,3 +205,8 @@ class AuditEntry(Base):
     # Elements in the request body (array length, 1 for an object, 0 when none was read).
     items: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # A security event (``account_not_linked``: a valid key asked for an account it does not serve); None for
+    # an ordinary write.
+    event: Mapped[str | None] = mapped_column(String(40))
+    # The query string without the key: identifiers with their values, other parameters by name only.
+    query: Mapped[str] = mapped_column(String(500), default="", server_default="")

@@ -31,7 +31,7 @@ from alephee.accounts.models import (
 from alephee.accounts.schemas import AccountType, FiscalTaxRuleIn
 from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthorized
-from alephee.http.auth import Caller, hash_key
+from alephee.http.auth import AccountNotLinked, Caller, hash_key
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
@@ -220,8 +220,10 @@ def list_accounts(
     ids = caller.account_ids
     if account_id is not None and account_id.strip():
         wanted = int_from_text(account_id)
-        if wanted is None or wanted not in caller.accounts:
-            raise Unauthorized("The accountId is not associated with the given API_KEY")
+        if wanted is None:
+            raise AccountNotLinked(None)
+        if wanted not in caller.accounts:
+            raise AccountNotLinked(wanted)
         ids = [wanted]
     stmt = select(Account).where(Account.id.in_(ids))
     if document_number is not None and document_number.strip():
@@ -627,11 +629,28 @@ def rotate_key(session: Session, key_id: int) -> tuple[ApiKey, str]:
     return create_key(session, key_account_ids(session, old.id), rate_limit=old.rate_limit, label=label)
 
 
-def list_audit(session: Session, account_id: int, *, limit: int = 100, key_id: int | None = None) -> list[Any]:
-    """The most recent audit entries of an account, newest first."""
+AUDIT_NEEDS_ACCOUNT_OR_KEY = "Give --account, --key or both"
+
+
+def list_audit(
+    session: Session,
+    account_id: int | None,
+    *,
+    limit: int = 100,
+    key_id: int | None = None,
+    security_only: bool = False,
+) -> list[Any]:
+    """The most recent audit entries of an account and/or a key (at least one), newest first;
+    ``security_only``: only security events."""
     from alephee.accounts.models import AuditEntry
 
-    stmt = select(AuditEntry).where(AuditEntry.account_id == account_id)
+    if account_id is None and key_id is None:
+        raise InvalidInput(AUDIT_NEEDS_ACCOUNT_OR_KEY)
+    stmt = select(AuditEntry)
+    if account_id is not None:
+        stmt = stmt.where(AuditEntry.account_id == account_id)
     if key_id is not None:
         stmt = stmt.where(AuditEntry.key_id == key_id)
+    if security_only:
+        stmt = stmt.where(AuditEntry.event.is_not(None))
     return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))

@@ -32,6 +32,21 @@ ACCOUNT_NOT_LINKED = "The accountId is not associated with the given API_KEY"
 PATH_QUERY_MISMATCH = "The accountId query parameter does not match the accountId in the path"
 
 
+# The audit log's name for a valid key asking for an account it does not serve (http/observe.py).
+ACCOUNT_NOT_LINKED_EVENT = "account_not_linked"
+
+
+class AccountNotLinked(Unauthorized):
+    """A valid key named an account it does not serve (401). ``account_id`` is the account asked for (None
+    when it was not a number); the error handler records it so the attempt reaches the audit log."""
+
+    message = ACCOUNT_NOT_LINKED
+
+    def __init__(self, account_id: int | None) -> None:
+        super().__init__(ACCOUNT_NOT_LINKED)
+        self.account_id = account_id
+
+
 def normalize_key(secret: str) -> str:
     """Keys are GUIDs: compare them without regard to case or surrounding blanks."""
     return secret.strip().upper()
@@ -132,12 +147,23 @@ def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> Acco
         raise Unauthorized(MISSING_ACCOUNT)
     account_id = int_from_text(raw_account)
     if account_id is None:
-        raise Unauthorized(ACCOUNT_NOT_LINKED)
+        raise AccountNotLinked(None)
     linked = caller.accounts.get(account_id)
     if linked is None:
-        raise Unauthorized(ACCOUNT_NOT_LINKED)
+        raise AccountNotLinked(account_id)
     tz = ZoneInfo(linked.timezone) if linked.timezone else ctx.settings.tz
     return AccountScope(caller=caller, account_id=account_id, account_type=linked.account_type, tz=tz)
+
+
+def account_refused(request: Request, exc: AccountNotLinked) -> None:
+    """Turn the refusal into a security event for the audit log: the key id (never the key) and the account
+    asked for. Nothing when no valid key was identified (that refusal is an ordinary 401)."""
+    state = request.scope.setdefault("state", {})
+    caller = state.get("caller")
+    if caller is None:
+        return
+    state["caller"] = (caller[0], exc.account_id)
+    state["audit_event"] = ACCOUNT_NOT_LINKED_EVENT
 
 
 API_KEY_DOC = "Your API key (GUID). Names are case-insensitive."
@@ -178,6 +204,7 @@ def authenticate_account(
     ``state``: that connection's ``ReadState``, taken first; while it is unchanged the lookup is not repeated.
     """
     caller = _lookup(ctx, api_key, connection, state)
+    _remember(request, caller.key_id, None)  # known before the account check, so a refusal is audited
     scope = _scope_for(ctx, caller, account_id)
     _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)
@@ -205,6 +232,7 @@ def require_path_account(
 ) -> AccountScope:
     """Dependency for ``/v2/accounts/{accountId}/...`` routes: the account comes from the path."""
     caller = _lookup(ctx, api_key)
+    _remember(request, caller.key_id, None)  # known before the account check, so a refusal is audited
     scope = _scope_for(ctx, caller, path_account)
     _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)

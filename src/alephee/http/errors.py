@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from alephee import errors
+from alephee.http.auth import AccountNotLinked, account_refused
 from alephee.http.wire import error_response
 
 STATUS_OF: dict[type[errors.DomainError], int] = {
@@ -81,8 +82,10 @@ def describe_validation_errors(errs: list[Any] | tuple[Any, ...]) -> str:
     return f"Invalid value for '{where}': {msg}{extra}" if where else f"{msg}{extra}"
 
 
-async def _domain_error(_request: Request, exc: Exception) -> Response:
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
+    if isinstance(exc, AccountNotLinked):
+        account_refused(request, exc)
     return error_response(status_for(exc), exc.message)
 
 

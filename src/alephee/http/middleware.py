@@ -13,7 +13,7 @@ import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alephee.http.observe import RequestRecord, needs_audit, observe, write_audit
+from alephee.http.observe import RequestRecord, audit_query, needs_audit, observe, write_audit
 from alephee.http.ratelimit import RateDecision
 from alephee.http.wire import ErrorBody
 
@@ -112,10 +112,12 @@ class ApiMiddleware:
             key_id=caller[0],
             account_id=caller[1],
             items=int(state.get("items", 0)),
+            event=state.get("audit_event"),
         )
-        observe(record)
+        observe(record, access=self.settings.access_log)
         if needs_audit(record):
-            await anyio.to_thread.run_sync(write_audit, self.ctx.db, record)
+            query = audit_query(scope.get("query_string", b""))
+            await anyio.to_thread.run_sync(write_audit, self.ctx.db, record, query)
 
     def _untouched(self, scope: Scope) -> RateDecision:
         route = scope.get("route")

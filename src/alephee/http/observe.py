@@ -3,14 +3,17 @@ and the audit log of authenticated writes."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
 from alephee.accounts.models import AuditEntry
 from alephee.db import Database
+from alephee.http.ratelimit import RateLimiter
 
 access_log = logging.getLogger("alephee.access")
 log = logging.getLogger("alephee.audit")
@@ -39,6 +42,13 @@ ORDER_CACHE = Gauge(
     "alephee_order_cache", "Rendered-orders cache of this process (hits, misses, entries, bytes)", ["measure"],
     registry=REGISTRY,
 )  # fmt: skip
+RATE_LIMIT_STORE = Gauge(
+    "alephee_rate_limit_store",
+    "Rate-limit store of this process: fallback (1 while Redis is unavailable and budgets are per process), "
+    "fallbacks (times it fell back), redis_errors (failed Redis calls)",
+    ["measure"],
+    registry=REGISTRY,
+)
 READ_CACHE = Gauge(
     "alephee_read_cache", "Results reused while the database is unchanged (hits, misses, entries)",
     ["cache", "measure"], registry=REGISTRY,
@@ -58,32 +68,76 @@ class RequestRecord:
     key_id: int | None
     account_id: int | None
     items: int
+    # A security event the audit log must keep whatever the method (``http.auth.ACCOUNT_NOT_LINKED_EVENT``).
+    event: str | None = None
 
 
-def observe(record: RequestRecord) -> None:
-    """Count and time the request, and write the access-log line."""
+def observe(record: RequestRecord, *, access: bool = True) -> None:
+    """Count and time the request, and write the access-log line (unless ``access`` is off)."""
     REQUESTS.labels(record.endpoint, record.method, str(record.status)).inc()
     LATENCY.labels(record.endpoint, record.method).observe(record.duration)
     if record.status == 429:
         RATE_LIMITED.labels(record.endpoint).inc()
+    if not access or not access_log.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round(record.duration * 1000, 1)
     access_log.info(
         "%s %s %s %.1fms key=%s account=%s request_id=%s",
         record.method,
-        record.path,
+        _printable(record.path),
         record.status,
-        record.duration * 1000,
+        duration_ms,
         record.key_id if record.key_id is not None else "-",
         record.account_id if record.account_id is not None else "-",
         record.request_id,
+        extra={
+            "fields": {
+                "method": record.method,
+                "path": record.path,
+                "status": record.status,
+                "duration_ms": duration_ms,
+                "key_id": record.key_id,
+                "account_id": record.account_id,
+                "request_id": record.request_id,
+            }
+        },
     )
 
 
+def _printable(path: str) -> str:
+    # The path is percent-decoded: a %0A must not start a forged log line, a blank must not split the fields.
+    if path.isprintable() and " " not in path:
+        return path
+    return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in path)
+
+
 def needs_audit(record: RequestRecord) -> bool:
-    """Authenticated writes are audited (whatever their outcome)."""
-    return record.method in WRITE_METHODS and record.key_id is not None
+    """Authenticated writes are audited (whatever their outcome), and security events of any method."""
+    return record.key_id is not None and (record.method in WRITE_METHODS or record.event is not None)
 
 
-def write_audit(db: Database, record: RequestRecord) -> None:
+# Query parameters whose values the audit keeps: identifiers. Other values are withheld (the name stays) unless
+# they are a plain boolean: free text (messageText), e-mails or document numbers never reach the log.
+_KEY_PARAM = "api_key"
+_IDENTIFIER_NAMES = frozenset({"sku", "owncode"})
+_PLAIN_VALUES = frozenset({"true", "false", "0", "1"})
+AUDIT_QUERY_MAX = 500
+
+
+def audit_query(raw: bytes) -> str:
+    """The query string as the audit log keeps it: without ``API_KEY`` (in any case), identifiers
+    (``...Id``, ``...Ids``, ``SKU``, ``ownCode``) and booleans with their value, other names alone."""
+    parts = []
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        folded = name.lower()
+        if folded == _KEY_PARAM:
+            continue
+        keep = folded.endswith(("id", "ids")) or folded in _IDENTIFIER_NAMES or value.lower() in _PLAIN_VALUES
+        parts.append(urlencode([(name, value)]) if keep else quote_plus(name))
+    return "&".join(parts)[:AUDIT_QUERY_MAX]
+
+
+def write_audit(db: Database, record: RequestRecord, query: str = "") -> None:
     """Insert the audit row; a failure is logged, never surfaced to the client (the response is sent)."""
     try:
         with db.writing() as session:
@@ -98,17 +152,35 @@ def write_audit(db: Database, record: RequestRecord) -> None:
                     status=record.status,
                     items=record.items,
                     duration_ms=int(record.duration * 1000),
+                    event=record.event,
+                    query=query,
                 )
             )
     except Exception:
         log.exception("could not write the audit entry of request %s", record.request_id)
 
 
-def render_metrics(db: Database) -> tuple[bytes, str]:
-    """The Prometheus exposition, with the outbox depth and the process caches read now."""
+METRICS_TOKEN_REQUIRED = "GET /metrics requires the metrics bearer token (Authorization: Bearer <token>)"
+
+
+def metrics_allowed(authorization: str | None, token: str | None) -> bool:
+    """Whether a scrape may read /metrics: always when no token is configured, else only with
+    ``Authorization: Bearer <token>`` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def render_metrics(db: Database, limiter: RateLimiter | None = None) -> tuple[bytes, str]:
+    """The Prometheus exposition, with the outbox depth, the process caches and the limiter's store read now."""
     from alephee.marketplaces.models import OutboxMessage
     from alephee.orders.rendering import cache_of
 
+    if limiter is not None:
+        for measure, value in (("fallback", int(limiter.redis_down)), ("fallbacks", limiter.fallbacks),
+                               ("redis_errors", limiter.redis_errors)):  # fmt: skip
+            RATE_LIMIT_STORE.labels(measure).set(value)
     try:
         with db.reading() as session:
             counts = dict(

@@ -9,14 +9,24 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 from throttled import MemoryStore, RateLimiterType, RedisStore, Throttled, per_min
+from throttled.exceptions import StoreUnavailableError
+from throttled.rate_limiter import RateLimitResult
 from throttled.store import BaseStore
 
 from alephee.config import Settings
 
 log = logging.getLogger(__name__)
+
+# What a store that cannot be reached raises (throttled-py wraps redis-py's errors, which wrap socket errors).
+STORE_ERRORS = (StoreUnavailableError, RedisError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,33 +55,62 @@ class RateDecision:
 
 
 class RateLimiter:
-    """One per process; with Redis every process shares the same buckets."""
+    """One per process; with Redis every process shares the same buckets.
 
-    def __init__(self, settings: Settings) -> None:
+    When Redis does not answer (refused, timed out after ``redis_timeout_seconds``), the limiter goes on in
+    this process's memory, so limits still hold per process, logs the change once, and tries Redis again at
+    most every ``redis_recheck_seconds`` (one request, or a /health check, does the try; the others do not
+    wait for it). ``monotonic`` is the clock of that interval (tests move it by hand).
+    """
+
+    def __init__(self, settings: Settings, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.enabled = settings.rate_limiting
         self.shared = settings.redis_url is not None
-        self._store: BaseStore
+        self._local: BaseStore = MemoryStore(options={"MAX_SIZE": 200_000})
+        self._redis: RedisStore | None = None
         if settings.redis_url:
-            self._store = RedisStore(
+            timeout = settings.redis_timeout_seconds
+            self._redis = RedisStore(
                 server=settings.redis_url,
-                options={"SOCKET_TIMEOUT": 1.0, "SOCKET_CONNECT_TIMEOUT": 1.0},
+                options={
+                    "SOCKET_TIMEOUT": timeout,
+                    "SOCKET_CONNECT_TIMEOUT": timeout,
+                    # No retries inside the client: the fallback below is the answer to a failure.
+                    "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
+                    # A pool of this limiter's own (throttled-py shares one per URL, with the first options).
+                    "REUSE_CONNECTION": False,
+                },
             )
-        else:
-            self._store = MemoryStore(options={"MAX_SIZE": 200_000})
         self._namespace = settings.rate_limit_namespace
-        self._throttles: dict[int, Throttled] = {}
+        self._recheck = settings.redis_recheck_seconds
+        self._monotonic = monotonic
+        self._throttles: dict[tuple[bool, int], Throttled] = {}
         self._lock = threading.Lock()
+        self._probe = threading.Lock()
+        # Redis configured but not answering: counting in memory until a probe succeeds.
+        self.redis_down = False
+        self._next_check = 0.0
+        self.redis_errors = 0
+        self.fallbacks = 0
 
-    def _throttle(self, rpm: int) -> Throttled:
-        throttle = self._throttles.get(rpm)
+    def store_state(self) -> str:
+        """``off``, ``memory`` (no Redis configured), ``redis``, or ``memory-fallback`` (Redis unavailable)."""
+        if not self.enabled:
+            return "off"
+        if self._redis is None:
+            return "memory"
+        return "memory-fallback" if self.redis_down else "redis"
+
+    def _throttle(self, shared: bool, rpm: int) -> Throttled:
+        throttle = self._throttles.get((shared, rpm))
         if throttle is None:
             with self._lock:
                 throttle = self._throttles.setdefault(
-                    rpm,
+                    (shared, rpm),
                     Throttled(
                         using=RateLimiterType.GCRA.value,
                         quota=per_min(rpm),
-                        store=self._store,
+                        store=self._redis if shared and self._redis is not None else self._local,
                         key_prefix=self._namespace,
                     ),
                 )
@@ -81,11 +120,10 @@ class RateLimiter:
         """Count one request of ``key_id`` on ``endpoint`` against ``rpm`` requests per minute."""
         if not self.enabled:
             return RateDecision.untouched(rpm)
-        try:
-            result = self._throttle(rpm).limit(f"k{key_id}:{endpoint}")
-        except Exception:  # the limiter's store is down: serve rather than fail every request
-            log.exception("rate limiter store unavailable; request allowed without counting")
-            return RateDecision.untouched(rpm)
+        key = f"k{key_id}:{endpoint}"
+        result = self._shared_limit(key, rpm) if self._redis is not None else None
+        if result is None:
+            result = self._throttle(False, rpm).limit(key)
         state = result.state
         if result.limited:
             return RateDecision(
@@ -102,3 +140,66 @@ class RateLimiter:
             reset=math.ceil(state.reset_after),
             retry_after=-1,
         )
+
+    def _shared_limit(self, key: str, rpm: int) -> RateLimitResult | None:
+        """The decision of Redis, or None when this request must be counted in memory."""
+        probing = self.redis_down
+        if probing and not self._claim_probe():
+            return None
+        try:
+            result = self._throttle(True, rpm).limit(key)
+        except STORE_ERRORS as exc:
+            self._failed(exc)
+            return None
+        finally:
+            if probing:
+                self._probe.release()
+        if probing:
+            self._answered()
+        return result
+
+    def refresh(self) -> str:
+        """Ask Redis whether it answers, at most every ``redis_recheck_seconds`` (for /health, which may be
+        the only caller while no request comes); return ``store_state()``."""
+        if self.enabled and self._redis is not None and self._claim_probe():
+            try:
+                self._redis.exists(f"{self._namespace}:probe")
+            except STORE_ERRORS as exc:
+                self._failed(exc)
+            else:
+                self._answered()
+            finally:
+                self._probe.release()
+        return self.store_state()
+
+    def _claim_probe(self) -> bool:
+        now = self._monotonic()
+        if now < self._next_check or not self._probe.acquire(blocking=False):
+            return False
+        self._next_check = now + self._recheck
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            self.redis_errors += 1
+            self._next_check = self._monotonic() + self._recheck
+            if self.redis_down:
+                return
+            self.redis_down = True
+            self.fallbacks += 1
+        # Once per change of state, without a traceback: the cause is the class and message.
+        cause = exc.__cause__ or exc
+        log.warning(
+            "rate limiter: Redis unavailable (%s: %s); limiting in this process's memory, each process on its "
+            "own budget, and trying Redis again every %.0f s",
+            type(cause).__name__,
+            cause,
+            self._recheck,
+        )
+
+    def _answered(self) -> None:
+        with self._lock:
+            if not self.redis_down:
+                return
+            self.redis_down = False
+        log.warning("rate limiter: Redis answers again; budgets are shared through Redis again")

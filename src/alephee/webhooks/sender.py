@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import logging
 import socket
@@ -56,6 +55,7 @@ from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.outbox import enqueue
 from alephee.marketplaces.worker import OutboxItem, Route, register_sender, unregister_sender
 from alephee.webhooks import crypto, events
+from alephee.webhooks.addresses import is_public
 from alephee.webhooks.models import DELIVERED, OPEN, WebhookEvent, WebhookSubscription
 
 log = logging.getLogger("alephee.webhooks")
@@ -178,13 +178,6 @@ def parse_target(url: str, max_length: int) -> Target:
     return Target(scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80), path=path)
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def resolve(target: Target, *, allow_private: bool) -> list[str]:
     """The addresses to connect to: every address the host resolves to must be public unless
     ``allow_private``. Connecting to exactly these addresses (not resolving again) defeats DNS rebinding."""
@@ -198,7 +191,7 @@ def resolve(target: Target, *, allow_private: bool) -> list[str]:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise TargetRefused(ERR_URL_RESOLVE)
-    if not allow_private and not all(_public(a) for a in addresses):
+    if not allow_private and not all(is_public(a) for a in addresses):
         raise TargetRefused(ERR_URL_PRIVATE)
     return addresses
 
