@@ -49,7 +49,9 @@ def test_the_table_covers_every_family_of_the_catalogue() -> None:
 def test_automatic_or_manual_by_family_and_logistic_type(family: str, logistic: int | None) -> None:
     expected = logistic in AUTOMATIC_BY_FAMILY[family]
     for method in (None, ship.METHOD_SELLER, ship.METHOD_PICKUP, ship.METHOD_TO_BE_AGREED):
-        found = st.updates_automatically(family=family, logistic_type=logistic, shipping_method=method, api_created=False)
+        found = st.updates_automatically(
+            family=family, logistic_type=logistic, shipping_method=method, api_created=False
+        )
         assert found is expected, (family, ship.logistic_name(logistic), method)
     # A shipment the marketplace ships (MarketplaceShipping) is always automatic...
     assert st.updates_automatically(
