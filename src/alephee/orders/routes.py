@@ -128,7 +128,7 @@ def _orders_page(request: Request) -> Response:
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
-        filters = service.parse_filters(query, scope.tz)
+        filters = service.parse_filters(query)
         total, results = service.list_orders(ctx.db, connection, ctx.settings, scope.account_id, filters, page, state)
     return _paged(page, total, results)
 
