@@ -1775,6 +1775,34 @@ def _address_out(address: Any) -> dict[str, Any] | None:
     return address.model_dump() if address is not None else None
 
 
+CENT = Decimal("0.01")
+
+
+def _shipping_amounts(
+    given: Sequence[Decimal | None], cost: Decimal | None, receiver: Decimal | None, sender: Decimal | None
+) -> tuple[list[Decimal], Decimal, Decimal, Decimal]:
+    """The shipping numbers of a created order with what the client left out derived from what it sent:
+    ``(ShippingAmount of each payment, Cost, ReceiverCost, SenderCost)``.
+
+    What the buyer paid for shipping is both ``Shipping.ReceiverCost`` and the sum of the payments'
+    ``ShippingAmount`` (spec 20 §1.5 rule 6); the seller's part is what the buyer did not pay of the cost; the
+    cost is both parts. Unknown in every way: 0."""
+    zero = Decimal(0)
+    sent = sum((amount for amount in given if amount is not None), zero)
+    receiver = sent if receiver is None else receiver
+    if sender is None:
+        sender = max(cost - receiver, zero) if cost is not None else zero
+    cost = receiver + sender if cost is None else cost
+    # The first payment without a ShippingAmount carries what the others' do not cover.
+    left = max(receiver - sent, zero)
+    amounts = []
+    for amount in given:
+        if amount is None:
+            amount, left = left, zero
+        amounts.append(amount)
+    return amounts, cost, receiver, sender
+
+
 def _created_detail(
     session: Session,
     account_id: int,
@@ -1830,10 +1858,27 @@ def _created_detail(
         )
     for item in items:
         item["Type"]["Value"] = ITEM_TYPES[item["Type"]["Key"]]
+    shipping_in = body.Shipping
+    cost_in = shipping_in.Cost
+    if isinstance(cost_in, Decimal):
+        cost, receiver_cost, sender_cost = cost_in, shipping_in.ReceiverCost, shipping_in.SenderCost
+    else:
+        cost = cost_in.Cost if cost_in.Cost is not None else cost_in.Amount
+        receiver_cost = cost_in.ReceiverCost if cost_in.ReceiverCost is not None else shipping_in.ReceiverCost
+        sender_cost = cost_in.SenderCost if cost_in.SenderCost is not None else shipping_in.SenderCost
+    shipping_amounts, cost, receiver_cost, sender_cost = _shipping_amounts(
+        [payment.ShippingAmount for payment in body.Payments], cost, receiver_cost, sender_cost
+    )
     payments = []
-    for payment in body.Payments:
+    for payment, shipping_amount in zip(body.Payments, shipping_amounts, strict=True):
         created = _parse_date(payment.DateCreated, tz, "Payments.DateCreated") or sale_date
         approved = _parse_date(payment.DateApproved, tz, "Payments.DateApproved")
+        installments = payment.Installments or 1
+        # Left out: the goods are what was paid but shipping (no financing surcharge known), the subtotal the
+        # goods, and the instalments equal parts (spec 20 §2.6: Amount - TransactionAmount - shipping).
+        transaction = payment.TransactionAmount
+        if transaction is None:
+            transaction = max(payment.Amount - shipping_amount, Decimal(0))
         payments.append(
             {
                 "ExternalPaymentId": payment.ExternalPaymentId,
@@ -1841,13 +1886,15 @@ def _created_detail(
                 "AmountNoDiscount": payment.AmountNoDiscount
                 if payment.AmountNoDiscount is not None
                 else payment.Amount,
-                "ShippingAmount": payment.ShippingAmount,
-                "ShippingAmountNoDiscount": payment.ShippingAmount,
-                "TransactionAmount": payment.TransactionAmount,
+                "ShippingAmount": shipping_amount,
+                "ShippingAmountNoDiscount": shipping_amount,
+                "TransactionAmount": transaction,
                 "Total": payment.Total if payment.Total is not None else payment.Amount,
-                "SubTotal": payment.SubTotal,
-                "Installments": payment.Installments or 1,
-                "InstallmentAmount": payment.InstallmentAmount,
+                "SubTotal": payment.SubTotal if payment.SubTotal is not None else transaction,
+                "Installments": installments,
+                "InstallmentAmount": payment.InstallmentAmount
+                if payment.InstallmentAmount is not None
+                else (payment.Amount / installments).quantize(CENT),
                 "Notes": payment.Notes or "",
                 "CurrencySymbol": payment.CurrencySymbol,
                 "Method": _kv_in(payment.Method, (0, "other")),
@@ -1861,14 +1908,6 @@ def _created_detail(
                 "LastUpdate": approved or created,
             }
         )
-    shipping_in = body.Shipping
-    cost_in = shipping_in.Cost
-    if isinstance(cost_in, Decimal):
-        cost, receiver_cost, sender_cost = cost_in, shipping_in.ReceiverCost, shipping_in.SenderCost
-    else:
-        cost = cost_in.Cost if cost_in.Cost is not None else cost_in.Amount
-        receiver_cost = cost_in.ReceiverCost if cost_in.ReceiverCost is not None else shipping_in.ReceiverCost
-        sender_cost = cost_in.SenderCost if cost_in.SenderCost is not None else shipping_in.SenderCost
     buyer = body.Buyer
     billing_info = buyer.BillingInfo.model_dump() if buyer.BillingInfo else None
     shipping = {
