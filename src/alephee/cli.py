@@ -123,7 +123,7 @@ def account_create(
     doc_type: Annotated[str | None, typer.Option(help="Document type (CUIT, RUT, CNPJ, ...).")] = None,
     doc_number: Annotated[str | None, typer.Option(help="Document number.")] = None,
     own_code: Annotated[str | None, typer.Option(help="Your ERP code of the account.")] = None,
-    timezone: Annotated[str | None, typer.Option(help="IANA zone for naive date filters.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone of naive dates in request bodies.")] = None,
     b2b_portal: Annotated[bool, typer.Option(help="The account has an Alephee B2B portal.")] = False,
     b2b_portal_url: Annotated[str | None, typer.Option(help="Base URL (FQDN) of its B2B portal.")] = None,
 ) -> None:

@@ -461,9 +461,11 @@ def test_get_products_date_updated_from(
 
     with clock.frozen(datetime(2030, 5, 1, 15, 0, tzinfo=UTC)):
         assert _post(client, tenant, [{"SKU": "H4", "Stock": {"Quantity": 9}}]).status_code == 200
-    # 2030-05-01 15:00 UTC is 12:00 in the account's zone (GMT-3).
-    assert _skus(_get(client, tenant, dateUpdatedFrom="2030-05-01 12:00")) == ["H4"]
-    assert _skus(_get(client, tenant, dateUpdatedFrom="2030-05-01 12:01")) == []
+    # Without an offset the value is UTC, like the DateUpdated the API writes (not 15:00 in the account's
+    # zone, GMT-3, which would hide the product a client read it from).
+    assert _skus(_get(client, tenant, dateUpdatedFrom="2030-05-01 15:00")) == ["H4"]
+    assert _skus(_get(client, tenant, dateUpdatedFrom="2030-05-01 15:01")) == []
+    assert _skus(_get(client, tenant, dateUpdatedFrom="2030-05-01T12:00:00-03:00")) == ["H4"]
     assert _skus(_get(client, tenant, dateUpdateFrom="2030-05-01")) == ["H4"]
     assert _skus(_get(client, tenant, dateUpdatedFrom="2030-05-01T15:00:00Z")) == ["H4"]
 

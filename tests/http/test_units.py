@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from alephee.config import DEFAULT_LIMITS, Settings
 from alephee.errors import InvalidInput
-from alephee.http.dates import parse_filter_datetime
+from alephee.http.dates import parse_datetime, parse_filter_datetime
 from alephee.http.ratelimit import RateLimiter
 from alephee.http.results import ActionResultBuilder
 from alephee.http.routing import canonical_query
@@ -58,37 +58,80 @@ def test_timestamps_and_decimals_on_the_wire() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("2024-05-01", datetime(2024, 5, 1, 3, 0, tzinfo=UTC)),
-        ("2024-05-01 10:30", datetime(2024, 5, 1, 13, 30, tzinfo=UTC)),
-        ("2024-05-01T10:30:15", datetime(2024, 5, 1, 13, 30, 15, tzinfo=UTC)),
+        # Filters: a value without an offset is UTC, like every timestamp the API writes.
+        ("2024-05-01", datetime(2024, 5, 1, 0, 0, tzinfo=UTC)),
+        ("2024-05-01 10:30", datetime(2024, 5, 1, 10, 30, tzinfo=UTC)),
+        ("2024-05-01T10:30:15", datetime(2024, 5, 1, 10, 30, 15, tzinfo=UTC)),
         ("2024-05-01T10:30:15Z", datetime(2024, 5, 1, 10, 30, 15, tzinfo=UTC)),
         ("2024-05-01T10:30:15-05:00", datetime(2024, 5, 1, 15, 30, 15, tzinfo=UTC)),
         ("2021-09-01T23:17:33.638Z", datetime(2021, 9, 1, 23, 17, 33, 638000, tzinfo=UTC)),
     ],
 )
 def test_filter_dates_accept_the_three_formats(value: str, expected: datetime) -> None:
-    assert parse_filter_datetime(value, BA) == expected
+    assert parse_filter_datetime(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Dates that are data ("UTC with local user time zone"): a value without an offset is local time.
+        ("2024-05-01", datetime(2024, 5, 1, 3, 0, tzinfo=UTC)),
+        ("2024-05-01 10:30", datetime(2024, 5, 1, 13, 30, tzinfo=UTC)),
+        ("2024-05-01T10:30:15", datetime(2024, 5, 1, 13, 30, 15, tzinfo=UTC)),
+        ("2024-05-01T10:30:15Z", datetime(2024, 5, 1, 10, 30, 15, tzinfo=UTC)),
+        ("2024-05-01T10:30:15-05:00", datetime(2024, 5, 1, 15, 30, 15, tzinfo=UTC)),
+    ],
+)
+def test_local_dates_read_naive_values_in_the_zone(value: str, expected: datetime) -> None:
+    assert parse_datetime(value, BA) == expected
 
 
 def test_date_only_upper_bound_covers_the_whole_day() -> None:
-    end = parse_filter_datetime("2024-05-01", BA, end_of_day=True)
-    assert end.astimezone(BA).date().isoformat() == "2024-05-01"
-    assert end.astimezone(BA).hour == 23
+    end = parse_filter_datetime("2024-05-01", end_of_day=True)
+    assert end.date().isoformat() == "2024-05-01" and end.hour == 23
+    local_end = parse_datetime("2024-05-01", BA, end_of_day=True)
+    assert local_end.astimezone(BA).date().isoformat() == "2024-05-01"
+    assert local_end.astimezone(BA).hour == 23
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "01/05/2024", "2024-05-01 25:00", ""])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2024-13-01",
+        "01/05/2024",
+        "2024-05-01 25:00",
+        "",
+        # Instants UTC cannot hold: 400, not a 500.
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
 def test_bad_filter_dates_are_invalid_input(value: str) -> None:
     with pytest.raises(InvalidInput):
-        parse_filter_datetime(value, BA, name="dateFrom")
+        parse_filter_datetime(value, name="dateFrom")
+    with pytest.raises(InvalidInput):
+        parse_datetime(value, BA, name="dateFrom")
 
 
 @given(st.text(min_size=0, max_size=40))
 def test_filter_dates_never_raise_anything_but_invalid_input(value: str) -> None:
     try:
-        result = parse_filter_datetime(value, BA)
+        result = parse_filter_datetime(value)
     except InvalidInput:
         return
     assert result.tzinfo is not None
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_dates_at_the_edges_of_the_calendar_are_parsed_or_refused(moment: datetime) -> None:
+    for text in (moment.isoformat(), moment.replace(tzinfo=None).isoformat(sep=" ")):
+        for parse in (parse_filter_datetime, lambda v: parse_datetime(v, BA)):
+            try:
+                result = parse(text)
+            except InvalidInput:
+                continue
+            assert result.tzinfo is not None
 
 
 def test_canonical_query_renames_and_keeps_unknown() -> None:

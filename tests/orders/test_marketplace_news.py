@@ -279,6 +279,17 @@ def test_claims_are_added_once(ctx: AppContext, seller: Tenant, add_order: AddOr
     assert event_types(ctx, order_id) == []  # claims have no webhook event
 
 
+def test_a_claim_without_an_id_is_added_once(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
+    order_id = add_order(seller)
+    known = detail(ctx, order_id)["ActiveClaims"]
+    # The marketplace gave no usable id: stored as 0 (a number), and the same news again changes nothing.
+    news = replace(as_told(row(ctx, order_id)), claims=({"ExternalClaimId": None, "DateCreated": None},))
+    assert apply(ctx, seller, order_id, news) is True
+    assert detail(ctx, order_id)["ActiveClaims"] == [*known, {"ExternalClaimId": 0, "DateCreated": None}]
+    assert apply(ctx, seller, order_id, news) is False
+    assert [h[1] for h in history(ctx, order_id)] == ["claim"]
+
+
 def test_a_cart_change_refreshes_the_old_and_the_new_cart(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
     moved = add_order(seller, pack_id="2000001", pack_size=2, external_shipping_id=40001)
     stays = add_order(seller, pack_id="2000001", pack_size=2, external_shipping_id=40001)

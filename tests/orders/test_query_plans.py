@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from alephee import clock
 from alephee.context import AppContext
+from alephee.http.paging import Page
 from alephee.orders import service
 from alephee.orders import statuses as st
 from tests.conftest import Tenant
 from tests.orders.conftest import AddOrder
 
 # Each cycle is one statement (the page's keys and the total): both of its parts use the cycle's index.
-EXPECTED = {"normal": "ix_orders_integration_keys", "late": "ix_orders_status_type_date_keys"}
+EXPECTED = {"normal": "ix_orders_integration_keys", "late": "ix_orders_status_type_updated_keys"}
 
 
-def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
+def _shop_history(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
     for n in range(30):
         add_order(seller, integrated=n % 3 == 0, status=st.CANCELLED if n % 5 == 0 else st.READY_TO_SHIP)
     with ctx.db.writing() as session:
@@ -34,13 +36,30 @@ def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_or
                     " status_date, integrated, payment_pending, sale_date, created_at, updated_at, document_count,"
                     " stock_moved, stock_reverted, version, detail)"
                     " SELECT account_id, marketplace_id, external_order_id || '-' || n, origin, 80, 2,"
-                    " status_date - n * interval '1 hour', true, false, sale_date, created_at, updated_at, 0,"
+                    " status_date - n * interval '1 hour', true, false, sale_date - n * interval '1 hour',"
+                    " created_at - n * interval '1 hour', updated_at - n * interval '1 hour', 0,"
                     " false, false, 1, detail FROM orders, generate_series(1, 300) AS n"
                 )
             )
             session.execute(text("ANALYZE orders"))
         else:
+            session.execute(
+                text(
+                    "WITH RECURSIVE n(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM n WHERE n < 300)"
+                    " INSERT INTO orders (account_id, marketplace_id, external_order_id, origin, status, status_type,"
+                    " status_date, integrated, payment_pending, sale_date, created_at, updated_at, document_count,"
+                    " stock_moved, stock_reverted, version, detail)"
+                    " SELECT account_id, marketplace_id, external_order_id || '-' || n, origin, 80, 2,"
+                    " status_date, 1, 0, strftime('%Y-%m-%d %H:%M:%f', sale_date, -n || ' hours'),"
+                    " created_at, strftime('%Y-%m-%d %H:%M:%f', updated_at, -n || ' hours'), 0,"
+                    " 0, 0, 1, detail FROM orders, n"
+                )
+            )
             session.execute(text("ANALYZE"))
+
+
+def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
+    _shop_history(ctx, seller, add_order)
     with ctx.db.reading() as session:
         since = clock.utcnow() - timedelta(days=7)
         for name, (query, values) in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
@@ -53,3 +72,33 @@ def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_or
             assert "SCAN orders\n" not in plan + "\n" and "Seq Scan" not in plan, (name, plan)
             # The page's keys (version, updated_at) come from the index too: no order row is read.
             assert "PRIMARY KEY" not in plan and "pk_orders" not in plan, (name, plan)
+
+
+# Each date filter alone (an incremental sync sends back a timestamp it read), and on the whole history
+# (Integrated=true and both): the index of the column the filter reads answers it, never a scan of the table.
+DATE_FILTERS = {
+    "dateCreatedFrom": ("date_created_from", "ix_orders_sale_date"),
+    "saleDateFrom": ("sale_date_from", "ix_orders_sale_date"),
+    "statusDateFrom": ("status_date_from", "ix_orders_updated_at"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATE_FILTERS))
+@pytest.mark.parametrize("integrated", [None, True, False])
+def test_date_filters_use_the_index_of_their_column(
+    ctx: AppContext, seller: Tenant, add_order: AddOrder, name: str, integrated: bool | None
+) -> None:
+    _shop_history(ctx, seller, add_order)
+    field, index = DATE_FILTERS[name]
+    since = clock.utcnow() - timedelta(hours=2)
+    page = Page(offset=0, limit=100, sort=service.ID_SORT, sort_requested=False, partial=False,
+                available=service.ORDER_SORTS)  # fmt: skip
+    filters = service.OrderFilters(**{field: since, "integrated": integrated})
+    with ctx.db.reading() as session:
+        query = service.order_query(session, ctx.settings, seller.account_id, filters, page)
+        plan = "\n".join(service.explain(session, query.statement, query.params))
+    assert "SCAN orders\n" not in plan + "\n" and "Seq Scan on orders" not in plan, plan
+    if service.integrated_filter(filters, ctx.settings) is not False:
+        assert index in plan, plan
+    # With Integrated=false (the default of dateCreatedFrom/saleDateFrom) the integration queue's index may be
+    # chosen instead: also an index, and the queue of orders not yet integrated is what an ERP keeps short.

@@ -87,7 +87,7 @@ def test_placing_an_order(ctx: AppContext, client: TestClient, shop: Shop) -> No
     assert (kit["Quantity"], kit["UnitPrice"], kit["FullUnitPrice"]) == (1, 1620.0, 1800.0)
     component = items[("COMPONENT", "BUJ-002")]
     assert component["ParentItemId"] == kit["Id"]
-    assert component["Quantity"] == 4 and component["UnitPrice"] is None
+    assert component["Quantity"] == 4 and component["UnitPrice"] == 0  # no price of its own
     # The kit's price is shared by the components' list prices: 1000 + 4 × 250.50 = 2002.
     assert component["CalculatedComponentUnitPrice"] == 202.7  # 1620 × 1002 / 2002 / 4
     assert items[("COMPONENT", "TAL-001")]["CalculatedComponentUnitPrice"] == 809.19
@@ -127,6 +127,7 @@ def test_placing_an_order(ctx: AppContext, client: TestClient, shop: Shop) -> No
     assert page.status_code == 200
     assert f"¡Listo! Tu pedido #{order_id} fue enviado." in page.text
     assert "Recibido" in page.text and "$ 4.006,35" in page.text
+    assert page.text.count("incluido en el kit") == 2  # the kit's two components: no price of their own
     listing = client.get("/b2b/orders").text
     assert f"#{order_id}" in listing and "Recibido" in listing
 

@@ -373,8 +373,10 @@ def _detail(
             }
         )
         total_units = sum(units for _, _, units in line.components) or 1
+        full_price = line.full_unit_price or line.unit_price
         for component, brand, units in line.components:
             share = (line.unit_price * units / total_units / units).quantize(Decimal("0.01"))
+            full_share = (full_price * units / total_units / units).quantize(Decimal("0.01"))
             items.append(
                 {
                     "Id": len(items) + 1,
@@ -383,8 +385,11 @@ def _detail(
                     "Product": _product_json(component, brand, line, None),
                     "ProductListing": None,
                     "Quantity": units * line.quantity,
-                    "UnitPrice": None,
+                    # No price of its own (the kit is what was sold): 0, the kit's price prorated below.
+                    "UnitPrice": Decimal(0),
+                    "FullUnitPrice": Decimal(0),
                     "CalculatedComponentUnitPrice": share,
+                    "CalculatedComponentFullUnitPrice": full_share,
                     "Status": status_kv,
                     "StatusType": type_kv,
                     "IsCancelled": False,

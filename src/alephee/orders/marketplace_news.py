@@ -185,13 +185,12 @@ def _merge_claims(order: Order, news: MarketplaceNews) -> bool:
         return False
     detail = rendering.detail_of(order.detail)
     known = {c.get("ExternalClaimId") for c in detail.get("ActiveClaims") or []}
-    fresh = [c for c in news.claims if c.get("ExternalClaimId") not in known]
+    # Compared as stored (an id the marketplace did not give is stored as 0), so a repeat adds nothing.
+    claims = [ActiveClaim.model_validate(c).model_dump(mode="json") for c in news.claims]
+    fresh = [c for c in claims if c["ExternalClaimId"] not in known]
     if not fresh:
         return False
-    detail["ActiveClaims"] = [
-        *(detail.get("ActiveClaims") or []),
-        *(ActiveClaim.model_validate(c).model_dump(mode="json") for c in fresh),
-    ]
+    detail["ActiveClaims"] = [*(detail.get("ActiveClaims") or []), *fresh]
     order.detail = orjson.dumps(detail).decode()
     return True
 

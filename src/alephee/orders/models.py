@@ -56,21 +56,20 @@ class Order(Base):
             "version",
             "updated_at",
         ),
-        # Late-cancellation cycle (statusType=99 & statusDateFrom) and every statusType filter (``id`` is
-        # implicit on SQLite, included on PostgreSQL).
+        # Late-cancellation cycle (statusType=99 & statusDateFrom, which reads updated_at) and every statusType
+        # filter (``id`` is implicit on SQLite, included on PostgreSQL).
         Index(
-            "ix_orders_status_type_date_keys",
+            "ix_orders_status_type_updated_keys",
             "account_id",
             "status_type",
-            "status_date",
+            "updated_at",
             "payment_pending",
             "version",
-            "updated_at",
             postgresql_include=["id"],
         ),
-        Index("ix_orders_status_date", "account_id", "status_date"),
+        Index("ix_orders_updated_at", "account_id", "updated_at"),
+        # dateCreatedFrom, saleDateFrom and the dateCreated sort.
         Index("ix_orders_sale_date", "account_id", "sale_date", "id"),
-        Index("ix_orders_created_at", "account_id", "created_at"),
         Index("ix_orders_marketplace", "account_id", "marketplace_id", "id"),
         Index("ix_orders_erp_status", "account_id", "erp_status"),
         Index("ix_orders_pack", "account_id", "pack_id"),
@@ -93,17 +92,19 @@ class Order(Base):
     status: Mapped[int] = mapped_column(SmallInteger)
     # Derived from ``status`` through orders.statuses (NULL for 70 Deleted); stored so it can be indexed.
     status_type: Mapped[int | None] = mapped_column(SmallInteger)
-    # Last status change or marketplace-side novelty (statusDateFrom); ERP marks do not move it.
+    # Last status change or marketplace-side novelty (ERP marks do not move it). Not a filter: statusDateFrom
+    # reads ``updated_at``, what ``LastUpdated`` shows.
     status_date: Mapped[datetime] = mapped_column(UtcDateTime)
     integrated: Mapped[bool] = mapped_column(Boolean, default=False)
     integrated_order_id: Mapped[str | None] = mapped_column(String(100))
     erp_status: Mapped[str | None] = mapped_column(String(100))
     payment_pending: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Sale date in the marketplace (DateCreated out, sort dateCreated, filter saleDateFrom).
+    # Sale date in the marketplace, never after the arrival (DateCreated out, sort dateCreated, filters
+    # dateCreatedFrom and saleDateFrom).
     sale_date: Mapped[datetime] = mapped_column(UtcDateTime)
-    # Arrival in the hub (filter dateCreatedFrom).
+    # Arrival in the hub.
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    # Any change at all (LastUpdated out).
+    # Any change at all (LastUpdated out, filter statusDateFrom).
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     date_closed: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Shipment state (changes after arrival: labels, split, manual status updates, shipping endpoints).

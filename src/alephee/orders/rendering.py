@@ -219,7 +219,8 @@ def _render_text(row: Any, documents: list[dict[str, Any]]) -> str:
         "S": status_json,
         "T": type_json,
         "C": "true" if cancelled else "false",
-        "A": "null" if row.external_shipping_id is None else str(row.external_shipping_id),
+        # A number, 0 when there is no shipment yet (orders/schemas.py: numbers are never null).
+        "A": "0" if row.external_shipping_id is None else str(row.external_shipping_id),
         "B": shipment,
         "D": logistic,
         "E": method,

@@ -124,7 +124,7 @@ def _orders_page(request: Request) -> Response:
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
-        filters = service.parse_filters(query, scope.tz)
+        filters = service.parse_filters(query)
         # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
         accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
         body, encoding = service.list_orders(

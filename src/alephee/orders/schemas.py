@@ -2,7 +2,9 @@
 
 Real-world spellings are kept on purpose: ``MarketPlace`` on the order, ``Marketplace`` on the pack,
 ``Buyer.Owncode``, ``Documents[].Fullfilename``, ``Payments[].LastUpdate`` (not LastUpdated), ``SenderCost``.
-Every key is always present (null when unknown), arrays may be empty.
+Every key is always present, arrays may be empty. Strings and objects are null when unknown; numbers are
+numbers, 0 when unknown (``DecimalOrZero``, ``IntOrZero``): typed ERP models (C# ``decimal``, Delphi
+``Double``) fail on a null number, and every source of orders builds its detail through these types.
 """
 
 from __future__ import annotations
@@ -10,9 +12,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from alephee.http.wire import IDENTIFIER, AddressOut, WireDateTime, WireDecimal, WireModel
+
+
+def _zero_when_null(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+# A number of the order document: 0 when its source does not know it (see the module docstring).
+DecimalOrZero = Annotated[WireDecimal, BeforeValidator(_zero_when_null)]
+IntOrZero = Annotated[int, BeforeValidator(_zero_when_null)]
+ZERO = Decimal(0)
 
 
 class KeyValue(WireModel):
@@ -33,7 +45,7 @@ class KeyNumber(WireModel):
     """``{"Key": str, "Value": number}`` (a quantity with its unit label)."""
 
     Key: str | None = None
-    Value: WireDecimal | None = None
+    Value: DecimalOrZero = ZERO
 
 
 class MarketPlaceRef(WireModel):
@@ -71,7 +83,7 @@ class ProductAttributes(WireModel):
 class ProductOut(WireModel):
     """``Items[].Product``: a denormalised reference to the catalogue product (no foreign key)."""
 
-    Id: int | None = None
+    Id: IntOrZero = 0
     Sku: str | None = None
     Brand: str | None = None
     SellerSku: str | None = None
@@ -94,7 +106,7 @@ class ProductListingOut(WireModel):
     """``Items[].ProductListing``: the publication the item was sold through."""
 
     Reference: str | None = None
-    Id: int | None = None
+    Id: IntOrZero = 0
     ExternalId: str | None = None
     Title: str | None = None
     ListingType: ListingTypeRef | None = None
@@ -104,7 +116,7 @@ class ProductListingOut(WireModel):
 class StockAccount(WireModel):
     """The warehouse/store account whose stock moved."""
 
-    Id: int | None = None
+    Id: IntOrZero = 0
     DocType: str | None = None
     DocNumber: str | None = None
     PickupCode: str | None = None
@@ -117,11 +129,11 @@ class StockMovementOut(WireModel):
     """One stock movement caused by an item."""
 
     Account: StockAccount | None = None
-    PrevStock: int | None = None
-    PostStock: int | None = None
-    Quantity: int | None = None
-    MinPublicationQuantity: int | None = None
-    MaxPublicationQuantity: int | None = None
+    PrevStock: IntOrZero = 0
+    PostStock: IntOrZero = 0
+    Quantity: IntOrZero = 0
+    MinPublicationQuantity: IntOrZero = 0
+    MaxPublicationQuantity: IntOrZero = 0
     DateCreated: WireDateTime | None = None
 
 
@@ -138,17 +150,19 @@ class ItemOut(WireModel):
 
     Id: int
     Type: KeyValue
-    ParentItemId: int | None = None
+    ParentItemId: IntOrZero = 0
     Product: ProductOut
     ProductListing: ProductListingOut | None = None
     Quantity: int
     QuantitiesDetails: QuantitiesDetailsOut | None = None
-    UnitPrice: WireDecimal | None = None
-    FullUnitPrice: WireDecimal | None = None
-    UnitPriceCost: WireDecimal | None = None
-    CalculatedComponentUnitPrice: WireDecimal | None = None
-    CalculatedComponentFullUnitPrice: WireDecimal | None = None
-    SaleFee: WireDecimal | None = None
+    # A kit's component without a price of its own: UnitPrice 0 and the kit's price prorated in the
+    # Calculated... prices; other items: Calculated... 0.
+    UnitPrice: DecimalOrZero = ZERO
+    FullUnitPrice: DecimalOrZero = ZERO
+    UnitPriceCost: DecimalOrZero = ZERO
+    CalculatedComponentUnitPrice: DecimalOrZero = ZERO
+    CalculatedComponentFullUnitPrice: DecimalOrZero = ZERO
+    SaleFee: DecimalOrZero = ZERO
     Notes: str | None = None
     Status: KeyValue
     StatusType: KeyValue
@@ -158,8 +172,8 @@ class ItemOut(WireModel):
 class DiscountOut(WireModel):
     """A discount applied to a payment."""
 
-    Amount: WireDecimal | None = None
-    Value: WireDecimal | None = None
+    Amount: DecimalOrZero = ZERO
+    Value: DecimalOrZero = ZERO
     Type: str | None = None
     Priority: str | None = None
     Notes: str | None = None
@@ -169,7 +183,7 @@ class DiscountOut(WireModel):
 class TaxesOut(WireModel):
     """Taxes of a payment (one object, not an array)."""
 
-    Amount: WireDecimal | None = None
+    Amount: DecimalOrZero = ZERO
     CurrencySymbol: str | None = None
 
 
@@ -177,15 +191,15 @@ class PaymentOut(WireModel):
     """``Payments[]`` (PaymentType). Note ``LastUpdate``, not ``LastUpdated``."""
 
     ExternalPaymentId: str | None = None
-    Amount: WireDecimal | None = None
-    AmountNoDiscount: WireDecimal | None = None
-    ShippingAmount: WireDecimal | None = None
-    ShippingAmountNoDiscount: WireDecimal | None = None
-    TransactionAmount: WireDecimal | None = None
-    Total: WireDecimal | None = None
-    SubTotal: WireDecimal | None = None
-    Installments: int | None = None
-    InstallmentAmount: WireDecimal | None = None
+    Amount: DecimalOrZero = ZERO
+    AmountNoDiscount: DecimalOrZero = ZERO
+    ShippingAmount: DecimalOrZero = ZERO
+    ShippingAmountNoDiscount: DecimalOrZero = ZERO
+    TransactionAmount: DecimalOrZero = ZERO
+    Total: DecimalOrZero = ZERO
+    SubTotal: DecimalOrZero = ZERO
+    Installments: IntOrZero = 0
+    InstallmentAmount: DecimalOrZero = ZERO
     Notes: str | None = None
     CurrencySymbol: str | None = None
     Method: KeyValue | None = None
@@ -202,7 +216,7 @@ class PaymentOut(WireModel):
 class AdjustmentItem(WireModel):
     """The item an adjustment applies to."""
 
-    Id: int | None = None
+    Id: IntOrZero = 0
     Brand: str | None = None
     Sku: str | None = None
     SellerSku: str | None = None
@@ -212,7 +226,7 @@ class AdjustmentValue(WireModel):
     """Amount of an adjustment and how it applies (percentage or fixed)."""
 
     Type: KeyValue | None = None
-    Value: WireDecimal | None = None
+    Value: DecimalOrZero = ZERO
 
 
 class AdjustmentOut(WireModel):
@@ -247,12 +261,12 @@ class ShippingLabelsOut(WireModel):
 class PickupOut(WireModel):
     """Pickup point (only for "pick up" shipments)."""
 
-    Id: int | None = None
+    Id: IntOrZero = 0
     Name: str | None = None
     BusinessName: str | None = None
-    ExternalPickupId: int | None = None
+    ExternalPickupId: IntOrZero = 0
     IntegrationCode: str | None = None
-    SellerAccountId: int | None = None
+    SellerAccountId: IntOrZero = 0
 
 
 class ReceiverOut(WireModel):
@@ -265,25 +279,25 @@ class ReceiverOut(WireModel):
 class PackageDimensions(WireModel):
     """Package size in ``MeasureType`` units (1 mm, 2 cm, 3 m, 4 km, 5 in)."""
 
-    Height: WireDecimal | None = None
-    Width: WireDecimal | None = None
-    Depth: WireDecimal | None = None
-    MeasureType: int | None = None
+    Height: DecimalOrZero = ZERO
+    Width: DecimalOrZero = ZERO
+    Depth: DecimalOrZero = ZERO
+    MeasureType: IntOrZero = 0
 
 
 class PackageWeight(WireModel):
     """Package weight in ``MeasureType`` units (1 kg, 2 t, 3 g)."""
 
-    Gross: WireDecimal | None = None
-    Liquid: WireDecimal | None = None
-    MeasureType: int | None = None
+    Gross: DecimalOrZero = ZERO
+    Liquid: DecimalOrZero = ZERO
+    MeasureType: IntOrZero = 0
 
 
 class PackageInfoOut(WireModel):
     """``Shipping.PackageInfo`` (the PackInfo of the shipping-packaging endpoints)."""
 
-    Quantity: int | None = None
-    UnitType: int | None = None
+    Quantity: IntOrZero = 0
+    UnitType: IntOrZero = 0
     Dimensions: PackageDimensions | None = None
     Weight: PackageWeight | None = None
 
@@ -291,10 +305,10 @@ class PackageInfoOut(WireModel):
 class ShippingOut(WireModel):
     """``Shipping`` (ShippingType). ``SenderCost`` is what the seller pays."""
 
-    ExternalShippingId: int | None = None
-    Cost: WireDecimal | None = None
-    ReceiverCost: WireDecimal | None = None
-    SenderCost: WireDecimal | None = None
+    ExternalShippingId: IntOrZero = 0
+    Cost: DecimalOrZero = ZERO
+    ReceiverCost: DecimalOrZero = ZERO
+    SenderCost: DecimalOrZero = ZERO
     Method: KeyValue | None = None
     Status: KeyValue | None = None
     LogisticType: KeyValue | None = None
@@ -330,7 +344,7 @@ class BillingInfoOut(WireModel):
 class BuyerOut(WireModel):
     """The buyer (``Owncode`` with a lower-case c, as serialised by the real API)."""
 
-    Code: int | None = None
+    Code: IntOrZero = 0
     Owncode: str | None = None
     Name: str | None = None
     Phone: str | None = None
@@ -352,14 +366,14 @@ class InvoiceLinks(WireModel):
 class BillingOut(WireModel):
     """Marketplace-side billing of the order."""
 
-    SaleFee: WireDecimal | None = None
+    SaleFee: DecimalOrZero = ZERO
     Invoice: InvoiceLinks | None = None
 
 
 class ActiveClaim(WireModel):
     """An open claim."""
 
-    ExternalClaimId: int | None = None
+    ExternalClaimId: IntOrZero = 0
     DateCreated: WireDateTime | None = None
 
 
@@ -370,7 +384,7 @@ class DocumentOut(WireModel):
     Name: str | None = None
     Extension: str | None = None
     Fullfilename: str | None = None
-    Size: int | None = None
+    Size: IntOrZero = 0
     DocumentDate: WireDateTime | None = None
     DateCreated: WireDateTime | None = None
 

@@ -39,7 +39,7 @@ from alephee.config import Settings
 from alephee.db import Database, ReadState
 from alephee.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
 from alephee.http.body import raw_field
-from alephee.http.dates import parse_filter_datetime
+from alephee.http.dates import parse_datetime, parse_filter_datetime
 from alephee.http.numbers import int_from_text, plain_int, to_int
 from alephee.http.paging import Page, SortOption
 from alephee.http.params import MAX_INT64, query_bool, query_int
@@ -158,9 +158,21 @@ def _global_item_ids(detail: dict[str, Any], order_id: int) -> None:
             item["ParentItemId"] = base + int(item["ParentItemId"])
 
 
+def _whole_seconds(value: datetime) -> datetime:
+    return value.replace(microsecond=0)
+
+
 def ingest_order(session: Session, new: NewOrder) -> Order:
-    """Store an arriving order (no commit). Recomputes the completeness of its cart."""
+    """Store an arriving order (no commit). Recomputes the completeness of its cart.
+
+    Its dates are stored in whole seconds, as the API renders them (a value read from a response and sent back
+    as a filter then compares exactly), and the sale date is never after the arrival: a marketplace's clock
+    ahead of the hub's (the sandbox's simulated clock) must not put a ``DateCreated``, and so a client's sync
+    bookmark taken from it, in the hub's future."""
     now = clock.utcnow()
+    created_at = _whole_seconds(new.created_at or now)
+    status_date = _whole_seconds(new.status_date or now)
+    sale_date = min(_whole_seconds(new.sale_date), created_at)
     family = marketplace_family(session, new.marketplace_id)
     order = Order(
         account_id=new.account_id,
@@ -173,21 +185,21 @@ def ingest_order(session: Session, new: NewOrder) -> Order:
         pack_complete=None,
         status=new.status,
         status_type=st.status_type_of(new.status),
-        status_date=new.status_date or now,
+        status_date=status_date,
         integrated=new.integrated,
         integrated_order_id=new.integrated_order_id,
         erp_status=new.erp_status,
         payment_pending=new.payment_pending,
-        sale_date=new.sale_date,
-        created_at=new.created_at or now,
-        updated_at=new.status_date or new.created_at or now,
-        date_closed=(new.status_date or now) if st.closes_order(new.status) else None,
+        sale_date=sale_date,
+        created_at=created_at,
+        updated_at=status_date if new.status_date else created_at,
+        date_closed=status_date if st.closes_order(new.status) else None,
         logistic_type=new.logistic_type,
         shipping_method=ship.default_method(new.logistic_type, marketplace_family=family),
         external_shipping_id=new.external_shipping_id,
         shipment_status=new.shipment_status,
         shipment_substatus=new.shipment_substatus,
-        shipment_updated_at=new.status_date or now,
+        shipment_updated_at=status_date,
         document_count=0,
         stock_moved=new.stock_moved,
         stock_reverted=False,
@@ -311,9 +323,10 @@ def parse_additional_info(value: str | None) -> frozenset[str]:
 # reads exactly these names).
 FILTER_DOCS = {
     "statusType": "0 New, 1 Pending, 2 Closed, 99 Cancelled.",
-    "dateCreatedFrom": "Created in the hub at/after (yyyy-mm-dd[ HH:mm] or ISO 8601).",
-    "saleDateFrom": "Sold at/after this moment.",
-    "statusDateFrom": "Status changed (or any marketplace novelty) at/after.",
+    "dateCreatedFrom": "DateCreated (the sale date) at/after this moment: yyyy-mm-dd, yyyy-mm-dd HH:mm or ISO 8601; "
+    "without an offset the time is UTC, like every timestamp the API writes.",
+    "saleDateFrom": "Sold at/after this moment (the same date as dateCreatedFrom).",
+    "statusDateFrom": "LastUpdated at/after this moment: status changes, marketplace news and any other change.",
     "idFrom": "Order Id ≥ value.",
     "idTo": "Order Id ≤ value.",
     "externalOrderIdFrom": "ExternalOrderId ≥ value.",
@@ -328,8 +341,9 @@ FILTER_DOCS = {
 }
 
 
-def parse_filters(raw: Mapping[str, str], tz: Any) -> OrderFilters:
-    """Turn the query values into ``OrderFilters`` (400 on a malformed value)."""
+def parse_filters(raw: Mapping[str, str]) -> OrderFilters:
+    """Turn the query values into ``OrderFilters`` (400 on a malformed value). Naive dates are UTC, like every
+    timestamp the API writes (``http.dates``)."""
     status_type = query_int(raw.get("statusType"), "statusType")
     if status_type is not None and status_type not in st.STATUS_TYPE_LABELS:
         raise InvalidInput(BAD_STATUS_TYPE.format(value=raw.get("statusType")))
@@ -338,7 +352,7 @@ def parse_filters(raw: Mapping[str, str], tz: Any) -> OrderFilters:
         value = raw.get(name)
         if value is None or not value.strip():
             return None
-        return parse_filter_datetime(value, tz, name=name)
+        return parse_filter_datetime(value, name=name)
 
     def text(name: str) -> str | None:
         value = raw.get(name)
@@ -372,10 +386,13 @@ def integrated_filter(filters: OrderFilters, settings: Settings) -> bool | None:
 
 
 # Optional filters of GET /v2/orders: the OrderFilters field, and its condition on a bound value of that name.
+# Each date filter compares exactly the column its rendered field shows (orders/rendering.py): a client that
+# sends back a timestamp it read gets every order whose field is at or after it. ``DateCreated`` is the sale
+# date (dateCreatedFrom, saleDateFrom), ``LastUpdated`` the last change in the hub (statusDateFrom).
 _FILTER_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
     "status_type": lambda: Order.status_type == bindparam("status_type"),
-    "status_date_from": lambda: Order.status_date >= bindparam("status_date_from"),
-    "date_created_from": lambda: Order.created_at >= bindparam("date_created_from"),
+    "status_date_from": lambda: Order.updated_at >= bindparam("status_date_from"),
+    "date_created_from": lambda: Order.sale_date >= bindparam("date_created_from"),
     "sale_date_from": lambda: Order.sale_date >= bindparam("sale_date_from"),
     "id_from": lambda: Order.id >= bindparam("id_from"),
     "id_to": lambda: Order.id <= bindparam("id_to"),
@@ -1678,7 +1695,7 @@ def _parse_date(value: str | None, tz: Any, name: str) -> datetime | None:
     if value is None or not str(value).strip():
         return None
     try:
-        parsed = parse_filter_datetime(str(value), tz, name=name)
+        parsed = parse_datetime(str(value), tz, name=name)
         parsed.astimezone(tz)  # representable in local time too (year 1 / 9999 edges overflow)
         return parsed
     except (InvalidInput, OverflowError, ValueError):
@@ -1765,6 +1782,34 @@ def _address_out(address: Any) -> dict[str, Any] | None:
     return address.model_dump() if address is not None else None
 
 
+CENT = Decimal("0.01")
+
+
+def _shipping_amounts(
+    given: Sequence[Decimal | None], cost: Decimal | None, receiver: Decimal | None, sender: Decimal | None
+) -> tuple[list[Decimal], Decimal, Decimal, Decimal]:
+    """The shipping numbers of a created order with what the client left out derived from what it sent:
+    ``(ShippingAmount of each payment, Cost, ReceiverCost, SenderCost)``.
+
+    What the buyer paid for shipping is both ``Shipping.ReceiverCost`` and the sum of the payments'
+    ``ShippingAmount`` (spec 20 §1.5 rule 6); the seller's part is what the buyer did not pay of the cost; the
+    cost is both parts. Unknown in every way: 0."""
+    zero = Decimal(0)
+    sent = sum((amount for amount in given if amount is not None), zero)
+    receiver = sent if receiver is None else receiver
+    if sender is None:
+        sender = max(cost - receiver, zero) if cost is not None else zero
+    cost = receiver + sender if cost is None else cost
+    # The first payment without a ShippingAmount carries what the others' do not cover.
+    left = max(receiver - sent, zero)
+    amounts = []
+    for amount in given:
+        if amount is None:
+            amount, left = left, zero
+        amounts.append(amount)
+    return amounts, cost, receiver, sender
+
+
 def _created_detail(
     session: Session,
     account_id: int,
@@ -1820,10 +1865,27 @@ def _created_detail(
         )
     for item in items:
         item["Type"]["Value"] = ITEM_TYPES[item["Type"]["Key"]]
+    shipping_in = body.Shipping
+    cost_in = shipping_in.Cost
+    if isinstance(cost_in, Decimal):
+        cost, receiver_cost, sender_cost = cost_in, shipping_in.ReceiverCost, shipping_in.SenderCost
+    else:
+        cost = cost_in.Cost if cost_in.Cost is not None else cost_in.Amount
+        receiver_cost = cost_in.ReceiverCost if cost_in.ReceiverCost is not None else shipping_in.ReceiverCost
+        sender_cost = cost_in.SenderCost if cost_in.SenderCost is not None else shipping_in.SenderCost
+    shipping_amounts, cost, receiver_cost, sender_cost = _shipping_amounts(
+        [payment.ShippingAmount for payment in body.Payments], cost, receiver_cost, sender_cost
+    )
     payments = []
-    for payment in body.Payments:
+    for payment, shipping_amount in zip(body.Payments, shipping_amounts, strict=True):
         created = _parse_date(payment.DateCreated, tz, "Payments.DateCreated") or sale_date
         approved = _parse_date(payment.DateApproved, tz, "Payments.DateApproved")
+        installments = payment.Installments or 1
+        # Left out: the goods are what was paid but shipping (no financing surcharge known), the subtotal the
+        # goods, and the instalments equal parts (spec 20 §2.6: Amount - TransactionAmount - shipping).
+        transaction = payment.TransactionAmount
+        if transaction is None:
+            transaction = max(payment.Amount - shipping_amount, Decimal(0))
         payments.append(
             {
                 "ExternalPaymentId": payment.ExternalPaymentId,
@@ -1831,13 +1893,15 @@ def _created_detail(
                 "AmountNoDiscount": payment.AmountNoDiscount
                 if payment.AmountNoDiscount is not None
                 else payment.Amount,
-                "ShippingAmount": payment.ShippingAmount,
-                "ShippingAmountNoDiscount": payment.ShippingAmount,
-                "TransactionAmount": payment.TransactionAmount,
+                "ShippingAmount": shipping_amount,
+                "ShippingAmountNoDiscount": shipping_amount,
+                "TransactionAmount": transaction,
                 "Total": payment.Total if payment.Total is not None else payment.Amount,
-                "SubTotal": payment.SubTotal,
-                "Installments": payment.Installments or 1,
-                "InstallmentAmount": payment.InstallmentAmount,
+                "SubTotal": payment.SubTotal if payment.SubTotal is not None else transaction,
+                "Installments": installments,
+                "InstallmentAmount": payment.InstallmentAmount
+                if payment.InstallmentAmount is not None
+                else (payment.Amount / installments).quantize(CENT),
                 "Notes": payment.Notes or "",
                 "CurrencySymbol": payment.CurrencySymbol,
                 "Method": _kv_in(payment.Method, (0, "other")),
@@ -1851,14 +1915,6 @@ def _created_detail(
                 "LastUpdate": approved or created,
             }
         )
-    shipping_in = body.Shipping
-    cost_in = shipping_in.Cost
-    if isinstance(cost_in, Decimal):
-        cost, receiver_cost, sender_cost = cost_in, shipping_in.ReceiverCost, shipping_in.SenderCost
-    else:
-        cost = cost_in.Cost if cost_in.Cost is not None else cost_in.Amount
-        receiver_cost = cost_in.ReceiverCost if cost_in.ReceiverCost is not None else shipping_in.ReceiverCost
-        sender_cost = cost_in.SenderCost if cost_in.SenderCost is not None else shipping_in.SenderCost
     buyer = body.Buyer
     billing_info = buyer.BillingInfo.model_dump() if buyer.BillingInfo else None
     shipping = {

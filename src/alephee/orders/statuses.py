@@ -164,9 +164,15 @@ def may_transition(current: int, target: int) -> bool:
 
 
 # --- automatic vs manual (spec 21 §8.3) ------------------------------------------------------------------
-# Mercado Libre: by logistic type. Other families: one rule for every logistic type.
+# Mercado Libre and Amazon: by logistic type (Amazon drives only its own Courier and Fulfillment; a seller
+# shipping an Amazon order himself updates its status). The families of AUTOMATIC_FAMILIES drive every order;
+# any other family (E-COMM, Shopee, own stores, B2B) none.
 ML_AUTOMATIC_LOGISTICS = ship.MARKETPLACE_DRIVEN_LOGISTICS
-AUTOMATIC_FAMILIES = frozenset({"b2w", "amazon", "garbarino", "pedidosya", "rappi"})
+AUTOMATIC_LOGISTICS_OF_FAMILY: dict[str, frozenset[int]] = {
+    "mercadolibre": ML_AUTOMATIC_LOGISTICS,
+    "amazon": frozenset({ship.COURIER, ship.FULFILLMENT}),
+}
+AUTOMATIC_FAMILIES = frozenset({"b2w", "garbarino", "pedidosya", "rappi"})
 
 
 def updates_automatically(
@@ -180,6 +186,7 @@ def updates_automatically(
         return False
     if shipping_method == ship.METHOD_MARKETPLACE:
         return True
-    if family == "mercadolibre":
-        return logistic_type in ML_AUTOMATIC_LOGISTICS
+    by_logistic = AUTOMATIC_LOGISTICS_OF_FAMILY.get(family)
+    if by_logistic is not None:
+        return logistic_type in by_logistic
     return family in AUTOMATIC_FAMILIES

@@ -1268,7 +1268,7 @@ def release_cancelled_order_stock(session: Session, order: Order) -> None:
     rendered = orders.render_one(session, order.account_id, order.id)
     quantities: dict[int, int] = {}
     for item in rendered.get("Items", []):
-        if item.get("ParentItemId") is not None:
+        if item.get("ParentItemId"):  # a kit's component (0 on top-level lines)
             continue
         product_id = (item.get("Product") or {}).get("Id")
         quantity = item.get("Quantity")

@@ -41,7 +41,6 @@ ID_SORT = SortOption("ID", "ID")
 
 
 def _filters(
-    scope: AccountScope,
     sku: str | None,
     brand: str | None,
     own_code: str | None,
@@ -51,7 +50,7 @@ def _filters(
 ) -> service.ProductFilters:
     since = None
     if date_updated_from is not None and date_updated_from.strip():
-        since = parse_filter_datetime(date_updated_from, scope.tz, name="dateUpdatedFrom")
+        since = parse_filter_datetime(date_updated_from, name="dateUpdatedFrom")
     return service.ProductFilters(
         sku=sku or None,
         brand=brand or None,
@@ -105,7 +104,7 @@ def get_products(
 ) -> Response:
     """Products of the account ordered by `Id`. Filters combine with AND; `priceListId` narrows the price
     array only. `limit` above 1000 answers 206 with 1000 products."""
-    filters = _filters(scope, sku, brand, own_code, date_updated_from or date_update_from, types, catalog_status)
+    filters = _filters(sku, brand, own_code, date_updated_from or date_update_from, types, catalog_status)
     total, results = service.list_products(
         session, ctx.settings, scope.account_id, filters, service.parse_price_list_id(price_list_id), page
     )
@@ -186,7 +185,7 @@ def get_products_fiscal(
 ) -> Response:
     """Fiscal data of the account's products ordered by `Id`; `EffectiveTaxRate` is the rate used for prices
     (the product's TaxRate, else its tax rule's percentage, else the hub default)."""
-    filters = _filters(scope, sku, brand, own_code, date_updated_from)
+    filters = _filters(sku, brand, own_code, date_updated_from)
     total, results = service.list_fiscal(session, ctx.settings, scope.account_id, filters, page)
     return paged_response(page, total, results)
 

@@ -189,7 +189,7 @@ def get_notifications(
     filters = service.FeedFilters(
         acknowledged=bool(query_bool(acknowledged, "acknowledged")),
         type=service.feed_type(type_),
-        date_from=parse_filter_datetime(date_from, scope.tz, name="dateFrom") if date_from else None,
+        date_from=parse_filter_datetime(date_from, name="dateFrom") if date_from else None,
     )
     total, rows = service.list_notifications(session, scope.account_id, filters, page)
     return paged_response(page, total, [_notification_out(row) for row in rows])
