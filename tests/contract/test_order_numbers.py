@@ -24,7 +24,7 @@ from tests.marketplaces.conftest import pull
 from tests.orders import conftest as _order_fixtures
 from tests.orders.conftest import AddOrder, order_info
 from tests.portal import conftest as _portal
-from tests.portal.conftest import sign_in
+from tests.portal.conftest import cart_form, sign_in
 from tests.products.helpers import add_product
 
 add_order = _order_fixtures.add_order
@@ -177,7 +177,9 @@ def test_orders_placed_in_the_b2b_portal(
             follow_redirects=False,
         )
         assert response.status_code == 303
-    response = client.post("/b2b/cart/place", data={"csrf": csrf}, follow_redirects=False)
+    # Confirm what the cart page shows (its version and prices), as the buyer's browser does.
+    shown = {k: v for k, v in cart_form(client).items() if not k.startswith("qty-")}
+    response = client.post("/b2b/cart/place", data={**shown, "csrf": csrf}, follow_redirects=False)
     assert response.status_code == 303, response.text
     [order] = _orders(client, shop.tenant)
     assert assert_numbers([order]) >= REPORTED
