@@ -25,7 +25,7 @@ from alephee.accounts import service as accounts
 from alephee.app import create_app
 from alephee.bootstrap import prepare_database
 from alephee.config import Settings
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 
 
 def rss_mb() -> float:

@@ -26,8 +26,8 @@ from alephee.accounts.schemas import AccountType
 from alephee.app import create_app
 from alephee.bootstrap import prepare_database
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.db import Database
+from alephee.http.context import AppContext
 from alephee.http.ratelimit import RateLimiter
 from alephee.marketplaces.channels import BaseChannel, has_channel, register_channel, unregister_channel
 from alephee.marketplaces.models import Marketplace

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.registry import metadata
 
 

@@ -11,18 +11,30 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from alephee import __version__
+from alephee.accounts.audit import write_audit
+from alephee.accounts.auth import require_key
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.compression import CompressionMiddleware
+from alephee.http.context import AppContext
 from alephee.http.middleware import ApiMiddleware
-from alephee.http.observe import METRICS_TOKEN_REQUIRED, metrics_allowed, render_metrics
+from alephee.http.observe import (
+    METRICS_TOKEN_REQUIRED,
+    ORDER_CACHE,
+    OUTBOX_DEPTH,
+    metrics_allowed,
+    render_metrics,
+)
 from alephee.http.openapi import finish as finish_openapi
 from alephee.http.routing import CanonicalPaths
 from alephee.http.wire import error_response
+from alephee.marketplaces.models import OutboxMessage
+from alephee.orders.rendering import cache_of
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -102,7 +114,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.add_middleware(CanonicalPaths, templates=_api_paths())
     if settings.compression:
         app.add_middleware(CompressionMiddleware, min_bytes=settings.compression_min_bytes)
-    app.add_middleware(ApiMiddleware, ctx=ctx)
+    app.add_middleware(ApiMiddleware, ctx=ctx, audit=write_audit)
     return app
 
 
@@ -127,7 +139,7 @@ def _install_docs(app: FastAPI) -> None:
             for name, body in EXTRA_SCHEMAS.items():
                 components.setdefault(name, body)
             _document_400_not_422(schema, components)
-            finish_openapi(schema, app.routes)
+            finish_openapi(schema, app.routes, key_only=require_key)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -164,6 +176,18 @@ def _document_400_not_422(schema: dict[str, Any], components: dict[str, Any]) ->
     components.pop("ValidationError", None)
 
 
+def _domain_gauges(session: Session) -> None:
+    """The domains' gauges of ``/metrics``: outbox rows by status, this process's rendered-orders cache."""
+    counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    for status in ("pending", "in_flight", "delivered", "failed"):
+        OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+    cache = cache_of(session)
+    if cache is not None:
+        for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),
+                               ("bytes", cache.size)):  # fmt: skip
+            ORDER_CACHE.labels(measure).set(value)
+
+
 def _install_health(app: FastAPI) -> None:
     @app.get("/health", include_in_schema=False)
     def health(request: Request) -> JSONResponse:
@@ -186,5 +210,5 @@ def _install_health(app: FastAPI) -> None:
             refused = error_response(401, METRICS_TOKEN_REQUIRED)
             refused.headers["www-authenticate"] = 'Bearer realm="metrics"'
             return refused
-        body, content_type = render_metrics(ctx.db, ctx.limiter)
+        body, content_type = render_metrics(ctx.db, ctx.limiter, collect=_domain_gauges)
         return Response(content=body, media_type=content_type)

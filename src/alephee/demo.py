@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee.accounts import service as accounts
+from alephee.accounts.auth import hash_key
 from alephee.accounts.models import Account, ApiKey, FiscalTaxRule
 from alephee.accounts.schemas import AccountType
 from alephee.config import Settings
-from alephee.http.auth import hash_key
 
 DEMO_ACCOUNT_NAME = "Demo Store"
 # A fixed, documented key so `make run` can print it on every start. Only for local evaluation:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alephee.cli import app
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 
 runner = CliRunner()
 

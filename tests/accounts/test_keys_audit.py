@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from alephee.cli import app
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import Tenant
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from alephee import clock
 from alephee.accounts import service
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 

@@ -12,7 +12,7 @@ import httpx
 import orjson
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import rendering
 from tests.conftest import Tenant
 from tests.orders import conftest as _orders_fixtures

@@ -27,8 +27,8 @@ from alephee.accounts import service as accounts
 from alephee.accounts.models import Account
 from alephee.app import api_operations, create_app
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.db import Database
+from alephee.http.context import AppContext
 from alephee.registry import metadata
 from tests.conftest import Tenant
 from tests.fuzz.seed import Seeded, seed_tenant

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.listings import service
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces import sandbox
 from alephee.orders import demo
 from alephee.orders.schemas import OrderOut

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import documents as docs
 from alephee.orders import service
 from alephee.orders import shipping_rules as ship

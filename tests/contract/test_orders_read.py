@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import service
 from alephee.orders import statuses as st
 from alephee.orders.schemas import OrderOut, OrdersPackOut

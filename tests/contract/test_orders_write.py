@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import service
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee.accounts.schemas import AccountType
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.products.models import Product, ProductPrice
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error

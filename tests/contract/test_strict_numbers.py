@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders.service import ORDER_ID_REQUIRED
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error

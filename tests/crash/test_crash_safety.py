@@ -30,8 +30,8 @@ from sqlalchemy import UniqueConstraint, func, select
 
 from alephee import clock
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
 from alephee.db import Database
+from alephee.http.context import AppContext
 from alephee.orders import demo as orders_demo
 from alephee.orders import service as orders
 from alephee.orders.models import Order

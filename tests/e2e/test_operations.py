@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from alephee.accounts import service
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import LiveServer, start_server
 from tests.http.redis_faults import closed_port_url
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from alephee.accounts import service
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import REDIS_URL, LiveServer, Tenant, start_server
 from tests.orders import conftest as _orders_fixtures
 from tests.orders.conftest import AddOrder

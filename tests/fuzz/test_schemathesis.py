@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from alephee.app import OPENAPI_URL, create_app
 from alephee.config import Settings
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.http.ratelimit import RateLimiter
 from tests.conftest import empty_tables
 from tests.fuzz.seed import Seeded, seed_tenant

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.fuzz.seed import seed_tenant
 from tests.http.odd_numbers import CONTROL_TEXT, sweep
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.http.routing import BAD_PATH_TEXT, BAD_QUERY_TEXT
 from alephee.http.wire import CONTROL_IN_IDENTIFIER, CONTROL_IN_TEXT, clean_identifier, clean_text
 from alephee.orders.service import BAD_FIELD

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import Tenant
 from tests.listings.helpers import Shop, build_shop
 

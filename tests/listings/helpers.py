@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.listings import service
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import OutboxMessage

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from alephee.accounts.schemas import AccountType
 from alephee.cli import app
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import Tenant
 from tests.products.helpers import add_price_list
 

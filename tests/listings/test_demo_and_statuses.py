@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.demo import ensure_demo
+from alephee.http.context import AppContext
 from alephee.listings import statuses
 from alephee.listings.models import Listing, ListingDiscount
 from alephee.products.models import KitComponent, Product

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.listings import statuses
 from alephee.products import service as products
 from tests.listings.helpers import Shop, listing, outbox

@@ -23,9 +23,9 @@ from alephee.accounts.schemas import AccountType
 from alephee.bootstrap import prepare_database
 from alephee.cli import app
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.db import Database, alembic_config
 from alephee.demo import ensure_demo
+from alephee.http.context import AppContext
 from alephee.listings import service, statuses
 from alephee.listings.models import Listing
 from alephee.marketplaces import sandbox

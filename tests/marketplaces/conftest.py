@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.listings.models import Listing
 from alephee.listings.service import publish_catalog
 from alephee.marketplaces import sandbox

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from alephee import clock
-from alephee.context import AppContext
 from alephee.errors import InvalidInput
+from alephee.http.context import AppContext
 from alephee.marketplaces import buyers, sandbox
 from alephee.marketplaces.buyers import SaleMix
 from alephee.marketplaces.channels import ChannelContext, ListingPush, OrderPage, channel_for

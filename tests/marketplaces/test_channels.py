@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces import channels
 from alephee.marketplaces.channels import (
     BaseChannel,

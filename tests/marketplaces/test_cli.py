@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from tests.marketplaces.conftest import put
 

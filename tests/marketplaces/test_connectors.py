@@ -20,8 +20,8 @@ from alephee.accounts import service as accounts
 from alephee.accounts.models import AccountMarketplace
 from alephee.bootstrap import prepare_database
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.errors import InvalidInput
+from alephee.http.context import AppContext
 from alephee.marketplaces.channels import BaseChannel, has_channel
 from alephee.marketplaces.pull import feeds
 from alephee.webhooks import crypto

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from alephee.context import AppContext
 from alephee.demo import DEMO_STEP_NAMES
+from alephee.http.context import AppContext
 from alephee.marketplaces.buyers import DEMO_SALES, create_demo_sales
 from alephee.marketplaces.models import OutboxMessage, SandboxListing, SandboxOrder
 from alephee.orders.models import Order

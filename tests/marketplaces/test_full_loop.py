@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from alephee import clock
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.http.wire import format_utc
 from alephee.listings.models import Listing
 from alephee.marketplaces import sandbox

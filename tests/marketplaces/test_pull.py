@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.http.wire import format_utc
 from alephee.listings.models import Listing
 from alephee.marketplaces import buyers, sandbox

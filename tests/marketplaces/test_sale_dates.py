@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.marketplaces.conftest import Shop, pull
 from tests.marketplaces.test_pull import SIMPLE, advance, get_orders, only, sell
 from tests.orders import conftest as _orders_fixtures

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage, SandboxListing
 from alephee.marketplaces.worker import app_with_worker
 from tests.conftest import make_settings

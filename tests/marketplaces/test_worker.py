@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.channels import PermanentDeliveryError
 from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
 from alephee.marketplaces.worker import (

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import demo, service
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import service
 from alephee.orders.models import Order
 from tests.conftest import Tenant

@@ -16,7 +16,7 @@ from hypothesis import strategies as hs
 
 from alephee import clock
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from tests.conftest import Tenant
 from tests.orders import conftest as _orders_fixtures
 from tests.orders.conftest import AddOrder, utc

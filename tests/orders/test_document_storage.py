@@ -13,7 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import document_quota, service
 from alephee.orders.models import Order, OrderDocument, OrderMessage
 from tests.conftest import Tenant

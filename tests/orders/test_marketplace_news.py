@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import rendering
 from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select, update
 
 import alephee
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders.models import Order
 from tests.conftest import Tenant
 from tests.contract.test_order_numbers import assert_numbers

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.http.paging import Page
 from alephee.orders import service
 from alephee.orders import statuses as st

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
 from alephee.db import ReadState, StateCache, read_state
+from alephee.http.context import AppContext
 from tests.conftest import Tenant
 from tests.orders.conftest import AddOrder
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import rendering, service
 from alephee.orders import statuses as st
 from alephee.orders.models import Order

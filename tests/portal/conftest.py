@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.portal import service as portal
 from alephee.portal.routes import COOKIE
 from alephee.products.importer import import_catalog

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from alephee.context import AppContext
 from alephee.errors import InvalidInput
+from alephee.http.context import AppContext
 from alephee.products import b2b
 from alephee.products.models import Product
 from tests.portal.conftest import Shop, b2b_stock

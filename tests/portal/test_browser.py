@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import update
 
 from alephee.accounts.models import Account
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.products.models import ProductPrice
 from tests.conftest import LiveServer, start_server
 from tests.portal.conftest import Shop, b2b_stock

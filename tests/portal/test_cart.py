@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.products.models import Product
 from tests.portal.conftest import Shop, cart_of, flash_of, sign_in
 

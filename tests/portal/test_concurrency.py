@@ -8,8 +8,8 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from alephee.accounts import service as accounts
-from alephee.context import AppContext
 from alephee.errors import DomainError
+from alephee.http.context import AppContext
 from alephee.orders.models import Order
 from alephee.portal import service as portal
 from alephee.portal.service import Viewer

@@ -11,8 +11,8 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from alephee.context import AppContext
 from alephee.errors import DomainError
+from alephee.http.context import AppContext
 from alephee.orders.models import Order
 from alephee.portal import service as portal
 from alephee.portal.models import PortalCart

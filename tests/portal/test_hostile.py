@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.portal.routes import COOKIE
 from tests.portal.conftest import Shop, cart_of, sign_in
 

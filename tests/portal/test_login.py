@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from alephee import clock
 from alephee.accounts.models import Account, User
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.portal.models import PortalSession
 from alephee.portal.routes import COOKIE
 from tests.portal.conftest import Shop, csrf_of, issue_link, sign_in

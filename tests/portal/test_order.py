@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders.models import Order
 from alephee.portal.models import PortalOrder
 from alephee.products.models import Product

@@ -11,7 +11,7 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.orders import statuses as st
 from alephee.orders.models import Order
 from alephee.portal.formatting import BUYER_STATUS_LABELS, buyer_status, format_money, format_rate, plural

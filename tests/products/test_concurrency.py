@@ -7,7 +7,7 @@ import threading
 import httpx
 import pytest
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.products import service
 from tests.conftest import LiveServer, Tenant
 from tests.products.helpers import add_product, quantity_of

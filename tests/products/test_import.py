@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from alephee.accounts.schemas import AccountType
 from alephee.cli import app
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.products.models import KitComponent, Product, ProductPrice
 from tests.conftest import Tenant
 from tests.products.helpers import add_price_list

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from alephee.accounts.schemas import AccountType
-from alephee.context import AppContext
 from alephee.errors import InvalidInput, NotFound
+from alephee.http.context import AppContext
 from alephee.products import service
 from tests.conftest import Tenant
 from tests.products.helpers import add_product, quantity_of

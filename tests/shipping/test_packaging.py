@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders import shipping_rules as ship
 from alephee.orders.models import Order

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.http.wire import format_utc
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st

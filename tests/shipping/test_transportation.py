@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.worker import RoundStats, Worker, register_sender, unregister_sender
 from alephee.webhooks import events, service

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from alephee import clock
 from alephee.cli import app
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.webhooks import events
 from tests.conftest import Tenant
 from tests.webhooks.helpers import Hooks, Receiver, load_example

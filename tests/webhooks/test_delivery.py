@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.worker import DELIVERED, FAILED
 from alephee.webhooks import events, sender, service

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.outbox import enqueue
 from alephee.marketplaces.worker import OutboxItem, register_sender, unregister_sender
 from tests.conftest import Tenant

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, update
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.products.hooks import CatalogChange
 from alephee.products.models import Brand, Product
 from alephee.webhooks import events

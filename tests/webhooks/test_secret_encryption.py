@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 from alephee import clock
 from alephee.cli import app
 from alephee.config import Settings
-from alephee.context import AppContext
 from alephee.db import UtcDateTime, alembic_config
+from alephee.http.context import AppContext
 from alephee.marketplaces.worker import FAILED, register_sender, unregister_sender
 from alephee.webhooks import crypto, events, sender
 from alephee.webhooks.models import OPEN, WebhookSubscription

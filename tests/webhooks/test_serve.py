@@ -8,7 +8,7 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.worker import unregister_sender
 from alephee.webhooks import events, sender

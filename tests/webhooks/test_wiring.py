@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from alephee import clock
-from alephee.context import AppContext
+from alephee.http.context import AppContext
 from alephee.marketplaces import buyers, sandbox
 from alephee.marketplaces.buyers import SaleMix
 from alephee.marketplaces.models import SandboxListing

@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from alephee.accounts import service
+from alephee.accounts.auth import AccountScope, Caller, require_key, require_path_account
 from alephee.accounts.models import Account, FiscalTaxRule, PriceList, Store, StoreExternalId
 from alephee.accounts.schemas import (
     AccountOut,
@@ -21,16 +22,9 @@ from alephee.accounts.schemas import (
     PriceListOut,
     StoreOut,
 )
-from alephee.context import AppContext, get_context
-from alephee.http.auth import (
-    AccountScope,
-    Caller,
-    read_session,
-    require_key,
-    require_path_account,
-    write_session,
-)
 from alephee.http.body import body_doc, json_array
+from alephee.http.context import AppContext, get_context
+from alephee.http.deps import read_session, write_session
 from alephee.http.errors import error_responses
 from alephee.http.numbers import plain_int
 from alephee.http.paging import DATE_CREATED_SORT, ID_SORT, Page, Paged, SortOption, paged_response, paging
@@ -201,7 +195,7 @@ def get_login_token(
     user_email: str | None = Query(None, alias="userEmail", description="E-mail of an active user of the account."),
     module: str | None = Query(None, description="1 = Alephee B2B portal (default), 2 = WebAPI."),
     ttl: str | None = Query(None, description="Lifetime in seconds, 5..60 (default 30)."),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Module 1 returns an auto-login `Url` on the account's B2B portal; module 2 tokens confirm sensitive
@@ -265,7 +259,7 @@ FISCAL_DOC = body_doc(FiscalTaxRuleIn, array=True, description="Array of tax rul
 def put_fiscal_tax_rules(
     scope: AccountScope = Depends(require_path_account),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Upsert tax rules by `Code` (our design; the docs have only the page title). ActionResult per rule:
     200 when at least one rule was applied, 412 when none was."""

@@ -16,6 +16,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
+from alephee.accounts.auth import AccountNotLinked, Caller, hash_key
 from alephee.accounts.models import (
     Account,
     AccountMarketplace,
@@ -31,7 +32,6 @@ from alephee.accounts.models import (
 from alephee.accounts.schemas import AccountType, FiscalTaxRuleIn
 from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthorized
-from alephee.http.auth import AccountNotLinked, Caller, hash_key
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element

@@ -14,8 +14,8 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from alephee.context import AppContext
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from alephee.http.context import AppContext
 from alephee.http.errors import describe_validation_errors
 from alephee.http.wire import read_input
 

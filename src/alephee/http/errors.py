@@ -6,6 +6,7 @@ Every 4xx leaves as ``{"Status": int, "Message": str}``. A 500 is a plain string
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,21 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from alephee import errors
-from alephee.http.auth import AccountNotLinked, account_refused
-from alephee.http.wire import error_response
-
-STATUS_OF: dict[type[errors.DomainError], int] = {
-    errors.InvalidInput: 400,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.PreconditionFailed: 412,
-    errors.PayloadTooLarge: 413,
-    errors.UnsupportedMediaType: 415,
-    errors.RangeNotSatisfiable: 416,
-    errors.TooManyRequests: 429,
-}
+from alephee.http.wire import ErrorBody, error_response
 
 HTTP_MESSAGES = {
     404: "The requested resource was not found",
@@ -36,7 +23,45 @@ HTTP_MESSAGES = {
 }
 
 
-# OpenAPI descriptions of the error statuses routes declare (``responses=error_responses(...)``).
+# What every authenticated route can answer before its own rules run (accounts/auth.py, http/ratelimit.py): the key
+# and account checks, then the rate limit.
+AUTHENTICATED: tuple[type[errors.DomainError], ...] = (errors.Unauthorized, errors.TooManyRequests)
+
+
+def _describe(cls: type[errors.DomainError]) -> str:
+    # The first line of the class's docstring, without the category's "(NNN)" note; else its message.
+    doc = (cls.__doc__ or "").strip().splitlines()
+    first = re.sub(r"\s*\(\d{3}\)\.?$", ".", doc[0].strip()) if doc else ""
+    return first or cls.message
+
+
+def responses_for(*raised: type[errors.DomainError], **extra: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route, derived from the domain errors it can raise (plus ``AUTHENTICATED``'s when
+    listed): one entry per status with the error body and the refusals of that status, each on its line.
+    ``extra`` adds non-error answers by status, e.g. ``_206={"model": ..., "description": ...}``."""
+    by_status: dict[int, list[str]] = {}
+    for cls in raised:
+        lines = by_status.setdefault(cls.status, [])
+        text = _describe(cls)
+        if text not in lines:
+            lines.append(text)
+    out: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorBody, "description": "\n\n".join(lines)} for status, lines in sorted(by_status.items())
+    }
+    for key, value in extra.items():
+        out[int(key.lstrip("_"))] = value
+    return out
+
+
+def error_responses(*codes: int, **overrides: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route by status codes (for routes whose refusals are not yet named classes)."""
+    texts = {int(k.lstrip("_")): v for k, v in overrides.items()}
+    return {
+        code: {"model": ErrorBody, "description": texts.get(code, ERROR_DESCRIPTIONS[code])}
+        for code in (*codes, *(c for c in texts if c not in codes))
+    }
+
+
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Invalid parameters",
     401: "Missing or unknown API_KEY, or account not linked to it",
@@ -51,23 +76,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 
-def error_responses(*codes: int, **overrides: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each status with the error body; ``overrides`` as ``_404="..."``."""
-    from alephee.http.wire import ErrorBody
-
-    texts = {int(k.lstrip("_")): v for k, v in overrides.items()}
-    return {
-        code: {"model": ErrorBody, "description": texts.get(code, ERROR_DESCRIPTIONS[code])}
-        for code in (*codes, *(c for c in texts if c not in codes))
-    }
-
-
 def status_for(exc: errors.DomainError) -> int:
-    """HTTP status of a domain error (by its category)."""
-    for cls in type(exc).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
+    """HTTP status of a domain error (its class's ``status``)."""
+    return exc.status
 
 
 def describe_validation_errors(errs: list[Any] | tuple[Any, ...]) -> str:
@@ -82,10 +93,21 @@ def describe_validation_errors(errs: list[Any] | tuple[Any, ...]) -> str:
     return f"Invalid value for '{where}': {msg}{extra}" if where else f"{msg}{extra}"
 
 
+def _mark_security_event(request: Request, exc: errors.DomainError) -> None:
+    # The audit log (written by the middleware) keeps the refusal: the key id (never the key) and the account
+    # asked for. Nothing when no valid key was identified (that refusal is an ordinary 401).
+    state = request.scope.setdefault("state", {})
+    caller = state.get("caller")
+    if caller is None:
+        return
+    state["caller"] = (caller[0], exc.account_id)
+    state["audit_event"] = exc.security_event
+
+
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
-    if isinstance(exc, AccountNotLinked):
-        account_refused(request, exc)
+    if exc.security_event:
+        _mark_security_event(request, exc)
     return error_response(status_for(exc), exc.message)
 
 

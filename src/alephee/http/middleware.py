@@ -7,18 +7,23 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alephee.http.observe import RequestRecord, audit_query, needs_audit, observe, write_audit
+from alephee.http.observe import RequestRecord, audit_query, needs_audit, observe
 from alephee.http.ratelimit import RateDecision
 from alephee.http.wire import ErrorBody
 
 if TYPE_CHECKING:
-    from alephee.context import AppContext
+    from alephee.db import Database
+    from alephee.http.context import AppContext
+
+# Writes the audit row of a request (``accounts.audit.write_audit``, given by ``app.py``).
+AuditWriter = Callable[["Database", RequestRecord, str], None]
 
 log = logging.getLogger("alephee.http")
 
@@ -32,9 +37,10 @@ class _BodyTooLarge(Exception):
 class ApiMiddleware:
     """See module docstring. ``scope["state"]["ratelimit"]`` is set by the auth dependency."""
 
-    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+    def __init__(self, app: ASGIApp, ctx: AppContext, audit: AuditWriter) -> None:
         self.app = app
         self.ctx = ctx
+        self.audit = audit
         self.settings = ctx.settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,7 +123,7 @@ class ApiMiddleware:
         observe(record, access=self.settings.access_log)
         if needs_audit(record):
             query = audit_query(scope.get("query_string", b""))
-            await anyio.to_thread.run_sync(write_audit, self.ctx.db, record, query)
+            await anyio.to_thread.run_sync(self.audit, self.ctx.db, record, query)
 
     def _untouched(self, scope: Scope) -> RateDecision:
         route = scope.get("route")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from alephee.accounts.models import AuditEntry
 from alephee.db import Database
 from alephee.http.ratelimit import RateLimiter
 
@@ -68,7 +68,7 @@ class RequestRecord:
     key_id: int | None
     account_id: int | None
     items: int
-    # A security event the audit log must keep whatever the method (``http.auth.ACCOUNT_NOT_LINKED_EVENT``).
+    # A security event the audit log must keep whatever the method (``accounts.auth.ACCOUNT_NOT_LINKED_EVENT``).
     event: str | None = None
 
 
@@ -137,29 +137,6 @@ def audit_query(raw: bytes) -> str:
     return "&".join(parts)[:AUDIT_QUERY_MAX]
 
 
-def write_audit(db: Database, record: RequestRecord, query: str = "") -> None:
-    """Insert the audit row; a failure is logged, never surfaced to the client (the response is sent)."""
-    try:
-        with db.writing() as session:
-            session.add(
-                AuditEntry(
-                    request_id=record.request_id,
-                    key_id=record.key_id,
-                    account_id=record.account_id,
-                    method=record.method,
-                    endpoint=record.endpoint[:80],
-                    path=record.path[:300],
-                    status=record.status,
-                    items=record.items,
-                    duration_ms=int(record.duration * 1000),
-                    event=record.event,
-                    query=query,
-                )
-            )
-    except Exception:
-        log.exception("could not write the audit entry of request %s", record.request_id)
-
-
 METRICS_TOKEN_REQUIRED = "GET /metrics requires the metrics bearer token (Authorization: Bearer <token>)"
 
 
@@ -172,31 +149,24 @@ def metrics_allowed(authorization: str | None, token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def render_metrics(db: Database, limiter: RateLimiter | None = None) -> tuple[bytes, str]:
-    """The Prometheus exposition, with the outbox depth, the process caches and the limiter's store read now."""
-    from alephee.marketplaces.models import OutboxMessage
-    from alephee.orders.rendering import cache_of
-
+def render_metrics(
+    db: Database, limiter: RateLimiter | None = None, collect: Callable[[Session], None] | None = None
+) -> tuple[bytes, str]:
+    """The Prometheus exposition, with the limiter's store and the process caches read now; ``collect`` (given
+    by the composition root, ``app.py``) sets the domains' gauges (outbox depth, rendered orders) on a read
+    session."""
     if limiter is not None:
         for measure, value in (("fallback", int(limiter.redis_down)), ("fallbacks", limiter.fallbacks),
                                ("redis_errors", limiter.redis_errors)):  # fmt: skip
             RATE_LIMIT_STORE.labels(measure).set(value)
-    try:
-        with db.reading() as session:
-            counts = dict(
-                session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
-            )
-            cache = cache_of(session)
-        for status in ("pending", "in_flight", "delivered", "failed"):
-            OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
-        if cache is not None:
-            for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),
-                                   ("bytes", cache.size)):  # fmt: skip
-                ORDER_CACHE.labels(measure).set(value)
-        for name, state_cache in db.state_caches().items():
-            for measure, value in (("hits", state_cache.hits), ("misses", state_cache.misses),
-                                   ("entries", len(state_cache))):  # fmt: skip
-                READ_CACHE.labels(name, measure).set(value)
-    except Exception:
-        log.exception("could not read the outbox depth")
+    for name, state_cache in db.state_caches().items():
+        for measure, value in (("hits", state_cache.hits), ("misses", state_cache.misses),
+                               ("entries", len(state_cache))):  # fmt: skip
+            READ_CACHE.labels(name, measure).set(value)
+    if collect is not None:
+        try:
+            with db.reading() as session:
+                collect(session)
+        except Exception:
+            log.exception("could not read the domains' gauges")
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

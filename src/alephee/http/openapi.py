@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
@@ -130,8 +130,9 @@ SECURITY_SCHEMES = {
 _QUALIFIED = re.compile(r"alephee__(?P<domain>[a-z_]+?)__[a-z_]+__(?P<name>\w+)")
 
 
-def finish(document: dict[str, Any], routes: Iterable[Any]) -> None:
-    """Complete ``document`` in place (see the module docstring); ``routes`` are the application's routes."""
+def finish(document: dict[str, Any], routes: Iterable[Any], key_only: Callable[..., Any] | None = None) -> None:
+    """Complete ``document`` in place (see the module docstring); ``routes`` are the application's routes and
+    ``key_only`` the dependency of routes authenticated by the key alone (their ``accountId`` is optional)."""
     _unique_model_names(document)
     document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     for context in iter_route_contexts(list(routes)):
@@ -139,7 +140,7 @@ def finish(document: dict[str, Any], routes: Iterable[Any]) -> None:
         if not isinstance(route, APIRoute) or not route.include_in_schema or path is None:
             continue
         operations = document.get("paths", {}).get(path, {})
-        account_required = "{accountId}" not in path and not _needs_key_only(route.dependant)
+        account_required = "{accountId}" not in path and not _needs_key_only(route.dependant, key_only)
         for method in route.methods:
             operation = operations.get(method.lower())
             if operation is not None:
@@ -179,11 +180,9 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         yield from _calls(sub)
 
 
-def _needs_key_only(dependant: Dependant) -> bool:
+def _needs_key_only(dependant: Dependant, key_only: Callable[..., Any] | None) -> bool:
     # Routes authenticated by the key alone (GET /v2/accounts) take ``accountId`` as an optional filter.
-    from alephee.http.auth import require_key
-
-    return any(call is require_key for call in _calls(dependant))
+    return key_only is not None and any(call is key_only for call in _calls(dependant))
 
 
 def _unique_model_names(document: dict[str, Any]) -> None:

@@ -13,8 +13,8 @@ from typing import Any, Generic, TypeVar
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
 
-from alephee.context import AppContext
 from alephee.errors import InvalidInput, RangeNotSatisfiable
+from alephee.http.context import AppContext
 from alephee.http.params import MAX_INT32, query_int
 from alephee.http.wire import JSON_MEDIA, WireModel
 

@@ -7,7 +7,7 @@ parameters are left alone and ignored, never rejected.
 
 Query and path values follow the text rule of ``http.wire`` (NFC, no control characters): they are
 normalised here, and a value with a control character is refused with a 400 once the caller is
-authenticated and within its rate limit (``refuse_bad_text``, called by ``http.auth``), the documented order.
+authenticated and within its rate limit (``refuse_bad_text``, called by ``accounts.auth``), the documented order.
 
 Paths: ``CanonicalPaths`` rewrites the request path before routing, so ``/v2/Orders/`` reaches ``/v2/orders``
 exactly as the service being replaced (ASP.NET routing) did: literal segments match in any case, path

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from alephee.context import AppContext, get_context
-from alephee.http.auth import AccountScope, read_session, require_account, write_session
+from alephee.accounts.auth import AccountScope, require_account
 from alephee.http.body import body_doc, json_array
+from alephee.http.context import AppContext, get_context
+from alephee.http.deps import read_session, write_session
 from alephee.http.errors import error_responses
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32, query_bool, query_int
@@ -109,7 +110,7 @@ UPDATE_DOC = body_doc(
 def put_listings(
     scope: AccountScope = Depends(require_account),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Only active listings are changed. `Price` fixes the price and disconnects the listing from the
     catalog; `Margin` and/or `AddedFixedValue` keep it following the product's price. Products that are kit
@@ -140,7 +141,7 @@ def put_listings_status(
         description="true: with Brand+SKU, also change the listings of every kit containing that SKU.",
     ),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Targets: 1 Active, 2 Paused, 3 Finished (final). One result per listing: 200 changed, 304 already in
@@ -185,7 +186,7 @@ DISCOUNT_DOC = body_doc(
 def post_listings_discounts(
     scope: AccountScope = Depends(require_account),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """`DiscountPercent` 0..100 between `StartDate` and `FinishDate` (UTC). Mercado Libre listings also need

@@ -16,19 +16,10 @@ from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from alephee.context import AppContext, get_context
+from alephee.accounts.auth import ACCOUNT_ID_DOC, API_KEY_DOC, AccountScope, authenticate_account, require_account
 from alephee.db import read_state
 from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http import compression
-from alephee.http.auth import (
-    ACCOUNT_ID_DOC,
-    API_KEY_DOC,
-    AccountScope,
-    authenticate_account,
-    read_session,
-    require_account,
-    write_session,
-)
 from alephee.http.body import (
     NOT_AN_OBJECT,
     TOO_MANY,
@@ -40,6 +31,8 @@ from alephee.http.body import (
     read_json,
     validate,
 )
+from alephee.http.context import AppContext, get_context
+from alephee.http.deps import read_session, write_session
 from alephee.http.errors import error_responses
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Paged, Paging, route_cap
@@ -219,7 +212,7 @@ def get_shipping_label(
 def put_integrate(
     scope: AccountScope = Depends(require_account),
     elements: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """HTTP 200 with one result per element in request order; `Status` is "200" (`Ok`) or "400" (`Order not
     found`). `OwnOrderId` becomes the order's `IntegratedOrderId`. Repeating a call changes nothing."""
@@ -237,7 +230,7 @@ def put_integrate(
 def put_statuses(
     scope: AccountScope = Depends(require_account),
     elements: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Per-order results (200 OK, 400 invalid, 404 unknown order, 412 not allowed: automatic shipping,
     marketplace order cancel, forbidden transition). Same status again is a 200 no-op."""
@@ -359,7 +352,7 @@ def post_document(
     message_text: str | None = Query(None, alias="messageText", description="Text sent along with the document."),
     fiscal_key: str | None = Query(None, alias="fiscalKey", description="NF-e access key (Brazil)."),
     series_number: str | None = Query(None, alias="seriesNumber", description="NF-e series (Brazil)."),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """200 with the document as the order's `Documents` lists it. The same file again (same type) returns the
@@ -402,7 +395,7 @@ def post_split(
     split_reason: str | None = Query(
         None, alias="splitReasonId", description="1 fragile, 2 another_warehouse, 3 irregular_shape, 4 other_motive."
     ),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """The order gets its own cart (`PackId`) and shipment (`ExternalShippingId`); 412 when it is not in a
     cart with other orders, is delivered, or its label is PENDING/STALE. Repeating a done split is a 200."""
@@ -439,7 +432,7 @@ def post_message(
         description="1 REQUEST_VARIANTS, 2 REQUEST_BILLING_INFO, 3 SEND_INVOICE_LINK (México), 4 OTHER, "
         "5 DELIVERY_PROMISE.",
     ),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """200 with the string "OK". 409 while the previous message is unanswered (repeating exactly that message
@@ -495,7 +488,7 @@ async def order_info_body(request: Request) -> CreateBody:
 def post_order(
     scope: AccountScope = Depends(require_account),
     body: CreateBody = Depends(order_info_body),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """201 with the order as GET /v2/orders shows it. Repeating the same request (same `ExternalOrderId`,
     same content) answers 201 with the existing order and creates nothing; another order with that
@@ -523,7 +516,7 @@ def delete_order(
     revert_stock: str | None = Query(
         None, alias="revertStock", description="true: give back the stock the order took (default false)."
     ),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """204; the order gets status 70 and leaves every GET. Only API-created orders (412 otherwise). Deleting
     an already deleted order is a 204 again; its stock is given back at most once."""

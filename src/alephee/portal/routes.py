@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from alephee import __version__
-from alephee.context import AppContext
 from alephee.errors import DomainError
+from alephee.http.context import AppContext
 from alephee.http.errors import status_for
 from alephee.portal import service
 from alephee.portal.formatting import buyer_status, format_money, format_rate, plural

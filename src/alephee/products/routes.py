@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from alephee.context import AppContext, get_context
-from alephee.http.auth import AccountScope, read_session, require_account, write_session
+from alephee.accounts.auth import AccountScope, require_account
 from alephee.http.body import body_doc, json_array, json_object
+from alephee.http.context import AppContext, get_context
 from alephee.http.dates import parse_filter_datetime
+from alephee.http.deps import read_session, write_session
 from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, SortOption, paged_response, paging
 from alephee.http.results import ActionResult
@@ -132,7 +133,7 @@ def post_products(
         description="Price list the prices go to; omit it to use the account's default (or only) list.",
     ),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Each element is validated and applied on its own (an invalid element changes nothing). The
@@ -155,7 +156,7 @@ def post_products(
 def put_products_fiscal(
     scope: AccountScope = Depends(require_account),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Our design (the docs have only the page title): `TaxRate` (VAT %, derives `Price` ↔
@@ -221,7 +222,7 @@ def delete_products_prices(
         description="Single-use token from GET /v2/accounts/{accountId}/logintoken?module=2 (30 s by default).",
     ),
     body: PriceListInfoIn = Depends(json_object(PriceListInfoIn)),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Hard delete, no undo: the products lose their price in that list. Only BRAND and

@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from alephee.context import AppContext, get_context
-from alephee.http.auth import AccountScope, read_session, require_account, write_session
+from alephee.accounts.auth import AccountScope, require_account
 from alephee.http.body import body_doc, json_object
+from alephee.http.context import AppContext, get_context
+from alephee.http.deps import read_session, write_session
 from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paged_response, paging
 from alephee.http.routing import api_router
@@ -87,7 +88,7 @@ def post_packaging(
     order_id: str = PATH_ID,
     scope: AccountScope = Depends(require_account),
     body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Replace the packaging of the order's shipment (every order of a cart travelling together); echoes it."""
@@ -99,7 +100,7 @@ def post_packaging_by_query(
     scope: AccountScope = Depends(require_account),
     order_id: str | None = QUERY_ID,
     body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Replace the packaging (`orderId` in the query string or `OrderId` in the body); echoes it."""
@@ -155,7 +156,7 @@ def post_transportation(
     order_id: str = PATH_ID,
     scope: AccountScope = Depends(require_account),
     body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Set (or, with `"Transport": null`, remove) the transport of the order's shipment; echoes it."""
     url_id = service.parse_order_id(order_id)
@@ -166,7 +167,7 @@ def post_transportation_by_query(
     scope: AccountScope = Depends(require_account),
     order_id: str | None = QUERY_ID,
     body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Set the transport (`orderId` in the query string or `OrderId` in the body); echoes it."""
     url_id = service.parse_order_id(order_id)

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from alephee.context import AppContext, get_context
+from alephee.accounts.auth import AccountScope, require_account
 from alephee.errors import InvalidInput
-from alephee.http.auth import AccountScope, read_session, require_account, write_session
 from alephee.http.body import body_doc, json_array, json_object
+from alephee.http.context import AppContext, get_context
 from alephee.http.dates import parse_filter_datetime
+from alephee.http.deps import read_session, write_session
 from alephee.http.errors import error_responses
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import ID_SORT, Page, Paged, paged_response, paging
@@ -104,7 +105,7 @@ def get_webhooks(
 def post_webhook(
     scope: AccountScope = Depends(require_account),
     body: WebhookIn = Depends(json_object(WebhookIn, unwrap_single=True)),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """201 with the webhook and its `Secret` (shown only now; generated when not given). Url must be
@@ -138,7 +139,7 @@ def _delete(session: Session, account_id: int, webhook_id: int) -> Response:
 def delete_webhook(
     scope: AccountScope = Depends(require_account),
     webhook_id: str = Path(..., alias="webhookId", description="Id of the webhook."),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """204; 404 when the account has no webhook with this Id. Deliveries still queued for it are dropped
     (their events stay in the feed)."""
@@ -155,7 +156,7 @@ def delete_webhook(
 def delete_webhook_by_query(
     scope: AccountScope = Depends(require_account),
     webhook_id: str | None = Query(None, alias="webhookId", description="Id of the webhook."),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Same as `DELETE /v2/webhooks/{webhookId}`."""
     return _delete(session, scope.account_id, _webhook_id(webhook_id))
@@ -212,7 +213,7 @@ def get_notifications(
 def post_notifications_ack(
     scope: AccountScope = Depends(require_account),
     ids: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session),
+    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """One result per element, in order: 200 (acknowledged, or already), 404 (not in this account's feed),
     400 (not an Id). Acknowledged events leave the default view of `GET /v2/notifications`."""

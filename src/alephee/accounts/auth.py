@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import anyio.to_thread
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.accounts.models import Account, ApiKey, ApiKeyAccount
-from alephee.context import AppContext, get_context
 from alephee.db import ReadState
 from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
+from alephee.http.context import AppContext, get_context
 from alephee.http.numbers import int_from_text
 from alephee.http.routing import refuse_bad_text
 
@@ -41,6 +39,7 @@ class AccountNotLinked(Unauthorized):
     when it was not a number); the error handler records it so the attempt reaches the audit log."""
 
     message = ACCOUNT_NOT_LINKED
+    security_event = ACCOUNT_NOT_LINKED_EVENT
 
     def __init__(self, account_id: int | None) -> None:
         super().__init__(ACCOUNT_NOT_LINKED)
@@ -155,17 +154,6 @@ def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> Acco
     return AccountScope(caller=caller, account_id=account_id, account_type=linked.account_type, tz=tz)
 
 
-def account_refused(request: Request, exc: AccountNotLinked) -> None:
-    """Turn the refusal into a security event for the audit log: the key id (never the key) and the account
-    asked for. Nothing when no valid key was identified (that refusal is an ordinary 401)."""
-    state = request.scope.setdefault("state", {})
-    caller = state.get("caller")
-    if caller is None:
-        return
-    state["caller"] = (caller[0], exc.account_id)
-    state["audit_event"] = ACCOUNT_NOT_LINKED_EVENT
-
-
 API_KEY_DOC = "Your API key (GUID). Names are case-insensitive."
 ApiKeyParam = Query(None, alias="API_KEY", description=API_KEY_DOC)
 
@@ -241,36 +229,7 @@ def require_path_account(
     return scope
 
 
-async def read_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator[Session]:
-    """A read-only session for the request.
-
-    Async on purpose: creating a session does no I/O (it connects on its first query, in the route's worker
-    thread), so FastAPI needs no worker thread to open it; closing one that still holds a connection does.
-    """
-    session = ctx.db.read_session()
-    try:
-        yield session
-    finally:
-        await _close(session, rollback=False)
-
-
-async def write_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator[Session]:
-    """A write session for the request; the service commits, anything left is rolled back."""
-    session = ctx.db.write_session()
-    try:
-        yield session
-    finally:
-        await _close(session, rollback=True)
-
-
-async def _close(session: Session, *, rollback: bool) -> None:
-    if not session.in_transaction():
-        session.close()  # no connection held: nothing to send to the database
-        return
-
-    def close() -> None:
-        if rollback:
-            session.rollback()
-        session.close()
-
-    await anyio.to_thread.run_sync(close)
+# The typed dependencies of routes (see ``http.deps`` for sessions and the context).
+Account = Annotated[AccountScope, Depends(require_account)]
+PathAccount = Annotated[AccountScope, Depends(require_path_account)]
+Key = Annotated[Caller, Depends(require_key)]
