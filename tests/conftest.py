@@ -42,6 +42,16 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 os.environ.setdefault(
     "ALEPHEE_SECRET_KEY_FILE", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"alephee-secret-{WORKER}.key")
 )
+# Nothing a test does leaves this machine (tests/netguard/sitecustomize.py): this process, and every process the
+# tests start (they import the guard from PYTHONPATH at start-up).
+_NETGUARD = str(Path(__file__).parent / "netguard")
+os.environ["ALEPHEE_TEST_NETWORK_GUARD"] = "loopback"
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_NETGUARD, os.environ.get("PYTHONPATH")) if p)
+sys.path.insert(0, _NETGUARD)
+from sitecustomize import install as install_network_guard  # noqa: E402
+
+install_network_guard()
+
 # Tables holding reference data loaded at migration time: never emptied between tests.
 REFERENCE_TABLES = {"marketplaces"}
 
