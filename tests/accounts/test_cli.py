@@ -1,4 +1,4 @@
-"""The operator commands of issue 2, run through Typer on the backend under test."""
+"""The operator commands (accounts, keys, price lists, ...), run through Typer on the backend under test."""
 
 from __future__ import annotations
 

@@ -285,7 +285,8 @@ def test_write_endpoints_openapi(client: TestClient) -> None:
 def test_every_write_is_safe_to_repeat(
     client: TestClient, ctx: AppContext, make_tenant: Any, add_order: AddOrder
 ) -> None:
-    """Issue 6 §8: each write sent twice (a retry after a timeout) gives the same answer and applies once."""
+    """Each write sent twice (a retry after a timeout) gives the same answer and applies once (docs/compatibility.md,
+    "Repeating a write after a timeout")."""
     from sqlalchemy import func, select
 
     from alephee.marketplaces.models import OutboxMessage

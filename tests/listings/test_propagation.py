@@ -1,4 +1,4 @@
-"""Stock and price changes of the catalog reach listings (issue 4 §2), with an outbox row per change."""
+"""Stock and price changes of the catalog reach listings (LST-14 to LST-21), with an outbox row per change."""
 
 from __future__ import annotations
 
