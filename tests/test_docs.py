@@ -36,6 +36,9 @@ FACT_ID = re.compile(r"\bCF-\d\d(?:\.(?:E?\d+))+")
 DEFINED_ID = re.compile(r"^\| ((?:[A-Z]+)-\d+) \|", re.M)
 DEFINED_FACT = re.compile(r'<a id="(CF-[\w.]+)"></a>')
 
+# A section number of the outside documentation ("spec 21 §8.4", "spec 30 E4"): the docs cite `CF-21.8.4` instead.
+OUTSIDE_SECTION = re.compile(r"\bspec \d\d\b", re.I)
+
 # Words about how the work was organised, never about the product.
 PROCESS_WORDS = re.compile(r"\bissue [0-9]|\bsession [0-9]|\bpart [A-D]\b", re.I)
 SCANNED_TREES = ("src", "tests", "docs", "bench")
@@ -146,6 +149,16 @@ def test_contract_fact_ids_cited_in_code_and_tests_exist() -> None:
 def test_decision_ids_are_unique() -> None:
     ids = DEFINED_ID.findall(COMPATIBILITY.read_text(encoding="utf-8"))
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_docs_cite_contract_facts_not_outside_section_numbers() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()[:120]}"
+        for path in DOCS
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if OUTSIDE_SECTION.search(line)
+    ]
+    assert found == [], "\n".join(found)
 
 
 def _text_files() -> Iterator[Path]:
