@@ -36,7 +36,8 @@ FACT_ID = re.compile(r"\bCF-\d\d(?:\.(?:E?\d+))+")
 DEFINED_ID = re.compile(r"^\| ((?:[A-Z]+)-\d+) \|", re.M)
 DEFINED_FACT = re.compile(r'<a id="(CF-[\w.]+)"></a>')
 
-# A section number of the outside documentation ("spec 21 §8.4", "spec 30 E4"): the docs cite `CF-21.8.4` instead.
+# A section number of the outside documentation ("spec", two digits, a section): the docs cite contract facts
+# (CF ids) instead.
 OUTSIDE_SECTION = re.compile(r"\bspec \d\d\b", re.I)
 
 # Words about how the work was organised, never about the product.
