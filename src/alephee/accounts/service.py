@@ -31,7 +31,7 @@ from alephee.accounts.models import (
 )
 from alephee.accounts.schemas import AccountType, FiscalTaxRuleIn
 from alephee.config import Settings
-from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthorized
+from alephee.errors import DomainError, InvalidInput, NotFound, PreconditionFailed, Unauthorized
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
@@ -54,6 +54,76 @@ TOKEN_INVALID = "Invalid confirmation token"
 TOKEN_EXPIRED = "The confirmation token has expired"
 TOKEN_USED = "The confirmation token was already used"
 
+
+class BadModule(InvalidInput):
+    """``module`` is not 1 (B2B portal) or 2 (WebAPI) (400)."""
+
+    message = BAD_MODULE
+
+
+class BadTtl(InvalidInput):
+    """``ttl`` is not an integer within the configured bounds (400)."""
+
+    message = BAD_TTL
+
+    def __init__(self, lo: int, hi: int) -> None:
+        super().__init__(BAD_TTL.format(lo=lo, hi=hi))
+
+
+class EmailRequired(InvalidInput):
+    """A module 1 token needs ``userEmail`` (400)."""
+
+    message = EMAIL_REQUIRED
+
+
+class BadEmail(InvalidInput):
+    """``userEmail`` is not an e-mail address (400)."""
+
+    message = BAD_EMAIL
+
+
+class UserNotAllowed(Unauthorized):
+    """The user does not exist, is not active or is not linked to the account (401)."""
+
+    message = USER_NOT_ALLOWED
+
+
+class NoB2bPortal(PreconditionFailed):
+    """Module 1 asked for, but the account has no B2B portal (412)."""
+
+    message = NO_B2B_PORTAL
+
+
+class TokenInvalid(Unauthorized):
+    """The token is unknown, or for another module or account (401)."""
+
+    message = TOKEN_INVALID
+
+
+class TokenExpired(Unauthorized):
+    """The token has expired (401)."""
+
+    message = TOKEN_EXPIRED
+
+
+class TokenUsed(Unauthorized):
+    """The single-use token was already used (401)."""
+
+    message = TOKEN_USED
+
+
+# What ``issue_login_token`` can refuse.
+LOGIN_TOKEN_REFUSALS: tuple[type[DomainError], ...] = (
+    BadModule,
+    BadTtl,
+    EmailRequired,
+    BadEmail,
+    UserNotAllowed,
+    NoB2bPortal,
+)
+# What checking a confirmation token (``check_confirmation_token``) can refuse.
+CONFIRMATION_REFUSALS: tuple[type[DomainError], ...] = (TokenInvalid, TokenExpired)
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -72,12 +142,12 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.strip().lower().encode()).hexdigest()
 
 
-def _parse_int(value: str | None, default: int, message: str) -> int:
+def _parse_int(value: str | None, default: int, refusal: InvalidInput) -> int:
     if value is None or value.strip() == "":
         return default
     number = int_from_text(value)
     if number is None:
-        raise InvalidInput(message)
+        raise refusal
     return number
 
 
@@ -95,30 +165,30 @@ def issue_login_token(
     token is single-use: ``consume_login_token``; a module 2 one confirms calls until then:
     ``check_confirmation_token``)."""
     lo, hi = settings.login_token_min_ttl, settings.login_token_max_ttl
-    mod = _parse_int(module, MODULE_B2B, BAD_MODULE)
+    mod = _parse_int(module, MODULE_B2B, BadModule())
     if mod not in MODULES:
-        raise InvalidInput(BAD_MODULE)
-    seconds = _parse_int(ttl, settings.login_token_default_ttl, BAD_TTL.format(lo=lo, hi=hi))
+        raise BadModule()
+    seconds = _parse_int(ttl, settings.login_token_default_ttl, BadTtl(lo, hi))
     if not lo <= seconds <= hi:
-        raise InvalidInput(BAD_TTL.format(lo=lo, hi=hi))
+        raise BadTtl(lo, hi)
     email = (user_email or "").strip()
     if mod == MODULE_B2B and not email:
-        raise InvalidInput(EMAIL_REQUIRED)
+        raise EmailRequired()
     if email and not _EMAIL.match(email):
-        raise InvalidInput(BAD_EMAIL)
+        raise BadEmail()
     account = session.get(Account, account_id)
     if account is None:  # the key was linked to it a moment ago; treat a race like an unknown account
-        raise Unauthorized(USER_NOT_ALLOWED)
+        raise UserNotAllowed()
     user_id: int | None = None
     if email:
         user = session.scalar(
             select(User).where(User.account_id == account_id, func.lower(User.email) == email.lower())
         )
         if user is None or not user.active or user.deleted_at is not None:
-            raise Unauthorized(USER_NOT_ALLOWED)
+            raise UserNotAllowed()
         user_id = user.id
     if mod == MODULE_B2B and not account.b2b_portal_enabled:
-        raise PreconditionFailed(NO_B2B_PORTAL)
+        raise NoB2bPortal()
     token = str(uuid.uuid4())
     now = clock.precise_utcnow()
     expires = now + timedelta(seconds=seconds)
@@ -159,16 +229,16 @@ def consume_login_token(
     Raises ``Unauthorized`` with a message saying which condition failed. The caller commits.
     """
     if not token or not token.strip():
-        raise Unauthorized(TOKEN_INVALID)
+        raise TokenInvalid()
     digest = _hash_token(token)
     row = session.scalar(select(LoginToken).where(LoginToken.token_hash == digest))
     if row is None or row.module != module or (account_id is not None and row.account_id != account_id):
-        raise Unauthorized(TOKEN_INVALID)
+        raise TokenInvalid()
     now = clock.precise_utcnow()
     if row.used_at is not None:
-        raise Unauthorized(TOKEN_USED)
+        raise TokenUsed()
     if row.expires_at <= now:
-        raise Unauthorized(TOKEN_EXPIRED)
+        raise TokenExpired()
     claimed = session.execute(
         update(LoginToken)
         .where(LoginToken.id == row.id, LoginToken.used_at.is_(None), LoginToken.expires_at > now)
@@ -176,7 +246,7 @@ def consume_login_token(
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
-        raise Unauthorized(TOKEN_USED)
+        raise TokenUsed()
     return ConsumedToken(account_id=row.account_id, user_id=row.user_id, module=row.module)
 
 
@@ -188,13 +258,13 @@ def check_confirmation_token(session: Session, token: str | None, *, account_id:
     use is recorded (``used_at``). Raises ``Unauthorized`` saying which condition failed. The caller commits.
     """
     if not token or not token.strip():
-        raise Unauthorized(TOKEN_INVALID)
+        raise TokenInvalid()
     row = session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash_token(token)))
     if row is None or row.module != MODULE_WEBAPI or row.account_id != account_id:
-        raise Unauthorized(TOKEN_INVALID)
+        raise TokenInvalid()
     now = clock.precise_utcnow()
     if row.expires_at <= now:
-        raise Unauthorized(TOKEN_EXPIRED)
+        raise TokenExpired()
     if row.used_at is None:
         session.execute(
             update(LoginToken)
