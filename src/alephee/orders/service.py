@@ -1166,7 +1166,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
         )
         webhook_events.order_status_changed(session, order, previous)
         if changed_status and target == st.CANCELLED and order.origin == ORIGIN_B2B:
-            from alephee.portal.service import release_cancelled_order_stock
+            from alephee.portal.checkout import release_cancelled_order_stock
 
             release_cancelled_order_stock(session, order)
         if order.origin not in HUB_ORIGINS:
