@@ -203,7 +203,7 @@ def issue_login_token(
             expires_at=expires,
         )
     )
-    session.commit()
+    session.flush()
     url = None
     if mod == MODULE_B2B:
         base = (account.b2b_portal_url or settings.b2b_portal_base_url).rstrip("/")
@@ -391,7 +391,7 @@ def upsert_fiscal_tax_rules(session: Session, account_id: int, raw_items: list[A
         row.state_code = rule.StateCode
         row.active = rule.Active
         row.date_updated = now
-    session.commit()
+    session.flush()
     return result.build()
 
 

@@ -22,7 +22,8 @@ from alephee.marketplaces.models import Marketplace
 from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.models import ORIGIN_B2B, Order
+from alephee.orders.models import ORIGIN_B2B
+from alephee.orders.reservations import record_b2b_reservation
 from alephee.orders.schemas import OrderDetail
 from alephee.portal import rules
 from alephee.portal.cart import CartEmpty, CartProblem, ShownCart, _bump_cart, _lock_cart, _stale_cart, update_cart
@@ -187,8 +188,9 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
     moved = [line for line in lines if shown.prices.get(line.card.id) != line.price.unit]
     if moved:
         raise PricesChanged(_price_changes(moved, shown, price_list.currency))
+    reserved = {line.card.id: line.quantity for line in lines}
     try:
-        b2b_stock.reserve_b2b_stock(session, viewer.account_id, {line.card.id: line.quantity for line in lines})
+        b2b_stock.reserve_b2b_stock(session, viewer.account_id, reserved)
     except b2b_stock.B2BStockShortage as exc:
         names = ", ".join(f"«{cards[pid].name}»" for pid in exc.product_ids if pid in cards)
         raise StockShortage(names) from None
@@ -226,6 +228,7 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
             status_date=now,
         ),
     )
+    record_b2b_reservation(session, order.id, viewer.account_id, reserved)
     summary = rules.totals((line.price, line.quantity) for line in lines)
     session.add(
         PortalOrder(
@@ -449,22 +452,3 @@ def _item(
         "StatusType": status_type,
         "IsCancelled": False,
     }
-
-
-def release_cancelled_order_stock(session: Session, order: Order) -> None:
-    """Give a cancelled portal order's units back to the B2B stock (called once, on the move to 90).
-
-    The units reserved at placement are the order's top-level lines (products and kits; kit components
-    were never reserved on their own). The caller commits.
-    """
-    rendered = orders.render_one(session, order.account_id, order.id)
-    quantities: dict[int, int] = {}
-    for item in rendered.get("Items", []):
-        if item.get("ParentItemId"):  # a kit's component (0 on top-level lines)
-            continue
-        product_id = (item.get("Product") or {}).get("Id")
-        quantity = item.get("Quantity")
-        if isinstance(product_id, int) and isinstance(quantity, int) and quantity > 0:
-            quantities[product_id] = quantities.get(product_id, 0) + quantity
-    if quantities:
-        b2b_stock.release_b2b_stock(session, order.account_id, quantities)
