@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee.accounts import service as accounts
+from alephee.accounts import tokens
 from alephee.http.context import AppContext
 from alephee.portal import sessions as portal_sessions
 from alephee.portal.routes import COOKIE
@@ -202,7 +203,7 @@ def b2b_stock(ctx: AppContext, shop: Shop) -> dict[str, int]:
 def open_viewer(ctx: AppContext, shop: Shop, email: str | None = None) -> portal_sessions.Viewer:
     """A signed-in viewer built through the service (issue a token, consume it, read the session back)."""
     with ctx.db.writing() as session:
-        issued = accounts.issue_login_token(
+        issued = tokens.issue_login_token(
             session, ctx.settings, account_id=shop.account_id, key_id=None,
             user_email=email or shop.user_email, module="1", ttl="30",
         )  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Depends, Query, Response
 
-from alephee.accounts import service
+from alephee.accounts import service, tokens
 from alephee.accounts.auth import KEY_REFUSALS, PATH_AUTHENTICATED, AccountNotLinked, Key, PathAccount
 from alephee.accounts.models import Account, FiscalTaxRule, PriceList, Store, StoreExternalId
 from alephee.accounts.schemas import (
@@ -195,7 +195,7 @@ def get_stores(
     "/accounts/{accountId}/logintoken",
     name="accounts.logintoken",
     response_model=LoginTokenOut,
-    responses=responses_for(*PATH_AUTHENTICATED, *service.LOGIN_TOKEN_REFUSALS),
+    responses=responses_for(*PATH_AUTHENTICATED, *tokens.LOGIN_TOKEN_REFUSALS),
     summary="Issue a short-lived login/confirmation token",
 )
 def get_login_token(
@@ -209,7 +209,7 @@ def get_login_token(
     """Module 1 returns an auto-login `Url` on the account's B2B portal; module 2 tokens confirm sensitive
     operations such as `DELETE /v2/products/prices` (`confirmationToken`). A module 1 token logs in once; a
     module 2 token confirms any number of calls of its account until it expires (`ttl`)."""
-    issued = service.issue_login_token(
+    issued = tokens.issue_login_token(
         session,
         ctx.settings,
         account_id=scope.account_id,

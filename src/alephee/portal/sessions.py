@@ -15,9 +15,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
-from alephee.accounts import service as accounts
+from alephee.accounts import tokens
 from alephee.accounts.models import Account, User
-from alephee.accounts.service import TokenExpired, TokenUsed
 from alephee.config import Settings
 from alephee.errors import Forbidden, Unauthorized
 from alephee.portal.models import PortalCartItem, PortalSession
@@ -122,10 +121,10 @@ def sign_in(session: Session, settings: Settings, token: str | None, *, previous
     the user turns out to be disabled.
     """
     try:
-        consumed = accounts.consume_login_token(session, (token or "")[:200], module=accounts.MODULE_B2B)
+        consumed = tokens.consume_login_token(session, (token or "")[:200], module=tokens.MODULE_B2B)
     except Unauthorized as exc:
         _end(session, previous)
-        raise LoginLinkRefused(expired=isinstance(exc, (TokenUsed, TokenExpired))) from None
+        raise LoginLinkRefused(expired=isinstance(exc, (tokens.TokenUsed, tokens.TokenExpired))) from None
     _end(session, previous)
     user = session.get(User, consumed.user_id) if consumed.user_id is not None else None
     account = session.get(Account, consumed.account_id)
