@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Depends, Query, Response
 
-from alephee.accounts import service, tokens
+from alephee.accounts import reads, tax_rules, tokens
 from alephee.accounts.auth import KEY_REFUSALS, PATH_AUTHENTICATED, AccountNotLinked, Key, PathAccount
 from alephee.accounts.models import Account, FiscalTaxRule, PriceList, Store, StoreExternalId
 from alephee.accounts.schemas import (
@@ -116,7 +116,7 @@ def get_accounts(
     page: Page = Depends(paging([ID_SORT])),
 ) -> Response:
     """Accounts linked to the key. Needs only `API_KEY`; `accountId` is optional here."""
-    total, rows = service.list_accounts(session, caller, page, document_number=document_number, account_id=account_id)
+    total, rows = reads.list_accounts(session, caller, page, document_number=document_number, account_id=account_id)
     return paged_response(page, total, [_account_out(a) for a in rows])
 
 
@@ -133,7 +133,7 @@ def get_marketplaces(
     page: Page = Depends(paging([ID_SORT, NAME_SORT])),
 ) -> Response:
     """Marketplaces/channels configured for the account; `Id` is the code used by every marketplace filter."""
-    total, rows = service.list_marketplaces(session, scope.account_id, page)
+    total, rows = reads.list_marketplaces(session, scope.account_id, page)
     return paged_response(page, total, [_marketplace_out(m) for m in rows])
 
 
@@ -154,7 +154,7 @@ def get_price_lists(
     page: Page = Depends(paging([ID_SORT, NAME_SORT])),
 ) -> Response:
     """Price lists of the account; `Id` is the `priceListId` of the products endpoints."""
-    total, rows = service.list_price_lists(session, scope.account_id, page)
+    total, rows = reads.list_price_lists(session, scope.account_id, page)
     return paged_response(page, total, [_price_list_out(p) for p in rows])
 
 
@@ -182,12 +182,12 @@ def get_stores(
     page: Page = Depends(paging([ID_SORT, DATE_CREATED_SORT])),
 ) -> Response:
     """Stores of the account; the three filters combine with AND; sorts `Id` (default) and `dateCreated`."""
-    filters = service.StoreFilters(
+    filters = reads.StoreFilters(
         allow_pickup_in_stores=allow_pickup_in_stores,
         with_account_pickup=with_account_pickup,
         marketplace=marketplace,
     )
-    total, rows = service.list_stores(session, scope.account_id, filters, page)
+    total, rows = reads.list_stores(session, scope.account_id, filters, page)
     return paged_response(page, total, [_store_out(s, ext) for s, ext in rows])
 
 
@@ -271,7 +271,7 @@ def put_fiscal_tax_rules(
 ) -> Response:
     """Upsert tax rules by `Code` (our design; the docs have only the page title). ActionResult per rule:
     200 when at least one rule was applied, 412 when none was."""
-    result = service.upsert_fiscal_tax_rules(session, scope.account_id, items)
+    result = tax_rules.upsert_fiscal_tax_rules(session, scope.account_id, items)
     status = 200 if result.Quantities.Error < result.Quantities.Total or not items else 412
     return json_response(result, status)
 
@@ -296,5 +296,5 @@ def get_fiscal_tax_rules(
     page: Page = Depends(paging([SortOption("Code", "Order by code asc")])),
 ) -> Response:
     """The rules stored by the PUT, ordered by `Code`."""
-    total, rows = service.list_fiscal_tax_rules(session, scope.account_id, page)
+    total, rows = tax_rules.list_fiscal_tax_rules(session, scope.account_id, page)
     return paged_response(page, total, [_rule_out(r) for r in rows])
