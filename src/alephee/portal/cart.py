@@ -16,7 +16,7 @@ from alephee import clock
 from alephee.config import Settings
 from alephee.errors import Conflict, InvalidInput
 from alephee.portal import rules
-from alephee.portal.catalog import ProductCard, ProductNotFound, _cards, cart_quantities, portal_price_list
+from alephee.portal.catalog import ProductCard, ProductNotFound, cart_quantities, portal_price_list, product_cards
 from alephee.portal.formatting import plural
 from alephee.portal.models import PortalCart, PortalCartItem
 from alephee.portal.sessions import Viewer, set_flash
@@ -79,7 +79,7 @@ class BadQuantity(InvalidInput):
 # --- cart ----------------------------------------------------------------------------------------------------
 
 
-def _lock_cart(session: Session, viewer: Viewer) -> int:
+def lock_cart(session: Session, viewer: Viewer) -> int:
     """Lock the viewer's cart until commit and return its version (creating its row at version 0).
 
     Every change of the cart and every confirmation calls this first, so they run one at a time per cart
@@ -98,8 +98,8 @@ def _lock_cart(session: Session, viewer: Viewer) -> int:
     return int(session.execute(statement).scalar_one())
 
 
-def _bump_cart(session: Session, viewer: Viewer) -> int:
-    """The cart's lines changed (its row is locked by ``_lock_cart``): move its version on; returns the new one.
+def bump_cart(session: Session, viewer: Viewer) -> int:
+    """The cart's lines changed (its row is locked by ``lock_cart``): move its version on; returns the new one.
     A page drawn before this change can no longer be confirmed."""
     version = session.execute(
         update(PortalCart)
@@ -117,7 +117,7 @@ def _cart_version(session: Session, viewer: Viewer) -> int:
     return int(version or 0)
 
 
-def _stale_cart(session: Session, viewer: Viewer) -> CartProblem:
+def stale_cart(session: Session, viewer: Viewer) -> CartProblem:
     """Why a page's cart version no longer holds: the cart changed, or it is empty (its order was placed, e.g.
     by the same page submitted twice)."""
     return CartChanged() if cart_quantities(session, viewer) else CartEmpty()
@@ -182,7 +182,7 @@ def cart_view(session: Session, viewer: Viewer) -> CartView:
     # its lines under the older version, so confirming that page is refused rather than ordering unseen lines.
     version = _cart_version(session, viewer)
     quantities = cart_quantities(session, viewer)
-    cards = _cards(session, viewer.account_id, price_list, list(quantities))
+    cards = product_cards(session, viewer.account_id, price_list, list(quantities))
     lines = sorted(
         (CartLine(cards[pid], qty) for pid, qty in quantities.items() if pid in cards),
         key=lambda line: (line.card.name.lower(), line.card.id),
@@ -205,7 +205,7 @@ def shown_price(raw: str | None) -> Decimal | None:
 
 def _purchasable_card(session: Session, viewer: Viewer, product_id: int) -> ProductCard:
     price_list = portal_price_list(session, viewer.account_id)
-    card = _cards(session, viewer.account_id, price_list, [product_id]).get(product_id)
+    card = product_cards(session, viewer.account_id, price_list, [product_id]).get(product_id)
     if card is None or not card.listed:
         raise ProductNotFound
     if not card.purchasable:
@@ -224,7 +224,7 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
         # A savepoint: a line added meanwhile by a concurrent request undoes only this attempt, which then adds to it.
         try:
             with session.begin_nested():
-                _lock_cart(session, viewer)
+                lock_cart(session, viewer)
                 current = session.scalar(
                     select(PortalCartItem.quantity).where(
                         PortalCartItem.user_id == viewer.user_id, PortalCartItem.product_id == product_id
@@ -256,7 +256,7 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
                         .values(quantity=decision.quantity)
                         .execution_options(synchronize_session=False)
                     )
-                _bump_cart(session, viewer)
+                bump_cart(session, viewer)
                 if decision.capped:
                     message, level = (
                         CAPPED.format(
@@ -293,9 +293,9 @@ def update_cart(
     only when the cart is still at that version (else ``CartChanged``; the caller rolls back). With a flash
     message."""
     price_list = portal_price_list(session, viewer.account_id)
-    version = _lock_cart(session, viewer)
+    version = lock_cart(session, viewer)
     if shown_version is not None and version != shown_version:
-        raise _stale_cart(session, viewer)
+        raise stale_cart(session, viewer)
     current = cart_quantities(session, viewer)
     wanted: dict[int, int] = {}
     for product_id, raw in quantities.items():
@@ -307,7 +307,7 @@ def update_cart(
                 raise BadQuantity
             parsed = 0
         wanted[product_id] = parsed
-    cards = _cards(session, viewer.account_id, price_list, list(wanted))
+    cards = product_cards(session, viewer.account_id, price_list, list(wanted))
     capped: list[str] = []
     changed = False
     for product_id, requested in wanted.items():
@@ -330,7 +330,7 @@ def update_cart(
             )
             changed = True
     if changed:
-        version = _bump_cart(session, viewer)
+        version = bump_cart(session, viewer)
     if capped:
         set_flash(session, viewer, "error", CART_UPDATED_CAPPED.format(names=", ".join(f"«{n}»" for n in capped)))
     else:
@@ -353,9 +353,9 @@ def _remove(session: Session, viewer: Viewer, product_id: int) -> bool:
 
 def remove_from_cart(session: Session, viewer: Viewer, product_id: int) -> None:
     """Remove a line (with a flash message)."""
-    _lock_cart(session, viewer)
+    lock_cart(session, viewer)
     name = session.scalar(select(Product.name).where(Product.id == product_id))
     if _remove(session, viewer, product_id):
-        _bump_cart(session, viewer)
+        bump_cart(session, viewer)
     if name is not None:
         set_flash(session, viewer, "ok", REMOVED.format(name=name))

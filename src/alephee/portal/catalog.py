@@ -106,9 +106,10 @@ def _attributes(raw: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
     return out
 
 
-def _cards(
+def product_cards(
     session: Session, account_id: int, price_list: rules.PriceListFacts | None, product_ids: Sequence[int]
 ) -> dict[int, ProductCard]:
+    """The cards of ``product_ids`` (the account's only) with their price in ``price_list`` and B2B stock."""
     if not product_ids:
         return {}
     list_id = price_list.id if price_list else -1
@@ -198,7 +199,7 @@ def search_catalog(session: Session, settings: Settings, viewer: Viewer, query: 
     ids = list(
         session.scalars(base.order_by(func.lower(Product.name), Product.id).offset((page - 1) * size).limit(size))
     )
-    cards = _cards(session, viewer.account_id, price_list, ids)
+    cards = product_cards(session, viewer.account_id, price_list, ids)
     return CatalogPage(
         query=" ".join(terms),
         items=[cards[i] for i in ids if i in cards],
@@ -232,7 +233,7 @@ class ProductPage:
 def product_detail(session: Session, viewer: Viewer, product_id: int) -> ProductPage:
     """A listed product of the viewer's account, with its kit components."""
     price_list = portal_price_list(session, viewer.account_id)
-    card = _cards(session, viewer.account_id, price_list, [product_id]).get(product_id)
+    card = product_cards(session, viewer.account_id, price_list, [product_id]).get(product_id)
     if card is None or not card.listed:
         raise ProductNotFound
     components: list[Component] = []
@@ -242,7 +243,7 @@ def product_detail(session: Session, viewer: Viewer, product_id: int) -> Product
             .where(KitComponent.kit_id == product_id)
             .order_by(KitComponent.principal.desc(), KitComponent.component_id)
         ).all()
-        part_cards = _cards(session, viewer.account_id, price_list, [p[0] for p in parts])
+        part_cards = product_cards(session, viewer.account_id, price_list, [p[0] for p in parts])
         components = [Component(part_cards[cid], units) for cid, units in parts if cid in part_cards]
     return ProductPage(
         card=card,

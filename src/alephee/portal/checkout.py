@@ -26,8 +26,8 @@ from alephee.orders.models import ORIGIN_B2B
 from alephee.orders.reservations import record_b2b_reservation
 from alephee.orders.schemas import OrderDetail
 from alephee.portal import rules
-from alephee.portal.cart import CartEmpty, CartProblem, ShownCart, _bump_cart, _lock_cart, _stale_cart, update_cart
-from alephee.portal.catalog import ProductCard, _cards, portal_price_list
+from alephee.portal.cart import CartEmpty, CartProblem, ShownCart, bump_cart, lock_cart, stale_cart, update_cart
+from alephee.portal.catalog import ProductCard, portal_price_list, product_cards
 from alephee.portal.formatting import currency_symbol, format_money, format_rate
 from alephee.portal.models import PortalCartItem, PortalOrder
 from alephee.portal.sessions import Viewer, set_flash
@@ -163,8 +163,8 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
         raise NoPriceList
     # The cart row's lock is held until commit: a change from another tab, or a second confirmation of the same
     # page, waits for this one and then finds the version moved on.
-    if _lock_cart(session, viewer) != shown.version:
-        raise _stale_cart(session, viewer)
+    if lock_cart(session, viewer) != shown.version:
+        raise stale_cart(session, viewer)
     # Claim the cart's lines: they leave the cart with the order.
     claimed = session.execute(
         delete(PortalCartItem)
@@ -173,8 +173,8 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
     ).all()
     if not claimed:
         raise CartEmpty
-    _bump_cart(session, viewer)
-    cards = _cards(session, viewer.account_id, price_list, [pid for pid, _ in claimed])
+    bump_cart(session, viewer)
+    cards = product_cards(session, viewer.account_id, price_list, [pid for pid, _ in claimed])
     lines: list[_Line] = []
     unavailable: list[str] = []
     for product_id, quantity in sorted(claimed):
@@ -277,7 +277,7 @@ def _kit_components(
         .where(KitComponent.kit_id.in_(sorted(kit_ids)))
         .order_by(KitComponent.kit_id, KitComponent.principal.desc(), KitComponent.component_id)
     ).all()
-    cards = _cards(session, account_id, price_list, sorted({p[1] for p in parts}))
+    cards = product_cards(session, account_id, price_list, sorted({p[1] for p in parts}))
     out: dict[int, list[tuple[ProductCard, int, Decimal | None]]] = {}
     for kit_id, component_id, units in parts:
         card = cards.get(component_id)
