@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee import clock
-from alephee.accounts import service
+from alephee.accounts import service, tokens
 from alephee.http.context import AppContext
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
@@ -222,19 +222,19 @@ def test_login_tokens_are_single_use_and_expire(client: TestClient, ctx: AppCont
 
     token = _token(client, tenant, module=2, ttl=10).json()["Token"]
     with ctx.db.writing() as session:
-        used = service.consume_login_token(session, token, module=2, account_id=tenant.account_id)
+        used = tokens.consume_login_token(session, token, module=2, account_id=tenant.account_id)
         assert used.account_id == tenant.account_id
     with ctx.db.writing() as session, pytest.raises(Unauthorized, match="already used"):
-        service.consume_login_token(session, token, module=2, account_id=tenant.account_id)
+        tokens.consume_login_token(session, token, module=2, account_id=tenant.account_id)
     late = _token(client, tenant, module=2, ttl=5).json()["Token"]
     clock.advance(timedelta(seconds=6))
     with ctx.db.writing() as session, pytest.raises(Unauthorized, match="expired"):
-        service.consume_login_token(session, late, module=2, account_id=tenant.account_id)
+        tokens.consume_login_token(session, late, module=2, account_id=tenant.account_id)
     other = _token(client, tenant, module=2).json()["Token"]
     with ctx.db.writing() as session, pytest.raises(Unauthorized, match="Invalid"):
-        service.consume_login_token(session, other, module=1, account_id=tenant.account_id)
+        tokens.consume_login_token(session, other, module=1, account_id=tenant.account_id)
     with ctx.db.writing() as session, pytest.raises(Unauthorized, match="Invalid"):
-        service.consume_login_token(session, other, module=2, account_id=tenant.account_id + 1)
+        tokens.consume_login_token(session, other, module=2, account_id=tenant.account_id + 1)
 
 
 # --- fiscal tax rules ----------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ def test_swagger_needs_no_key(client: TestClient) -> None:
 def test_unexpected_errors_are_plain_text_500_with_request_id(
     client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alephee.accounts import service
+    from alephee.accounts import reads as service
 
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("kaboom")

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee.accounts import service as accounts
+from alephee.accounts import tokens
 from alephee.http.context import AppContext
-from alephee.portal import service as portal
+from alephee.portal import sessions as portal_sessions
 from alephee.portal.routes import COOKIE
 from alephee.products.importer import import_catalog
 from alephee.products.models import Product
@@ -199,18 +200,15 @@ def b2b_stock(ctx: AppContext, shop: Shop) -> dict[str, int]:
     return {sku: qty for sku, qty in rows}
 
 
-def open_viewer(ctx: AppContext, shop: Shop, email: str | None = None) -> portal.Viewer:
+def open_viewer(ctx: AppContext, shop: Shop, email: str | None = None) -> portal_sessions.Viewer:
     """A signed-in viewer built through the service (issue a token, consume it, read the session back)."""
     with ctx.db.writing() as session:
-        issued = accounts.issue_login_token(
+        issued = tokens.issue_login_token(
             session, ctx.settings, account_id=shop.account_id, key_id=None,
             user_email=email or shop.user_email, module="1", ttl="30",
         )  # fmt: skip
-    session = ctx.db.write_session()
-    try:
-        opened = portal.sign_in(session, ctx.settings, issued.token)
-        viewer = portal.authenticate(session, opened.cookie)
-    finally:
-        session.close()
+    with ctx.db.writing() as session:
+        opened = portal_sessions.sign_in(session, ctx.settings, issued.token)
+        viewer = portal_sessions.authenticate(session, opened.cookie)
     assert viewer is not None
     return viewer

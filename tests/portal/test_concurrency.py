@@ -11,8 +11,9 @@ from alephee.accounts import service as accounts
 from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.orders.models import Order
-from alephee.portal import service as portal
-from alephee.portal.service import Viewer
+from alephee.portal import cart as portal_cart
+from alephee.portal import checkout as portal_checkout
+from alephee.portal.sessions import Viewer
 from tests.portal.conftest import Shop, b2b_stock, open_viewer
 
 BUYERS = 8
@@ -24,16 +25,14 @@ def _run_together(ctx: AppContext, viewers: list[Viewer]) -> list[int | str]:
     outcomes: list[int | str] = [""] * len(viewers)
 
     def place(index: int, viewer: Viewer) -> None:
-        session = ctx.db.write_session()
         try:
             with ctx.db.reading() as reading:  # what this buyer's cart page shows
-                shown = portal.cart_view(reading, viewer).shown
+                shown = portal_cart.cart_view(reading, viewer).shown
             barrier.wait(timeout=10)
-            outcomes[index] = portal.place_order(session, ctx.settings, viewer, shown)
+            with ctx.db.writing() as session:
+                outcomes[index] = portal_checkout.place_order(session, ctx.settings, viewer, shown)
         except DomainError as exc:
             outcomes[index] = exc.message
-        finally:
-            session.close()
 
     threads = [threading.Thread(target=place, args=(i, v)) for i, v in enumerate(viewers)]
     for thread in threads:
@@ -59,8 +58,8 @@ def test_concurrent_buyers_never_oversell(ctx: AppContext, make_shop: Callable[.
     for viewer in viewers:
         with ctx.db.writing() as session:
             # Every cart asks for 2 of the 5 brushes, plus a filter: two rows locked per order, in id order.
-            portal.add_to_cart(session, ctx.settings, viewer, shop.products["FIL-2"], "1")
-            portal.add_to_cart(session, ctx.settings, viewer, shop.products["ESC-1"], "2")
+            portal_cart.add_to_cart(session, ctx.settings, viewer, shop.products["FIL-2"], "1")
+            portal_cart.add_to_cart(session, ctx.settings, viewer, shop.products["ESC-1"], "2")
 
     outcomes = _run_together(ctx, viewers)
 
@@ -78,9 +77,9 @@ def test_one_cart_is_placed_once(ctx: AppContext, make_shop: Callable[..., Shop]
     shop = make_shop()
     viewer = open_viewer(ctx, shop)
     with ctx.db.writing() as session:
-        portal.add_to_cart(session, ctx.settings, viewer, shop.products["TAL-001"], "3")
+        portal_cart.add_to_cart(session, ctx.settings, viewer, shop.products["TAL-001"], "3")
     outcomes = _run_together(ctx, [viewer] * 4)
     placed = [o for o in outcomes if isinstance(o, int)]
     assert len(placed) == 1, outcomes
-    assert [o for o in outcomes if isinstance(o, str)] == [portal.CART_EMPTY] * 3
+    assert [o for o in outcomes if isinstance(o, str)] == [portal_cart.CART_EMPTY] * 3
     assert b2b_stock(ctx, shop)["TAL-001"] == 7

@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.orders.models import Order
-from alephee.portal import service as portal
+from alephee.portal import cart as portal_cart
+from alephee.portal import checkout as portal_checkout
 from alephee.portal.models import PortalCart
 from alephee.products.models import ProductPrice
 from tests.portal.conftest import Shop, b2b_stock, cart_form, cart_of, flash_of, open_viewer, sign_in
@@ -65,7 +66,7 @@ def test_a_tab_confirms_only_the_cart_it_shows(ctx: AppContext, client: TestClie
 
     assert _confirm(client, tab_a) == "/b2b/cart"
     page = client.get("/b2b/cart").text
-    assert flash_of(page) == portal.CART_CHANGED
+    assert flash_of(page) == portal_cart.CART_CHANGED
     assert "Bujía iridio" in page  # the cart as it is now, for the buyer to look at again
     assert _orders_count(ctx) == 0
     assert b2b_stock(ctx, shop) == before
@@ -91,7 +92,7 @@ def test_every_change_of_the_cart_makes_an_open_page_stale(ctx: AppContext, clie
         stale = cart_form(client)
         change()
         assert _confirm(client, stale) == "/b2b/cart"
-        assert flash_of(client.get("/b2b/cart").text) == portal.CART_CHANGED
+        assert flash_of(client.get("/b2b/cart").text) == portal_cart.CART_CHANGED
     assert _orders_count(ctx) == 0
     assert cart_of(ctx, shop) == {"TAL-001": 3}
 
@@ -107,7 +108,7 @@ def test_a_confirmation_without_the_cart_version_orders_nothing(
         if version is not None:
             sent["cart_version"] = version
         assert _confirm(client, sent) == "/b2b/cart", version
-        assert flash_of(client.get("/b2b/cart").text) == portal.CART_CHANGED
+        assert flash_of(client.get("/b2b/cart").text) == portal_cart.CART_CHANGED
     assert _orders_count(ctx) == 0 and cart_of(ctx, shop) == {"TAL-001": 1}
     assert _confirm(client, cart_form(client)).startswith("/b2b/orders/")
 
@@ -118,7 +119,7 @@ def test_the_same_page_confirmed_twice_places_one_order(ctx: AppContext, client:
     form = cart_form(client)
     assert _confirm(client, form).startswith("/b2b/orders/")
     assert _confirm(client, form) == "/b2b/cart"
-    assert flash_of(client.get("/b2b/cart").text) == portal.CART_EMPTY
+    assert flash_of(client.get("/b2b/cart").text) == portal_cart.CART_EMPTY
     assert _orders_count(ctx) == 1 and b2b_stock(ctx, shop)["TAL-001"] == 8
 
 
@@ -133,7 +134,7 @@ def test_a_price_change_sends_the_buyer_back_to_the_cart(ctx: AppContext, client
 
     assert _confirm(client, shown) == "/b2b/cart"
     page = client.get("/b2b/cart").text
-    assert flash_of(page) == portal.PRICE_CHANGED.format(
+    assert flash_of(page) == portal_checkout.PRICE_CHANGED.format(
         changes="«Taladro percutor 13 mm»: de $ 855,00 a $ 1.710,00 por unidad"
     )
     assert "$ 3.420,00" in page  # the new line total is on screen
@@ -214,20 +215,19 @@ def test_concurrent_confirmations_of_one_shown_cart_place_one_order(
     shop = make_shop()
     viewer = open_viewer(ctx, shop)
     with ctx.db.writing() as session:
-        portal.add_to_cart(session, ctx.settings, viewer, shop.products["TAL-001"], "3")
+        portal_cart.add_to_cart(session, ctx.settings, viewer, shop.products["TAL-001"], "3")
     with ctx.db.reading() as session:
-        shown = portal.cart_view(session, viewer).shown
+        shown = portal_cart.cart_view(session, viewer).shown
 
     def confirm() -> object:
-        session = ctx.db.write_session()
-        try:
-            return portal.place_order(session, ctx.settings, viewer, shown)
-        finally:
-            session.close()
+        with ctx.db.writing() as session:
+            return portal_checkout.place_order(session, ctx.settings, viewer, shown)
 
     outcomes = _concurrently(*[confirm] * 4)
     assert len([o for o in outcomes if isinstance(o, int)]) == 1, outcomes
-    assert all(o in (portal.CART_EMPTY, portal.CART_CHANGED) for o in outcomes if not isinstance(o, int)), outcomes
+    assert all(o in (portal_cart.CART_EMPTY, portal_cart.CART_CHANGED) for o in outcomes if not isinstance(o, int)), (
+        outcomes
+    )
     assert b2b_stock(ctx, shop)["TAL-001"] == 7
 
 
@@ -236,23 +236,17 @@ def test_a_line_added_while_confirming_is_never_ordered_unseen(ctx: AppContext, 
     viewer = open_viewer(ctx, shop)
     for _ in range(6):  # several rounds: each interleaving must keep the invariant
         with ctx.db.writing() as session:
-            portal.add_to_cart(session, ctx.settings, viewer, shop.products["TAL-001"], "1")
+            portal_cart.add_to_cart(session, ctx.settings, viewer, shop.products["TAL-001"], "1")
         with ctx.db.reading() as session:
-            shown = portal.cart_view(session, viewer).shown
+            shown = portal_cart.cart_view(session, viewer).shown
 
-        def confirm(shown: portal.ShownCart = shown) -> object:
-            session = ctx.db.write_session()
-            try:
-                return portal.place_order(session, ctx.settings, viewer, shown)
-            finally:
-                session.close()
+        def confirm(shown: portal_cart.ShownCart = shown) -> object:
+            with ctx.db.writing() as session:
+                return portal_checkout.place_order(session, ctx.settings, viewer, shown)
 
         def add_elsewhere() -> object:
-            session = ctx.db.write_session()
-            try:
-                return portal.add_to_cart(session, ctx.settings, viewer, shop.products["BUJ-002"], "1")
-            finally:
-                session.close()
+            with ctx.db.writing() as session:
+                return portal_cart.add_to_cart(session, ctx.settings, viewer, shop.products["BUJ-002"], "1")
 
         placed, _ = _concurrently(confirm, add_elsewhere)
         cart = cart_of(ctx, shop)
@@ -260,11 +254,11 @@ def test_a_line_added_while_confirming_is_never_ordered_unseen(ctx: AppContext, 
             # The order holds what was shown; the plug added meanwhile waits in the cart.
             assert cart == {"BUJ-002": 1}, (placed, cart)
         else:
-            assert placed == portal.CART_CHANGED
+            assert placed == portal_cart.CART_CHANGED
             assert cart == {"TAL-001": 1, "BUJ-002": 1}, cart
         with ctx.db.writing() as session:  # start the next round from an empty cart
             for product_id in (shop.products["TAL-001"], shop.products["BUJ-002"]):
-                portal.remove_from_cart(session, viewer, product_id)
+                portal_cart.remove_from_cart(session, viewer, product_id)
     placed_orders = _orders_count(ctx)
     assert b2b_stock(ctx, shop)["BUJ-002"] == 3  # never reserved: no order ever held an unseen plug
     assert b2b_stock(ctx, shop)["TAL-001"] == 10 - placed_orders

@@ -18,10 +18,11 @@ from sqlalchemy import Connection, bindparam, select
 from alephee import clock
 from alephee.accounts.models import Account, ApiKey, ApiKeyAccount
 from alephee.db import ReadState
-from alephee.errors import InvalidInput, TooManyRequests, Unauthorized
+from alephee.errors import DomainError, InvalidInput, Unauthorized
 from alephee.http.context import AppContext, get_context
 from alephee.http.numbers import int_from_text
-from alephee.http.routing import refuse_bad_text
+from alephee.http.ratelimit import RateLimitExceeded
+from alephee.http.routing import RefusedText, refuse_bad_text
 
 MISSING_KEY = "The API_KEY query parameter is required"
 INVALID_KEY = "Invalid API_KEY"
@@ -44,6 +45,45 @@ class AccountNotLinked(Unauthorized):
     def __init__(self, account_id: int | None) -> None:
         super().__init__(ACCOUNT_NOT_LINKED)
         self.account_id = account_id
+
+
+class MissingKey(Unauthorized):
+    """The API_KEY query parameter is missing (401)."""
+
+    message = MISSING_KEY
+
+
+class InvalidKey(Unauthorized):
+    """The API_KEY is unknown or revoked (401)."""
+
+    message = INVALID_KEY
+
+
+class MissingAccount(Unauthorized):
+    """The accountId query parameter is missing (401)."""
+
+    message = MISSING_ACCOUNT
+
+
+class PathAccountMismatch(InvalidInput):
+    """The accountId of the query string differs from the one in the path (400)."""
+
+    message = PATH_QUERY_MISMATCH
+
+
+# What authentication can refuse before a route's own rules run, in the documented order (then a query or path
+# value with a control character, once the caller is known): for routes that need only the key (``Key``), for
+# routes scoped by ``accountId`` in the query string (``Account``) and in the path (``PathAccount``).
+KEY_REFUSALS: tuple[type[DomainError], ...] = (MissingKey, InvalidKey, RateLimitExceeded, RefusedText)
+AUTHENTICATED: tuple[type[DomainError], ...] = (
+    MissingKey,
+    InvalidKey,
+    MissingAccount,
+    AccountNotLinked,
+    RateLimitExceeded,
+    RefusedText,
+)
+PATH_AUTHENTICATED: tuple[type[DomainError], ...] = (*AUTHENTICATED, PathAccountMismatch)
 
 
 def normalize_key(secret: str) -> str:
@@ -105,7 +145,7 @@ def _lookup(
     ctx: AppContext, secret: str | None, connection: Connection | None = None, state: ReadState | None = None
 ) -> Caller:
     if not secret or not secret.strip():
-        raise Unauthorized(MISSING_KEY)
+        raise MissingKey()
     digest = hash_key(secret)
     known_keys = ctx.db.state_cache(KEY_CACHE)
     if state is not None:
@@ -119,7 +159,7 @@ def _lookup(
         with ctx.db.read_engine.connect() as own:
             rows = own.execute(_KEY_LOOKUP, {"digest": digest}).all()
     if not rows or not hmac.compare_digest(rows[0][1], digest):
-        raise Unauthorized(INVALID_KEY)
+        raise InvalidKey()
     accounts = {
         row[3]: LinkedAccount(id=row[3], account_type=row[4], timezone=row[5]) for row in rows if row[3] is not None
     }
@@ -136,14 +176,14 @@ def _apply_rate_limit(request: Request, ctx: AppContext, caller: Caller) -> None
     decision = ctx.limiter.hit(caller.key_id, name, rpm)
     request.scope.setdefault("state", {})["ratelimit"] = decision
     if not decision.allowed:
-        raise TooManyRequests()
+        raise RateLimitExceeded()
     # Authenticated and within the limit: now the request's own values may be refused (400).
     refuse_bad_text(request)
 
 
 def _scope_for(ctx: AppContext, caller: Caller, raw_account: str | None) -> AccountScope:
     if raw_account is None or not raw_account.strip():
-        raise Unauthorized(MISSING_ACCOUNT)
+        raise MissingAccount()
     account_id = int_from_text(raw_account)
     if account_id is None:
         raise AccountNotLinked(None)
@@ -225,7 +265,7 @@ def require_path_account(
     _remember(request, caller.key_id, scope.account_id)
     _apply_rate_limit(request, ctx, caller)
     if query_account is not None and query_account.strip() and query_account.strip() != str(scope.account_id):
-        raise InvalidInput(PATH_QUERY_MISMATCH)
+        raise PathAccountMismatch()
     return scope
 
 

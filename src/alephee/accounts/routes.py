@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts import service
-from alephee.accounts.auth import AccountScope, Caller, require_key, require_path_account
+from alephee.accounts import reads, tax_rules, tokens
+from alephee.accounts.auth import KEY_REFUSALS, PATH_AUTHENTICATED, AccountNotLinked, Key, PathAccount
 from alephee.accounts.models import Account, FiscalTaxRule, PriceList, Store, StoreExternalId
 from alephee.accounts.schemas import (
     AccountOut,
@@ -22,21 +21,30 @@ from alephee.accounts.schemas import (
     PriceListOut,
     StoreOut,
 )
-from alephee.http.body import body_doc, json_array
-from alephee.http.context import AppContext, get_context
-from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.body import JSON_ARRAY_REFUSALS, body_doc, json_array
+from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.errors import InvalidParameters, responses_for
 from alephee.http.numbers import plain_int
-from alephee.http.paging import DATE_CREATED_SORT, ID_SORT, Page, Paged, SortOption, paged_response, paging
+from alephee.http.paging import (
+    DATE_CREATED_SORT,
+    ID_SORT,
+    PAGING_REFUSALS,
+    Page,
+    Paged,
+    SortOption,
+    paged_response,
+    paging,
+)
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
-from alephee.http.wire import ErrorBody, json_response
+from alephee.http.wire import json_response
 from alephee.marketplaces.models import Marketplace
 
 router = api_router(tags=["Accounts"])
 
-ERRORS = error_responses(400, 401, 416, 429)
+# A list of the account's rows: the path account's checks, then the paging.
+LIST_REFUSALS = (*PATH_AUTHENTICATED, *PAGING_REFUSALS)
 NAME_SORT = SortOption("Name", "Order by name asc")
 
 
@@ -97,18 +105,18 @@ def _store_out(store: Store, externals: list[StoreExternalId]) -> StoreOut:
     "/accounts",
     name="accounts.list",
     response_model=Paged[AccountOut],
-    responses=ERRORS,
+    responses=responses_for(*KEY_REFUSALS, AccountNotLinked, *PAGING_REFUSALS),
     summary="List the accounts associated with the API_KEY",
 )
 def get_accounts(
-    caller: Caller = Depends(require_key),
+    caller: Key,
+    session: ReadSession,
     document_number: str | None = Query(None, alias="documentNumber", description="Only accounts with this DocNumber."),
     account_id: str | None = Query(None, alias="accountId", description="Optional: only this account."),
     page: Page = Depends(paging([ID_SORT])),
-    session: Session = Depends(read_session),
 ) -> Response:
     """Accounts linked to the key. Needs only `API_KEY`; `accountId` is optional here."""
-    total, rows = service.list_accounts(session, caller, page, document_number=document_number, account_id=account_id)
+    total, rows = reads.list_accounts(session, caller, page, document_number=document_number, account_id=account_id)
     return paged_response(page, total, [_account_out(a) for a in rows])
 
 
@@ -116,16 +124,16 @@ def get_accounts(
     "/accounts/{accountId}/marketplaces",
     name="accounts.marketplaces",
     response_model=Paged[MarketplaceOut],
-    responses=ERRORS,
+    responses=responses_for(*LIST_REFUSALS),
     summary="List the marketplaces connected to the account",
 )
 def get_marketplaces(
-    scope: AccountScope = Depends(require_path_account),
+    scope: PathAccount,
+    session: ReadSession,
     page: Page = Depends(paging([ID_SORT, NAME_SORT])),
-    session: Session = Depends(read_session),
 ) -> Response:
     """Marketplaces/channels configured for the account; `Id` is the code used by every marketplace filter."""
-    total, rows = service.list_marketplaces(session, scope.account_id, page)
+    total, rows = reads.list_marketplaces(session, scope.account_id, page)
     return paged_response(page, total, [_marketplace_out(m) for m in rows])
 
 
@@ -137,16 +145,16 @@ def _marketplace_out(m: Marketplace) -> MarketplaceOut:
     "/accounts/{accountId}/pricelists",
     name="accounts.pricelists",
     response_model=Paged[PriceListOut],
-    responses=ERRORS,
+    responses=responses_for(*LIST_REFUSALS),
     summary="List the account's price lists",
 )
 def get_price_lists(
-    scope: AccountScope = Depends(require_path_account),
+    scope: PathAccount,
+    session: ReadSession,
     page: Page = Depends(paging([ID_SORT, NAME_SORT])),
-    session: Session = Depends(read_session),
 ) -> Response:
     """Price lists of the account; `Id` is the `priceListId` of the products endpoints."""
-    total, rows = service.list_price_lists(session, scope.account_id, page)
+    total, rows = reads.list_price_lists(session, scope.account_id, page)
     return paged_response(page, total, [_price_list_out(p) for p in rows])
 
 
@@ -158,11 +166,12 @@ def _price_list_out(p: PriceList) -> PriceListOut:
     "/accounts/{accountId}/stores",
     name="accounts.stores",
     response_model=Paged[StoreOut],
-    responses=ERRORS,
+    responses=responses_for(*LIST_REFUSALS, InvalidParameters),
     summary="List stores, branches and pickup points",
 )
 def get_stores(
-    scope: AccountScope = Depends(require_path_account),
+    scope: PathAccount,
+    session: ReadSession,
     allow_pickup_in_stores: bool | None = Query(
         None, alias="allowPickupInStores", description="true: only pickup-enabled stores; false: only the others."
     ),
@@ -171,15 +180,14 @@ def get_stores(
     ),
     marketplace: int | None = Query(None, ge=0, le=MAX_INT32, description="Only stores known to this marketplace id."),
     page: Page = Depends(paging([ID_SORT, DATE_CREATED_SORT])),
-    session: Session = Depends(read_session),
 ) -> Response:
     """Stores of the account; the three filters combine with AND; sorts `Id` (default) and `dateCreated`."""
-    filters = service.StoreFilters(
+    filters = reads.StoreFilters(
         allow_pickup_in_stores=allow_pickup_in_stores,
         with_account_pickup=with_account_pickup,
         marketplace=marketplace,
     )
-    total, rows = service.list_stores(session, scope.account_id, filters, page)
+    total, rows = reads.list_stores(session, scope.account_id, filters, page)
     return paged_response(page, total, [_store_out(s, ext) for s, ext in rows])
 
 
@@ -187,21 +195,21 @@ def get_stores(
     "/accounts/{accountId}/logintoken",
     name="accounts.logintoken",
     response_model=LoginTokenOut,
-    responses={**ERRORS, 412: {"model": ErrorBody, "description": "Module 1 but the account has no B2B portal"}},
+    responses=responses_for(*PATH_AUTHENTICATED, *tokens.LOGIN_TOKEN_REFUSALS),
     summary="Issue a short-lived login/confirmation token",
 )
 def get_login_token(
-    scope: AccountScope = Depends(require_path_account),
+    scope: PathAccount,
+    session: WriteSession,
+    ctx: Context,
     user_email: str | None = Query(None, alias="userEmail", description="E-mail of an active user of the account."),
     module: str | None = Query(None, description="1 = Alephee B2B portal (default), 2 = WebAPI."),
     ttl: str | None = Query(None, description="Lifetime in seconds, 5..60 (default 30)."),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Module 1 returns an auto-login `Url` on the account's B2B portal; module 2 tokens confirm sensitive
     operations such as `DELETE /v2/products/prices` (`confirmationToken`). A module 1 token logs in once; a
     module 2 token confirms any number of calls of its account until it expires (`ttl`)."""
-    issued = service.issue_login_token(
+    issued = tokens.issue_login_token(
         session,
         ctx.settings,
         account_id=scope.account_id,
@@ -236,11 +244,11 @@ FISCAL_DOC = body_doc(FiscalTaxRuleIn, array=True, description="Array of tax rul
     "/accounts/{accountId}/fiscaltaxrules",
     name="accounts.fiscaltaxrules.put",
     response_model=ActionResult,
-    responses={
-        **ERRORS,
-        412: {"model": ActionResult, "description": "No rule could be applied"},
-        413: {"model": ErrorBody, "description": "Too many rules in one request"},
-    },
+    responses=responses_for(
+        *PATH_AUTHENTICATED,
+        *JSON_ARRAY_REFUSALS,
+        _412={"model": ActionResult, "description": "No rule could be applied"},
+    ),
     openapi_extra=FISCAL_DOC,
     summary="Create or update the account's fiscal tax rules",
 )
@@ -248,22 +256,22 @@ FISCAL_DOC = body_doc(FiscalTaxRuleIn, array=True, description="Array of tax rul
     "/accounts/{accountId}/taxrules",
     name="accounts.fiscaltaxrules.put",
     response_model=ActionResult,
-    responses={
-        **ERRORS,
-        412: {"model": ActionResult, "description": "No rule could be applied"},
-        413: {"model": ErrorBody, "description": "Too many rules in one request"},
-    },
+    responses=responses_for(
+        *PATH_AUTHENTICATED,
+        *JSON_ARRAY_REFUSALS,
+        _412={"model": ActionResult, "description": "No rule could be applied"},
+    ),
     openapi_extra=FISCAL_DOC,
     summary="Alias of PUT /v2/accounts/{accountId}/fiscaltaxrules",
 )
 def put_fiscal_tax_rules(
-    scope: AccountScope = Depends(require_path_account),
+    scope: PathAccount,
+    session: WriteSession,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Upsert tax rules by `Code` (our design; the docs have only the page title). ActionResult per rule:
     200 when at least one rule was applied, 412 when none was."""
-    result = service.upsert_fiscal_tax_rules(session, scope.account_id, items)
+    result = tax_rules.upsert_fiscal_tax_rules(session, scope.account_id, items)
     status = 200 if result.Quantities.Error < result.Quantities.Total or not items else 412
     return json_response(result, status)
 
@@ -272,21 +280,21 @@ def put_fiscal_tax_rules(
     "/accounts/{accountId}/fiscaltaxrules",
     name="accounts.fiscaltaxrules.get",
     response_model=Paged[FiscalTaxRuleOut],
-    responses=ERRORS,
+    responses=responses_for(*LIST_REFUSALS),
     summary="Read the account's fiscal tax rules",
 )
 @router.get(
     "/accounts/{accountId}/taxrules",
     name="accounts.fiscaltaxrules.get",
     response_model=Paged[FiscalTaxRuleOut],
-    responses=ERRORS,
+    responses=responses_for(*LIST_REFUSALS),
     summary="Alias of GET /v2/accounts/{accountId}/fiscaltaxrules",
 )
 def get_fiscal_tax_rules(
-    scope: AccountScope = Depends(require_path_account),
+    scope: PathAccount,
+    session: ReadSession,
     page: Page = Depends(paging([SortOption("Code", "Order by code asc")])),
-    session: Session = Depends(read_session),
 ) -> Response:
     """The rules stored by the PUT, ordered by `Code`."""
-    total, rows = service.list_fiscal_tax_rules(session, scope.account_id, page)
+    total, rows = tax_rules.list_fiscal_tax_rules(session, scope.account_id, page)
     return paged_response(page, total, [_rule_out(r) for r in rows])

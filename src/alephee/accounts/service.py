@@ -1,347 +1,131 @@
-"""Business rules of the accounts domain: reads for the API, login tokens, fiscal tax rules, and the
-operator actions behind the CLI (accounts, keys, users, marketplaces, price lists, stores)."""
+"""Operator actions on tenants, behind the CLI: accounts, keys, users, marketplaces, price lists, stores, and the
+audit log. The API's reads are in ``accounts.reads``, fiscal tax rules in ``accounts.tax_rules``, login tokens in
+``accounts.tokens``."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import import_module
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
-from alephee.accounts.auth import AccountNotLinked, Caller, hash_key
+from alephee.accounts.auth import hash_key
 from alephee.accounts.models import (
     Account,
     AccountMarketplace,
     ApiKey,
     ApiKeyAccount,
-    FiscalTaxRule,
-    LoginToken,
     PriceList,
     Store,
     StoreExternalId,
     User,
 )
-from alephee.accounts.schemas import AccountType, FiscalTaxRuleIn
-from alephee.config import Settings
-from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthorized
-from alephee.http.numbers import int_from_text
-from alephee.http.paging import Page
-from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
+from alephee.accounts.schemas import AccountType
+from alephee.accounts.tokens import EMAIL_PATTERN, BadEmail
+from alephee.errors import InvalidInput, NotFound
 from alephee.marketplaces.channels import has_channel
 from alephee.marketplaces.models import Marketplace
 
-# --- login tokens (spec 10 §5) -------------------------------------------------------------------------
-
-MODULE_B2B = 1
-MODULE_WEBAPI = 2
-MODULES = (MODULE_B2B, MODULE_WEBAPI)
-
-BAD_MODULE = "module must be 1 (Alephee B2B portal) or 2 (WebAPI)"
-BAD_TTL = "ttl must be an integer between {lo} and {hi} seconds"
-EMAIL_REQUIRED = "userEmail is required for module 1 (Alephee B2B portal)"
-BAD_EMAIL = "userEmail is not a valid e-mail address"
-USER_NOT_ALLOWED = "The user does not exist, is not active or is not linked to this account"
-NO_B2B_PORTAL = "The account has no Alephee B2B portal"
-TOKEN_INVALID = "Invalid confirmation token"
-TOKEN_EXPIRED = "The confirmation token has expired"
-TOKEN_USED = "The confirmation token was already used"
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A freshly issued login token (the secret is only known here)."""
-
-    token: str
-    url: str | None
-    module: int
-    ttl: int
-    expires_at: datetime
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.strip().lower().encode()).hexdigest()
-
-
-def _parse_int(value: str | None, default: int, message: str) -> int:
-    if value is None or value.strip() == "":
-        return default
-    number = int_from_text(value)
-    if number is None:
-        raise InvalidInput(message)
-    return number
-
-
-def issue_login_token(
-    session: Session,
-    settings: Settings,
-    *,
-    account_id: int,
-    key_id: int | None,
-    user_email: str | None,
-    module: str | None,
-    ttl: str | None,
-) -> IssuedToken:
-    """Validate the request (spec 10 §5.2) and store a token that expires after ``ttl`` s (a module 1 login
-    token is single-use: ``consume_login_token``; a module 2 one confirms calls until then:
-    ``check_confirmation_token``)."""
-    lo, hi = settings.login_token_min_ttl, settings.login_token_max_ttl
-    mod = _parse_int(module, MODULE_B2B, BAD_MODULE)
-    if mod not in MODULES:
-        raise InvalidInput(BAD_MODULE)
-    seconds = _parse_int(ttl, settings.login_token_default_ttl, BAD_TTL.format(lo=lo, hi=hi))
-    if not lo <= seconds <= hi:
-        raise InvalidInput(BAD_TTL.format(lo=lo, hi=hi))
-    email = (user_email or "").strip()
-    if mod == MODULE_B2B and not email:
-        raise InvalidInput(EMAIL_REQUIRED)
-    if email and not _EMAIL.match(email):
-        raise InvalidInput(BAD_EMAIL)
-    account = session.get(Account, account_id)
-    if account is None:  # the key was linked to it a moment ago; treat a race like an unknown account
-        raise Unauthorized(USER_NOT_ALLOWED)
-    user_id: int | None = None
-    if email:
-        user = session.scalar(
-            select(User).where(User.account_id == account_id, func.lower(User.email) == email.lower())
-        )
-        if user is None or not user.active or user.deleted_at is not None:
-            raise Unauthorized(USER_NOT_ALLOWED)
-        user_id = user.id
-    if mod == MODULE_B2B and not account.b2b_portal_enabled:
-        raise PreconditionFailed(NO_B2B_PORTAL)
-    token = str(uuid.uuid4())
-    now = clock.precise_utcnow()
-    expires = now + timedelta(seconds=seconds)
-    session.add(
-        LoginToken(
-            token_hash=_hash_token(token),
-            account_id=account_id,
-            user_id=user_id,
-            module=mod,
-            key_id=key_id,
-            created_at=now,
-            expires_at=expires,
-        )
-    )
-    session.commit()
-    url = None
-    if mod == MODULE_B2B:
-        base = (account.b2b_portal_url or settings.b2b_portal_base_url).rstrip("/")
-        url = f"{base}/login/token?token={token}"
-    return IssuedToken(token=token, url=url, module=mod, ttl=seconds, expires_at=expires)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumedToken:
-    """What a consumed token was bound to."""
-
-    account_id: int
-    user_id: int | None
-    module: int
-
-
-def consume_login_token(
-    session: Session, token: str | None, *, module: int, account_id: int | None = None
-) -> ConsumedToken:
-    """Use a token once: it must exist, be for ``module`` (and ``account_id``), be unexpired and unused.
-
-    The check and the marking are one conditional UPDATE, so two concurrent uses cannot both succeed.
-    Raises ``Unauthorized`` with a message saying which condition failed. The caller commits.
-    """
-    if not token or not token.strip():
-        raise Unauthorized(TOKEN_INVALID)
-    digest = _hash_token(token)
-    row = session.scalar(select(LoginToken).where(LoginToken.token_hash == digest))
-    if row is None or row.module != module or (account_id is not None and row.account_id != account_id):
-        raise Unauthorized(TOKEN_INVALID)
-    now = clock.precise_utcnow()
-    if row.used_at is not None:
-        raise Unauthorized(TOKEN_USED)
-    if row.expires_at <= now:
-        raise Unauthorized(TOKEN_EXPIRED)
-    claimed = session.execute(
-        update(LoginToken)
-        .where(LoginToken.id == row.id, LoginToken.used_at.is_(None), LoginToken.expires_at > now)
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        raise Unauthorized(TOKEN_USED)
-    return ConsumedToken(account_id=row.account_id, user_id=row.user_id, module=row.module)
-
-
-def check_confirmation_token(session: Session, token: str | None, *, account_id: int) -> None:
-    """Accept a WebAPI (module 2) confirmation token for ``account_id`` during its whole life (``ttl``).
-
-    Unlike a B2B login token, it is not single-use: a client removing prices in several chunks confirms each
-    call with the same token (spec 40 §5.2 only asks for a valid token, "obsolete" after its ttl). The first
-    use is recorded (``used_at``). Raises ``Unauthorized`` saying which condition failed. The caller commits.
-    """
-    if not token or not token.strip():
-        raise Unauthorized(TOKEN_INVALID)
-    row = session.scalar(select(LoginToken).where(LoginToken.token_hash == _hash_token(token)))
-    if row is None or row.module != MODULE_WEBAPI or row.account_id != account_id:
-        raise Unauthorized(TOKEN_INVALID)
-    now = clock.precise_utcnow()
-    if row.expires_at <= now:
-        raise Unauthorized(TOKEN_EXPIRED)
-    if row.used_at is None:
-        session.execute(
-            update(LoginToken)
-            .where(LoginToken.id == row.id, LoginToken.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
-
-# --- reads --------------------------------------------------------------------------------------------
-
-
-def _paged(session: Session, stmt: Any, order: Sequence[Any], page: Page) -> tuple[int, list[Any]]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.scalars(stmt.order_by(*order).offset(page.offset).limit(page.limit)).all()
-    return total, list(rows)
-
-
-def list_accounts(
-    session: Session, caller: Caller, page: Page, *, document_number: str | None, account_id: str | None
-) -> tuple[int, list[Account]]:
-    """Accounts linked to the key, optionally narrowed by ``DocNumber`` or one ``accountId``."""
-    ids = caller.account_ids
-    if account_id is not None and account_id.strip():
-        wanted = int_from_text(account_id)
-        if wanted is None:
-            raise AccountNotLinked(None)
-        if wanted not in caller.accounts:
-            raise AccountNotLinked(wanted)
-        ids = [wanted]
-    stmt = select(Account).where(Account.id.in_(ids))
-    if document_number is not None and document_number.strip():
-        stmt = stmt.where(Account.doc_number == document_number.strip())
-    return _paged(session, stmt, [Account.id], page)
-
-
-def list_marketplaces(session: Session, account_id: int, page: Page) -> tuple[int, list[Marketplace]]:
-    """Marketplaces connected to the account."""
-    stmt = (
-        select(Marketplace)
-        .join(AccountMarketplace, AccountMarketplace.marketplace_id == Marketplace.id)
-        .where(AccountMarketplace.account_id == account_id)
-    )
-    order = [Marketplace.name, Marketplace.id] if page.sort.id == "Name" else [Marketplace.id]
-    return _paged(session, stmt, order, page)
-
-
-def list_price_lists(session: Session, account_id: int, page: Page) -> tuple[int, list[PriceList]]:
-    """Price lists of the account."""
-    stmt = select(PriceList).where(PriceList.account_id == account_id)
-    order = [PriceList.name, PriceList.id] if page.sort.id == "Name" else [PriceList.id]
-    return _paged(session, stmt, order, page)
-
-
-@dataclass(frozen=True, slots=True)
-class StoreFilters:
-    """Filters of GET .../stores (spec 10 §4.1); None = no filtering."""
-
-    allow_pickup_in_stores: bool | None = None
-    with_account_pickup: bool | None = None
-    marketplace: int | None = None
-
-
-def list_stores(
-    session: Session, account_id: int, filters: StoreFilters, page: Page
-) -> tuple[int, list[tuple[Store, list[StoreExternalId]]]]:
-    """Stores of the account matching every given filter, with their marketplace ids."""
-    stmt = select(Store).where(Store.account_id == account_id)
-    if filters.allow_pickup_in_stores is not None:
-        stmt = stmt.where(Store.allow_pickup_store.is_(filters.allow_pickup_in_stores))
-    if filters.with_account_pickup is not None:
-        has_pickup = Store.pickup_name.is_not(None)
-        stmt = stmt.where(has_pickup if filters.with_account_pickup else Store.pickup_name.is_(None))
-    if filters.marketplace is not None:
-        stmt = stmt.where(
-            exists().where(StoreExternalId.store_id == Store.id, StoreExternalId.marketplace_id == filters.marketplace)
-        )
-    order = [Store.created_at, Store.id] if page.sort.id == "dateCreated" else [Store.id]
-    total, stores = _paged(session, stmt, order, page)
-    externals: dict[int, list[StoreExternalId]] = {s.id: [] for s in stores}
-    if stores:
-        for ext in session.scalars(
-            select(StoreExternalId).where(StoreExternalId.store_id.in_(list(externals))).order_by(StoreExternalId.id)
-        ):
-            externals[ext.store_id].append(ext)
-    return total, [(s, externals[s.id]) for s in stores]
-
-
-# --- fiscal tax rules (our design, spec 10 §6) ---------------------------------------------------------
-
-RULE_CREATED = "Tax rule created"
-RULE_UPDATED = "Tax rule updated"
-DUPLICATE_CODE = "The same Code appears more than once in the request; only the first was applied"
-
-
-def upsert_fiscal_tax_rules(session: Session, account_id: int, raw_items: list[Any]) -> ActionResult:
-    """Create or update rules by ``Code``; each element validated and applied on its own."""
-    result = ActionResultBuilder("Code")
-    existing = {
-        r.code.lower(): r for r in session.scalars(select(FiscalTaxRule).where(FiscalTaxRule.account_id == account_id))
-    }
-    seen: set[str] = set()
-    now = clock.utcnow()
-    for number, raw in enumerate(raw_items):
-        outcome, rule = validate_element(result, number, raw, FiscalTaxRuleIn, "Code")
-        if rule is None:
-            continue
-        code = rule.Code.strip()
-        if code.lower() in seen:
-            outcome.error(DUPLICATE_CODE, code)
-            continue
-        seen.add(code.lower())
-        row = existing.get(code.lower())
-        if row is None:
-            row = FiscalTaxRule(account_id=account_id, code=code)
-            session.add(row)
-            existing[code.lower()] = row
-            outcome.info(RULE_CREATED, code)
-        else:
-            outcome.info(RULE_UPDATED, code)
-        row.name = rule.Name
-        row.tax_type = rule.TaxType
-        row.percentage = rule.Percentage
-        row.state_code = rule.StateCode
-        row.active = rule.Active
-        row.date_updated = now
-    session.commit()
-    return result.build()
-
-
-def list_fiscal_tax_rules(session: Session, account_id: int, page: Page) -> tuple[int, list[FiscalTaxRule]]:
-    """The account's tax rules ordered by code."""
-    stmt = select(FiscalTaxRule).where(FiscalTaxRule.account_id == account_id)
-    return _paged(session, stmt, [FiscalTaxRule.code, FiscalTaxRule.id], page)
-
-
-# --- operator actions (CLI) ---------------------------------------------------------------------------
-
 UNKNOWN_ACCOUNT = "Account {id} does not exist"
 UNKNOWN_MARKETPLACE = "Marketplace {id} does not exist in the catalogue"
+EMPTY_NAME = "name must not be empty"
+UNKNOWN_TIME_ZONE = "Unknown time zone '{timezone}'"
+KEY_WITHOUT_ACCOUNTS = "a key needs at least one account"
+RATE_LIMIT_TOO_LOW = "rate limit must be at least 1 request per minute"
+USER_EXISTS = "User {email} already exists in account {account_id}"
+UNKNOWN_KEY = "API key {id} does not exist"
+KEY_REVOKED = "API key {id} is already revoked"
+AUDIT_NEEDS_ACCOUNT_OR_KEY = "Give --account, --key or both"
+
+
+class UnknownAccount(NotFound):
+    """The account does not exist (404)."""
+
+    message = UNKNOWN_ACCOUNT
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(UNKNOWN_ACCOUNT.format(id=account_id))
+
+
+class UnknownMarketplace(NotFound):
+    """The marketplace is not in the catalogue (404)."""
+
+    message = UNKNOWN_MARKETPLACE
+
+    def __init__(self, marketplace_id: int) -> None:
+        super().__init__(UNKNOWN_MARKETPLACE.format(id=marketplace_id))
+
+
+class EmptyName(InvalidInput):
+    """A name is empty (400)."""
+
+    message = EMPTY_NAME
+
+
+class UnknownTimeZone(InvalidInput):
+    """The time zone is not a known IANA name (400)."""
+
+    message = UNKNOWN_TIME_ZONE
+
+    def __init__(self, timezone: str) -> None:
+        super().__init__(UNKNOWN_TIME_ZONE.format(timezone=timezone))
+
+
+class KeyWithoutAccounts(InvalidInput):
+    """A key must serve at least one account (400)."""
+
+    message = KEY_WITHOUT_ACCOUNTS
+
+
+class RateLimitTooLow(InvalidInput):
+    """A key's own rate limit is below 1 request per minute (400)."""
+
+    message = RATE_LIMIT_TOO_LOW
+
+
+class UserExists(InvalidInput):
+    """The account already has a user with that e-mail (400)."""
+
+    message = USER_EXISTS
+
+    def __init__(self, email: str, account_id: int) -> None:
+        super().__init__(USER_EXISTS.format(email=email, account_id=account_id))
+
+
+class UnknownKey(NotFound):
+    """The API key does not exist (404)."""
+
+    message = UNKNOWN_KEY
+
+    def __init__(self, key_id: int) -> None:
+        super().__init__(UNKNOWN_KEY.format(id=key_id))
+
+
+class KeyAlreadyRevoked(InvalidInput):
+    """The API key is already revoked (400)."""
+
+    message = KEY_REVOKED
+
+    def __init__(self, key_id: int) -> None:
+        super().__init__(KEY_REVOKED.format(id=key_id))
+
+
+class AuditNeedsAccountOrKey(InvalidInput):
+    """The audit log is read by account, by key or both (400)."""
+
+    message = AUDIT_NEEDS_ACCOUNT_OR_KEY
 
 
 def require_account_row(session: Session, account_id: int) -> Account:
     """The account, or ``NotFound``."""
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(UNKNOWN_ACCOUNT.format(id=account_id))
+        raise UnknownAccount(account_id)
     return account
 
 
@@ -361,14 +145,14 @@ def create_account(
 ) -> Account:
     """Create an account (flushes; the caller commits)."""
     if not name.strip():
-        raise InvalidInput("name must not be empty")
+        raise EmptyName
     if timezone is not None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"Unknown time zone '{timezone}'") from None
+            raise UnknownTimeZone(timezone) from None
     account = Account(
         name=name.strip(),
         account_type=AccountType(account_type).value,
@@ -425,9 +209,9 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """Create a key for ``account_ids``; returns the row and the secret (shown only now)."""
     if not account_ids:
-        raise InvalidInput("a key needs at least one account")
+        raise KeyWithoutAccounts
     if rate_limit is not None and rate_limit < 1:
-        raise InvalidInput("rate limit must be at least 1 request per minute")
+        raise RateLimitTooLow
     for account_id in account_ids:
         require_account_row(session, account_id)
     secret = secret or new_key_secret()
@@ -453,11 +237,11 @@ def create_user(session: Session, account_id: int, email: str, *, name: str | No
     """Add a user to an account (e-mails are unique per account, case-insensitively)."""
     require_account_row(session, account_id)
     email = email.strip()
-    if not _EMAIL.match(email):
-        raise InvalidInput(BAD_EMAIL)
+    if not EMAIL_PATTERN.match(email):
+        raise BadEmail
     clash = session.scalar(select(User).where(User.account_id == account_id, func.lower(User.email) == email.lower()))
     if clash is not None:
-        raise InvalidInput(f"User {email} already exists in account {account_id}")
+        raise UserExists(email, account_id)
     user = User(account_id=account_id, email=email, name=name, active=active)
     session.add(user)
     session.flush()
@@ -470,6 +254,19 @@ MARKETPLACE_WITHOUT_CONNECTOR = (
 )
 
 
+class MarketplaceWithoutConnector(InvalidInput):
+    """The marketplace has no installed connector, so it cannot be connected (400)."""
+
+    message = MARKETPLACE_WITHOUT_CONNECTOR
+
+    def __init__(self, marketplace: Marketplace) -> None:
+        super().__init__(
+            MARKETPLACE_WITHOUT_CONNECTOR.format(
+                id=marketplace.id, name=marketplace.name, connector=marketplace.connector
+            )
+        )
+
+
 def add_marketplace(
     session: Session, account_id: int, marketplace_id: int, *, external_seller_id: str | None = None
 ) -> AccountMarketplace:
@@ -478,13 +275,9 @@ def add_marketplace(
     require_account_row(session, account_id)
     marketplace = session.get(Marketplace, marketplace_id)
     if marketplace is None:
-        raise NotFound(UNKNOWN_MARKETPLACE.format(id=marketplace_id))
+        raise UnknownMarketplace(marketplace_id)
     if not has_channel(marketplace.connector):
-        raise InvalidInput(
-            MARKETPLACE_WITHOUT_CONNECTOR.format(
-                id=marketplace.id, name=marketplace.name, connector=marketplace.connector
-            )
-        )
+        raise MarketplaceWithoutConnector(marketplace)
     link = session.get(AccountMarketplace, (account_id, marketplace_id))
     if link is None:
         link = AccountMarketplace(
@@ -514,7 +307,7 @@ def create_price_list(
     """Create a price list; the first list of an account becomes its default."""
     require_account_row(session, account_id)
     if not name.strip():
-        raise InvalidInput("name must not be empty")
+        raise EmptyName
     has_lists = session.scalar(select(func.count()).where(PriceList.account_id == account_id)) or 0
     if is_default or has_lists == 0:
         session.execute(update(PriceList).where(PriceList.account_id == account_id).values(is_default=False))
@@ -559,7 +352,7 @@ def create_store(
     """Create a store; ``pickup`` fills ``AccountPickup``; ``external_ids`` are (marketplace, id, name)."""
     require_account_row(session, account_id)
     if not name.strip():
-        raise InvalidInput("name must not be empty")
+        raise EmptyName
     pickup = pickup or {}
     store = Store(
         account_id=account_id,
@@ -586,16 +379,12 @@ def create_store(
     session.flush()
     for marketplace_id, external_id, ext_name in external_ids:
         if session.get(Marketplace, marketplace_id) is None:
-            raise NotFound(UNKNOWN_MARKETPLACE.format(id=marketplace_id))
+            raise UnknownMarketplace(marketplace_id)
         session.add(
             StoreExternalId(store_id=store.id, marketplace_id=marketplace_id, external_id=external_id, name=ext_name)
         )
     session.flush()
     return store
-
-
-UNKNOWN_KEY = "API key {id} does not exist"
-KEY_REVOKED = "API key {id} is already revoked"
 
 
 def list_keys(session: Session, account_id: int) -> list[tuple[ApiKey, list[int]]]:
@@ -614,9 +403,9 @@ def revoke_key(session: Session, key_id: int) -> ApiKey:
     """Revoke a key: the next request with it gets 401 on every process (keys are checked per request)."""
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise NotFound(UNKNOWN_KEY.format(id=key_id))
+        raise UnknownKey(key_id)
     if key.revoked_at is not None:
-        raise InvalidInput(KEY_REVOKED.format(id=key_id))
+        raise KeyAlreadyRevoked(key_id)
     key.revoked_at = clock.utcnow()
     session.flush()
     return key
@@ -627,9 +416,6 @@ def rotate_key(session: Session, key_id: int) -> tuple[ApiKey, str]:
     old = revoke_key(session, key_id)
     label = f"rotated from key {old.id}" if not old.label else old.label
     return create_key(session, key_account_ids(session, old.id), rate_limit=old.rate_limit, label=label)
-
-
-AUDIT_NEEDS_ACCOUNT_OR_KEY = "Give --account, --key or both"
 
 
 def list_audit(
@@ -645,7 +431,7 @@ def list_audit(
     from alephee.accounts.models import AuditEntry
 
     if account_id is None and key_id is None:
-        raise InvalidInput(AUDIT_NEEDS_ACCOUNT_OR_KEY)
+        raise AuditNeedsAccountOrKey
     stmt = select(AuditEntry)
     if account_id is not None:
         stmt = stmt.where(AuditEntry.account_id == account_id)

@@ -14,7 +14,7 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from alephee.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from alephee.http.context import AppContext
 from alephee.http.errors import describe_validation_errors
 from alephee.http.wire import read_input
@@ -27,6 +27,69 @@ NOT_AN_ARRAY = "The request body must be a JSON array"
 NOT_AN_OBJECT = "The request body must be a JSON object"
 TOO_MANY = "Too many objects in one request: {count} sent, at most {cap} allowed. Nothing was processed"
 WRONG_TYPE = "Content-Type must be application/json"
+
+
+class NotJsonMedia(UnsupportedMediaType):
+    """The Content-Type does not announce JSON (415)."""
+
+    message = WRONG_TYPE
+
+
+class EmptyBody(InvalidInput):
+    """The request has no body (400)."""
+
+    message = EMPTY_BODY
+
+
+class InvalidJson(InvalidInput):
+    """The body is not valid JSON (400)."""
+
+    message = BAD_JSON
+
+
+class BodyNotAnArray(InvalidInput):
+    """The body must be a JSON array (400)."""
+
+    message = NOT_AN_ARRAY
+
+
+class BodyNotAnObject(InvalidInput):
+    """The body must be a JSON object (400)."""
+
+    message = NOT_AN_OBJECT
+
+
+class InvalidBody(InvalidInput):
+    """A property of the body is missing or invalid (400); the message names the first problem."""
+
+    message = "Invalid request"
+
+
+class TooManyObjects(PayloadTooLarge):
+    """More objects than the endpoint accepts in one request; nothing was processed (413)."""
+
+    message = TOO_MANY
+
+    def __init__(self, count: int, cap: int) -> None:
+        super().__init__(TOO_MANY.format(count=count, cap=cap))
+
+
+# What reading a JSON body can refuse: an array of elements (``json_array``), or one object (``json_object``).
+JSON_ARRAY_REFUSALS: tuple[type[DomainError], ...] = (
+    NotJsonMedia,
+    EmptyBody,
+    InvalidJson,
+    BodyNotAnArray,
+    TooManyObjects,
+)
+JSON_OBJECT_REFUSALS: tuple[type[DomainError], ...] = (
+    NotJsonMedia,
+    EmptyBody,
+    InvalidJson,
+    BodyNotAnObject,
+    InvalidBody,
+    TooManyObjects,
+)
 
 # The UTF-8 byte order mark some serializers (Delphi, .NET) write before the JSON text; RFC 8259 §8.1 lets a
 # parser ignore it, and the service being replaced did.
@@ -58,16 +121,16 @@ async def read_json(request: Request) -> Any:
     """The parsed JSON body (415 for a non-JSON content type, 400 for empty or invalid JSON); a leading UTF-8
     byte order mark is skipped."""
     if not is_json_media(media_type(request)):
-        raise UnsupportedMediaType(WRONG_TYPE)
+        raise NotJsonMedia()
     raw = await request.body()
     if raw.startswith(UTF8_BOM):
         raw = raw[len(UTF8_BOM) :]
     if not raw.strip():
-        raise InvalidInput(EMPTY_BODY)
+        raise EmptyBody()
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise InvalidInput(BAD_JSON) from None
+        raise InvalidJson() from None
 
 
 def json_array() -> Callable[[Request], Awaitable[list[Any]]]:
@@ -79,11 +142,11 @@ def json_array() -> Callable[[Request], Awaitable[list[Any]]]:
     async def dependency(request: Request) -> list[Any]:
         data = await read_json(request)
         if not isinstance(data, list):
-            raise InvalidInput(NOT_AN_ARRAY)
+            raise BodyNotAnArray()
         request.scope.setdefault("state", {})["items"] = len(data)
         cap = _cap(request)
         if cap is not None and len(data) > cap:
-            raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=cap))
+            raise TooManyObjects(len(data), cap)
         return data
 
     return dependency
@@ -101,12 +164,12 @@ def json_object(model: type[M], *, unwrap_single: bool = False) -> Callable[[Req
         if isinstance(data, list):
             cap = _cap(request)
             if cap is not None and len(data) > cap:
-                raise PayloadTooLarge(TOO_MANY.format(count=len(data), cap=cap))
+                raise TooManyObjects(len(data), cap)
             if not (unwrap_single and len(data) == 1):
-                raise InvalidInput(NOT_AN_OBJECT)
+                raise BodyNotAnObject()
             data = data[0]
         if not isinstance(data, dict):
-            raise InvalidInput(NOT_AN_OBJECT)
+            raise BodyNotAnObject()
         request.scope.setdefault("state", {})["items"] = 1
         return validate(model, data)
 
@@ -118,7 +181,7 @@ def validate(model: type[M], data: Any) -> M:
     try:
         return read_input(model, data)
     except ValidationError as exc:
-        raise InvalidInput(describe_validation_errors(exc.errors())) from None
+        raise InvalidBody(describe_validation_errors(exc.errors())) from None
 
 
 def body_doc(model: type[BaseModel], *, array: bool, description: str = "") -> dict[str, Any]:

@@ -23,6 +23,15 @@ _DATE_HM = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
 BAD_DATE = "Invalid date for '{name}': use yyyy-mm-dd, yyyy-mm-dd HH:mm or ISO 8601"
 
 
+class InvalidDate(InvalidInput):
+    """A date is not yyyy-mm-dd, yyyy-mm-dd HH:mm or ISO 8601 (400)."""
+
+    message = BAD_DATE
+
+    def __init__(self, name: str) -> None:
+        super().__init__(BAD_DATE.format(name=name))
+
+
 def parse_filter_datetime(value: str, *, name: str = "date", end_of_day: bool = False) -> datetime:
     """Parse a query-string date filter to aware UTC. Naive values are UTC (see the module docstring).
 
@@ -51,4 +60,4 @@ def parse_datetime(value: str, tz: tzinfo, *, name: str = "date", end_of_day: bo
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         # OverflowError: an instant of year 1 or 9999 that UTC cannot hold (e.g. 0001-01-01T00:00+01:00).
-        raise InvalidInput(BAD_DATE.format(name=name)) from exc
+        raise InvalidDate(name) from exc

@@ -23,8 +23,14 @@ HTTP_MESSAGES = {
 }
 
 
+class InvalidParameters(errors.InvalidInput):
+    """A query, path or body value does not fit its declared type or bounds (400)."""
+
+    message = "Invalid request"
+
+
 # What every authenticated route can answer before its own rules run (accounts/auth.py, http/ratelimit.py): the key
-# and account checks, then the rate limit.
+# and account checks, then the rate limit (by category; ``accounts.auth`` has the same sets with each refusal named).
 AUTHENTICATED: tuple[type[errors.DomainError], ...] = (errors.Unauthorized, errors.TooManyRequests)
 
 

@@ -13,9 +13,9 @@ from typing import Any, Generic, TypeVar
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
 
-from alephee.errors import InvalidInput, RangeNotSatisfiable
+from alephee.errors import DomainError, InvalidInput, RangeNotSatisfiable
 from alephee.http.context import AppContext
-from alephee.http.params import MAX_INT32, query_int
+from alephee.http.params import MAX_INT32, NotAnInteger, query_int
 from alephee.http.wire import JSON_MEDIA, WireModel
 
 DEFAULT_LIMIT = 100
@@ -24,6 +24,43 @@ NEGATIVE_OFFSET = "'offset' must be 0 or greater"
 OFFSET_TOO_LARGE = "'offset' is out of range"
 LIMIT_TOO_SMALL = "'limit' must be 1 or greater"
 UNKNOWN_SORT = "Unknown sort '{value}'. Available sorts: {available}"
+
+
+class NegativeOffset(RangeNotSatisfiable):
+    """``offset`` is negative (416)."""
+
+    message = NEGATIVE_OFFSET
+
+
+class OffsetTooLarge(RangeNotSatisfiable):
+    """``offset`` is beyond the largest row number (416)."""
+
+    message = OFFSET_TOO_LARGE
+
+
+class LimitTooSmall(RangeNotSatisfiable):
+    """``limit`` is 0 or negative (416)."""
+
+    message = LIMIT_TOO_SMALL
+
+
+class UnknownSort(InvalidInput):
+    """``sort`` names no sort of the endpoint (400)."""
+
+    message = UNKNOWN_SORT
+
+    def __init__(self, value: str, available: str) -> None:
+        super().__init__(UNKNOWN_SORT.format(value=value, available=available))
+
+
+# What reading the paging of a list endpoint can refuse.
+PAGING_REFUSALS: tuple[type[DomainError], ...] = (
+    NotAnInteger,
+    UnknownSort,
+    NegativeOffset,
+    OffsetTooLarge,
+    LimitTooSmall,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +143,11 @@ class Paging:
         off = _int(offset, "offset", 0)
         lim = _int(limit, "limit", DEFAULT_LIMIT)
         if off < 0:
-            raise RangeNotSatisfiable(NEGATIVE_OFFSET)
+            raise NegativeOffset()
         if off > MAX_INT32:
-            raise RangeNotSatisfiable(OFFSET_TOO_LARGE)
+            raise OffsetTooLarge()
         if lim < 1:
-            raise RangeNotSatisfiable(LIMIT_TOO_SMALL)
+            raise LimitTooSmall()
         partial = cap is not None and lim > cap
         if partial:
             lim = cap  # type: ignore[assignment]
@@ -122,7 +159,7 @@ class Paging:
             found = next((s for s in self.available if s.id.lower() == sort.strip().lower()), None)
             if found is None:
                 names = ", ".join(s.id for s in self.available)
-                raise InvalidInput(UNKNOWN_SORT.format(value=sort.strip(), available=names))
+                raise UnknownSort(sort.strip(), names)
             chosen = found
         return Page(
             offset=off, limit=lim, sort=chosen, sort_requested=requested, partial=partial, available=self.available

@@ -22,11 +22,18 @@ from throttled.rate_limiter import RateLimitResult
 from throttled.store import BaseStore
 
 from alephee.config import Settings
+from alephee.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
 
 # What a store that cannot be reached raises (throttled-py wraps redis-py's errors, which wrap socket errors).
 STORE_ERRORS = (StoreUnavailableError, RedisError, OSError)
+
+
+class RateLimitExceeded(TooManyRequests):
+    """The key used up its per-minute budget for this endpoint (429)."""
+
+    message = "Too many requests"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,14 @@ from alephee.http.wire import clean_text
 
 BAD_QUERY_TEXT = "Query parameter '{name}' {problem}"
 BAD_PATH_TEXT = "Path parameter '{name}' {problem}"
+
+
+class RefusedText(InvalidInput):
+    """A query or path value holds a control character (400); the message names the parameter."""
+
+    message = "A query or path value holds a control character"
+
+
 # Where the first refused value waits for the caller to be authenticated (request scope "state").
 TEXT_PROBLEM = "text_problem"
 # Percent-escapes or raw bytes of control or non-ASCII characters: only such query strings need a look.
@@ -72,7 +80,7 @@ def refuse_bad_text(request: Request) -> None:
     """400 when a query or path value of the request was refused by the text rule (see the module doc)."""
     problem = request.scope.get("state", {}).get(TEXT_PROBLEM)
     if problem:
-        raise InvalidInput(problem)
+        raise RefusedText(problem)
 
 
 def canonical_query(query_string: bytes, names: dict[str, str]) -> bytes:

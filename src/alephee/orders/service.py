@@ -72,6 +72,7 @@ from alephee.orders.rendering import (
     page_body,
     render_orders,
 )
+from alephee.orders.reservations import release_b2b_reservation
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
 from alephee.webhooks import events as webhook_events
 
@@ -1166,9 +1167,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
         )
         webhook_events.order_status_changed(session, order, previous)
         if changed_status and target == st.CANCELLED and order.origin == ORIGIN_B2B:
-            from alephee.portal.service import release_cancelled_order_stock
-
-            release_cancelled_order_stock(session, order)
+            release_b2b_reservation(session, order.id)
         if order.origin not in HUB_ORIGINS:
             enqueue(
                 session,

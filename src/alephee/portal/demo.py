@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee.config import Settings
-from alephee.portal import service as portal
+from alephee.portal import catalog as portal
 from alephee.products import service as products
 from alephee.products.models import Brand, Product, ProductPrice
 from alephee.products.schemas import KIT, VARIATION_MASTER

@@ -6,7 +6,7 @@ render a template or redirect (post/redirect/get).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
 from importlib import resources
@@ -25,7 +25,10 @@ from alephee import __version__
 from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.http.errors import status_for
-from alephee.portal import service
+from alephee.portal import cart as carts
+from alephee.portal import catalog as portal_catalog
+from alephee.portal import checkout, sessions
+from alephee.portal import orders as buyer_orders
 from alephee.portal.formatting import buyer_status, format_money, format_rate, plural
 
 PREFIX = "/b2b"
@@ -70,14 +73,10 @@ def _prefix(request: Request) -> str:
     return str(request.scope.get("root_path", "")) + PREFIX
 
 
-@contextmanager
-def _write(request: Request) -> Iterator[Session]:
-    session = _ctx(request).db.write_session()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
+def _write(request: Request) -> AbstractContextManager[Session]:
+    # The request's one transaction: committed when the block ends (a refusal shown as a page included: what
+    # the refused step already did, e.g. a consumed login link, stays done), rolled back when it raises.
+    return _ctx(request).db.writing()
 
 
 @contextmanager
@@ -98,7 +97,7 @@ def _secure(response: Response) -> Response:
     return response
 
 
-def _local_time(viewer: service.Viewer | None, request: Request) -> Callable[[datetime], str]:
+def _local_time(viewer: sessions.Viewer | None, request: Request) -> Callable[[datetime], str]:
     zone_name = (viewer.timezone if viewer else None) or _ctx(request).settings.default_timezone
     try:
         zone = ZoneInfo(zone_name)
@@ -114,7 +113,7 @@ def _local_time(viewer: service.Viewer | None, request: Request) -> Callable[[da
 def _render(
     request: Request,
     template: str,
-    viewer: service.Viewer | None,
+    viewer: sessions.Viewer | None,
     status_code: int = 200,
     **values: Any,
 ) -> Response:
@@ -145,17 +144,17 @@ def _https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _error_page(request: Request, exc: DomainError, viewer: service.Viewer | None = None) -> Response:
+def _error_page(request: Request, exc: DomainError, viewer: sessions.Viewer | None = None) -> Response:
     status = status_for(exc)
-    if isinstance(exc, service.LoginLinkRefused) and exc.expired:
+    if isinstance(exc, sessions.LoginLinkRefused) and exc.expired:
         status = 410
     kind = "message"
     if viewer is None:
-        if isinstance(exc, service.LoginLinkRefused):
+        if isinstance(exc, sessions.LoginLinkRefused):
             kind = "link"
-        elif isinstance(exc, service.AccessDisabled):
+        elif isinstance(exc, sessions.AccessDisabled):
             kind = "disabled"
-        elif isinstance(exc, service.SessionRequired):
+        elif isinstance(exc, sessions.SessionRequired):
             kind = "session"
     template = "message.html" if kind == "message" else "access.html"
     response = _render(request, template, viewer, status, message=exc.message, status=status, kind=kind)
@@ -164,11 +163,11 @@ def _error_page(request: Request, exc: DomainError, viewer: service.Viewer | Non
     return response
 
 
-def _page(request: Request, render: Callable[[Session, service.Viewer], Response]) -> Response:
+def _page(request: Request, render: Callable[[Session, sessions.Viewer], Response]) -> Response:
     """A GET page for a signed-in viewer (the flash message is shown once)."""
     with _read(request) as session:
         try:
-            viewer = service.require_viewer(session, request.cookies.get(COOKIE))
+            viewer = sessions.require_viewer(session, request.cookies.get(COOKIE))
         except DomainError as exc:
             return _error_page(request, exc)
         try:
@@ -177,13 +176,13 @@ def _page(request: Request, render: Callable[[Session, service.Viewer], Response
             response = _error_page(request, exc, viewer)
     if viewer.flash is not None:
         with _write(request) as session:
-            service.pop_flash(session, viewer)
+            sessions.pop_flash(session, viewer)
     return response
 
 
 async def _action(
     request: Request,
-    act: Callable[[Session, service.Viewer, FormData], str],
+    act: Callable[[Session, sessions.Viewer, FormData], str],
     *,
     failure_path: Callable[[FormData], str] | str,
 ) -> Response:
@@ -194,17 +193,18 @@ async def _action(
     def run() -> Response:
         with _write(request) as session:
             try:
-                viewer = service.require_viewer(session, request.cookies.get(COOKIE))
+                viewer = sessions.require_viewer(session, request.cookies.get(COOKIE))
             except DomainError as exc:
                 return _error_page(request, exc)
             try:
-                service.check_csrf(viewer, _field(form, "csrf"))
+                sessions.check_csrf(viewer, _field(form, "csrf"))
             except DomainError as exc:
                 return _error_page(request, exc, viewer)
             try:
                 return _redirect(request, act(session, viewer, form))
             except DomainError as exc:
-                service.flash_now(session, viewer, "error", exc.message)
+                session.rollback()  # the refused action leaves nothing behind but its message
+                sessions.set_flash(session, viewer, "error", exc.message)
                 return _redirect(request, failure_path if isinstance(failure_path, str) else failure_path(form))
 
     try:
@@ -228,7 +228,7 @@ def _int(raw: str | None, default: int, *, upper: int = MAX_PAGE) -> int:
 def _product_id(raw: str | None) -> int:
     value = _int(raw, 0, upper=MAX_ID)
     if value <= 0:
-        raise service.PortalNotFound(service.PRODUCT_NOT_FOUND)
+        raise portal_catalog.ProductNotFound
     return value
 
 
@@ -249,7 +249,7 @@ def login_with_token(request: Request) -> Response:
     token = request.query_params.get("token")
     with _write(request) as session:
         try:
-            opened = service.sign_in(session, _ctx(request).settings, token, previous=request.cookies.get(COOKIE))
+            opened = sessions.sign_in(session, _ctx(request).settings, token, previous=request.cookies.get(COOKIE))
         except DomainError as exc:
             return _error_page(request, exc)
     response = _redirect(request, "/catalog")
@@ -273,13 +273,13 @@ async def logout(request: Request) -> Response:
     def run() -> Response:
         cookie = request.cookies.get(COOKIE)
         with _write(request) as session:
-            viewer = service.authenticate(session, cookie)
+            viewer = sessions.authenticate(session, cookie)
             if viewer is not None:
                 try:
-                    service.check_csrf(viewer, _field(form, "csrf"))
+                    sessions.check_csrf(viewer, _field(form, "csrf"))
                 except DomainError as exc:
                     return _error_page(request, exc, viewer)
-                service.end_session(session, cookie)
+                sessions.end_session(session, cookie)
         # Without a valid session there is nothing to end: the browser is signed out already.
         return _clear_cookie(request, _redirect(request, SIGNED_OUT))
 
@@ -293,7 +293,7 @@ async def logout(request: Request) -> Response:
 def signed_out(request: Request) -> Response:
     """Where logging out lands: how to come back (a signed-in browser goes to the catalog instead)."""
     with _read(request) as session:
-        viewer = service.authenticate(session, request.cookies.get(COOKIE))
+        viewer = sessions.authenticate(session, request.cookies.get(COOKIE))
     if viewer is not None:
         return _redirect(request, "/catalog")
     return _render(request, "access.html", None, 200, kind="signed_out", status=200)
@@ -304,9 +304,9 @@ def signed_out(request: Request) -> Response:
 def home(request: Request) -> Response:
     """Signed in: the catalog. Otherwise: how to get in (through the seller's system only)."""
     with _read(request) as session:
-        viewer = service.authenticate(session, request.cookies.get(COOKIE))
+        viewer = sessions.authenticate(session, request.cookies.get(COOKIE))
     if viewer is None:
-        return _error_page(request, service.SessionRequired())
+        return _error_page(request, sessions.SessionRequired())
     return _redirect(request, "/catalog")
 
 
@@ -319,8 +319,8 @@ def catalog(request: Request) -> Response:
     query = request.query_params.get("q")
     page = _int(request.query_params.get("page"), 1)
 
-    def render(session: Session, viewer: service.Viewer) -> Response:
-        result = service.search_catalog(session, _ctx(request).settings, viewer, query, page)
+    def render(session: Session, viewer: sessions.Viewer) -> Response:
+        result = portal_catalog.search_catalog(session, _ctx(request).settings, viewer, query, page)
         return _render(request, "catalog.html", viewer, result=result)
 
     return _page(request, render)
@@ -330,8 +330,8 @@ def catalog(request: Request) -> Response:
 def product(request: Request, product_id: str) -> Response:
     """A product's detail (kits with their components)."""
 
-    def render(session: Session, viewer: service.Viewer) -> Response:
-        detail = service.product_detail(session, viewer, _product_id(product_id))
+    def render(session: Session, viewer: sessions.Viewer) -> Response:
+        detail = portal_catalog.product_detail(session, viewer, _product_id(product_id))
         return _render(request, "product.html", viewer, detail=detail)
 
     return _page(request, render)
@@ -344,8 +344,8 @@ def product(request: Request, product_id: str) -> Response:
 def cart(request: Request) -> Response:
     """The cart with today's prices and stock."""
 
-    def render(session: Session, viewer: service.Viewer) -> Response:
-        return _render(request, "cart.html", viewer, cart=service.cart_view(session, viewer))
+    def render(session: Session, viewer: sessions.Viewer) -> Response:
+        return _render(request, "cart.html", viewer, cart=carts.cart_view(session, viewer))
 
     return _page(request, render)
 
@@ -354,9 +354,9 @@ def cart(request: Request) -> Response:
 async def cart_add(request: Request) -> Response:
     """Add units of a product (never above its B2B stock)."""
 
-    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
+    def act(session: Session, viewer: sessions.Viewer, form: FormData) -> str:
         product_id = _product_id(_field(form, "product_id"))
-        service.add_to_cart(session, _ctx(request).settings, viewer, product_id, _field(form, "quantity"))
+        carts.add_to_cart(session, _ctx(request).settings, viewer, product_id, _field(form, "quantity"))
         return _back(form)
 
     return await _action(request, act, failure_path=_back)
@@ -377,7 +377,7 @@ def _quantities(form: FormData) -> dict[int, str | None]:
     return out
 
 
-def _shown(form: FormData) -> service.ShownCart:
+def _shown(form: FormData) -> carts.ShownCart:
     """What the confirmation form says its page showed: the cart version and each line's unit price (a missing
     or garbled version never matches the cart's)."""
     prices: dict[int, Decimal | None] = {}
@@ -385,16 +385,16 @@ def _shown(form: FormData) -> service.ShownCart:
         if key.startswith("price-") and isinstance(value, str):
             product_id = _int(key[6:], 0, upper=MAX_ID)
             if product_id > 0:
-                prices[product_id] = service.shown_price(value)
-    return service.ShownCart(_int(_field(form, "cart_version"), -1, upper=MAX_ID), prices)
+                prices[product_id] = carts.shown_price(value)
+    return carts.ShownCart(_int(_field(form, "cart_version"), -1, upper=MAX_ID), prices)
 
 
 @router.post("/cart/update")
 async def cart_update(request: Request) -> Response:
     """Set line quantities (0 removes a line; each capped at the B2B stock)."""
 
-    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
-        service.update_cart(session, viewer, _quantities(form))
+    def act(session: Session, viewer: sessions.Viewer, form: FormData) -> str:
+        carts.update_cart(session, viewer, _quantities(form))
         return "/cart"
 
     return await _action(request, act, failure_path="/cart")
@@ -404,8 +404,8 @@ async def cart_update(request: Request) -> Response:
 async def cart_remove(request: Request) -> Response:
     """Remove a line."""
 
-    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
-        service.remove_from_cart(session, viewer, _product_id(_field(form, "product_id")))
+    def act(session: Session, viewer: sessions.Viewer, form: FormData) -> str:
+        carts.remove_from_cart(session, viewer, _product_id(_field(form, "product_id")))
         return "/cart"
 
     return await _action(request, act, failure_path="/cart")
@@ -416,12 +416,13 @@ async def cart_place(request: Request) -> Response:
     """Apply the quantities on screen, then (when none had to be lowered) place the cart exactly as the page showed
     it: a cart changed elsewhere or a price that moved sends the buyer back to the cart with a message."""
 
-    def act(session: Session, viewer: service.Viewer, form: FormData) -> str:
-        settings = _ctx(request).settings
-        order_id = service.confirm_order(
-            session, settings, viewer, _shown(form), _quantities(form), _field(form, "notes")
-        )
-        return "/cart" if order_id is None else f"/orders/{order_id}"
+    def act(session: Session, viewer: sessions.Viewer, form: FormData) -> str:
+        shown = checkout.apply_shown_quantities(session, viewer, _shown(form), _quantities(form))
+        if shown is None:
+            return "/cart"
+        session.commit()  # the quantities on screen stay applied even when placing the cart is refused
+        order_id = checkout.place_order(session, _ctx(request).settings, viewer, shown, _field(form, "notes"))
+        return f"/orders/{order_id}"
 
     return await _action(request, act, failure_path="/cart")
 
@@ -434,8 +435,8 @@ def orders(request: Request) -> Response:
     """The orders the user placed, with their status."""
     page = _int(request.query_params.get("page"), 1)
 
-    def render(session: Session, viewer: service.Viewer) -> Response:
-        return _render(request, "orders.html", viewer, result=service.my_orders(session, viewer, page))
+    def render(session: Session, viewer: sessions.Viewer) -> Response:
+        return _render(request, "orders.html", viewer, result=buyer_orders.my_orders(session, viewer, page))
 
     return _page(request, render)
 
@@ -444,11 +445,11 @@ def orders(request: Request) -> Response:
 def order(request: Request, order_id: str) -> Response:
     """One order as the hub holds it."""
 
-    def render(session: Session, viewer: service.Viewer) -> Response:
+    def render(session: Session, viewer: sessions.Viewer) -> Response:
         number = _int(order_id, 0, upper=MAX_ID)
         if number <= 0:
-            raise service.PortalNotFound(service.ORDER_NOT_FOUND)
-        return _render(request, "order.html", viewer, detail=service.my_order(session, viewer, number))
+            raise buyer_orders.OrderNotFound
+        return _render(request, "order.html", viewer, detail=buyer_orders.my_order(session, viewer, number))
 
     return _page(request, render)
 
@@ -457,7 +458,7 @@ def order(request: Request, order_id: str) -> Response:
 def not_found(request: Request, rest: str) -> Response:
     """Any other portal address."""
     with _read(request) as session:
-        viewer = service.authenticate(session, request.cookies.get(COOKIE))
+        viewer = sessions.authenticate(session, request.cookies.get(COOKIE))
     return _render(request, "message.html", viewer, 404, message="La página no existe.", status=404)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.accounts.models import Account, FiscalTaxRule, PriceList
-from alephee.accounts.service import check_confirmation_token
+from alephee.accounts.tokens import check_confirmation_token
 from alephee.config import Settings
 from alephee.db import Money, UtcDateTime
 from alephee.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized

@@ -1,0 +1,45 @@
+"""``alephee serve``: the API (and its embedded worker with ``--with-worker``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from alephee.config import Settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (share the database and, with Redis, limits).")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also deliver the outbox from a background thread of each process.")
+    ] = False,
+) -> None:
+    """Apply migrations, then serve the API (and Swagger at /swagger/ui/index)."""
+    import uvicorn
+
+    from alephee.bootstrap import prepare_database
+    from alephee.logs import log_config
+
+    settings = Settings()
+    prepare_database(settings)
+    typer.echo(f"Alephee hub on http://{host}:{port}/v2  Swagger: http://{host}:{port}/swagger/ui/index", err=True)
+    uvicorn.run(
+        # The worker variant starts/stops its thread in the app's lifespan, so shutdown waits for it.
+        # (through webhooks.sender, which also registers the webhook sender with the worker)
+        "alephee.webhooks.sender:app_with_worker" if with_worker else "alephee.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        # httptools plus a cap and deadlines on request heads and an idle limit on bodies (http/server.py).
+        http="alephee.http.server:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type]  # uvicorn says int; a float works
+        log_level=settings.log_level.lower(),
+        # Our access log (alephee.access, written by http/middleware.py) replaces uvicorn's.
+        log_config=log_config(settings),
+        access_log=False,
+    )

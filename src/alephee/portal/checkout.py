@@ -1,0 +1,454 @@
+"""Placing the cart as an order in the hub (status 0, on the account's B2B marketplace, spec 20) and reserving
+its B2B stock, all in the caller's transaction: only the cart the page showed is ordered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.accounts.models import Account, AccountMarketplace, User
+from alephee.config import Settings
+from alephee.errors import PreconditionFailed
+from alephee.marketplaces.models import Marketplace
+from alephee.orders import service as orders
+from alephee.orders import shipping_rules as ship
+from alephee.orders import statuses as st
+from alephee.orders.models import ORIGIN_B2B
+from alephee.orders.reservations import record_b2b_reservation
+from alephee.orders.schemas import OrderDetail
+from alephee.portal import rules
+from alephee.portal.cart import CartEmpty, CartProblem, ShownCart, bump_cart, lock_cart, stale_cart, update_cart
+from alephee.portal.catalog import ProductCard, portal_price_list, product_cards
+from alephee.portal.formatting import currency_symbol, format_money, format_rate
+from alephee.portal.models import PortalCartItem, PortalOrder
+from alephee.portal.sessions import Viewer, set_flash
+from alephee.products import b2b as b2b_stock
+from alephee.products.models import KitComponent
+
+NO_B2B_MARKETPLACE = (
+    "Esta cuenta no tiene conectado el canal Alephee B2B, así que no puede recibir pedidos del portal. "
+    "Avisale a tu proveedor."
+)
+NO_PRICE_LIST = "Esta cuenta no tiene una lista de precios para el portal."
+LINES_UNAVAILABLE = "Estos productos ya no están disponibles: {names}. Quitalos del carrito para continuar."
+SHORTAGE = "No hay stock suficiente de: {names}. Revisá las cantidades."
+PRICE_CHANGED = "Cambiaron precios desde que abriste el carrito: {changes}. Revisalo y confirmá de nuevo."
+PRICE_CHANGE = "«{name}»: de {before} a {now} por unidad"
+PRICE_CHANGE_UNSEEN = "«{name}»: ahora {now} por unidad"
+PRICE_CHANGES_MORE = "y {count} más"
+PRICE_CHANGES_LISTED = 4  # the message names this many products at most (it must fit the one-shot message)
+TOO_MANY_ITEMS = "El pedido supera los {max} ítems que admite una orden. Dividilo en dos pedidos."
+ORDER_PLACED = "¡Listo! Tu pedido #{id} fue enviado."
+
+NOTES_MAX = 500
+MAX_ORDER_ITEMS = 500  # spec 20 §1.2: Items 1..500
+
+# Adjustments and payment codes of portal orders (ours; spec 20 §2.4 leaves the codes open).
+ADJUSTMENT_DISCOUNT = {"Key": 1, "Value": "Bonificación"}
+ADJUSTMENT_PERCENT = {"Key": 1, "Value": "Porcentaje"}
+ADJUSTMENT_LIST_CODE = "B2B-LISTA"
+ADJUSTMENT_PRODUCT_CODE = "B2B-PRODUCTO"
+PAYMENT_ON_ACCOUNT = {"Key": 6, "Value": "cuenta_corriente"}
+
+
+class NoB2BMarketplace(PreconditionFailed):
+    """The account has no marketplace of the ``b2b`` family connected (412)."""
+
+    message = NO_B2B_MARKETPLACE
+
+
+class NoPriceList(CartProblem):
+    """The account has no price list for the portal (409)."""
+
+    message = NO_PRICE_LIST
+
+
+class LinesUnavailable(CartProblem):
+    """Some lines of the cart can no longer be ordered (409)."""
+
+    message = LINES_UNAVAILABLE
+
+    def __init__(self, names: str) -> None:
+        super().__init__(LINES_UNAVAILABLE.format(names=names))
+
+
+class StockShortage(CartProblem):
+    """The B2B stock no longer covers some lines (409)."""
+
+    message = SHORTAGE
+
+    def __init__(self, names: str) -> None:
+        super().__init__(SHORTAGE.format(names=names))
+
+
+class PricesChanged(CartProblem):
+    """A unit price moved since the cart page was drawn (409)."""
+
+    message = PRICE_CHANGED
+
+    def __init__(self, changes: str) -> None:
+        super().__init__(PRICE_CHANGED.format(changes=changes))
+
+
+class TooManyItems(CartProblem):
+    """The order would have more items than an order may hold (409)."""
+
+    message = TOO_MANY_ITEMS
+
+    def __init__(self, most: int) -> None:
+        super().__init__(TOO_MANY_ITEMS.format(max=most))
+
+
+# --- placing an order ----------------------------------------------------------------------------------------
+
+
+def b2b_marketplace(session: Session, account_id: int) -> Marketplace | None:
+    """The account's connected marketplace of the ``b2b`` family (id 30 "Alephee B2B" in the catalogue)."""
+    return session.scalar(
+        select(Marketplace)
+        .join(AccountMarketplace, AccountMarketplace.marketplace_id == Marketplace.id)
+        .where(AccountMarketplace.account_id == account_id, Marketplace.family == "b2b")
+        .order_by(Marketplace.id)
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    card: ProductCard
+    price: rules.B2BPrice
+    quantity: int
+
+
+def apply_shown_quantities(
+    session: Session, viewer: Viewer, shown: ShownCart, quantities: Mapping[int, str | None]
+) -> ShownCart | None:
+    """The first half of the cart page's «Confirmar pedido»: apply the quantities on screen (``update_cart``, only
+    if the cart is still the one shown). Returns the cart to place (``place_order``), or None when a quantity had
+    to be lowered to the stock (the buyer looks at the cart again). The route commits it before placing: the
+    quantities stay applied even when placing is refused."""
+    if not quantities:
+        return shown
+    updated = update_cart(session, viewer, quantities, shown_version=shown.version)
+    if updated.capped:
+        return None
+    return replace(shown, version=updated.version)  # the lines are still the ones shown, now at this version
+
+
+def place_order(
+    session: Session, settings: Settings, viewer: Viewer, shown: ShownCart, notes: str | None = None
+) -> int:
+    """Turn the viewer's cart into one order in the hub (status 0, on the account's B2B marketplace) and
+    reserve its B2B stock, all in one transaction; returns the order id. Only the cart ``shown`` is ordered: a
+    cart changed since (``CART_CHANGED``) or a unit price that moved (``PRICE_CHANGED``) orders nothing.
+    On a refusal the caller rolls back (the cart is then left as it was)."""
+    return _place(session, settings, viewer, shown, notes)
+
+
+def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCart, notes: str | None) -> int:
+    marketplace = b2b_marketplace(session, viewer.account_id)
+    if marketplace is None:
+        raise NoB2BMarketplace
+    price_list = portal_price_list(session, viewer.account_id)
+    if price_list is None:
+        raise NoPriceList
+    # The cart row's lock is held until commit: a change from another tab, or a second confirmation of the same
+    # page, waits for this one and then finds the version moved on.
+    if lock_cart(session, viewer) != shown.version:
+        raise stale_cart(session, viewer)
+    # Claim the cart's lines: they leave the cart with the order.
+    claimed = session.execute(
+        delete(PortalCartItem)
+        .where(PortalCartItem.user_id == viewer.user_id, PortalCartItem.account_id == viewer.account_id)
+        .returning(PortalCartItem.product_id, PortalCartItem.quantity)
+    ).all()
+    if not claimed:
+        raise CartEmpty
+    bump_cart(session, viewer)
+    cards = product_cards(session, viewer.account_id, price_list, [pid for pid, _ in claimed])
+    lines: list[_Line] = []
+    unavailable: list[str] = []
+    for product_id, quantity in sorted(claimed):
+        card = cards.get(product_id)
+        if card is None or card.price is None or not card.listed or quantity <= 0:
+            unavailable.append(card.name if card else f"#{product_id}")
+            continue
+        lines.append(_Line(card, card.price, quantity))
+    if unavailable:
+        raise LinesUnavailable(", ".join(f"«{n}»" for n in unavailable))
+    moved = [line for line in lines if shown.prices.get(line.card.id) != line.price.unit]
+    if moved:
+        raise PricesChanged(_price_changes(moved, shown, price_list.currency))
+    reserved = {line.card.id: line.quantity for line in lines}
+    try:
+        b2b_stock.reserve_b2b_stock(session, viewer.account_id, reserved)
+    except b2b_stock.B2BStockShortage as exc:
+        names = ", ".join(f"«{cards[pid].name}»" for pid in exc.product_ids if pid in cards)
+        raise StockShortage(names) from None
+    account = session.get(Account, viewer.account_id)
+    assert account is not None
+    user = session.get(User, viewer.user_id)
+    assert user is not None
+    components = _kit_components(session, viewer.account_id, price_list, [ln.card.id for ln in lines if ln.card.is_kit])
+    detail = build_order_detail(
+        account=account,
+        user=user,
+        marketplace=marketplace,
+        price_list=price_list,
+        lines=lines,
+        components=components,
+        notes=clean_notes(notes),
+        now=clock.utcnow(),
+    )
+    if len(detail["Items"]) > MAX_ORDER_ITEMS:
+        raise TooManyItems(MAX_ORDER_ITEMS)
+    now = clock.utcnow()
+    order = orders.ingest_order(
+        session,
+        orders.NewOrder(
+            account_id=viewer.account_id,
+            marketplace_id=marketplace.id,
+            external_order_id=f"B2B-{uuid.uuid4().hex[:12].upper()}",
+            detail=OrderDetail.model_validate(detail),
+            status=st.NO_STATUS,
+            sale_date=now,
+            origin=ORIGIN_B2B,
+            logistic_type=ship.TO_BE_AGREED,
+            shipment_status=ship.TO_BE_AGREED_STATUS,
+            created_at=now,
+            status_date=now,
+        ),
+    )
+    record_b2b_reservation(session, order.id, viewer.account_id, reserved)
+    summary = rules.totals((line.price, line.quantity) for line in lines)
+    session.add(
+        PortalOrder(
+            order_id=order.id,
+            account_id=viewer.account_id,
+            user_id=viewer.user_id,
+            lines=summary.lines,
+            units=summary.units,
+            total=summary.total,
+            currency=price_list.currency,
+            created_at=now,
+        )
+    )
+    set_flash(session, viewer, "ok", ORDER_PLACED.format(id=order.id))
+    session.flush()
+    return order.id
+
+
+def _price_changes(moved: Sequence[_Line], shown: ShownCart, currency: str | None) -> str:
+    changes = []
+    for line in moved[:PRICE_CHANGES_LISTED]:
+        before = shown.prices.get(line.card.id)
+        now = format_money(line.price.unit, currency)
+        if before is None:
+            changes.append(PRICE_CHANGE_UNSEEN.format(name=line.card.name, now=now))
+        else:
+            changes.append(PRICE_CHANGE.format(name=line.card.name, before=format_money(before, currency), now=now))
+    if len(moved) > PRICE_CHANGES_LISTED:
+        changes.append(PRICE_CHANGES_MORE.format(count=len(moved) - PRICE_CHANGES_LISTED))
+    return "; ".join(changes)
+
+
+def clean_notes(notes: str | None) -> str:
+    """The buyer's notes: printable text (line breaks kept), at most ``NOTES_MAX`` characters."""
+    text = "".join(ch for ch in (notes or "") if ch in "\n\t" or ch.isprintable()).strip()
+    return text.replace("\r", "")[:NOTES_MAX]
+
+
+def _kit_components(
+    session: Session, account_id: int, price_list: rules.PriceListFacts, kit_ids: Sequence[int]
+) -> dict[int, list[tuple[ProductCard, int, Decimal | None]]]:
+    if not kit_ids:
+        return {}
+    parts = session.execute(
+        select(KitComponent.kit_id, KitComponent.component_id, KitComponent.quantity)
+        .where(KitComponent.kit_id.in_(sorted(kit_ids)))
+        .order_by(KitComponent.kit_id, KitComponent.principal.desc(), KitComponent.component_id)
+    ).all()
+    cards = product_cards(session, account_id, price_list, sorted({p[1] for p in parts}))
+    out: dict[int, list[tuple[ProductCard, int, Decimal | None]]] = {}
+    for kit_id, component_id, units in parts:
+        card = cards.get(component_id)
+        if card is not None:
+            out.setdefault(kit_id, []).append((card, units, card.price.full if card.price else None))
+    return out
+
+
+def _kv(key: int, value: str) -> dict[str, Any]:
+    return {"Key": key, "Value": value}
+
+
+def _product(card: ProductCard) -> dict[str, Any]:
+    return {
+        "Id": card.id,
+        "Sku": card.sku,
+        "Brand": card.brand,
+        "SellerSku": card.own_code or card.sku,
+        "EAN": card.gtin,
+        "Title": card.name,
+    }
+
+
+def build_order_detail(
+    *,
+    account: Account,
+    user: User,
+    marketplace: Marketplace,
+    price_list: rules.PriceListFacts,
+    lines: Iterable[_Line],
+    components: Mapping[int, list[tuple[ProductCard, int, Decimal | None]]],
+    notes: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The order's detail sections in wire shape (items with local ids 1..n, kits followed by components)."""
+    status = _kv(st.NO_STATUS, st.STATUS_LABELS[st.NO_STATUS])
+    status_type = _kv(st.TYPE_NEW, st.STATUS_TYPE_LABELS[st.TYPE_NEW])
+    items: list[dict[str, Any]] = []
+    adjustments: list[dict[str, Any]] = []
+    lines = list(lines)
+    for line in lines:
+        kit_local = len(items) + 1
+        kind = orders.ITEM_KIT if line.card.is_kit else orders.ITEM_NORMAL
+        items.append(
+            _item(
+                kit_local, kind, None, line.card, line.quantity, line.price.unit, line.price.full, status, status_type
+            )
+        )
+        if line.card.is_kit:
+            parts = components.get(line.card.id, [])
+            shares = rules.component_prices(line.price, [(units, base) for _, units, base in parts])
+            for (card, units, _), share in zip(parts, shares, strict=True):
+                items.append(
+                    _item(
+                        len(items) + 1,
+                        orders.ITEM_COMPONENT,
+                        kit_local,
+                        card,
+                        units * line.quantity,
+                        None,
+                        None,
+                        status,
+                        status_type,
+                        calculated=share,
+                    )
+                )
+        if line.price.product_rate > 0:
+            adjustments.append(
+                {
+                    "Type": ADJUSTMENT_DISCOUNT,
+                    "Code": ADJUSTMENT_PRODUCT_CODE,
+                    "Description": (
+                        f"Descuento B2B del producto {format_rate(line.price.product_rate)}% "
+                        f"({format_money(line.price.product_discount, price_list.currency)} por unidad)"
+                    ),
+                    "Item": {
+                        "Id": line.card.id,
+                        "Brand": line.card.brand,
+                        "Sku": line.card.sku,
+                        "SellerSku": line.card.own_code or line.card.sku,
+                    },
+                    "Value": {"Type": ADJUSTMENT_PERCENT, "Value": line.price.product_rate},
+                }
+            )
+    summary = rules.totals((line.price, line.quantity) for line in lines)
+    list_rate = rules.clamp_rate(price_list.discount_rate)
+    if list_rate > 0:
+        adjustments.insert(
+            0,
+            {
+                "Type": ADJUSTMENT_DISCOUNT,
+                "Code": ADJUSTMENT_LIST_CODE,
+                "Description": (
+                    f"Descuento de la lista {price_list.name} {format_rate(list_rate)}% "
+                    f"({format_money(summary.list_discount, price_list.currency)} en total)"
+                ),
+                "Item": None,
+                "Value": {"Type": ADJUSTMENT_PERCENT, "Value": list_rate},
+            },
+        )
+    buyer_name = user.name or user.email
+    currency = currency_symbol(price_list.currency)
+    return {
+        **orders.order_parties(account, marketplace),
+        "Items": items,
+        "Payments": [
+            {
+                "Amount": summary.total,
+                "AmountNoDiscount": summary.total,
+                "ShippingAmount": rules.ZERO,
+                "ShippingAmountNoDiscount": rules.ZERO,
+                "TransactionAmount": summary.total,
+                "Total": summary.total,
+                "SubTotal": summary.total,
+                "Installments": 1,
+                "InstallmentAmount": summary.total,
+                "Notes": "Pedido del portal B2B: se cobra según las condiciones comerciales de la cuenta",
+                "CurrencySymbol": currency,
+                "Method": PAYMENT_ON_ACCOUNT,
+                "Discounts": [],
+                "DateCreated": now,
+            }
+        ],
+        "Adjustments": adjustments,
+        "Shipping": {
+            "Cost": rules.ZERO,
+            "ReceiverCost": rules.ZERO,
+            "SenderCost": rules.ZERO,
+            "Receiver": {"Name": buyer_name},
+            "DateCreated": now,
+        },
+        "Buyer": {"Code": user.id, "Name": buyer_name, "Email": user.email, "Nickname": user.email},
+        "Billing": {"SaleFee": rules.ZERO, "Invoice": {"DanfePdfUrl": "", "XmlUrl": ""}},
+        "ActiveClaims": [],
+        "ExternalJson": {},
+        "Notes": notes,
+    }
+
+
+def _item(
+    local_id: int,
+    item_type: int,
+    parent: int | None,
+    card: ProductCard,
+    quantity: int,
+    unit: Decimal | None,
+    full: Decimal | None,
+    status: dict[str, Any],
+    status_type: dict[str, Any],
+    *,
+    calculated: tuple[Decimal, Decimal] | None = None,
+) -> dict[str, Any]:
+    return {
+        "Id": local_id,
+        "Type": _kv(item_type, orders.ITEM_TYPES[item_type]),
+        "ParentItemId": parent,
+        "Product": _product(card),
+        "ProductListing": None,
+        "Quantity": quantity,
+        "QuantitiesDetails": {
+            "Requested": {"Key": "unidades", "Value": Decimal(quantity)},
+            "Picked": {"Key": "unidades", "Value": rules.ZERO},
+            "StockMovements": [],
+        },
+        "UnitPrice": unit,
+        "FullUnitPrice": full,
+        "CalculatedComponentUnitPrice": calculated[0] if calculated else None,
+        "CalculatedComponentFullUnitPrice": calculated[1] if calculated else None,
+        "SaleFee": None,
+        "Notes": "",
+        "Status": status,
+        "StatusType": status_type,
+        "IsCancelled": False,
+    }

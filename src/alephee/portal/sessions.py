@@ -1,0 +1,235 @@
+"""Portal sessions: sign-in with a module-1 login token (spec 10 §5.4), the browser session behind the cookie,
+the CSRF token of every form, and the one-shot flash message. Functions only flush; the portal routes own the
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.accounts import tokens
+from alephee.accounts.models import Account, User
+from alephee.config import Settings
+from alephee.errors import Forbidden, Unauthorized
+from alephee.portal.models import PortalCartItem, PortalSession
+
+# Messages in Spanish: the portal speaks the language of the account's buyers.
+LINK_INVALID = "El enlace de acceso no es válido."
+LINK_EXPIRED = "El enlace de acceso ya se usó o expiró."
+ACCESS_DISABLED = "Tu acceso al portal B2B no está habilitado. Consultá con tu proveedor."
+SESSION_REQUIRED = "Tu sesión terminó o no es válida."
+CSRF_FAILED = "El formulario expiró. Volvé a cargar la página e intentá de nuevo."
+
+
+class LoginLinkRefused(Unauthorized):
+    """The login link cannot open a session; ``expired`` when it existed but was used or timed out (410)."""
+
+    def __init__(self, *, expired: bool) -> None:
+        super().__init__(LINK_EXPIRED if expired else LINK_INVALID)
+        self.expired = expired
+
+
+class AccessDisabled(Forbidden):
+    """The user or the account's portal is not enabled."""
+
+    message = ACCESS_DISABLED
+
+
+class SessionRequired(Unauthorized):
+    """No valid portal session."""
+
+    message = SESSION_REQUIRED
+
+
+class CsrfFailed(Forbidden):
+    """A POST without this session's form token."""
+
+    message = CSRF_FAILED
+
+
+# --- sessions ------------------------------------------------------------------------------------------------
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """A one-shot message: ``level`` is ``ok`` or ``error``."""
+
+    level: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in portal user of a request."""
+
+    session_id: int
+    account_id: int
+    user_id: int
+    email: str
+    name: str | None
+    account_name: str
+    timezone: str | None
+    csrf_token: str
+    expires_at: datetime
+    flash: Flash | None = None
+    cart_units: int = 0
+
+    @property
+    def display_name(self) -> str:
+        """Name, else e-mail."""
+        return self.name or self.email
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session just opened: the cookie value (known only here) and its expiry."""
+
+    cookie: str
+    expires_at: datetime
+    ttl_seconds: int
+
+
+def _user_allowed(user: User | None, account: Account | None, account_id: int) -> bool:
+    return (
+        user is not None
+        and account is not None
+        and user.account_id == account_id
+        and user.active
+        and user.deleted_at is None
+        and account.b2b_portal_enabled
+    )
+
+
+def sign_in(session: Session, settings: Settings, token: str | None, *, previous: str | None = None) -> NewSession:
+    """Consume a module-1 login token and open a session for its user (flushes; the caller commits, also when
+    this raises: the refusals below leave the browser's previous session ended and the token consumed).
+
+    Whatever the outcome, a session the browser already had (``previous`` cookie) ends: a link is the only
+    way in, and a refused link must leave the browser signed out. A consumed token stays consumed even when
+    the user turns out to be disabled.
+    """
+    try:
+        consumed = tokens.consume_login_token(session, (token or "")[:200], module=tokens.MODULE_B2B)
+    except Unauthorized as exc:
+        _end(session, previous)
+        raise LoginLinkRefused(expired=isinstance(exc, (tokens.TokenUsed, tokens.TokenExpired))) from None
+    _end(session, previous)
+    user = session.get(User, consumed.user_id) if consumed.user_id is not None else None
+    account = session.get(Account, consumed.account_id)
+    if not _user_allowed(user, account, consumed.account_id):
+        session.flush()
+        raise AccessDisabled
+    assert user is not None
+    now = clock.precise_utcnow()
+    session.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
+    cookie = secrets.token_urlsafe(32)
+    ttl = max(60, settings.portal_session_ttl_seconds)
+    expires = now + timedelta(seconds=ttl)
+    session.add(
+        PortalSession(
+            token_hash=_digest(cookie),
+            account_id=consumed.account_id,
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    session.flush()
+    return NewSession(cookie=cookie, expires_at=expires, ttl_seconds=ttl)
+
+
+def _end(session: Session, cookie: str | None) -> None:
+    if cookie and len(cookie) <= 200:
+        session.execute(delete(PortalSession).where(PortalSession.token_hash == _digest(cookie)))
+
+
+def end_session(session: Session, cookie: str | None) -> None:
+    """Sign out: forget the session behind ``cookie`` (nothing happens for an unknown cookie)."""
+    _end(session, cookie)
+
+
+def authenticate(session: Session, cookie: str | None) -> Viewer | None:
+    """The viewer behind a session cookie, or None (unknown, expired, user or portal disabled)."""
+    if not cookie or len(cookie) > 200:
+        return None
+    row = session.execute(
+        select(PortalSession, User, Account)
+        .join(User, User.id == PortalSession.user_id)
+        .join(Account, Account.id == PortalSession.account_id)
+        .where(PortalSession.token_hash == _digest(cookie))
+    ).first()
+    if row is None:
+        return None
+    portal_session, user, account = row
+    if portal_session.expires_at <= clock.precise_utcnow() or not _user_allowed(user, account, account.id):
+        return None
+    units = session.scalar(
+        select(func.coalesce(func.sum(PortalCartItem.quantity), 0)).where(
+            PortalCartItem.user_id == user.id, PortalCartItem.account_id == account.id
+        )
+    )
+    flash = None
+    if portal_session.flash_text:
+        flash = Flash(portal_session.flash_level or "ok", portal_session.flash_text)
+    return Viewer(
+        session_id=portal_session.id,
+        account_id=account.id,
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        account_name=account.name,
+        timezone=account.timezone,
+        csrf_token=portal_session.csrf_token,
+        expires_at=portal_session.expires_at,
+        flash=flash,
+        cart_units=int(units or 0),
+    )
+
+
+def require_viewer(session: Session, cookie: str | None) -> Viewer:
+    """``authenticate`` or ``SessionRequired``."""
+    viewer = authenticate(session, cookie)
+    if viewer is None:
+        raise SessionRequired
+    return viewer
+
+
+def check_csrf(viewer: Viewer, submitted: str | None) -> None:
+    """Every POST form carries the session's token (compared in constant time)."""
+    if not submitted or not hmac.compare_digest(submitted.encode(), viewer.csrf_token.encode()):
+        raise CsrfFailed
+
+
+def set_flash(session: Session, viewer: Viewer, level: str, text: str) -> None:
+    """Leave a message for the next page (same transaction as the action; the caller commits)."""
+    session.execute(
+        update(PortalSession)
+        .where(PortalSession.id == viewer.session_id)
+        .values(flash_level=level, flash_text=text[:500])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def pop_flash(session: Session, viewer: Viewer) -> None:
+    """Clear the message the page is about to show."""
+    if viewer.flash is None:
+        return
+    session.execute(
+        update(PortalSession)
+        .where(PortalSession.id == viewer.session_id, PortalSession.flash_text == viewer.flash.text)
+        .values(flash_level=None, flash_text=None)
+        .execution_options(synchronize_session=False)
+    )
