@@ -88,8 +88,7 @@ def serve(
     typer.echo(f"Alephee hub on http://{host}:{port}/v2  Swagger: http://{host}:{port}/swagger/ui/index", err=True)
     uvicorn.run(
         # The worker variant starts/stops its thread in the app's lifespan, so shutdown waits for it.
-        # (through webhooks.sender, which also registers the webhook sender with the worker)
-        "alephee.webhooks.sender:app_with_worker" if with_worker else "alephee.app:create_app",
+        "alephee.app:create_app_with_worker" if with_worker else "alephee.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -437,7 +436,7 @@ def worker(
 
     from alephee.bootstrap import prepare_database
     from alephee.logs import log_config
-    from alephee.marketplaces.worker import Worker
+    from alephee.sync.worker import Worker
     from alephee.webhooks.sender import install as install_webhook_sender
     from alephee.webhooks.sender import uninstall as uninstall_webhook_sender
 
@@ -504,7 +503,8 @@ def outbox_retry(
 def sandbox_advance(hours: Annotated[float, typer.Option(help="Hours to move the simulated clock forward.")]) -> None:
     """Move the sandbox marketplace's simulated clock forward; what falls due happens (payments settle,
     shipments move, scheduled cancellations) and reaches the hub with the worker's next pull."""
-    from alephee.marketplaces import buyers, sandbox
+    from alephee.sandbox import buyers
+    from alephee.sandbox import state as sandbox
 
     if hours < 0:
         fail("--hours must not be negative")
@@ -524,7 +524,7 @@ def sandbox_sell(
     marketplace: Annotated[int | None, typer.Option(help="Only this sandbox marketplace id.")] = None,
 ) -> None:
     """Simulated buyers purchase active sandbox listings now (the worker pulls the orders into the hub)."""
-    from alephee.marketplaces import buyers
+    from alephee.sandbox import buyers
 
     if not 1 <= orders <= buyers.MAX_ORDERS_PER_SELL:
         fail(buyers.ERR_ORDERS)
@@ -536,7 +536,7 @@ def sandbox_sell(
 @sandbox_app.command("status")
 def sandbox_status() -> None:
     """The simulated clock, the seed, and how many listings, orders and received events the sandbox holds."""
-    from alephee.marketplaces import sandbox
+    from alephee.sandbox import state as sandbox
 
     with session_scope() as session:
         emit(sandbox.summary(session))
@@ -549,7 +549,7 @@ def sandbox_listings(
     limit: Annotated[int, typer.Option(help="How many listings (newest first).")] = 100,
 ) -> None:
     """The listings as the sandbox marketplace shows them to buyers."""
-    from alephee.marketplaces import sandbox
+    from alephee.sandbox import state as sandbox
 
     with session_scope() as session:
         rows = sandbox.list_listings(session, account_id=account, marketplace_id=marketplace, limit=limit)

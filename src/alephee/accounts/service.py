@@ -35,8 +35,8 @@ from alephee.errors import InvalidInput, NotFound, PreconditionFailed, Unauthori
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.results import ActionResult, ActionResultBuilder, validate_element
-from alephee.marketplaces.channels import has_channel
 from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.registry import has_channel
 
 # --- login tokens (spec 10 §5) -------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ Any 2xx answer is a delivery; anything else (3xx included: redirects are not fol
 connection error is retried by the worker with exponential backoff, up to ``outbox_max_attempts``. After
 the last attempt the event simply stays open in the account's feed (``GET /v2/notifications``).
 
-The worker registers this sender with ``install`` (``alephee worker`` and ``alephee serve --with-worker``).
+The worker gets this sender from ``route`` (``alephee serve --with-worker``, built by ``registry.build_worker``)
+or ``install`` (``alephee worker``).
 ``send`` runs in the worker's delivery transaction (``in_database`` is true) but makes the HTTP call
 *before* touching the session, so no connection, lock or SQLite write transaction is held while the receiver
 answers; after a 2xx it counts the delivery on the event in the same transaction that marks the outbox row
@@ -50,10 +51,10 @@ from alephee import __version__, clock
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.wire import format_utc
-from alephee.marketplaces.channels import PermanentDeliveryError, TransientDeliveryError
+from alephee.marketplaces.contract import PermanentDeliveryError, TransientDeliveryError
+from alephee.marketplaces.delivery import OutboxItem, Route, register_sender, unregister_sender
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.outbox import enqueue
-from alephee.marketplaces.worker import OutboxItem, Route, register_sender, unregister_sender
 from alephee.webhooks import crypto, events
 from alephee.webhooks.addresses import is_public
 from alephee.webhooks.models import DELIVERED, OPEN, WebhookEvent, WebhookSubscription
@@ -296,7 +297,7 @@ class _Prepared:
 
 
 class WebhookSender:
-    """Delivers ``webhook.*`` outbox rows (``marketplaces.worker.Sender``): event deliveries and the feed purge.
+    """Delivers ``webhook.*`` outbox rows (``marketplaces.delivery.Sender``): event deliveries and the feed purge.
 
     ``in_database`` looks up the subscription and the event (read session) and keeps what ``send`` needs;
     ``send`` posts first and touches the delivery transaction only afterwards (module docstring).
@@ -468,35 +469,36 @@ def ensure_purge_scheduled(session: Session) -> bool:
     return True
 
 
-def install(settings: Settings, db: Database | None = None) -> Route | None:
-    """Register the webhook sender with the outbox worker for ``settings``; with ``db``, also make sure the
-    feed purge is queued. Called by ``alephee worker`` and ``alephee serve --with-worker``. Loads the key that
-    decrypts webhook secrets first (generating the key file if needed), so a malformed ``ALEPHEE_SECRET_KEY``
-    or an unusable key file stops the worker at start (``crypto.SecretKeyError``) instead of every delivery."""
+def prepare(settings: Settings, db: Database | None = None) -> WebhookSender:
+    """The webhook sender for ``settings``, ready to hand to a worker; with ``db``, also make sure the feed purge
+    is queued. Loads the key that decrypts webhook secrets first (generating the key file if needed), so a
+    malformed ``ALEPHEE_SECRET_KEY`` or an unusable key file stops the worker at start
+    (``crypto.SecretKeyError``) instead of every delivery."""
     crypto.keyring(settings)
-    previous = register_sender(events.TOPIC_PREFIX, WebhookSender(settings))
+    sender = WebhookSender(settings)
     if db is not None:
         try:
             with db.writing() as session:
                 ensure_purge_scheduled(session)
         except Exception:  # the purge is housekeeping: never keep a worker from starting
             log.exception("could not queue the notification feed purge")
-    return previous
+    return sender
+
+
+def route(settings: Settings, db: Database | None = None) -> Route:
+    """The worker's route of ``webhook.*`` rows to the sender ``prepare`` builds."""
+    return Route(events.TOPIC_PREFIX, prepare(settings, db))
+
+
+def install(settings: Settings, db: Database | None = None) -> Route | None:
+    """Register the webhook sender (``prepare``) with every worker of this process that follows the sender
+    table (``alephee worker``); returns the route it replaced."""
+    return register_sender(events.TOPIC_PREFIX, prepare(settings, db))
 
 
 def uninstall(previous: Route | None) -> None:
     """Undo ``install`` (restore the sender it replaced)."""
     unregister_sender(events.TOPIC_PREFIX, previous)
-
-
-def app_with_worker(settings: Settings | None = None) -> Any:
-    """``marketplaces.worker.app_with_worker`` with the webhook sender installed (``serve --with-worker``)."""
-    from alephee.marketplaces.worker import app_with_worker as base
-
-    settings = settings or Settings()
-    app = base(settings)
-    install(settings, app.state.ctx.db)
-    return app
 
 
 # --- alephee webhook test ------------------------------------------------------------------------------------

@@ -32,8 +32,11 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.errors import InvalidInput
-from alephee.marketplaces.models import Marketplace, SandboxListing, SandboxOrder
-from alephee.marketplaces.sandbox import (
+from alephee.marketplaces.contract import ChannelContext, DeliveryError
+from alephee.marketplaces.models import Marketplace, OutboxMessage, SandboxListing, SandboxOrder
+from alephee.marketplaces.registry import get_channel
+from alephee.marketplaces.topics import deliver_topic
+from alephee.sandbox.state import (
     MARKETPLACE_LOGISTICS,
     buyer_price,
     create_order,
@@ -44,6 +47,7 @@ from alephee.marketplaces.sandbox import (
     sandbox_now,
     touch_order,
 )
+from alephee.sync.feeds import feeds
 
 MAX_ORDERS_PER_SELL = 1000
 ERR_ORDERS = f"orders must be between 1 and {MAX_ORDERS_PER_SELL}"
@@ -517,10 +521,6 @@ def create_demo_sales(session: Session, settings: Any, account_id: int) -> None:
     """Demo step (``alephee demo``): the sandbox marketplaces receive the account's listing pushes at once and
     buyers purchase ``DEMO_SALES`` orders, which the worker of ``alephee serve --with-worker`` then pulls into
     the hub. Skipped when the sandbox already has orders of the account (idempotent)."""
-    from alephee.marketplaces.channels import ChannelContext, DeliveryError, deliver_topic, get_channel
-    from alephee.marketplaces.models import OutboxMessage
-    from alephee.marketplaces.pull import feeds
-
     if session.scalar(select(SandboxOrder.id).where(SandboxOrder.account_id == account_id).limit(1)) is not None:
         return
     ensure_state(session, seed=settings.sandbox_seed)
@@ -552,12 +552,10 @@ def create_demo_sales(session: Session, settings: Any, account_id: int) -> None:
             idempotency_key=f"outbox:{row.id}",
             external_seller_id=feed.external_seller_id,
         )
-        savepoint = session.begin_nested()
         try:
-            deliver_topic(channel, ctx, row.topic, dict(row.payload or {}), row.aggregate_id)
+            with session.begin_nested():  # a refused push undoes only its own writes
+                deliver_topic(channel, ctx, row.topic, dict(row.payload or {}), row.aggregate_id)
         except DeliveryError:
-            savepoint.rollback()  # left pending: the worker delivers it and records the outcome
-            continue
-        savepoint.commit()
+            continue  # left pending: the worker delivers it and records the outcome
         row.status, row.attempts, row.delivered_at = "delivered", row.attempts + 1, now
     sell(session, account_id, orders=DEMO_SALES, seed=DEMO_SEED)
