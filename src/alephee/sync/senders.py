@@ -17,8 +17,8 @@ from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError
 from alephee.marketplaces.delivery import OutboxItem
 from alephee.marketplaces.registry import get_channel, has_channel, marketplace_ref
 from alephee.marketplaces.topics import deliver_topic, payload_value
+from alephee.orders import events
 from alephee.orders.models import Order
-from alephee.webhooks import events
 
 MAX_BIGINT = 9_223_372_036_854_775_807
 # A catalogue entry whose connector is not registered (``channels.has_channel``): the real marketplaces until

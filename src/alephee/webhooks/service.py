@@ -20,8 +20,8 @@ from alephee.errors import Conflict, InvalidInput, NotFound
 from alephee.http.numbers import to_int
 from alephee.http.paging import Page
 from alephee.webhooks import crypto, events
+from alephee.webhooks.addresses import TargetRefused, check_url
 from alephee.webhooks.models import ACKNOWLEDGED, OPEN, WebhookEvent, WebhookSubscription
-from alephee.webhooks.sender import TargetRefused, check_url
 
 # --- subscriptions ------------------------------------------------------------------------------------------
 
