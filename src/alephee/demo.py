@@ -74,7 +74,7 @@ def ensure_demo(session: Session, settings: Settings) -> DemoResult:
         accounts.create_key(session, [account.id], label="demo", secret=DEMO_API_KEY, rate_limit=600)
     for step in demo_steps():
         step(session, settings, account.id)
-    session.commit()
+    session.flush()
     return DemoResult(account_id=account.id, api_key=DEMO_API_KEY, created=created)
 
 

@@ -5,7 +5,7 @@ otherwise."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,10 @@ ERR_UNKNOWN_ACCOUNT = "Account {id} does not exist"
 SECRET_PREFIX = "whsec_"
 SECRET_MIN, SECRET_MAX = 16, 200
 DESCRIPTION_MAX = 200
+
+
+def _nothing() -> None:
+    """The default ``each_batch``: every batch stays in the caller's one transaction."""
 
 
 class WebhookNotFound(NotFound):
@@ -118,7 +122,6 @@ def create_subscription(
     session.add(row)
     session.flush()
     events.forget_subscriptions(session)
-    session.commit()
     return row, signing_secret
 
 
@@ -149,7 +152,6 @@ def delete_subscription(session: Session, webhook_id: int, account_id: int | Non
     session.delete(row)
     session.flush()
     events.forget_subscriptions(session)
-    session.commit()
     return row
 
 
@@ -177,10 +179,13 @@ class RekeyReport:
         }
 
 
-def rekey_secrets(session: Session, settings: Settings, *, batch: int = 500) -> RekeyReport:
+def rekey_secrets(
+    session: Session, settings: Settings, *, batch: int = 500, each_batch: Callable[[], None] = _nothing
+) -> RekeyReport:
     """Re-encrypt every webhook secret with the first configured key (after a key rotation; also encrypts
     secrets still stored in clear). A secret no configured key decrypts is left as it is and reported in
-    ``failed``. Commits after each batch; each row is written only if it did not change meanwhile."""
+    ``failed``. Each row is written only if it did not change meanwhile; ``each_batch`` runs after every batch
+    (the caller's transaction owner commits there, so a long run does not hold one write transaction)."""
     ring = crypto.keyring(settings)
     report = RekeyReport(key_source=crypto.describe(settings)["KeySource"])
     last_id = 0
@@ -216,7 +221,7 @@ def rekey_secrets(session: Session, settings: Settings, *, batch: int = 500) -> 
                     report.rekeyed += 1
                 else:
                     report.encrypted += 1
-        session.commit()
+        each_batch()
 
 
 # --- the feed -------------------------------------------------------------------------------------------------
@@ -298,7 +303,6 @@ def acknowledge(session: Session, account_id: int, raw_ids: list[Any]) -> dict[s
             .values(state=ACKNOWLEDGED, acknowledged_at=clock.utcnow())
             .execution_options(synchronize_session=False)
         )
-    session.commit()
     results: list[dict[str, Any]] = []
     done: set[int] = set()
     for raw in raw_ids:
@@ -333,12 +337,15 @@ def purge_batch(session: Session, settings: Settings, *, limit: int) -> int:
     return len(ids)
 
 
-def purge(session: Session, settings: Settings, *, batch: int = 10_000) -> int:
-    """Delete every feed event older than the retention, committing after each batch; returns how many."""
+def purge(
+    session: Session, settings: Settings, *, batch: int = 10_000, each_batch: Callable[[], None] = _nothing
+) -> int:
+    """Delete every feed event older than the retention; returns how many. ``each_batch`` runs after every
+    batch (where the caller's transaction owner commits)."""
     total = 0
     while True:
         deleted = purge_batch(session, settings, limit=batch)
-        session.commit()
+        each_batch()
         total += deleted
         if deleted < batch:
             return total
