@@ -1,6 +1,6 @@
 """The composition root: ``create_app()`` builds the FastAPI application (every domain router under ``/v2``, the
 B2B portal, Swagger, health and metrics) and, with ``with_worker=True``, the outbox worker embedded in it with
-the senders it delivers through (``build_worker``)."""
+the senders it delivers through (``registry.build_worker``)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from alephee.accounts.audit import write_audit
 from alephee.accounts.auth import require_key
 from alephee.accounts.routes import router as accounts
 from alephee.config import Settings
-from alephee.db import Database
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.compression import CompressionMiddleware
@@ -46,9 +45,9 @@ from alephee.orders.rendering import cache_of
 from alephee.orders.routes import router as orders
 from alephee.portal.routes import install as install_portal
 from alephee.products.routes import router as products
+from alephee.registry import build_worker
 from alephee.shipping.routes import router as shipping
-from alephee.sync.worker import Dispatcher, Worker, WorkerThread
-from alephee.webhooks import sender as webhook_sender
+from alephee.sync.worker import WorkerThread
 from alephee.webhooks.routes import router as webhooks
 
 OPENAPI_URL = "/swagger/docs/v2"
@@ -129,13 +128,6 @@ def create_app_with_worker() -> FastAPI:
     """``create_app(with_worker=True)`` for a server that takes a factory without arguments
     (``alephee serve --with-worker``: each server process gets its own worker loop)."""
     return create_app(with_worker=True)
-
-
-def build_worker(db: Database, settings: Settings, *, purge: bool = True) -> Worker:
-    """The outbox worker with every sender of the hub: the marketplace channels (the default sender) and the
-    webhook poster for ``webhook.*`` rows; ``purge`` also makes sure the notification feed purge is queued."""
-    routes = [webhook_sender.route(settings, db if purge else None)]
-    return Worker(db, settings, dispatcher=Dispatcher(routes=routes))
 
 
 def _embed_worker(app: FastAPI, ctx: AppContext) -> None:

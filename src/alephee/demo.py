@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import import_module
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,9 +50,7 @@ DEMO_STEP_NAMES: list[str] = [
 
 
 def demo_steps() -> list[Callable[[Session, Settings, int], None]]:
-    """The registered steps, imported lazily (domains import this module's constants)."""
-    from importlib import import_module
-
+    """The registered steps, imported by name when the demo runs."""
     steps = []
     for name in DEMO_STEP_NAMES:
         module, _, function = name.partition(":")
