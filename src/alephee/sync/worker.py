@@ -11,7 +11,9 @@ One round:
    sets ``status=in_flight``, ``locked_by``, ``locked_until`` and counts the attempt (a worker that crashes
    mid-delivery still used one, so a row that kills workers ends up failed instead of looping forever).
 2. **Deliver** each claimed row through its sender (the channel of its marketplace by default; other senders,
-   e.g. webhooks, register a topic prefix with ``register_sender``). Channels that keep their state in the
+   e.g. webhooks, come as routes by topic prefix: given to the worker in its ``Dispatcher`` by the composition
+   root, ``registry.build_worker``, or registered process-wide with ``marketplaces.delivery.register_sender``
+   for a worker built without one). Channels that keep their state in the
    hub's database (the sandbox) are called inside the same transaction that marks the row delivered, so the
    effect and the mark commit together; remote channels are called outside any transaction.
 3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
@@ -19,8 +21,8 @@ One round:
    jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was
    lost (another worker reclaimed an expired lease), the in-database delivery is rolled back.
 
-Rows without a marketplace, and topics starting with ``webhook.``, are left alone until a sender for them is
-registered (``register_sender("webhook.", sender, without_marketplace=True)``).
+Rows without a marketplace, and topics starting with ``webhook.``, are left alone until the worker has a sender
+for them (a route such as ``Route("webhook.", sender, without_marketplace=True)``).
 
 Order topics (aggregate type ``order``) are completed at delivery time with the marketplace's ids of the order,
 ``ExternalOrderId`` and ``PackId``, read from the hub's ``orders`` table (``with_order_ids``) when the payload
