@@ -45,7 +45,7 @@ DEMO_STEP_NAMES: list[str] = [
     "alephee.portal.demo:create_demo_portal",
     "alephee.listings.demo:create_demo_listings",
     "alephee.orders.demo:create_demo_orders",
-    "alephee.sandbox.buyers:create_demo_sales",
+    "alephee.sandbox.demo:create_demo_sales",
 ]
 
 
