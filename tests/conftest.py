@@ -29,8 +29,9 @@ from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.context import AppContext
 from alephee.http.ratelimit import RateLimiter
-from alephee.marketplaces.channels import BaseChannel, has_channel, register_channel, unregister_channel
+from alephee.marketplaces.contract import BaseChannel
 from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.registry import has_channel, register_channel, unregister_channel
 from alephee.registry import metadata
 
 BACKENDS = [b.strip() for b in os.environ.get("ALEPHEE_TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()]

@@ -1,8 +1,12 @@
-"""``create_app()``: the FastAPI application with every domain router under ``/v2`` and the Swagger pages."""
+"""The composition root: ``create_app()`` builds the FastAPI application (every domain router under ``/v2``, the
+B2B portal, Swagger, health and metrics) and, with ``with_worker=True``, the outbox worker embedded in it with
+the senders it delivers through (``registry.build_worker``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -10,13 +14,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from alephee import __version__
 from alephee.accounts.audit import write_audit
 from alephee.accounts.auth import require_key
+from alephee.accounts.routes import router as accounts
 from alephee.config import Settings
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
@@ -32,9 +38,17 @@ from alephee.http.observe import (
 )
 from alephee.http.openapi import finish as finish_openapi
 from alephee.http.routing import CanonicalPaths
-from alephee.http.wire import error_response
+from alephee.http.wire import ErrorBody, error_response
+from alephee.listings.routes import router as listings
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders.rendering import cache_of
+from alephee.orders.routes import router as orders
+from alephee.portal.routes import install as install_portal
+from alephee.products.routes import router as products
+from alephee.registry import build_worker
+from alephee.shipping.routes import router as shipping
+from alephee.sync.worker import WorkerThread
+from alephee.webhooks.routes import router as webhooks
 
 OPENAPI_URL = "/swagger/docs/v2"
 SWAGGER_URL = "/swagger/ui/index"
@@ -56,8 +70,6 @@ API_PREFIX = "/v2"
 
 def api_operations() -> list[tuple[str, str, str]]:
     """``(method, path, route name)`` of every public API operation (for tests and tooling)."""
-    from fastapi.routing import APIRoute
-
     ops = []
     for router in _routers():
         for route in router.routes:
@@ -68,24 +80,18 @@ def api_operations() -> list[tuple[str, str, str]]:
 
 def _api_paths() -> list[str]:
     """The path template of every API route (documented or not), for ``CanonicalPaths``."""
-    from fastapi.routing import APIRoute
-
     return [API_PREFIX + route.path for router in _routers() for route in router.routes if isinstance(route, APIRoute)]
 
 
 def _routers() -> list[APIRouter]:
-    from alephee.accounts.routes import router as accounts
-    from alephee.listings.routes import router as listings
-    from alephee.orders.routes import router as orders
-    from alephee.products.routes import router as products
-    from alephee.shipping.routes import router as shipping
-    from alephee.webhooks.routes import router as webhooks
-
     return [accounts, orders, products, listings, shipping, webhooks]
 
 
-def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
-    """Build the application for ``settings`` (read from the environment when not given)."""
+def create_app(
+    settings: Settings | None = None, context: AppContext | None = None, *, with_worker: bool = False
+) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment when not given); ``with_worker`` also
+    runs one outbox worker in a thread that the application's lifespan starts and stops."""
     settings = settings or (context.settings if context else Settings())
     ctx = context or AppContext.build(settings)
     logging.getLogger("alephee").setLevel(settings.log_level.upper())
@@ -106,8 +112,6 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
     # The B2B portal (HTML at /b2b): outside /v2, not in the OpenAPI document nor in the rate-limit table.
-    from alephee.portal.routes import install as install_portal
-
     install_portal(app)
     _install_docs(app)
     _install_health(app)
@@ -115,7 +119,35 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     if settings.compression:
         app.add_middleware(CompressionMiddleware, min_bytes=settings.compression_min_bytes)
     app.add_middleware(ApiMiddleware, ctx=ctx, audit=write_audit)
+    if with_worker:
+        _embed_worker(app, ctx)
     return app
+
+
+def create_app_with_worker() -> FastAPI:
+    """``create_app(with_worker=True)`` for a server that takes a factory without arguments
+    (``alephee serve --with-worker``: each server process gets its own worker loop)."""
+    return create_app(with_worker=True)
+
+
+def _embed_worker(app: FastAPI, ctx: AppContext) -> None:
+    """One worker thread started and stopped by the application's lifespan: uvicorn runs the shutdown (which
+    waits for the round in progress) before the process exits on SIGTERM/SIGINT."""
+    inner = app.router.lifespan_context
+    worker = build_worker(ctx.db, ctx.settings)
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> Any:
+        thread = WorkerThread(worker)
+        app.state.outbox_worker = thread
+        thread.start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            await asyncio.to_thread(thread.stop)
+
+    app.router.lifespan_context = lifespan
 
 
 def _install_docs(app: FastAPI) -> None:
@@ -149,8 +181,6 @@ def _install_docs(app: FastAPI) -> None:
 def _document_400_not_422(schema: dict[str, Any], components: dict[str, Any]) -> None:
     """FastAPI documents 422 for every operation; this API answers invalid input with 400 and the error body.
     Paged lists also document their 206."""
-    from alephee.http.wire import ErrorBody
-
     components.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
     error_400 = {
         "description": "Invalid parameters or body",
@@ -192,8 +222,6 @@ def _install_health(app: FastAPI) -> None:
     @app.get("/health", include_in_schema=False)
     def health(request: Request) -> JSONResponse:
         ctx: AppContext = request.app.state.ctx
-        from sqlalchemy import text
-
         with ctx.db.read_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         # Redis configured but not answering: "degraded" with 200, since this process still serves and limits

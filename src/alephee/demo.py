@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import import_module
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,14 +45,12 @@ DEMO_STEP_NAMES: list[str] = [
     "alephee.portal.demo:create_demo_portal",
     "alephee.listings.demo:create_demo_listings",
     "alephee.orders.demo:create_demo_orders",
-    "alephee.marketplaces.buyers:create_demo_sales",
+    "alephee.sandbox.demo:create_demo_sales",
 ]
 
 
 def demo_steps() -> list[Callable[[Session, Settings, int], None]]:
-    """The registered steps, imported lazily (domains import this module's constants)."""
-    from importlib import import_module
-
+    """The registered steps, imported by name when the demo runs."""
     steps = []
     for name in DEMO_STEP_NAMES:
         module, _, function = name.partition(":")
@@ -74,7 +73,7 @@ def ensure_demo(session: Session, settings: Settings) -> DemoResult:
         accounts.create_key(session, [account.id], label="demo", secret=DEMO_API_KEY, rate_limit=600)
     for step in demo_steps():
         step(session, settings, account.id)
-    session.commit()
+    session.flush()
     return DemoResult(account_id=account.id, api_key=DEMO_API_KEY, created=created)
 
 

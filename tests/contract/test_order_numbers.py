@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from alephee.http.context import AppContext
-from alephee.marketplaces import sandbox
 from alephee.orders import demo
 from alephee.orders.schemas import OrderOut
+from alephee.sandbox import state as sandbox
 from tests.conftest import Tenant
 from tests.marketplaces import conftest as _marketplaces
 from tests.marketplaces.conftest import pull

@@ -28,10 +28,10 @@ from alephee.demo import ensure_demo
 from alephee.http.context import AppContext
 from alephee.listings import service, statuses
 from alephee.listings.models import Listing
-from alephee.marketplaces import sandbox
 from alephee.marketplaces.models import OutboxMessage, SandboxListing
-from alephee.marketplaces.worker import Worker
 from alephee.products.importer import import_catalog
+from alephee.sandbox import state as sandbox
+from alephee.sync.worker import Worker
 from tests.conftest import Tenant, _create_pg_database, _drop_pg_database
 from tests.listings.helpers import listing, outbox
 from tests.products.helpers import add_price_list, add_product

@@ -15,8 +15,7 @@ from alephee.accounts import service as accounts
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
 from alephee.listings.service import publish_catalog
-from alephee.marketplaces import sandbox
-from alephee.marketplaces.channels import (
+from alephee.marketplaces.contract import (
     BaseChannel,
     ChannelContext,
     ListingPush,
@@ -24,14 +23,14 @@ from alephee.marketplaces.channels import (
     ListingStatusPush,
     OrderStatusPush,
     TransientDeliveryError,
-    register_channel,
-    unregister_channel,
 )
 from alephee.marketplaces.outbox import enqueue
-from alephee.marketplaces.pull import Puller, PullStats
-from alephee.marketplaces.worker import Worker
+from alephee.marketplaces.registry import register_channel, unregister_channel
 from alephee.products.importer import import_catalog
 from alephee.products.models import Product
+from alephee.sandbox import state as sandbox
+from alephee.sync.pull import Puller, PullStats
+from alephee.sync.worker import Worker
 from tests.conftest import LiveServer, Tenant, make_settings, start_server
 
 SANDBOX = 100  # a catalogue marketplace whose connector is "sandbox"
@@ -132,7 +131,7 @@ def cli(ctx: AppContext) -> Callable[..., Any]:
     from typer.testing import CliRunner
 
     from alephee.cli import app
-    from alephee.marketplaces import worker
+    from alephee.marketplaces import delivery as worker
 
     runner = CliRunner()
 

@@ -16,10 +16,12 @@ from sqlalchemy import select
 from alephee import clock
 from alephee.errors import InvalidInput
 from alephee.http.context import AppContext
-from alephee.marketplaces import buyers, sandbox
-from alephee.marketplaces.buyers import SaleMix
-from alephee.marketplaces.channels import ChannelContext, ListingPush, OrderPage, channel_for
+from alephee.marketplaces.contract import ChannelContext, ListingPush, OrderPage
 from alephee.marketplaces.models import SandboxListing, SandboxOrder
+from alephee.sandbox import buyers
+from alephee.sandbox import state as sandbox
+from alephee.sandbox.buyers import SaleMix
+from alephee.sync.calls import channel_for
 from tests.conftest import empty_tables
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

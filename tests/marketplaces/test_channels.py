@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from alephee.http.context import AppContext
-from alephee.marketplaces import channels
-from alephee.marketplaces.channels import (
+from alephee.marketplaces import topics
+from alephee.marketplaces.contract import (
     BaseChannel,
     Channel,
     ChannelContext,
@@ -19,15 +19,11 @@ from alephee.marketplaces.channels import (
     TransientDeliveryError,
     UnknownConnector,
     UnsupportedOperation,
-    deliver_topic,
-    get_channel,
-    known_connectors,
-    listing_push,
-    listing_status_name,
-    register_channel,
-    unregister_channel,
 )
-from alephee.marketplaces.sandbox import SandboxChannel
+from alephee.marketplaces.registry import get_channel, known_connectors, register_channel, unregister_channel
+from alephee.marketplaces.topics import deliver_topic, listing_push, listing_status_name
+from alephee.sandbox.channel import SandboxChannel
+from alephee.sync.calls import channel_for
 
 REF = MarketplaceRef(id=100, name="Sandbox", family="mercadolibre", connector="sandbox", site_id="MLA")
 
@@ -146,19 +142,19 @@ def test_bad_listing_payloads_are_permanent(payload: dict[str, Any]) -> None:
 
 
 def test_order_status_tracking_flat_or_as_an_object() -> None:
-    nested = channels.order_status_push(
+    nested = topics.order_status_push(
         {"OrderId": 5, "Status": 20, "Tracking": {"Number": "T9", "Status": "in transit", "Method": "Andreani"}}
     )
     assert (nested.order.order_id, nested.status, nested.tracking_number) == (5, 20, "T9")
     assert (nested.tracking_status, nested.carrier) == ("in transit", "Andreani")
-    flat = channels.order_status_push({"external_order_id": "2000", "tracking": "T1", "carrier": "OCA"}, 7)
+    flat = topics.order_status_push({"external_order_id": "2000", "tracking": "T1", "carrier": "OCA"}, 7)
     assert (flat.order.order_id, flat.order.external_order_id, flat.tracking_number, flat.carrier) == (
         7,
         "2000",
         "T1",
         "OCA",
     )
-    assert channels.order_status_push({"OrderId": 5, "Status": 10, "Tracking": None}).tracking_number is None
+    assert topics.order_status_push({"OrderId": 5, "Status": 10, "Tracking": None}).tracking_number is None
 
 
 @pytest.mark.parametrize(
@@ -182,8 +178,8 @@ def test_incomplete_payloads_and_unknown_topics_are_permanent(topic: str, payloa
 
 def test_channel_for_gives_the_sandbox_a_session(ctx: AppContext) -> None:
     with ctx.db.writing() as session:
-        channel, call = channels.channel_for(session, 100, account_id=1)
+        channel, call = channel_for(session, 100, account_id=1)
         assert isinstance(channel, SandboxChannel) and call.session is session
         assert call.marketplace.site_id == "MLA" and call.marketplace.family == "mercadolibre"
         with pytest.raises(PermanentDeliveryError):
-            channels.channel_for(session, 999_999, account_id=1)
+            channel_for(session, 999_999, account_id=1)

@@ -22,8 +22,9 @@ from alephee.bootstrap import prepare_database
 from alephee.config import Settings
 from alephee.errors import InvalidInput
 from alephee.http.context import AppContext
-from alephee.marketplaces.channels import BaseChannel, has_channel
-from alephee.marketplaces.pull import feeds
+from alephee.marketplaces.contract import BaseChannel
+from alephee.marketplaces.registry import has_channel
+from alephee.sync.feeds import feeds
 from alephee.webhooks import crypto
 from tests.conftest import Tenant, _create_pg_database, _drop_pg_database
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from alephee.demo import DEMO_STEP_NAMES
 from alephee.http.context import AppContext
-from alephee.marketplaces.buyers import DEMO_SALES, create_demo_sales
 from alephee.marketplaces.models import OutboxMessage, SandboxListing, SandboxOrder
 from alephee.orders.models import Order
+from alephee.sandbox.demo import DEMO_SALES, create_demo_sales
 from tests.marketplaces.conftest import Shop, pull
 
 
@@ -27,7 +27,7 @@ def counts(ctx: AppContext) -> tuple[int, int, int, int]:
 
 
 def test_demo_sales_reach_the_hub_with_the_first_pull(ctx: AppContext, open_shop: Callable[..., Shop]) -> None:
-    assert "alephee.marketplaces.buyers:create_demo_sales" in DEMO_STEP_NAMES
+    assert "alephee.sandbox.demo:create_demo_sales" in DEMO_STEP_NAMES
     shop = open_shop(delivered=False)
     pending, listings, sold, hub = counts(ctx)
     assert pending == len(shop.listings) and (listings, sold, hub) == (0, 0, 0)

@@ -18,9 +18,9 @@ from alephee.accounts import service as accounts
 from alephee.http.context import AppContext
 from alephee.http.wire import format_utc
 from alephee.listings.models import Listing
-from alephee.marketplaces import sandbox
 from alephee.marketplaces.models import OutboxMessage, SandboxListing, SandboxOrder
 from alephee.products.models import Product
+from alephee.sandbox import state as sandbox
 from tests.conftest import Tenant
 from tests.marketplaces.conftest import start_server_with
 

@@ -18,11 +18,12 @@ from alephee import clock
 from alephee.http.context import AppContext
 from alephee.http.wire import format_utc
 from alephee.listings.models import Listing
-from alephee.marketplaces import buyers, sandbox
-from alephee.marketplaces.buyers import SaleMix
 from alephee.marketplaces.models import OutboxMessage, PullCursor, SandboxEvent, SandboxListing, SandboxOrder
-from alephee.marketplaces.pull import Puller
 from alephee.orders.models import Order, OrderHistory
+from alephee.sandbox import buyers
+from alephee.sandbox import state as sandbox
+from alephee.sandbox.buyers import SaleMix
+from alephee.sync.pull import Puller
 from tests.marketplaces.conftest import Shop, deliver, pull, stock
 
 QUIET = SaleMix(cart=0, pending_payment=0, late_cancellation=0, fraud=0, claim=0, logistics=(("drop_off", 1),))
@@ -295,7 +296,8 @@ def test_manual_logistics_keep_the_sellers_status_and_pushes_reach_the_sold_orde
 def test_worker_names_the_marketplace_order_in_every_order_push(
     ctx: AppContext, open_shop: Callable[..., Shop]
 ) -> None:
-    from alephee.marketplaces.worker import OutboxItem, with_order_ids
+    from alephee.marketplaces.delivery import OutboxItem
+    from alephee.sync.senders import with_order_ids
 
     shop = open_shop()
     only(ctx, shop, SIMPLE)

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.marketplaces import sandbox
-from alephee.marketplaces.channels import (
+from alephee.marketplaces.contract import (
     BuyerMessage,
     ChannelContext,
     DocumentUpload,
@@ -26,11 +25,12 @@ from alephee.marketplaces.channels import (
     OrderStatusPush,
     PermanentDeliveryError,
     SplitRequest,
-    channel_for,
-    listing_push,
 )
 from alephee.marketplaces.models import SandboxEvent, SandboxListing, SandboxOrder
-from alephee.marketplaces.sandbox import SandboxChannel
+from alephee.marketplaces.topics import listing_push
+from alephee.sandbox import state as sandbox
+from alephee.sandbox.channel import SandboxChannel
+from alephee.sync.calls import channel_for
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

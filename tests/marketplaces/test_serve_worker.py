@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from alephee.app import create_app
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage, SandboxListing
-from alephee.marketplaces.worker import app_with_worker
 from tests.conftest import make_settings
 from tests.marketplaces.conftest import put, start_server_with
 
@@ -64,7 +64,7 @@ def test_plain_serve_runs_no_worker(ctx: AppContext, tmp_path: Path) -> None:
 
 def test_the_lifespan_starts_and_stops_the_worker_thread(ctx: AppContext) -> None:
     settings = make_settings(ctx.settings.database_url, worker_interval_seconds=0.05)
-    app = app_with_worker(settings)
+    app = create_app(settings, with_worker=True)
     with TestClient(app) as client:
         thread = app.state.outbox_worker
         assert thread._thread is not None and thread._thread.is_alive()

@@ -17,19 +17,18 @@ from sqlalchemy import func, select, update
 
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.marketplaces.channels import PermanentDeliveryError
-from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
-from alephee.marketplaces.worker import (
+from alephee.marketplaces.contract import PermanentDeliveryError
+from alephee.marketplaces.delivery import (
     DELIVERED,
     FAILED,
     IN_FLIGHT,
     PENDING,
     OutboxItem,
-    Worker,
-    backoff_delay,
     register_sender,
     unregister_sender,
 )
+from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
+from alephee.sync.worker import Worker, backoff_delay
 from tests.conftest import make_settings
 from tests.marketplaces.conftest import FakeChannel, put
 
@@ -384,7 +383,7 @@ def test_parallel_worker_processes_deliver_every_row_exactly_once(
 def test_every_topic_reaches_the_sandbox_through_the_worker(
     ctx: AppContext, make_worker: Callable[..., Worker]
 ) -> None:
-    from alephee.marketplaces import sandbox
+    from alephee.sandbox import state as sandbox
 
     with ctx.db.writing() as session:
         for external in ("5001", "5002"):

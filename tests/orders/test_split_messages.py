@@ -211,7 +211,7 @@ def test_created_orders_cannot_be_messaged_or_split(
 def test_outbox_payloads_parse_as_the_channels_read_them(
     client: TestClient, ctx: AppContext, seller: Tenant, add_order: AddOrder
 ) -> None:
-    from alephee.marketplaces import channels
+    from alephee.marketplaces import topics as channels
 
     a, b = _cart(add_order, seller, "2000003000000501", logistic_type=ship.ME1)
     external = client.get("/v2/orders", params=seller.q(idFrom=a, idTo=a)).json()["Results"][0]["ExternalOrderId"]

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from alephee import clock
 from alephee.config import Settings
 from alephee.http.context import AppContext
+from alephee.marketplaces.delivery import register_sender, unregister_sender
 from alephee.marketplaces.models import OutboxMessage
-from alephee.marketplaces.worker import RoundStats, Worker, register_sender, unregister_sender
+from alephee.sync.worker import RoundStats, Worker
 from alephee.webhooks import events, service
 from alephee.webhooks.models import WebhookEvent, WebhookSubscription
 from alephee.webhooks.sender import WebhookSender

@@ -128,7 +128,8 @@ def test_purge_deletes_old_events(cli: Callable[..., Any], hooks: Hooks, tenant:
 def test_the_worker_command_delivers_webhooks_and_unregisters_its_sender(
     cli: Callable[..., Any], hooks: Hooks, tenant: Tenant, receiver: Receiver
 ) -> None:
-    from alephee.marketplaces.worker import Dispatcher, unregister_sender
+    from alephee.marketplaces.delivery import unregister_sender
+    from alephee.sync.worker import Dispatcher
 
     hooks.subscribe(tenant.account_id, receiver.url)
     event_id = hooks.emit(tenant.account_id, events.ORDER_CREATED, {"OrderId": 1})

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from alephee import clock
 from alephee.http.context import AppContext
+from alephee.marketplaces.delivery import DELIVERED, FAILED
 from alephee.marketplaces.models import OutboxMessage
-from alephee.marketplaces.worker import DELIVERED, FAILED
 from alephee.webhooks import events, sender, service
 from alephee.webhooks.models import ACKNOWLEDGED, OPEN
 from alephee.webhooks.models import DELIVERED as EVENT_DELIVERED
@@ -191,7 +191,7 @@ def test_a_removed_webhook_is_not_called_and_its_event_stays_open(
 def test_a_private_target_is_refused_at_delivery_when_not_allowed(
     ctx: AppContext, receiver: Receiver, tenant: Tenant
 ) -> None:
-    from alephee.marketplaces.worker import register_sender, unregister_sender
+    from alephee.marketplaces.delivery import register_sender, unregister_sender
 
     permissive = Hooks(ctx)
     webhook_id, _ = permissive.subscribe(tenant.account_id, receiver.url)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from alephee.http.context import AppContext
+from alephee.marketplaces.delivery import OutboxItem, register_sender, unregister_sender
 from alephee.marketplaces.outbox import enqueue
-from alephee.marketplaces.worker import OutboxItem, register_sender, unregister_sender
 from tests.conftest import Tenant
 from tests.webhooks.helpers import Hooks, Receiver
 

@@ -17,8 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alephee.webhooks import sender
-from alephee.webhooks.addresses import is_public
-from alephee.webhooks.sender import TargetRefused, check_url
+from alephee.webhooks.addresses import TargetRefused, check_url, is_public
 from tests.conftest import Tenant, make_settings
 
 STRICT = make_settings("sqlite://")

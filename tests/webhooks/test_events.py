@@ -8,6 +8,9 @@ import pytest
 from sqlalchemy import select, update
 
 from alephee.http.context import AppContext
+from alephee.listings import events as listing_events
+from alephee.orders import events as order_events
+from alephee.products import stock_alerts
 from alephee.products.hooks import CatalogChange
 from alephee.products.models import Brand, Product
 from alephee.webhooks import events
@@ -41,9 +44,9 @@ def test_a_cancellation_after_integration_is_both_a_status_change_and_a_cancella
     ctx: AppContext, tenant: Tenant
 ) -> None:
     with ctx.db.writing() as session:
-        events.order_status_changed(session, _order(tenant.account_id, 90), 10)
-        events.order_status_changed(session, _order(tenant.account_id, 91), 90)  # cancelled → awaiting refund
-        events.order_status_changed(session, _order(tenant.account_id, 20), 20)  # no change: nothing
+        order_events.order_status_changed(session, _order(tenant.account_id, 90), 10)
+        order_events.order_status_changed(session, _order(tenant.account_id, 91), 90)  # cancelled → awaiting refund
+        order_events.order_status_changed(session, _order(tenant.account_id, 20), 20)  # no change: nothing
     assert _types(ctx) == ["order.status_changed", "order.cancelled", "order.status_changed"]
     with ctx.db.reading() as session:
         cancelled = session.scalar(select(WebhookEvent).where(WebhookEvent.type == "order.cancelled"))
@@ -74,12 +77,16 @@ def test_created_payment_listing_and_document_events(ctx: AppContext, tenant: Te
         status_reason="stock",
     )
     with ctx.db.writing() as session:
-        events.order_created(session, _order(tenant.account_id, 0, payment_pending=True))
-        events.order_payment_approved(session, _order(tenant.account_id, 0))
-        events.listing_status_changed(session, listing, "active")
-        events.listing_status_changed(session, listing, "paused")  # unchanged: nothing
-        events.document_outcome(session, tenant.account_id, 77, forwarded=True, document_type=0, document_number="A1")
-        events.document_outcome(session, tenant.account_id, 77, forwarded=False, reason="receipts stay in the hub")
+        order_events.order_created(session, _order(tenant.account_id, 0, payment_pending=True))
+        order_events.order_payment_approved(session, _order(tenant.account_id, 0))
+        listing_events.listing_status_changed(session, listing, "active")
+        listing_events.listing_status_changed(session, listing, "paused")  # unchanged: nothing
+        order_events.document_outcome(
+            session, tenant.account_id, 77, forwarded=True, document_type=0, document_number="A1"
+        )
+        order_events.document_outcome(
+            session, tenant.account_id, 77, forwarded=False, reason="receipts stay in the hub"
+        )
     assert _types(ctx) == [
         "order.created",
         "order.payment_approved",
@@ -148,14 +155,14 @@ def _product(ctx: AppContext, account_id: int, quantity: int, red: int = 2, yell
 def _set_stock(ctx: AppContext, account_id: int, product_id: int, quantity: int) -> None:
     with ctx.db.writing() as session:
         session.execute(update(Product).where(Product.id == product_id).values(quantity=quantity))
-        events.on_catalog_change(
+        stock_alerts.on_catalog_change(
             session, CatalogChange(account_id=account_id, stock_product_ids=frozenset({product_id}))
         )
 
 
 def test_stock_alerts_fire_once_per_level_reached(ctx: AppContext, tenant: Tenant) -> None:
-    assert events.alert_level(5, 2, 5) == "yellow" and events.alert_level(2, 2, 5) == "red"
-    assert events.alert_level(0, 0, 0) is None  # thresholds of 0 are not set
+    assert stock_alerts.alert_level(5, 2, 5) == "yellow" and stock_alerts.alert_level(2, 2, 5) == "red"
+    assert stock_alerts.alert_level(0, 0, 0) is None  # thresholds of 0 are not set
     product_id = _product(ctx, tenant.account_id, 10)
     levels = []
     for quantity in (10, 5, 3, 2, 0, 4, 9, 1):

@@ -28,7 +28,7 @@ from alephee.cli import app
 from alephee.config import Settings
 from alephee.db import UtcDateTime, alembic_config
 from alephee.http.context import AppContext
-from alephee.marketplaces.worker import FAILED, register_sender, unregister_sender
+from alephee.marketplaces.delivery import FAILED, register_sender, unregister_sender
 from alephee.webhooks import crypto, events, sender
 from alephee.webhooks.models import OPEN, WebhookSubscription
 from tests.conftest import Tenant, _create_pg_database, _drop_pg_database

@@ -1,4 +1,4 @@
-"""``alephee serve --with-worker`` serves ``webhooks.sender:app_with_worker``: the embedded worker delivers
+"""``alephee serve --with-worker`` serves ``app.create_app_with_worker``: the embedded worker delivers
 webhooks and keeps the feed purge queued."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from alephee.app import create_app
 from alephee.http.context import AppContext
+from alephee.marketplaces.delivery import unregister_sender
 from alephee.marketplaces.models import OutboxMessage
-from alephee.marketplaces.worker import unregister_sender
-from alephee.webhooks import events, sender
+from alephee.webhooks import events
 from tests.conftest import Tenant, make_settings
 from tests.webhooks.helpers import Hooks, Receiver
 
@@ -20,7 +21,7 @@ def test_the_embedded_worker_delivers_webhooks(ctx: AppContext, tenant: Tenant, 
     settings = make_settings(
         ctx.settings.database_url, worker_interval_seconds=0.05, webhook_allow_private_targets=True
     )
-    app = sender.app_with_worker(settings)
+    app = create_app(settings, with_worker=True)
     try:
         harness = Hooks(ctx)
         harness.subscribe(tenant.account_id, receiver.url)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from alephee.webhooks import sender
-from alephee.webhooks.sender import TargetRefused, check_url, parse_target, resolve
+from alephee.webhooks.addresses import TargetRefused, check_url, parse_target, resolve
 from tests.conftest import make_settings
 from tests.webhooks.helpers import Receiver
 

@@ -14,10 +14,11 @@ from sqlalchemy import update
 
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.marketplaces import buyers, sandbox
-from alephee.marketplaces.buyers import SaleMix
 from alephee.marketplaces.models import SandboxListing
 from alephee.orders import statuses as st
+from alephee.sandbox import buyers
+from alephee.sandbox import state as sandbox
+from alephee.sandbox.buyers import SaleMix
 from tests.conftest import Tenant
 from tests.listings.helpers import build_shop
 from tests.marketplaces import conftest as _marketplace_fixtures

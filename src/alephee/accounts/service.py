@@ -28,8 +28,8 @@ from alephee.accounts.models import (
 from alephee.accounts.schemas import AccountType
 from alephee.accounts.tokens import EMAIL_PATTERN, BadEmail
 from alephee.errors import InvalidInput, NotFound
-from alephee.marketplaces.channels import has_channel
 from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.registry import has_channel
 
 UNKNOWN_ACCOUNT = "Account {id} does not exist"
 UNKNOWN_MARKETPLACE = "Marketplace {id} does not exist in the catalogue"

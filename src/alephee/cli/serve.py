@@ -28,8 +28,7 @@ def serve(
     typer.echo(f"Alephee hub on http://{host}:{port}/v2  Swagger: http://{host}:{port}/swagger/ui/index", err=True)
     uvicorn.run(
         # The worker variant starts/stops its thread in the app's lifespan, so shutdown waits for it.
-        # (through webhooks.sender, which also registers the webhook sender with the worker)
-        "alephee.webhooks.sender:app_with_worker" if with_worker else "alephee.app:create_app",
+        "alephee.app:create_app_with_worker" if with_worker else "alephee.app:create_app",
         factory=True,
         host=host,
         port=port,

@@ -101,7 +101,7 @@ def webhook_rekey() -> None:
     settings = Settings()
     try:
         with session_scope(settings) as session:
-            report = webhooks.rekey_secrets(session, settings)
+            report = webhooks.rekey_secrets(session, settings, each_batch=session.commit)
     except SecretKeyError as exc:
         fail(str(exc), 500)
     emit(report.as_json())
@@ -117,6 +117,6 @@ def notifications_purge() -> None:
 
     settings = Settings()
     with session_scope(settings) as session:
-        purged = webhooks.purge(session, settings)
+        purged = webhooks.purge(session, settings, each_batch=session.commit)
         ensure_purge_scheduled(session)
         emit({"Purged": purged, "RetentionDays": settings.notifications_retention_days})

@@ -29,7 +29,7 @@ def worker(
 
     from alephee.bootstrap import prepare_database
     from alephee.logs import log_config
-    from alephee.marketplaces.worker import Worker
+    from alephee.sync.worker import Worker
     from alephee.webhooks.sender import install as install_webhook_sender
     from alephee.webhooks.sender import uninstall as uninstall_webhook_sender
 
@@ -96,7 +96,8 @@ def outbox_retry(
 def sandbox_advance(hours: Annotated[float, typer.Option(help="Hours to move the simulated clock forward.")]) -> None:
     """Move the sandbox marketplace's simulated clock forward; what falls due happens (payments settle,
     shipments move, scheduled cancellations) and reaches the hub with the worker's next pull."""
-    from alephee.marketplaces import buyers, sandbox
+    from alephee.sandbox import buyers
+    from alephee.sandbox import state as sandbox
 
     if hours < 0:
         fail("--hours must not be negative")
@@ -116,7 +117,7 @@ def sandbox_sell(
     marketplace: Annotated[int | None, typer.Option(help="Only this sandbox marketplace id.")] = None,
 ) -> None:
     """Simulated buyers purchase active sandbox listings now (the worker pulls the orders into the hub)."""
-    from alephee.marketplaces import buyers
+    from alephee.sandbox import buyers
 
     if not 1 <= orders <= buyers.MAX_ORDERS_PER_SELL:
         fail(buyers.ERR_ORDERS)
@@ -128,7 +129,7 @@ def sandbox_sell(
 @sandbox_app.command("status")
 def sandbox_status() -> None:
     """The simulated clock, the seed, and how many listings, orders and received events the sandbox holds."""
-    from alephee.marketplaces import sandbox
+    from alephee.sandbox import state as sandbox
 
     with session_scope() as session:
         emit(sandbox.summary(session))
@@ -141,7 +142,7 @@ def sandbox_listings(
     limit: Annotated[int, typer.Option(help="How many listings (newest first).")] = 100,
 ) -> None:
     """The listings as the sandbox marketplace shows them to buyers."""
-    from alephee.marketplaces import sandbox
+    from alephee.sandbox import state as sandbox
 
     with session_scope() as session:
         rows = sandbox.list_listings(session, account_id=account, marketplace_id=marketplace, limit=limit)

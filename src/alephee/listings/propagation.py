@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.accounts.models import PriceList
+from alephee.listings import events as webhook_events
 from alephee.listings import rules, statuses
 from alephee.listings.models import Listing, ListingDiscount
 from alephee.listings.schemas import LISTING_TYPES
@@ -26,7 +27,6 @@ from alephee.marketplaces.models import Marketplace
 from alephee.marketplaces.outbox import enqueue
 from alephee.products import service as products
 from alephee.products.hooks import CatalogChange
-from alephee.webhooks import events as webhook_events
 
 TOPIC_UPDATE = "listing.update"
 TOPIC_STATUS = "listing.status"

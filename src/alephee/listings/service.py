@@ -30,6 +30,7 @@ from alephee.http.paging import Page
 from alephee.http.params import MAX_INT32
 from alephee.http.results import ERROR, OK, WARNING, ActionResult, ActionResultBuilder, Level, ResultItem, ResultMessage
 from alephee.http.wire import read_input
+from alephee.listings import events as webhook_events
 from alephee.listings import propagation, rules, statuses
 from alephee.listings.models import Listing, ListingDiscount
 from alephee.listings.schemas import (
@@ -51,7 +52,6 @@ from alephee.marketplaces.models import Marketplace
 from alephee.products import service as products
 from alephee.products.models import Brand, Product
 from alephee.products.schemas import IdNameOut
-from alephee.webhooks import events as webhook_events
 
 UNKNOWN_STATUS = "Unknown listing status {code}; known codes: {codes}"
 

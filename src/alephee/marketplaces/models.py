@@ -66,7 +66,7 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-# --- the sandbox marketplace (alephee.marketplaces.sandbox) ------------------------------------------------
+# --- the sandbox marketplace (alephee.sandbox) ------------------------------------------------------------
 # The sandbox plays a marketplace that happens to live in the hub's database. Its tables have no foreign keys
 # into the hub's tables on purpose: it is "the other side", and must keep working as a separate system would
 # (e.g. it keeps listings the hub no longer knows about).
@@ -207,7 +207,7 @@ class SandboxEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-# --- pulling orders from the channels (alephee.marketplaces.pull) -------------------------------------------
+# --- pulling orders from the channels (alephee.sync.pull) ---------------------------------------------------
 
 
 class PullCursor(Base):

@@ -1,8 +1,8 @@
 """The outbox: every change that must leave the hub is recorded here in the same transaction as the change.
 
 Writers call ``enqueue`` (no commit: the caller's transaction decides). The worker (``alephee worker``,
-``marketplaces/worker.py``) claims due rows, delivers them through the marketplace channel (or the webhook
-sender) and records the outcome. Topics and payload keys: ``marketplaces/sandbox.py``. Enqueue *after*
+``sync/worker.py``) claims due rows, delivers them through the marketplace channel (or the webhook
+sender) and records the outcome. Topics and payload keys: ``sandbox/channel.py``. Enqueue *after*
 updating the aggregate's row in the same transaction, so outbox ids follow the aggregate's commit order.
 """
 

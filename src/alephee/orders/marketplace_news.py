@@ -31,6 +31,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
+from alephee.orders import events as webhook_events
 from alephee.orders import rendering
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -39,7 +40,6 @@ from alephee.orders.schemas import ActiveClaim
 from alephee.orders.service import ITEM_COMPONENT, refresh_pack
 from alephee.products import service as products
 from alephee.products.models import Product
-from alephee.webhooks import events as webhook_events
 
 ACTOR = "marketplace"
 

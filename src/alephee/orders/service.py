@@ -47,6 +47,7 @@ from alephee.http.wire import clean_identifier, clean_text, format_utc
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import document_quota, labels
 from alephee.orders import documents as docs
+from alephee.orders import events as webhook_events
 from alephee.orders import messages as msg
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -74,7 +75,6 @@ from alephee.orders.rendering import (
 )
 from alephee.orders.reservations import release_b2b_reservation
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
-from alephee.webhooks import events as webhook_events
 
 ID_SORT = SortOption("Id", "Order by internal ID asc")
 # Orders no marketplace owns: the ERP may cancel them and nothing is pushed to a channel for them.

@@ -41,7 +41,7 @@ class CatalogChange:
 CHANGE_LISTENER_NAMES: list[str] = [
     "alephee.listings.propagation:on_catalog_change",
     # product.stock_alert for the integrators' webhooks and feed.
-    "alephee.webhooks.events:on_catalog_change",
+    "alephee.products.stock_alerts:on_catalog_change",
 ]
 # f(session, settings, account_id, product_ids) -> {product_id: [GroupedPublicationsOut, ...]} for GET /v2/products.
 PUBLICATIONS_PROVIDER_NAME: str | None = "alephee.listings.service:grouped_publications"

@@ -6,8 +6,8 @@
 leaves no event and sends nothing. Call it *after* the change it describes (the aggregate's row updated or
 locked), like ``marketplaces.outbox.enqueue``.
 
-The helpers below (``order_created``, ``order_status_changed``, ...) are the one-line calls the domains make
-at their central points; each builds the event's ``Data`` from the domain object.
+The domains build their events' ``Data`` next to their rules (``orders.events``, ``listings.events``,
+``products.stock_alerts``) and record them through ``emit``.
 
 Outbox rows of one subscription and one subject (an order, a listing, a product) share an aggregate
 (``wh<subscription>:<subject type>``, subject id), so the worker delivers them in the order they were
@@ -21,15 +21,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import NoInspectionAvailable
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.http.wire import format_utc
 from alephee.marketplaces.outbox import enqueue
-from alephee.webhooks.models import OPEN, WebhookEvent, WebhookStockAlert, WebhookSubscription
+from alephee.webhooks.models import OPEN, WebhookEvent, WebhookSubscription
 
 ORDER_CREATED = "order.created"
 ORDER_STATUS_CHANGED = "order.status_changed"
@@ -150,179 +148,3 @@ def emit(
             payload={"event_id": event.id, "webhook_id": subscription_id, "type": event_type},
         )
     return event
-
-
-# --- the calls the domains make -----------------------------------------------------------------------------
-
-
-def _order_data(order: Any) -> dict[str, Any]:
-    return {
-        "MarketplaceId": order.marketplace_id,
-        "ExternalOrderId": order.external_order_id,
-        "PackId": order.pack_id,
-        "Status": order.status,
-        "PaymentPending": bool(order.payment_pending),
-        "Integrated": bool(order.integrated),
-        "IntegratedOrderId": order.integrated_order_id,
-    }
-
-
-def order_created(session: Session, order: Any) -> None:
-    """``order.created`` for a stored order (``orders.models.Order``, flushed so it has an id)."""
-    emit(session, order.account_id, ORDER_CREATED, {"OrderId": order.id}, _order_data(order))
-
-
-def order_status_changed(session: Session, order: Any, previous_status: int | None) -> None:
-    """``order.status_changed`` (and ``order.cancelled`` when the new status is of the cancelled type, whether
-    or not the order was already integrated) after ``order.status`` moved from ``previous_status``."""
-    from alephee.orders.statuses import is_cancelled
-
-    if previous_status == order.status:
-        return
-    data = {**_order_data(order), "PreviousStatus": previous_status}
-    emit(session, order.account_id, ORDER_STATUS_CHANGED, {"OrderId": order.id}, data)
-    if is_cancelled(order.status) and (previous_status is None or not is_cancelled(previous_status)):
-        emit(session, order.account_id, ORDER_CANCELLED, {"OrderId": order.id}, data)
-
-
-def order_payment_approved(session: Session, order: Any) -> None:
-    """``order.payment_approved`` once an order's payment stops being pending."""
-    emit(session, order.account_id, ORDER_PAYMENT_APPROVED, {"OrderId": order.id}, _order_data(order))
-
-
-def order_payment_update(session: Session, order: Any, pending: bool) -> None:
-    """Call right before ``order.payment_pending`` takes ``pending``: ``order.payment_approved`` when a pending
-    payment becomes approved, nothing otherwise."""
-    if order.payment_pending and not pending:
-        data = {**_order_data(order), "PaymentPending": False}
-        emit(session, order.account_id, ORDER_PAYMENT_APPROVED, {"OrderId": order.id}, data)
-
-
-def listing_status_changed(session: Session, listing: Any, previous_status: str | None = None) -> None:
-    """``listing.status_changed`` after ``listing.status`` changed (status names of ``listings/statuses.py``).
-    ``previous_status`` defaults to the status the row had when it was loaded or last flushed."""
-    if previous_status is None:
-        previous_status = _stored_value(listing, "status")
-    if previous_status == listing.status:
-        return
-    emit(
-        session,
-        listing.account_id,
-        LISTING_STATUS_CHANGED,
-        {"ListingId": listing.id, "ProductId": listing.product_id},
-        {
-            "MarketplaceId": listing.marketplace_id,
-            "ExternalId": listing.external_id,
-            "Sku": listing.sku,
-            "Status": listing.status,
-            "StatusReason": listing.status_reason,
-            "PreviousStatus": previous_status,
-        },
-    )
-
-
-def _stored_value(row: Any, attribute: str) -> Any:
-    """The value ``attribute`` had in the database before this session's unflushed changes (None if unknown)."""
-    try:
-        history = sa_inspect(row).attrs[attribute].history
-    except (NoInspectionAvailable, KeyError):
-        return None
-    stored = history.deleted or history.unchanged
-    return stored[0] if stored else None
-
-
-def document_outcome(
-    session: Session,
-    account_id: int,
-    order_id: int,
-    *,
-    forwarded: bool,
-    document_type: int | None = None,
-    document_number: str | None = None,
-    reason: str | None = None,
-) -> None:
-    """``document.forwarded`` / ``document.refused``: what the marketplace did with an order's document."""
-    emit(
-        session,
-        account_id,
-        DOCUMENT_FORWARDED if forwarded else DOCUMENT_REFUSED,
-        {"OrderId": order_id},
-        {"DocumentType": document_type, "DocumentNumber": document_number, "Reason": reason},
-    )
-
-
-# --- stock alerts (a listener of products/hooks.py) -----------------------------------------------------------
-
-RED, YELLOW = "red", "yellow"
-
-
-def alert_level(quantity: int, red: int, yellow: int) -> str | None:
-    """``red`` at or below RedQty, else ``yellow`` at or below YellowQty; a threshold of 0 is not set."""
-    if red > 0 and quantity <= red:
-        return RED
-    if yellow > 0 and quantity <= yellow:
-        return YELLOW
-    return None
-
-
-def on_catalog_change(session: Session, change: Any) -> None:
-    """``product.stock_alert`` for each product whose stock reached a new alert level in this transaction
-    (``products.hooks.CatalogChange``). A level is announced once; the product must go back above its
-    thresholds (or reach the other level) to raise another alert."""
-    ids = sorted(change.stock_product_ids)
-    if not ids:
-        return
-    from alephee.products.models import Product
-    from alephee.products.service import stock_snapshots
-
-    announced = {
-        row[0]: row[1]
-        for row in session.execute(
-            select(WebhookStockAlert.product_id, WebhookStockAlert.level).where(WebhookStockAlert.product_id.in_(ids))
-        )
-    }
-    watched = session.execute(
-        select(Product.id, Product.sku, Product.alert_red, Product.alert_yellow).where(
-            Product.id.in_(ids), (Product.alert_red > 0) | (Product.alert_yellow > 0)
-        )
-    ).all()
-    snapshots = stock_snapshots(session, [row[0] for row in watched]) if watched else {}
-    levels: dict[int, str | None] = {}
-    for product_id, sku, red, yellow in watched:
-        snapshot = snapshots.get(product_id)
-        if snapshot is None:
-            continue
-        level = alert_level(snapshot.quantity, red or 0, yellow or 0)
-        levels[product_id] = level
-        if level is None or announced.get(product_id) == level:
-            continue
-        if _record_level(session, change.account_id, product_id, level, snapshot.quantity):
-            emit(
-                session,
-                change.account_id,
-                PRODUCT_STOCK_ALERT,
-                {"ProductId": product_id},
-                {"Sku": sku, "Quantity": snapshot.quantity, "Level": level, "RedQty": red, "YellowQty": yellow},
-            )
-    cleared = [pid for pid in announced if levels.get(pid) is None]
-    if cleared:
-        session.execute(delete(WebhookStockAlert).where(WebhookStockAlert.product_id.in_(cleared)))
-
-
-def _record_level(session: Session, account_id: int, product_id: int, level: str, quantity: int) -> bool:
-    """Store the announced level; False when a concurrent transaction already announced it (upsert that only
-    changes a different level, so two writers never announce the same level twice)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(WebhookStockAlert).values(
-        product_id=product_id, account_id=account_id, level=level, quantity=quantity, updated_at=clock.utcnow()
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[WebhookStockAlert.product_id],
-        set_={"level": level, "quantity": quantity, "updated_at": clock.utcnow(), "account_id": account_id},
-        where=WebhookStockAlert.level != level,
-    ).returning(WebhookStockAlert.product_id)
-    return session.execute(statement).first() is not None

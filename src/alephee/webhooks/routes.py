@@ -9,17 +9,17 @@ from fastapi import Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from alephee.accounts.auth import AccountScope, require_account
-from alephee.errors import InvalidInput
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_array, json_object
 from alephee.http.context import AppContext, get_context
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import ID_SORT, Page, Paged, paged_response, paging
 from alephee.http.params import MAX_INT32, query_bool
 from alephee.http.routing import api_router
-from alephee.http.wire import ErrorBody, json_response
+from alephee.http.wire import json_response
 from alephee.webhooks import service
 from alephee.webhooks.models import OPEN, WebhookEvent, WebhookSubscription
 from alephee.webhooks.schemas import (
@@ -29,14 +29,38 @@ from alephee.webhooks.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from alephee.webhooks.service import (
+    BadSecret,
+    DescriptionTooLong,
+    NoEventTypes,
+    TooManyWebhooks,
+    UnknownEventType,
+    UnknownFeedType,
+    WebhookNotFound,
+    WebhookUrlRefused,
+)
 
 router = api_router(tags=["Push notifications"])
 
-ERRORS = error_responses(400, 401, 413, 416, 429, _413="Too many objects in one request")
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such webhook here"}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "Webhook limit reached"}}
 BAD_WEBHOOK_ID = "webhookId must be a positive integer"
 MISSING_WEBHOOK_ID = "webhookId is required"
+
+
+class MissingWebhookId(InvalidInput):
+    """webhookId is missing."""
+
+    message = MISSING_WEBHOOK_ID
+
+
+class BadWebhookId(InvalidInput):
+    """webhookId is not a positive integer."""
+
+    message = BAD_WEBHOOK_ID
+
+
+# What every JSON body can be refused for (http/body.py), and every paged list (http/paging.py).
+BODY_ERRORS = (InvalidInput, UnsupportedMediaType, PayloadTooLarge)
+PAGING_ERRORS = (InvalidInput, RangeNotSatisfiable)
 
 
 def _webhook_out(row: WebhookSubscription) -> WebhookOut:
@@ -66,10 +90,10 @@ def _notification_out(row: WebhookEvent) -> NotificationOut:
 
 def _webhook_id(raw: str | None) -> int:
     if raw is None or not raw.strip():
-        raise InvalidInput(MISSING_WEBHOOK_ID)
+        raise MissingWebhookId()
     number = int_from_text(raw)
     if number is None or not 0 < number <= MAX_INT32:
-        raise InvalidInput(BAD_WEBHOOK_ID)
+        raise BadWebhookId()
     return number
 
 
@@ -80,7 +104,7 @@ def _webhook_id(raw: str | None) -> int:
     "/webhooks",
     name="webhooks.list",
     response_model=Paged[WebhookOut],
-    responses=ERRORS,
+    responses=responses_for(*AUTHENTICATED, *PAGING_ERRORS),
     summary="List the account's webhooks (without their secrets)",
 )
 def get_webhooks(
@@ -98,7 +122,16 @@ def get_webhooks(
     name="webhooks.create",
     status_code=201,
     response_model=WebhookCreatedOut,
-    responses={**ERRORS, **CONFLICT},
+    responses=responses_for(
+        *AUTHENTICATED,
+        *BODY_ERRORS,
+        WebhookUrlRefused,
+        NoEventTypes,
+        UnknownEventType,
+        BadSecret,
+        DescriptionTooLong,
+        TooManyWebhooks,
+    ),
     summary="Add a webhook: events are POSTed to its Url, signed with its secret",
     openapi_extra=body_doc(WebhookIn, array=False),
 )
@@ -133,7 +166,7 @@ def _delete(session: Session, account_id: int, webhook_id: int) -> Response:
     "/webhooks/{webhookId}",
     name="webhooks.delete",
     status_code=204,
-    responses={**ERRORS, **NOT_FOUND},
+    responses=responses_for(*AUTHENTICATED, MissingWebhookId, BadWebhookId, WebhookNotFound),
     summary="Remove a webhook",
 )
 def delete_webhook(
@@ -150,7 +183,7 @@ def delete_webhook(
     "/webhooks",
     name="webhooks.delete",
     status_code=204,
-    responses={**ERRORS, **NOT_FOUND},
+    responses=responses_for(*AUTHENTICATED, MissingWebhookId, BadWebhookId, WebhookNotFound),
     summary="Remove a webhook (Id in the query string)",
 )
 def delete_webhook_by_query(
@@ -169,7 +202,12 @@ def delete_webhook_by_query(
     "/notifications",
     name="notifications.list",
     response_model=Paged[NotificationOut],
-    responses={**ERRORS, 206: {"model": Paged[NotificationOut], "description": "limit over the cap: capped page"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        *PAGING_ERRORS,
+        UnknownFeedType,
+        _206={"model": Paged[NotificationOut], "description": "limit over the cap: capped page"},
+    ),
     summary="The account's event feed",
 )
 def get_notifications(
@@ -200,7 +238,7 @@ def get_notifications(
     "/notifications/ack",
     name="notifications.ack",
     response_model=AckResultsOut,
-    responses=ERRORS,
+    responses=responses_for(*AUTHENTICATED, *BODY_ERRORS),
     summary="Acknowledge feed events by Id",
     openapi_extra={
         "requestBody": {

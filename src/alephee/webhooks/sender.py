@@ -1,5 +1,5 @@
 """Delivering events to webhook receivers: the outbox worker's sender for ``webhook.*`` rows, signing, and
-the network guard that keeps deliveries away from private addresses (SSRF).
+the connection pinned to the addresses the network guard (``addresses``) let through.
 
 A delivery is ``POST <Url>`` with the JSON body ``{"Id", "Type", "AccountId", "OccurredAt", "Data"}`` and:
 
@@ -19,7 +19,8 @@ Any 2xx answer is a delivery; anything else (3xx included: redirects are not fol
 connection error is retried by the worker with exponential backoff, up to ``outbox_max_attempts``. After
 the last attempt the event simply stays open in the account's feed (``GET /v2/notifications``).
 
-The worker registers this sender with ``install`` (``alephee worker`` and ``alephee serve --with-worker``).
+The worker gets this sender from ``route`` (``alephee serve --with-worker``, built by ``registry.build_worker``)
+or ``install`` (``alephee worker``).
 ``send`` runs in the worker's delivery transaction (``in_database`` is true) but makes the HTTP call
 *before* touching the session, so no connection, lock or SQLite write transaction is held while the receiver
 answers; after a 2xx it counts the delivery on the event in the same transaction that marks the outbox row
@@ -41,7 +42,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
@@ -50,12 +50,12 @@ from alephee import __version__, clock
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.wire import format_utc
-from alephee.marketplaces.channels import PermanentDeliveryError, TransientDeliveryError
+from alephee.marketplaces.contract import PermanentDeliveryError, TransientDeliveryError
+from alephee.marketplaces.delivery import OutboxItem, Route, register_sender, unregister_sender
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.outbox import enqueue
-from alephee.marketplaces.worker import OutboxItem, Route, register_sender, unregister_sender
-from alephee.webhooks import crypto, events
-from alephee.webhooks.addresses import is_public
+from alephee.webhooks import crypto, events, service
+from alephee.webhooks.addresses import TargetRefused, parse_target, resolve
 from alephee.webhooks.models import DELIVERED, OPEN, WebhookEvent, WebhookSubscription
 
 log = logging.getLogger("alephee.webhooks")
@@ -73,28 +73,11 @@ MAX_ANSWER_BYTES = 64 * 1024
 # Events deleted per purge step; a full step schedules the next one at once.
 PURGE_BATCH = 10_000
 
-ERR_URL_SCHEME = "Url must start with http:// or https://"
-ERR_URL_LENGTH = "Url must be at most {max} characters long"
-ERR_URL_HOST = "Url must name a host"
-ERR_URL_CHARACTERS = "Url must not contain spaces or control characters"
-ERR_URL_CREDENTIALS = "Url must not contain a user name or password (use the signature to authenticate)"
-ERR_URL_PORT = "Url has an invalid port"
-ERR_URL_INVALID = "Url is not a valid URL"
-ERR_URL_PRIVATE = "Url points to a private, loopback, link-local or reserved address; webhooks only reach public hosts"
-ERR_URL_RESOLVE = "The host name of Url could not be resolved"
 ERR_GONE = "webhook {id} no longer exists or is inactive"
 ERR_EVENT_GONE = "event {id} no longer exists (purged)"
 ERR_NOT_PREPARED = "delivery was not prepared"
 ERR_ANSWER = "receiver answered HTTP {status}"
 ERR_SECRET = "webhook {id} cannot be signed: {reason}"
-
-
-class TargetRefused(Exception):
-    """The URL is malformed or points where webhooks must not go; ``message`` says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 # --- signing ------------------------------------------------------------------------------------------------
@@ -136,71 +119,6 @@ def delivery_headers(
 
 
 # --- where a webhook may go (SSRF guard) -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A parsed webhook URL."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str
-
-
-def parse_target(url: str, max_length: int) -> Target:
-    """Check the URL's form: http/https, a host, no credentials, no blanks, at most ``max_length`` chars."""
-    if len(url) > max_length:
-        raise TargetRefused(ERR_URL_LENGTH.format(max=max_length))
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise TargetRefused(ERR_URL_CHARACTERS)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise TargetRefused(ERR_URL_INVALID) from None
-    try:
-        port = parts.port
-    except ValueError:
-        raise TargetRefused(ERR_URL_PORT) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise TargetRefused(ERR_URL_SCHEME)
-    if parts.username is not None or parts.password is not None:
-        raise TargetRefused(ERR_URL_CREDENTIALS)
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise TargetRefused(ERR_URL_HOST)
-    if port == 0:
-        raise TargetRefused(ERR_URL_PORT)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return Target(scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80), path=path)
-
-
-def resolve(target: Target, *, allow_private: bool) -> list[str]:
-    """The addresses to connect to: every address the host resolves to must be public unless
-    ``allow_private``. Connecting to exactly these addresses (not resolving again) defeats DNS rebinding."""
-    host = target.host
-    if not allow_private and (host.lower() == "localhost" or host.lower().endswith(".localhost")):
-        raise TargetRefused(ERR_URL_PRIVATE)
-    try:
-        infos = socket.getaddrinfo(host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise TargetRefused(ERR_URL_RESOLVE) from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
-        raise TargetRefused(ERR_URL_RESOLVE)
-    if not allow_private and not all(is_public(a) for a in addresses):
-        raise TargetRefused(ERR_URL_PRIVATE)
-    return addresses
-
-
-def check_url(url: str, settings: Settings) -> Target:
-    """What ``POST /v2/webhooks`` and ``alephee webhook add`` accept (``TargetRefused`` otherwise)."""
-    target = parse_target(url, settings.webhook_max_url_length)
-    resolve(target, allow_private=settings.webhook_allow_private_targets)
-    return target
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -296,7 +214,7 @@ class _Prepared:
 
 
 class WebhookSender:
-    """Delivers ``webhook.*`` outbox rows (``marketplaces.worker.Sender``): event deliveries and the feed purge.
+    """Delivers ``webhook.*`` outbox rows (``marketplaces.delivery.Sender``): event deliveries and the feed purge.
 
     ``in_database`` looks up the subscription and the event (read session) and keeps what ``send`` needs;
     ``send`` posts first and touches the delivery transaction only afterwards (module docstring).
@@ -374,8 +292,6 @@ class WebhookSender:
             encrypt_legacy_secret(session, self.settings, prepared.webhook_id, prepared.stored_secret, secret)
 
     def _purge(self, session: Session, item: OutboxItem) -> None:
-        from alephee.webhooks import service
-
         deleted = service.purge_batch(session, self.settings, limit=PURGE_BATCH)
         if deleted:
             log.info(
@@ -468,35 +384,36 @@ def ensure_purge_scheduled(session: Session) -> bool:
     return True
 
 
-def install(settings: Settings, db: Database | None = None) -> Route | None:
-    """Register the webhook sender with the outbox worker for ``settings``; with ``db``, also make sure the
-    feed purge is queued. Called by ``alephee worker`` and ``alephee serve --with-worker``. Loads the key that
-    decrypts webhook secrets first (generating the key file if needed), so a malformed ``ALEPHEE_SECRET_KEY``
-    or an unusable key file stops the worker at start (``crypto.SecretKeyError``) instead of every delivery."""
+def prepare(settings: Settings, db: Database | None = None) -> WebhookSender:
+    """The webhook sender for ``settings``, ready to hand to a worker; with ``db``, also make sure the feed purge
+    is queued. Loads the key that decrypts webhook secrets first (generating the key file if needed), so a
+    malformed ``ALEPHEE_SECRET_KEY`` or an unusable key file stops the worker at start
+    (``crypto.SecretKeyError``) instead of every delivery."""
     crypto.keyring(settings)
-    previous = register_sender(events.TOPIC_PREFIX, WebhookSender(settings))
+    sender = WebhookSender(settings)
     if db is not None:
         try:
             with db.writing() as session:
                 ensure_purge_scheduled(session)
         except Exception:  # the purge is housekeeping: never keep a worker from starting
             log.exception("could not queue the notification feed purge")
-    return previous
+    return sender
+
+
+def route(settings: Settings, db: Database | None = None) -> Route:
+    """The worker's route of ``webhook.*`` rows to the sender ``prepare`` builds."""
+    return Route(events.TOPIC_PREFIX, prepare(settings, db))
+
+
+def install(settings: Settings, db: Database | None = None) -> Route | None:
+    """Register the webhook sender (``prepare``) with every worker of this process that follows the sender
+    table (``alephee worker``); returns the route it replaced."""
+    return register_sender(events.TOPIC_PREFIX, prepare(settings, db))
 
 
 def uninstall(previous: Route | None) -> None:
     """Undo ``install`` (restore the sender it replaced)."""
     unregister_sender(events.TOPIC_PREFIX, previous)
-
-
-def app_with_worker(settings: Settings | None = None) -> Any:
-    """``marketplaces.worker.app_with_worker`` with the webhook sender installed (``serve --with-worker``)."""
-    from alephee.marketplaces.worker import app_with_worker as base
-
-    settings = settings or Settings()
-    app = base(settings)
-    install(settings, app.state.ctx.db)
-    return app
 
 
 # --- alephee webhook test ------------------------------------------------------------------------------------

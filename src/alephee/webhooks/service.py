@@ -1,11 +1,11 @@
 """Rules of the push-notification domain: subscriptions (add, list, remove, re-encrypt their secrets), the
-per-account feed (list, acknowledge) and its purge. Functions commit their own transaction unless they say
-otherwise."""
+per-account feed (list, acknowledge) and its purge. Functions work in the caller's transaction and only
+flush: the request's write session, the CLI scope or the worker commits."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +20,8 @@ from alephee.errors import Conflict, InvalidInput, NotFound
 from alephee.http.numbers import to_int
 from alephee.http.paging import Page
 from alephee.webhooks import crypto, events
+from alephee.webhooks.addresses import TargetRefused, check_url
 from alephee.webhooks.models import ACKNOWLEDGED, OPEN, WebhookEvent, WebhookSubscription
-from alephee.webhooks.sender import TargetRefused, check_url
 
 # --- subscriptions ------------------------------------------------------------------------------------------
 
@@ -37,12 +37,54 @@ SECRET_MIN, SECRET_MAX = 16, 200
 DESCRIPTION_MAX = 200
 
 
+def _nothing() -> None:
+    """The default ``each_batch``: every batch stays in the caller's one transaction."""
+
+
 class WebhookNotFound(NotFound):
-    """No subscription with this id in this account."""
+    """No webhook with this Id in this account."""
+
+    message = ERR_WEBHOOK_NOT_FOUND
 
 
 class TooManyWebhooks(Conflict):
-    """The account reached ``webhook_max_per_account``."""
+    """The account reached its webhook limit (``webhook_max_per_account``)."""
+
+    message = ERR_TOO_MANY
+
+
+class NoEventTypes(InvalidInput):
+    """EventTypes names no event type."""
+
+    message = ERR_NO_TYPES
+
+
+class UnknownEventType(InvalidInput):
+    """EventTypes names an event type that does not exist."""
+
+    message = ERR_UNKNOWN_TYPE
+
+
+class BadSecret(InvalidInput):
+    """Secret is too short, too long or not printable."""
+
+    message = ERR_SECRET
+
+
+class DescriptionTooLong(InvalidInput):
+    """Description is longer than allowed."""
+
+    message = ERR_DESCRIPTION
+
+
+class WebhookUrlRefused(InvalidInput):
+    """Url is malformed or does not point to a public http(s) host; the message says why."""
+
+
+class UnknownAccount(NotFound):
+    """The account does not exist."""
+
+    message = ERR_UNKNOWN_ACCOUNT
 
 
 def normalize_types(raw: Sequence[Any]) -> list[str]:
@@ -52,11 +94,11 @@ def normalize_types(raw: Sequence[Any]) -> list[str]:
     for value in raw:
         name = known.get(str(value).strip().lower()) if isinstance(value, str) else None
         if name is None:
-            raise InvalidInput(ERR_UNKNOWN_TYPE.format(value=value, known=", ".join(events.EVENT_TYPES)))
+            raise UnknownEventType(UnknownEventType.message.format(value=value, known=", ".join(events.EVENT_TYPES)))
         if name not in out:
             out.append(name)
     if not out:
-        raise InvalidInput(ERR_NO_TYPES)
+        raise NoEventTypes()
     return [events.ALL_TYPES] if events.ALL_TYPES in out else out
 
 
@@ -70,7 +112,7 @@ def _secret(value: str | None) -> str:
         return new_secret()
     value = value.strip()
     if not (SECRET_MIN <= len(value) <= SECRET_MAX) or not all(33 <= ord(c) < 127 for c in value):
-        raise InvalidInput(ERR_SECRET)
+        raise BadSecret()
     return value
 
 
@@ -85,27 +127,27 @@ def create_subscription(
     active: bool = True,
     description: str | None = None,
 ) -> tuple[WebhookSubscription, str]:
-    """Add a webhook to the account; returns it with its secret (shown only now). Commits."""
+    """Add a webhook to the account; returns it with its secret (shown only now)."""
     if session.get(Account, account_id) is None:
-        raise NotFound(ERR_UNKNOWN_ACCOUNT.format(id=account_id))
+        raise UnknownAccount(UnknownAccount.message.format(id=account_id))
     url = url.strip()
     try:
         check_url(url, settings)
     except TargetRefused as exc:
-        raise InvalidInput(exc.message) from None
+        raise WebhookUrlRefused(exc.message) from None
     types = normalize_types(event_types)
     signing_secret = _secret(secret)
     # Encrypted before anything is written: a key problem leaves no subscription behind.
     stored_secret = crypto.encrypt_secret(settings, signing_secret)
     if description is not None and len(description) > DESCRIPTION_MAX:
-        raise InvalidInput(ERR_DESCRIPTION)
+        raise DescriptionTooLong()
     cap = settings.webhook_max_per_account
     if cap > 0:
         count = session.scalar(
             select(func.count()).select_from(WebhookSubscription).where(WebhookSubscription.account_id == account_id)
         )
         if (count or 0) >= cap:
-            raise TooManyWebhooks(ERR_TOO_MANY.format(max=cap))
+            raise TooManyWebhooks(TooManyWebhooks.message.format(max=cap))
     row = WebhookSubscription(
         account_id=account_id,
         url=url,
@@ -118,7 +160,6 @@ def create_subscription(
     session.add(row)
     session.flush()
     events.forget_subscriptions(session)
-    session.commit()
     return row, signing_secret
 
 
@@ -139,17 +180,16 @@ def get_subscription(session: Session, webhook_id: int, account_id: int | None =
     """One webhook (of ``account_id`` when given), or ``WebhookNotFound``."""
     row = session.get(WebhookSubscription, webhook_id)
     if row is None or (account_id is not None and row.account_id != account_id):
-        raise WebhookNotFound(ERR_WEBHOOK_NOT_FOUND.format(id=webhook_id))
+        raise WebhookNotFound(WebhookNotFound.message.format(id=webhook_id))
     return row
 
 
 def delete_subscription(session: Session, webhook_id: int, account_id: int | None = None) -> WebhookSubscription:
-    """Remove a webhook; deliveries still queued for it fail and their events stay open in the feed. Commits."""
+    """Remove a webhook; deliveries still queued for it fail and their events stay open in the feed."""
     row = get_subscription(session, webhook_id, account_id)
     session.delete(row)
     session.flush()
     events.forget_subscriptions(session)
-    session.commit()
     return row
 
 
@@ -177,10 +217,13 @@ class RekeyReport:
         }
 
 
-def rekey_secrets(session: Session, settings: Settings, *, batch: int = 500) -> RekeyReport:
+def rekey_secrets(
+    session: Session, settings: Settings, *, batch: int = 500, each_batch: Callable[[], None] = _nothing
+) -> RekeyReport:
     """Re-encrypt every webhook secret with the first configured key (after a key rotation; also encrypts
     secrets still stored in clear). A secret no configured key decrypts is left as it is and reported in
-    ``failed``. Commits after each batch; each row is written only if it did not change meanwhile."""
+    ``failed``. Each row is written only if it did not change meanwhile; ``each_batch`` runs after every batch
+    (the caller's transaction owner commits there, so a long run does not hold one write transaction)."""
     ring = crypto.keyring(settings)
     report = RekeyReport(key_source=crypto.describe(settings)["KeySource"])
     last_id = 0
@@ -216,7 +259,7 @@ def rekey_secrets(session: Session, settings: Settings, *, batch: int = 500) -> 
                     report.rekeyed += 1
                 else:
                     report.encrypted += 1
-        session.commit()
+        each_batch()
 
 
 # --- the feed -------------------------------------------------------------------------------------------------
@@ -238,6 +281,12 @@ class FeedFilters:
     date_from: datetime | None = None
 
 
+class UnknownFeedType(InvalidInput):
+    """The ``type`` filter names an event type that does not exist."""
+
+    message = ERR_UNKNOWN_FILTER_TYPE
+
+
 def feed_type(value: str | None) -> str | None:
     """A ``type`` filter value, checked against the known event types (case-insensitive)."""
     if value is None or not value.strip():
@@ -245,7 +294,7 @@ def feed_type(value: str | None) -> str | None:
     known = {t.lower(): t for t in events.EVENT_TYPES}
     found = known.get(value.strip().lower())
     if found is None:
-        raise InvalidInput(ERR_UNKNOWN_FILTER_TYPE.format(value=value.strip(), known=", ".join(events.EVENT_TYPES)))
+        raise UnknownFeedType(UnknownFeedType.message.format(value=value.strip(), known=", ".join(events.EVENT_TYPES)))
     return found
 
 
@@ -278,7 +327,7 @@ def _ack_id(raw: Any) -> int | None:
 
 def acknowledge(session: Session, account_id: int, raw_ids: list[Any]) -> dict[str, Any]:
     """Acknowledge feed events by id: ``{"Total", "Results": [{"Id", "Status", "Message"}]}`` in request order
-    (200 acknowledged or already, 404 unknown or another account's, 400 not an id). Commits."""
+    (200 acknowledged or already, 404 unknown or another account's, 400 not an id)."""
     wanted = {i for i in (_ack_id(raw) for raw in raw_ids) if i is not None}
     found: dict[int, datetime | None] = {}
     if wanted:
@@ -298,7 +347,6 @@ def acknowledge(session: Session, account_id: int, raw_ids: list[Any]) -> dict[s
             .values(state=ACKNOWLEDGED, acknowledged_at=clock.utcnow())
             .execution_options(synchronize_session=False)
         )
-    session.commit()
     results: list[dict[str, Any]] = []
     done: set[int] = set()
     for raw in raw_ids:
@@ -333,12 +381,15 @@ def purge_batch(session: Session, settings: Settings, *, limit: int) -> int:
     return len(ids)
 
 
-def purge(session: Session, settings: Settings, *, batch: int = 10_000) -> int:
-    """Delete every feed event older than the retention, committing after each batch; returns how many."""
+def purge(
+    session: Session, settings: Settings, *, batch: int = 10_000, each_batch: Callable[[], None] = _nothing
+) -> int:
+    """Delete every feed event older than the retention; returns how many. ``each_batch`` runs after every
+    batch (where the caller's transaction owner commits)."""
     total = 0
     while True:
         deleted = purge_batch(session, settings, limit=batch)
-        session.commit()
+        each_batch()
         total += deleted
         if deleted < batch:
             return total

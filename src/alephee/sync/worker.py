@@ -11,7 +11,9 @@ One round:
    sets ``status=in_flight``, ``locked_by``, ``locked_until`` and counts the attempt (a worker that crashes
    mid-delivery still used one, so a row that kills workers ends up failed instead of looping forever).
 2. **Deliver** each claimed row through its sender (the channel of its marketplace by default; other senders,
-   e.g. webhooks, register a topic prefix with ``register_sender``). Channels that keep their state in the
+   e.g. webhooks, come as routes by topic prefix: given to the worker in its ``Dispatcher`` by the composition
+   root, ``registry.build_worker``, or registered process-wide with ``marketplaces.delivery.register_sender``
+   for a worker built without one). Channels that keep their state in the
    hub's database (the sandbox) are called inside the same transaction that marks the row delivered, so the
    effect and the mark commit together; remote channels are called outside any transaction.
 3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
@@ -19,14 +21,14 @@ One round:
    jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was
    lost (another worker reclaimed an expired lease), the in-database delivery is rolled back.
 
-Rows without a marketplace, and topics starting with ``webhook.``, are left alone until a sender for them is
-registered (``register_sender("webhook.", sender, without_marketplace=True)``).
+Rows without a marketplace, and topics starting with ``webhook.``, are left alone until the worker has a sender
+for them (a route such as ``Route("webhook.", sender, without_marketplace=True)``).
 
 Order topics (aggregate type ``order``) are completed at delivery time with the marketplace's ids of the order,
 ``ExternalOrderId`` and ``PackId``, read from the hub's ``orders`` table (``with_order_ids``) when the payload
 lacks them: the domains write only the hub's ``OrderId``, and every connector needs the marketplace's number.
 
-4. **Pull** (``marketplaces/pull.py``), at most once per ``worker_interval_seconds``: every connected
+4. **Pull** (``sync/pull.py``), at most once per ``worker_interval_seconds``: every connected
    marketplace's order feed is read after its stored cursor and applied to the hub's orders (new orders, status,
    payment and shipment news, stock decremented or returned).
 """
@@ -41,9 +43,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -51,221 +53,25 @@ from sqlalchemy.orm import Session, aliased
 from alephee import clock
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.marketplaces.channels import (
-    Channel,
-    ChannelContext,
-    DeliveryError,
-    MarketplaceRef,
-    PermanentDeliveryError,
-    deliver_topic,
-    get_channel,
-    has_channel,
-    marketplace_ref,
-    payload_value,
+from alephee.marketplaces.contract import DeliveryError, PermanentDeliveryError
+from alephee.marketplaces.delivery import (
+    DELIVERED,
+    FAILED,
+    IN_FLIGHT,
+    PENDING,
+    RESERVED_PREFIXES,
+    OutboxItem,
+    Route,
+    Sender,
+    current_routes,
 )
 from alephee.marketplaces.models import OutboxMessage
+from alephee.sync.pull import Puller
+from alephee.sync.senders import ChannelSender, announce_outcome, with_order_ids
 
 log = logging.getLogger("alephee.worker")
 
-PENDING, IN_FLIGHT, DELIVERED, FAILED = "pending", "in_flight", "delivered", "failed"
-# Topic prefixes never delivered through marketplace channels, even before their sender is registered.
-RESERVED_PREFIXES: tuple[str, ...] = ("webhook.",)
 MAX_ERROR_LENGTH = 2000
-MAX_BIGINT = 9_223_372_036_854_775_807
-# A catalogue entry whose connector is not registered (``channels.has_channel``): the real marketplaces until
-# their connector is written.
-ERR_NO_CONNECTOR = "marketplace {} ({}) has no connector yet"
-
-
-# --- what a sender gets -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A claimed outbox row, detached from any session."""
-
-    id: int
-    account_id: int
-    marketplace_id: int | None
-    topic: str
-    aggregate_type: str
-    aggregate_id: int
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: OutboxMessage) -> OutboxItem:
-        return cls(
-            id=row.id,
-            account_id=row.account_id,
-            marketplace_id=row.marketplace_id,
-            topic=row.topic,
-            aggregate_type=row.aggregate_type,
-            aggregate_id=row.aggregate_id,
-            payload=dict(row.payload or {}),
-            attempts=row.attempts,
-            created_at=row.created_at,
-        )
-
-
-class Sender(Protocol):
-    """Delivers outbox rows of some topics (a marketplace channel, a webhook poster, ...)."""
-
-    def in_database(self, session: Session, item: OutboxItem) -> bool:
-        """True when ``send`` writes only to the hub's database and must share the outcome's transaction.
-        Called (with a short read session) right before ``send``: the place to look up what ``send`` needs."""
-        ...
-
-    def send(self, session: Session | None, item: OutboxItem) -> None:
-        """Deliver ``item``; raise ``DeliveryError`` (transient/permanent) on failure. ``session`` is the
-        delivery transaction when ``in_database`` said so, else ``None`` (no transaction held while calling out)."""
-        ...
-
-
-class ChannelSender:
-    """The default sender: the channel of the row's marketplace (``Marketplace.connector``)."""
-
-    # Catalogue entries are cached this long, so a long-running worker notices a marketplace being switched
-    # off or to another connector without a query per row.
-    REF_TTL_SECONDS = 60.0
-
-    def __init__(self) -> None:
-        self._channels: dict[str, Channel] = {}
-        self._refs: dict[int, tuple[MarketplaceRef, float]] = {}
-
-    def _ref(self, session: Session | None, marketplace_id: int) -> MarketplaceRef:
-        cached = self._refs.get(marketplace_id)
-        if cached is not None and (session is None or time.monotonic() - cached[1] < self.REF_TTL_SECONDS):
-            return cached[0]
-        if session is None:
-            raise PermanentDeliveryError(f"marketplace {marketplace_id} was not looked up")
-        ref = marketplace_ref(session, marketplace_id)
-        self._refs[marketplace_id] = (ref, time.monotonic())
-        return ref
-
-    def _resolve(self, session: Session | None, item: OutboxItem) -> tuple[Channel, MarketplaceRef]:
-        if item.marketplace_id is None:
-            raise PermanentDeliveryError("outbox row has no marketplace")
-        ref = self._ref(session, item.marketplace_id)
-        channel = self._channels.get(ref.connector)
-        if channel is None:
-            if not has_channel(ref.connector):
-                raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
-            channel = get_channel(ref.connector)
-            self._channels[ref.connector] = channel
-        return channel, ref
-
-    def in_database(self, session: Session, item: OutboxItem) -> bool:
-        try:
-            channel, _ = self._resolve(session, item)
-        except DeliveryError:
-            return True  # send() reports the failure; running it inside a transaction is harmless
-        return bool(channel.in_database)
-
-    def send(self, session: Session | None, item: OutboxItem) -> None:
-        channel, ref = self._resolve(session, item)
-        ctx = ChannelContext(
-            account_id=item.account_id,
-            marketplace=ref,
-            session=session if channel.in_database else None,
-            message_id=item.id,
-            idempotency_key=f"outbox:{item.id}",
-        )
-        deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
-
-
-def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:
-    """``item`` with ``ExternalOrderId`` and ``PackId`` of its order added to the payload when it is an order
-    topic that lacks them (values the payload carries are never replaced)."""
-    if item.aggregate_type != "order" or not item.topic.startswith("order."):
-        return item
-    external = payload_value(item.payload, "external_order_id", "ExternalOrderId")
-    pack = payload_value(item.payload, "pack_id", "PackId")
-    if external is not None and pack is not None:
-        return item
-    from alephee.orders.models import Order
-
-    # The payload's order (a shipment's rows are keyed by its first order but may name another one).
-    named = payload_value(item.payload, "order_id", "OrderId")
-    try:
-        order_id = int(named) if named is not None and not isinstance(named, bool) else item.aggregate_id
-    except (TypeError, ValueError):
-        return item  # the channel's parser reports the malformed id
-    if not 0 < order_id <= MAX_BIGINT:
-        return item
-    row = session.execute(
-        select(Order.external_order_id, Order.pack_id).where(Order.id == order_id, Order.account_id == item.account_id)
-    ).first()
-    if row is None:
-        return item
-    extra: dict[str, Any] = {}
-    if external is None:
-        extra["ExternalOrderId"] = row.external_order_id
-    if pack is None and row.pack_id is not None:
-        extra["PackId"] = row.pack_id
-    return replace(item, payload={**item.payload, **extra}) if extra else item
-
-
-# --- dispatch table ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Rows whose topic starts with ``prefix`` go to ``sender``; ``without_marketplace`` also routes rows that
-    have no marketplace (whatever their topic) to it."""
-
-    prefix: str
-    sender: Sender
-    without_marketplace: bool = False
-
-
-_routes: dict[str, Route] = {}
-_routes_lock = threading.Lock()
-
-
-def announce_outcome(session: Session, item: OutboxItem, *, delivered: bool, reason: str | None = None) -> None:
-    """Tell the integrator what the marketplace did with a forwarded document (webhook events
-    ``document.forwarded`` / ``document.refused``), in the transaction that records the outcome."""
-    if item.topic != "order.document":
-        return
-    from alephee.accounts.models import Account
-    from alephee.http.body import raw_property
-    from alephee.webhooks import events
-
-    if session.get(Account, item.account_id) is None:  # the account is gone: nobody to tell
-        return
-
-    order_id = raw_property(item.payload, "OrderId")
-    document_type = raw_property(item.payload, "DocumentType")
-    events.document_outcome(
-        session,
-        item.account_id,
-        int(order_id) if isinstance(order_id, int) else item.aggregate_id,
-        forwarded=delivered,
-        document_type=document_type if isinstance(document_type, int) else None,
-        document_number=raw_property(item.payload, "DocumentNumber"),
-        reason=None if delivered else reason,
-    )
-
-
-def register_sender(prefix: str, sender: Sender, *, without_marketplace: bool = False) -> Route | None:
-    """Route topics starting with ``prefix`` to ``sender`` (longest prefix wins); returns the replaced route."""
-    if not prefix:
-        raise ValueError("a sender needs a non-empty topic prefix (the channel sender is the fallback)")
-    with _routes_lock:
-        previous = _routes.get(prefix)
-        _routes[prefix] = Route(prefix, sender, without_marketplace)
-        return previous
-
-
-def unregister_sender(prefix: str, previous: Route | None = None) -> None:
-    """Undo ``register_sender``."""
-    with _routes_lock:
-        if previous is None:
-            _routes.pop(prefix, None)
-        else:
-            _routes[prefix] = previous
 
 
 @dataclass
@@ -278,9 +84,7 @@ class Dispatcher:
     @classmethod
     def current(cls) -> Dispatcher:
         """A dispatcher over the senders registered now."""
-        with _routes_lock:
-            routes = sorted(_routes.values(), key=lambda r: len(r.prefix), reverse=True)
-        return cls(routes=routes)
+        return cls(routes=current_routes())
 
     def sender_for(self, item: OutboxItem) -> Sender | None:
         for route in self.routes:
@@ -375,9 +179,6 @@ class Worker:
         self.db = db
         self.settings = settings or db.settings
         self.worker_id = worker_id or default_worker_id()
-        # The order-feed step (imported here: it depends on the domains, which depend on the outbox).
-        from alephee.marketplaces.pull import Puller
-
         self.puller: Puller | None = Puller(db, self.settings) if pull else None
         self._next_pull = 0.0
         # Without an explicit dispatcher the routes are re-read every round, so a sender registered after the
@@ -591,31 +392,20 @@ class Worker:
 
 
 class WorkerThread:
-    """One worker loop in a background thread of a server process (``serve --with-worker``)."""
+    """One worker loop in a background thread of a server process (``serve --with-worker``). The worker is
+    built by the caller (with its senders and its database, which the caller keeps and disposes of)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database | None = None,
-        *,
-        interval: float | None = None,
-        batch: int | None = None,
-    ) -> None:
-        self.settings = settings
+    def __init__(self, worker: Worker, *, interval: float | None = None, batch: int | None = None) -> None:
+        self.worker = worker
         self.interval = interval
         self.batch = batch
         self.stop_event = threading.Event()
-        self._db = db
-        self._owns_db = db is None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the loop (a daemon thread: it never keeps a dying process alive)."""
-        if self._db is None:
-            self._db = Database(self.settings)
-        worker = Worker(self._db, self.settings)
         self._thread = threading.Thread(
-            target=worker.run_forever,
+            target=self.worker.run_forever,
             args=(self.stop_event,),
             kwargs={"interval": self.interval, "batch": self.batch},
             name="alephee-outbox-worker",
@@ -630,33 +420,3 @@ class WorkerThread:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("outbox worker thread still busy after %.0fs; leaving it", timeout)
-        if self._owns_db and self._db is not None:
-            self._db.dispose()
-
-
-def app_with_worker(settings: Settings | None = None) -> Any:
-    """``create_app()`` plus one worker thread started and stopped by the application's lifespan: uvicorn runs
-    the shutdown (which waits for the round in progress) before the process exits on SIGTERM/SIGINT.
-    ``alephee serve --with-worker`` serves this factory; each server process gets its own loop."""
-    import asyncio
-    from contextlib import asynccontextmanager
-
-    from alephee.app import create_app
-
-    app = create_app(settings)
-    ctx = app.state.ctx
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any) -> Any:
-        thread = WorkerThread(ctx.settings, ctx.db)
-        app.state.outbox_worker = thread
-        thread.start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            await asyncio.to_thread(thread.stop)
-
-    app.router.lifespan_context = lifespan
-    return app

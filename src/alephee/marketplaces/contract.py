@@ -1,0 +1,440 @@
+"""The channel contract: what the hub needs from any marketplace connector.
+
+A *channel* is one marketplace connector (the built-in sandbox, later Mercado Libre, Amazon, ...). The hub's
+domains never call a channel directly: they write outbox rows (``marketplaces.outbox.enqueue``) and the worker
+delivers each row through the channel of its marketplace (``Marketplace.connector``). Only synchronous reads
+that the API must answer at once (a shipping label) use ``sync.calls.channel_for`` directly.
+
+Adding a connector is one module: subclass ``BaseChannel`` (implement what the marketplace supports; the rest
+answers "not supported", a permanent failure), then either add it to ``marketplaces.registry.BUILTIN_CHANNELS``
+or publish it as an ``alephee.channels`` entry point (``name = "package.module:ClassName"``) or call
+``register_channel`` at import.
+
+Errors: a channel raises ``TransientDeliveryError`` for anything worth retrying (timeouts, 429, 5xx, the
+marketplace being down) and ``PermanentDeliveryError`` for what will never succeed as sent (bad payload,
+unknown listing, a transition the marketplace refuses). The worker retries the first with backoff and marks
+the row failed at once on the second. Any other exception is treated as transient (it may be a bug fixed
+by the next deploy) and is bounded by ``outbox_max_attempts``.
+
+Outbox topics and their payloads are documented in ``alephee.sandbox.channel`` (the reference channel);
+``marketplaces.topics`` turns them into the calls below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from sqlalchemy.orm import Session
+
+# --- errors -------------------------------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """A channel could not do what was asked. ``transient`` says whether trying again may succeed."""
+
+    transient: ClassVar[bool] = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransientDeliveryError(DeliveryError):
+    """Retry later with backoff (network error, timeout, 429, 5xx, marketplace maintenance)."""
+
+    transient = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Never retried: the row is marked failed at once (bad payload, unknown object, refused transition)."""
+
+    transient = False
+
+
+class UnsupportedOperation(PermanentDeliveryError):
+    """The connector does not offer this operation (e.g. splitting a cart outside Mercado Libre)."""
+
+
+class UnknownConnector(PermanentDeliveryError):
+    """No channel is registered for a marketplace's ``connector``."""
+
+
+# --- inputs and outputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarketplaceRef:
+    """The catalogue facts a channel needs about the marketplace it talks to."""
+
+    id: int
+    name: str
+    family: str
+    connector: str
+    site_id: str | None = None
+    country_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """Who a call is for, and how it is delivered.
+
+    ``session`` is the worker's open transaction when the channel keeps its state in the hub's database
+    (``in_database``): the channel writes through it and the outbox outcome is committed atomically with those
+    writes. Remote connectors get ``None`` and must not hold database transactions while calling out.
+    ``idempotency_key`` is stable across retries of one outbox row (``outbox:<id>``): remote connectors send
+    it where the marketplace supports one, the sandbox refuses to apply the same key twice.
+    """
+
+    account_id: int
+    marketplace: MarketplaceRef
+    session: Session | None = None
+    message_id: int | None = None
+    idempotency_key: str | None = None
+    external_seller_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingPush:
+    """Publish a listing or update it (``None`` fields are left unchanged)."""
+
+    listing_id: int | None = None
+    external_id: str | None = None
+    product_id: int | None = None
+    sku: str | None = None
+    brand: str | None = None
+    title: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    quantity: int | None = None
+    status: str | None = None
+    # Why the seller's side paused it (the hub's ``user``, ``stock``, ``no_price``), shown by marketplaces
+    # that keep a pause reason; a listing without a price comes paused with ``no_price`` and ``price`` None.
+    status_reason: str | None = None
+    listing_type: str | None = None
+    # A price discount for a window (percent of the price); ``discount_cleared`` removes the current one.
+    discount: ListingDiscount | None = None
+    discount_cleared: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDiscount:
+    """A percentage discount valid from ``start`` (inclusive) to ``finish`` (exclusive)."""
+
+    percent: Decimal
+    start: datetime | None = None
+    finish: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingStatusPush:
+    """Change a listing's status (``status`` is a marketplace status name, see ``LISTING_STATUS_NAMES``)."""
+
+    status: str
+    listing_id: int | None = None
+    external_id: str | None = None
+    # Why the seller's side paused it (see ``ListingPush.status_reason``).
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingReceipt:
+    """What the marketplace answered for a listing push."""
+
+    external_id: str
+    status: str
+    available_quantity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    """An order as both sides know it: the hub's id and/or the marketplace's order number."""
+
+    order_id: int | None = None
+    external_order_id: str | None = None
+    pack_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusPush:
+    """The seller's status of an order (codes of ``PUT /v2/orders``: 10, 17, 20, 80, 90) and tracking."""
+
+    order: OrderRef
+    status: int | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    tracking_url: str | None = None
+    tracking_status: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PackagingPush:
+    """The packaging of a shipment (``PackInfo``: units, dimensions, weight) for the marketplace's carrier."""
+
+    order: OrderRef
+    package_info: dict[str, Any]
+    order_ids: tuple[int, ...] = ()
+    external_shipping_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentUpload:
+    """A document attached to an order (0 invoice, 1 receipt, 2 electronic fiscal invoice)."""
+
+    order: OrderRef
+    document_type: int
+    document_number: str | None = None
+    file_name: str | None = None
+    extension: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    storage_key: str | None = None
+    fiscal_key: str | None = None
+    document_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentReceipt:
+    """The marketplace's answer to an upload; ``forwarded`` is false when the document stays in the hub."""
+
+    forwarded: bool
+    external_document_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerMessage:
+    """A message to the buyer of an order (``message_option`` 1..5 of ``messageOptions``)."""
+
+    order: OrderRef
+    message_option: int
+    text: str | None = None
+    attachment_name: str | None = None
+    attachment_storage_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRequest:
+    """Ask for the shipping label of an order's shipment in ``format`` (TXT = ZPL, PDF or ZIP)."""
+
+    order: OrderRef
+    format: str = "PDF"
+    external_shipping_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingLabel:
+    """A label file."""
+
+    format: str
+    content: bytes
+    media_type: str
+    file_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRequest:
+    """Move one order out of its cart into its own shipment (``split_reason_id`` 1..4)."""
+
+    order: OrderRef
+    split_reason_id: int
+    # The cart and shipment ids the hub gave the order, for marketplaces that accept the seller's (the
+    # sandbox does, so both sides keep the same numbers); others assign their own.
+    new_pack_id: str | None = None
+    new_external_shipping_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SplitResult:
+    """The new shipment and pack of the split order (may arrive later on real marketplaces: then ``None``)."""
+
+    pack_id: str | None = None
+    external_shipping_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPayment:
+    """One payment of a marketplace order."""
+
+    external_payment_id: str
+    status: str
+    amount: Decimal
+    currency: str | None = None
+    method: str | None = None
+    installments: int | None = None
+    date_created: datetime | None = None
+    date_approved: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrderItem:
+    """One line of a marketplace order."""
+
+    external_listing_id: str
+    quantity: int
+    unit_price: Decimal
+    sku: str | None = None
+    title: str | None = None
+    listing_id: int | None = None
+    # The listing's regular price when the buyer paid a discounted one.
+    full_unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrder:
+    """A new or changed order as the marketplace reports it (the hub maps it into its own order)."""
+
+    external_order_id: str
+    status: str
+    date_created: datetime
+    date_updated: datetime
+    items: tuple[ChannelOrderItem, ...]
+    payments: tuple[ChannelPayment, ...] = ()
+    total: Decimal | None = None
+    currency: str | None = None
+    pack_id: str | None = None
+    pack_size: int | None = None
+    external_shipping_id: str | None = None
+    shipping_status: str | None = None
+    shipping_substatus: str | None = None
+    logistic_type: str | None = None
+    buyer: dict[str, Any] = field(default_factory=dict)
+    shipping_address: dict[str, Any] = field(default_factory=dict)
+    fraud: bool = False
+    claim: bool = False
+    order_id: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """A page of changed orders after a cursor; pass ``cursor`` back to get the next changes."""
+
+    orders: tuple[ChannelOrder, ...]
+    cursor: str | None
+    has_more: bool = False
+
+
+# --- the interface ----------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """The operations the hub needs from a marketplace."""
+
+    connector: str
+    # True: state lives in the hub's database and every call gets ``ChannelContext.session``.
+    in_database: bool
+
+    def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
+        """Create the listing or update its price, quantity, status and descriptive fields."""
+        ...
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        """Activate, pause or close a listing."""
+        ...
+
+    def pull_orders(self, ctx: ChannelContext, cursor: str | None, limit: int = 100) -> OrderPage:
+        """New or changed orders (with their payments and shipment state) since ``cursor``, oldest first."""
+        ...
+
+    def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:
+        """Tell the marketplace the seller's status of an order and its tracking."""
+        ...
+
+    def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
+        """Forward an invoice (or fiscal invoice) of an order."""
+        ...
+
+    def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
+        """Send a message to the buyer of an order."""
+        ...
+
+    def fetch_label(self, ctx: ChannelContext, request: LabelRequest) -> ShippingLabel:
+        """The shipping label of an order's shipment."""
+        ...
+
+    def split_shipment(self, ctx: ChannelContext, request: SplitRequest) -> SplitResult:
+        """Move an order of a cart into its own shipment."""
+        ...
+
+    def push_packaging(self, ctx: ChannelContext, packaging: PackagingPush) -> None:
+        """Tell the marketplace the packaging (units, dimensions, weight) of a shipment."""
+        ...
+
+
+class BaseChannel:
+    """Convenience base: every operation answers "not supported" until a connector overrides it."""
+
+    connector: str = "base"
+    in_database: bool = False
+
+    def _unsupported(self, operation: str) -> UnsupportedOperation:
+        return UnsupportedOperation(f"connector '{self.connector}' does not support {operation}")
+
+    def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
+        raise self._unsupported("publishing listings")
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        raise self._unsupported("listing status changes")
+
+    def pull_orders(self, ctx: ChannelContext, cursor: str | None, limit: int = 100) -> OrderPage:
+        # Pulling nothing is a valid answer for channels whose orders never come from the marketplace.
+        return OrderPage(orders=(), cursor=cursor)
+
+    def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:
+        raise self._unsupported("order status updates")
+
+    def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
+        raise self._unsupported("documents")
+
+    def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
+        raise self._unsupported("buyer messages")
+
+    def fetch_label(self, ctx: ChannelContext, request: LabelRequest) -> ShippingLabel:
+        raise self._unsupported("shipping labels")
+
+    def split_shipment(self, ctx: ChannelContext, request: SplitRequest) -> SplitResult:
+        raise self._unsupported("splitting shipments")
+
+    def push_packaging(self, ctx: ChannelContext, packaging: PackagingPush) -> None:
+        raise self._unsupported("shipment packaging")
+
+
+class LocalChannel(BaseChannel):
+    """A channel served by the hub itself (the Alephee B2B portal): every push is already "delivered"
+    because the portal reads the hub's own tables."""
+
+    connector = "b2b"
+    in_database = False
+
+    def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
+        return ListingReceipt(
+            external_id=listing.external_id or str(listing.listing_id or ""),
+            status=listing.status or "active",
+            available_quantity=listing.quantity,
+        )
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        return ListingReceipt(external_id=change.external_id or str(change.listing_id or ""), status=change.status)
+
+    def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:
+        return None
+
+    def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
+        return DocumentReceipt(forwarded=False)
+
+    def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
+        return None
+
+
+class ApiChannel(LocalChannel):
+    """The seller's own shop integrated through this API (catalogue entry "Tienda propia"): it reads its
+    listings with ``GET /v2/productlistings/search`` and sends its orders with ``POST /v2/orders``, so, like
+    the B2B portal, every push is already delivered."""
+
+    connector = "api"

@@ -1,0 +1,244 @@
+"""Applying the entries of one order feed to the hub's orders, inside the caller's transaction.
+
+* **a new order** is stored through the orders domain (``orders.service.ingest_order``; its cart's
+  ``IsCompletePackOrder`` is recomputed there). Unless it arrives already cancelled, the stock of what was
+  sold is decremented atomically through ``products.service.move_stocks`` (kits move their components, a
+  variation master listing sells its variation with the most stock), which makes the listings follow
+  (quantity pushed to the marketplaces, paused at MinPublicationQuantity) through the products→listings hook.
+  The order remembers it moved stock (``stock_moved``), so it is done once per order.
+* **a known order** gets the marketplace's news: the entry is translated into an
+  ``orders.marketplace_news.MarketplaceNews`` (hub status, shipment, payments, claims, cart) and the orders
+  domain applies it (``apply_marketplace_news``: status only along the transition table, shipment never
+  backwards, stock given back once on cancellation, history rows with actor ``marketplace``, webhook
+  events). Marketplace-side news moves ``status_date``, so the late-cancellation query
+  (``statusType=99&statusDateFrom``) finds an integrated order cancelled later. Nothing is queued back to the
+  marketplace.
+
+Applying an entry is idempotent: an entry pulled twice finds the order already in that state and changes
+nothing.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.accounts.models import Account
+from alephee.listings.models import Listing
+from alephee.listings.service import add_sold_quantity
+from alephee.marketplaces.contract import ChannelOrder, MarketplaceRef
+from alephee.marketplaces.models import Marketplace
+from alephee.orders import service as orders
+from alephee.orders import shipping_rules as ship
+from alephee.orders import statuses as st
+from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news
+from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
+from alephee.products import service as products
+from alephee.products.models import Brand, KitComponent, Product
+from alephee.products.schemas import KIT, VARIATION_MASTER
+from alephee.sync.translate import SaleLine, hub_status, news_of, order_detail, payment_pending, shipping_id
+
+ERR_NOT_MARKETPLACE_ORDER = "the hub's order {id} with this number was created by {origin}, not by the marketplace"
+
+
+def resolve_lines(session: Session, account_id: int, marketplace_id: int, order: ChannelOrder) -> list[SaleLine]:
+    externals = sorted({i.external_listing_id for i in order.items})
+    listings = {
+        x.external_id: x
+        for x in session.scalars(
+            select(Listing).where(
+                Listing.account_id == account_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.external_id.in_(externals),
+            )
+        )
+    }
+    lines: list[SaleLine] = []
+    for item in order.items:
+        if item.quantity <= 0:
+            raise ValueError(f"item {item.external_listing_id} has quantity {item.quantity}")
+        line = SaleLine(
+            external_listing_id=item.external_listing_id,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            full_unit_price=item.full_unit_price,
+            title=item.title,
+            sku=item.sku,
+            listing=listings.get(item.external_listing_id),
+        )
+        if line.listing is not None:
+            _attach_product(session, account_id, line, line.listing.product_id)
+        lines.append(line)
+    return lines
+
+
+def _attach_product(session: Session, account_id: int, line: SaleLine, product_id: int) -> None:
+    row = session.execute(
+        select(Product, Brand.name)
+        .join(Brand, Brand.id == Product.brand_id)
+        .where(Product.id == product_id, Product.account_id == account_id)
+    ).first()
+    if row is None:
+        return
+    product, brand = row
+    if product.product_type == VARIATION_MASTER:
+        # The buyer picked a variation the listing does not name: the one with the most stock.
+        child = session.execute(
+            select(Product, Brand.name)
+            .join(Brand, Brand.id == Product.brand_id)
+            .where(Product.parent_id == product.id, Product.account_id == account_id)
+            .order_by(Product.quantity.desc(), Product.id)
+            .limit(1)
+        ).first()
+        if child is None:
+            line.product, line.brand = product, brand
+            return
+        product, brand = child
+    line.product, line.brand, line.stock_product_id = product, brand, product.id
+    if product.product_type == KIT:
+        rows = session.execute(
+            select(Product, Brand.name, KitComponent.quantity)
+            .join(KitComponent, KitComponent.component_id == Product.id)
+            .join(Brand, Brand.id == Product.brand_id)
+            .where(KitComponent.kit_id == product.id)
+            .order_by(Product.id)
+        ).all()
+        line.components = [(p, b, units) for p, b, units in rows]
+
+
+class OrderSync:
+    """Applies feed entries of one (account, marketplace) inside the caller's transaction."""
+
+    def __init__(self, session: Session, account_id: int, marketplace: MarketplaceRef) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.ref = marketplace
+        self._account: Account | None = None
+        self._marketplace: Marketplace | None = None
+
+    @property
+    def account(self) -> Account:
+        if self._account is None:
+            self._account = self.session.get(Account, self.account_id)
+            if self._account is None:
+                raise ValueError(f"account {self.account_id} does not exist")
+        return self._account
+
+    @property
+    def marketplace(self) -> Marketplace:
+        if self._marketplace is None:
+            self._marketplace = self.session.get(Marketplace, self.ref.id)
+            if self._marketplace is None:
+                raise ValueError(f"marketplace {self.ref.id} does not exist")
+        return self._marketplace
+
+    def apply(self, entry: ChannelOrder) -> str:
+        """Create or update the hub order of ``entry``: ``created``, ``updated`` or ``unchanged``."""
+        query = select(Order).where(
+            Order.account_id == self.account_id,
+            Order.external_order_id == entry.external_order_id,
+            Order.marketplace_id == self.ref.id,
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        order = self.session.scalar(query.execution_options(populate_existing=True))
+        if order is None:
+            self.create(entry)
+            return "created"
+        if order.origin != ORIGIN_MARKETPLACE:
+            # An order the hub created (POST /v2/orders, B2B portal) under the same number: not this sale.
+            raise ValueError(ERR_NOT_MARKETPLACE_ORDER.format(origin=order.origin, id=order.id))
+        return "updated" if self.update(order, entry) else "unchanged"
+
+    # --- a new order
+
+    def create(self, entry: ChannelOrder) -> Order:
+        now = clock.utcnow()
+        status = hub_status(entry)
+        lines = resolve_lines(self.session, self.account_id, self.ref.id, entry)
+        moves: dict[int, products.StockMove] = {}
+        moved = not st.is_cancelled(status)
+        if moved:
+            deltas: dict[int, int] = {}
+            for line in lines:
+                if line.stock_product_id is not None:
+                    deltas[line.stock_product_id] = deltas.get(line.stock_product_id, 0) - line.quantity
+            # Atomic decrements (ascending ids); the listings follow through the products hook.
+            moves = products.move_stocks(self.session, self.account_id, deltas)
+            for line in lines:
+                if line.listing is not None:
+                    add_sold_quantity(self.session, line.listing.id, line.quantity)
+        detail = order_detail(self.account, self.marketplace, entry, lines, status, moves, now)
+        logistic = ship.logistic_type_code(entry.logistic_type)
+        new = orders.NewOrder(
+            account_id=self.account_id,
+            marketplace_id=self.ref.id,
+            external_order_id=entry.external_order_id,
+            detail=detail,
+            status=status,
+            sale_date=entry.date_created,
+            origin=ORIGIN_MARKETPLACE,
+            pack_id=entry.pack_id,
+            pack_size=entry.pack_size,
+            payment_pending=payment_pending(entry),
+            logistic_type=logistic,
+            external_shipping_id=shipping_id(entry.external_shipping_id),
+            shipment_status=entry.shipping_status,
+            shipment_substatus=entry.shipping_substatus,
+            stock_moved=moved and bool(moves),
+        )
+        order = orders.ingest_order(self.session, new)
+        self.session.execute(
+            insert(OrderHistory),
+            [history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)],
+        )
+        return order
+
+    # --- news about a known order
+
+    def update(self, order: Order, entry: ChannelOrder) -> bool:
+        """Apply the marketplace's news of ``entry`` to a known order; whether anything changed."""
+        return apply_marketplace_news(
+            self.session, self.account_id, order, news_of(entry), family=self.marketplace.family
+        )
+
+
+def prelock(session: Session, account_id: int, marketplace_id: int, entries: Sequence[ChannelOrder]) -> None:
+    """PostgreSQL: lock, in ascending id order, the hub orders of ``entries`` and every product they may move
+    (listed products, kit components, variations of masters), as the other writers of those tables do, so a
+    page never waits in a cycle with an ERP batch (SQLite serialises writers anyway)."""
+    if session.get_bind().dialect.name != "postgresql" or not entries:
+        return
+    externals = sorted({e.external_order_id for e in entries})
+    session.execute(
+        select(Order.id)
+        .where(
+            Order.account_id == account_id,
+            Order.marketplace_id == marketplace_id,
+            Order.external_order_id.in_(externals),
+        )
+        .order_by(Order.id)
+        .with_for_update(of=Order)
+    ).all()
+    listed = sorted({i.external_listing_id for e in entries for i in e.items})
+    products_ = set(
+        session.scalars(
+            select(Listing.product_id).where(
+                Listing.account_id == account_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.external_id.in_(listed),
+            )
+        )
+    )
+    if not products_:
+        return
+    ids = sorted(products_)
+    products_ |= set(session.scalars(select(KitComponent.component_id).where(KitComponent.kit_id.in_(ids))))
+    products_ |= set(session.scalars(select(Product.id).where(Product.parent_id.in_(ids))))
+    session.execute(
+        select(Product.id)
+        .where(Product.id.in_(sorted(products_)), Product.account_id == account_id)
+        .order_by(Product.id)
+        .with_for_update(of=Product)
+    ).all()

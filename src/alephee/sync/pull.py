@@ -1,0 +1,193 @@
+"""Pulling orders from the marketplaces into the hub: one step of every worker round.
+
+For every account connected to a marketplace that has a connector, the worker reads the channel's order feed
+(``Channel.pull_orders``) after the cursor stored in ``pull_cursors`` (``sync.feeds``) and applies each entry
+to the hub (``sync.order_feed``: new orders, status, payment and shipment news, stock decremented or returned).
+
+One page is applied in one transaction together with the cursor move; the cursor row is locked meanwhile
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two workers never pull the
+same feed at once. An entry that cannot be applied (bad data) is skipped and recorded on the cursor
+(``skipped``, ``last_error``) instead of blocking the feed.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.errors import DomainError
+from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError, OrderPage
+from alephee.marketplaces.models import PullCursor
+from alephee.marketplaces.registry import get_channel
+from alephee.sync.feeds import Feed, feeds, lock_cursor
+from alephee.sync.order_feed import OrderSync, prelock
+
+log = logging.getLogger("alephee.pull")
+
+PAGE_SIZE = 100
+MAX_PAGES_PER_ROUND = 10
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass
+class PullStats:
+    """What a pull did."""
+
+    feeds: int = 0
+    pages: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "Feeds": self.feeds,
+            "Pages": self.pages,
+            "Created": self.created,
+            "Updated": self.updated,
+            "Unchanged": self.unchanged,
+            "Skipped": self.skipped,
+            "FailedFeeds": self.failed,
+        }
+
+
+def apply_page(session: Session, feed: Feed, page: OrderPage, cursor: PullCursor, stats: PullStats) -> None:
+    """Apply a page of feed entries and move the cursor (one transaction, the caller's)."""
+    sync = OrderSync(session, feed.account_id, feed.marketplace)
+    prelock(session, feed.account_id, feed.marketplace.id, page.orders)
+    for entry in page.orders:
+        try:
+            with session.begin_nested():  # a bad entry undoes only its own writes
+                outcome = sync.apply(entry)
+        except (DomainError, DeliveryError, ValidationError, ValueError, KeyError, TypeError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            log.warning(
+                "pull %s/%s: order %s skipped: %s",
+                feed.account_id,
+                feed.marketplace.id,
+                entry.external_order_id,
+                message,
+            )
+            cursor.skipped += 1
+            cursor.last_error = f"order {entry.external_order_id}: {message}"[:MAX_ERROR_LENGTH]
+            stats.skipped += 1
+            continue
+        if outcome == "created":
+            stats.created += 1
+        elif outcome == "updated":
+            stats.updated += 1
+        else:
+            stats.unchanged += 1
+    cursor.cursor = page.cursor
+    cursor.applied += len(page.orders)
+    cursor.pulled_at = clock.precise_utcnow()
+    stats.pages += 1
+    session.flush()
+
+
+class Puller:
+    """The worker's pull step: every feed, a few pages each, one transaction per page."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings | None = None,
+        *,
+        page_size: int = PAGE_SIZE,
+        max_pages: int = MAX_PAGES_PER_ROUND,
+    ) -> None:
+        self.db = db
+        self.settings = settings or db.settings
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self._channels: dict[str, Channel] = {}
+
+    def _channel(self, connector: str) -> Channel:
+        channel = self._channels.get(connector)
+        if channel is None:
+            channel = get_channel(connector)
+            self._channels[connector] = channel
+        return channel
+
+    def run(self) -> PullStats:
+        """Pull every feed once (up to ``max_pages`` pages each)."""
+        stats = PullStats()
+        with self.db.reading() as session:
+            all_feeds = feeds(session)
+        for feed in all_feeds:
+            stats.feeds += 1
+            try:
+                self.pull_feed(feed, stats)
+            except Exception as exc:  # one broken feed must not stop the others, nor the worker
+                stats.failed += 1
+                log.warning("pull %s/%s failed: %s", feed.account_id, feed.marketplace.id, exc, exc_info=True)
+                self._record_error(feed, exc)
+        return stats
+
+    def pull_feed(self, feed: Feed, stats: PullStats | None = None) -> PullStats:
+        """Pull one feed until it has nothing more (or ``max_pages`` pages)."""
+        stats = stats if stats is not None else PullStats()
+        channel = self._channel(feed.marketplace.connector)
+        for _ in range(self.max_pages):
+            if not self._page(feed, channel, stats):
+                break
+        return stats
+
+    def _page(self, feed: Feed, channel: Channel, stats: PullStats) -> bool:
+        """One page; returns whether the feed said there is more."""
+        if channel.in_database:
+            with self.db.writing() as session:
+                cursor = lock_cursor(session, feed.account_id, feed.marketplace.id)
+                if cursor is None:
+                    return False
+                ctx = self._context(feed, session)
+                page = channel.pull_orders(ctx, cursor.cursor, self.page_size)
+                apply_page(session, feed, page, cursor, stats)
+                return page.has_more
+        # Remote marketplaces are called outside any transaction; the cursor only moves if nobody else
+        # moved it meanwhile (compare-and-set under the row lock).
+        with self.db.reading() as session:
+            current = session.scalar(
+                select(PullCursor.cursor).where(
+                    PullCursor.account_id == feed.account_id, PullCursor.marketplace_id == feed.marketplace.id
+                )
+            )
+        page = channel.pull_orders(self._context(feed, None), current, self.page_size)
+        if not page.orders and page.cursor == current:
+            return False
+        with self.db.writing() as session:
+            cursor = lock_cursor(session, feed.account_id, feed.marketplace.id)
+            if cursor is None or cursor.cursor != current:
+                return False
+            apply_page(session, feed, page, cursor, stats)
+        return page.has_more
+
+    @staticmethod
+    def _context(feed: Feed, session: Session | None) -> ChannelContext:
+        return ChannelContext(
+            account_id=feed.account_id,
+            marketplace=feed.marketplace,
+            session=session,
+            external_seller_id=feed.external_seller_id,
+        )
+
+    def _record_error(self, feed: Feed, error: BaseException) -> None:
+        text = (getattr(error, "message", None) or f"{type(error).__name__}: {error}")[:MAX_ERROR_LENGTH]
+        try:
+            with self.db.writing() as session:
+                cursor = lock_cursor(session, feed.account_id, feed.marketplace.id)
+                if cursor is not None:
+                    cursor.last_error = text
+        except Exception:  # the database itself may be what failed
+            log.debug("could not record the pull error", exc_info=True)

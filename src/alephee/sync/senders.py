@@ -1,0 +1,129 @@
+"""The worker's default sender (the channel of a row's marketplace), and what the worker adds around every
+delivery: the marketplace's order ids completed into order payloads, and the integrator told the outcome of a
+forwarded document."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.accounts.models import Account
+from alephee.http.body import raw_property
+from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError, MarketplaceRef, PermanentDeliveryError
+from alephee.marketplaces.delivery import OutboxItem
+from alephee.marketplaces.registry import get_channel, has_channel, marketplace_ref
+from alephee.marketplaces.topics import deliver_topic, payload_value
+from alephee.orders import events
+from alephee.orders.models import Order
+
+MAX_BIGINT = 9_223_372_036_854_775_807
+# A catalogue entry whose connector is not registered (``channels.has_channel``): the real marketplaces until
+# their connector is written.
+ERR_NO_CONNECTOR = "marketplace {} ({}) has no connector yet"
+
+
+class ChannelSender:
+    """The default sender: the channel of the row's marketplace (``Marketplace.connector``)."""
+
+    # Catalogue entries are cached this long, so a long-running worker notices a marketplace being switched
+    # off or to another connector without a query per row.
+    REF_TTL_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._channels: dict[str, Channel] = {}
+        self._refs: dict[int, tuple[MarketplaceRef, float]] = {}
+
+    def _ref(self, session: Session | None, marketplace_id: int) -> MarketplaceRef:
+        cached = self._refs.get(marketplace_id)
+        if cached is not None and (session is None or time.monotonic() - cached[1] < self.REF_TTL_SECONDS):
+            return cached[0]
+        if session is None:
+            raise PermanentDeliveryError(f"marketplace {marketplace_id} was not looked up")
+        ref = marketplace_ref(session, marketplace_id)
+        self._refs[marketplace_id] = (ref, time.monotonic())
+        return ref
+
+    def _resolve(self, session: Session | None, item: OutboxItem) -> tuple[Channel, MarketplaceRef]:
+        if item.marketplace_id is None:
+            raise PermanentDeliveryError("outbox row has no marketplace")
+        ref = self._ref(session, item.marketplace_id)
+        channel = self._channels.get(ref.connector)
+        if channel is None:
+            if not has_channel(ref.connector):
+                raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
+            channel = get_channel(ref.connector)
+            self._channels[ref.connector] = channel
+        return channel, ref
+
+    def in_database(self, session: Session, item: OutboxItem) -> bool:
+        try:
+            channel, _ = self._resolve(session, item)
+        except DeliveryError:
+            return True  # send() reports the failure; running it inside a transaction is harmless
+        return bool(channel.in_database)
+
+    def send(self, session: Session | None, item: OutboxItem) -> None:
+        channel, ref = self._resolve(session, item)
+        ctx = ChannelContext(
+            account_id=item.account_id,
+            marketplace=ref,
+            session=session if channel.in_database else None,
+            message_id=item.id,
+            idempotency_key=f"outbox:{item.id}",
+        )
+        deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
+
+
+def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:
+    """``item`` with ``ExternalOrderId`` and ``PackId`` of its order added to the payload when it is an order
+    topic that lacks them (values the payload carries are never replaced)."""
+    if item.aggregate_type != "order" or not item.topic.startswith("order."):
+        return item
+    external = payload_value(item.payload, "external_order_id", "ExternalOrderId")
+    pack = payload_value(item.payload, "pack_id", "PackId")
+    if external is not None and pack is not None:
+        return item
+    # The payload's order (a shipment's rows are keyed by its first order but may name another one).
+    named = payload_value(item.payload, "order_id", "OrderId")
+    try:
+        order_id = int(named) if named is not None and not isinstance(named, bool) else item.aggregate_id
+    except (TypeError, ValueError):
+        return item  # the channel's parser reports the malformed id
+    if not 0 < order_id <= MAX_BIGINT:
+        return item
+    row = session.execute(
+        select(Order.external_order_id, Order.pack_id).where(Order.id == order_id, Order.account_id == item.account_id)
+    ).first()
+    if row is None:
+        return item
+    extra: dict[str, Any] = {}
+    if external is None:
+        extra["ExternalOrderId"] = row.external_order_id
+    if pack is None and row.pack_id is not None:
+        extra["PackId"] = row.pack_id
+    return replace(item, payload={**item.payload, **extra}) if extra else item
+
+
+def announce_outcome(session: Session, item: OutboxItem, *, delivered: bool, reason: str | None = None) -> None:
+    """Tell the integrator what the marketplace did with a forwarded document (webhook events
+    ``document.forwarded`` / ``document.refused``), in the transaction that records the outcome."""
+    if item.topic != "order.document":
+        return
+    if session.get(Account, item.account_id) is None:  # the account is gone: nobody to tell
+        return
+
+    order_id = raw_property(item.payload, "OrderId")
+    document_type = raw_property(item.payload, "DocumentType")
+    events.document_outcome(
+        session,
+        item.account_id,
+        int(order_id) if isinstance(order_id, int) else item.aggregate_id,
+        forwarded=delivered,
+        document_type=document_type if isinstance(document_type, int) else None,
+        document_number=raw_property(item.payload, "DocumentNumber"),
+        reason=None if delivered else reason,
+    )

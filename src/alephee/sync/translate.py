@@ -1,0 +1,342 @@
+"""The marketplace's words in the hub's terms: a channel's order (``ChannelOrder``) translated into the hub's
+order values (status, payment flags, the ``OrderDetail`` of a new order, the ``MarketplaceNews`` of a known one).
+
+Pure: no session, no I/O. The lines of a sale arrive already resolved against the catalog (``SaleLine``, by
+``sync.order_feed``), so every rule here is a function of its arguments and is unit-tested as a table.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from alephee.accounts.models import Account
+from alephee.http.numbers import to_int
+from alephee.http.params import MAX_INT64
+from alephee.listings.models import Listing
+from alephee.listings.schemas import LISTING_TYPES
+from alephee.marketplaces.contract import ChannelOrder, ChannelPayment
+from alephee.marketplaces.models import Marketplace
+from alephee.orders import service as orders
+from alephee.orders import shipping_rules as ship
+from alephee.orders import statuses as st
+from alephee.orders.marketplace_news import MarketplaceNews
+from alephee.orders.schemas import OrderDetail, PaymentOut
+from alephee.products import service as products
+from alephee.products.models import Product
+from alephee.products.schemas import KIT
+
+# Payment status and method codes (``Payments[].Status`` / ``.Method`` keys; not documented: ours, the same
+# numbers as the demo orders).
+PAYMENT_STATUSES: dict[str, int] = {
+    "approved": 1,
+    "pending": 2,
+    "in_process": 3,
+    "rejected": 4,
+    "cancelled": 5,
+    "refunded": 6,
+    "in_mediation": 7,
+    "charged_back": 8,
+}
+PAYMENT_METHODS: dict[str, int] = {
+    "credit_card": 1,
+    "debit_card": 2,
+    "account_money": 3,
+    "ticket": 4,
+    "bank_transfer": 5,
+}
+# Payments whose money the marketplace obtained at some point: the order is not "pending payment".
+PAID = frozenset({"approved", "accredited", "refunded", "in_mediation", "charged_back"})
+CANCELLED_ORDER_STATUSES = frozenset({"cancelled", "invalid"})
+
+# --- the marketplace's words in the hub's terms -----------------------------------------------------------
+
+
+def hub_status(order: ChannelOrder) -> int:
+    """The hub status (spec 21 §8.1) of a marketplace order's state."""
+    if order.fraud:
+        return st.FRAUDULENT
+    if order.status in CANCELLED_ORDER_STATUSES:
+        return st.CANCELLED_AFTER_DELIVERY if order.shipping_status == ship.DELIVERED else st.CANCELLED
+    shipment = order.shipping_status
+    if shipment == ship.DELIVERED:
+        return st.DELIVERED
+    if shipment == ship.SHIPPED:
+        return st.SHIPPED
+    if shipment == ship.NOT_DELIVERED:
+        return st.RECIPIENT_NOT_FOUND
+    if shipment == ship.CANCELLED:
+        return st.CANCELLED
+    if shipment == ship.READY_TO_SHIP and order.shipping_substatus in (ship.SUB_DROPPED_OFF, ship.SUB_PICKED_UP):
+        return st.ARRIVED
+    return st.READY_TO_SHIP
+
+
+def payment_pending(order: ChannelOrder) -> bool:
+    """No payment of the order was ever approved (spec 20 §1.4: hidden unless includePendingPayments)."""
+    return bool(order.payments) and not any(p.status in PAID for p in order.payments)
+
+
+def shipping_id(value: str | None) -> int | None:
+    number = to_int(value) if value is not None else None
+    return number if number is not None and 0 <= number <= MAX_INT64 else None
+
+
+def payment_json(payment: ChannelPayment, order: ChannelOrder) -> dict[str, Any]:
+    """A channel payment as ``Payments[]`` stores it (wire shape, JSON values)."""
+    total = payment.amount
+    installments = payment.installments or 1
+    out = {
+        "ExternalPaymentId": payment.external_payment_id,
+        "Amount": total,
+        "AmountNoDiscount": total,
+        "ShippingAmount": Decimal(0),
+        "ShippingAmountNoDiscount": Decimal(0),
+        "TransactionAmount": total,
+        "Total": total,
+        "SubTotal": total,
+        "Installments": installments,
+        "InstallmentAmount": (total / installments).quantize(Decimal("0.01")),
+        "Notes": "",
+        "CurrencySymbol": "$",
+        "Method": {"Key": PAYMENT_METHODS.get(payment.method or "", 0), "Value": payment.method},
+        "Status": {"Key": PAYMENT_STATUSES.get(payment.status, 0), "Value": payment.status},
+        "Condition": {"Key": 1, "Value": "Contado" if installments == 1 else "Cuotas"},
+        "Discounts": [],
+        "Taxes": None,
+        "AuthorizationCode": "",
+        "DateCreated": payment.date_created or order.date_created,
+        "DateApproved": payment.date_approved,
+        "LastUpdate": payment.date_approved or payment.date_created or order.date_created,
+    }
+    return PaymentOut.model_validate(out).model_dump(mode="json")
+
+
+def claims_json(order: ChannelOrder) -> list[dict[str, Any]]:
+    claim = order.raw.get("claim") if order.claim else None
+    if not isinstance(claim, dict):
+        return []
+    claim_id = shipping_id(str(claim.get("id") or ""))
+    return [{"ExternalClaimId": claim_id, "DateCreated": claim.get("date_created")}]
+
+
+def news_of(order: ChannelOrder) -> MarketplaceNews:
+    """What a feed entry says about a known order, in the orders domain's terms."""
+    return MarketplaceNews(
+        status=hub_status(order),
+        shipment_status=order.shipping_status,
+        shipment_substatus=order.shipping_substatus,
+        payment_pending=payment_pending(order),
+        payments=tuple(payment_json(p, order) for p in order.payments),
+        claims=tuple(claims_json(order)),
+        pack_id=order.pack_id,
+        pack_size=order.pack_size,
+        external_shipping_id=shipping_id(order.external_shipping_id),
+    )
+
+
+@dataclass
+class SaleLine:
+    """One item of a channel order resolved against the catalog."""
+
+    external_listing_id: str
+    quantity: int
+    unit_price: Decimal
+    full_unit_price: Decimal | None
+    title: str | None
+    sku: str | None
+    listing: Listing | None = None
+    product: Product | None = None
+    brand: str | None = None
+    # What the sale takes stock from: the product, or the variation chosen for a master's listing.
+    stock_product_id: int | None = None
+    components: list[tuple[Product, str, int]] = field(default_factory=list)
+
+
+def _product_json(
+    product: Product | None, brand: str | None, line: SaleLine, listing: Listing | None
+) -> dict[str, Any]:
+    category = None
+    if listing is not None and listing.category_id:
+        category = {"Key": listing.category_id, "Value": listing.category_name}
+    if product is None:
+        # A listing the hub does not know: the product is "disconnected" from the catalog.
+        return {"Id": None, "Sku": line.sku, "Title": line.title, "Brand": None}
+    return {
+        "Id": product.id,
+        "Sku": product.sku,
+        "Brand": brand,
+        "SellerSku": product.own_code,
+        "EAN": product.gtin,
+        "Attributes": None,
+        "Title": product.name,
+        "IntegrationCode": None,
+        "Category": category,
+    }
+
+
+def _listing_json(line: SaleLine) -> dict[str, Any]:
+    listing = line.listing
+    if listing is None:
+        return {"Id": None, "ExternalId": line.external_listing_id, "Title": line.title}
+    listing_type = None
+    if listing.listing_type in LISTING_TYPES:
+        name, description = LISTING_TYPES[listing.listing_type]
+        listing_type = {"Key": listing.listing_type, "Value": name, "Description": description}
+    return {
+        "Reference": None,
+        "Id": listing.id,
+        "ExternalId": listing.external_id,
+        "Title": listing.title,
+        "ListingType": listing_type,
+        "PermanentLink": listing.permanent_link,
+    }
+
+
+def order_detail(
+    account: Account,
+    marketplace: Marketplace,
+    order: ChannelOrder,
+    lines: Sequence[SaleLine],
+    status: int,
+    moves: dict[int, products.StockMove],
+    now: datetime,
+) -> OrderDetail:
+    """The ``OrderDetail`` of a new marketplace order: its lines (kits with their components, the stock each
+    line moved), payments, shipping address, buyer and fees, as the orders domain stores it."""
+    status_kv = {"Key": status, "Value": st.STATUS_LABELS[status]}
+    type_code = st.status_type_of(status) or 0
+    type_kv = {"Key": type_code, "Value": st.STATUS_TYPE_LABELS.get(type_code)}
+    items: list[dict[str, Any]] = []
+    fee_rate = Decimal("0.13") if marketplace.family == "mercadolibre" else Decimal("0.08")
+    goods = Decimal(0)
+    for line in lines:
+        local_id = len(items) + 1
+        goods += line.unit_price * line.quantity
+        movements = []
+        moved = moves.get(line.stock_product_id or 0)
+        if moved is not None and line.product is not None and line.product.product_type != KIT:
+            movements.append(
+                {
+                    "Account": {"Id": account.id, "OwnCode": account.own_code, "Name": account.name},
+                    "PrevStock": moved.quantity + line.quantity - moved.shortfall,
+                    "PostStock": moved.quantity,
+                    "Quantity": -line.quantity,
+                    "MinPublicationQuantity": line.product.min_publication_quantity,
+                    "MaxPublicationQuantity": line.product.max_publication_quantity,
+                    "DateCreated": now,
+                }
+            )
+        kit = bool(line.components)
+        items.append(
+            {
+                "Id": local_id,
+                "Type": {
+                    "Key": orders.ITEM_KIT if kit else orders.ITEM_NORMAL,
+                    "Value": orders.ITEM_TYPES[orders.ITEM_KIT if kit else orders.ITEM_NORMAL],
+                },
+                "ParentItemId": None,
+                "Product": _product_json(line.product, line.brand, line, line.listing),
+                "ProductListing": _listing_json(line),
+                "Quantity": line.quantity,
+                "QuantitiesDetails": {
+                    "Requested": {"Key": "unidades", "Value": Decimal(line.quantity)},
+                    "Picked": {"Key": "unidades", "Value": Decimal(0)},
+                    "StockMovements": movements,
+                },
+                "UnitPrice": line.unit_price,
+                "FullUnitPrice": line.full_unit_price or line.unit_price,
+                "UnitPriceCost": None,
+                "SaleFee": (line.unit_price * line.quantity * fee_rate).quantize(Decimal("0.01")),
+                "Notes": "",
+                "Status": status_kv,
+                "StatusType": type_kv,
+                "IsCancelled": False,
+            }
+        )
+        total_units = sum(units for _, _, units in line.components) or 1
+        full_price = line.full_unit_price or line.unit_price
+        for component, brand, units in line.components:
+            share = (line.unit_price * units / total_units / units).quantize(Decimal("0.01"))
+            full_share = (full_price * units / total_units / units).quantize(Decimal("0.01"))
+            items.append(
+                {
+                    "Id": len(items) + 1,
+                    "Type": {"Key": orders.ITEM_COMPONENT, "Value": orders.ITEM_TYPES[orders.ITEM_COMPONENT]},
+                    "ParentItemId": local_id,
+                    "Product": _product_json(component, brand, line, None),
+                    "ProductListing": None,
+                    "Quantity": units * line.quantity,
+                    # No price of its own (the kit is what was sold): 0, the kit's price prorated below.
+                    "UnitPrice": Decimal(0),
+                    "FullUnitPrice": Decimal(0),
+                    "CalculatedComponentUnitPrice": share,
+                    "CalculatedComponentFullUnitPrice": full_share,
+                    "Status": status_kv,
+                    "StatusType": type_kv,
+                    "IsCancelled": False,
+                }
+            )
+    buyer = order.buyer or {}
+    address = order.shipping_address or {}
+    name = " ".join(str(buyer.get(k) or "") for k in ("first_name", "last_name")).strip() or buyer.get("nickname")
+    wire_address = {
+        "CountryId": address.get("country_id"),
+        "StateCode": address.get("state_code"),
+        "State": address.get("state"),
+        "City": address.get("city"),
+        "Neighborhood": address.get("neighborhood"),
+        "StreetName": address.get("street_name") or address.get("street"),
+        "StreetNumber": address.get("street_number"),
+        "ZipCode": address.get("zip_code"),
+        "Notes": address.get("comment"),
+        "Description": address.get("street"),
+        "Phone": address.get("receiver_phone") or buyer.get("phone"),
+    }
+    buyer_id = buyer.get("id")
+    data = {
+        **orders.order_parties(account, marketplace),
+        "Items": items,
+        "Payments": [payment_json(p, order) for p in order.payments],
+        "Adjustments": [],
+        "Shipping": {
+            "Cost": Decimal(0),
+            "ReceiverCost": Decimal(0),
+            "SenderCost": Decimal(0),
+            "CourierInfo": None,
+            "Pickup": None,
+            "ReceiverAddress": wire_address,
+            "Receiver": {"Name": address.get("receiver_name") or name, "Phone": wire_address["Phone"]},
+            "EstimatedDeliveryDate": None,
+            "DateCreated": order.date_created,
+        },
+        "Buyer": {
+            "Code": buyer_id if isinstance(buyer_id, int) and not isinstance(buyer_id, bool) else None,
+            "Owncode": None,
+            "Name": name,
+            "Phone": buyer.get("phone"),
+            "Email": buyer.get("email"),
+            "DocType": buyer.get("doc_type"),
+            "DocNumber": buyer.get("doc_number"),
+            "Nickname": buyer.get("nickname"),
+            "Address": wire_address,
+            "BillingInfo": {
+                "DocType": buyer.get("doc_type"),
+                "DocNumber": buyer.get("doc_number"),
+                "BusinessName": name,
+                "Address": wire_address,
+            },
+        },
+        "Billing": {"SaleFee": (goods * fee_rate).quantize(Decimal("0.01")), "Invoice": None},
+        "ActiveClaims": claims_json(order),
+        "ExternalJson": {
+            "id": order.external_order_id,
+            "status": order.status,
+            "pack_id": order.pack_id,
+            "shipping": {"id": order.external_shipping_id, "logistic_type": order.logistic_type},
+            "tags": ["fraud_risk_detected"] if order.fraud else [],
+        },
+        "Notes": "",
+    }
+    return OrderDetail.model_validate(data)
