@@ -23,6 +23,7 @@ from alephee.marketplaces.buyers import SaleMix
 from alephee.marketplaces.models import OutboxMessage, PullCursor, SandboxEvent, SandboxListing, SandboxOrder
 from alephee.marketplaces.pull import Puller
 from alephee.orders.models import Order, OrderHistory
+from alephee.orders.status_updates import integrate
 from tests.marketplaces.conftest import Shop, deliver, pull, stock
 
 QUIET = SaleMix(cart=0, pending_payment=0, late_cancellation=0, fraud=0, claim=0, logistics=(("drop_off", 1),))
@@ -446,7 +447,6 @@ def test_sold_price_and_discounts_reach_the_order(ctx: AppContext, open_shop: Ca
 def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
     ctx: AppContext, open_shop: Callable[..., Shop]
 ) -> None:
-    from alephee.orders import service as orders_service
     from alephee.products import service as products_service
 
     shop = open_shop()
@@ -473,7 +473,7 @@ def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
             start.wait()
             for _ in range(3):
                 with ctx.db.writing() as session:
-                    orders_service.integrate(session, shop.account_id, "test", [{"OrderId": i} for i in reversed(ids)])
+                    integrate(session, shop.account_id, "test", [{"OrderId": i} for i in reversed(ids)])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from alephee.http.context import AppContext
-from alephee.orders import document_quota, service
+from alephee.orders import document_quota
+from alephee.orders.messages import record_buyer_reply
 from alephee.orders.models import Order, OrderDocument, OrderMessage
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
@@ -129,7 +130,7 @@ def test_message_attachments_count_toward_the_quota(
     url = f"/v2/orders/{order_id}/messages"
     assert client.post(url, params=seller.q(messageOptions=4, message="Hola")).status_code == 200
     with ctx.db.writing() as session:
-        service.record_buyer_reply(session, seller.account_id, order_id, "Gracias")
+        record_buyer_reply(session, seller.account_id, order_id, "Gracias")
     file = {"file": ("factura.pdf", attachment, "application/pdf")}
     assert_error(client.post(url, params=seller.q(messageOptions=4, message="Adjunto"), files=file), 413)
     with ctx.db.reading() as session:

@@ -3,7 +3,7 @@
 For every account connected to a marketplace that has a connector, the worker reads the channel's order feed
 (``Channel.pull_orders``) after the cursor stored in ``pull_cursors`` and applies each entry to the hub:
 
-* **a new order** is stored through the orders domain (``orders.service.ingest_order``; its cart's
+* **a new order** is stored through the orders domain (``orders.ingest.ingest_order``; its cart's
   ``IsCompletePackOrder`` is recomputed there). Unless it arrives already cancelled, the stock of what was
   sold is decremented atomically through ``products.service.move_stocks`` (kits move their components, a
   variation master listing sells its variation with the most stock), which makes the listings follow
@@ -60,7 +60,7 @@ from alephee.marketplaces.channels import (
     has_channel,
 )
 from alephee.marketplaces.models import Marketplace, PullCursor
-from alephee.orders import service as orders
+from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, MarketplaceNews, apply_marketplace_news

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from alephee.errors import InvalidInput, NotFound, PayloadTooLarge
+from fpdf import FPDF
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.errors import InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
+from alephee.http.params import query_int
+from alephee.http.wire import format_utc
+from alephee.orders import labels
+from alephee.orders.access import order_row
+from alephee.orders.models import OrderDocument
 from alephee.orders.shipping_rules import FULFILLMENT as FULFILLMENT_LOGISTIC
 
 INVOICE, RECEIPT, NFE, SHIPPING_LABEL = 0, 1, 2, 7
@@ -257,3 +266,82 @@ class FileSystemStore:
 def store_for(documents_dir: str) -> DocumentStore:
     """The configured store (the filesystem; another backend would plug in here)."""
     return FileSystemStore(documents_dir)
+
+
+DOC_TYPE_REQUIRED = "documentType is required: 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
+BAD_DOC_FORMAT = "Invalid documentFormat '{value}': use pdf or xml"
+FORMAT_ONLY_FOR_NFE = "documentFormat applies only to documentType 2 (Electronic fiscal invoice); omit it"
+LABEL_NOT_A_DOCUMENT = "Shipping labels (documentType 7) are served by GET /v2/orders/{orderId}/shippinglabel"
+NO_DOCUMENT = "The order has no document of type {doc_type}"
+NO_DOCUMENT_FORMAT = "The order has no document of type {doc_type} in format {fmt}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileOut:
+    """A file to send."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def get_document(
+    session: Session,
+    store: DocumentStore,
+    account_id: int,
+    order_id: int,
+    doc_type_raw: str | None,
+    doc_format_raw: str | None,
+) -> FileOut:
+    """The latest document of a type (spec 20 §4). Type 2 with ``pdf`` renders a DANFE-style summary."""
+    doc_type = query_int(doc_type_raw, "documentType")
+    if doc_type is None:
+        raise InvalidInput(DOC_TYPE_REQUIRED)
+    if doc_type == SHIPPING_LABEL:
+        raise PreconditionFailed(LABEL_NOT_A_DOCUMENT)
+    if doc_type not in ALLOWED_FORMATS:
+        raise InvalidInput(UNKNOWN_TYPE.format(value=doc_type))
+    fmt = (doc_format_raw or "").strip().lower() or None
+    if fmt is not None and fmt not in (PDF, XML):
+        raise InvalidInput(BAD_DOC_FORMAT.format(value=doc_format_raw))
+    order_row(session, account_id, order_id)
+    query = (
+        select(OrderDocument)
+        .where(OrderDocument.order_id == order_id, OrderDocument.doc_type == doc_type)
+        .order_by(OrderDocument.id.desc())
+    )
+    if doc_type == NFE and fmt == PDF:
+        nfe = session.scalars(query.limit(1)).first()
+        if nfe is None:
+            raise NotFound(NO_DOCUMENT.format(doc_type=doc_type))
+        return FileOut(danfe_pdf(nfe), CONTENT_TYPES[PDF], f"{nfe.name}.pdf")
+    if fmt is not None and doc_type != NFE:
+        # Types 0 and 1 come back as uploaded; a matching format narrows, another one finds nothing.
+        query = query.where(OrderDocument.extension == fmt)
+    document = session.scalars(query.limit(1)).first()
+    if document is None:
+        message = NO_DOCUMENT_FORMAT if fmt else NO_DOCUMENT
+        raise NotFound(message.format(doc_type=doc_type, fmt=fmt))
+    # The type is the one of the sniffed format, never text from the row: a stored file is served only as
+    # one of the formats it was accepted as.
+    content_type = CONTENT_TYPES.get(document.extension, UNKNOWN_CONTENT_TYPE)
+    return FileOut(store.get(document.sha256), content_type, f"{document.name}.{document.extension}")
+
+
+def danfe_pdf(nfe: OrderDocument) -> bytes:
+    """A DANFE-style summary of an attached NF-e (its key as a Code 128 barcode)."""
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 10, "DANFE - Documento Auxiliar da Nota Fiscal Eletronica", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 10)
+    for text in (
+        f"Numero: {nfe.document_number or '-'}    Serie: {nfe.series_number or '-'}",
+        f"Chave de acesso: {nfe.fiscal_key or '-'}",
+        f"Emissao: {format_utc(nfe.document_date) if nfe.document_date else '-'}",
+        f"Arquivo XML: {nfe.name}.{nfe.extension} ({nfe.size} bytes, SHA-256 {nfe.sha256[:16]}...)",
+    ):
+        pdf.cell(0, 7, labels._latin1(text), new_x="LMARGIN", new_y="NEXT")
+    if nfe.fiscal_key and nfe.fiscal_key.isascii() and nfe.fiscal_key.isdigit():
+        labels._draw_code128(pdf, nfe.fiscal_key, 10, pdf.get_y() + 4, 150, 18)
+    return bytes(pdf.output())

@@ -39,8 +39,11 @@ from alephee.http.paging import Paged, Paging, route_cap
 from alephee.http.params import query_bool
 from alephee.http.routing import api_router, read_query
 from alephee.http.wire import JSON_MEDIA, ErrorBody
+from alephee.orders import create, delete, messages, split, status_updates
+from alephee.orders import document_upload as uploads
 from alephee.orders import documents as docs
-from alephee.orders import service
+from alephee.orders import query as orders_query
+from alephee.orders import shipping_label as labels
 from alephee.orders.schemas import (
     DocumentOut,
     DocumentUploadIn,
@@ -77,7 +80,7 @@ def _json(body: Any, status: int = 200) -> Response:
 FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file(out: service.FileOut) -> Response:
+def _file(out: docs.FileOut) -> Response:
     # The stored name is metadata chosen by a client: keep only safe ASCII in the header.
     safe = "".join(c for c in out.filename if c.isascii() and (c.isalnum() or c in "-_.")) or "document"
     return Response(
@@ -90,8 +93,8 @@ def _file(out: service.FileOut) -> Response:
 # GET /v2/orders is what every ERP polls: it reads its query itself and does all of its work (key, rate limit,
 # paging, filters, query, rendering) in one worker thread on one read connection. Declaring 17 query
 # parameters and two sync dependencies cost more than the indexed query (docs/performance.md, Orders).
-ORDER_PAGING = Paging.of(service.ORDER_SORTS)
-ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **service.FILTER_DOCS, **ORDER_PAGING.docs()}
+ORDER_PAGING = Paging.of(orders_query.ORDER_SORTS)
+ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **orders_query.FILTER_DOCS, **ORDER_PAGING.docs()}
 
 
 @router.get(
@@ -117,10 +120,10 @@ def _orders_page(request: Request) -> Response:
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
-        filters = service.parse_filters(query)
+        filters = orders_query.parse_filters(query)
         # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
         accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
-        body, encoding = service.list_orders(
+        body, encoding = orders_query.list_orders(
             ctx.db, connection, ctx.settings, scope.account_id, filters, page, state, accepted
         )
     headers = {"Content-Encoding": encoding} if encoding else None
@@ -147,7 +150,7 @@ def get_pack(
     session: Session = Depends(read_session),
 ) -> Response:
     """The cart's shared blocks once and every order of it; `IsComplete` is false while some are missing."""
-    return _json(service.get_pack(session, scope.account_id, pack_id))
+    return _json(orders_query.get_pack(session, scope.account_id, pack_id))
 
 
 @router.get(
@@ -172,7 +175,7 @@ def get_document(
 ) -> Response:
     """The latest document of the type, in the format it was uploaded (404 when there is none)."""
     store = docs.store_for(ctx.settings.documents_dir)
-    out = service.get_document(session, store, scope.account_id, _order_id(order_id), document_type, document_format)
+    out = docs.get_document(session, store, scope.account_id, _order_id(order_id), document_type, document_format)
     return _file(out)
 
 
@@ -194,8 +197,8 @@ def get_shipping_label(
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Only when the shipment is `ready_to_ship` with substatus `ready_to_print` or `printed` (else 412)."""
-    request = service.parse_label_request(fmt, as_base64)
-    out = service.download_label(ctx.db, scope.account_id, _order_id(order_id), request)
+    request = labels.parse_label_request(fmt, as_base64)
+    out = labels.download_label(ctx.db, scope.account_id, _order_id(order_id), request)
     if request.as_base64:
         return Response(content=out.content, media_type=out.media_type)
     return _file(out)
@@ -216,7 +219,7 @@ def put_integrate(
 ) -> Response:
     """HTTP 200 with one result per element in request order; `Status` is "200" (`Ok`) or "400" (`Order not
     found`). `OwnOrderId` becomes the order's `IntegratedOrderId`. Repeating a call changes nothing."""
-    return _json(service.integrate(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
+    return _json(status_updates.integrate(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
 
 
 @router.put(
@@ -234,7 +237,7 @@ def put_statuses(
 ) -> Response:
     """Per-order results (200 OK, 400 invalid, 404 unknown order, 412 not allowed: automatic shipping,
     marketplace order cancel, forbidden transition). Same status again is a 200 no-op."""
-    return _json(service.update_statuses(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
+    return _json(status_updates.update_statuses(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
 
 
 # --- uploads (documents, message attachments): multipart ``file`` or JSON ``fileBase64`` -------------------
@@ -252,7 +255,7 @@ def _upload_doc(model: type[Any], *, required: bool, description: str) -> dict[s
     return doc
 
 
-Upload = tuple[service.UploadedFile | None, dict[str, Any]]
+Upload = tuple[uploads.UploadedFile | None, dict[str, Any]]
 
 
 async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[MessageAttachmentIn]) -> Upload:
@@ -279,7 +282,7 @@ async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[Me
         await form.close()
         if len(data) > cap:
             raise PayloadTooLarge(docs.TOO_LARGE.format(size=f"more than {cap}", cap=cap))
-        return service.UploadedFile(data=data, name=part.filename, extension=None), fields
+        return uploads.UploadedFile(data=data, name=part.filename, extension=None), fields
     raw = await request.body()
     if not raw.strip():
         return None, {}
@@ -299,7 +302,7 @@ async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[Me
     if body.fileBase64 is None or not body.fileBase64.strip():
         return None, fields
     content = docs.decode_base64(body.fileBase64, max_bytes=cap)
-    return service.UploadedFile(data=content, name=body.documentName, extension=body.documentExtension), fields
+    return uploads.UploadedFile(data=content, name=body.documentName, extension=body.documentExtension), fields
 
 
 async def document_upload(request: Request) -> Upload:
@@ -368,7 +371,7 @@ def post_document(
         "seriesNumber": _param(series_number, fields, "seriesNumber"),
     }
     store = docs.store_for(ctx.settings.documents_dir)
-    out = service.attach_document(
+    out = uploads.attach_document(
         session,
         store,
         ctx.settings,
@@ -399,8 +402,8 @@ def post_split(
 ) -> Response:
     """The order gets its own cart (`PackId`) and shipment (`ExternalShippingId`); 412 when it is not in a
     cart with other orders, is delivered, or its label is PENDING/STALE. Repeating a done split is a 200."""
-    reason = service.parse_split_reason(split_reason)
-    out = service.split_order(session, scope.account_id, f"key:{scope.caller.key_id}", _order_id(order_id), reason)
+    reason = split.parse_split_reason(split_reason)
+    out = split.split_order(session, scope.account_id, f"key:{scope.caller.key_id}", _order_id(order_id), reason)
     return _json(out)
 
 
@@ -438,7 +441,7 @@ def post_message(
     """200 with the string "OK". 409 while the previous message is unanswered (repeating exactly that message
     is a 200 that sends nothing again); 412 for non-Mercado Libre orders or options that do not apply."""
     file, fields = upload
-    out = service.send_message(
+    out = messages.send_message(
         session,
         docs.store_for(ctx.settings.documents_dir),
         ctx.settings,
@@ -468,7 +471,7 @@ async def order_info_body(request: Request) -> CreateBody:
     if not isinstance(data, dict):
         raise InvalidInput(NOT_AN_OBJECT)
     request.scope.setdefault("state", {})["items"] = 1
-    service.check_create_limits(data)
+    create.check_create_limits(data)
     return validate(OrderInfoIn, data), data
 
 
@@ -494,7 +497,7 @@ def post_order(
     same content) answers 201 with the existing order and creates nothing; another order with that
     `ExternalOrderId` is a 409."""
     model, raw = body
-    order, created = service.create_order(session, scope.account_id, f"key:{scope.caller.key_id}", model, raw, scope.tz)
+    order, created = create.create_order(session, scope.account_id, f"key:{scope.caller.key_id}", model, raw, scope.tz)
     response = _json(order, 201)
     response.headers["Location"] = f"/v2/orders?idFrom={order['Id']}&idTo={order['Id']}"
     if not created:
@@ -521,7 +524,7 @@ def delete_order(
     """204; the order gets status 70 and leaves every GET. Only API-created orders (412 otherwise). Deleting
     an already deleted order is a 204 again; its stock is given back at most once."""
     revert = bool(query_bool(revert_stock, "revertStock"))
-    service.delete_order(
-        session, scope.account_id, f"key:{scope.caller.key_id}", service.parse_order_id(order_id), revert
+    delete.delete_order(
+        session, scope.account_id, f"key:{scope.caller.key_id}", delete.parse_order_id(order_id), revert
     )
     return Response(status_code=204)

@@ -28,10 +28,11 @@ from alephee.accounts.models import Account, AccountMarketplace, PriceList, User
 from alephee.config import Settings
 from alephee.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Unauthorized
 from alephee.marketplaces.models import Marketplace
-from alephee.orders import service as orders
+from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.models import ORIGIN_B2B, Order
+from alephee.orders.query import render_one
 from alephee.orders.schemas import OrderDetail
 from alephee.portal import rules
 from alephee.portal.formatting import buyer_status, currency_symbol, format_money, format_rate, plural
@@ -1253,7 +1254,7 @@ def my_order(session: Session, viewer: Viewer, order_id: int) -> OrderPage:
     if summary is None or summary.account_id != viewer.account_id or summary.user_id != viewer.user_id:
         raise PortalNotFound(ORDER_NOT_FOUND)
     try:
-        order = orders.render_one(session, viewer.account_id, order_id)
+        order = render_one(session, viewer.account_id, order_id)
     except NotFound:
         raise PortalNotFound(ORDER_NOT_FOUND) from None
     return OrderPage(order_id, order, summary, buyer_status(int(order["Status"]["Key"])))
@@ -1265,7 +1266,7 @@ def release_cancelled_order_stock(session: Session, order: Order) -> None:
     The units reserved at placement are the order's top-level lines (products and kits; kit components
     were never reserved on their own). The caller commits.
     """
-    rendered = orders.render_one(session, order.account_id, order.id)
+    rendered = render_one(session, order.account_id, order.id)
     quantities: dict[int, int] = {}
     for item in rendered.get("Items", []):
         if item.get("ParentItemId"):  # a kit's component (0 on top-level lines)

@@ -1,0 +1,262 @@
+"""The ERP's batch writes on orders: PUT /v2/orders/integrate (integration marks) and PUT /v2/orders (status
+and tracking, with the transition table and the automatic/manual rules of ``orders/statuses.py``). One result
+per element in request order; good elements are applied, bad ones change nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.http.body import raw_field
+from alephee.http.numbers import to_int
+from alephee.http.params import MAX_INT64
+from alephee.http.wire import clean_identifier, clean_text
+from alephee.marketplaces.outbox import enqueue
+from alephee.orders import shipping_rules as ship
+from alephee.orders import statuses as st
+from alephee.orders.access import HUB_ORIGINS, locked_orders, marketplace_family, order_payload
+from alephee.orders.models import ORIGIN_B2B, OrderHistory, history_row
+from alephee.webhooks import events as webhook_events
+
+INTEGRATE_OK = "Ok"
+INTEGRATE_NOT_FOUND = "Order not found"
+ELEMENT_NOT_OBJECT = "Each element must be a JSON object"
+ORDER_ID_REQUIRED = "OrderId is required and must be an integer"
+BAD_FIELD = "Invalid value for '{name}'"
+STATUS_REQUIRED = "Status is required and must be an integer"
+
+
+def _as_int(value: Any) -> int | None:
+    """A positive 64-bit id from a JSON value (number or integer text, ``http.numbers``), else None."""
+    number = to_int(value)
+    return number if number is not None and 0 < number <= MAX_INT64 else None
+
+
+def _as_text(value: Any, limit: int, *, identifier: bool = False) -> tuple[bool, str | None]:
+    """``(acceptable, text)`` of a raw text property: at most ``limit`` characters, the wire text rule
+    (NFC, no control characters; ``identifier``: none at all, http/wire.py)."""
+    if value is None:
+        return True, None
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        try:
+            text = (clean_identifier if identifier else clean_text)(str(value))
+        except ValueError:
+            return False, None
+        return len(text) <= limit, text
+    return False, None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def integrate(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
+    """PUT /v2/orders/integrate (spec 21 §2, authoritative example): results in request order with
+    ``Status`` as a string, "Ok" / "Order not found", partial success; commits."""
+    parsed: list[tuple[Any, int | None, dict[str, Any] | None, str | None]] = []
+    for raw in elements:
+        if not isinstance(raw, dict):
+            parsed.append((raw, None, None, ELEMENT_NOT_OBJECT))
+            continue
+        order_id = _as_int(raw_field(raw, "OrderId")[1])
+        if order_id is None:
+            parsed.append((raw, None, None, ORDER_ID_REQUIRED))
+            continue
+        changes: dict[str, Any] = {}
+        problem = None
+        present, value = raw_field(raw, "Integrated")
+        if present and value is not None:
+            flag = _as_bool(value)
+            if flag is None:
+                problem = BAD_FIELD.format(name="Integrated")
+            changes["integrated"] = flag
+        elif not present:
+            changes["integrated"] = True  # marking as integrated is what the endpoint is for
+        for name, column, limit in (("OwnOrderId", "integrated_order_id", 100), ("ErpStatus", "erp_status", 100)):
+            present, value = raw_field(raw, name)
+            if present:
+                ok, text = _as_text(value, limit, identifier=name == "OwnOrderId")
+                if not ok:
+                    problem = BAD_FIELD.format(name=name)
+                changes[column] = text
+        parsed.append((raw, order_id, changes, problem))
+    now = clock.utcnow()
+    orders = locked_orders(session, account_id, [p[1] for p in parsed if p[1] is not None and p[3] is None])
+    history: list[dict[str, Any]] = []
+    for _raw, order_id, changes, _problem in sorted(
+        (p for p in parsed if p[1] in orders and p[3] is None), key=lambda p: p[1] or 0
+    ):
+        order = orders[order_id or 0]
+        assert changes is not None
+        if all(getattr(order, column) == value for column, value in changes.items()):
+            continue  # a repeat after a timeout: nothing to do, nothing to record
+        for column, value in changes.items():
+            setattr(order, column, value)
+        order.updated_at = now
+        history.append(
+            history_row(
+                order,
+                actor,
+                "integrate",
+                now,
+                integrated=order.integrated,
+                integrated_order_id=order.integrated_order_id,
+                erp_status=order.erp_status,
+            )
+        )
+    session.flush()
+    if history:
+        session.execute(insert(OrderHistory), history)
+    session.commit()
+    results = []
+    for raw, order_id, _changes, problem in parsed:
+        if problem is not None:
+            results.append({"Status": "400", "Message": problem, "OrderStatus": raw})
+        elif order_id not in orders:
+            results.append({"Status": "400", "Message": INTEGRATE_NOT_FOUND, "OrderStatus": raw})
+        else:
+            order = orders[order_id]
+            results.append(
+                {
+                    "Status": "200",
+                    "Message": INTEGRATE_OK,
+                    "OrderStatus": {
+                        "OrderId": order.id,
+                        "OwnOrderId": order.integrated_order_id,
+                        "Integrated": order.integrated,
+                        "ErpStatus": order.erp_status,
+                    },
+                }
+            )
+    return {"Total": len(results), "Results": results}
+
+
+def update_statuses(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
+    """PUT /v2/orders (spec 21 §1): per-order status + tracking with the transition table and the
+    automatic/manual rules; per-order results in request order; commits."""
+    parsed: list[tuple[Any, int | None, int | None, dict[str, Any] | None, str | None]] = []
+    for raw in elements:
+        if not isinstance(raw, dict):
+            parsed.append((raw, None, None, None, ELEMENT_NOT_OBJECT))
+            continue
+        order_id = _as_int(raw_field(raw, "OrderId")[1])
+        status_value = raw_field(raw, "Status")[1]
+        target = status_value if isinstance(status_value, int) and not isinstance(status_value, bool) else None
+        present, tracking_raw = raw_field(raw, "Tracking")
+        tracking: dict[str, Any] | None = None
+        problem = None
+        if order_id is None:
+            problem = ORDER_ID_REQUIRED
+        elif target is None:
+            problem = STATUS_REQUIRED
+        elif present and tracking_raw is not None:
+            if not isinstance(tracking_raw, dict):
+                problem = BAD_FIELD.format(name="Tracking")
+            else:
+                ok_n, number = _as_text(raw_field(tracking_raw, "Number")[1], 100)
+                ok_s, status_text = _as_text(raw_field(tracking_raw, "Status")[1], 200)
+                if not (ok_n and ok_s):
+                    problem = BAD_FIELD.format(name="Tracking")
+                tracking = {"Number": number, "Status": status_text}
+        parsed.append((raw, order_id, target, tracking, problem))
+    now = clock.utcnow()
+    orders = locked_orders(session, account_id, [p[1] for p in parsed if p[1] is not None and p[4] is None])
+    outcome: dict[int, tuple[int, str]] = {}
+    history: list[dict[str, Any]] = []
+    order_of_processing = sorted(range(len(parsed)), key=lambda i: (parsed[i][1] or 0, i))
+    for index in order_of_processing:
+        _raw, order_id, target, tracking, problem = parsed[index]
+        if problem is not None or order_id is None or target is None:
+            continue
+        order = orders.get(order_id)
+        if order is None:
+            outcome[index] = (404, st.ORDER_NOT_FOUND)
+            continue
+        family = marketplace_family(session, order.marketplace_id)
+        hub_owned = order.origin in HUB_ORIGINS
+        code, message = st.transition_error(
+            order.status,
+            target,
+            api_created=hub_owned,
+            automatic=st.updates_automatically(
+                family=family,
+                logistic_type=order.logistic_type,
+                shipping_method=order.shipping_method,
+                api_created=hub_owned,
+            ),
+            logistic=ship.logistic_name(order.logistic_type) or "unknown",
+        )
+        outcome[index] = (code, message)
+        if code != 200:
+            continue
+        changed_status = order.status != target
+        changed_tracking = tracking is not None and (
+            order.tracking_number != tracking["Number"] or order.tracking_status != tracking["Status"]
+        )
+        if not changed_status and not changed_tracking:
+            continue
+        previous = order.status
+        if changed_status:
+            order.status = target
+            order.status_type = st.status_type_of(target)
+            order.status_date = now
+            if st.closes_order(target):
+                order.date_closed = order.date_closed or now
+            shipment = ship.SHIPMENT_FOR_ORDER_STATUS.get(target)
+            if shipment is not None:
+                order.shipment_status, order.shipment_substatus = shipment
+                order.shipment_updated_at = now
+        if tracking is not None:
+            order.tracking_number, order.tracking_status = tracking["Number"], tracking["Status"]
+        order.updated_at = now
+        history.append(
+            history_row(
+                order,
+                actor,
+                "status" if changed_status else "tracking",
+                now,
+                from_status=previous,
+                to_status=order.status,
+                tracking_number=order.tracking_number,
+                tracking_status=order.tracking_status,
+            )
+        )
+        webhook_events.order_status_changed(session, order, previous)
+        if changed_status and target == st.CANCELLED and order.origin == ORIGIN_B2B:
+            from alephee.portal.service import release_cancelled_order_stock
+
+            release_cancelled_order_stock(session, order)
+        if order.origin not in HUB_ORIGINS:
+            enqueue(
+                session,
+                account_id=order.account_id,
+                topic="order.status",
+                aggregate_type="order",
+                aggregate_id=order.id,
+                payload=order_payload(order, Status=order.status, Tracking=tracking),
+                marketplace_id=order.marketplace_id,
+            )
+    session.flush()
+    if history:
+        session.execute(insert(OrderHistory), history)
+    session.commit()
+    results = []
+    for index, (raw, _order_id, _target, _tracking, problem) in enumerate(parsed):
+        code, message = (400, problem) if problem is not None else outcome[index]
+        results.append({"OrderStatus": raw, "Status": code, "Message": message})
+    return {"Total": len(results), "Results": results}
+
+
+def order_history(session: Session, order_id: int) -> list[Any]:
+    """The history rows of an order, oldest first."""
+    return list(
+        session.scalars(select(OrderHistory).where(OrderHistory.order_id == order_id).order_by(OrderHistory.id))
+    )
