@@ -105,7 +105,9 @@ def test_upload_over_the_account_quota_is_413_and_stores_nothing(
     # Full: a third file is refused in the documented shape, on any order of the account, in both modes.
     refused = _upload(client, seller, order_a, "c.pdf", third)
     assert_error(refused, 413)
-    assert refused.json()["Message"] == document_quota.QUOTA_EXCEEDED.format(used=quota, quota=quota, size=len(third))
+    assert refused.json()["Message"] == document_quota.QuotaExceeded.message.format(
+        used=quota, quota=quota, size=len(third)
+    )
     body = {"fileBase64": base64.b64encode(third).decode(), "documentExtension": "pdf"}
     assert_error(client.post(f"/v2/orders/{order_b}/documents", params=seller.q(documentType=0), json=body), 413)
     assert _usage(ctx, seller.account_id) == (2, 2)

@@ -23,7 +23,12 @@ from alephee.orders.models import ORIGIN_API, ORIGIN_B2B, Order
 
 # Orders no marketplace owns: the ERP may cancel them and nothing is pushed to a channel for them.
 HUB_ORIGINS = frozenset({ORIGIN_API, ORIGIN_B2B})
-ORDER_NOT_FOUND = "Order not found"
+
+
+class OrderNotFound(NotFound):
+    """The order does not exist for this account, or was deleted (404)."""
+
+    message = "Order not found"
 
 
 _families: dict[int, str] = {}
@@ -44,7 +49,7 @@ def order_row(session: Session, account_id: int, order_id: int) -> Order:
         select(Order).where(Order.id == order_id, Order.account_id == account_id, Order.status != st.DELETED)
     )
     if order is None:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     return order
 
 
@@ -84,7 +89,7 @@ def lock_order(session: Session, account_id: int, order_id: int, *, deleted: boo
         query = query.with_for_update()
     order = session.scalar(query)
     if order is None:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     return order
 
 
@@ -94,7 +99,10 @@ def order_payload(order: Order, **extra: Any) -> dict[str, Any]:
     return {"OrderId": order.id, "ExternalOrderId": order.external_order_id, "PackId": order.pack_id, **extra}
 
 
-BAD_DATE_FIELD = "Invalid date for '{name}': use ISO 8601, e.g. 2024-05-10T10:00:00-03:00"
+class BadDateField(InvalidInput):
+    """A date is not ISO 8601 (400)."""
+
+    message = "Invalid date for '{name}': use ISO 8601, e.g. 2024-05-10T10:00:00-03:00"
 
 
 def parse_date_field(value: str | None, tz: Any, name: str) -> datetime | None:
@@ -105,4 +113,4 @@ def parse_date_field(value: str | None, tz: Any, name: str) -> datetime | None:
         parsed.astimezone(tz)  # representable in local time too (year 1 / 9999 edges overflow)
         return parsed
     except (InvalidInput, OverflowError, ValueError):
-        raise InvalidInput(BAD_DATE_FIELD.format(name=name)) from None
+        raise BadDateField(BadDateField.message.format(name=name)) from None

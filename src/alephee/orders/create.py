@@ -35,25 +35,87 @@ from alephee.products.models import Brand, Product
 MAX_CREATE_ITEMS = 50
 MAX_CREATE_PAYMENTS = 10
 MAX_PAYMENT_DISCOUNTS = 10
-CREATE_LIMIT = "Too many {what} in one order: {count} sent, at most {cap} allowed. Nothing was processed"
+
+
+class CreateLimitExceeded(PayloadTooLarge):
+    """Over 50 items, 10 payments or 10 discounts in a payment (413)."""
+
+    message = "Too many {what} in one order: {count} sent, at most {cap} allowed. Nothing was processed"
+
+
 ITEM_STATUSES = (st.READY_TO_SHIP, st.ARRIVED, st.SHIPPED, st.DELIVERED, st.CANCELLED)
-BAD_ITEM_STATUS = "Items[{index}].Status {status} is not valid: use 10, 17, 20, 80 or 90"
-DUPLICATE_LINE = (
-    "Items[{index}] repeats the product {sku} with the same quantity and unit price as Items[{other}]; "
-    "send one item with the total quantity"
-)
-AMBIGUOUS_SKU = "Items[{index}]: SKU {sku} exists under several brands; send Product.Brand"
-MARKETPLACE_NOT_OF_ACCOUNT = "MarketplaceId {id} is not one of the account's marketplaces"
-DUPLICATE_EXTERNAL = (
-    "ExternalOrderId {external} already identifies order {id} of this account with different content; "
-    "ExternalOrderId must be unique"
-)
-DUPLICATE_DELETED = "ExternalOrderId {external} belonged to order {id}, which was deleted; use another ExternalOrderId"
-PICKUP_REQUIRED = "Shipping.Pickup is required when the logistic type is pickup"
-COURIER_REQUIRED = "Shipping.CourierInfo is required when the logistic type is courier"
-RECEIVER_ADDRESS_REQUIRED = "Shipping.ReceiverAddress is required (except for pick-up shipments)"
-BAD_LOGISTIC = "Shipping.LogisticType '{value}' is not a known logistic type"
-BAD_CODE = "Invalid code {value}: codes are integers from 0 to 2147483647"
+
+
+class BadItemStatus(InvalidInput):
+    """An item's status is not 10, 17, 20, 80 or 90 (400)."""
+
+    message = "Items[{index}].Status {status} is not valid: use 10, 17, 20, 80 or 90"
+
+
+class DuplicateLine(InvalidInput):
+    """Two items repeat a product with the same quantity and price (400)."""
+
+    message = (
+        "Items[{index}] repeats the product {sku} with the same quantity and unit price as Items[{other}]; "
+        "send one item with the total quantity"
+    )
+
+
+class AmbiguousSku(InvalidInput):
+    """A SKU exists under several brands and no brand was sent (400)."""
+
+    message = "Items[{index}]: SKU {sku} exists under several brands; send Product.Brand"
+
+
+class MarketplaceNotOfAccount(InvalidInput):
+    """MarketplaceId is not one of the account's marketplaces (400)."""
+
+    message = "MarketplaceId {id} is not one of the account's marketplaces"
+
+
+class DuplicateExternalOrderId(Conflict):
+    """ExternalOrderId already identifies another order (409)."""
+
+    message = (
+        "ExternalOrderId {external} already identifies order {id} of this account with different content; "
+        "ExternalOrderId must be unique"
+    )
+
+
+class DeletedExternalOrderId(Conflict):
+    """ExternalOrderId belonged to a deleted order (409)."""
+
+    message = "ExternalOrderId {external} belonged to order {id}, which was deleted; use another ExternalOrderId"
+
+
+class PickupRequired(InvalidInput):
+    """Shipping.Pickup is missing for a pick-up order (400)."""
+
+    message = "Shipping.Pickup is required when the logistic type is pickup"
+
+
+class CourierRequired(InvalidInput):
+    """Shipping.CourierInfo is missing for a courier order (400)."""
+
+    message = "Shipping.CourierInfo is required when the logistic type is courier"
+
+
+class ReceiverAddressRequired(InvalidInput):
+    """Shipping.ReceiverAddress is missing (400)."""
+
+    message = "Shipping.ReceiverAddress is required (except for pick-up shipments)"
+
+
+class BadLogisticType(InvalidInput):
+    """Shipping.LogisticType is unknown (400)."""
+
+    message = "Shipping.LogisticType '{value}' is not a known logistic type"
+
+
+class BadCode(InvalidInput):
+    """A code is not an integer from 0 to 2147483647 (400)."""
+
+    message = "Invalid code {value}: codes are integers from 0 to 2147483647"
 
 
 # Item status progress: the order is as advanced as its least advanced live item (cancelled lines aside).
@@ -69,16 +131,22 @@ def check_create_limits(raw: dict[str, Any]) -> None:
     413 with nothing processed over 50 items, 10 payments or 10 discounts per payment."""
     items = _ci_get(raw, "Items")
     if isinstance(items, list) and len(items) > MAX_CREATE_ITEMS:
-        raise PayloadTooLarge(CREATE_LIMIT.format(what="items", count=len(items), cap=MAX_CREATE_ITEMS))
+        raise CreateLimitExceeded(
+            CreateLimitExceeded.message.format(what="items", count=len(items), cap=MAX_CREATE_ITEMS)
+        )
     payments = _ci_get(raw, "Payments")
     if isinstance(payments, list):
         if len(payments) > MAX_CREATE_PAYMENTS:
-            raise PayloadTooLarge(CREATE_LIMIT.format(what="payments", count=len(payments), cap=MAX_CREATE_PAYMENTS))
+            raise CreateLimitExceeded(
+                CreateLimitExceeded.message.format(what="payments", count=len(payments), cap=MAX_CREATE_PAYMENTS)
+            )
         for payment in payments:
             discounts = _ci_get(payment, "Discounts")
             if isinstance(discounts, list) and len(discounts) > MAX_PAYMENT_DISCOUNTS:
-                raise PayloadTooLarge(
-                    CREATE_LIMIT.format(what="discounts in a payment", count=len(discounts), cap=MAX_PAYMENT_DISCOUNTS)
+                raise CreateLimitExceeded(
+                    CreateLimitExceeded.message.format(
+                        what="discounts in a payment", count=len(discounts), cap=MAX_PAYMENT_DISCOUNTS
+                    )
                 )
 
 
@@ -102,7 +170,7 @@ def _kv_in(value: Any, default: tuple[int, str]) -> dict[str, Any]:
         return {"Key": default[0], "Value": default[1]}
     if isinstance(value, int):
         if not 0 <= value <= 2_147_483_647:
-            raise InvalidInput(BAD_CODE.format(value=value))
+            raise BadCode(BadCode.message.format(value=value))
         return {"Key": value, "Value": None}
     if isinstance(value, str):
         return {"Key": 0, "Value": value}
@@ -110,7 +178,7 @@ def _kv_in(value: Any, default: tuple[int, str]) -> dict[str, Any]:
     number = to_int(key)
     code = number if number is not None else 0
     if not 0 <= code <= 2_147_483_647:
-        raise InvalidInput(BAD_CODE.format(value=key))
+        raise BadCode(BadCode.message.format(value=key))
     return {"Key": code, "Value": value.Value or (key if isinstance(key, str) and number is None else None)}
 
 
@@ -125,7 +193,7 @@ def _logistic_in(value: Any) -> int:
         text = raw.strip().lower().replace(" ", "_").replace("-", "_")
         code = {"pick_up": ship.PICKUP, "pickup": ship.PICKUP}.get(text, ship.logistic_type_code(text))
     if code is None:
-        raise InvalidInput(BAD_LOGISTIC.format(value=raw))
+        raise BadLogisticType(BadLogisticType.message.format(value=raw))
     return code
 
 
@@ -157,7 +225,7 @@ def _find_products(session: Session, account_id: int, body: OrderInfoIn) -> list
         if wanted:
             candidates = [r for r in candidates if r[2].strip().lower() == wanted or str(r[3]) == wanted]
         if len(candidates) > 1:
-            raise InvalidInput(AMBIGUOUS_SKU.format(index=index, sku=item.Product.Sku))
+            raise AmbiguousSku(AmbiguousSku.message.format(index=index, sku=item.Product.Sku))
         row = candidates[0] if candidates else None
         found.append(_CatalogMatch(row[0], row[1], row[2], row[4], row[5], row[6]) if row else None)
     return found
@@ -364,11 +432,11 @@ def _existing_creation(session: Session, account_id: int, external: str, fingerp
         return None
     order_id, created_id, sha, deleted_at = rows[0]
     if created_id is None:
-        raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=order_id))
+        raise DuplicateExternalOrderId(DuplicateExternalOrderId.message.format(external=external, id=order_id))
     if deleted_at is not None:
-        raise Conflict(DUPLICATE_DELETED.format(external=external, id=order_id))
+        raise DeletedExternalOrderId(DeletedExternalOrderId.message.format(external=external, id=order_id))
     if sha != fingerprint:
-        raise Conflict(DUPLICATE_EXTERNAL.format(external=external, id=order_id))
+        raise DuplicateExternalOrderId(DuplicateExternalOrderId.message.format(external=external, id=order_id))
     return order_id, True
 
 
@@ -396,23 +464,23 @@ def create_order(
         )
     )
     if marketplace is None or connected is None:
-        raise InvalidInput(MARKETPLACE_NOT_OF_ACCOUNT.format(id=body.MarketplaceId))
+        raise MarketplaceNotOfAccount(MarketplaceNotOfAccount.message.format(id=body.MarketplaceId))
     sale_date = parse_date_field(body.DateCreated, tz, "DateCreated")
     assert sale_date is not None
     logistic = _logistic_in(body.Shipping.LogisticType)
     if logistic == ship.PICKUP and body.Shipping.Pickup is None:
-        raise InvalidInput(PICKUP_REQUIRED)
+        raise PickupRequired()
     if logistic == ship.COURIER and body.Shipping.CourierInfo is None:
-        raise InvalidInput(COURIER_REQUIRED)
+        raise CourierRequired()
     if logistic != ship.PICKUP and body.Shipping.ReceiverAddress is None:
-        raise InvalidInput(RECEIVER_ADDRESS_REQUIRED)
+        raise ReceiverAddressRequired()
     seen: dict[tuple[str, str, int, Decimal], int] = {}
     for index, item in enumerate(body.Items):
         if item.Status not in ITEM_STATUSES:
-            raise InvalidInput(BAD_ITEM_STATUS.format(index=index, status=item.Status))
+            raise BadItemStatus(BadItemStatus.message.format(index=index, status=item.Status))
         key = (item.Product.Sku, (item.Product.Brand or "").lower(), item.Quantity, item.UnitPrice)
         if key in seen:
-            raise InvalidInput(DUPLICATE_LINE.format(index=index, sku=item.Product.Sku, other=seen[key]))
+            raise DuplicateLine(DuplicateLine.message.format(index=index, sku=item.Product.Sku, other=seen[key]))
         seen[key] = index
     matches = _find_products(session, account_id, body)
     status = _order_status_of([item.Status for item in body.Items])

@@ -20,15 +20,24 @@ from alephee.orders.models import ORIGIN_API, OrderCreation, OrderHistory, histo
 from alephee.products import service as products
 from alephee.webhooks import events as webhook_events
 
-ORDER_ID_PARAM_REQUIRED = "orderId is required and must be an integer"
-DELETE_ONLY_API = "Only orders created through POST /v2/orders can be deleted"
+
+class OrderIdRequired(InvalidInput):
+    """orderId is missing or not an integer (400)."""
+
+    message = "orderId is required and must be an integer"
+
+
+class NotAnApiOrder(PreconditionFailed):
+    """Only orders created through POST /v2/orders can be deleted (412)."""
+
+    message = "Only orders created through POST /v2/orders can be deleted"
 
 
 def parse_order_id(raw: str | None) -> int:
     """A required ``orderId`` query value (400 when absent, not an integer or out of range)."""
     value = to_int(raw.strip()) if raw is not None and raw.strip() else None
     if value is None or not 0 < value <= MAX_INT64:
-        raise InvalidInput(ORDER_ID_PARAM_REQUIRED)
+        raise OrderIdRequired()
     return value
 
 
@@ -37,7 +46,7 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
     its creation took. Deleting again is a no-op success; the stock is never given back twice. Commits."""
     order = lock_order(session, account_id, order_id, deleted=True)
     if order.origin != ORIGIN_API:
-        raise PreconditionFailed(DELETE_ONLY_API)
+        raise NotAnApiOrder()
     now = clock.utcnow()
     history: list[dict[str, Any]] = []
     creation = session.get(OrderCreation, order.id)

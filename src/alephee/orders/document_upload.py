@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.errors import InvalidInput, PreconditionFailed
+from alephee.errors import InvalidInput
 from alephee.http.params import query_int
+from alephee.http.uploads import UploadedFile
 from alephee.http.wire import format_utc
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import document_quota
@@ -98,20 +99,14 @@ def _bounded(params: dict[str, str | None], name: str, limit: int) -> str | None
         return None
     text = str(value).strip()
     if len(text) > limit:
-        raise InvalidInput(TOO_LONG_PARAM.format(name=name, limit=limit))
+        raise ParameterTooLong(ParameterTooLong.message.format(name=name, limit=limit))
     return text
 
 
-TOO_LONG_PARAM = "'{name}' is too long (at most {limit} characters)"
+class ParameterTooLong(InvalidInput):
+    """A text parameter is too long (400)."""
 
-
-@dataclass(frozen=True, slots=True)
-class UploadedFile:
-    """A file received by an upload endpoint (multipart part or decoded base64), already size-checked."""
-
-    data: bytes
-    name: str | None
-    extension: str | None
+    message = "'{name}' is too long (at most {limit} characters)"
 
 
 def split_file_name(raw_name: str | None, extension: str | None) -> tuple[str | None, str | None]:
@@ -124,9 +119,6 @@ def split_file_name(raw_name: str | None, extension: str | None) -> tuple[str | 
     if dot and stem and suffix.lower() in docs.EXTENSION_ALIASES:
         return stem, (extension or suffix)
     return base, (extension or None)
-
-
-DOC_TYPE_UPLOAD = "documentType is required: 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
 
 
 def _document_out(document: OrderDocument) -> dict[str, Any]:
@@ -156,9 +148,9 @@ def attach_document(
     document and change nothing. Invoices are queued for the marketplace per spec 21 §8.4. Commits."""
     doc_type = query_int(params.get("documentType"), "documentType")
     if doc_type is None:
-        raise InvalidInput(DOC_TYPE_UPLOAD)
+        raise docs.DocumentTypeRequired()
     if doc_type not in docs.ALLOWED_FORMATS:
-        raise InvalidInput(docs.UNKNOWN_TYPE.format(value=doc_type))
+        raise docs.UnknownDocumentType(docs.UnknownDocumentType.message.format(value=doc_type))
     raw_date = params.get("documentDate")
     document_date = parse_date_field(raw_date, tz, "documentDate")
     name, extension = split_file_name(upload.name, upload.extension)
@@ -178,7 +170,7 @@ def attach_document(
     order = lock_order(session, account_id, order_id)
     country = marketplace_country(session, order.marketplace_id)
     if doc_type == docs.NFE and country != "BR":
-        raise PreconditionFailed(docs.NFE_ONLY_BRAZIL)
+        raise docs.NfeOnlyBrazil()
     document, created = store_document(session, store, settings, order, request)
     if created:
         now = clock.utcnow()

@@ -18,12 +18,13 @@ from alephee import clock
 from alephee.config import Settings
 from alephee.errors import Conflict, InvalidInput, PreconditionFailed
 from alephee.http.numbers import to_int
+from alephee.http.uploads import UploadedFile
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import document_quota
 from alephee.orders import documents as docs
 from alephee.orders import shipping_rules as ship
 from alephee.orders.access import lock_order, marketplace_country, marketplace_family, order_payload
-from alephee.orders.document_upload import UploadedFile, split_file_name
+from alephee.orders.document_upload import split_file_name
 from alephee.orders.models import (
     MESSAGE_FROM_BUYER,
     MESSAGE_FROM_SELLER,
@@ -78,14 +79,40 @@ TEMPLATES: dict[int, dict[str, str]] = {
 VARIANTS_LOGISTICS = frozenset({ship.CROSS_DOCKING, ship.DROP_OFF, ship.XD_DROP_OFF})
 INVOICE_LINK_COUNTRIES = frozenset({"MX"})
 
-OPTION_REQUIRED = (
-    "messageOptions is required: 1 (REQUEST_VARIANTS), 2 (REQUEST_BILLING_INFO), 3 (SEND_INVOICE_LINK), "
-    "4 (OTHER) or 5 (DELIVERY_PROMISE)"
-)
-BAD_OPTION = "Invalid messageOptions '{value}': use 1, 2, 3, 4 or 5"
-TEXT_REQUIRED = "message is required with messageOptions {option} ({name})"
-TOO_LONG = "The message has {length} characters; at most 350 are allowed"
-NOT_MERCADOLIBRE = "Messages to the buyer can only be sent for Mercado Libre orders"
+
+class MessageOptionRequired(InvalidInput):
+    """messageOptions is missing (400)."""
+
+    message = (
+        "messageOptions is required: 1 (REQUEST_VARIANTS), 2 (REQUEST_BILLING_INFO), 3 (SEND_INVOICE_LINK), "
+        "4 (OTHER) or 5 (DELIVERY_PROMISE)"
+    )
+
+
+class BadMessageOption(InvalidInput):
+    """messageOptions is not 1 to 5 (400)."""
+
+    message = "Invalid messageOptions '{value}': use 1, 2, 3, 4 or 5"
+
+
+class MessageTextRequired(InvalidInput):
+    """The option needs a message text (400)."""
+
+    message = "message is required with messageOptions {option} ({name})"
+
+
+class MessageTooLong(InvalidInput):
+    """The message is over 350 characters (400)."""
+
+    message = "The message has {length} characters; at most 350 are allowed"
+
+
+class MessagesOnlyMercadoLibre(PreconditionFailed):
+    """Messages are only for Mercado Libre orders (412)."""
+
+    message = "Messages to the buyer can only be sent for Mercado Libre orders"
+
+
 VARIANTS_LOGISTIC = (
     "REQUEST_VARIANTS can only be sent for orders shipped with cross docking or drop off (this order: '{logistic}')"
 )
@@ -101,6 +128,14 @@ SAME_OPTION_AFTER_ATTACHMENT = (
 )
 
 
+class MessageRefused(PreconditionFailed):
+    """The option does not apply to this order now, or an attachment comes before the buyer's reply (412)."""
+
+
+class MessageConflict(Conflict):
+    """The previous message is unanswered, or the option differs from the attached one's (409)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     """A message of the conversation so far (oldest first)."""
@@ -114,10 +149,10 @@ class Sent:
 def parse_option(raw: str | int | None) -> int:
     """``messageOptions`` as a code (400 when absent or unknown)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise InvalidInput(OPTION_REQUIRED)
+        raise MessageOptionRequired()
     option = to_int(raw)
     if option is None or option not in OPTION_NAMES:
-        raise InvalidInput(BAD_OPTION.format(value=raw))
+        raise BadMessageOption(BadMessageOption.message.format(value=raw))
     return option
 
 
@@ -128,9 +163,9 @@ def message_text(option: int, custom: str | None, country: str | None) -> tuple[
     if option in CUSTOM_TEXT:
         text = (custom or "").strip()
         if not text:
-            raise InvalidInput(TEXT_REQUIRED.format(option=option, name=name))
+            raise MessageTextRequired(MessageTextRequired.message.format(option=option, name=name))
         if len(text) > MAX_LENGTH:
-            raise InvalidInput(TOO_LONG.format(length=len(text)))
+            raise MessageTooLong(MessageTooLong.message.format(length=len(text)))
         if option == SEND_INVOICE_LINK and country not in INVOICE_LINK_COUNTRIES:
             return None, INVOICE_LINK_COUNTRY.format(country=country or "unknown")
         return text, None
@@ -211,11 +246,11 @@ def send_message(
         name = docs.safe_name(name, f"adjunto-{order_id}")
     order = lock_order(session, account_id, order_id)
     if marketplace_family(session, order.marketplace_id) != "mercadolibre" or order.origin != ORIGIN_MARKETPLACE:
-        raise PreconditionFailed(NOT_MERCADOLIBRE)
+        raise MessagesOnlyMercadoLibre()
     text, problem = message_text(option, raw_text, marketplace_country(session, order.marketplace_id))
     problem = problem or applicability(option, logistic_type=order.logistic_type)
     if problem or text is None:
-        raise PreconditionFailed(problem or NOT_MERCADOLIBRE)
+        raise MessageRefused(problem or MessagesOnlyMercadoLibre.message)
     conversation = _conversation(session, order.id)
     sha = sniffed.sha256 if sniffed else None
     if is_replay(conversation, option, text, sha):
@@ -224,7 +259,7 @@ def send_message(
     refusal = conversation_problem(conversation, option, sniffed is not None)
     if refusal is not None:
         code, message = refusal
-        raise (Conflict if code == 409 else PreconditionFailed)(message)
+        raise (MessageConflict if code == 409 else MessageRefused)(message)
     if attachment is not None and sniffed is not None:
         document_quota.reserve(session, settings, account_id, sniffed.size)
         store.put(attachment.data)

@@ -24,7 +24,7 @@ from alephee.http.numbers import plain_int
 from alephee.http.paging import Page, SortOption
 from alephee.http.params import query_bool, query_int
 from alephee.orders import statuses as st
-from alephee.orders.access import ORDER_NOT_FOUND
+from alephee.orders.access import OrderNotFound
 from alephee.orders.account_options import may_handle_pending_payments
 from alephee.orders.models import Order
 from alephee.orders.rendering import KEY_COLUMNS, OPTIONAL_BLOCKS, RENDER_COLUMNS, page_body, render_orders
@@ -32,8 +32,20 @@ from alephee.orders.rendering import KEY_COLUMNS, OPTIONAL_BLOCKS, RENDER_COLUMN
 ID_SORT = SortOption("Id", "Order by internal ID asc")
 DATE_CREATED_SORT = SortOption("dateCreated", "Order by date of sale asc")
 ORDER_SORTS = (ID_SORT, DATE_CREATED_SORT)
-PACK_NOT_FOUND = "Shopping cart (pack) not found"
-BAD_STATUS_TYPE = "Invalid statusType '{value}': use 0 (New), 1 (Pending), 2 (Closed) or 99 (Cancelled)"
+
+
+class PackNotFound(NotFound):
+    """The account has no order in this cart (404)."""
+
+    message = "Shopping cart (pack) not found"
+
+
+class BadStatusType(InvalidInput):
+    """statusType is not 0, 1, 2 or 99 (400)."""
+
+    message = "Invalid statusType '{value}': use 0 (New), 1 (Pending), 2 (Closed) or 99 (Cancelled)"
+
+
 _BLOCK_ALIASES = {"stockmovements": "quantitiesdetails", "claims": "activeclaims"}
 
 
@@ -113,7 +125,7 @@ def parse_filters(raw: Mapping[str, str]) -> OrderFilters:
     timestamp the API writes (``http.dates``)."""
     status_type = query_int(raw.get("statusType"), "statusType")
     if status_type is not None and status_type not in st.STATUS_TYPE_LABELS:
-        raise InvalidInput(BAD_STATUS_TYPE.format(value=raw.get("statusType")))
+        raise BadStatusType(BadStatusType.message.format(value=raw.get("statusType")))
 
     def date(name: str) -> datetime | None:
         value = raw.get(name)
@@ -292,7 +304,7 @@ def render_one(session: Session, account_id: int, order_id: int) -> dict[str, An
         select(*RENDER_COLUMNS).where(Order.id == order_id, Order.account_id == account_id, Order.status != st.DELETED)
     ).first()
     if row is None:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     return render_orders(session, [row])[0]
 
 
@@ -305,7 +317,7 @@ def get_pack(session: Session, account_id: int, pack_id: str) -> dict[str, Any]:
         .order_by(Order.id)
     ).all()
     if not rows:
-        raise NotFound(PACK_NOT_FOUND)
+        raise PackNotFound()
     orders = render_orders(session, rows)
     first = orders[0]
     marketplace = dict(first["MarketPlace"])

@@ -31,9 +31,28 @@ from alephee.orders.models import Order, OrderDocument
 from alephee.orders.rendering import RENDER_COLUMNS, render_orders
 
 LABEL_FORMATS = {"PDF": "application/pdf", "TXT": "text/plain; charset=utf-8", "ZIP": "application/zip"}
-FORMAT_REQUIRED = "format is required: TXT (ZPL), ZIP (ZPL + control receipt PDF) or PDF"
-BAD_FORMAT = "Invalid format '{value}': use TXT, ZIP or PDF"
-NO_SHIPMENT = "The order has no marketplace shipment, so there is no shipping label"
+
+
+class LabelFormatRequired(InvalidInput):
+    """format is missing (400)."""
+
+    message = "format is required: TXT (ZPL), ZIP (ZPL + control receipt PDF) or PDF"
+
+
+class BadLabelFormat(InvalidInput):
+    """format is not TXT, ZIP or PDF (400)."""
+
+    message = "Invalid format '{value}': use TXT, ZIP or PDF"
+
+
+class NoShipment(PreconditionFailed):
+    """The order has no marketplace shipment (412)."""
+
+    message = "The order has no marketplace shipment, so there is no shipping label"
+
+
+class LabelRefused(PreconditionFailed):
+    """The shipment is not in a state whose label may be printed, or a Brazilian order lacks its NF-e (412)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +66,10 @@ class LabelRequest:
 def parse_label_request(fmt_raw: str | None, base64_raw: str | None) -> LabelRequest:
     """Validate ``format`` (case-insensitive) and ``base64``."""
     if fmt_raw is None or not fmt_raw.strip():
-        raise InvalidInput(FORMAT_REQUIRED)
+        raise LabelFormatRequired()
     fmt = fmt_raw.strip().upper()
     if fmt not in LABEL_FORMATS:
-        raise InvalidInput(BAD_FORMAT.format(value=fmt_raw.strip()))
+        raise BadLabelFormat(BadLabelFormat.message.format(value=fmt_raw.strip()))
     return LabelRequest(fmt=fmt, as_base64=bool(query_bool(base64_raw, "base64")))
 
 
@@ -114,7 +133,7 @@ def shipping_label(session: Session, account_id: int, order_id: int, request: La
     """The label of the order's shipment (a cart's orders travel together: one label lists them all)."""
     order = order_row(session, account_id, order_id)
     if order.external_shipping_id is None:
-        raise PreconditionFailed(NO_SHIPMENT)
+        raise NoShipment()
     needs_nfe = False
     family = marketplace_family(session, order.marketplace_id)
     if family == "mercadolibre" and order.marketplace_id in _brazilian_marketplaces(session):
@@ -131,7 +150,7 @@ def shipping_label(session: Session, account_id: int, order_id: int, request: La
         needs_nfe=needs_nfe,
     )
     if refusal:
-        raise PreconditionFailed(refusal)
+        raise LabelRefused(refusal)
     travelling = [order]
     if order.pack_id:
         travelling = list(

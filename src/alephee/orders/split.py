@@ -10,21 +10,36 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
-from alephee.errors import InvalidInput, NotFound, PreconditionFailed
+from alephee.errors import InvalidInput, PreconditionFailed
 from alephee.http.numbers import int_from_text
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.access import ORDER_NOT_FOUND, locked_orders, marketplace_family, order_payload
+from alephee.orders.access import OrderNotFound, locked_orders, marketplace_family, order_payload
 from alephee.orders.ingest import refresh_pack
 from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
 
 SPLIT_REASONS = {1: "fragile", 2: "another_warehouse", 3: "irregular_shape", 4: "other_motive"}
-SPLIT_REASON_REQUIRED = (
-    "splitReasonId is required: 1 (fragile), 2 (another_warehouse), 3 (irregular_shape) or 4 (other_motive)"
-)
-BAD_SPLIT_REASON = "Invalid splitReasonId '{value}': use 1, 2, 3 or 4"
-SPLIT_ONLY_ML = "Only Mercado Libre orders can be split"
+
+
+class SplitReasonRequired(InvalidInput):
+    """splitReasonId is missing (400)."""
+
+    message = "splitReasonId is required: 1 (fragile), 2 (another_warehouse), 3 (irregular_shape) or 4 (other_motive)"
+
+
+class BadSplitReason(InvalidInput):
+    """splitReasonId is not 1, 2, 3 or 4 (400)."""
+
+    message = "Invalid splitReasonId '{value}': use 1, 2, 3 or 4"
+
+
+class SplitOnlyMercadoLibre(PreconditionFailed):
+    """Only Mercado Libre orders can be split (412)."""
+
+    message = "Only Mercado Libre orders can be split"
+
+
 SPLIT_NOT_IN_CART = "The order does not belong to a shopping cart (pack)"
 SPLIT_SINGLE_ORDER = "The order's cart holds no other order: there is nothing to split"
 SPLIT_DELIVERED = "The order was already delivered"
@@ -39,6 +54,11 @@ SPLIT_SHIPPING_BASE = 50_000_000_000
 SPLIT_BLOCKING_SHIPMENTS = frozenset({ship.SHIPPED, ship.DELIVERED, ship.NOT_DELIVERED, ship.CANCELLED})
 
 
+class SplitRefused(PreconditionFailed):
+    """The order cannot leave its cart now: not in a cart with other orders, delivered, cancelled, shipped, or
+    its label is PENDING/STALE (412)."""
+
+
 def split_pack_id(order_id: int) -> str:
     """The cart id an order gets when it is split out of its cart."""
     return str(SPLIT_PACK_BASE + order_id)
@@ -47,10 +67,10 @@ def split_pack_id(order_id: int) -> str:
 def parse_split_reason(raw: str | None) -> int:
     """``splitReasonId`` (400 when absent or not 1-4)."""
     if raw is None or not raw.strip():
-        raise InvalidInput(SPLIT_REASON_REQUIRED)
+        raise SplitReasonRequired()
     reason = int_from_text(raw)
     if reason is None or reason not in SPLIT_REASONS:
-        raise InvalidInput(BAD_SPLIT_REASON.format(value=raw.strip()))
+        raise BadSplitReason(BadSplitReason.message.format(value=raw.strip()))
     return reason
 
 
@@ -104,18 +124,18 @@ def split_order(session: Session, account_id: int, actor: str, order_id: int, re
     locked = locked_orders(session, account_id, ids)
     order = locked.get(order_id)
     if order is None:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     if marketplace_family(session, order.marketplace_id) != "mercadolibre" or order.origin != ORIGIN_MARKETPLACE:
-        raise PreconditionFailed(SPLIT_ONLY_ML)
+        raise SplitOnlyMercadoLibre()
     if order.pack_id == split_pack_id(order.id):
         session.rollback()
         return _split_out(order)  # already split out: a retry after a timeout
     if order.pack_id != pack_id:
-        raise PreconditionFailed(SPLIT_NOT_IN_CART if not order.pack_id else SPLIT_SINGLE_ORDER)
+        raise SplitRefused(SPLIT_NOT_IN_CART if not order.pack_id else SPLIT_SINGLE_ORDER)
     cart = [o for o in locked.values() if o.pack_id == pack_id]
     refusal = split_refusal(order, len(cart))
     if refusal:
-        raise PreconditionFailed(refusal)
+        raise SplitRefused(refusal)
     now = clock.utcnow()
     old_pack = order.pack_id
     assert old_pack is not None

@@ -18,12 +18,11 @@ from alephee.http.wire import clean_identifier, clean_text
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.access import HUB_ORIGINS, locked_orders, marketplace_family, order_payload
+from alephee.orders.access import HUB_ORIGINS, OrderNotFound, locked_orders, marketplace_family, order_payload
 from alephee.orders.models import ORIGIN_B2B, OrderHistory, history_row
 from alephee.webhooks import events as webhook_events
 
 INTEGRATE_OK = "Ok"
-INTEGRATE_NOT_FOUND = "Order not found"
 ELEMENT_NOT_OBJECT = "Each element must be a JSON object"
 ORDER_ID_REQUIRED = "OrderId is required and must be an integer"
 BAD_FIELD = "Invalid value for '{name}'"
@@ -121,7 +120,7 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
         if problem is not None:
             results.append({"Status": "400", "Message": problem, "OrderStatus": raw})
         elif order_id not in orders:
-            results.append({"Status": "400", "Message": INTEGRATE_NOT_FOUND, "OrderStatus": raw})
+            results.append({"Status": "400", "Message": OrderNotFound.message, "OrderStatus": raw})
         else:
             order = orders[order_id]
             results.append(
@@ -178,7 +177,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
             continue
         order = orders.get(order_id)
         if order is None:
-            outcome[index] = (404, st.ORDER_NOT_FOUND)
+            outcome[index] = (404, OrderNotFound.message)
             continue
         family = marketplace_family(session, order.marketplace_id)
         hub_owned = order.origin in HUB_ORIGINS

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.errors import InvalidInput, NotFound
+from alephee.errors import InvalidInput
 from alephee.http.body import raw_property
 from alephee.http.numbers import int_from_text, to_decimal, to_int
 from alephee.http.paging import Page, SortOption
@@ -31,7 +31,7 @@ from alephee.http.params import MAX_INT32, MAX_INT64
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.access import ORDER_NOT_FOUND, order_row
+from alephee.orders.access import OrderNotFound, order_row
 from alephee.orders.models import ORIGIN_B2B, ORIGIN_MARKETPLACE, Order, OrderHistory
 from alephee.orders.rendering import RENDER_COLUMNS, render_orders
 from alephee.orders.schemas import KeyValue, MarketPlaceRef, SellerAccountOut
@@ -106,7 +106,7 @@ def _resolve_order_id(url_id: int | None, body_id: Any) -> int:
 def _order(session: Session, account_id: int, order_id: int) -> Order:
     """The account's order (404 when absent, deleted, another account's or out of range)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     return order_row(session, account_id, order_id)
 
 
@@ -513,10 +513,10 @@ def _schedulings(session: Session, settings: Settings, rows: Sequence[Any]) -> l
 def get_scheduling(session: Session, settings: Settings, account_id: int, order_id: int) -> SchedulingInfo:
     """GET scheduling of one order (spec 30 §2)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     row = session.execute(_scheduling_query(account_id).where(Order.id == order_id)).first()
     if row is None:
-        raise NotFound(ORDER_NOT_FOUND)
+        raise OrderNotFound()
     return _schedulings(session, settings, [row])[0]
 
 
