@@ -165,14 +165,11 @@ def test_two_workers_on_the_same_orders(ctx: AppContext, seller: Tenant, add_ord
         try:
             for action, body in rounds:
                 for start in range(0, len(body), 100):
-                    session = ctx.db.write_session()
-                    try:
+                    with ctx.db.writing() as session:
                         if action == "integrate":
                             status_updates.integrate(session, seller.account_id, name, body[start : start + 100])
                         else:
                             status_updates.update_statuses(session, seller.account_id, name, body[start : start + 100])
-                    finally:
-                        session.close()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

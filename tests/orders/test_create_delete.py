@@ -297,17 +297,15 @@ def _create_in_parallel(ctx: AppContext, tenant: Tenant, raw: dict[str, Any], wo
     errors: list[BaseException] = []
 
     def worker() -> None:
-        session = ctx.db.write_session()
         try:
             barrier.wait(timeout=30)
-            order, created = create_order(
-                session, tenant.account_id, "test", model, raw, ZoneInfo("America/Argentina/Buenos_Aires")
-            )
+            with ctx.db.writing() as session:
+                order, created = create_order(
+                    session, tenant.account_id, "test", model, raw, ZoneInfo("America/Argentina/Buenos_Aires")
+                )
             results.append((order["Id"], created))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
-        finally:
-            session.close()
 
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:

@@ -450,7 +450,8 @@ def create_order(
 ) -> tuple[dict[str, Any], bool]:
     """Create one order (spec 21 §6): ``(order as GET shows it, created)``. The same request again (same
     ``ExternalOrderId`` and content) returns the existing order and changes nothing; stock moves of every
-    item happen in the order's transaction. Commits."""
+    item happen in the order's transaction.
+    No commit: the caller owns the transaction."""
     fingerprint = request_fingerprint(raw)
     external = body.ExternalOrderId
     existing = _existing_creation(session, account_id, external, fingerprint)
@@ -565,5 +566,4 @@ def create_order(
             )
         ],
     )
-    session.commit()
     return render_one(session, account_id, order.id), True

@@ -43,7 +43,8 @@ def parse_order_id(raw: str | None) -> int:
 
 def delete_order(session: Session, account_id: int, actor: str, order_id: int, revert_stock: bool) -> None:
     """Soft-delete an API-created order (status 70) and, with ``revert_stock``, give back exactly the stock
-    its creation took. Deleting again is a no-op success; the stock is never given back twice. Commits."""
+    its creation took. Deleting again is a no-op success; the stock is never given back twice.
+    No commit: the caller owns the transaction."""
     order = lock_order(session, account_id, order_id, deleted=True)
     if order.origin != ORIGIN_API:
         raise NotAnApiOrder()
@@ -82,4 +83,3 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
         refresh_pack(session, account_id, order.pack_id)
     if history:
         session.execute(insert(OrderHistory), history)
-    session.commit()

@@ -145,7 +145,8 @@ def attach_document(
     tz: Any,
 ) -> dict[str, Any]:
     """Attach a document (already size-checked); the same bytes as the same type again return the stored
-    document and change nothing. Invoices are queued for the marketplace per spec 21 §8.4. Commits."""
+    document and change nothing. Invoices are queued for the marketplace per spec 21 §8.4.
+    No commit: the caller owns the transaction."""
     doc_type = query_int(params.get("documentType"), "documentType")
     if doc_type is None:
         raise docs.DocumentTypeRequired()
@@ -210,5 +211,4 @@ def attach_document(
                 marketplace_id=order.marketplace_id,
             )
     out = _document_out(document)
-    session.commit()
     return out

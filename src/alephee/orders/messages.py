@@ -232,7 +232,8 @@ def send_message(
     attachment: UploadedFile | None,
 ) -> str:
     """Send a message to the buyer (stored, queued as ``order.message``). 409 while the previous one is
-    unanswered, except that repeating exactly that message is a 200 that sends nothing. Commits."""
+    unanswered, except that repeating exactly that message is a 200 that sends nothing.
+    No commit: the caller owns the transaction."""
     option = parse_option(raw_option)
     if option in CUSTOM_TEXT:
         message_text(option, raw_text, None)  # 400s (missing, too long) before anything is read
@@ -296,7 +297,6 @@ def send_message(
         ),
         marketplace_id=order.marketplace_id,
     )
-    session.commit()
     return MESSAGE_OK
 
 

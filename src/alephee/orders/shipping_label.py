@@ -194,11 +194,10 @@ def _brazilian_marketplaces(session: Session) -> set[int]:
 
 def mark_label_printed(session: Session, account_id: int, order_id: int) -> None:
     """First print of a ready-to-print label: substatus → printed, FirstPrinted stamped (as the marketplace
-    does). Conditional, so concurrent downloads stamp once; commits."""
+    does). Conditional, so concurrent downloads stamp once; no commit."""
     now = clock.utcnow()
     order = session.scalar(select(Order).where(Order.id == order_id, Order.account_id == account_id))
     if order is None or order.external_shipping_id is None:
-        session.rollback()
         return
     session.execute(
         update(Order)
@@ -215,7 +214,6 @@ def mark_label_printed(session: Session, account_id: int, order_id: int) -> None
         )
         .execution_options(synchronize_session=False)
     )
-    session.commit()
 
 
 def download_label(db: Database, account_id: int, order_id: int, request: LabelRequest) -> FileOut:
@@ -224,9 +222,6 @@ def download_label(db: Database, account_id: int, order_id: int, request: LabelR
         label = shipping_label(session, account_id, order_id, request)
         substatus = session.scalar(select(Order.shipment_substatus).where(Order.id == order_id))
     if substatus == ship.SUB_READY_TO_PRINT:
-        session = db.write_session()
-        try:
+        with db.writing() as session:
             mark_label_printed(session, account_id, order_id)
-        finally:
-            session.close()
     return label

@@ -102,7 +102,8 @@ def split_refusal(order: Order, carts_orders: int) -> str | None:
 
 def split_order(session: Session, account_id: int, actor: str, order_id: int, reason: int) -> dict[str, Any]:
     """Move one order out of its Mercado Libre cart into its own cart and shipment. A repeat (the order was
-    already split out) returns the same result and queues nothing. Commits."""
+    already split out) returns the same result and queues nothing.
+    No commit: the caller owns the transaction."""
     # Read the cart without a lock, then lock every order of it in ascending id order (two splits of the
     # same cart never wait on each other in a cycle), then check again under the lock.
     first = session.scalar(
@@ -172,5 +173,4 @@ def split_order(session: Session, account_id: int, actor: str, order_id: int, re
         marketplace_id=order.marketplace_id,
     )
     out = _split_out(order)
-    session.commit()
     return out

@@ -59,7 +59,7 @@ def _as_bool(value: Any) -> bool | None:
 
 def integrate(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
     """PUT /v2/orders/integrate (spec 21 §2, authoritative example): results in request order with
-    ``Status`` as a string, "Ok" / "Order not found", partial success; commits."""
+    ``Status`` as a string, "Ok" / "Order not found", partial success; no commit (the caller owns the transaction)."""
     parsed: list[tuple[Any, int | None, dict[str, Any] | None, str | None]] = []
     for raw in elements:
         if not isinstance(raw, dict):
@@ -114,7 +114,6 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
     session.flush()
     if history:
         session.execute(insert(OrderHistory), history)
-    session.commit()
     results = []
     for raw, order_id, _changes, problem in parsed:
         if problem is not None:
@@ -140,7 +139,7 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
 
 def update_statuses(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
     """PUT /v2/orders (spec 21 §1): per-order status + tracking with the transition table and the
-    automatic/manual rules; per-order results in request order; commits."""
+    automatic/manual rules; per-order results in request order; no commit (the caller owns the transaction)."""
     parsed: list[tuple[Any, int | None, int | None, dict[str, Any] | None, str | None]] = []
     for raw in elements:
         if not isinstance(raw, dict):
@@ -246,7 +245,6 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
     session.flush()
     if history:
         session.execute(insert(OrderHistory), history)
-    session.commit()
     results = []
     for index, (raw, _order_id, _target, _tracking, problem) in enumerate(parsed):
         code, message = (400, problem) if problem is not None else outcome[index]
