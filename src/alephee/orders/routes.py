@@ -31,7 +31,7 @@ from alephee.http.params import query_bool
 from alephee.http.routing import api_router, read_query
 from alephee.http.uploads import FilePartNotAFile, FileRequired, Upload, UploadMediaUnsupported, read_upload, upload_doc
 from alephee.http.wire import JSON_MEDIA
-from alephee.orders import create, delete, messages, split, status_updates
+from alephee.orders import create, delete, detail, messages, split, status_updates
 from alephee.orders import document_quota as quota
 from alephee.orders import document_upload as uploads
 from alephee.orders import documents as docs
@@ -520,7 +520,7 @@ async def order_info_body(request: Request, _scope: Account) -> CreateBody:
         create.BadItemStatus,
         create.DuplicateLine,
         create.AmbiguousSku,
-        create.BadCode,
+        detail.BadCode,
         create.DuplicateExternalOrderId,
         create.DeletedExternalOrderId,
         _201={"model": OrderOut, "description": "Created (or the same request repeated: the existing order)"},
