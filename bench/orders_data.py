@@ -27,9 +27,10 @@ from alephee.accounts import service as accounts
 from alephee.bootstrap import prepare_database
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.orders import demo, rendering, service
+from alephee.orders import demo, rendering
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.ingest import ITEM_ID_FACTOR
 
 ROOT = Path(__file__).resolve().parent
 
@@ -101,7 +102,7 @@ def _templates(session: Any, account_id: int) -> list[tuple[list[str], dict[str,
 
 
 def _detail(segments: list[str], order_id: int) -> str:
-    base = order_id * service.ITEM_ID_FACTOR
+    base = order_id * ITEM_ID_FACTOR
     return "".join(s if i % 2 == 0 else str(base + int(s)) for i, s in enumerate(segments))
 
 

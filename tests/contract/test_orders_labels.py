@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.orders import documents as docs
-from alephee.orders import service
 from alephee.orders import shipping_rules as ship
+from alephee.orders.document_upload import DocumentUpload, store_document
+from alephee.orders.models import Order
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures
@@ -166,14 +167,14 @@ def test_brazilian_label_needs_the_nfe(
 
 def attach(ctx: AppContext, order_id: int, doc_type: int, data: bytes, name: str, **meta: object) -> None:
     with ctx.db.writing() as session:
-        order = session.get(service.Order, order_id)
+        order = session.get(Order, order_id)
         assert order is not None
-        service.store_document(
+        store_document(
             session,
             docs.store_for(ctx.settings.documents_dir),
             ctx.settings,
             order,
-            service.DocumentUpload(doc_type=doc_type, data=data, name=name, extension=None, **meta),  # type: ignore[arg-type]
+            DocumentUpload(doc_type=doc_type, data=data, name=name, extension=None, **meta),  # type: ignore[arg-type]
         )
 
 

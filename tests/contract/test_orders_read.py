@@ -12,8 +12,11 @@ from fastapi.testclient import TestClient
 
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.orders import service
 from alephee.orders import statuses as st
+from alephee.orders.account_options import set_account_options
+from alephee.orders.document_upload import DocumentUpload, store_document
+from alephee.orders.models import Order, OrderAccountOptions
+from alephee.orders.query import FILTER_DOCS, parse_filters
 from alephee.orders.schemas import OrderOut, OrdersPackOut
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
@@ -105,12 +108,12 @@ def test_full_shape_of_an_order(client: TestClient, ctx: AppContext, seller: Ten
     from alephee.orders import documents as docs
 
     with ctx.db.writing() as session:
-        order = session.get(service.Order, order_id)
+        order = session.get(Order, order_id)
         assert order is not None
         pdf = b"%PDF-1.4\n%test\n"
         store = docs.store_for(ctx.settings.documents_dir)
-        upload = service.DocumentUpload(doc_type=0, data=pdf, name="factura-1", extension="pdf")
-        service.store_document(session, store, ctx.settings, order, upload)
+        upload = DocumentUpload(doc_type=0, data=pdf, name="factura-1", extension="pdf")
+        store_document(session, store, ctx.settings, order, upload)
     body = orders(client, seller, idFrom=order_id, idTo=order_id)
     assert set(body) == ENVELOPE
     [order_json] = body["Results"]
@@ -349,15 +352,15 @@ def test_pending_payments(
     assert order["Payments"][0]["Status"]["Value"] == "pending" and order["Payments"][0]["DateApproved"] is None
     # Without the privilege the flag has no effect (spec 20 §1.4).
     with ctx.db.writing() as session:
-        service.set_account_options(session, seller.account_id, pending_payments=False)
+        set_account_options(session, seller.account_id, pending_payments=False)
     assert ids(client, seller, includePendingPayments="true") == [approved]
     with ctx.db.writing() as session:
-        service.set_account_options(session, seller.account_id, pending_payments=True)
+        set_account_options(session, seller.account_id, pending_payments=True)
     assert ids(client, seller, includePendingPayments="true") == [approved, pending]
     # The configured default applies to accounts with no explicit choice.
     other_client = make_client(orders_pending_payments_default=False)
     with ctx.db.writing() as session:
-        session.delete(session.get(service.OrderAccountOptions, seller.account_id))
+        session.delete(session.get(OrderAccountOptions, seller.account_id))
     assert [
         o["Id"]
         for o in other_client.get("/v2/orders", params=seller.q(includePendingPayments="true")).json()["Results"]
@@ -483,7 +486,7 @@ def test_the_orders_route_checks_key_then_limit_then_its_own_values(
 
 
 def test_the_documented_filters_are_exactly_the_ones_parsed() -> None:
-    """The OpenAPI parameters of GET /v2/orders and the parser share one table (service.FILTER_DOCS)."""
+    """The OpenAPI parameters of GET /v2/orders and the parser share one table (FILTER_DOCS)."""
     read: list[str] = []
 
     class Recording(dict[str, str]):
@@ -491,5 +494,5 @@ def test_the_documented_filters_are_exactly_the_ones_parsed() -> None:
             read.append(key)
             return super().get(key, default)
 
-    service.parse_filters(Recording())
-    assert sorted(read) == sorted(service.FILTER_DOCS)
+    parse_filters(Recording())
+    assert sorted(read) == sorted(FILTER_DOCS)

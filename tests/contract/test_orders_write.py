@@ -10,9 +10,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
-from alephee.orders import service
 from alephee.orders import shipping_rules as ship
+from alephee.orders import status_updates
 from alephee.orders import statuses as st
+from alephee.orders.models import Order
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures
@@ -77,7 +78,7 @@ def test_integrate_unset_idempotent_and_lenient(
     assert integrate(client, seller, body).json()["Results"][0]["Status"] == "200"
     assert integrate(client, seller, body).json()["Results"][0]["Message"] == "Ok"  # repeat after a timeout
     with ctx.db.reading() as session:
-        assert len(service.order_history(session, order_id)) == 1  # the repeat recorded nothing
+        assert len(status_updates.order_history(session, order_id)) == 1  # the repeat recorded nothing
     unset = integrate(client, seller, [{"OrderId": order_id, "Integrated": False}]).json()["Results"][0]
     assert unset["OrderStatus"] == {"OrderId": order_id, "OwnOrderId": "A-1", "Integrated": False, "ErpStatus": "ok"}
     assert [o["Id"] for o in client.get("/v2/orders", params=seller.q()).json()["Results"]] == [order_id]
@@ -127,7 +128,7 @@ def test_full_transition_table(client: TestClient, ctx: AppContext, seller: Tena
         assert result["OrderStatus"]["OrderId"] == orders[(current, target)]
     with ctx.db.reading() as session:
         for (current, target), order_id in orders.items():
-            history = service.order_history(session, order_id)
+            history = status_updates.order_history(session, order_id)
             if current != st.DELETED and (current == target or target in st.TRANSITIONS[current]):
                 assert history[-1].to_status == target and history[-1].tracking_number == "T1"
             else:
@@ -164,14 +165,11 @@ def test_two_workers_on_the_same_orders(ctx: AppContext, seller: Tenant, add_ord
         try:
             for action, body in rounds:
                 for start in range(0, len(body), 100):
-                    session = ctx.db.write_session()
-                    try:
+                    with ctx.db.writing() as session:
                         if action == "integrate":
-                            service.integrate(session, seller.account_id, name, body[start : start + 100])
+                            status_updates.integrate(session, seller.account_id, name, body[start : start + 100])
                         else:
-                            service.update_statuses(session, seller.account_id, name, body[start : start + 100])
-                    finally:
-                        session.close()
+                            status_updates.update_statuses(session, seller.account_id, name, body[start : start + 100])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -200,9 +198,9 @@ def test_two_workers_on_the_same_orders(ctx: AppContext, seller: Tenant, add_ord
     assert not errors, errors
     with ctx.db.reading() as session:
         for order_id in order_ids:
-            order = session.get(service.Order, order_id)
+            order = session.get(Order, order_id)
             assert order is not None
-            history = service.order_history(session, order_id)
+            history = status_updates.order_history(session, order_id)
             moves = [h for h in history if h.action == "status"]
             marks = [h for h in history if h.action == "integrate"]
             assert moves and marks
@@ -308,7 +306,7 @@ def test_every_write_is_safe_to_repeat(
         with ctx.db.reading() as session:
             return tuple(
                 int(session.scalar(select(func.count()).select_from(model)) or 0)
-                for model in (OutboxMessage, OrderHistory, OrderDocument, OrderMessage, service.Order)
+                for model in (OutboxMessage, OrderHistory, OrderDocument, OrderMessage, Order)
             )
 
     for method, url, query, kwargs in requests:
@@ -324,5 +322,5 @@ def test_every_write_is_safe_to_repeat(
     for _ in range(2):
         assert client.delete("/v2/orders", params=tenant.q(orderId=order_id, revertStock="true")).status_code == 204
     with ctx.db.reading() as session:
-        actions = [h.action for h in service.order_history(session, order_id)]
+        actions = [h.action for h in status_updates.order_history(session, order_id)]
     assert actions == ["create", "delete"]  # nothing moved: no stock to give back

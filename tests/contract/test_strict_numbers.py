@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
-from alephee.orders.service import ORDER_ID_REQUIRED
+from alephee.orders.status_updates import ORDER_ID_REQUIRED
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures

@@ -33,7 +33,7 @@ from alephee.accounts import service as accounts
 from alephee.db import Database
 from alephee.http.context import AppContext
 from alephee.orders import demo as orders_demo
-from alephee.orders import service as orders
+from alephee.orders.ingest import ingest_order
 from alephee.orders.models import Order
 from alephee.products.models import Product, ProductPrice
 from alephee.registry import metadata
@@ -70,7 +70,7 @@ def _seed(ctx: AppContext, tenant: Tenant) -> tuple[int, list[str], list[int]]:
             new = orders_demo.build_order(
                 rng, seller=seller, channel=channel, external_order_id=f"{4_000_000_000 + n}", sale_date=now
             )
-            ids.append(orders.ingest_order(session, new).id)
+            ids.append(ingest_order(session, new).id)
         return price_list.id, skus, ids
 
 

@@ -23,9 +23,10 @@ from alephee.listings.service import PublishSpec, publish_products
 from alephee.listings.statuses import ACTIVE
 from alephee.orders import demo as orders_demo
 from alephee.orders import documents as docs
-from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.document_upload import DocumentUpload, store_document
+from alephee.orders.ingest import ingest_order
 from alephee.orders.models import Order
 from alephee.products.demo import demo_rows
 from alephee.products.importer import import_catalog
@@ -115,7 +116,7 @@ def _seed(session: Session, settings: Settings, seed: int, rate_limit: int) -> S
             sale_date=now - timedelta(hours=n + 1),
             **kwargs,  # type: ignore[arg-type]
         )
-        return orders.ingest_order(session, new)
+        return ingest_order(session, new)
 
     plain = [add(n) for n in range(4)]
     label = add(4, shipment_status=ship.READY_TO_SHIP, shipment_substatus=ship.SUB_READY_TO_PRINT)
@@ -130,12 +131,12 @@ def _seed(session: Session, settings: Settings, seed: int, rate_limit: int) -> S
     session.flush()
     store = docs.store_for(settings.documents_dir)
     invoice = orders_demo.invoice_pdf(plain[0], "0001-00000001")
-    orders.store_document(
+    store_document(
         session,
         store,
         settings,
         plain[0],
-        orders.DocumentUpload(
+        DocumentUpload(
             doc_type=docs.INVOICE, data=invoice, name="factura", extension="pdf", document_number="0001-00000001"
         ),
     )

@@ -20,6 +20,7 @@ from alephee.http.wire import format_utc
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import OutboxMessage, PullCursor, SandboxEvent, SandboxListing, SandboxOrder
 from alephee.orders.models import Order, OrderHistory
+from alephee.orders.status_updates import integrate
 from alephee.sandbox import buyers
 from alephee.sandbox import state as sandbox
 from alephee.sandbox.buyers import SaleMix
@@ -448,7 +449,6 @@ def test_sold_price_and_discounts_reach_the_order(ctx: AppContext, open_shop: Ca
 def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
     ctx: AppContext, open_shop: Callable[..., Shop]
 ) -> None:
-    from alephee.orders import service as orders_service
     from alephee.products import service as products_service
 
     shop = open_shop()
@@ -475,7 +475,7 @@ def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
             start.wait()
             for _ in range(3):
                 with ctx.db.writing() as session:
-                    orders_service.integrate(session, shop.account_id, "test", [{"OrderId": i} for i in reversed(ids)])
+                    integrate(session, shop.account_id, "test", [{"OrderId": i} for i in reversed(ids)])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

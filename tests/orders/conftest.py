@@ -12,9 +12,10 @@ import pytest
 
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.orders import demo, service
+from alephee.orders import demo
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.ingest import ingest_order
 from tests.conftest import Tenant
 
 MARKETPLACES = (100, 1, 20, 30)
@@ -87,7 +88,7 @@ def add_order(ctx: AppContext) -> AddOrder:
             new.integrated = integrated
             new.integrated_order_id = integrated_order_id
             new.erp_status = erp_status
-            return service.ingest_order(session, new).id
+            return ingest_order(session, new).id
 
     return add
 

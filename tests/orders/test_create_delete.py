@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee.http.context import AppContext
-from alephee.orders import service
+from alephee.orders.create import create_order
 from alephee.orders.models import Order
+from alephee.orders.status_updates import order_history
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures
@@ -67,7 +68,7 @@ def test_create_moves_stock_and_is_visible(client: TestClient, ctx: AppContext, 
     listed = client.get("/v2/orders", params=shop.q(idFrom=order["Id"], idTo=order["Id"])).json()["Results"]
     assert [o["Id"] for o in listed] == [order["Id"]]
     with ctx.db.reading() as session:
-        assert [h.action for h in service.order_history(session, order["Id"])] == ["create"]
+        assert [h.action for h in order_history(session, order["Id"])] == ["create"]
 
 
 def test_create_repeat_is_idempotent_and_conflicts_are_409(client: TestClient, ctx: AppContext, shop: Tenant) -> None:
@@ -212,7 +213,7 @@ def test_delete_reverts_stock_once(client: TestClient, ctx: AppContext, shop: Te
     with ctx.db.reading() as session:
         order = session.get(Order, reverted)
         assert order is not None and order.status == 70 and order.status_type is None
-        actions = [h.action for h in service.order_history(session, reverted)]
+        actions = [h.action for h in order_history(session, reverted)]
     assert actions == ["create", "delete", "revert_stock"]
     # A deleted order's ExternalOrderId stays taken.
     assert_error(_create(client, shop, order_info("D-1")), 409)
@@ -296,17 +297,15 @@ def _create_in_parallel(ctx: AppContext, tenant: Tenant, raw: dict[str, Any], wo
     errors: list[BaseException] = []
 
     def worker() -> None:
-        session = ctx.db.write_session()
         try:
             barrier.wait(timeout=30)
-            order, created = service.create_order(
-                session, tenant.account_id, "test", model, raw, ZoneInfo("America/Argentina/Buenos_Aires")
-            )
+            with ctx.db.writing() as session:
+                order, created = create_order(
+                    session, tenant.account_id, "test", model, raw, ZoneInfo("America/Argentina/Buenos_Aires")
+                )
             results.append((order["Id"], created))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
-        finally:
-            session.close()
 
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:

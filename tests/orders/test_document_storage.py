@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from alephee.http.context import AppContext
-from alephee.orders import document_quota, service
+from alephee.orders import document_quota
+from alephee.orders.messages import record_buyer_reply
 from alephee.orders.models import Order, OrderDocument, OrderMessage
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
@@ -104,7 +105,9 @@ def test_upload_over_the_account_quota_is_413_and_stores_nothing(
     # Full: a third file is refused in the documented shape, on any order of the account, in both modes.
     refused = _upload(client, seller, order_a, "c.pdf", third)
     assert_error(refused, 413)
-    assert refused.json()["Message"] == document_quota.QUOTA_EXCEEDED.format(used=quota, quota=quota, size=len(third))
+    assert refused.json()["Message"] == document_quota.QuotaExceeded.message.format(
+        used=quota, quota=quota, size=len(third)
+    )
     body = {"fileBase64": base64.b64encode(third).decode(), "documentExtension": "pdf"}
     assert_error(client.post(f"/v2/orders/{order_b}/documents", params=seller.q(documentType=0), json=body), 413)
     assert _usage(ctx, seller.account_id) == (2, 2)
@@ -129,7 +132,7 @@ def test_message_attachments_count_toward_the_quota(
     url = f"/v2/orders/{order_id}/messages"
     assert client.post(url, params=seller.q(messageOptions=4, message="Hola")).status_code == 200
     with ctx.db.writing() as session:
-        service.record_buyer_reply(session, seller.account_id, order_id, "Gracias")
+        record_buyer_reply(session, seller.account_id, order_id, "Gracias")
     file = {"file": ("factura.pdf", attachment, "application/pdf")}
     assert_error(client.post(url, params=seller.q(messageOptions=4, message="Adjunto"), files=file), 413)
     with ctx.db.reading() as session:

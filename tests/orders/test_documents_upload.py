@@ -17,9 +17,10 @@ from sqlalchemy import select
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders import documents as docs
-from alephee.orders import service
 from alephee.orders import shipping_rules as ship
+from alephee.orders.account_options import set_account_options
 from alephee.orders.models import OrderDocument
+from alephee.orders.status_updates import order_history
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures
@@ -73,7 +74,7 @@ def test_multipart_invoice_is_listed_downloadable_forwarded_and_idempotent(
     assert len(_outbox(ctx, "order.document")) == 1
     with ctx.db.reading() as session:
         assert len(session.scalars(select(OrderDocument.id)).all()) == 1
-        assert [h.action for h in service.order_history(session, order_id)] == ["document"]
+        assert [h.action for h in order_history(session, order_id)] == ["document"]
 
 
 def test_base64_mode_receipt_is_kept_in_the_hub(
@@ -224,6 +225,6 @@ def test_chilean_own_invoicing_is_not_forwarded(
     tenant = make_tenant(marketplaces=(101,))
     order_id = add_order(tenant, marketplace_id=101)
     with ctx.db.writing() as session:
-        service.set_account_options(session, tenant.account_id, ml_own_invoicing=True)
+        set_account_options(session, tenant.account_id, ml_own_invoicing=True)
     assert _upload(client, tenant, order_id, "f.pdf", PDF, documentType=0).status_code == 200
     assert _outbox(ctx, "order.document") == []

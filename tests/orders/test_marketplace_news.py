@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from alephee.http.context import AppContext
 from alephee.orders import rendering
-from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.access import marketplace_family
 from alephee.orders.marketplace_news import MarketplaceNews, apply_marketplace_news, shipment_rank
 from alephee.orders.models import Order, OrderHistory
 from alephee.orders.schemas import PaymentOut
@@ -30,7 +30,7 @@ def apply(ctx: AppContext, tenant: Tenant, order_id: int, news: MarketplaceNews)
     with ctx.db.writing() as session:
         order = session.get(Order, order_id)
         assert order is not None
-        family = orders.marketplace_family(session, order.marketplace_id)
+        family = marketplace_family(session, order.marketplace_id)
         return apply_marketplace_news(session, tenant.account_id, order, news, family=family)
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import text
 from alephee import clock
 from alephee.http.context import AppContext
 from alephee.http.paging import Page
-from alephee.orders import service
 from alephee.orders import statuses as st
+from alephee.orders.diagnostics import cycle_queries, explain
+from alephee.orders.query import ID_SORT, ORDER_SORTS, OrderFilters, integrated_filter, order_query
 from tests.conftest import Tenant
 from tests.orders.conftest import AddOrder
 
@@ -62,8 +63,8 @@ def test_cycle_queries_use_their_indexes(ctx: AppContext, seller: Tenant, add_or
     _shop_history(ctx, seller, add_order)
     with ctx.db.reading() as session:
         since = clock.utcnow() - timedelta(days=7)
-        for name, (query, values) in service.cycle_queries(session, ctx.settings, seller.account_id, since).items():
-            plan = "\n".join(service.explain(session, query, values))
+        for name, (query, values) in cycle_queries(session, ctx.settings, seller.account_id, since).items():
+            plan = "\n".join(explain(session, query, values))
             assert plan.count(EXPECTED[name]) >= 2, (name, plan)  # the page and the total
             if ctx.db.dialect == "sqlite":  # total and page answered from the index alone
                 assert plan.count(f"COVERING INDEX {EXPECTED[name]}") >= 2, (name, plan)
@@ -91,14 +92,14 @@ def test_date_filters_use_the_index_of_their_column(
     _shop_history(ctx, seller, add_order)
     field, index = DATE_FILTERS[name]
     since = clock.utcnow() - timedelta(hours=2)
-    page = Page(offset=0, limit=100, sort=service.ID_SORT, sort_requested=False, partial=False,
-                available=service.ORDER_SORTS)  # fmt: skip
-    filters = service.OrderFilters(**{field: since, "integrated": integrated})
+    page = Page(offset=0, limit=100, sort=ID_SORT, sort_requested=False, partial=False,
+                available=ORDER_SORTS)  # fmt: skip
+    filters = OrderFilters(**{field: since, "integrated": integrated})
     with ctx.db.reading() as session:
-        query = service.order_query(session, ctx.settings, seller.account_id, filters, page)
-        plan = "\n".join(service.explain(session, query.statement, query.params))
+        query = order_query(session, ctx.settings, seller.account_id, filters, page)
+        plan = "\n".join(explain(session, query.statement, query.params))
     assert "SCAN orders\n" not in plan + "\n" and "Seq Scan on orders" not in plan, plan
-    if service.integrated_filter(filters, ctx.settings) is not False:
+    if integrated_filter(filters, ctx.settings) is not False:
         assert index in plan, plan
     # With Integrated=false (the default of dateCreatedFrom/saleDateFrom) the integration queue's index may be
     # chosen instead: also an index, and the queue of orders not yet integrated is what an ERP keeps short.

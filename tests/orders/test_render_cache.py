@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from alephee.http.context import AppContext
-from alephee.orders import rendering, service
+from alephee.orders import rendering
 from alephee.orders import statuses as st
+from alephee.orders.ingest import refresh_pack
 from alephee.orders.models import Order
 from tests.conftest import Tenant
 from tests.orders.conftest import PDF, AddOrder
@@ -109,7 +110,7 @@ def test_a_cart_refresh_bumps_only_the_orders_whose_flag_changes(
     assert _version(ctx, first) == complete_before + 1
     settled = {first: _version(ctx, first), second: _version(ctx, second)}
     with ctx.db.writing() as session:
-        service.refresh_pack(session, seller.account_id, pack)  # nothing changes
+        refresh_pack(session, seller.account_id, pack)  # nothing changes
     assert {first: _version(ctx, first), second: _version(ctx, second)} == settled
 
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders import messages as msg
-from alephee.orders import service
 from alephee.orders import shipping_rules as ship
+from alephee.orders.messages import order_messages, record_buyer_reply
+from alephee.orders.status_updates import order_history
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders import conftest as _orders_fixtures
@@ -66,7 +67,7 @@ def test_split_moves_the_order_to_its_own_cart(
     assert client.post(f"/v2/orders/{second}/split", params=seller.q(splitReasonId=4)).status_code == 200
     assert_error(client.post(f"/v2/orders/{third}/split", params=seller.q(splitReasonId=4)), 412)
     with ctx.db.reading() as session:
-        assert [h.action for h in service.order_history(session, first)] == ["split"]
+        assert [h.action for h in order_history(session, first)] == ["split"]
 
 
 def test_split_preconditions(client: TestClient, seller: Tenant, add_order: AddOrder) -> None:
@@ -111,7 +112,7 @@ def _send(
 
 def _reply(ctx: AppContext, tenant: Tenant, order_id: int) -> None:
     with ctx.db.writing() as session:
-        service.record_buyer_reply(session, tenant.account_id, order_id, "Gracias!")
+        record_buyer_reply(session, tenant.account_id, order_id, "Gracias!")
 
 
 def test_message_is_stored_queued_and_waits_for_the_reply(
@@ -131,7 +132,7 @@ def test_message_is_stored_queued_and_waits_for_the_reply(
     _reply(ctx, seller, order_id)
     assert _send(client, seller, order_id, 5, "Llega el martes").status_code == 200
     with ctx.db.reading() as session:
-        conversation = [(m.sender, m.text) for m in service.order_messages(session, order_id)]
+        conversation = [(m.sender, m.text) for m in order_messages(session, order_id)]
     assert conversation == [("seller", "Tu pedido sale hoy"), ("buyer", "Gracias!"), ("seller", "Llega el martes")]
 
 
@@ -152,7 +153,7 @@ def test_message_rules(client: TestClient, ctx: AppContext, seller: Tenant, add_
     response = _send(client, seller, order_id, 2, "texto que se ignora")
     assert response.status_code == 200
     with ctx.db.reading() as session:
-        [sent] = service.order_messages(session, order_id)
+        [sent] = order_messages(session, order_id)
     assert sent.text == msg.TEMPLATES[msg.REQUEST_BILLING_INFO]["AR"] and sent.message_option == 2
     cross = add_order(seller, logistic_type=ship.CROSS_DOCKING)
     assert _send(client, seller, cross, 1, None).status_code == 200

@@ -22,9 +22,11 @@ from alephee.accounts.models import Account, AccountMarketplace
 from alephee.config import Settings
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import documents as docs
-from alephee.orders import service
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.account_options import set_account_options
+from alephee.orders.document_upload import DocumentUpload, store_document
+from alephee.orders.ingest import ITEM_COMPONENT, ITEM_KIT, ITEM_NORMAL, ITEM_TYPES, NewOrder, ingest_order
 from alephee.orders.models import ORIGIN_B2B, ORIGIN_MARKETPLACE, Order
 from alephee.orders.schemas import OrderDetail
 
@@ -272,7 +274,7 @@ def build_order(
     shared: dict[str, Any] | None = None,
     origin: str = ORIGIN_MARKETPLACE,
     cancelled_line: int | None = None,
-) -> service.NewOrder:
+) -> NewOrder:
     """A complete order: ``lines`` are ``(catalog index, quantity)``; kits bring their components.
     ``shared`` (buyer, payments, shipping) makes the orders of one cart share those blocks."""
     lines = lines or [(rng.randrange(len(CATALOG)), rng.choice((1, 1, 1, 2, 3)))]
@@ -297,7 +299,7 @@ def build_order(
         items.append(
             _item(
                 local_id,
-                service.ITEM_KIT if product.components else service.ITEM_NORMAL,
+                ITEM_KIT if product.components else ITEM_NORMAL,
                 None,
                 product,
                 quantity,
@@ -326,7 +328,7 @@ def build_order(
                 items.append(
                     _item(
                         len(items) + 1,
-                        service.ITEM_COMPONENT,
+                        ITEM_COMPONENT,
                         kit_id,
                         component,
                         comp_qty * quantity,
@@ -372,7 +374,7 @@ def build_order(
         }
     )
     labelled = logistic_type in ship.LABELLED_LOGISTICS
-    return service.NewOrder(
+    return NewOrder(
         account_id=seller.account_id,
         marketplace_id=channel.id,
         external_order_id=external_order_id,
@@ -428,7 +430,7 @@ def _item(
 ) -> dict[str, Any]:
     return {
         "Id": local_id,
-        "Type": {"Key": item_type, "Value": service.ITEM_TYPES[item_type]},
+        "Type": {"Key": item_type, "Value": ITEM_TYPES[item_type]},
         "ParentItemId": parent,
         "Product": {
             "Id": product.product_id,
@@ -617,7 +619,7 @@ def create_demo_orders(session: Session, settings: Settings, account_id: int) ->
     if not marketplace_ids:
         return
     channels = [channel_of(session, mid) for mid in marketplace_ids]
-    service.set_account_options(session, account_id, pending_payments=True)
+    set_account_options(session, account_id, pending_payments=True)
     now = clock.utcnow()
     statuses = [s for s, weight, _ in _PLAN for _ in range(weight)]
     integrated_p = {s: p for s, _, p in _PLAN}
@@ -689,7 +691,7 @@ def create_demo_orders(session: Session, settings: Settings, account_id: int) ->
 
 def _ingest(
     session: Session,
-    new: service.NewOrder,
+    new: NewOrder,
     now: datetime,
     sale_date: datetime,
     status: int,
@@ -704,7 +706,7 @@ def _ingest(
         new.integrated = True
         new.integrated_order_id = f"ERP-{rng.randrange(100000, 999999)}"
         new.erp_status = rng.choice(("complete", "invoiced", "pending"))
-    return service.ingest_order(session, new)
+    return ingest_order(session, new)
 
 
 def _late_cancellations(session: Session, orders: list[Order], now: datetime, rng: random.Random) -> None:
@@ -736,12 +738,12 @@ def invoice_pdf(order: Order, number: str) -> bytes:
 def _attach_invoices(session: Session, settings: Settings, store: docs.DocumentStore, orders: list[Order]) -> None:
     for n, order in enumerate(orders):
         number = f"0003-{10000 + n:08d}"
-        service.store_document(
+        store_document(
             session,
             store,
             settings,
             order,
-            service.DocumentUpload(
+            DocumentUpload(
                 doc_type=docs.INVOICE,
                 data=invoice_pdf(order, number),
                 name=f"factura-{number}",

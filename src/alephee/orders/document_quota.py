@@ -15,9 +15,16 @@ from alephee.config import Settings
 from alephee.errors import PayloadTooLarge
 from alephee.orders.models import OrderDocument, OrderMessage
 
-QUOTA_EXCEEDED = (
-    "The account's document storage is full: {used} of {quota} bytes used, the file needs {size}. Nothing was stored"
-)
+
+class QuotaExceeded(PayloadTooLarge):
+    """The account's document storage quota would be exceeded (413)."""
+
+    message = (
+        "The account's document storage is full: {used} of {quota} bytes used, the file needs {size}. "
+        "Nothing was stored"
+    )
+
+
 # Namespace of the PostgreSQL advisory lock that serialises an account's uploads (any constant of our own).
 _LOCK_NAMESPACE = 0x0D0C
 
@@ -46,4 +53,4 @@ def reserve(session: Session, settings: Settings, account_id: int, size: int) ->
         session.execute(lock, {"space": _LOCK_NAMESPACE, "account": account_id})
     used = used_bytes(session, account_id)
     if used + size > quota:
-        raise PayloadTooLarge(QUOTA_EXCEEDED.format(used=used, quota=quota, size=size))
+        raise QuotaExceeded(QuotaExceeded.message.format(used=used, quota=quota, size=size))

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from alephee.errors import InvalidInput, NotFound, PayloadTooLarge
+from fpdf import FPDF
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.errors import InvalidInput, NotFound, PayloadTooLarge, PreconditionFailed
+from alephee.http.params import query_int
+from alephee.http.wire import format_utc
+from alephee.orders import labels
+from alephee.orders.access import order_row
+from alephee.orders.models import OrderDocument
 from alephee.orders.shipping_rules import FULFILLMENT as FULFILLMENT_LOGISTIC
 
 INVOICE, RECEIPT, NFE, SHIPPING_LABEL = 0, 1, 2, 7
@@ -46,13 +55,48 @@ ALLOWED_FORMATS: dict[int, frozenset[str]] = {
 }
 EXTENSION_ALIASES = {"jpeg": JPEG, "jpg": JPEG, "pdf": PDF, "png": PNG, "xml": XML}
 
-EMPTY_FILE = "The document is empty"
-TOO_LARGE = "The document is too large: {size} bytes, at most {cap} allowed"
-UNKNOWN_CONTENT = "The document content is not a PDF, JPEG, PNG or XML file"
-BAD_XML = "The XML document is not well-formed (or declares a DTD, which is not accepted)"
-NOT_ALLOWED = "A {type_name} (documentType {doc_type}) cannot be a {fmt} file: allowed formats are {allowed}"
-NAME_MISMATCH = "The document name says .{declared} but its content is {fmt}"
-UNKNOWN_TYPE = "Invalid documentType {value}: use 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
+
+class EmptyDocument(InvalidInput):
+    """The file is empty (400)."""
+
+    message = "The document is empty"
+
+
+class DocumentTooLarge(PayloadTooLarge):
+    """The file is over the size cap (413)."""
+
+    message = "The document is too large: {size} bytes, at most {cap} allowed"
+
+
+class UnknownContent(InvalidInput):
+    """The content is not a PDF, JPEG, PNG or XML file (400)."""
+
+    message = "The document content is not a PDF, JPEG, PNG or XML file"
+
+
+class BadXml(InvalidInput):
+    """The XML is not well-formed or declares a DTD (400)."""
+
+    message = "The XML document is not well-formed (or declares a DTD, which is not accepted)"
+
+
+class FormatNotAllowed(InvalidInput):
+    """The file's format is not allowed for its document type (400)."""
+
+    message = "A {type_name} (documentType {doc_type}) cannot be a {fmt} file: allowed formats are {allowed}"
+
+
+class NameMismatch(InvalidInput):
+    """The declared extension disagrees with the content (400)."""
+
+    message = "The document name says .{declared} but its content is {fmt}"
+
+
+class UnknownDocumentType(InvalidInput):
+    """documentType is not 0, 1 or 2 (400)."""
+
+    message = "Invalid documentType {value}: use 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
+
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -100,31 +144,31 @@ def sniff_format(data: bytes) -> str | None:
 def _checked_format(data: bytes, declared_extension: str | None, max_bytes: int) -> str:
     # Size first (413 before 400), then the content decides the format; a declared extension must agree.
     if len(data) > max_bytes:
-        raise PayloadTooLarge(TOO_LARGE.format(size=len(data), cap=max_bytes))
+        raise DocumentTooLarge(DocumentTooLarge.message.format(size=len(data), cap=max_bytes))
     if not data:
-        raise InvalidInput(EMPTY_FILE)
+        raise EmptyDocument()
     fmt = sniff_format(data)
     if fmt is None:
-        raise InvalidInput(UNKNOWN_CONTENT)
+        raise UnknownContent()
     if fmt == XML and not _is_well_formed_xml(data):
-        raise InvalidInput(BAD_XML)
+        raise BadXml()
     declared = (declared_extension or "").strip().lower().lstrip(".")
     if declared and EXTENSION_ALIASES.get(declared) != fmt:
-        raise InvalidInput(NAME_MISMATCH.format(declared=declared, fmt=fmt.upper()))
+        raise NameMismatch(NameMismatch.message.format(declared=declared, fmt=fmt.upper()))
     return fmt
 
 
 def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_bytes: int) -> Sniffed:
     """Validate an upload: size, sniffed format, format allowed for the type, declared name consistent."""
     if len(data) > max_bytes:
-        raise PayloadTooLarge(TOO_LARGE.format(size=len(data), cap=max_bytes))
+        raise DocumentTooLarge(DocumentTooLarge.message.format(size=len(data), cap=max_bytes))
     if doc_type not in ALLOWED_FORMATS:
-        raise InvalidInput(UNKNOWN_TYPE.format(value=doc_type))
+        raise UnknownDocumentType(UnknownDocumentType.message.format(value=doc_type))
     fmt = _checked_format(data, declared_extension, max_bytes)
     allowed = ALLOWED_FORMATS[doc_type]
     if fmt not in allowed:
-        raise InvalidInput(
-            NOT_ALLOWED.format(
+        raise FormatNotAllowed(
+            FormatNotAllowed.message.format(
                 type_name=DOCUMENT_TYPES[doc_type],
                 doc_type=doc_type,
                 fmt=fmt.upper(),
@@ -135,18 +179,28 @@ def inspect(data: bytes, *, doc_type: int, declared_extension: str | None, max_b
 
 
 ATTACHMENT_FORMATS = frozenset({PDF, JPEG, PNG})
-ATTACHMENT_NOT_ALLOWED = "A message attachment cannot be a {fmt} file: allowed formats are JPG, PDF, PNG"
+
+
+class AttachmentNotAllowed(InvalidInput):
+    """A message attachment is not a PDF or an image (400)."""
+
+    message = "A message attachment cannot be a {fmt} file: allowed formats are JPG, PDF, PNG"
 
 
 def inspect_attachment(data: bytes, *, declared_extension: str | None, max_bytes: int) -> Sniffed:
     """Validate a buyer-message attachment (PDF or image, by content)."""
     fmt = _checked_format(data, declared_extension, max_bytes)
     if fmt not in ATTACHMENT_FORMATS:
-        raise InvalidInput(ATTACHMENT_NOT_ALLOWED.format(fmt=fmt.upper()))
+        raise AttachmentNotAllowed(AttachmentNotAllowed.message.format(fmt=fmt.upper()))
     return Sniffed(fmt=fmt, content_type=CONTENT_TYPES[fmt], sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
-BAD_BASE64 = "fileBase64 is not valid base64"
+class BadBase64(InvalidInput):
+    """fileBase64 is not valid base64 (400)."""
+
+    message = "fileBase64 is not valid base64"
+
+
 _DATA_URI = re.compile(r"^data:[^,;]*(;[^,;]*)*;base64,", re.IGNORECASE)
 _BLANKS = re.compile(r"\s+")
 
@@ -156,18 +210,25 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
     else that is not standard base64 is a 400; a payload over the cap is a 413 before it is decoded."""
     compact = _BLANKS.sub("", _DATA_URI.sub("", text.strip(), count=1))
     if len(compact) // 4 * 3 - 2 > max_bytes:
-        raise PayloadTooLarge(TOO_LARGE.format(size=len(compact) // 4 * 3, cap=max_bytes))
+        raise DocumentTooLarge(DocumentTooLarge.message.format(size=len(compact) // 4 * 3, cap=max_bytes))
     try:
         data = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput(BAD_BASE64) from None
+        raise BadBase64() from None
     if not data:
-        raise InvalidInput(EMPTY_FILE)
+        raise EmptyDocument()
     return data
 
 
 # --- forwarding to the marketplace (spec 21 §8.4) ---------------------------------------------------------
-NFE_ONLY_BRAZIL = "Electronic fiscal invoices (documentType 2) are only for Brazilian orders"
+
+
+class NfeOnlyBrazil(PreconditionFailed):
+    """An NF-e is only for Brazilian orders (412)."""
+
+    message = "Electronic fiscal invoices (documentType 2) are only for Brazilian orders"
+
+
 NFE_FORWARD_FAMILIES = frozenset({"mercadolibre", "b2w", "ecomm"})
 
 
@@ -216,7 +277,10 @@ class DocumentStore(Protocol):
         ...
 
 
-MISSING_CONTENT = "The document content is no longer available"
+class MissingContent(NotFound):
+    """The stored file of a document is gone (404)."""
+
+    message = "The document content is no longer available"
 
 
 class FileSystemStore:
@@ -251,9 +315,114 @@ class FileSystemStore:
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise NotFound(MISSING_CONTENT) from None
+            raise MissingContent() from None
 
 
 def store_for(documents_dir: str) -> DocumentStore:
     """The configured store (the filesystem; another backend would plug in here)."""
     return FileSystemStore(documents_dir)
+
+
+class DocumentTypeRequired(InvalidInput):
+    """documentType is missing (400)."""
+
+    message = "documentType is required: 0 (Invoice), 1 (Receipt) or 2 (Electronic fiscal invoice)"
+
+
+class BadDocumentFormat(InvalidInput):
+    """documentFormat is not pdf or xml (400)."""
+
+    message = "Invalid documentFormat '{value}': use pdf or xml"
+
+
+FORMAT_ONLY_FOR_NFE = "documentFormat applies only to documentType 2 (Electronic fiscal invoice); omit it"
+
+
+class LabelNotADocument(PreconditionFailed):
+    """Shipping labels are served by the shippinglabel route (412)."""
+
+    message = "Shipping labels (documentType 7) are served by GET /v2/orders/{orderId}/shippinglabel"
+
+
+class NoDocument(NotFound):
+    """The order has no document of that type (404)."""
+
+    message = "The order has no document of type {doc_type}"
+
+
+class NoDocumentInFormat(NotFound):
+    """The order has no document of that type in that format (404)."""
+
+    message = "The order has no document of type {doc_type} in format {fmt}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileOut:
+    """A file to send."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def get_document(
+    session: Session,
+    store: DocumentStore,
+    account_id: int,
+    order_id: int,
+    doc_type_raw: str | None,
+    doc_format_raw: str | None,
+) -> FileOut:
+    """The latest document of a type (spec 20 §4). Type 2 with ``pdf`` renders a DANFE-style summary."""
+    doc_type = query_int(doc_type_raw, "documentType")
+    if doc_type is None:
+        raise DocumentTypeRequired()
+    if doc_type == SHIPPING_LABEL:
+        raise LabelNotADocument()
+    if doc_type not in ALLOWED_FORMATS:
+        raise UnknownDocumentType(UnknownDocumentType.message.format(value=doc_type))
+    fmt = (doc_format_raw or "").strip().lower() or None
+    if fmt is not None and fmt not in (PDF, XML):
+        raise BadDocumentFormat(BadDocumentFormat.message.format(value=doc_format_raw))
+    order_row(session, account_id, order_id)
+    query = (
+        select(OrderDocument)
+        .where(OrderDocument.order_id == order_id, OrderDocument.doc_type == doc_type)
+        .order_by(OrderDocument.id.desc())
+    )
+    if doc_type == NFE and fmt == PDF:
+        nfe = session.scalars(query.limit(1)).first()
+        if nfe is None:
+            raise NoDocument(NoDocument.message.format(doc_type=doc_type))
+        return FileOut(danfe_pdf(nfe), CONTENT_TYPES[PDF], f"{nfe.name}.pdf")
+    if fmt is not None and doc_type != NFE:
+        # Types 0 and 1 come back as uploaded; a matching format narrows, another one finds nothing.
+        query = query.where(OrderDocument.extension == fmt)
+    document = session.scalars(query.limit(1)).first()
+    if document is None:
+        if fmt:
+            raise NoDocumentInFormat(NoDocumentInFormat.message.format(doc_type=doc_type, fmt=fmt))
+        raise NoDocument(NoDocument.message.format(doc_type=doc_type))
+    # The type is the one of the sniffed format, never text from the row: a stored file is served only as
+    # one of the formats it was accepted as.
+    content_type = CONTENT_TYPES.get(document.extension, UNKNOWN_CONTENT_TYPE)
+    return FileOut(store.get(document.sha256), content_type, f"{document.name}.{document.extension}")
+
+
+def danfe_pdf(nfe: OrderDocument) -> bytes:
+    """A DANFE-style summary of an attached NF-e (its key as a Code 128 barcode)."""
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 10, "DANFE - Documento Auxiliar da Nota Fiscal Eletronica", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 10)
+    for text in (
+        f"Numero: {nfe.document_number or '-'}    Serie: {nfe.series_number or '-'}",
+        f"Chave de acesso: {nfe.fiscal_key or '-'}",
+        f"Emissao: {format_utc(nfe.document_date) if nfe.document_date else '-'}",
+        f"Arquivo XML: {nfe.name}.{nfe.extension} ({nfe.size} bytes, SHA-256 {nfe.sha256[:16]}...)",
+    ):
+        pdf.cell(0, 7, labels._latin1(text), new_x="LMARGIN", new_y="NEXT")
+    if nfe.fiscal_key and nfe.fiscal_key.isascii() and nfe.fiscal_key.isdigit():
+        labels._draw_code128(pdf, nfe.fiscal_key, 10, pdf.get_y() + 4, 150, 18)
+    return bytes(pdf.output())

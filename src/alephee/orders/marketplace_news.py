@@ -35,9 +35,9 @@ from alephee.orders import events as webhook_events
 from alephee.orders import rendering
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.ingest import ITEM_COMPONENT, refresh_pack
 from alephee.orders.models import ORIGIN_API, Order, OrderHistory, history_row
 from alephee.orders.schemas import ActiveClaim
-from alephee.orders.service import ITEM_COMPONENT, refresh_pack
 from alephee.products import service as products
 from alephee.products.models import Product
 

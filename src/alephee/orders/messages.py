@@ -11,9 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alephee.errors import InvalidInput
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.config import Settings
+from alephee.errors import Conflict, InvalidInput, PreconditionFailed
 from alephee.http.numbers import to_int
+from alephee.http.uploads import UploadedFile
+from alephee.marketplaces.outbox import enqueue
+from alephee.orders import document_quota
+from alephee.orders import documents as docs
 from alephee.orders import shipping_rules as ship
+from alephee.orders.access import lock_order, marketplace_country, marketplace_family, order_payload
+from alephee.orders.document_upload import split_file_name
+from alephee.orders.models import (
+    MESSAGE_FROM_BUYER,
+    MESSAGE_FROM_SELLER,
+    ORIGIN_MARKETPLACE,
+    OrderHistory,
+    OrderMessage,
+    history_row,
+)
 
 MAX_LENGTH = 350
 
@@ -60,14 +79,40 @@ TEMPLATES: dict[int, dict[str, str]] = {
 VARIANTS_LOGISTICS = frozenset({ship.CROSS_DOCKING, ship.DROP_OFF, ship.XD_DROP_OFF})
 INVOICE_LINK_COUNTRIES = frozenset({"MX"})
 
-OPTION_REQUIRED = (
-    "messageOptions is required: 1 (REQUEST_VARIANTS), 2 (REQUEST_BILLING_INFO), 3 (SEND_INVOICE_LINK), "
-    "4 (OTHER) or 5 (DELIVERY_PROMISE)"
-)
-BAD_OPTION = "Invalid messageOptions '{value}': use 1, 2, 3, 4 or 5"
-TEXT_REQUIRED = "message is required with messageOptions {option} ({name})"
-TOO_LONG = "The message has {length} characters; at most 350 are allowed"
-NOT_MERCADOLIBRE = "Messages to the buyer can only be sent for Mercado Libre orders"
+
+class MessageOptionRequired(InvalidInput):
+    """messageOptions is missing (400)."""
+
+    message = (
+        "messageOptions is required: 1 (REQUEST_VARIANTS), 2 (REQUEST_BILLING_INFO), 3 (SEND_INVOICE_LINK), "
+        "4 (OTHER) or 5 (DELIVERY_PROMISE)"
+    )
+
+
+class BadMessageOption(InvalidInput):
+    """messageOptions is not 1 to 5 (400)."""
+
+    message = "Invalid messageOptions '{value}': use 1, 2, 3, 4 or 5"
+
+
+class MessageTextRequired(InvalidInput):
+    """The option needs a message text (400)."""
+
+    message = "message is required with messageOptions {option} ({name})"
+
+
+class MessageTooLong(InvalidInput):
+    """The message is over 350 characters (400)."""
+
+    message = "The message has {length} characters; at most 350 are allowed"
+
+
+class MessagesOnlyMercadoLibre(PreconditionFailed):
+    """Messages are only for Mercado Libre orders (412)."""
+
+    message = "Messages to the buyer can only be sent for Mercado Libre orders"
+
+
 VARIANTS_LOGISTIC = (
     "REQUEST_VARIANTS can only be sent for orders shipped with cross docking or drop off (this order: '{logistic}')"
 )
@@ -83,6 +128,14 @@ SAME_OPTION_AFTER_ATTACHMENT = (
 )
 
 
+class MessageRefused(PreconditionFailed):
+    """The option does not apply to this order now, or an attachment comes before the buyer's reply (412)."""
+
+
+class MessageConflict(Conflict):
+    """The previous message is unanswered, or the option differs from the attached one's (409)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     """A message of the conversation so far (oldest first)."""
@@ -96,10 +149,10 @@ class Sent:
 def parse_option(raw: str | int | None) -> int:
     """``messageOptions`` as a code (400 when absent or unknown)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise InvalidInput(OPTION_REQUIRED)
+        raise MessageOptionRequired()
     option = to_int(raw)
     if option is None or option not in OPTION_NAMES:
-        raise InvalidInput(BAD_OPTION.format(value=raw))
+        raise BadMessageOption(BadMessageOption.message.format(value=raw))
     return option
 
 
@@ -110,9 +163,9 @@ def message_text(option: int, custom: str | None, country: str | None) -> tuple[
     if option in CUSTOM_TEXT:
         text = (custom or "").strip()
         if not text:
-            raise InvalidInput(TEXT_REQUIRED.format(option=option, name=name))
+            raise MessageTextRequired(MessageTextRequired.message.format(option=option, name=name))
         if len(text) > MAX_LENGTH:
-            raise InvalidInput(TOO_LONG.format(length=len(text)))
+            raise MessageTooLong(MessageTooLong.message.format(length=len(text)))
         if option == SEND_INVOICE_LINK and country not in INVOICE_LINK_COUNTRIES:
             return None, INVOICE_LINK_COUNTRY.format(country=country or "unknown")
         return text, None
@@ -153,3 +206,119 @@ def conversation_problem(conversation: Sequence[Sent], option: int, with_attachm
         first = attached[0].option
         return 409, SAME_OPTION_AFTER_ATTACHMENT.format(option=first, name=OPTION_NAMES.get(first, "?"))
     return None
+
+
+MESSAGE_OK = "OK"
+
+
+def _conversation(session: Session, order_id: int) -> list[Sent]:
+    rows = session.execute(
+        select(OrderMessage.sender, OrderMessage.message_option, OrderMessage.text, OrderMessage.attachment_sha256)
+        .where(OrderMessage.order_id == order_id)
+        .order_by(OrderMessage.id)
+    ).all()
+    return [Sent(sender=r[0], option=r[1], text=r[2], attachment_sha256=r[3]) for r in rows]
+
+
+def send_message(
+    session: Session,
+    store: docs.DocumentStore,
+    settings: Settings,
+    account_id: int,
+    actor: str,
+    order_id: int,
+    raw_option: str | int | None,
+    raw_text: str | None,
+    attachment: UploadedFile | None,
+) -> str:
+    """Send a message to the buyer (stored, queued as ``order.message``). 409 while the previous one is
+    unanswered, except that repeating exactly that message is a 200 that sends nothing.
+    No commit: the caller owns the transaction."""
+    option = parse_option(raw_option)
+    if option in CUSTOM_TEXT:
+        message_text(option, raw_text, None)  # 400s (missing, too long) before anything is read
+    sniffed = None
+    name: str | None = None
+    if attachment is not None:
+        name, extension = split_file_name(attachment.name, attachment.extension)
+        sniffed = docs.inspect_attachment(
+            attachment.data, declared_extension=extension, max_bytes=settings.documents_max_bytes
+        )
+        name = docs.safe_name(name, f"adjunto-{order_id}")
+    order = lock_order(session, account_id, order_id)
+    if marketplace_family(session, order.marketplace_id) != "mercadolibre" or order.origin != ORIGIN_MARKETPLACE:
+        raise MessagesOnlyMercadoLibre()
+    text, problem = message_text(option, raw_text, marketplace_country(session, order.marketplace_id))
+    problem = problem or applicability(option, logistic_type=order.logistic_type)
+    if problem or text is None:
+        raise MessageRefused(problem or MessagesOnlyMercadoLibre.message)
+    conversation = _conversation(session, order.id)
+    sha = sniffed.sha256 if sniffed else None
+    if is_replay(conversation, option, text, sha):
+        session.rollback()
+        return MESSAGE_OK
+    refusal = conversation_problem(conversation, option, sniffed is not None)
+    if refusal is not None:
+        code, message = refusal
+        raise (MessageConflict if code == 409 else MessageRefused)(message)
+    if attachment is not None and sniffed is not None:
+        document_quota.reserve(session, settings, account_id, sniffed.size)
+        store.put(attachment.data)
+    now = clock.utcnow()
+    message = OrderMessage(
+        order_id=order.id,
+        account_id=account_id,
+        sender=MESSAGE_FROM_SELLER,
+        message_option=option,
+        text=text,
+        attachment_name=f"{name}.{sniffed.fmt}" if sniffed else None,
+        attachment_extension=sniffed.fmt if sniffed else None,
+        attachment_sha256=sha,
+        attachment_size=sniffed.size if sniffed else None,
+        actor=actor,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    session.execute(insert(OrderHistory), [history_row(order, actor, "message", now)])
+    enqueue(
+        session,
+        account_id=account_id,
+        topic="order.message",
+        aggregate_type="order",
+        aggregate_id=order.id,
+        payload=order_payload(
+            order,
+            MessageId=message.id,
+            MessageOption=option,
+            Text=text,
+            AttachmentName=message.attachment_name,
+            AttachmentStorageKey=sha,
+        ),
+        marketplace_id=order.marketplace_id,
+    )
+    return MESSAGE_OK
+
+
+def record_buyer_reply(session: Session, account_id: int, order_id: int, text: str) -> OrderMessage:
+    """A reply of the buyer, as the marketplace reports it (opens the way for the next message; no commit)."""
+    order = lock_order(session, account_id, order_id)
+    reply = OrderMessage(
+        order_id=order.id,
+        account_id=account_id,
+        sender=MESSAGE_FROM_BUYER,
+        message_option=None,
+        text=text,
+        actor="marketplace",
+        created_at=clock.utcnow(),
+    )
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def order_messages(session: Session, order_id: int) -> list[OrderMessage]:
+    """The conversation of an order, oldest first."""
+    return list(
+        session.scalars(select(OrderMessage).where(OrderMessage.order_id == order_id).order_by(OrderMessage.id))
+    )

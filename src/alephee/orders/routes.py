@@ -4,43 +4,40 @@ GET /v2/orders serialises the service's wire dictionaries with orjson instead of
 models: a page of 100 full orders is ~400 KB of JSON and model validation would cost more than the query
 (docs/performance.md, Orders). ``response_model`` still documents the exact shape for the OpenAPI page, and the
 contract tests validate real responses against it.
+
+Each route documents the refusals it can raise (``responses_for``); the checks run in the order the parameters
+are declared: the key and account first, then the request's own values.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import orjson
 from fastapi import Depends, Path, Query, Request, Response
-from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
-from alephee.accounts.auth import ACCOUNT_ID_DOC, API_KEY_DOC, AccountScope, authenticate_account, require_account
+from alephee.accounts.auth import ACCOUNT_ID_DOC, API_KEY_DOC, Account, authenticate_account
 from alephee.db import read_state
-from alephee.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http import compression
-from alephee.http.body import (
-    NOT_AN_OBJECT,
-    TOO_MANY,
-    body_doc,
-    is_json_media,
-    json_array,
-    media_type,
-    raw_property,
-    read_json,
-    validate,
-)
-from alephee.http.context import AppContext, get_context
-from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
+from alephee.http.context import AppContext
+from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Paged, Paging, route_cap
 from alephee.http.params import query_bool
 from alephee.http.routing import api_router, read_query
-from alephee.http.wire import JSON_MEDIA, ErrorBody
+from alephee.http.uploads import FilePartNotAFile, FileRequired, Upload, UploadMediaUnsupported, read_upload, upload_doc
+from alephee.http.wire import JSON_MEDIA
+from alephee.orders import create, delete, detail, messages, split, status_updates
+from alephee.orders import document_quota as quota
+from alephee.orders import document_upload as uploads
 from alephee.orders import documents as docs
-from alephee.orders import service
+from alephee.orders import query as orders_query
+from alephee.orders import shipping_label as labels
+from alephee.orders.access import BadDateField, OrderNotFound
 from alephee.orders.schemas import (
     DocumentOut,
     DocumentUploadIn,
@@ -57,15 +54,29 @@ from alephee.orders.schemas import (
 
 router = api_router(tags=["Orders"])
 
-ERRORS = error_responses(400, 401, 404, 409, 412, 416, 429, _409="Conflict with the order's current state")
-BAD_ORDER_ID = "orderId must be an integer"
+
+class BadOrderId(InvalidInput):
+    """The orderId in the path is not an integer (400)."""
+
+    message = "orderId must be an integer"
 
 
-def _order_id(raw: str) -> int:
+def order_id_path(raw: str = Path(..., alias="orderId", description="Alephee order Id.")) -> int:
+    """The ``{orderId}`` of the path as an integer (400 otherwise)."""
     number = int_from_text(raw)
     if number is None:
-        raise InvalidInput(BAD_ORDER_ID)
+        raise BadOrderId()
     return number
+
+
+# Declared after the account (``scope: Account``) so the key is checked first.
+OrderIdPath = Annotated[int, Depends(order_id_path)]
+# A JSON body the batch routes read (http.body.json_array): not JSON, not an array, too many elements.
+BATCH_BODY = (InvalidInput, UnsupportedMediaType, PayloadTooLarge)
+
+
+def _actor(scope: Any) -> str:
+    return f"key:{scope.caller.key_id}"
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -77,7 +88,7 @@ def _json(body: Any, status: int = 200) -> Response:
 FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file(out: service.FileOut) -> Response:
+def _file(out: docs.FileOut) -> Response:
     # The stored name is metadata chosen by a client: keep only safe ASCII in the header.
     safe = "".join(c for c in out.filename if c.isascii() and (c.isalnum() or c in "-_.")) or "document"
     return Response(
@@ -90,15 +101,21 @@ def _file(out: service.FileOut) -> Response:
 # GET /v2/orders is what every ERP polls: it reads its query itself and does all of its work (key, rate limit,
 # paging, filters, query, rendering) in one worker thread on one read connection. Declaring 17 query
 # parameters and two sync dependencies cost more than the indexed query (docs/performance.md, Orders).
-ORDER_PAGING = Paging.of(service.ORDER_SORTS)
-ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **service.FILTER_DOCS, **ORDER_PAGING.docs()}
+ORDER_PAGING = Paging.of(orders_query.ORDER_SORTS)
+ORDER_QUERY = {"API_KEY": API_KEY_DOC, "accountId": ACCOUNT_ID_DOC, **orders_query.FILTER_DOCS, **ORDER_PAGING.docs()}
 
 
 @router.get(
     "/orders",
     name="orders.list",
     response_model=Paged[OrderOut],
-    responses={**ERRORS, 206: {"model": Paged[OrderOut], "description": "limit over the cap: capped page"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        orders_query.BadStatusType,
+        RangeNotSatisfiable,
+        _206={"model": Paged[OrderOut], "description": "limit over the cap: capped page"},
+    ),
     summary="Search orders",
     openapi_extra=read_query(ORDER_QUERY),
 )
@@ -117,85 +134,112 @@ def _orders_page(request: Request) -> Response:
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
         scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
-        filters = service.parse_filters(query)
+        filters = orders_query.parse_filters(query)
         # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
         accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
-        body, encoding = service.list_orders(
+        body, encoding = orders_query.list_orders(
             ctx.db, connection, ctx.settings, scope.account_id, filters, page, state, accepted
         )
     headers = {"Content-Encoding": encoding} if encoding else None
     return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA, headers=headers)
 
 
+PACK_ERRORS = responses_for(*AUTHENTICATED, orders_query.PackNotFound)
+
+
 @router.get(
     "/orders/packs/{packId}",
     name="orders.pack",
     response_model=OrdersPackOut,
-    responses=ERRORS,
+    responses=PACK_ERRORS,
     summary="Orders of a shopping cart (ORDERS PACK)",
 )
 @router.get(
     "/orders/pack/{packId}",
     name="orders.pack",
     response_model=OrdersPackOut,
-    responses=ERRORS,
+    responses=PACK_ERRORS,
     summary="Alias of GET /v2/orders/packs/{packId}",
 )
 def get_pack(
+    scope: Account,
+    session: ReadSession,
     pack_id: str = Path(..., alias="packId", description="The cart number (the orders' PackId)."),
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
 ) -> Response:
     """The cart's shared blocks once and every order of it; `IsComplete` is false while some are missing."""
-    return _json(service.get_pack(session, scope.account_id, pack_id))
+    return _json(orders_query.get_pack(session, scope.account_id, pack_id))
 
 
 @router.get(
     "/orders/{orderId}/documents",
     name="orders.documents.get",
-    responses={200: {"content": {"application/pdf": {}, "application/xml": {}, "image/png": {}, "image/jpeg": {}}}}
-    | ERRORS,
+    responses=responses_for(
+        *AUTHENTICATED,
+        BadOrderId,
+        InvalidInput,
+        docs.DocumentTypeRequired,
+        docs.UnknownDocumentType,
+        docs.BadDocumentFormat,
+        OrderNotFound,
+        docs.NoDocument,
+        docs.NoDocumentInFormat,
+        docs.MissingContent,
+        docs.LabelNotADocument,
+        _200={"content": {"application/pdf": {}, "application/xml": {}, "image/png": {}, "image/jpeg": {}}},
+    ),
     response_class=Response,
     summary="Download a document attached to the order",
 )
 def get_document(
-    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
-    scope: AccountScope = Depends(require_account),
+    scope: Account,
+    order_id: OrderIdPath,
+    session: ReadSession,
+    ctx: Context,
     document_type: str | None = Query(
         None, alias="documentType", description="0 Invoice, 1 Receipt, 2 Electronic fiscal invoice (Brazil)."
     ),
     document_format: str | None = Query(
         None, alias="documentFormat", description="pdf or xml; for type 2 only (pdf = DANFE rendering)."
     ),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
 ) -> Response:
     """The latest document of the type, in the format it was uploaded (404 when there is none)."""
     store = docs.store_for(ctx.settings.documents_dir)
-    out = service.get_document(session, store, scope.account_id, _order_id(order_id), document_type, document_format)
-    return _file(out)
+    return _file(docs.get_document(session, store, scope.account_id, order_id, document_type, document_format))
+
+
+def label_request(
+    fmt: str | None = Query(None, alias="format", description="TXT (ZPL), ZIP (ZPL + control receipt) or PDF."),
+    as_base64: str | None = Query(None, alias="base64", description="true: the file as a base64 text body."),
+) -> labels.LabelRequest:
+    """Dependency: the label's ``format`` and ``base64`` (400 when malformed)."""
+    return labels.parse_label_request(fmt, as_base64)
 
 
 @router.get(
     "/orders/{orderId}/shippinglabel",
     name="orders.shippinglabel",
-    responses={
-        200: {"content": {"application/pdf": {}, "text/plain": {}, "application/zip": {}}},
-    }
-    | ERRORS,
+    responses=responses_for(
+        *AUTHENTICATED,
+        labels.LabelFormatRequired,
+        labels.BadLabelFormat,
+        InvalidInput,
+        BadOrderId,
+        OrderNotFound,
+        labels.NoShipment,
+        labels.LabelRefused,
+        _200={"content": {"application/pdf": {}, "text/plain": {}, "application/zip": {}}},
+    ),
     response_class=Response,
     summary="Download the shipping label (PDF, ZPL text or ZIP)",
 )
 def get_shipping_label(
-    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
-    scope: AccountScope = Depends(require_account),
-    fmt: str | None = Query(None, alias="format", description="TXT (ZPL), ZIP (ZPL + control receipt) or PDF."),
-    as_base64: str | None = Query(None, alias="base64", description="true: the file as a base64 text body."),
-    ctx: AppContext = Depends(get_context),
+    scope: Account,
+    request: Annotated[labels.LabelRequest, Depends(label_request)],
+    order_id: OrderIdPath,
+    ctx: Context,
 ) -> Response:
     """Only when the shipment is `ready_to_ship` with substatus `ready_to_print` or `printed` (else 412)."""
-    request = service.parse_label_request(fmt, as_base64)
-    out = service.download_label(ctx.db, scope.account_id, _order_id(order_id), request)
+    out = labels.download_label(ctx.db, scope.account_id, order_id, request)
     if request.as_base64:
         return Response(content=out.content, media_type=out.media_type)
     return _file(out)
@@ -205,113 +249,75 @@ def get_shipping_label(
     "/orders/integrate",
     name="orders.integrate",
     response_model=IntegrateOut,
-    responses={**ERRORS, 413: {"model": ErrorBody, "description": "Too many orders in one request"}},
+    responses=responses_for(*AUTHENTICATED, *BATCH_BODY),
     openapi_extra=body_doc(IntegrateIn, array=True, description="Orders to mark (or unmark) as integrated."),
     summary="Mark orders as integrated",
 )
 def put_integrate(
-    scope: AccountScope = Depends(require_account),
-    elements: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
+    scope: Account,
+    elements: Annotated[list[Any], Depends(json_array())],
+    session: WriteSession,
 ) -> Response:
     """HTTP 200 with one result per element in request order; `Status` is "200" (`Ok`) or "400" (`Order not
     found`). `OwnOrderId` becomes the order's `IntegratedOrderId`. Repeating a call changes nothing."""
-    return _json(service.integrate(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
+    return _json(status_updates.integrate(session, scope.account_id, _actor(scope), elements))
 
 
 @router.put(
     "/orders",
     name="orders.status",
     response_model=OrderStatusOut,
-    responses={**ERRORS, 413: {"model": ErrorBody, "description": "Too many orders in one request"}},
+    responses=responses_for(*AUTHENTICATED, *BATCH_BODY),
     openapi_extra=body_doc(OrderStatusIn, array=True, description="Status (10, 17, 20, 80, 90) and tracking."),
     summary="Update the status of orders",
 )
 def put_statuses(
-    scope: AccountScope = Depends(require_account),
-    elements: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
+    scope: Account,
+    elements: Annotated[list[Any], Depends(json_array())],
+    session: WriteSession,
 ) -> Response:
     """Per-order results (200 OK, 400 invalid, 404 unknown order, 412 not allowed: automatic shipping,
     marketplace order cancel, forbidden transition). Same status again is a 200 no-op."""
-    return _json(service.update_statuses(session, scope.account_id, f"key:{scope.caller.key_id}", elements))
+    return _json(status_updates.update_statuses(session, scope.account_id, _actor(scope), elements))
 
 
 # --- uploads (documents, message attachments): multipart ``file`` or JSON ``fileBase64`` -------------------
 
-FILE_REQUIRED = "A file is required: a multipart/form-data part named 'file', or a JSON body with 'fileBase64'"
-FILE_PART_NOT_A_FILE = "The multipart part 'file' must be a file"
-UPLOAD_MEDIA = "Content-Type must be multipart/form-data or application/json"
-_FILE_PART = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
-
-
-def _upload_doc(model: type[Any], *, required: bool, description: str) -> dict[str, Any]:
-    doc = body_doc(model, array=False, description=description)
-    doc["requestBody"]["required"] = required
-    doc["requestBody"]["content"]["multipart/form-data"] = {"schema": _FILE_PART}
-    return doc
-
-
-Upload = tuple[service.UploadedFile | None, dict[str, Any]]
+# What reading an upload can refuse (http/uploads.py with the document rules of orders/documents.py).
+UPLOAD_ERRORS = (
+    FilePartNotAFile,
+    UploadMediaUnsupported,
+    InvalidInput,
+    PayloadTooLarge,
+    docs.DocumentTooLarge,
+    docs.BadBase64,
+    docs.EmptyDocument,
+)
+# What the content checks of a stored file can refuse.
+CONTENT_ERRORS = (docs.UnknownContent, docs.BadXml, docs.NameMismatch, quota.QuotaExceeded)
 
 
 async def _read_upload(request: Request, model: type[DocumentUploadIn] | type[MessageAttachmentIn]) -> Upload:
-    """The uploaded file and the other fields sent with it. Runs after authentication and the rate limit
-    (it is declared after ``require_account``): 413 over the size cap, then 400 for malformed content."""
-    ctx: AppContext = request.app.state.ctx
-    cap = ctx.settings.documents_max_bytes
-    content_type = media_type(request)
-    request.scope.setdefault("state", {})["items"] = 1
-    if content_type == "multipart/form-data":
-        form = await request.form(max_files=5, max_fields=50)
-        fields: dict[str, Any] = {}
-        part: Any = None
-        for key, value in form.multi_items():
-            if key.lower() == "file" and part is None:
-                part = value
-            elif isinstance(value, str):
-                fields.setdefault(key, value)
-        if part is None:
-            return None, fields
-        if not isinstance(part, UploadFile):
-            raise InvalidInput(FILE_PART_NOT_A_FILE)
-        data = await part.read(cap + 1)
-        await form.close()
-        if len(data) > cap:
-            raise PayloadTooLarge(docs.TOO_LARGE.format(size=f"more than {cap}", cap=cap))
-        return service.UploadedFile(data=data, name=part.filename, extension=None), fields
-    raw = await request.body()
-    if not raw.strip():
-        return None, {}
-    if not is_json_media(content_type):
-        raise UnsupportedMediaType(UPLOAD_MEDIA)
-    data_json = await read_json(request)
-    if isinstance(data_json, list):
-        if len(data_json) > 1:
-            raise PayloadTooLarge(TOO_MANY.format(count=len(data_json), cap=1))
-        data_json = data_json[0] if data_json else None
-    if not isinstance(data_json, dict):
-        raise InvalidInput(NOT_AN_OBJECT)
-    body = validate(model, data_json)
-    fields = {
-        k: v for k, v in body.model_dump().items() if k not in ("fileBase64", "documentName", "documentExtension")
-    }
-    if body.fileBase64 is None or not body.fileBase64.strip():
-        return None, fields
-    content = docs.decode_base64(body.fileBase64, max_bytes=cap)
-    return service.UploadedFile(data=content, name=body.documentName, extension=body.documentExtension), fields
+    cap = request.app.state.ctx.settings.documents_max_bytes
+    return await read_upload(
+        request,
+        model,
+        max_bytes=cap,
+        decode=lambda text: docs.decode_base64(text, max_bytes=cap),
+        too_large=lambda: docs.DocumentTooLarge(docs.DocumentTooLarge.message.format(size=f"more than {cap}", cap=cap)),
+    )
 
 
-async def document_upload(request: Request) -> Upload:
-    """Dependency: the document of POST /v2/orders/{orderId}/documents (required)."""
+async def document_upload(request: Request, _scope: Account) -> Upload:
+    """Dependency: the document of POST /v2/orders/{orderId}/documents (required), read after the key check."""
     upload, fields = await _read_upload(request, DocumentUploadIn)
     if upload is None:
-        raise InvalidInput(FILE_REQUIRED)
+        raise FileRequired()
     return upload, fields
 
 
-async def message_attachment(request: Request) -> Upload:
-    """Dependency: the optional attachment of POST /v2/orders/{orderId}/messages."""
+async def message_attachment(request: Request, _scope: Account) -> Upload:
+    """Dependency: the optional attachment of POST /v2/orders/{orderId}/messages, read after the key check."""
     return await _read_upload(request, MessageAttachmentIn)
 
 
@@ -327,12 +333,21 @@ def _param(query: str | None, fields: dict[str, Any], name: str) -> str | None:
     "/orders/{orderId}/documents",
     name="orders.documents.post",
     response_model=DocumentOut,
-    responses={
-        **ERRORS,
-        413: {"model": ErrorBody, "description": "File over the size cap"},
-        415: {"model": ErrorBody, "description": "Neither multipart/form-data nor JSON"},
-    },
-    openapi_extra=_upload_doc(
+    responses=responses_for(
+        *AUTHENTICATED,
+        FileRequired,
+        *UPLOAD_ERRORS,
+        BadOrderId,
+        docs.DocumentTypeRequired,
+        docs.UnknownDocumentType,
+        docs.FormatNotAllowed,
+        BadDateField,
+        uploads.ParameterTooLong,
+        *CONTENT_ERRORS,
+        OrderNotFound,
+        docs.NfeOnlyBrazil,
+    ),
+    openapi_extra=upload_doc(
         DocumentUploadIn,
         required=True,
         description="multipart/form-data with the part `file`, or JSON with `fileBase64` (+ documentName, "
@@ -341,9 +356,11 @@ def _param(query: str | None, fields: dict[str, Any], name: str) -> str | None:
     summary="Attach a document to an order",
 )
 def post_document(
-    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
-    scope: AccountScope = Depends(require_account),
-    upload: Upload = Depends(document_upload),
+    scope: Account,
+    upload: Annotated[Upload, Depends(document_upload)],
+    order_id: OrderIdPath,
+    session: WriteSession,
+    ctx: Context,
     document_type: str | None = Query(
         None, alias="documentType", description="0 Invoice (PDF, JPG, PNG), 1 Receipt (also XML), 2 NF-e (XML)."
     ),
@@ -352,8 +369,6 @@ def post_document(
     message_text: str | None = Query(None, alias="messageText", description="Text sent along with the document."),
     fiscal_key: str | None = Query(None, alias="fiscalKey", description="NF-e access key (Brazil)."),
     series_number: str | None = Query(None, alias="seriesNumber", description="NF-e series (Brazil)."),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
 ) -> Response:
     """200 with the document as the order's `Documents` lists it. The same file again (same type) returns the
     stored document and changes nothing. Invoices are forwarded to the marketplace per spec 21 §8.4."""
@@ -368,52 +383,67 @@ def post_document(
         "seriesNumber": _param(series_number, fields, "seriesNumber"),
     }
     store = docs.store_for(ctx.settings.documents_dir)
-    out = service.attach_document(
-        session,
-        store,
-        ctx.settings,
-        scope.account_id,
-        f"key:{scope.caller.key_id}",
-        _order_id(order_id),
-        params,
-        file,
-        scope.tz,
+    out = uploads.attach_document(
+        session, store, ctx.settings, scope.account_id, _actor(scope), order_id, params, file, scope.tz
     )
     return _json(out)
+
+
+def split_reason(
+    raw: str | None = Query(
+        None, alias="splitReasonId", description="1 fragile, 2 another_warehouse, 3 irregular_shape, 4 other_motive."
+    ),
+) -> int:
+    """Dependency: ``splitReasonId`` (400 when absent or not 1-4)."""
+    return split.parse_split_reason(raw)
 
 
 @router.post(
     "/orders/{orderId}/split",
     name="orders.split",
     response_model=SplitOut,
-    responses=ERRORS,
+    responses=responses_for(
+        *AUTHENTICATED,
+        split.SplitReasonRequired,
+        split.BadSplitReason,
+        BadOrderId,
+        OrderNotFound,
+        split.SplitOnlyMercadoLibre,
+        split.SplitRefused,
+    ),
     summary="Split an order out of its Mercado Libre cart",
 )
 def post_split(
-    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
-    scope: AccountScope = Depends(require_account),
-    split_reason: str | None = Query(
-        None, alias="splitReasonId", description="1 fragile, 2 another_warehouse, 3 irregular_shape, 4 other_motive."
-    ),
-    session: Session = Depends(write_session, scope="function"),
+    scope: Account,
+    reason: Annotated[int, Depends(split_reason)],
+    order_id: OrderIdPath,
+    session: WriteSession,
 ) -> Response:
     """The order gets its own cart (`PackId`) and shipment (`ExternalShippingId`); 412 when it is not in a
     cart with other orders, is delivered, or its label is PENDING/STALE. Repeating a done split is a 200."""
-    reason = service.parse_split_reason(split_reason)
-    out = service.split_order(session, scope.account_id, f"key:{scope.caller.key_id}", _order_id(order_id), reason)
-    return _json(out)
+    return _json(split.split_order(session, scope.account_id, _actor(scope), order_id, reason))
 
 
 @router.post(
     "/orders/{orderId}/messages",
     name="orders.messages",
     response_model=str,
-    responses={
-        **ERRORS,
-        413: {"model": ErrorBody, "description": "Attachment over the size cap"},
-        415: {"model": ErrorBody, "description": "Neither multipart/form-data nor JSON"},
-    },
-    openapi_extra=_upload_doc(
+    responses=responses_for(
+        *AUTHENTICATED,
+        *UPLOAD_ERRORS,
+        BadOrderId,
+        messages.MessageOptionRequired,
+        messages.BadMessageOption,
+        messages.MessageTextRequired,
+        messages.MessageTooLong,
+        docs.AttachmentNotAllowed,
+        *CONTENT_ERRORS,
+        OrderNotFound,
+        messages.MessagesOnlyMercadoLibre,
+        messages.MessageRefused,
+        messages.MessageConflict,
+    ),
+    openapi_extra=upload_doc(
         MessageAttachmentIn,
         required=False,
         description="Optional attachment: multipart/form-data part `file`, or JSON `fileBase64` (+ documentName, "
@@ -422,9 +452,11 @@ def post_split(
     summary="Send a message to the buyer (Mercado Libre)",
 )
 def post_message(
-    order_id: str = Path(..., alias="orderId", description="Alephee order Id."),
-    scope: AccountScope = Depends(require_account),
-    upload: Upload = Depends(message_attachment),
+    scope: Account,
+    upload: Annotated[Upload, Depends(message_attachment)],
+    order_id: OrderIdPath,
+    session: WriteSession,
+    ctx: Context,
     message: str | None = Query(None, description="Free text (max 350 characters) for options 3, 4 and 5."),
     message_options: str | None = Query(
         None,
@@ -432,19 +464,17 @@ def post_message(
         description="1 REQUEST_VARIANTS, 2 REQUEST_BILLING_INFO, 3 SEND_INVOICE_LINK (México), 4 OTHER, "
         "5 DELIVERY_PROMISE.",
     ),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
 ) -> Response:
     """200 with the string "OK". 409 while the previous message is unanswered (repeating exactly that message
     is a 200 that sends nothing again); 412 for non-Mercado Libre orders or options that do not apply."""
     file, fields = upload
-    out = service.send_message(
+    out = messages.send_message(
         session,
         docs.store_for(ctx.settings.documents_dir),
         ctx.settings,
         scope.account_id,
-        f"key:{scope.caller.key_id}",
-        _order_id(order_id),
+        _actor(scope),
+        order_id,
         _param(message_options, fields, "messageOptions"),
         _param(message, fields, "message"),
         file,
@@ -457,7 +487,7 @@ def post_message(
 CreateBody = tuple[OrderInfoIn, dict[str, Any]]
 
 
-async def order_info_body(request: Request) -> CreateBody:
+async def order_info_body(request: Request, _scope: Account) -> CreateBody:
     """Dependency: one ``OrderInfo`` object (a one-element array is unwrapped). 413 over the usage limits
     (more than one order, 50 items, 10 payments, 10 discounts) before any validation, then 400."""
     data = await read_json(request)
@@ -468,7 +498,7 @@ async def order_info_body(request: Request) -> CreateBody:
     if not isinstance(data, dict):
         raise InvalidInput(NOT_AN_OBJECT)
     request.scope.setdefault("state", {})["items"] = 1
-    service.check_create_limits(data)
+    create.check_create_limits(data)
     return validate(OrderInfoIn, data), data
 
 
@@ -477,24 +507,37 @@ async def order_info_body(request: Request) -> CreateBody:
     name="orders.create",
     status_code=201,
     response_model=OrderOut,
-    responses={
-        **ERRORS,
-        201: {"model": OrderOut, "description": "Created (or the same request repeated: the existing order)"},
-        413: {"model": ErrorBody, "description": "Over 1 order, 50 items, 10 payments or 10 discounts"},
-    },
+    responses=responses_for(
+        *AUTHENTICATED,
+        *BATCH_BODY,
+        create.CreateLimitExceeded,
+        create.MarketplaceNotOfAccount,
+        BadDateField,
+        create.BadLogisticType,
+        create.PickupRequired,
+        create.CourierRequired,
+        create.ReceiverAddressRequired,
+        create.BadItemStatus,
+        create.DuplicateLine,
+        create.AmbiguousSku,
+        detail.BadCode,
+        create.DuplicateExternalOrderId,
+        create.DeletedExternalOrderId,
+        _201={"model": OrderOut, "description": "Created (or the same request repeated: the existing order)"},
+    ),
     openapi_extra=body_doc(OrderInfoIn, array=False, description="One order (OrderInfo)."),
     summary="Create a new order",
 )
 def post_order(
-    scope: AccountScope = Depends(require_account),
-    body: CreateBody = Depends(order_info_body),
-    session: Session = Depends(write_session, scope="function"),
+    scope: Account,
+    body: Annotated[CreateBody, Depends(order_info_body)],
+    session: WriteSession,
 ) -> Response:
     """201 with the order as GET /v2/orders shows it. Repeating the same request (same `ExternalOrderId`,
     same content) answers 201 with the existing order and creates nothing; another order with that
     `ExternalOrderId` is a 409."""
     model, raw = body
-    order, created = service.create_order(session, scope.account_id, f"key:{scope.caller.key_id}", model, raw, scope.tz)
+    order, created = create.create_order(session, scope.account_id, _actor(scope), model, raw, scope.tz)
     response = _json(order, 201)
     response.headers["Location"] = f"/v2/orders?idFrom={order['Id']}&idTo={order['Id']}"
     if not created:
@@ -507,21 +550,26 @@ def post_order(
     name="orders.delete",
     status_code=204,
     response_class=Response,
-    responses={**ERRORS, 204: {"description": "Deleted (also when it already was)"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        delete.OrderIdRequired,
+        InvalidInput,
+        OrderNotFound,
+        delete.NotAnApiOrder,
+        _204={"description": "Deleted (also when it already was)"},
+    ),
     summary="Delete an order created through POST /v2/orders",
 )
 def delete_order(
-    scope: AccountScope = Depends(require_account),
+    scope: Account,
+    session: WriteSession,
     order_id: str | None = Query(None, alias="orderId", description="Alephee order Id."),
     revert_stock: str | None = Query(
         None, alias="revertStock", description="true: give back the stock the order took (default false)."
     ),
-    session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """204; the order gets status 70 and leaves every GET. Only API-created orders (412 otherwise). Deleting
     an already deleted order is a 204 again; its stock is given back at most once."""
     revert = bool(query_bool(revert_stock, "revertStock"))
-    service.delete_order(
-        session, scope.account_id, f"key:{scope.caller.key_id}", service.parse_order_id(order_id), revert
-    )
+    delete.delete_order(session, scope.account_id, _actor(scope), delete.parse_order_id(order_id), revert)
     return Response(status_code=204)

@@ -117,7 +117,6 @@ USER_TARGETS = frozenset({READY_TO_SHIP, ARRIVED, SHIPPED, DELIVERED, CANCELLED}
 
 # Per-order result codes and messages of PUT /v2/orders (spec 21 §1.3, inferred texts).
 OK_MESSAGE = "OK"
-ORDER_NOT_FOUND = "Order not found"
 INVALID_TARGET = "Invalid status {status}: allowed values are 10, 17, 20, 80 and 90"
 AUTOMATIC_ORDER = (
     "The order's status is updated automatically by the marketplace (logistic type {logistic}); "

@@ -19,7 +19,7 @@ from alephee.accounts.models import Account, AccountMarketplace, User
 from alephee.config import Settings
 from alephee.errors import PreconditionFailed
 from alephee.marketplaces.models import Marketplace
-from alephee.orders import service as orders
+from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.models import ORIGIN_B2B

@@ -11,9 +11,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from alephee.errors import NotFound
-from alephee.orders import service as orders
 from alephee.orders import statuses as st
 from alephee.orders.models import Order
+from alephee.orders.query import render_one
 from alephee.portal.catalog import PortalNotFound
 from alephee.portal.formatting import buyer_status
 from alephee.portal.models import PortalOrder
@@ -103,7 +103,7 @@ def my_order(session: Session, viewer: Viewer, order_id: int) -> OrderPage:
     if summary is None or summary.account_id != viewer.account_id or summary.user_id != viewer.user_id:
         raise OrderNotFound
     try:
-        order = orders.render_one(session, viewer.account_id, order_id)
+        order = render_one(session, viewer.account_id, order_id)
     except NotFound:
         raise OrderNotFound from None
     return OrderPage(order_id, order, summary, buyer_status(int(order["Status"]["Key"])))

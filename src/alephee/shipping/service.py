@@ -23,16 +23,17 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.errors import InvalidInput, NotFound
+from alephee.errors import InvalidInput
 from alephee.http.body import raw_property
 from alephee.http.numbers import int_from_text, to_decimal, to_int
 from alephee.http.paging import Page, SortOption
 from alephee.http.params import MAX_INT32, MAX_INT64
 from alephee.marketplaces.outbox import enqueue
-from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
+from alephee.orders.access import OrderNotFound, order_row
 from alephee.orders.models import ORIGIN_B2B, ORIGIN_MARKETPLACE, Order, OrderHistory
+from alephee.orders.rendering import RENDER_COLUMNS, render_orders
 from alephee.orders.schemas import KeyValue, MarketPlaceRef, SellerAccountOut
 from alephee.shipping.models import OrderShipping
 from alephee.shipping.schemas import (
@@ -105,8 +106,8 @@ def _resolve_order_id(url_id: int | None, body_id: Any) -> int:
 def _order(session: Session, account_id: int, order_id: int) -> Order:
     """The account's order (404 when absent, deleted, another account's or out of range)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise NotFound(orders.ORDER_NOT_FOUND)
-    return orders.order_row(session, account_id, order_id)
+        raise OrderNotFound()
+    return order_row(session, account_id, order_id)
 
 
 def _as_int(value: Any) -> int | None:
@@ -494,7 +495,7 @@ def _scheduling(
 
 
 def _scheduling_query(account_id: int) -> Any:
-    columns = (*orders.RENDER_COLUMNS, Order.label_first_printed_at, Order.origin, Order.payment_pending)
+    columns = (*RENDER_COLUMNS, Order.label_first_printed_at, Order.origin, Order.payment_pending)
     return (
         select(*columns, OrderShipping)
         .select_from(Order)
@@ -504,7 +505,7 @@ def _scheduling_query(account_id: int) -> Any:
 
 
 def _schedulings(session: Session, settings: Settings, rows: Sequence[Any]) -> list[SchedulingInfo]:
-    rendered = orders.render_orders(session, rows)
+    rendered = render_orders(session, rows)
     history = _first_history(session, [row.id for row in rows])
     return [_scheduling(settings, row, order, history) for row, order in zip(rows, rendered, strict=True)]
 
@@ -512,10 +513,10 @@ def _schedulings(session: Session, settings: Settings, rows: Sequence[Any]) -> l
 def get_scheduling(session: Session, settings: Settings, account_id: int, order_id: int) -> SchedulingInfo:
     """GET scheduling of one order (spec 30 §2)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise NotFound(orders.ORDER_NOT_FOUND)
+        raise OrderNotFound()
     row = session.execute(_scheduling_query(account_id).where(Order.id == order_id)).first()
     if row is None:
-        raise NotFound(orders.ORDER_NOT_FOUND)
+        raise OrderNotFound()
     return _schedulings(session, settings, [row])[0]
 
 

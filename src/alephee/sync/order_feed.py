@@ -1,6 +1,6 @@
 """Applying the entries of one order feed to the hub's orders, inside the caller's transaction.
 
-* **a new order** is stored through the orders domain (``orders.service.ingest_order``; its cart's
+* **a new order** is stored through the orders domain (``orders.ingest.ingest_order``; its cart's
   ``IsCompletePackOrder`` is recomputed there). Unless it arrives already cancelled, the stock of what was
   sold is decremented atomically through ``products.service.move_stocks`` (kits move their components, a
   variation master listing sells its variation with the most stock), which makes the listings follow
@@ -29,7 +29,7 @@ from alephee.listings.models import Listing
 from alephee.listings.service import add_sold_quantity
 from alephee.marketplaces.contract import ChannelOrder, MarketplaceRef
 from alephee.marketplaces.models import Marketplace
-from alephee.orders import service as orders
+from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news

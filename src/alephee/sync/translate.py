@@ -18,7 +18,7 @@ from alephee.listings.models import Listing
 from alephee.listings.schemas import LISTING_TYPES
 from alephee.marketplaces.contract import ChannelOrder, ChannelPayment
 from alephee.marketplaces.models import Marketplace
-from alephee.orders import service as orders
+from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import MarketplaceNews
