@@ -631,7 +631,7 @@ def catalog_share(
     sku: Annotated[list[str] | None, typer.Option(help="SKU to share (repeatable); default: every product.")] = None,
 ) -> None:
     """Share products of a brand/wholesaler account with a seller account (the seller cannot set their prices)."""
-    from alephee.products.service import share_products
+    from alephee.products.brands import share_products
 
     with session_scope() as session:
         emit({"From": source, "To": target, "Shared": share_products(session, source, target, sku or [])})

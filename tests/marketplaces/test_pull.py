@@ -447,7 +447,7 @@ def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
     ctx: AppContext, open_shop: Callable[..., Shop]
 ) -> None:
     from alephee.orders import service as orders_service
-    from alephee.products import service as products_service
+    from alephee.products import stock as products_service
 
     shop = open_shop()
     only(ctx, shop, SIMPLE)

@@ -48,9 +48,11 @@ from alephee.listings.schemas import (
     ProductListingOut,
 )
 from alephee.marketplaces.models import Marketplace
-from alephee.products import service as products
+from alephee.products.batch import Catalog
+from alephee.products.brands import brand_key
 from alephee.products.models import Brand, Product
 from alephee.products.schemas import IdNameOut
+from alephee.products.stock import MOVE_UNKNOWN, kit_components_among, kits_containing, stock_snapshots
 from alephee.webhooks import events as webhook_events
 
 UNKNOWN_STATUS = "Unknown listing status {code}; known codes: {codes}"
@@ -117,7 +119,7 @@ def search(
         conditions.append(or_(Listing.sku == sku, Product.sku == sku))
     if filters.brand:
         text = filters.brand.strip()
-        brand_cond = Brand.name_key == products.brand_key(text)
+        brand_cond = Brand.name_key == brand_key(text)
         brand_id = int_from_text(text)
         by_id = brand_id is not None and 0 <= brand_id <= MAX_INT32
         conditions.append(or_(brand_cond, Brand.id == brand_id) if by_id else brand_cond)
@@ -276,14 +278,14 @@ def select_listings(
         return Selection(by_sku=bool(sku), key=sku or None, error=rules.SELECTION)
     marketplace = [Listing.marketplace_id == item.Marketplace] if item.Marketplace is not None else []
     if sku:
-        catalog = products.Catalog(session, account_id, [sku], lock=False)
+        catalog = Catalog(session, account_id, [sku], lock=False)
         product, problem = catalog.find(sku, item.Brand)
         if product is None:
             assert problem is not None
             return Selection(by_sku=True, key=sku, error=problem.message)
         product_ids = {product.id}
         if include_kit_containers:
-            product_ids |= products.kits_containing(session, [product.id])
+            product_ids |= kits_containing(session, [product.id])
         ids = list(
             session.scalars(
                 select(Listing.id)
@@ -363,7 +365,7 @@ def update_prices(session: Session, account_id: int, raw_items: list[Any]) -> tu
             continue
         planned.append((outcome, selection, change))
     locked = _locked(session, [lid for _, s, _ in planned for lid in s.listing_ids])
-    kit_members = products.kit_components_among(session, {listing.product_id for listing in locked.values()})
+    kit_members = kit_components_among(session, {listing.product_id for listing in locked.values()})
     children = _children(session, list(locked))
     bases = propagation.base_prices(
         session, account_id, list(locked.values()) + [c for cs in children.values() for c in cs]
@@ -540,7 +542,7 @@ def update_statuses(
         planned.append((results, raw, selection, target))  # type: ignore[arg-type]
     locked = _locked(session, [lid for _, _, s, _ in planned for lid in s.listing_ids])
     children = _children(session, list(locked))
-    snapshots = products.stock_snapshots(session, {listing.product_id for listing in locked.values()})
+    snapshots = stock_snapshots(session, {listing.product_id for listing in locked.values()})
     bases = propagation.base_prices(
         session, account_id, list(locked.values()) + [c for cs in children.values() for c in cs]
     )
@@ -781,7 +783,7 @@ def publish_products(session: Session, account_id: int, specs: Sequence[PublishS
     for spec in specs:
         product = found.get(spec.product_id)
         if product is None:
-            raise NotFound(products.MOVE_UNKNOWN.format(id=spec.product_id, account=account_id))
+            raise NotFound(MOVE_UNKNOWN.format(id=spec.product_id, account=account_id))
         marketplace = marketplaces.get(spec.marketplace_id)
         if marketplace is None:
             raise InvalidInput(NOT_CONNECTED.format(marketplace=spec.marketplace_id, account=account_id))

@@ -5,7 +5,7 @@ For every account connected to a marketplace that has a connector, the worker re
 
 * **a new order** is stored through the orders domain (``orders.service.ingest_order``; its cart's
   ``IsCompletePackOrder`` is recomputed there). Unless it arrives already cancelled, the stock of what was
-  sold is decremented atomically through ``products.service.move_stocks`` (kits move their components, a
+  sold is decremented atomically through ``products.stock.move_stocks`` (kits move their components, a
   variation master listing sells its variation with the most stock), which makes the listings follow
   (quantity pushed to the marketplaces, paused at MinPublicationQuantity) through the products→listings hook.
   The order remembers it moved stock (``stock_moved``), so it is done once per order.
@@ -66,7 +66,7 @@ from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, MarketplaceNews, apply_marketplace_news
 from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
 from alephee.orders.schemas import OrderDetail
-from alephee.products import service as products
+from alephee.products import stock as products
 from alephee.products.models import Brand, KitComponent, Product
 from alephee.products.schemas import KIT, VARIATION_MASTER
 

@@ -1992,7 +1992,7 @@ def create_order(
     from sqlalchemy.exc import IntegrityError
 
     from alephee.accounts.models import AccountMarketplace
-    from alephee.products import service as products
+    from alephee.products import stock as products
 
     fingerprint = request_fingerprint(raw)
     external = body.ExternalOrderId
@@ -2129,7 +2129,7 @@ def parse_order_id(raw: str | None) -> int:
 def delete_order(session: Session, account_id: int, actor: str, order_id: int, revert_stock: bool) -> None:
     """Soft-delete an API-created order (status 70) and, with ``revert_stock``, give back exactly the stock
     its creation took. Deleting again is a no-op success; the stock is never given back twice. Commits."""
-    from alephee.products import service as products
+    from alephee.products import stock as products
 
     order = _lock_order(session, account_id, order_id, deleted=True)
     if order.origin != ORIGIN_API:

@@ -26,6 +26,8 @@ from alephee.errors import InvalidInput
 from alephee.http.numbers import int_from_text
 from alephee.http.wire import clean_identifier, clean_text
 from alephee.products import hooks, rules
+from alephee.products.batch import AccountContext, load_account_context
+from alephee.products.brands import brand_key, get_or_create_brand
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import (
     CATALOG_STATUSES,
@@ -36,7 +38,6 @@ from alephee.products.schemas import (
     parse_amount,
     parse_integer,
 )
-from alephee.products.service import AccountContext, brand_key, get_or_create_brand, load_account_context
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 

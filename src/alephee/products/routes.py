@@ -1,4 +1,4 @@
-"""Routes of the products section (spec 40). Thin: parse, call the service, shape the response."""
+"""Routes of the products section (spec 40). Thin: parse, call the use case, shape the response."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from alephee.http.paging import Page, Paged, SortOption, paged_response, paging
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
-from alephee.products import service
+from alephee.products.bulk_update import update_products
+from alephee.products.catalog import ProductFilters, list_products, parse_code_list
+from alephee.products.fiscal import list_fiscal, update_fiscal
+from alephee.products.price_lists import delete_from_price_list, parse_price_list_id
 from alephee.products.schemas import (
     CATALOG_STATUSES,
     PRODUCT_TYPES,
@@ -48,17 +51,17 @@ def _filters(
     date_updated_from: str | None,
     types: str | None = None,
     catalog_status: str | None = None,
-) -> service.ProductFilters:
+) -> ProductFilters:
     since = None
     if date_updated_from is not None and date_updated_from.strip():
         since = parse_filter_datetime(date_updated_from, name="dateUpdatedFrom")
-    return service.ProductFilters(
+    return ProductFilters(
         sku=sku or None,
         brand=brand or None,
         own_code=own_code or None,
         date_updated_from=since,
-        types=service.parse_code_list(types, "types", PRODUCT_TYPES),
-        catalog_statuses=service.parse_code_list(catalog_status, "catalogStatus", CATALOG_STATUSES),
+        types=parse_code_list(types, "types", PRODUCT_TYPES),
+        catalog_statuses=parse_code_list(catalog_status, "catalogStatus", CATALOG_STATUSES),
     )
 
 
@@ -106,8 +109,8 @@ def get_products(
     """Products of the account ordered by `Id`. Filters combine with AND; `priceListId` narrows the price
     array only. `limit` above 1000 answers 206 with 1000 products."""
     filters = _filters(sku, brand, own_code, date_updated_from or date_update_from, types, catalog_status)
-    total, results = service.list_products(
-        session, ctx.settings, scope.account_id, filters, service.parse_price_list_id(price_list_id), page
+    total, results = list_products(
+        session, ctx.settings, scope.account_id, filters, parse_price_list_id(price_list_id), page
     )
     return paged_response(page, total, results)
 
@@ -139,7 +142,7 @@ def post_products(
     """Each element is validated and applied on its own (an invalid element changes nothing). The
     ActionResult lists the elements with messages (errors, warnings such as a Movement clamped at 0); Ok
     elements are only counted. 200 when at least one element was processed, 412 when none was."""
-    result, processed = service.update_products(session, ctx.settings, scope.account_id, price_list_id, items)
+    result, processed = update_products(session, ctx.settings, scope.account_id, price_list_id, items)
     return json_response(result, 200 if processed or not items else 412)
 
 
@@ -163,7 +166,7 @@ def put_products_fiscal(
     `PriceWithTaxes`), `TaxRuleCode` (an account fiscal tax rule used when no TaxRate is set), `FiscalCode`
     and `Origin`. Prices derived from the tax rate are recomputed. ActionResult per SKU; 412 when nothing
     was processed."""
-    result, processed = service.update_fiscal(session, ctx.settings, scope.account_id, items)
+    result, processed = update_fiscal(session, ctx.settings, scope.account_id, items)
     return json_response(result, 200 if processed or not items else 412)
 
 
@@ -187,7 +190,7 @@ def get_products_fiscal(
     """Fiscal data of the account's products ordered by `Id`; `EffectiveTaxRate` is the rate used for prices
     (the product's TaxRate, else its tax rule's percentage, else the hub default)."""
     filters = _filters(sku, brand, own_code, date_updated_from)
-    total, results = service.list_fiscal(session, ctx.settings, scope.account_id, filters, page)
+    total, results = list_fiscal(session, ctx.settings, scope.account_id, filters, page)
     return paged_response(page, total, results)
 
 
@@ -230,7 +233,7 @@ def delete_products_prices(
     Products shared to seller accounts are skipped with an item error. 200 when at least one product was
     removed, 412 (same ActionResult) when none was."""
     cap = ctx.settings.endpoint_limit("products.prices.delete").cap
-    result, removed, considered = service.delete_from_price_list(
+    result, removed, considered = delete_from_price_list(
         session, scope.account_id, scope.account_type, confirmation_token, body, cap
     )
     return json_response(result, 200 if removed or considered == 0 else 412)

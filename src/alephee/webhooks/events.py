@@ -273,7 +273,7 @@ def on_catalog_change(session: Session, change: Any) -> None:
     if not ids:
         return
     from alephee.products.models import Product
-    from alephee.products.service import stock_snapshots
+    from alephee.products.stock import stock_snapshots
 
     announced = {
         row[0]: row[1]
