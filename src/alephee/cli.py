@@ -617,7 +617,7 @@ def catalog_publish(
     sku: Annotated[list[str] | None, typer.Option(help="SKU to publish (repeatable); default: every product.")] = None,
 ) -> None:
     """Publish catalog products on a marketplace (one listing each; products already listed there are skipped)."""
-    from alephee.listings.service import publish_catalog
+    from alephee.listings.publish import publish_catalog
 
     with session_scope() as session:
         created = publish_catalog(session, account, marketplace, skus=sku or [])

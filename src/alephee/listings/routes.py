@@ -17,7 +17,9 @@ from alephee.http.params import MAX_INT32, query_bool, query_int
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
-from alephee.listings import service
+from alephee.listings.discounts import set_discounts
+from alephee.listings.prices import update_prices
+from alephee.listings.query import ListingFilters, parse_status_filter, search
 from alephee.listings.schemas import (
     ListingDiscountIn,
     ListingResultsOut,
@@ -25,6 +27,7 @@ from alephee.listings.schemas import (
     ListingUpdateIn,
     ProductListingOut,
 )
+from alephee.listings.status_updates import update_statuses
 
 router = api_router(tags=["Product listings"])
 
@@ -72,15 +75,15 @@ def search_listings(
 ) -> Response:
     """Listings ordered by `ID` (default) or `dateCreated`; every filter is optional and they combine with AND.
     `Price` is the published price (less the discount active now, see `OriginalPrice` and `Discount`)."""
-    filters = service.ListingFilters(
-        status=service.parse_status_filter(ctx.settings, status),
+    filters = ListingFilters(
+        status=parse_status_filter(ctx.settings, status),
         include_childs=bool(query_bool(include_childs, "includeChilds")),
         marketplace_id=query_int(marketplace_id, "marketplaceId", lo=0, hi=MAX_INT32),
         brand=brand or None,
         sku=sku or None,
         external_id=external_id or None,
     )
-    total, results = service.search(session, ctx.settings, scope.account_id, filters, page)
+    total, results = search(session, ctx.settings, scope.account_id, filters, page)
     return paged_response(page, total, results)
 
 
@@ -116,7 +119,7 @@ def put_listings(
     catalog; `Margin` and/or `AddedFixedValue` keep it following the product's price. Products that are kit
     components are refused. `ItemNumber` is 1-based; code 3579 reports each updated listing and code 3581
     (ItemNumber 0) the related listings updated with it. 412 when nothing was updated."""
-    result, processed = service.update_prices(session, scope.account_id, items)
+    result, processed = update_prices(session, scope.account_id, items)
     return json_response(result, 200 if processed or not items else 412)
 
 
@@ -148,7 +151,7 @@ def put_listings_status(
     that status, 404 unknown listing, 406 transition refused, 412 no stock to activate. A listing paused here
     stays paused when stock comes back. 400 (same body) when no listing could be changed."""
     include = bool(query_bool(include_kit_containers, "includeKitContainers"))
-    result, ok = service.update_statuses(session, ctx.settings, scope.account_id, items, include)
+    result, ok = update_statuses(session, ctx.settings, scope.account_id, items, include)
     return json_response(result, 200 if ok or not items else 400)
 
 
@@ -192,5 +195,5 @@ def post_listings_discounts(
     """`DiscountPercent` 0..100 between `StartDate` and `FinishDate` (UTC). Mercado Libre listings also need
     5 <= % < 80 and at most 7 days. A new discount replaces those overlapping its window; 0 % removes them.
     During the window the listing's `Price` is discounted. One result per listing; 400 when none was set."""
-    result, ok = service.set_discounts(session, ctx.settings, scope.account_id, items)
+    result, ok = set_discounts(session, ctx.settings, scope.account_id, items)
     return json_response(result, 200 if ok or not items else 400)

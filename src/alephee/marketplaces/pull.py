@@ -46,8 +46,8 @@ from alephee.errors import DomainError
 from alephee.http.numbers import to_int
 from alephee.http.params import MAX_INT64
 from alephee.listings.models import Listing
+from alephee.listings.publish import add_sold_quantity
 from alephee.listings.schemas import LISTING_TYPES
-from alephee.listings.service import add_sold_quantity
 from alephee.marketplaces.channels import (
     Channel,
     ChannelContext,
