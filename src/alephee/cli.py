@@ -577,7 +577,8 @@ def catalog_import(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from alephee.products.importer import ImportFileError, import_catalog, read_rows
+    from alephee.products.import_rows import ImportFileError, read_rows
+    from alephee.products.importer import import_catalog
 
     try:
         rows = read_rows(Path(file))
