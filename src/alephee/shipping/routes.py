@@ -22,7 +22,7 @@ from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paged_response, paging
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
-from alephee.shipping import service
+from alephee.shipping import addressing, packaging, scheduling, transportation
 from alephee.shipping.schemas import (
     PackInfo,
     PackInfoBody,
@@ -72,7 +72,7 @@ def get_packaging(
     session: Session = Depends(read_session),
 ) -> Response:
     """The packaging of the order's shipment; every property null while none was set."""
-    return json_response(service.get_packaging(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(packaging.get_packaging(session, scope.account_id, addressing.parse_order_id(order_id)))
 
 
 def get_packaging_by_query(
@@ -81,7 +81,7 @@ def get_packaging_by_query(
     session: Session = Depends(read_session),
 ) -> Response:
     """The packaging of the order's shipment (`orderId` in the query string)."""
-    return json_response(service.get_packaging(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(packaging.get_packaging(session, scope.account_id, addressing.parse_order_id(order_id)))
 
 
 def post_packaging(
@@ -92,8 +92,8 @@ def post_packaging(
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Replace the packaging of the order's shipment (every order of a cart travelling together); echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(packaging.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
 
 
 def post_packaging_by_query(
@@ -104,8 +104,8 @@ def post_packaging_by_query(
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Replace the packaging (`orderId` in the query string or `OrderId` in the body); echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(packaging.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
 
 
 def get_scheduling(
@@ -115,22 +115,22 @@ def get_scheduling(
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """Status, logistic type and the dated milestones of the order's shipment."""
-    oid = service.parse_order_id(order_id)
-    return json_response(service.get_scheduling(session, ctx.settings, scope.account_id, oid or 0))
+    oid = addressing.parse_order_id(order_id)
+    return json_response(scheduling.get_scheduling(session, ctx.settings, scope.account_id, oid or 0))
 
 
 def get_scheduling_by_query(
     scope: AccountScope = Depends(require_account),
     order_id: str | None = QUERY_ID,
-    page: Page = Depends(paging(service.SCHEDULING_SORTS)),
+    page: Page = Depends(paging(scheduling.SCHEDULING_SORTS)),
     session: Session = Depends(read_session),
     ctx: AppContext = Depends(get_context),
 ) -> Response:
     """One SchedulingInfo with `orderId`; without it, the account's orders in the paged envelope."""
-    oid = service.parse_order_id(order_id)
+    oid = addressing.parse_order_id(order_id)
     if oid is not None:
-        return json_response(service.get_scheduling(session, ctx.settings, scope.account_id, oid))
-    total, results = service.list_scheduling(session, ctx.settings, scope.account_id, page)
+        return json_response(scheduling.get_scheduling(session, ctx.settings, scope.account_id, oid))
+    total, results = scheduling.list_scheduling(session, ctx.settings, scope.account_id, page)
     return paged_response(page, total, results)
 
 
@@ -140,7 +140,9 @@ def get_transportation(
     session: Session = Depends(read_session),
 ) -> Response:
     """Transport mode and container of the order (`Transport` null while none was set)."""
-    return json_response(service.get_transportation(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(
+        transportation.get_transportation(session, scope.account_id, addressing.parse_order_id(order_id))
+    )
 
 
 def get_transportation_by_query(
@@ -149,7 +151,9 @@ def get_transportation_by_query(
     session: Session = Depends(read_session),
 ) -> Response:
     """Transport of the order (`orderId` in the query string)."""
-    return json_response(service.get_transportation(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(
+        transportation.get_transportation(session, scope.account_id, addressing.parse_order_id(order_id))
+    )
 
 
 def post_transportation(
@@ -159,8 +163,8 @@ def post_transportation(
     session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Set (or, with `"Transport": null`, remove) the transport of the order's shipment; echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_transportation(session, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(transportation.set_transportation(session, scope.account_id, url_id, body))
 
 
 def post_transportation_by_query(
@@ -170,8 +174,8 @@ def post_transportation_by_query(
     session: Session = Depends(write_session, scope="function"),
 ) -> Response:
     """Set the transport (`orderId` in the query string or `OrderId` in the body); echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_transportation(session, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(transportation.set_transportation(session, scope.account_id, url_id, body))
 
 
 # --- the route table ---------------------------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""Which orders a shipping request addresses: the order id from the URL or the body, the account's order, the
+orders travelling in the same shipment and their shipping row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.errors import InvalidInput, NotFound
+from alephee.http.numbers import int_from_text
+from alephee.http.params import MAX_INT64
+from alephee.orders import service as orders
+from alephee.orders import statuses as st
+from alephee.orders.models import Order
+from alephee.shipping.models import OrderShipping
+from alephee.shipping.values import (
+    NOT_AN_INTEGER,
+    as_int,
+)
+
+MAX_ORDER_ID = MAX_INT64
+
+ORDER_ID_REQUIRED = "orderId is required (in the path or the query string)"
+BAD_ORDER_ID = "orderId must be an integer"
+ORDER_ID_MISMATCH = "OrderId in the body ({body}) does not match the orderId of the URL ({url})"
+
+
+def parse_order_id(raw: str | None) -> int | None:
+    """An order id from the URL (None when absent; 400 when not an integer). Out-of-range ids are kept:
+    they simply match no order."""
+    if raw is None or not raw.strip():
+        return None
+    number = int_from_text(raw)
+    if number is None:
+        raise InvalidInput(BAD_ORDER_ID)
+    return number
+
+
+def resolve_order_id(url_id: int | None, body_id: Any) -> int:
+    """The order a write addresses: the URL's, else the body's ``OrderId``; both given must agree."""
+    from_body = as_int(body_id) if body_id is not None else None
+    if body_id is not None and from_body is None:
+        raise InvalidInput(NOT_AN_INTEGER.format(field="OrderId"))
+    if url_id is not None and from_body is not None and url_id != from_body:
+        raise InvalidInput(ORDER_ID_MISMATCH.format(body=from_body, url=url_id))
+    order_id = url_id if url_id is not None else from_body
+    if order_id is None:
+        raise InvalidInput(ORDER_ID_REQUIRED)
+    return order_id
+
+
+def order_for(session: Session, account_id: int, order_id: int) -> Order:
+    """The account's order (404 when absent, deleted, another account's or out of range)."""
+    if not 1 <= order_id <= MAX_ORDER_ID:
+        raise NotFound(orders.ORDER_NOT_FOUND)
+    return orders.order_row(session, account_id, order_id)
+
+
+def shipment_orders(session: Session, order: Order) -> list[Order]:
+    """The order and every order travelling with it (same cart and shipment), locked, ascending ids."""
+    together = Order.id == order.id
+    if order.pack_id and order.external_shipping_id is not None:
+        together = or_(
+            together, and_(Order.pack_id == order.pack_id, Order.external_shipping_id == order.external_shipping_id)
+        )
+    query = (
+        select(Order)
+        .where(Order.account_id == order.account_id, Order.status != st.DELETED, together)
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query)) or [order]
+
+
+def shipping_row(session: Session, order: Order) -> OrderShipping:
+    row = session.get(OrderShipping, order.id)
+    if row is None:
+        row = OrderShipping(order_id=order.id, account_id=order.account_id, updated_at=clock.utcnow())
+        session.add(row)
+    return row
