@@ -14,16 +14,25 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.accounts.models import AccountMarketplace
-from alephee.errors import InvalidInput, NotFound
+from alephee.errors import InvalidInput
 from alephee.listings import propagation, statuses
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import Marketplace
 from alephee.products.models import Product
-from alephee.products.stock import MOVE_UNKNOWN
+from alephee.products.stock import ProductNotFound
 
 # --- publishing (operators, demo) and sales (orders) -------------------------------------------------------
 
-NOT_CONNECTED = "Marketplace {marketplace} is not connected to account {account}"
+
+class MarketplaceNotConnected(InvalidInput):
+    """The account has not connected the marketplace it publishes on (400)."""
+
+    message = "Marketplace {marketplace} is not connected to account {account}"
+
+    def __init__(self, marketplace_id: int, account_id: int) -> None:
+        super().__init__(self.message.format(marketplace=marketplace_id, account=account_id))
+
+
 ML_DOMAINS = {
     "MLA": "articulo.mercadolibre.com.ar",
     "MLB": "produto.mercadolivre.com.br",
@@ -100,10 +109,10 @@ def publish_products(session: Session, account_id: int, specs: Sequence[PublishS
     for spec in specs:
         product = found.get(spec.product_id)
         if product is None:
-            raise NotFound(MOVE_UNKNOWN.format(id=spec.product_id, account=account_id))
+            raise ProductNotFound(spec.product_id, account_id)
         marketplace = marketplaces.get(spec.marketplace_id)
         if marketplace is None:
-            raise InvalidInput(NOT_CONNECTED.format(marketplace=spec.marketplace_id, account=account_id))
+            raise MarketplaceNotConnected(spec.marketplace_id, account_id)
         ml = marketplace.family == propagation.ML_FAMILY
         category = spec.category or ((f"{marketplace.site_id}3530", "Otros") if ml else None)
         created = spec.created_at or now

@@ -35,7 +35,15 @@ from alephee.products.models import Brand, Product
 from alephee.products.schemas import GroupedPublicationsOut, IdNameOut, PublicationDetailOut
 from alephee.products.schemas import KeyValueOut as ProductKeyValueOut
 
-UNKNOWN_STATUS = "Unknown listing status {code}; known codes: {codes}"
+
+class UnknownListingStatus(InvalidInput):
+    """The ``status`` filter is not a listing status code (400)."""
+
+    message = "Unknown listing status {code}; known codes: {codes}"
+
+    def __init__(self, code: str, codes: str) -> None:
+        super().__init__(self.message.format(code=code, codes=codes))
+
 
 # --- reads -------------------------------------------------------------------------------------------------
 
@@ -61,7 +69,7 @@ def parse_status_filter(settings: Settings, raw: str | None) -> str | None:
     code = int_from_text(raw)
     name = table.from_code(code) if code is not None else None
     if name is None:
-        raise InvalidInput(UNKNOWN_STATUS.format(code=raw.strip(), codes=codes))
+        raise UnknownListingStatus(raw.strip(), codes)
     return name
 
 

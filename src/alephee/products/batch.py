@@ -30,6 +30,12 @@ from alephee.products.schemas import ProductFiscalIn, ProductUpdateIn
 # --- account and price-list context ------------------------------------------------------------------
 
 
+class AccountNotFound(Unauthorized):
+    """The account of the request no longer exists (401)."""
+
+    message = "The accountId is not associated with the given API_KEY"
+
+
 @dataclass(slots=True)
 class AccountContext:
     """What a batch needs to know about the account, loaded once per request."""
@@ -54,7 +60,7 @@ def load_account_context(session: Session, settings: Settings, account_id: int) 
         select(Account.account_type, Account.b2b_portal_enabled).where(Account.id == account_id)
     ).one_or_none()
     if row is None:
-        raise Unauthorized("The accountId is not associated with the given API_KEY")
+        raise AccountNotFound()
     taxes = {
         code.lower(): pct
         for code, pct in session.execute(

@@ -38,8 +38,22 @@ def get_or_create_brand(session: Session, account_id: int, name: str, cache: dic
     return brand_id
 
 
-SHARE_SOURCE_TYPE = "Products can only be shared from a BRAND or DISTRIBUTOR account"
-SHARE_TARGET_TYPE = "Products can only be shared to a seller-type account"
+class ShareAccountNotFound(NotFound):
+    """The source or the target account of a share does not exist (404)."""
+
+    message = "Account not found"
+
+
+class ShareSourceRefused(InvalidInput):
+    """Products are shared only from a brand or distributor account (400)."""
+
+    message = "Products can only be shared from a BRAND or DISTRIBUTOR account"
+
+
+class ShareTargetRefused(InvalidInput):
+    """Products are shared only to a seller-type account (400)."""
+
+    message = "Products can only be shared to a seller-type account"
 
 
 def share_products(session: Session, source_account_id: int, target_account_id: int, skus: Sequence[str]) -> int:
@@ -49,11 +63,11 @@ def share_products(session: Session, source_account_id: int, target_account_id: 
     source = session.get(Account, source_account_id)
     target = session.get(Account, target_account_id)
     if source is None or target is None:
-        raise NotFound("Account not found")
+        raise ShareAccountNotFound()
     if source.account_type not in CATALOG_OWNERS:
-        raise InvalidInput(SHARE_SOURCE_TYPE)
+        raise ShareSourceRefused()
     if target.account_type not in rules.SELLING_TYPES:
-        raise InvalidInput(SHARE_TARGET_TYPE)
+        raise ShareTargetRefused()
     stmt = (
         select(Product, Brand).join(Brand, Brand.id == Product.brand_id).where(Product.account_id == source_account_id)
     )

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 
 from alephee.accounts.models import PriceList
 from alephee.config import Settings
-from alephee.errors import InvalidInput, NotFound
+from alephee.errors import InvalidInput
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.params import MAX_INT32
 from alephee.products import hooks
 from alephee.products.brands import brand_key
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
-from alephee.products.price_lists import UNKNOWN_PRICE_LIST
+from alephee.products.price_lists import PriceListNotFound
 from alephee.products.schemas import (
     CATALOG_STATUSES,
     KIT,
@@ -46,7 +46,13 @@ from alephee.products.stock import StockSnapshot, stock_snapshots
 ZERO = Decimal(0)
 
 
-BAD_CODE_LIST = "'{name}' must be a comma-separated list of integers ({allowed})"
+class CodeListInvalid(InvalidInput):
+    """A ``types``/``catalogStatus`` filter is not a list of known codes (400)."""
+
+    message = "'{name}' must be a comma-separated list of integers ({allowed})"
+
+    def __init__(self, name: str, allowed: str) -> None:
+        super().__init__(self.message.format(name=name, allowed=allowed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,7 @@ def parse_code_list(raw: str | None, name: str, allowed: Collection[int]) -> tup
             continue
         code = int_from_text(text)
         if code is None or code not in allowed:
-            raise InvalidInput(BAD_CODE_LIST.format(name=name, allowed=allowed_text))
+            raise CodeListInvalid(name, allowed_text)
         out.append(code)
     return tuple(dict.fromkeys(out))
 
@@ -103,7 +109,7 @@ def list_products(
         )
         is None
     ):
-        raise NotFound(UNKNOWN_PRICE_LIST.format(id=price_list_id))
+        raise PriceListNotFound(price_list_id)
     conditions: list[Any] = [Product.account_id == account_id]
     if filters.sku:
         conditions.append(Product.sku == filters.sku.strip())

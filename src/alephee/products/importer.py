@@ -37,6 +37,15 @@ from alephee.products.schemas import (
 )
 
 
+class ImportPriceListNotFound(InvalidInput):
+    """The import's ``--price-list`` names no price list of the account."""
+
+    message = "price list '{name}' does not exist in the account"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(self.message.format(name=name))
+
+
 @dataclass
 class RowError:
     """One rejected row."""
@@ -176,7 +185,7 @@ def _context(session: Session, settings: Any, account_id: int, price_list: str |
     if price_list is not None:
         chosen = _price_list_id(ctx, price_list)
         if chosen is None:
-            raise InvalidInput(f"price list '{price_list}' does not exist in the account")
+            raise ImportPriceListNotFound(price_list)
         ctx.default_price_list = chosen
     return ctx
 

@@ -29,8 +29,19 @@ from alephee.products.schemas import PLProductInfoIn, PriceListInfoIn
 products_t = Product.__table__
 
 
-BAD_PRICE_LIST_ID = f"'priceListId' must be an integer between 0 and {MAX_INT32}"
-UNKNOWN_PRICE_LIST = "Price list {id} does not exist in this account"
+class PriceListIdInvalid(InvalidInput):
+    """``priceListId`` is not an integer between 0 and 2^31-1 (400)."""
+
+    message = f"'priceListId' must be an integer between 0 and {MAX_INT32}"
+
+
+class PriceListNotFound(NotFound):
+    """The price list is not one of the account's (404)."""
+
+    message = "Price list {id} does not exist in this account"
+
+    def __init__(self, price_list_id: int) -> None:
+        super().__init__(self.message.format(id=price_list_id))
 
 
 def parse_price_list_id(raw: str | None) -> int | None:
@@ -39,7 +50,7 @@ def parse_price_list_id(raw: str | None) -> int | None:
         return None
     value = int_from_text(raw)
     if value is None or not 0 <= value <= MAX_INT32:
-        raise InvalidInput(BAD_PRICE_LIST_ID)
+        raise PriceListIdInvalid()
     return value
 
 
@@ -50,7 +61,7 @@ def resolve_price_list(session: Session, account_id: int, raw: str | None) -> in
     if wanted is not None:
         found = session.scalar(select(PriceList.id).where(PriceList.id == wanted, PriceList.account_id == account_id))
         if found is None:
-            raise NotFound(UNKNOWN_PRICE_LIST.format(id=wanted))
+            raise PriceListNotFound(wanted)
         return found
     return session.scalar(
         select(PriceList.id)
@@ -77,11 +88,38 @@ def sale_prices(session: Session, product_ids: Collection[int], price_list_ids: 
 
 # --- DELETE /v2/products/prices (spec 40 §5) -------------------------------------------------------------
 
-DELETE_ACCOUNT_TYPE = "Only BRAND and WHOLESALER/DISTRIBUTOR accounts can remove products from a price list"
-DELETE_NOT_ENABLED = (
-    "Removing products from price lists is not enabled for this account; ask customer service to enable it"
-)
-TOKEN_REQUIRED = "The confirmationToken query parameter is required: get one from GET logintoken with module=2"
+
+class DeleteRefusedForAccountType(Forbidden):
+    """Only brand and wholesaler/distributor accounts remove products from a price list (403)."""
+
+    message = "Only BRAND and WHOLESALER/DISTRIBUTOR accounts can remove products from a price list"
+
+
+class DeleteNotEnabled(Forbidden):
+    """Removal from price lists is not enabled for the account (403)."""
+
+    message = "Removing products from price lists is not enabled for this account; ask customer service to enable it"
+
+
+class ConfirmationTokenRequired(Forbidden):
+    """No ``confirmationToken`` was sent (403)."""
+
+    message = "The confirmationToken query parameter is required: get one from GET logintoken with module=2"
+
+
+class ConfirmationTokenRefused(Forbidden):
+    """The ``confirmationToken`` is unknown, expired, of another module or account (403, its reason)."""
+
+
+class TooManyPriceListProducts(PayloadTooLarge):
+    """More products than the endpoint's cap; nothing was processed (413)."""
+
+    message = TOO_MANY
+
+    def __init__(self, count: int, cap: int) -> None:
+        super().__init__(self.message.format(count=count, cap=cap))
+
+
 DELETE_NOT_IN_LIST = "The given SKU was not found or it is not assigned to the given price list ID"
 DELETE_SHARED = (
     "The product with SKU {sku} is shared to one or more seller accounts. Cannot remove the product from the "
@@ -92,9 +130,9 @@ DELETE_SHARED = (
 def check_delete_allowed(session: Session, account_id: int, account_type: str) -> None:
     """Preconditions (a) and (b) of spec 40 §5.2 (403 otherwise)."""
     if account_type not in CATALOG_OWNERS:
-        raise Forbidden(DELETE_ACCOUNT_TYPE)
+        raise DeleteRefusedForAccountType()
     if not session.scalar(select(Account.allow_pricelist_delete).where(Account.id == account_id)):
-        raise Forbidden(DELETE_NOT_ENABLED)
+        raise DeleteNotEnabled()
 
 
 def delete_from_price_list(
@@ -114,16 +152,16 @@ def delete_from_price_list(
     check_delete_allowed(session, account_id, account_type)
     requested = body.Products or []
     if cap is not None and len(requested) > cap:
-        raise PayloadTooLarge(TOO_MANY.format(count=len(requested), cap=cap))
+        raise TooManyPriceListProducts(len(requested), cap)
     owner = session.scalar(select(PriceList.account_id).where(PriceList.id == body.PriceListId))
     if owner != account_id:
-        raise NotFound(UNKNOWN_PRICE_LIST.format(id=body.PriceListId))
+        raise PriceListNotFound(body.PriceListId)
     if token is None or not token.strip():
-        raise Forbidden(TOKEN_REQUIRED)
+        raise ConfirmationTokenRequired()
     try:
         check_confirmation_token(session, token, account_id=account_id)
     except Unauthorized as exc:  # spec 40 §5.5: token problems are 403 with a clear message
-        raise Forbidden(exc.message) from None
+        raise ConfirmationTokenRefused(exc.message) from None
     result = ActionResultBuilder("SKU")
     targets: list[tuple[ItemOutcome, ProductState]] = []
     if requested:

@@ -43,8 +43,20 @@ def kit_components_among(session: Session, product_ids: Collection[int]) -> set[
 
 # --- atomic stock movement for other domains ------------------------------------------------------------
 
-MOVE_UNKNOWN = "Product {id} does not exist in account {account}"
-MOVE_MASTER = "A variation master has no stock of its own; move one of its variations"
+
+class ProductNotFound(NotFound):
+    """The product is not one of the account's (404)."""
+
+    message = "Product {id} does not exist in account {account}"
+
+    def __init__(self, product_id: int, account_id: int) -> None:
+        super().__init__(self.message.format(id=product_id, account=account_id))
+
+
+class MasterHasNoStock(InvalidInput):
+    """A variation master's stock is its variations'; it cannot be moved itself (400)."""
+
+    message = "A variation master has no stock of its own; move one of its variations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +94,10 @@ def move_stock_detailed(session: Session, account_id: int, product_id: int, delt
         )
     ).one_or_none()
     if row is None:
-        raise NotFound(MOVE_UNKNOWN.format(id=product_id, account=account_id))
+        raise ProductNotFound(product_id, account_id)
     product_type, quantity, parent_id = row
     if product_type == VARIATION_MASTER:
-        raise InvalidInput(MOVE_MASTER)
+        raise MasterHasNoStock()
     if product_type == KIT:
         return _move_kit(session, account_id, product_id, delta)
     now = clock.utcnow()

@@ -17,15 +17,38 @@ from alephee.orders import statuses as st
 from alephee.orders.models import Order
 from alephee.shipping.models import OrderShipping
 from alephee.shipping.values import (
-    NOT_AN_INTEGER,
+    NotAnInteger,
     as_int,
 )
 
 MAX_ORDER_ID = MAX_INT64
 
-ORDER_ID_REQUIRED = "orderId is required (in the path or the query string)"
-BAD_ORDER_ID = "orderId must be an integer"
-ORDER_ID_MISMATCH = "OrderId in the body ({body}) does not match the orderId of the URL ({url})"
+
+class OrderIdRequired(InvalidInput):
+    """No order id in the path, the query string or the body (400)."""
+
+    message = "orderId is required (in the path or the query string)"
+
+
+class OrderIdInvalid(InvalidInput):
+    """The order id of the URL is not an integer (400)."""
+
+    message = "orderId must be an integer"
+
+
+class OrderIdMismatch(InvalidInput):
+    """The body's ``OrderId`` names another order than the URL (400)."""
+
+    message = "OrderId in the body ({body}) does not match the orderId of the URL ({url})"
+
+    def __init__(self, body_id: int, url_id: int) -> None:
+        super().__init__(self.message.format(body=body_id, url=url_id))
+
+
+class ShippingOrderNotFound(NotFound):
+    """The order does not exist in the account (deleted, another account's or out of range) (404)."""
+
+    message = orders.ORDER_NOT_FOUND
 
 
 def parse_order_id(raw: str | None) -> int | None:
@@ -35,7 +58,7 @@ def parse_order_id(raw: str | None) -> int | None:
         return None
     number = int_from_text(raw)
     if number is None:
-        raise InvalidInput(BAD_ORDER_ID)
+        raise OrderIdInvalid()
     return number
 
 
@@ -43,19 +66,19 @@ def resolve_order_id(url_id: int | None, body_id: Any) -> int:
     """The order a write addresses: the URL's, else the body's ``OrderId``; both given must agree."""
     from_body = as_int(body_id) if body_id is not None else None
     if body_id is not None and from_body is None:
-        raise InvalidInput(NOT_AN_INTEGER.format(field="OrderId"))
+        raise NotAnInteger("OrderId")
     if url_id is not None and from_body is not None and url_id != from_body:
-        raise InvalidInput(ORDER_ID_MISMATCH.format(body=from_body, url=url_id))
+        raise OrderIdMismatch(from_body, url_id)
     order_id = url_id if url_id is not None else from_body
     if order_id is None:
-        raise InvalidInput(ORDER_ID_REQUIRED)
+        raise OrderIdRequired()
     return order_id
 
 
 def order_for(session: Session, account_id: int, order_id: int) -> Order:
     """The account's order (404 when absent, deleted, another account's or out of range)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise NotFound(orders.ORDER_NOT_FOUND)
+        raise ShippingOrderNotFound()
     return orders.order_row(session, account_id, order_id)
 
 

@@ -20,7 +20,7 @@ from alephee.marketplaces.outbox import enqueue
 from alephee.orders import shipping_rules as ship
 from alephee.orders.models import ORIGIN_MARKETPLACE
 from alephee.shipping.addressing import (
-    ORDER_ID_REQUIRED,
+    OrderIdRequired,
     order_for,
     resolve_order_id,
     shipment_orders,
@@ -31,16 +31,14 @@ from alephee.shipping.schemas import (
     PackInfoIn,
 )
 from alephee.shipping.values import (
-    BAD_CODE,
-    FIELD_REQUIRED,
-    NEGATIVE,
-    NOT_A_NUMBER,
-    NOT_AN_INTEGER,
-    NOT_POSITIVE,
-    TOO_LARGE,
-    allowed_codes,
+    CodeInvalid,
+    FieldRequired,
+    NegativeValue,
+    NotAnInteger,
+    NotANumber,
+    NotPositive,
+    ValueTooLarge,
     as_int,
-    shown,
 )
 
 PACKAGING_TOPIC = "order.packaging"
@@ -48,29 +46,36 @@ PACKAGING_TOPIC = "order.packaging"
 # Decimal places kept for measures (the client's value is rounded half-even to this).
 MEASURE_PLACES = Decimal("0.0001")
 
-NET_OVER_GROSS = "Weight.Liquid (net weight, {liquid}) cannot be greater than Weight.Gross ({gross})"
+
+class NetOverGross(InvalidInput):
+    """The net weight is greater than the gross weight (400)."""
+
+    message = "Weight.Liquid (net weight, {liquid}) cannot be greater than Weight.Gross ({gross})"
+
+    def __init__(self, liquid: Decimal, gross: Decimal) -> None:
+        super().__init__(self.message.format(liquid=liquid.normalize(), gross=gross.normalize()))
 
 
 def _code(value: Any, field: str, table: Mapping[int, str]) -> int:
     if value is None:
-        raise InvalidInput(FIELD_REQUIRED.format(field=field))
+        raise FieldRequired(field)
     code = as_int(value)
     if code is None or code not in table:
-        raise InvalidInput(BAD_CODE.format(field=field, value=shown(value), allowed=allowed_codes(table)))
+        raise CodeInvalid(field, value, table)
     return code
 
 
 def _quantity(value: Any, settings: Settings) -> int:
     field = "Quantity"
     if value is None:
-        raise InvalidInput(FIELD_REQUIRED.format(field=field))
+        raise FieldRequired(field)
     number = as_int(value)
     if number is None:
-        raise InvalidInput(NOT_AN_INTEGER.format(field=field))
+        raise NotAnInteger(field)
     if number < 1:
-        raise InvalidInput(NOT_POSITIVE.format(field=field))
+        raise NotPositive(field)
     if number > settings.shipping_max_package_quantity:
-        raise InvalidInput(TOO_LARGE.format(field=field, max=settings.shipping_max_package_quantity))
+        raise ValueTooLarge(field, settings.shipping_max_package_quantity)
     return number
 
 
@@ -78,17 +83,17 @@ def _measure(value: Any, field: str, settings: Settings, *, zero_ok: bool = Fals
     """A length or weight: a finite JSON number (or numeric text), rounded to 4 places, > 0 (≥ 0 when
     ``zero_ok``), at most ``shipping_max_measure``. The unit is the sibling MeasureType: never converted."""
     if value is None:
-        raise InvalidInput(FIELD_REQUIRED.format(field=field))
+        raise FieldRequired(field)
     number = to_decimal(value, exponent=True)  # "1.5e2" as text was always accepted here
     if number is None:
-        raise InvalidInput(NOT_A_NUMBER.format(field=field))
+        raise NotANumber(field)
     if number > settings.shipping_max_measure:
-        raise InvalidInput(TOO_LARGE.format(field=field, max=settings.shipping_max_measure))
+        raise ValueTooLarge(field, settings.shipping_max_measure)
     if number < 0:
-        raise InvalidInput((NEGATIVE if zero_ok else NOT_POSITIVE).format(field=field))
+        raise NegativeValue(field) if zero_ok else NotPositive(field)
     number = number.quantize(MEASURE_PLACES, rounding=ROUND_HALF_EVEN)
     if number == 0 and not zero_ok:
-        raise InvalidInput(NOT_POSITIVE.format(field=field))
+        raise NotPositive(field)
     return number
 
 
@@ -123,7 +128,7 @@ def parse_pack_info(body: PackInfoIn, settings: Settings) -> dict[str, Any]:
         gross = _measure(weight.Gross, "Weight.Gross", settings)
         liquid = _measure(weight.Liquid, "Weight.Liquid", settings, zero_ok=True)
         if liquid > gross:
-            raise InvalidInput(NET_OVER_GROSS.format(liquid=liquid.normalize(), gross=gross.normalize()))
+            raise NetOverGross(liquid, gross)
         stored["Weight"] = {"MeasureType": measure, "Gross": _number(gross), "Liquid": _number(liquid)}
     return stored
 
@@ -136,7 +141,7 @@ def pack_info_of(stored: dict[str, Any] | None) -> PackInfo:
 def get_packaging(session: Session, account_id: int, order_id: int | None) -> PackInfo:
     """GET packaging (spec 30 §1)."""
     if order_id is None:
-        raise InvalidInput(ORDER_ID_REQUIRED)
+        raise OrderIdRequired()
     return pack_info_of(order_for(session, account_id, order_id).package_info)
 
 

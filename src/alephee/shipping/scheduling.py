@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.errors import NotFound
 from alephee.http.paging import Page, SortOption
 from alephee.orders import service as orders
 from alephee.orders import shipping_rules as ship
@@ -22,6 +21,7 @@ from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory
 from alephee.orders.schemas import KeyValue, MarketPlaceRef, SellerAccountOut
 from alephee.shipping.addressing import (
     MAX_ORDER_ID,
+    ShippingOrderNotFound,
     order_for,
     shipment_orders,
     shipping_row,
@@ -183,10 +183,10 @@ def _schedulings(session: Session, settings: Settings, rows: Sequence[Any]) -> l
 def get_scheduling(session: Session, settings: Settings, account_id: int, order_id: int) -> SchedulingInfo:
     """GET scheduling of one order (spec 30 §2)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
-        raise NotFound(orders.ORDER_NOT_FOUND)
+        raise ShippingOrderNotFound()
     row = session.execute(_scheduling_query(account_id).where(Order.id == order_id)).first()
     if row is None:
-        raise NotFound(orders.ORDER_NOT_FOUND)
+        raise ShippingOrderNotFound()
     return _schedulings(session, settings, [row])[0]
 
 

@@ -13,7 +13,7 @@ from alephee.http.params import MAX_INT32
 from alephee.orders import shipping_rules as ship
 from alephee.orders.models import ORIGIN_B2B, Order
 from alephee.shipping.addressing import (
-    ORDER_ID_REQUIRED,
+    OrderIdRequired,
     order_for,
     resolve_order_id,
     shipment_orders,
@@ -32,10 +32,36 @@ from alephee.shipping.values import (
     shown,
 )
 
-TRANSPORT_REQUIRED = "Send Transport (an object with Mode and Container, or null to remove the transport data)"
-BAD_MODE = "Invalid Transport.Mode {value}: use {allowed}"
-MODE_MISMATCH = "Transport.Mode.Id {id} and Transport.Mode.Name '{name}' name different modes"
-BAD_CONTAINER = "Transport.Container must be an integer between 1 and {max}"
+
+class TransportRequired(InvalidInput):
+    """The body has no ``Transport`` (400)."""
+
+    message = "Send Transport (an object with Mode and Container, or null to remove the transport data)"
+
+
+class TransportModeInvalid(InvalidInput):
+    """``Transport.Mode`` names no transport mode (400; the message lists them)."""
+
+    message = "Invalid Transport.Mode {value}: use {allowed}"
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(self.message.format(value=shown(value), allowed=allowed_codes(ship.TRANSPORT_MODES)))
+
+
+class TransportModeMismatch(InvalidInput):
+    """``Transport.Mode.Id`` and ``Transport.Mode.Name`` name different modes (400)."""
+
+    message = "Transport.Mode.Id {id} and Transport.Mode.Name '{name}' name different modes"
+
+    def __init__(self, mode_id: int, name: Any) -> None:
+        super().__init__(self.message.format(id=mode_id, name=name))
+
+
+class ContainerInvalid(InvalidInput):
+    """``Transport.Container`` is not an integer between 1 and 2^31-1 (400)."""
+
+    message = f"Transport.Container must be an integer between 1 and {MAX_INT32}"
+
 
 # --- transportation -----------------------------------------------------------------------------------------------
 
@@ -47,10 +73,6 @@ def _mode_by_name(value: Any) -> int | None:
     return next((code for code, name in ship.TRANSPORT_MODES.items() if name == text), None)
 
 
-def _bad_mode(value: Any) -> InvalidInput:
-    return InvalidInput(BAD_MODE.format(value=shown(value), allowed=allowed_codes(ship.TRANSPORT_MODES)))
-
-
 def parse_mode(value: Any) -> int | None:
     """Transport.Mode from ``{"Id", "Name"}`` (either or both), a code or a name; None when null."""
     if value is None:
@@ -59,20 +81,20 @@ def parse_mode(value: Any) -> int | None:
         id_raw, name_raw = raw_property(value, "Id"), raw_property(value, "Name")
         by_id = as_int(id_raw) if id_raw is not None else None
         if id_raw is not None and by_id not in ship.TRANSPORT_MODES:
-            raise _bad_mode(id_raw)
+            raise TransportModeInvalid(id_raw)
         by_name = _mode_by_name(name_raw) if name_raw is not None else None
         if name_raw is not None and by_name is None:
-            raise _bad_mode(name_raw)
+            raise TransportModeInvalid(name_raw)
         if by_id is not None and by_name is not None and by_id != by_name:
-            raise InvalidInput(MODE_MISMATCH.format(id=by_id, name=name_raw))
+            raise TransportModeMismatch(by_id, name_raw)
         if by_id is None and by_name is None:
-            raise _bad_mode(value)
+            raise TransportModeInvalid(value)
         return by_id if by_id is not None else by_name
     code = as_int(value)
     if code is None:
         code = _mode_by_name(value)
     if code not in ship.TRANSPORT_MODES:
-        raise _bad_mode(value)
+        raise TransportModeInvalid(value)
     return code
 
 
@@ -82,7 +104,7 @@ def parse_container(value: Any) -> int | None:
         return None
     number = as_int(value)
     if number is None or not 1 <= number <= MAX_INT32:
-        raise InvalidInput(BAD_CONTAINER.format(max=MAX_INT32))
+        raise ContainerInvalid()
     return number
 
 
@@ -101,7 +123,7 @@ def _transportation(order: Order, extra: OrderShipping | None) -> Transportation
 def get_transportation(session: Session, account_id: int, order_id: int | None) -> TransportationInfo:
     """GET transportation (spec 30 §3)."""
     if order_id is None:
-        raise InvalidInput(ORDER_ID_REQUIRED)
+        raise OrderIdRequired()
     order = order_for(session, account_id, order_id)
     return _transportation(order, session.get(OrderShipping, order.id))
 
@@ -119,7 +141,7 @@ def set_transportation(
     elif "Mode" in sent or "Container" in sent:
         mode, container = parse_mode(body.Mode), parse_container(body.Container)
     else:
-        raise InvalidInput(TRANSPORT_REQUIRED)
+        raise TransportRequired()
     order = order_for(session, account_id, order_id)
     now = clock.utcnow()
     for member in shipment_orders(session, order):
