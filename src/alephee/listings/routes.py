@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts.auth import AccountScope, require_account
+from alephee.accounts.auth import Account
 from alephee.http.body import body_doc, json_array
-from alephee.http.context import AppContext, get_context
-from alephee.http.deps import read_session, write_session
+from alephee.http.deps import Context, ReadSession, WriteSession
 from alephee.http.errors import error_responses
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32, query_bool, query_int
@@ -58,7 +56,8 @@ ID_SORT = SortOption("ID", "ID")
     summary="Search the account's product listings",
 )
 def search_listings(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     status: str | None = Query(
         None, description="Only listings in this status: 1 Active, 2 Paused, 3 Finished, 4 UnderReview, 5 Inactive."
     ),
@@ -70,8 +69,8 @@ def search_listings(
     sku: str | None = Query(None, description="Exact SKU (the listing's SKU or its product's SKU)."),
     external_id: str | None = Query(None, alias="externalID", description="Exact marketplace listing id, e.g. MLA…"),
     page: Page = Depends(paging([ID_SORT, DATE_CREATED_SORT])),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Listings ordered by `ID` (default) or `dateCreated`; every filter is optional and they combine with AND.
     `Price` is the published price (less the discount active now, see `OriginalPrice` and `Discount`)."""
@@ -111,9 +110,10 @@ UPDATE_DOC = body_doc(
     summary="Alias of PUT /v2/productlistings (singular path of the docs' example)",
 )
 def put_listings(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
+    session: WriteSession,
 ) -> Response:
     """Only active listings are changed. `Price` fixes the price and disconnects the listing from the
     catalog; `Margin` and/or `AddedFixedValue` keep it following the product's price. Products that are kit
@@ -137,15 +137,16 @@ STATUS_DOC = body_doc(
     summary="Set the status of product listings",
 )
 def put_listings_status(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     include_kit_containers: str | None = Query(
         None,
         alias="includeKitContainers",
         description="true: with Brand+SKU, also change the listings of every kit containing that SKU.",
     ),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Targets: 1 Active, 2 Paused, 3 Finished (final). One result per listing: 200 changed, 304 already in
     that status, 404 unknown listing, 406 transition refused, 412 no stock to activate. A listing paused here
@@ -187,10 +188,11 @@ DISCOUNT_DOC = body_doc(
     summary="Alias of POST /v2/productlistings/discounts (the docs' example path)",
 )
 def post_listings_discounts(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """`DiscountPercent` 0..100 between `StartDate` and `FinishDate` (UTC). Mercado Libre listings also need
     5 <= % < 80 and at most 7 days. A new discount replaces those overlapping its window; 0 % removes them.

@@ -108,7 +108,7 @@ class ConfirmationTokenRequired(Forbidden):
 
 
 class ConfirmationTokenRefused(Forbidden):
-    """The ``confirmationToken`` is unknown, expired, of another module or account (403, its reason)."""
+    """The ``confirmationToken`` is unknown, expired, or of another module or account; the message says which (403)."""
 
 
 class TooManyPriceListProducts(PayloadTooLarge):

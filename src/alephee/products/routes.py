@@ -5,22 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts.auth import AccountScope, require_account
+from alephee.accounts.auth import Account
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_array, json_object
-from alephee.http.context import AppContext, get_context
 from alephee.http.dates import parse_filter_datetime
-from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import Page, Paged, SortOption, paged_response, paging
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
-from alephee.http.wire import ErrorBody, json_response
+from alephee.http.wire import json_response
+from alephee.products.batch import AccountNotFound
 from alephee.products.bulk_update import update_products
-from alephee.products.catalog import ProductFilters, list_products, parse_code_list
+from alephee.products.catalog import CodeListInvalid, ProductFilters, list_products, parse_code_list
 from alephee.products.fiscal import list_fiscal, update_fiscal
-from alephee.products.price_lists import delete_from_price_list, parse_price_list_id
+from alephee.products.price_lists import (
+    ConfirmationTokenRefused,
+    ConfirmationTokenRequired,
+    DeleteNotEnabled,
+    DeleteRefusedForAccountType,
+    PriceListIdInvalid,
+    PriceListNotFound,
+    TooManyPriceListProducts,
+    delete_from_price_list,
+    parse_price_list_id,
+)
 from alephee.products.schemas import (
     CATALOG_STATUSES,
     PRODUCT_TYPES,
@@ -34,13 +44,10 @@ from alephee.products.schemas import (
 
 router = api_router(tags=["Products"])
 
-ERRORS = error_responses(400, 401, 404, 416, 429, _404="Price list not found in the account")
-BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
-    **{k: v for k, v in ERRORS.items() if k != 416},
-    412: {"model": ActionResult, "description": "No element could be processed (same ActionResult body)"},
-    413: {"model": ErrorBody, "description": "More elements than the endpoint's cap; nothing was processed"},
-    415: {"model": ErrorBody, "description": "Body is not JSON"},
-}
+# What reading a JSON body can refuse (http.body): not JSON or not the expected shape, over the cap, wrong type.
+JSON_BODY_REFUSALS = (InvalidInput, PayloadTooLarge, UnsupportedMediaType)
+# A batch where no element could be processed answers 412 with the same ActionResult.
+NOTHING_PROCESSED = {"model": ActionResult, "description": "No element could be processed (same ActionResult body)"}
 ID_SORT = SortOption("ID", "ID")
 
 
@@ -80,11 +87,20 @@ SINCE_TYPO_QUERY = Query(None, alias="dateUpdateFrom", description="Alias of dat
     "/products",
     name="products.list",
     response_model=Paged[ProductCatalogOut],
-    responses={**ERRORS, 206: {"model": Paged[ProductCatalogOut], "description": "limit over 1000: capped page"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        PriceListIdInvalid,
+        CodeListInvalid,
+        PriceListNotFound,
+        RangeNotSatisfiable,
+        _206={"model": Paged[ProductCatalogOut], "description": "limit over 1000: capped page"},
+    ),
     summary="Read the catalog: identification, stock, prices per price list, kits, publications",
 )
 def get_products(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     sku: str | None = SKU_QUERY,
     brand: str | None = BRAND_QUERY,
     own_code: str | None = OWN_CODE_QUERY,
@@ -103,8 +119,8 @@ def get_products(
         "4 Observed and rejected, 5 Deleted.",
     ),
     page: Page = Depends(paging([ID_SORT])),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Products of the account ordered by `Id`. Filters combine with AND; `priceListId` narrows the price
     array only. `limit` above 1000 answers 206 with 1000 products."""
@@ -119,7 +135,14 @@ def get_products(
     "/products",
     name="products.update",
     response_model=ActionResult,
-    responses=BATCH_ERRORS,
+    responses=responses_for(
+        *AUTHENTICATED,
+        *JSON_BODY_REFUSALS,
+        AccountNotFound,
+        PriceListIdInvalid,
+        PriceListNotFound,
+        _412=NOTHING_PROCESSED,
+    ),
     openapi_extra=body_doc(
         ProductUpdateIn,
         array=True,
@@ -129,15 +152,16 @@ def get_products(
     summary="Update stock and/or prices of catalog products",
 )
 def post_products(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     price_list_id: str | None = Query(
         None,
         alias="priceListId",
         description="Price list the prices go to; omit it to use the account's default (or only) list.",
     ),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Each element is validated and applied on its own (an invalid element changes nothing). The
     ActionResult lists the elements with messages (errors, warnings such as a Movement clamped at 0); Ok
@@ -150,17 +174,18 @@ def post_products(
     "/products/fiscal",
     name="products.fiscal.update",
     response_model=ActionResult,
-    responses=BATCH_ERRORS,
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, AccountNotFound, _412=NOTHING_PROCESSED),
     openapi_extra=body_doc(
         ProductFiscalIn, array=True, description="Array of products (at most 500) with their fiscal data."
     ),
     summary="Update product fiscal information (tax rate, tax rule, fiscal codes)",
 )
 def put_products_fiscal(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Our design (the docs have only the page title): `TaxRate` (VAT %, derives `Price` ↔
     `PriceWithTaxes`), `TaxRuleCode` (an account fiscal tax rule used when no TaxRate is set), `FiscalCode`
@@ -174,18 +199,19 @@ def put_products_fiscal(
     "/products/fiscal",
     name="products.fiscal.get",
     response_model=Paged[ProductFiscalOut],
-    responses=ERRORS,
+    responses=responses_for(*AUTHENTICATED, InvalidInput, AccountNotFound, RangeNotSatisfiable),
     summary="Read product fiscal information",
 )
 def get_products_fiscal(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     sku: str | None = SKU_QUERY,
     brand: str | None = BRAND_QUERY,
     own_code: str | None = OWN_CODE_QUERY,
     date_updated_from: str | None = SINCE_QUERY,
     page: Page = Depends(paging([ID_SORT])),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Fiscal data of the account's products ordered by `Id`; `EffectiveTaxRate` is the rate used for prices
     (the product's TaxRate, else its tax rule's percentage, else the hub default)."""
@@ -202,14 +228,18 @@ body_doc(PLProductInfoIn, array=False)
     "/products/prices",
     name="products.prices.delete",
     response_model=ActionResult,
-    responses={
-        **BATCH_ERRORS,
-        403: {
-            "model": ErrorBody,
-            "description": "Account type not BRAND/DISTRIBUTOR, permission not enabled, or the confirmation "
-            "token is missing, invalid or expired (a token confirms any number of calls during its ttl)",
-        },
-    },
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        UnsupportedMediaType,
+        DeleteRefusedForAccountType,
+        DeleteNotEnabled,
+        TooManyPriceListProducts,
+        PriceListNotFound,
+        ConfirmationTokenRequired,
+        ConfirmationTokenRefused,
+        _412=NOTHING_PROCESSED,
+    ),
     openapi_extra=body_doc(
         PriceListInfoIn,
         array=False,
@@ -218,15 +248,16 @@ body_doc(PLProductInfoIn, array=False)
     summary="Delete products from a price list (destructive)",
 )
 def delete_products_prices(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     confirmation_token: str | None = Query(
         None,
         alias="confirmationToken",
         description="Single-use token from GET /v2/accounts/{accountId}/logintoken?module=2 (30 s by default).",
     ),
     body: PriceListInfoIn = Depends(json_object(PriceListInfoIn)),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Hard delete, no undo: the products lose their price in that list. Only BRAND and
     WHOLESALER/DISTRIBUTOR accounts with the permission enabled by support, with a fresh `confirmationToken`.

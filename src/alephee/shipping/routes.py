@@ -12,12 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Path, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts.auth import AccountScope, require_account
+from alephee.accounts.auth import Account
 from alephee.http.body import body_doc, json_object
-from alephee.http.context import AppContext, get_context
-from alephee.http.deps import read_session, write_session
+from alephee.http.deps import Context, ReadSession, WriteSession
 from alephee.http.errors import error_responses
 from alephee.http.paging import Page, Paged, paged_response, paging
 from alephee.http.routing import api_router
@@ -67,29 +65,32 @@ TRANSPORT_BODY = body_doc(
 
 
 def get_packaging(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
+    scope: Account,
+    session: ReadSession,
 ) -> Response:
     """The packaging of the order's shipment; every property null while none was set."""
     return json_response(packaging.get_packaging(session, scope.account_id, addressing.parse_order_id(order_id)))
 
 
 def get_packaging_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
-    session: Session = Depends(read_session),
+    session: ReadSession,
 ) -> Response:
     """The packaging of the order's shipment (`orderId` in the query string)."""
     return json_response(packaging.get_packaging(session, scope.account_id, addressing.parse_order_id(order_id)))
 
 
 def post_packaging(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
+    scope: Account,
     body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Replace the packaging of the order's shipment (every order of a cart travelling together); echoes it."""
     url_id = addressing.parse_order_id(order_id)
@@ -97,11 +98,12 @@ def post_packaging(
 
 
 def post_packaging_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
     body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Replace the packaging (`orderId` in the query string or `OrderId` in the body); echoes it."""
     url_id = addressing.parse_order_id(order_id)
@@ -109,10 +111,11 @@ def post_packaging_by_query(
 
 
 def get_scheduling(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    scope: Account,
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Status, logistic type and the dated milestones of the order's shipment."""
     oid = addressing.parse_order_id(order_id)
@@ -120,11 +123,12 @@ def get_scheduling(
 
 
 def get_scheduling_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
     page: Page = Depends(paging(scheduling.SCHEDULING_SORTS)),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """One SchedulingInfo with `orderId`; without it, the account's orders in the paged envelope."""
     oid = addressing.parse_order_id(order_id)
@@ -135,9 +139,10 @@ def get_scheduling_by_query(
 
 
 def get_transportation(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
+    scope: Account,
+    session: ReadSession,
 ) -> Response:
     """Transport mode and container of the order (`Transport` null while none was set)."""
     return json_response(
@@ -146,9 +151,10 @@ def get_transportation(
 
 
 def get_transportation_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
-    session: Session = Depends(read_session),
+    session: ReadSession,
 ) -> Response:
     """Transport of the order (`orderId` in the query string)."""
     return json_response(
@@ -157,10 +163,11 @@ def get_transportation_by_query(
 
 
 def post_transportation(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
+    scope: Account,
     body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
+    session: WriteSession,
 ) -> Response:
     """Set (or, with `"Transport": null`, remove) the transport of the order's shipment; echoes it."""
     url_id = addressing.parse_order_id(order_id)
@@ -168,10 +175,11 @@ def post_transportation(
 
 
 def post_transportation_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
     body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
+    session: WriteSession,
 ) -> Response:
     """Set the transport (`orderId` in the query string or `OrderId` in the body); echoes it."""
     url_id = addressing.parse_order_id(order_id)
