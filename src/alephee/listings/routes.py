@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import Depends, Query, Response
 
 from alephee.accounts.auth import Account
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_array
 from alephee.http.deps import Context, ReadSession, WriteSession
-from alephee.http.errors import error_responses
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32, query_bool, query_int
 from alephee.http.results import ActionResult
@@ -17,7 +18,7 @@ from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
 from alephee.listings.discounts import set_discounts
 from alephee.listings.prices import update_prices
-from alephee.listings.query import ListingFilters, parse_status_filter, search
+from alephee.listings.query import ListingFilters, UnknownListingStatus, parse_status_filter, search
 from alephee.listings.schemas import (
     ListingDiscountIn,
     ListingResultsOut,
@@ -29,12 +30,8 @@ from alephee.listings.status_updates import update_statuses
 
 router = api_router(tags=["Product listings"])
 
-ERRORS = error_responses(400, 401, 416, 429)
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **{k: v for k, v in ERRORS.items() if k != 416},
-    413: {"model": ErrorBody, "description": "More than 100 elements; nothing was processed"},
-    415: {"model": ErrorBody, "description": "Body is not JSON"},
-}
+# What reading a JSON body can refuse (http.body): not JSON or not an array, over the cap, wrong content type.
+JSON_BODY_REFUSALS = (InvalidInput, PayloadTooLarge, UnsupportedMediaType)
 # A 400 of these batch endpoints is either the results body (no element could be applied) or the error
 # body (a bad request: no body, bad JSON, bad query parameter).
 STATUS_400: dict[str, Any] = {
@@ -52,7 +49,13 @@ ID_SORT = SortOption("ID", "ID")
     "/productlistings/search",
     name="listings.search",
     response_model=Paged[ProductListingOut],
-    responses={**ERRORS, 206: {"model": Paged[ProductListingOut], "description": "limit over 100: capped page"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        UnknownListingStatus,
+        RangeNotSatisfiable,
+        _206={"model": Paged[ProductListingOut], "description": "limit over 100: capped page"},
+    ),
     summary="Search the account's product listings",
 )
 def search_listings(
@@ -97,7 +100,11 @@ UPDATE_DOC = body_doc(
     "/productlistings",
     name="listings.update",
     response_model=ActionResult,
-    responses={**WRITE_ERRORS, 412: {"model": ActionResult, "description": "No listing was updated"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        *JSON_BODY_REFUSALS,
+        _412={"model": ActionResult, "description": "No listing was updated"},
+    ),
     openapi_extra=UPDATE_DOC,
     summary="Update the price of product listings",
 )
@@ -105,7 +112,11 @@ UPDATE_DOC = body_doc(
     "/productlisting",
     name="listings.update",
     response_model=ActionResult,
-    responses={**WRITE_ERRORS, 412: {"model": ActionResult, "description": "No listing was updated"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        *JSON_BODY_REFUSALS,
+        _412={"model": ActionResult, "description": "No listing was updated"},
+    ),
     openapi_extra=UPDATE_DOC,
     summary="Alias of PUT /v2/productlistings (singular path of the docs' example)",
 )
@@ -132,7 +143,7 @@ STATUS_DOC = body_doc(
     "/productlistings/update-status",
     name="listings.status",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: STATUS_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=STATUS_400),
     openapi_extra=STATUS_DOC,
     summary="Set the status of product listings",
 )
@@ -167,7 +178,7 @@ DISCOUNT_DOC = body_doc(
     "/productlistings/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=DISCOUNT_400),
     openapi_extra=DISCOUNT_DOC,
     summary="Set percentage discounts on product listings for a time window",
 )
@@ -175,7 +186,7 @@ DISCOUNT_DOC = body_doc(
     "/productlistings/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=DISCOUNT_400),
     openapi_extra=DISCOUNT_DOC,
     summary="Alias of POST /v2/productlistings/discounts",
 )
@@ -183,7 +194,7 @@ DISCOUNT_DOC = body_doc(
     "/productlisting/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=DISCOUNT_400),
     openapi_extra=DISCOUNT_DOC,
     summary="Alias of POST /v2/productlistings/discounts (the docs' example path)",
 )

@@ -14,13 +14,16 @@ from typing import Any
 from fastapi import Depends, Path, Query, Response
 
 from alephee.accounts.auth import Account
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_object
 from alephee.http.deps import Context, ReadSession, WriteSession
-from alephee.http.errors import error_responses
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import Page, Paged, paged_response, paging
 from alephee.http.routing import api_router
-from alephee.http.wire import ErrorBody, json_response
+from alephee.http.wire import json_response
 from alephee.shipping import addressing, packaging, scheduling, transportation
+from alephee.shipping.addressing import OrderIdInvalid, OrderIdMismatch, OrderIdRequired, ShippingOrderNotFound
+from alephee.shipping.packaging import NetOverGross
 from alephee.shipping.schemas import (
     PackInfo,
     PackInfoBody,
@@ -30,20 +33,54 @@ from alephee.shipping.schemas import (
     TransportationInfo,
     TransportationRequest,
 )
+from alephee.shipping.transportation import (
+    ContainerInvalid,
+    TransportModeInvalid,
+    TransportModeMismatch,
+    TransportRequired,
+)
+from alephee.shipping.values import (
+    CodeInvalid,
+    FieldRequired,
+    NegativeValue,
+    NotAnInteger,
+    NotANumber,
+    NotPositive,
+    ValueTooLarge,
+)
 
 router = api_router(tags=["Orders shipping"])
 
-ERRORS = error_responses(
-    400,
-    401,
-    404,
-    413,
-    415,
-    429,
-    _400="Invalid parameters or body",
-    _404="Order not found",
-    _413="More than one order in the body",
-)
+# What each route can refuse: reading the order id (path, query or body), reading a JSON body, its own rules.
+ORDER_READ_REFUSALS = (*AUTHENTICATED, InvalidInput, OrderIdInvalid, OrderIdRequired, ShippingOrderNotFound)
+ORDER_WRITE_REFUSALS = (*ORDER_READ_REFUSALS, PayloadTooLarge, UnsupportedMediaType, OrderIdMismatch, NotAnInteger)
+RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
+    "shipping.packaging.get": responses_for(*ORDER_READ_REFUSALS),
+    "shipping.packaging.post": responses_for(
+        *ORDER_WRITE_REFUSALS,
+        FieldRequired,
+        CodeInvalid,
+        NotANumber,
+        NotPositive,
+        NegativeValue,
+        ValueTooLarge,
+        NetOverGross,
+    ),
+    "shipping.transportation.get": responses_for(*ORDER_READ_REFUSALS),
+    "shipping.transportation.post": responses_for(
+        *ORDER_WRITE_REFUSALS, TransportRequired, TransportModeInvalid, TransportModeMismatch, ContainerInvalid
+    ),
+    "shipping.scheduling.get": responses_for(*AUTHENTICATED, InvalidInput, OrderIdInvalid, ShippingOrderNotFound),
+    # Without orderId the query-form scheduling paths answer the paged list.
+    "shipping.scheduling.list": responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        OrderIdInvalid,
+        ShippingOrderNotFound,
+        RangeNotSatisfiable,
+        _206={"model": Paged[SchedulingInfo], "description": "limit over the cap: capped page"},
+    ),
+}
 
 PATH_ID = Path(..., alias="orderId", description="Alephee order Id (Order.Id), not the marketplace number.")
 QUERY_ID = Query(None, alias="orderId", description="Alephee order Id (Order.Id).")
@@ -236,10 +273,8 @@ _transportation("/orders/{orderId}/shipping/transportation", False, "shipping tr
 _transportation("/orders/{orderId}/transportation", False, "shipping transportation (alias)")
 
 for _path, _methods, _handler, _name, _model, _summary, _body in ROUTES:
-    _responses: dict[int | str, dict[str, Any]] = dict(ERRORS)
-    if _name == "shipping.scheduling.get" and "{orderId}" not in _path:
-        _responses[206] = {"model": Paged[SchedulingInfo], "description": "limit over the cap: capped page"}
-        _responses[416] = {"model": ErrorBody, "description": "Paging out of range"}
+    _listed = _name == "shipping.scheduling.get" and "{orderId}" not in _path
+    _responses = RESPONSES["shipping.scheduling.list" if _listed else _name]
     for _method in _methods:  # one operation per method (distinct OpenAPI operation ids)
         router.add_api_route(
             _path,
