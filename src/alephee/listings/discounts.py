@@ -37,7 +37,7 @@ DISCOUNT_REMOVED = "Discount 0%: the discounts of the listing overlapping the wi
 def set_discounts(
     session: Session, settings: Settings, account_id: int, raw_items: list[Any]
 ) -> tuple[ListingResultsOut, bool]:
-    """Schedule percentage discounts; one result per listing. Commits."""
+    """Schedule percentage discounts; one result per listing. The caller owns the transaction."""
     per_item: list[list[ListingResultOut]] = [[] for _ in raw_items]
     planned: list[tuple[list[ListingResultOut], Any, Selection, Decimal, datetime, datetime]] = []
     now = clock.utcnow()
@@ -79,7 +79,6 @@ def set_discounts(
             results.append(
                 ListingResultOut(ProductListingStatus=[echo_element(raw, listing)], Status=status, Message=message)
             )
-    session.commit()
     return results_of([r for results in per_item for r in results])
 
 

@@ -29,7 +29,8 @@ from alephee.products.stock import kit_components_among
 
 
 def update_prices(session: Session, account_id: int, raw_items: list[Any]) -> tuple[ActionResult, bool]:
-    """Change listing prices (fixed, margin, added value) of active listings. Commits.
+    """Change listing prices (fixed, margin, added value) of active listings. The caller owns the
+    transaction.
 
     ``ItemNumber`` is the 1-based position of the element; entries about related listings updated together
     (code 3581) carry ``ItemNumber`` 0 and are not counted in ``Quantities`` (spec 50 §3.3, §3.5).
@@ -103,7 +104,6 @@ def update_prices(session: Session, account_id: int, raw_items: list[Any]) -> tu
         elif not any(level in (OK,) for level, *_ in outcome.messages) and not outcome.failed:
             # Every target was skipped (not active): nothing was processed for this element.
             outcome.messages = [(ERROR, code, msg, value) for _level, code, msg, value in outcome.messages]
-    session.commit()
     result = builder.build()
     result.Items = [item for item in result.Items if item.Messages] + extra
     return result, builder.processed_any

@@ -46,7 +46,8 @@ STATUS_NO_PRICE = (
 def update_statuses(
     session: Session, settings: Settings, account_id: int, raw_items: list[Any], include_kit_containers: bool
 ) -> tuple[ListingResultsOut, bool]:
-    """Change listing statuses; one result per listing (200 / 304 / 4xx with the reason). Commits."""
+    """Change listing statuses; one result per listing (200 / 304 / 4xx with the reason). The caller owns the
+    transaction."""
     table = statuses.table(settings)
     allowed = ", ".join(f"{table.code(n)} ({table.label(n)})" for n in sorted(statuses.USER_TARGETS, key=table.code))
     # One list of results per element, so the response keeps the request order.
@@ -103,7 +104,6 @@ def update_statuses(
                     Message=message,
                 )
             )
-    session.commit()
     return results_of([r for results in per_item for r in results])
 
 

@@ -91,7 +91,7 @@ def update_products(
 ) -> tuple[ActionResult, bool]:
     """Apply a POST /v2/products batch: each element validated and applied on its own (never half-applied).
 
-    Returns the ActionResult and whether anything was processed. Commits.
+    Returns the ActionResult and whether anything was processed. The caller owns the transaction.
     """
     account = load_account_context(session, settings, account_id)
     price_list_id = resolve_price_list(session, account_id, raw_price_list)
@@ -135,7 +135,6 @@ def update_products(
     stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
     price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
     _notify(session, account_id, catalog.states.values(), stock_ids, price_ids, {price_list_id} if price_ids else set())
-    session.commit()
     return only_items_with_messages(result), result.processed_any
 
 

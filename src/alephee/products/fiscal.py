@@ -41,7 +41,8 @@ NOTHING_FISCAL = "Nothing to update: send TaxRate, TaxRuleCode, FiscalCode or Or
 def update_fiscal(
     session: Session, settings: Settings, account_id: int, raw_items: list[Any]
 ) -> tuple[ActionResult, bool]:
-    """Set tax rate and fiscal codes per product; prices derived from the tax rate follow. Commits."""
+    """Set tax rate and fiscal codes per product; prices derived from the tax rate follow. The caller owns
+    the transaction."""
     account = load_account_context(session, settings, account_id)
     result = ActionResultBuilder("SKU")
     parsed: list[tuple[ItemOutcome, ProductFiscalIn, str]] = []
@@ -91,7 +92,6 @@ def update_fiscal(
                 price_list_ids=frozenset(lists),
             ),
         )
-    session.commit()
     return only_items_with_messages(result), result.processed_any
 
 

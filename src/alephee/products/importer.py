@@ -129,15 +129,13 @@ def import_catalog(
     _preload(ctx, parsed)
     order = {VARIATION_MASTER: 0, NORMAL: 1, VARIATION_CHILD: 1, None: 1, KIT: 2}
     for row in sorted(parsed, key=lambda r: (order[r.product_type], r.row)):
-        savepoint = session.begin_nested()
         try:
-            created = _write(ctx, row)
-            savepoint.commit()
+            # A savepoint per row: a refused row is undone alone (the caller owns the transaction).
+            with session.begin_nested():
+                created = _write(ctx, row)
         except RowProblem as exc:
-            savepoint.rollback()
             report.errors.append(RowError(row.row, row.sku, str(exc)))
         except (SQLAlchemyError, OverflowError) as exc:  # a value the database refuses: the row alone fails
-            savepoint.rollback()
             detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
             report.errors.append(RowError(row.row, row.sku, f"the database refused the row: {detail}"))
         else:

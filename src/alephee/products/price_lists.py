@@ -143,7 +143,8 @@ def delete_from_price_list(
     body: PriceListInfoIn,
     cap: int | None,
 ) -> tuple[ActionResult, bool, int]:
-    """Remove the listed products (or all, when none are listed) from one price list. Commits.
+    """Remove the listed products (or all, when none are listed) from one price list. The caller owns the
+    transaction.
 
     Returns the ActionResult, whether anything was removed and how many products were considered.
     Order: permission (403) → cap (413) → price list of the account (404) → token (403; valid for its whole
@@ -201,7 +202,6 @@ def delete_from_price_list(
                 price_list_ids=frozenset({body.PriceListId}),
             ),
         )
-    session.commit()
     return only_items_with_messages(result), bool(removed), len(result.items)
 
 

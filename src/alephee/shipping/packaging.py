@@ -148,7 +148,8 @@ def get_packaging(session: Session, account_id: int, order_id: int | None) -> Pa
 def set_packaging(
     session: Session, settings: Settings, account_id: int, url_order_id: int | None, body: PackInfoBody
 ) -> PackInfo:
-    """POST packaging (spec 30 §4): validate, replace the shipment's PackInfo, forward it; commits.
+    """POST packaging (spec 30 §4): validate, replace the shipment's PackInfo, forward it (the caller owns the
+    transaction).
 
     Sending the stored packaging again changes nothing (no new LastUpdated, no outbox message).
     """
@@ -180,5 +181,4 @@ def set_packaging(
                 },
                 marketplace_id=order.marketplace_id,
             )
-    session.commit()
     return pack_info_of(stored)

@@ -132,7 +132,7 @@ def set_transportation(
     session: Session, account_id: int, url_order_id: int | None, body: TransportationBody
 ) -> TransportationInfo:
     """POST transportation (ours): set or clear the shipment's transport, for every order travelling
-    together; commits. Internal data: nothing is sent to the marketplace."""
+    together (the caller owns the transaction). Internal data: nothing is sent to the marketplace."""
     order_id = resolve_order_id(url_order_id, body.OrderId)
     sent = body.model_fields_set
     if "Transport" in sent:
@@ -148,5 +148,4 @@ def set_transportation(
         row = shipping_row(session, member)
         row.transport_mode, row.transport_container = mode, container
         row.transport_updated_at = row.updated_at = now
-    session.commit()
     return _transportation(order, session.get(OrderShipping, order.id))
