@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.listings import service
+from alephee.listings import publish
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.listings.helpers import Shop, build_shop, listing, outbox
@@ -139,7 +139,7 @@ def test_search_filters(client: TestClient, ctx: AppContext, shop: Shop) -> None
 def test_children_only_with_include_childs(client: TestClient, ctx: AppContext, shop: Shop) -> None:
     parent = shop.listings[("MKNJ-122", 100)]
     with ctx.db.writing() as session:
-        child = service.publish_product(
+        child = publish.publish_product(
             session, shop.tenant.account_id, shop.products["MKNJ-122"], 100, parent_id=parent, child_kind="proxy"
         )
     assert child.id not in _ids(_search(client, shop))
@@ -189,7 +189,7 @@ def test_update_by_sku_with_related_listings(client: TestClient, ctx: AppContext
     parent = shop.listings[("MKNJ-122", 100)]
     with ctx.db.writing() as session:
         children = [
-            service.publish_product(session, shop.tenant.account_id, shop.products["MKNJ-122"], 100, parent_id=parent)
+            publish.publish_product(session, shop.tenant.account_id, shop.products["MKNJ-122"], 100, parent_id=parent)
             for _ in range(2)
         ]
     body = [{"Brand": "Bosch", "SKU": "MKNJ-122", "Marketplace": 100, "Price": {"Margin": 10}}]

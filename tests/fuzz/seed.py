@@ -19,7 +19,7 @@ from alephee.accounts import service as accounts
 from alephee.accounts.schemas import AccountType
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.listings.service import PublishSpec, publish_products
+from alephee.listings.publish import PublishSpec, publish_products
 from alephee.listings.statuses import ACTIVE
 from alephee.orders import demo as orders_demo
 from alephee.orders import documents as docs

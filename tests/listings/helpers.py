@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from alephee.http.context import AppContext
-from alephee.listings import service
+from alephee.listings import publish
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import OutboxMessage
 from tests.conftest import Tenant
@@ -59,14 +59,14 @@ def build_shop(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Shop:
             components=[(p["H4"], 1, True)],
         )
         specs = [
-            service.PublishSpec(p["MKNJ-122"], 100),
-            service.PublishSpec(p["MKNJ-122"], 1),
-            service.PublishSpec(p["MKNJ-122"], 20),
-            service.PublishSpec(p["H4"], 100),
-            service.PublishSpec(p["EMPTY"], 100),
-            service.PublishSpec(p["KIT"], 100),
+            publish.PublishSpec(p["MKNJ-122"], 100),
+            publish.PublishSpec(p["MKNJ-122"], 1),
+            publish.PublishSpec(p["MKNJ-122"], 20),
+            publish.PublishSpec(p["H4"], 100),
+            publish.PublishSpec(p["EMPTY"], 100),
+            publish.PublishSpec(p["KIT"], 100),
         ]
-        for listing in service.publish_products(session, tenant.account_id, specs):
+        for listing in publish.publish_products(session, tenant.account_id, specs):
             sku = next(k for k, v in p.items() if v == listing.product_id)
             result.listings[(sku, listing.marketplace_id)] = listing.id
             result.external[(sku, listing.marketplace_id)] = listing.external_id

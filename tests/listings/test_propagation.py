@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.listings import statuses
-from alephee.products import service as products
+from alephee.products import stock as products
 from tests.listings.helpers import Shop, listing, outbox
 
 

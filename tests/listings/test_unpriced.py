@@ -26,7 +26,7 @@ from alephee.config import Settings
 from alephee.db import Database, alembic_config
 from alephee.demo import ensure_demo
 from alephee.http.context import AppContext
-from alephee.listings import service, statuses
+from alephee.listings import publish, statuses
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import OutboxMessage, SandboxListing
 from alephee.products.importer import import_catalog
@@ -58,8 +58,8 @@ def unpriced(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Unpriced:
         general = add_price_list(session, tenant.account_id, "Lista general")
         priced = add_product(session, tenant.account_id, "PRICED", quantity=4, prices={general: "1500"})
         bare = add_product(session, tenant.account_id, "BARE", quantity=5)
-        created = service.publish_products(
-            session, tenant.account_id, [service.PublishSpec(priced, 100), service.PublishSpec(bare, 100)]
+        created = publish.publish_products(
+            session, tenant.account_id, [publish.PublishSpec(priced, 100), publish.PublishSpec(bare, 100)]
         )
         return Unpriced(tenant, general, created[0].id, created[1].id, bare)
 
@@ -194,7 +194,7 @@ def test_removing_the_price_pauses_the_listing(
         accounts.set_account_flags(session, distributor.account_id, allow_pricelist_delete=True)
         general = add_price_list(session, distributor.account_id, "Lista general")
         product = add_product(session, distributor.account_id, "GONE", quantity=2, prices={general: "100"})
-        [published] = service.publish_products(session, distributor.account_id, [service.PublishSpec(product, 100)])
+        [published] = publish.publish_products(session, distributor.account_id, [publish.PublishSpec(product, 100)])
         listing_id = published.id
     assert listing(ctx, listing_id).status == statuses.ACTIVE
     token = client.get(f"/v2/accounts/{distributor.account_id}/logintoken", params=distributor.key(module=2))
@@ -246,8 +246,8 @@ def test_the_migration_pauses_listings_published_without_a_price(fresh_database:
             general = add_price_list(session, account.id, "General")
             priced = add_product(session, account.id, "P", quantity=3, prices={general: "10"})
             bare = add_product(session, account.id, "B", quantity=3)
-            specs = [service.PublishSpec(priced, 100), service.PublishSpec(bare, 100)]
-            ids = [x.id for x in service.publish_products(session, account.id, specs)]
+            specs = [publish.PublishSpec(priced, 100), publish.PublishSpec(bare, 100)]
+            ids = [x.id for x in publish.publish_products(session, account.id, specs)]
             session.execute(sa.delete(OutboxMessage))
     finally:
         db.dispose()

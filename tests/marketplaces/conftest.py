@@ -14,7 +14,7 @@ from sqlalchemy import select
 from alephee.accounts import service as accounts
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
-from alephee.listings.service import publish_catalog
+from alephee.listings.publish import publish_catalog
 from alephee.marketplaces.contract import (
     BaseChannel,
     ChannelContext,

@@ -449,7 +449,7 @@ def test_sold_price_and_discounts_reach_the_order(ctx: AppContext, open_shop: Ca
 def test_pulling_while_the_erp_works_on_the_same_orders_and_products(
     ctx: AppContext, open_shop: Callable[..., Shop]
 ) -> None:
-    from alephee.products import service as products_service
+    from alephee.products import stock as products_service
 
     shop = open_shop()
     only(ctx, shop, SIMPLE)

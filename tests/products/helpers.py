@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.accounts import service as accounts
+from alephee.products.brands import get_or_create_brand
 from alephee.products.models import KitComponent, Product, ProductPrice
-from alephee.products.service import get_or_create_brand
 
 
 @dataclass

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from alephee.http.context import AppContext
-from alephee.products import service
+from alephee.products import stock
 from tests.conftest import LiveServer, Tenant
 from tests.products.helpers import add_product, quantity_of
 
@@ -53,7 +53,7 @@ def test_parallel_move_stock_calls(ctx: AppContext, tenant: Tenant) -> None:
         try:
             for _ in range(10):
                 with ctx.db.writing() as session:
-                    service.move_stock(session, tenant.account_id, pid, -1)
+                    stock.move_stock(session, tenant.account_id, pid, -1)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

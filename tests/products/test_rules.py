@@ -336,3 +336,55 @@ def test_element_names_are_case_insensitive_and_codes_become_text() -> None:
     assert item.SKU == "1025700" and item.Brand == "55" and item.Stock is not None and item.Stock.Quantity == 2
     misspelt = ProductUpdateIn.model_validate({"SKU": "A", "Stock": {"MinpublishedationQuantity": 3}})
     assert misspelt.Stock is not None and misspelt.Stock.MinPublicationQuantity is None
+
+
+# --- tables of the arithmetic rules -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("net", "rate", "gross"),
+    [
+        ("100", "21", "121.0000"),
+        ("100", "0", "100.0000"),
+        ("100", "10.5", "110.5000"),
+        ("0.01", "21", "0.0121"),
+        ("33.3333", "27", "42.3333"),
+    ],
+)
+def test_with_taxes_table(net: str, rate: str, gross: str) -> None:
+    assert rules.with_taxes(Decimal(net), Decimal(rate)) == Decimal(gross)
+
+
+@pytest.mark.parametrize(
+    ("gross", "rate", "net"),
+    [
+        ("121", "21", "100.0000"),
+        ("100", "0", "100.0000"),
+        ("6000.60", "21", "4959.1736"),
+        ("1", "3", "0.9709"),
+    ],
+)
+def test_without_taxes_table(gross: str, rate: str, net: str) -> None:
+    assert rules.without_taxes(Decimal(gross), Decimal(rate)) == Decimal(net)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "movement", "result", "clamped"),
+    [
+        (10, 5, 15, False),
+        (10, -10, 0, False),
+        (10, -3, 7, False),
+        (10, -11, 0, True),
+        (0, -1, 0, True),
+        (0, 0, 0, False),
+    ],
+)
+def test_apply_movement_table(quantity: int, movement: int, result: int, clamped: bool) -> None:
+    got, warning = rules.apply_movement(quantity, movement)
+    assert got == result
+    if clamped:
+        assert warning is not None
+        assert warning.code == rules.CODE_MOVEMENT_CLAMPED
+        assert warning.message == rules.MOVEMENT_CLAMPED.format(movement=movement, result=quantity + movement)
+    else:
+        assert warning is None

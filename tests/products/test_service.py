@@ -9,7 +9,7 @@ import pytest
 from alephee.accounts.schemas import AccountType
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.context import AppContext
-from alephee.products import service
+from alephee.products import brands, price_lists, stock
 from tests.conftest import Tenant
 from tests.products.helpers import add_product, quantity_of
 
@@ -18,10 +18,10 @@ def test_move_stock_is_clamped_and_reports_the_shortfall(ctx: AppContext, tenant
     with ctx.db.writing() as session:
         pid = add_product(session, tenant.account_id, "A", quantity=3)
     with ctx.db.writing() as session:
-        assert service.move_stock(session, tenant.account_id, pid, -2) == 1
-        moved = service.move_stock_detailed(session, tenant.account_id, pid, -4)
+        assert stock.move_stock(session, tenant.account_id, pid, -2) == 1
+        moved = stock.move_stock_detailed(session, tenant.account_id, pid, -4)
         assert (moved.quantity, moved.shortfall) == (0, 3)
-        assert service.move_stock(session, tenant.account_id, pid, 7) == 7
+        assert stock.move_stock(session, tenant.account_id, pid, 7) == 7
     with ctx.db.reading() as session:
         assert quantity_of(session, pid) == 7
 
@@ -35,9 +35,9 @@ def test_move_stock_of_a_kit_moves_its_components(ctx: AppContext, tenant: Tenan
         )
     with ctx.db.writing() as session:
         # 10 plugs = 2 kits; 3 cables = 3 kits → 2 kits; selling one leaves 6 plugs (1 kit) and 2 cables.
-        assert service.stock_snapshots(session, [kit])[kit].quantity == 2
-        assert service.move_stock(session, tenant.account_id, kit, -1) == 1
-        moved = service.move_stocks(session, tenant.account_id, {kit: -2})[kit]
+        assert stock.stock_snapshots(session, [kit])[kit].quantity == 2
+        assert stock.move_stock(session, tenant.account_id, kit, -1) == 1
+        moved = stock.move_stocks(session, tenant.account_id, {kit: -2})[kit]
         assert (moved.quantity, moved.shortfall) == (0, 1)
     with ctx.db.reading() as session:
         assert (quantity_of(session, plug), quantity_of(session, cable)) == (0, 0)
@@ -51,9 +51,9 @@ def test_move_stock_refuses_masters_and_foreign_products(
         master = add_product(session, tenant.account_id, "M", product_type=6)
         foreign = add_product(session, other.account_id, "F", quantity=5)
     with ctx.db.writing() as session, pytest.raises(InvalidInput):
-        service.move_stock(session, tenant.account_id, master, -1)
+        stock.move_stock(session, tenant.account_id, master, -1)
     with ctx.db.writing() as session, pytest.raises(NotFound):
-        service.move_stock(session, tenant.account_id, foreign, -1)
+        stock.move_stock(session, tenant.account_id, foreign, -1)
 
 
 def test_share_products_links_the_seller_copy(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
@@ -63,10 +63,10 @@ def test_share_products_links_the_seller_copy(ctx: AppContext, make_tenant: Call
         source = add_product(session, wholesaler.account_id, "W1", quantity=4)
         add_product(session, wholesaler.account_id, "W2")
     with ctx.db.writing() as session:
-        assert service.share_products(session, wholesaler.account_id, seller.account_id, ["W1"]) == 1
-        assert service.share_products(session, wholesaler.account_id, seller.account_id, []) == 1
-        assert service.share_products(session, wholesaler.account_id, seller.account_id, []) == 0
+        assert brands.share_products(session, wholesaler.account_id, seller.account_id, ["W1"]) == 1
+        assert brands.share_products(session, wholesaler.account_id, seller.account_id, []) == 1
+        assert brands.share_products(session, wholesaler.account_id, seller.account_id, []) == 0
         with pytest.raises(InvalidInput):
-            service.share_products(session, seller.account_id, wholesaler.account_id, [])
+            brands.share_products(session, seller.account_id, wholesaler.account_id, [])
     with ctx.db.reading() as session:
-        assert service._shared_product_ids(session, [source]) == {source}
+        assert price_lists.shared_product_ids(session, [source]) == {source}

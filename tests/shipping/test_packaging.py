@@ -15,7 +15,7 @@ from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders import shipping_rules as ship
 from alephee.orders.models import Order
-from alephee.shipping.service import PACKAGING_TOPIC
+from alephee.shipping.packaging import PACKAGING_TOPIC
 from tests.conftest import Tenant
 from tests.contract.test_cross_cutting import assert_error
 from tests.orders.conftest import AddOrder, utc

@@ -13,7 +13,7 @@ from alephee.config import Settings
 from alephee.errors import InvalidInput
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.shipping import service
+from alephee.shipping import addressing, packaging, transportation
 from alephee.shipping.schemas import PackInfoIn
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -28,7 +28,7 @@ NEIGHBOURS: list[Any] = [-1, 0, 1.5, "x", "", True, False, [], {}, 10**30, "1e2"
 
 
 def parse(body: dict[str, Any]) -> dict[str, Any]:
-    return service.parse_pack_info(PackInfoIn.model_validate(body), SETTINGS)
+    return packaging.parse_pack_info(PackInfoIn.model_validate(body), SETTINGS)
 
 
 def with_value(path: str, value: Any) -> dict[str, Any]:
@@ -92,29 +92,29 @@ def test_measure_types_are_not_interchangeable() -> None:
 def test_transport_mode_spellings(value: Any, expected: int | None) -> None:
     if expected is None:
         with pytest.raises(InvalidInput):
-            service.parse_mode(value)
+            transportation.parse_mode(value)
     else:
-        assert service.parse_mode(value) == expected
+        assert transportation.parse_mode(value) == expected
 
 
 def test_transport_modes_and_neighbours() -> None:
     assert ship.TRANSPORT_MODES == {1: "terrestrial", 2: "aerial", 3: "maritime"}
     for code, name in ship.TRANSPORT_MODES.items():
-        assert service.parse_mode({"Id": code, "Name": name}) == code
+        assert transportation.parse_mode({"Id": code, "Name": name}) == code
     for value in [*NEIGHBOURS, 4, {"Id": 4}, {"Name": "rail"}, {}, {"Id": True}]:
         with pytest.raises(InvalidInput):
-            service.parse_mode(value)
+            transportation.parse_mode(value)
     with pytest.raises(InvalidInput, match="name different modes"):
-        service.parse_mode({"Id": 1, "Name": "aerial"})
-    assert service.parse_mode(None) is None
+        transportation.parse_mode({"Id": 1, "Name": "aerial"})
+    assert transportation.parse_mode(None) is None
 
 
 def test_container_bounds() -> None:
-    assert service.parse_container(None) is None
-    assert service.parse_container(1) == 1 and service.parse_container("2147483647") == 2147483647
+    assert transportation.parse_container(None) is None
+    assert transportation.parse_container(1) == 1 and transportation.parse_container("2147483647") == 2147483647
     for value in (0, -1, 2147483648, 1.5, "a", True, 10**30, [1]):
         with pytest.raises(InvalidInput, match="Container"):
-            service.parse_container(value)
+            transportation.parse_container(value)
 
 
 # --- numbers -------------------------------------------------------------------------------------------------------
@@ -165,11 +165,11 @@ def test_groups_are_optional_but_complete_when_sent() -> None:
 
 
 def test_order_ids() -> None:
-    assert service.parse_order_id(" 42 ") == 42 and service.parse_order_id(None) is None
-    assert service.parse_order_id("") is None
+    assert addressing.parse_order_id(" 42 ") == 42 and addressing.parse_order_id(None) is None
+    assert addressing.parse_order_id("") is None
     for bad in ("abc", "1.5", "1_000", "0x10", "١٢"):
         with pytest.raises(InvalidInput):
-            service.parse_order_id(bad)
+            addressing.parse_order_id(bad)
 
 
 # --- logistic types (spec 30 E4) drive labels, automatic statuses, forwarding and deadlines -------------------------

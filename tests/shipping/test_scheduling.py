@@ -15,7 +15,7 @@ from alephee.http.context import AppContext
 from alephee.http.wire import format_utc
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.shipping import service
+from alephee.shipping import scheduling as scheduling_rules
 from tests.conftest import Tenant
 from tests.orders.conftest import AddOrder, utc
 from tests.shipping.conftest import order_of
@@ -30,7 +30,7 @@ def scheduling(client: TestClient, tenant: Tenant, order_id: int) -> dict[str, A
 
 
 def shifted(stamp: str, **delta: int) -> str:
-    return format_utc(service._parse_wire_time(stamp) + timedelta(**delta))  # type: ignore[operator]
+    return format_utc(scheduling_rules._parse_wire_time(stamp) + timedelta(**delta))  # type: ignore[operator]
 
 
 def test_milestones_of_a_new_marketplace_order(client: TestClient, seller: Tenant, add_order: AddOrder) -> None:
@@ -140,9 +140,9 @@ def test_marketplace_milestones_win_and_cover_the_cart(
         "not_delivered_at": None,
         "returned_at": utc(2026, 5, 20),
     }
-    assert set(dates) == service.MILESTONES
+    assert set(dates) == scheduling_rules.MILESTONES
     with ctx.db.writing() as session:
-        service.record_milestones(session, seller.account_id, second, **dates)
+        scheduling_rules.record_milestones(session, seller.account_id, second, **dates)
     expected = {
         "Schedule": {"Schedule": "2026-05-05T15:00:00Z", "Expiration": "2026-06-01T00:00:00Z"},
         "Handling": {"Approved": "2026-05-04T11:00:00Z", "Limit": "2026-05-05T14:00:00Z"},
@@ -161,4 +161,4 @@ def test_marketplace_milestones_win_and_cover_the_cart(
                 assert got[group][key] == value, (order_id, group, key)
     assert scheduling(client, seller, other)["Delivery"]["Shipped"] is None
     with ctx.db.writing() as session, pytest.raises(ValueError, match="Unknown shipping milestone"):
-        service.record_milestones(session, seller.account_id, first, shipped=utc(2026, 5, 5))
+        scheduling_rules.record_milestones(session, seller.account_id, first, shipped=utc(2026, 5, 5))

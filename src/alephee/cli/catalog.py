@@ -30,7 +30,8 @@ def catalog_import(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from alephee.products.importer import ImportFileError, import_catalog, read_rows
+    from alephee.products.import_rows import ImportFileError, read_rows
+    from alephee.products.importer import import_catalog
 
     try:
         rows = read_rows(Path(file))
@@ -70,7 +71,7 @@ def catalog_publish(
     sku: Annotated[list[str] | None, typer.Option(help="SKU to publish (repeatable); default: every product.")] = None,
 ) -> None:
     """Publish catalog products on a marketplace (one listing each; products already listed there are skipped)."""
-    from alephee.listings.service import publish_catalog
+    from alephee.listings.publish import publish_catalog
 
     with session_scope() as session:
         created = publish_catalog(session, account, marketplace, skus=sku or [])
@@ -84,7 +85,7 @@ def catalog_share(
     sku: Annotated[list[str] | None, typer.Option(help="SKU to share (repeatable); default: every product.")] = None,
 ) -> None:
     """Share products of a brand/wholesaler account with a seller account (the seller cannot set their prices)."""
-    from alephee.products.service import share_products
+    from alephee.products.brands import share_products
 
     with session_scope() as session:
         emit({"From": source, "To": target, "Shared": share_products(session, source, target, sku or [])})

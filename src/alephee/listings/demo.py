@@ -15,7 +15,7 @@ from alephee.accounts.models import AccountMarketplace
 from alephee.config import Settings
 from alephee.listings import statuses
 from alephee.listings.models import Listing, ListingDiscount
-from alephee.listings.service import PUBLISHABLE_TYPES, PublishSpec, publish_products
+from alephee.listings.publish import PUBLISHABLE_TYPES, PublishSpec, publish_products
 from alephee.products.models import Product
 
 # Marketplace → how many products go there (None = all).

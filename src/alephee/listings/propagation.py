@@ -25,8 +25,10 @@ from alephee.listings.models import Listing, ListingDiscount
 from alephee.listings.schemas import LISTING_TYPES
 from alephee.marketplaces.models import Marketplace
 from alephee.marketplaces.outbox import enqueue
-from alephee.products import service as products
+from alephee.products.batch import in_list
 from alephee.products.hooks import CatalogChange
+from alephee.products.price_lists import sale_prices
+from alephee.products.stock import stock_snapshots
 
 TOPIC_UPDATE = "listing.update"
 TOPIC_STATUS = "listing.status"
@@ -48,7 +50,7 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
         return
     # Most catalog changes touch products without listings: a cheap id probe spares the ORM load.
     conn = session.connection()
-    condition, params = products.in_list(conn, "product_id", sorted(ids))
+    condition, params = in_list(conn, "product_id", sorted(ids))
     if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
         return
     listings = lock_listings(
@@ -96,7 +98,7 @@ def base_prices(session: Session, account_id: int, listings: Sequence[Listing]) 
     """The catalog base price (PriceWithTaxes in the listing's price list) of each listing that has one."""
     default = default_price_list(session, account_id)
     wanted = {x.price_list_id or default for x in listings} - {None}
-    prices = products.sale_prices(session, {x.product_id for x in listings}, wanted)  # type: ignore[arg-type]
+    prices = sale_prices(session, {x.product_id for x in listings}, wanted)  # type: ignore[arg-type]
     out: dict[int, Decimal] = {}
     for listing in listings:
         base = prices.get((listing.product_id, listing.price_list_id or default))
@@ -116,7 +118,7 @@ def refresh(
     """Recompute quantity, auto price and automatic pauses (stock, no price) of ``listings`` (locked);
     returns the changed ids."""
     now = now or clock.utcnow()
-    snapshots = products.stock_snapshots(session, {x.product_id for x in listings})
+    snapshots = stock_snapshots(session, {x.product_id for x in listings})
     bases = base_prices(session, account_id, listings)
     family = families(session, {x.marketplace_id for x in listings})
     changed_ids: set[int] = set()
@@ -185,7 +187,7 @@ def drop_discounts(session: Session, listing: Listing, now: datetime) -> bool:
 
 
 def publish_change(session: Session, listing: Listing, changed: Sequence[str], *, status_only: bool = False) -> None:
-    """One outbox row for a listing change (payload keys per ``marketplaces.channels.listing_push``)."""
+    """One outbox row for a listing change (payload keys per ``marketplaces.topics.listing_push``)."""
     if status_only:
         enqueue(
             session,

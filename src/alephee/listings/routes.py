@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts.auth import AccountScope, require_account
+from alephee.accounts.auth import Account
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_array
-from alephee.http.context import AppContext, get_context
-from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import DATE_CREATED_SORT, Page, Paged, SortOption, paged_response, paging
 from alephee.http.params import MAX_INT32, query_bool, query_int
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import ErrorBody, json_response
-from alephee.listings import service
+from alephee.listings.discounts import set_discounts
+from alephee.listings.prices import update_prices
+from alephee.listings.query import ListingFilters, UnknownListingStatus, parse_status_filter, search
 from alephee.listings.schemas import (
     ListingDiscountIn,
     ListingResultsOut,
@@ -25,15 +26,12 @@ from alephee.listings.schemas import (
     ListingUpdateIn,
     ProductListingOut,
 )
+from alephee.listings.status_updates import update_statuses
 
 router = api_router(tags=["Product listings"])
 
-ERRORS = error_responses(400, 401, 416, 429)
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **{k: v for k, v in ERRORS.items() if k != 416},
-    413: {"model": ErrorBody, "description": "More than 100 elements; nothing was processed"},
-    415: {"model": ErrorBody, "description": "Body is not JSON"},
-}
+# What reading a JSON body can refuse (http.body): not JSON or not an array, over the cap, wrong content type.
+JSON_BODY_REFUSALS = (InvalidInput, PayloadTooLarge, UnsupportedMediaType)
 # A 400 of these batch endpoints is either the results body (no element could be applied) or the error
 # body (a bad request: no body, bad JSON, bad query parameter).
 STATUS_400: dict[str, Any] = {
@@ -51,11 +49,18 @@ ID_SORT = SortOption("ID", "ID")
     "/productlistings/search",
     name="listings.search",
     response_model=Paged[ProductListingOut],
-    responses={**ERRORS, 206: {"model": Paged[ProductListingOut], "description": "limit over 100: capped page"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        UnknownListingStatus,
+        RangeNotSatisfiable,
+        _206={"model": Paged[ProductListingOut], "description": "limit over 100: capped page"},
+    ),
     summary="Search the account's product listings",
 )
 def search_listings(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     status: str | None = Query(
         None, description="Only listings in this status: 1 Active, 2 Paused, 3 Finished, 4 UnderReview, 5 Inactive."
     ),
@@ -67,20 +72,20 @@ def search_listings(
     sku: str | None = Query(None, description="Exact SKU (the listing's SKU or its product's SKU)."),
     external_id: str | None = Query(None, alias="externalID", description="Exact marketplace listing id, e.g. MLA…"),
     page: Page = Depends(paging([ID_SORT, DATE_CREATED_SORT])),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Listings ordered by `ID` (default) or `dateCreated`; every filter is optional and they combine with AND.
     `Price` is the published price (less the discount active now, see `OriginalPrice` and `Discount`)."""
-    filters = service.ListingFilters(
-        status=service.parse_status_filter(ctx.settings, status),
+    filters = ListingFilters(
+        status=parse_status_filter(ctx.settings, status),
         include_childs=bool(query_bool(include_childs, "includeChilds")),
         marketplace_id=query_int(marketplace_id, "marketplaceId", lo=0, hi=MAX_INT32),
         brand=brand or None,
         sku=sku or None,
         external_id=external_id or None,
     )
-    total, results = service.search(session, ctx.settings, scope.account_id, filters, page)
+    total, results = search(session, ctx.settings, scope.account_id, filters, page)
     return paged_response(page, total, results)
 
 
@@ -95,7 +100,11 @@ UPDATE_DOC = body_doc(
     "/productlistings",
     name="listings.update",
     response_model=ActionResult,
-    responses={**WRITE_ERRORS, 412: {"model": ActionResult, "description": "No listing was updated"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        *JSON_BODY_REFUSALS,
+        _412={"model": ActionResult, "description": "No listing was updated"},
+    ),
     openapi_extra=UPDATE_DOC,
     summary="Update the price of product listings",
 )
@@ -103,20 +112,25 @@ UPDATE_DOC = body_doc(
     "/productlisting",
     name="listings.update",
     response_model=ActionResult,
-    responses={**WRITE_ERRORS, 412: {"model": ActionResult, "description": "No listing was updated"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        *JSON_BODY_REFUSALS,
+        _412={"model": ActionResult, "description": "No listing was updated"},
+    ),
     openapi_extra=UPDATE_DOC,
     summary="Alias of PUT /v2/productlistings (singular path of the docs' example)",
 )
 def put_listings(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
+    session: WriteSession,
 ) -> Response:
     """Only active listings are changed. `Price` fixes the price and disconnects the listing from the
     catalog; `Margin` and/or `AddedFixedValue` keep it following the product's price. Products that are kit
     components are refused. `ItemNumber` is 1-based; code 3579 reports each updated listing and code 3581
     (ItemNumber 0) the related listings updated with it. 412 when nothing was updated."""
-    result, processed = service.update_prices(session, scope.account_id, items)
+    result, processed = update_prices(session, scope.account_id, items)
     return json_response(result, 200 if processed or not items else 412)
 
 
@@ -129,26 +143,27 @@ STATUS_DOC = body_doc(
     "/productlistings/update-status",
     name="listings.status",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: STATUS_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=STATUS_400),
     openapi_extra=STATUS_DOC,
     summary="Set the status of product listings",
 )
 def put_listings_status(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     include_kit_containers: str | None = Query(
         None,
         alias="includeKitContainers",
         description="true: with Brand+SKU, also change the listings of every kit containing that SKU.",
     ),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Targets: 1 Active, 2 Paused, 3 Finished (final). One result per listing: 200 changed, 304 already in
     that status, 404 unknown listing, 406 transition refused, 412 no stock to activate. A listing paused here
     stays paused when stock comes back. 400 (same body) when no listing could be changed."""
     include = bool(query_bool(include_kit_containers, "includeKitContainers"))
-    result, ok = service.update_statuses(session, ctx.settings, scope.account_id, items, include)
+    result, ok = update_statuses(session, ctx.settings, scope.account_id, items, include)
     return json_response(result, 200 if ok or not items else 400)
 
 
@@ -163,7 +178,7 @@ DISCOUNT_DOC = body_doc(
     "/productlistings/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=DISCOUNT_400),
     openapi_extra=DISCOUNT_DOC,
     summary="Set percentage discounts on product listings for a time window",
 )
@@ -171,7 +186,7 @@ DISCOUNT_DOC = body_doc(
     "/productlistings/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=DISCOUNT_400),
     openapi_extra=DISCOUNT_DOC,
     summary="Alias of POST /v2/productlistings/discounts",
 )
@@ -179,18 +194,19 @@ DISCOUNT_DOC = body_doc(
     "/productlisting/discounts",
     name="listings.discounts",
     response_model=ListingResultsOut,
-    responses={**WRITE_ERRORS, 400: DISCOUNT_400},
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, _400=DISCOUNT_400),
     openapi_extra=DISCOUNT_DOC,
     summary="Alias of POST /v2/productlistings/discounts (the docs' example path)",
 )
 def post_listings_discounts(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """`DiscountPercent` 0..100 between `StartDate` and `FinishDate` (UTC). Mercado Libre listings also need
     5 <= % < 80 and at most 7 days. A new discount replaces those overlapping its window; 0 % removes them.
     During the window the listing's `Price` is discounted. One result per listing; 400 when none was set."""
-    result, ok = service.set_discounts(session, ctx.settings, scope.account_id, items)
+    result, ok = set_discounts(session, ctx.settings, scope.account_id, items)
     return json_response(result, 200 if ok or not items else 400)

@@ -27,7 +27,7 @@ from alephee.orders.ingest import NewOrder, ingest_order
 from alephee.orders.models import ORIGIN_API, Order, OrderCreation, OrderHistory, history_row
 from alephee.orders.query import render_one
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
-from alephee.products import service as products
+from alephee.products import stock as products
 from alephee.products.models import Brand, Product
 
 MAX_CREATE_ITEMS = 50

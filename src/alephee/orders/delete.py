@@ -18,7 +18,7 @@ from alephee.orders import statuses as st
 from alephee.orders.access import lock_order
 from alephee.orders.ingest import refresh_pack
 from alephee.orders.models import ORIGIN_API, OrderCreation, OrderHistory, history_row
-from alephee.products import service as products
+from alephee.products import stock as products
 
 
 class OrderIdRequired(InvalidInput):

@@ -38,7 +38,7 @@ from alephee.orders import statuses as st
 from alephee.orders.ingest import ITEM_COMPONENT, refresh_pack
 from alephee.orders.models import ORIGIN_API, Order, OrderHistory, history_row
 from alephee.orders.schemas import ActiveClaim
-from alephee.products import service as products
+from alephee.products import stock as products
 from alephee.products.models import Product
 
 ACTOR = "marketplace"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alephee.config import Settings
 from alephee.portal import catalog as portal
-from alephee.products import service as products
+from alephee.products import bulk_update as products
 from alephee.products.models import Brand, Product, ProductPrice
 from alephee.products.schemas import KIT, VARIATION_MASTER
 

@@ -17,7 +17,12 @@ from alephee.errors import Conflict, InvalidInput
 from alephee.products.models import Product
 
 NOT_ENOUGH_B2B_STOCK = "Not enough B2B stock for product(s) {ids}"
-BAD_B2B_QUANTITY = "B2B quantities to reserve or release must be positive integers"
+
+
+class B2BQuantityInvalid(InvalidInput):
+    """A B2B quantity to reserve or release is not a positive integer (400)."""
+
+    message = "B2B quantities to reserve or release must be positive integers"
 
 
 class B2BStockShortage(Conflict):
@@ -68,4 +73,4 @@ def release_b2b_stock(session: Session, account_id: int, quantities: Mapping[int
 
 def _check(quantities: Mapping[int, int]) -> None:
     if any(not isinstance(q, int) or isinstance(q, bool) or q <= 0 for q in quantities.values()):
-        raise InvalidInput(BAD_B2B_QUANTITY)
+        raise B2BQuantityInvalid()

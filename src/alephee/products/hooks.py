@@ -44,7 +44,7 @@ CHANGE_LISTENER_NAMES: list[str] = [
     "alephee.products.stock_alerts:on_catalog_change",
 ]
 # f(session, settings, account_id, product_ids) -> {product_id: [GroupedPublicationsOut, ...]} for GET /v2/products.
-PUBLICATIONS_PROVIDER_NAME: str | None = "alephee.listings.service:grouped_publications"
+PUBLICATIONS_PROVIDER_NAME: str | None = "alephee.listings.query:grouped_publications"
 
 
 @cache

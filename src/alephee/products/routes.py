@@ -1,23 +1,36 @@
-"""Routes of the products section (spec 40). Thin: parse, call the service, shape the response."""
+"""Routes of the products section (spec 40). Thin: parse, call the use case, shape the response."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Depends, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts.auth import AccountScope, require_account
+from alephee.accounts.auth import Account
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_array, json_object
-from alephee.http.context import AppContext, get_context
 from alephee.http.dates import parse_filter_datetime
-from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import Page, Paged, SortOption, paged_response, paging
 from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
-from alephee.http.wire import ErrorBody, json_response
-from alephee.products import service
+from alephee.http.wire import json_response
+from alephee.products.batch import AccountNotFound
+from alephee.products.bulk_update import update_products
+from alephee.products.catalog import CodeListInvalid, ProductFilters, list_products, parse_code_list
+from alephee.products.fiscal import list_fiscal, update_fiscal
+from alephee.products.price_lists import (
+    ConfirmationTokenRefused,
+    ConfirmationTokenRequired,
+    DeleteNotEnabled,
+    DeleteRefusedForAccountType,
+    PriceListIdInvalid,
+    PriceListNotFound,
+    TooManyPriceListProducts,
+    delete_from_price_list,
+    parse_price_list_id,
+)
 from alephee.products.schemas import (
     CATALOG_STATUSES,
     PRODUCT_TYPES,
@@ -31,13 +44,10 @@ from alephee.products.schemas import (
 
 router = api_router(tags=["Products"])
 
-ERRORS = error_responses(400, 401, 404, 416, 429, _404="Price list not found in the account")
-BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
-    **{k: v for k, v in ERRORS.items() if k != 416},
-    412: {"model": ActionResult, "description": "No element could be processed (same ActionResult body)"},
-    413: {"model": ErrorBody, "description": "More elements than the endpoint's cap; nothing was processed"},
-    415: {"model": ErrorBody, "description": "Body is not JSON"},
-}
+# What reading a JSON body can refuse (http.body): not JSON or not the expected shape, over the cap, wrong type.
+JSON_BODY_REFUSALS = (InvalidInput, PayloadTooLarge, UnsupportedMediaType)
+# A batch where no element could be processed answers 412 with the same ActionResult.
+NOTHING_PROCESSED = {"model": ActionResult, "description": "No element could be processed (same ActionResult body)"}
 ID_SORT = SortOption("ID", "ID")
 
 
@@ -48,17 +58,17 @@ def _filters(
     date_updated_from: str | None,
     types: str | None = None,
     catalog_status: str | None = None,
-) -> service.ProductFilters:
+) -> ProductFilters:
     since = None
     if date_updated_from is not None and date_updated_from.strip():
         since = parse_filter_datetime(date_updated_from, name="dateUpdatedFrom")
-    return service.ProductFilters(
+    return ProductFilters(
         sku=sku or None,
         brand=brand or None,
         own_code=own_code or None,
         date_updated_from=since,
-        types=service.parse_code_list(types, "types", PRODUCT_TYPES),
-        catalog_statuses=service.parse_code_list(catalog_status, "catalogStatus", CATALOG_STATUSES),
+        types=parse_code_list(types, "types", PRODUCT_TYPES),
+        catalog_statuses=parse_code_list(catalog_status, "catalogStatus", CATALOG_STATUSES),
     )
 
 
@@ -77,11 +87,20 @@ SINCE_TYPO_QUERY = Query(None, alias="dateUpdateFrom", description="Alias of dat
     "/products",
     name="products.list",
     response_model=Paged[ProductCatalogOut],
-    responses={**ERRORS, 206: {"model": Paged[ProductCatalogOut], "description": "limit over 1000: capped page"}},
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        PriceListIdInvalid,
+        CodeListInvalid,
+        PriceListNotFound,
+        RangeNotSatisfiable,
+        _206={"model": Paged[ProductCatalogOut], "description": "limit over 1000: capped page"},
+    ),
     summary="Read the catalog: identification, stock, prices per price list, kits, publications",
 )
 def get_products(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     sku: str | None = SKU_QUERY,
     brand: str | None = BRAND_QUERY,
     own_code: str | None = OWN_CODE_QUERY,
@@ -100,14 +119,14 @@ def get_products(
         "4 Observed and rejected, 5 Deleted.",
     ),
     page: Page = Depends(paging([ID_SORT])),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Products of the account ordered by `Id`. Filters combine with AND; `priceListId` narrows the price
     array only. `limit` above 1000 answers 206 with 1000 products."""
     filters = _filters(sku, brand, own_code, date_updated_from or date_update_from, types, catalog_status)
-    total, results = service.list_products(
-        session, ctx.settings, scope.account_id, filters, service.parse_price_list_id(price_list_id), page
+    total, results = list_products(
+        session, ctx.settings, scope.account_id, filters, parse_price_list_id(price_list_id), page
     )
     return paged_response(page, total, results)
 
@@ -116,7 +135,14 @@ def get_products(
     "/products",
     name="products.update",
     response_model=ActionResult,
-    responses=BATCH_ERRORS,
+    responses=responses_for(
+        *AUTHENTICATED,
+        *JSON_BODY_REFUSALS,
+        AccountNotFound,
+        PriceListIdInvalid,
+        PriceListNotFound,
+        _412=NOTHING_PROCESSED,
+    ),
     openapi_extra=body_doc(
         ProductUpdateIn,
         array=True,
@@ -126,20 +152,21 @@ def get_products(
     summary="Update stock and/or prices of catalog products",
 )
 def post_products(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     price_list_id: str | None = Query(
         None,
         alias="priceListId",
         description="Price list the prices go to; omit it to use the account's default (or only) list.",
     ),
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Each element is validated and applied on its own (an invalid element changes nothing). The
     ActionResult lists the elements with messages (errors, warnings such as a Movement clamped at 0); Ok
     elements are only counted. 200 when at least one element was processed, 412 when none was."""
-    result, processed = service.update_products(session, ctx.settings, scope.account_id, price_list_id, items)
+    result, processed = update_products(session, ctx.settings, scope.account_id, price_list_id, items)
     return json_response(result, 200 if processed or not items else 412)
 
 
@@ -147,23 +174,24 @@ def post_products(
     "/products/fiscal",
     name="products.fiscal.update",
     response_model=ActionResult,
-    responses=BATCH_ERRORS,
+    responses=responses_for(*AUTHENTICATED, *JSON_BODY_REFUSALS, AccountNotFound, _412=NOTHING_PROCESSED),
     openapi_extra=body_doc(
         ProductFiscalIn, array=True, description="Array of products (at most 500) with their fiscal data."
     ),
     summary="Update product fiscal information (tax rate, tax rule, fiscal codes)",
 )
 def put_products_fiscal(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     items: list[Any] = Depends(json_array()),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Our design (the docs have only the page title): `TaxRate` (VAT %, derives `Price` ↔
     `PriceWithTaxes`), `TaxRuleCode` (an account fiscal tax rule used when no TaxRate is set), `FiscalCode`
     and `Origin`. Prices derived from the tax rate are recomputed. ActionResult per SKU; 412 when nothing
     was processed."""
-    result, processed = service.update_fiscal(session, ctx.settings, scope.account_id, items)
+    result, processed = update_fiscal(session, ctx.settings, scope.account_id, items)
     return json_response(result, 200 if processed or not items else 412)
 
 
@@ -171,23 +199,24 @@ def put_products_fiscal(
     "/products/fiscal",
     name="products.fiscal.get",
     response_model=Paged[ProductFiscalOut],
-    responses=ERRORS,
+    responses=responses_for(*AUTHENTICATED, InvalidInput, AccountNotFound, RangeNotSatisfiable),
     summary="Read product fiscal information",
 )
 def get_products_fiscal(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     sku: str | None = SKU_QUERY,
     brand: str | None = BRAND_QUERY,
     own_code: str | None = OWN_CODE_QUERY,
     date_updated_from: str | None = SINCE_QUERY,
     page: Page = Depends(paging([ID_SORT])),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Fiscal data of the account's products ordered by `Id`; `EffectiveTaxRate` is the rate used for prices
     (the product's TaxRate, else its tax rule's percentage, else the hub default)."""
     filters = _filters(sku, brand, own_code, date_updated_from)
-    total, results = service.list_fiscal(session, ctx.settings, scope.account_id, filters, page)
+    total, results = list_fiscal(session, ctx.settings, scope.account_id, filters, page)
     return paged_response(page, total, results)
 
 
@@ -199,14 +228,18 @@ body_doc(PLProductInfoIn, array=False)
     "/products/prices",
     name="products.prices.delete",
     response_model=ActionResult,
-    responses={
-        **BATCH_ERRORS,
-        403: {
-            "model": ErrorBody,
-            "description": "Account type not BRAND/DISTRIBUTOR, permission not enabled, or the confirmation "
-            "token is missing, invalid or expired (a token confirms any number of calls during its ttl)",
-        },
-    },
+    responses=responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        UnsupportedMediaType,
+        DeleteRefusedForAccountType,
+        DeleteNotEnabled,
+        TooManyPriceListProducts,
+        PriceListNotFound,
+        ConfirmationTokenRequired,
+        ConfirmationTokenRefused,
+        _412=NOTHING_PROCESSED,
+    ),
     openapi_extra=body_doc(
         PriceListInfoIn,
         array=False,
@@ -215,22 +248,23 @@ body_doc(PLProductInfoIn, array=False)
     summary="Delete products from a price list (destructive)",
 )
 def delete_products_prices(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     confirmation_token: str | None = Query(
         None,
         alias="confirmationToken",
         description="Single-use token from GET /v2/accounts/{accountId}/logintoken?module=2 (30 s by default).",
     ),
     body: PriceListInfoIn = Depends(json_object(PriceListInfoIn)),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Hard delete, no undo: the products lose their price in that list. Only BRAND and
     WHOLESALER/DISTRIBUTOR accounts with the permission enabled by support, with a fresh `confirmationToken`.
     Products shared to seller accounts are skipped with an item error. 200 when at least one product was
     removed, 412 (same ActionResult) when none was."""
     cap = ctx.settings.endpoint_limit("products.prices.delete").cap
-    result, removed, considered = service.delete_from_price_list(
+    result, removed, considered = delete_from_price_list(
         session, scope.account_id, scope.account_type, confirmation_token, body, cap
     )
     return json_response(result, 200 if removed or considered == 0 else 412)

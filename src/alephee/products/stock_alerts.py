@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.products.models import Product
-from alephee.products.service import stock_snapshots
+from alephee.products.stock import stock_snapshots
 from alephee.webhooks.events import PRODUCT_STOCK_ALERT, emit
 from alephee.webhooks.models import WebhookStockAlert
 

@@ -21,7 +21,7 @@ class OrderShipping(Base):
     """Transport data (TransportationInfo) and scheduling milestones (SchedulingInfo) of one order.
 
     A milestone left NULL is derived when read (order history, payments, configured deadlines; see
-    ``shipping.service``); a stored one always wins.
+    ``shipping.scheduling``); a stored one always wins.
     """
 
     __tablename__ = "order_shipping"

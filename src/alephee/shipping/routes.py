@@ -12,17 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Path, Query, Response
-from sqlalchemy.orm import Session
 
-from alephee.accounts.auth import AccountScope, require_account
+from alephee.accounts.auth import Account
+from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_object
-from alephee.http.context import AppContext, get_context
-from alephee.http.deps import read_session, write_session
-from alephee.http.errors import error_responses
+from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import Page, Paged, paged_response, paging
 from alephee.http.routing import api_router
-from alephee.http.wire import ErrorBody, json_response
-from alephee.shipping import service
+from alephee.http.wire import json_response
+from alephee.shipping import addressing, packaging, scheduling, transportation
+from alephee.shipping.addressing import OrderIdInvalid, OrderIdMismatch, OrderIdRequired, OrderNotFound
+from alephee.shipping.packaging import NetOverGross
 from alephee.shipping.schemas import (
     PackInfo,
     PackInfoBody,
@@ -32,20 +33,54 @@ from alephee.shipping.schemas import (
     TransportationInfo,
     TransportationRequest,
 )
+from alephee.shipping.transportation import (
+    ContainerInvalid,
+    TransportModeInvalid,
+    TransportModeMismatch,
+    TransportRequired,
+)
+from alephee.shipping.values import (
+    CodeInvalid,
+    FieldRequired,
+    NegativeValue,
+    NotAnInteger,
+    NotANumber,
+    NotPositive,
+    ValueTooLarge,
+)
 
 router = api_router(tags=["Orders shipping"])
 
-ERRORS = error_responses(
-    400,
-    401,
-    404,
-    413,
-    415,
-    429,
-    _400="Invalid parameters or body",
-    _404="Order not found",
-    _413="More than one order in the body",
-)
+# What each route can refuse: reading the order id (path, query or body), reading a JSON body, its own rules.
+ORDER_READ_REFUSALS = (*AUTHENTICATED, InvalidInput, OrderIdInvalid, OrderIdRequired, OrderNotFound)
+ORDER_WRITE_REFUSALS = (*ORDER_READ_REFUSALS, PayloadTooLarge, UnsupportedMediaType, OrderIdMismatch, NotAnInteger)
+RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
+    "shipping.packaging.get": responses_for(*ORDER_READ_REFUSALS),
+    "shipping.packaging.post": responses_for(
+        *ORDER_WRITE_REFUSALS,
+        FieldRequired,
+        CodeInvalid,
+        NotANumber,
+        NotPositive,
+        NegativeValue,
+        ValueTooLarge,
+        NetOverGross,
+    ),
+    "shipping.transportation.get": responses_for(*ORDER_READ_REFUSALS),
+    "shipping.transportation.post": responses_for(
+        *ORDER_WRITE_REFUSALS, TransportRequired, TransportModeInvalid, TransportModeMismatch, ContainerInvalid
+    ),
+    "shipping.scheduling.get": responses_for(*AUTHENTICATED, InvalidInput, OrderIdInvalid, OrderNotFound),
+    # Without orderId the query-form scheduling paths answer the paged list.
+    "shipping.scheduling.list": responses_for(
+        *AUTHENTICATED,
+        InvalidInput,
+        OrderIdInvalid,
+        OrderNotFound,
+        RangeNotSatisfiable,
+        _206={"model": Paged[SchedulingInfo], "description": "limit over the cap: capped page"},
+    ),
+}
 
 PATH_ID = Path(..., alias="orderId", description="Alephee order Id (Order.Id), not the marketplace number.")
 QUERY_ID = Query(None, alias="orderId", description="Alephee order Id (Order.Id).")
@@ -67,111 +102,125 @@ TRANSPORT_BODY = body_doc(
 
 
 def get_packaging(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
+    scope: Account,
+    session: ReadSession,
 ) -> Response:
     """The packaging of the order's shipment; every property null while none was set."""
-    return json_response(service.get_packaging(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(packaging.get_packaging(session, scope.account_id, addressing.parse_order_id(order_id)))
 
 
 def get_packaging_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
-    session: Session = Depends(read_session),
+    session: ReadSession,
 ) -> Response:
     """The packaging of the order's shipment (`orderId` in the query string)."""
-    return json_response(service.get_packaging(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(packaging.get_packaging(session, scope.account_id, addressing.parse_order_id(order_id)))
 
 
 def post_packaging(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
+    scope: Account,
     body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Replace the packaging of the order's shipment (every order of a cart travelling together); echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(packaging.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
 
 
 def post_packaging_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
     body: PackInfoBody = Depends(json_object(PackInfoBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
-    ctx: AppContext = Depends(get_context),
+    session: WriteSession,
+    ctx: Context,
 ) -> Response:
     """Replace the packaging (`orderId` in the query string or `OrderId` in the body); echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(packaging.set_packaging(session, ctx.settings, scope.account_id, url_id, body))
 
 
 def get_scheduling(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    scope: Account,
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """Status, logistic type and the dated milestones of the order's shipment."""
-    oid = service.parse_order_id(order_id)
-    return json_response(service.get_scheduling(session, ctx.settings, scope.account_id, oid or 0))
+    oid = addressing.parse_order_id(order_id)
+    return json_response(scheduling.get_scheduling(session, ctx.settings, scope.account_id, oid or 0))
 
 
 def get_scheduling_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
-    page: Page = Depends(paging(service.SCHEDULING_SORTS)),
-    session: Session = Depends(read_session),
-    ctx: AppContext = Depends(get_context),
+    page: Page = Depends(paging(scheduling.SCHEDULING_SORTS)),
+    session: ReadSession,
+    ctx: Context,
 ) -> Response:
     """One SchedulingInfo with `orderId`; without it, the account's orders in the paged envelope."""
-    oid = service.parse_order_id(order_id)
+    oid = addressing.parse_order_id(order_id)
     if oid is not None:
-        return json_response(service.get_scheduling(session, ctx.settings, scope.account_id, oid))
-    total, results = service.list_scheduling(session, ctx.settings, scope.account_id, page)
+        return json_response(scheduling.get_scheduling(session, ctx.settings, scope.account_id, oid))
+    total, results = scheduling.list_scheduling(session, ctx.settings, scope.account_id, page)
     return paged_response(page, total, results)
 
 
 def get_transportation(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
-    session: Session = Depends(read_session),
+    scope: Account,
+    session: ReadSession,
 ) -> Response:
     """Transport mode and container of the order (`Transport` null while none was set)."""
-    return json_response(service.get_transportation(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(
+        transportation.get_transportation(session, scope.account_id, addressing.parse_order_id(order_id))
+    )
 
 
 def get_transportation_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
-    session: Session = Depends(read_session),
+    session: ReadSession,
 ) -> Response:
     """Transport of the order (`orderId` in the query string)."""
-    return json_response(service.get_transportation(session, scope.account_id, service.parse_order_id(order_id)))
+    return json_response(
+        transportation.get_transportation(session, scope.account_id, addressing.parse_order_id(order_id))
+    )
 
 
 def post_transportation(
+    *,
     order_id: str = PATH_ID,
-    scope: AccountScope = Depends(require_account),
+    scope: Account,
     body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
+    session: WriteSession,
 ) -> Response:
     """Set (or, with `"Transport": null`, remove) the transport of the order's shipment; echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_transportation(session, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(transportation.set_transportation(session, scope.account_id, url_id, body))
 
 
 def post_transportation_by_query(
-    scope: AccountScope = Depends(require_account),
+    *,
+    scope: Account,
     order_id: str | None = QUERY_ID,
     body: TransportationBody = Depends(json_object(TransportationBody, unwrap_single=True)),
-    session: Session = Depends(write_session, scope="function"),
+    session: WriteSession,
 ) -> Response:
     """Set the transport (`orderId` in the query string or `OrderId` in the body); echoes it."""
-    url_id = service.parse_order_id(order_id)
-    return json_response(service.set_transportation(session, scope.account_id, url_id, body))
+    url_id = addressing.parse_order_id(order_id)
+    return json_response(transportation.set_transportation(session, scope.account_id, url_id, body))
 
 
 # --- the route table ---------------------------------------------------------------------------------------------
@@ -224,10 +273,8 @@ _transportation("/orders/{orderId}/shipping/transportation", False, "shipping tr
 _transportation("/orders/{orderId}/transportation", False, "shipping transportation (alias)")
 
 for _path, _methods, _handler, _name, _model, _summary, _body in ROUTES:
-    _responses: dict[int | str, dict[str, Any]] = dict(ERRORS)
-    if _name == "shipping.scheduling.get" and "{orderId}" not in _path:
-        _responses[206] = {"model": Paged[SchedulingInfo], "description": "limit over the cap: capped page"}
-        _responses[416] = {"model": ErrorBody, "description": "Paging out of range"}
+    _listed = _name == "shipping.scheduling.get" and "{orderId}" not in _path
+    _responses = RESPONSES["shipping.scheduling.list" if _listed else _name]
     for _method in _methods:  # one operation per method (distinct OpenAPI operation ids)
         router.add_api_route(
             _path,

@@ -2,7 +2,7 @@
 
 * **a new order** is stored through the orders domain (``orders.ingest.ingest_order``; its cart's
   ``IsCompletePackOrder`` is recomputed there). Unless it arrives already cancelled, the stock of what was
-  sold is decremented atomically through ``products.service.move_stocks`` (kits move their components, a
+  sold is decremented atomically through ``products.stock.move_stocks`` (kits move their components, a
   variation master listing sells its variation with the most stock), which makes the listings follow
   (quantity pushed to the marketplaces, paused at MinPublicationQuantity) through the products→listings hook.
   The order remembers it moved stock (``stock_moved``), so it is done once per order.
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.accounts.models import Account
 from alephee.listings.models import Listing
-from alephee.listings.service import add_sold_quantity
+from alephee.listings.publish import add_sold_quantity
 from alephee.marketplaces.contract import ChannelOrder, MarketplaceRef
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import ingest as orders
@@ -34,7 +34,7 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news
 from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
-from alephee.products import service as products
+from alephee.products import stock as products
 from alephee.products.models import Brand, KitComponent, Product
 from alephee.products.schemas import KIT, VARIATION_MASTER
 from alephee.sync.translate import SaleLine, hub_status, news_of, order_detail, payment_pending, shipping_id

@@ -23,7 +23,7 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import MarketplaceNews
 from alephee.orders.schemas import OrderDetail, PaymentOut
-from alephee.products import service as products
+from alephee.products import stock as products
 from alephee.products.models import Product
 from alephee.products.schemas import KIT
 

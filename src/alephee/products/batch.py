@@ -1,0 +1,293 @@
+"""What every catalog batch shares: the account context, the locked product lookup by SKU/OwnCode, element
+validation and the ActionResult shape.
+
+Concurrency: every writer first locks the product rows it touches, in id order (``SELECT ... FOR UPDATE`` on
+PostgreSQL; on SQLite the write transaction is ``BEGIN IMMEDIATE``, so writers are already serialised). The
+values read are therefore current, and relative movements are still written as ``quantity = quantity + d``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.accounts.models import Account, FiscalTaxRule
+from alephee.config import Settings
+from alephee.db import Money
+from alephee.errors import Unauthorized
+from alephee.http.numbers import int_from_text
+from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome, validate_element
+from alephee.products import rules
+from alephee.products.models import Brand, Product
+from alephee.products.schemas import ProductFiscalIn, ProductUpdateIn
+
+# --- account and price-list context ------------------------------------------------------------------
+
+
+class AccountNotFound(Unauthorized):
+    """The account of the request no longer exists (401)."""
+
+    message = "The accountId is not associated with the given API_KEY"
+
+
+@dataclass(slots=True)
+class AccountContext:
+    """What a batch needs to know about the account, loaded once per request."""
+
+    account_id: int
+    profile: rules.AccountProfile
+    default_tax_rate: Decimal
+    tax_rules: dict[str, Decimal] = field(default_factory=dict)
+
+    def tax_rate(self, own: Decimal | None, rule_code: str | None) -> Decimal:
+        """The product's rate, else its rule's percentage, else the configured default."""
+        if own is not None:
+            return own
+        if rule_code and rule_code.lower() in self.tax_rules:
+            return self.tax_rules[rule_code.lower()]
+        return self.default_tax_rate
+
+
+def load_account_context(session: Session, settings: Settings, account_id: int) -> AccountContext:
+    """Account type, B2B portal flag and active tax rules of the account."""
+    row = session.execute(
+        select(Account.account_type, Account.b2b_portal_enabled).where(Account.id == account_id)
+    ).one_or_none()
+    if row is None:
+        raise AccountNotFound()
+    taxes = {
+        code.lower(): pct
+        for code, pct in session.execute(
+            select(FiscalTaxRule.code, FiscalTaxRule.percentage).where(
+                FiscalTaxRule.account_id == account_id, FiscalTaxRule.active.is_(True)
+            )
+        )
+    }
+    return AccountContext(
+        account_id=account_id,
+        profile=rules.AccountProfile(account_type=row[0], b2b_portal=bool(row[1])),
+        default_tax_rate=settings.default_tax_rate,
+        tax_rules=taxes,
+    )
+
+
+@dataclass(slots=True)
+class ProductState:
+    """A locked product row as the batch sees it; changes are applied here, then written once.
+
+    The first fields follow ``STATE_COLUMNS`` so a result row unpacks straight into it.
+    """
+
+    id: int
+    brand_id: int
+    brand_name: str
+    sku: str
+    own_code: str | None
+    product_type: int
+    parent_id: int | None
+    source_product_id: int | None
+    tax_rate: Decimal | None
+    tax_rule_code: str | None
+    measure_unit: str | None
+    measure_per_unit: Decimal | None
+    quantity: int
+    b2b_quantity: int
+    min_publication_quantity: int
+    max_publication_quantity: int
+    alert_red: int
+    alert_yellow: int
+    measurable_quantity: Decimal | None
+    visibility: int | None
+    # Write bookkeeping: absolute stock write needed (``wide`` when more than the quantity changed), pure
+    # movement delta, anything touched, publishable change.
+    absolute: bool = False
+    wide: bool = False
+    delta: int = 0
+    touched: bool = False
+    stock_changed: bool = False
+
+    @property
+    def shared(self) -> bool:
+        """A seller's copy of a product shared by a brand/wholesaler account."""
+        return self.source_product_id is not None
+
+    @property
+    def facts(self) -> rules.ProductFacts:
+        """The product as the rules see it."""
+        return rules.ProductFacts(
+            product_type=self.product_type,
+            shared=self.shared,
+            measure_unit=self.measure_unit,
+            measure_per_unit=self.measure_per_unit,
+        )
+
+
+STATE_COLUMNS = (
+    Product.id,
+    Product.brand_id,
+    Brand.name,
+    Product.sku,
+    Product.own_code,
+    Product.product_type,
+    Product.parent_id,
+    Product.source_product_id,
+    Product.tax_rate,
+    Product.tax_rule_code,
+    Product.measure_unit,
+    Product.measure_per_unit,
+    Product.quantity,
+    Product.b2b_quantity,
+    Product.min_publication_quantity,
+    Product.max_publication_quantity,
+    Product.alert_red,
+    Product.alert_yellow,
+    Product.measurable_quantity,
+    Product.visibility,
+)
+
+
+def in_list(conn: Any, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """``column IN (...)`` as driver SQL: one array parameter on PostgreSQL (``= ANY(%s)``), one ``?`` per
+    value on SQLite. Compiling a 500-value expanding IN through SQLAlchemy costs milliseconds per query."""
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY(%s)", (list(values),)
+    return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
+
+
+def mark(conn: Any) -> str:
+    """The driver's positional placeholder."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def lock_rows(session: Session, stmt: Any) -> Any:
+    """``FOR UPDATE OF products`` on PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(of=Product)
+    return stmt
+
+
+_STATE_SQL = (
+    "SELECT p.id, p.brand_id, b.name, p.sku, p.own_code, p.product_type, p.parent_id, p.source_product_id,"
+    " p.tax_rate, p.tax_rule_code, p.measure_unit, p.measure_per_unit, p.quantity, p.b2b_quantity,"
+    " p.min_publication_quantity, p.max_publication_quantity, p.alert_red, p.alert_yellow, p.measurable_quantity,"
+    " p.visibility FROM products p JOIN brands b ON b.id = p.brand_id"
+)
+# Positions of the Money columns in _STATE_SQL (converted by the column type's result processor).
+_STATE_MONEY = (8, 11, 18)
+
+
+class Catalog:
+    """The products a batch refers to (by SKU or OwnCode), loaded (and on PostgreSQL locked, in id order).
+
+    SKUs are looked up first and OwnCodes only for the codes no SKU matched, in two index range scans (one
+    query with ``sku IN (...) OR own_code IN (...)`` makes SQLite scan the whole account). Plain SQL through
+    the driver: this is the hot path of POST /v2/products and SQLAlchemy's expanding-IN compilation and row
+    processing cost as much as the query itself.
+    """
+
+    def __init__(self, session: Session, account_id: int, codes: Iterable[str], *, lock: bool = True) -> None:
+        self.by_sku: dict[str, list[ProductState]] = defaultdict(list)
+        self.by_own_code: dict[str, list[ProductState]] = defaultdict(list)
+        self.states: dict[int, ProductState] = {}
+        wanted = sorted(set(codes))
+        if not wanted:
+            return
+        conn = session.connection()
+        dialect = conn.dialect
+        money_type = Money()
+
+        def money(value: Any) -> Decimal | None:
+            return money_type.process_result_value(value, dialect)
+
+        placeholder = mark(conn)
+
+        def fetch(column: str, values: Sequence[Any], *, scoped: bool = True, suffix: str = "") -> list[list[Any]]:
+            condition, params = in_list(conn, column, values)
+            if scoped:
+                condition, params = f"p.account_id = {placeholder} AND {condition}", (account_id, *params)
+            rows = [list(r) for r in conn.exec_driver_sql(f"{_STATE_SQL} WHERE {condition}{suffix}", params).all()]
+            for row in rows:
+                for i in _STATE_MONEY:
+                    if row[i] is not None:
+                        row[i] = money(row[i])
+            return rows
+
+        rows = fetch("p.sku", wanted)
+        found = {row[3] for row in rows}
+        rest = [code for code in wanted if code not in found]
+        if rest:
+            rows += fetch("p.own_code", rest)
+        if lock and rows and dialect.name == "postgresql":
+            # Lock every row in id order (no two batches wait on each other in a cycle) and re-read them:
+            # what the lock returns is the latest committed version.
+            ids = sorted({row[0] for row in rows})
+            rows = fetch("p.id", ids, scoped=False, suffix=" ORDER BY p.id FOR UPDATE OF p")
+        for row in sorted(rows, key=lambda r: r[0]):
+            if row[0] in self.states:
+                continue
+            state = ProductState(*row)
+            self.states[state.id] = state
+            self.by_sku[state.sku].append(state)
+            if state.own_code:
+                self.by_own_code[state.own_code].append(state)
+
+    def find(self, sku: str, brand: str | None) -> tuple[ProductState | None, rules.Problem | None]:
+        """SKU first, then OwnCode (§3.4 rule 2); ``brand`` (id or name) narrows; ambiguity is an error."""
+        for index in (self.by_sku, self.by_own_code):
+            matches = [s for s in index.get(sku, ()) if brand_matches(s.brand_id, s.brand_name, brand)]
+            if len(matches) == 1:
+                return matches[0], None
+            if len(matches) > 1:
+                return None, rules.Problem(rules.CODE_AMBIGUOUS, rules.AMBIGUOUS, sku)
+        return None, rules.Problem(rules.CODE_NOT_FOUND, rules.NOT_FOUND, sku)
+
+
+def brand_matches(brand_id: int, brand_name: str, wanted: str | None) -> bool:
+    """A brand given by id or by name (case-insensitive); no brand matches every brand."""
+    if wanted is None or not wanted.strip():
+        return True
+    text = wanted.strip()
+    return text.lower() == brand_name.strip().lower() or int_from_text(text) == brand_id
+
+
+def record_problem(outcome: ItemOutcome, problem: rules.Problem) -> None:
+    outcome.error(problem.message, problem.value, problem.code)
+
+
+def only_items_with_messages(builder: ActionResultBuilder) -> ActionResult:
+    """The builder's ActionResult without the Ok items that carry no message (spec 40 §0.4 note 2: they are
+    counted in ``Quantities`` only). Those items are dropped before rendering: most of a healthy batch."""
+    everything = builder.items
+    listed = [item for item in everything if item.messages]
+    builder.items = listed
+    try:
+        result = builder.build()
+    finally:
+        builder.items = everything
+    result.Quantities.Ok += len(everything) - len(listed)
+    result.Quantities.Total = len(everything)
+    return result
+
+
+M = TypeVar("M", bound=ProductUpdateIn | ProductFiscalIn)
+
+
+def element_with_sku(
+    result: ActionResultBuilder, number: int, raw: Any, model: type[M]
+) -> tuple[ItemOutcome, M | None, str]:
+    """Validate one batch element keyed by SKU; ``None`` (error recorded) when invalid or without a SKU."""
+    outcome, item = validate_element(result, number, raw, model, "SKU", rules.CODE_INVALID)
+    if item is None:
+        return outcome, None, ""
+    sku = (getattr(item, "SKU", None) or "").strip()
+    if not sku:
+        outcome.error(rules.SKU_REQUIRED, None, rules.CODE_SKU_REQUIRED)
+        return outcome, None, ""
+    outcome.key_value = sku
+    return outcome, item, sku

@@ -1,0 +1,385 @@
+"""POST /v2/products: bulk stock, price and feature updates, each element validated and applied on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.config import Settings
+from alephee.db import Money, UtcDateTime
+from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
+from alephee.products import hooks, rules
+from alephee.products.batch import (
+    AccountContext,
+    Catalog,
+    ProductState,
+    element_with_sku,
+    in_list,
+    load_account_context,
+    mark,
+    only_items_with_messages,
+    record_problem,
+)
+from alephee.products.price_lists import resolve_price_list
+from alephee.products.schemas import ProductUpdateIn
+from alephee.products.stock import kits_containing
+
+
+@dataclass(slots=True)
+class PriceState:
+    """A product's price row in the target list as the batch sees it."""
+
+    price: Decimal | None = None
+    price_with_taxes: Decimal | None = None
+    price_auto: bool = False
+    suggested_retail_price: Decimal | None = None
+    srp_auto: bool = True
+    sales_margin: Decimal | None = None
+    cost: Decimal | None = None
+    b2b_discount_rate: Decimal | None = None
+    exists: bool = False
+    dirty: bool = False
+    sale_price_changed: bool = False
+
+
+def _load_prices(session: Session, product_ids: Collection[int], price_list_id: int) -> dict[int, PriceState]:
+    states: dict[int, PriceState] = {}
+    if not product_ids:
+        return states
+    conn = session.connection()
+    money_type = Money()
+
+    def money(value: Any) -> Decimal | None:
+        return money_type.process_result_value(value, conn.dialect)
+
+    condition, params = in_list(conn, "product_id", sorted(product_ids))
+    sql = (
+        "SELECT product_id, price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin,"
+        f" cost, b2b_discount_rate FROM product_prices WHERE price_list_id = {mark(conn)} AND {condition}"
+    )
+    for row in conn.exec_driver_sql(sql, (price_list_id, *params)).all():
+        states[row[0]] = PriceState(
+            price=money(row[1]),
+            price_with_taxes=money(row[2]),
+            price_auto=bool(row[3]),
+            suggested_retail_price=money(row[4]),
+            srp_auto=bool(row[5]),
+            sales_margin=money(row[6]),
+            cost=money(row[7]),
+            b2b_discount_rate=money(row[8]),
+            exists=True,
+        )
+    return states
+
+
+@dataclass(slots=True)
+class _Element:
+    number: int
+    outcome: ItemOutcome
+    item: ProductUpdateIn
+    sku: str
+
+
+def update_products(
+    session: Session, settings: Settings, account_id: int, raw_price_list: str | None, raw_items: list[Any]
+) -> tuple[ActionResult, bool]:
+    """Apply a POST /v2/products batch: each element validated and applied on its own (never half-applied).
+
+    Returns the ActionResult and whether anything was processed. The caller owns the transaction.
+    """
+    account = load_account_context(session, settings, account_id)
+    price_list_id = resolve_price_list(session, account_id, raw_price_list)
+    result = ActionResultBuilder("SKU")
+    elements = _validate_elements(result, raw_items, account)
+    catalog = Catalog(session, account_id, (e.sku for e in elements))
+    resolved: list[tuple[_Element, ProductState]] = []
+    for element in elements:
+        product, problem = catalog.find(element.sku, element.item.Brand)
+        if product is None:
+            assert problem is not None
+            record_problem(element.outcome, problem)
+            continue
+        problems = _product_problems(element.item, account, product, price_list_id)
+        if problems:
+            for p in problems:
+                record_problem(element.outcome, p)
+            continue
+        resolved.append((element, product))
+    # Only the price rows the batch writes are read (and their Money columns converted).
+    priced = {product.id for element, product in resolved if element.item.Price is not None}
+    prices = _load_prices(session, priced, price_list_id) if priced and price_list_id is not None else {}
+    for element, product in resolved:
+        stock = element.item.Stock
+        if stock is not None and stock.Movement is not None and product.quantity + stock.Movement > rules.MAX_STOCK:
+            too_large = rules.STOCK_TOO_LARGE.format(field="Stock.Movement (resulting stock)", max=rules.MAX_STOCK)
+            element.outcome.error(too_large, stock.Movement, rules.CODE_STOCK_TOO_LARGE)
+            continue
+        _apply_stock(element, product)
+        _apply_features(element.item, product)
+        if element.item.Price is not None:
+            state = prices.setdefault(product.id, PriceState())
+            _apply_price(element.item.Price, state, product, account)
+        product.touched = True
+        if element.item.Stock is not None and element.item.Stock.Relationships is not None:
+            element.outcome.info(rules.RELATIONSHIPS_IGNORED, code=rules.CODE_IGNORED)
+    now = clock.utcnow()
+    _write_products(session, catalog.states.values(), now)
+    if price_list_id is not None:
+        _write_prices(session, prices, price_list_id, now)
+    stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
+    price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
+    _notify(session, account_id, catalog.states.values(), stock_ids, price_ids, {price_list_id} if price_ids else set())
+    return only_items_with_messages(result), result.processed_any
+
+
+def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], account: AccountContext) -> list[_Element]:
+    """Shape and product-independent rules of every element; the failing ones get their errors now."""
+    elements: list[_Element] = []
+    for number, raw in enumerate(raw_items):
+        outcome, item, sku = element_with_sku(result, number, raw, ProductUpdateIn)
+        if item is None:
+            continue
+        problems: list[rules.Problem] = []
+        if item.Stock is None and item.Price is None and item.Features is None:
+            problems.append(rules.Problem(rules.CODE_NOTHING_TO_UPDATE, rules.NOTHING_TO_UPDATE))
+        if item.Price is not None:
+            problems += rules.price_problems(item.Price, account.profile)
+        if item.Stock is not None:
+            problems += rules.stock_problems(item.Stock, account.profile)
+        if problems:
+            for p in problems:
+                record_problem(outcome, p)
+            continue
+        elements.append(_Element(number=number, outcome=outcome, item=item, sku=sku))
+    return elements
+
+
+def _product_problems(
+    item: ProductUpdateIn, account: AccountContext, product: ProductState, price_list_id: int | None
+) -> list[rules.Problem]:
+    problems: list[rules.Problem] = []
+    if item.Price is not None:
+        if price_list_id is None:
+            problems.append(rules.Problem(rules.CODE_NO_PRICE_LIST, rules.NO_PRICE_LIST))
+        problems += rules.price_product_problems(item.Price, account.profile, product.facts)
+    if item.Stock is not None:
+        problems += rules.stock_product_problems(item.Stock, product.facts)
+    return problems
+
+
+def _apply_stock(element: _Element, product: ProductState) -> None:
+    stock = element.item.Stock
+    if stock is None:
+        return
+    if stock.Quantity is not None:
+        product.quantity = stock.Quantity
+        product.absolute = product.stock_changed = True
+    if stock.Movement is not None:
+        new_quantity, warning = rules.apply_movement(product.quantity, stock.Movement)
+        if warning is not None:
+            element.outcome.warning(warning.message, warning.value, warning.code)
+            product.absolute = True
+        product.delta += stock.Movement
+        product.quantity = new_quantity
+        product.stock_changed = True
+    if stock.MeasurableQuantity is not None and stock.MeasurableQuantity.Quantity is not None:
+        measured = stock.MeasurableQuantity
+        assert measured.Unit is not None
+        factor = rules.unit_factor(measured.Unit, product.measure_unit or "")
+        assert factor is not None
+        product.measurable_quantity = measured.Quantity * factor
+        product.quantity = rules.measurable_units(measured.Quantity, measured.Unit, product.facts)
+        product.absolute = product.wide = product.stock_changed = True
+    if stock.MinPublicationQuantity is not None:
+        product.min_publication_quantity = stock.MinPublicationQuantity
+        product.absolute = product.wide = product.stock_changed = True
+    if stock.MaxPublicationQuantity is not None:
+        product.max_publication_quantity = stock.MaxPublicationQuantity
+        product.absolute = product.wide = product.stock_changed = True
+    if stock.B2BQuantity is not None:
+        product.b2b_quantity = stock.B2BQuantity
+        product.absolute = product.wide = True
+    if stock.Alert is not None:
+        if stock.Alert.RedQty is not None:
+            product.alert_red = stock.Alert.RedQty
+            product.absolute = product.wide = True
+        if stock.Alert.YellowQty is not None:
+            product.alert_yellow = stock.Alert.YellowQty
+            product.absolute = product.wide = True
+
+
+def _apply_features(item: ProductUpdateIn, product: ProductState) -> None:
+    if item.Features is not None and item.Features.Visibility is not None:
+        product.visibility = item.Features.Visibility
+        product.absolute = product.wide = True
+
+
+def _apply_price(price: Any, state: PriceState, product: ProductState, account: AccountContext) -> None:
+    """Apply a validated Price object; the net/gross counterpart is derived from the tax rate (§3.6)."""
+    rate = account.tax_rate(product.tax_rate, product.tax_rule_code)
+    before = state.price_with_taxes
+    gross = price.PriceWithTaxes
+    if price.MeasurablePriceWithTaxes is not None:
+        measured = price.MeasurablePriceWithTaxes
+        gross = rules.measurable_unit_price(measured.Price, measured.Unit, product.facts)
+    if price.Price is not None:
+        state.price = price.Price
+        state.price_with_taxes = rules.with_taxes(price.Price, rate)
+        state.price_auto = False
+    elif gross is not None:
+        state.price_with_taxes = gross
+        state.price = rules.without_taxes(gross, rate)
+        state.price_auto = True
+    if price.SuggestedRetailPrice is not None:
+        state.suggested_retail_price = price.SuggestedRetailPrice
+        state.srp_auto = False
+    elif state.srp_auto:
+        state.suggested_retail_price = state.price_with_taxes
+    if price.SalesMargin is not None:
+        state.sales_margin = price.SalesMargin
+    if price.Cost is not None:
+        state.cost = price.Cost
+    if price.B2BDiscountRate is not None:
+        state.b2b_discount_rate = price.B2BDiscountRate
+    state.dirty = True
+    if state.price_with_taxes != before:
+        state.sale_price_changed = True
+
+
+# The batch write path runs plain parameterised SQL through the driver's executemany: with a few hundred
+# rows per statement, SQLAlchemy's per-row parameter processing costs more than the SQL itself. Values go
+# through the column types once (``_Binder``), so what is stored is exactly what the ORM would store.
+_SQL_ABSOLUTE = (
+    "UPDATE products SET quantity = ?, b2b_quantity = ?, min_publication_quantity = ?, max_publication_quantity = ?,"
+    " alert_red = ?, alert_yellow = ?, measurable_quantity = ?, visibility = ?, date_updated = ? WHERE id = ?"
+)
+_SQL_QUANTITY = "UPDATE products SET quantity = ?, date_updated = ? WHERE id = ?"
+# A pure relative movement: one atomic increment, clamped at 0 (the lock makes the clamp check exact).
+_SQL_DELTA = (
+    "UPDATE products SET quantity = CASE WHEN quantity + ? < 0 THEN 0 ELSE quantity + ? END, date_updated = ?"
+    " WHERE id = ?"
+)
+_SQL_TOUCH = "UPDATE products SET date_updated = ? WHERE id = ?"
+_SQL_PRICE_UPDATE = (
+    "UPDATE product_prices SET price = ?, price_with_taxes = ?, price_auto = ?, suggested_retail_price = ?,"
+    " srp_auto = ?, sales_margin = ?, cost = ?, b2b_discount_rate = ?, date_updated = ?"
+    " WHERE product_id = ? AND price_list_id = ?"
+)
+_SQL_PRICE_INSERT = (
+    "INSERT INTO product_prices (price, price_with_taxes, price_auto, suggested_retail_price, srp_auto,"
+    " sales_margin, cost, b2b_discount_rate, date_updated, product_id, price_list_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class _Binder:
+    """Bind processors of the column types for one connection's dialect, and its parameter style."""
+
+    def __init__(self, conn: Any) -> None:
+        dialect = conn.dialect
+        self.conn = conn
+        money = Money().dialect_impl(dialect).bind_processor(dialect)
+        stamp = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+        self.money: Any = money or (lambda v: v)
+        self.stamp: Any = stamp or (lambda v: v)
+        self.qmark = dialect.paramstyle == "qmark"
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``sql`` (written with ``?``) once per row."""
+        if rows:
+            self.conn.exec_driver_sql(sql if self.qmark else sql.replace("?", "%s"), rows)
+
+
+def _write_products(session: Session, states: Iterable[ProductState], now: datetime) -> None:
+    bind = _Binder(session.connection())
+    stamp = bind.stamp(now)
+    absolute: list[tuple[Any, ...]] = []
+    quantities: list[tuple[Any, ...]] = []
+    deltas: list[tuple[Any, ...]] = []
+    touched: list[tuple[Any, ...]] = []
+    for s in states:
+        if not s.touched:
+            continue
+        if s.absolute and not s.wide:
+            quantities.append((s.quantity, stamp, s.id))
+        elif s.absolute:
+            absolute.append(
+                (
+                    s.quantity,
+                    s.b2b_quantity,
+                    s.min_publication_quantity,
+                    s.max_publication_quantity,
+                    s.alert_red,
+                    s.alert_yellow,
+                    bind.money(s.measurable_quantity),
+                    s.visibility,
+                    stamp,
+                    s.id,
+                )
+            )
+        elif s.delta:
+            deltas.append((s.delta, s.delta, stamp, s.id))
+        else:
+            touched.append((stamp, s.id))
+    bind.executemany(_SQL_ABSOLUTE, absolute)
+    bind.executemany(_SQL_QUANTITY, quantities)
+    bind.executemany(_SQL_DELTA, deltas)
+    bind.executemany(_SQL_TOUCH, touched)
+
+
+def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:
+    bind = _Binder(session.connection())
+    stamp, money = bind.stamp(now), bind.money
+    updates: list[tuple[Any, ...]] = []
+    inserts: list[tuple[Any, ...]] = []
+    for pid, p in prices.items():
+        if not p.dirty:
+            continue
+        row = (
+            money(p.price),
+            money(p.price_with_taxes),
+            p.price_auto,
+            money(p.suggested_retail_price),
+            p.srp_auto,
+            money(p.sales_margin),
+            money(p.cost),
+            money(p.b2b_discount_rate),
+            stamp,
+            pid,
+            price_list_id,
+        )
+        (updates if p.exists else inserts).append(row)
+    bind.executemany(_SQL_PRICE_UPDATE, updates)
+    bind.executemany(_SQL_PRICE_INSERT, inserts)
+
+
+def _notify(
+    session: Session,
+    account_id: int,
+    states: Iterable[ProductState],
+    stock_ids: set[int],
+    price_ids: set[int],
+    price_list_ids: set[int | None],
+) -> None:
+    """Expand stock changes to the kits and masters they feed, then tell the listeners."""
+    if not stock_ids and not price_ids:
+        return
+    affected = set(stock_ids)
+    if stock_ids:
+        parents = {s.parent_id for s in states if s.id in stock_ids and s.parent_id is not None}
+        affected |= parents | kits_containing(session, stock_ids)
+    hooks.notify(
+        session,
+        hooks.CatalogChange(
+            account_id=account_id,
+            stock_product_ids=frozenset(affected),
+            price_product_ids=frozenset(price_ids),
+            price_list_ids=frozenset(i for i in price_list_ids if i is not None),
+        ),
+    )

@@ -1,0 +1,203 @@
+"""Stock of the catalog: the atomic movement other domains call (``move_stock``), kit membership, and the
+derived quantities (kits from their components, masters from their variations) listings and GET read."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.errors import InvalidInput, NotFound
+from alephee.products import hooks, rules
+from alephee.products.batch import in_list, lock_rows
+from alephee.products.models import KitComponent, Product
+from alephee.products.schemas import KIT, VARIATION_MASTER
+
+products_t = Product.__table__
+
+
+def kits_containing(session: Session, product_ids: Collection[int]) -> set[int]:
+    """Ids of the kits that have any of ``product_ids`` as a component."""
+    if not product_ids:
+        return set()
+    conn = session.connection()
+    condition, params = in_list(conn, "component_id", sorted(product_ids))
+    return {
+        row[0] for row in conn.exec_driver_sql(f"SELECT DISTINCT kit_id FROM kit_components WHERE {condition}", params)
+    }
+
+
+def kit_components_among(session: Session, product_ids: Collection[int]) -> set[int]:
+    """Which of ``product_ids`` are a component of at least one kit."""
+    if not product_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(KitComponent.component_id).where(KitComponent.component_id.in_(sorted(product_ids))).distinct()
+        )
+    )
+
+
+# --- atomic stock movement for other domains ------------------------------------------------------------
+
+
+class ProductNotFound(NotFound):
+    """The product is not one of the account's (404)."""
+
+    message = "Product {id} does not exist in account {account}"
+
+    def __init__(self, product_id: int, account_id: int) -> None:
+        super().__init__(self.message.format(id=product_id, account=account_id))
+
+
+class MasterHasNoStock(InvalidInput):
+    """A variation master's stock is its variations'; it cannot be moved itself (400)."""
+
+    message = "A variation master has no stock of its own; move one of its variations"
+
+
+@dataclass(frozen=True, slots=True)
+class StockMove:
+    """Outcome of ``move_stock_detailed``: the new quantity and the units that could not be taken."""
+
+    quantity: int
+    shortfall: int
+
+
+def move_stock(session: Session, account_id: int, product_id: int, delta: int) -> int:
+    """Move a product's stock by ``delta`` atomically (clamped at 0) and return the new quantity.
+
+    For orders: a sale or an API-created order decrements stock here. A kit moves each of its components
+    by ``delta × units`` (its quantity is derived). Listings are notified in the same transaction; the
+    caller commits. Callers moving several products in one transaction should go through
+    ``move_stocks`` (ascending ids, so two transactions never wait on each other in a cycle).
+    """
+    return move_stock_detailed(session, account_id, product_id, delta).quantity
+
+
+def move_stocks(session: Session, account_id: int, deltas: dict[int, int]) -> dict[int, StockMove]:
+    """Several ``move_stock`` calls in ascending product-id order."""
+    return {pid: move_stock_detailed(session, account_id, pid, deltas[pid]) for pid in sorted(deltas)}
+
+
+def move_stock_detailed(session: Session, account_id: int, product_id: int, delta: int) -> StockMove:
+    """``move_stock`` that also reports the shortfall (units asked for beyond the available stock)."""
+    row = session.execute(
+        lock_rows(
+            session,
+            select(Product.product_type, Product.quantity, Product.parent_id).where(
+                Product.id == product_id, Product.account_id == account_id
+            ),
+        )
+    ).one_or_none()
+    if row is None:
+        raise ProductNotFound(product_id, account_id)
+    product_type, quantity, parent_id = row
+    if product_type == VARIATION_MASTER:
+        raise MasterHasNoStock()
+    if product_type == KIT:
+        return _move_kit(session, account_id, product_id, delta)
+    now = clock.utcnow()
+    new_quantity = session.execute(
+        update(products_t)
+        .where(products_t.c.id == product_id)
+        .values(
+            quantity=case((products_t.c.quantity + delta < 0, 0), else_=products_t.c.quantity + delta),
+            date_updated=now,
+        )
+        .returning(products_t.c.quantity)
+    ).scalar_one()
+    shortfall = max(0, -(quantity + delta))
+    affected = {product_id} | kits_containing(session, [product_id]) | ({parent_id} if parent_id else set())
+    hooks.notify(session, hooks.CatalogChange(account_id=account_id, stock_product_ids=frozenset(affected)))
+    return StockMove(quantity=new_quantity, shortfall=shortfall)
+
+
+def _move_kit(session: Session, account_id: int, kit_id: int, delta: int) -> StockMove:
+    components = session.execute(
+        select(KitComponent.component_id, KitComponent.quantity)
+        .where(KitComponent.kit_id == kit_id)
+        .order_by(KitComponent.component_id)
+    ).all()
+    shortfall = 0
+    for component_id, units in components:
+        moved = move_stock_detailed(session, account_id, component_id, delta * units)
+        shortfall = max(shortfall, -(-moved.shortfall // units))
+    snapshot = stock_snapshots(session, [kit_id])[kit_id]
+    return StockMove(quantity=snapshot.quantity, shortfall=shortfall)
+
+
+# --- stock snapshots (GET and listings) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StockSnapshot:
+    """The stock of a product as listings and GET see it (kits and masters derived)."""
+
+    product_id: int
+    product_type: int
+    quantity: int
+    publish_quantity: int
+    min_publication_quantity: int
+    max_publication_quantity: int
+
+
+def stock_snapshots(session: Session, product_ids: Collection[int]) -> dict[int, StockSnapshot]:
+    """Quantity and PublishQuantity of each product: kits from their components (whole kits only), variation
+    masters as the sum of their variations."""
+    if not product_ids:
+        return {}
+    ids = sorted(set(product_ids))
+    rows = session.execute(
+        select(
+            Product.id,
+            Product.product_type,
+            Product.quantity,
+            Product.min_publication_quantity,
+            Product.max_publication_quantity,
+        ).where(Product.id.in_(ids))
+    ).all()
+    derived = _derived_quantities(
+        session,
+        kit_ids=[r[0] for r in rows if r[1] == KIT],
+        master_ids=[r[0] for r in rows if r[1] == VARIATION_MASTER],
+    )
+    out: dict[int, StockSnapshot] = {}
+    for pid, ptype, quantity, min_pub, max_pub in rows:
+        qty = derived.get(pid, quantity) if ptype in (KIT, VARIATION_MASTER) else quantity
+        out[pid] = StockSnapshot(
+            product_id=pid,
+            product_type=ptype,
+            quantity=qty,
+            publish_quantity=rules.publish_quantity(qty, min_pub, max_pub),
+            min_publication_quantity=min_pub,
+            max_publication_quantity=max_pub,
+        )
+    return out
+
+
+def _derived_quantities(session: Session, *, kit_ids: list[int], master_ids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    if kit_ids:
+        per_kit: dict[int, int] = {}
+        stmt = (
+            select(KitComponent.kit_id, KitComponent.quantity, Product.quantity)
+            .join(Product, Product.id == KitComponent.component_id)
+            .where(KitComponent.kit_id.in_(kit_ids))
+        )
+        for kit_id, units, available in session.execute(stmt):
+            whole = available // max(units, 1)
+            per_kit[kit_id] = min(per_kit.get(kit_id, whole), whole)
+        out.update({kit_id: per_kit.get(kit_id, 0) for kit_id in kit_ids})
+    if master_ids:
+        stmt2 = (
+            select(Product.parent_id, func.coalesce(func.sum(Product.quantity), 0))
+            .where(Product.parent_id.in_(master_ids))
+            .group_by(Product.parent_id)
+        )
+        sums = {pid: int(total) for pid, total in session.execute(stmt2)}
+        out.update({mid: sums.get(mid, 0) for mid in master_ids})
+    return out
