@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from alephee.cli import app
 from alephee.http.context import AppContext
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 
 runner = CliRunner()
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from alephee import clock
 from alephee.accounts import service, tokens
 from alephee.http.context import AppContext
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
+from tests.fixtures.errors import assert_error
+from tests.fixtures.tenants import Tenant
 
 ENVELOPE = {"Total", "Paging", "SortBy", "AvailableSorts", "Results"}
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

@@ -14,12 +14,8 @@ from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.orders import rendering
-from tests.conftest import Tenant
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 DECODE = {"gzip": gzip.decompress, "br": brotli.decompress}
 

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
-
-RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-retryafter")
-
-
-def assert_error(response, status: int) -> None:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"Status", "Message"}
-    assert body["Status"] == status and isinstance(body["Message"], str) and body["Message"]
-
-
-def assert_rate_headers(response) -> None:  # type: ignore[no-untyped-def]
-    for name in RATE_HEADERS:
-        assert re.fullmatch(r"-?\d+", response.headers[name]), name
+from tests.fixtures.errors import assert_error, assert_rate_headers
+from tests.fixtures.tenants import Tenant
 
 
 def test_missing_and_unknown_key_get_401(client: TestClient, tenant: Tenant) -> None:

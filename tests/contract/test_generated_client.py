@@ -15,12 +15,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from alephee.app import OPENAPI_URL
-from tests.conftest import Tenant
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 # Our operations the generator must produce without a warning (one per module of the generated package).
 LIST_ORDERS = "api.orders.orders_list_v2_orders_get"

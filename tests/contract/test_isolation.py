@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee.app import api_operations
-from tests.conftest import Tenant
+from tests.fixtures.tenants import Tenant
 
 OPERATIONS = api_operations()
 

@@ -30,8 +30,8 @@ from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.context import AppContext
 from alephee.registry import metadata
-from tests.conftest import Tenant
-from tests.fuzz.seed import Seeded, seed_tenant
+from tests.fixtures.seed import Seeded, seed_tenant
+from tests.fixtures.tenants import Tenant
 
 OPERATIONS = api_operations()
 DOCUMENT = create_app(Settings(_env_file=None, database_url="sqlite://")).openapi()  # type: ignore[call-arg]

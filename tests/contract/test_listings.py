@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from alephee import clock
 from alephee.http.context import AppContext
 from alephee.listings import publish
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.listings.helpers import Shop, build_shop, listing, outbox
+from tests.fixtures.errors import assert_error
+from tests.fixtures.listings import Shop, build_shop, listing, outbox
+from tests.fixtures.tenants import Tenant
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from openapi_spec_validator import validate
 
 from alephee.app import OPENAPI_URL
 from alephee.http.openapi import PARAMETER_SCHEMAS, RESPONSE_HEADERS
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
+from tests.fixtures.errors import assert_error
+from tests.fixtures.tenants import Tenant
 
 
 @pytest.fixture

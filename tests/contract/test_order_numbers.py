@@ -5,79 +5,22 @@ every rendered order (GET /v2/orders, the cart endpoint) is walked along the wir
 
 from __future__ import annotations
 
-import types
-import typing
-from collections.abc import Callable, Iterator
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
 
 from alephee.http.context import AppContext
 from alephee.orders import demo
-from alephee.orders.schemas import OrderOut
 from alephee.sandbox import state as sandbox
-from tests.conftest import Tenant
-from tests.marketplaces import conftest as _marketplaces
-from tests.marketplaces.conftest import pull
-from tests.orders import conftest as _order_fixtures
-from tests.orders.conftest import AddOrder, order_info
-from tests.portal import conftest as _portal
-from tests.portal.conftest import cart_form, sign_in
-from tests.products.helpers import add_product
-
-add_order = _order_fixtures.add_order
-open_shop = _marketplaces.open_shop
-make_shop = _portal.make_shop
-
-# The numbers the defect reports named: each must be walked (and be a number) for the sources that have them.
-REPORTED = {
-    "Items[].UnitPrice",
-    "Payments[].ShippingAmount",
-    "Payments[].TransactionAmount",
-    "Payments[].SubTotal",
-    "Payments[].InstallmentAmount",
-    "Shipping.ReceiverCost",
-    "Shipping.SenderCost",
-}
-
-
-def _field_type(annotation: Any) -> Any:
-    """The one non-None type of an annotation (``X | None`` → ``X``)."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        [annotation] = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    return annotation
-
-
-def numbers(model: type[BaseModel], data: dict[str, Any], path: str = "") -> Iterator[tuple[str, Any]]:
-    """``(path, value)`` of every numeric field of ``data`` (a dict of shape ``model``), through nested objects
-    (null objects have no numbers) and arrays; list indexes are written ``[]``."""
-    for name, field in model.model_fields.items():
-        kind = _field_type(field.annotation)
-        value = data[name]
-        where = f"{path}{name}"
-        if kind in (int, Decimal, float):
-            yield where, value
-        elif isinstance(kind, type) and issubclass(kind, BaseModel):
-            if value is not None:
-                yield from numbers(kind, value, where + ".")
-        elif typing.get_origin(kind) is list:
-            [element] = typing.get_args(kind)
-            if isinstance(element, type) and issubclass(element, BaseModel):
-                for item in value:
-                    yield from numbers(element, item, where + "[].")
-
-
-def assert_numbers(orders: list[dict[str, Any]]) -> set[str]:
-    """Every numeric field of every order is a JSON number; returns the paths walked."""
-    assert orders
-    seen: set[str] = set()
-    for order in orders:
-        for where, value in numbers(OrderOut, order):
-            assert isinstance(value, (int, float)) and not isinstance(value, bool), (order["Id"], where, value)
-            seen.add(where)
-    return seen
+from tests.fixtures import marketplaces as _marketplaces
+from tests.fixtures import orders as _order_fixtures
+from tests.fixtures import portal as _portal
+from tests.fixtures.marketplaces import pull
+from tests.fixtures.orders import REPORTED, AddOrder, assert_numbers, order_info
+from tests.fixtures.portal import cart_form, sign_in
+from tests.fixtures.products import add_product
+from tests.fixtures.tenants import Tenant
 
 
 def _orders(client: TestClient, tenant: Tenant, **query: Any) -> list[dict[str, Any]]:

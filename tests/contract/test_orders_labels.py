@@ -16,15 +16,10 @@ from alephee.orders import documents as docs
 from alephee.orders import shipping_rules as ship
 from alephee.orders.document_upload import DocumentUpload, store_document
 from alephee.orders.models import Order
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders import pdfcheck
-from tests.orders.conftest import AddOrder
-
-# The orders fixtures (seller, add_order) live in tests/orders/conftest.py; registered here under their names.
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures import pdfcheck
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 SHIPMENT = 41297142475
 

@@ -18,14 +18,10 @@ from alephee.orders.document_upload import DocumentUpload, store_document
 from alephee.orders.models import Order, OrderAccountOptions
 from alephee.orders.query import FILTER_DOCS, parse_filters
 from alephee.orders.schemas import OrderOut, OrdersPackOut
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder, utc
-
-# The orders fixtures (seller, add_order) live in tests/orders/conftest.py; registered here under their names.
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures import orders as _orders_fixtures
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder, utc
+from tests.fixtures.tenants import Tenant
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -462,7 +458,7 @@ def test_the_orders_route_checks_key_then_limit_then_its_own_values(
     client: TestClient, make_tenant: Any, add_order: AddOrder
 ) -> None:
     """GET /v2/orders reads its query itself (one thread hand-off): same order of checks as every route."""
-    from tests.contract.test_cross_cutting import assert_rate_headers
+    from tests.fixtures.errors import assert_rate_headers
 
     seller = make_tenant(marketplaces=_orders_fixtures.MARKETPLACES, rate_limit=2)
     add_order(seller)

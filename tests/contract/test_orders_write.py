@@ -14,13 +14,9 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders import status_updates
 from alephee.orders import statuses as st
 from alephee.orders.models import Order
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 
 def integrate(client: TestClient, tenant: Tenant, body: Any) -> Any:
@@ -218,8 +214,8 @@ def test_two_workers_on_the_same_orders(ctx: AppContext, seller: Tenant, add_ord
 
 # --- POST documents / split / messages, POST and DELETE orders: status, headers, exact names ---------------
 
-from tests.contract.test_cross_cutting import assert_rate_headers  # noqa: E402
-from tests.orders.conftest import PDF, order_info  # noqa: E402
+from tests.fixtures.errors import assert_rate_headers  # noqa: E402
+from tests.fixtures.orders import PDF, order_info  # noqa: E402
 
 
 def test_write_endpoints_contract(client: TestClient, make_tenant: Any, add_order: AddOrder) -> None:

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from alephee.accounts.schemas import AccountType
 from alephee.http.context import AppContext
 from alephee.products.models import Product, ProductPrice
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.products.helpers import add_price_list, add_product
+from tests.fixtures.errors import assert_error
+from tests.fixtures.products import add_price_list, add_product
+from tests.fixtures.tenants import Tenant
 
 ENVELOPE = {"Total", "Paging", "SortBy", "AvailableSorts", "Results"}
 NOT_FOUND_ES = "No tiene asignado ningún producto con el marca-código ingresado"

@@ -12,14 +12,10 @@ from fastapi.testclient import TestClient
 
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error, assert_rate_headers
-from tests.orders.conftest import AddOrder
-from tests.shipping import conftest as _shipping_fixtures
-from tests.shipping.conftest import PACK, PACK_OUT, order_of
-
-seller = _shipping_fixtures.seller
-add_order = _shipping_fixtures.add_order
+from tests.fixtures.errors import assert_error, assert_rate_headers
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.shipping import PACK, PACK_OUT, order_of
+from tests.fixtures.tenants import Tenant
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

@@ -11,14 +11,11 @@ from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.orders.status_updates import ORDER_ID_REQUIRED
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-from tests.products.helpers import add_product, quantity_of
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures import orders as _orders_fixtures
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.products import add_product, quantity_of
+from tests.fixtures.tenants import Tenant
 
 ODD = ["²", "٣", "３", "1_000", "9" * 5000]
 

@@ -14,13 +14,9 @@ from fastapi.testclient import TestClient
 
 from alephee import clock
 from alephee.webhooks import events
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error, assert_rate_headers
-from tests.webhooks import helpers as _webhook_fixtures
-from tests.webhooks.helpers import Hooks, Receiver, load_example
-
-receiver = _webhook_fixtures.receiver
-hooks = _webhook_fixtures.hooks
+from tests.fixtures.errors import assert_error, assert_rate_headers
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver, load_example
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 WEBHOOK_KEYS = {"Id", "Url", "EventTypes", "Active", "Description", "DateCreated"}

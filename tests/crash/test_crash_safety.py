@@ -37,8 +37,9 @@ from alephee.orders.ingest import ingest_order
 from alephee.orders.models import Order
 from alephee.products.models import Product, ProductPrice
 from alephee.registry import metadata
-from tests.conftest import LiveServer, Tenant, start_server
-from tests.products.helpers import add_product
+from tests.fixtures.products import add_product
+from tests.fixtures.servers import LiveServer, start_server
+from tests.fixtures.tenants import Tenant
 
 pytestmark = pytest.mark.slow
 

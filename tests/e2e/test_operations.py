@@ -19,8 +19,8 @@ import pytest
 
 from alephee.accounts import service
 from alephee.http.context import AppContext
-from tests.conftest import LiveServer, start_server
-from tests.http.redis_faults import closed_port_url
+from tests.fixtures.redis_faults import closed_port_url
+from tests.fixtures.servers import LiveServer, start_server
 
 SERVER_ONLY = "the server process behaves the same on both databases; run once"
 

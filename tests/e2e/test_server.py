@@ -14,11 +14,10 @@ import redis
 
 from alephee.accounts import service
 from alephee.http.context import AppContext
-from tests.conftest import REDIS_URL, LiveServer, Tenant, start_server
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-add_order = _orders_fixtures.add_order
+from tests.fixtures.database import REDIS_URL
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.servers import LiveServer, start_server
+from tests.fixtures.tenants import Tenant
 
 
 def _tenant(ctx: AppContext, rate_limit: int | None = None) -> tuple[int, str]:

@@ -3,7 +3,7 @@
 Each operation is fuzzed as a seeded tenant (a valid key and account, real order/pack ids most of the time):
 positive and negative data, the explicit examples and the coverage phase's boundary cases, then
 ``ALEPHEE_FUZZ_EXAMPLES`` (default 25) Hypothesis examples, one in three with a number written in digits
-Python reads too leniently (tests/fuzz/strategies.py). Every response must be no 5xx, a documented
+Python reads too leniently (tests/fixtures/strategies.py). Every response must be no 5xx, a documented
 status with the documented content type and schema, and every 4xx not documented as a batch-result body
 must be exactly ``{"Status", "Message"}`` with ``Status`` equal to the HTTP status.
 
@@ -36,9 +36,9 @@ from alephee.app import OPENAPI_URL, create_app
 from alephee.config import Settings
 from alephee.http.context import AppContext
 from alephee.http.ratelimit import RateLimiter
-from tests.conftest import empty_tables
-from tests.fuzz.seed import Seeded, seed_tenant
-from tests.fuzz.strategies import with_odd_number
+from tests.fixtures.database import empty_tables
+from tests.fixtures.seed import Seeded, seed_tenant
+from tests.fixtures.strategies import with_odd_number
 
 EXAMPLES = int(os.environ.get("ALEPHEE_FUZZ_EXAMPLES", "25"))
 # Coverage phase: every case up to COVERAGE_ALL per operation, then one in COVERAGE_STRIDE (-1: all).
@@ -96,7 +96,7 @@ schema = schemathesis.openapi.from_asgi(OPENAPI_URL, _DOC_APP, config=CONFIG)
 
 # One generated case in three has one query value, path value or body leaf written as an odd number
 # (superscript, Arabic-Indic or fullwidth digits, underscores, thousands of digits, stray signs, Unicode
-# blanks; tests/fuzz/strategies.py): the schema alone would only ever produce ASCII digits.
+# blanks; tests/fixtures/strategies.py): the schema alone would only ever produce ASCII digits.
 @schema.hook
 def flatmap_query(_context: schemathesis.HookContext, query: dict[str, Any]) -> SearchStrategy[Any]:
     return with_odd_number(query)

@@ -10,8 +10,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
+from tests.fixtures.errors import assert_error
+from tests.fixtures.tenants import Tenant
 
 JSON = {"content-type": "application/json"}
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from alephee.http import numbers
 from alephee.http.wire import WireModel, read_input
-from tests.fuzz.strategies import UNICODE_DIGITS, odd_numbers
+from tests.fixtures.strategies import UNICODE_DIGITS, odd_numbers
 
 ASCII_NUMBER_CHARS = set("0123456789+- \t\r\n")
 

@@ -1,13 +1,13 @@
 """No documented operation answers a server error to a number written with odd digits or to text with control
-characters, anywhere in a query, a path or a body (tests/http/odd_numbers.py)."""
+characters, anywhere in a query, a path or a body (tests/fixtures/odd_numbers.py)."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
-from tests.fuzz.seed import seed_tenant
-from tests.http.odd_numbers import CONTROL_TEXT, sweep
+from tests.fixtures.odd_numbers import CONTROL_TEXT, sweep
+from tests.fixtures.seed import seed_tenant
 
 
 def test_no_operation_answers_5xx_to_odd_digits(ctx: AppContext, client: TestClient) -> None:

@@ -14,8 +14,9 @@ import redis
 from fastapi.testclient import TestClient
 
 from alephee.http.ratelimit import RateLimiter
-from tests.conftest import REDIS_URL, Tenant, make_settings
-from tests.http.redis_faults import Forwarder, HangingServer, closed_port_url
+from tests.fixtures.database import REDIS_URL, make_settings
+from tests.fixtures.redis_faults import Forwarder, HangingServer, closed_port_url
+from tests.fixtures.tenants import Tenant
 
 LOGGER = "alephee.http.ratelimit"
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
+from tests.fixtures.errors import assert_error
+from tests.fixtures.tenants import Tenant
 
 
 def _chunks(total: int, size: int = 256) -> Iterator[bytes]:

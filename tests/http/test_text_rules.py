@@ -17,14 +17,10 @@ from alephee.http.wire import CONTROL_IN_IDENTIFIER, CONTROL_IN_TEXT, clean_iden
 from alephee.orders.status_updates import BAD_FIELD
 from alephee.products.importer import import_catalog
 from alephee.products.models import Product
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder, order_info
-from tests.products.helpers import quantity_of
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder, order_info
+from tests.fixtures.products import quantity_of
+from tests.fixtures.tenants import Tenant
 
 NFC = unicodedata.normalize("NFC", "CAFÉ-1")
 NFD = unicodedata.normalize("NFD", "CAFÉ-1")

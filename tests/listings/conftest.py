@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from alephee.http.context import AppContext
-from tests.conftest import Tenant
-from tests.listings.helpers import Shop, build_shop
+from tests.fixtures.listings import Shop, build_shop
+from tests.fixtures.tenants import Tenant
 
 
 @pytest.fixture

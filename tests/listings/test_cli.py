@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from alephee.accounts.schemas import AccountType
 from alephee.cli import app
 from alephee.http.context import AppContext
-from tests.conftest import Tenant
-from tests.products.helpers import add_price_list
+from tests.fixtures.products import add_price_list
+from tests.fixtures.tenants import Tenant
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()

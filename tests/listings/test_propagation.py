@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from alephee.http.context import AppContext
 from alephee.listings import statuses
 from alephee.products import stock as products
-from tests.listings.helpers import Shop, listing, outbox
+from tests.fixtures.listings import Shop, listing, outbox
 
 
 def _post(client: TestClient, shop: Shop, body: list[dict[str, object]], **params: object) -> None:

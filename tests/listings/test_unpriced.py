@@ -32,9 +32,10 @@ from alephee.marketplaces.models import OutboxMessage, SandboxListing
 from alephee.products.importer import import_catalog
 from alephee.sandbox import state as sandbox
 from alephee.sync.worker import Worker
-from tests.conftest import Tenant, _create_pg_database, _drop_pg_database
-from tests.listings.helpers import listing, outbox
-from tests.products.helpers import add_price_list, add_product
+from tests.fixtures.database import create_pg_database, drop_pg_database
+from tests.fixtures.listings import listing, outbox
+from tests.fixtures.products import add_price_list, add_product
+from tests.fixtures.tenants import Tenant
 
 runner = CliRunner()
 
@@ -230,11 +231,11 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
         return
     name = f"alephee_mig_{uuid.uuid4().hex[:10]}"
     try:
-        url = _create_pg_database(name)
+        url = create_pg_database(name)
         prepare_database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
         yield url
     finally:
-        _drop_pg_database(name)
+        drop_pg_database(name)
 
 
 def test_the_migration_pauses_listings_published_without_a_price(fresh_database: str) -> None:

@@ -22,7 +22,7 @@ from alephee.sandbox import buyers
 from alephee.sandbox import state as sandbox
 from alephee.sandbox.buyers import SaleMix
 from alephee.sync.calls import channel_for
-from tests.conftest import empty_tables
+from tests.fixtures.database import empty_tables
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ACCOUNT = 1

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
-from tests.marketplaces.conftest import put
+from tests.fixtures.marketplaces import put
 
 
 def _fail(ctx: AppContext, *ids: int) -> None:

@@ -26,7 +26,8 @@ from alephee.marketplaces.contract import BaseChannel
 from alephee.marketplaces.registry import has_channel
 from alephee.sync.feeds import feeds
 from alephee.webhooks import crypto
-from tests.conftest import Tenant, _create_pg_database, _drop_pg_database
+from tests.fixtures.database import create_pg_database, drop_pg_database
+from tests.fixtures.tenants import Tenant
 
 
 def test_has_channel_is_a_registry_lookup(use_channel: Callable[[str, Any], None]) -> None:
@@ -100,9 +101,9 @@ def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
         return
     name = f"alephee_demo_{uuid.uuid4().hex[:10]}"
     try:
-        yield _create_pg_database(name)
+        yield create_pg_database(name)
     finally:
-        _drop_pg_database(name)
+        drop_pg_database(name)
 
 
 def _alephee(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

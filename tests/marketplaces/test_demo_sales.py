@@ -12,7 +12,7 @@ from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage, SandboxListing, SandboxOrder
 from alephee.orders.models import Order
 from alephee.sandbox.demo import DEMO_SALES, create_demo_sales
-from tests.marketplaces.conftest import Shop, pull
+from tests.fixtures.marketplaces import Shop, pull
 
 
 def counts(ctx: AppContext) -> tuple[int, int, int, int]:

@@ -21,8 +21,8 @@ from alephee.listings.models import Listing
 from alephee.marketplaces.models import OutboxMessage, SandboxListing, SandboxOrder
 from alephee.products.models import Product
 from alephee.sandbox import state as sandbox
-from tests.conftest import Tenant
-from tests.marketplaces.conftest import start_server_with
+from tests.fixtures.marketplaces import start_server_with
+from tests.fixtures.tenants import Tenant
 
 CATALOG_CSV = """sku,brand,name,quantity,min_publication_quantity,price_with_taxes
 MATE-01,Pampa,Mate de calabaza,12,0,1500

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
@@ -21,73 +20,23 @@ from alephee.listings.models import Listing
 from alephee.marketplaces.models import OutboxMessage, PullCursor, SandboxEvent, SandboxListing, SandboxOrder
 from alephee.orders.models import Order, OrderHistory
 from alephee.orders.status_updates import integrate
-from alephee.sandbox import buyers
 from alephee.sandbox import state as sandbox
-from alephee.sandbox.buyers import SaleMix
 from alephee.sync.pull import Puller
-from tests.marketplaces.conftest import Shop, deliver, pull, stock
-
-QUIET = SaleMix(cart=0, pending_payment=0, late_cancellation=0, fraud=0, claim=0, logistics=(("drop_off", 1),))
-SIMPLE = ["MATE-01", "YERBA-1K", "BOMBI-01", "TERMO-1L"]
-
-
-def sell(ctx: AppContext, shop: Shop, orders: int, *, seed: int = 5, mix: SaleMix = QUIET) -> buyers.SellReport:
-    with ctx.db.writing() as session:
-        return buyers.sell(session, shop.account_id, orders=orders, seed=seed, mix=mix)
-
-
-def advance(ctx: AppContext, hours: float) -> None:
-    with ctx.db.writing() as session:
-        sandbox.advance(session, hours)
-        buyers.progress(session)
-
-
-def only(ctx: AppContext, shop: Shop, skus: list[str]) -> None:
-    """Take every other sandbox listing off sale (paused by the seller), so buyers pick among ``skus``."""
-    keep = [shop.external_ids[s] for s in skus]
-    with ctx.db.writing() as session:
-        session.execute(
-            update(SandboxListing)
-            .where(SandboxListing.external_id.not_in(keep))
-            .values(status="paused", seller_status="paused")
-        )
-
-
-def hub_orders(ctx: AppContext) -> list[Order]:
-    with ctx.db.reading() as session:
-        return list(session.scalars(select(Order).order_by(Order.id)))
-
-
-def sold_units(ctx: AppContext) -> dict[str, int]:
-    """Units of each SKU in the sandbox's orders (what the buyers took)."""
-    out: dict[str, int] = {}
-    with ctx.db.reading() as session:
-        for order in session.scalars(select(SandboxOrder)):
-            for item in order.detail["items"]:
-                out[item["sku"]] = out.get(item["sku"], 0) + item["quantity"]
-    return out
-
-
-def get_orders(client: TestClient, shop: Shop, **params: Any) -> list[dict[str, Any]]:
-    response = client.get("/v2/orders", params=shop.tenant.q(**params))
-    assert response.status_code == 200, response.text
-    results: list[dict[str, Any]] = response.json()["Results"]
-    return results
-
-
-def state(ctx: AppContext) -> dict[str, Any]:
-    """Everything a pull may change, for before/after comparisons."""
-    with ctx.db.reading() as session:
-        return {
-            "orders": [
-                (o.id, o.status, o.status_date, o.payment_pending, o.shipment_status, o.shipment_substatus,
-                 o.pack_complete, o.stock_moved, o.stock_reverted, o.version, o.detail)
-                for o in session.scalars(select(Order).order_by(Order.id))
-            ],
-            "history": session.scalar(select(func.count()).select_from(OrderHistory)),
-            "outbox": session.scalar(select(func.count()).select_from(OutboxMessage)),
-            "listings": sorted(session.execute(select(Listing.id, Listing.available_quantity, Listing.status)).all()),
-        }  # fmt: skip
+from tests.fixtures.marketplaces import (
+    QUIET,
+    SIMPLE,
+    Shop,
+    advance,
+    deliver,
+    get_orders,
+    hub_orders,
+    only,
+    pull,
+    sell,
+    sold_units,
+    state,
+    stock,
+)
 
 
 def test_sales_become_hub_orders_and_stock_moves_exactly_once(
@@ -376,7 +325,7 @@ def test_kits_variations_and_unknown_listings(
 def test_an_entry_that_cannot_be_applied_is_skipped_and_recorded(
     ctx: AppContext, open_shop: Callable[..., Shop], client: TestClient
 ) -> None:
-    from tests.orders.conftest import order_info
+    from tests.fixtures.orders import order_info
 
     shop = open_shop()
     # An order the ERP created in the hub under a number the marketplace later uses for one of its sales.

@@ -11,12 +11,8 @@ from fastapi.testclient import TestClient
 
 from alephee import clock
 from alephee.http.context import AppContext
-from tests.marketplaces.conftest import Shop, pull
-from tests.marketplaces.test_pull import SIMPLE, advance, get_orders, only, sell
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-add_order = _orders_fixtures.add_order
+from tests.fixtures.marketplaces import SIMPLE, Shop, advance, get_orders, only, pull, sell
+from tests.fixtures.orders import AddOrder
 
 
 def _read(value: str) -> datetime:

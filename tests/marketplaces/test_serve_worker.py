@@ -14,8 +14,8 @@ from sqlalchemy import select
 from alephee.app import create_app
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage, SandboxListing
-from tests.conftest import make_settings
-from tests.marketplaces.conftest import put, start_server_with
+from tests.fixtures.database import make_settings
+from tests.fixtures.marketplaces import put, start_server_with
 
 
 def _wait_delivered(ctx: AppContext, message_id: int, timeout: float = 20) -> OutboxMessage:

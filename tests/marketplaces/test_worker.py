@@ -29,8 +29,8 @@ from alephee.marketplaces.delivery import (
 )
 from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
 from alephee.sync.worker import Worker, backoff_delay
-from tests.conftest import make_settings
-from tests.marketplaces.conftest import FakeChannel, put
+from tests.fixtures.database import make_settings
+from tests.fixtures.marketplaces import FakeChannel, put
 
 HOUR = timedelta(hours=1)
 

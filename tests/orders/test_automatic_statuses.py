@@ -11,12 +11,8 @@ from fastapi.testclient import TestClient
 
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from tests.conftest import Tenant
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 # Spec 21 §8.3, row by row: the logistic types a family's marketplace drives ("ALL" = every order).
 ALL = frozenset(ship.LOGISTIC_TYPES) | {None}

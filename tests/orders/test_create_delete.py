@@ -15,13 +15,10 @@ from alephee.http.context import AppContext
 from alephee.orders.create import create_order
 from alephee.orders.models import Order
 from alephee.orders.status_updates import order_history
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import PDF, AddOrder, order_info
-from tests.products.helpers import add_product, quantity_of
-
-add_order = _orders_fixtures.add_order
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import PDF, AddOrder, order_info
+from tests.fixtures.products import add_product, quantity_of
+from tests.fixtures.tenants import Tenant
 
 
 @pytest.fixture

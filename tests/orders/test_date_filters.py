@@ -17,12 +17,8 @@ from hypothesis import strategies as hs
 from alephee import clock
 from alephee.accounts import service as accounts
 from alephee.http.context import AppContext
-from tests.conftest import Tenant
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder, utc
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.orders import AddOrder, utc
+from tests.fixtures.tenants import Tenant
 
 # Filter → the rendered field it pairs with.
 PAIRS = {"dateCreatedFrom": "DateCreated", "saleDateFrom": "DateCreated", "statusDateFrom": "LastUpdated"}

@@ -17,13 +17,9 @@ from alephee.http.context import AppContext
 from alephee.orders import document_quota
 from alephee.orders.messages import record_buyer_reply
 from alephee.orders.models import Order, OrderDocument, OrderMessage
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import PDF, AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import PDF, AddOrder
+from tests.fixtures.tenants import Tenant
 
 # Well-formed XML (no DTD), accepted as a receipt, that a browser would run as SVG if it rendered it.
 SVG_RECEIPT = (

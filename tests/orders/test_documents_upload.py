@@ -21,13 +21,9 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders.account_options import set_account_options
 from alephee.orders.models import OrderDocument
 from alephee.orders.status_updates import order_history
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import NFE_XML, PDF, PNG, AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import NFE_XML, PDF, PNG, AddOrder
+from tests.fixtures.tenants import Tenant
 
 DOCUMENT_KEYS = {"Type", "Name", "Extension", "Fullfilename", "Size", "DocumentDate", "DateCreated"}
 

@@ -21,8 +21,8 @@ from alephee.orders.schemas import PaymentOut
 from alephee.products.models import Brand, Product
 from alephee.webhooks import events
 from alephee.webhooks.models import WebhookEvent
-from tests.conftest import Tenant
-from tests.orders.conftest import AddOrder
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 
 def apply(ctx: AppContext, tenant: Tenant, order_id: int, news: MarketplaceNews) -> bool:

@@ -19,13 +19,8 @@ import alephee
 from alephee import clock
 from alephee.http.context import AppContext
 from alephee.orders.models import Order
-from tests.conftest import Tenant
-from tests.contract.test_order_numbers import assert_numbers
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder, order_info
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.orders import AddOrder, assert_numbers, order_info
+from tests.fixtures.tenants import Tenant
 
 VERSIONS = Path(alephee.__file__).parent / "migrations" / "versions"
 

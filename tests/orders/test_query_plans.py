@@ -18,8 +18,8 @@ from alephee.http.paging import Page
 from alephee.orders import statuses as st
 from alephee.orders.diagnostics import cycle_queries, explain
 from alephee.orders.query import ID_SORT, ORDER_SORTS, OrderFilters, integrated_filter, order_query
-from tests.conftest import Tenant
-from tests.orders.conftest import AddOrder
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 # Each cycle is one statement (the page's keys and the total): both of its parts use the cycle's index.
 EXPECTED = {"normal": "ix_orders_integration_keys", "late": "ix_orders_status_type_updated_keys"}

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from alephee.accounts import service as accounts
 from alephee.db import ReadState, StateCache, read_state
 from alephee.http.context import AppContext
-from tests.conftest import Tenant
-from tests.orders.conftest import AddOrder
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 # --- the cache ----------------------------------------------------------------------------------------------
 

@@ -14,12 +14,8 @@ from alephee.orders import shipping_label as labels
 from alephee.orders.access import OrderNotFound, lock_order, order_row
 from alephee.orders.query import BadStatusType, PackNotFound, get_pack, parse_filters, render_one
 from alephee.orders.routes import BadOrderId, order_id_path
-from tests.conftest import Tenant
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import AddOrder
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 
 @pytest.mark.parametrize(

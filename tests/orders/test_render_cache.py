@@ -19,9 +19,9 @@ from alephee.orders import rendering
 from alephee.orders import statuses as st
 from alephee.orders.ingest import refresh_pack
 from alephee.orders.models import Order
-from tests.conftest import Tenant
-from tests.orders.conftest import PDF, AddOrder
-from tests.shipping.conftest import PACK
+from tests.fixtures.orders import PDF, AddOrder
+from tests.fixtures.shipping import PACK
+from tests.fixtures.tenants import Tenant
 
 # --- the LRU ------------------------------------------------------------------------------------------------
 

@@ -15,13 +15,9 @@ from alephee.orders import messages as msg
 from alephee.orders import shipping_rules as ship
 from alephee.orders.messages import order_messages, record_buyer_reply
 from alephee.orders.status_updates import order_history
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders import conftest as _orders_fixtures
-from tests.orders.conftest import NFE_XML, PDF, AddOrder, order_info
-
-seller = _orders_fixtures.seller
-add_order = _orders_fixtures.add_order
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import NFE_XML, PDF, AddOrder, order_info
+from tests.fixtures.tenants import Tenant
 
 
 def _outbox(ctx: AppContext, topic: str) -> list[OutboxMessage]:

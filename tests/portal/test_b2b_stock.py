@@ -11,7 +11,7 @@ from alephee.errors import InvalidInput
 from alephee.http.context import AppContext
 from alephee.products import b2b
 from alephee.products.models import Product
-from tests.portal.conftest import Shop, b2b_stock
+from tests.fixtures.portal import Shop, b2b_stock
 
 
 def test_reserve_takes_exactly_what_is_asked(ctx: AppContext, shop: Shop) -> None:

@@ -25,8 +25,8 @@ from sqlalchemy import update
 from alephee.accounts.models import Account
 from alephee.http.context import AppContext
 from alephee.products.models import ProductPrice
-from tests.conftest import LiveServer, start_server
-from tests.portal.conftest import Shop, b2b_stock
+from tests.fixtures.portal import Shop, b2b_stock
+from tests.fixtures.servers import LiveServer, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

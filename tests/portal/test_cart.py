@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from alephee.http.context import AppContext
 from alephee.products.models import Product
-from tests.portal.conftest import Shop, cart_of, flash_of, sign_in
+from tests.fixtures.portal import Shop, cart_of, flash_of, sign_in
 
 
 def _add(client: TestClient, csrf: str, product_id: int | str, quantity: str, nxt: str = "/cart") -> str:

@@ -14,7 +14,7 @@ from alephee.orders.models import Order
 from alephee.portal import cart as portal_cart
 from alephee.portal import checkout as portal_checkout
 from alephee.portal.sessions import Viewer
-from tests.portal.conftest import Shop, b2b_stock, open_viewer
+from tests.fixtures.portal import Shop, b2b_stock, open_viewer
 
 BUYERS = 8
 

@@ -18,7 +18,7 @@ from alephee.portal import cart as portal_cart
 from alephee.portal import checkout as portal_checkout
 from alephee.portal.models import PortalCart
 from alephee.products.models import ProductPrice
-from tests.portal.conftest import Shop, b2b_stock, cart_form, cart_of, flash_of, open_viewer, sign_in
+from tests.fixtures.portal import Shop, b2b_stock, cart_form, cart_of, flash_of, open_viewer, sign_in
 
 
 def _add(client: TestClient, csrf: str, product_id: int, quantity: int) -> None:

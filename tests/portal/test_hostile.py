@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.portal.routes import COOKIE
-from tests.portal.conftest import Shop, cart_of, sign_in
+from tests.fixtures.portal import Shop, cart_of, sign_in
 
 
 def test_odd_query_strings(client: TestClient, shop: Shop) -> None:

@@ -13,7 +13,7 @@ from alephee.accounts.models import Account, User
 from alephee.http.context import AppContext
 from alephee.portal.models import PortalSession
 from alephee.portal.routes import COOKIE
-from tests.portal.conftest import Shop, csrf_of, issue_link, sign_in
+from tests.fixtures.portal import Shop, csrf_of, issue_link, sign_in
 
 EXPIRED_PAGE = "El enlace expiró o no es válido"
 

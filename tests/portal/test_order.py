@@ -14,7 +14,7 @@ from alephee.http.context import AppContext
 from alephee.orders.models import Order
 from alephee.portal.models import PortalOrder
 from alephee.products.models import Product
-from tests.portal.conftest import Shop, b2b_stock, cart_form, cart_of, flash_of, sign_in
+from tests.fixtures.portal import Shop, b2b_stock, cart_form, cart_of, flash_of, sign_in
 
 
 def _add(client: TestClient, csrf: str, product_id: int, quantity: int) -> None:

@@ -17,7 +17,7 @@ from alephee.orders.models import Order
 from alephee.portal.formatting import BUYER_STATUS_LABELS, buyer_status, format_money, format_rate, plural
 from alephee.portal.routes import COOKIE
 from alephee.products.models import Product
-from tests.portal.conftest import Shop, cart_form, sign_in
+from tests.fixtures.portal import Shop, cart_form, sign_in
 
 PRICE_NOTE = "los precios incluyen impuestos"
 

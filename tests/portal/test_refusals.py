@@ -14,7 +14,7 @@ from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.portal import cart, catalog, checkout, sessions
 from alephee.portal import orders as buyer_orders
-from tests.portal.conftest import Shop, open_viewer
+from tests.fixtures.portal import Shop, open_viewer
 
 
 def _raises(ctx: AppContext, refusal: type[DomainError], action: Callable[..., object]) -> DomainError:

@@ -9,8 +9,9 @@ import pytest
 
 from alephee.http.context import AppContext
 from alephee.products import stock
-from tests.conftest import LiveServer, Tenant
-from tests.products.helpers import add_product, quantity_of
+from tests.fixtures.products import add_product, quantity_of
+from tests.fixtures.servers import LiveServer
+from tests.fixtures.tenants import Tenant
 
 THREADS = 8
 REQUESTS = 50

@@ -14,8 +14,8 @@ from alephee.accounts.schemas import AccountType
 from alephee.cli import app
 from alephee.http.context import AppContext
 from alephee.products.models import KitComponent, Product, ProductPrice
-from tests.conftest import Tenant
-from tests.products.helpers import add_price_list
+from tests.fixtures.products import add_price_list
+from tests.fixtures.tenants import Tenant
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()

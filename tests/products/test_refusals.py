@@ -11,8 +11,8 @@ from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.products import brands, catalog, price_lists, stock
 from alephee.products.schemas import PRODUCT_TYPES
-from tests.conftest import Tenant
-from tests.products.helpers import add_product
+from tests.fixtures.products import add_product
+from tests.fixtures.tenants import Tenant
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from alephee.accounts.schemas import AccountType
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.context import AppContext
 from alephee.products import brands, price_lists, stock
-from tests.conftest import Tenant
-from tests.products.helpers import add_product, quantity_of
+from tests.fixtures.products import add_product, quantity_of
+from tests.fixtures.tenants import Tenant
 
 
 def test_move_stock_is_clamped_and_reports_the_shortfall(ctx: AppContext, tenant: Tenant) -> None:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from tests.conftest import Tenant
-from tests.orders.conftest import AddOrder
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 # logistic type: (label printable when ready_to_print, seller may set status 20 itself)
 CASES = {

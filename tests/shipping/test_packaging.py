@@ -16,10 +16,10 @@ from alephee.marketplaces.models import OutboxMessage
 from alephee.orders import shipping_rules as ship
 from alephee.orders.models import Order
 from alephee.shipping.packaging import PACKAGING_TOPIC
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders.conftest import AddOrder, utc
-from tests.shipping.conftest import PACK, PACK_OUT, order_of
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder, utc
+from tests.fixtures.shipping import PACK, PACK_OUT, order_of
+from tests.fixtures.tenants import Tenant
 
 
 def post(client: TestClient, tenant: Tenant, order_id: int, body: Any) -> Any:

@@ -16,9 +16,9 @@ from alephee.http.wire import format_utc
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.shipping import scheduling as scheduling_rules
-from tests.conftest import Tenant
-from tests.orders.conftest import AddOrder, utc
-from tests.shipping.conftest import order_of
+from tests.fixtures.orders import AddOrder, utc
+from tests.fixtures.shipping import order_of
+from tests.fixtures.tenants import Tenant
 
 SALE = utc(2026, 5, 4, 10)
 

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
-from tests.conftest import Tenant
-from tests.contract.test_cross_cutting import assert_error
-from tests.orders.conftest import AddOrder
+from tests.fixtures.errors import assert_error
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
 
 
 def url(order_id: int) -> str:

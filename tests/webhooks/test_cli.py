@@ -14,8 +14,8 @@ from alephee import clock
 from alephee.cli import app
 from alephee.http.context import AppContext
 from alephee.webhooks import events
-from tests.conftest import Tenant
-from tests.webhooks.helpers import Hooks, Receiver, load_example
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver, load_example
 
 
 @pytest.fixture

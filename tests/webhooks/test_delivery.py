@@ -16,8 +16,8 @@ from alephee.marketplaces.models import OutboxMessage
 from alephee.webhooks import events, sender, service
 from alephee.webhooks.models import ACKNOWLEDGED, OPEN
 from alephee.webhooks.models import DELIVERED as EVENT_DELIVERED
-from tests.conftest import Tenant
-from tests.webhooks.helpers import Hooks, Receiver, load_example
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver, load_example
 
 
 def test_a_delivery_is_signed_and_the_example_receiver_verifies_it(
@@ -208,7 +208,7 @@ def test_a_private_target_is_refused_at_delivery_when_not_allowed(
 
 
 def test_an_unreachable_receiver_is_a_transient_failure(hooks: Hooks, tenant: Tenant) -> None:
-    from tests.conftest import free_port
+    from tests.fixtures.servers import free_port
 
     hooks.subscribe(tenant.account_id, f"http://127.0.0.1:{free_port()}/nobody")
     hooks.emit(tenant.account_id, events.ORDER_CREATED, {"OrderId": 1})

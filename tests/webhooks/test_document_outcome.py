@@ -9,8 +9,8 @@ from typing import Any
 from alephee.http.context import AppContext
 from alephee.marketplaces.delivery import OutboxItem, register_sender, unregister_sender
 from alephee.marketplaces.outbox import enqueue
-from tests.conftest import Tenant
-from tests.webhooks.helpers import Hooks, Receiver
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver
 
 
 class _Marketplace:

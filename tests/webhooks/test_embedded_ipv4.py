@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from alephee.webhooks import sender
 from alephee.webhooks.addresses import TargetRefused, check_url, is_public
-from tests.conftest import Tenant, make_settings
+from tests.fixtures.database import make_settings
+from tests.fixtures.tenants import Tenant
 
 STRICT = make_settings("sqlite://")
 

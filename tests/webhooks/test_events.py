@@ -15,8 +15,8 @@ from alephee.products.hooks import CatalogChange
 from alephee.products.models import Brand, Product
 from alephee.webhooks import events
 from alephee.webhooks.models import WebhookEvent, WebhookStockAlert
-from tests.conftest import Tenant
-from tests.webhooks.helpers import Hooks
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks
 
 
 def _order(account_id: int, status: int, **fields: object) -> SimpleNamespace:

@@ -31,8 +31,9 @@ from alephee.http.context import AppContext
 from alephee.marketplaces.delivery import FAILED, register_sender, unregister_sender
 from alephee.webhooks import crypto, events, sender
 from alephee.webhooks.models import OPEN, WebhookSubscription
-from tests.conftest import Tenant, _create_pg_database, _drop_pg_database
-from tests.webhooks.helpers import Hooks, Receiver, load_example
+from tests.fixtures.database import create_pg_database, drop_pg_database
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver, load_example
 
 K1 = crypto.new_key()
 K2 = crypto.new_key()
@@ -415,9 +416,9 @@ def old_database(backend: str, tmp_path: Path) -> Iterator[str]:
         return
     name = f"alephee_mig_{uuid.uuid4().hex[:10]}"
     try:
-        yield _create_pg_database(name)
+        yield create_pg_database(name)
     finally:
-        _drop_pg_database(name)
+        drop_pg_database(name)
 
 
 def test_migration_0012_keeps_legacy_rows_readable(old_database: str) -> None:

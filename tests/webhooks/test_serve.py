@@ -13,8 +13,9 @@ from alephee.http.context import AppContext
 from alephee.marketplaces.delivery import unregister_sender
 from alephee.marketplaces.models import OutboxMessage
 from alephee.webhooks import events
-from tests.conftest import Tenant, make_settings
-from tests.webhooks.helpers import Hooks, Receiver
+from tests.fixtures.database import make_settings
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver
 
 
 def test_the_embedded_worker_delivers_webhooks(ctx: AppContext, tenant: Tenant, receiver: Receiver) -> None:

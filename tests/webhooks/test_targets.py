@@ -10,8 +10,8 @@ import pytest
 
 from alephee.webhooks import sender
 from alephee.webhooks.addresses import TargetRefused, check_url, parse_target, resolve
-from tests.conftest import make_settings
-from tests.webhooks.helpers import Receiver
+from tests.fixtures.database import make_settings
+from tests.fixtures.webhooks import Receiver
 
 STRICT = make_settings("sqlite://")
 LOOSE = make_settings("sqlite://", webhook_allow_private_targets=True)

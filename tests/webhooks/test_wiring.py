@@ -19,17 +19,11 @@ from alephee.orders import statuses as st
 from alephee.sandbox import buyers
 from alephee.sandbox import state as sandbox
 from alephee.sandbox.buyers import SaleMix
-from tests.conftest import Tenant
-from tests.listings.helpers import build_shop
-from tests.marketplaces import conftest as _marketplace_fixtures
-from tests.marketplaces.conftest import Shop, pull
-from tests.orders import conftest as _order_fixtures
-from tests.orders.conftest import AddOrder
-from tests.webhooks.helpers import Hooks, Receiver
-
-seller = _order_fixtures.seller
-add_order = _order_fixtures.add_order
-open_shop = _marketplace_fixtures.open_shop
+from tests.fixtures.listings import build_shop
+from tests.fixtures.marketplaces import Shop, pull
+from tests.fixtures.orders import AddOrder
+from tests.fixtures.tenants import Tenant
+from tests.fixtures.webhooks import Hooks, Receiver
 
 QUIET = SaleMix(cart=0, pending_payment=0, late_cancellation=0, fraud=0, claim=0, logistics=(("drop_off", 1),))
 SIMPLE = ["MATE-01", "YERBA-1K", "BOMBI-01", "TERMO-1L"]
