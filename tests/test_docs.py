@@ -153,9 +153,13 @@ def test_decision_ids_are_unique() -> None:
 
 
 def test_docs_cite_contract_facts_not_outside_section_numbers() -> None:
+    """Docs, code and tests cite the contract facts of docs/compatibility.md (CF ids), which the repository
+    holds, never section numbers of documents it does not have."""
+    code = [path for tree in ("src", "tests", "bench") for path in sorted((ROOT / tree).rglob("*.py"))]
     found = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()[:120]}"
-        for path in DOCS
+        for path in [*DOCS, *code]
+        if path != Path(__file__).resolve()
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if OUTSIDE_SECTION.search(line)
     ]
@@ -180,3 +184,20 @@ def test_no_words_about_how_the_work_was_organised(tree: str) -> None:
         if PROCESS_WORDS.search(line)
     ]
     assert found == [], "\n".join(found)
+
+
+def test_every_module_is_in_the_file_map() -> None:
+    """docs/architecture.md "Which file holds what" lists every module of the package (a newcomer finds a rule
+    from the file names; a new or moved module appears there)."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text[text.index("## Which file holds what") :]
+    section = section[: section.index("\n## ", 5)]
+    listed = set(re.findall(r"^\| `([\w/]+\.py)` \|", section, re.M))
+    package = ROOT / "src" / "alephee"
+    modules = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py" and "migrations" not in path.parts
+    }
+    assert sorted(modules - listed) == [], "modules missing from the file map"
+    assert sorted(listed - modules) == [], "the file map names modules that no longer exist"

@@ -31,10 +31,10 @@ class EndpointLimit:
     night_rpm: int | None = None
 
 
-# Spec 00 §3.4 and spec 10 §0.4 (the more specific file wins for the accounts section). Names are the
+# CF-00.3.4 and CF-10.0.4 (the more specific file wins for the accounts section). Names are the
 # route names used by every router (``name=`` on the route decorator).
 DEFAULT_LIMITS: dict[str, EndpointLimit] = {
-    # Accounts (spec 10 §0.4: 60/min for the GETs, 10/min for logintoken and the PUT).
+    # Accounts (CF-10.0.4: 60/min for the GETs, 10/min for logintoken and the PUT).
     "accounts.list": EndpointLimit(60, 100),
     "accounts.marketplaces": EndpointLimit(60, 100),
     "accounts.pricelists": EndpointLimit(60, 100),
@@ -54,7 +54,7 @@ DEFAULT_LIMITS: dict[str, EndpointLimit] = {
     "orders.integrate": EndpointLimit(30, 100),
     "orders.status": EndpointLimit(30, 100),
     "orders.delete": EndpointLimit(30, 1),
-    # Orders shipping (spec 30 §0.4: one order per write; a multi-order body is a 413).
+    # Orders shipping (CF-30.0.4: one order per write; a multi-order body is a 413).
     "shipping.packaging.get": EndpointLimit(30, 1),
     "shipping.packaging.post": EndpointLimit(30, 1),
     "shipping.scheduling.get": EndpointLimit(30, 100),
@@ -104,14 +104,14 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
     redis_recheck_seconds: float = Field(default=5.0, ge=0)
     limits: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    # Time zone for naive date filters and the day/night slot (spec 00 §4.1 rule 7: GMT-3).
+    # Time zone for naive date filters and the day/night slot (CF-00.4.1 rule 7: GMT-3).
     default_timezone: str = "America/Argentina/Buenos_Aires"
     day_slot_start_hour: int = 8
     day_slot_end_hour: int = 20
     # Where the B2B portal is served; an account may override it with its own FQDN.
     b2b_portal_base_url: str = "http://127.0.0.1:8000/b2b"
     documents_dir: str = "./var/documents"
-    # Orders (docs/compatibility.md, Orders): largest attachable document; whether includePendingPayments works for
+    # Orders (DOC-6, ORD-9, ORD-1): largest attachable document; whether includePendingPayments works for
     # accounts with no explicit privilege; whether Integrated=false applies even to status/id/ERP queries.
     documents_max_bytes: int = 10 * 1024 * 1024
     # Total bytes of documents and message attachments one account may store (0 = no quota), see
@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     # Results kept per process while the database is unchanged (key lookups, order page keys; 0 = off),
     # see ``StateCache`` in db.py.
     read_cache_entries: int = 4096
-    # Shipping (docs/compatibility.md, Orders shipping): largest package Quantity and measure (client unit);
+    # Shipping (SHP-13, SHP-14, SHP-28, SHP-29): largest package Quantity and measure (client unit);
     # SchedulingInfo deadlines used when the marketplace gave none: hours to dispatch after the payment
     # approval (Handling.Limit) and days the buyer has to rate the sale (Schedule.Expiration); 0 = none.
     shipping_max_package_quantity: int = 1_000_000
@@ -158,8 +158,8 @@ class Settings(BaseSettings):
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5
     login_token_max_ttl: int = 60
-    # Products/listings decisions (docs/compatibility.md, Products and Product listings): VAT % when a product has none,
-    # Mercado Libre discount limits (spec 50 §2.5), listing status codes overriding listings/statuses.py.
+    # Products/listings decisions (PRC-3, LST-39, LST-1): VAT % when a product has none,
+    # Mercado Libre discount limits (CF-50.2.5), listing status codes overriding listings/statuses.py.
     default_tax_rate: Decimal = Decimal("21")
     ml_discount_min_percent: Decimal = Decimal("5")
     ml_discount_max_percent: Decimal = Decimal("80")
@@ -178,11 +178,11 @@ class Settings(BaseSettings):
     # Seed of the sandbox marketplace's simulation (stored in sandbox_state when it is first used).
     sandbox_seed: int = 1
     # B2B portal (docs/portal.md): browser session lifetime, products per catalog page, most lines in a cart
-    # (49: with the list-discount adjustment an order stays within the 50 Adjustments of spec 20 §1.2).
+    # (49: with the list-discount adjustment an order stays within the 50 Adjustments of CF-20.1.2).
     portal_session_ttl_seconds: int = 8 * 3600
     portal_page_size: int = 24
     portal_max_cart_lines: int = 49
-    # Push notifications (docs/webhooks.md, docs/compatibility.md): deliver to private/loopback addresses
+    # Push notifications (docs/webhooks.md; WH-6, WH-7, WH-8, WH-22): deliver to private/loopback addresses
     # (off: SSRF protection), per-request timeout, longest URL, subscriptions per account (0 = no cap), days
     # the feed keeps an event and seconds between purges run by the worker. Retries: outbox_* above.
     webhook_allow_private_targets: bool = False

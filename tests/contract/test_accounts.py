@@ -1,4 +1,4 @@
-"""Contract tests of spec 10 (accounts section) over HTTP."""
+"""Contract tests of CF-10 (accounts section) over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spec 00 rules that every route follows: auth, case-insensitive names, rate-limit headers, caps, errors."""
+"""CF-00 rules that every route follows: auth, case-insensitive names, rate-limit headers, caps, errors."""
 
 from __future__ import annotations
 

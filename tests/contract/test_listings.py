@@ -1,4 +1,4 @@
-"""Contract tests of spec 50 (product listings section) over HTTP."""
+"""Contract tests of CF-50 (product listings section) over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Numbers of the order document are numbers, never null, whatever the order's source (spec 20 §2.4; typed ERP
+"""Numbers of the order document are numbers, never null, whatever the order's source (CF-20.2.4; typed ERP
 models such as C# ``decimal`` or Delphi ``Double`` fail on null): orders created through POST /v2/orders,
 pulled from the sandbox marketplace, made by the demo, and placed in the B2B portal. Every numeric field of
 every rendered order (GET /v2/orders, the cart endpoint) is walked along the wire types of ``orders.schemas``."""
@@ -53,7 +53,7 @@ def test_orders_created_through_the_api(
         assert_numbers([response.json()])
     first, second = _orders(client, shop)
     assert assert_numbers([first, second]) >= REPORTED
-    # What the client left out is derived from what it sent (spec 20 §1.5 rule 6, §2.6), else 0.
+    # What the client left out is derived from what it sent (CF-20.1.5 rule 6, CF-20.2.6), else 0.
     [payment] = first["Payments"]
     assert (payment["ShippingAmount"], payment["TransactionAmount"], payment["SubTotal"]) == (0, 3000, 3000)
     assert payment["InstallmentAmount"] == 3000 and first["Items"][1]["Product"]["Id"] == 0

@@ -1,5 +1,5 @@
-"""Contract tests of GET /v2/orders/{orderId}/shippinglabel and GET /v2/orders/{orderId}/documents (spec 20
-§4, §5): real PDF/ZPL/ZIP labels read back, every blocked shipment status and substatus refused with 412."""
+"""Contract tests of GET /v2/orders/{orderId}/shippinglabel and GET /v2/orders/{orderId}/documents (CF-20.4,
+CF-20.5): real PDF/ZPL/ZIP labels read back, every blocked shipment status and substatus refused with 412."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Contract tests of spec 20 (orders, read side) over HTTP: GET /v2/orders and every filter, paging the way
-real clients page, carts, and the full shape of an order against the complete field list of §2.4."""
+"""Contract tests of CF-20 (orders, read side) over HTTP: GET /v2/orders and every filter, paging the way
+real clients page, carts, and the full shape of an order against the complete field list of CF-20.2.4."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.fixtures.tenants import Tenant
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
-# --- the complete field list of spec 20 §2.4 ------------------------------------------------------------
+# --- the complete field list of CF-20.2.4 ------------------------------------------------------------
 ORDER_KEYS = {
     "Id", "SellerAccount", "ExternalOrderId", "IntegratedOrderId", "PackId", "SourcePackId", "IsCompletePackOrder",
     "Items", "Payments", "Adjustments", "Shipping", "Buyer", "Billing", "ActiveClaims", "Documents", "ExternalJson",
@@ -346,7 +346,7 @@ def test_pending_payments(
     assert ids(client, seller, includePendingPayments="true") == [approved, pending]
     [_, order] = orders(client, seller, includePendingPayments="true")["Results"]
     assert order["Payments"][0]["Status"]["Value"] == "pending" and order["Payments"][0]["DateApproved"] is None
-    # Without the privilege the flag has no effect (spec 20 §1.4).
+    # Without the privilege the flag has no effect (CF-20.1.4).
     with ctx.db.writing() as session:
         set_account_options(session, seller.account_id, pending_payments=False)
     assert ids(client, seller, includePendingPayments="true") == [approved]

@@ -1,4 +1,4 @@
-"""Contract tests of spec 21 (orders, write side): PUT /v2/orders/integrate exactly as the authoritative
+"""Contract tests of CF-21 (orders, write side): PUT /v2/orders/integrate exactly as the authoritative
 example, PUT /v2/orders with the full transition table, both integration cycles end to end, and two workers
 integrating and updating the same orders in parallel."""
 

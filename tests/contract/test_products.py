@@ -1,4 +1,4 @@
-"""Contract tests of spec 40 (products section) over HTTP."""
+"""Contract tests of CF-40 (products section) over HTTP."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_documented_example_3_12(client: TestClient, ctx: AppContext, distributo
     response = _post(client, distributor, body, priceListId=plist)
     assert response.status_code == 200, response.text
     result = response.json()
-    # The docs' example shows ItemNumber 0 for the second element; we use the 0-based position (spec 40 §0.4).
+    # The docs' example shows ItemNumber 0 for the second element; we use the 0-based position (CF-40.0.4).
     assert result == {
         "Quantities": {"Ok": 1, "Error": 1, "Warning": 0, "Info": 0, "Total": 2},
         "Items": [

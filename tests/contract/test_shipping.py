@@ -1,4 +1,4 @@
-"""Contract tests of spec 30 (orders shipping) over HTTP: every route and alias of §7 with status, headers and
+"""Contract tests of CF-30 (orders shipping) over HTTP: every route and alias of CF-30.7 with status, headers and
 exact property names; the packaging round trip through GET /v2/orders; body shapes; 401/404/413/415 paths."""
 
 from __future__ import annotations

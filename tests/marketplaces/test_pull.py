@@ -118,7 +118,7 @@ def test_pending_payments_wait_hidden_and_a_cancelled_payment_returns_the_stock(
     approved = sell(ctx, shop, 2, mix=replace(QUIET, pending_payment=1, pending_approves=1))
     rejected = sell(ctx, shop, 2, seed=6, mix=replace(QUIET, pending_payment=1, pending_approves=0))
     pull(ctx)
-    assert get_orders(client, shop) == []  # pending payments are not handled by default (spec 20 §1.4)
+    assert get_orders(client, shop) == []  # pending payments are not handled by default (CF-20.1.4)
     pending = get_orders(client, shop, includePendingPayments="true")
     assert len(pending) == 4 and {o["Payments"][0]["Status"]["Value"] for o in pending} == {"pending"}
     assert {o["Shipping"]["Status"]["Value"] for o in pending} == {"pending"}

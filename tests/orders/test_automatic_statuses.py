@@ -1,4 +1,4 @@
-"""Who moves an order's status (spec 21 §8.3): the marketplace ("automatic", PUT /v2/orders refused with 412) or
+"""Who moves an order's status (CF-21.8.3): the marketplace ("automatic", PUT /v2/orders refused with 412) or
 the seller ("manual"), for every rules family of the catalogue × every logistic type."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alephee.orders import statuses as st
 from tests.fixtures.orders import AddOrder
 from tests.fixtures.tenants import Tenant
 
-# Spec 21 §8.3, row by row: the logistic types a family's marketplace drives ("ALL" = every order).
+# CF-21.8.3, row by row: the logistic types a family's marketplace drives ("ALL" = every order).
 ALL = frozenset(ship.LOGISTIC_TYPES) | {None}
 AUTOMATIC_BY_FAMILY: dict[str, frozenset[int | None]] = {
     # ME2 (drop_off, xd_drop_off), Collection (cross_docking), Fulfillment; Agreement, Pickup, ME1, Flex and

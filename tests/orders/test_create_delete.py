@@ -1,4 +1,4 @@
-"""POST /v2/orders (spec 21 §6) and DELETE /v2/orders (spec 21 §7): mandatory sections, usage limits,
+"""POST /v2/orders (CF-21.6) and DELETE /v2/orders (CF-21.7): mandatory sections, usage limits,
 ExternalOrderId idempotency, stock moved atomically and given back exactly once."""
 
 from __future__ import annotations

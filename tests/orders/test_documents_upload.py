@@ -1,4 +1,4 @@
-"""POST /v2/orders/{orderId}/documents (spec 21 §3, §8.4): both upload modes, validation by content, the size
+"""POST /v2/orders/{orderId}/documents (CF-21.3, CF-21.8.4): both upload modes, validation by content, the size
 cap, safe names, idempotency by content hash, and forwarding to the marketplace through the outbox."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Both documented integration cycles are answered from an index on SQLite and PostgreSQL (spec 00 §5.2):
+"""Both documented integration cycles are answered from an index on SQLite and PostgreSQL (CF-00.5.2):
 normal (Integrated=false, default approved payments) and late cancellation (statusType=99 & statusDateFrom).
 
 PostgreSQL plans by table statistics, so on PostgreSQL the test first adds a few thousand closed,

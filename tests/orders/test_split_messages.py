@@ -1,4 +1,4 @@
-"""POST /v2/orders/{orderId}/split (spec 21 §4) and POST /v2/orders/{orderId}/messages (spec 21 §5)."""
+"""POST /v2/orders/{orderId}/split (CF-21.4) and POST /v2/orders/{orderId}/messages (CF-21.5)."""
 
 from __future__ import annotations
 

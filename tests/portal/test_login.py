@@ -1,4 +1,4 @@
-"""Signing in to the B2B portal with module-1 login links (spec 10 §5.4), sessions, logout and CSRF."""
+"""Signing in to the B2B portal with module-1 login links (CF-10.5.4), sessions, logout and CSRF."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rule-by-rule unit tests of the price and stock rules of POST /v2/products (spec 40 §3.5-§3.9)."""
+"""Rule-by-rule unit tests of the price and stock rules of POST /v2/products (CF-40.3.5-CF-40.3.9)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def codes(problems: list[rules.Problem]) -> list[int]:
     return [p.code for p in problems]
 
 
-# --- combinations (§3.6): every subset of the seven price attributes -----------------------------------
+# --- combinations (CF-40.3.6): every subset of the seven price attributes -----------------------------------
 
 
 def expected_combination_ok(sent: frozenset[str]) -> bool:
@@ -111,7 +111,7 @@ def test_measurable_price_replaces_the_others() -> None:
     assert codes(missing_unit) == [rules.CODE_MEASURABLE]
 
 
-# --- values (§3.5 rules 1-2) ---------------------------------------------------------------------------------
+# --- values (CF-40.3.5 rules 1-2) ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("field", [P, PT, SRP, COST, B2B])
@@ -153,7 +153,7 @@ def test_amounts_are_exact() -> None:
     assert rules.decimals(Decimal("1288.4400")) == 2
 
 
-# --- SalesMargin (§3.5 rule 6) ------------------------------------------------------------------------------
+# --- SalesMargin (CF-40.3.5 rule 6) ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("account", [SELLER, OFFICIAL, AccountProfile("puis", False)])
@@ -174,7 +174,7 @@ def test_sales_margin_has_at_most_two_decimals(value: Any, ok: bool) -> None:
     assert codes(problems) == ([] if ok else [rules.CODE_MARGIN_DECIMALS])
 
 
-# --- account types (§3.5 table, §3.8) -------------------------------------------------------------------------
+# --- account types (CF-40.3.5 table, CF-40.3.8) -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("field", [P, PT, SRP])
@@ -196,7 +196,7 @@ def test_b2b_discount_rate_needs_a_b2b_portal() -> None:
     assert rules.price_problems(price(PriceWithTaxes=100, B2BDiscountRate=5), B2B_SELLER) == []
 
 
-# --- measurable products (§3.9) --------------------------------------------------------------------------------
+# --- measurable products (CF-40.3.9) --------------------------------------------------------------------------------
 
 
 def test_measurable_price_needs_the_conversion_attribute() -> None:
@@ -217,7 +217,7 @@ def test_measurable_conversions() -> None:
     assert rules.unit_factor("kg", "l") is None
 
 
-# --- tax derivation (§3.6) --------------------------------------------------------------------------------------
+# --- tax derivation (CF-40.3.6) --------------------------------------------------------------------------------------
 
 
 def test_tax_derivation_rounds_to_four_places() -> None:
@@ -227,7 +227,7 @@ def test_tax_derivation_rounds_to_four_places() -> None:
     assert rules.with_taxes(Decimal(100), Decimal(0)) == Decimal(100)
 
 
-# --- stock (§3.7) -------------------------------------------------------------------------------------------------
+# --- stock (CF-40.3.7) ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("field", ["Quantity", "MinPublicationQuantity", "MaxPublicationQuantity", "B2BQuantity"])

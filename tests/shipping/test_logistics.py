@@ -1,5 +1,5 @@
 """Logistic types over HTTP on both databases: the one table in ``orders.shipping_rules`` decides what the label
-endpoint and the status endpoint allow (spec 30 E4, flex-turbo included) and what the shipping endpoints show."""
+endpoint and the status endpoint allow (CF-30.E4, flex-turbo included) and what the shipping endpoints show."""
 
 from __future__ import annotations
 

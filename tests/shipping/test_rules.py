@@ -1,6 +1,7 @@
-"""The shipping code tables and validation rules, without HTTP or a database: every code of spec 30 E1/E2/E3/E6
-accepted and its neighbours refused, numbers checked and rounded, logistic types (E4, flex-turbo included)
-deciding labels, automatic status updates, packaging forwarding and handling deadlines."""
+"""The shipping code tables and validation rules, without HTTP or a database: every code of
+CF-30.E1/CF-30.E2/CF-30.E3/CF-30.E6 accepted and its neighbours refused, numbers checked and rounded, logistic
+types (E4, flex-turbo included) deciding labels, automatic status updates, packaging forwarding and handling
+deadlines."""
 
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def test_order_ids() -> None:
             addressing.parse_order_id(bad)
 
 
-# --- logistic types (spec 30 E4) drive labels, automatic statuses, forwarding and deadlines -------------------------
+# --- logistic types (CF-30.E4) drive labels, automatic statuses, forwarding and deadlines -------------------------
 
 # code: (name, label printable, ML status automatic, packaging forwarded, seller handles)
 LOGISTICS: dict[int, tuple[str, bool, bool, bool, bool]] = {

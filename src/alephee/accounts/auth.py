@@ -1,4 +1,4 @@
-"""Authentication by ``API_KEY`` (+ ``accountId``) query parameters, then the rate limit (spec 00 §1.2, §6.2).
+"""Authentication by ``API_KEY`` (+ ``accountId``) query parameters, then the rate limit (CF-00.1.2, CF-00.6.2).
 
 Order of checks: key present and valid → account present and linked → rate limit (429) → the route's own
 validation. A 401 consumes no quota.

@@ -31,7 +31,7 @@ class Account(Base):
     # The account's B2B portal: enabled flag and optional own FQDN (base URL) for login links.
     b2b_portal_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     b2b_portal_url: Mapped[str | None] = mapped_column(String(300))
-    # Permission granted by support to DELETE /v2/products/prices (spec 40 §5), off by default.
+    # Permission granted by support to DELETE /v2/products/prices (CF-40.5), off by default.
     allow_pricelist_delete: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -107,7 +107,7 @@ class PriceList(Base):
 
 
 class Store(Base):
-    """A branch, warehouse or pickup point of an account (spec 10 §4)."""
+    """A branch, warehouse or pickup point of an account (CF-10.4)."""
 
     __tablename__ = "stores"
     __table_args__ = (
@@ -170,7 +170,7 @@ class LoginToken(Base):
 
 
 class FiscalTaxRule(Base):
-    """An account-level fiscal tax rule (our design for PUT .../fiscaltaxrules, spec 10 §6)."""
+    """An account-level fiscal tax rule (our design for PUT .../fiscaltaxrules, CF-10.6)."""
 
     __tablename__ = "fiscal_tax_rules"
     __table_args__ = (UniqueConstraint("account_id", "code"),)

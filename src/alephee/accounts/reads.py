@@ -1,4 +1,4 @@
-"""What the accounts section of the API lists (spec 10): the key's accounts, and an account's marketplaces,
+"""What the accounts section of the API lists (CF-10): the key's accounts, and an account's marketplaces,
 price lists and stores, paged."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def list_price_lists(session: Session, account_id: int, page: Page) -> tuple[int
 
 @dataclass(frozen=True, slots=True)
 class StoreFilters:
-    """Filters of GET .../stores (spec 10 §4.1); None = no filtering."""
+    """Filters of GET .../stores (CF-10.4.1); None = no filtering."""
 
     allow_pickup_in_stores: bool | None = None
     with_account_pickup: bool | None = None

@@ -1,4 +1,4 @@
-"""Routes of the accounts section (spec 10). Thin: parse, call the service, shape the response."""
+"""Routes of the accounts section (CF-10). Thin: parse, call the service, shape the response."""
 
 from __future__ import annotations
 

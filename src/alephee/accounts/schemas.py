@@ -1,4 +1,4 @@
-"""Wire types of the accounts section (spec 10), with the spec's exact property names."""
+"""Wire types of the accounts section (CF-10), with the spec's exact property names."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alephee.http.wire import AddressOut, Identifier, WireDateTime, WireDecimal,
 
 
 class AccountType(StrEnum):
-    """Account types (spec 00 §1.1; codes not documented, so these names are ours)."""
+    """Account types (CF-00.1.1; codes not documented, so these names are ours)."""
 
     SELLER = "seller"
     OFFICIAL_STORE = "official_store"
@@ -25,7 +25,7 @@ CATALOG_OWNER_TYPES = frozenset({AccountType.BRAND, AccountType.DISTRIBUTOR})
 
 
 class AccountOut(WireModel):
-    """AccountType of spec 10 §1.3."""
+    """AccountType of CF-10.1.3."""
 
     Id: int
     Name: str
@@ -37,7 +37,7 @@ class AccountOut(WireModel):
 
 
 class MarketplaceOut(WireModel):
-    """MarketplaceType of spec 10 §2.3."""
+    """MarketplaceType of CF-10.2.3."""
 
     Id: int
     Name: str
@@ -45,7 +45,7 @@ class MarketplaceOut(WireModel):
 
 
 class PriceListOut(WireModel):
-    """PriceListType of spec 10 §3.3."""
+    """PriceListType of CF-10.3.3."""
 
     Id: int
     Name: str
@@ -76,7 +76,7 @@ class PickupStoreOut(WireModel):
 
 
 class StoreOut(WireModel):
-    """StoreType of spec 10 §4.3."""
+    """StoreType of CF-10.4.3."""
 
     Id: int
     Name: str
@@ -97,7 +97,7 @@ class StoreOut(WireModel):
 
 
 class LoginTokenOut(WireModel):
-    """Response of GET .../logintoken (spec 10 §5.3)."""
+    """Response of GET .../logintoken (CF-10.5.3)."""
 
     Token: str
     Url: str | None
@@ -107,7 +107,7 @@ class LoginTokenOut(WireModel):
 
 
 class FiscalTaxRuleIn(WireModel):
-    """One account fiscal tax rule (our design; spec 10 §6 has only the page title)."""
+    """One account fiscal tax rule (our design; CF-10.6 has only the page title)."""
 
     Code: Identifier = Field(min_length=1, max_length=60, description="Your identifier of the rule (upsert key).")
     Name: str = Field(min_length=1, max_length=200)

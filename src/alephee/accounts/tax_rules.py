@@ -1,4 +1,4 @@
-"""Fiscal tax rules of an account (our design, spec 10 §6): upserted by ``Code``, one result per element."""
+"""Fiscal tax rules of an account (our design, CF-10.6): upserted by ``Code``, one result per element."""
 
 from __future__ import annotations
 

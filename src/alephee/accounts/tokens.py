@@ -1,4 +1,4 @@
-"""Login tokens (spec 10 §5): issued by GET /v2/accounts/{accountId}/logintoken; a module 1 token signs a user in to
+"""Login tokens (CF-10.5): issued by GET /v2/accounts/{accountId}/logintoken; a module 1 token signs a user in to
 the B2B portal once, a module 2 token confirms sensitive WebAPI calls until it expires."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alephee.config import Settings
 from alephee.errors import DomainError, InvalidInput, PreconditionFailed, Unauthorized
 from alephee.http.numbers import int_from_text
 
-# --- login tokens (spec 10 §5) -------------------------------------------------------------------------
+# --- login tokens (CF-10.5) -------------------------------------------------------------------------
 
 MODULE_B2B = 1
 MODULE_WEBAPI = 2
@@ -145,7 +145,7 @@ def issue_login_token(
     module: str | None,
     ttl: str | None,
 ) -> IssuedToken:
-    """Validate the request (spec 10 §5.2) and store a token that expires after ``ttl`` s (a module 1 login
+    """Validate the request (CF-10.5.2) and store a token that expires after ``ttl`` s (a module 1 login
     token is single-use: ``consume_login_token``; a module 2 one confirms calls until then:
     ``check_confirmation_token``)."""
     lo, hi = settings.login_token_min_ttl, settings.login_token_max_ttl
@@ -238,7 +238,7 @@ def check_confirmation_token(session: Session, token: str | None, *, account_id:
     """Accept a WebAPI (module 2) confirmation token for ``account_id`` during its whole life (``ttl``).
 
     Unlike a B2B login token, it is not single-use: a client removing prices in several chunks confirms each
-    call with the same token (spec 40 §5.2 only asks for a valid token, "obsolete" after its ttl). The first
+    call with the same token (CF-40.5.2 only asks for a valid token, "obsolete" after its ttl). The first
     use is recorded (``used_at``). Raises ``Unauthorized`` saying which condition failed. The caller commits.
     """
     if not token or not token.strip():

@@ -29,9 +29,7 @@ def worker(
 
     from alephee.bootstrap import prepare_database
     from alephee.logs import log_config
-    from alephee.sync.worker import Worker
-    from alephee.webhooks.sender import install as install_webhook_sender
-    from alephee.webhooks.sender import uninstall as uninstall_webhook_sender
+    from alephee.registry import build_worker
 
     settings = Settings()
     logging.config.dictConfig(log_config(settings))
@@ -41,9 +39,8 @@ def worker(
         fail("--interval must not be negative")
     prepare_database(settings)
     database = Database(settings)
-    runner = Worker(database, settings)
     # A long-running worker also keeps the feed purge queued; --once only delivers what is already due.
-    previous_sender = install_webhook_sender(settings, None if once else database)
+    runner = build_worker(database, settings, purge=not once)
     try:
         if once:
             stats = runner.drain(batch)
@@ -53,7 +50,6 @@ def worker(
                 signal.signal(signum, lambda *_: stop.set())
             stats = runner.run_forever(stop, interval=interval, batch=batch)
     finally:
-        uninstall_webhook_sender(previous_sender)
         database.dispose()
     emit({"WorkerId": runner.worker_id, **stats.as_json()})
 

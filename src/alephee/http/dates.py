@@ -1,4 +1,4 @@
-"""Dates sent by clients: ``yyyy-mm-dd``, ``yyyy-mm-dd HH:mm`` or ISO 8601 (spec 00 §4.1).
+"""Dates sent by clients: ``yyyy-mm-dd``, ``yyyy-mm-dd HH:mm`` or ISO 8601 (CF-00.4.1).
 
 Two readings of a value without an offset ("naive"):
 
@@ -7,7 +7,7 @@ Two readings of a value without an offset ("naive"):
   tap sends its ``DateCreated`` bookmark as ``yyyy-mm-dd HH:mm``); read in any other zone, such a value
   would move and hide the orders it was read from.
 * **dates that are data** (``parse_datetime`` with the account's zone): the "UTC with local user time zone"
-  fields of request bodies, e.g. ``DateCreated`` of POST /v2/orders (spec 00 §4.1 rule 7).
+  fields of request bodies, e.g. ``DateCreated`` of POST /v2/orders (CF-00.4.1 rule 7).
 """
 
 from __future__ import annotations

@@ -59,29 +59,6 @@ def responses_for(*raised: type[errors.DomainError], **extra: dict[str, Any]) ->
     return out
 
 
-def error_responses(*codes: int, **overrides: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route by status codes (for routes whose refusals are not yet named classes)."""
-    texts = {int(k.lstrip("_")): v for k, v in overrides.items()}
-    return {
-        code: {"model": ErrorBody, "description": texts.get(code, ERROR_DESCRIPTIONS[code])}
-        for code in (*codes, *(c for c in texts if c not in codes))
-    }
-
-
-ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "Invalid parameters",
-    401: "Missing or unknown API_KEY, or account not linked to it",
-    403: "The account may not do this",
-    404: "Not found",
-    409: "Conflict with the current state",
-    412: "Precondition failed",
-    413: "Too many objects in one request; nothing was processed",
-    415: "Body is not JSON",
-    416: "Paging out of range",
-    429: "Too many requests",
-}
-
-
 def status_for(exc: errors.DomainError) -> int:
     """HTTP status of a domain error (its class's ``status``)."""
     return exc.status

@@ -1,4 +1,4 @@
-"""Paging and sorting of list endpoints, and the paged envelope (spec 00 §4.1 rules 8-10, §3.2).
+"""Paging and sorting of list endpoints, and the paged envelope (CF-00.4.1 rules 8-10, CF-00.3.2).
 
 ``offset`` defaults to 0, ``limit`` to 100; a ``limit`` over the endpoint's cap is served capped with
 HTTP 206 and ``Paging.Limit`` = the effective limit. Sorts are ascending only; an unknown sort is a 400.

@@ -1,4 +1,4 @@
-"""GCRA rate limiting per API key and endpoint (spec 00 §3.1), in memory or shared through Redis.
+"""GCRA rate limiting per API key and endpoint (CF-00.3.1), in memory or shared through Redis.
 
 The algorithm and both stores come from ``throttled-py``; this module only decides the bucket key, the
 per-minute rate and how a decision becomes the four ``x-ratelimit-*`` headers.

@@ -1,4 +1,4 @@
-"""The two batch-result shapes of spec 00 §4.2.1: ``ActionResult`` and ``Total/Results``.
+"""The two batch-result shapes of CF-00.4.2.1: ``ActionResult`` and ``Total/Results``.
 
 Every element of a batch gets one entry, in request order. Levels: 99 Ok, 2 Info, 1 Warning, 0 Error;
 an item's ``ValidationLevel`` is its worst message level.

@@ -178,7 +178,7 @@ def read_input(model: type[M], data: Any) -> M:
 
 
 class AddressOut(WireModel):
-    """The API's Address type (stores, buyers, billing, receivers, couriers; spec 10 §4.3, spec 20 §2.4)."""
+    """The API's Address type (stores, buyers, billing, receivers, couriers; CF-10.4.3, CF-20.2.4)."""
 
     CountryId: str | None = None
     StateCode: str | None = None

@@ -1,1 +1,1 @@
-"""Product listings: publications per marketplace, price/stock propagation, status, discounts (spec 50)."""
+"""Product listings: publications per marketplace, price/stock propagation, status, discounts (CF-50)."""

@@ -63,7 +63,7 @@ class Listing(Base):
     status_updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     category_id: Mapped[str | None] = mapped_column(String(40))
     category_name: Mapped[str | None] = mapped_column(String(200))
-    # Mercado Libre listing type id (spec 50 §5.3), None elsewhere.
+    # Mercado Libre listing type id (CF-50.5.3), None elsewhere.
     listing_type: Mapped[int | None] = mapped_column(Integer)
     deals: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

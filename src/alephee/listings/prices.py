@@ -33,7 +33,7 @@ def update_prices(session: Session, account_id: int, raw_items: list[Any]) -> tu
     transaction.
 
     ``ItemNumber`` is the 1-based position of the element; entries about related listings updated together
-    (code 3581) carry ``ItemNumber`` 0 and are not counted in ``Quantities`` (spec 50 §3.3, §3.5).
+    (code 3581) carry ``ItemNumber`` 0 and are not counted in ``Quantities`` (CF-50.3.3, CF-50.3.5).
     """
     builder = ActionResultBuilder("SKU")
     planned: list[tuple[Any, Selection, rules.PriceChange]] = []

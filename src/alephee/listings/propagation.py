@@ -178,7 +178,7 @@ def apply_automatic_status(listing: Listing, publish_quantity: int, priced: bool
 
 
 def drop_discounts(session: Session, listing: Listing, now: datetime) -> bool:
-    """Mercado Libre removes a discount when the item price is raised (spec 50 §2.5): drop current and
+    """Mercado Libre removes a discount when the item price is raised (CF-50.2.5): drop current and
     future discounts of the listing. Returns whether any was dropped."""
     result = session.execute(
         delete(ListingDiscount).where(ListingDiscount.listing_id == listing.id, ListingDiscount.finish_at > now)

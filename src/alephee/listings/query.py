@@ -50,7 +50,7 @@ class UnknownListingStatus(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class ListingFilters:
-    """Filters of GET /v2/productlistings/search (spec 50 §1.1), parsed."""
+    """Filters of GET /v2/productlistings/search (CF-50.1.1), parsed."""
 
     status: str | None = None
     include_childs: bool = False

@@ -1,4 +1,4 @@
-"""Routes of the product listings section (spec 50). Thin: parse, call the service, shape the response."""
+"""Routes of the product listings section (CF-50). Thin: parse, call the service, shape the response."""
 
 from __future__ import annotations
 

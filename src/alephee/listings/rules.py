@@ -1,4 +1,4 @@
-"""Listing price and discount rules (spec 50 §2.5, §3.4), as pure functions."""
+"""Listing price and discount rules (CF-50.2.5, CF-50.3.4), as pure functions."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from alephee.products.rules import decimals
 
 CENT = Decimal("0.01")
 
-# Documented ranges (spec 50 §3.4 rule 5, read).
+# Documented ranges (CF-50.3.4 rule 5, read).
 PRICE_MIN, PRICE_MAX = Decimal("0.01"), Decimal("999999999.99")
 MARGIN_MIN, MARGIN_MAX = Decimal("-99.99"), Decimal("99.99")
 ADDED_MIN, ADDED_MAX = Decimal("-9999.99"), Decimal("9999.99")
@@ -48,7 +48,7 @@ NO_BASE_PRICE = (
     "cannot be applied"
 )
 
-# Discounts (spec 50 §2.5).
+# Discounts (CF-50.2.5).
 PERCENT_RANGE = "DiscountPercent must be between 0 and 100"
 PERCENT_REQUIRED = "DiscountPercent is required"
 DATES_REQUIRED = "StartDate and FinishDate are required"
@@ -103,7 +103,7 @@ def discounted(price: Decimal, percent: Decimal) -> Decimal:
 
 
 def parse_utc(text: str | None, field: str) -> tuple[datetime | None, str | None]:
-    """A body date-time as an aware UTC instant (a value without offset is taken as UTC: §2.3)."""
+    """A body date-time as an aware UTC instant (a value without offset is taken as UTC: CF-50.2.3)."""
     if text is None or not str(text).strip():
         return None, DATES_REQUIRED
     raw = str(text).strip().replace("Z", "+00:00").replace("z", "+00:00")
@@ -128,7 +128,7 @@ def discount_problems(percent: Decimal | None, start: datetime, finish: datetime
 
 
 def mercadolibre_problems(percent: Decimal, start: datetime, finish: datetime, settings: Settings) -> list[str]:
-    """The Mercado Libre PRICE_DISCOUNT rules the hub can check (spec 50 §2.5 rule 4)."""
+    """The Mercado Libre PRICE_DISCOUNT rules the hub can check (CF-50.2.5 rule 4)."""
     problems: list[str] = []
     lo, hi = settings.ml_discount_min_percent, settings.ml_discount_max_percent
     if not lo <= percent < hi:

@@ -1,4 +1,4 @@
-"""Wire types of the product listings section (spec 50), with the spec's exact (inconsistent) key names."""
+"""Wire types of the product listings section (CF-50), with the spec's exact (inconsistent) key names."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alephee.http.results import ActionResult
 from alephee.http.wire import WireDateTime, WireDecimal, WireModel, clean_identifier
 from alephee.products.schemas import Amount, Code, IdInteger
 
-# Spec 50 §5.3 (read): Mercado Libre listing types; descriptions are the friendly names ML shows.
+# CF-50.5.3 (read): Mercado Libre listing types; descriptions are the friendly names ML shows.
 LISTING_TYPES: dict[int, tuple[str, str]] = {
     0: ("none", "No type found"),
     1: ("gold_pro", "Premium"),
@@ -28,7 +28,7 @@ BAD_EXTERNAL_IDS = 'must be an array of listing ids: strings or objects {"ID": .
 
 
 def parse_external_ids(value: Any) -> Any:
-    """``["MLA1", ...]`` or ``[{"ID": "MLA1"}, ...]`` (``ID``/``Id``/``id``) → ``["MLA1", ...]`` (spec 50 §2.3)."""
+    """``["MLA1", ...]`` or ``[{"ID": "MLA1"}, ...]`` (``ID``/``Id``/``id``) → ``["MLA1", ...]`` (CF-50.2.3)."""
     if value is None:
         return None
     if not isinstance(value, list):
@@ -132,7 +132,7 @@ class DiscountOut(WireModel):
 
 
 class ProductListingOut(WireModel):
-    """ProductListing (spec 50 §1.3), plus our documented additions after ``Health``."""
+    """ProductListing (CF-50.1.3), plus our documented additions after ``Health``."""
 
     Id: int
     Brand: str | None

@@ -118,7 +118,7 @@ def raw_key(raw: Any) -> str | None:
 
 
 def echo_element(raw: Any, listing: Listing | None, status_code: int | None = None) -> dict[str, Any]:
-    """The input element as the client sent it, narrowed to one listing (spec 50 §2.6 example)."""
+    """The input element as the client sent it, narrowed to one listing (CF-50.2.6 example)."""
     echo = dict(raw) if isinstance(raw, dict) else {"Value": raw}
     if listing is not None:
         for key in [k for k in echo if isinstance(k, str) and k.lower() in ("marketplace", "externalpublications")]:

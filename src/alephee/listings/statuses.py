@@ -1,4 +1,4 @@
-"""Listing statuses: the provisional code table of spec 50 §5.1 and the transitions, in one place.
+"""Listing statuses: the provisional code table of CF-50.5.1 and the transitions, in one place.
 
 The real Alephee codes are not documented, so rows store the status *name*; the wire code comes from this
 table and can be renumbered with ``ALEPHEE_LISTING_STATUS_CODES`` (JSON ``{"active": 1, ...}``) without
@@ -18,7 +18,7 @@ FINISHED = "finished"
 UNDER_REVIEW = "under_review"
 INACTIVE = "inactive"
 
-# name → (default code, display name). Spec 50 §5.1 (inferred, provisional).
+# name → (default code, display name). CF-50.5.1 (inferred, provisional).
 DEFAULT_TABLE: dict[str, tuple[int, str]] = {
     ACTIVE: (1, "Active"),
     PAUSED: (2, "Paused"),

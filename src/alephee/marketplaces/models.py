@@ -1,4 +1,4 @@
-"""The catalogue of marketplace channels (loaded from a data file, ids configurable: spec 00 §4.3)."""
+"""The catalogue of marketplace channels (loaded from a data file, ids configurable: CF-00.4.3)."""
 
 from __future__ import annotations
 

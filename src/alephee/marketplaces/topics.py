@@ -28,7 +28,7 @@ from alephee.marketplaces.contract import (
 # --- outbox topics → operations ---------------------------------------------------------------------------
 
 # Marketplace listing statuses (Mercado Libre vocabulary) and the hub's provisional listing status codes
-# (spec 50 §5.1: 1 Active, 2 Paused, 3 Finished, 4 UnderReview, 5 Inactive).
+# (CF-50.5.1: 1 Active, 2 Paused, 3 Finished, 4 UnderReview, 5 Inactive).
 LISTING_STATUS_NAMES: dict[int, str] = {1: "active", 2: "paused", 3: "closed", 4: "under_review", 5: "inactive"}
 _STATUS_ALIASES = {"finished": "closed", "underreview": "under_review", "deleted": "inactive", "pause": "paused"}
 

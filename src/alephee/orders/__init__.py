@@ -1,1 +1,1 @@
-"""Orders: the order model, GET orders, carts, documents, shipping labels and the write side (spec 20, 21)."""
+"""Orders: the order model, GET orders, carts, documents, shipping labels and the write side (CF-20, CF-21)."""

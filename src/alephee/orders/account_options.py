@@ -30,7 +30,7 @@ def set_account_options(
 
 
 def may_handle_pending_payments(session: Session, settings: Settings, account_id: int) -> bool:
-    """Whether ``includePendingPayments=true`` has an effect for this account (spec 20 §1.4)."""
+    """Whether ``includePendingPayments=true`` has an effect for this account (CF-20.1.4)."""
     options = account_options(session, account_id)
     if options is not None and options.pending_payments is not None:
         return options.pending_payments

@@ -1,4 +1,4 @@
-"""POST /v2/orders (spec 21 §6): the usage limits, the idempotent retry (same ``ExternalOrderId`` and content),
+"""POST /v2/orders (CF-21.6): the usage limits, the idempotent retry (same ``ExternalOrderId`` and content),
 the order's detail built from ``OrderInfo``, catalogue matching and stock movements in the order's transaction.
 """
 
@@ -119,7 +119,7 @@ def _ci_get(raw: Any, name: str) -> Any:
 
 
 def check_create_limits(raw: dict[str, Any]) -> None:
-    """The usage limits of POST /v2/orders (spec 21 §6.5), checked on the raw body before validation:
+    """The usage limits of POST /v2/orders (CF-21.6.5), checked on the raw body before validation:
     413 with nothing processed over 50 items, 10 payments or 10 discounts per payment."""
     items = _ci_get(raw, "Items")
     if isinstance(items, list) and len(items) > MAX_CREATE_ITEMS:
@@ -232,7 +232,7 @@ def create_order(
     raw: dict[str, Any],
     tz: Any,
 ) -> tuple[dict[str, Any], bool]:
-    """Create one order (spec 21 §6): ``(order as GET shows it, created)``. The same request again (same
+    """Create one order (CF-21.6): ``(order as GET shows it, created)``. The same request again (same
     ``ExternalOrderId`` and content) returns the existing order and changes nothing; stock moves of every
     item happen in the order's transaction.
     No commit: the caller owns the transaction."""

@@ -1,4 +1,4 @@
-"""DELETE /v2/orders (spec 21 §7): soft-deleting an order created through the API and giving back, at most once,
+"""DELETE /v2/orders (CF-21.7): soft-deleting an order created through the API and giving back, at most once,
 the stock its creation took.
 """
 

@@ -215,7 +215,7 @@ ADDRESSES: tuple[dict[str, str], ...] = (
 )
 
 PAYMENT_METHODS = ((1, "credit_card"), (2, "debit_card"), (3, "account_money"), (4, "ticket"), (5, "bank_transfer"))
-# Deferred means: the payment stays "pending" until the buyer pays (spec 20 §1.4).
+# Deferred means: the payment stays "pending" until the buyer pays (CF-20.1.4).
 DEFERRED_METHODS = ((4, "ticket"), (5, "bank_transfer"))
 PAYMENT_APPROVED = (1, "approved")
 PAYMENT_PENDING = (2, "pending")

@@ -70,7 +70,7 @@ def _shipping_amounts(
     ``(ShippingAmount of each payment, Cost, ReceiverCost, SenderCost)``.
 
     What the buyer paid for shipping is both ``Shipping.ReceiverCost`` and the sum of the payments'
-    ``ShippingAmount`` (spec 20 §1.5 rule 6); the seller's part is what the buyer did not pay of the cost; the
+    ``ShippingAmount`` (CF-20.1.5 rule 6); the seller's part is what the buyer did not pay of the cost; the
     cost is both parts. Unknown in every way: 0."""
     zero = Decimal(0)
     sent = sum((amount for amount in given if amount is not None), zero)
@@ -160,7 +160,7 @@ def created_detail(
         approved = parse_date_field(payment.DateApproved, tz, "Payments.DateApproved")
         installments = payment.Installments or 1
         # Left out: the goods are what was paid but shipping (no financing surcharge known), the subtotal the
-        # goods, and the instalments equal parts (spec 20 §2.6: Amount - TransactionAmount - shipping).
+        # goods, and the instalments equal parts (CF-20.2.6: Amount - TransactionAmount - shipping).
         transaction = payment.TransactionAmount
         if transaction is None:
             transaction = max(payment.Amount - shipping_amount, Decimal(0))

@@ -1,4 +1,4 @@
-"""POST /v2/orders/{orderId}/documents (spec 21 §3, §8.4): validating and storing an attached document
+"""POST /v2/orders/{orderId}/documents (CF-21.3, CF-21.8.4): validating and storing an attached document
 (idempotent on the same bytes and type) and queueing invoices for the marketplace.
 """
 
@@ -145,7 +145,7 @@ def attach_document(
     tz: Any,
 ) -> dict[str, Any]:
     """Attach a document (already size-checked); the same bytes as the same type again return the stored
-    document and change nothing. Invoices are queued for the marketplace per spec 21 §8.4.
+    document and change nothing. Invoices are queued for the marketplace per CF-21.8.4.
     No commit: the caller owns the transaction."""
     doc_type = query_int(params.get("documentType"), "documentType")
     if doc_type is None:

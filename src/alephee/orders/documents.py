@@ -1,4 +1,4 @@
-"""Order documents: what may be attached (spec 21 §3.3), content sniffing, and the document store.
+"""Order documents: what may be attached (CF-21.3.3), content sniffing, and the document store.
 
 Files are identified by their content, never by their name: the type is sniffed from the first bytes (a PNG
 renamed ``.pdf`` is refused), the size is capped, and the bytes are stored under their SHA-256 (the same
@@ -47,7 +47,7 @@ CONTENT_TYPES: dict[str, str] = {
 }
 # What a stored file of no known format would be served as (never rendered by a browser).
 UNKNOWN_CONTENT_TYPE = "application/octet-stream"
-# Spec 21 §3.3: which formats each type accepts.
+# CF-21.3.3: which formats each type accepts.
 ALLOWED_FORMATS: dict[int, frozenset[str]] = {
     INVOICE: frozenset({PDF, JPEG, PNG}),
     RECEIPT: frozenset({PDF, JPEG, PNG, XML}),
@@ -220,7 +220,7 @@ def decode_base64(text: str, *, max_bytes: int) -> bytes:
     return data
 
 
-# --- forwarding to the marketplace (spec 21 §8.4) ---------------------------------------------------------
+# --- forwarding to the marketplace (CF-21.8.4) ---------------------------------------------------------
 
 
 class NfeOnlyBrazil(PreconditionFailed):
@@ -241,7 +241,7 @@ def forwards(
     logistic_type: int | None,
     ml_own_invoicing: bool,
 ) -> bool:
-    """Whether an attached document goes to the order's marketplace (spec 21 §8.4). Receipts never do; orders
+    """Whether an attached document goes to the order's marketplace (CF-21.8.4). Receipts never do; orders
     created through the API or the B2B portal have no marketplace to send to."""
     if not marketplace_order or doc_type == RECEIPT:
         return False
@@ -373,7 +373,7 @@ def get_document(
     doc_type_raw: str | None,
     doc_format_raw: str | None,
 ) -> FileOut:
-    """The latest document of a type (spec 20 §4). Type 2 with ``pdf`` renders a DANFE-style summary."""
+    """The latest document of a type (CF-20.4). Type 2 with ``pdf`` renders a DANFE-style summary."""
     doc_type = query_int(doc_type_raw, "documentType")
     if doc_type is None:
         raise DocumentTypeRequired()

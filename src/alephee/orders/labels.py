@@ -1,6 +1,6 @@
 """Shipping labels: a printable PDF (Code 128 barcode of the shipment id, QR, addresses, order and pack
 numbers), the same label in ZPL for Zebra printers, and a ZIP of the ZPL plus a control-receipt PDF
-(spec 20 §5). Barcodes are drawn as vector bars so they scan at any printer resolution.
+(CF-20.5). Barcodes are drawn as vector bars so they scan at any printer resolution.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ The rules live here, with the rest of the order life cycle:
   ``order.payment_approved``.
 * **cart**: a new pack (split) or pack size moves the order and refreshes the completeness of the old and
   the new cart.
-* **stock**: a cancelled order whose creation took stock gives it back once (spec 21 §6.3 note 7).
+* **stock**: a cancelled order whose creation took stock gives it back once (CF-21.6.3 note 7).
 
 Each change is written to the order history with actor ``marketplace``; status, payment and claim news
 move ``status_date`` (the late-cancellation query reads it). Nothing is queued back to the marketplace.
@@ -212,7 +212,7 @@ def _move_pack(session: Session, account_id: int, order: Order, news: Marketplac
 
 
 def _return_stock(session: Session, account_id: int, order: Order) -> None:
-    """Give back what the order took (spec 21 §6.3 note 7: a cancellation reverts the stock movement)."""
+    """Give back what the order took (CF-21.6.3 note 7: a cancellation reverts the stock movement)."""
     detail = rendering.detail_of(order.detail)
     deltas: dict[int, int] = {}
     for item in detail["Items"]:

@@ -1,4 +1,4 @@
-"""Messages to the buyer of a Mercado Libre order (spec 21 §5): the message options, their templates and the
+"""Messages to the buyer of a Mercado Libre order (CF-21.5): the message options, their templates and the
 rules that decide whether a message may be sent now.
 
 The conversation rules (wait for the buyer's reply, attachments only after a reply, same option after an
@@ -49,7 +49,7 @@ OPTION_NAMES: dict[int, str] = {
     OTHER: "OTHER",
     DELIVERY_PROMISE: "DELIVERY_PROMISE",
 }
-# Options whose text is the caller's (spec 21 §5.1: 3, 4 and 5, the request page's reading).
+# Options whose text is the caller's (CF-21.5.1: 3, 4 and 5, the request page's reading).
 CUSTOM_TEXT = frozenset({SEND_INVOICE_LINK, OTHER, DELIVERY_PROMISE})
 
 _VARIANTS_ES = (
@@ -60,7 +60,7 @@ _VARIANTS_PT = (
     "Olá! Por favor, confirme as características que quer para o produto que você comprou, assim, podemos fazer o "
     "envio."
 )
-# The docs give no billing-info text: ours, in the buyer's language (docs/compatibility.md, Orders).
+# The docs give no billing-info text: ours, in the buyer's language (MSG-2).
 _BILLING_ES = (
     "Hola, por favor envíanos tus datos de facturación (nombre o razón social, número de documento y domicilio "
     "fiscal) para poder emitir tu factura."
@@ -75,7 +75,7 @@ TEMPLATES: dict[int, dict[str, str]] = {
     REQUEST_VARIANTS: {**dict.fromkeys(_SPANISH, _VARIANTS_ES), "BR": _VARIANTS_PT},
     REQUEST_BILLING_INFO: {**dict.fromkeys((*_SPANISH, "PE", "EC"), _BILLING_ES), "BR": _BILLING_PT},
 }
-# REQUEST_VARIANTS only for "cross docking" or "drop off" shipments (spec 21 §5.3 rule 8).
+# REQUEST_VARIANTS only for "cross docking" or "drop off" shipments (CF-21.5.3 rule 8).
 VARIANTS_LOGISTICS = frozenset({ship.CROSS_DOCKING, ship.DROP_OFF, ship.XD_DROP_OFF})
 INVOICE_LINK_COUNTRIES = frozenset({"MX"})
 
@@ -157,7 +157,7 @@ def parse_option(raw: str | int | None) -> int:
 
 
 def message_text(option: int, custom: str | None, country: str | None) -> tuple[str | None, str | None]:
-    """``(text, None)`` or ``(None, problem)``. Template options ignore ``custom`` (spec 21 §5.3 rule 3);
+    """``(text, None)`` or ``(None, problem)``. Template options ignore ``custom`` (CF-21.5.3 rule 3);
     problems of the 400 kind are raised, those of the 412 kind returned."""
     name = OPTION_NAMES[option]
     if option in CUSTOM_TEXT:
@@ -196,7 +196,7 @@ def is_replay(conversation: Sequence[Sent], option: int, text: str, attachment_s
 
 
 def conversation_problem(conversation: Sequence[Sent], option: int, with_attachment: bool) -> tuple[int, str] | None:
-    """Why a new message may not be sent now as ``(409|412, message)``, or None (spec 21 §5.3 rules 4-6)."""
+    """Why a new message may not be sent now as ``(409|412, message)``, or None (CF-21.5.3 rules 4-6)."""
     if conversation and conversation[-1].sender == "seller":
         return 409, AWAITING_REPLY
     if with_attachment and not any(m.sender == "buyer" for m in conversation):

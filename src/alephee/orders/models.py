@@ -179,9 +179,9 @@ class OrderAccountOptions(Base):
     __tablename__ = "order_account_options"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    # "Handle payments without approved payments" (spec 20 §1.4): includePendingPayments works only with it.
+    # "Handle payments without approved payments" (CF-20.1.4): includePendingPayments works only with it.
     pending_payments: Mapped[bool | None] = mapped_column(Boolean)
-    # Chilean sellers invoicing through Mercado Libre: their invoices are not forwarded (spec 21 §8.4).
+    # Chilean sellers invoicing through Mercado Libre: their invoices are not forwarded (CF-21.8.4).
     ml_own_invoicing: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

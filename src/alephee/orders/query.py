@@ -51,7 +51,7 @@ _BLOCK_ALIASES = {"stockmovements": "quantitiesdetails", "claims": "activeclaims
 
 @dataclass(frozen=True)
 class OrderFilters:
-    """The filters of GET /v2/orders, typed (spec 20 §2.1). Dates are aware UTC."""
+    """The filters of GET /v2/orders, typed (CF-20.2.1). Dates are aware UTC."""
 
     status_type: int | None = None
     date_created_from: datetime | None = None

@@ -1,4 +1,4 @@
-"""Routes of the orders section (spec 20, 21). Thin: parse, call one service function, shape the response.
+"""Routes of the orders section (CF-20, CF-21). Thin: parse, call one service function, shape the response.
 
 GET /v2/orders serialises the service's wire dictionaries with orjson instead of going through Pydantic
 models: a page of 100 full orders is ~400 KB of JSON and model validation would cost more than the query
@@ -371,7 +371,7 @@ def post_document(
     series_number: str | None = Query(None, alias="seriesNumber", description="NF-e series (Brazil)."),
 ) -> Response:
     """200 with the document as the order's `Documents` lists it. The same file again (same type) returns the
-    stored document and changes nothing. Invoices are forwarded to the marketplace per spec 21 §8.4."""
+    stored document and changes nothing. Invoices are forwarded to the marketplace per CF-21.8.4."""
     file, fields = upload
     assert file is not None
     params = {

@@ -1,4 +1,4 @@
-"""Wire types of the orders section with the spec's exact property names (spec 20 §2.4, §3; spec 21).
+"""Wire types of the orders section with the spec's exact property names (CF-20.2.4, CF-20.3; CF-21).
 
 Real-world spellings are kept on purpose: ``MarketPlace`` on the order, ``Marketplace`` on the pack,
 ``Buyer.Owncode``, ``Documents[].Fullfilename``, ``Payments[].LastUpdate`` (not LastUpdated), ``SenderCost``.
@@ -406,7 +406,7 @@ class OrderDetail(WireModel):
 
 
 class OrderOut(WireModel):
-    """One order of ``GET /v2/orders`` (spec 20 §2.4), every key always present."""
+    """One order of ``GET /v2/orders`` (CF-20.2.4), every key always present."""
 
     Id: int
     SellerAccount: SellerAccountOut
@@ -438,7 +438,7 @@ class OrderOut(WireModel):
 
 
 class OrdersPackOut(WireModel):
-    """``OrdersPack`` (spec 20 §3.1): the shared cart blocks once, then the orders. Note ``Marketplace`` here."""
+    """``OrdersPack`` (CF-20.3.1): the shared cart blocks once, then the orders. Note ``Marketplace`` here."""
 
     Id: int | str
     SourcePackId: str | None
@@ -546,7 +546,7 @@ class SplitOut(WireModel):
     ExternalShippingId: int
 
 
-# --- POST /v2/orders (OrderInfo, spec 21 §6.4) ---------------------------------------------------------------
+# --- POST /v2/orders (OrderInfo, CF-21.6.4) ---------------------------------------------------------------
 
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 # Identifiers (SKUs, external ids): NFC, no control characters (http/wire.py ``clean_identifier``).

@@ -1,19 +1,19 @@
-"""Shipping tables shared by the orders and the shipping endpoints: logistic types (spec 30 E4), shipping
-methods, shipment statuses and substatuses, and the rules built on them (label availability, spec 20 §5 /
-spec 21 §8.5; split preconditions, spec 21 §4).
+"""Shipping tables shared by the orders and the shipping endpoints: logistic types (CF-30.E4), shipping
+methods, shipment statuses and substatuses, and the rules built on them (label availability, CF-20.5 /
+CF-21.8.5; split preconditions, CF-21.4).
 
 Shipment statuses and substatuses are Mercado Libre's words (the label rules are written with them); the
-numeric ``Key`` of ``Shipping.Status`` is not documented, so the codes here are ours (docs/compatibility.md, Orders).
+numeric ``Key`` of ``Shipping.Status`` is not documented, so the codes here are ours (ORD-21).
 
-The packaging and transport code tables of the shipping endpoints (spec 30 E1, E2, E3, E6) and the rules
-built on logistic types and shipment statuses for them live here too (docs/compatibility.md, Orders shipping).
+The packaging and transport code tables of the shipping endpoints (CF-30.E1, E2, E3, E6) and the rules
+built on logistic types and shipment statuses for them live here too (SHP-39).
 """
 
 from __future__ import annotations
 
 from alephee.http.numbers import int_from_text
 
-# --- logistic types (spec 30 E4; 9 and 10 are ours, in the gap the spec leaves for them) ----------------
+# --- logistic types (CF-30.E4; 9 and 10 are ours, in the gap the spec leaves for them) ----------------
 TO_BE_AGREED = 1
 ME1 = 2
 ME2 = 3
@@ -72,7 +72,7 @@ def logistic_name(code: int | None) -> str:
     return LOGISTIC_TYPES.get(code or 0, "")
 
 
-# The Mercado Libre modes whose buyers may be asked for a variation (spec 21 §5: "cross docking" or "drop off").
+# The Mercado Libre modes whose buyers may be asked for a variation (CF-21.5: "cross docking" or "drop off").
 REQUEST_VARIANTS_LOGISTICS = frozenset({CROSS_DOCKING, DROP_OFF, XD_DROP_OFF, ME2})
 # Shipments the marketplace prints a label for (the others have no label: pickup, fulfillment, agreed...).
 LABELLED_LOGISTICS = frozenset({ME1, ME2, DROP_OFF, XD_DROP_OFF, CROSS_DOCKING, FLEX, FLEX_TURBO, CUSTOM, COURIER})
@@ -157,7 +157,7 @@ def shipment_status_key(status: str | None) -> int:
     return SHIPMENT_STATUSES.get(status or "", 0)
 
 
-# --- shipping labels (spec 20 §5 rules 2-3) ---------------------------------------------------------------
+# --- shipping labels (CF-20.5 rules 2-3) ---------------------------------------------------------------
 LABEL_STATUSES = frozenset({READY_TO_SHIP})
 LABEL_SUBSTATUSES = frozenset({SUB_READY_TO_PRINT, SUB_PRINTED})
 LABEL_BLOCKED_STATUSES = frozenset({PENDING, HANDLING, SHIPPED, DELIVERED, NOT_DELIVERED, BUFFERED, CANCELLED})
@@ -184,7 +184,7 @@ LABEL_NEEDS_NFE = "Attach the electronic fiscal invoice (documentType 2) before 
 def label_refusal(
     *, logistic_type: int | None, status: str | None, substatus: str | None, needs_nfe: bool = False
 ) -> str | None:
-    """Why a label cannot be printed now, or None when it can (spec 20 §5 rules 2, 3 and 5)."""
+    """Why a label cannot be printed now, or None when it can (CF-20.5 rules 2, 3 and 5)."""
     if logistic_type not in LABELLED_LOGISTICS:
         return NO_LABEL_FOR_LOGISTIC.format(logistic=logistic_name(logistic_type) or "none")
     if status in LABEL_BLOCKED_STATUSES:
@@ -198,7 +198,7 @@ def label_refusal(
     return None
 
 
-# --- split (spec 21 §4.2 rule 3) ----------------------------------------------------------------------------
+# --- split (CF-21.4.2 rule 3) ----------------------------------------------------------------------------
 SPLIT_BLOCKED_SUBSTATUSES = frozenset({SUB_PENDING, SUB_STALE})
 
 # --- what a manual order status means for its shipment (user-driven orders, PUT /v2/orders) ---------------
@@ -213,7 +213,7 @@ SHIPMENT_FOR_ORDER_STATUS: dict[int, tuple[str, str | None]] = {
 }
 
 
-# --- packaging and transport (spec 30 E1, E2, E3, E6; shipping endpoints) ------------------------------------
+# --- packaging and transport (CF-30.E1, E2, E3, E6; shipping endpoints) ------------------------------------
 # PackInfo.UnitType: what Quantity counts.
 UNIT_TYPES: dict[int, str] = {1: "Boxes", 2: "Units", 3: "Pallets", 4: "Containers"}
 # PackInfoDimension.MeasureType: length unit of Height/Width/Depth.

@@ -1,4 +1,4 @@
-"""POST /v2/orders/{orderId}/split (spec 21 §4): moving a Mercado Libre order out of its cart into its own cart
+"""POST /v2/orders/{orderId}/split (CF-21.4): moving a Mercado Libre order out of its cart into its own cart
 and shipment, and the preconditions that refuse it.
 """
 
@@ -84,7 +84,7 @@ def _split_out(order: Order) -> dict[str, Any]:
 
 
 def split_refusal(order: Order, carts_orders: int) -> str | None:
-    """Why the order cannot leave its cart now (spec 21 §4.2 rule 3), or None."""
+    """Why the order cannot leave its cart now (CF-21.4.2 rule 3), or None."""
     if not order.pack_id:
         return SPLIT_NOT_IN_CART
     if carts_orders < 2:

@@ -100,7 +100,7 @@ def read_integration_mark(raw: Any) -> IntegrationMark:
 
 
 def integrate(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
-    """PUT /v2/orders/integrate (spec 21 §2, authoritative example): results in request order with
+    """PUT /v2/orders/integrate (CF-21.2, authoritative example): results in request order with
     ``Status`` as a string, "Ok" / "Order not found", partial success. No commit (the caller owns the
     transaction)."""
     marks = [read_integration_mark(raw) for raw in elements]
@@ -243,7 +243,7 @@ def _after_status_change(
 
 
 def update_statuses(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
-    """PUT /v2/orders (spec 21 §1): per-order status + tracking with the transition table and the
+    """PUT /v2/orders (CF-21.1): per-order status + tracking with the transition table and the
     automatic/manual rules; per-order results in request order. No commit (the caller owns the transaction)."""
     changes = [read_status_change(raw) for raw in elements]
     now = clock.utcnow()

@@ -1,5 +1,5 @@
 """The order life cycle in one place: status codes, the statusType aggregation, the transition table and the
-automatic-vs-manual rules (spec 21 §8.1-§8.3, spec 20 §2.2).
+automatic-vs-manual rules (CF-21.8.1-CF-21.8.3, CF-20.2.2).
 
 Everything that decides "may this order go from A to B, and who may move it" reads these tables; nothing
 else in the code base hard-codes a status number.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alephee.orders import shipping_rules as ship
 
-# --- codes (spec 21 §8.1). Labels are Spanish, as the real API shows them ({"Key":90,"Value":"Cancelado"}).
+# --- codes (CF-21.8.1). Labels are Spanish, as the real API shows them ({"Key":90,"Value":"Cancelado"}).
 NO_STATUS = 0
 READY_TO_SHIP = 10
 FRAUDULENT = 11
@@ -44,7 +44,7 @@ STATUS_LABELS: dict[int, str] = {
     CANCELLED_AFTER_DELIVERY: "Cancelado por el comprador luego de la entrega",
 }
 
-# --- status types (spec 20 §2.2) --------------------------------------------------------------------------
+# --- status types (CF-20.2.2) --------------------------------------------------------------------------
 TYPE_NEW, TYPE_PENDING, TYPE_CLOSED, TYPE_CANCELLED = 0, 1, 2, 99
 STATUS_TYPE_LABELS: dict[int, str] = {
     TYPE_NEW: "Nuevo",
@@ -93,7 +93,7 @@ def closes_order(status: int) -> bool:
     return STATUS_TYPE_OF.get(status) in (TYPE_CLOSED, TYPE_CANCELLED) or status in (REFUNDED, DELETED)
 
 
-# --- transitions (spec 21 §8.2, inferred table) ----------------------------------------------------------
+# --- transitions (CF-21.8.2, inferred table) ----------------------------------------------------------
 TRANSITIONS: dict[int, frozenset[int]] = {
     NO_STATUS: frozenset({10, 17, 20, 30, 31, 80, 90}),
     READY_TO_SHIP: frozenset({17, 20, 30, 31, 80, 11, 90}),
@@ -112,10 +112,10 @@ TRANSITIONS: dict[int, frozenset[int]] = {
     DELETED: frozenset(),
 }
 
-# Targets a user may send through PUT /v2/orders (spec 21 §1.4).
+# Targets a user may send through PUT /v2/orders (CF-21.1.4).
 USER_TARGETS = frozenset({READY_TO_SHIP, ARRIVED, SHIPPED, DELIVERED, CANCELLED})
 
-# Per-order result codes and messages of PUT /v2/orders (spec 21 §1.3, inferred texts).
+# Per-order result codes and messages of PUT /v2/orders (CF-21.1.3, inferred texts).
 OK_MESSAGE = "OK"
 INVALID_TARGET = "Invalid status {status}: allowed values are 10, 17, 20, 80 and 90"
 AUTOMATIC_ORDER = (
@@ -162,7 +162,7 @@ def may_transition(current: int, target: int) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
-# --- automatic vs manual (spec 21 §8.3) ------------------------------------------------------------------
+# --- automatic vs manual (CF-21.8.3) ------------------------------------------------------------------
 # Mercado Libre and Amazon: by logistic type (Amazon drives only its own Courier and Fulfillment; a seller
 # shipping an Amazon order himself updates its status). The families of AUTOMATIC_FAMILIES drive every order;
 # any other family (E-COMM, Shopee, own stores, B2B) none.

@@ -1,4 +1,4 @@
-"""Placing the cart as an order in the hub (status 0, on the account's B2B marketplace, spec 20) and reserving
+"""Placing the cart as an order in the hub (status 0, on the account's B2B marketplace, CF-20) and reserving
 its B2B stock, all in the caller's transaction: only the cart the page showed is ordered.
 """
 
@@ -50,9 +50,9 @@ TOO_MANY_ITEMS = "El pedido supera los {max} ítems que admite una orden. Dividi
 ORDER_PLACED = "¡Listo! Tu pedido #{id} fue enviado."
 
 NOTES_MAX = 500
-MAX_ORDER_ITEMS = 500  # spec 20 §1.2: Items 1..500
+MAX_ORDER_ITEMS = 500  # CF-20.1.2: Items 1..500
 
-# Adjustments and payment codes of portal orders (ours; spec 20 §2.4 leaves the codes open).
+# Adjustments and payment codes of portal orders (ours; CF-20.2.4 leaves the codes open).
 ADJUSTMENT_DISCOUNT = {"Key": 1, "Value": "Bonificación"}
 ADJUSTMENT_PERCENT = {"Key": 1, "Value": "Porcentaje"}
 ADJUSTMENT_LIST_CODE = "B2B-LISTA"

@@ -1,6 +1,6 @@
 """The B2B portal's price and availability rules, as pure functions (the only place they live).
 
-Prices (spec 40 §3.8, spec 10 §3; the combination is ours, docs/compatibility.md, B2B portal):
+Prices (CF-40.3.8, CF-10.3; the combination is ours, PRT-14 to PRT-16):
 * the portal sells from the account's B2B price list (``is_b2b``), else from its default list;
 * a product's base price is its ``PriceWithTaxes`` in that list, rounded to cents (the buyer's price, like a
   marketplace order's ``UnitPrice``); a product without a positive price there is not sold on the portal;
@@ -22,7 +22,7 @@ from alephee.products.schemas import VARIATION_MASTER
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 CENTS = Decimal("0.01")
-# Catalog statuses that keep a product off the portal: 4 Observed and rejected, 5 Deleted (spec 40 §2.4).
+# Catalog statuses that keep a product off the portal: 4 Observed and rejected, 5 Deleted (CF-40.2.4).
 HIDDEN_CATALOG_STATUSES = frozenset({4, 5})
 # The most units one cart line may ask for, whatever the stock (keeps input and sums in range).
 MAX_LINE_QUANTITY = 1_000_000
@@ -177,7 +177,7 @@ def totals(lines: Iterable[tuple[B2BPrice, int]]) -> Totals:
 def component_prices(
     kit_price: B2BPrice, components: Sequence[tuple[int, Decimal | None]]
 ) -> list[tuple[Decimal, Decimal] | None]:
-    """``CalculatedComponentUnitPrice``/``...FullUnitPrice`` of each kit component (spec 20 §2.5 rule 7).
+    """``CalculatedComponentUnitPrice``/``...FullUnitPrice`` of each kit component (CF-20.2.5 rule 7).
 
     ``components`` are ``(units per kit, the component's own base price or None)``. The kit's price is
     shared in proportion to the components' base prices; when any component has none, every entry is None.

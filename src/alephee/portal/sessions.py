@@ -1,4 +1,4 @@
-"""Portal sessions: sign-in with a module-1 login token (spec 10 §5.4), the browser session behind the cookie,
+"""Portal sessions: sign-in with a module-1 login token (CF-10.5.4), the browser session behind the cookie,
 the CSRF token of every form, and the one-shot flash message. Functions only flush; the portal routes own the
 transaction.
 """

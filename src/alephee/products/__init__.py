@@ -1,1 +1,1 @@
-"""Products: catalog, stock and prices per price list, fiscal data (spec 40)."""
+"""Products: catalog, stock and prices per price list, fiscal data (CF-40)."""

@@ -1,4 +1,4 @@
-"""B2B stock movements: the Alephee B2B portal reserves ``B2BQuantity`` (spec 40 §3.8) when an order is placed.
+"""B2B stock movements: the Alephee B2B portal reserves ``B2BQuantity`` (CF-40.3.8) when an order is placed.
 
 ``B2BQuantity`` is its own stock pool (the stock shown on the portal), stored on the product row of every
 product type (a kit's B2B stock is the kit's own value, as GET /v2/products shows it). Reservations are

@@ -238,7 +238,7 @@ class Catalog:
                 self.by_own_code[state.own_code].append(state)
 
     def find(self, sku: str, brand: str | None) -> tuple[ProductState | None, rules.Problem | None]:
-        """SKU first, then OwnCode (§3.4 rule 2); ``brand`` (id or name) narrows; ambiguity is an error."""
+        """SKU first, then OwnCode (CF-40.3.4 rule 2); ``brand`` (id or name) narrows; ambiguity is an error."""
         for index in (self.by_sku, self.by_own_code):
             matches = [s for s in index.get(sku, ()) if brand_matches(s.brand_id, s.brand_name, brand)]
             if len(matches) == 1:
@@ -261,7 +261,7 @@ def record_problem(outcome: ItemOutcome, problem: rules.Problem) -> None:
 
 
 def only_items_with_messages(builder: ActionResultBuilder) -> ActionResult:
-    """The builder's ActionResult without the Ok items that carry no message (spec 40 §0.4 note 2: they are
+    """The builder's ActionResult without the Ok items that carry no message (CF-40.0.4 note 2: they are
     counted in ``Quantities`` only). Those items are dropped before rendering: most of a healthy batch."""
     everything = builder.items
     listed = [item for item in everything if item.messages]

@@ -221,7 +221,7 @@ def _apply_features(item: ProductUpdateIn, product: ProductState) -> None:
 
 
 def _apply_price(price: Any, state: PriceState, product: ProductState, account: AccountContext) -> None:
-    """Apply a validated Price object; the net/gross counterpart is derived from the tax rate (§3.6)."""
+    """Apply a validated Price object; the net/gross counterpart is derived from the tax rate (CF-40.3.6)."""
     rate = account.tax_rate(product.tax_rate, product.tax_rule_code)
     before = state.price_with_taxes
     gross = price.PriceWithTaxes

@@ -57,7 +57,7 @@ class CodeListInvalid(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class ProductFilters:
-    """Filters of GET /v2/products (spec 40 §2.1), already parsed."""
+    """Filters of GET /v2/products (CF-40.2.1), already parsed."""
 
     sku: str | None = None
     brand: str | None = None

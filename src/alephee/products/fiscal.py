@@ -1,4 +1,4 @@
-"""Fiscal information of products (our design, spec 40 §4): tax rate and codes, and the prices they derive."""
+"""Fiscal information of products (our design, CF-40.4): tax rate and codes, and the prices they derive."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ products_t = Product.__table__
 ZERO = Decimal(0)
 
 
-# --- fiscal information (our design, spec 40 §4) ----------------------------------------------------------
+# --- fiscal information (our design, CF-40.4) ----------------------------------------------------------
 
 TAX_RATE_RANGE = "TaxRate must be between 0 and 100"
 TAX_RATE_DECIMALS = "TaxRate accepts at most 4 decimals"

@@ -27,7 +27,7 @@ class Brand(Base):
 
 
 class Product(Base):
-    """A catalog item of one account. Stock lives on the row (one stock per product, spec 40 §1).
+    """A catalog item of one account. Stock lives on the row (one stock per product, CF-40.1).
 
     ``product_type``: 1 Normal, 2 Kit, 5 Variation child, 6 Variation master. ``catalog_status``: 0..5.
     A kit's and a variation master's quantity is derived (components / children), never stored.
@@ -54,7 +54,7 @@ class Product(Base):
     catalog_status: Mapped[int] = mapped_column(Integer, default=1)
     # Variation child (type 5) → its master (type 6).
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
-    # Set on a seller account's copy of a product shared by a brand/wholesaler account (spec 40 §1, §5).
+    # Set on a seller account's copy of a product shared by a brand/wholesaler account (CF-40.1, CF-40.5).
     source_product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
     gtin: Mapped[str | None] = mapped_column(String(20))
     # Fiscal data (PUT /v2/products/fiscal). tax_rate None = the rate of tax_rule_code, else the default.

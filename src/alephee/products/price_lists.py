@@ -1,5 +1,5 @@
 """Price lists of the catalog: which list a request writes into, the sale prices listings start from, and
-removal of products from a price list (DELETE /v2/products/prices, spec 40 §5)."""
+removal of products from a price list (DELETE /v2/products/prices, CF-40.5)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def sale_prices(session: Session, product_ids: Collection[int], price_list_ids: 
 # --- GET /v2/products ------------------------------------------------------------------------------------
 
 
-# --- DELETE /v2/products/prices (spec 40 §5) -------------------------------------------------------------
+# --- DELETE /v2/products/prices (CF-40.5) -------------------------------------------------------------
 
 
 class DeleteRefusedForAccountType(Forbidden):
@@ -128,7 +128,7 @@ DELETE_SHARED = (
 
 
 def check_delete_allowed(session: Session, account_id: int, account_type: str) -> None:
-    """Preconditions (a) and (b) of spec 40 §5.2 (403 otherwise)."""
+    """Preconditions (a) and (b) of CF-40.5.2 (403 otherwise)."""
     if account_type not in CATALOG_OWNERS:
         raise DeleteRefusedForAccountType()
     if not session.scalar(select(Account.allow_pricelist_delete).where(Account.id == account_id)):
@@ -161,7 +161,7 @@ def delete_from_price_list(
         raise ConfirmationTokenRequired()
     try:
         check_confirmation_token(session, token, account_id=account_id)
-    except Unauthorized as exc:  # spec 40 §5.5: token problems are 403 with a clear message
+    except Unauthorized as exc:  # CF-40.5.5: token problems are 403 with a clear message
         raise ConfirmationTokenRefused(exc.message) from None
     result = ActionResultBuilder("SKU")
     targets: list[tuple[ItemOutcome, ProductState]] = []

@@ -1,4 +1,4 @@
-"""Routes of the products section (spec 40). Thin: parse, call the use case, shape the response."""
+"""Routes of the products section (CF-40). Thin: parse, call the use case, shape the response."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The price and stock rules of POST /v2/products (spec 40 §3.5-§3.9), as pure functions.
+"""The price and stock rules of POST /v2/products (CF-40.3.5-CF-40.3.9), as pure functions.
 
 Each check returns ``Problem`` s (code, message, validated value); an element with any problem is not
 applied at all. Codes: 6 is the documented one (unknown SKU); the others are ours and stable.
@@ -43,7 +43,7 @@ CODE_IGNORED = 40
 
 SKU_REQUIRED = "SKU is required"
 NOTHING_TO_UPDATE = "Nothing to update: send Stock, Price or Features"
-# Spec 40 §3.10 (documented, Spanish, exact).
+# CF-40.3.10 (documented, Spanish, exact).
 NOT_FOUND = "No tiene asignado ningún producto con el marca-código ingresado"
 AMBIGUOUS = "The SKU exists under several brands; send Brand (id or name) to choose one"
 NO_PRICE_LIST = "The account has no price list to write prices into"
@@ -99,7 +99,7 @@ P, PT, SRP, COST, MARGIN, B2B, MEASURABLE = (
 )
 AMOUNT_FIELDS = (P, PT, SRP, MARGIN, COST, B2B)
 
-# Spec 40 §3.6: combinations of the base attributes that may be sent together. "read" rows are the 8 of the
+# CF-40.3.6: combinations of the base attributes that may be sent together. "read" rows are the 8 of the
 # docs; "inferred" are those the spec recommends accepting so valid clients are not rejected.
 ACCEPTED_BASE_COMBINATIONS: dict[frozenset[str], str] = {
     frozenset({COST, P}): "read",
@@ -115,7 +115,7 @@ ACCEPTED_BASE_COMBINATIONS: dict[frozenset[str], str] = {
     frozenset({COST, PT, SRP}): "inferred",
 }
 # SalesMargin and B2BDiscountRate may come alone or added to any accepted combination (inferred);
-# MeasurablePriceWithTaxes must come alone (§3.5 rule 7).
+# MeasurablePriceWithTaxes must come alone (CF-40.3.5 rule 7).
 MODIFIERS = frozenset({MARGIN, B2B})
 
 SELLING_TYPES = frozenset({AccountType.SELLER.value, AccountType.OFFICIAL_STORE.value, AccountType.PUIS.value})
@@ -179,7 +179,7 @@ def sent_price_fields(price: ProductPriceIn) -> set[str]:
 
 
 def combination_problem(sent: Iterable[str]) -> Problem | None:
-    """Whether a set of price attributes may be sent together (§3.5 rule 3, §3.6)."""
+    """Whether a set of price attributes may be sent together (CF-40.3.5 rule 3, CF-40.3.6)."""
     fields = set(sent)
     if P in fields and PT in fields:
         return Problem(CODE_PRICE_EXCLUSIVE, PRICE_EXCLUSIVE)
@@ -192,7 +192,7 @@ def combination_problem(sent: Iterable[str]) -> Problem | None:
 
 
 def amount_problems(field: str, value: Decimal, *, max_decimals: int = 4) -> list[Problem]:
-    """> 0, at most ``max_decimals`` decimals, within the storable range (§3.5 rules 1-2)."""
+    """> 0, at most ``max_decimals`` decimals, within the storable range (CF-40.3.5 rules 1-2)."""
     if value <= 0:
         return [Problem(CODE_PRICE_NOT_POSITIVE, PRICE_NOT_POSITIVE.format(field=field), value)]
     if value > MAX_AMOUNT:
@@ -205,7 +205,7 @@ def amount_problems(field: str, value: Decimal, *, max_decimals: int = 4) -> lis
 
 
 def price_problems(price: ProductPriceIn, account: AccountProfile) -> list[Problem]:
-    """Rules of a Price object that do not depend on the product (§3.5, §3.6, §3.8)."""
+    """Rules of a Price object that do not depend on the product (CF-40.3.5, CF-40.3.6, CF-40.3.8)."""
     sent = sent_price_fields(price)
     if not sent:
         return [Problem(CODE_PRICE_EMPTY, PRICE_EMPTY)]
@@ -231,7 +231,7 @@ def price_problems(price: ProductPriceIn, account: AccountProfile) -> list[Probl
 
 
 def price_product_problems(price: ProductPriceIn, account: AccountProfile, product: ProductFacts) -> list[Problem]:
-    """Rules of a Price object that depend on the product (account-type table of §3.5, §3.9)."""
+    """Rules of a Price object that depend on the product (account-type table of CF-40.3.5, CF-40.3.9)."""
     sent = sent_price_fields(price)
     problems: list[Problem] = []
     if account.selling and product.shared:
@@ -247,7 +247,7 @@ def price_product_problems(price: ProductPriceIn, account: AccountProfile, produ
 
 
 def stock_problems(stock: ProductStockIn, account: AccountProfile) -> list[Problem]:
-    """Rules of a Stock object that do not depend on the product (§3.7, §3.8, §3.9)."""
+    """Rules of a Stock object that do not depend on the product (CF-40.3.7, CF-40.3.8, CF-40.3.9)."""
     fields = {
         "Quantity": stock.Quantity,
         "Movement": stock.Movement,
@@ -362,7 +362,7 @@ def measurable_unit_price(price: Decimal, unit: str, product: ProductFacts) -> D
 
 
 def with_taxes(price: Decimal, tax_rate: Decimal) -> Decimal:
-    """PriceWithTaxes from Price: ``round(Price × (1 + rate/100), 4)`` (§3.6, inferred)."""
+    """PriceWithTaxes from Price: ``round(Price × (1 + rate/100), 4)`` (CF-40.3.6, inferred)."""
     return (price * (1 + tax_rate / 100)).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
 
 
@@ -372,7 +372,7 @@ def without_taxes(price_with_taxes: Decimal, tax_rate: Decimal) -> Decimal:
 
 
 def apply_movement(quantity: int, movement: int) -> tuple[int, Problem | None]:
-    """A relative change, clamped at 0 with a Warning (§3.7 rule 12, inferred)."""
+    """A relative change, clamped at 0 with a Warning (CF-40.3.7 rule 12, inferred)."""
     result = quantity + movement
     if result < 0:
         return 0, Problem(CODE_MOVEMENT_CLAMPED, MOVEMENT_CLAMPED.format(movement=movement, result=result), movement)

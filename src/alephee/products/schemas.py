@@ -1,4 +1,4 @@
-"""Wire types of the products section (spec 40), with the spec's exact property names.
+"""Wire types of the products section (CF-40), with the spec's exact property names.
 
 Input numbers are parsed strictly (``Amount``: a JSON number or a plain decimal string, never a boolean;
 ``Integer``: whole numbers only) so the price and stock rules in ``rules.py`` see exact values.
@@ -84,7 +84,7 @@ class AlertIn(WireModel):
 
 
 class ProductStockIn(WireModel):
-    """Stock changes of one product (spec 40 §3.3, §3.7). Send only what changes."""
+    """Stock changes of one product (CF-40.3.3, CF-40.3.7). Send only what changes."""
 
     Quantity: Integer | None = Field(default=None, description="Sets the available stock (>= 0).")
     Movement: Integer | None = Field(
@@ -105,7 +105,7 @@ class ProductStockIn(WireModel):
 
 
 class ProductPriceIn(WireModel):
-    """Price changes in the target price list (spec 40 §3.3, §3.5, §3.6). Every value > 0, <= 4 decimals."""
+    """Price changes in the target price list (CF-40.3.3, CF-40.3.5, CF-40.3.6). Every value > 0, <= 4 decimals."""
 
     Price: Amount | None = Field(default=None, description="Before taxes; PriceWithTaxes is derived. Not with it.")
     PriceWithTaxes: Amount | None = Field(default=None, description="Taxes included; Price is derived.")
@@ -154,7 +154,7 @@ class CatalogStatusOut(WireModel):
 
 
 class ProductIdentificationOut(WireModel):
-    """ProductIdentification (spec 40 §2.3)."""
+    """ProductIdentification (CF-40.2.3)."""
 
     Id: int
     SKU: str
@@ -270,7 +270,7 @@ class ProductFeaturesOut(WireModel):
 
 
 class ProductCatalogOut(WireModel):
-    """ProductCatalog (spec 40 §2.3)."""
+    """ProductCatalog (CF-40.2.3)."""
 
     Identification: ProductIdentificationOut
     Stock: ProductStockOut
@@ -285,7 +285,7 @@ class ProductCatalogOut(WireModel):
     ProductAdditionalData: None = Field(default=None, description="PIM-only section; not kept by this hub.")
 
 
-# --- fiscal information (our design, spec 40 §4) ----------------------------------------------------------
+# --- fiscal information (our design, CF-40.4) ----------------------------------------------------------
 
 
 class ProductFiscalIn(WireModel):

@@ -369,7 +369,7 @@ class SandboxChannel(BaseChannel):
             raise PermanentDeliveryError(ERR_UNKNOWN_ORDER.format(self._order_key(document.order)))
         if self._seen(session, ctx):
             return DocumentReceipt(forwarded=True)
-        # Spec 21 §8.4: receipts stay in the hub; fiscal invoices (NF-e) only exist for Brazil.
+        # CF-21.8.4: receipts stay in the hub; fiscal invoices (NF-e) only exist for Brazil.
         forwarded = document.document_type == 0 or (document.document_type == 2 and ctx.marketplace.site_id == "MLB")
         self._log(
             session,

@@ -1,1 +1,1 @@
-"""Orders shipping (spec 30): packaging, scheduling and transportation of an order's shipment."""
+"""Orders shipping (CF-30): packaging, scheduling and transportation of an order's shipment."""

@@ -28,7 +28,7 @@ class OrderShipping(Base):
 
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
     account_id: Mapped[int] = mapped_column(Integer)
-    # TransportInfo: Mode (spec 30 E6) and the hub's container number.
+    # TransportInfo: Mode (CF-30.E6) and the hub's container number.
     transport_mode: Mapped[int | None] = mapped_column(SmallInteger)
     transport_container: Mapped[int | None] = mapped_column(Integer)
     transport_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

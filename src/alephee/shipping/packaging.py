@@ -1,6 +1,6 @@
-"""Packaging of orders (spec 30): one store, ``orders.package_info`` (wire shape), which GET /v2/orders shows as
+"""Packaging of orders (CF-30): one store, ``orders.package_info`` (wire shape), which GET /v2/orders shows as
 ``Shipping.PackageInfo``. A write replaces it wholesale for every order travelling in the same shipment (a cart's
-orders share it, spec 30 §5) and, for marketplace orders still to be dispatched, queues an ``order.packaging``
+orders share it, CF-30.5) and, for marketplace orders still to be dispatched, queues an ``order.packaging``
 outbox message in the same transaction. Code tables (units) are in ``orders.shipping_rules``.
 """
 
@@ -139,7 +139,7 @@ def pack_info_of(stored: dict[str, Any] | None) -> PackInfo:
 
 
 def get_packaging(session: Session, account_id: int, order_id: int | None) -> PackInfo:
-    """GET packaging (spec 30 §1)."""
+    """GET packaging (CF-30.1)."""
     if order_id is None:
         raise OrderIdRequired()
     return pack_info_of(order_for(session, account_id, order_id).package_info)
@@ -148,7 +148,7 @@ def get_packaging(session: Session, account_id: int, order_id: int | None) -> Pa
 def set_packaging(
     session: Session, settings: Settings, account_id: int, url_order_id: int | None, body: PackInfoBody
 ) -> PackInfo:
-    """POST packaging (spec 30 §4): validate, replace the shipment's PackInfo, forward it (the caller owns the
+    """POST packaging (CF-30.4): validate, replace the shipment's PackInfo, forward it (the caller owns the
     transaction).
 
     Sending the stored packaging again changes nothing (no new LastUpdated, no outbox message).

@@ -1,6 +1,6 @@
-"""Routes of the orders-shipping section (spec 30). Thin: parse, call one service function, shape the response.
+"""Routes of the orders-shipping section (CF-30). Thin: parse, call one service function, shape the response.
 
-The real paths were not readable (spec 30 §7), so every plausible alias is served; aliases of one endpoint
+The real paths were not readable (CF-30.7), so every plausible alias is served; aliases of one endpoint
 share its route name (rate-limit bucket and cap). ``orderId`` comes from the path, or from the query string on
 the paths without it. Paths without ``{orderId}`` are registered first so ``/orders/shipping/...`` is never
 read as an order id.

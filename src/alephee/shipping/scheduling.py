@@ -1,4 +1,4 @@
-"""Scheduling of orders (spec 30): read from the order as GET /v2/orders renders it (status, logistic type,
+"""Scheduling of orders (CF-30): read from the order as GET /v2/orders renders it (status, logistic type,
 dates), the milestones stored in ``order_shipping``, the order history and configured deadlines, in that order.
 """
 
@@ -181,7 +181,7 @@ def _schedulings(session: Session, settings: Settings, rows: Sequence[Any]) -> l
 
 
 def get_scheduling(session: Session, settings: Settings, account_id: int, order_id: int) -> SchedulingInfo:
-    """GET scheduling of one order (spec 30 §2)."""
+    """GET scheduling of one order (CF-30.2)."""
     if not 1 <= order_id <= MAX_ORDER_ID:
         raise OrderNotFound()
     row = session.execute(_scheduling_query(account_id).where(Order.id == order_id)).first()

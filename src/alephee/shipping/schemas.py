@@ -1,4 +1,4 @@
-"""Wire types of the orders-shipping section (spec 30), named as the spec names them.
+"""Wire types of the orders-shipping section (CF-30), named as the spec names them.
 
 Output types are exact; input types (``*In``) take every leaf as raw JSON so the service can check each value
 against its code table and answer with a message naming the field and the accepted codes.
@@ -13,7 +13,7 @@ from pydantic import Field
 from alephee.http.wire import WireDateTime, WireDecimal, WireModel
 from alephee.orders.schemas import KeyValue, MarketPlaceRef, SellerAccountOut
 
-# --- packaging (spec 30 §1, §4) ------------------------------------------------------------------------------
+# --- packaging (CF-30.1, CF-30.4) ------------------------------------------------------------------------------
 
 
 class PackInfoDimension(WireModel):
@@ -88,7 +88,7 @@ class PackInfoRequest(WireModel):
     Weight: PackInfoWeight | None = None
 
 
-# --- scheduling (spec 30 §2) ---------------------------------------------------------------------------------
+# --- scheduling (CF-30.2) ---------------------------------------------------------------------------------
 
 
 class SchedulingSchedule(WireModel):
@@ -145,7 +145,7 @@ class SchedulingInfo(WireModel):
     Shipping: SchedulingShipping
 
 
-# --- transportation (spec 30 §3; POST is ours) ---------------------------------------------------------------
+# --- transportation (CF-30.3; POST is ours) ---------------------------------------------------------------
 
 
 class TransportMode(WireModel):

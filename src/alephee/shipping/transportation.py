@@ -1,4 +1,4 @@
-"""Transportation of orders (spec 30): mode and container, stored in ``order_shipping``."""
+"""Transportation of orders (CF-30): mode and container, stored in ``order_shipping``."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def _transportation(order: Order, extra: OrderShipping | None) -> Transportation
 
 
 def get_transportation(session: Session, account_id: int, order_id: int | None) -> TransportationInfo:
-    """GET transportation (spec 30 §3)."""
+    """GET transportation (CF-30.3)."""
     if order_id is None:
         raise OrderIdRequired()
     order = order_for(session, account_id, order_id)

@@ -54,7 +54,7 @@ CANCELLED_ORDER_STATUSES = frozenset({"cancelled", "invalid"})
 
 
 def hub_status(order: ChannelOrder) -> int:
-    """The hub status (spec 21 §8.1) of a marketplace order's state."""
+    """The hub status (CF-21.8.1) of a marketplace order's state."""
     if order.fraud:
         return st.FRAUDULENT
     if order.status in CANCELLED_ORDER_STATUSES:
@@ -74,7 +74,7 @@ def hub_status(order: ChannelOrder) -> int:
 
 
 def payment_pending(order: ChannelOrder) -> bool:
-    """No payment of the order was ever approved (spec 20 §1.4: hidden unless includePendingPayments)."""
+    """No payment of the order was ever approved (CF-20.1.4: hidden unless includePendingPayments)."""
     return bool(order.payments) and not any(p.status in PAID for p in order.payments)
 
 

@@ -29,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 BATCH = 500
 INT, DEC = 0, 0.0
-# The numeric fields of the stored detail (spec 20 §2.4), as nested objects and lists of objects.
+# The numeric fields of the stored detail (CF-20.2.4), as nested objects and lists of objects.
 _STOCK_MOVEMENT = {
     "Account": {"Id": INT},
     "PrevStock": INT,
