@@ -93,6 +93,21 @@ def brand_filter(value: str) -> Any:
     return condition
 
 
+def product_conditions(account_id: int, filters: ProductFilters) -> list[Any]:
+    """The conditions the catalog reads share (GET /v2/products and its fiscal view): the account, and the SKU,
+    OwnCode, brand and dateUpdatedFrom filters when given."""
+    conditions: list[Any] = [Product.account_id == account_id]
+    if filters.sku:
+        conditions.append(Product.sku == filters.sku.strip())
+    if filters.own_code:
+        conditions.append(Product.own_code == filters.own_code.strip())
+    if filters.brand:
+        conditions.append(brand_filter(filters.brand))
+    if filters.date_updated_from is not None:
+        conditions.append(Product.date_updated >= filters.date_updated_from)
+    return conditions
+
+
 def list_products(
     session: Session,
     settings: Settings,
@@ -110,15 +125,7 @@ def list_products(
         is None
     ):
         raise PriceListNotFound(price_list_id)
-    conditions: list[Any] = [Product.account_id == account_id]
-    if filters.sku:
-        conditions.append(Product.sku == filters.sku.strip())
-    if filters.own_code:
-        conditions.append(Product.own_code == filters.own_code.strip())
-    if filters.brand:
-        conditions.append(brand_filter(filters.brand))
-    if filters.date_updated_from is not None:
-        conditions.append(Product.date_updated >= filters.date_updated_from)
+    conditions = product_conditions(account_id, filters)
     if filters.types:
         conditions.append(Product.product_type.in_(filters.types))
     if filters.catalog_statuses:

@@ -22,7 +22,7 @@ from alephee.products.batch import (
     only_items_with_messages,
     record_problem,
 )
-from alephee.products.catalog import ProductFilters, brand_filter
+from alephee.products.catalog import ProductFilters, product_conditions
 from alephee.products.models import Brand, Product, ProductPrice
 from alephee.products.schemas import IdNameOut, ProductFiscalIn, ProductFiscalOut
 
@@ -139,15 +139,7 @@ def list_fiscal(
 ) -> tuple[int, list[ProductFiscalOut]]:
     """Fiscal information of the account's products (filters SKU, brand, ownCode, dateUpdatedFrom)."""
     account = load_account_context(session, settings, account_id)
-    conditions: list[Any] = [Product.account_id == account_id]
-    if filters.sku:
-        conditions.append(Product.sku == filters.sku.strip())
-    if filters.own_code:
-        conditions.append(Product.own_code == filters.own_code.strip())
-    if filters.brand:
-        conditions.append(brand_filter(filters.brand))
-    if filters.date_updated_from is not None:
-        conditions.append(Product.date_updated >= filters.date_updated_from)
+    conditions = product_conditions(account_id, filters)
     base = select(Product, Brand).join(Brand, Brand.id == Product.brand_id).where(and_(*conditions))
     total = session.scalar(select(func.count()).select_from(base.with_only_columns(Product.id).subquery())) or 0
     rows = session.execute(base.order_by(Product.id).offset(page.offset).limit(page.limit)).all()
