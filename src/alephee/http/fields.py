@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, Field, ValidationError
 from alephee.http import numbers
 from alephee.http.body import raw_field
 from alephee.http.params import MAX_INT64
+from alephee.http.results import NOT_AN_OBJECT
 from alephee.http.wire import IDENTIFIER, WireModel, clean_identifier, clean_text
 
 NOT_JSON_INTEGER = "must be a JSON integer"
@@ -62,10 +63,9 @@ def _identifier_text(value: Any) -> str:
     return _text(value, identifier=True)
 
 
-# An integer sent as a JSON integer or as integer text (ASCII digits, ``http.numbers``); never a boolean.
-IntegerIn = Annotated[int, BeforeValidator(_integer_or_text)]
-# A positive 64-bit id (an order id), as a JSON integer or integer text. The bounds come before the reader so
-# that they constrain the integer it returns (and show in the JSON schema).
+# A positive 64-bit id (an order id), as a JSON integer or integer text (ASCII digits, ``http.numbers``), never
+# a boolean. The bounds come before the reader so that they constrain the integer it returns (and show in the
+# JSON schema).
 IdIn = Annotated[int, Field(gt=0, le=MAX_INT64), BeforeValidator(_integer_or_text)]
 # An integer the contract wants as a JSON number: ``"20"`` is refused.
 JsonIntIn = Annotated[int, BeforeValidator(_json_integer)]
@@ -78,7 +78,7 @@ IdentifierIn = Annotated[str, IDENTIFIER, BeforeValidator(_identifier_text)]
 
 def picked(model: type[WireModel], raw: dict[Any, Any]) -> dict[str, Any]:
     """The properties of ``raw`` under ``model``'s names: for each, the first property whose name matches
-    case-insensitively (``raw_field``), as every batch element has always been read."""
+    case-insensitively (``raw_field``, the rule of every raw batch element)."""
     out: dict[str, Any] = {}
     for name in model.model_fields:
         present, value = raw_field(raw, name)
@@ -91,7 +91,7 @@ class Element(WireModel):
     """Base of a batch element's schema: ``read`` validates one raw element and names its problem."""
 
     # The message of an element that is not a JSON object.
-    not_an_object: ClassVar[str] = "Each element must be a JSON object"
+    not_an_object: ClassVar[str] = NOT_AN_OBJECT
 
     @classmethod
     def problem(cls, bad: set[str]) -> str:
