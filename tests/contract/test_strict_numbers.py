@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
-from alephee.orders.status_updates import ORDER_ID_REQUIRED
+from alephee.orders.schemas import ORDER_ID_REQUIRED
 from tests.fixtures import orders as _orders_fixtures
 from tests.fixtures.errors import assert_error
 from tests.fixtures.orders import AddOrder

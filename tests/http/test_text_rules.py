@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from alephee.http.context import AppContext
 from alephee.http.routing import BAD_PATH_TEXT, BAD_QUERY_TEXT
 from alephee.http.wire import CONTROL_IN_IDENTIFIER, CONTROL_IN_TEXT, clean_identifier, clean_text
-from alephee.orders.status_updates import BAD_FIELD
+from alephee.orders.schemas import BAD_FIELD
 from alephee.products.importer import import_catalog
 from alephee.products.models import Product
 from tests.fixtures.errors import assert_error

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.errors import InvalidInput, NotFound, PreconditionFailed
-from alephee.http.numbers import to_int
-from alephee.http.params import MAX_INT64
+from alephee.http.fields import IdIn
 from alephee.orders import events as webhook_events
 from alephee.orders import statuses as st
 from alephee.orders.access import lock_order
@@ -33,12 +33,16 @@ class NotAnApiOrder(PreconditionFailed):
     message = "Only orders created through POST /v2/orders can be deleted"
 
 
+# The order id rule of every batch element (``http.fields.IdIn``), read here from the query.
+_ORDER_ID: TypeAdapter[int] = TypeAdapter(IdIn)
+
+
 def parse_order_id(raw: str | None) -> int:
     """A required ``orderId`` query value (400 when absent, not an integer or out of range)."""
-    value = to_int(raw.strip()) if raw is not None and raw.strip() else None
-    if value is None or not 0 < value <= MAX_INT64:
-        raise OrderIdRequired()
-    return value
+    try:
+        return _ORDER_ID.validate_python(raw.strip() if raw is not None else None)
+    except ValidationError:
+        raise OrderIdRequired() from None
 
 
 def delete_order(session: Session, account_id: int, actor: str, order_id: int, revert_stock: bool) -> None:

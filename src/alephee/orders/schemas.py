@@ -12,8 +12,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
+from alephee.http.fields import Element, FlagIn, IdentifierIn, IdIn, JsonIntIn, TextIn, picked
 from alephee.http.wire import IDENTIFIER, AddressOut, WireDateTime, WireDecimal, WireModel
 
 
@@ -451,13 +452,32 @@ class OrdersPackOut(WireModel):
     Orders: list[OrderOut]
 
 
-class IntegrateIn(WireModel):
-    """One element of PUT /v2/orders/integrate (documentation only: elements are validated one by one)."""
+ORDER_ID_REQUIRED = "OrderId is required and must be an integer"
+BAD_FIELD = "Invalid value for '{name}'"
+STATUS_REQUIRED = "Status is required and must be an integer"
 
-    OrderId: int
-    OwnOrderId: str | None = None
-    Integrated: bool = True
-    ErpStatus: str | None = None
+
+def _last_bad(bad: set[str], names: tuple[str, ...]) -> str:
+    # The message names the last property (in the schema's order) that is refused.
+    return BAD_FIELD.format(name=[name for name in names if name in bad][-1])
+
+
+class IntegrateIn(Element):
+    """One element of PUT /v2/orders/integrate. ``Integrated`` absent means true (marking is what the endpoint
+    is for), null leaves it unchanged; ``OwnOrderId`` and ``ErpStatus`` absent leave them unchanged, null
+    clears them."""
+
+    OrderId: IdIn
+    OwnOrderId: IdentifierIn | None = Field(None, max_length=100)
+    Integrated: FlagIn | None = True
+    ErpStatus: TextIn | None = Field(None, max_length=100)
+
+    @classmethod
+    def problem(cls, bad: set[str]) -> str:
+        """A bad ``OrderId`` first, else the last bad property named."""
+        if "OrderId" in bad:
+            return ORDER_ID_REQUIRED
+        return _last_bad(bad, ("Integrated", "OwnOrderId", "ErpStatus"))
 
 
 class IntegrateResult(WireModel):
@@ -481,16 +501,32 @@ class IntegrateOut(WireModel):
 class TrackingIn(WireModel):
     """Free-text tracking (stored as given)."""
 
-    Number: str | None = None
-    Status: str | None = None
+    Number: TextIn | None = Field(None, max_length=100)
+    Status: TextIn | None = Field(None, max_length=200)
 
 
-class OrderStatusIn(WireModel):
-    """One element of PUT /v2/orders."""
+class OrderStatusIn(Element):
+    """One element of PUT /v2/orders: ``Status`` is a JSON integer; ``Tracking`` null or absent leaves the
+    tracking unchanged."""
 
-    OrderId: int
-    Status: int
+    OrderId: IdIn
+    Status: JsonIntIn
     Tracking: TrackingIn | None = None
+
+    @field_validator("Tracking", mode="before")
+    @classmethod
+    def _tracking_names(cls, value: Any) -> Any:
+        # Nested names matched like the element's own (first case-insensitive match).
+        return picked(TrackingIn, value) if isinstance(value, dict) else value
+
+    @classmethod
+    def problem(cls, bad: set[str]) -> str:
+        """``OrderId``, then ``Status``, then ``Tracking``: the first bad one in that order."""
+        if "OrderId" in bad:
+            return ORDER_ID_REQUIRED
+        if "Status" in bad:
+            return STATUS_REQUIRED
+        return BAD_FIELD.format(name="Tracking")
 
 
 class OrderStatusResult(WireModel):

@@ -13,10 +13,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
-from alephee.http.body import raw_field
-from alephee.http.numbers import to_int
-from alephee.http.params import MAX_INT64
-from alephee.http.wire import clean_identifier, clean_text
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import events as webhook_events
 from alephee.orders import shipping_rules as ship
@@ -24,40 +20,11 @@ from alephee.orders import statuses as st
 from alephee.orders.access import HUB_ORIGINS, OrderNotFound, locked_orders, marketplace_family, order_payload
 from alephee.orders.models import ORIGIN_B2B, Order, OrderHistory, history_row
 from alephee.orders.reservations import release_b2b_reservation
+from alephee.orders.schemas import IntegrateIn, OrderStatusIn
 
 INTEGRATE_OK = "Ok"
-ELEMENT_NOT_OBJECT = "Each element must be a JSON object"
-ORDER_ID_REQUIRED = "OrderId is required and must be an integer"
-BAD_FIELD = "Invalid value for '{name}'"
-STATUS_REQUIRED = "Status is required and must be an integer"
-
-
-def _as_int(value: Any) -> int | None:
-    """A positive 64-bit id from a JSON value (number or integer text, ``http.numbers``), else None."""
-    number = to_int(value)
-    return number if number is not None and 0 < number <= MAX_INT64 else None
-
-
-def _as_text(value: Any, limit: int, *, identifier: bool = False) -> tuple[bool, str | None]:
-    """``(acceptable, text)`` of a raw text property: at most ``limit`` characters, the wire text rule
-    (NFC, no control characters; ``identifier``: none at all, http/wire.py)."""
-    if value is None:
-        return True, None
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        try:
-            text = (clean_identifier if identifier else clean_text)(str(value))
-        except ValueError:
-            return False, None
-        return len(text) <= limit, text
-    return False, None
-
-
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
+# The columns PUT /v2/orders/integrate may set, by wire name.
+_INTEGRATION_COLUMNS = {"Integrated": "integrated", "OwnOrderId": "integrated_order_id", "ErpStatus": "erp_status"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,39 +38,27 @@ class IntegrationMark:
     problem: str | None = None
 
 
-def read_integration_mark(raw: Any) -> IntegrationMark:
-    """The element as an ``IntegrationMark``: ``Integrated`` defaults to true (marking is what the endpoint is
-    for); ``OwnOrderId`` and ``ErpStatus`` are text of at most 100 characters. The last bad field is named."""
-    if not isinstance(raw, dict):
-        return IntegrationMark(raw, problem=ELEMENT_NOT_OBJECT)
-    order_id = _as_int(raw_field(raw, "OrderId")[1])
-    if order_id is None:
-        return IntegrationMark(raw, problem=ORDER_ID_REQUIRED)
-    changes: dict[str, Any] = {}
-    problem = None
-    present, value = raw_field(raw, "Integrated")
-    if present and value is not None:
-        flag = _as_bool(value)
-        if flag is None:
-            problem = BAD_FIELD.format(name="Integrated")
-        changes["integrated"] = flag
-    elif not present:
-        changes["integrated"] = True
-    for name, column, limit in (("OwnOrderId", "integrated_order_id", 100), ("ErpStatus", "erp_status", 100)):
-        present, value = raw_field(raw, name)
-        if present:
-            ok, text = _as_text(value, limit, identifier=name == "OwnOrderId")
-            if not ok:
-                problem = BAD_FIELD.format(name=name)
-            changes[column] = text
-    return IntegrationMark(raw, order_id, changes, problem)
+def _integration_mark(raw: Any) -> IntegrationMark:
+    """The element read through ``IntegrateIn``: the properties it sets become column changes (``Integrated``
+    null changes nothing)."""
+    element, problem = IntegrateIn.read(raw)
+    if element is None:
+        return IntegrationMark(raw, problem=problem)
+    changes = {
+        column: getattr(element, name)
+        for name, column in _INTEGRATION_COLUMNS.items()
+        if name in element.model_fields_set or name == "Integrated"
+    }
+    if changes["integrated"] is None:
+        del changes["integrated"]
+    return IntegrationMark(raw, element.OrderId, changes)
 
 
 def integrate(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
     """PUT /v2/orders/integrate (CF-21.2, authoritative example): results in request order with
     ``Status`` as a string, "Ok" / "Order not found", partial success. No commit (the caller owns the
     transaction)."""
-    marks = [read_integration_mark(raw) for raw in elements]
+    marks = [_integration_mark(raw) for raw in elements]
     now = clock.utcnow()
     orders = locked_orders(
         session, account_id, [m.order_id for m in marks if m.order_id is not None and m.problem is None]
@@ -165,31 +120,13 @@ class StatusChange:
     problem: str | None = None
 
 
-def read_status_change(raw: Any) -> StatusChange:
-    """The element as a ``StatusChange``: ``OrderId`` and a JSON integer ``Status`` are required; ``Tracking``
-    is an object of free texts (``Number`` at most 100 characters, ``Status`` at most 200)."""
-    if not isinstance(raw, dict):
-        return StatusChange(raw, problem=ELEMENT_NOT_OBJECT)
-    order_id = _as_int(raw_field(raw, "OrderId")[1])
-    status_value = raw_field(raw, "Status")[1]
-    target = status_value if isinstance(status_value, int) and not isinstance(status_value, bool) else None
-    present, tracking_raw = raw_field(raw, "Tracking")
-    tracking: dict[str, Any] | None = None
-    problem = None
-    if order_id is None:
-        problem = ORDER_ID_REQUIRED
-    elif target is None:
-        problem = STATUS_REQUIRED
-    elif present and tracking_raw is not None:
-        if not isinstance(tracking_raw, dict):
-            problem = BAD_FIELD.format(name="Tracking")
-        else:
-            ok_n, number = _as_text(raw_field(tracking_raw, "Number")[1], 100)
-            ok_s, status_text = _as_text(raw_field(tracking_raw, "Status")[1], 200)
-            if not (ok_n and ok_s):
-                problem = BAD_FIELD.format(name="Tracking")
-            tracking = {"Number": number, "Status": status_text}
-    return StatusChange(raw, order_id, target, tracking, problem)
+def _status_change(raw: Any) -> StatusChange:
+    """The element read through ``OrderStatusIn``."""
+    element, problem = OrderStatusIn.read(raw)
+    if element is None:
+        return StatusChange(raw, problem=problem)
+    tracking = None if element.Tracking is None else element.Tracking.model_dump()
+    return StatusChange(raw, element.OrderId, element.Status, tracking)
 
 
 def _transition_outcome(session: Session, order: Order, target: int) -> tuple[int, str]:
@@ -245,7 +182,7 @@ def _after_status_change(
 def update_statuses(session: Session, account_id: int, actor: str, elements: list[Any]) -> dict[str, Any]:
     """PUT /v2/orders (CF-21.1): per-order status + tracking with the transition table and the
     automatic/manual rules; per-order results in request order. No commit (the caller owns the transaction)."""
-    changes = [read_status_change(raw) for raw in elements]
+    changes = [_status_change(raw) for raw in elements]
     now = clock.utcnow()
     orders = locked_orders(
         session, account_id, [c.order_id for c in changes if c.order_id is not None and c.problem is None]
