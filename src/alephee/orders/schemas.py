@@ -5,6 +5,10 @@ Real-world spellings are kept on purpose: ``MarketPlace`` on the order, ``Market
 Every key is always present, arrays may be empty. Strings and objects are null when unknown; numbers are
 numbers, 0 when unknown (``DecimalOrZero``, ``IntOrZero``): typed ERP models (C# ``decimal``, Delphi
 ``Double``) fail on a null number, and every source of orders builds its detail through these types.
+
+One module on purpose, longer than the others: it is the order document of the contract, a single nested
+shape (order, items, kits, buyer, payments, shipping, documents, pack) plus the bodies of the order writes that
+echo parts of it; split across files, a reader would have to reassemble one JSON document from several.
 """
 
 from __future__ import annotations
