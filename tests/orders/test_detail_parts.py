@@ -11,7 +11,7 @@ import pytest
 
 from alephee.orders import detail_parts as parts
 from alephee.orders import statuses as st
-from alephee.orders.schemas import ItemOut, OrderDetail, PaymentOut
+from alephee.orders.schemas import BuyerOut, ItemOut, OrderDetail, PaymentOut, ProductOut, ShippingOut
 
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
@@ -97,7 +97,7 @@ def test_item_has_every_key_of_the_wire_item() -> None:
     assert item["ParentItemId"] is None
     assert item["Notes"] == ""
     assert item["QuantitiesDetails"]["Requested"] == {"Key": "unidades", "Value": Decimal(2)}
-    assert set(item["Product"]) == set(ItemOut.model_fields["Product"].annotation.model_fields)  # type: ignore[union-attr]
+    assert set(item["Product"]) == set(ProductOut.model_fields)
 
 
 def test_item_without_details() -> None:
@@ -224,8 +224,7 @@ def test_buyer_and_billing_info() -> None:
     address = {"City": "CABA"}
     info = parts.billing_info(doc_type="DNI", doc_number="30111222", business_name="Juan", address=address)
     out = parts.buyer(code=5, name="Juan", nickname="JUANP", address=address, billing=info)
-    wire = OrderDetail.model_fields["Buyer"].annotation
-    assert set(out) == set(wire.model_fields)  # type: ignore[union-attr]
+    assert set(out) == set(BuyerOut.model_fields)
     assert out["Code"] == 5 and out["Owncode"] is None and out["Phone"] is None
     assert info == {
         "DocType": "DNI",
@@ -271,3 +270,72 @@ def test_order_document_validates_with_defaults() -> None:
     detail = OrderDetail.model_validate(document)
     assert detail.Items[0].Product.Sku == "KIT-1"
     assert detail.Billing is not None and detail.Billing.SaleFee == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            {},
+            {"MinPublicationQuantity": None, "MaxPublicationQuantity": None},
+        ),
+        (
+            {"min_publication": 1, "max_publication": 10},
+            {"MinPublicationQuantity": 1, "MaxPublicationQuantity": 10},
+        ),
+    ],
+)
+def test_stock_movement(given: dict[str, Any], expected: dict[str, Any]) -> None:
+    out = parts.stock_movement({"Id": 7}, 5, 3, -2, WHEN, **given)
+    assert out == {
+        "Account": {"Id": 7},
+        "PrevStock": 5,
+        "PostStock": 3,
+        "Quantity": -2,
+        "DateCreated": WHEN,
+        **expected,
+    }
+
+
+@pytest.mark.parametrize(
+    ("labels", "last_updated"),
+    [(None, None), (parts.NO_LABELS, LATER)],
+)
+def test_shipping(labels: dict[str, Any] | None, last_updated: datetime | None) -> None:
+    out = parts.shipping(
+        cost=Decimal("10"),
+        receiver_cost=Decimal("4"),
+        sender_cost=Decimal("6"),
+        receiver=parts.receiver("Juan"),
+        date_created=WHEN,
+        labels=labels,
+        last_updated=last_updated,
+    )
+    # Every key but the hub's shipment state (filled in when the order is rendered).
+    assert set(ShippingOut.model_fields) - set(out) == {"ExternalShippingId", "Method", "Status", "LogisticType"}
+    assert out["Receiver"] == {"Name": "Juan", "Phone": None}
+    assert out["ShippingLabels"] == labels and out["LastUpdated"] == last_updated
+    assert out["ShippingLabels"] is not parts.NO_LABELS
+    assert out["PackageInfo"] is None and out["CourierInfo"] is None and out["ReceiverAddress"] is None
+
+
+@pytest.mark.parametrize(
+    ("item", "expected_item"),
+    [
+        (None, None),
+        (
+            parts.adjustment_item(10, "Marca", "SKU-1", "OWN-1"),
+            {"Id": 10, "Brand": "Marca", "Sku": "SKU-1", "SellerSku": "OWN-1"},
+        ),
+    ],
+)
+def test_adjustment(item: dict[str, Any] | None, expected_item: dict[str, Any] | None) -> None:
+    kind, percent = parts.key_value(1, "Bonificación"), parts.key_value(1, "Porcentaje")
+    out = parts.adjustment(kind, "CODE", "Descuento", percent, Decimal(10), item=item)
+    assert out == {
+        "Type": kind,
+        "Code": "CODE",
+        "Description": "Descuento",
+        "Item": expected_item,
+        "Value": {"Type": percent, "Value": Decimal(10)},
+    }

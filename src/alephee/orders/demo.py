@@ -422,13 +422,14 @@ def _product(product: CatalogItem) -> dict[str, Any]:
 def _adjustments(rng: random.Random, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     first = items[0]["Product"]
     return [
-        {
-            "Type": {"Key": 1, "Value": "Bonificación"},
-            "Code": "BONIF-10",
-            "Description": "Bonificación comercial 10%",
-            "Item": {"Id": None, "Brand": first["Brand"], "Sku": first["Sku"], "SellerSku": first["SellerSku"]},
-            "Value": {"Type": {"Key": 1, "Value": "Porcentaje"}, "Value": Decimal(10)},
-        }
+        parts.adjustment(
+            parts.key_value(1, "Bonificación"),
+            "BONIF-10",
+            "Bonificación comercial 10%",
+            parts.key_value(1, "Porcentaje"),
+            Decimal(10),
+            item=parts.adjustment_item(None, first["Brand"], first["Sku"], first["SellerSku"]),
+        )
     ]
 
 
@@ -497,20 +498,17 @@ def make_shared(
         ),
     )
     receiver_address = address if rng.random() < 0.8 else _address(rng, phone)
-    shipping = {
-        "Cost": shipping_cost if shipping_cost else Decimal("62.50"),
-        "ReceiverCost": shipping_cost,
-        "SenderCost": Decimal(0) if shipping_cost else Decimal("62.50"),
-        "CourierInfo": None,
-        "ShippingLabels": {"SubStatus": None, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""},
-        "Pickup": None,
-        "ReceiverAddress": receiver_address,
-        "Receiver": {"Name": name if rng.random() < 0.85 else "Portería", "Phone": phone},
-        "EstimatedDeliveryDate": sale_date + timedelta(days=rng.randrange(2, 6)),
-        "DateCreated": sale_date,
-        "LastUpdated": sale_date,
-        "PackageInfo": None,
-    }
+    shipping = parts.shipping(
+        cost=shipping_cost if shipping_cost else Decimal("62.50"),
+        receiver_cost=shipping_cost,
+        sender_cost=Decimal(0) if shipping_cost else Decimal("62.50"),
+        labels=parts.NO_LABELS,
+        receiver_address=receiver_address,
+        receiver=parts.receiver(name if rng.random() < 0.85 else "Portería", phone),
+        estimated_delivery=sale_date + timedelta(days=rng.randrange(2, 6)),
+        date_created=sale_date,
+        last_updated=sale_date,
+    )
     return {"Buyer": buyer, "Payments": [payment], "Shipping": shipping}
 
 

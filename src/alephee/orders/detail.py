@@ -171,22 +171,19 @@ def created_detail(
         )
     buyer = body.Buyer
     billing_info = buyer.BillingInfo.model_dump() if buyer.BillingInfo else None
-    shipping = {
-        "Cost": cost,
-        "ReceiverCost": receiver_cost,
-        "SenderCost": sender_cost,
-        "CourierInfo": shipping_in.CourierInfo.model_dump() if shipping_in.CourierInfo else None,
-        "ShippingLabels": {"SubStatus": None, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""},
-        "Pickup": shipping_in.Pickup.model_dump() if shipping_in.Pickup else None,
-        "ReceiverAddress": _address_out(shipping_in.ReceiverAddress),
-        "Receiver": shipping_in.Receiver.model_dump(),
-        "EstimatedDeliveryDate": parse_date_field(
-            shipping_in.EstimatedDeliveryDate, tz, "Shipping.EstimatedDeliveryDate"
-        ),
-        "DateCreated": sale_date,
-        "LastUpdated": sale_date,
-        "PackageInfo": None,
-    }
+    shipping = parts.shipping(
+        cost=cost,
+        receiver_cost=receiver_cost,
+        sender_cost=sender_cost,
+        courier=shipping_in.CourierInfo.model_dump() if shipping_in.CourierInfo else None,
+        labels=parts.NO_LABELS,
+        pickup=shipping_in.Pickup.model_dump() if shipping_in.Pickup else None,
+        receiver_address=_address_out(shipping_in.ReceiverAddress),
+        receiver=shipping_in.Receiver.model_dump(),
+        estimated_delivery=parse_date_field(shipping_in.EstimatedDeliveryDate, tz, "Shipping.EstimatedDeliveryDate"),
+        date_created=sale_date,
+        last_updated=sale_date,
+    )
     return parts.order_document(
         parts.order_parties(account, marketplace),
         items=items,

@@ -314,6 +314,97 @@ def billing(fee: Decimal | None, invoice: dict[str, Any] | None = NO_INVOICE_LIN
     return {"SaleFee": fee, "Invoice": dict(invoice) if invoice is not None else None}
 
 
+def stock_movement(
+    account: dict[str, Any],
+    prev_stock: int,
+    post_stock: int,
+    quantity: int,
+    when: datetime,
+    *,
+    min_publication: int | None = None,
+    max_publication: int | None = None,
+) -> dict[str, Any]:
+    """One ``QuantitiesDetails.StockMovements[]`` entry: the stock of ``account`` before and after the item
+    took ``quantity`` (negative: units taken)."""
+    return {
+        "Account": account,
+        "PrevStock": prev_stock,
+        "PostStock": post_stock,
+        "Quantity": quantity,
+        "MinPublicationQuantity": min_publication,
+        "MaxPublicationQuantity": max_publication,
+        "DateCreated": when,
+    }
+
+
+def receiver(name: str | None, phone: str | None = None) -> dict[str, Any]:
+    """``Shipping.Receiver``: who receives the parcel."""
+    return {"Name": name, "Phone": phone}
+
+
+# The labels of a shipment none has been printed for.
+NO_LABELS: dict[str, Any] = {"SubStatus": None, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""}
+
+
+def shipping(
+    *,
+    cost: Decimal | None,
+    receiver_cost: Decimal | None,
+    sender_cost: Decimal | None,
+    receiver: dict[str, Any] | None,
+    date_created: datetime | None,
+    receiver_address: dict[str, Any] | None = None,
+    courier: dict[str, Any] | None = None,
+    pickup: dict[str, Any] | None = None,
+    estimated_delivery: datetime | None = None,
+    labels: dict[str, Any] | None = None,
+    last_updated: datetime | None = None,
+) -> dict[str, Any]:
+    """``Shipping`` as the order arrives: what it costs (``cost`` = the buyer's ``receiver_cost`` + the seller's
+    ``sender_cost``), where and to whom it goes. Its state (status, logistic type, method, labels, package) is
+    the hub's and is filled in when the order is rendered."""
+    return {
+        "Cost": cost,
+        "ReceiverCost": receiver_cost,
+        "SenderCost": sender_cost,
+        "CourierInfo": courier,
+        "ShippingLabels": dict(labels) if labels is not None else None,
+        "Pickup": pickup,
+        "ReceiverAddress": receiver_address,
+        "Receiver": receiver,
+        "EstimatedDeliveryDate": estimated_delivery,
+        "DateCreated": date_created,
+        "LastUpdated": last_updated,
+        "PackageInfo": None,
+    }
+
+
+def adjustment(
+    type_: dict[str, Any],
+    code: str,
+    description: str,
+    value_type: dict[str, Any],
+    value: Decimal,
+    *,
+    item: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One ``Adjustments[]`` entry (a discount or surcharge of the order, or of ``item``: ``adjustment_item``)."""
+    return {
+        "Type": type_,
+        "Code": code,
+        "Description": description,
+        "Item": item,
+        "Value": {"Type": value_type, "Value": value},
+    }
+
+
+def adjustment_item(
+    product_id: int | None, brand: str | None, sku: str | None, seller_sku: str | None
+) -> dict[str, Any]:
+    """``Adjustments[].Item``: the product an adjustment applies to."""
+    return {"Id": product_id, "Brand": brand, "Sku": sku, "SellerSku": seller_sku}
+
+
 def order_document(
     parties: dict[str, Any],
     *,

@@ -336,37 +336,31 @@ def build_order_detail(
             )
         if line.price.product_rate > 0:
             adjustments.append(
-                {
-                    "Type": ADJUSTMENT_DISCOUNT,
-                    "Code": ADJUSTMENT_PRODUCT_CODE,
-                    "Description": (
-                        f"Descuento B2B del producto {format_rate(line.price.product_rate)}% "
-                        f"({format_money(line.price.product_discount, price_list.currency)} por unidad)"
+                parts.adjustment(
+                    ADJUSTMENT_DISCOUNT,
+                    ADJUSTMENT_PRODUCT_CODE,
+                    f"Descuento B2B del producto {format_rate(line.price.product_rate)}% "
+                    f"({format_money(line.price.product_discount, price_list.currency)} por unidad)",
+                    ADJUSTMENT_PERCENT,
+                    line.price.product_rate,
+                    item=parts.adjustment_item(
+                        line.card.id, line.card.brand, line.card.sku, line.card.own_code or line.card.sku
                     ),
-                    "Item": {
-                        "Id": line.card.id,
-                        "Brand": line.card.brand,
-                        "Sku": line.card.sku,
-                        "SellerSku": line.card.own_code or line.card.sku,
-                    },
-                    "Value": {"Type": ADJUSTMENT_PERCENT, "Value": line.price.product_rate},
-                }
+                )
             )
     summary = rules.totals((line.price, line.quantity) for line in lines)
     list_rate = rules.clamp_rate(price_list.discount_rate)
     if list_rate > 0:
         adjustments.insert(
             0,
-            {
-                "Type": ADJUSTMENT_DISCOUNT,
-                "Code": ADJUSTMENT_LIST_CODE,
-                "Description": (
-                    f"Descuento de la lista {price_list.name} {format_rate(list_rate)}% "
-                    f"({format_money(summary.list_discount, price_list.currency)} en total)"
-                ),
-                "Item": None,
-                "Value": {"Type": ADJUSTMENT_PERCENT, "Value": list_rate},
-            },
+            parts.adjustment(
+                ADJUSTMENT_DISCOUNT,
+                ADJUSTMENT_LIST_CODE,
+                f"Descuento de la lista {price_list.name} {format_rate(list_rate)}% "
+                f"({format_money(summary.list_discount, price_list.currency)} en total)",
+                ADJUSTMENT_PERCENT,
+                list_rate,
+            ),
         )
     buyer_name = user.name or user.email
     currency = currency_symbol(price_list.currency)
@@ -386,13 +380,13 @@ def build_order_detail(
             )
         ],
         adjustments=adjustments,
-        shipping={
-            "Cost": rules.ZERO,
-            "ReceiverCost": rules.ZERO,
-            "SenderCost": rules.ZERO,
-            "Receiver": {"Name": buyer_name},
-            "DateCreated": now,
-        },
+        shipping=parts.shipping(
+            cost=rules.ZERO,
+            receiver_cost=rules.ZERO,
+            sender_cost=rules.ZERO,
+            receiver=parts.receiver(buyer_name),
+            date_created=now,
+        ),
         buyer=parts.buyer(code=user.id, name=buyer_name, email=user.email, nickname=user.email),
         billing=parts.billing(rules.ZERO),
         notes=notes,

@@ -204,15 +204,15 @@ def order_detail(
         moved = moves.get(line.stock_product_id or 0)
         if moved is not None and line.product is not None and line.product.product_type != KIT:
             movements.append(
-                {
-                    "Account": {"Id": account.id, "OwnCode": account.own_code, "Name": account.name},
-                    "PrevStock": moved.quantity + line.quantity - moved.shortfall,
-                    "PostStock": moved.quantity,
-                    "Quantity": -line.quantity,
-                    "MinPublicationQuantity": line.product.min_publication_quantity,
-                    "MaxPublicationQuantity": line.product.max_publication_quantity,
-                    "DateCreated": now,
-                }
+                parts.stock_movement(
+                    {"Id": account.id, "OwnCode": account.own_code, "Name": account.name},
+                    moved.quantity + line.quantity - moved.shortfall,
+                    moved.quantity,
+                    -line.quantity,
+                    now,
+                    min_publication=line.product.min_publication_quantity,
+                    max_publication=line.product.max_publication_quantity,
+                )
             )
         kit = parts.item(
             len(items) + 1,
@@ -261,17 +261,14 @@ def order_detail(
         parts.order_parties(account, marketplace),
         items=items,
         payments=[payment_json(p, order) for p in order.payments],
-        shipping={
-            "Cost": Decimal(0),
-            "ReceiverCost": Decimal(0),
-            "SenderCost": Decimal(0),
-            "CourierInfo": None,
-            "Pickup": None,
-            "ReceiverAddress": wire_address,
-            "Receiver": {"Name": address.get("receiver_name") or name, "Phone": wire_address["Phone"]},
-            "EstimatedDeliveryDate": None,
-            "DateCreated": order.date_created,
-        },
+        shipping=parts.shipping(
+            cost=Decimal(0),
+            receiver_cost=Decimal(0),
+            sender_cost=Decimal(0),
+            receiver_address=wire_address,
+            receiver=parts.receiver(address.get("receiver_name") or name, wire_address["Phone"]),
+            date_created=order.date_created,
+        ),
         buyer=parts.buyer(
             code=buyer_id if isinstance(buyer_id, int) and not isinstance(buyer_id, bool) else None,
             name=name,
