@@ -19,6 +19,7 @@ from alephee.accounts.models import AccountMarketplace
 from alephee.errors import Conflict, InvalidInput, PayloadTooLarge
 from alephee.http.body import raw_field
 from alephee.marketplaces.models import Marketplace
+from alephee.orders import detail_parts as parts
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.access import parse_date_field
@@ -284,13 +285,7 @@ def create_order(
         moved = products.move_stock_detailed(session, account_id, product_id, -quantity)
         taken = quantity - moved.shortfall
         moves.append({"product_id": product_id, "item": index + 1, "requested": quantity, "moved": taken})
-        movements[index] = {
-            "Account": {"Id": account_id},
-            "PrevStock": moved.quantity + taken,
-            "PostStock": moved.quantity,
-            "Quantity": -taken,
-            "DateCreated": now,
-        }
+        movements[index] = parts.stock_movement({"Id": account_id}, moved.quantity + taken, moved.quantity, -taken, now)
     detail = created_detail(session, account_id, marketplace, body, matches, movements, sale_date, tz)
     shipment = ship.SHIPMENT_FOR_ORDER_STATUS.get(status) or (
         (ship.PENDING, None) if logistic in (ship.PICKUP, ship.TO_BE_AGREED) else (ship.READY_TO_SHIP, None)

@@ -21,12 +21,13 @@ from alephee import clock
 from alephee.accounts.models import Account, AccountMarketplace
 from alephee.config import Settings
 from alephee.marketplaces.models import Marketplace
+from alephee.orders import detail_parts as parts
 from alephee.orders import documents as docs
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.account_options import set_account_options
 from alephee.orders.document_upload import DocumentUpload, store_document
-from alephee.orders.ingest import ITEM_COMPONENT, ITEM_KIT, ITEM_NORMAL, ITEM_TYPES, NewOrder, ingest_order
+from alephee.orders.ingest import NewOrder, ingest_order
 from alephee.orders.models import ORIGIN_B2B, ORIGIN_MARKETPLACE, Order
 from alephee.orders.schemas import OrderDetail
 
@@ -278,100 +279,89 @@ def build_order(
     """A complete order: ``lines`` are ``(catalog index, quantity)``; kits bring their components.
     ``shared`` (buyer, payments, shipping) makes the orders of one cart share those blocks."""
     lines = lines or [(rng.randrange(len(CATALOG)), rng.choice((1, 1, 1, 2, 3)))]
-    status_kv = {"Key": status, "Value": st.STATUS_LABELS[status]}
-    type_code = st.status_type_of(status) or 0
-    type_kv = {"Key": type_code, "Value": st.STATUS_TYPE_LABELS.get(type_code)}
+    status_kv = parts.order_status(status)
+    type_kv = parts.order_status_type(status)
     items: list[dict[str, Any]] = []
     goods = Decimal(0)
-    fee_rate = Decimal("0.13") if channel.family == "mercadolibre" else Decimal("0.08")
+    fee_rate = parts.fee_rate(channel.family)
     for n, (index, quantity) in enumerate(lines):
         product = CATALOG[index]
         local_id = len(items) + 1
         line_cancelled = cancelled_line == n
-        line_status = {"Key": 90, "Value": st.STATUS_LABELS[90]} if line_cancelled else status_kv
-        line_type = {"Key": 99, "Value": st.STATUS_TYPE_LABELS[99]} if line_cancelled else type_kv
+        line_status = parts.order_status(st.CANCELLED) if line_cancelled else status_kv
+        line_type = parts.order_status_type(st.CANCELLED) if line_cancelled else type_kv
         full = product.price
         unit = _money(full * Decimal(rng.choice(("1", "1", "0.9", "0.95"))))
         if not line_cancelled:
             goods += unit * quantity
         listing_id = 5_000_000 + product.product_id % 100_000
         prefix = channel.site_id or "EXT"
-        items.append(
-            _item(
-                local_id,
-                ITEM_KIT if product.components else ITEM_NORMAL,
-                None,
-                product,
-                quantity,
-                unit,
-                full,
-                line_status,
-                line_type,
-                line_cancelled,
-                listing={
-                    "Reference": f"REF-{product.sku}",
-                    "Id": listing_id,
-                    "ExternalId": f"{prefix}{800000000 + listing_id}",
-                    "Title": f"{product.title} - Envío gratis" if rng.random() < 0.3 else product.title,
-                    "ListingType": {"Key": 7, "Value": "gold_special", "Description": "Clásica"},
-                    "PermanentLink": f"https://articulo.example/{prefix}-{800000000 + listing_id}",
-                },
-                fee=_money(unit * quantity * fee_rate),
-            )
+        kit = parts.item(
+            local_id,
+            parts.ITEM_KIT if product.components else parts.ITEM_NORMAL,
+            _product(product),
+            quantity,
+            status=line_status,
+            status_type=line_type,
+            listing={
+                "Reference": f"REF-{product.sku}",
+                "Id": listing_id,
+                "ExternalId": f"{prefix}{800000000 + listing_id}",
+                "Title": f"{product.title} - Envío gratis" if rng.random() < 0.3 else product.title,
+                "ListingType": {"Key": 7, "Value": "gold_special", "Description": "Clásica"},
+                "PermanentLink": f"https://articulo.example/{prefix}-{800000000 + listing_id}",
+            },
+            unit_price=unit,
+            full_unit_price=full,
+            unit_price_cost=product.cost,
+            sale_fee=parts.sale_fee(unit * quantity, fee_rate),
+            cancelled=line_cancelled,
         )
+        items.append(kit)
         if product.components:
-            kit_id = local_id
             component_total = sum(CATALOG[i].price * q for i, q in product.components)
+            components = []
             for comp_index, comp_qty in product.components:
                 component = CATALOG[comp_index]
                 share = component.price / component_total
-                items.append(
-                    _item(
-                        len(items) + 1,
-                        ITEM_COMPONENT,
-                        kit_id,
-                        component,
-                        comp_qty * quantity,
-                        None,
-                        None,
-                        line_status,
-                        line_type,
-                        line_cancelled,
-                        listing=None,
-                        fee=None,
-                        calculated=(_money(unit * share / comp_qty), _money(full * share / comp_qty)),
+                components.append(
+                    parts.Component(
+                        _product(component),
+                        comp_qty,
+                        _money(unit * share / comp_qty),
+                        _money(full * share / comp_qty),
+                        component.cost,
                     )
                 )
+            items.extend(parts.kit_components(kit, components))
     shared = shared if shared is not None else make_shared(rng, channel, sale_date, goods, payment_pending)
+    parties = {
+        "SellerAccount": parts.seller_account(seller.account_id, seller.own_code, seller.name, seller.business_name),
+        "MarketPlace": parts.marketplace_ref(
+            channel.id,
+            channel.name,
+            "Mercado Shops" if channel.family == "mercadolibre" and rng.random() < 0.1 else "",
+        ),
+    }
     detail = OrderDetail.model_validate(
-        {
-            "SellerAccount": {
-                "Id": seller.account_id,
-                "OwnCode": seller.own_code,
-                "Name": seller.name,
-                "BusinessName": seller.business_name,
-            },
-            "MarketPlace": {
-                "Key": channel.id,
-                "Value": channel.name,
-                "Channel": "Mercado Shops" if channel.family == "mercadolibre" and rng.random() < 0.1 else "",
-            },
-            "Items": items,
-            "Payments": shared["Payments"],
-            "Adjustments": _adjustments(rng, items) if origin == ORIGIN_B2B else [],
-            "Shipping": shared["Shipping"],
-            "Buyer": shared["Buyer"],
-            "Billing": {"SaleFee": _money(goods * fee_rate), "Invoice": {"DanfePdfUrl": "", "XmlUrl": ""}},
-            "ActiveClaims": (
+        parts.order_document(
+            parties,
+            items=items,
+            payments=shared["Payments"],
+            adjustments=_adjustments(rng, items) if origin == ORIGIN_B2B else [],
+            shipping=shared["Shipping"],
+            buyer=shared["Buyer"],
+            billing=parts.billing(parts.sale_fee(goods, fee_rate)),
+            claims=(
                 [{"ExternalClaimId": rng.randrange(5_000_000_000, 5_999_999_999), "DateCreated": sale_date}]
                 if rng.random() < 0.03
                 else []
             ),
-            "ExternalJson": {"id": external_order_id, "site_id": channel.site_id, "tags": ["paid"]}
+            external={"id": external_order_id, "site_id": channel.site_id, "tags": ["paid"]}
             if channel.family == "mercadolibre"
             else {},
-            "Notes": rng.choice(["", "", "", "Regalo: incluir ticket sin precio", "Entregar por la tarde"]),
-        }
+            notes=rng.choice(["", "", "", "Regalo: incluir ticket sin precio", "Entregar por la tarde"]),
+        )
     )
     labelled = logistic_type in ship.LABELLED_LOGISTICS
     return NewOrder(
@@ -412,70 +402,34 @@ def _shipment_for(status: int, logistic_type: int) -> tuple[str, str | None]:
     return mapping.get(status, (ship.HANDLING, None))
 
 
-def _item(
-    local_id: int,
-    item_type: int,
-    parent: int | None,
-    product: CatalogItem,
-    quantity: int,
-    unit: Decimal | None,
-    full: Decimal | None,
-    status: dict[str, Any],
-    status_type: dict[str, Any],
-    cancelled: bool,
-    *,
-    listing: dict[str, Any] | None,
-    fee: Decimal | None,
-    calculated: tuple[Decimal, Decimal] | None = None,
-) -> dict[str, Any]:
-    return {
-        "Id": local_id,
-        "Type": {"Key": item_type, "Value": ITEM_TYPES[item_type]},
-        "ParentItemId": parent,
-        "Product": {
-            "Id": product.product_id,
-            "Sku": product.sku,
-            "Brand": product.brand,
-            "SellerSku": f"S-{product.sku}",
-            "EAN": product.ean,
-            "Attributes": {
-                "NetWeight": {"Key": "kg", "Value": Decimal("1.250")},
-                "SalesTags": {"Text": "nuevo|oferta", "Items": ["nuevo", "oferta"], "Delimiter": "|"},
-            },
-            "Title": product.title,
-            "IntegrationCode": f"MLA{700000000 + product.product_id}",
-            "Category": {"Key": product.category[0], "Value": product.category[1]},
+def _product(product: CatalogItem) -> dict[str, Any]:
+    return parts.product(
+        product.product_id,
+        product.sku,
+        brand=product.brand,
+        seller_sku=f"S-{product.sku}",
+        ean=product.ean,
+        attributes={
+            "NetWeight": {"Key": "kg", "Value": Decimal("1.250")},
+            "SalesTags": {"Text": "nuevo|oferta", "Items": ["nuevo", "oferta"], "Delimiter": "|"},
         },
-        "ProductListing": listing,
-        "Quantity": quantity,
-        "QuantitiesDetails": {
-            "Requested": {"Key": "unidades", "Value": Decimal(quantity)},
-            "Picked": {"Key": "unidades", "Value": Decimal(0)},
-            "StockMovements": [],
-        },
-        "UnitPrice": unit,
-        "FullUnitPrice": full,
-        "UnitPriceCost": product.cost,
-        "CalculatedComponentUnitPrice": calculated[0] if calculated else None,
-        "CalculatedComponentFullUnitPrice": calculated[1] if calculated else None,
-        "SaleFee": fee,
-        "Notes": "",
-        "Status": status,
-        "StatusType": status_type,
-        "IsCancelled": cancelled,
-    }
+        title=product.title,
+        integration_code=f"MLA{700000000 + product.product_id}",
+        category=parts.key_value(product.category[0], product.category[1]),
+    )
 
 
 def _adjustments(rng: random.Random, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     first = items[0]["Product"]
     return [
-        {
-            "Type": {"Key": 1, "Value": "Bonificación"},
-            "Code": "BONIF-10",
-            "Description": "Bonificación comercial 10%",
-            "Item": {"Id": None, "Brand": first["Brand"], "Sku": first["Sku"], "SellerSku": first["SellerSku"]},
-            "Value": {"Type": {"Key": 1, "Value": "Porcentaje"}, "Value": Decimal(10)},
-        }
+        parts.adjustment(
+            parts.key_value(1, "Bonificación"),
+            "BONIF-10",
+            "Bonificación comercial 10%",
+            parts.key_value(1, "Porcentaje"),
+            Decimal(10),
+            item=parts.adjustment_item(None, first["Brand"], first["Sku"], first["SellerSku"]),
+        )
     ]
 
 
@@ -495,26 +449,19 @@ def make_shared(
     amount = goods + shipping_cost + surcharge - discount
     approved = None if payment_pending else sale_date + timedelta(seconds=rng.randrange(5, 120))
     currency = "$"
-    payment = {
-        "ExternalPaymentId": str(rng.randrange(10_000_000_000, 99_999_999_999)),
-        "Amount": amount,
-        "AmountNoDiscount": amount + discount,
-        "ShippingAmount": shipping_cost,
-        "ShippingAmountNoDiscount": shipping_cost,
-        "TransactionAmount": goods - discount,
-        "Total": amount,
-        "SubTotal": goods,
-        "Installments": installments,
-        "InstallmentAmount": _money(amount / installments),
-        "Notes": "",
-        "CurrencySymbol": currency,
-        "Method": {"Key": method[0], "Value": method[1]},
-        "Status": {
-            "Key": (PAYMENT_PENDING if payment_pending else PAYMENT_APPROVED)[0],
-            "Value": (PAYMENT_PENDING if payment_pending else PAYMENT_APPROVED)[1],
-        },
-        "Condition": {"Key": 1, "Value": "Contado" if installments == 1 else "Cuotas"},
-        "Discounts": [
+    payment = parts.payment(
+        external_id=str(rng.randrange(10_000_000_000, 99_999_999_999)),
+        amount=amount,
+        amount_no_discount=amount + discount,
+        shipping_amount=shipping_cost,
+        transaction_amount=goods - discount,
+        sub_total=goods,
+        installments=installments,
+        currency_symbol=currency,
+        method=parts.key_value(*method),
+        status=parts.key_value(*(PAYMENT_PENDING if payment_pending else PAYMENT_APPROVED)),
+        condition=parts.payment_condition(installments),
+        discounts=[
             {
                 "Amount": discount,
                 "Value": Decimal(5),
@@ -526,46 +473,42 @@ def make_shared(
         ]
         if discount
         else [],
-        "Taxes": {"Amount": _money(goods * Decimal("0.21") / Decimal("1.21")), "CurrencySymbol": currency},
-        "AuthorizationCode": str(rng.randrange(100000, 999999)) if method[1].endswith("card") else "",
-        "DateCreated": sale_date,
-        "DateApproved": approved,
-        "LastUpdate": approved or sale_date,
-    }
-    buyer = {
-        "Code": rng.randrange(100_000_000, 999_999_999),
-        "Owncode": f"CLI-{rng.randrange(1000, 9999)}",
-        "Name": name,
-        "Phone": phone,
-        "Email": f"{nickname.lower()}@mail.example",
-        "DocType": doc_type,
-        "DocNumber": doc_number,
-        "Nickname": nickname,
-        "Address": address,
-        "BillingInfo": {
-            "DocType": "CUIT" if doc_type == "CUIT" else "DNI",
-            "DocNumber": doc_number,
-            "TaxPayerType": "Responsable Inscripto" if doc_type == "CUIT" else "Consumidor Final",
-            "BusinessName": name,
-            "StateRegistration": None,
-            "Address": address,
-        },
-    }
+        taxes={"Amount": _money(goods * Decimal("0.21") / Decimal("1.21")), "CurrencySymbol": currency},
+        authorization_code=str(rng.randrange(100000, 999999)) if method[1].endswith("card") else "",
+        date_created=sale_date,
+        date_approved=approved,
+        last_update=approved or sale_date,
+    )
+    buyer = parts.buyer(
+        code=rng.randrange(100_000_000, 999_999_999),
+        owncode=f"CLI-{rng.randrange(1000, 9999)}",
+        name=name,
+        phone=phone,
+        email=f"{nickname.lower()}@mail.example",
+        doc_type=doc_type,
+        doc_number=doc_number,
+        nickname=nickname,
+        address=address,
+        billing=parts.billing_info(
+            doc_type="CUIT" if doc_type == "CUIT" else "DNI",
+            doc_number=doc_number,
+            tax_payer_type="Responsable Inscripto" if doc_type == "CUIT" else "Consumidor Final",
+            business_name=name,
+            address=address,
+        ),
+    )
     receiver_address = address if rng.random() < 0.8 else _address(rng, phone)
-    shipping = {
-        "Cost": shipping_cost if shipping_cost else Decimal("62.50"),
-        "ReceiverCost": shipping_cost,
-        "SenderCost": Decimal(0) if shipping_cost else Decimal("62.50"),
-        "CourierInfo": None,
-        "ShippingLabels": {"SubStatus": None, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""},
-        "Pickup": None,
-        "ReceiverAddress": receiver_address,
-        "Receiver": {"Name": name if rng.random() < 0.85 else "Portería", "Phone": phone},
-        "EstimatedDeliveryDate": sale_date + timedelta(days=rng.randrange(2, 6)),
-        "DateCreated": sale_date,
-        "LastUpdated": sale_date,
-        "PackageInfo": None,
-    }
+    shipping = parts.shipping(
+        cost=shipping_cost if shipping_cost else Decimal("62.50"),
+        receiver_cost=shipping_cost,
+        sender_cost=Decimal(0) if shipping_cost else Decimal("62.50"),
+        labels=parts.NO_LABELS,
+        receiver_address=receiver_address,
+        receiver=parts.receiver(name if rng.random() < 0.85 else "Portería", phone),
+        estimated_delivery=sale_date + timedelta(days=rng.randrange(2, 6)),
+        date_created=sale_date,
+        last_updated=sale_date,
+    )
     return {"Buyer": buyer, "Payments": [payment], "Shipping": shipping}
 
 

@@ -16,9 +16,9 @@ from alephee.accounts.models import Account
 from alephee.errors import InvalidInput
 from alephee.http.numbers import to_int
 from alephee.marketplaces.models import Marketplace
+from alephee.orders import detail_parts as parts
 from alephee.orders import statuses as st
 from alephee.orders.access import parse_date_field
-from alephee.orders.ingest import ITEM_KIT, ITEM_NORMAL, ITEM_TYPES, order_parties
 from alephee.orders.schemas import OrderInfoIn
 
 
@@ -60,9 +60,6 @@ def _address_out(address: Any) -> dict[str, Any] | None:
     return address.model_dump() if address is not None else None
 
 
-CENT = Decimal("0.01")
-
-
 def _shipping_amounts(
     given: Sequence[Decimal | None], cost: Decimal | None, receiver: Decimal | None, sender: Decimal | None
 ) -> tuple[list[Decimal], Decimal, Decimal, Decimal]:
@@ -102,47 +99,31 @@ def created_detail(
     assert account is not None
     items = []
     for index, (item, match) in enumerate(zip(body.Items, matches, strict=True)):
-        status = item.Status
-        type_code = st.status_type_of(status) or 0
         product = item.Product
         movement = movements.get(index)
         items.append(
-            {
-                "Id": index + 1,
-                "Type": {"Key": ITEM_KIT if match and match.product_type == 2 else ITEM_NORMAL, "Value": None},
-                "ParentItemId": None,
-                "Product": {
-                    "Id": match.product_id if match else None,
-                    "Sku": product.Sku,
-                    "Brand": match.brand if match else product.Brand,
-                    "SellerSku": product.SellerSku,
-                    "EAN": product.EAN or (match.ean if match else None),
-                    "Attributes": None,
-                    "Title": product.Title or product.Description or (match.title if match else None),
-                    "IntegrationCode": None,
-                    "Category": None,
-                },
-                "ProductListing": None,
-                "Quantity": item.Quantity,
-                "QuantitiesDetails": {
-                    "Requested": {"Key": "unidades", "Value": Decimal(item.Quantity)},
-                    "Picked": {"Key": "unidades", "Value": Decimal(0)},
-                    "StockMovements": [movement] if movement else [],
-                },
-                "UnitPrice": item.UnitPrice,
-                "FullUnitPrice": item.UnitPrice,
-                "UnitPriceCost": item.UnitPriceCost,
-                "CalculatedComponentUnitPrice": None,
-                "CalculatedComponentFullUnitPrice": None,
-                "SaleFee": None,
-                "Notes": item.Notes or "",
-                "Status": {"Key": status, "Value": st.STATUS_LABELS[status]},
-                "StatusType": {"Key": type_code, "Value": st.STATUS_TYPE_LABELS.get(type_code)},
-                "IsCancelled": status == st.CANCELLED,
-            }
+            parts.item(
+                index + 1,
+                parts.ITEM_KIT if match and match.product_type == 2 else parts.ITEM_NORMAL,
+                parts.product(
+                    match.product_id if match else None,
+                    product.Sku,
+                    brand=match.brand if match else product.Brand,
+                    seller_sku=product.SellerSku,
+                    ean=product.EAN or (match.ean if match else None),
+                    title=product.Title or product.Description or (match.title if match else None),
+                ),
+                item.Quantity,
+                status=parts.order_status(item.Status),
+                status_type=parts.order_status_type(item.Status),
+                unit_price=item.UnitPrice,
+                full_unit_price=item.UnitPrice,
+                unit_price_cost=item.UnitPriceCost,
+                notes=item.Notes or "",
+                cancelled=item.Status == st.CANCELLED,
+                movements=[movement] if movement else [],
+            )
         )
-    for item in items:
-        item["Type"]["Value"] = ITEM_TYPES[item["Type"]["Key"]]
     shipping_in = body.Shipping
     cost_in = shipping_in.Cost
     if isinstance(cost_in, Decimal):
@@ -165,72 +146,61 @@ def created_detail(
         if transaction is None:
             transaction = max(payment.Amount - shipping_amount, Decimal(0))
         payments.append(
-            {
-                "ExternalPaymentId": payment.ExternalPaymentId,
-                "Amount": payment.Amount,
-                "AmountNoDiscount": payment.AmountNoDiscount
-                if payment.AmountNoDiscount is not None
-                else payment.Amount,
-                "ShippingAmount": shipping_amount,
-                "ShippingAmountNoDiscount": shipping_amount,
-                "TransactionAmount": transaction,
-                "Total": payment.Total if payment.Total is not None else payment.Amount,
-                "SubTotal": payment.SubTotal if payment.SubTotal is not None else transaction,
-                "Installments": installments,
-                "InstallmentAmount": payment.InstallmentAmount
-                if payment.InstallmentAmount is not None
-                else (payment.Amount / installments).quantize(CENT),
-                "Notes": payment.Notes or "",
-                "CurrencySymbol": payment.CurrencySymbol,
-                "Method": _kv_in(payment.Method, (0, "other")),
-                "Status": _kv_in(payment.Status, (1, "approved")),
-                "Condition": {"Key": 1, "Value": "Contado" if (payment.Installments or 1) == 1 else "Cuotas"},
-                "Discounts": [d.model_dump() for d in payment.Discounts],
-                "Taxes": payment.Taxes.model_dump() if payment.Taxes else None,
-                "AuthorizationCode": payment.AuthorizationCode,
-                "DateCreated": created,
-                "DateApproved": approved,
-                "LastUpdate": approved or created,
-            }
+            parts.payment(
+                external_id=payment.ExternalPaymentId,
+                amount=payment.Amount,
+                amount_no_discount=payment.AmountNoDiscount,
+                shipping_amount=shipping_amount,
+                transaction_amount=transaction,
+                total=payment.Total,
+                sub_total=payment.SubTotal,
+                installments=installments,
+                installment=payment.InstallmentAmount,
+                notes=payment.Notes or "",
+                currency_symbol=payment.CurrencySymbol,
+                method=_kv_in(payment.Method, (0, "other")),
+                status=_kv_in(payment.Status, (1, "approved")),
+                condition=parts.payment_condition(installments),
+                discounts=[d.model_dump() for d in payment.Discounts],
+                taxes=payment.Taxes.model_dump() if payment.Taxes else None,
+                authorization_code=payment.AuthorizationCode,
+                date_created=created,
+                date_approved=approved,
+                last_update=approved or created,
+            )
         )
     buyer = body.Buyer
     billing_info = buyer.BillingInfo.model_dump() if buyer.BillingInfo else None
-    shipping = {
-        "Cost": cost,
-        "ReceiverCost": receiver_cost,
-        "SenderCost": sender_cost,
-        "CourierInfo": shipping_in.CourierInfo.model_dump() if shipping_in.CourierInfo else None,
-        "ShippingLabels": {"SubStatus": None, "ShippingLabelUrlPdf": "", "ShippingLabelUrlZip": ""},
-        "Pickup": shipping_in.Pickup.model_dump() if shipping_in.Pickup else None,
-        "ReceiverAddress": _address_out(shipping_in.ReceiverAddress),
-        "Receiver": shipping_in.Receiver.model_dump(),
-        "EstimatedDeliveryDate": parse_date_field(
-            shipping_in.EstimatedDeliveryDate, tz, "Shipping.EstimatedDeliveryDate"
+    shipping = parts.shipping(
+        cost=cost,
+        receiver_cost=receiver_cost,
+        sender_cost=sender_cost,
+        courier=shipping_in.CourierInfo.model_dump() if shipping_in.CourierInfo else None,
+        labels=parts.NO_LABELS,
+        pickup=shipping_in.Pickup.model_dump() if shipping_in.Pickup else None,
+        receiver_address=_address_out(shipping_in.ReceiverAddress),
+        receiver=shipping_in.Receiver.model_dump(),
+        estimated_delivery=parse_date_field(shipping_in.EstimatedDeliveryDate, tz, "Shipping.EstimatedDeliveryDate"),
+        date_created=sale_date,
+        last_updated=sale_date,
+    )
+    return parts.order_document(
+        parts.order_parties(account, marketplace),
+        items=items,
+        payments=payments,
+        shipping=shipping,
+        buyer=parts.buyer(
+            code=buyer.Code,
+            owncode=buyer.Owncode,
+            name=buyer.Name,
+            phone=buyer.Phone,
+            email=buyer.Email,
+            doc_type=buyer.DocType,
+            doc_number=buyer.DocNumber,
+            nickname=buyer.Nickname,
+            address=_address_out(buyer.Address),
+            billing=billing_info,
         ),
-        "DateCreated": sale_date,
-        "LastUpdated": sale_date,
-        "PackageInfo": None,
-    }
-    return {
-        **order_parties(account, marketplace),
-        "Items": items,
-        "Payments": payments,
-        "Adjustments": [],
-        "Shipping": shipping,
-        "Buyer": {
-            "Code": buyer.Code,
-            "Owncode": buyer.Owncode,
-            "Name": buyer.Name,
-            "Phone": buyer.Phone,
-            "Email": buyer.Email,
-            "DocType": buyer.DocType,
-            "DocNumber": buyer.DocNumber,
-            "Nickname": buyer.Nickname,
-            "Address": _address_out(buyer.Address),
-            "BillingInfo": billing_info,
-        },
-        "Billing": {"SaleFee": None, "Invoice": {"DanfePdfUrl": "", "XmlUrl": ""}},
-        "ActiveClaims": [],
-        "ExternalJson": {},
-        "Notes": body.Notes or "",
-    }
+        billing=parts.billing(None),
+        notes=body.Notes or "",
+    )

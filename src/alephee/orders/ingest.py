@@ -20,28 +20,8 @@ from alephee.orders.models import ORIGIN_MARKETPLACE, Order
 from alephee.orders.rendering import detail_template
 from alephee.orders.schemas import OrderDetail
 
-# Item types (``Items[].Type``; codes not documented, ours).
-ITEM_NORMAL, ITEM_KIT, ITEM_COMPONENT = 1, 2, 3
-
-
-ITEM_TYPES = {ITEM_NORMAL: "PRODUCT", ITEM_KIT: "KIT", ITEM_COMPONENT: "COMPONENT"}
-
-
 # Item ids are derived from the order id so a kit's components can point at it before anything is stored.
 ITEM_ID_FACTOR = 1000
-
-
-def order_parties(account: Any, marketplace: Any) -> dict[str, Any]:
-    """``SellerAccount`` and ``MarketPlace`` of a new order's detail (every way an order enters the hub)."""
-    return {
-        "SellerAccount": {
-            "Id": account.id,
-            "OwnCode": account.own_code,
-            "Name": account.name,
-            "BusinessName": account.business_name,
-        },
-        "MarketPlace": {"Key": marketplace.id, "Value": marketplace.name, "Channel": ""},
-    }
 
 
 @dataclass

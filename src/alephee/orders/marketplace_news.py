@@ -35,7 +35,8 @@ from alephee.orders import events as webhook_events
 from alephee.orders import rendering
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.ingest import ITEM_COMPONENT, refresh_pack
+from alephee.orders.detail_parts import ITEM_COMPONENT
+from alephee.orders.ingest import refresh_pack
 from alephee.orders.models import ORIGIN_API, Order, OrderHistory, history_row
 from alephee.orders.schemas import ActiveClaim
 from alephee.products import stock as products

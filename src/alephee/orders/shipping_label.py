@@ -25,8 +25,8 @@ from alephee.orders import labels
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.access import marketplace_family, order_row
+from alephee.orders.detail_parts import ITEM_COMPONENT
 from alephee.orders.documents import FileOut
-from alephee.orders.ingest import ITEM_COMPONENT
 from alephee.orders.models import Order, OrderDocument
 from alephee.orders.rendering import RENDER_COLUMNS, render_orders
 

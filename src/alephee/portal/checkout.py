@@ -19,6 +19,7 @@ from alephee.accounts.models import Account, AccountMarketplace, User
 from alephee.config import Settings
 from alephee.errors import PreconditionFailed
 from alephee.marketplaces.models import Marketplace
+from alephee.orders import detail_parts as parts
 from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -272,33 +273,24 @@ def _kit_components(
 ) -> dict[int, list[tuple[ProductCard, int, Decimal | None]]]:
     if not kit_ids:
         return {}
-    parts = session.execute(
+    rows = session.execute(
         select(KitComponent.kit_id, KitComponent.component_id, KitComponent.quantity)
         .where(KitComponent.kit_id.in_(sorted(kit_ids)))
         .order_by(KitComponent.kit_id, KitComponent.principal.desc(), KitComponent.component_id)
     ).all()
-    cards = product_cards(session, account_id, price_list, sorted({p[1] for p in parts}))
+    cards = product_cards(session, account_id, price_list, sorted({p[1] for p in rows}))
     out: dict[int, list[tuple[ProductCard, int, Decimal | None]]] = {}
-    for kit_id, component_id, units in parts:
+    for kit_id, component_id, units in rows:
         card = cards.get(component_id)
         if card is not None:
             out.setdefault(kit_id, []).append((card, units, card.price.full if card.price else None))
     return out
 
 
-def _kv(key: int, value: str) -> dict[str, Any]:
-    return {"Key": key, "Value": value}
-
-
 def _product(card: ProductCard) -> dict[str, Any]:
-    return {
-        "Id": card.id,
-        "Sku": card.sku,
-        "Brand": card.brand,
-        "SellerSku": card.own_code or card.sku,
-        "EAN": card.gtin,
-        "Title": card.name,
-    }
+    return parts.product(
+        card.id, card.sku, brand=card.brand, seller_sku=card.own_code or card.sku, ean=card.gtin, title=card.name
+    )
 
 
 def build_order_detail(
@@ -313,142 +305,89 @@ def build_order_detail(
     now: datetime,
 ) -> dict[str, Any]:
     """The order's detail sections in wire shape (items with local ids 1..n, kits followed by components)."""
-    status = _kv(st.NO_STATUS, st.STATUS_LABELS[st.NO_STATUS])
-    status_type = _kv(st.TYPE_NEW, st.STATUS_TYPE_LABELS[st.TYPE_NEW])
+    status = parts.order_status(st.NO_STATUS)
+    status_type = parts.order_status_type(st.NO_STATUS)
     items: list[dict[str, Any]] = []
     adjustments: list[dict[str, Any]] = []
     lines = list(lines)
     for line in lines:
-        kit_local = len(items) + 1
-        kind = orders.ITEM_KIT if line.card.is_kit else orders.ITEM_NORMAL
-        items.append(
-            _item(
-                kit_local, kind, None, line.card, line.quantity, line.price.unit, line.price.full, status, status_type
-            )
+        kit = parts.item(
+            len(items) + 1,
+            parts.ITEM_KIT if line.card.is_kit else parts.ITEM_NORMAL,
+            _product(line.card),
+            line.quantity,
+            status=status,
+            status_type=status_type,
+            unit_price=line.price.unit,
+            full_unit_price=line.price.full,
         )
+        items.append(kit)
         if line.card.is_kit:
-            parts = components.get(line.card.id, [])
-            shares = rules.component_prices(line.price, [(units, base) for _, units, base in parts])
-            for (card, units, _), share in zip(parts, shares, strict=True):
-                items.append(
-                    _item(
-                        len(items) + 1,
-                        orders.ITEM_COMPONENT,
-                        kit_local,
-                        card,
-                        units * line.quantity,
-                        None,
-                        None,
-                        status,
-                        status_type,
-                        calculated=share,
-                    )
+            kit_cards = components.get(line.card.id, [])
+            shares = rules.component_prices(line.price, [(units, base) for _, units, base in kit_cards])
+            items.extend(
+                parts.kit_components(
+                    kit,
+                    [
+                        parts.Component(_product(card), units, *(share or (None, None)))
+                        for (card, units, _), share in zip(kit_cards, shares, strict=True)
+                    ],
                 )
+            )
         if line.price.product_rate > 0:
             adjustments.append(
-                {
-                    "Type": ADJUSTMENT_DISCOUNT,
-                    "Code": ADJUSTMENT_PRODUCT_CODE,
-                    "Description": (
-                        f"Descuento B2B del producto {format_rate(line.price.product_rate)}% "
-                        f"({format_money(line.price.product_discount, price_list.currency)} por unidad)"
+                parts.adjustment(
+                    ADJUSTMENT_DISCOUNT,
+                    ADJUSTMENT_PRODUCT_CODE,
+                    f"Descuento B2B del producto {format_rate(line.price.product_rate)}% "
+                    f"({format_money(line.price.product_discount, price_list.currency)} por unidad)",
+                    ADJUSTMENT_PERCENT,
+                    line.price.product_rate,
+                    item=parts.adjustment_item(
+                        line.card.id, line.card.brand, line.card.sku, line.card.own_code or line.card.sku
                     ),
-                    "Item": {
-                        "Id": line.card.id,
-                        "Brand": line.card.brand,
-                        "Sku": line.card.sku,
-                        "SellerSku": line.card.own_code or line.card.sku,
-                    },
-                    "Value": {"Type": ADJUSTMENT_PERCENT, "Value": line.price.product_rate},
-                }
+                )
             )
     summary = rules.totals((line.price, line.quantity) for line in lines)
     list_rate = rules.clamp_rate(price_list.discount_rate)
     if list_rate > 0:
         adjustments.insert(
             0,
-            {
-                "Type": ADJUSTMENT_DISCOUNT,
-                "Code": ADJUSTMENT_LIST_CODE,
-                "Description": (
-                    f"Descuento de la lista {price_list.name} {format_rate(list_rate)}% "
-                    f"({format_money(summary.list_discount, price_list.currency)} en total)"
-                ),
-                "Item": None,
-                "Value": {"Type": ADJUSTMENT_PERCENT, "Value": list_rate},
-            },
+            parts.adjustment(
+                ADJUSTMENT_DISCOUNT,
+                ADJUSTMENT_LIST_CODE,
+                f"Descuento de la lista {price_list.name} {format_rate(list_rate)}% "
+                f"({format_money(summary.list_discount, price_list.currency)} en total)",
+                ADJUSTMENT_PERCENT,
+                list_rate,
+            ),
         )
     buyer_name = user.name or user.email
     currency = currency_symbol(price_list.currency)
-    return {
-        **orders.order_parties(account, marketplace),
-        "Items": items,
-        "Payments": [
-            {
-                "Amount": summary.total,
-                "AmountNoDiscount": summary.total,
-                "ShippingAmount": rules.ZERO,
-                "ShippingAmountNoDiscount": rules.ZERO,
-                "TransactionAmount": summary.total,
-                "Total": summary.total,
-                "SubTotal": summary.total,
-                "Installments": 1,
-                "InstallmentAmount": summary.total,
-                "Notes": "Pedido del portal B2B: se cobra según las condiciones comerciales de la cuenta",
-                "CurrencySymbol": currency,
-                "Method": PAYMENT_ON_ACCOUNT,
-                "Discounts": [],
-                "DateCreated": now,
-            }
+    return parts.order_document(
+        parts.order_parties(account, marketplace),
+        items=items,
+        payments=[
+            parts.payment(
+                amount=summary.total,
+                transaction_amount=summary.total,
+                shipping_amount=rules.ZERO,
+                installment=summary.total,
+                notes="Pedido del portal B2B: se cobra según las condiciones comerciales de la cuenta",
+                currency_symbol=currency,
+                method=PAYMENT_ON_ACCOUNT,
+                date_created=now,
+            )
         ],
-        "Adjustments": adjustments,
-        "Shipping": {
-            "Cost": rules.ZERO,
-            "ReceiverCost": rules.ZERO,
-            "SenderCost": rules.ZERO,
-            "Receiver": {"Name": buyer_name},
-            "DateCreated": now,
-        },
-        "Buyer": {"Code": user.id, "Name": buyer_name, "Email": user.email, "Nickname": user.email},
-        "Billing": {"SaleFee": rules.ZERO, "Invoice": {"DanfePdfUrl": "", "XmlUrl": ""}},
-        "ActiveClaims": [],
-        "ExternalJson": {},
-        "Notes": notes,
-    }
-
-
-def _item(
-    local_id: int,
-    item_type: int,
-    parent: int | None,
-    card: ProductCard,
-    quantity: int,
-    unit: Decimal | None,
-    full: Decimal | None,
-    status: dict[str, Any],
-    status_type: dict[str, Any],
-    *,
-    calculated: tuple[Decimal, Decimal] | None = None,
-) -> dict[str, Any]:
-    return {
-        "Id": local_id,
-        "Type": _kv(item_type, orders.ITEM_TYPES[item_type]),
-        "ParentItemId": parent,
-        "Product": _product(card),
-        "ProductListing": None,
-        "Quantity": quantity,
-        "QuantitiesDetails": {
-            "Requested": {"Key": "unidades", "Value": Decimal(quantity)},
-            "Picked": {"Key": "unidades", "Value": rules.ZERO},
-            "StockMovements": [],
-        },
-        "UnitPrice": unit,
-        "FullUnitPrice": full,
-        "CalculatedComponentUnitPrice": calculated[0] if calculated else None,
-        "CalculatedComponentFullUnitPrice": calculated[1] if calculated else None,
-        "SaleFee": None,
-        "Notes": "",
-        "Status": status,
-        "StatusType": status_type,
-        "IsCancelled": False,
-    }
+        adjustments=adjustments,
+        shipping=parts.shipping(
+            cost=rules.ZERO,
+            receiver_cost=rules.ZERO,
+            sender_cost=rules.ZERO,
+            receiver=parts.receiver(buyer_name),
+            date_created=now,
+        ),
+        buyer=parts.buyer(code=user.id, name=buyer_name, email=user.email, nickname=user.email),
+        billing=parts.billing(rules.ZERO),
+        notes=notes,
+    )

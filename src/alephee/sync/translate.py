@@ -18,7 +18,7 @@ from alephee.listings.models import Listing
 from alephee.listings.schemas import LISTING_TYPES
 from alephee.marketplaces.contract import ChannelOrder, ChannelPayment
 from alephee.marketplaces.models import Marketplace
-from alephee.orders import ingest as orders
+from alephee.orders import detail_parts as parts
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import MarketplaceNews
@@ -87,29 +87,19 @@ def payment_json(payment: ChannelPayment, order: ChannelOrder) -> dict[str, Any]
     """A channel payment as ``Payments[]`` stores it (wire shape, JSON values)."""
     total = payment.amount
     installments = payment.installments or 1
-    out = {
-        "ExternalPaymentId": payment.external_payment_id,
-        "Amount": total,
-        "AmountNoDiscount": total,
-        "ShippingAmount": Decimal(0),
-        "ShippingAmountNoDiscount": Decimal(0),
-        "TransactionAmount": total,
-        "Total": total,
-        "SubTotal": total,
-        "Installments": installments,
-        "InstallmentAmount": (total / installments).quantize(Decimal("0.01")),
-        "Notes": "",
-        "CurrencySymbol": "$",
-        "Method": {"Key": PAYMENT_METHODS.get(payment.method or "", 0), "Value": payment.method},
-        "Status": {"Key": PAYMENT_STATUSES.get(payment.status, 0), "Value": payment.status},
-        "Condition": {"Key": 1, "Value": "Contado" if installments == 1 else "Cuotas"},
-        "Discounts": [],
-        "Taxes": None,
-        "AuthorizationCode": "",
-        "DateCreated": payment.date_created or order.date_created,
-        "DateApproved": payment.date_approved,
-        "LastUpdate": payment.date_approved or payment.date_created or order.date_created,
-    }
+    out = parts.payment(
+        external_id=payment.external_payment_id,
+        amount=total,
+        transaction_amount=total,
+        installments=installments,
+        method=parts.key_value(PAYMENT_METHODS.get(payment.method or "", 0), payment.method),
+        status=parts.key_value(PAYMENT_STATUSES.get(payment.status, 0), payment.status),
+        condition=parts.payment_condition(installments),
+        authorization_code="",
+        date_created=payment.date_created or order.date_created,
+        date_approved=payment.date_approved,
+        last_update=payment.date_approved or payment.date_created or order.date_created,
+    )
     return PaymentOut.model_validate(out).model_dump(mode="json")
 
 
@@ -159,21 +149,19 @@ def _product_json(
 ) -> dict[str, Any]:
     category = None
     if listing is not None and listing.category_id:
-        category = {"Key": listing.category_id, "Value": listing.category_name}
+        category = parts.key_value(listing.category_id, listing.category_name)
     if product is None:
         # A listing the hub does not know: the product is "disconnected" from the catalog.
-        return {"Id": None, "Sku": line.sku, "Title": line.title, "Brand": None}
-    return {
-        "Id": product.id,
-        "Sku": product.sku,
-        "Brand": brand,
-        "SellerSku": product.own_code,
-        "EAN": product.gtin,
-        "Attributes": None,
-        "Title": product.name,
-        "IntegrationCode": None,
-        "Category": category,
-    }
+        return parts.product(None, line.sku, title=line.title)
+    return parts.product(
+        product.id,
+        product.sku,
+        brand=brand,
+        seller_sku=product.own_code,
+        ean=product.gtin,
+        title=product.name,
+        category=category,
+    )
 
 
 def _listing_json(line: SaleLine) -> dict[str, Any]:
@@ -205,79 +193,53 @@ def order_detail(
 ) -> OrderDetail:
     """The ``OrderDetail`` of a new marketplace order: its lines (kits with their components, the stock each
     line moved), payments, shipping address, buyer and fees, as the orders domain stores it."""
-    status_kv = {"Key": status, "Value": st.STATUS_LABELS[status]}
-    type_code = st.status_type_of(status) or 0
-    type_kv = {"Key": type_code, "Value": st.STATUS_TYPE_LABELS.get(type_code)}
+    status_kv = parts.order_status(status)
+    type_kv = parts.order_status_type(status)
     items: list[dict[str, Any]] = []
-    fee_rate = Decimal("0.13") if marketplace.family == "mercadolibre" else Decimal("0.08")
+    fee_rate = parts.fee_rate(marketplace.family)
     goods = Decimal(0)
     for line in lines:
-        local_id = len(items) + 1
         goods += line.unit_price * line.quantity
         movements = []
         moved = moves.get(line.stock_product_id or 0)
         if moved is not None and line.product is not None and line.product.product_type != KIT:
             movements.append(
-                {
-                    "Account": {"Id": account.id, "OwnCode": account.own_code, "Name": account.name},
-                    "PrevStock": moved.quantity + line.quantity - moved.shortfall,
-                    "PostStock": moved.quantity,
-                    "Quantity": -line.quantity,
-                    "MinPublicationQuantity": line.product.min_publication_quantity,
-                    "MaxPublicationQuantity": line.product.max_publication_quantity,
-                    "DateCreated": now,
-                }
+                parts.stock_movement(
+                    {"Id": account.id, "OwnCode": account.own_code, "Name": account.name},
+                    moved.quantity + line.quantity - moved.shortfall,
+                    moved.quantity,
+                    -line.quantity,
+                    now,
+                    min_publication=line.product.min_publication_quantity,
+                    max_publication=line.product.max_publication_quantity,
+                )
             )
-        kit = bool(line.components)
-        items.append(
-            {
-                "Id": local_id,
-                "Type": {
-                    "Key": orders.ITEM_KIT if kit else orders.ITEM_NORMAL,
-                    "Value": orders.ITEM_TYPES[orders.ITEM_KIT if kit else orders.ITEM_NORMAL],
-                },
-                "ParentItemId": None,
-                "Product": _product_json(line.product, line.brand, line, line.listing),
-                "ProductListing": _listing_json(line),
-                "Quantity": line.quantity,
-                "QuantitiesDetails": {
-                    "Requested": {"Key": "unidades", "Value": Decimal(line.quantity)},
-                    "Picked": {"Key": "unidades", "Value": Decimal(0)},
-                    "StockMovements": movements,
-                },
-                "UnitPrice": line.unit_price,
-                "FullUnitPrice": line.full_unit_price or line.unit_price,
-                "UnitPriceCost": None,
-                "SaleFee": (line.unit_price * line.quantity * fee_rate).quantize(Decimal("0.01")),
-                "Notes": "",
-                "Status": status_kv,
-                "StatusType": type_kv,
-                "IsCancelled": False,
-            }
+        kit = parts.item(
+            len(items) + 1,
+            parts.ITEM_KIT if line.components else parts.ITEM_NORMAL,
+            _product_json(line.product, line.brand, line, line.listing),
+            line.quantity,
+            status=status_kv,
+            status_type=type_kv,
+            listing=_listing_json(line),
+            unit_price=line.unit_price,
+            full_unit_price=line.full_unit_price or line.unit_price,
+            sale_fee=parts.sale_fee(line.unit_price * line.quantity, fee_rate),
+            movements=movements,
         )
+        items.append(kit)
         total_units = sum(units for _, _, units in line.components) or 1
         full_price = line.full_unit_price or line.unit_price
-        for component, brand, units in line.components:
-            share = (line.unit_price * units / total_units / units).quantize(Decimal("0.01"))
-            full_share = (full_price * units / total_units / units).quantize(Decimal("0.01"))
-            items.append(
-                {
-                    "Id": len(items) + 1,
-                    "Type": {"Key": orders.ITEM_COMPONENT, "Value": orders.ITEM_TYPES[orders.ITEM_COMPONENT]},
-                    "ParentItemId": local_id,
-                    "Product": _product_json(component, brand, line, None),
-                    "ProductListing": None,
-                    "Quantity": units * line.quantity,
-                    # No price of its own (the kit is what was sold): 0, the kit's price prorated below.
-                    "UnitPrice": Decimal(0),
-                    "FullUnitPrice": Decimal(0),
-                    "CalculatedComponentUnitPrice": share,
-                    "CalculatedComponentFullUnitPrice": full_share,
-                    "Status": status_kv,
-                    "StatusType": type_kv,
-                    "IsCancelled": False,
-                }
+        components = [
+            parts.Component(
+                _product_json(component, brand, line, None),
+                units,
+                (line.unit_price * units / total_units / units).quantize(parts.CENT),
+                (full_price * units / total_units / units).quantize(parts.CENT),
             )
+            for component, brand, units in line.components
+        ]
+        items.extend(parts.kit_components(kit, components, with_details=False))
     buyer = order.buyer or {}
     address = order.shipping_address or {}
     name = " ".join(str(buyer.get(k) or "") for k in ("first_name", "last_name")).strip() or buyer.get("nickname")
@@ -295,48 +257,42 @@ def order_detail(
         "Phone": address.get("receiver_phone") or buyer.get("phone"),
     }
     buyer_id = buyer.get("id")
-    data = {
-        **orders.order_parties(account, marketplace),
-        "Items": items,
-        "Payments": [payment_json(p, order) for p in order.payments],
-        "Adjustments": [],
-        "Shipping": {
-            "Cost": Decimal(0),
-            "ReceiverCost": Decimal(0),
-            "SenderCost": Decimal(0),
-            "CourierInfo": None,
-            "Pickup": None,
-            "ReceiverAddress": wire_address,
-            "Receiver": {"Name": address.get("receiver_name") or name, "Phone": wire_address["Phone"]},
-            "EstimatedDeliveryDate": None,
-            "DateCreated": order.date_created,
-        },
-        "Buyer": {
-            "Code": buyer_id if isinstance(buyer_id, int) and not isinstance(buyer_id, bool) else None,
-            "Owncode": None,
-            "Name": name,
-            "Phone": buyer.get("phone"),
-            "Email": buyer.get("email"),
-            "DocType": buyer.get("doc_type"),
-            "DocNumber": buyer.get("doc_number"),
-            "Nickname": buyer.get("nickname"),
-            "Address": wire_address,
-            "BillingInfo": {
-                "DocType": buyer.get("doc_type"),
-                "DocNumber": buyer.get("doc_number"),
-                "BusinessName": name,
-                "Address": wire_address,
-            },
-        },
-        "Billing": {"SaleFee": (goods * fee_rate).quantize(Decimal("0.01")), "Invoice": None},
-        "ActiveClaims": claims_json(order),
-        "ExternalJson": {
+    data = parts.order_document(
+        parts.order_parties(account, marketplace),
+        items=items,
+        payments=[payment_json(p, order) for p in order.payments],
+        shipping=parts.shipping(
+            cost=Decimal(0),
+            receiver_cost=Decimal(0),
+            sender_cost=Decimal(0),
+            receiver_address=wire_address,
+            receiver=parts.receiver(address.get("receiver_name") or name, wire_address["Phone"]),
+            date_created=order.date_created,
+        ),
+        buyer=parts.buyer(
+            code=buyer_id if isinstance(buyer_id, int) and not isinstance(buyer_id, bool) else None,
+            name=name,
+            phone=buyer.get("phone"),
+            email=buyer.get("email"),
+            doc_type=buyer.get("doc_type"),
+            doc_number=buyer.get("doc_number"),
+            nickname=buyer.get("nickname"),
+            address=wire_address,
+            billing=parts.billing_info(
+                doc_type=buyer.get("doc_type"),
+                doc_number=buyer.get("doc_number"),
+                business_name=name,
+                address=wire_address,
+            ),
+        ),
+        billing=parts.billing(parts.sale_fee(goods, fee_rate), invoice=None),
+        claims=claims_json(order),
+        external={
             "id": order.external_order_id,
             "status": order.status,
             "pack_id": order.pack_id,
             "shipping": {"id": order.external_shipping_id, "logistic_type": order.logistic_type},
             "tags": ["fraud_risk_detected"] if order.fraud else [],
         },
-        "Notes": "",
-    }
+    )
     return OrderDetail.model_validate(data)
