@@ -20,6 +20,7 @@ from alephee.accounts.models import (
     AccountMarketplace,
     ApiKey,
     ApiKeyAccount,
+    AuditEntry,
     PriceList,
     Store,
     StoreExternalId,
@@ -428,8 +429,6 @@ def list_audit(
 ) -> list[Any]:
     """The most recent audit entries of an account and/or a key (at least one), newest first;
     ``security_only``: only security events."""
-    from alephee.accounts.models import AuditEntry
-
     if account_id is None and key_id is None:
         raise AuditNeedsAccountOrKey
     stmt = select(AuditEntry)

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from alephee.http.wire import WireModel
+from alephee.http.body import raw_property
+from alephee.http.errors import describe_validation_errors
+from alephee.http.wire import WireModel, read_input
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -171,12 +173,6 @@ def validate_element(
 
     A non-object or invalid element gets its error recorded and ``None``: batch services skip it and go on.
     """
-    from pydantic import ValidationError
-
-    from alephee.http.body import raw_property
-    from alephee.http.errors import describe_validation_errors
-    from alephee.http.wire import read_input
-
     key = raw_property(raw, key_name)
     outcome = result.item(number, key)
     if not isinstance(raw, dict):
