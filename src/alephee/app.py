@@ -23,6 +23,7 @@ from alephee import __version__
 from alephee.accounts.audit import write_audit
 from alephee.accounts.auth import require_key
 from alephee.accounts.routes import router as accounts
+from alephee.channels.mercadolibre.routes import install as install_mercadolibre
 from alephee.config import Settings
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
@@ -113,6 +114,8 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     # The B2B portal (HTML at /b2b): outside /v2, not in the OpenAPI document nor in the rate-limit table.
     install_portal(app)
+    # The Mercado Libre OAuth callback (HTML, no API key) and, when enabled, its local stand-in.
+    install_mercadolibre(app, settings)
     _install_docs(app)
     _install_health(app)
     app.add_middleware(CanonicalPaths, templates=_api_paths())

@@ -196,6 +196,21 @@ class Settings(BaseSettings):
     # secret_key_file (mode 0600), with a warning; production sets the variable.
     secret_key: SecretStr | None = None
     secret_key_file: str = "./var/secret.key"
+    # Where browsers and marketplaces reach this hub (behind a proxy: its public https URL); OAuth redirect URLs
+    # are built from it (docs/channels.md).
+    public_url: str = "http://127.0.0.1:8000"
+    # Mercado Libre connector (docs/channels.md): API base, authorization host (unset: the site's own, e.g.
+    # https://auth.mercadolibre.com.ar for MLA), the application's credentials, whether the authorization request
+    # carries a PKCE challenge (only when PKCE is enabled on the application), seconds an authorization link stays
+    # valid, seconds per call, and whether this process serves the local stand-in at /_standin/mercadolibre.
+    mercadolibre_api_url: str = "https://api.mercadolibre.com"
+    mercadolibre_auth_url: str | None = None
+    mercadolibre_client_id: str | None = None
+    mercadolibre_client_secret: SecretStr | None = None
+    mercadolibre_pkce: bool = False
+    mercadolibre_timeout_seconds: float = Field(default=10.0, gt=0)
+    mercadolibre_standin: bool = False
+    channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
 
     @cached_property
     def tz(self) -> ZoneInfo:

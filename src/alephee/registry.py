@@ -2,6 +2,7 @@
 and the outbox worker with every sender (``build_worker``, for ``create_app(with_worker=True)`` and the CLI)."""
 
 from alephee.accounts import models as _accounts  # noqa: F401
+from alephee.channels import models as _channels  # noqa: F401
 from alephee.config import Settings
 from alephee.db import Base, Database
 from alephee.listings import models as _listings  # noqa: F401

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from alephee.cli import accounts, catalog, db, demo, serve, webhooks, worker
+from alephee.cli import accounts, catalog, channels, db, demo, serve, webhooks, worker
 from alephee.errors import DomainError
 
 app = typer.Typer(help="Alephee-compatible marketplace-integration hub.", no_args_is_help=True, add_completion=False)
@@ -35,6 +35,7 @@ app.command()(worker.worker)
 app.add_typer(catalog.catalog_app, name="catalog")
 app.add_typer(webhooks.webhook_app, name="webhook")
 app.add_typer(webhooks.notifications_app, name="notifications")
+app.add_typer(channels.channel_app, name="channel")
 
 
 def main() -> None:

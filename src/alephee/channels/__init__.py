@@ -1,0 +1,1 @@
+"""Connectors to real marketplaces: one package per connector (``mercadolibre/``), plus the tables they share."""

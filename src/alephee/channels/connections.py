@@ -1,0 +1,172 @@
+"""Channel connections of the accounts: which marketplace link may be connected, the single-use OAuth
+``state`` values, the status list and the disconnection (plain functions over a session; they only flush)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from alephee.accounts.models import Account, AccountMarketplace
+from alephee.channels.models import CONNECTED, DISCONNECTED, ChannelConnection, ChannelOAuthState
+from alephee.errors import InvalidInput, NotFound
+from alephee.http.wire import format_utc
+from alephee.marketplaces.models import Marketplace
+
+
+class UnknownAccount(NotFound):
+    """The account does not exist."""
+
+    message = "Account not found"
+
+
+class UnknownMarketplace(NotFound):
+    """The marketplace is not in the catalogue."""
+
+    message = "Marketplace not found"
+
+
+class WrongConnector(InvalidInput):
+    """The marketplace is served by another connector than the one asked for."""
+
+    message = "The marketplace is not served by this connector"
+
+
+class AccountNotLinked(InvalidInput):
+    """The account has not added the marketplace (``alephee marketplace add``)."""
+
+    message = "The account is not linked to the marketplace"
+
+
+class ConnectionNotFound(NotFound):
+    """The account has no connection to the marketplace."""
+
+    message = "The account has no connection to the marketplace"
+
+
+class InvalidState(InvalidInput):
+    """The callback's ``state`` is unknown, expired or already used: nothing is connected."""
+
+    message = "This authorization link is unknown, expired or already used; start again with alephee channel connect"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An account's marketplace that a connector may connect."""
+
+    account_id: int
+    marketplace_id: int
+    connector: str
+    site_id: str | None
+
+
+def check_target(session: Session, account_id: int, marketplace_id: int, connector: str) -> Target:
+    """The account and marketplace, refused unless both exist, the marketplace is served by ``connector`` and the
+    account is linked to it."""
+    if session.get(Account, account_id) is None:
+        raise UnknownAccount(f"Account {account_id} not found")
+    marketplace = session.get(Marketplace, marketplace_id)
+    if marketplace is None:
+        raise UnknownMarketplace(f"Marketplace {marketplace_id} not found")
+    if marketplace.connector != connector:
+        raise WrongConnector(
+            f"Marketplace {marketplace_id} ({marketplace.name}) is served by the connector "
+            f"'{marketplace.connector}', not '{connector}'"
+        )
+    if session.get(AccountMarketplace, (account_id, marketplace_id)) is None:
+        raise AccountNotLinked(
+            f"Account {account_id} is not linked to marketplace {marketplace_id}; "
+            f"link it first with: alephee marketplace add --account {account_id} --marketplace {marketplace_id}"
+        )
+    return Target(account_id, marketplace_id, connector, marketplace.site_id)
+
+
+def new_state(session: Session, target: Target, *, now: datetime, ttl_seconds: int, code_verifier: str | None) -> str:
+    """Record a fresh random ``state`` for one authorization attempt and return it."""
+    state = secrets.token_urlsafe(32)
+    session.add(
+        ChannelOAuthState(
+            state=state,
+            account_id=target.account_id,
+            marketplace_id=target.marketplace_id,
+            connector=target.connector,
+            code_verifier=code_verifier,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
+    session.flush()
+    return state
+
+
+def consume_state(session: Session, state: str, connector: str, *, now: datetime) -> ChannelOAuthState:
+    """Mark ``state`` used (one conditional UPDATE, so two callbacks racing with it cannot both pass) and return
+    it; ``InvalidState`` when it is unknown, of another connector, expired or already used."""
+    if not state or len(state) > 64:
+        raise InvalidState()
+    claimed = session.execute(
+        update(ChannelOAuthState)
+        .where(
+            ChannelOAuthState.state == state,
+            ChannelOAuthState.connector == connector,
+            ChannelOAuthState.used_at.is_(None),
+            ChannelOAuthState.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidState()
+    row = session.get(ChannelOAuthState, state, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def connection_of(session: Session, account_id: int, marketplace_id: int, *, lock: bool = False) -> ChannelConnection:
+    """The account's connection to the marketplace (row-locked on PostgreSQL with ``lock``)."""
+    query = select(ChannelConnection).where(
+        ChannelConnection.account_id == account_id, ChannelConnection.marketplace_id == marketplace_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = session.scalars(query).one_or_none()
+    if row is None:
+        raise ConnectionNotFound(f"Account {account_id} has no connection to marketplace {marketplace_id}")
+    return row
+
+
+def disconnect(session: Session, account_id: int, marketplace_id: int, *, now: datetime, reason: str | None) -> None:
+    """Forget the connection's tokens and mark it disconnected (``reason`` shown as its last error)."""
+    row = connection_of(session, account_id, marketplace_id, lock=True)
+    row.access_token = None
+    row.refresh_token = None
+    row.token_expires_at = None
+    row.status = DISCONNECTED
+    row.last_error = reason
+    row.updated_at = now
+    session.flush()
+
+
+def status(session: Session, account_id: int | None = None) -> list[dict[str, Any]]:
+    """Every connection (of one account when given), in a stable order, as the CLI prints it."""
+    query = select(ChannelConnection).order_by(ChannelConnection.account_id, ChannelConnection.marketplace_id)
+    if account_id is not None:
+        query = query.where(ChannelConnection.account_id == account_id)
+    return [
+        {
+            "AccountId": row.account_id,
+            "MarketplaceId": row.marketplace_id,
+            "Connector": row.connector,
+            "Connected": row.status == CONNECTED and row.refresh_token is not None,
+            "SellerId": row.seller_id,
+            "Nickname": row.nickname,
+            "TokenExpiresAt": format_utc(row.token_expires_at) if row.token_expires_at else None,
+            "LastSyncAt": format_utc(row.last_sync_at) if row.last_sync_at else None,
+            "LastError": row.last_error,
+        }
+        for row in session.scalars(query)
+    ]

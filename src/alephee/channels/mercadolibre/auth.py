@@ -1,0 +1,236 @@
+"""The OAuth link of a Mercado Libre seller: the authorization URL, the code exchange that stores the tokens and
+the seller's identity, and the token refresh (serialised per connection, the new refresh token persisted first).
+
+Refresh tokens are single-use and only the newest one is valid, so two processes refreshing the same connection
+at once would lose it: the refresh holds the connection's row lock (``SELECT ... FOR UPDATE`` on PostgreSQL,
+the database write lock on SQLite) across the one token call, re-reads the row under the lock (another process
+may have refreshed meanwhile) and commits the new pair before the access token is used. ``invalid_grant`` means
+the grant is gone: the connection is marked disconnected with the reason, and the seller must authorize again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from alephee.channels import connections
+from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.clock import utcnow
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.errors import Conflict, PreconditionFailed
+from alephee.webhooks.crypto import decrypt_secret, encrypt_secret
+
+CONNECTOR = "mercadolibre"
+CALLBACK_PATH = "/channels/mercadolibre/callback"
+# Authorization host of each site (CF: Mercado Libre OAuth, authorization redirect).
+AUTH_HOSTS: dict[str, str] = {
+    "MLA": "https://auth.mercadolibre.com.ar",
+    "MLB": "https://auth.mercadolivre.com.br",
+    "MLM": "https://auth.mercadolibre.com.mx",
+    "MLC": "https://auth.mercadolibre.cl",
+    "MCO": "https://auth.mercadolibre.com.co",
+    "MLU": "https://auth.mercadolibre.com.uy",
+}
+# An access token this close to its expiry is refreshed before use.
+REFRESH_MARGIN = timedelta(minutes=5)
+
+
+class NotConfigured(PreconditionFailed):
+    """The Mercado Libre application's credentials are not configured."""
+
+    message = (
+        "The Mercado Libre application is not configured: set ALEPHEE_MERCADOLIBRE_CLIENT_ID and "
+        "ALEPHEE_MERCADOLIBRE_CLIENT_SECRET (docs/channels.md)"
+    )
+
+
+class UnknownSite(PreconditionFailed):
+    """The marketplace's site has no known authorization host."""
+
+    message = "The marketplace's site has no known Mercado Libre authorization host; set ALEPHEE_MERCADOLIBRE_AUTH_URL"
+
+
+class Disconnected(Conflict):
+    """The connection has no usable grant any more (revoked, expired or lost): the seller must authorize again."""
+
+    message = "The Mercado Libre connection is disconnected; connect it again with alephee channel connect"
+
+
+class ExchangeFailed(Conflict):
+    """Mercado Libre refused the authorization code or could not be reached."""
+
+    message = "Mercado Libre refused the authorization"
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """What a completed authorization linked."""
+
+    account_id: int
+    marketplace_id: int
+    seller_id: int
+    nickname: str
+
+
+def credentials(settings: Settings) -> tuple[str, str]:
+    """The application's client id and secret; ``NotConfigured`` when either is unset."""
+    secret = settings.mercadolibre_client_secret
+    if not settings.mercadolibre_client_id or secret is None or not secret.get_secret_value():
+        raise NotConfigured()
+    return settings.mercadolibre_client_id, secret.get_secret_value()
+
+
+def redirect_uri(settings: Settings) -> str:
+    """The callback URL; it must equal, character for character, the Redirect URI set on the application."""
+    return settings.public_url.rstrip("/") + CALLBACK_PATH
+
+
+def auth_host(settings: Settings, site_id: str | None) -> str:
+    """Where the seller authorizes: ``mercadolibre_auth_url`` when set, else the site's own host."""
+    if settings.mercadolibre_auth_url:
+        return settings.mercadolibre_auth_url.rstrip("/")
+    host = AUTH_HOSTS.get((site_id or "").upper())
+    if host is None:
+        raise UnknownSite(f"Site {site_id!r} has no known Mercado Libre authorization host")
+    return host
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 challenge of a PKCE verifier (RFC 7636)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def authorization_url(settings: Settings, site_id: str | None, state: str, *, code_verifier: str | None = None) -> str:
+    """``{auth host}/authorization?response_type=code&client_id=..&redirect_uri=..&state=..`` (plus the PKCE
+    challenge when a verifier is given)."""
+    client_id, _secret = credentials(settings)
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri(settings),
+        "state": state,
+    }
+    if code_verifier is not None:
+        params |= {"code_challenge": pkce_challenge(code_verifier), "code_challenge_method": "S256"}
+    return f"{auth_host(settings, site_id)}/authorization?{urlencode(params)}"
+
+
+def start(session: Session, settings: Settings, account_id: int, marketplace_id: int) -> str:
+    """Check the account's marketplace, record a fresh ``state`` and return the URL the seller opens."""
+    target = connections.check_target(session, account_id, marketplace_id, CONNECTOR)
+    credentials(settings)  # refuse before recording anything
+    auth_host(settings, target.site_id)
+    verifier = secrets.token_urlsafe(64) if settings.mercadolibre_pkce else None
+    state = connections.new_state(
+        session,
+        target,
+        now=utcnow(),
+        ttl_seconds=settings.channel_oauth_state_ttl_seconds,
+        code_verifier=verifier,
+    )
+    return authorization_url(settings, target.site_id, state, code_verifier=verifier)
+
+
+def complete(db: Database, settings: Settings, code: str, state: str, client: MercadoLibreClient) -> Connected:
+    """The callback: consume ``state`` (its own transaction, so it is spent even when the exchange fails),
+    exchange ``code`` and read ``/users/me`` outside any transaction, then store the connection."""
+    client_id, client_secret = credentials(settings)
+    with db.writing() as session:
+        attempt = connections.consume_state(session, state, CONNECTOR, now=utcnow())
+        account_id, marketplace_id, verifier = attempt.account_id, attempt.marketplace_id, attempt.code_verifier
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "code": code,
+        "redirect_uri": redirect_uri(settings),
+    }
+    if verifier:
+        form["code_verifier"] = verifier
+    try:
+        grant = client.token(form)
+        seller = client.users_me(grant.access_token)
+    except MercadoLibreError as exc:
+        raise ExchangeFailed(
+            f"Mercado Libre refused the authorization: {exc.error} {exc.description}".strip()
+        ) from None
+    now = utcnow()
+    with db.writing() as session:
+        row = session.query(ChannelConnection).filter_by(account_id=account_id, marketplace_id=marketplace_id).first()
+        if row is None:
+            row = ChannelConnection(account_id=account_id, marketplace_id=marketplace_id, created_at=now)
+            session.add(row)
+        row.connector = CONNECTOR
+        row.seller_id = seller.id
+        row.nickname = seller.nickname
+        row.site_id = seller.site_id
+        row.access_token = encrypt_secret(settings, grant.access_token)
+        row.refresh_token = encrypt_secret(settings, grant.refresh_token)
+        row.token_expires_at = now + timedelta(seconds=grant.expires_in)
+        row.status = CONNECTED
+        row.last_error = None
+        row.updated_at = now
+        session.flush()
+    return Connected(account_id, marketplace_id, seller.id, seller.nickname)
+
+
+def refresh(
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    marketplace_id: int,
+    client: MercadoLibreClient,
+    *,
+    force: bool = False,
+) -> str:
+    """A fresh access token for the connection: refreshed under the row lock when it is (nearly) expired, or
+    always with ``force``. ``Disconnected`` when the grant is gone (the connection then says why)."""
+    client_id, client_secret = credentials(settings)
+    lost: str | None = None
+    with db.writing() as session:
+        row = connections.connection_of(session, account_id, marketplace_id, lock=True)
+        if row.status != CONNECTED or row.refresh_token is None:
+            raise Disconnected()
+        now = utcnow()
+        if not force and row.access_token and row.token_expires_at and row.token_expires_at - REFRESH_MARGIN > now:
+            return decrypt_secret(settings, row.access_token)
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": decrypt_secret(settings, row.refresh_token),
+        }
+        try:
+            grant = client.token(form)
+        except MercadoLibreError as exc:
+            if exc.transient or exc.error not in ("invalid_grant", "unauthorized_client"):
+                raise
+            lost = f"{exc.error}: {exc.description}".rstrip(": ")
+            connections.disconnect(session, account_id, marketplace_id, now=utcnow(), reason=lost)
+        else:
+            now = utcnow()
+            row.access_token = encrypt_secret(settings, grant.access_token)
+            row.refresh_token = encrypt_secret(settings, grant.refresh_token)
+            row.token_expires_at = now + timedelta(seconds=grant.expires_in)
+            row.last_error = None
+            row.updated_at = now
+            session.flush()
+            return grant.access_token
+    # Outside the block: the disconnection above is committed before the caller hears of it.
+    raise Disconnected(f"The Mercado Libre connection is disconnected ({lost}); connect it again")
+
+
+def access_token(
+    db: Database, settings: Settings, account_id: int, marketplace_id: int, client: MercadoLibreClient
+) -> str:
+    """The connection's access token, refreshed first when it is (nearly) expired."""
+    return refresh(db, settings, account_id, marketplace_id, client)

@@ -1,0 +1,56 @@
+"""Tables of the channel connectors: the link of an account to a marketplace seller (tokens encrypted at rest)
+and the pending OAuth authorization attempts (single-use, expiring ``state`` values)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from alephee.clock import utcnow
+from alephee.db import Base, UtcDateTime
+
+CONNECTED = "connected"
+DISCONNECTED = "disconnected"
+
+
+class ChannelConnection(Base):
+    """One account's link to its seller on one marketplace. ``access_token`` and ``refresh_token`` hold
+    ``enc:v1:...`` ciphertext (webhooks/crypto.py keyring); a disconnected link has neither."""
+
+    __tablename__ = "channel_connections"
+    __table_args__ = (UniqueConstraint("account_id", "marketplace_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    marketplace_id: Mapped[int] = mapped_column(ForeignKey("marketplaces.id"))
+    connector: Mapped[str] = mapped_column(String(30))
+    seller_id: Mapped[int | None] = mapped_column(BigInteger)
+    nickname: Mapped[str | None] = mapped_column(String(120))
+    site_id: Mapped[str | None] = mapped_column(String(8))
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=CONNECTED)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ChannelOAuthState(Base):
+    """One authorization attempt: the random ``state`` sent to the marketplace and checked on the callback
+    (the marketplace echoes it but never validates it). Used once, and only before ``expires_at``."""
+
+    __tablename__ = "channel_oauth_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    marketplace_id: Mapped[int] = mapped_column(ForeignKey("marketplaces.id"))
+    connector: Mapped[str] = mapped_column(String(30))
+    # PKCE (RFC 7636) verifier, when the authorization request carried a challenge.
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

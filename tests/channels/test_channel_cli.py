@@ -1,0 +1,96 @@
+"""``alephee channel``: connect prints the authorization URL, status lists, disconnect forgets the tokens; a
+marketplace of another connector or one the account is not linked to is refused with a clear message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.clock import utcnow
+from alephee.http.context import AppContext
+from alephee.webhooks.crypto import encrypt_secret
+
+
+@pytest.fixture(autouse=True)
+def _application(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALEPHEE_MERCADOLIBRE_CLIENT_ID", "1620218256833906")
+    monkeypatch.setenv("ALEPHEE_MERCADOLIBRE_CLIENT_SECRET", "s3cret")
+    monkeypatch.setenv("ALEPHEE_PUBLIC_URL", "https://hub.example")
+    monkeypatch.setenv("ALEPHEE_SECRET_KEY", Fernet.generate_key().decode())
+
+
+def test_connect_prints_the_authorization_url(cli: Callable[..., Any], make_tenant: Callable[..., Any]) -> None:
+    tenant = make_tenant(marketplaces=(2,))
+    out = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "2")
+    url = urlsplit(out["AuthorizationUrl"])
+    assert (url.scheme, url.netloc, url.path) == ("https", "auth.mercadolivre.com.br", "/authorization")
+    query = parse_qs(url.query)
+    assert query["redirect_uri"] == ["https://hub.example/channels/mercadolibre/callback"]
+    assert query["client_id"] == ["1620218256833906"] and len(query["state"][0]) >= 32
+
+
+def test_connect_refusals(cli: Callable[..., Any], make_tenant: Callable[..., Any]) -> None:
+    tenant = make_tenant(marketplaces=(20,))
+    other = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "20", ok=False)
+    assert "connector 'amazon', not 'mercadolibre'" in json.loads(other.stderr)["Message"]
+    unlinked = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "1", ok=False)
+    assert "is not linked to marketplace 1" in json.loads(unlinked.stderr)["Message"]
+
+
+def test_connect_refused_without_credentials(
+    cli: Callable[..., Any], make_tenant: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ALEPHEE_MERCADOLIBRE_CLIENT_SECRET")
+    tenant = make_tenant(marketplaces=(1,))
+    result = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "1", ok=False)
+    assert "ALEPHEE_MERCADOLIBRE_CLIENT_SECRET" in json.loads(result.stderr)["Message"]
+
+
+def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_tenant: Callable[..., Any]) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    assert cli("channel", "status", "--account", str(tenant.account_id)) == []
+    with ctx.db.writing() as session:
+        now = utcnow()
+        session.add(
+            ChannelConnection(
+                account_id=tenant.account_id,
+                marketplace_id=1,
+                connector="mercadolibre",
+                seller_id=8035443,
+                nickname="SELLER",
+                site_id="MLA",
+                access_token=encrypt_secret(ctx.settings, "APP_USR-1"),
+                refresh_token=encrypt_secret(ctx.settings, "TG-1"),
+                token_expires_at=now,
+                status=CONNECTED,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    [row] = cli("channel", "status", "--account", str(tenant.account_id))
+    assert set(row) == {
+        "AccountId",
+        "MarketplaceId",
+        "Connector",
+        "Connected",
+        "SellerId",
+        "Nickname",
+        "TokenExpiresAt",
+        "LastSyncAt",
+        "LastError",
+    }
+    assert (row["Connected"], row["SellerId"], row["Nickname"]) == (True, 8035443, "SELLER")
+    gone = cli("channel", "disconnect", "--account", str(tenant.account_id), "--marketplace", "1")
+    assert (gone["Connected"], gone["SellerId"], gone["TokenExpiresAt"]) == (False, 8035443, None)
+    with ctx.db.reading() as session:
+        stored = session.scalars(
+            select(ChannelConnection).where(ChannelConnection.account_id == tenant.account_id)
+        ).one()
+        assert stored.access_token is None and stored.refresh_token is None

@@ -1,0 +1,179 @@
+"""Linking a Mercado Libre seller end to end against the local stand-in served by the hub itself: connect,
+authorize, callback, status; encrypted tokens; spent or expired states; refresh-token rotation and loss."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from alephee import clock
+from alephee.app import create_app
+from alephee.channels import connections
+from alephee.channels.mercadolibre import auth
+from alephee.channels.mercadolibre.client import MercadoLibreClient
+from alephee.channels.mercadolibre.standin import INVALID_GRANT, MercadoLibreStandIn
+from alephee.channels.models import ChannelConnection
+from alephee.config import Settings
+from alephee.http.context import AppContext
+from alephee.http.ratelimit import RateLimiter
+from alephee.webhooks.crypto import decrypt_secret, encrypt_secret
+from tests.fixtures.database import make_settings
+
+HUB = "http://hub.example"
+STANDIN = f"{HUB}/_standin/mercadolibre"
+AUTHORIZE_LINK = re.compile(r'id="authorize" href="([^"]+)"')
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    browser: TestClient
+    connector: MercadoLibreClient
+    standin: MercadoLibreStandIn
+    http: TestClient
+
+
+@pytest.fixture
+def hub(ctx: AppContext) -> Iterator[Hub]:
+    settings = make_settings(
+        ctx.settings.database_url,
+        public_url=HUB,
+        mercadolibre_api_url=STANDIN,
+        mercadolibre_auth_url=STANDIN,
+        mercadolibre_client_id="5387223166827464",
+        mercadolibre_client_secret="s3cret",
+        mercadolibre_standin=True,
+        secret_key=Fernet.generate_key().decode(),
+    )
+    app = create_app(context=AppContext(settings=settings, db=ctx.db, limiter=RateLimiter(settings)))
+    # The connector reaches the stand-in through its own client on the same application (no socket).
+    http = TestClient(app, base_url=HUB)
+    app.state.mercadolibre_http = http
+    with TestClient(app, base_url=HUB, raise_server_exceptions=False) as browser:
+        yield Hub(settings, browser, MercadoLibreClient(settings, http), app.state.mercadolibre_standin, http)
+    http.close()
+
+
+def authorize(hub: Hub, ctx: AppContext, account_id: int, marketplace_id: int = 1) -> str:
+    """Start a connection and press Authorize on the stand-in's page; the callback URL it redirects to."""
+    with ctx.db.writing() as session:
+        url = auth.start(session, hub.settings, account_id, marketplace_id)
+    page = hub.browser.get(url)
+    assert page.status_code == 200, page.text
+    match = AUTHORIZE_LINK.search(page.text)
+    assert match is not None, page.text
+    approved = hub.browser.get(urljoin(url, html.unescape(match.group(1))), follow_redirects=False)
+    assert approved.status_code == 302
+    location = approved.headers["location"]
+    assert location.startswith(f"{HUB}/channels/mercadolibre/callback?code=TG-")
+    return location
+
+
+def row_of(ctx: AppContext, account_id: int) -> ChannelConnection | None:
+    with ctx.db.reading() as session:
+        return session.scalars(select(ChannelConnection).where(ChannelConnection.account_id == account_id)).first()
+
+
+def status_of(ctx: AppContext, account_id: int) -> list[dict[str, Any]]:
+    with ctx.db.reading() as session:
+        return connections.status(session, account_id)
+
+
+def test_connect_authorize_callback_status(hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    callback = authorize(hub, ctx, tenant.account_id)
+    page = hub.browser.get(callback)
+    assert page.status_code == 200, page.text
+    assert "TESTSELLER" in page.text and "241461054" in page.text and f"<b>{tenant.account_id}</b>" in page.text
+
+    [status] = status_of(ctx, tenant.account_id)
+    assert status["Connected"] is True
+    assert (status["SellerId"], status["Nickname"], status["Connector"]) == (241461054, "TESTSELLER", "mercadolibre")
+    expires = datetime.strptime(status["TokenExpiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert expires > clock.utcnow() + timedelta(hours=5)
+    assert status["LastError"] is None and status["LastSyncAt"] is None
+
+    # Tokens are stored encrypted: the raw columns are ciphertext that decrypts to what the stand-in issued.
+    row = row_of(ctx, tenant.account_id)
+    assert row is not None and row.access_token and row.refresh_token
+    assert row.access_token.startswith("enc:v1:") and row.refresh_token.startswith("enc:v1:")
+    access = decrypt_secret(hub.settings, row.access_token)
+    assert access.startswith("APP_USR-") and access not in row.access_token
+    assert decrypt_secret(hub.settings, row.refresh_token).startswith("TG-")
+
+    # The same callback again: the state is spent, nothing changes.
+    again = hub.browser.get(callback)
+    assert again.status_code == 400 and "already used" in again.text
+    assert row_of(ctx, tenant.account_id).access_token == row.access_token  # type: ignore[union-attr]
+
+
+def test_expired_or_forged_state_connects_nothing(hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    callback = authorize(hub, ctx, tenant.account_id)
+    forged = re.sub(r"state=[^&]+", "state=forged", callback)
+    assert hub.browser.get(forged).status_code == 400
+    clock.advance(timedelta(seconds=hub.settings.channel_oauth_state_ttl_seconds + 1))
+    late = hub.browser.get(callback)
+    assert late.status_code == 400 and "expired" in late.text
+    assert row_of(ctx, tenant.account_id) is None
+    assert hub.standin.token_calls == 0  # refused before any call to Mercado Libre
+
+
+def test_refresh_rotates_and_a_stale_refresh_token_disconnects(
+    hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]
+) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    assert hub.browser.get(authorize(hub, ctx, tenant.account_id)).status_code == 200
+    first = row_of(ctx, tenant.account_id)
+    assert first is not None and first.refresh_token
+    old_refresh = decrypt_secret(hub.settings, first.refresh_token)
+
+    # Not near expiry: the stored access token is used as it is, no call.
+    calls = hub.standin.token_calls
+    token = auth.access_token(ctx.db, hub.settings, tenant.account_id, 1, hub.connector)
+    assert token == decrypt_secret(hub.settings, first.access_token or "") and hub.standin.token_calls == calls
+
+    # Near expiry: refreshed, and the new refresh token is the one stored.
+    clock.advance(timedelta(hours=6))
+    fresh = auth.access_token(ctx.db, hub.settings, tenant.account_id, 1, hub.connector)
+    second = row_of(ctx, tenant.account_id)
+    assert second is not None and second.refresh_token
+    new_refresh = decrypt_secret(hub.settings, second.refresh_token)
+    assert fresh != token and new_refresh != old_refresh
+    assert second.token_expires_at is not None and second.token_expires_at > clock.utcnow() + timedelta(hours=5)
+
+    # Only the newest refresh token is valid (the stand-in answers the documented body).
+    stale = hub.http.post(
+        f"{STANDIN}/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": "5387223166827464",
+            "client_secret": "s3cret",
+            "refresh_token": old_refresh,
+        },
+        headers={"accept": "application/json"},
+    )
+    assert (stale.status_code, stale.json()) == (400, INVALID_GRANT)
+
+    # A connection left holding a spent refresh token loses its grant: disconnected, with the reason.
+    with ctx.db.writing() as session:
+        row = connections.connection_of(session, tenant.account_id, 1)
+        row.refresh_token = encrypt_secret(hub.settings, old_refresh)
+    with pytest.raises(auth.Disconnected, match="invalid_grant"):
+        auth.refresh(ctx.db, hub.settings, tenant.account_id, 1, hub.connector, force=True)
+    [status] = status_of(ctx, tenant.account_id)
+    assert status["Connected"] is False and "invalid_grant" in status["LastError"]
+    lost = row_of(ctx, tenant.account_id)
+    assert lost is not None and lost.access_token is None and lost.refresh_token is None
+    with pytest.raises(auth.Disconnected):
+        auth.access_token(ctx.db, hub.settings, tenant.account_id, 1, hub.connector)
