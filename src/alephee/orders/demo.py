@@ -4,6 +4,11 @@
 GET /v2/orders filter returns something, carts (complete and incomplete), kits with components, pending
 payments, cancelled orders (some after integration: the late-cancellation cycle), labels ready to print and
 attached invoices.
+
+One module on purpose, longer than the use-case modules: it is one seeded random generator (the catalogue it
+sells from, the mix of statuses and logistics, the documents it attaches) whose draws must stay in one order so
+a seed always gives the same orders; the pieces of the order document it shares with every other builder come
+from ``orders.detail_parts``.
 """
 
 from __future__ import annotations
