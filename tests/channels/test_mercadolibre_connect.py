@@ -177,3 +177,31 @@ def test_refresh_rotates_and_a_stale_refresh_token_disconnects(
     assert lost is not None and lost.access_token is None and lost.refresh_token is None
     with pytest.raises(auth.Disconnected):
         auth.access_token(ctx.db, hub.settings, tenant.account_id, 1, hub.connector)
+
+
+def test_two_authorizations_completing_at_once_keep_one_connection(
+    hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    first, second = authorize(hub, ctx, tenant.account_id), authorize(hub, ctx, tenant.account_id)
+    assert hub.browser.get(first).status_code == 200
+    stored = row_of(ctx, tenant.account_id)
+    # The second completes as if the first had not been stored yet when it looked: its insert meets the unique
+    # pair, and it stores its grant on the row the first one wrote.
+    real = auth.existing_connection
+    lookups: list[int] = []
+
+    def late_lookup(session: Any, account_id: int, marketplace_id: int) -> ChannelConnection | None:
+        lookups.append(account_id)
+        return None if len(lookups) == 1 else real(session, account_id, marketplace_id)
+
+    monkeypatch.setattr(auth, "existing_connection", late_lookup)
+    page = hub.browser.get(second)
+    assert page.status_code == 200, page.text
+    with ctx.db.reading() as session:
+        rows = session.scalars(select(ChannelConnection).where(ChannelConnection.account_id == tenant.account_id)).all()
+    assert len(lookups) == 2  # the insert met the pair, the retry found the row
+    assert len(rows) == 1 and stored is not None
+    assert rows[0].id == stored.id and rows[0].access_token != stored.access_token
+    [status] = status_of(ctx, tenant.account_id)
+    assert status["Connected"] is True

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError, SellerIdentity, TokenGrant
 from alephee.channels.models import CONNECTED, ChannelConnection
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -163,24 +164,49 @@ def complete(db: Database, settings: Settings, code: str, state: str, client: Me
         raise ExchangeFailed(
             f"Mercado Libre refused the authorization: {exc.error} {exc.description}".strip()
         ) from None
-    now = utcnow()
-    with db.writing() as session:
-        row = session.query(ChannelConnection).filter_by(account_id=account_id, marketplace_id=marketplace_id).first()
-        if row is None:
-            row = ChannelConnection(account_id=account_id, marketplace_id=marketplace_id, created_at=now)
-            session.add(row)
-        row.connector = CONNECTOR
-        row.seller_id = seller.id
-        row.nickname = seller.nickname
-        row.site_id = seller.site_id
-        row.access_token = encrypt_secret(settings, grant.access_token)
-        row.refresh_token = encrypt_secret(settings, grant.refresh_token)
-        row.token_expires_at = now + timedelta(seconds=grant.expires_in)
-        row.status = CONNECTED
-        row.last_error = None
-        row.updated_at = now
-        session.flush()
+    # Two authorizations of the same account and marketplace may complete at once: the one that inserts second
+    # meets the unique pair and stores its grant over the first one's row instead (the newest grant wins).
+    for attempt in (1, 2):
+        try:
+            with db.writing() as session:
+                _store(session, settings, account_id, marketplace_id, grant, seller)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     return Connected(account_id, marketplace_id, seller.id, seller.nickname)
+
+
+def existing_connection(session: Session, account_id: int, marketplace_id: int) -> ChannelConnection | None:
+    """The stored connection of the pair, if any."""
+    return session.query(ChannelConnection).filter_by(account_id=account_id, marketplace_id=marketplace_id).first()
+
+
+def _store(
+    session: Session,
+    settings: Settings,
+    account_id: int,
+    marketplace_id: int,
+    grant: TokenGrant,
+    seller: SellerIdentity,
+) -> None:
+    """Write the grant and the seller's identity on the pair's connection (created when absent), encrypted."""
+    now = utcnow()
+    row = existing_connection(session, account_id, marketplace_id)
+    if row is None:
+        row = ChannelConnection(account_id=account_id, marketplace_id=marketplace_id, created_at=now)
+        session.add(row)
+    row.connector = CONNECTOR
+    row.seller_id = seller.id
+    row.nickname = seller.nickname
+    row.site_id = seller.site_id
+    row.access_token = encrypt_secret(settings, grant.access_token)
+    row.refresh_token = encrypt_secret(settings, grant.refresh_token)
+    row.token_expires_at = now + timedelta(seconds=grant.expires_in)
+    row.status = CONNECTED
+    row.last_error = None
+    row.updated_at = now
+    session.flush()
 
 
 def refresh(
