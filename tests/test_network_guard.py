@@ -5,9 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from alephee.channels.mercadolibre.auth import AUTH_HOSTS
+from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.config import Settings
 
 
 @pytest.mark.parametrize("address", [("192.0.2.1", 80), ("8.8.8.8", 53), ("2001:db8::1", 443)])
@@ -37,3 +42,31 @@ def test_started_processes_are_guarded_too() -> None:
     code = "import socket; socket.create_connection(('192.0.2.1', 80), timeout=2)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode != 0 and "not loopback" in done.stderr
+
+
+def _causes(exc: BaseException | None) -> list[str]:
+    """The messages of an exception and everything it was raised from or while handling."""
+    seen: list[str] = []
+    while exc is not None and len(seen) < 20:
+        seen.append(str(exc))
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+@pytest.mark.parametrize("site", sorted(AUTH_HOSTS))
+def test_the_real_mercado_libre_hosts_are_out_of_reach(site: str) -> None:
+    """The hosts the connector defaults to (its API base and every site's authorization page) cannot be
+    resolved from the tests: a test that forgot to point the connector at the stand-in fails here."""
+    for url in (Settings.model_fields["mercadolibre_api_url"].default, AUTH_HOSTS[site]):
+        with pytest.raises(ConnectionRefusedError, match="not loopback"):
+            socket.getaddrinfo(urlsplit(url).hostname, 443)
+
+
+def test_the_connector_with_its_defaults_is_stopped_by_the_guard() -> None:
+    """The Mercado Libre client built from default settings (the real API) fails before any byte leaves."""
+    settings = Settings(database_url="sqlite://", mercadolibre_client_id="1", mercadolibre_client_secret="s")
+    assert urlsplit(settings.mercadolibre_api_url).hostname == "api.mercadolibre.com"
+    with MercadoLibreClient(settings) as client, pytest.raises(MercadoLibreError) as refused:
+        client.users_me("APP_USR-not-a-token")
+    assert refused.value.status == 0 and refused.value.transient
+    assert any("not loopback" in message for message in _causes(refused.value))
