@@ -188,14 +188,14 @@ def test_two_authorizations_completing_at_once_keep_one_connection(
     stored = row_of(ctx, tenant.account_id)
     # The second completes as if the first had not been stored yet when it looked: its insert meets the unique
     # pair, and it stores its grant on the row the first one wrote.
-    real = auth.existing_connection
+    real = connections.find_connection
     lookups: list[int] = []
 
-    def late_lookup(session: Any, account_id: int, marketplace_id: int) -> ChannelConnection | None:
+    def late_lookup(session: Any, account_id: int, marketplace_id: int, **kwargs: Any) -> ChannelConnection | None:
         lookups.append(account_id)
-        return None if len(lookups) == 1 else real(session, account_id, marketplace_id)
+        return None if len(lookups) == 1 else real(session, account_id, marketplace_id, **kwargs)
 
-    monkeypatch.setattr(auth, "existing_connection", late_lookup)
+    monkeypatch.setattr(connections, "find_connection", late_lookup)
     page = hub.browser.get(second)
     assert page.status_code == 200, page.text
     with ctx.db.reading() as session:

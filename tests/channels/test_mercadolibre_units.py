@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from alephee import clock
+from alephee.accounts.service import UnknownAccount, UnknownMarketplace
 from alephee.channels import connections
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreError, error_from
@@ -77,9 +78,9 @@ def test_target_checks(ctx: AppContext, make_tenant: Callable[..., Any]) -> None
             connections.check_target(session, tenant.account_id, 20, "mercadolibre")
         with pytest.raises(connections.AccountNotLinked, match="alephee marketplace add"):
             connections.check_target(session, tenant.account_id, 2, "mercadolibre")
-        with pytest.raises(connections.UnknownMarketplace):
+        with pytest.raises(UnknownMarketplace):
             connections.check_target(session, tenant.account_id, 99999, "mercadolibre")
-        with pytest.raises(connections.UnknownAccount):
+        with pytest.raises(UnknownAccount):
             connections.check_target(session, 99999, 1, "mercadolibre")
 
 

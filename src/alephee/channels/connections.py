@@ -11,23 +11,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alephee.accounts.models import Account, AccountMarketplace
+from alephee.accounts.models import AccountMarketplace
+from alephee.accounts.service import UnknownMarketplace, require_account_row
 from alephee.channels.models import CONNECTED, DISCONNECTED, ChannelConnection, ChannelOAuthState
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.wire import format_utc
 from alephee.marketplaces.models import Marketplace
-
-
-class UnknownAccount(NotFound):
-    """The account does not exist."""
-
-    message = "Account not found"
-
-
-class UnknownMarketplace(NotFound):
-    """The marketplace is not in the catalogue."""
-
-    message = "Marketplace not found"
 
 
 class WrongConnector(InvalidInput):
@@ -67,11 +56,10 @@ class Target:
 def check_target(session: Session, account_id: int, marketplace_id: int, connector: str) -> Target:
     """The account and marketplace, refused unless both exist, the marketplace is served by ``connector`` and the
     account is linked to it."""
-    if session.get(Account, account_id) is None:
-        raise UnknownAccount(f"Account {account_id} not found")
+    require_account_row(session, account_id)
     marketplace = session.get(Marketplace, marketplace_id)
     if marketplace is None:
-        raise UnknownMarketplace(f"Marketplace {marketplace_id} not found")
+        raise UnknownMarketplace(marketplace_id)
     if marketplace.connector != connector:
         raise WrongConnector(
             f"Marketplace {marketplace_id} ({marketplace.name}) is served by the connector "
@@ -126,14 +114,21 @@ def consume_state(session: Session, state: str, connector: str, *, now: datetime
     return row
 
 
-def connection_of(session: Session, account_id: int, marketplace_id: int, *, lock: bool = False) -> ChannelConnection:
-    """The account's connection to the marketplace (row-locked on PostgreSQL with ``lock``)."""
+def find_connection(
+    session: Session, account_id: int, marketplace_id: int, *, lock: bool = False
+) -> ChannelConnection | None:
+    """The account's connection to the marketplace, if any (row-locked on PostgreSQL with ``lock``)."""
     query = select(ChannelConnection).where(
         ChannelConnection.account_id == account_id, ChannelConnection.marketplace_id == marketplace_id
     )
     if lock:
         query = query.with_for_update()
-    row = session.scalars(query).one_or_none()
+    return session.scalars(query).one_or_none()
+
+
+def connection_of(session: Session, account_id: int, marketplace_id: int, *, lock: bool = False) -> ChannelConnection:
+    """The account's connection to the marketplace; ``ConnectionNotFound`` when it has none."""
+    row = find_connection(session, account_id, marketplace_id, lock=lock)
     if row is None:
         raise ConnectionNotFound(f"Account {account_id} has no connection to marketplace {marketplace_id}")
     return row

@@ -177,11 +177,6 @@ def complete(db: Database, settings: Settings, code: str, state: str, client: Me
     return Connected(account_id, marketplace_id, seller.id, seller.nickname)
 
 
-def existing_connection(session: Session, account_id: int, marketplace_id: int) -> ChannelConnection | None:
-    """The stored connection of the pair, if any."""
-    return session.query(ChannelConnection).filter_by(account_id=account_id, marketplace_id=marketplace_id).first()
-
-
 def _store(
     session: Session,
     settings: Settings,
@@ -192,7 +187,7 @@ def _store(
 ) -> None:
     """Write the grant and the seller's identity on the pair's connection (created when absent), encrypted."""
     now = utcnow()
-    row = existing_connection(session, account_id, marketplace_id)
+    row = connections.find_connection(session, account_id, marketplace_id)
     if row is None:
         row = ChannelConnection(account_id=account_id, marketplace_id=marketplace_id, created_at=now)
         session.add(row)
