@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -205,3 +207,35 @@ def test_two_authorizations_completing_at_once_keep_one_connection(
     assert rows[0].id == stored.id and rows[0].access_token != stored.access_token
     [status] = status_of(ctx, tenant.account_id)
     assert status["Connected"] is True
+
+
+def test_a_refresh_in_progress_elsewhere_is_waited_for_not_repeated(
+    hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]
+) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    assert hub.browser.get(authorize(hub, ctx, tenant.account_id)).status_code == 200
+    clock.advance(timedelta(hours=6))  # the access token is due for a refresh
+    # Another process took the lease and is talking to Mercado Libre: no transaction is open meanwhile.
+    with ctx.db.writing() as session:
+        row = connections.connection_of(session, tenant.account_id, 1)
+        row.refreshing_until = clock.utcnow() + timedelta(seconds=30)
+
+    def other_process_finishes() -> None:
+        time.sleep(0.3)
+        with ctx.db.writing() as session:
+            row = connections.connection_of(session, tenant.account_id, 1, lock=True)
+            row.access_token = encrypt_secret(hub.settings, "APP_USR-from-the-other-process")
+            row.token_expires_at = clock.utcnow() + timedelta(hours=6)
+            row.refreshing_until = None
+
+    calls = hub.standin.token_calls
+    other = threading.Thread(target=other_process_finishes)
+    other.start()
+    try:
+        token = auth.access_token(ctx.db, hub.settings, tenant.account_id, 1, hub.connector)
+    finally:
+        other.join()
+    assert token == "APP_USR-from-the-other-process"
+    assert hub.standin.token_calls == calls  # the single-use refresh token was not spent a second time
+    row = row_of(ctx, tenant.account_id)
+    assert row is not None and row.refreshing_until is None

@@ -32,6 +32,8 @@ class ChannelConnection(Base):
     access_token: Mapped[str | None] = mapped_column(Text)
     refresh_token: Mapped[str | None] = mapped_column(Text)
     token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set while one process refreshes the tokens (the lease; single-use refresh tokens must not be spent twice).
+    refreshing_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16), default=CONNECTED)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -2,9 +2,9 @@
 the seller's identity, and the token refresh (serialised per connection, the new refresh token persisted first).
 
 Refresh tokens are single-use and only the newest one is valid, so two processes refreshing the same connection
-at once would lose it: the refresh holds the connection's row lock (``SELECT ... FOR UPDATE`` on PostgreSQL,
-the database write lock on SQLite) across the one token call, re-reads the row under the lock (another process
-may have refreshed meanwhile) and commits the new pair before the access token is used. ``invalid_grant`` means
+at once would lose it: the refresh takes a lease on the connection (committed under the row lock), calls
+Mercado Libre with no transaction open, and commits the new pair before the access token is used; a process
+that finds the lease taken waits for that new pair. ``invalid_grant`` means
 the grant is gone: the connection is marked disconnected with the reason, and the seller must authorize again.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -42,6 +43,8 @@ AUTH_HOSTS: dict[str, str] = {
 }
 # An access token this close to its expiry is refreshed before use.
 REFRESH_MARGIN = timedelta(minutes=5)
+# How often a process waiting for another one's refresh looks at the row again.
+REFRESH_POLL_SECONDS = 0.05
 
 
 class NotConfigured(PreconditionFailed):
@@ -213,41 +216,66 @@ def refresh(
     *,
     force: bool = False,
 ) -> str:
-    """A fresh access token for the connection: refreshed under the row lock when it is (nearly) expired, or
-    always with ``force``. ``Disconnected`` when the grant is gone (the connection then says why)."""
+    """A fresh access token for the connection: refreshed when it is (nearly) expired, or always with ``force``.
+
+    One process at a time refreshes a connection: it takes a lease on the row (``refreshing_until``, set under
+    the row lock and committed), calls Mercado Libre with no transaction open, then stores the new pair and
+    releases the lease. Another process that finds the lease taken waits for the new token instead of spending
+    the same single-use refresh token. ``Disconnected`` when the grant is gone (the connection then says why).
+    """
     client_id, client_secret = credentials(settings)
-    lost: str | None = None
+    lease = timedelta(seconds=2 * settings.mercadolibre_timeout_seconds)  # outlives the one call it covers
+    give_up = time.monotonic() + lease.total_seconds()
+    while True:
+        with db.writing() as session:
+            row = connections.connection_of(session, account_id, marketplace_id, lock=True)
+            if row.status != CONNECTED or row.refresh_token is None:
+                raise Disconnected()
+            now = utcnow()
+            fresh = row.access_token and row.token_expires_at and row.token_expires_at - REFRESH_MARGIN > now
+            if fresh and not force:
+                return decrypt_secret(settings, row.access_token or "")
+            if row.refreshing_until is None or row.refreshing_until <= now:
+                row.refreshing_until = now + lease
+                refresh_token = decrypt_secret(settings, row.refresh_token)
+                session.flush()
+                break
+        # Another process holds the lease: its new token is what this caller wants too.
+        if time.monotonic() >= give_up:
+            raise MercadoLibreError(0, "refresh_in_progress", "another process is refreshing this connection")
+        force = False
+        time.sleep(REFRESH_POLL_SECONDS)
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+    }
+    try:
+        grant = client.token(form)
+    except MercadoLibreError as exc:
+        lost = None
+        if not exc.transient and exc.error in ("invalid_grant", "unauthorized_client"):
+            lost = f"{exc.error}: {exc.description}".rstrip(": ")
+        with db.writing() as session:
+            row = connections.connection_of(session, account_id, marketplace_id, lock=True)
+            row.refreshing_until = None
+            if lost is not None:
+                connections.disconnect(session, account_id, marketplace_id, now=utcnow(), reason=lost)
+        if lost is not None:
+            raise Disconnected(f"The Mercado Libre connection is disconnected ({lost}); connect it again") from None
+        raise
     with db.writing() as session:
         row = connections.connection_of(session, account_id, marketplace_id, lock=True)
-        if row.status != CONNECTED or row.refresh_token is None:
-            raise Disconnected()
         now = utcnow()
-        if not force and row.access_token and row.token_expires_at and row.token_expires_at - REFRESH_MARGIN > now:
-            return decrypt_secret(settings, row.access_token)
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "refresh_token": decrypt_secret(settings, row.refresh_token),
-        }
-        try:
-            grant = client.token(form)
-        except MercadoLibreError as exc:
-            if exc.transient or exc.error not in ("invalid_grant", "unauthorized_client"):
-                raise
-            lost = f"{exc.error}: {exc.description}".rstrip(": ")
-            connections.disconnect(session, account_id, marketplace_id, now=utcnow(), reason=lost)
-        else:
-            now = utcnow()
-            row.access_token = encrypt_secret(settings, grant.access_token)
-            row.refresh_token = encrypt_secret(settings, grant.refresh_token)
-            row.token_expires_at = now + timedelta(seconds=grant.expires_in)
-            row.last_error = None
-            row.updated_at = now
-            session.flush()
-            return grant.access_token
-    # Outside the block: the disconnection above is committed before the caller hears of it.
-    raise Disconnected(f"The Mercado Libre connection is disconnected ({lost}); connect it again")
+        row.access_token = encrypt_secret(settings, grant.access_token)
+        row.refresh_token = encrypt_secret(settings, grant.refresh_token)
+        row.token_expires_at = now + timedelta(seconds=grant.expires_in)
+        row.refreshing_until = None
+        row.last_error = None
+        row.updated_at = now
+        session.flush()
+    return grant.access_token
 
 
 def access_token(

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("access_token", sa.Text(), nullable=True),
         sa.Column("refresh_token", sa.Text(), nullable=True),
         sa.Column("token_expires_at", alephee.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("refreshing_until", alephee.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_sync_at", alephee.db.UtcDateTime(timezone=True), nullable=True),
