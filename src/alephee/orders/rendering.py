@@ -273,7 +273,7 @@ def render_orders(session: Session, rows: Sequence[Any], blocks: frozenset[str] 
 # --- the cache of rendered orders ---------------------------------------------------------------------------
 
 # What identifies one state of an order. ``updated_at`` is read as the driver returns it (text on SQLite,
-# a datetime on PostgreSQL): it only has to compare equal, and it tells apart a new order that reuses the id
+# a datetime on PostgreSQL): it only has to compare equal, and it distinguishes a new order that reuses the id
 # of a removed one (SQLite may reuse the highest rowid).
 _RAW_UPDATED_AT = type_coerce(Order.updated_at, NullType()).label("updated_at_key")
 KEY_COLUMNS = (Order.id, Order.version, _RAW_UPDATED_AT)
