@@ -29,6 +29,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
+from alephee.config import Settings
+from alephee.db import Database
+
 # --- errors -------------------------------------------------------------------------------------------------
 
 
@@ -86,6 +89,8 @@ class ChannelContext:
     writes. Remote connectors get ``None`` and must not hold database transactions while calling out.
     ``idempotency_key`` is stable across retries of one outbox row (``outbox:<id>``): remote connectors send
     it where the marketplace supports one, the sandbox refuses to apply the same key twice.
+    ``db`` and ``settings`` are the hub's, for remote connectors: they read the connection's tokens and the
+    current state of what they send in short transactions of their own, never open across a call out.
     """
 
     account_id: int
@@ -94,6 +99,8 @@ class ChannelContext:
     message_id: int | None = None
     idempotency_key: str | None = None
     external_seller_id: str | None = None
+    db: Database | None = None
+    settings: Settings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +326,76 @@ class OrderPage:
     has_more: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelNotice:
+    """A marketplace's notification as the inbox keeps it: only a pointer to a resource that changed (the
+    channel reads the resource itself; the body of a notification is never trusted)."""
+
+    topic: str
+    resource: str
+    seller_id: str | None = None
+    actions: tuple[str, ...] = ()
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingState:
+    """A listing as the marketplace shows it now (read after a notification, or while linking).
+
+    ``status`` is a marketplace status name (``active``, ``paused``, ``closed``, ``under_review``,
+    ``inactive``); ``sub_status`` the marketplace's reasons (``out_of_stock``, ``paused_by_seller``...).
+    ``sku`` is the seller's SKU of the listing, ``variations`` the (variation id, SKU) pairs of its variations.
+    """
+
+    external_id: str
+    status: str
+    sub_status: tuple[str, ...] = ()
+    title: str | None = None
+    sku: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    available_quantity: int | None = None
+    sold_quantity: int | None = None
+    permalink: str | None = None
+    category_id: str | None = None
+    listing_type: str | None = None
+    variations: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ListingPage:
+    """A page of the seller's listings on the marketplace; pass ``cursor`` back for the next one."""
+
+    listings: tuple[ListingState, ...]
+    cursor: str | None
+    has_more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMessage:
+    """A post-sale message of an order's conversation as the marketplace keeps it."""
+
+    external_message_id: str
+    text: str
+    from_buyer: bool
+    date: datetime
+    external_order_id: str | None = None
+    pack_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeResult:
+    """What a notification turned out to be about, read fresh from the marketplace: orders to create or
+    update, listings whose state changed, messages of a conversation. ``ignored`` says why nothing applies
+    (a topic the hub does not follow)."""
+
+    orders: tuple[ChannelOrder, ...] = ()
+    listings: tuple[ListingState, ...] = ()
+    messages: tuple[ChannelMessage, ...] = ()
+    ignored: str | None = None
+
+
 # --- the interface ----------------------------------------------------------------------------------------
 
 
@@ -367,6 +444,20 @@ class Channel(Protocol):
         ...
 
 
+@runtime_checkable
+class InboundChannel(Protocol):
+    """What a channel that pushes notifications and holds the seller's existing listings offers besides
+    ``Channel`` (Mercado Libre, Tiendanube)."""
+
+    def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
+        """Read the resource a notification points at and say what changed."""
+        ...
+
+    def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
+        """The seller's listings on the marketplace, page by page (to link them to the hub's products)."""
+        ...
+
+
 class BaseChannel:
     """Convenience base: every operation answers "not supported" until a connector overrides it."""
 
@@ -403,6 +494,12 @@ class BaseChannel:
 
     def push_packaging(self, ctx: ChannelContext, packaging: PackagingPush) -> None:
         raise self._unsupported("shipment packaging")
+
+    def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
+        return NoticeResult(ignored=f"connector '{self.connector}' does not receive notifications")
+
+    def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
+        raise self._unsupported("listing the seller's listings")
 
 
 class LocalChannel(BaseChannel):
