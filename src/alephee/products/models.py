@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alephee.clock import utcnow
@@ -78,6 +78,13 @@ class Product(Base):
     visibility: Mapped[int | None] = mapped_column(Integer)
     # Free attributes (variation axes such as Color/Talle, PIM attributes): [{"Name", "Value", ...}].
     attributes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # What a marketplace listing shows besides name, price and stock: picture URLs (sent to the marketplace,
+    # which downloads them), a plain-text description, the hub's category (mapped per marketplace by
+    # channel_category_mappings) and the condition (new, used, refurbished).
+    pictures: Mapped[list[str] | None] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(300))
+    condition: Mapped[str | None] = mapped_column(String(20))
     date_updated: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
