@@ -167,8 +167,10 @@ class Settings(BaseSettings):
     listing_status_codes: dict[str, int] = Field(default_factory=dict)
     # Outbox delivery (alephee worker, docs/operations.md, Outbox and worker): attempts before a row is marked failed,
     # exponential backoff base/cap in seconds (equal jitter seeded by outbox_jitter_seed), lease of a claimed
-    # row, rows per round and the idle sleep between empty rounds.
+    # row, rows per round and the idle sleep between empty rounds; how long a row waits when its channel's
+    # connection is paused or disconnected (held, its attempt not counted) before it is looked at again.
     outbox_max_attempts: int = 8
+    outbox_held_retry_seconds: float = Field(default=60.0, gt=0)
     outbox_backoff_base_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 3600.0
     outbox_lease_seconds: float = 120.0

@@ -88,3 +88,10 @@ class TooManyRequests(DomainError):
 
     status = 429
     message = "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    """Something the answer depends on (a marketplace) cannot be reached now (503: try again)."""
+
+    status = 503
+    message = "Service unavailable; try again"

@@ -18,6 +18,7 @@ from alephee.errors import InvalidInput
 from alephee.listings import propagation, statuses
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.registry import get_channel, has_channel
 from alephee.products.models import Product
 from alephee.products.stock import ProductNotFound
 
@@ -43,8 +44,17 @@ ML_DOMAINS = {
     "MLU": "articulo.mercadolibre.com.uy",
     "MEC": "articulo.mercadolibre.com.ec",
 }
+# The external id of a listing until its marketplace gives it one (marketplaces that assign their own ids).
+PENDING_PREFIX = "pending-"
 # External ids of generated listings: MLA + 10 digits (like MLA1135267969).
 EXTERNAL_BASE = 1_135_000_000
+
+
+def _marketplace_assigns_ids(marketplace: Marketplace) -> bool:
+    """Whether the marketplace's connector gives new listings their id (then the hub must not invent one)."""
+    if not has_channel(marketplace.connector):
+        return False
+    return bool(getattr(get_channel(marketplace.connector), "assigns_listing_ids", False))
 
 
 def external_identity(marketplace: Marketplace, listing_id: int) -> tuple[str, str | None]:
@@ -122,7 +132,7 @@ def publish_products(session: Session, account_id: int, specs: Sequence[PublishS
             product_id=product.id,
             parent_id=spec.parent_id,
             child_kind=spec.child_kind,
-            external_id=f"pending-{uuid.uuid4().hex}",
+            external_id=f"{PENDING_PREFIX}{uuid.uuid4().hex}",
             title=(spec.title or product.name)[:300],
             sku=product.sku,
             seller_sku=product.own_code,
@@ -151,9 +161,9 @@ def publish_products(session: Session, account_id: int, specs: Sequence[PublishS
         listings.append(listing)
     session.flush()
     for listing in listings:
-        listing.external_id, listing.permanent_link = external_identity(
-            marketplaces[listing.marketplace_id], listing.id
-        )
+        marketplace = marketplaces[listing.marketplace_id]
+        if not _marketplace_assigns_ids(marketplace):
+            listing.external_id, listing.permanent_link = external_identity(marketplace, listing.id)
     # The first refresh sets price, quantity and a stock pause and enqueues those rows; the others still
     # need one row so the marketplace learns about the listing.
     changed = propagation.refresh(session, account_id, listings, now, new=True)
@@ -182,6 +192,22 @@ def publish_catalog(session: Session, account_id: int, marketplace_id: int, *, s
     ids = [pid for pid in session.scalars(stmt.order_by(Product.id)) if pid not in listed]
     created = publish_products(session, account_id, [PublishSpec(pid, marketplace_id) for pid in ids])
     return [listing.id for listing in created]
+
+
+def record_marketplace_id(
+    session: Session, account_id: int, listing_id: int, external_id: str, permalink: str | None
+) -> None:
+    """Store the id (and page) a marketplace gave a listing when it first accepted it; a listing keeps its id
+    once it has one from the marketplace."""
+    listing = session.get(Listing, listing_id)
+    if listing is None or listing.account_id != account_id or listing.external_id == external_id:
+        return
+    if not listing.external_id.startswith(PENDING_PREFIX):
+        return
+    listing.external_id = external_id
+    if permalink:
+        listing.permanent_link = permalink
+    listing.updated_at = clock.utcnow()
 
 
 def add_sold_quantity(session: Session, listing_id: int, quantity: int) -> None:

@@ -39,6 +39,9 @@ class DeliveryError(Exception):
     """A channel could not do what was asked. ``transient`` says whether trying again may succeed."""
 
     transient: ClassVar[bool] = True
+    # True: nothing is wrong with the row itself, the channel cannot take it now (its connection is paused or
+    # disconnected): the row waits without using up its attempts.
+    held: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -55,6 +58,13 @@ class PermanentDeliveryError(DeliveryError):
     """Never retried: the row is marked failed at once (bad payload, unknown object, refused transition)."""
 
     transient = False
+
+
+class ConnectionHeld(TransientDeliveryError):
+    """The account's connection to the marketplace is paused or disconnected: the row is held (not failed)
+    and flows again once the seller reconnects."""
+
+    held = True
 
 
 class UnsupportedOperation(PermanentDeliveryError):
@@ -149,11 +159,12 @@ class ListingStatusPush:
 
 @dataclass(frozen=True, slots=True)
 class ListingReceipt:
-    """What the marketplace answered for a listing push."""
+    """What the marketplace answered for a listing push (``permalink``: its public page, when it says)."""
 
     external_id: str
     status: str
     available_quantity: int | None = None
+    permalink: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,6 +474,15 @@ class BaseChannel:
 
     connector: str = "base"
     in_database: bool = False
+    # True: the marketplace prints the shipping labels (GET /v2/orders/{id}/shippinglabel asks it for the file);
+    # False: the hub draws them from the order.
+    labels_from_marketplace: bool = False
+    # True: the marketplace gives each new listing its id (the hub's listing waits as ``pending-...`` until the
+    # first delivery answers it); False: the hub's id is the marketplace's (the sandbox).
+    assigns_listing_ids: bool = False
+    # True: a listing push sends the listing's state as it is at delivery time (read from the hub), so queued
+    # pushes of the same listing are delivered by the latest one.
+    sends_current_state: bool = False
 
     def _unsupported(self, operation: str) -> UnsupportedOperation:
         return UnsupportedOperation(f"connector '{self.connector}' does not support {operation}")

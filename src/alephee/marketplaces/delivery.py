@@ -62,9 +62,10 @@ class Sender(Protocol):
         Called (with a short read session) right before ``send``: the place to look up what ``send`` needs."""
         ...
 
-    def send(self, session: Session | None, item: OutboxItem) -> None:
+    def send(self, session: Session | None, item: OutboxItem) -> Any:
         """Deliver ``item``; raise ``DeliveryError`` (transient/permanent) on failure. ``session`` is the
-        delivery transaction when ``in_database`` said so, else ``None`` (no transaction held while calling out)."""
+        delivery transaction when ``in_database`` said so, else ``None`` (no transaction held while calling out).
+        Returns what the receiver answered (recorded with the outcome), or None."""
         ...
 
 

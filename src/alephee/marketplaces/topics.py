@@ -316,12 +316,12 @@ def label_request(payload: Mapping[str, Any], aggregate_id: int | None = None) -
     )
 
 
-def _deliver_listing_update(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> None:
-    channel.publish_listing(ctx, listing_push(payload, agg))
+def _deliver_listing_update(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> Any:
+    return channel.publish_listing(ctx, listing_push(payload, agg))
 
 
-def _deliver_listing_status(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> None:
-    channel.set_listing_status(ctx, listing_status_push(payload, agg))
+def _deliver_listing_status(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> Any:
+    return channel.set_listing_status(ctx, listing_status_push(payload, agg))
 
 
 def _deliver_order_status(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> None:
@@ -348,7 +348,8 @@ def _deliver_label(channel: Channel, ctx: ChannelContext, payload: Mapping[str, 
     channel.fetch_label(ctx, label_request(payload, agg))
 
 
-TopicHandler = Callable[[Channel, ChannelContext, Mapping[str, Any], int], None]
+# A handler returns what the channel answered (a ``ListingReceipt`` for listing topics), or None.
+TopicHandler = Callable[[Channel, ChannelContext, Mapping[str, Any], int], Any]
 
 # Outbox topic → channel operation. Listing topics carry aggregate_type "listing" (aggregate_id = hub
 # listing id), order topics "order" (aggregate_id = hub order id).
@@ -366,11 +367,12 @@ TOPICS: dict[str, TopicHandler] = {
 
 def deliver_topic(
     channel: Channel, ctx: ChannelContext, topic: str, payload: Mapping[str, Any], aggregate_id: int
-) -> None:
-    """Deliver one outbox row's payload through ``channel`` (``PermanentDeliveryError`` for an unknown topic)."""
+) -> Any:
+    """Deliver one outbox row's payload through ``channel`` (``PermanentDeliveryError`` for an unknown topic);
+    returns the channel's answer (a ``ListingReceipt`` for listing topics, else None)."""
     handler = TOPICS.get(topic)
     if handler is None:
         raise PermanentDeliveryError(f"unknown outbox topic '{topic}'")
     if not isinstance(payload, Mapping):
         raise PermanentDeliveryError("outbox payload must be a JSON object")
-    handler(channel, ctx, payload, aggregate_id)
+    return handler(channel, ctx, payload, aggregate_id)

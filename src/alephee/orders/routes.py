@@ -227,6 +227,7 @@ def label_request(
         OrderNotFound,
         labels.NoShipment,
         labels.LabelRefused,
+        labels.LabelUnavailable,
         _200={"content": {"application/pdf": {}, "text/plain": {}, "application/zip": {}}},
     ),
     response_class=Response,
@@ -239,7 +240,7 @@ def get_shipping_label(
     ctx: Context,
 ) -> Response:
     """Only when the shipment is `ready_to_ship` with substatus `ready_to_print` or `printed` (else 412)."""
-    out = labels.download_label(ctx.db, scope.account_id, order_id, request)
+    out = labels.download_label(ctx.db, scope.account_id, order_id, request, ctx.settings)
     if request.as_base64:
         return Response(content=out.content, media_type=out.media_type)
     return _file(out)

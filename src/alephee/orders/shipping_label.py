@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -15,11 +15,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
-from alephee.accounts.models import Account, Store
+from alephee.accounts.models import Account, AccountMarketplace, Store
+from alephee.config import Settings
 from alephee.db import Database
-from alephee.errors import InvalidInput, PreconditionFailed
+from alephee.errors import InvalidInput, PreconditionFailed, ServiceUnavailable
 from alephee.http.params import query_bool
+from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError, OrderRef, PermanentDeliveryError
+from alephee.marketplaces.contract import LabelRequest as ChannelLabelRequest
 from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.registry import get_channel, has_channel, marketplace_ref
 from alephee.orders import documents as docs
 from alephee.orders import labels
 from alephee.orders import shipping_rules as ship
@@ -53,6 +57,12 @@ class NoShipment(PreconditionFailed):
 
 class LabelRefused(PreconditionFailed):
     """The shipment is not in a state whose label may be printed, or a Brazilian order lacks its NF-e (412)."""
+
+
+class LabelUnavailable(ServiceUnavailable):
+    """The marketplace that prints the label could not be reached or is busy (503: try again)."""
+
+    message = "The marketplace could not give the label now ({reason}); try again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +139,9 @@ def _label_data(session: Session, orders: Sequence[Order], first: dict[str, Any]
     )
 
 
-def shipping_label(session: Session, account_id: int, order_id: int, request: LabelRequest) -> FileOut:
-    """The label of the order's shipment (a cart's orders travel together: one label lists them all)."""
+def printable_order(session: Session, account_id: int, order_id: int) -> Order:
+    """The order whose label is asked for, once its shipment may be printed (``NoShipment``/``LabelRefused``
+    otherwise): the one check before a label is drawn here or fetched from the marketplace."""
     order = order_row(session, account_id, order_id)
     if order.external_shipping_id is None:
         raise NoShipment()
@@ -151,6 +162,12 @@ def shipping_label(session: Session, account_id: int, order_id: int, request: La
     )
     if refusal:
         raise LabelRefused(refusal)
+    return order
+
+
+def shipping_label(session: Session, account_id: int, order_id: int, request: LabelRequest) -> FileOut:
+    """The label of the order's shipment (a cart's orders travel together: one label lists them all)."""
+    order = printable_order(session, account_id, order_id)
     travelling = [order]
     if order.pack_id:
         travelling = list(
@@ -173,9 +190,7 @@ def shipping_label(session: Session, account_id: int, order_id: int, request: La
         content, name = labels.label_zpl(data).encode(), f"etiqueta-{data.shipment_id}.txt"
     else:
         content, name = labels.label_zip(data), f"etiqueta-{data.shipment_id}.zip"
-    if request.as_base64:
-        return FileOut(base64.b64encode(content), "text/plain; charset=utf-8", name)
-    return FileOut(content, LABEL_FORMATS[request.fmt], name)
+    return _encoded(content, LABEL_FORMATS[request.fmt], name, request)
 
 
 def _row_of(session: Session, order_id: int) -> Any:
@@ -216,11 +231,59 @@ def mark_label_printed(session: Session, account_id: int, order_id: int) -> None
     )
 
 
-def download_label(db: Database, account_id: int, order_id: int, request: LabelRequest) -> FileOut:
-    """The label file; the first download of a ready-to-print label marks it printed (own short write)."""
+def _encoded(content: bytes, media_type: str, name: str, request: LabelRequest) -> FileOut:
+    if request.as_base64:
+        return FileOut(base64.b64encode(content), "text/plain; charset=utf-8", name)
+    return FileOut(content, media_type, name)
+
+
+def _marketplace_label(
+    session: Session, settings: Settings | None, order: Order
+) -> tuple[Channel, ChannelContext, ChannelLabelRequest] | None:
+    """The channel call that fetches the order's label from its marketplace, when the marketplace prints its
+    own labels (``Channel.labels_from_marketplace``); None when the hub draws the label itself."""
+    ref = marketplace_ref(session, order.marketplace_id)
+    if not has_channel(ref.connector):
+        return None
+    channel = get_channel(ref.connector)
+    if not getattr(channel, "labels_from_marketplace", False):
+        return None
+    link = session.get(AccountMarketplace, (order.account_id, order.marketplace_id))
+    ctx = ChannelContext(
+        account_id=order.account_id,
+        marketplace=ref,
+        external_seller_id=link.external_seller_id if link is not None else None,
+        db=None,
+        settings=settings,
+    )
+    return channel, ctx, ChannelLabelRequest(
+        order=OrderRef(order.id, order.external_order_id, order.pack_id),
+        external_shipping_id=str(order.external_shipping_id),
+    )
+
+
+def download_label(
+    db: Database, account_id: int, order_id: int, request: LabelRequest, settings: Settings | None = None
+) -> FileOut:
+    """The label file; the first download of a ready-to-print label marks it printed (own short write).
+    A marketplace that prints its own labels (Mercado Libre) is asked for the file, with no transaction open
+    while it answers; its refusal is a 412 like the hub's own."""
     with db.reading() as session:
-        label = shipping_label(session, account_id, order_id, request)
-        substatus = session.scalar(select(Order.shipment_substatus).where(Order.id == order_id))
+        order = printable_order(session, account_id, order_id)
+        remote = _marketplace_label(session, settings, order)
+        label = shipping_label(session, account_id, order_id, request) if remote is None else None
+        substatus = order.shipment_substatus
+    if remote is not None:
+        channel, ctx, ask = remote
+        fmt = "TXT" if request.fmt == "TXT" else "PDF" if request.fmt == "PDF" else "ZIP"
+        try:
+            got = channel.fetch_label(replace(ctx, db=db), replace(ask, format=fmt))
+        except PermanentDeliveryError as exc:
+            raise LabelRefused(exc.message) from None
+        except DeliveryError as exc:
+            raise LabelUnavailable(LabelUnavailable.message.format(reason=exc.message)) from None
+        label = _encoded(got.content, LABEL_FORMATS.get(got.format, got.media_type), got.file_name, request)
+    assert label is not None
     if substatus == ship.SUB_READY_TO_PRINT:
         with db.writing() as session:
             mark_label_printed(session, account_id, order_id)

@@ -173,13 +173,14 @@ class Puller:
             apply_page(session, feed, page, cursor, stats)
         return page.has_more
 
-    @staticmethod
-    def _context(feed: Feed, session: Session | None) -> ChannelContext:
+    def _context(self, feed: Feed, session: Session | None) -> ChannelContext:
         return ChannelContext(
             account_id=feed.account_id,
             marketplace=feed.marketplace,
             session=session,
             external_seller_id=feed.external_seller_id,
+            db=self.db,
+            settings=self.settings,
         )
 
     def _record_error(self, feed: Feed, error: BaseException) -> None:

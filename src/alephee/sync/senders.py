@@ -12,8 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee.accounts.models import Account
+from alephee.config import Settings
+from alephee.db import Database
 from alephee.http.body import raw_property
-from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError, MarketplaceRef, PermanentDeliveryError
+from alephee.listings.publish import record_marketplace_id
+from alephee.marketplaces.contract import (
+    Channel,
+    ChannelContext,
+    DeliveryError,
+    ListingReceipt,
+    MarketplaceRef,
+    PermanentDeliveryError,
+)
 from alephee.marketplaces.delivery import OutboxItem
 from alephee.marketplaces.registry import get_channel, has_channel, marketplace_ref
 from alephee.marketplaces.topics import deliver_topic, payload_value
@@ -33,7 +43,10 @@ class ChannelSender:
     # off or to another connector without a query per row.
     REF_TTL_SECONDS = 60.0
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database | None = None, settings: Settings | None = None) -> None:
+        # The hub's database and settings, handed to remote channels in their context (the worker sets them).
+        self.db = db
+        self.settings = settings
         self._channels: dict[str, Channel] = {}
         self._refs: dict[int, tuple[MarketplaceRef, float]] = {}
 
@@ -66,7 +79,18 @@ class ChannelSender:
             return True  # send() reports the failure; running it inside a transaction is harmless
         return bool(channel.in_database)
 
-    def send(self, session: Session | None, item: OutboxItem) -> None:
+    def coalesces(self, session: Session, item: OutboxItem) -> bool:
+        """Whether delivering ``item`` also delivers the later queued rows of its listing: its channel sends a
+        listing's state as it is at delivery time (``sends_current_state``)."""
+        if item.topic not in COALESCED_TOPICS:
+            return False
+        try:
+            channel, _ = self._resolve(session, item)
+        except DeliveryError:
+            return False
+        return bool(getattr(channel, "sends_current_state", False))
+
+    def send(self, session: Session | None, item: OutboxItem) -> Any:
         channel, ref = self._resolve(session, item)
         ctx = ChannelContext(
             account_id=item.account_id,
@@ -74,8 +98,22 @@ class ChannelSender:
             session=session if channel.in_database else None,
             message_id=item.id,
             idempotency_key=f"outbox:{item.id}",
+            db=self.db,
+            settings=self.settings,
         )
-        deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
+        return deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
+
+
+# Topics whose delivery sends the listing's whole current state on channels that read it at delivery time.
+COALESCED_TOPICS = frozenset({"listing.update", "listing.status"})
+
+
+def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
+    """Keep what a marketplace answered a delivery, in the transaction that records it delivered: the id and
+    page a marketplace gave a new listing (``ListingReceipt``)."""
+    if not isinstance(answer, ListingReceipt) or item.aggregate_type != "listing" or not answer.external_id:
+        return
+    record_marketplace_id(session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink)
 
 
 def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:

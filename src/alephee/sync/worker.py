@@ -67,7 +67,7 @@ from alephee.marketplaces.delivery import (
 )
 from alephee.marketplaces.models import OutboxMessage
 from alephee.sync.pull import Puller
-from alephee.sync.senders import ChannelSender, announce_outcome, with_order_ids
+from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, with_order_ids
 
 log = logging.getLogger("alephee.worker")
 
@@ -185,6 +185,10 @@ class Worker:
         # worker started (e.g. by a module imported later) is used from the next round on.
         self._follow_registry = dispatcher is None
         self.dispatcher = dispatcher or Dispatcher.current()
+        sender = self.dispatcher.channel_sender
+        if isinstance(sender, ChannelSender) and sender.db is None:
+            # Remote channels read tokens and current state through the worker's database.
+            sender.db, sender.settings = db, self.settings
 
     # --- claiming
 
@@ -267,7 +271,16 @@ class Worker:
         text = error.message if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
         text = text[:MAX_ERROR_LENGTH]
         values: dict[str, Any] = {"locked_by": None, "locked_until": None, "last_error": text}
-        if transient and item.attempts < self.settings.outbox_max_attempts:
+        if isinstance(error, DeliveryError) and error.held:
+            # Held, not failed: the attempt is given back and the row waits for the connection to return.
+            delay = self.settings.outbox_held_retry_seconds
+            values.update(
+                status=PENDING,
+                attempts=OutboxMessage.attempts - 1,
+                available_at=clock.precise_utcnow() + timedelta(seconds=delay),
+            )
+            outcome = "retried"
+        elif transient and item.attempts < self.settings.outbox_max_attempts:
             delay = backoff_delay(self.settings, item.id, item.attempts)
             values.update(status=PENDING, available_at=clock.precise_utcnow() + timedelta(seconds=delay))
             outcome = "retried"
@@ -300,17 +313,23 @@ class Worker:
             with self.db.reading() as session:
                 item = with_order_ids(session, item)
                 in_database = sender.in_database(session, item)
+                # Rows of this listing queued before now are delivered by this one when its channel sends the
+                # listing's state as read at delivery time (which includes their changes).
+                covered = self._covered_rows(session, item) if not in_database else []
             if in_database:
                 # The effect and the "delivered" mark commit together (or not at all).
                 with self.db.writing() as session:
-                    sender.send(session, item)
+                    answer = sender.send(session, item)
                     self._mark_delivered(session, item)
+                    record_answer(session, item, answer)
                     announce_outcome(session, item, delivered=True)
                 return DELIVERED
-            sender.send(None, item)
+            answer = sender.send(None, item)
             with self.db.writing() as session:
                 self._mark_delivered(session, item)
+                record_answer(session, item, answer)
                 announce_outcome(session, item, delivered=True)
+                self._mark_coalesced(session, covered)
             return DELIVERED
         except LeaseLost:
             log.warning("outbox %s: lease lost to another worker; outcome not recorded", item.id)
@@ -319,6 +338,37 @@ class Worker:
             if not isinstance(exc, DeliveryError):
                 log.exception("outbox %s: unexpected error from the sender", item.id)
             return self._record_failure(item, exc)
+
+    def _covered_rows(self, session: Session, item: OutboxItem) -> list[int]:
+        """Pending rows of the same listing and topic queued after ``item`` (committed before the channel reads
+        the listing, so the state it sends includes them)."""
+        sender = self.dispatcher.channel_sender
+        if not isinstance(sender, ChannelSender) or not sender.coalesces(session, item):
+            return []
+        return list(
+            session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.aggregate_type == item.aggregate_type,
+                    OutboxMessage.aggregate_id == item.aggregate_id,
+                    OutboxMessage.marketplace_id == item.marketplace_id,
+                    OutboxMessage.topic == item.topic,
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.id > item.id,
+                )
+            )
+        )
+
+    def _mark_coalesced(self, session: Session, ids: list[int]) -> None:
+        """Rows delivered by a later state push of their listing: delivered now, without a call of their own
+        (conditional on still pending, so a row another worker took meanwhile is left to it)."""
+        if not ids:
+            return
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING)
+            .values(status=DELIVERED, delivered_at=clock.precise_utcnow(), last_error=None)
+            .execution_options(synchronize_session=False)
+        )
 
     def pull(self, force: bool = False) -> int:
         """The pull step (at most once per ``worker_interval_seconds`` unless ``force``); returns how many
