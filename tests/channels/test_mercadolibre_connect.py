@@ -29,6 +29,7 @@ from alephee.config import Settings
 from alephee.http.context import AppContext
 from alephee.http.ratelimit import RateLimiter
 from alephee.webhooks.crypto import decrypt_secret, encrypt_secret
+from alephee.webhooks.models import WebhookEvent
 from tests.fixtures.database import make_settings
 
 HUB = "http://hub.example"
@@ -179,6 +180,15 @@ def test_refresh_rotates_and_a_stale_refresh_token_disconnects(
     assert lost is not None and lost.access_token is None and lost.refresh_token is None
     with pytest.raises(auth.Disconnected):
         auth.access_token(ctx.db, hub.settings, tenant.account_id, 1, hub.connector)
+    # The integrators heard of both ends of the connection (the account's webhook feed).
+    with ctx.db.reading() as session:
+        told = session.execute(
+            select(WebhookEvent.type, WebhookEvent.data)
+            .where(WebhookEvent.account_id == tenant.account_id, WebhookEvent.type.startswith("channel."))
+            .order_by(WebhookEvent.id)
+        ).all()
+    assert [kind for kind, _ in told] == ["channel.connected", "channel.disconnected"]
+    assert told[1][1]["MarketplaceId"] == 1 and "invalid_grant" in told[1][1]["Reason"]
 
 
 def test_two_authorizations_completing_at_once_keep_one_connection(

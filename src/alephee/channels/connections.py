@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +14,13 @@ from sqlalchemy.orm import Session
 from alephee.accounts.models import AccountMarketplace
 from alephee.accounts.service import UnknownMarketplace, require_account_row
 from alephee.channels.models import CONNECTED, DISCONNECTED, ChannelConnection, ChannelOAuthState
+from alephee.clock import utcnow
+from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.wire import format_utc
 from alephee.marketplaces.models import Marketplace
+from alephee.webhooks.crypto import encrypt_secret
+from alephee.webhooks.events import CHANNEL_CONNECTED, CHANNEL_DISCONNECTED, emit
 
 
 class WrongConnector(InvalidInput):
@@ -135,8 +139,10 @@ def connection_of(session: Session, account_id: int, marketplace_id: int, *, loc
 
 
 def disconnect(session: Session, account_id: int, marketplace_id: int, *, now: datetime, reason: str | None) -> None:
-    """Forget the connection's tokens and mark it disconnected (``reason`` shown as its last error)."""
+    """Forget the connection's tokens and mark it disconnected (``reason`` shown as its last error); the
+    account's integrators hear of it (``channel.disconnected``) when it was connected."""
     row = connection_of(session, account_id, marketplace_id, lock=True)
+    was_connected = row.status == CONNECTED
     row.access_token = None
     row.refresh_token = None
     row.token_expires_at = None
@@ -144,6 +150,68 @@ def disconnect(session: Session, account_id: int, marketplace_id: int, *, now: d
     row.last_error = reason
     row.updated_at = now
     session.flush()
+    if was_connected:
+        announce(session, row, connected=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What an authorization gave: the tokens (kept out of ``repr``) and whose they are. ``expires_in`` None =
+    the token does not expire (Tiendanube); ``api_base`` where the connection's marketplace answers (None =
+    the configured API)."""
+
+    account_id: int
+    marketplace_id: int
+    connector: str
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_in: int | None
+    seller_id: int | None
+    nickname: str | None
+    site_id: str | None = None
+    api_base: str | None = None
+
+
+def store_grant(session: Session, settings: Settings, grant: Grant) -> ChannelConnection:
+    """Write ``grant`` on the pair's connection (created when absent), the tokens encrypted with the hub's key;
+    a connection that was not connected announces ``channel.connected``."""
+    now = utcnow()
+    row = find_connection(session, grant.account_id, grant.marketplace_id)
+    if row is None:
+        row = ChannelConnection(
+            account_id=grant.account_id, marketplace_id=grant.marketplace_id, created_at=now, status=DISCONNECTED
+        )
+        session.add(row)
+    was_connected = row.status == CONNECTED and row.refresh_token is not None
+    row.connector = grant.connector
+    row.seller_id = grant.seller_id
+    row.nickname = grant.nickname
+    row.site_id = grant.site_id
+    row.api_base = grant.api_base
+    row.access_token = encrypt_secret(settings, grant.access_token)
+    # Tokens that never expire come without a refresh token: the access token stands for both.
+    row.refresh_token = encrypt_secret(settings, grant.refresh_token or grant.access_token)
+    row.token_expires_at = now + timedelta(seconds=grant.expires_in) if grant.expires_in is not None else None
+    row.status = CONNECTED
+    row.last_error = None
+    row.updated_at = now
+    session.flush()
+    if not was_connected:
+        announce(session, row, connected=True)
+    return row
+
+
+def announce(session: Session, row: ChannelConnection, *, connected: bool) -> None:
+    """Tell the account's integrators that a channel connection was made or lost (webhook events
+    ``channel.connected`` / ``channel.disconnected``, ``Reason`` = why it was lost)."""
+    emit(
+        session,
+        row.account_id,
+        CHANNEL_CONNECTED if connected else CHANNEL_DISCONNECTED,
+        {"MarketplaceId": row.marketplace_id},
+        {"Connector": row.connector, "SellerId": row.seller_id, "Nickname": row.nickname}
+        | ({} if connected else {"Reason": row.last_error}),
+    )
 
 
 def status(session: Session, account_id: int | None = None) -> list[dict[str, Any]]:

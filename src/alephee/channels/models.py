@@ -44,6 +44,9 @@ class ChannelConnection(Base):
     refreshing_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16), default=CONNECTED)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Where this connection's marketplace answers: None = the configured API (the real marketplace by default),
+    # ``standin`` = the local stand-in this hub serves (``alephee demo`` connects the demo account there).
+    api_base: Mapped[str | None] = mapped_column(String(200))
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -37,6 +37,8 @@ LISTING_STATUS_CHANGED = "listing.status_changed"
 PRODUCT_STOCK_ALERT = "product.stock_alert"
 DOCUMENT_FORWARDED = "document.forwarded"
 DOCUMENT_REFUSED = "document.refused"
+CHANNEL_CONNECTED = "channel.connected"
+CHANNEL_DISCONNECTED = "channel.disconnected"
 
 EVENT_TYPES: tuple[str, ...] = (
     ORDER_CREATED,
@@ -47,6 +49,8 @@ EVENT_TYPES: tuple[str, ...] = (
     PRODUCT_STOCK_ALERT,
     DOCUMENT_FORWARDED,
     DOCUMENT_REFUSED,
+    CHANNEL_CONNECTED,
+    CHANNEL_DISCONNECTED,
 )
 # A subscription to "*" receives every type, including types added later.
 ALL_TYPES = "*"

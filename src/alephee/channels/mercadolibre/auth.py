@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from alephee.channels import connections
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError, SellerIdentity, TokenGrant
-from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.channels.models import CONNECTED
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -189,22 +189,21 @@ def _store(
     seller: SellerIdentity,
 ) -> None:
     """Write the grant and the seller's identity on the pair's connection (created when absent), encrypted."""
-    now = utcnow()
-    row = connections.find_connection(session, account_id, marketplace_id)
-    if row is None:
-        row = ChannelConnection(account_id=account_id, marketplace_id=marketplace_id, created_at=now)
-        session.add(row)
-    row.connector = CONNECTOR
-    row.seller_id = seller.id
-    row.nickname = seller.nickname
-    row.site_id = seller.site_id
-    row.access_token = encrypt_secret(settings, grant.access_token)
-    row.refresh_token = encrypt_secret(settings, grant.refresh_token)
-    row.token_expires_at = now + timedelta(seconds=grant.expires_in)
-    row.status = CONNECTED
-    row.last_error = None
-    row.updated_at = now
-    session.flush()
+    connections.store_grant(
+        session,
+        settings,
+        connections.Grant(
+            account_id=account_id,
+            marketplace_id=marketplace_id,
+            connector=CONNECTOR,
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            expires_in=grant.expires_in,
+            seller_id=seller.id,
+            nickname=seller.nickname,
+            site_id=seller.site_id,
+        ),
+    )
 
 
 def refresh(

@@ -4,8 +4,9 @@ Revision ID: 0019_channel_inbox
 Revises: 0018_channel_connections
 Create Date: 2026-12-04 19:21:23
 
-Two new tables, empty at creation (``channel_notifications``, ``channel_category_mappings``) and four nullable
-columns on ``products`` (``pictures``, ``description``, ``category``, ``condition``): nothing to backfill.
+Two new tables, empty at creation (``channel_notifications``, ``channel_category_mappings``), four nullable
+columns on ``products`` (``pictures``, ``description``, ``category``, ``condition``) and one on
+``channel_connections`` (``api_base``, null = the configured API): nothing to backfill.
 """
 
 from collections.abc import Sequence
@@ -81,6 +82,9 @@ def upgrade() -> None:
     with op.batch_alter_table("channel_notifications", schema=None) as batch_op:
         batch_op.create_index("ix_channel_notifications_status_available_at", ["status", "available_at"], unique=False)
 
+    with op.batch_alter_table("channel_connections", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("api_base", sa.String(length=200), nullable=True))
+
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pictures", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
@@ -89,6 +93,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("channel_connections", schema=None) as batch_op:
+        batch_op.drop_column("api_base")
+
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_column("condition")
         batch_op.drop_column("category")
