@@ -24,6 +24,7 @@ from alephee.accounts.audit import write_audit
 from alephee.accounts.auth import require_key
 from alephee.accounts.routes import router as accounts
 from alephee.channels.mercadolibre.routes import install as install_mercadolibre
+from alephee.channels.models import ChannelConnection
 from alephee.config import Settings
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
@@ -31,6 +32,7 @@ from alephee.http.compression import CompressionMiddleware
 from alephee.http.context import AppContext
 from alephee.http.middleware import ApiMiddleware
 from alephee.http.observe import (
+    CHANNEL_CONNECTIONS,
     METRICS_TOKEN_REQUIRED,
     ORDER_CACHE,
     OUTBOX_DEPTH,
@@ -210,10 +212,18 @@ def _document_400_not_422(schema: dict[str, Any], components: dict[str, Any]) ->
 
 
 def _domain_gauges(session: Session) -> None:
-    """The domains' gauges of ``/metrics``: outbox rows by status, this process's rendered-orders cache."""
+    """The domains' gauges of ``/metrics``: outbox rows by status, channel connections by status, this process's
+    rendered-orders cache."""
     counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
     for status in ("pending", "in_flight", "delivered", "failed"):
         OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+    links = session.execute(
+        select(ChannelConnection.connector, ChannelConnection.status, func.count()).group_by(
+            ChannelConnection.connector, ChannelConnection.status
+        )
+    ).all()
+    for connector, status, count in links:
+        CHANNEL_CONNECTIONS.labels(connector, status).set(count)
     cache = cache_of(session)
     if cache is not None:
         for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),

@@ -189,6 +189,9 @@ def test_refresh_rotates_and_a_stale_refresh_token_disconnects(
         ).all()
     assert [kind for kind, _ in told] == ["channel.connected", "channel.disconnected"]
     assert told[1][1]["MarketplaceId"] == 1 and "invalid_grant" in told[1][1]["Reason"]
+    # ... and the scrape counts it.
+    scrape = hub.browser.get("/metrics").text
+    assert 'alephee_channel_connections{connector="mercadolibre",status="disconnected"} 1.0' in scrape
 
 
 def test_two_authorizations_completing_at_once_keep_one_connection(

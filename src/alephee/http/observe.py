@@ -38,6 +38,10 @@ RATE_LIMITED = Counter(
     "alephee_rate_limit_rejections_total", "Requests refused with 429 by endpoint", ["endpoint"], registry=REGISTRY
 )
 OUTBOX_DEPTH = Gauge("alephee_outbox_messages", "Outbox rows by status", ["status"], registry=REGISTRY)
+CHANNEL_CONNECTIONS = Gauge(
+    "alephee_channel_connections", "Accounts' marketplace connections by connector and status (connected, "
+    "disconnected)", ["connector", "status"], registry=REGISTRY,
+)  # fmt: skip
 ORDER_CACHE = Gauge(
     "alephee_order_cache", "Rendered-orders cache of this process (hits, misses, entries, bytes)", ["measure"],
     registry=REGISTRY,

@@ -256,9 +256,13 @@ def _marketplace_label(
         db=None,
         settings=settings,
     )
-    return channel, ctx, ChannelLabelRequest(
-        order=OrderRef(order.id, order.external_order_id, order.pack_id),
-        external_shipping_id=str(order.external_shipping_id),
+    return (
+        channel,
+        ctx,
+        ChannelLabelRequest(
+            order=OrderRef(order.id, order.external_order_id, order.pack_id),
+            external_shipping_id=str(order.external_shipping_id),
+        ),
     )
 
 
