@@ -1,5 +1,6 @@
 """``alephee channel``: link an account's marketplace to its seller (``connect`` prints the authorization URL
-the seller opens), list the connections (``status``) and forget one (``disconnect``)."""
+the seller opens), list the connections (``status``) and forget one (``disconnect``); ``channel category``
+maps the hub's product categories to a marketplace's categories (``set``, ``list``, ``delete``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from typing import Annotated
 
 import typer
 
-from alephee.channels import connections
+from alephee.channels import categories, connections
 from alephee.channels.mercadolibre import auth
 from alephee.cli.common import emit, session_scope
 from alephee.clock import utcnow
 from alephee.config import Settings
 
 channel_app = typer.Typer(help="Marketplace channel connections (Mercado Libre).", no_args_is_help=True)
+category_app = typer.Typer(
+    help="Map the hub's product categories to a marketplace's categories, per account.", no_args_is_help=True
+)
+channel_app.add_typer(category_app, name="category")
 
 
 @channel_app.command("connect")
@@ -46,3 +51,41 @@ def channel_disconnect(
         connections.disconnect(session, account, marketplace, now=utcnow(), reason=None)
         rows = [row for row in connections.status(session, account) if row["MarketplaceId"] == marketplace]
     emit(rows[0])
+
+
+@category_app.command("set")
+def category_set(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    marketplace: Annotated[int, typer.Option(help="Marketplace id (linked to the account).")],
+    category: Annotated[str, typer.Option(help="The hub's category, e.g. 'Herramientas > Hidrolavadoras'.")],
+    external: Annotated[str, typer.Option(help="The marketplace's category id, e.g. MLA30840 on site MLA.")],
+    name: Annotated[str | None, typer.Option(help="The marketplace's name of that category.")] = None,
+) -> None:
+    """Map a hub category to a marketplace category for the account (replaces its previous choice)."""
+    with session_scope() as session:
+        row = categories.set_mapping(session, account, marketplace, category, external, name)
+        out = categories.as_dict(row)
+    emit(out)
+
+
+@category_app.command("list")
+def category_list(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    marketplace: Annotated[int | None, typer.Option(help="Only this marketplace.")] = None,
+) -> None:
+    """List the account's mappings: the seller's choices and the cached predictions (Source)."""
+    with session_scope() as session:
+        rows = categories.list_mappings(session, account, marketplace)
+    emit(rows)
+
+
+@category_app.command("delete")
+def category_delete(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    marketplace: Annotated[int, typer.Option(help="Marketplace id.")],
+    category: Annotated[str, typer.Option(help="The hub's category (or a prediction's title: key).")],
+) -> None:
+    """Remove one mapping; prints it as it was."""
+    with session_scope() as session:
+        gone = categories.delete_mapping(session, account, marketplace, category)
+    emit(gone)

@@ -104,6 +104,8 @@ class ProductState:
     alert_yellow: int
     measurable_quantity: Decimal | None
     visibility: int | None
+    # Listing-data columns to write (``products.listing_data``), the last element's value winning.
+    listing_data: dict[str, Any] = field(default_factory=dict)
     # Write bookkeeping: absolute stock write needed (``wide`` when more than the quantity changed), pure
     # movement delta, anything touched, publishable change.
     absolute: bool = False

@@ -8,13 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
 from alephee.db import Money, UtcDateTime
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
-from alephee.products import hooks, rules
+from alephee.products import hooks, listing_data, rules
 from alephee.products.batch import (
     AccountContext,
     Catalog,
@@ -26,6 +27,7 @@ from alephee.products.batch import (
     only_items_with_messages,
     record_problem,
 )
+from alephee.products.models import Product
 from alephee.products.price_lists import resolve_price_list
 from alephee.products.schemas import ProductUpdateIn
 from alephee.products.stock import kits_containing
@@ -84,6 +86,8 @@ class _Element:
     outcome: ItemOutcome
     item: ProductUpdateIn
     sku: str
+    # Cleaned ProductAdditionalData changes (column → value), empty when none was sent.
+    listing: dict[str, Any]
 
 
 def update_products(
@@ -122,6 +126,7 @@ def update_products(
             continue
         _apply_stock(element, product)
         _apply_features(element.item, product)
+        product.listing_data.update(element.listing)
         if element.item.Price is not None:
             state = prices.setdefault(product.id, PriceState())
             _apply_price(element.item.Price, state, product, account)
@@ -130,6 +135,7 @@ def update_products(
             element.outcome.info(rules.RELATIONSHIPS_IGNORED, code=rules.CODE_IGNORED)
     now = clock.utcnow()
     _write_products(session, catalog.states.values(), now)
+    _write_listing_data(session, catalog.states.values())
     if price_list_id is not None:
         _write_prices(session, prices, price_list_id, now)
     stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
@@ -146,7 +152,10 @@ def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], accoun
         if item is None:
             continue
         problems: list[rules.Problem] = []
-        if item.Stock is None and item.Price is None and item.Features is None:
+        listing, listing_problem = _listing_changes(item)
+        if listing_problem is not None:
+            problems.append(listing_problem)
+        elif item.Stock is None and item.Price is None and item.Features is None and not listing:
             problems.append(rules.Problem(rules.CODE_NOTHING_TO_UPDATE, rules.NOTHING_TO_UPDATE))
         if item.Price is not None:
             problems += rules.price_problems(item.Price, account.profile)
@@ -156,8 +165,23 @@ def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], accoun
             for p in problems:
                 record_problem(outcome, p)
             continue
-        elements.append(_Element(number=number, outcome=outcome, item=item, sku=sku))
+        elements.append(_Element(number=number, outcome=outcome, item=item, sku=sku, listing=listing))
     return elements
+
+
+def _listing_changes(item: ProductUpdateIn) -> tuple[dict[str, Any], rules.Problem | None]:
+    """The listing-data columns an element changes: the properties sent in ``ProductAdditionalData`` (left out =
+    unchanged, null = cleared), or all four cleared when the object itself is null."""
+    if "ProductAdditionalData" not in item.model_fields_set:
+        return {}, None
+    data = item.ProductAdditionalData
+    if data is None:
+        return dict.fromkeys(listing_data.FIELDS), None
+    sent = {name.lower(): getattr(data, name) for name in data.model_fields_set}
+    try:
+        return listing_data.clean_changes(sent), None
+    except listing_data.ListingDataProblem as exc:
+        return {}, rules.Problem(exc.code, exc.message_for(listing_data.API_NAMES[exc.field]), exc.value)
 
 
 def _product_problems(
@@ -331,6 +355,24 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
     bind.executemany(_SQL_QUANTITY, quantities)
     bind.executemany(_SQL_DELTA, deltas)
     bind.executemany(_SQL_TOUCH, touched)
+
+
+def _write_listing_data(session: Session, states: Iterable[ProductState]) -> None:
+    """Write the listing-data changes (one executemany per set of columns; ``date_updated`` is written with
+    the product's other changes)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for s in states:
+        if s.touched and s.listing_data:
+            columns = tuple(sorted(s.listing_data))
+            groups.setdefault(columns, []).append({"row_id": s.id, **{f"v_{c}": s.listing_data[c] for c in columns}})
+    table = Product.__table__
+    for columns, rows in groups.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({column: bindparam(f"v_{column}") for column in columns})
+        )
+        session.execute(stmt, rows)
 
 
 def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:

@@ -18,7 +18,7 @@ from alephee.errors import InvalidInput
 from alephee.http.numbers import int_from_text
 from alephee.http.paging import Page
 from alephee.http.params import MAX_INT32
-from alephee.products import hooks
+from alephee.products import hooks, listing_data
 from alephee.products.brands import brand_key
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.price_lists import PriceListNotFound
@@ -33,6 +33,7 @@ from alephee.products.schemas import (
     KitComponentOut,
     MeasurableQuantityOut,
     PriceListRefOut,
+    ProductAdditionalDataOut,
     ProductAttributeOut,
     ProductCatalogOut,
     ProductFeaturesOut,
@@ -208,9 +209,22 @@ def build_catalog(
                     )
                     for c in children.get(pid, [])
                 ],
+                ProductAdditionalData=additional_data_out(product),
             )
         )
     return out
+
+
+def additional_data_out(product: Product) -> ProductAdditionalDataOut | None:
+    """The product's listing data (pictures, description, category, condition), or None when none is set."""
+    if listing_data.is_empty(product.pictures, product.description, product.category, product.condition):
+        return None
+    return ProductAdditionalDataOut(
+        Pictures=list(product.pictures or []),
+        Description=product.description,
+        Category=product.category,
+        Condition=product.condition,
+    )
 
 
 def _products_by_id(session: Session, ids: Sequence[int]) -> dict[int, tuple[Product, Brand]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from alephee.http.numbers import int_from_text
 from alephee.http.wire import clean_identifier, clean_text
-from alephee.products import rules
+from alephee.products import listing_data, rules
 from alephee.products.schemas import (
     CATALOG_STATUSES,
     KIT,
@@ -62,6 +62,7 @@ KNOWN = {
     "attributes",
     "components",
     "prices",
+    *listing_data.FIELDS,
     *INTEGER_FIELDS,
     *PRICE_FIELDS,
     *TEXT_FIELDS,
@@ -247,6 +248,7 @@ def parse_row(number: int, raw: dict[str, Any]) -> CatalogRow:
         raise RowProblem("measure_unit and measure_per_unit go together")
     if "catalog_status" in fields:
         values["catalog_status"] = _catalog_status(fields["catalog_status"])
+    values.update(_listing_data(fields))
     base_prices = {name: _price(name, fields[name]) for name in PRICE_FIELDS if name in fields}
     if base_prices:
         prices.setdefault("", {}).update(base_prices)
@@ -290,6 +292,21 @@ def parse_row(number: int, raw: dict[str, Any]) -> CatalogRow:
         components=components,
         attributes=attributes,
     )
+
+
+def _listing_data(fields: dict[str, Any]) -> dict[str, Any]:
+    """Pictures (URLs separated by ``|`` or spaces, or a JSON list), description, category and condition; a
+    JSON ``null`` clears (an empty CSV cell leaves the product's value as it is)."""
+    sent = {name: fields[name] for name in listing_data.FIELDS if name in fields}
+    if isinstance(sent.get("pictures"), str):
+        sent["pictures"] = listing_data.split_pictures(sent["pictures"])
+    for name in ("description", "category", "condition"):
+        if isinstance(sent.get(name), Decimal | int) and not isinstance(sent[name], bool):
+            sent[name] = str(sent[name])
+    try:
+        return listing_data.clean_changes(sent)
+    except listing_data.ListingDataProblem as exc:
+        raise RowProblem(exc.message_for(exc.field)) from None
 
 
 def _amount(name: str, value: Any) -> Decimal:

@@ -42,7 +42,7 @@ CODE_STOCK_TOO_LARGE = 36
 CODE_IGNORED = 40
 
 SKU_REQUIRED = "SKU is required"
-NOTHING_TO_UPDATE = "Nothing to update: send Stock, Price or Features"
+NOTHING_TO_UPDATE = "Nothing to update: send Stock, Price, Features or ProductAdditionalData"
 # CF-40.3.10 (documented, Spanish, exact).
 NOT_FOUND = "No tiene asignado ningún producto con el marca-código ingresado"
 AMBIGUOUS = "The SKU exists under several brands; send Brand (id or name) to choose one"

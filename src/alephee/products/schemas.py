@@ -124,6 +124,20 @@ class ProductFeaturesIn(WireModel):
     Visibility: IdInteger | None = None
 
 
+class ProductAdditionalDataIn(WireModel):
+    """What a marketplace listing shows besides name, price and stock (our design, PRD-26). A property left out
+    is unchanged; ``null`` (or an empty text or list) clears it."""
+
+    Pictures: list[str] | None = Field(
+        default=None, description="Absolute http/https picture URLs (at most 12, each at most 500 characters)."
+    )
+    Description: str | None = Field(default=None, description="Plain-text description (at most 50000 characters).")
+    Category: str | None = Field(
+        default=None, description="The hub's category path, e.g. `Herramientas > Hidrolavadoras` (at most 300)."
+    )
+    Condition: str | None = Field(default=None, description="`new`, `used` or `refurbished`.")
+
+
 class ProductUpdateIn(WireModel):
     """One element of the POST /v2/products body."""
 
@@ -132,6 +146,9 @@ class ProductUpdateIn(WireModel):
     Stock: ProductStockIn | None = None
     Price: ProductPriceIn | None = None
     Features: ProductFeaturesIn | None = None
+    ProductAdditionalData: ProductAdditionalDataIn | None = Field(
+        default=None, description="Pictures, description, category and condition; `null` clears all four."
+    )
 
 
 # --- GET /v2/products -----------------------------------------------------------------------------------
@@ -269,6 +286,15 @@ class ProductFeaturesOut(WireModel):
     Visibility: int | None
 
 
+class ProductAdditionalDataOut(WireModel):
+    """The product's listing data (our design, PRD-26); null in ProductCatalog when none is set."""
+
+    Pictures: list[str]
+    Description: str | None
+    Category: str | None
+    Condition: str | None
+
+
 class ProductCatalogOut(WireModel):
     """ProductCatalog (CF-40.2.3)."""
 
@@ -282,7 +308,9 @@ class ProductCatalogOut(WireModel):
     Attributes: list[ProductAttributeOut]
     Variations: list[VariationProductOut]
     Relationships: None = Field(default=None, description="PIM-only section; not kept by this hub.")
-    ProductAdditionalData: None = Field(default=None, description="PIM-only section; not kept by this hub.")
+    ProductAdditionalData: ProductAdditionalDataOut | None = Field(
+        default=None, description="Pictures, description, category and condition; null when none is set."
+    )
 
 
 # --- fiscal information (our design, CF-40.4) ----------------------------------------------------------
