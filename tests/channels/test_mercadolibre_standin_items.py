@@ -1,4 +1,4 @@
-"""The stand-in's items over HTTP (§3): publishing and its validation causes, the item document, multigets,
+"""The stand-in's items over HTTP: publishing and its validation causes, the item document, multigets,
 updates under the stock, pause, close, title, variation and price-automation rules, descriptions, the seller's
 item search with offset and scan paging, and the category predictor."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.channels.conftest import BRAZIL, OTHER, SELLER, StandIn, item_body
+from tests.fixtures.mercadolibre import BRAZIL, OTHER, SELLER, StandIn, item_body
 
 ITEM_FIELDS = {
     "id", "site_id", "title", "seller_id", "category_id", "user_product_id", "price", "base_price", "original_price",

@@ -1,11 +1,11 @@
-"""The stand-in's post-sale messages over HTTP (§7): ``tag=post_sale`` required, 350 characters for the seller,
+"""The stand-in's post-sale messages over HTTP: ``tag=post_sale`` required, 350 characters for the seller,
 reading marks the buyer's messages read unless ``mark_as_read=false``, cancelled orders block the conversation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.channels.conftest import OTHER, SELLER, StandIn
+from tests.fixtures.mercadolibre import OTHER, SELLER, StandIn
 
 TAG = {"tag": "post_sale"}
 

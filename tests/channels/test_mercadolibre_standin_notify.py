@@ -1,6 +1,6 @@
-"""The stand-in's notifications, faults and shared state: every change POSTs the §2.1 body to a loopback receiver
-(retried until it answers 200), undelivered ones stay in ``/missed_feeds``; injected 429/500 answers; two stand-in
-objects on one file (two server processes) see the same codes, tokens, items and orders."""
+"""The stand-in's notifications, faults and shared state: every change POSTs the notification body to a loopback
+receiver (retried until it answers 200), undelivered ones stay in ``/missed_feeds``; injected 429/500 answers; two
+stand-in objects on one file (two server processes) see the same codes, tokens, items and orders."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
-from tests.channels.conftest import SELLER, StandIn, item_body, open_standin
+from tests.fixtures.mercadolibre import SELLER, StandIn, item_body, open_standin
 
 NOTICE_FIELDS = {"_id", "resource", "user_id", "topic", "application_id", "attempts", "sent", "received"}
 

@@ -1,4 +1,4 @@
-"""The stand-in's sales over HTTP (§4–§6): a purchase through the test hook makes the order, pack, payment and
+"""The stand-in's sales over HTTP: a purchase through the test hook makes the order, pack, payment and
 shipment and takes the stock; the order search (statuses, hour-granular dates, sorts, paging); packs and billing
 info; shipments in the new format; labels with their preconditions and the printed transition; fiscal documents."""
 
@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 from alephee import clock
-from tests.channels.conftest import BRAZIL, OTHER, SELLER, StandIn
+from tests.fixtures.mercadolibre import BRAZIL, OTHER, SELLER, StandIn
 
 ORDER_FIELDS = {
     "id", "date_created", "last_updated", "date_closed", "pack_id", "fulfilled", "buying_mode", "shipping_cost",

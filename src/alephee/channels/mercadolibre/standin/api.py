@@ -1,4 +1,4 @@
-"""The seller API's routes (§2.2–§7): each checks the bearer token, runs one function of the stand-in's modules
+"""The seller API's routes: each checks the bearer token, runs one function of the stand-in's modules
 in one transaction of its store, and answers its JSON (or the label/file bytes)."""
 
 from __future__ import annotations

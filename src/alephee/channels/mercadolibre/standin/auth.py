@@ -1,4 +1,4 @@
-"""The stand-in's OAuth (§1): the authorization page where one of its sellers approves, ``POST /oauth/token``
+"""The stand-in's OAuth: the authorization page where one of its sellers approves, ``POST /oauth/token``
 (both grants; refresh tokens single-use, only the newest per seller valid), ``GET /users/me``, and the bearer
 check every private call goes through (401 ``invalid access token``)."""
 

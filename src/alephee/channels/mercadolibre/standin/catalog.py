@@ -1,4 +1,4 @@
-"""Reading items in bulk and finding them (§3.3, §3.6, §3.11): the multigets (``/items/bulk`` and the old
+"""Reading items in bulk and finding them: the multigets (``/items/bulk`` and the old
 ``/items?ids=``), the seller's item search with offset paging (capped at 1,000) and scan paging by ``scroll_id``,
 and the category predictor (a small fixed table from title words to categories)."""
 

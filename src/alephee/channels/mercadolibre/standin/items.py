@@ -1,4 +1,4 @@
-"""Items (§3): publishing with the validation of §3.1, the item document of §3.2, updates with the rules of §3.4
+"""Items: publishing with Mercado Libre's validation, its item document, updates with its rules
 (stock 0 pauses, restock reactivates unless paused by the seller, ``closed`` is final, the title freezes after
 a sale, variations, price automation) and the stock moves a sale or a cancellation makes."""
 
@@ -41,7 +41,7 @@ def _cause(code: str, message: str, reference: str, kind: str = "error") -> dict
 
 
 def validation_error(causes: list[dict[str, Any]]) -> MLError:
-    """400 ``validation_error`` with its ``cause[]`` (§3.1 shape)."""
+    """400 ``validation_error`` with its ``cause[]`` (Mercado Libre's cause shape)."""
     return refuse(400, "validation_error", "Validation error", causes)
 
 
@@ -265,7 +265,7 @@ def owned(tx: Tx, item_id: str, seller_id: int) -> dict[str, Any]:
 
 
 def update(tx: Tx, notifier: Notifier, seller_id: int, item_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """``PUT /items/{id}``: apply the changed fields under §3.4's rules; the item (plus ``warnings`` if any)."""
+    """``PUT /items/{id}``: apply the changed fields under Mercado Libre's rules; the item (and any ``warnings``)."""
     item = owned(tx, item_id, seller_id)
     unknown = sorted(set(body) - UPDATABLE_FIELDS)
     if unknown:

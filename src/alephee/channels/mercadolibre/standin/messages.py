@@ -1,4 +1,4 @@
-"""Post-sale messages (§7): the conversation of a pack (``tag=post_sale`` mandatory; reading marks the buyer's
+"""Post-sale messages: the conversation of a pack (``tag=post_sale`` mandatory; reading marks the buyer's
 messages read unless ``mark_as_read=false``), the seller's reply (≤ 350 characters, refused on cancelled orders),
 one message by id, and a buyer writing (the test hook)."""
 

@@ -1,4 +1,4 @@
-"""Notifications out (§2): every change is recorded as a feed document and POSTed to the application's callback
+"""Notifications out: every change is recorded as a feed document and POSTed to the application's callback
 URL from a background thread (never inside the request that caused it), retried with backoff on anything but
 200 and given up after the last delay; feeds not delivered stay listed by ``GET /missed_feeds``."""
 

@@ -1,4 +1,4 @@
-"""Sales (§4, §5.1): a purchase makes an order (§4.1), its pack (§4.3), an approved payment and a me2 shipment
+"""Sales: a purchase makes an order, its pack, an approved payment and a me2 shipment
 (new format, no ``order_id``) and takes the stock; a cancellation refunds and gives the stock back; shipments move
 through their statuses. Reads: one order, the order search (dates honoured at the hour), the pack, billing info."""
 

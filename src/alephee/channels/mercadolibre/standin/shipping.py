@@ -1,5 +1,5 @@
-"""Shipments read by the seller (§5.1, §5.3), their labels (§5.4: a real PDF or ZPL, the first print moves
-``ready_to_print`` to ``printed``) and the fiscal documents of a pack (§6: one PDF per pack, ≤ 1 MB, not MLB)."""
+"""Shipments read by the seller, their labels (a real PDF or ZPL, the first print moves
+``ready_to_print`` to ``printed``) and the fiscal documents of a pack (one PDF per pack, ≤ 1 MB, not MLB)."""
 
 from __future__ import annotations
 
