@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
+from alephee.channels.mercadolibre.standin.app import PREFIX, MercadoLibreStandIn, create_app
 from tests.fixtures.mercadolibre import SELLER, StandIn, item_body, open_standin
 
 NOTICE_FIELDS = {"_id", "resource", "user_id", "topic", "application_id", "attempts", "sent", "received"}
@@ -180,3 +181,44 @@ def test_authorization_page_picks_the_seller(ml: StandIn) -> None:
             "code": code, "redirect_uri": "https://hub.example/cb"}  # fmt: skip
     assert ml.api.post("/oauth/token", data=form).json()["user_id"] == 241461055
     assert ml.api.get("/authorization", params=query | {"seller_id": "1"}).status_code == 400
+
+
+def test_purchases_from_two_standins_at_once_lose_no_stock(ml: StandIn) -> None:
+    second = open_standin(ml.path)
+    item = ml.item(available_quantity=12)
+    errors: list[BaseException] = []
+
+    def buy(standin: MercadoLibreStandIn) -> None:
+        try:
+            for _ in range(3):
+                standin.buy(item["id"])
+        except BaseException as exc:  # collected: the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=buy, args=(s,)) for s in (ml.standin, second, ml.standin, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    sold = ml.api.get(f"/items/{item['id']}", headers=ml.headers()).json()
+    assert (sold["available_quantity"], sold["sold_quantity"], sold["status"]) == (0, 12, "paused")
+    orders = ml.api.get("/orders/search", params={"seller": str(SELLER.id)}, headers=ml.headers()).json()
+    assert orders["paging"]["total"] == 12 and len({o["id"] for o in orders["results"]}) == 12
+    second.close()
+
+
+def test_mounted_under_the_hub_prefix(tmp_path: Path) -> None:
+    standin = open_standin(tmp_path / "ml.sqlite3")
+    app = FastAPI()
+    app.include_router(standin.router(), prefix=PREFIX)
+    api = TestClient(app)
+    headers = {"Authorization": f"Bearer {standin.issue_token()['access_token']}"}
+    standin.add_fault("/items", 503)
+    refused = api.post(f"{PREFIX}/items", json=item_body(), headers=headers)
+    assert (refused.status_code, refused.json()["error"]) == (503, "service_not_available")
+    created = api.post(f"{PREFIX}/items", json=item_body(), headers=headers)
+    assert created.status_code == 201
+    missing = api.get(f"{PREFIX}/orders/2000000000000999", headers=headers)
+    assert (missing.status_code, missing.json()["error"]) == (404, "order_not_found")
+    standin.close()

@@ -201,3 +201,22 @@ def test_one_fiscal_document_per_pack(ml: StandIn) -> None:
         headers=ml.headers(BRAZIL),
     )
     assert refused.status_code == 400 and refused.json()["error"] == "not_available_for_site"
+
+
+def test_variation_purchase_and_fraud_tag(ml: StandIn) -> None:
+    variations = [
+        {"attribute_combinations": [{"id": "COLOR", "value_name": c}], "available_quantity": 1,
+         "attributes": [{"id": "SELLER_SKU", "value_name": f"SKU-{c}"}]}
+        for c in ("Rojo", "Azul")
+    ]  # fmt: skip
+    item = ml.item(variations=variations)
+    red, blue = (v["id"] for v in item["variations"])
+    assert ml.api.post("/_test/orders", json={"item_id": item["id"]}).status_code == 400  # which variation?
+    order = ml.standin.buy(item["id"], variation_id=red, fraud=True)
+    line = order["order_items"][0]["item"]
+    assert (line["variation_id"], line["seller_sku"]) == (red, "SKU-Rojo")
+    assert line["variation_attributes"][0]["value_name"] == "Rojo"
+    assert "fraud_risk_detected" in order["tags"]
+    after = ml.api.get(f"/items/{item['id']}", headers=ml.headers()).json()
+    assert [(v["id"], v["available_quantity"]) for v in after["variations"]] == [(red, 0), (blue, 1)]
+    assert (after["available_quantity"], after["status"]) == (1, "active")
