@@ -126,13 +126,17 @@ def _scan(tx: Tx, seller_id: int, query: dict[str, str], limit: int) -> dict[str
     }
 
 
-def _words(text: str) -> list[str]:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return [word[:-2] if word.endswith("es") and word[:-2] in _KNOWN else word.rstrip("s") or word
-            for word in re.findall(r"[a-z0-9]+", plain)]  # fmt: skip
-
-
 _KNOWN = {word for domain in _DOMAINS for word in domain[0]} | set(_BRANDS)
+
+
+def _words(text: str) -> set[str]:
+    """The title's words without accents, each also in its singular form when that is a known word."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    words = set(re.findall(r"[a-z0-9]+", plain))
+    singular = {word[:-2] for word in words if word.endswith("es")} | {
+        word[:-1] for word in words if word.endswith("s")
+    }
+    return words | (singular & _KNOWN)
 
 
 def discover(site_id: str, query: dict[str, str]) -> list[dict[str, Any]]:
@@ -145,7 +149,7 @@ def discover(site_id: str, query: dict[str, str]) -> list[dict[str, Any]]:
     limit = int_param(query, "limit", 4)
     if not 1 <= limit <= 8:
         raise refuse(400, "bad_request", "Invalid limit param: between 1 and 8")
-    words = set(_words(title)) | set(re.findall(r"[a-z0-9]+", title.lower()))
+    words = _words(title)
     brands = [
         {"id": "BRAND", "value_id": value_id, "value_name": name.title()}
         for name, value_id in _BRANDS.items()

@@ -307,10 +307,8 @@ def search(tx: Tx, seller_id: int, query: dict[str, str]) -> dict[str, Any]:
     for field, key in (("last_updated", "order.date_last_updated"), ("date_created", "order.date_created"),
                        ("date_closed", "order.date_closed")):  # fmt: skip
         low, high = _hour(query, f"{key}.from"), _hour(query, f"{key}.to")
-        if low is not None:
-            found = [o for o in found if o[field] and parse_date(o[field]) >= low]  # type: ignore[operator]
-        if high is not None:
-            found = [o for o in found if o[field] and parse_date(o[field]) <= high]  # type: ignore[operator]
+        if low is not None or high is not None:
+            found = [o for o in found if _within(o[field], low, high)]
     if query.get("pack_id"):
         found = [o for o in found if str(o["pack_id"]) == query["pack_id"]]
     found.sort(key=lambda o: (parse_date(o["date_closed"] or o["date_created"]), o["id"]), reverse=sort == "date_desc")
@@ -336,6 +334,11 @@ def _hour(query: dict[str, str], name: str) -> datetime | None:
     if moment is None:
         raise refuse(400, "bad_request", f"Invalid date in {name}")
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _within(text: str | None, low: datetime | None, high: datetime | None) -> bool:
+    moment = parse_date(text) if text else None
+    return moment is not None and (low is None or moment >= low) and (high is None or moment <= high)
 
 
 def _utc(text: str) -> str:
