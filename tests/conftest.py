@@ -31,4 +31,5 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.marketplaces",
     "tests.fixtures.portal",
+    "tests.fixtures.mercadolibre",
 ]

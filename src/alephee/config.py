@@ -204,7 +204,8 @@ class Settings(BaseSettings):
     # Mercado Libre connector (docs/channels.md): API base, authorization host (unset: the site's own, e.g.
     # https://auth.mercadolibre.com.ar for MLA), the application's credentials, whether the authorization request
     # carries a PKCE challenge (only when PKCE is enabled on the application), seconds an authorization link stays
-    # valid, seconds per call, and whether this process serves the local stand-in at /_standin/mercadolibre.
+    # valid, seconds per call, whether this process serves the local stand-in at /_standin/mercadolibre, and the
+    # SQLite file holding the stand-in's state (every process serving it on the same file shares it).
     mercadolibre_api_url: str = "https://api.mercadolibre.com"
     mercadolibre_auth_url: str | None = None
     mercadolibre_client_id: str | None = None
@@ -212,6 +213,7 @@ class Settings(BaseSettings):
     mercadolibre_pkce: bool = False
     mercadolibre_timeout_seconds: float = Field(default=10.0, gt=0)
     mercadolibre_standin: bool = False
+    mercadolibre_standin_path: str = "./mercadolibre-standin.sqlite3"
     channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
 
     @cached_property

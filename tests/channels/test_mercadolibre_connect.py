@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -23,7 +24,8 @@ from alephee.app import create_app
 from alephee.channels import connections
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
-from alephee.channels.mercadolibre.standin import INVALID_GRANT, MercadoLibreStandIn
+from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
+from alephee.channels.mercadolibre.standin.auth import INVALID_GRANT
 from alephee.channels.models import ChannelConnection
 from alephee.config import Settings
 from alephee.http.context import AppContext
@@ -47,7 +49,7 @@ class Hub:
 
 
 @pytest.fixture
-def hub(ctx: AppContext) -> Iterator[Hub]:
+def hub(ctx: AppContext, tmp_path: Path) -> Iterator[Hub]:
     settings = make_settings(
         ctx.settings.database_url,
         public_url=HUB,
@@ -56,6 +58,7 @@ def hub(ctx: AppContext) -> Iterator[Hub]:
         mercadolibre_client_id="5387223166827464",
         mercadolibre_client_secret="s3cret",
         mercadolibre_standin=True,
+        mercadolibre_standin_path=str(tmp_path / "ml.sqlite3"),
         secret_key=Fernet.generate_key().decode(),
     )
     app = create_app(context=AppContext(settings=settings, db=ctx.db, limiter=RateLimiter(settings)))
@@ -65,6 +68,7 @@ def hub(ctx: AppContext) -> Iterator[Hub]:
     with TestClient(app, base_url=HUB, raise_server_exceptions=False) as browser:
         yield Hub(settings, browser, MercadoLibreClient(settings, http), app.state.mercadolibre_standin, http)
     http.close()
+    app.state.mercadolibre_standin.close()
 
 
 def authorize(hub: Hub, ctx: AppContext, account_id: int, marketplace_id: int = 1) -> str:

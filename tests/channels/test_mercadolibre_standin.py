@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 
 from alephee.channels.mercadolibre.auth import pkce_challenge
-from alephee.channels.mercadolibre.standin import INVALID_GRANT, MercadoLibreStandIn, create_app
+from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
+from alephee.channels.mercadolibre.standin.auth import INVALID_GRANT
 
 REDIRECT = "https://hub.example/channels/mercadolibre/callback"
 
@@ -33,8 +35,13 @@ def exchange(api: TestClient, code: str, **extra: str) -> tuple[int, dict[str, o
     return answer.status_code, answer.json()
 
 
-def test_code_grant_pkce_and_identity() -> None:
-    api = TestClient(create_app(MercadoLibreStandIn(client_id="app", client_secret="secret", auto_approve=True)))
+def standin_api(tmp_path: Path) -> TestClient:
+    standin = MercadoLibreStandIn(tmp_path / "ml.sqlite3", client_id="app", client_secret="secret", auto_approve=True)
+    return TestClient(create_app(standin))
+
+
+def test_code_grant_pkce_and_identity(tmp_path: Path) -> None:
+    api = standin_api(tmp_path)
     verifier = "v" * 64
     code = code_from(api, code_challenge=pkce_challenge(verifier), code_challenge_method="S256")
     assert exchange(api, code, code_verifier="w" * 64) == (400, INVALID_GRANT)
@@ -49,8 +56,8 @@ def test_code_grant_pkce_and_identity() -> None:
     assert api.get("/users/me", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_refusals() -> None:
-    api = TestClient(create_app(MercadoLibreStandIn(client_id="app", client_secret="secret", auto_approve=True)))
+def test_refusals(tmp_path: Path) -> None:
+    api = standin_api(tmp_path)
     assert exchange(api, code_from(api), redirect_uri="https://other.example/cb") == (400, INVALID_GRANT)
     status, body = exchange(api, code_from(api), client_secret="wrong")
     assert (status, body["error"]) == (400, "invalid_client")

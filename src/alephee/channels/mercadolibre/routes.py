@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
-from alephee.channels.mercadolibre.standin import PREFIX as STANDIN_PREFIX
-from alephee.channels.mercadolibre.standin import MercadoLibreStandIn
+from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
+from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
 from alephee.config import Settings
 from alephee.errors import DomainError
 from alephee.http.deps import Context
@@ -57,6 +57,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     if settings.mercadolibre_standin:
         secret = settings.mercadolibre_client_secret
         standin = MercadoLibreStandIn(
+            settings.mercadolibre_standin_path,
             client_id=settings.mercadolibre_client_id,
             client_secret=secret.get_secret_value() if secret else None,
         )
