@@ -182,6 +182,21 @@ def test_missing_data_names_every_piece_and_creates_nothing(
         assert session.scalars(select(ChannelCategoryMapping)).all() == []
 
 
+def test_created_paused_when_the_seller_paused_it_and_never_when_finished(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    shop = make_shop(ctx, make_tenant, status="paused", status_reason="user")
+    map_category(ctx, shop, "Herramientas/Taladros", "MLA3530")
+    receipt = shop.linked.channel.publish_listing(shop.linked.context, push(shop))
+    assert body(shop.fake.sent("PUT", f"/items/{receipt.external_id}")[0]) == {"status": "paused"}
+    assert receipt.status == "paused"
+
+    set_listing(ctx, shop.listing_id, external_id="pending-finished", status="finished", status_reason=None)
+    finished = shop.linked.channel.publish_listing(shop.linked.context, push(shop))
+    assert (finished.external_id, finished.status) == ("pending-finished", "closed")
+    assert len(shop.fake.sent("POST", "/items")) == 2  # the first item and its description only
+
+
 def test_update_sends_the_latest_state_and_only_what_differs(
     ctx: AppContext, make_tenant: Callable[..., Tenant]
 ) -> None:

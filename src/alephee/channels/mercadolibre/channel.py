@@ -459,6 +459,9 @@ class MercadoLibreChannel(BaseChannel):
         data, seller = self._read(
             ctx, lambda s: (_listing_data(s, ctx, listing.listing_id, listing.external_id), _seller(s, ctx))
         )
+        if data.pending and data.status == FINISHED:
+            # Finished before it was ever published: there is nothing to create.
+            return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
         with self._api(ctx) as api:
             if data.pending:
                 return self._create(ctx, api, data, seller)
@@ -468,7 +471,8 @@ class MercadoLibreChannel(BaseChannel):
         """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
         data = self._read(ctx, lambda s: _listing_data(s, ctx, change.listing_id, change.external_id))
         if data.pending:
-            raise PermanentDeliveryError(f"listing {data.listing_id} is not published on Mercado Libre yet")
+            # Not created yet: its creation (``listing.update``) publishes the listing's status of that moment.
+            return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
         with self._api(ctx) as api:
             return self._update(api, data)
 
@@ -544,9 +548,14 @@ class MercadoLibreChannel(BaseChannel):
         if data.description:
             text = data.description
             api.call("add the listing's description", lambda c, t: c.create_description(t, item_id, text))
+        status = str(item.get("status") or "active")
+        if desired_status(data.status, data.status_reason) == "paused" and status != "paused":
+            # Paused by the seller before it was published: Mercado Libre creates items active.
+            paused = api.call("pause the listing", lambda c, t: c.update_item(t, item_id, {"status": "paused"}))
+            status = str(paused.get("status") or "paused")
         return ListingReceipt(
             external_id=item_id,
-            status=str(item.get("status") or "active"),
+            status=status,
             available_quantity=ml.to_int(item.get("available_quantity")),
         )
 
