@@ -1,6 +1,7 @@
-"""A marketplace without a connector cannot be connected to an account; "has a connector" is a lookup in the
-channel registry, so a connector registered later makes its marketplaces usable. The demo uses only
-marketplaces that work, and ``alephee demo`` + ``alephee worker --once`` leave a clean log."""
+"""A marketplace without a connector cannot be connected to an account (Mercado Libre has one; Amazon not yet);
+"has a connector" is a lookup in the channel registry, so a connector registered later makes its marketplaces
+usable. The demo uses only marketplaces that work, and ``alephee demo`` + ``alephee worker --once`` leave a clean
+log."""
 
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ from tests.fixtures.tenants import Tenant
 
 
 def test_has_channel_is_a_registry_lookup(use_channel: Callable[[str, Any], None]) -> None:
-    assert has_channel("sandbox") and has_channel("b2b") and has_channel("api")
-    assert not has_channel("mercadolibre") and not has_channel("none") and not has_channel(None)
-    use_channel("mercadolibre", BaseChannel())
-    assert has_channel("mercadolibre")
+    assert has_channel("sandbox") and has_channel("b2b") and has_channel("api") and has_channel("mercadolibre")
+    assert not has_channel("amazon") and not has_channel("none") and not has_channel(None)
+    use_channel("amazon", BaseChannel())
+    assert has_channel("amazon")
 
 
 def test_a_marketplace_without_a_connector_cannot_be_connected(
@@ -42,32 +43,32 @@ def test_a_marketplace_without_a_connector_cannot_be_connected(
 ) -> None:
     tenant = make_tenant()
     with ctx.db.writing() as session:
-        for marketplace_id, name in ((1, "Mercado Libre Argentina"), (20, "Amazon")):
+        for marketplace_id, name in ((20, "Amazon"), (21, "Shopee")):
             with pytest.raises(InvalidInput) as refused:
                 accounts.add_marketplace(session, tenant.account_id, marketplace_id)
             assert refused.value.message.startswith(f"Marketplace {marketplace_id} ({name}) has no connector yet")
-        # What works: the sandbox, the B2B portal, the seller's own shop (orders through the API).
-        for marketplace_id in (100, 30, 24):
+        # What works: Mercado Libre, the sandbox, the B2B portal, the seller's own shop (orders through the API).
+        for marketplace_id in (1, 100, 30, 24):
             accounts.add_marketplace(session, tenant.account_id, marketplace_id)
-    # A Mercado Libre connector being installed is all it takes for marketplace 1.
-    use_channel("mercadolibre", BaseChannel())
+    # An Amazon connector being installed is all it takes for marketplace 20.
+    use_channel("amazon", BaseChannel())
     with ctx.db.writing() as session:
-        accounts.add_marketplace(session, tenant.account_id, 1)
+        accounts.add_marketplace(session, tenant.account_id, 20)
     with ctx.db.reading() as session:
         linked = session.scalars(
             select(AccountMarketplace.marketplace_id)
             .where(AccountMarketplace.account_id == tenant.account_id)
             .order_by(AccountMarketplace.marketplace_id)
         ).all()
-        assert list(linked) == [1, 24, 30, 100]
-        assert {f.marketplace.id for f in feeds(session, tenant.account_id)} == {1, 24, 30, 100}
+        assert list(linked) == [1, 20, 24, 30, 100]
+        assert {f.marketplace.id for f in feeds(session, tenant.account_id)} == {1, 20, 24, 30, 100}
 
 
 def test_old_links_without_a_connector_are_not_pulled(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
     tenant = make_tenant(marketplaces=(100,))
     with ctx.db.writing() as session:
         # A link made before marketplaces needed a connector.
-        session.add(AccountMarketplace(account_id=tenant.account_id, marketplace_id=1))
+        session.add(AccountMarketplace(account_id=tenant.account_id, marketplace_id=20))
     with ctx.db.reading() as session:
         assert [f.marketplace.id for f in feeds(session, tenant.account_id)] == [100]
 

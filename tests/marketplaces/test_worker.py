@@ -126,7 +126,7 @@ def test_permanent_errors_fail_at_once(
     use_channel("sandbox", FakeChannel(error=PermanentDeliveryError("listing refused")))
     message_id = put(ctx)
     unknown_topic = put(ctx, topic="listing.teleport", aggregate_id=2)
-    no_connector = put(ctx, marketplace_id=1, aggregate_id=3)  # Mercado Libre AR: no connector yet
+    no_connector = put(ctx, marketplace_id=20, aggregate_id=3)  # Amazon: no connector yet
     stats = make_worker().drain()
     assert (stats.failed, stats.retried) == (3, 0)
     assert row(ctx, message_id).last_error == "listing refused" and row(ctx, message_id).attempts == 1

@@ -41,8 +41,8 @@ def test_forwarded_and_refused_documents_are_announced(
 ) -> None:
     tenant = make_tenant(marketplaces=(100,))
     hooks.subscribe(tenant.account_id, receiver.url, ["document.forwarded", "document.refused"])
-    # Marketplace 1 has no connector: the row fails for good → document.refused.
-    _document_row(ctx, tenant.account_id, 1)
+    # Marketplace 20 (Amazon) has no connector: the row fails for good → document.refused.
+    _document_row(ctx, tenant.account_id, 20)
     hooks.drain()
     previous = register_sender("order.document", _Marketplace())
     try:

@@ -49,9 +49,18 @@ class DeliveryError(Exception):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Retry later with backoff (network error, timeout, 429, 5xx, marketplace maintenance)."""
+    """Retry later with backoff (network error, timeout, 429, 5xx, marketplace maintenance). ``retry_after`` is
+    how long the marketplace asked to wait (seconds), when it said."""
 
     transient = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConnectionHeld(TransientDeliveryError):
+    """The connection is paused or disconnected: the row waits, it is not failed."""
 
 
 class PermanentDeliveryError(DeliveryError):

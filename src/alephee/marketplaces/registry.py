@@ -26,6 +26,7 @@ BUILTIN_CHANNELS: dict[str, str] = {
     "sandbox": "alephee.sandbox.channel:SandboxChannel",
     "b2b": "alephee.marketplaces.contract:LocalChannel",
     "api": "alephee.marketplaces.contract:ApiChannel",
+    "mercadolibre": "alephee.channels.mercadolibre.channel:MercadoLibreChannel",
 }
 ENTRY_POINT_GROUP = "alephee.channels"
 

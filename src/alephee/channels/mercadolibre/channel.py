@@ -1,0 +1,865 @@
+"""The Mercado Libre channel: what the worker delivers through, and what notifications and the order backstop read.
+
+Every operation first reads what it needs from the hub's database in a short ``ctx.db.reading()`` block (or a
+short write of its own, for the category prediction cache), then calls Mercado Libre with no transaction open.
+The access token comes from ``auth.access_token`` (refreshed first when near expiry); a 401 forces one refresh
+and one retry. A connection that is missing, disconnected or whose application is not configured raises
+``ConnectionHeld``: the outbox row waits instead of failing. Mercado Libre's errors become delivery errors:
+429, 5xx, network failures and 409 optimistic locking are transient (with the ``Retry-After`` it asked for),
+other refusals permanent, saying what Mercado Libre refused (``cause[].code: message``).
+
+Choices where the API leaves room (docs/compatibility.md lists them):
+
+- Listing types: the hub's ``listing_type`` codes (``listings.schemas.LISTING_TYPES``) map to their Mercado
+  Libre names; none or ``0`` publishes ``gold_special``.
+- Updates read the item first (``GET /items/{id}``) and PUT only what differs from the hub's current listing,
+  so ten queued changes send the latest state once and an unchanged listing costs no write. A hub pause for
+  stock sends ``available_quantity: 0`` (Mercado Libre pauses and reactivates the item itself); a seller's
+  pause, a marketplace hold and a missing price send ``status: paused``; finishing sends ``closed``.
+- Variations: an item's variations are the hub's child listings (``parent_id`` = the item's listing,
+  ``child_kind`` ``variation``) whose ``external_id`` is the variation id; an update sends every variation of
+  the item (Mercado Libre deletes the ones left out), each with its child's quantity and price (or its current
+  values when the hub has no child for it). Items are created without variations.
+- Orders come from ``GET /orders/{id}`` with the shipment and pack size; the backstop starts two days back
+  (Mercado Libre keeps missed notifications that long) when it has no cursor yet.
+- Labels: TXT is ``zpl2``, PDF is ``pdf``, ZIP is both files in one zip.
+- Documents: invoices (types 0 and 2) go to ``/packs/{pack or order}/fiscal_documents`` outside Brazil; Brazil
+  takes invoices as NF-e imports, so nothing is forwarded there; receipts stay in the hub.
+- Order status and tracking writes are no-ops: Mercado Envios moves ME2 shipments itself, and the docs show no
+  seller write for ME1/custom tracking.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.channels import connections
+from alephee.channels.mercadolibre import auth
+from alephee.channels.mercadolibre import mapping as ml
+from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.models import ChannelCategoryMapping
+from alephee.clock import utcnow
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.errors import DomainError
+from alephee.listings.models import Listing
+from alephee.listings.schemas import LISTING_TYPES
+from alephee.listings.statuses import (
+    ACTIVE,
+    FINISHED,
+    INACTIVE,
+    PAUSED,
+    REASON_STOCK,
+    UNDER_REVIEW,
+)
+from alephee.marketplaces.contract import (
+    BaseChannel,
+    BuyerMessage,
+    ChannelContext,
+    ChannelNotice,
+    ChannelOrder,
+    ConnectionHeld,
+    DocumentReceipt,
+    DocumentUpload,
+    LabelRequest,
+    ListingPage,
+    ListingPush,
+    ListingReceipt,
+    ListingStatusPush,
+    NoticeResult,
+    OrderPage,
+    OrderRef,
+    OrderStatusPush,
+    PermanentDeliveryError,
+    ShippingLabel,
+    TransientDeliveryError,
+)
+from alephee.orders.documents import INVOICE, NFE, store_for
+from alephee.orders.models import Order
+from alephee.products.models import Brand, Product
+
+T = TypeVar("T")
+ClientFactory = Callable[[Settings], MercadoLibreClient]
+
+CONNECTOR = auth.CONNECTOR
+PENDING_PREFIX = "pending-"
+VARIATION_KIND = "variation"
+DEFAULT_LISTING_TYPE = "gold_special"
+MAX_TITLE_LENGTH = 60
+MAX_MESSAGE_LENGTH = 350
+# The order backstop re-reads this much before its cursor (the search filter drops minutes) and starts this far
+# back without a cursor.
+ORDER_OVERLAP = timedelta(hours=1)
+FIRST_PULL = timedelta(days=2)
+SOURCE_SELLER = "seller"
+SOURCE_PREDICTED = "predicted"
+PREDICTED_PREFIX = "title:"
+LABEL_TYPES = {"TXT": ("zpl2", "text/plain", "txt"), "PDF": ("pdf", "application/pdf", "pdf")}
+FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
+
+
+# --- pure helpers ---------------------------------------------------------------------------------------------
+
+
+def wire_money(value: Decimal) -> int | float:
+    """A price as a JSON number (whole amounts as integers)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def listing_type_name(code: int | None) -> str:
+    """The Mercado Libre listing type of a hub ``listing_type`` code (``gold_special`` when none)."""
+    if code in LISTING_TYPES and code != 0:
+        return LISTING_TYPES[code][0]
+    return DEFAULT_LISTING_TYPE
+
+
+def normalised_title(title: str) -> str:
+    """A title as the prediction cache keys it: no accents, lower case, single spaces."""
+    plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain.lower()).split())
+
+
+def delivery_error(exc: MercadoLibreError, doing: str) -> TransientDeliveryError | PermanentDeliveryError:
+    """A Mercado Libre error as the delivery error the worker understands."""
+    if exc.transient:
+        wait = f" (retry after {exc.retry_after:g} s)" if exc.retry_after is not None else ""
+        return TransientDeliveryError(
+            f"Mercado Libre could not {doing} now: {exc.status} {exc.error}{wait}", retry_after=exc.retry_after
+        )
+    return PermanentDeliveryError(f"Mercado Libre refused to {doing}: {exc.refusal()}")
+
+
+def _price_refusal(exc: MercadoLibreError) -> bool:
+    """A 400 about the price (out of range, or a price automation refusing a price-only update)."""
+    words = [exc.error, exc.description, *(f"{c.code} {c.message}" for c in exc.causes)]
+    return exc.status == 400 and any("price" in w.lower() for w in words)
+
+
+def price_warnings(answer: dict[str, Any]) -> list[str]:
+    """Warnings of a successful PUT saying the price was not applied (an active price automation)."""
+    found: list[str] = []
+    for key in ("warnings", "cause", "causes"):
+        for element in answer.get(key) or []:
+            if not isinstance(element, dict):
+                continue
+            if key != "warnings" and element.get("type") != "warning":
+                continue
+            text = f"{element.get('code') or ''}: {element.get('message') or ''}".strip(": ")
+            if "price" in text.lower():
+                found.append(text)
+    return found
+
+
+def desired_status(status: str, reason: str | None) -> str | None:
+    """The item status the hub's listing asks for (None: leave it to Mercado Libre)."""
+    if status == FINISHED:
+        return "closed"
+    if status == PAUSED:
+        # A stock pause is sent as quantity 0: Mercado Libre pauses and reactivates the item itself.
+        return None if reason == REASON_STOCK else "paused"
+    if status == ACTIVE:
+        return "active"
+    return None  # under review / inactive: held by the marketplace
+
+
+def status_change(item: dict[str, Any], wanted: str | None) -> str | None:
+    """The ``status`` to PUT to move ``item`` where the hub wants it (None when nothing to send)."""
+    current = str(item.get("status") or "")
+    subs = {str(s) for s in item.get("sub_status") or []}
+    if wanted is None or wanted == current:
+        if wanted == "paused" and current == "paused" and subs == {"out_of_stock"}:
+            return "paused"  # paused for stock on Mercado Libre, by the seller in the hub: restock must not undo it
+        return None
+    if wanted == "active":
+        if current != "paused":
+            return None  # under review, inactive...: not the seller's to reactivate
+        # Paused only for stock: the quantity sent reactivates it.
+        return None if subs == {"out_of_stock"} else "active"
+    return wanted
+
+
+# --- what the database says -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A child listing standing for one variation of the item."""
+
+    variation_id: int
+    quantity: int
+    price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingData:
+    """The current state of a listing and its product, read in one short transaction."""
+
+    listing_id: int
+    external_id: str
+    title: str
+    price: Decimal | None
+    quantity: int
+    status: str
+    status_reason: str | None
+    listing_type: int | None
+    seller_sku: str
+    brand: str | None
+    gtin: str | None
+    pictures: tuple[str, ...]
+    description: str | None
+    category: str | None
+    condition: str | None
+    mapped_category: str | None
+    predicted_category: str | None
+    variants: tuple[Variant, ...]
+
+    @property
+    def pending(self) -> bool:
+        return self.external_id.startswith(PENDING_PREFIX)
+
+    @property
+    def publish_quantity(self) -> int:
+        return 0 if self.status == PAUSED and self.status_reason == REASON_STOCK else self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Seller:
+    """The connection's seller and site."""
+
+    seller_id: int
+    site_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What the hub knows of an order: its marketplace ids and the buyer's id."""
+
+    external_order_id: str
+    pack_id: str | None
+    external_shipping_id: str | None
+    buyer_id: int | None
+
+
+def _seller(session: Session, ctx: ChannelContext) -> Seller:
+    row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
+    if row is None or row.seller_id is None:
+        raise ConnectionHeld("the account is not connected to Mercado Libre yet (alephee channel connect)")
+    site = row.site_id or ctx.marketplace.site_id or ""
+    return Seller(seller_id=row.seller_id, site_id=site.upper())
+
+
+def _listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> Listing:
+    row = session.get(Listing, listing_id) if listing_id is not None else None
+    if row is None and external_id:
+        row = session.scalars(
+            select(Listing).where(Listing.marketplace_id == ctx.marketplace.id, Listing.external_id == external_id)
+        ).first()
+    if row is None or row.account_id != ctx.account_id:
+        raise PermanentDeliveryError(f"listing {listing_id or external_id} not found")
+    if row.parent_id is not None and row.child_kind == VARIATION_KIND:
+        # A variation is delivered through its item: the parent listing carries every variation.
+        parent = session.get(Listing, row.parent_id)
+        if parent is None:
+            raise PermanentDeliveryError(f"listing {row.id} is a variation of a listing that no longer exists")
+        return parent
+    return row
+
+
+def _mapping(session: Session, ctx: ChannelContext, category: str) -> str | None:
+    row = session.get(ChannelCategoryMapping, (ctx.account_id, ctx.marketplace.id, category))
+    return row.external_category_id if row is not None else None
+
+
+def _listing_data(
+    session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None
+) -> ListingData:
+    listing = _listing_row(session, ctx, listing_id, external_id)
+    product = session.get(Product, listing.product_id)
+    if product is None:
+        raise PermanentDeliveryError(f"listing {listing.id} has no product")
+    brand = session.get(Brand, product.brand_id)
+    title = listing.title[:MAX_TITLE_LENGTH]
+    mapped = _mapping(session, ctx, product.category) if product.category else None
+    predicted = _mapping(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
+    children = session.scalars(
+        select(Listing)
+        .where(Listing.parent_id == listing.id, Listing.child_kind == VARIATION_KIND)
+        .order_by(Listing.id)
+    )
+    variants = tuple(
+        Variant(
+            variation_id=int(c.external_id),
+            quantity=0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity,
+            price=c.price,
+        )
+        for c in children
+        if c.external_id.isdigit()
+    )
+    return ListingData(
+        listing_id=listing.id,
+        external_id=listing.external_id,
+        title=title,
+        price=listing.price,
+        quantity=max(0, listing.available_quantity),
+        status=listing.status,
+        status_reason=listing.status_reason,
+        listing_type=listing.listing_type,
+        seller_sku=listing.seller_sku or product.sku,
+        brand=brand.name if brand is not None else None,
+        gtin=product.gtin,
+        pictures=tuple(p for p in product.pictures or [] if isinstance(p, str) and p.strip()),
+        description=product.description,
+        category=product.category,
+        condition=product.condition,
+        mapped_category=mapped,
+        predicted_category=predicted,
+        variants=variants,
+    )
+
+
+def _order_facts(session: Session, ctx: ChannelContext, ref: OrderRef) -> OrderFacts:
+    row = None
+    if ref.order_id is not None:
+        row = session.get(Order, ref.order_id)
+        if row is not None and row.account_id != ctx.account_id:
+            row = None
+    if row is None and ref.external_order_id:
+        row = session.scalars(
+            select(Order).where(
+                Order.account_id == ctx.account_id,
+                Order.marketplace_id == ctx.marketplace.id,
+                Order.external_order_id == ref.external_order_id,
+            )
+        ).first()
+    if row is None:
+        if not ref.external_order_id:
+            raise PermanentDeliveryError(f"order {ref.order_id} not found")
+        return OrderFacts(ref.external_order_id, ref.pack_id, None, None)
+    buyer_id = None
+    try:
+        detail = json.loads(row.detail or "{}")
+        buyer_id = ml.to_int((detail.get("Buyer") or {}).get("Code"))
+    except (ValueError, AttributeError):
+        pass
+    return OrderFacts(
+        external_order_id=row.external_order_id,
+        pack_id=ref.pack_id or row.pack_id,
+        external_shipping_id=str(row.external_shipping_id) if row.external_shipping_id else None,
+        buyer_id=buyer_id,
+    )
+
+
+# --- calls with a token ---------------------------------------------------------------------------------------
+
+
+class Api:
+    """One operation's calls: the client, the access token (read once, refreshed once after a 401) and the
+    translation of Mercado Libre's errors."""
+
+    def __init__(self, db: Database, settings: Settings, ctx: ChannelContext, client: MercadoLibreClient) -> None:
+        self.db = db
+        self.settings = settings
+        self.ctx = ctx
+        self.client = client
+        self._token: str | None = None
+
+    def _held(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except (auth.Disconnected, auth.NotConfigured, connections.ConnectionNotFound) as exc:
+            raise ConnectionHeld(exc.message) from None
+
+    def token(self, *, force: bool = False) -> str:
+        """The access token (refreshed when near expiry, or now with ``force``)."""
+        if self._token is None or force:
+            marketplace_id = self.ctx.marketplace.id
+            self._token = self._held(
+                lambda: (
+                    auth.refresh(self.db, self.settings, self.ctx.account_id, marketplace_id, self.client, force=force)
+                    if force
+                    else auth.access_token(self.db, self.settings, self.ctx.account_id, marketplace_id, self.client)
+                )
+            )
+        return self._token
+
+    def raw(self, request: Callable[[MercadoLibreClient, str], T]) -> T:
+        """Run one request; a 401 refreshes the token once and retries. Mercado Libre's errors pass through."""
+        try:
+            return request(self.client, self.token())
+        except MercadoLibreError as exc:
+            if exc.status != 401:
+                raise
+        return request(self.client, self.token(force=True))
+
+    def call(self, doing: str, request: Callable[[MercadoLibreClient, str], T]) -> T:
+        """``raw``, with Mercado Libre's errors turned into delivery errors (``doing`` says what failed)."""
+        try:
+            return self.raw(request)
+        except MercadoLibreError as exc:
+            raise delivery_error(exc, doing) from None
+
+
+class MercadoLibreChannel(BaseChannel):
+    """The Mercado Libre connector (``Marketplace.connector`` ``mercadolibre``).
+
+    ``client_factory`` builds the HTTP client for one operation (a test passes one on a mock transport).
+    """
+
+    connector = CONNECTOR
+    in_database = False
+
+    def __init__(self, client_factory: ClientFactory | None = None) -> None:
+        self._client_factory: ClientFactory = client_factory or MercadoLibreClient
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _hub(ctx: ChannelContext) -> tuple[Database, Settings]:
+        if ctx.db is None or ctx.settings is None:
+            raise TransientDeliveryError("the Mercado Libre connector needs the hub's database and settings")
+        return ctx.db, ctx.settings
+
+    @contextmanager
+    def _api(self, ctx: ChannelContext) -> Iterator[Api]:
+        db, settings = self._hub(ctx)
+        client = self._client_factory(settings)
+        try:
+            yield Api(db, settings, ctx, client)
+        finally:
+            client.close()
+
+    @staticmethod
+    def _read(ctx: ChannelContext, read: Callable[[Session], T]) -> T:
+        db, _settings = MercadoLibreChannel._hub(ctx)
+        try:
+            with db.reading() as session:
+                return read(session)
+        except connections.ConnectionNotFound as exc:
+            raise ConnectionHeld(exc.message) from None
+        except DomainError as exc:
+            raise PermanentDeliveryError(exc.message) from None
+
+    # --- listings -------------------------------------------------------------------------------------------
+
+    def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
+        """Create the item (listing still ``pending-``) or bring it to the listing's current state."""
+        data, seller = self._read(
+            ctx, lambda s: (_listing_data(s, ctx, listing.listing_id, listing.external_id), _seller(s, ctx))
+        )
+        if data.pending and data.status == FINISHED:
+            # Finished before it was ever published: there is nothing to create.
+            return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
+        with self._api(ctx) as api:
+            if data.pending:
+                return self._create(ctx, api, data, seller)
+            return self._update(api, data)
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
+        data = self._read(ctx, lambda s: _listing_data(s, ctx, change.listing_id, change.external_id))
+        if data.pending:
+            # Not created yet: its creation (``listing.update``) publishes the listing's status of that moment.
+            return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
+        with self._api(ctx) as api:
+            return self._update(api, data)
+
+    def _category(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> str | None:
+        """The seller's mapping of the product's category, else the cached prediction, else a new prediction
+        (cached in its own short transaction)."""
+        if data.mapped_category:
+            return data.mapped_category
+        if data.predicted_category:
+            return data.predicted_category
+        if not data.title.strip() or not seller.site_id:
+            return None
+        predictions = api.call(
+            "predict a category",
+            lambda c, t: c.predict_category(t, seller.site_id, data.title),
+        )
+        best = next((p for p in predictions if p.get("category_id")), None)
+        if best is None:
+            return None
+        key = PREDICTED_PREFIX + normalised_title(data.title)
+        with api.db.writing() as session:
+            row = session.get(ChannelCategoryMapping, (ctx.account_id, ctx.marketplace.id, key))
+            if row is None:
+                row = ChannelCategoryMapping(account_id=ctx.account_id, marketplace_id=ctx.marketplace.id, category=key)
+                session.add(row)
+            row.external_category_id = str(best["category_id"])
+            row.external_category_name = str(best.get("category_name") or "")[:200] or None
+            row.source = SOURCE_PREDICTED
+            row.updated_at = utcnow()
+        return str(best["category_id"])
+
+    def _create(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> ListingReceipt:
+        missing: list[str] = []
+        if data.price is None:
+            missing.append("price")
+        if not data.pictures:
+            missing.append("pictures")
+        if not data.title.strip():
+            missing.append("title")
+        currency = ml.SITE_CURRENCIES.get(seller.site_id)
+        if currency is None:
+            missing.append(f"currency (site {seller.site_id or 'unknown'})")
+        category = self._category(ctx, api, data, seller)
+        if category is None:
+            missing.append(
+                f"category (none mapped for '{data.category}' and none predicted from the title)"
+                if data.category
+                else "category (none predicted from the title)"
+            )
+        if missing or data.price is None:
+            raise PermanentDeliveryError("cannot publish on Mercado Libre: missing " + ", ".join(missing))
+        attributes = [{"id": "SELLER_SKU", "value_name": data.seller_sku}]
+        if data.brand:
+            attributes.insert(0, {"id": "BRAND", "value_name": data.brand})
+        if data.gtin:
+            attributes.append({"id": "GTIN", "value_name": data.gtin})
+        body = {
+            "title": data.title,
+            "category_id": category,
+            "price": wire_money(data.price),
+            "currency_id": currency,
+            "available_quantity": data.publish_quantity,
+            "buying_mode": "buy_it_now",
+            "condition": (data.condition or "new").lower(),
+            "listing_type_id": listing_type_name(data.listing_type),
+            "pictures": [{"source": url} for url in data.pictures],
+            "attributes": attributes,
+        }
+        item = api.call("publish the listing", lambda c, t: c.create_item(t, body))
+        item_id = str(item.get("id") or "")
+        if not item_id:
+            raise PermanentDeliveryError("Mercado Libre created the item without an id")
+        if data.description:
+            text = data.description
+            api.call("add the listing's description", lambda c, t: c.create_description(t, item_id, text))
+        status = str(item.get("status") or "active")
+        if desired_status(data.status, data.status_reason) == "paused" and status != "paused":
+            # Paused by the seller before it was published: Mercado Libre creates items active.
+            paused = api.call("pause the listing", lambda c, t: c.update_item(t, item_id, {"status": "paused"}))
+            status = str(paused.get("status") or "paused")
+        return ListingReceipt(
+            external_id=item_id,
+            status=status,
+            available_quantity=ml.to_int(item.get("available_quantity")),
+        )
+
+    def _update(self, api: Api, data: ListingData) -> ListingReceipt:
+        item_id = data.external_id
+        item = api.call("read the listing", lambda c, t: c.get_item(t, item_id))
+        if item.get("status") == "closed":
+            if data.status == FINISHED:
+                return ListingReceipt(item_id, "closed", ml.to_int(item.get("available_quantity")))
+            raise PermanentDeliveryError(f"item {item_id} is closed on Mercado Libre (final: relist it as a new one)")
+        changes = self._changes(item, data)
+        if not changes:
+            return ListingReceipt(item_id, str(item.get("status") or ""), ml.to_int(item.get("available_quantity")))
+        try:
+            answer = api.raw(lambda c, t: c.update_item(t, item_id, changes))
+        except MercadoLibreError as exc:
+            if not exc.transient and "price" in changes and _price_refusal(exc):
+                raise PermanentDeliveryError(f"price not updated: {exc.refusal()}") from None
+            raise delivery_error(exc, "update the listing") from None
+        warnings = price_warnings(answer)
+        if warnings and "price" in changes:
+            raise PermanentDeliveryError("price not updated: " + "; ".join(warnings))
+        return ListingReceipt(
+            external_id=item_id,
+            status=str(answer.get("status") or item.get("status") or ""),
+            available_quantity=ml.to_int(answer.get("available_quantity")),
+        )
+
+    @staticmethod
+    def _changes(item: dict[str, Any], data: ListingData) -> dict[str, Any]:
+        """What to PUT: only the fields whose value on Mercado Libre differs from the hub's listing."""
+        changes: dict[str, Any] = {}
+        variations = [v for v in item.get("variations") or [] if isinstance(v, dict) and ml.to_int(v.get("id"))]
+        if variations:
+            by_id = {v.variation_id: v for v in data.variants}
+            wire: list[dict[str, Any]] = []
+            differs = False
+            for variation in variations:
+                vid = ml.to_int(variation.get("id")) or 0
+                current_qty = ml.to_int(variation.get("available_quantity"))
+                current_price = ml.money(variation.get("price"))
+                child = by_id.get(vid)
+                quantity = child.quantity if child is not None else current_qty
+                price = (child.price if child is not None else None) or data.price or current_price
+                differs = differs or quantity != current_qty or (price is not None and price != current_price)
+                element: dict[str, Any] = {"id": vid, "available_quantity": quantity}
+                if price is not None:
+                    element["price"] = wire_money(price)
+                wire.append(element)
+            if differs:
+                changes["variations"] = wire  # every variation: the ones left out would be deleted
+        else:
+            if ml.to_int(item.get("available_quantity")) != data.publish_quantity:
+                changes["available_quantity"] = data.publish_quantity
+            if data.price is not None and ml.money(item.get("price")) != data.price:
+                changes["price"] = wire_money(data.price)
+        wanted = desired_status(data.status, data.status_reason)
+        if data.status == PAUSED and data.price is None:
+            wanted = "paused"  # no price: never sold at the old one
+        if data.status in (UNDER_REVIEW, INACTIVE):
+            wanted = None
+        status = status_change(item, wanted)
+        if status is not None:
+            changes["status"] = status
+        if status == "closed":
+            return {"status": "closed"}  # nothing else matters on a finished listing
+        return changes
+
+    # --- orders ---------------------------------------------------------------------------------------------
+
+    def _full_order(
+        self, api: Api, order_id: str, packs: dict[str, int], shipment: dict[str, Any] | None = None
+    ) -> ChannelOrder:
+        """An order with its shipment and its pack's size (``packs`` caches sizes across one call)."""
+        order = api.call("read an order", lambda c, t: c.get_order(t, order_id))
+        shipping_id = ml.id_text((order.get("shipping") or {}).get("id"))
+        if shipment is None and shipping_id:
+            shipment = api.call("read a shipment", lambda c, t: c.get_shipment(t, shipping_id))
+        pack_id = ml.id_text(order.get("pack_id"))
+        size = None
+        if pack_id:
+            if pack_id not in packs:
+                pack = api.call("read a pack", lambda c, t: c.get_pack(t, pack_id))
+                packs[pack_id] = len([o for o in pack.get("orders") or [] if isinstance(o, dict)]) or 1
+            size = packs[pack_id]
+        return ml.channel_order(order, shipment, size)
+
+    def pull_orders(self, ctx: ChannelContext, cursor: str | None, limit: int = 100) -> OrderPage:
+        """The backstop of the ``orders_v2`` notifications: orders changed since the cursor (one hour of overlap,
+        hour-truncated, as the search filter drops minutes), oldest first.
+
+        The cursor is the latest ``date_last_updated`` seen (ISO); while a window has more pages it also carries
+        the window's start and the next offset (``<latest> <window start> <offset>``).
+        """
+        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        latest, window, offset = _parse_cursor(cursor)
+        if window is None:
+            since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
+            window = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        page_size = max(1, min(limit, 50))
+        window_text = window.strftime("%Y-%m-%dT%H:00:00.000+00:00")
+        with self._api(ctx) as api:
+            found = api.call(
+                "search orders",
+                lambda c, t: c.search_orders(t, seller.seller_id, window_text, offset=offset, limit=page_size),
+            )
+            results = [r for r in found.get("results") or [] if isinstance(r, dict)]
+            packs: dict[str, int] = {}
+            orders = tuple(self._full_order(api, ml.id_text(r.get("id")) or "", packs) for r in results)
+        for order in orders:
+            if latest is None or order.date_updated > latest:
+                latest = order.date_updated
+        paging = found.get("paging") or {}
+        total = ml.to_int(paging.get("total")) or 0
+        has_more = bool(results) and offset + len(results) < total
+        latest_text = latest.astimezone(UTC).isoformat() if latest is not None else None
+        if has_more:
+            next_cursor = f"{latest_text or window.isoformat()} {window.isoformat()} {offset + len(results)}"
+        else:
+            next_cursor = latest_text if latest_text is not None else cursor
+        return OrderPage(orders=orders, cursor=next_cursor, has_more=has_more)
+
+    def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:
+        """Nothing to send: Mercado Envios moves ME2 shipments itself, and no seller write of ME1/custom
+        tracking is documented."""
+        return None
+
+    # --- notifications and the seller's listings --------------------------------------------------------------
+
+    def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
+        """Read what a notification points at, fresh from Mercado Libre."""
+        topic = notice.topic
+        resource_id = notice.resource.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+        if topic not in FOLLOWED_ORDER_TOPICS | {"items", "shipments", "messages"}:
+            return NoticeResult(ignored=f"topic {topic} not followed")
+        if not resource_id:
+            return NoticeResult(ignored=f"notification without a resource ({notice.resource!r})")
+        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        with self._api(ctx) as api:
+            if topic in FOLLOWED_ORDER_TOPICS:
+                return NoticeResult(orders=(self._full_order(api, resource_id, {}),))
+            if topic == "items":
+                item = api.call("read an item", lambda c, t: c.get_item(t, resource_id))
+                return NoticeResult(listings=(ml.listing_state(item),))
+            if topic == "shipments":
+                shipment = api.call("read a shipment", lambda c, t: c.get_shipment(t, resource_id))
+                links = api.call("read a shipment's orders", lambda c, t: c.shipment_orders(t, resource_id))
+                ids = list(dict.fromkeys(ml.id_text(link.get("order_id")) for link in links))
+                packs: dict[str, int] = {}
+                orders = tuple(self._full_order(api, oid, packs, shipment) for oid in ids if oid)
+                return NoticeResult(orders=orders)
+            return self._conversation(api, seller, notice.resource, resource_id)
+
+    def _conversation(self, api: Api, seller: Seller, resource: str, resource_id: str) -> NoticeResult:
+        """The messages of the pack a ``messages`` notification is about (the resource is the message id, or a
+        ``/messages/packs/{pack}/...`` path)."""
+        match = re.search(r"/packs/(\d+)", resource)
+        pack_id = match.group(1) if match else None
+        if pack_id is None:
+            message = api.call("read a message", lambda c, t: c.get_message(t, resource_id))
+            for element in message.get("message_resources") or []:
+                if isinstance(element, dict) and element.get("name") in ("packs", "orders"):
+                    pack_id = ml.id_text(element.get("id"))
+                    break
+        if pack_id is None:
+            return NoticeResult(ignored=f"message {resource_id} names no pack")
+        pack = pack_id
+        conversation = api.call(
+            "read a conversation", lambda c, t: c.get_messages(t, pack, seller.seller_id, limit=100)
+        )
+        messages = tuple(
+            ml.channel_message(m, seller.seller_id, pack)
+            for m in conversation.get("messages") or []
+            if isinstance(m, dict)
+        )
+        return NoticeResult(messages=messages)
+
+    def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
+        """The seller's items page by page (``search_type=scan``; the cursor is the ``scroll_id``, valid for
+        five minutes), each read through ``/items/bulk`` 20 at a time."""
+        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        with self._api(ctx) as api:
+            page = api.call(
+                "list the seller's items",
+                lambda c, t: c.search_items(t, seller.seller_id, scroll_id=cursor, limit=limit),
+            )
+            ids = [str(i) for i in page.get("results") or [] if i]
+            states = []
+            for start in range(0, len(ids), 20):
+                chunk = ids[start : start + 20]
+                for element in api.call("read items", lambda c, t, chunk=chunk: c.items_bulk(t, chunk)):
+                    code = ml.to_int(element.get("status_code", element.get("code")))
+                    body = element.get("body")
+                    if code == 200 and isinstance(body, dict):
+                        states.append(ml.listing_state(body))
+        scroll = page.get("scroll_id")
+        has_more = bool(ids) and bool(scroll)
+        return ListingPage(listings=tuple(states), cursor=str(scroll) if has_more else None, has_more=has_more)
+
+    # --- shipments, documents, messages ---------------------------------------------------------------------
+
+    def fetch_label(self, ctx: ChannelContext, request: LabelRequest) -> ShippingLabel:
+        """The shipment's label: TXT as ZPL, PDF as PDF, ZIP as both files in one zip."""
+        fmt = (request.format or "PDF").upper()
+        if fmt not in (*LABEL_TYPES, "ZIP"):
+            raise PermanentDeliveryError(f"label format {request.format!r} is not TXT, PDF or ZIP")
+        shipment_id = request.external_shipping_id
+        if not shipment_id:
+            facts = self._read(ctx, lambda s: _order_facts(s, ctx, request.order))
+            shipment_id = facts.external_shipping_id
+        if not shipment_id:
+            raise PermanentDeliveryError("the order has no Mercado Libre shipment yet")
+        sid = shipment_id
+        with self._api(ctx) as api:
+            files: dict[str, tuple[bytes, str]] = {}
+            for name in ("TXT", "PDF") if fmt == "ZIP" else (fmt,):
+                kind = LABEL_TYPES[name][0]
+                try:
+                    files[name] = api.raw(lambda c, t, kind=kind: c.shipment_labels(t, [sid], kind))
+                except MercadoLibreError as exc:
+                    if "not_printable_status" in f"{exc.error} {exc.description} {exc.refusal()}":
+                        raise PermanentDeliveryError(
+                            f"the label of shipment {sid} cannot be printed in its current status: {exc.refusal()}"
+                        ) from None
+                    raise delivery_error(exc, "print the label") from None
+        if fmt != "ZIP":
+            content, _media = files[fmt]
+            _kind, media, extension = LABEL_TYPES[fmt]
+            return ShippingLabel(format=fmt, content=content, media_type=media, file_name=f"label-{sid}.{extension}")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, (content, _media) in files.items():
+                archive.writestr(f"label-{sid}.{LABEL_TYPES[name][2]}", content)
+        return ShippingLabel(
+            format="ZIP", content=buffer.getvalue(), media_type="application/zip", file_name=f"label-{sid}.zip"
+        )
+
+    def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
+        """Invoices go to the pack's fiscal documents (outside Brazil); receipts stay in the hub."""
+        if document.document_type not in (INVOICE, NFE):
+            return DocumentReceipt(forwarded=False)
+        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        if seller.site_id == "MLB":
+            return DocumentReceipt(forwarded=False)  # Brazil: NF-e import, not fiscal_documents
+        facts = self._read(ctx, lambda s: _order_facts(s, ctx, document.order))
+        if not document.storage_key:
+            raise PermanentDeliveryError("the document has no stored file")
+        _db, settings = self._hub(ctx)
+        try:
+            content = store_for(settings.documents_dir).get(document.storage_key)
+        except (DomainError, ValueError) as exc:
+            raise PermanentDeliveryError(f"the document's file cannot be read: {exc}") from None
+        extension = (document.extension or "pdf").lower().lstrip(".")
+        media = document.content_type or ("application/xml" if extension == "xml" else "application/pdf")
+        name = f"{document.document_number or 'invoice'}.{extension}"
+        target = facts.pack_id or facts.external_order_id
+        with self._api(ctx) as api:
+            answer = api.call(
+                "take the invoice",
+                lambda c, t: c.upload_fiscal_document(t, target, name, content, media),
+            )
+        ids = [str(i) for i in answer.get("ids") or []]
+        return DocumentReceipt(forwarded=True, external_document_id=",".join(ids) or None)
+
+    def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
+        """A post-sale message from the seller to the buyer of the order's pack (at most 350 characters)."""
+        text = (message.text or "").strip()
+        if not text:
+            raise PermanentDeliveryError("the message has no text")
+        if len(text) > MAX_MESSAGE_LENGTH:
+            raise PermanentDeliveryError(
+                f"Mercado Libre takes messages of at most {MAX_MESSAGE_LENGTH} characters ({len(text)} sent)"
+            )
+        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        facts = self._read(ctx, lambda s: _order_facts(s, ctx, message.order))
+        pack = facts.pack_id or facts.external_order_id
+        with self._api(ctx) as api:
+            buyer_id = facts.buyer_id
+            if buyer_id is None:
+                order_id = facts.external_order_id
+                order = api.call("read the order", lambda c, t: c.get_order(t, order_id))
+                buyer_id = ml.to_int((order.get("buyer") or {}).get("id"))
+            if buyer_id is None:
+                raise PermanentDeliveryError(f"order {facts.external_order_id} names no buyer")
+            to = buyer_id
+            try:
+                api.raw(lambda c, t: c.send_message(t, pack, seller.seller_id, to, text))
+            except MercadoLibreError as exc:
+                if exc.status == 403:
+                    raise PermanentDeliveryError(
+                        f"the conversation with the buyer is blocked on Mercado Libre: {exc.refusal()}"
+                    ) from None
+                raise delivery_error(exc, "send the message") from None
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
+    """``<latest seen>`` or ``<latest seen> <window start> <offset>`` (see ``pull_orders``)."""
+    if not cursor:
+        return None, None, 0
+    parts = cursor.split()
+    latest = ml.parse_date(parts[0])
+    if len(parts) == 3:
+        window = ml.parse_date(parts[1])
+        offset = ml.to_int(parts[2]) or 0
+        if window is not None:
+            return latest, window, max(0, offset)
+    return latest, None, 0
