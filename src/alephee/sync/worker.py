@@ -282,6 +282,10 @@ class Worker:
             outcome = "retried"
         elif transient and item.attempts < self.settings.outbox_max_attempts:
             delay = backoff_delay(self.settings, item.id, item.attempts)
+            # The marketplace said when to come back (Retry-After): never sooner than that.
+            wait = getattr(error, "retry_after", None)
+            if isinstance(wait, int | float) and wait > delay:
+                delay = min(float(wait), self.settings.outbox_backoff_max_seconds)
             values.update(status=PENDING, available_at=clock.precise_utcnow() + timedelta(seconds=delay))
             outcome = "retried"
         else:

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError, SellerIdentity, TokenGrant
+from alephee.channels.mercadolibre.standin.app import DEFAULT_APPLICATION_ID
+from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.channels.models import CONNECTED
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -31,6 +34,10 @@ from alephee.errors import Conflict, PreconditionFailed
 from alephee.webhooks.crypto import decrypt_secret, encrypt_secret
 
 CONNECTOR = "mercadolibre"
+# ``ChannelConnection.api_base`` of a connection to the local stand-in this hub serves.
+STANDIN = "standin"
+# The secret of the stand-in's own application (used only when the hub has no application configured).
+STANDIN_CLIENT_SECRET = "standin-secret"
 CALLBACK_PATH = "/channels/mercadolibre/callback"
 # Authorization host of each site (CF: Mercado Libre OAuth, authorization redirect).
 AUTH_HOSTS: dict[str, str] = {
@@ -90,6 +97,35 @@ def credentials(settings: Settings) -> tuple[str, str]:
     if not settings.mercadolibre_client_id or secret is None or not secret.get_secret_value():
         raise NotConfigured()
     return settings.mercadolibre_client_id, secret.get_secret_value()
+
+
+def for_connection(settings: Settings, api_base: str | None) -> Settings:
+    """The settings one connection's calls use: the configured API, or ``api_base`` when the connection names
+    another one; ``standin`` is this hub's own local Mercado Libre (``alephee demo`` connects there), reached at
+    ``ALEPHEE_PUBLIC_URL`` + ``/_standin/mercadolibre`` with the configured application, or the stand-in's own
+    when none is configured — so nothing the demo sets up ever calls the real marketplace."""
+    if api_base is None:
+        return settings
+    if api_base != STANDIN:
+        return settings.model_copy(update={"mercadolibre_api_url": api_base})
+    base = settings.public_url.rstrip("/") + STANDIN_PREFIX
+    client_id, secret = standin_credentials(settings)
+    return settings.model_copy(
+        update={
+            "mercadolibre_api_url": base,
+            "mercadolibre_auth_url": base,
+            "mercadolibre_client_id": client_id,
+            "mercadolibre_client_secret": SecretStr(secret),
+        }
+    )
+
+
+def standin_credentials(settings: Settings) -> tuple[str, str]:
+    """The application the local stand-in accepts: the configured one, else the stand-in's own."""
+    secret = settings.mercadolibre_client_secret
+    if settings.mercadolibre_client_id and secret is not None and secret.get_secret_value():
+        return settings.mercadolibre_client_id, secret.get_secret_value()
+    return str(DEFAULT_APPLICATION_ID), STANDIN_CLIENT_SECRET
 
 
 def redirect_uri(settings: Settings) -> str:

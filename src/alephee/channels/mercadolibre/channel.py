@@ -420,6 +420,9 @@ class MercadoLibreChannel(BaseChannel):
 
     connector = CONNECTOR
     in_database = False
+    labels_from_marketplace = True
+    assigns_listing_ids = True
+    sends_current_state = True
 
     def __init__(self, client_factory: ClientFactory | None = None) -> None:
         self._client_factory: ClientFactory = client_factory or MercadoLibreClient
@@ -435,6 +438,10 @@ class MercadoLibreChannel(BaseChannel):
     @contextmanager
     def _api(self, ctx: ChannelContext) -> Iterator[Api]:
         db, settings = self._hub(ctx)
+        with db.reading() as session:
+            row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
+            api_base = row.api_base if row is not None else None
+        settings = auth.for_connection(settings, api_base)
         client = self._client_factory(settings)
         try:
             yield Api(db, settings, ctx, client)

@@ -1,0 +1,146 @@
+"""The stand-in's market: buyers who purchase the sellers' active items now and then, write to them after a
+sale, and a carrier who ships and delivers what was printed — what makes a local Mercado Libre look alive
+during ``make run``. Every step goes through the same functions as the ``/_test`` hooks, so the hub hears of
+it through notifications, as it would from Mercado Libre.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from alephee.channels.mercadolibre.standin import messages, orders
+from alephee.channels.mercadolibre.standin.common import MLError
+from alephee.channels.mercadolibre.standin.notify import Notifier
+from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.clock import utcnow
+
+log = logging.getLogger("alephee.standin.market")
+
+# How long a printed label waits for the carrier, and a shipment for its delivery (stand-in minutes).
+PICKUP_AFTER = timedelta(minutes=2)
+DELIVERY_AFTER = timedelta(minutes=5)
+BUYER_QUESTIONS = (
+    "¡Hola! ¿Cuándo despachan mi compra?",
+    "Hola, ¿me confirman la factura por favor?",
+    "Gracias, ¿tienen número de seguimiento?",
+)
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class Market:
+    """One tick buys at most one item (with probability ``sales_per_tick``), may have a buyer write, and moves
+    shipments along (printed → shipped → delivered). Deterministic for a given ``seed``."""
+
+    def __init__(self, store: Store, notifier: Notifier, *, seed: int = 7, sales_per_tick: float = 1.0) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.rng = random.Random(seed)
+        self.sales_per_tick = sales_per_tick
+
+    def tick(self, now: datetime | None = None) -> dict[str, int]:
+        """One step of the market; what it did (``Sold``, ``Messages``, ``Shipped``, ``Delivered``)."""
+        now = now or utcnow()
+        done = {"Sold": 0, "Messages": 0, "Shipped": 0, "Delivered": 0}
+        if self.rng.random() < self.sales_per_tick:
+            done["Sold"] = self._sell()
+        if self.rng.random() < 0.3:
+            done["Messages"] = self._write()
+        moved = self._carry(now)
+        done["Shipped"], done["Delivered"] = moved
+        return done
+
+    def _attempt(self, work: Callable[[Tx], Any]) -> Any:
+        try:
+            with self.store.begin() as tx:
+                return work(tx)
+        except MLError as refused:  # the item sold out meanwhile, the conversation is blocked...
+            log.debug("stand-in market step refused: %s", refused)
+            return None
+
+    def _sell(self) -> int:
+        def work(tx: Tx) -> int:
+            active = [item for item in tx.find("item") if item.get("status") == "active"]
+            if not active:
+                return 0
+            item = self.rng.choice(active)
+            variation = self.rng.choice(item["variations"]) if item.get("variations") else None
+            stock = (variation or item).get("available_quantity") or 0
+            if stock < 1:
+                return 0
+            request: dict[str, Any] = {"item_id": item["id"], "quantity": min(stock, self.rng.choice((1, 1, 1, 2)))}
+            if variation is not None:
+                request["variation_id"] = variation["id"]
+            orders.buy(tx, self.notifier, request)
+            return 1
+
+        return int(self._attempt(work) or 0)
+
+    def _write(self) -> int:
+        def work(tx: Tx) -> int:
+            packs = [p for p in tx.find("pack") if p.get("status") != "cancelled"]
+            if not packs:
+                return 0
+            messages.from_buyer(tx, self.notifier, int(self.rng.choice(packs)["id"]), self.rng.choice(BUYER_QUESTIONS))
+            return 1
+
+        return int(self._attempt(work) or 0)
+
+    def _carry(self, now: datetime) -> tuple[int, int]:
+        def work(tx: Tx) -> tuple[int, int]:
+            shipped = delivered = 0
+            for found in tx.find("shipment"):
+                changed = _parse(found.get("last_updated"))
+                if changed is None:
+                    continue
+                if found.get("status") == "ready_to_ship" and found.get("substatus") == "printed":
+                    if now - changed >= PICKUP_AFTER:
+                        orders.set_shipment_status(tx, self.notifier, int(found["id"]), "shipped", None)
+                        shipped += 1
+                elif found.get("status") == "shipped" and now - changed >= DELIVERY_AFTER:
+                    orders.set_shipment_status(tx, self.notifier, int(found["id"]), "delivered", None)
+                    delivered += 1
+            return shipped, delivered
+
+        moved = self._attempt(work)
+        return moved if moved is not None else (0, 0)
+
+
+class MarketThread:
+    """Runs ``Market.tick`` every ``interval`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, market: Market, interval: float) -> None:
+        self.market = market
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start ticking."""
+        self._thread = threading.Thread(target=self._run, name="alephee-standin-market", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.market.tick()
+            except Exception:  # the stand-in's market must never take the server down
+                log.exception("stand-in market tick failed")
+
+    def stop(self) -> None:
+        """Stop after the current tick."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
