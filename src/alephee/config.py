@@ -214,6 +214,9 @@ class Settings(BaseSettings):
     mercadolibre_timeout_seconds: float = Field(default=10.0, gt=0)
     mercadolibre_standin: bool = False
     mercadolibre_standin_path: str = "./mercadolibre-standin.sqlite3"
+    # Seconds between two steps of the stand-in's market (a buyer purchases, writes, the carrier ships and
+    # delivers) while the stand-in is served; 0 = no market (tests drive the stand-in themselves).
+    mercadolibre_standin_market_seconds: float = Field(default=10.0, ge=0)
     channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
 
     @cached_property

@@ -24,8 +24,8 @@ DEMO_ACCOUNT_NAME = "Demo Store"
 # never run `alephee demo` on a production database.
 DEMO_API_KEY = "DE300000-0000-4000-8000-000000000001"
 DEMO_USER_EMAIL = "compras@demo.example"
-# Only marketplaces that work on one machine: the sandbox Mercado Libre sites and the Alephee B2B portal
-# (the real marketplaces cannot be connected until their connector exists).
+# Marketplaces that work on one machine: the sandbox Mercado Libre sites and the Alephee B2B portal; "Mercado
+# Libre Argentina" (1) is added by its demo step, connected to the local stand-in the hub serves.
 DEMO_MARKETPLACES = (100, 101, 102, 30)
 
 
@@ -46,6 +46,7 @@ DEMO_STEP_NAMES: list[str] = [
     "alephee.listings.demo:create_demo_listings",
     "alephee.orders.demo:create_demo_orders",
     "alephee.sandbox.demo:create_demo_sales",
+    "alephee.channels.mercadolibre.demo:connect_demo_seller",
 ]
 
 
