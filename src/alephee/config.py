@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     mercadolibre_standin: bool = False
     mercadolibre_standin_path: str = "./mercadolibre-standin.sqlite3"
     channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
+    # Notifications a marketplace may post per minute from one source address (429 beyond; the marketplace
+    # retries), see channels/mercadolibre/routes.py.
+    channel_notifications_per_minute: int = Field(default=6000, gt=0)
 
     @cached_property
     def tz(self) -> ZoneInfo:
