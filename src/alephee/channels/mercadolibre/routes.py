@@ -23,6 +23,7 @@ from alephee.config import Settings
 from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.http.deps import Context
+from alephee.http.ratelimit import RateLimitExceeded
 from alephee.http.wire import JSON_MEDIA, error_response
 
 NOTIFICATIONS_PATH = "/channels/mercadolibre/notifications"
@@ -84,10 +85,10 @@ async def notifications(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     source = request.client.host if request.client is not None else "-"
     decision = ctx.limiter.hit_source(source, NOTIFICATIONS_PATH, ctx.settings.channel_notifications_per_minute)
+    # The middleware turns the decision into the x-ratelimit-* headers of whatever this answers.
+    request.state.ratelimit = decision
     if not decision.allowed:
-        limited = error_response(429, "Too many requests")
-        limited.raw_headers.extend(decision.headers())
-        return limited
+        return error_response(429, RateLimitExceeded.message)
     raw = await _capped_body(request)
     if raw is None:
         return error_response(413, NOTIFICATION_TOO_LARGE)
