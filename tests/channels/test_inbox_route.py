@@ -84,6 +84,8 @@ def test_repeats_collapse_into_one_row_and_reopen_a_read_one(hub: TestClient, ct
         (notification(application_id=1234), "foreign_application"),
         (notification(user_id=999), "unknown_seller"),
         (notification(user_id="not-a-seller"), "malformed"),
+        (notification(user_id=10**20), "malformed"),
+        (notification(user_id=True), "malformed"),
         ({k: v for k, v in notification().items() if k != "resource"}, "malformed"),
         (notification(actions="created"), "malformed"),
     ],

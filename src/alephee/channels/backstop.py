@@ -165,10 +165,13 @@ def _run(
     db: Database, settings: Settings, feed: Feed, cursor: str | None, since: datetime | None, now: datetime
 ) -> SyncReport:
     report = SyncReport()
-    # The cursor a channel keeps is its own; a starting time is given to it as an ISO-8601 UTC instant.
-    start = (
-        format_utc(since) if since is not None else None if cursor is not None else format_utc(now - DEFAULT_LOOKBACK)
-    )
+    # The cursor a channel keeps is its own; a starting time is given to it as an ISO-8601 UTC instant. None:
+    # from the stored cursor.
+    start: str | None = None
+    if since is not None:
+        start = format_utc(since)
+    elif cursor is None:
+        start = format_utc(now - DEFAULT_LOOKBACK)
     Puller(db, settings).pull_feed(feed, report.orders, start=start)
     channel = get_channel(feed.marketplace.connector)
     if isinstance(channel, InboundChannel):

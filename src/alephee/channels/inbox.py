@@ -30,6 +30,8 @@ MALFORMED = "malformed"
 MAX_TOPIC = 60
 MAX_RESOURCE = 300
 MAX_SELLER = 40
+# Seller ids are stored as 64-bit integers; a larger "id" names no seller.
+MAX_SELLER_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ def parse(body: dict[str, Any]) -> Parsed | None:
         or resource is None
         or seller is None
         or not seller.isdigit()
+        or int(seller) > MAX_SELLER_ID
         or application is None
         or not isinstance(actions, list)
         or not all(isinstance(a, str) for a in actions)
@@ -104,7 +107,7 @@ def _connection(session: Session, connector: str, seller_id: str) -> tuple[int, 
 def store(session: Session, connector: str, notice: ChannelNotice, *, now: datetime) -> str:
     """Insert the notice's row, or re-open it (pending, due now, one more received, attempts from zero) when
     the same pointer is already in the inbox; ``unknown_seller`` when no connected account has its seller."""
-    if notice.seller_id is None or not notice.seller_id.isdigit():
+    if notice.seller_id is None or not notice.seller_id.isdigit() or int(notice.seller_id) > MAX_SELLER_ID:
         return MALFORMED
     target = _connection(session, connector, notice.seller_id)
     if target is None:
