@@ -169,8 +169,8 @@ def test_sync_refuses_a_disconnected_or_missing_connection(
     cli: Callable[..., Any],
     use_channel: Callable[[str, Any], None],
 ) -> None:
-    use_channel("mercadolibre", FakeInbound())
     tenant = make_tenant(marketplaces=(1,))
+    use_channel("mercadolibre", FakeInbound())
     missing = cli("channel", "sync", "--account", str(tenant.account_id), "--marketplace", "1", ok=False)
     assert json.loads(missing.stderr)["Status"] == 404
     connect(ctx, tenant.account_id, status=DISCONNECTED)
@@ -184,12 +184,12 @@ def test_sync_refuses_a_disconnected_or_missing_connection(
 def test_the_worker_pull_passes_over_disconnected_connections_and_stamps_connected_ones(
     ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
 ) -> None:
-    channel = FakeInbound(orders=[sale()])
-    use_channel("mercadolibre", channel)
     connected = make_tenant(marketplaces=(1,))
     connect(ctx, connected.account_id)
     disconnected = make_tenant(marketplaces=(1,))
     connect(ctx, disconnected.account_id, seller_id=77, status=DISCONNECTED)
+    channel = FakeInbound(orders=[sale()])
+    use_channel("mercadolibre", channel)
     worker = build_worker(ctx.db, ctx.settings, purge=False)
     assert worker.puller is not None
     stats = worker.puller.run()

@@ -21,6 +21,7 @@ from alephee.listings.models import Listing
 from alephee.listings.publish import PublishSpec, publish_products
 from alephee.marketplaces.contract import (
     ChannelMessage,
+    ConnectionHeld,
     ListingState,
     NoticeResult,
     PermanentDeliveryError,
@@ -53,9 +54,9 @@ class Seller:
 def seller(
     ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
 ) -> Iterator[Seller]:
+    tenant = make_tenant(marketplaces=(1,))
     channel = FakeInbound()
     use_channel("mercadolibre", channel)
-    tenant = make_tenant(marketplaces=(1,))
     connect(ctx, tenant.account_id)
     with ctx.db.writing() as session:
         prices = add_price_list(session, tenant.account_id, "General")
@@ -146,6 +147,18 @@ def test_transient_failures_wait_and_are_retried(ctx: AppContext, seller: Seller
     worker(ctx).run_once()
     row = inbox_rows(ctx)["/orders/2000001"]
     assert (row.status, row.last_error, row.attempts) == (NOTICE_DONE, None, 4)
+
+
+def test_a_held_connection_keeps_the_row_waiting_without_spending_attempts(ctx: AppContext, seller: Seller) -> None:
+    seller.channel.results = {"/orders/2000001": ConnectionHeld("the connection is disconnected")}
+    notify(ctx, "/orders/2000001")
+    for _ in range(3):
+        worker(ctx, outbox_max_attempts=1).run_once()
+        row = inbox_rows(ctx)["/orders/2000001"]
+        assert (row.status, row.attempts) == (NOTICE_PENDING, 0)
+        assert row.available_at > clock.precise_utcnow()
+        with ctx.db.writing() as session:
+            session.execute(update(ChannelNotification).values(available_at=datetime(2020, 1, 1, tzinfo=UTC)))
 
 
 def test_permanent_failures_and_unexpected_errors_beyond_the_attempts_fail_the_row(

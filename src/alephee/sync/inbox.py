@@ -11,7 +11,8 @@
    and the row marked ``done``. If a newer notification re-opened the row during the read (its
    ``received_count`` moved), what was read is applied but the row stays ``pending`` for another read.
 
-Failures: ``TransientDeliveryError`` (429, 5xx, a connection being refreshed elsewhere) → ``pending`` with
+Failures: a held connection (``ConnectionHeld``: paused or disconnected) → ``pending`` after
+``outbox_held_retry_seconds``, the attempt given back; ``TransientDeliveryError`` (429, 5xx) → ``pending`` with
 backoff, never failed for it; any other unexpected error → ``pending`` with backoff, ``failed`` after
 ``outbox_max_attempts``; ``PermanentDeliveryError`` → ``failed`` at once with ``last_error``.
 """
@@ -273,7 +274,15 @@ class InboxReader:
         transient = isinstance(error, TransientDeliveryError) or (
             not isinstance(error, DeliveryError) and item.attempts < self.settings.outbox_max_attempts
         )
-        if transient:
+        if isinstance(error, DeliveryError) and error.held:
+            # The connection is paused or disconnected: the attempt is given back and the row waits for it.
+            values.update(
+                status=NOTICE_PENDING,
+                attempts=ChannelNotification.attempts - 1,
+                available_at=clock.precise_utcnow() + timedelta(seconds=self.settings.outbox_held_retry_seconds),
+            )
+            outcome = RETRIED
+        elif transient:
             delay = backoff_delay(self.settings, item.id, item.attempts)
             values.update(status=NOTICE_PENDING, available_at=clock.precise_utcnow() + timedelta(seconds=delay))
             outcome = RETRIED
