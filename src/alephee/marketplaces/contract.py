@@ -59,10 +59,6 @@ class TransientDeliveryError(DeliveryError):
         self.retry_after = retry_after
 
 
-class ConnectionHeld(TransientDeliveryError):
-    """The connection is paused or disconnected: the row waits, it is not failed."""
-
-
 class PermanentDeliveryError(DeliveryError):
     """Never retried: the row is marked failed at once (bad payload, unknown object, refused transition)."""
 
