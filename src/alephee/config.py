@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     # delivers) while the stand-in is served; 0 = no market (tests drive the stand-in themselves).
     mercadolibre_standin_market_seconds: float = Field(default=10.0, ge=0)
     channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
+    # Notifications a marketplace may post per minute from one source address (429 beyond; the marketplace
+    # retries), see channels/mercadolibre/routes.py.
+    channel_notifications_per_minute: int = Field(default=6000, gt=0)
 
     @cached_property
     def tz(self) -> ZoneInfo:

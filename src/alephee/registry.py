@@ -3,6 +3,7 @@ and the outbox worker with every sender (``build_worker``, for ``create_app(with
 
 from alephee.accounts import models as _accounts  # noqa: F401
 from alephee.channels import models as _channels  # noqa: F401
+from alephee.channels.backstop import ConnectionGate
 from alephee.config import Settings
 from alephee.db import Base, Database
 from alephee.listings import models as _listings  # noqa: F401
@@ -21,6 +22,7 @@ metadata = Base.metadata
 
 def build_worker(db: Database, settings: Settings, *, purge: bool = True) -> Worker:
     """The outbox worker with every sender of the hub: the marketplace channels (the default sender) and the
-    webhook poster for ``webhook.*`` rows; ``purge`` also makes sure the notification feed purge is queued."""
+    webhook poster for ``webhook.*`` rows, its pull step passing over disconnected channel connections; ``purge``
+    also makes sure the notification feed purge is queued."""
     routes = [webhook_sender.route(settings, db if purge else None)]
-    return Worker(db, settings, dispatcher=Dispatcher(routes=routes))
+    return Worker(db, settings, dispatcher=Dispatcher(routes=routes), gate=ConnectionGate(db))

@@ -28,7 +28,8 @@ from alephee.marketplaces.delivery import (
     unregister_sender,
 )
 from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
-from alephee.sync.worker import Worker, backoff_delay
+from alephee.sync.backoff import backoff_delay
+from alephee.sync.worker import Worker
 from tests.fixtures.database import make_settings
 from tests.fixtures.marketplaces import FakeChannel, put
 

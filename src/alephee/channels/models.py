@@ -1,13 +1,14 @@
 """Tables of the channel connectors: the link of an account to a marketplace seller (tokens encrypted at rest),
-the pending OAuth authorization attempts (single-use, expiring ``state`` values), the inbox of the marketplaces'
-notifications, and each account's mapping of the hub's product categories to a marketplace's categories."""
+the pending OAuth authorization attempts (single-use, expiring ``state`` values), and each account's mapping of the
+hub's product categories to a marketplace's categories. The inbox of the marketplaces' notifications is
+``marketplaces.models.ChannelNotification``, beside the outbox (the worker's sync steps read both)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alephee.clock import utcnow
@@ -15,12 +16,6 @@ from alephee.db import Base, UtcDateTime
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
-
-# Inbox notice states.
-NOTICE_PENDING = "pending"
-NOTICE_IN_FLIGHT = "in_flight"
-NOTICE_DONE = "done"
-NOTICE_FAILED = "failed"
 
 
 class ChannelConnection(Base):
@@ -67,39 +62,6 @@ class ChannelOAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class ChannelNotification(Base):
-    """One marketplace notification waiting to be read (or read). A notification is only a pointer
-    (``topic`` + ``resource``): a second one for the same pointer re-opens the row instead of adding one, so
-    duplicates collapse and the worker reads the resource once, after the latest news. The worker leases rows
-    like the outbox (``locked_by``/``locked_until``) and retries with backoff."""
-
-    __tablename__ = "channel_notifications"
-    __table_args__ = (
-        UniqueConstraint("connector", "topic", "resource"),
-        Index("ix_channel_notifications_status_available_at", "status", "available_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    connector: Mapped[str] = mapped_column(String(30))
-    topic: Mapped[str] = mapped_column(String(60))
-    resource: Mapped[str] = mapped_column(String(300))
-    # The marketplace's seller id the notice is about, and the connection it resolved to.
-    seller_id: Mapped[str | None] = mapped_column(String(40))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    marketplace_id: Mapped[int | None] = mapped_column(ForeignKey("marketplaces.id"))
-    actions: Mapped[list[str] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default=NOTICE_PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # How many notifications collapsed into this row since it was last read.
-    received_count: Mapped[int] = mapped_column(Integer, default=1)
-    available_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    locked_by: Mapped[str | None] = mapped_column(String(80))
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ChannelCategoryMapping(Base):

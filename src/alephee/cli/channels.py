@@ -1,6 +1,7 @@
 """``alephee channel``: link an account's marketplace to its seller (``connect`` prints the authorization URL
-the seller opens), list the connections (``status``) and forget one (``disconnect``); ``channel category``
-maps the hub's product categories to a marketplace's categories (``set``, ``list``, ``delete``)."""
+the seller opens), list the connections (``status``), forget one (``disconnect``) and catch up with the
+marketplace (``sync``: orders, listing links, missed notifications); ``channel category`` maps the hub's product
+categories to a marketplace's categories (``set``, ``list``, ``delete``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from typing import Annotated
 
 import typer
 
-from alephee.channels import categories, connections
+from alephee.bootstrap import prepare_database
+from alephee.channels import backstop, categories, connections
 from alephee.channels.mercadolibre import auth
-from alephee.cli.common import emit, session_scope
+from alephee.cli.common import emit, fail, session_scope
 from alephee.clock import utcnow
 from alephee.config import Settings
+from alephee.db import Database
+from alephee.errors import DomainError
+from alephee.http.dates import parse_filter_datetime
+from alephee.http.errors import status_for
+from alephee.marketplaces.contract import DeliveryError
 
 channel_app = typer.Typer(help="Marketplace channel connections (Mercado Libre).", no_args_is_help=True)
 category_app = typer.Typer(
@@ -89,3 +96,29 @@ def category_delete(
     with session_scope() as session:
         gone = categories.delete_mapping(session, account, marketplace, category)
     emit(gone)
+
+
+@channel_app.command("sync")
+def channel_sync(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    marketplace: Annotated[int, typer.Option(help="Marketplace id.")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Pull orders updated since (ISO 8601; default: the feed's cursor, else 24 h ago)."),
+    ] = None,
+) -> None:
+    """Pull the orders, link the seller's listings to the products by SKU and read the missed notifications."""
+    settings = Settings()
+    prepare_database(settings)
+    database = Database(settings)
+    try:
+        start = parse_filter_datetime(since, name="since") if since else None
+        report = backstop.sync_channel(database, settings, account, marketplace, since=start)
+    except DomainError as exc:
+        fail(exc.message, status_for(exc))
+    except DeliveryError as exc:
+        # The marketplace refused or did not answer: the connection's last error says so too.
+        fail(exc.message, 502)
+    finally:
+        database.dispose()
+    emit(report.as_json())

@@ -37,6 +37,13 @@ LATENCY = Histogram(
 RATE_LIMITED = Counter(
     "alephee_rate_limit_rejections_total", "Requests refused with 429 by endpoint", ["endpoint"], registry=REGISTRY
 )
+CHANNEL_NOTIFICATIONS = Counter(
+    "alephee_channel_notifications_total",
+    "Marketplace notifications by connector and outcome: received (stored in the inbox) or the reason it was "
+    "ignored (foreign_application, unknown_seller, malformed)",
+    ["connector", "outcome"],
+    registry=REGISTRY,
+)
 OUTBOX_DEPTH = Gauge("alephee_outbox_messages", "Outbox rows by status", ["status"], registry=REGISTRY)
 CHANNEL_CONNECTIONS = Gauge(
     "alephee_channel_connections", "Accounts' marketplace connections by connector and status (connected, "

@@ -125,9 +125,15 @@ class RateLimiter:
 
     def hit(self, key_id: int, endpoint: str, rpm: int) -> RateDecision:
         """Count one request of ``key_id`` on ``endpoint`` against ``rpm`` requests per minute."""
+        return self._decide(f"k{key_id}:{endpoint}", rpm)
+
+    def hit_source(self, address: str, endpoint: str, rpm: int) -> RateDecision:
+        """Count one unauthenticated request from ``address`` (the client's IP) on ``endpoint``."""
+        return self._decide(f"ip{address}:{endpoint}", rpm)
+
+    def _decide(self, key: str, rpm: int) -> RateDecision:
         if not self.enabled:
             return RateDecision.untouched(rpm)
-        key = f"k{key_id}:{endpoint}"
         result = self._shared_limit(key, rpm) if self._redis is not None else None
         if result is None:
             result = self._throttle(False, rpm).limit(key)

@@ -1,4 +1,5 @@
-"""The catalogue of marketplace channels (loaded from a data file, ids configurable: CF-00.4.3)."""
+"""The catalogue of marketplace channels (loaded from a data file, ids configurable: CF-00.4.3), and the
+worker's queues: the outbox of changes to send, the order-feed cursors and the inbox of notifications received."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alephee.clock import utcnow
@@ -229,3 +241,43 @@ class PullCursor(Base):
     skipped: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     pulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# Inbox notice states.
+NOTICE_PENDING = "pending"
+NOTICE_IN_FLIGHT = "in_flight"
+NOTICE_DONE = "done"
+NOTICE_FAILED = "failed"
+
+
+class ChannelNotification(Base):
+    """One marketplace notification waiting to be read (or read). A notification is only a pointer
+    (``topic`` + ``resource``): a second one for the same pointer re-opens the row instead of adding one, so
+    duplicates collapse and the worker reads the resource once, after the latest news. The worker leases rows
+    like the outbox (``locked_by``/``locked_until``) and retries with backoff."""
+
+    __tablename__ = "channel_notifications"
+    __table_args__ = (
+        UniqueConstraint("connector", "topic", "resource"),
+        Index("ix_channel_notifications_status_available_at", "status", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(30))
+    topic: Mapped[str] = mapped_column(String(60))
+    resource: Mapped[str] = mapped_column(String(300))
+    # The marketplace's seller id the notice is about, and the connection it resolved to.
+    seller_id: Mapped[str | None] = mapped_column(String(40))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    marketplace_id: Mapped[int | None] = mapped_column(ForeignKey("marketplaces.id"))
+    actions: Mapped[list[str] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=NOTICE_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How many notifications collapsed into this row since it was last read.
+    received_count: Mapped[int] = mapped_column(Integer, default=1)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from alephee.orders.models import (
     MESSAGE_FROM_BUYER,
     MESSAGE_FROM_SELLER,
     ORIGIN_MARKETPLACE,
+    Order,
     OrderHistory,
     OrderMessage,
     history_row,
@@ -315,6 +317,31 @@ def record_buyer_reply(session: Session, account_id: int, order_id: int, text: s
     session.add(reply)
     session.flush()
     return reply
+
+
+def record_marketplace_message(
+    session: Session, order: Order, *, external_id: str, text: str, date: datetime
+) -> OrderMessage | None:
+    """A buyer's message read from the marketplace's conversation of ``order``, stored once per marketplace
+    message id (the same message read again, after another notification, adds nothing: returns None)."""
+    known = session.scalar(
+        select(OrderMessage.id).where(OrderMessage.order_id == order.id, OrderMessage.external_id == external_id)
+    )
+    if known is not None:
+        return None
+    message = OrderMessage(
+        order_id=order.id,
+        account_id=order.account_id,
+        sender=MESSAGE_FROM_BUYER,
+        message_option=None,
+        text=text,
+        actor="marketplace",
+        external_id=external_id,
+        created_at=date,
+    )
+    session.add(message)
+    session.flush()
+    return message
 
 
 def order_messages(session: Session, order_id: int) -> list[OrderMessage]:

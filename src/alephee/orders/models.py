@@ -252,6 +252,8 @@ class OrderMessage(Base):
         Index("ix_order_messages_order", "order_id", "id"),
         # The account's stored attachment bytes (document quota), summed from the index alone.
         Index("ix_order_messages_account_attachment", "account_id", "attachment_size"),
+        # A message the marketplace reports twice (two notifications, a re-read) is stored once.
+        Index("ux_order_messages_external", "order_id", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -268,4 +270,6 @@ class OrderMessage(Base):
     attachment_size: Mapped[int | None] = mapped_column(Integer)
     # "key:<id>" for API calls, "marketplace" for replies.
     actor: Mapped[str] = mapped_column(String(40))
+    # The marketplace's id of the message, for messages read from the marketplace's conversation.
+    external_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

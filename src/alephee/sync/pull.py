@@ -8,10 +8,16 @@ One page is applied in one transaction together with the cursor move; the cursor
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two workers never pull the
 same feed at once. An entry that cannot be applied (bad data) is skipped and recorded on the cursor
 (``skipped``, ``last_error``) instead of blocking the feed.
+
+A ``FeedGate`` given by the composition root says which feeds may be pulled now (a marketplace whose connection
+was disconnected is passed over, not failed every round) and records a successful pull (the connection's last
+sync). ``pull_feed(feed, start=...)`` reads one feed from a given cursor instead of the stored one (the
+``channel sync`` backstop).
 """
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -96,6 +102,19 @@ def apply_page(session: Session, feed: Feed, page: OrderPage, cursor: PullCursor
     session.flush()
 
 
+class FeedGate(Protocol):
+    """Which feeds may be pulled, and what a successful pull records (the channel connections, kept by a layer
+    above this one)."""
+
+    def open_feeds(self, session: Session, candidates: list[Feed]) -> list[Feed]:
+        """The feeds of ``candidates`` that may be pulled now."""
+        ...
+
+    def pulled(self, feed: Feed) -> None:
+        """Record that ``feed`` was pulled without error (in a transaction of its own)."""
+        ...
+
+
 class Puller:
     """The worker's pull step: every feed, a few pages each, one transaction per page."""
 
@@ -106,11 +125,13 @@ class Puller:
         *,
         page_size: int = PAGE_SIZE,
         max_pages: int = MAX_PAGES_PER_ROUND,
+        gate: FeedGate | None = None,
     ) -> None:
         self.db = db
         self.settings = settings or db.settings
         self.page_size = page_size
         self.max_pages = max_pages
+        self.gate = gate
         self._channels: dict[str, Channel] = {}
 
     def _channel(self, connector: str) -> Channel:
@@ -125,34 +146,41 @@ class Puller:
         stats = PullStats()
         with self.db.reading() as session:
             all_feeds = feeds(session)
+            if self.gate is not None:
+                all_feeds = self.gate.open_feeds(session, all_feeds)
         for feed in all_feeds:
             stats.feeds += 1
             try:
                 self.pull_feed(feed, stats)
+                if self.gate is not None:
+                    self.gate.pulled(feed)
             except Exception as exc:  # one broken feed must not stop the others, nor the worker
                 stats.failed += 1
                 log.warning("pull %s/%s failed: %s", feed.account_id, feed.marketplace.id, exc, exc_info=True)
                 self._record_error(feed, exc)
         return stats
 
-    def pull_feed(self, feed: Feed, stats: PullStats | None = None) -> PullStats:
-        """Pull one feed until it has nothing more (or ``max_pages`` pages)."""
+    def pull_feed(self, feed: Feed, stats: PullStats | None = None, *, start: str | None = None) -> PullStats:
+        """Pull one feed until it has nothing more (or ``max_pages`` pages); from ``start`` instead of the
+        stored cursor when given (the cursor then moves on from what that read returned)."""
         stats = stats if stats is not None else PullStats()
         channel = self._channel(feed.marketplace.connector)
         for _ in range(self.max_pages):
-            if not self._page(feed, channel, stats):
+            if not self._page(feed, channel, stats, start):
                 break
+            start = None
         return stats
 
-    def _page(self, feed: Feed, channel: Channel, stats: PullStats) -> bool:
-        """One page; returns whether the feed said there is more."""
+    def _page(self, feed: Feed, channel: Channel, stats: PullStats, start: str | None = None) -> bool:
+        """One page (after ``start`` when given, else after the stored cursor); returns whether the feed said
+        there is more."""
         if channel.in_database:
             with self.db.writing() as session:
                 cursor = lock_cursor(session, feed.account_id, feed.marketplace.id)
                 if cursor is None:
                     return False
                 ctx = self._context(feed, session)
-                page = channel.pull_orders(ctx, cursor.cursor, self.page_size)
+                page = channel.pull_orders(ctx, start if start is not None else cursor.cursor, self.page_size)
                 apply_page(session, feed, page, cursor, stats)
                 return page.has_more
         # Remote marketplaces are called outside any transaction; the cursor only moves if nobody else
@@ -163,7 +191,7 @@ class Puller:
                     PullCursor.account_id == feed.account_id, PullCursor.marketplace_id == feed.marketplace.id
                 )
             )
-        page = channel.pull_orders(self._context(feed, None), current, self.page_size)
+        page = channel.pull_orders(self._context(feed, None), start if start is not None else current, self.page_size)
         if not page.orders and page.cursor == current:
             return False
         with self.db.writing() as session:

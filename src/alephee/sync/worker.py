@@ -28,7 +28,10 @@ Order topics (aggregate type ``order``) are completed at delivery time with the 
 ``ExternalOrderId`` and ``PackId``, read from the hub's ``orders`` table (``with_order_ids``) when the payload
 lacks them: the domains write only the hub's ``OrderId``, and every connector needs the marketplace's number.
 
-4. **Pull** (``sync/pull.py``), at most once per ``worker_interval_seconds``: every connected
+4. **Notices** (``sync/inbox.py``): a batch of the inbox of marketplace notifications is claimed, each resource
+   read through its channel and applied (orders, listing states, buyer messages).
+
+5. **Pull** (``sync/pull.py``), at most once per ``worker_interval_seconds``: every connected
    marketplace's order feed is read after its stored cursor and applied to the hub's orders (new orders, status,
    payment and shipment news, stock decremented or returned).
 """
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -66,7 +68,9 @@ from alephee.marketplaces.delivery import (
     current_routes,
 )
 from alephee.marketplaces.models import OutboxMessage
-from alephee.sync.pull import Puller
+from alephee.sync.backoff import backoff_delay
+from alephee.sync.inbox import InboxReader
+from alephee.sync.pull import FeedGate, Puller
 from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, with_order_ids
 
 log = logging.getLogger("alephee.worker")
@@ -121,11 +125,13 @@ class RoundStats:
     lost: int = 0
     # Orders created or updated from the marketplaces' feeds.
     pulled: int = 0
+    # Inbox notifications claimed (read and applied, retried or failed).
+    notices: int = 0
 
     @property
     def busy(self) -> bool:
         """Whether the round found something to do (then the next one starts at once)."""
-        return bool(self.claimed or self.pulled)
+        return bool(self.claimed or self.pulled or self.notices)
 
     def add(self, other: RoundStats) -> None:
         self.claimed += other.claimed
@@ -134,6 +140,7 @@ class RoundStats:
         self.failed += other.failed
         self.lost += other.lost
         self.pulled += other.pulled
+        self.notices += other.notices
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -143,6 +150,7 @@ class RoundStats:
             "Failed": self.failed,
             "LeaseLost": self.lost,
             "Pulled": self.pulled,
+            "Notices": self.notices,
         }
 
 
@@ -153,15 +161,6 @@ class LeaseLost(Exception):
 def default_worker_id() -> str:
     """``host:pid:random`` — unique per worker, readable in ``outbox list``."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def backoff_delay(settings: Settings, message_id: int, attempts: int) -> float:
-    """Seconds to wait before attempt ``attempts + 1``: exponential, capped, with "equal jitter" (half fixed,
-    half random) drawn from a generator seeded by (seed, row, attempt) so a run is reproducible."""
-    exponent = min(max(attempts - 1, 0), 30)
-    ceiling = min(settings.outbox_backoff_max_seconds, settings.outbox_backoff_base_seconds * (2**exponent))
-    rng = random.Random(f"{settings.outbox_jitter_seed}:{message_id}:{attempts}")
-    return ceiling / 2 + rng.random() * ceiling / 2
 
 
 class Worker:
@@ -175,11 +174,14 @@ class Worker:
         worker_id: str | None = None,
         dispatcher: Dispatcher | None = None,
         pull: bool = True,
+        inbox: bool = True,
+        gate: FeedGate | None = None,
     ) -> None:
         self.db = db
         self.settings = settings or db.settings
         self.worker_id = worker_id or default_worker_id()
-        self.puller: Puller | None = Puller(db, self.settings) if pull else None
+        self.puller: Puller | None = Puller(db, self.settings, gate=gate) if pull else None
+        self.inbox: InboxReader | None = InboxReader(db, self.settings, worker_id=self.worker_id) if inbox else None
         self._next_pull = 0.0
         # Without an explicit dispatcher the routes are re-read every round, so a sender registered after the
         # worker started (e.g. by a module imported later) is used from the next round on.
@@ -385,8 +387,18 @@ class Worker:
             log.info("pull: %s", stats.as_json())
         return stats.changed
 
+    def read_notices(self, batch: int | None = None) -> int:
+        """The inbox step: read and apply a batch of marketplace notifications; returns how many it claimed."""
+        if self.inbox is None:
+            return 0
+        stats = self.inbox.run(batch or self.settings.worker_batch_size)
+        if stats.claimed:
+            log.info("inbox: %s", stats.as_json())
+        return stats.claimed
+
     def run_once(self, batch: int | None = None, *, pull: bool | None = None) -> RoundStats:
-        """One round: claim a batch and deliver it, then pull the order feeds (when due, or if ``pull``)."""
+        """One round: claim a batch and deliver it, read a batch of notifications, then pull the order feeds
+        (when due, or if ``pull``)."""
         stats = RoundStats()
         items = self.claim(batch or self.settings.worker_batch_size)
         stats.claimed = len(items)
@@ -400,6 +412,7 @@ class Worker:
                 stats.failed += 1
             else:
                 stats.lost += 1
+        stats.notices = self.read_notices(batch)
         if pull is not False:
             stats.pulled = self.pull(force=bool(pull))
         return stats

@@ -1,22 +1,36 @@
 """The OAuth callback where Mercado Libre sends the seller back (``GET /channels/mercadolibre/callback``):
 a small HTML page, outside ``/v2`` and its OpenAPI document, reached with no API key (the ``state`` is the
-proof), and the mounting of the local stand-in when it is enabled."""
+proof); the notifications endpoint (``POST /channels/mercadolibre/notifications``), answered at once after
+one write to the inbox; and the mounting of the local stand-in when it is enabled."""
 
 from __future__ import annotations
 
 import html
 
+import anyio.to_thread
 import httpx
+import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from alephee.channels import inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
+from alephee.clock import precise_utcnow
 from alephee.config import Settings
 from alephee.errors import DomainError
+from alephee.http.context import AppContext
 from alephee.http.deps import Context
+from alephee.http.ratelimit import RateLimitExceeded
+from alephee.http.wire import JSON_MEDIA, error_response
+
+NOTIFICATIONS_PATH = "/channels/mercadolibre/notifications"
+# Mercado Libre's bodies are a few hundred bytes; anything much larger is not a notification.
+MAX_NOTIFICATION_BYTES = 8 * 1024
+NOTIFICATION_TOO_LARGE = "A notification body is at most 8 KiB"
+NOTIFICATION_NOT_OBJECT = "A notification body is a JSON object"
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,8 +65,57 @@ def callback(request: Request, ctx: Context, code: str = "", state: str = "") ->
     )
 
 
+async def _capped_body(request: Request) -> bytes | None:
+    """The body, or None as soon as it exceeds ``MAX_NOTIFICATION_BYTES`` (the rest is not read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_NOTIFICATION_BYTES:
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_NOTIFICATION_BYTES:
+            return None
+    return bytes(raw)
+
+
+@router.post(NOTIFICATIONS_PATH, name="channels.mercadolibre.notifications")
+async def notifications(request: Request) -> Response:
+    """Store one notification in the inbox and answer 200 ``{}`` (also when it is ignored: Mercado Libre
+    retries any other answer). Nothing else happens in the request: the worker reads the resource later."""
+    ctx: AppContext = request.app.state.ctx
+    source = request.client.host if request.client is not None else "-"
+    decision = ctx.limiter.hit_source(source, NOTIFICATIONS_PATH, ctx.settings.channel_notifications_per_minute)
+    # The middleware turns the decision into the x-ratelimit-* headers of whatever this answers.
+    request.state.ratelimit = decision
+    if not decision.allowed:
+        return error_response(429, RateLimitExceeded.message)
+    raw = await _capped_body(request)
+    if raw is None:
+        return error_response(413, NOTIFICATION_TOO_LARGE)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        return error_response(400, NOTIFICATION_NOT_OBJECT)
+
+    def store() -> None:
+        with ctx.db.writing() as session:
+            inbox.receive(
+                session,
+                auth.CONNECTOR,
+                body,
+                application_id=ctx.settings.mercadolibre_client_id,
+                now=precise_utcnow(),
+            )
+
+    await anyio.to_thread.run_sync(store)
+    return Response(content=b"{}", media_type=JSON_MEDIA)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    """Serve the callback and, when ``mercadolibre_standin`` is on, the stand-in at ``/_standin/mercadolibre``."""
+    """Serve the callback and the notifications and, when ``mercadolibre_standin`` is on, the stand-in at
+    ``/_standin/mercadolibre``."""
     app.include_router(router)
     if settings.mercadolibre_standin:
         secret = settings.mercadolibre_client_secret

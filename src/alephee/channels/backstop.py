@@ -1,0 +1,193 @@
+"""The backstop of notifications: what catches up when notifications were lost.
+
+* ``ConnectionGate`` (given to the worker's pull step by the composition root): a feed whose channel connection
+  is disconnected is passed over (the seller must connect again; pulling would only fail every round), and a
+  successful pull of a connected feed stamps the connection's ``last_sync_at``. Feeds with no connection row
+  (the sandbox, local stand-ins) are pulled as before.
+* ``sync_channel`` (``alephee channel sync``): one account's marketplace pulled from a given time (orders), its
+  listings linked to the hub's products (``sync.links``), and the notifications the marketplace kept for this
+  application (the channel's optional ``missed_notices``) fed into the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.channels import inbox
+from alephee.channels.connections import connection_of
+from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.errors import NotFound, PreconditionFailed
+from alephee.http.wire import format_utc
+from alephee.marketplaces.contract import ChannelContext, ChannelNotice, InboundChannel
+from alephee.marketplaces.models import PullCursor
+from alephee.marketplaces.registry import get_channel
+from alephee.sync.feeds import Feed, feeds
+from alephee.sync.links import LinkStats, link_listings
+from alephee.sync.pull import Puller, PullStats
+
+# Without a stored cursor nor --since, the backstop reads this far back.
+DEFAULT_LOOKBACK = timedelta(hours=24)
+MAX_ERROR_LENGTH = 2000
+
+
+class ConnectionDisconnected(PreconditionFailed):
+    """The account's connection to the marketplace was disconnected (412)."""
+
+    message = "The connection is disconnected; connect it again with alephee channel connect"
+
+
+class NoFeed(NotFound):
+    """The marketplace has no channel to pull from, or is inactive (404)."""
+
+    message = "The account's marketplace has no channel to sync"
+
+
+class ConnectionGate:
+    """The worker's pull step over the channel connections (see the module docstring)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def open_feeds(self, session: Session, candidates: list[Feed]) -> list[Feed]:
+        """``candidates`` without the feeds whose connection is disconnected."""
+        closed = {
+            (account_id, marketplace_id)
+            for account_id, marketplace_id in session.execute(
+                select(ChannelConnection.account_id, ChannelConnection.marketplace_id).where(
+                    ChannelConnection.status != CONNECTED
+                )
+            )
+        }
+        return [f for f in candidates if (f.account_id, f.marketplace.id) not in closed]
+
+    def pulled(self, feed: Feed) -> None:
+        """Stamp the connection's last sync (a no-op for feeds without a connection)."""
+        with self.db.writing() as session:
+            stamp(session, feed.account_id, feed.marketplace.id, now=clock.utcnow())
+
+
+def stamp(session: Session, account_id: int, marketplace_id: int, *, now: datetime, error: str | None = None) -> None:
+    """Record a sync of a connected connection: ``last_sync_at`` (and ``last_error`` cleared) on success, only
+    ``last_error`` on failure."""
+    values: dict[str, Any] = {"last_error": error[:MAX_ERROR_LENGTH]} if error else {"last_sync_at": now}
+    if not error:
+        values["last_error"] = None
+    session.execute(
+        update(ChannelConnection)
+        .where(
+            and_(
+                ChannelConnection.account_id == account_id,
+                ChannelConnection.marketplace_id == marketplace_id,
+                ChannelConnection.status == CONNECTED,
+            )
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass
+class SyncReport:
+    """What ``channel sync`` did, as it prints it."""
+
+    orders: PullStats = field(default_factory=PullStats)
+    listings: LinkStats = field(default_factory=LinkStats)
+    notices: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "Orders": {
+                "Created": self.orders.created,
+                "Updated": self.orders.updated,
+                "Unchanged": self.orders.unchanged,
+                "Skipped": self.orders.skipped,
+            },
+            "Listings": self.listings.as_json(),
+            "Notices": self.notices,
+        }
+
+
+def _feed(session: Session, account_id: int, marketplace_id: int) -> tuple[Feed, str | None]:
+    """The feed of the account's marketplace (refused unless it is connected) and its stored cursor."""
+    connection = connection_of(session, account_id, marketplace_id)
+    if connection.status != CONNECTED:
+        raise ConnectionDisconnected()
+    feed = next((f for f in feeds(session, account_id) if f.marketplace.id == marketplace_id), None)
+    if feed is None:
+        raise NoFeed(f"Marketplace {marketplace_id} of account {account_id} has no channel to sync")
+    if feed.external_seller_id is None and connection.seller_id is not None:
+        feed = Feed(feed.account_id, feed.marketplace, str(connection.seller_id))
+    cursor = session.scalar(
+        select(PullCursor.cursor).where(
+            PullCursor.account_id == account_id, PullCursor.marketplace_id == marketplace_id
+        )
+    )
+    return feed, cursor
+
+
+def sync_channel(
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    marketplace_id: int,
+    *,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> SyncReport:
+    """Pull the orders updated since ``since`` (default: the feed's cursor, else 24 h ago), link the seller's
+    listings, feed the marketplace's missed notifications into the inbox, and stamp the connection's last sync
+    (or its last error, then re-raise). Each step is its own transaction; none is open during a call out."""
+    now = now or clock.utcnow()
+    with db.reading() as session:
+        feed, cursor = _feed(session, account_id, marketplace_id)
+    try:
+        report = _run(db, settings, feed, cursor, since, now)
+    except Exception as exc:
+        text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        with db.writing() as session:
+            stamp(session, account_id, marketplace_id, now=now, error=text)
+        raise
+    with db.writing() as session:
+        stamp(session, account_id, marketplace_id, now=now)
+    return report
+
+
+def _run(
+    db: Database, settings: Settings, feed: Feed, cursor: str | None, since: datetime | None, now: datetime
+) -> SyncReport:
+    report = SyncReport()
+    # The cursor a channel keeps is its own; a starting time is given to it as an ISO-8601 UTC instant. None:
+    # from the stored cursor.
+    start: str | None = None
+    if since is not None:
+        start = format_utc(since)
+    elif cursor is None:
+        start = format_utc(now - DEFAULT_LOOKBACK)
+    Puller(db, settings).pull_feed(feed, report.orders, start=start)
+    channel = get_channel(feed.marketplace.connector)
+    if isinstance(channel, InboundChannel):
+        report.listings = link_listings(
+            db, settings, channel, feed.account_id, feed.marketplace, external_seller_id=feed.external_seller_id
+        )
+    missed: Callable[[ChannelContext], list[ChannelNotice]] | None = getattr(channel, "missed_notices", None)
+    if callable(missed):
+        ctx = ChannelContext(
+            account_id=feed.account_id,
+            marketplace=feed.marketplace,
+            external_seller_id=feed.external_seller_id,
+            db=db,
+            settings=settings,
+        )
+        notices = list(missed(ctx))
+        with db.writing() as session:
+            report.notices = inbox.store_missed(session, feed.marketplace.connector, notices, now=now)
+    return report

@@ -1,0 +1,162 @@
+"""The inbox of the marketplaces' notifications: what the notification route stores, at once and nothing more.
+
+A notification is a pointer (``topic`` + ``resource``) that the worker reads later (``sync.inbox``); its body is
+never trusted beyond routing it. One that is not for this hub's application, names a seller no connected
+account has, or cannot be read is ignored (and counted by reason in ``/metrics``), never an error: the
+marketplace would only send it again. A repeat of a pointer already in the inbox re-opens its row (one
+statement, an upsert on ``connector + topic + resource``), so duplicates collapse into one read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.http.observe import CHANNEL_NOTIFICATIONS
+from alephee.marketplaces.contract import ChannelNotice
+from alephee.marketplaces.models import NOTICE_PENDING, ChannelNotification
+
+RECEIVED = "received"
+FOREIGN_APPLICATION = "foreign_application"
+UNKNOWN_SELLER = "unknown_seller"
+MALFORMED = "malformed"
+
+MAX_TOPIC = 60
+MAX_RESOURCE = 300
+MAX_SELLER = 40
+# Seller ids are stored as 64-bit integers; a larger "id" names no seller.
+MAX_SELLER_ID = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """The fields of a notification body the inbox keeps (the rest, e.g. ``attempts`` or ``sent``, only
+    describes the delivery)."""
+
+    notice: ChannelNotice
+    application_id: str
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= limit else None
+
+
+def parse(body: dict[str, Any]) -> Parsed | None:
+    """The pointer and application of a notification body (§2.1: ``user_id`` int or string, ``actions``
+    optional), or None when a required field is missing or of the wrong type."""
+    topic = _text(body.get("topic"), MAX_TOPIC)
+    resource = _text(body.get("resource"), MAX_RESOURCE)
+    seller = _text(body.get("user_id"), MAX_SELLER)
+    application = _text(body.get("application_id"), MAX_SELLER)
+    actions = body.get("actions")
+    if actions is None:
+        actions = []
+    if (
+        topic is None
+        or resource is None
+        or seller is None
+        or not seller.isdigit()
+        or int(seller) > MAX_SELLER_ID
+        or application is None
+        or not isinstance(actions, list)
+        or not all(isinstance(a, str) for a in actions)
+    ):
+        return None
+    return Parsed(ChannelNotice(topic=topic, resource=resource, seller_id=seller, actions=tuple(actions)), application)
+
+
+def receive(
+    session: Session, connector: str, body: dict[str, Any], *, application_id: str | None, now: datetime
+) -> str:
+    """Store one notification of ``connector`` addressed to ``application_id`` (this hub's application);
+    returns ``received`` or why it was ignored (``foreign_application``, ``unknown_seller``, ``malformed``)."""
+    parsed = parse(body)
+    if parsed is None:
+        outcome = MALFORMED
+    elif application_id is None or parsed.application_id != application_id:
+        outcome = FOREIGN_APPLICATION
+    else:
+        outcome = store(session, connector, parsed.notice, now=now)
+    CHANNEL_NOTIFICATIONS.labels(connector, outcome).inc()
+    return outcome
+
+
+def _connection(session: Session, connector: str, seller_id: str) -> tuple[int, int] | None:
+    row = session.execute(
+        select(ChannelConnection.account_id, ChannelConnection.marketplace_id)
+        .where(
+            ChannelConnection.connector == connector,
+            ChannelConnection.seller_id == int(seller_id),
+            ChannelConnection.status == CONNECTED,
+        )
+        .order_by(ChannelConnection.id)
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def store(session: Session, connector: str, notice: ChannelNotice, *, now: datetime) -> str:
+    """Insert the notice's row, or re-open it (pending, due now, one more received, attempts from zero) when
+    the same pointer is already in the inbox; ``unknown_seller`` when no connected account has its seller."""
+    if notice.seller_id is None or not notice.seller_id.isdigit() or int(notice.seller_id) > MAX_SELLER_ID:
+        return MALFORMED
+    target = _connection(session, connector, notice.seller_id)
+    if target is None:
+        return UNKNOWN_SELLER
+    account_id, marketplace_id = target
+    inbox = ChannelNotification
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = (postgresql.insert if postgres else sqlite.insert)(inbox).values(
+        connector=connector,
+        topic=notice.topic,
+        resource=notice.resource,
+        seller_id=notice.seller_id,
+        account_id=account_id,
+        marketplace_id=marketplace_id,
+        actions=list(notice.actions) or None,
+        status=NOTICE_PENDING,
+        attempts=0,
+        received_count=1,
+        available_at=now,
+        received_at=now,
+    )
+    # A row being read keeps its lease: the reader sees the new ``received_count`` and leaves the row pending
+    # for another read instead of marking it done.
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["connector", "topic", "resource"],
+            set_={
+                "seller_id": statement.excluded.seller_id,
+                "account_id": statement.excluded.account_id,
+                "marketplace_id": statement.excluded.marketplace_id,
+                "actions": statement.excluded.actions,
+                "status": NOTICE_PENDING,
+                "attempts": 0,
+                "received_count": inbox.received_count + 1,
+                "available_at": now,
+                "received_at": now,
+                "last_error": None,
+            },
+        )
+    )
+    return RECEIVED
+
+
+def store_missed(session: Session, connector: str, notices: list[ChannelNotice], *, now: datetime) -> int:
+    """Feed notices the marketplace kept for this application (its missed feeds) into the inbox, as if they
+    had just arrived; returns how many were stored."""
+    stored = 0
+    for notice in notices:
+        outcome = store(session, connector, notice, now=now)
+        CHANNEL_NOTIFICATIONS.labels(connector, outcome).inc()
+        stored += outcome == RECEIVED
+    return stored

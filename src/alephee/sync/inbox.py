@@ -1,0 +1,356 @@
+"""Reading the inbox of marketplace notifications: one step of every worker round (channel-agnostic).
+
+1. **Claim** up to ``batch`` due rows (``pending`` with ``available_at <= now``, or ``in_flight`` with an expired
+   lease) in one short write transaction, like the outbox: lease (``locked_by``/``locked_until``), one more
+   attempt, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL. Each row's ``received_count`` is remembered.
+2. **Read** the resource through the channel of the row's marketplace (``InboundChannel.read_notice``), outside
+   any transaction: the notification's body is never trusted, the channel reads the resource fresh.
+3. **Apply** in one write transaction, only while the lease is still ours: orders through ``OrderSync`` (created
+   or updated, idempotent), listing states onto the hub's listing with that external id (listings the hub does
+   not know are ignored), the buyer's messages into the order's conversation (once per marketplace message id),
+   and the row marked ``done``. If a newer notification re-opened the row during the read (its
+   ``received_count`` moved), what was read is applied but the row stays ``pending`` for another read.
+
+Failures: a held connection (``ConnectionHeld``: paused or disconnected) → ``pending`` after
+``outbox_held_retry_seconds``, the attempt given back; ``TransientDeliveryError`` (429, 5xx) → ``pending`` with
+backoff, never failed for it; any other unexpected error → ``pending`` with backoff, ``failed`` after
+``outbox_max_attempts``; ``PermanentDeliveryError`` → ``failed`` at once with ``last_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from alephee import clock
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.listings.marketplace_state import apply_state
+from alephee.listings.models import Listing
+from alephee.marketplaces.contract import (
+    Channel,
+    ChannelContext,
+    ChannelMessage,
+    ChannelNotice,
+    DeliveryError,
+    InboundChannel,
+    ListingState,
+    MarketplaceRef,
+    NoticeResult,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from alephee.marketplaces.models import (
+    NOTICE_DONE,
+    NOTICE_FAILED,
+    NOTICE_IN_FLIGHT,
+    NOTICE_PENDING,
+    ChannelNotification,
+    Marketplace,
+)
+from alephee.marketplaces.registry import get_channel
+from alephee.orders.messages import record_marketplace_message
+from alephee.orders.models import Order
+from alephee.sync.backoff import backoff_delay
+from alephee.sync.order_feed import OrderSync, prelock
+
+log = logging.getLogger("alephee.inbox")
+
+MAX_ERROR_LENGTH = 2000
+
+DONE = "done"
+REOPENED = "reopened"
+RETRIED = "retried"
+FAILED = "failed"
+LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased inbox row and what it held when it was claimed."""
+
+    id: int
+    connector: str
+    notice: ChannelNotice
+    account_id: int | None
+    marketplace_id: int | None
+    attempts: int
+    received_count: int
+
+
+@dataclass
+class InboxStats:
+    """What one inbox step did."""
+
+    claimed: int = 0
+    done: int = 0
+    reopened: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost: int = 0
+    orders: int = 0
+    listings: int = 0
+    messages: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "Claimed": self.claimed,
+            "Done": self.done,
+            "Reopened": self.reopened,
+            "Retried": self.retried,
+            "Failed": self.failed,
+            "LeaseLost": self.lost,
+            "Orders": self.orders,
+            "Listings": self.listings,
+            "Messages": self.messages,
+        }
+
+
+class LeaseLost(Exception):
+    """Another worker took the row (our lease expired): what we read must not be applied."""
+
+
+class InboxReader:
+    """Claims, reads and applies inbox rows. Several may run at once, in threads or processes."""
+
+    def __init__(self, db: Database, settings: Settings | None = None, *, worker_id: str = "inbox") -> None:
+        self.db = db
+        self.settings = settings or db.settings
+        self.worker_id = worker_id
+        self._channels: dict[str, Channel] = {}
+
+    # --- claiming
+
+    def claim(self, batch: int) -> list[Claimed]:
+        """Lease up to ``batch`` due rows (oldest due first)."""
+        now = clock.precise_utcnow()
+        inbox = ChannelNotification
+        due = or_(
+            and_(inbox.status == NOTICE_PENDING, inbox.available_at <= now),
+            and_(inbox.status == NOTICE_IN_FLIGHT, inbox.locked_until < now),
+        )
+        candidates = select(inbox.id).where(due).order_by(inbox.available_at, inbox.id).limit(batch)
+        if self.db.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        with self.db.writing() as session:
+            ids = list(session.scalars(candidates))
+            if not ids:
+                return []
+            claimed = session.scalars(
+                update(inbox)
+                .where(inbox.id.in_(ids), due)
+                .values(
+                    status=NOTICE_IN_FLIGHT,
+                    locked_by=self.worker_id,
+                    locked_until=now + timedelta(seconds=self.settings.outbox_lease_seconds),
+                    attempts=inbox.attempts + 1,
+                )
+                .returning(inbox.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            rows = session.scalars(
+                select(inbox).where(inbox.id.in_(claimed)).order_by(inbox.id).execution_options(populate_existing=True)
+            ).all()
+            return [
+                Claimed(
+                    id=row.id,
+                    connector=row.connector,
+                    notice=ChannelNotice(
+                        topic=row.topic,
+                        resource=row.resource,
+                        seller_id=row.seller_id,
+                        actions=tuple(row.actions or ()),
+                        received_at=row.received_at,
+                    ),
+                    account_id=row.account_id,
+                    marketplace_id=row.marketplace_id,
+                    attempts=row.attempts,
+                    received_count=row.received_count,
+                )
+                for row in rows
+            ]
+
+    # --- one round
+
+    def run(self, batch: int | None = None) -> InboxStats:
+        """Claim a batch and read and apply each row; returns what happened."""
+        stats = InboxStats()
+        items = self.claim(batch or self.settings.worker_batch_size)
+        stats.claimed = len(items)
+        for item in items:
+            outcome = self.process(item, stats)
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+        return stats
+
+    def process(self, item: Claimed, stats: InboxStats) -> str:
+        """Read one claimed row and apply what was read; returns the row's outcome."""
+        try:
+            marketplace, channel = self._target(item)
+            assert item.account_id is not None  # _target refuses rows without one
+            ctx = ChannelContext(
+                account_id=item.account_id,
+                marketplace=marketplace,
+                external_seller_id=item.notice.seller_id,
+                db=self.db,
+                settings=self.settings,
+            )
+            result = channel.read_notice(ctx, item.notice)
+            with self.db.writing() as session:
+                outcome = self._finish(session, item)
+                self._apply(session, item.account_id, marketplace, result, stats)
+            return outcome
+        except LeaseLost:
+            log.warning("inbox %s: lease lost to another worker; what was read is not applied", item.id)
+            return LOST
+        except Exception as exc:  # every failure is recorded on the row, none stops the worker
+            if not isinstance(exc, DeliveryError):
+                log.exception("inbox %s: unexpected error reading %s", item.id, item.notice.resource)
+            return self._record_failure(item, exc)
+
+    def _channel(self, connector: str) -> Channel:
+        channel = self._channels.get(connector)
+        if channel is None:
+            channel = get_channel(connector)
+            self._channels[connector] = channel
+        return channel
+
+    def _target(self, item: Claimed) -> tuple[MarketplaceRef, InboundChannel]:
+        if item.account_id is None or item.marketplace_id is None:
+            raise PermanentDeliveryError("the notification names no connected account")
+        with self.db.reading() as session:
+            row = session.get(Marketplace, item.marketplace_id)
+            if row is None:
+                raise PermanentDeliveryError(f"marketplace {item.marketplace_id} does not exist")
+            ref = MarketplaceRef(
+                id=row.id,
+                name=row.name,
+                family=row.family,
+                connector=row.connector,
+                site_id=row.site_id,
+                country_id=row.country_id,
+            )
+        channel = self._channel(ref.connector)
+        if not isinstance(channel, InboundChannel):
+            raise PermanentDeliveryError(f"connector '{ref.connector}' does not read notifications")
+        return ref, channel
+
+    # --- recording
+
+    def _finish(self, session: Session, item: Claimed) -> str:
+        """Mark the row done, or pending again when a newer notification re-opened it; ``LeaseLost`` when the
+        row is no longer ours (then the caller's transaction, with what was read, is rolled back)."""
+        inbox = ChannelNotification
+        mine = and_(inbox.id == item.id, inbox.locked_by == self.worker_id)
+        now = clock.precise_utcnow()
+        done = session.execute(
+            update(inbox)
+            .where(mine, inbox.status == NOTICE_IN_FLIGHT, inbox.received_count == item.received_count)
+            .values(status=NOTICE_DONE, processed_at=now, locked_by=None, locked_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            return DONE
+        reopened = session.execute(
+            update(inbox)
+            .where(mine)
+            .values(status=NOTICE_PENDING, processed_at=now, locked_by=None, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if reopened.rowcount == 1:  # type: ignore[attr-defined]
+            return REOPENED
+        raise LeaseLost(item.id)
+
+    def _record_failure(self, item: Claimed, error: BaseException) -> str:
+        """Back to pending with backoff, or failed; returns ``retried``, ``failed`` or ``lost``."""
+        text = error.message if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
+        values: dict[str, Any] = {"locked_by": None, "locked_until": None, "last_error": text[:MAX_ERROR_LENGTH]}
+        # The marketplace being slow or the connection being refreshed elsewhere says nothing about the row:
+        # it waits as long as that lasts. Unexpected errors are bounded like the outbox's.
+        transient = isinstance(error, TransientDeliveryError) or (
+            not isinstance(error, DeliveryError) and item.attempts < self.settings.outbox_max_attempts
+        )
+        if isinstance(error, DeliveryError) and error.held:
+            # The connection is paused or disconnected: the attempt is given back and the row waits for it.
+            values.update(
+                status=NOTICE_PENDING,
+                attempts=ChannelNotification.attempts - 1,
+                available_at=clock.precise_utcnow() + timedelta(seconds=self.settings.outbox_held_retry_seconds),
+            )
+            outcome = RETRIED
+        elif transient:
+            delay = backoff_delay(self.settings, item.id, item.attempts)
+            values.update(status=NOTICE_PENDING, available_at=clock.precise_utcnow() + timedelta(seconds=delay))
+            outcome = RETRIED
+        else:
+            values["status"] = NOTICE_FAILED
+            outcome = FAILED
+        inbox = ChannelNotification
+        with self.db.writing() as session:
+            result = session.execute(
+                update(inbox)
+                .where(inbox.id == item.id, inbox.locked_by == self.worker_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return LOST
+        level = logging.WARNING if outcome == FAILED else logging.INFO
+        log.log(level, "inbox %s %s (%s %s): %s", item.id, outcome, item.notice.topic, item.notice.resource, text)
+        return outcome
+
+    # --- applying
+
+    def _apply(
+        self, session: Session, account_id: int, marketplace: MarketplaceRef, result: NoticeResult, stats: InboxStats
+    ) -> None:
+        if result.orders:
+            sync = OrderSync(session, account_id, marketplace)
+            prelock(session, account_id, marketplace.id, result.orders)
+            for entry in result.orders:
+                if sync.apply(entry) != "unchanged":
+                    stats.orders += 1
+        for state in result.listings:
+            stats.listings += apply_listing_state(session, account_id, marketplace.id, state)
+        for message in result.messages:
+            stats.messages += apply_message(session, account_id, marketplace.id, message)
+
+
+def apply_listing_state(session: Session, account_id: int, marketplace_id: int, state: ListingState) -> bool:
+    """The marketplace's state of a listing onto the hub's listing with that external id (a listing the hub
+    does not know is ignored); whether anything changed."""
+    query = select(Listing).where(
+        Listing.account_id == account_id,
+        Listing.marketplace_id == marketplace_id,
+        Listing.external_id == state.external_id,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    listing = session.scalar(query)
+    if listing is None:
+        return False
+    return apply_state(session, listing, state, now=clock.utcnow())
+
+
+def apply_message(session: Session, account_id: int, marketplace_id: int, message: ChannelMessage) -> bool:
+    """A buyer's message into the conversation of its order (by order number, else by cart); the seller's own
+    messages are already in the hub, and a message of an order the hub does not have is ignored. Whether a
+    message was added."""
+    if not message.from_buyer:
+        return False
+    scope = and_(Order.account_id == account_id, Order.marketplace_id == marketplace_id)
+    order = None
+    if message.external_order_id:
+        order = session.scalar(select(Order).where(scope, Order.external_order_id == message.external_order_id))
+    if order is None and message.pack_id:
+        order = session.scalar(select(Order).where(scope, Order.pack_id == message.pack_id).order_by(Order.id))
+    if order is None:
+        return False
+    added = record_marketplace_message(
+        session, order, external_id=message.external_message_id, text=message.text, date=message.date
+    )
+    return added is not None

@@ -1,0 +1,276 @@
+"""The worker's inbox step with a channel written for the test: a notification is read through the channel and what
+it read applied (orders once, listing states, the buyer's messages once); a notification arriving during the read
+keeps the row pending; transient failures wait and retry, permanent ones fail the row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from alephee import clock
+from alephee.channels import inbox
+from alephee.http.context import AppContext
+from alephee.listings import statuses
+from alephee.listings.models import Listing
+from alephee.listings.publish import PublishSpec, publish_products
+from alephee.marketplaces.contract import (
+    ChannelMessage,
+    ConnectionHeld,
+    ListingState,
+    NoticeResult,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from alephee.marketplaces.models import (
+    NOTICE_DONE,
+    NOTICE_FAILED,
+    NOTICE_PENDING,
+    ChannelNotification,
+)
+from alephee.orders import statuses as st
+from alephee.orders.models import MESSAGE_FROM_BUYER, Order, OrderMessage
+from alephee.sync.worker import Worker
+from tests.channels.inbox_fakes import APPLICATION, FakeInbound, connect, notification, sale
+from tests.fixtures.database import make_settings
+from tests.fixtures.products import add_price_list, add_product
+from tests.fixtures.tenants import Tenant
+
+
+@dataclass
+class Seller:
+    tenant: Tenant
+    channel: FakeInbound
+    listing_id: int
+    external_id: str
+
+
+@pytest.fixture
+def seller(
+    ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
+) -> Iterator[Seller]:
+    tenant = make_tenant(marketplaces=(1,))
+    channel = FakeInbound()
+    use_channel("mercadolibre", channel)
+    connect(ctx, tenant.account_id)
+    with ctx.db.writing() as session:
+        prices = add_price_list(session, tenant.account_id, "General")
+        product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
+        [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
+        listing_id, external_id = listing.id, listing.external_id
+    yield Seller(tenant, channel, listing_id, external_id)
+
+
+def notify(ctx: AppContext, resource: str, topic: str = "orders_v2") -> None:
+    """One notification received, as the route stores it."""
+    with ctx.db.writing() as session:
+        outcome = inbox.receive(
+            session,
+            "mercadolibre",
+            notification(resource, topic),
+            application_id=APPLICATION,
+            now=clock.precise_utcnow(),
+        )
+    assert outcome == inbox.RECEIVED
+
+
+def inbox_rows(ctx: AppContext) -> dict[str, ChannelNotification]:
+    with ctx.db.reading() as session:
+        return {row.resource: row for row in session.scalars(select(ChannelNotification))}
+
+
+def worker(ctx: AppContext, **overrides: Any) -> Worker:
+    settings = make_settings(ctx.settings.database_url, **{"outbox_backoff_base_seconds": 30.0, **overrides})
+    return Worker(ctx.db, settings, pull=False)
+
+
+def test_an_order_is_created_once_from_two_notifications(ctx: AppContext, seller: Seller) -> None:
+    order = sale(listing=seller.external_id)
+    seller.channel.results = {
+        "/orders/2000001": NoticeResult(orders=(order,)),
+        "/shipments/4001": NoticeResult(orders=(order,)),
+    }
+    notify(ctx, "/orders/2000001")
+    notify(ctx, "/shipments/4001", "shipments")
+    stats = worker(ctx).run_once()
+    assert stats.notices == 2 and stats.as_json()["Notices"] == 2
+    with ctx.db.reading() as session:
+        orders = session.scalars(select(Order).where(Order.account_id == seller.tenant.account_id)).all()
+    assert [o.external_order_id for o in orders] == ["2000001"]
+    assert {r.status for r in inbox_rows(ctx).values()} == {NOTICE_DONE}
+    # The channel was asked for each pointer, for the seller's account and marketplace, outside any transaction.
+    assert sorted(n.resource for n in seller.channel.reads) == ["/orders/2000001", "/shipments/4001"]
+    assert {(c.account_id, c.marketplace.id, c.session is None) for c in seller.channel.contexts} == {
+        (seller.tenant.account_id, 1, True)
+    }
+    # Nothing due: the next round finds no notice.
+    assert worker(ctx).run_once().notices == 0
+
+
+def test_a_notification_arriving_during_the_read_keeps_the_row_pending(ctx: AppContext, seller: Seller) -> None:
+    order = sale(listing=seller.external_id)
+
+    def read_while_news_arrives() -> NoticeResult:
+        notify(ctx, "/orders/2000001")
+        return NoticeResult(orders=(order,))
+
+    seller.channel.results = {"/orders/2000001": read_while_news_arrives}
+    notify(ctx, "/orders/2000001")
+    worker(ctx).run_once()
+    row = inbox_rows(ctx)["/orders/2000001"]
+    assert (row.status, row.received_count, row.locked_by) == (NOTICE_PENDING, 2, None)
+    seller.channel.results = {"/orders/2000001": NoticeResult(orders=(order,))}
+    assert worker(ctx).run_once().notices == 1
+    assert inbox_rows(ctx)["/orders/2000001"].status == NOTICE_DONE
+    with ctx.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_transient_failures_wait_and_are_retried(ctx: AppContext, seller: Seller) -> None:
+    seller.channel.results = {"/orders/2000001": TransientDeliveryError("429 from the marketplace")}
+    notify(ctx, "/orders/2000001")
+    # Transient failures never fail the row, however many attempts they take.
+    for _ in range(3):
+        worker(ctx, outbox_max_attempts=1).run_once()
+        row = inbox_rows(ctx)["/orders/2000001"]
+        assert (row.status, row.last_error) == (NOTICE_PENDING, "429 from the marketplace")
+        assert row.available_at > clock.precise_utcnow()
+        assert worker(ctx).run_once().notices == 0  # not due yet
+        with ctx.db.writing() as session:
+            session.execute(update(ChannelNotification).values(available_at=datetime(2020, 1, 1, tzinfo=UTC)))
+    seller.channel.results = {"/orders/2000001": NoticeResult(orders=(sale(listing=seller.external_id),))}
+    worker(ctx).run_once()
+    row = inbox_rows(ctx)["/orders/2000001"]
+    assert (row.status, row.last_error, row.attempts) == (NOTICE_DONE, None, 4)
+
+
+def test_a_held_connection_keeps_the_row_waiting_without_spending_attempts(ctx: AppContext, seller: Seller) -> None:
+    seller.channel.results = {"/orders/2000001": ConnectionHeld("the connection is disconnected")}
+    notify(ctx, "/orders/2000001")
+    for _ in range(3):
+        worker(ctx, outbox_max_attempts=1).run_once()
+        row = inbox_rows(ctx)["/orders/2000001"]
+        assert (row.status, row.attempts) == (NOTICE_PENDING, 0)
+        assert row.available_at > clock.precise_utcnow()
+        with ctx.db.writing() as session:
+            session.execute(update(ChannelNotification).values(available_at=datetime(2020, 1, 1, tzinfo=UTC)))
+
+
+def test_permanent_failures_and_unexpected_errors_beyond_the_attempts_fail_the_row(
+    ctx: AppContext, seller: Seller
+) -> None:
+    seller.channel.results = {
+        "/orders/1": PermanentDeliveryError("order 1 does not exist"),
+        "/orders/2": RuntimeError("a bug"),
+    }
+    notify(ctx, "/orders/1")
+    notify(ctx, "/orders/2")
+    stats = worker(ctx, outbox_max_attempts=1).inbox
+    assert stats is not None
+    result = stats.run()
+    assert (result.failed, result.retried) == (2, 0)
+    rows = inbox_rows(ctx)
+    assert (rows["/orders/1"].status, rows["/orders/1"].last_error) == (NOTICE_FAILED, "order 1 does not exist")
+    assert (rows["/orders/2"].status, rows["/orders/2"].last_error) == (NOTICE_FAILED, "RuntimeError: a bug")
+    # News of the same resource opens it again.
+    notify(ctx, "/orders/1")
+    assert inbox_rows(ctx)["/orders/1"].status == NOTICE_PENDING
+
+
+def test_a_listing_state_is_applied_and_an_unknown_listing_ignored(ctx: AppContext, seller: Seller) -> None:
+    seller.channel.results = {
+        "/items/" + seller.external_id: NoticeResult(
+            listings=(
+                ListingState(
+                    external_id=seller.external_id,
+                    status="paused",
+                    sub_status=("out_of_stock",),
+                    available_quantity=0,
+                    sold_quantity=7,
+                    price=Decimal("1999.9"),
+                ),
+                ListingState(external_id="MLA999999", status="closed"),
+            )
+        )
+    }
+    notify(ctx, "/items/" + seller.external_id, "items")
+    worker(ctx).run_once()
+    with ctx.db.reading() as session:
+        listing = session.get(Listing, seller.listing_id)
+        assert listing is not None
+        assert (listing.status, listing.status_reason) == (statuses.PAUSED, statuses.REASON_STOCK)
+        assert (listing.available_quantity, listing.sold_quantity, listing.price) == (0, 7, Decimal("1999.9"))
+        assert session.scalar(select(func.count()).select_from(Listing)) == 1
+    assert inbox_rows(ctx)["/items/" + seller.external_id].status == NOTICE_DONE
+    # Closed on the marketplace: finished in the hub.
+    seller.channel.results["/items/" + seller.external_id] = NoticeResult(
+        listings=(ListingState(external_id=seller.external_id, status="closed"),)
+    )
+    notify(ctx, "/items/" + seller.external_id, "items")
+    worker(ctx).run_once()
+    with ctx.db.reading() as session:
+        listing = session.get(Listing, seller.listing_id)
+        assert listing is not None and (listing.status, listing.status_reason) == (statuses.FINISHED, None)
+
+
+def test_a_buyer_message_is_stored_once(ctx: AppContext, seller: Seller) -> None:
+    when = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    buyer = ChannelMessage(
+        external_message_id="3f6da1e35ac84f70a24af7360d24c7bc",
+        text="¿Cuándo llega?",
+        from_buyer=True,
+        date=when,
+        external_order_id="2000001",
+    )
+    seller_side = ChannelMessage(
+        external_message_id="0aa1", text="Hola", from_buyer=False, date=when, external_order_id="2000001"
+    )
+    other_order = ChannelMessage(
+        external_message_id="0bb2", text="?", from_buyer=True, date=when, external_order_id="999"
+    )
+    seller.channel.results = {
+        "/orders/2000001": NoticeResult(orders=(sale(listing=seller.external_id),)),
+        "3f6da1e35ac84f70a24af7360d24c7bc": NoticeResult(messages=(buyer, seller_side, other_order)),
+    }
+    notify(ctx, "/orders/2000001")
+    worker(ctx).run_once()
+    for _ in range(2):
+        notify(ctx, "3f6da1e35ac84f70a24af7360d24c7bc", "messages")
+        worker(ctx).run_once()
+    with ctx.db.reading() as session:
+        messages = session.scalars(select(OrderMessage)).all()
+    assert [(m.sender, m.text, m.external_id) for m in messages] == [
+        (MESSAGE_FROM_BUYER, "¿Cuándo llega?", "3f6da1e35ac84f70a24af7360d24c7bc")
+    ]
+    assert messages[0].created_at == when
+    assert inbox_rows(ctx)["3f6da1e35ac84f70a24af7360d24c7bc"].received_count == 2
+
+
+def test_an_expired_lease_is_claimed_again_and_the_first_reader_applies_nothing(
+    ctx: AppContext, seller: Seller
+) -> None:
+    order = sale(listing=seller.external_id)
+    first = worker(ctx, outbox_lease_seconds=0.0)
+    second = worker(ctx)
+
+    def taken_over_during_the_read() -> NoticeResult:
+        # The first reader's lease expired (zero seconds): another worker claims the row and reads it.
+        seller.channel.results = {"/orders/2000001": NoticeResult(orders=(order,))}
+        assert second.run_once().notices == 1
+        return NoticeResult(orders=(sale(listing=seller.external_id, status="cancelled"),))
+
+    seller.channel.results = {"/orders/2000001": taken_over_during_the_read}
+    notify(ctx, "/orders/2000001")
+    reader = first.inbox
+    assert reader is not None
+    stats = reader.run()
+    assert stats.lost == 1
+    with ctx.db.reading() as session:
+        [hub_order] = session.scalars(select(Order)).all()
+        assert hub_order.external_order_id == "2000001" and hub_order.status != st.CANCELLED
+    assert inbox_rows(ctx)["/orders/2000001"].status == NOTICE_DONE
