@@ -117,7 +117,7 @@ def create_app(
     # The B2B portal (HTML at /b2b): outside /v2, not in the OpenAPI document nor in the rate-limit table.
     install_portal(app)
     # The Mercado Libre OAuth callback (HTML, no API key) and, when enabled, its local stand-in.
-    install_mercadolibre(app, settings)
+    install_mercadolibre(app, settings, ctx.db)
     _install_docs(app)
     _install_health(app)
     app.add_middleware(CanonicalPaths, templates=_api_paths())

@@ -73,7 +73,7 @@ def notify(ctx: AppContext, resource: str, topic: str = "orders_v2") -> None:
             session,
             "mercadolibre",
             notification(resource, topic),
-            application_id=APPLICATION,
+            application_ids=frozenset({APPLICATION}),
             now=clock.precise_utcnow(),
         )
     assert outcome == inbox.RECEIVED

@@ -106,8 +106,7 @@ def test_demo_runs_the_whole_loop_through_the_stand_in(ctx: AppContext, tmp_path
         assert invoice.status_code in (200, 201), invoice.text
         message = api.post(
             f"/v2/orders/{order_id}/messages",
-            params=key,
-            json={"MessageOption": 5, "Text": "¡Gracias por tu compra! Ya preparamos el envío."},
+            params={**key, "messageOptions": 4, "message": "¡Gracias por tu compra! Ya preparamos el envío."},
         )
         assert message.status_code in (200, 201), message.text
 

@@ -75,14 +75,14 @@ def parse(body: dict[str, Any]) -> Parsed | None:
 
 
 def receive(
-    session: Session, connector: str, body: dict[str, Any], *, application_id: str | None, now: datetime
+    session: Session, connector: str, body: dict[str, Any], *, application_ids: frozenset[str], now: datetime
 ) -> str:
-    """Store one notification of ``connector`` addressed to ``application_id`` (this hub's application);
+    """Store one notification of ``connector`` addressed to one of ``application_ids`` (this hub's);
     returns ``received`` or why it was ignored (``foreign_application``, ``unknown_seller``, ``malformed``)."""
     parsed = parse(body)
     if parsed is None:
         outcome = MALFORMED
-    elif application_id is None or parsed.application_id != application_id:
+    elif parsed.application_id not in application_ids:
         outcome = FOREIGN_APPLICATION
     else:
         outcome = store(session, connector, parsed.notice, now=now)

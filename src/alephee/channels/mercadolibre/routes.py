@@ -6,20 +6,26 @@ one write to the inbox; and the mounting of the local stand-in when it is enable
 from __future__ import annotations
 
 import html
+from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from alephee.channels import inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
+from alephee.channels.mercadolibre.standin.market import Market, MarketThread
+from alephee.channels.models import ChannelConnection
 from alephee.clock import precise_utcnow
 from alephee.config import Settings
+from alephee.db import Database
 from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.http.deps import Context
@@ -105,7 +111,7 @@ async def notifications(request: Request) -> Response:
                 session,
                 auth.CONNECTOR,
                 body,
-                application_id=ctx.settings.mercadolibre_client_id,
+                application_ids=_applications(request, ctx.settings),
                 now=precise_utcnow(),
             )
 
@@ -113,16 +119,57 @@ async def notifications(request: Request) -> Response:
     return Response(content=b"{}", media_type=JSON_MEDIA)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Serve the callback and the notifications and, when ``mercadolibre_standin`` is on, the stand-in at
-    ``/_standin/mercadolibre``."""
-    app.include_router(router)
+def _applications(request: Request, settings: Settings) -> frozenset[str]:
+    """The application ids whose notifications this hub takes: its Mercado Libre application's, and the local
+    stand-in's when this process serves it."""
+    ids = {settings.mercadolibre_client_id} if settings.mercadolibre_client_id else set()
+    standin: MercadoLibreStandIn | None = getattr(request.app.state, "mercadolibre_standin", None)
+    if standin is not None:
+        ids.add(str(standin.application_id))
+    return frozenset(ids)
+
+
+def serves_standin(settings: Settings, db: Database) -> bool:
+    """Whether this process serves the local stand-in: asked for (``ALEPHEE_MERCADOLIBRE_STANDIN``), or a
+    connection lives there (the demo's), so ``alephee serve`` alone runs the demo's loop."""
     if settings.mercadolibre_standin:
-        secret = settings.mercadolibre_client_secret
-        standin = MercadoLibreStandIn(
-            settings.mercadolibre_standin_path,
-            client_id=settings.mercadolibre_client_id,
-            client_secret=secret.get_secret_value() if secret else None,
-        )
-        app.state.mercadolibre_standin = standin
-        app.include_router(standin.router(), prefix=STANDIN_PREFIX)
+        return True
+    with db.reading() as session:
+        found = session.scalar(select(ChannelConnection.id).where(ChannelConnection.api_base == auth.STANDIN).limit(1))
+    return found is not None
+
+
+def install(app: FastAPI, settings: Settings, db: Database) -> None:
+    """Serve the callback and the notifications and, when this process serves the stand-in (``serves_standin``),
+    the stand-in at ``/_standin/mercadolibre``: its notifications go to this hub's notifications route, and its
+    market (buyers, the carrier) runs while the application does when ``mercadolibre_standin_market_seconds``
+    is above 0."""
+    app.include_router(router)
+    if not serves_standin(settings, db):
+        return
+    client_id, secret = auth.standin_credentials(settings)
+    standin = MercadoLibreStandIn(
+        settings.mercadolibre_standin_path,
+        client_id=client_id,
+        client_secret=secret,
+        notifications_url=settings.public_url.rstrip("/") + NOTIFICATIONS_PATH,
+    )
+    app.state.mercadolibre_standin = standin
+    app.include_router(standin.router(), prefix=STANDIN_PREFIX)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> Any:
+        market = None
+        if settings.mercadolibre_standin_market_seconds > 0:
+            market = MarketThread(Market(standin.store, standin.notifier), settings.mercadolibre_standin_market_seconds)
+            market.start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            if market is not None:
+                await anyio.to_thread.run_sync(market.stop)
+            standin.close()
+
+    app.router.lifespan_context = lifespan
