@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     # connection is paused or disconnected (held, its attempt not counted) before it is looked at again.
     outbox_max_attempts: int = 8
     outbox_held_retry_seconds: float = Field(default=60.0, gt=0)
+    # How often the worker searches a remote marketplace's orders as the backstop of its notifications (Mercado
+    # Libre: GET /orders/search with an hour of overlap); in-database channels are pulled every round.
+    channel_backstop_seconds: float = Field(default=300.0, ge=0)
+    # Notifications read from a marketplace at once by one worker (each is a few calls to it).
+    channel_read_concurrency: int = Field(default=8, ge=1, le=64)
     outbox_backoff_base_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 3600.0
     outbox_lease_seconds: float = 120.0
@@ -217,6 +222,8 @@ class Settings(BaseSettings):
     # Seconds between two steps of the stand-in's market (a buyer purchases, writes, the carrier ships and
     # delivers) while the stand-in is served; 0 = no market (tests drive the stand-in themselves).
     mercadolibre_standin_market_seconds: float = Field(default=10.0, ge=0)
+    # Whether ``alephee demo`` connects the demo account to Mercado Libre Argentina on the local stand-in.
+    demo_mercadolibre: bool = True
     channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
     # Notifications a marketplace may post per minute from one source address (429 beyond; the marketplace
     # retries), see channels/mercadolibre/routes.py.

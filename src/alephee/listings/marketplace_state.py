@@ -1,6 +1,8 @@
 """A listing's state as the marketplace shows it (read after a notification, or while linking the seller's
-listings): the marketplace's status and sub-status become the hub's status and pause reason, and its quantity,
-sales and price replace the hub's copy. Nothing is sent back: this is the marketplace's own news."""
+listings): the marketplace's status and sub-status become the hub's status and pause reason and its sales count
+replace the hub's copy; its quantity and price only when linking (afterwards the hub's catalog is what they
+follow, and a notification read late must not undo a newer change). Nothing is sent back: this is the
+marketplace's own news."""
 
 from __future__ import annotations
 
@@ -40,9 +42,12 @@ def pause_reason(state: ListingState, current: Listing | None) -> str:
     return statuses.REASON_MARKETPLACE
 
 
-def apply_state(session: Session, listing: Listing, state: ListingState, *, now: datetime) -> bool:
-    """Copy the marketplace's state onto the hub's listing (status and reason, quantities, price when given);
-    whether anything changed. A status change raises the ``listing.status_changed`` webhook event."""
+def apply_state(
+    session: Session, listing: Listing, state: ListingState, *, now: datetime, linking: bool = False
+) -> bool:
+    """Copy the marketplace's state onto the hub's listing (status and reason, sales; quantity and price only
+    when ``linking``); whether anything changed. A status change raises the ``listing.status_changed`` webhook
+    event."""
     changed = False
     previous = listing.status
     target = hub_status(state)
@@ -52,13 +57,13 @@ def apply_state(session: Session, listing: Listing, state: ListingState, *, now:
             listing.status, listing.status_reason = target, reason
             listing.status_updated_at = now
             changed = True
-    if state.available_quantity is not None and listing.available_quantity != state.available_quantity:
+    if linking and state.available_quantity is not None and listing.available_quantity != state.available_quantity:
         listing.available_quantity = state.available_quantity
         changed = True
     if state.sold_quantity is not None and listing.sold_quantity != state.sold_quantity:
         listing.sold_quantity = state.sold_quantity
         changed = True
-    if state.price is not None and listing.price != state.price:
+    if linking and state.price is not None and listing.price != state.price:
         listing.price = state.price
         changed = True
     if state.permalink and listing.permanent_link != state.permalink:

@@ -20,6 +20,7 @@ backoff, never failed for it; any other unexpected error → ``pending`` with ba
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -96,6 +97,11 @@ class InboxStats:
     orders: int = 0
     listings: int = 0
     messages: int = 0
+
+    def add(self, other: InboxStats) -> None:
+        """Count ``other``'s numbers in (the readers of one step each keep their own)."""
+        for name in ("claimed", "done", "reopened", "retried", "failed", "lost", "orders", "listings", "messages"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -182,9 +188,23 @@ class InboxReader:
         stats = InboxStats()
         items = self.claim(batch or self.settings.worker_batch_size)
         stats.claimed = len(items)
-        for item in items:
-            outcome = self.process(item, stats)
-            setattr(stats, outcome, getattr(stats, outcome) + 1)
+
+        def one(item: Claimed) -> InboxStats:
+            own = InboxStats()
+            outcome = self.process(item, own)
+            setattr(own, outcome, getattr(own, outcome) + 1)
+            return own
+
+        # Reading a notice is a few calls to the marketplace: several rows are read at once (each applied in a
+        # transaction of its own), so a marketplace's latency does not set the pace of the whole inbox.
+        readers = max(1, min(self.settings.channel_read_concurrency, len(items)))
+        if readers == 1:
+            for item in items:
+                stats.add(one(item))
+            return stats
+        with ThreadPoolExecutor(readers, thread_name_prefix="alephee-inbox") as pool:
+            for own in pool.map(one, items):
+                stats.add(own)
         return stats
 
     def process(self, item: Claimed, stats: InboxStats) -> str:

@@ -26,7 +26,9 @@ from alephee.marketplaces.contract import ChannelContext, InboundChannel, Listin
 from alephee.products.models import Product
 from alephee.products.schemas import VARIATION_CHILD
 
-PAGE_SIZE = 50
+# At most this many pages per run (with 100 per page: a million listings).
+MAX_PAGES = 10_000
+PAGE_SIZE = 100
 MAX_TITLE = 300
 MAX_SKU = 100
 
@@ -94,7 +96,7 @@ def link_listing(session: Session, account_id: int, marketplace_id: int, state: 
         if state.title and existing.title != state.title[:MAX_TITLE]:
             existing.title = state.title[:MAX_TITLE]
             existing.updated_at = now
-        apply_state(session, existing, state, now=now)
+        apply_state(session, existing, state, now=now, linking=True)
         return UPDATED
     product = match_product(session, account_id, state)
     if product is None:
@@ -145,14 +147,14 @@ def link_listings(
         settings=settings,
     )
     cursor: str | None = None
-    seen: set[str] = set()
-    while True:
+    # A scan may hand back the same cursor on every page (Mercado Libre's scroll_id does): the listing ends with
+    # an empty page, and a page cap keeps a marketplace that never says so from looping forever.
+    for _ in range(MAX_PAGES):
         page = channel.list_listings(ctx, cursor, page_size)
         with db.writing() as session:
             for state in page.listings:
                 stats.count(link_listing(session, account_id, marketplace.id, state))
-        # A cursor seen before would loop forever: the listing is over.
-        if not page.has_more or page.cursor is None or page.cursor in seen:
+        if not page.has_more or page.cursor is None or not page.listings:
             return stats
-        seen.add(page.cursor)
         cursor = page.cursor
+    return stats

@@ -16,6 +16,7 @@ sync). ``pull_feed(feed, start=...)`` reads one feed from a given cursor instead
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -133,6 +134,8 @@ class Puller:
         self.max_pages = max_pages
         self.gate = gate
         self._channels: dict[str, Channel] = {}
+        # When each remote feed is next pulled (monotonic seconds).
+        self._next_remote: dict[tuple[int, int], float] = {}
 
     def _channel(self, connector: str) -> Channel:
         channel = self._channels.get(connector)
@@ -149,6 +152,8 @@ class Puller:
             if self.gate is not None:
                 all_feeds = self.gate.open_feeds(session, all_feeds)
         for feed in all_feeds:
+            if not self._due(feed):
+                continue
             stats.feeds += 1
             try:
                 self.pull_feed(feed, stats)
@@ -159,6 +164,20 @@ class Puller:
                 log.warning("pull %s/%s failed: %s", feed.account_id, feed.marketplace.id, exc, exc_info=True)
                 self._record_error(feed, exc)
         return stats
+
+    def _due(self, feed: Feed) -> bool:
+        """Whether the feed is pulled this round: in-database feeds always; a remote marketplace's feed (the
+        backstop of its notifications) once per ``channel_backstop_seconds`` in this process, so the hub does
+        not search a marketplace's orders every second."""
+        channel = self._channel(feed.marketplace.connector)
+        if channel.in_database:
+            return True
+        key = (feed.account_id, feed.marketplace.id)
+        now = time.monotonic()
+        if now < self._next_remote.get(key, 0.0):
+            return False
+        self._next_remote[key] = now + self.settings.channel_backstop_seconds
+        return True
 
     def pull_feed(self, feed: Feed, stats: PullStats | None = None, *, start: str | None = None) -> PullStats:
         """Pull one feed until it has nothing more (or ``max_pages`` pages); from ``start`` instead of the

@@ -34,6 +34,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
@@ -46,7 +47,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alephee.channels import connections
+from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
@@ -109,6 +110,10 @@ SOURCE_PREDICTED = "predicted"
 PREDICTED_PREFIX = "title:"
 LABEL_TYPES = {"TXT": ("zpl2", "text/plain", "txt"), "PDF": ("pdf", "application/pdf", "pdf")}
 FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
+# The topics read back from ``GET /missed_feeds``, its page size and how many pages per topic at most.
+MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages")
+MISSED_PAGE = 50
+MISSED_PAGES = 20
 
 
 # --- pure helpers ---------------------------------------------------------------------------------------------
@@ -426,6 +431,8 @@ class MercadoLibreChannel(BaseChannel):
 
     def __init__(self, client_factory: ClientFactory | None = None) -> None:
         self._client_factory: ClientFactory = client_factory or MercadoLibreClient
+        self._clients: dict[str, MercadoLibreClient] = {}
+        self._lock = threading.Lock()
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -442,11 +449,17 @@ class MercadoLibreChannel(BaseChannel):
             row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
             api_base = row.api_base if row is not None else None
         settings = auth.for_connection(settings, api_base)
-        client = self._client_factory(settings)
-        try:
-            yield Api(db, settings, ctx, client)
-        finally:
-            client.close()
+        yield Api(db, settings, ctx, self._client(settings))
+
+    def _client(self, settings: Settings) -> MercadoLibreClient:
+        """One client (and its connection pool) per API base, shared by the threads of this process: a TLS
+        handshake per call would cost more than many calls."""
+        key = settings.mercadolibre_api_url
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._client_factory(settings)
+            return client
 
     @staticmethod
     def _read(ctx: ChannelContext, read: Callable[[Session], T]) -> T:
@@ -715,6 +728,31 @@ class MercadoLibreChannel(BaseChannel):
                 orders = tuple(self._full_order(api, oid, packs, shipment) for oid in ids if oid)
                 return NoticeResult(orders=orders)
             return self._conversation(api, seller, notice.resource, resource_id)
+
+    def missed_notices(self, ctx: ChannelContext) -> list[ChannelNotice]:
+        """The notifications Mercado Libre kept for this application because they could not be delivered
+        (``GET /missed_feeds``, two days), of the followed topics and this connection's seller; items are read
+        one site at a time, as the API requires."""
+        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        found: list[ChannelNotice] = []
+        with self._api(ctx) as api:
+            app_id = api.settings.mercadolibre_client_id or ""
+            for topic in MISSED_TOPICS:
+                site = seller.site_id if topic == "items" else None
+                for page in range(MISSED_PAGES):
+                    batch = api.call(
+                        "read the missed notifications",
+                        lambda c, t, topic=topic, site=site, page=page: c.missed_feeds(
+                            t, app_id, topic=topic, site_id=site, offset=page * MISSED_PAGE, limit=MISSED_PAGE
+                        ),
+                    )
+                    for body in batch:
+                        parsed = inbox.parse(body)
+                        if parsed is not None and parsed.notice.seller_id == str(seller.seller_id):
+                            found.append(parsed.notice)
+                    if len(batch) < MISSED_PAGE:
+                        break
+        return found
 
     def _conversation(self, api: Api, seller: Seller, resource: str, resource_id: str) -> NoticeResult:
         """The messages of the pack a ``messages`` notification is about (the resource is the message id, or a

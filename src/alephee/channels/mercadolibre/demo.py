@@ -38,8 +38,9 @@ CATEGORY_MAP: dict[str, tuple[str, str]] = {
 
 def connect_demo_seller(session: Session, settings: Settings, account_id: int) -> None:
     """Demo step: link, connect (tokens issued by the stand-in, stored encrypted), map the categories and
-    publish ``PUBLISHED`` products on marketplace 1. Skipped when the account already has that connection."""
-    if connections.find_connection(session, account_id, MARKETPLACE) is not None:
+    publish ``PUBLISHED`` products on marketplace 1. Skipped when the account already has that connection, or
+    with ``ALEPHEE_DEMO_MERCADOLIBRE=false``."""
+    if not settings.demo_mercadolibre or connections.find_connection(session, account_id, MARKETPLACE) is not None:
         return
     client_id, secret = standin_credentials(settings)
     standin = MercadoLibreStandIn(settings.mercadolibre_standin_path, client_id=client_id, client_secret=secret)

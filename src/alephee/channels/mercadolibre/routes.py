@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from alephee.channels import inbox
 from alephee.channels.mercadolibre import auth
@@ -134,8 +135,12 @@ def serves_standin(settings: Settings, db: Database) -> bool:
     connection lives there (the demo's), so ``alephee serve`` alone runs the demo's loop."""
     if settings.mercadolibre_standin:
         return True
-    with db.reading() as session:
-        found = session.scalar(select(ChannelConnection.id).where(ChannelConnection.api_base == auth.STANDIN).limit(1))
+    try:
+        with db.reading() as session:
+            query = select(ChannelConnection.id).where(ChannelConnection.api_base == auth.STANDIN).limit(1)
+            found = session.scalar(query)
+    except SQLAlchemyError:  # a database not migrated yet has no connection anywhere
+        return False
     return found is not None
 
 

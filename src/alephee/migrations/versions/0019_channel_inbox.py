@@ -1,12 +1,11 @@
-"""channels: the inbox of marketplace notifications, the category mappings, and what listings show of a product
+"""channels: the inbox of marketplace notifications, the category mappings, and where a connection's API is
 
 Revision ID: 0019_channel_inbox
 Revises: 0018_channel_connections
 Create Date: 2026-12-04 19:21:23
 
-Two new tables, empty at creation (``channel_notifications``, ``channel_category_mappings``), four nullable
-columns on ``products`` (``pictures``, ``description``, ``category``, ``condition``) and one on
-``channel_connections`` (``api_base``, null = the configured API): nothing to backfill.
+Two new tables, empty at creation (``channel_notifications``, ``channel_category_mappings``) and one nullable
+column on ``channel_connections`` (``api_base``, null = the configured API): nothing to backfill.
 """
 
 from collections.abc import Sequence
@@ -85,22 +84,10 @@ def upgrade() -> None:
     with op.batch_alter_table("channel_connections", schema=None) as batch_op:
         batch_op.add_column(sa.Column("api_base", sa.String(length=200), nullable=True))
 
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pictures", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("category", sa.String(length=300), nullable=True))
-        batch_op.add_column(sa.Column("condition", sa.String(length=20), nullable=True))
-
 
 def downgrade() -> None:
     with op.batch_alter_table("channel_connections", schema=None) as batch_op:
         batch_op.drop_column("api_base")
-
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_column("condition")
-        batch_op.drop_column("category")
-        batch_op.drop_column("description")
-        batch_op.drop_column("pictures")
 
     with op.batch_alter_table("channel_notifications", schema=None) as batch_op:
         batch_op.drop_index("ix_channel_notifications_status_available_at")

@@ -1,0 +1,407 @@
+"""The Mercado Libre connector under load, against the local stand-in on loopback (nothing leaves the machine).
+
+    .venv/bin/python bench/mercadolibre.py [--postgres URL] [--listings 10000] [--rate 100] [--duration 60]
+                                           [--orders 1000] [--workers 0] [--json out.json]
+
+1. **Setup**: a seller with ``--listings`` products; the same number of items already on the stand-in with the
+   products' SKUs as ``SELLER_SKU`` (the seller had them before connecting); the account connected; one
+   ``alephee serve --with-worker`` process serving the hub and the stand-in (plus ``--workers`` extra
+   ``alephee worker`` processes); ``alephee channel sync`` links every item to its product (timed).
+2. **Stock sync**: ``--rate`` stock changes per second for ``--duration`` seconds through ``POST /v2/products``
+   (batches of a tenth of the rate every 100 ms; a fifth of the changes on 20 hot SKUs, the rest spread), then
+   until the outbox is empty. For each item the stand-in's ``last_updated`` minus the moment its last change
+   was sent is one latency sample (p50, p99); every item must end with the quantity last sent. ``PUTs per
+   change`` = items the stand-in saw change / changes sent (coalescing keeps it under 1).
+3. **Order burst**: ``--orders`` purchases on the stand-in, then their ``orders_v2`` notifications posted to the
+   hub by 8 clients at once: the notification route's latency (p50, p99; the aim is well under 500 ms), and
+   orders ingested per second from the first notification to the last order stored — none lost, none twice.
+
+Run once per database: SQLite always, PostgreSQL when ``--postgres`` names a server (a scratch database is
+created and dropped there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import delete, func, insert, select
+
+from alephee.accounts import service as accounts
+from alephee.accounts.schemas import AccountType
+from alephee.bootstrap import prepare_database
+from alephee.channels import connections
+from alephee.channels.mercadolibre.auth import STANDIN
+from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
+from alephee.channels.mercadolibre.standin.store import documents
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.marketplaces.models import OutboxMessage
+from alephee.orders.models import Order
+from alephee.products.models import Brand, Product, ProductPrice
+
+APP = "5387223166827464"
+# One key for the seed (tokens encrypted) and the processes (tokens decrypted): a Fernet key made for the run.
+KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+SECRET = "bench-secret"
+EXE = str(Path(sys.executable).with_name("alephee"))
+HOT = 20
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))] if ordered else float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(url: str, workdir: Path, hub: str) -> dict[str, str]:
+    """The hub's environment: the database, the stand-in's file, no market (the bench is the market)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
+        "ALEPHEE_DATABASE_URL": url,
+        "ALEPHEE_SECRET_KEY": KEY,
+        "ALEPHEE_PUBLIC_URL": hub,
+        "ALEPHEE_LOG_LEVEL": "warning",
+        "ALEPHEE_DOCUMENTS_DIR": str(workdir / "documents"),
+        "ALEPHEE_MERCADOLIBRE_CLIENT_ID": APP,
+        "ALEPHEE_MERCADOLIBRE_CLIENT_SECRET": SECRET,
+        "ALEPHEE_MERCADOLIBRE_STANDIN_PATH": str(workdir / "standin.sqlite3"),
+        "ALEPHEE_MERCADOLIBRE_STANDIN_MARKET_SECONDS": "0",
+        "ALEPHEE_WORKER_INTERVAL_SECONDS": "0.05",
+        "ALEPHEE_CHANNEL_NOTIFICATIONS_PER_MINUTE": "1000000",
+    }
+
+
+def seed(url: str, workdir: Path, listings: int) -> tuple[int, str]:
+    """Migrate; the seller, its products and prices; the stand-in's items; the connection. (account, key)"""
+    settings = Settings(database_url=url, secret_key=KEY, _env_file=None)  # type: ignore[call-arg]
+    prepare_database(settings)
+    db = Database(settings)
+    now = datetime.now(UTC)
+    with db.writing() as session:
+        account = accounts.create_account(session, name="Bench ML", account_type=AccountType.SELLER)
+        _, key = accounts.create_key(session, [account.id], rate_limit=10_000_000)
+        plist = accounts.create_price_list(session, account.id, "General", currency="ARS").id
+        brand = Brand(account_id=account.id, name="Bosch", name_key="bosch")
+        session.add(brand)
+        session.flush()
+        account_id, brand_id = account.id, brand.id
+        accounts.add_marketplace(session, account_id, 1)
+    base = {"brand_id": brand_id, "product_type": 1, "catalog_status": 1, "b2b_quantity": 0, "quantity": 100,
+            "min_publication_quantity": 0, "max_publication_quantity": 0, "alert_red": 0, "alert_yellow": 0,
+            "date_updated": now, "created_at": now, "account_id": account_id}  # fmt: skip
+    with db.writing() as session:
+        rows = [base | {"sku": f"ML-{i:06d}", "name": f"Producto {i}"} for i in range(listings)]
+        for start in range(0, len(rows), 5_000):
+            session.execute(insert(Product), rows[start : start + 5_000])
+    with db.writing() as session:
+        ids = session.scalars(select(Product.id).where(Product.account_id == account_id)).all()
+        prices = [{"product_id": pid, "price_list_id": plist, "price": Decimal(1000), "price_with_taxes": Decimal(1210),
+                   "price_auto": True, "suggested_retail_price": Decimal(1210), "srp_auto": True,
+                   "date_updated": now} for pid in ids]  # fmt: skip
+        for start in range(0, len(prices), 5_000):
+            session.execute(insert(ProductPrice), prices[start : start + 5_000])
+    standin = MercadoLibreStandIn(workdir / "standin.sqlite3", client_id=APP, client_secret=SECRET)
+    bodies = [
+        {"title": f"Producto {i}", "category_id": "MLA3530", "price": 1210, "currency_id": "ARS",
+         "available_quantity": 100, "buying_mode": "buy_it_now", "condition": "new",
+         "listing_type_id": "gold_special", "pictures": [{"source": f"https://img.bench.example/{i}.jpg"}],
+         "attributes": [{"id": "BRAND", "value_name": "Bosch"}, {"id": "SELLER_SKU", "value_name": f"ML-{i:06d}"}]}
+        for i in range(listings)
+    ]  # fmt: skip
+    for start in range(0, listings, 1_000):
+        standin.create_items(bodies[start : start + 1_000])
+    # The items existed before the hub was connected: their creation is no news for it.
+    with standin.store.begin() as tx:
+        tx.conn.execute(delete(documents).where(documents.c.kind == "feed"))
+    grant = standin.issue_token()
+    with db.writing() as session:
+        connections.store_grant(
+            session,
+            settings,
+            connections.Grant(account_id=account_id, marketplace_id=1, connector="mercadolibre",
+                              access_token=str(grant["access_token"]), refresh_token=str(grant["refresh_token"]),
+                              expires_in=int(grant["expires_in"]), seller_id=standin.seller.id,
+                              nickname=standin.seller.nickname, site_id="MLA", api_base=STANDIN),
+        )  # fmt: skip
+    standin.close()
+    db.dispose()
+    return account_id, key
+
+
+def start(env: dict[str, str], workdir: Path, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
+    """The server (with its worker) and ``workers`` more worker processes; waits for /health."""
+    log = (workdir / "server.log").open("ab")
+    processes = [
+        subprocess.Popen(
+            [EXE, "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=workdir,
+        )
+    ]
+    processes += [
+        subprocess.Popen([EXE, "worker"], env=env, stdout=log, stderr=log, cwd=workdir) for _ in range(workers)
+    ]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return processes
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop(processes)
+    raise RuntimeError((workdir / "server.log").read_text()[-3000:])
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def alive(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Fail loudly when a process of the run died: its numbers would be meaningless."""
+    for process in processes:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+
+
+def wait_for(check: Callable[[], bool], timeout: float, processes: list[subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive(processes)
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stock_sync(
+    hub: str, account_id: int, key: str, db: Database, standin: MercadoLibreStandIn, args: argparse.Namespace,
+    processes: list[subprocess.Popen[bytes]],
+) -> dict[str, Any]:  # fmt: skip
+    """Phase 2 (see the module docstring)."""
+    rng = random.Random(11)
+    per_tick = max(1, args.rate // 10)
+    ticks = int(args.duration * 10)
+    last: dict[str, tuple[int, float]] = {}
+    sent = 0
+    params = {"API_KEY": key, "accountId": account_id}
+    with httpx.Client(base_url=hub, timeout=60) as http:
+        began = time.monotonic()
+        for tick in range(ticks):
+            batch = []
+            for _ in range(per_tick):
+                index = rng.randrange(HOT) if rng.random() < 0.2 else rng.randrange(args.listings)
+                sku = f"ML-{index:06d}"
+                quantity = rng.randint(1, 500)
+                batch.append({"SKU": sku, "Stock": {"Quantity": quantity}})
+            at = time.time()
+            answer = http.post("/v2/products", params=params, json=batch)
+            if answer.status_code != 200:
+                raise RuntimeError(f"POST /v2/products {answer.status_code}: {answer.text[:300]}")
+            for item in batch:
+                last[item["SKU"]] = (item["Stock"]["Quantity"], at)
+            sent += len(batch)
+            pause = began + (tick + 1) / 10 - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            if tick % 50 == 0:
+                alive(processes)
+
+    def drained() -> bool:
+        with db.reading() as session:
+            open_rows = OutboxMessage.status.in_(("pending", "in_flight")) & (OutboxMessage.marketplace_id == 1)
+            waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(open_rows))
+        return waiting == 0
+
+    settled = wait_for(drained, 180, processes)
+    with standin.store.begin() as tx:
+        items = {item["attributes"][1]["value_name"]: item for item in tx.find("item")}
+        changed = sum(1 for body in tx.find("feed") if body["notice"]["topic"] == "items")
+    latencies, wrong = [], 0
+    for sku, (quantity, at) in last.items():
+        item = items[sku]
+        if item["available_quantity"] != quantity:
+            wrong += 1
+            continue
+        arrived = datetime.fromisoformat(item["last_updated"].replace("Z", "+00:00")).timestamp()
+        latencies.append(max(0.0, arrived - at))
+    return {
+        "changes": sent,
+        "items_changed": len(last),
+        "drained": settled,
+        "wrong_final_quantity": wrong,
+        "latency_p50_s": round(percentile(latencies, 0.5), 3),
+        "latency_p99_s": round(percentile(latencies, 0.99), 3),
+        "puts_per_change": round(changed / sent, 3),
+    }
+
+
+def order_burst(
+    hub: str, db: Database, standin: MercadoLibreStandIn, args: argparse.Namespace,
+    processes: list[subprocess.Popen[bytes]],
+) -> dict[str, Any]:  # fmt: skip
+    """Phase 3 (see the module docstring)."""
+    with standin.store.begin() as tx:
+        item_ids = [item["id"] for item in tx.find("item")][: args.orders]
+    orders = [standin.buy(item_ids[n % len(item_ids)], 1)["id"] for n in range(args.orders)]
+    seller = standin.seller.id
+    bodies = [
+        {"resource": f"/orders/{oid}", "user_id": seller, "topic": "orders_v2", "application_id": int(APP),
+         "attempts": 1, "sent": "2026-12-04T10:00:00.000Z", "received": "2026-12-04T10:00:00.000Z"}
+        for oid in orders
+    ]  # fmt: skip
+    route: list[float] = []
+    clients = [httpx.Client(base_url=hub, timeout=30) for _ in range(8)]
+
+    def post(pair: tuple[int, dict[str, Any]]) -> None:
+        began = time.perf_counter()
+        answer = clients[pair[0] % 8].post("/channels/mercadolibre/notifications", json=pair[1])
+        route.append(time.perf_counter() - began)
+        if answer.status_code != 200:
+            raise RuntimeError(f"notification answered {answer.status_code}: {answer.text[:200]}")
+
+    externals = [str(oid) for oid in orders]
+
+    def stored() -> int:
+        with db.reading() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(Order).where(Order.external_order_id.in_(externals)))
+                or 0
+            )
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(post, enumerate(bodies)))
+    posted = time.monotonic() - started
+    for client in clients:
+        client.close()
+    complete = wait_for(lambda: stored() >= len(orders), 300, processes)
+    elapsed = time.monotonic() - started
+    with db.reading() as session:
+        distinct = session.scalar(
+            select(func.count(func.distinct(Order.external_order_id))).where(Order.external_order_id.in_(externals))
+        )
+    return {
+        "notifications": len(bodies),
+        "posting_s": round(posted, 2),
+        "route_p50_ms": round(percentile(route, 0.5) * 1000, 1),
+        "route_p99_ms": round(percentile(route, 0.99) * 1000, 1),
+        "orders_stored": stored(),
+        "orders_distinct": distinct,
+        "complete": complete,
+        "orders_per_s": round(stored() / elapsed, 1),
+    }
+
+
+def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="alephee-bench-ml-"))
+    port = free_port()
+    hub = f"http://127.0.0.1:{port}"
+    began = time.monotonic()
+    account_id, key = seed(url, workdir, args.listings)
+    result: dict[str, Any] = {"listings": args.listings, "seed_s": round(time.monotonic() - began, 1)}
+    env = environment(url, workdir, hub)
+    processes = start(env, workdir, port, args.workers)
+    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    db = Database(settings)
+    standin = MercadoLibreStandIn(workdir / "standin.sqlite3", client_id=APP, client_secret=SECRET)
+    try:
+        began = time.monotonic()
+        done = subprocess.run([EXE, "channel", "sync", "--account", str(account_id), "--marketplace", "1"],
+                              env=env, capture_output=True, text=True, timeout=900, cwd=workdir)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(done.stdout + done.stderr)
+        result["link"] = json.loads(done.stdout.strip().splitlines()[-1])["Listings"]
+        result["link_s"] = round(time.monotonic() - began, 1)
+        result["stock_sync"] = stock_sync(hub, account_id, key, db, standin, args, processes)
+        result["order_burst"] = order_burst(hub, db, standin, args, processes)
+    finally:
+        standin.close()
+        db.dispose()
+        stop(processes)
+    return result
+
+
+def scratch_postgres(server: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database on ``server`` (URL of its maintenance database) and how to drop it."""
+    name = f"bench_ml_{os.getpid()}"
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return server.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", help="URL of a PostgreSQL server's database to create a scratch one from")
+    parser.add_argument("--listings", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=100, help="stock changes per second")
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--orders", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=0, help="extra worker processes")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    sqlite_dir = Path(tempfile.mkdtemp(prefix="alephee-bench-ml-db-"))
+    results["sqlite"] = bench(f"sqlite:///{sqlite_dir / 'hub.db'}", args)
+    print("sqlite", json.dumps(results["sqlite"]), flush=True)
+    if args.postgres:
+        url, drop = scratch_postgres(args.postgres)
+        try:
+            results["postgresql"] = bench(url, args)
+        finally:
+            drop()
+        print("postgresql", json.dumps(results["postgresql"]), flush=True)
+    for backend, found in results.items():
+        sync, burst = found["stock_sync"], found["order_burst"]
+        twice = "none twice" if burst["orders_distinct"] == burst["orders_stored"] else "SOME TWICE"
+        print(
+            f"{backend}: link {found['listings']} items {found['link_s']} s; stock sync p50 {sync['latency_p50_s']} s "
+            f"p99 {sync['latency_p99_s']} s (aim < 2), {sync['puts_per_change']} PUTs/change, "
+            f"{sync['wrong_final_quantity']} wrong; burst: route p99 {burst['route_p99_ms']} ms (aim < 500), "
+            f"{burst['orders_per_s']} orders/s (aim >= 100), {burst['orders_distinct']}/{burst['notifications']} "
+            f"orders, {twice}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
