@@ -32,38 +32,48 @@ Choices where the API leaves room (docs/compatibility.md lists them):
 from __future__ import annotations
 
 import io
-import json
 import re
 import threading
-import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre import mapping as ml
+from alephee.channels.mercadolibre.calls import (
+    Api,
+    delivery_error,
+    desired_status,
+    listing_type_name,
+    normalised_title,
+    price_refused,
+    price_warnings,
+    status_change,
+    wire_money,
+)
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.mercadolibre.facts import (
+    PREDICTED_PREFIX,
+    ListingData,
+    Seller,
+    listing_data,
+    order_facts,
+    seller_of,
+)
 from alephee.channels.models import ChannelCategoryMapping
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
-from alephee.listings.models import Listing
-from alephee.listings.schemas import LISTING_TYPES
 from alephee.listings.statuses import (
-    ACTIVE,
     FINISHED,
     INACTIVE,
     PAUSED,
-    REASON_STOCK,
     UNDER_REVIEW,
 )
 from alephee.marketplaces.contract import (
@@ -82,339 +92,29 @@ from alephee.marketplaces.contract import (
     ListingStatusPush,
     NoticeResult,
     OrderPage,
-    OrderRef,
     OrderStatusPush,
     PermanentDeliveryError,
     ShippingLabel,
     TransientDeliveryError,
 )
 from alephee.orders.documents import INVOICE, NFE, store_for
-from alephee.orders.models import Order
-from alephee.products.models import Brand, Product
 
 T = TypeVar("T")
 ClientFactory = Callable[[Settings], MercadoLibreClient]
 
 CONNECTOR = auth.CONNECTOR
-PENDING_PREFIX = "pending-"
-VARIATION_KIND = "variation"
-DEFAULT_LISTING_TYPE = "gold_special"
-MAX_TITLE_LENGTH = 60
 MAX_MESSAGE_LENGTH = 350
 # The order backstop re-reads this much before its cursor (the search filter drops minutes) and starts this far
 # back without a cursor.
 ORDER_OVERLAP = timedelta(hours=1)
 FIRST_PULL = timedelta(days=2)
-SOURCE_SELLER = "seller"
 SOURCE_PREDICTED = "predicted"
-PREDICTED_PREFIX = "title:"
 LABEL_TYPES = {"TXT": ("zpl2", "text/plain", "txt"), "PDF": ("pdf", "application/pdf", "pdf")}
 FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
 # The topics read back from ``GET /missed_feeds``, its page size and how many pages per topic at most.
 MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages")
 MISSED_PAGE = 50
 MISSED_PAGES = 20
-
-
-# --- pure helpers ---------------------------------------------------------------------------------------------
-
-
-def wire_money(value: Decimal) -> int | float:
-    """A price as a JSON number (whole amounts as integers)."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def listing_type_name(code: int | None) -> str:
-    """The Mercado Libre listing type of a hub ``listing_type`` code (``gold_special`` when none)."""
-    if code in LISTING_TYPES and code != 0:
-        return LISTING_TYPES[code][0]
-    return DEFAULT_LISTING_TYPE
-
-
-def normalised_title(title: str) -> str:
-    """A title as the prediction cache keys it: no accents, lower case, single spaces."""
-    plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain.lower()).split())
-
-
-def delivery_error(exc: MercadoLibreError, doing: str) -> TransientDeliveryError | PermanentDeliveryError:
-    """A Mercado Libre error as the delivery error the worker understands."""
-    if exc.transient:
-        wait = f" (retry after {exc.retry_after:g} s)" if exc.retry_after is not None else ""
-        return TransientDeliveryError(
-            f"Mercado Libre could not {doing} now: {exc.status} {exc.error}{wait}", retry_after=exc.retry_after
-        )
-    return PermanentDeliveryError(f"Mercado Libre refused to {doing}: {exc.refusal()}")
-
-
-def _price_refusal(exc: MercadoLibreError) -> bool:
-    """A 400 about the price (out of range, or a price automation refusing a price-only update)."""
-    words = [exc.error, exc.description, *(f"{c.code} {c.message}" for c in exc.causes)]
-    return exc.status == 400 and any("price" in w.lower() for w in words)
-
-
-def price_warnings(answer: dict[str, Any]) -> list[str]:
-    """Warnings of a successful PUT saying the price was not applied (an active price automation)."""
-    found: list[str] = []
-    for key in ("warnings", "cause", "causes"):
-        for element in answer.get(key) or []:
-            if not isinstance(element, dict):
-                continue
-            if key != "warnings" and element.get("type") != "warning":
-                continue
-            text = f"{element.get('code') or ''}: {element.get('message') or ''}".strip(": ")
-            if "price" in text.lower():
-                found.append(text)
-    return found
-
-
-def desired_status(status: str, reason: str | None) -> str | None:
-    """The item status the hub's listing asks for (None: leave it to Mercado Libre)."""
-    if status == FINISHED:
-        return "closed"
-    if status == PAUSED:
-        # A stock pause is sent as quantity 0: Mercado Libre pauses and reactivates the item itself.
-        return None if reason == REASON_STOCK else "paused"
-    if status == ACTIVE:
-        return "active"
-    return None  # under review / inactive: held by the marketplace
-
-
-def status_change(item: dict[str, Any], wanted: str | None) -> str | None:
-    """The ``status`` to PUT to move ``item`` where the hub wants it (None when nothing to send)."""
-    current = str(item.get("status") or "")
-    subs = {str(s) for s in item.get("sub_status") or []}
-    if wanted is None or wanted == current:
-        if wanted == "paused" and current == "paused" and subs == {"out_of_stock"}:
-            return "paused"  # paused for stock on Mercado Libre, by the seller in the hub: restock must not undo it
-        return None
-    if wanted == "active":
-        if current != "paused":
-            return None  # under review, inactive...: not the seller's to reactivate
-        # Paused only for stock: the quantity sent reactivates it.
-        return None if subs == {"out_of_stock"} else "active"
-    return wanted
-
-
-# --- what the database says -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """A child listing standing for one variation of the item."""
-
-    variation_id: int
-    quantity: int
-    price: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class ListingData:
-    """The current state of a listing and its product, read in one short transaction."""
-
-    listing_id: int
-    external_id: str
-    title: str
-    price: Decimal | None
-    quantity: int
-    status: str
-    status_reason: str | None
-    listing_type: int | None
-    seller_sku: str
-    brand: str | None
-    gtin: str | None
-    pictures: tuple[str, ...]
-    description: str | None
-    category: str | None
-    condition: str | None
-    mapped_category: str | None
-    predicted_category: str | None
-    variants: tuple[Variant, ...]
-
-    @property
-    def pending(self) -> bool:
-        return self.external_id.startswith(PENDING_PREFIX)
-
-    @property
-    def publish_quantity(self) -> int:
-        return 0 if self.status == PAUSED and self.status_reason == REASON_STOCK else self.quantity
-
-
-@dataclass(frozen=True, slots=True)
-class Seller:
-    """The connection's seller and site."""
-
-    seller_id: int
-    site_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFacts:
-    """What the hub knows of an order: its marketplace ids and the buyer's id."""
-
-    external_order_id: str
-    pack_id: str | None
-    external_shipping_id: str | None
-    buyer_id: int | None
-
-
-def _seller(session: Session, ctx: ChannelContext) -> Seller:
-    row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
-    if row is None or row.seller_id is None:
-        raise ConnectionHeld("the account is not connected to Mercado Libre yet (alephee channel connect)")
-    site = row.site_id or ctx.marketplace.site_id or ""
-    return Seller(seller_id=row.seller_id, site_id=site.upper())
-
-
-def _listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> Listing:
-    row = session.get(Listing, listing_id) if listing_id is not None else None
-    if row is None and external_id:
-        row = session.scalars(
-            select(Listing).where(Listing.marketplace_id == ctx.marketplace.id, Listing.external_id == external_id)
-        ).first()
-    if row is None or row.account_id != ctx.account_id:
-        raise PermanentDeliveryError(f"listing {listing_id or external_id} not found")
-    if row.parent_id is not None and row.child_kind == VARIATION_KIND:
-        # A variation is delivered through its item: the parent listing carries every variation.
-        parent = session.get(Listing, row.parent_id)
-        if parent is None:
-            raise PermanentDeliveryError(f"listing {row.id} is a variation of a listing that no longer exists")
-        return parent
-    return row
-
-
-def _mapping(session: Session, ctx: ChannelContext, category: str) -> str | None:
-    row = session.get(ChannelCategoryMapping, (ctx.account_id, ctx.marketplace.id, category))
-    return row.external_category_id if row is not None else None
-
-
-def _listing_data(
-    session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None
-) -> ListingData:
-    listing = _listing_row(session, ctx, listing_id, external_id)
-    product = session.get(Product, listing.product_id)
-    if product is None:
-        raise PermanentDeliveryError(f"listing {listing.id} has no product")
-    brand = session.get(Brand, product.brand_id)
-    title = listing.title[:MAX_TITLE_LENGTH]
-    mapped = _mapping(session, ctx, product.category) if product.category else None
-    predicted = _mapping(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
-    children = session.scalars(
-        select(Listing)
-        .where(Listing.parent_id == listing.id, Listing.child_kind == VARIATION_KIND)
-        .order_by(Listing.id)
-    )
-    variants = tuple(
-        Variant(
-            variation_id=int(c.external_id),
-            quantity=0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity,
-            price=c.price,
-        )
-        for c in children
-        if c.external_id.isdigit()
-    )
-    return ListingData(
-        listing_id=listing.id,
-        external_id=listing.external_id,
-        title=title,
-        price=listing.price,
-        quantity=max(0, listing.available_quantity),
-        status=listing.status,
-        status_reason=listing.status_reason,
-        listing_type=listing.listing_type,
-        seller_sku=listing.seller_sku or product.sku,
-        brand=brand.name if brand is not None else None,
-        gtin=product.gtin,
-        pictures=tuple(p for p in product.pictures or [] if isinstance(p, str) and p.strip()),
-        description=product.description,
-        category=product.category,
-        condition=product.condition,
-        mapped_category=mapped,
-        predicted_category=predicted,
-        variants=variants,
-    )
-
-
-def _order_facts(session: Session, ctx: ChannelContext, ref: OrderRef) -> OrderFacts:
-    row = None
-    if ref.order_id is not None:
-        row = session.get(Order, ref.order_id)
-        if row is not None and row.account_id != ctx.account_id:
-            row = None
-    if row is None and ref.external_order_id:
-        row = session.scalars(
-            select(Order).where(
-                Order.account_id == ctx.account_id,
-                Order.marketplace_id == ctx.marketplace.id,
-                Order.external_order_id == ref.external_order_id,
-            )
-        ).first()
-    if row is None:
-        if not ref.external_order_id:
-            raise PermanentDeliveryError(f"order {ref.order_id} not found")
-        return OrderFacts(ref.external_order_id, ref.pack_id, None, None)
-    buyer_id = None
-    try:
-        detail = json.loads(row.detail or "{}")
-        buyer_id = ml.to_int((detail.get("Buyer") or {}).get("Code"))
-    except (ValueError, AttributeError):
-        pass
-    return OrderFacts(
-        external_order_id=row.external_order_id,
-        pack_id=ref.pack_id or row.pack_id,
-        external_shipping_id=str(row.external_shipping_id) if row.external_shipping_id else None,
-        buyer_id=buyer_id,
-    )
-
-
-# --- calls with a token ---------------------------------------------------------------------------------------
-
-
-class Api:
-    """One operation's calls: the client, the access token (read once, refreshed once after a 401) and the
-    translation of Mercado Libre's errors."""
-
-    def __init__(self, db: Database, settings: Settings, ctx: ChannelContext, client: MercadoLibreClient) -> None:
-        self.db = db
-        self.settings = settings
-        self.ctx = ctx
-        self.client = client
-        self._token: str | None = None
-
-    def _held(self, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except (auth.Disconnected, auth.NotConfigured, connections.ConnectionNotFound) as exc:
-            raise ConnectionHeld(exc.message) from None
-
-    def token(self, *, force: bool = False) -> str:
-        """The access token (refreshed when near expiry, or now with ``force``)."""
-        if self._token is None or force:
-            marketplace_id = self.ctx.marketplace.id
-            self._token = self._held(
-                lambda: (
-                    auth.refresh(self.db, self.settings, self.ctx.account_id, marketplace_id, self.client, force=force)
-                    if force
-                    else auth.access_token(self.db, self.settings, self.ctx.account_id, marketplace_id, self.client)
-                )
-            )
-        return self._token
-
-    def raw(self, request: Callable[[MercadoLibreClient, str], T]) -> T:
-        """Run one request; a 401 refreshes the token once and retries. Mercado Libre's errors pass through."""
-        try:
-            return request(self.client, self.token())
-        except MercadoLibreError as exc:
-            if exc.status != 401:
-                raise
-        return request(self.client, self.token(force=True))
-
-    def call(self, doing: str, request: Callable[[MercadoLibreClient, str], T]) -> T:
-        """``raw``, with Mercado Libre's errors turned into delivery errors (``doing`` says what failed)."""
-        try:
-            return self.raw(request)
-        except MercadoLibreError as exc:
-            raise delivery_error(exc, doing) from None
 
 
 class MercadoLibreChannel(BaseChannel):
@@ -477,7 +177,7 @@ class MercadoLibreChannel(BaseChannel):
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         """Create the item (listing still ``pending-``) or bring it to the listing's current state."""
         data, seller = self._read(
-            ctx, lambda s: (_listing_data(s, ctx, listing.listing_id, listing.external_id), _seller(s, ctx))
+            ctx, lambda s: (listing_data(s, ctx, listing.listing_id, listing.external_id), seller_of(s, ctx))
         )
         if data.pending and data.status == FINISHED:
             # Finished before it was ever published: there is nothing to create.
@@ -489,7 +189,7 @@ class MercadoLibreChannel(BaseChannel):
 
     def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
         """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
-        data = self._read(ctx, lambda s: _listing_data(s, ctx, change.listing_id, change.external_id))
+        data = self._read(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
         if data.pending:
             # Not created yet: its creation (``listing.update``) publishes the listing's status of that moment.
             return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
@@ -592,7 +292,7 @@ class MercadoLibreChannel(BaseChannel):
         try:
             answer = api.raw(lambda c, t: c.update_item(t, item_id, changes))
         except MercadoLibreError as exc:
-            if not exc.transient and "price" in changes and _price_refusal(exc):
+            if not exc.transient and "price" in changes and price_refused(exc):
                 raise PermanentDeliveryError(f"price not updated: {exc.refusal()}") from None
             raise delivery_error(exc, "update the listing") from None
         warnings = price_warnings(answer)
@@ -670,7 +370,7 @@ class MercadoLibreChannel(BaseChannel):
         The cursor is the latest ``date_last_updated`` seen (ISO); while a window has more pages it also carries
         the window's start and the next offset (``<latest> <window start> <offset>``).
         """
-        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         latest, window, offset = _parse_cursor(cursor)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
@@ -713,7 +413,7 @@ class MercadoLibreChannel(BaseChannel):
             return NoticeResult(ignored=f"topic {topic} not followed")
         if not resource_id:
             return NoticeResult(ignored=f"notification without a resource ({notice.resource!r})")
-        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         with self._api(ctx) as api:
             if topic in FOLLOWED_ORDER_TOPICS:
                 return NoticeResult(orders=(self._full_order(api, resource_id, {}),))
@@ -733,7 +433,7 @@ class MercadoLibreChannel(BaseChannel):
         """The notifications Mercado Libre kept for this application because they could not be delivered
         (``GET /missed_feeds``, two days), of the followed topics and this connection's seller; items are read
         one site at a time, as the API requires."""
-        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         found: list[ChannelNotice] = []
         with self._api(ctx) as api:
             app_id = api.settings.mercadolibre_client_id or ""
@@ -781,7 +481,7 @@ class MercadoLibreChannel(BaseChannel):
     def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
         """The seller's items page by page (``search_type=scan``; the cursor is the ``scroll_id``, valid for
         five minutes), each read through ``/items/bulk`` 20 at a time."""
-        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         with self._api(ctx) as api:
             page = api.call(
                 "list the seller's items",
@@ -809,7 +509,7 @@ class MercadoLibreChannel(BaseChannel):
             raise PermanentDeliveryError(f"label format {request.format!r} is not TXT, PDF or ZIP")
         shipment_id = request.external_shipping_id
         if not shipment_id:
-            facts = self._read(ctx, lambda s: _order_facts(s, ctx, request.order))
+            facts = self._read(ctx, lambda s: order_facts(s, ctx, request.order))
             shipment_id = facts.external_shipping_id
         if not shipment_id:
             raise PermanentDeliveryError("the order has no Mercado Libre shipment yet")
@@ -842,10 +542,10 @@ class MercadoLibreChannel(BaseChannel):
         """Invoices go to the pack's fiscal documents (outside Brazil); receipts stay in the hub."""
         if document.document_type not in (INVOICE, NFE):
             return DocumentReceipt(forwarded=False)
-        seller = self._read(ctx, lambda s: _seller(s, ctx))
+        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         if seller.site_id == "MLB":
             return DocumentReceipt(forwarded=False)  # Brazil: NF-e import, not fiscal_documents
-        facts = self._read(ctx, lambda s: _order_facts(s, ctx, document.order))
+        facts = self._read(ctx, lambda s: order_facts(s, ctx, document.order))
         if not document.storage_key:
             raise PermanentDeliveryError("the document has no stored file")
         _db, settings = self._hub(ctx)
@@ -874,8 +574,8 @@ class MercadoLibreChannel(BaseChannel):
             raise PermanentDeliveryError(
                 f"Mercado Libre takes messages of at most {MAX_MESSAGE_LENGTH} characters ({len(text)} sent)"
             )
-        seller = self._read(ctx, lambda s: _seller(s, ctx))
-        facts = self._read(ctx, lambda s: _order_facts(s, ctx, message.order))
+        seller = self._read(ctx, lambda s: seller_of(s, ctx))
+        facts = self._read(ctx, lambda s: order_facts(s, ctx, message.order))
         pack = facts.pack_id or facts.external_order_id
         with self._api(ctx) as api:
             buyer_id = facts.buyer_id

@@ -1,0 +1,204 @@
+"""What the Mercado Libre channel reads from the hub before calling Mercado Libre (each read in a short
+transaction of its own): the connection's seller, a listing with its product, variations and category, an
+order's marketplace ids and buyer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.channels import connections
+from alephee.channels.mercadolibre import mapping as ml
+from alephee.channels.mercadolibre.calls import normalised_title
+from alephee.channels.models import ChannelCategoryMapping
+from alephee.listings.models import Listing
+from alephee.listings.publish import PENDING_PREFIX
+from alephee.listings.statuses import (
+    PAUSED,
+    REASON_STOCK,
+)
+from alephee.marketplaces.contract import (
+    ChannelContext,
+    ConnectionHeld,
+    OrderRef,
+    PermanentDeliveryError,
+)
+from alephee.orders.models import Order
+from alephee.products.models import Brand, Product
+
+VARIATION_KIND = "variation"
+MAX_TITLE_LENGTH = 60
+PREDICTED_PREFIX = "title:"
+
+
+# --- what the database says -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A child listing standing for one variation of the item."""
+
+    variation_id: int
+    quantity: int
+    price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingData:
+    """The current state of a listing and its product, read in one short transaction."""
+
+    listing_id: int
+    external_id: str
+    title: str
+    price: Decimal | None
+    quantity: int
+    status: str
+    status_reason: str | None
+    listing_type: int | None
+    seller_sku: str
+    brand: str | None
+    gtin: str | None
+    pictures: tuple[str, ...]
+    description: str | None
+    category: str | None
+    condition: str | None
+    mapped_category: str | None
+    predicted_category: str | None
+    variants: tuple[Variant, ...]
+
+    @property
+    def pending(self) -> bool:
+        return self.external_id.startswith(PENDING_PREFIX)
+
+    @property
+    def publish_quantity(self) -> int:
+        return 0 if self.status == PAUSED and self.status_reason == REASON_STOCK else self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Seller:
+    """The connection's seller and site."""
+
+    seller_id: int
+    site_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What the hub knows of an order: its marketplace ids and the buyer's id."""
+
+    external_order_id: str
+    pack_id: str | None
+    external_shipping_id: str | None
+    buyer_id: int | None
+
+
+def seller_of(session: Session, ctx: ChannelContext) -> Seller:
+    row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
+    if row is None or row.seller_id is None:
+        raise ConnectionHeld("the account is not connected to Mercado Libre yet (alephee channel connect)")
+    site = row.site_id or ctx.marketplace.site_id or ""
+    return Seller(seller_id=row.seller_id, site_id=site.upper())
+
+
+def listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> Listing:
+    row = session.get(Listing, listing_id) if listing_id is not None else None
+    if row is None and external_id:
+        row = session.scalars(
+            select(Listing).where(Listing.marketplace_id == ctx.marketplace.id, Listing.external_id == external_id)
+        ).first()
+    if row is None or row.account_id != ctx.account_id:
+        raise PermanentDeliveryError(f"listing {listing_id or external_id} not found")
+    if row.parent_id is not None and row.child_kind == VARIATION_KIND:
+        # A variation is delivered through its item: the parent listing carries every variation.
+        parent = session.get(Listing, row.parent_id)
+        if parent is None:
+            raise PermanentDeliveryError(f"listing {row.id} is a variation of a listing that no longer exists")
+        return parent
+    return row
+
+
+def mapped_category(session: Session, ctx: ChannelContext, category: str) -> str | None:
+    row = session.get(ChannelCategoryMapping, (ctx.account_id, ctx.marketplace.id, category))
+    return row.external_category_id if row is not None else None
+
+
+def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> ListingData:
+    listing = listing_row(session, ctx, listing_id, external_id)
+    product = session.get(Product, listing.product_id)
+    if product is None:
+        raise PermanentDeliveryError(f"listing {listing.id} has no product")
+    brand = session.get(Brand, product.brand_id)
+    title = listing.title[:MAX_TITLE_LENGTH]
+    mapped = mapped_category(session, ctx, product.category) if product.category else None
+    predicted = mapped_category(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
+    children = session.scalars(
+        select(Listing)
+        .where(Listing.parent_id == listing.id, Listing.child_kind == VARIATION_KIND)
+        .order_by(Listing.id)
+    )
+    variants = tuple(
+        Variant(
+            variation_id=int(c.external_id),
+            quantity=0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity,
+            price=c.price,
+        )
+        for c in children
+        if c.external_id.isdigit()
+    )
+    return ListingData(
+        listing_id=listing.id,
+        external_id=listing.external_id,
+        title=title,
+        price=listing.price,
+        quantity=max(0, listing.available_quantity),
+        status=listing.status,
+        status_reason=listing.status_reason,
+        listing_type=listing.listing_type,
+        seller_sku=listing.seller_sku or product.sku,
+        brand=brand.name if brand is not None else None,
+        gtin=product.gtin,
+        pictures=tuple(p for p in product.pictures or [] if isinstance(p, str) and p.strip()),
+        description=product.description,
+        category=product.category,
+        condition=product.condition,
+        mapped_category=mapped,
+        predicted_category=predicted,
+        variants=variants,
+    )
+
+
+def order_facts(session: Session, ctx: ChannelContext, ref: OrderRef) -> OrderFacts:
+    row = None
+    if ref.order_id is not None:
+        row = session.get(Order, ref.order_id)
+        if row is not None and row.account_id != ctx.account_id:
+            row = None
+    if row is None and ref.external_order_id:
+        row = session.scalars(
+            select(Order).where(
+                Order.account_id == ctx.account_id,
+                Order.marketplace_id == ctx.marketplace.id,
+                Order.external_order_id == ref.external_order_id,
+            )
+        ).first()
+    if row is None:
+        if not ref.external_order_id:
+            raise PermanentDeliveryError(f"order {ref.order_id} not found")
+        return OrderFacts(ref.external_order_id, ref.pack_id, None, None)
+    buyer_id = None
+    try:
+        detail = json.loads(row.detail or "{}")
+        buyer_id = ml.to_int((detail.get("Buyer") or {}).get("Code"))
+    except (ValueError, AttributeError):
+        pass
+    return OrderFacts(
+        external_order_id=row.external_order_id,
+        pack_id=ref.pack_id or row.pack_id,
+        external_shipping_id=str(row.external_shipping_id) if row.external_shipping_id else None,
+        buyer_id=buyer_id,
+    )
