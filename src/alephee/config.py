@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     # connection is paused or disconnected (held, its attempt not counted) before it is looked at again.
     outbox_max_attempts: int = 8
     outbox_held_retry_seconds: float = Field(default=60.0, gt=0)
+    # Rows of one claimed batch a worker delivers at once (a batch never holds two rows of one aggregate).
+    outbox_delivery_concurrency: int = Field(default=8, ge=1, le=64)
     # How often the worker searches a remote marketplace's orders as the backstop of its notifications (Mercado
     # Libre: GET /orders/search with an hour of overlap); in-database channels are pulled every round.
     channel_backstop_seconds: float = Field(default=300.0, ge=0)

@@ -4,6 +4,8 @@ its rows waiting without using up their attempts."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -124,3 +126,39 @@ def test_a_new_listing_waits_for_the_id_its_marketplace_gives(
         record_marketplace_id(session, tenant.account_id, listing_id, "MLA1", None)
     with ctx.db.reading() as session:
         assert session.scalar(select(Listing.external_id).where(Listing.id == listing_id)) == stored.external_id
+
+
+@dataclass
+class SlowChannel(BaseChannel):
+    """A remote channel that takes a while to answer, and notes how many calls it had in flight at once."""
+
+    connector: str = "sandbox"
+    in_database: bool = False
+    active: int = 0
+    most: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+        return ListingReceipt(external_id=f"X{listing.listing_id}", status="active")
+
+
+def test_a_batch_is_delivered_by_several_senders_at_once_in_order_per_listing(
+    ctx: AppContext, make_worker: Callable[..., Worker], use_channel: Callable[[str, Any], None]
+) -> None:
+    channel = SlowChannel()
+    use_channel("sandbox", channel)
+    ids = [put(ctx, aggregate_id=n % 6, payload={"listing_id": n % 6, "quantity": n}) for n in range(18)]
+    stats = make_worker(outbox_delivery_concurrency=6).drain()
+    rows = outbox(ctx)
+    assert stats.delivered == 18 and all(rows[i].status == DELIVERED for i in ids)
+    # Six listings at a time, and never two rows of one listing at once (each listing's rows in id order).
+    assert channel.most > 1
+    for listing in range(6):
+        mine = sorted((rows[i].delivered_at, i) for i in ids if rows[i].aggregate_id == listing)
+        assert [i for _, i in mine] == sorted(i for _, i in mine)

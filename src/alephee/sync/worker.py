@@ -45,6 +45,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -402,8 +403,15 @@ class Worker:
         stats = RoundStats()
         items = self.claim(batch or self.settings.worker_batch_size)
         stats.claimed = len(items)
-        for item in items:
-            outcome = self._deliver(item)
+        # A batch holds at most one row per aggregate (a row waits for the older ones of its aggregate), so its
+        # rows may be delivered at once: a remote marketplace's latency then does not set the worker's pace.
+        senders = max(1, min(self.settings.outbox_delivery_concurrency, len(items)))
+        if senders > 1:
+            with ThreadPoolExecutor(senders, thread_name_prefix="alephee-outbox") as pool:
+                outcomes = list(pool.map(self._deliver, items))
+        else:
+            outcomes = [self._deliver(item) for item in items]
+        for outcome in outcomes:
             if outcome == DELIVERED:
                 stats.delivered += 1
             elif outcome == "retried":
