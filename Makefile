@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements.lock requirements-nodeps.lock
 run: install
 	$(BIN)/alephee db upgrade
 	$(BIN)/alephee demo --if-empty
-	$(BIN)/alephee serve --host $(HOST) --port $(PORT) --with-worker
+	ALEPHEE_PUBLIC_URL=$${ALEPHEE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/alephee serve --host $(HOST) --port $(PORT) --with-worker
 
 services:
 	bash scripts/services.sh
