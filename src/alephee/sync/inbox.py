@@ -52,9 +52,8 @@ from alephee.marketplaces.models import (
     NOTICE_IN_FLIGHT,
     NOTICE_PENDING,
     ChannelNotification,
-    Marketplace,
 )
-from alephee.marketplaces.registry import get_channel
+from alephee.marketplaces.registry import get_channel, marketplace_ref
 from alephee.orders.messages import record_marketplace_message
 from alephee.orders.models import Order
 from alephee.sync.backoff import backoff_delay
@@ -243,17 +242,7 @@ class InboxReader:
         if item.account_id is None or item.marketplace_id is None:
             raise PermanentDeliveryError("the notification names no connected account")
         with self.db.reading() as session:
-            row = session.get(Marketplace, item.marketplace_id)
-            if row is None:
-                raise PermanentDeliveryError(f"marketplace {item.marketplace_id} does not exist")
-            ref = MarketplaceRef(
-                id=row.id,
-                name=row.name,
-                family=row.family,
-                connector=row.connector,
-                site_id=row.site_id,
-                country_id=row.country_id,
-            )
+            ref = marketplace_ref(session, item.marketplace_id)
         channel = self._channel(ref.connector)
         if not isinstance(channel, InboundChannel):
             raise PermanentDeliveryError(f"connector '{ref.connector}' does not read notifications")
