@@ -20,7 +20,13 @@ from alephee.marketplaces.contract import (
     UnknownConnector,
     UnsupportedOperation,
 )
-from alephee.marketplaces.registry import get_channel, known_connectors, register_channel, unregister_channel
+from alephee.marketplaces.registry import (
+    get_channel,
+    known_connectors,
+    register_channel,
+    shared_channel,
+    unregister_channel,
+)
 from alephee.marketplaces.topics import deliver_topic, listing_push, listing_status_name
 from alephee.sandbox.channel import SandboxChannel
 from alephee.sync.calls import channel_for
@@ -183,3 +189,15 @@ def test_channel_for_gives_the_sandbox_a_session(ctx: AppContext) -> None:
         assert call.marketplace.site_id == "MLA" and call.marketplace.family == "mercadolibre"
         with pytest.raises(PermanentDeliveryError):
             channel_for(session, 999_999, account_id=1)
+
+
+def test_one_shared_instance_per_connector_until_a_registration_changes_it() -> None:
+    first = shared_channel("sandbox")
+    assert shared_channel("sandbox") is first and isinstance(first, SandboxChannel)
+    replacement = SandboxChannel()
+    previous = register_channel("sandbox", lambda: replacement)
+    try:
+        assert shared_channel("sandbox") is replacement
+    finally:
+        unregister_channel("sandbox", previous)
+    assert shared_channel("sandbox") is not replacement

@@ -29,7 +29,7 @@ from alephee.errors import NotFound, PreconditionFailed
 from alephee.http.wire import format_utc
 from alephee.marketplaces.contract import ChannelContext, ChannelNotice, InboundChannel
 from alephee.marketplaces.models import PullCursor
-from alephee.marketplaces.registry import get_channel
+from alephee.marketplaces.registry import shared_channel
 from alephee.sync.feeds import Feed, feeds
 from alephee.sync.links import LinkStats, link_listings
 from alephee.sync.pull import Puller, PullStats
@@ -173,7 +173,7 @@ def _run(
     elif cursor is None:
         start = format_utc(now - DEFAULT_LOOKBACK)
     Puller(db, settings).pull_feed(feed, report.orders, start=start)
-    channel = get_channel(feed.marketplace.connector)
+    channel = shared_channel(feed.marketplace.connector)
     if isinstance(channel, InboundChannel):
         report.listings = link_listings(
             db, settings, channel, feed.account_id, feed.marketplace, external_seller_id=feed.external_seller_id

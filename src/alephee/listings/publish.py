@@ -18,7 +18,7 @@ from alephee.errors import InvalidInput
 from alephee.listings import propagation, statuses
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import Marketplace
-from alephee.marketplaces.registry import get_channel, has_channel
+from alephee.marketplaces.registry import has_channel, shared_channel
 from alephee.products.models import Product
 from alephee.products.stock import ProductNotFound
 
@@ -54,7 +54,7 @@ def _marketplace_assigns_ids(marketplace: Marketplace) -> bool:
     """Whether the marketplace's connector gives new listings their id (then the hub must not invent one)."""
     if not has_channel(marketplace.connector):
         return False
-    return bool(getattr(get_channel(marketplace.connector), "assigns_listing_ids", False))
+    return bool(getattr(shared_channel(marketplace.connector), "assigns_listing_ids", False))
 
 
 def external_identity(marketplace: Marketplace, listing_id: int) -> tuple[str, str | None]:

@@ -31,6 +31,9 @@ BUILTIN_CHANNELS: dict[str, str] = {
 ENTRY_POINT_GROUP = "alephee.channels"
 
 _registered: dict[str, ChannelFactory] = {}
+# One instance per connector for the whole process (``shared_channel``); a registration changes what a
+# connector resolves to, so it empties the cache.
+_shared: dict[str, Channel] = {}
 _lock = threading.Lock()
 
 
@@ -39,6 +42,7 @@ def register_channel(connector: str, factory: ChannelFactory) -> ChannelFactory 
     with _lock:
         previous = _registered.get(connector)
         _registered[connector] = factory
+        _shared.clear()
         return previous
 
 
@@ -49,6 +53,7 @@ def unregister_channel(connector: str, previous: ChannelFactory | None = None) -
             _registered.pop(connector, None)
         else:
             _registered[connector] = previous
+        _shared.clear()
 
 
 def _load(target: str) -> ChannelFactory:
@@ -80,6 +85,18 @@ def get_channel(connector: str) -> Channel:
     if not isinstance(channel, Channel):
         raise UnknownConnector(f"connector '{connector}' does not implement the Channel interface")
     return channel
+
+
+def shared_channel(connector: str) -> Channel:
+    """The process's one instance of ``connector``'s channel (its connection pools are shared by every caller:
+    the worker's senders and readers, the label route); ``UnknownConnector`` if none."""
+    with _lock:
+        found = _shared.get(connector)
+    if found is not None:
+        return found
+    channel = get_channel(connector)
+    with _lock:
+        return _shared.setdefault(connector, channel)
 
 
 def has_channel(connector: str | None) -> bool:

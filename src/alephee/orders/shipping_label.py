@@ -23,7 +23,7 @@ from alephee.http.params import query_bool
 from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError, OrderRef, PermanentDeliveryError
 from alephee.marketplaces.contract import LabelRequest as ChannelLabelRequest
 from alephee.marketplaces.models import Marketplace
-from alephee.marketplaces.registry import get_channel, has_channel, marketplace_ref
+from alephee.marketplaces.registry import has_channel, marketplace_ref, shared_channel
 from alephee.orders import documents as docs
 from alephee.orders import labels
 from alephee.orders import shipping_rules as ship
@@ -245,7 +245,7 @@ def _marketplace_label(
     ref = marketplace_ref(session, order.marketplace_id)
     if not has_channel(ref.connector):
         return None
-    channel = get_channel(ref.connector)
+    channel = shared_channel(ref.connector)
     if not getattr(channel, "labels_from_marketplace", False):
         return None
     link = session.get(AccountMarketplace, (order.account_id, order.marketplace_id))

@@ -34,7 +34,6 @@ from alephee.db import Database
 from alephee.listings.marketplace_state import apply_state
 from alephee.listings.models import Listing
 from alephee.marketplaces.contract import (
-    Channel,
     ChannelContext,
     ChannelMessage,
     ChannelNotice,
@@ -53,7 +52,7 @@ from alephee.marketplaces.models import (
     NOTICE_PENDING,
     ChannelNotification,
 )
-from alephee.marketplaces.registry import get_channel, marketplace_ref
+from alephee.marketplaces.registry import marketplace_ref, shared_channel
 from alephee.orders.messages import record_marketplace_message
 from alephee.orders.models import Order
 from alephee.sync.backoff import backoff_delay
@@ -127,7 +126,6 @@ class InboxReader:
         self.db = db
         self.settings = settings or db.settings
         self.worker_id = worker_id
-        self._channels: dict[str, Channel] = {}
 
     # --- claiming
 
@@ -231,19 +229,12 @@ class InboxReader:
                 log.exception("inbox %s: unexpected error reading %s", item.id, item.notice.resource)
             return self._record_failure(item, exc)
 
-    def _channel(self, connector: str) -> Channel:
-        channel = self._channels.get(connector)
-        if channel is None:
-            channel = get_channel(connector)
-            self._channels[connector] = channel
-        return channel
-
     def _target(self, item: Claimed) -> tuple[MarketplaceRef, InboundChannel]:
         if item.account_id is None or item.marketplace_id is None:
             raise PermanentDeliveryError("the notification names no connected account")
         with self.db.reading() as session:
             ref = marketplace_ref(session, item.marketplace_id)
-        channel = self._channel(ref.connector)
+        channel = shared_channel(ref.connector)
         if not isinstance(channel, InboundChannel):
             raise PermanentDeliveryError(f"connector '{ref.connector}' does not read notifications")
         return ref, channel

@@ -30,7 +30,7 @@ from alephee.db import Database
 from alephee.errors import DomainError
 from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError, OrderPage
 from alephee.marketplaces.models import PullCursor
-from alephee.marketplaces.registry import get_channel
+from alephee.marketplaces.registry import shared_channel
 from alephee.sync.feeds import Feed, feeds, lock_cursor
 from alephee.sync.order_feed import OrderSync, prelock
 
@@ -133,16 +133,8 @@ class Puller:
         self.page_size = page_size
         self.max_pages = max_pages
         self.gate = gate
-        self._channels: dict[str, Channel] = {}
         # When each remote feed is next pulled (monotonic seconds).
         self._next_remote: dict[tuple[int, int], float] = {}
-
-    def _channel(self, connector: str) -> Channel:
-        channel = self._channels.get(connector)
-        if channel is None:
-            channel = get_channel(connector)
-            self._channels[connector] = channel
-        return channel
 
     def run(self) -> PullStats:
         """Pull every feed once (up to ``max_pages`` pages each)."""
@@ -169,7 +161,7 @@ class Puller:
         """Whether the feed is pulled this round: in-database feeds always; a remote marketplace's feed (the
         backstop of its notifications) once per ``channel_backstop_seconds`` in this process, so the hub does
         not search a marketplace's orders every second."""
-        channel = self._channel(feed.marketplace.connector)
+        channel = shared_channel(feed.marketplace.connector)
         if channel.in_database:
             return True
         key = (feed.account_id, feed.marketplace.id)
@@ -183,7 +175,7 @@ class Puller:
         """Pull one feed until it has nothing more (or ``max_pages`` pages); from ``start`` instead of the
         stored cursor when given (the cursor then moves on from what that read returned)."""
         stats = stats if stats is not None else PullStats()
-        channel = self._channel(feed.marketplace.connector)
+        channel = shared_channel(feed.marketplace.connector)
         for _ in range(self.max_pages):
             if not self._page(feed, channel, stats, start):
                 break

@@ -25,7 +25,7 @@ from alephee.marketplaces.contract import (
     PermanentDeliveryError,
 )
 from alephee.marketplaces.delivery import OutboxItem
-from alephee.marketplaces.registry import get_channel, has_channel, marketplace_ref
+from alephee.marketplaces.registry import has_channel, marketplace_ref, shared_channel
 from alephee.marketplaces.topics import deliver_topic, payload_value
 from alephee.orders import events
 from alephee.orders.models import Order
@@ -47,7 +47,6 @@ class ChannelSender:
         # The hub's database and settings, handed to remote channels in their context (the worker sets them).
         self.db = db
         self.settings = settings
-        self._channels: dict[str, Channel] = {}
         self._refs: dict[int, tuple[MarketplaceRef, float]] = {}
 
     def _ref(self, session: Session | None, marketplace_id: int) -> MarketplaceRef:
@@ -64,12 +63,9 @@ class ChannelSender:
         if item.marketplace_id is None:
             raise PermanentDeliveryError("outbox row has no marketplace")
         ref = self._ref(session, item.marketplace_id)
-        channel = self._channels.get(ref.connector)
-        if channel is None:
-            if not has_channel(ref.connector):
-                raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
-            channel = get_channel(ref.connector)
-            self._channels[ref.connector] = channel
+        if not has_channel(ref.connector):
+            raise PermanentDeliveryError(ERR_NO_CONNECTOR.format(ref.id, ref.name))
+        channel = shared_channel(ref.connector)
         return channel, ref
 
     def in_database(self, session: Session, item: OutboxItem) -> bool:
