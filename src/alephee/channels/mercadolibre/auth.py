@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from pydantic import SecretStr
@@ -26,7 +26,7 @@ from alephee.channels import connections
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError, SellerIdentity, TokenGrant
 from alephee.channels.mercadolibre.standin.app import DEFAULT_APPLICATION_ID
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
-from alephee.channels.models import CONNECTED
+from alephee.channels.models import CONNECTED, ChannelConnection
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -267,8 +267,7 @@ def refresh(
             if row.status != CONNECTED or row.refresh_token is None:
                 raise Disconnected()
             now = utcnow()
-            fresh = row.access_token and row.token_expires_at and row.token_expires_at - REFRESH_MARGIN > now
-            if fresh and not force:
+            if _fresh(row, now) and not force:
                 return decrypt_secret(settings, row.access_token or "")
             if row.refreshing_until is None or row.refreshing_until <= now:
                 row.refreshing_until = now + lease
@@ -313,8 +312,18 @@ def refresh(
     return grant.access_token
 
 
+def _fresh(row: ChannelConnection, now: datetime) -> bool:
+    """Whether the connection's access token can be used as it is (not within ``REFRESH_MARGIN`` of expiry)."""
+    return bool(row.access_token and row.token_expires_at and row.token_expires_at - REFRESH_MARGIN > now)
+
+
 def access_token(
     db: Database, settings: Settings, account_id: int, marketplace_id: int, client: MercadoLibreClient
 ) -> str:
-    """The connection's access token, refreshed first when it is (nearly) expired."""
+    """The connection's access token, refreshed first when it is (nearly) expired. A fresh token is read in a
+    plain read: only a refresh takes the row lock and a write transaction."""
+    with db.reading() as session:
+        row = connections.connection_of(session, account_id, marketplace_id)
+        if row.status == CONNECTED and row.refresh_token is not None and _fresh(row, utcnow()):
+            return decrypt_secret(settings, row.access_token or "")
     return refresh(db, settings, account_id, marketplace_id, client)
