@@ -1,12 +1,15 @@
 """The Mercado Libre connector under load, against the local stand-in on loopback (nothing leaves the machine).
 
     .venv/bin/python bench/mercadolibre.py [--postgres URL] [--listings 10000] [--rate 100] [--duration 60]
-                                           [--orders 1000] [--workers 0] [--json out.json]
+                                           [--orders 1000] [--workers 0] [--standin own|shared] [--json out.json]
 
 1. **Setup**: a seller with ``--listings`` products; the same number of items already on the stand-in with the
    products' SKUs as ``SELLER_SKU`` (the seller had them before connecting); the account connected; one
-   ``alephee serve --with-worker`` process serving the hub and the stand-in (plus ``--workers`` extra
-   ``alephee worker`` processes); ``alephee channel sync`` links every item to its product (timed).
+   ``alephee serve --with-worker`` process serving the hub (plus ``--workers`` extra ``alephee worker``
+   processes); the stand-in in a process of its own (``--standin own``, the default: Mercado Libre is not the
+   hub and must not share its CPU) or served by the hub's process at ``/_standin/mercadolibre``
+   (``--standin shared``, as ``alephee demo`` runs it); ``alephee channel sync`` links every item to its
+   product (timed).
 2. **Stock sync**: ``--rate`` stock changes per second for ``--duration`` seconds through ``POST /v2/products``
    (batches of a tenth of the rate every 100 ms; a fifth of the changes on 20 hot SKUs, the rest spread), then
    until the outbox is empty. For each item the stand-in's ``last_updated`` minus the moment its last change
@@ -47,7 +50,8 @@ from alephee.accounts.schemas import AccountType
 from alephee.bootstrap import prepare_database
 from alephee.channels import connections
 from alephee.channels.mercadolibre.auth import STANDIN
-from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
+from alephee.channels.mercadolibre.routes import NOTIFICATIONS_PATH
+from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
 from alephee.channels.mercadolibre.standin.store import documents
 from alephee.config import Settings
 from alephee.db import Database
@@ -95,8 +99,9 @@ def environment(url: str, workdir: Path, hub: str) -> dict[str, str]:
     }
 
 
-def seed(url: str, workdir: Path, listings: int) -> tuple[int, str]:
-    """Migrate; the seller, its products and prices; the stand-in's items; the connection. (account, key)"""
+def seed(url: str, workdir: Path, listings: int, api_base: str) -> tuple[int, str]:
+    """Migrate; the seller, its products and prices; the stand-in's items; the connection to ``api_base``.
+    (account, key)"""
     settings = Settings(database_url=url, secret_key=KEY, _env_file=None)  # type: ignore[call-arg]
     prepare_database(settings)
     db = Database(settings)
@@ -145,11 +150,41 @@ def seed(url: str, workdir: Path, listings: int) -> tuple[int, str]:
             connections.Grant(account_id=account_id, marketplace_id=1, connector="mercadolibre",
                               access_token=str(grant["access_token"]), refresh_token=str(grant["refresh_token"]),
                               expires_in=int(grant["expires_in"]), seller_id=standin.seller.id,
-                              nickname=standin.seller.nickname, site_id="MLA", api_base=STANDIN),
+                              nickname=standin.seller.nickname, site_id="MLA", api_base=api_base),
         )  # fmt: skip
     standin.close()
     db.dispose()
     return account_id, key
+
+
+def serve_standin(path: str, port: int, notifications: str) -> None:
+    """The stand-in alone in this process (``--serve-standin``), pushing its notifications to the hub."""
+    import uvicorn
+
+    standin = MercadoLibreStandIn(path, client_id=APP, client_secret=SECRET, notifications_url=notifications)
+    try:
+        uvicorn.run(create_app(standin), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    finally:
+        standin.close()
+
+
+def start_standin(workdir: Path, port: int, hub: str) -> subprocess.Popen[bytes]:
+    """The stand-in in a process of its own (see ``serve_standin``); waits until it answers."""
+    log = (workdir / "standin.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-standin", str(workdir / "standin.sqlite3"), str(port),
+         hub + NOTIFICATIONS_PATH],
+        stdout=log, stderr=log, cwd=workdir,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/users/me", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop([process])
+    raise RuntimeError((workdir / "standin.log").read_text()[-3000:])
 
 
 def start(env: dict[str, str], workdir: Path, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
@@ -328,11 +363,22 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="alephee-bench-ml-"))
     port = free_port()
     hub = f"http://127.0.0.1:{port}"
+    own = args.standin == "own"
+    standin_port = free_port()
     began = time.monotonic()
-    account_id, key = seed(url, workdir, args.listings)
-    result: dict[str, Any] = {"listings": args.listings, "seed_s": round(time.monotonic() - began, 1)}
+    account_id, key = seed(url, workdir, args.listings, f"http://127.0.0.1:{standin_port}" if own else STANDIN)
+    result: dict[str, Any] = {
+        "listings": args.listings,
+        "standin": args.standin,
+        "seed_s": round(time.monotonic() - began, 1),
+    }
     env = environment(url, workdir, hub)
-    processes = start(env, workdir, port, args.workers)
+    processes = [start_standin(workdir, standin_port, hub)] if own else []
+    try:
+        processes += start(env, workdir, port, args.workers)
+    except RuntimeError:
+        stop(processes)
+        raise
     settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
     db = Database(settings)
     standin = MercadoLibreStandIn(workdir / "standin.sqlite3", client_id=APP, client_secret=SECRET)
@@ -344,6 +390,8 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError(done.stdout + done.stderr)
         result["link"] = json.loads(done.stdout.strip().splitlines()[-1])["Listings"]
         result["link_s"] = round(time.monotonic() - began, 1)
+        # The machine's load when the measured phases start (other work on it skews every figure).
+        result["load"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
         result["stock_sync"] = stock_sync(hub, account_id, key, db, standin, args, processes)
         result["order_burst"] = order_burst(hub, db, standin, args, processes)
     finally:
@@ -376,8 +424,16 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--orders", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=0, help="extra worker processes")
+    parser.add_argument(
+        "--standin", choices=("own", "shared"), default="own",
+        help="the stand-in in a process of its own, or served by the hub's process",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--serve-standin", nargs=3, metavar=("PATH", "PORT", "NOTIFICATIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_standin:
+        serve_standin(args.serve_standin[0], int(args.serve_standin[1]), args.serve_standin[2])
+        return
     results: dict[str, Any] = {}
     sqlite_dir = Path(tempfile.mkdtemp(prefix="alephee-bench-ml-db-"))
     results["sqlite"] = bench(f"sqlite:///{sqlite_dir / 'hub.db'}", args)
@@ -393,7 +449,8 @@ def main() -> None:
         sync, burst = found["stock_sync"], found["order_burst"]
         twice = "none twice" if burst["orders_distinct"] == burst["orders_stored"] else "SOME TWICE"
         print(
-            f"{backend}: link {found['listings']} items {found['link_s']} s; stock sync p50 {sync['latency_p50_s']} s "
+            f"{backend} (stand-in {found['standin']}, load {found['load']}): link {found['listings']} items "
+            f"{found['link_s']} s; stock sync p50 {sync['latency_p50_s']} s "
             f"p99 {sync['latency_p99_s']} s (aim < 2), {sync['puts_per_change']} PUTs/change, "
             f"{sync['wrong_final_quantity']} wrong; burst: route p99 {burst['route_p99_ms']} ms (aim < 500), "
             f"{burst['orders_per_s']} orders/s (aim >= 100), {burst['orders_distinct']}/{burst['notifications']} "

@@ -2,11 +2,16 @@
 listings): the marketplace's status and sub-status become the hub's status and pause reason and its sales count
 replace the hub's copy; its quantity and price only when linking (afterwards the hub's catalog is what they
 follow, and a notification read late must not undo a newer change). Nothing is sent back: this is the
-marketplace's own news."""
+marketplace's own news.
+
+The channel's own copy of the item (``Listing.marketplace_state``) is kept from both sides, a push's answer and a
+notification's read, the newer one winning (``keep_state``): the next push compares with it instead of reading
+the item first."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +28,8 @@ HUB_STATUS: dict[str, str] = {
     "under_review": statuses.UNDER_REVIEW,
     "inactive": statuses.INACTIVE,
 }
+# The key of a kept state that orders states: the marketplace's time of the item's last change, ISO UTC.
+STATE_VERSION = "version"
 # A pause the marketplace makes itself when nothing is left to sell (and undoes when stock comes back).
 OUT_OF_STOCK = "out_of_stock"
 
@@ -42,12 +49,35 @@ def pause_reason(state: ListingState, current: Listing | None) -> str:
     return statuses.REASON_MARKETPLACE
 
 
+def keep_state(listing: Listing, state: dict[str, Any] | None) -> bool:
+    """Keep the marketplace's ``state`` of the item on the listing unless the kept one is newer (a notification
+    read before a push but applied after it must not bring back the older state); an empty state forgets the
+    kept one (the channel could not tell the item's state). Whether anything was stored."""
+    if state is None:
+        return False
+    kept = listing.marketplace_state
+    if kept == state or (not state and not kept):
+        return False
+    if state and kept and str(kept.get(STATE_VERSION) or "") > str(state.get(STATE_VERSION) or ""):
+        return False
+    listing.marketplace_state = state
+    return True
+
+
+def remember_state(session: Session, account_id: int, listing_id: int, state: dict[str, Any]) -> None:
+    """Keep a push's answer (``ListingReceipt.state``) on the account's listing (``keep_state``)."""
+    listing = session.get(Listing, listing_id)
+    if listing is not None and listing.account_id == account_id:
+        keep_state(listing, state)
+
+
 def apply_state(
     session: Session, listing: Listing, state: ListingState, *, now: datetime, linking: bool = False
 ) -> bool:
     """Copy the marketplace's state onto the hub's listing (status and reason, sales; quantity and price only
     when ``linking``); whether anything changed. A status change raises the ``listing.status_changed`` webhook
     event."""
+    keep_state(listing, state.marketplace_state)
     changed = False
     previous = listing.status
     target = hub_status(state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -66,6 +67,9 @@ class Listing(Base):
     # Mercado Libre listing type id (CF-50.5.3), None elsewhere.
     listing_type: Mapped[int | None] = mapped_column(Integer)
     deals: Mapped[list[str] | None] = mapped_column(JSON)
+    # The item as the marketplace last showed it (a push's answer or a notification's read), in the channel's
+    # own keys: the next push sends what differs without reading the item first.
+    marketplace_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -164,12 +164,19 @@ class ListingStatusPush:
 
 @dataclass(frozen=True, slots=True)
 class ListingReceipt:
-    """What the marketplace answered for a listing push (``permalink``: its public page, when it says)."""
+    """What the marketplace answered for a listing push (``permalink``: its public page, when it says).
+
+    ``state`` is the marketplace's state of the item after the push, in the channel's own keys, kept on the
+    listing ``state_listing_id`` (``Listing.marketplace_state``) so the next push can send what differs without
+    reading the item first; None keeps what is stored.
+    """
 
     external_id: str
     status: str
     available_quantity: int | None = None
     permalink: str | None = None
+    state: dict[str, Any] | None = None
+    state_listing_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +383,8 @@ class ListingState:
     category_id: str | None = None
     listing_type: str | None = None
     variations: tuple[tuple[str, str | None], ...] = ()
+    # The channel's own copy of this state, kept on the listing (``ListingReceipt.state``).
+    marketplace_state: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

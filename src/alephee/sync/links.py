@@ -119,6 +119,7 @@ def link_listing(session: Session, account_id: int, marketplace_id: int, state: 
             status_reason=pause_reason(state, None) if status == statuses.PAUSED else None,
             status_updated_at=now,
             category_id=state.category_id,
+            marketplace_state=state.marketplace_state,
             created_at=now,
             updated_at=now,
         )

@@ -15,6 +15,7 @@ from alephee.accounts.models import Account
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.body import raw_property
+from alephee.listings.marketplace_state import remember_state
 from alephee.listings.publish import record_marketplace_id
 from alephee.marketplaces.contract import (
     Channel,
@@ -106,10 +107,13 @@ COALESCED_TOPICS = frozenset({"listing.update", "listing.status"})
 
 def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
     """Keep what a marketplace answered a delivery, in the transaction that records it delivered: the id and
-    page a marketplace gave a new listing (``ListingReceipt``)."""
-    if not isinstance(answer, ListingReceipt) or item.aggregate_type != "listing" or not answer.external_id:
+    page a marketplace gave a new listing, and the item's state after the push (``ListingReceipt``)."""
+    if not isinstance(answer, ListingReceipt) or item.aggregate_type != "listing":
         return
-    record_marketplace_id(session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink)
+    if answer.external_id:
+        record_marketplace_id(session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink)
+    if answer.state is not None:
+        remember_state(session, item.account_id, answer.state_listing_id or item.aggregate_id, answer.state)
 
 
 def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:

@@ -323,7 +323,12 @@ def access_token(
     """The connection's access token, refreshed first when it is (nearly) expired. A fresh token is read in a
     plain read: only a refresh takes the row lock and a write transaction."""
     with db.reading() as session:
-        row = connections.connection_of(session, account_id, marketplace_id)
-        if row.status == CONNECTED and row.refresh_token is not None and _fresh(row, utcnow()):
-            return decrypt_secret(settings, row.access_token or "")
-    return refresh(db, settings, account_id, marketplace_id, client)
+        token = usable_token(settings, connections.connection_of(session, account_id, marketplace_id))
+    return token if token is not None else refresh(db, settings, account_id, marketplace_id, client)
+
+
+def usable_token(settings: Settings, row: ChannelConnection) -> str | None:
+    """The connection's access token when it can be used as it is (connected, not near expiry), else None."""
+    if row.status == CONNECTED and row.refresh_token is not None and _fresh(row, utcnow()):
+        return decrypt_secret(settings, row.access_token or "")
+    return None

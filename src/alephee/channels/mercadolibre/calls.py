@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from alephee.channels import connections
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.models import ChannelConnection
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.listings.schemas import LISTING_TYPES
@@ -32,6 +34,23 @@ from alephee.marketplaces.contract import (
 T = TypeVar("T")
 
 DEFAULT_LISTING_TYPE = "gold_special"
+NOT_CONNECTED = "the account is not connected to Mercado Libre yet (alephee channel connect)"
+
+
+@dataclass(frozen=True, slots=True)
+class Seller:
+    """The connection's seller and site."""
+
+    seller_id: int
+    site_id: str
+
+
+def seller_from(row: ChannelConnection | None, ctx: ChannelContext) -> Seller:
+    """The seller of a connection row; ``ConnectionHeld`` when there is none yet."""
+    if row is None or row.seller_id is None:
+        raise ConnectionHeld(NOT_CONNECTED)
+    site = row.site_id or ctx.marketplace.site_id or ""
+    return Seller(seller_id=row.seller_id, site_id=site.upper())
 
 
 # --- pure helpers ---------------------------------------------------------------------------------------------
@@ -119,14 +138,32 @@ def status_change(item: dict[str, Any], wanted: str | None) -> str | None:
 
 class Api:
     """One operation's calls: the client, the access token (read once, refreshed once after a 401) and the
-    translation of Mercado Libre's errors."""
+    translation of Mercado Libre's errors. ``token`` and ``seller``, when the caller read them with the
+    connection, spare another read of it."""
 
-    def __init__(self, db: Database, settings: Settings, ctx: ChannelContext, client: MercadoLibreClient) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        ctx: ChannelContext,
+        client: MercadoLibreClient,
+        *,
+        token: str | None = None,
+        seller: Seller | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.ctx = ctx
         self.client = client
-        self._token: str | None = None
+        self._token = token
+        self._seller = seller
+
+    @property
+    def seller(self) -> Seller:
+        """The connection's seller; ``ConnectionHeld`` when the connection has none."""
+        if self._seller is None:
+            raise ConnectionHeld(NOT_CONNECTED)
+        return self._seller
 
     def _held(self, call: Callable[[], T]) -> T:
         try:

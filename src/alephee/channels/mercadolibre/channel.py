@@ -12,8 +12,11 @@ Choices where the API leaves room (docs/compatibility.md lists them):
 
 - Listing types: the hub's ``listing_type`` codes (``listings.schemas.LISTING_TYPES``) map to their Mercado
   Libre names; none or ``0`` publishes ``gold_special``.
-- Updates read the item first (``GET /items/{id}``) and PUT only what differs from the hub's current listing,
-  so ten queued changes send the latest state once and an unchanged listing costs no write. A hub pause for
+- Updates PUT only what differs from the hub's current listing, so ten queued changes send the latest state
+  once and an unchanged listing costs no write. They compare with the item as the hub last saw it (kept on the
+  listing from the last push's answer, a notification's read or the linking: ``Listing.marketplace_state``, the
+  newer one winning) and read the item first (``GET /items/{id}``) only when nothing is kept, the item has
+  variations, or a push compared with the kept state is refused (it may be stale). A hub pause for
   stock sends ``available_quantity: 0`` (Mercado Libre pauses and reactivates the item itself); a seller's
   pause, a marketplace hold and a missing price send ``status: paused``; finishing sends ``closed``.
 - Variations: an item's variations are the hub's child listings (``parent_id`` = the item's listing,
@@ -47,12 +50,14 @@ from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre.calls import (
     Api,
+    Seller,
     delivery_error,
     desired_status,
     listing_type_name,
     normalised_title,
     price_refused,
     price_warnings,
+    seller_from,
     status_change,
     wire_money,
 )
@@ -60,7 +65,6 @@ from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibr
 from alephee.channels.mercadolibre.facts import (
     PREDICTED_PREFIX,
     ListingData,
-    Seller,
     listing_data,
     order_facts,
     seller_of,
@@ -117,6 +121,10 @@ MISSED_PAGE = 50
 MISSED_PAGES = 20
 
 
+class _StaleState(Exception):
+    """A push compared with the kept state of the item was refused: compare with the item read now."""
+
+
 class MercadoLibreChannel(BaseChannel):
     """The Mercado Libre connector (``Marketplace.connector`` ``mercadolibre``).
 
@@ -144,12 +152,17 @@ class MercadoLibreChannel(BaseChannel):
 
     @contextmanager
     def _api(self, ctx: ChannelContext) -> Iterator[Api]:
+        """The operation's calls, from one read of the connection: its API base, its seller and, while fresh,
+        its access token."""
         db, settings = self._hub(ctx)
+        token, seller = None, None
         with db.reading() as session:
             row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
-            api_base = row.api_base if row is not None else None
-        settings = auth.for_connection(settings, api_base)
-        yield Api(db, settings, ctx, self._client(settings))
+            settings = auth.for_connection(settings, row.api_base if row is not None else None)
+            if row is not None:
+                token = auth.usable_token(settings, row)
+                seller = seller_from(row, ctx) if row.seller_id is not None else None
+        yield Api(db, settings, ctx, self._client(settings), token=token, seller=seller)
 
     def _client(self, settings: Settings) -> MercadoLibreClient:
         """One client (and its connection pool) per API base, shared by the threads of this process: a TLS
@@ -176,15 +189,13 @@ class MercadoLibreChannel(BaseChannel):
 
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         """Create the item (listing still ``pending-``) or bring it to the listing's current state."""
-        data, seller = self._read(
-            ctx, lambda s: (listing_data(s, ctx, listing.listing_id, listing.external_id), seller_of(s, ctx))
-        )
+        data = self._read(ctx, lambda s: listing_data(s, ctx, listing.listing_id, listing.external_id))
         if data.pending and data.status == FINISHED:
             # Finished before it was ever published: there is nothing to create.
             return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
         with self._api(ctx) as api:
             if data.pending:
-                return self._create(ctx, api, data, seller)
+                return self._create(ctx, api, data, api.seller)
             return self._update(api, data)
 
     def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
@@ -269,31 +280,59 @@ class MercadoLibreChannel(BaseChannel):
             text = data.description
             api.call("add the listing's description", lambda c, t: c.create_description(t, item_id, text))
         status = str(item.get("status") or "active")
+        last = item
         if desired_status(data.status, data.status_reason) == "paused" and status != "paused":
             # Paused by the seller before it was published: Mercado Libre creates items active.
-            paused = api.call("pause the listing", lambda c, t: c.update_item(t, item_id, {"status": "paused"}))
-            status = str(paused.get("status") or "paused")
+            last = api.call("pause the listing", lambda c, t: c.update_item(t, item_id, {"status": "paused"}))
+            status = str(last.get("status") or "paused")
         return ListingReceipt(
             external_id=item_id,
             status=status,
             available_quantity=ml.to_int(item.get("available_quantity")),
+            state=ml.kept_state(last) or {},
+            state_listing_id=data.listing_id,
         )
 
     def _update(self, api: Api, data: ListingData) -> ListingReceipt:
+        """Bring the item to the listing's state: compared with the item as last seen when the hub kept it,
+        else (or when a push against the kept state is refused: it may be stale) with the item read now."""
+        kept = data.kept
+        if kept and kept.get("id") == data.external_id and not kept.get("variations"):
+            try:
+                return self._push(api, data, kept, fresh=False)
+            except _StaleState:
+                pass
         item_id = data.external_id
         item = api.call("read the listing", lambda c, t: c.get_item(t, item_id))
+        return self._push(api, data, item, fresh=True)
+
+    def _push(self, api: Api, data: ListingData, item: dict[str, Any], *, fresh: bool) -> ListingReceipt:
+        """PUT what differs between ``item`` (read now when ``fresh``, else as kept) and the listing."""
+        item_id = data.external_id
+        seen = (ml.kept_state(item) or {}) if fresh else None  # a fresh read is kept; a kept state already is
         if item.get("status") == "closed":
             if data.status == FINISHED:
-                return ListingReceipt(item_id, "closed", ml.to_int(item.get("available_quantity")))
+                return ListingReceipt(
+                    item_id, "closed", ml.to_int(item.get("available_quantity")), None, seen, data.listing_id
+                )
             raise PermanentDeliveryError(f"item {item_id} is closed on Mercado Libre (final: relist it as a new one)")
         changes = self._changes(item, data)
         if not changes:
-            return ListingReceipt(item_id, str(item.get("status") or ""), ml.to_int(item.get("available_quantity")))
+            return ListingReceipt(
+                item_id,
+                str(item.get("status") or ""),
+                ml.to_int(item.get("available_quantity")),
+                None,
+                seen,
+                data.listing_id,
+            )
         try:
             answer = api.raw(lambda c, t: c.update_item(t, item_id, changes))
         except MercadoLibreError as exc:
             if not exc.transient and "price" in changes and price_refused(exc):
                 raise PermanentDeliveryError(f"price not updated: {exc.refusal()}") from None
+            if not exc.transient and not fresh:
+                raise _StaleState() from None
             raise delivery_error(exc, "update the listing") from None
         warnings = price_warnings(answer)
         if warnings and "price" in changes:
@@ -302,6 +341,9 @@ class MercadoLibreChannel(BaseChannel):
             external_id=item_id,
             status=str(answer.get("status") or item.get("status") or ""),
             available_quantity=ml.to_int(answer.get("available_quantity")),
+            # What the PUT answered is the item now; an answer that cannot be kept forgets the kept state.
+            state=ml.kept_state(answer) or {},
+            state_listing_id=data.listing_id,
         )
 
     @staticmethod
@@ -370,7 +412,6 @@ class MercadoLibreChannel(BaseChannel):
         The cursor is the latest ``date_last_updated`` seen (ISO); while a window has more pages it also carries
         the window's start and the next offset (``<latest> <window start> <offset>``).
         """
-        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         latest, window, offset = _parse_cursor(cursor)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
@@ -378,6 +419,7 @@ class MercadoLibreChannel(BaseChannel):
         page_size = max(1, min(limit, 50))
         window_text = window.strftime("%Y-%m-%dT%H:00:00.000+00:00")
         with self._api(ctx) as api:
+            seller = api.seller
             found = api.call(
                 "search orders",
                 lambda c, t: c.search_orders(t, seller.seller_id, window_text, offset=offset, limit=page_size),
@@ -413,7 +455,6 @@ class MercadoLibreChannel(BaseChannel):
             return NoticeResult(ignored=f"topic {topic} not followed")
         if not resource_id:
             return NoticeResult(ignored=f"notification without a resource ({notice.resource!r})")
-        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         with self._api(ctx) as api:
             if topic in FOLLOWED_ORDER_TOPICS:
                 return NoticeResult(orders=(self._full_order(api, resource_id, {}),))
@@ -427,15 +468,15 @@ class MercadoLibreChannel(BaseChannel):
                 packs: dict[str, int] = {}
                 orders = tuple(self._full_order(api, oid, packs, shipment) for oid in ids if oid)
                 return NoticeResult(orders=orders)
-            return self._conversation(api, seller, notice.resource, resource_id)
+            return self._conversation(api, api.seller, notice.resource, resource_id)
 
     def missed_notices(self, ctx: ChannelContext) -> list[ChannelNotice]:
         """The notifications Mercado Libre kept for this application because they could not be delivered
         (``GET /missed_feeds``, two days), of the followed topics and this connection's seller; items are read
         one site at a time, as the API requires."""
-        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         found: list[ChannelNotice] = []
         with self._api(ctx) as api:
+            seller = api.seller
             app_id = api.settings.mercadolibre_client_id or ""
             for topic in MISSED_TOPICS:
                 site = seller.site_id if topic == "items" else None
@@ -481,8 +522,8 @@ class MercadoLibreChannel(BaseChannel):
     def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
         """The seller's items page by page (``search_type=scan``; the cursor is the ``scroll_id``, valid for
         five minutes), each read through ``/items/bulk`` 20 at a time."""
-        seller = self._read(ctx, lambda s: seller_of(s, ctx))
         with self._api(ctx) as api:
+            seller = api.seller
             page = api.call(
                 "list the seller's items",
                 lambda c, t: c.search_items(t, seller.seller_id, scroll_id=cursor, limit=limit),

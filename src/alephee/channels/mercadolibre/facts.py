@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
 from alephee.channels.mercadolibre import mapping as ml
-from alephee.channels.mercadolibre.calls import normalised_title
+from alephee.channels.mercadolibre.calls import Seller, normalised_title, seller_from
 from alephee.channels.models import ChannelCategoryMapping
 from alephee.listings.models import Listing
 from alephee.listings.publish import PENDING_PREFIX
@@ -23,7 +24,6 @@ from alephee.listings.statuses import (
 )
 from alephee.marketplaces.contract import (
     ChannelContext,
-    ConnectionHeld,
     OrderRef,
     PermanentDeliveryError,
 )
@@ -69,6 +69,8 @@ class ListingData:
     mapped_category: str | None
     predicted_category: str | None
     variants: tuple[Variant, ...]
+    # The item as last seen (``Listing.marketplace_state``), or None.
+    kept: dict[str, Any] | None = None
 
     @property
     def pending(self) -> bool:
@@ -77,14 +79,6 @@ class ListingData:
     @property
     def publish_quantity(self) -> int:
         return 0 if self.status == PAUSED and self.status_reason == REASON_STOCK else self.quantity
-
-
-@dataclass(frozen=True, slots=True)
-class Seller:
-    """The connection's seller and site."""
-
-    seller_id: int
-    site_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +92,8 @@ class OrderFacts:
 
 
 def seller_of(session: Session, ctx: ChannelContext) -> Seller:
-    row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
-    if row is None or row.seller_id is None:
-        raise ConnectionHeld("the account is not connected to Mercado Libre yet (alephee channel connect)")
-    site = row.site_id or ctx.marketplace.site_id or ""
-    return Seller(seller_id=row.seller_id, site_id=site.upper())
+    """The connection's seller (``ConnectionHeld`` when none yet)."""
+    return seller_from(connections.find_connection(session, ctx.account_id, ctx.marketplace.id), ctx)
 
 
 def listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> Listing:
@@ -169,6 +160,7 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
         mapped_category=mapped,
         predicted_category=predicted,
         variants=variants,
+        kept=listing.marketplace_state,
     )
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from alephee.listings.marketplace_state import STATE_VERSION
 from alephee.marketplaces.contract import (
     ChannelMessage,
     ChannelOrder,
@@ -121,6 +122,26 @@ def variation_sku(variation: dict[str, Any]) -> str | None:
     return attribute_value(variation.get("attributes"), "SELLER_SKU") or _text(variation.get("seller_custom_field"))
 
 
+def kept_state(item: dict[str, Any]) -> dict[str, Any] | None:
+    """What the hub keeps of an item to compare its next push with (``Listing.marketplace_state``): the fields a
+    push compares, versioned by the item's ``last_updated`` (ISO UTC). Empty (forget what was kept) for an item
+    with variations: their list is always read fresh, as a variation left out of a PUT is deleted. None (no
+    news) for an item without ``last_updated``."""
+    if _list(item.get("variations")):
+        return {}
+    changed = parse_date(item.get("last_updated"))
+    if changed is None or not item.get("id"):
+        return None
+    return {
+        STATE_VERSION: changed.astimezone(UTC).isoformat(timespec="microseconds"),
+        "id": str(item["id"]),
+        "status": str(item.get("status") or ""),
+        "sub_status": [str(s) for s in _list(item.get("sub_status"))],
+        "available_quantity": to_int(item.get("available_quantity")),
+        "price": item.get("price"),
+    }
+
+
 def listing_state(item: dict[str, Any]) -> ListingState:
     """``GET /items/{id}`` as a ``ListingState``."""
     variations = tuple(
@@ -142,6 +163,7 @@ def listing_state(item: dict[str, Any]) -> ListingState:
         category_id=_text(item.get("category_id")),
         listing_type=_text(item.get("listing_type_id")),
         variations=variations,
+        marketplace_state=kept_state(item),
     )
 
 
