@@ -230,6 +230,20 @@ def alive(processes: list[subprocess.Popen[bytes]]) -> None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
 
 
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> list[float]:
+    """CPU time (user + system) each process has used so far, from ``/proc`` (0 where it cannot be read):
+    unlike latency, it does not depend on what else the machine is doing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = []
+    for process in processes:
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found.append((int(fields[11]) + int(fields[12])) / tick)
+        except (OSError, IndexError, ValueError):
+            found.append(0.0)
+    return found
+
+
 def wait_for(check: Callable[[], bool], timeout: float, processes: list[subprocess.Popen[bytes]]) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -392,8 +406,18 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         result["link_s"] = round(time.monotonic() - began, 1)
         # The machine's load when the measured phases start (other work on it skews every figure).
         result["load"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
+        hub_processes = processes[1:] if own else processes
+        before = cpu_seconds(hub_processes)
         result["stock_sync"] = stock_sync(hub, account_id, key, db, standin, args, processes)
+        after = cpu_seconds(hub_processes)
+        # The hub's CPU per change sent: what sets how many changes per second one core can take.
+        result["stock_sync"]["hub_cpu_ms_per_change"] = round(
+            1000 * (sum(after) - sum(before)) / max(1, result["stock_sync"]["changes"]), 2
+        )
         result["order_burst"] = order_burst(hub, db, standin, args, processes)
+        result["order_burst"]["hub_cpu_ms_per_order"] = round(
+            1000 * (sum(cpu_seconds(hub_processes)) - sum(after)) / max(1, args.orders), 2
+        )
     finally:
         standin.close()
         db.dispose()
@@ -452,9 +476,10 @@ def main() -> None:
             f"{backend} (stand-in {found['standin']}, load {found['load']}): link {found['listings']} items "
             f"{found['link_s']} s; stock sync p50 {sync['latency_p50_s']} s "
             f"p99 {sync['latency_p99_s']} s (aim < 2), {sync['puts_per_change']} PUTs/change, "
-            f"{sync['wrong_final_quantity']} wrong; burst: route p99 {burst['route_p99_ms']} ms (aim < 500), "
-            f"{burst['orders_per_s']} orders/s (aim >= 100), {burst['orders_distinct']}/{burst['notifications']} "
-            f"orders, {twice}"
+            f"{sync['wrong_final_quantity']} wrong, hub CPU {sync['hub_cpu_ms_per_change']} ms/change; "
+            f"burst: route p99 {burst['route_p99_ms']} ms (aim < 500), {burst['orders_per_s']} orders/s "
+            f"(aim >= 100), hub CPU {burst['hub_cpu_ms_per_order']} ms/order, "
+            f"{burst['orders_distinct']}/{burst['notifications']} orders, {twice}"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -1,6 +1,7 @@
 """The Mercado Libre channel against the local stand-in (no fake in between): the seller's existing items
-linked to the hub's products by SELLER_SKU, the orders backstop, and the notifications Mercado Libre kept
-because they could not be delivered, read back from ``/missed_feeds``."""
+linked to the hub's products by SELLER_SKU (and pushed to afterwards without reading them first), the orders
+backstop, and the notifications Mercado Libre kept because they could not be delivered, read back from
+``/missed_feeds``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from alephee.channels import connections
 from alephee.channels.mercadolibre.channel import MercadoLibreChannel
@@ -18,9 +21,12 @@ from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
 from alephee.config import Settings
 from alephee.http.context import AppContext
-from alephee.marketplaces.contract import ChannelContext, MarketplaceRef
+from alephee.listings.models import Listing
+from alephee.marketplaces.contract import ChannelContext, ListingPush, MarketplaceRef
+from alephee.sync.links import link_listings
 from tests.fixtures.database import make_settings
 from tests.fixtures.mercadolibre import item_body
+from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
 APP = "5387223166827464"
@@ -37,6 +43,7 @@ class Linked:
     standin: MercadoLibreStandIn
     channel: MercadoLibreChannel
     ctx: ChannelContext
+    http: TestClient
 
 
 @pytest.fixture
@@ -73,7 +80,7 @@ def linked(ctx: AppContext, tmp_path: Path, make_tenant: Callable[..., Tenant]) 
 
     channel = MercadoLibreChannel(client_factory=client)
     context = ChannelContext(account_id=tenant.account_id, marketplace=MLA, db=ctx.db, settings=settings)
-    yield Linked(tenant=tenant, standin=standin, channel=channel, ctx=context)
+    yield Linked(tenant=tenant, standin=standin, channel=channel, ctx=context, http=http)
     http.close()
     standin.close()
 
@@ -114,3 +121,32 @@ def test_the_orders_backstop_reads_a_sale(linked: Linked) -> None:
     entry = found[str(order["id"])]
     assert entry.status == "paid" and entry.items[0].external_listing_id == item["id"]
     assert entry.items[0].sku == "YERBA" and entry.external_shipping_id == str(order["shipping"]["id"])
+
+
+def test_a_linked_item_is_pushed_without_reading_it_first(linked: Linked, ctx: AppContext) -> None:
+    item = linked.standin.create_item(sku_item("TERMO", available_quantity=4))
+    with ctx.db.writing() as session:
+        add_product(session, linked.tenant.account_id, "TERMO", quantity=4)
+    assert linked.ctx.settings is not None
+    link_listings(ctx.db, linked.ctx.settings, linked.channel, linked.tenant.account_id, MLA)
+    with ctx.db.writing() as session:
+        listing = session.scalars(select(Listing).where(Listing.external_id == item["id"])).one()
+        kept = listing.marketplace_state
+        assert kept is not None and (kept["id"], kept["available_quantity"], kept["status"]) == (
+            item["id"],
+            4,
+            "active",
+        )
+        listing.available_quantity = 9
+        listing_id = listing.id
+
+    sent: list[httpx.Request] = []
+    linked.http.event_hooks["request"].append(sent.append)
+    receipt = linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=listing_id))
+
+    assert [(r.method, r.url.path) for r in sent] == [("PUT", f"/items/{item['id']}")]
+    assert receipt.state is not None and receipt.state["available_quantity"] == 9
+    assert receipt.state["version"] >= kept["version"]
+    with linked.standin.store.begin() as tx:
+        stored = tx.get("item", item["id"])
+    assert stored is not None and stored["available_quantity"] == 9

@@ -414,3 +414,64 @@ def test_a_lost_grant_on_refresh_holds_the_row(ctx: AppContext, make_tenant: Cal
         shop.linked.channel.publish_listing(shop.linked.context, push(shop))
     with ctx.db.reading() as session:
         assert connections.connection_of(session, shop.linked.account_id, 1).status == "disconnected"
+
+
+def test_update_compares_with_the_kept_state_and_reads_only_when_refused(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    shop = make_shop(ctx, make_tenant, external_id="MLA1000000001")
+    item = {
+        "id": "MLA1000000001",
+        "status": "active",
+        "sub_status": [],
+        "available_quantity": 7,
+        "price": 1210.5,
+        "last_updated": "2026-12-04T10:00:00.000-03:00",
+    }
+    shop.fake.items["MLA1000000001"] = dict(item)
+    channel, context = shop.linked.channel, shop.linked.context
+
+    # Nothing kept yet: read first; the answer is what the hub keeps (versioned by last_updated, in UTC).
+    set_listing(ctx, shop.listing_id, available_quantity=5)
+    receipt = channel.publish_listing(context, push(shop))
+    assert len(shop.fake.sent("GET", "/items/")) == 1
+    assert receipt.state_listing_id == shop.listing_id and receipt.state is not None
+    assert receipt.state["version"] == "2026-12-04T13:00:00.000000+00:00"
+    assert receipt.state["available_quantity"] == 5 and receipt.state["status"] == "active"
+
+    # Kept: the next change is compared with it, with no read.
+    set_listing(ctx, shop.listing_id, available_quantity=3, marketplace_state=receipt.state)
+    channel.publish_listing(context, push(shop))
+    assert len(shop.fake.sent("GET", "/items/")) == 1
+    assert body(shop.fake.sent("PUT", "/items/")[-1]) == {"available_quantity": 3}
+
+    # Same state as kept: no call at all.
+    set_listing(ctx, shop.listing_id, available_quantity=5)
+    before = len(shop.fake.requests)
+    assert channel.publish_listing(context, push(shop)).state is None
+    assert len(shop.fake.requests) == before
+
+    # The kept state is stale (refused): the item is read and compared again, once.
+    set_listing(ctx, shop.listing_id, available_quantity=2)
+    refusal = {"message": "Validation error", "error": "validation_error", "status": 400, "cause": []}
+    shop.fake.fail("PUT", "/items/", reply(400, refusal))
+    channel.publish_listing(context, push(shop))
+    assert len(shop.fake.sent("GET", "/items/")) == 2
+    assert shop.fake.items["MLA1000000001"]["available_quantity"] == 2
+
+
+def test_an_item_with_variations_is_always_read_first(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
+    shop = make_shop(ctx, make_tenant, external_id="MLA1000000001")
+    shop.fake.items["MLA1000000001"] = {
+        "id": "MLA1000000001",
+        "status": "active",
+        "sub_status": [],
+        "price": 1210.5,
+        "last_updated": "2026-12-04T10:00:00.000-03:00",
+        "variations": [{"id": 79253320985, "price": 1210.5, "available_quantity": 4}],
+    }
+    receipt = shop.linked.channel.publish_listing(shop.linked.context, push(shop))
+    assert receipt.state == {}  # nothing to keep: what was kept is forgotten
+    set_listing(ctx, shop.listing_id, marketplace_state=receipt.state, price=Decimal(9))
+    shop.linked.channel.publish_listing(shop.linked.context, push(shop))
+    assert len(shop.fake.sent("GET", "/items/")) == 2
