@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from alephee.http.numbers import to_int
@@ -57,7 +58,9 @@ def payload_value(payload: Mapping[str, Any], *names: str) -> Any:
     return _pick(payload, *names)
 
 
+@lru_cache(maxsize=4096)
 def _norm(key: str) -> str:
+    # Cached: payloads repeat a few dozen keys, and every row's parsing matches each key many times.
     return key.replace("_", "").replace("-", "").lower()
 
 

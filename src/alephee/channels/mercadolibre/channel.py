@@ -152,17 +152,28 @@ class MercadoLibreChannel(BaseChannel):
 
     @contextmanager
     def _api(self, ctx: ChannelContext) -> Iterator[Api]:
-        """The operation's calls, from one read of the connection: its API base, its seller and, while fresh,
-        its access token."""
+        """The operation's calls (see ``_open``)."""
+        api, _nothing = self._open(ctx, lambda _session: None)
+        yield api
+
+    def _open(self, ctx: ChannelContext, read: Callable[[Session], T]) -> tuple[Api, T]:
+        """The operation's calls and what it ``read``s from the hub, in one read transaction that also reads
+        the connection once: its API base, its seller and, while fresh, its access token."""
         db, settings = self._hub(ctx)
         token, seller = None, None
-        with db.reading() as session:
-            row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
-            settings = auth.for_connection(settings, row.api_base if row is not None else None)
-            if row is not None:
-                token = auth.usable_token(settings, row)
-                seller = seller_from(row, ctx) if row.seller_id is not None else None
-        yield Api(db, settings, ctx, self._client(settings), token=token, seller=seller)
+        try:
+            with db.reading() as session:
+                found = read(session)
+                row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
+                settings = auth.for_connection(settings, row.api_base if row is not None else None)
+                if row is not None:
+                    token = auth.usable_token(settings, row)
+                    seller = seller_from(row, ctx) if row.seller_id is not None else None
+        except connections.ConnectionNotFound as exc:
+            raise ConnectionHeld(exc.message) from None
+        except DomainError as exc:
+            raise PermanentDeliveryError(exc.message) from None
+        return Api(db, settings, ctx, self._client(settings), token=token, seller=seller), found
 
     def _client(self, settings: Settings) -> MercadoLibreClient:
         """One client (and its connection pool) per API base, shared by the threads of this process: a TLS
@@ -189,23 +200,21 @@ class MercadoLibreChannel(BaseChannel):
 
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         """Create the item (listing still ``pending-``) or bring it to the listing's current state."""
-        data = self._read(ctx, lambda s: listing_data(s, ctx, listing.listing_id, listing.external_id))
+        api, data = self._open(ctx, lambda s: listing_data(s, ctx, listing.listing_id, listing.external_id))
         if data.pending and data.status == FINISHED:
             # Finished before it was ever published: there is nothing to create.
             return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
-        with self._api(ctx) as api:
-            if data.pending:
-                return self._create(ctx, api, data, api.seller)
-            return self._update(api, data)
+        if data.pending:
+            return self._create(ctx, api, data, api.seller)
+        return self._update(api, data)
 
     def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
         """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
-        data = self._read(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
+        api, data = self._open(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
         if data.pending:
             # Not created yet: its creation (``listing.update``) publishes the listing's status of that moment.
             return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
-        with self._api(ctx) as api:
-            return self._update(api, data)
+        return self._update(api, data)
 
     def _category(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> str | None:
         """The seller's mapping of the product's category, else the cached prediction, else a new prediction

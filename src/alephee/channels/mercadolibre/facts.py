@@ -5,7 +5,7 @@ order's marketplace ids and buyer."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -119,14 +119,10 @@ def mapped_category(session: Session, ctx: ChannelContext, category: str) -> str
 
 
 def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> ListingData:
+    """The listing's state to push; the product's data (brand, pictures, description, category and its
+    mapping) only for a listing still to be created, as an update sends none of it."""
     listing = listing_row(session, ctx, listing_id, external_id)
-    product = session.get(Product, listing.product_id)
-    if product is None:
-        raise PermanentDeliveryError(f"listing {listing.id} has no product")
-    brand = session.get(Brand, product.brand_id)
     title = listing.title[:MAX_TITLE_LENGTH]
-    mapped = mapped_category(session, ctx, product.category) if product.category else None
-    predicted = mapped_category(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
     children = session.scalars(
         select(Listing)
         .where(Listing.parent_id == listing.id, Listing.child_kind == VARIATION_KIND)
@@ -141,7 +137,7 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
         for c in children
         if c.external_id.isdigit()
     )
-    return ListingData(
+    data = ListingData(
         listing_id=listing.id,
         external_id=listing.external_id,
         title=title,
@@ -150,6 +146,26 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
         status=listing.status,
         status_reason=listing.status_reason,
         listing_type=listing.listing_type,
+        seller_sku=listing.seller_sku or listing.sku,
+        brand=None,
+        gtin=None,
+        pictures=(),
+        description=None,
+        category=None,
+        condition=None,
+        mapped_category=None,
+        predicted_category=None,
+        variants=variants,
+        kept=listing.marketplace_state,
+    )
+    if not data.pending:
+        return data
+    product = session.get(Product, listing.product_id)
+    if product is None:
+        raise PermanentDeliveryError(f"listing {listing.id} has no product")
+    brand = session.get(Brand, product.brand_id)
+    return replace(
+        data,
         seller_sku=listing.seller_sku or product.sku,
         brand=brand.name if brand is not None else None,
         gtin=product.gtin,
@@ -157,10 +173,10 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
         description=product.description,
         category=product.category,
         condition=product.condition,
-        mapped_category=mapped,
-        predicted_category=predicted,
-        variants=variants,
-        kept=listing.marketplace_state,
+        mapped_category=mapped_category(session, ctx, product.category) if product.category else None,
+        predicted_category=(
+            mapped_category(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
+        ),
     )
 
 
