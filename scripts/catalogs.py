@@ -83,7 +83,8 @@ def update() -> None:
         catalog.copyright_holder = "the alephee authors"
         if language == "en":
             for message in catalog:
-                if message.id and not message.string:
+                empty = not message.string or (isinstance(message.string, tuple) and not all(message.string))
+                if message.id and empty:
                     message.string = message.id
         path(language).parent.mkdir(parents=True, exist_ok=True)
         with path(language).open("wb") as handle:
