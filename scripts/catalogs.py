@@ -77,7 +77,9 @@ def update() -> None:
     template = extracted()
     for language in LANGUAGES:
         catalog = load(language)
+        created = catalog.creation_date  # kept: a run that changes no message changes no line
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.creation_date = created
         catalog.obsolete.clear()
         catalog.project, catalog.version, catalog.fuzzy = "alephee", "", False
         catalog.copyright_holder = "the alephee authors"
