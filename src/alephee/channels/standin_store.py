@@ -61,11 +61,12 @@ class Tx:
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
 
-    def get(self, kind: str, key: str | int) -> dict[str, Any] | None:
-        """The document ``(kind, key)``, or None."""
-        row = self.conn.execute(
-            select(documents.c.body).where(documents.c.kind == kind, documents.c.key == str(key))
-        ).first()
+    def get(self, kind: str, key: str | int, owner: int | None = None) -> dict[str, Any] | None:
+        """The document ``(kind, key)`` (only if ``owner`` owns it, when given), or None."""
+        query = select(documents.c.body).where(documents.c.kind == kind, documents.c.key == str(key))
+        if owner is not None:
+            query = query.where(documents.c.owner == owner)
+        row = self.conn.execute(query).first()
         return dict(row.body) if row else None
 
     def put(self, kind: str, key: str | int, body: dict[str, Any], owner: int | None = None) -> None:
