@@ -4,6 +4,7 @@ list with its filters; a product's ``categories`` are ids on write and category 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from alephee.channels.standin_store import Tx
@@ -26,8 +27,9 @@ MAX_CATEGORIES = 1000
 
 
 def slug(text: str) -> str:
-    """A URL handle from a name (lower case, dashes)."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A URL handle from a name (lower case without accents, dashes)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def get(tx: Tx, store_id: int, category_id: int) -> dict[str, Any]:
