@@ -47,9 +47,9 @@ def error(status: int, description: str, message: str) -> TNError:
     return TNError(status, {"description": description, "message": message})
 
 
-def validation(description: str, **messages: list[str]) -> TNError:
+def validation(text: str, messages: dict[str, list[str]]) -> TNError:
     """The Fulfillment Order API's validation shape (422)."""
-    return TNError(422, {"description": description, "messages": messages})
+    return TNError(422, {"description": text, "messages": messages})
 
 
 def _money(value: str | None, currency: str) -> dict[str, Any]:
@@ -201,7 +201,7 @@ def _move(
     if status not in flow or not (
         flow.index(status) > flow.index(current) or (current, status) == ("PACKED", "UNPACKED")
     ):
-        raise validation("Invalid status transition", status=[f"cannot change from {current} to {status}"])
+        raise validation("Invalid status transition", {"status": [f"cannot change from {current} to {status}"]})
     moment = stamp(now())
     fo["status"] = status
     fo["status_history"].append({"status": status, "created_at": moment})
@@ -217,7 +217,7 @@ def _move(
 
 def _tracking(fo: dict[str, Any], value: Any) -> None:
     if not isinstance(value, dict):
-        raise validation("Validation error", tracking_info=["must be an object"])
+        raise validation("Validation error", {"tracking_info": ["must be an object"]})
     info = {
         "code": value.get("code"),
         "url": value.get("url"),
@@ -239,22 +239,22 @@ def patch(tx: Tx, hooks: Webhooks, store_id: int, order_id: int, fo_id: str, bod
         if key in body:
             if dispatched:
                 raise validation(
-                    "Validation error", **{key: ["cannot be changed after the fulfillment order was dispatched"]}
+                    "Validation error", {key: ["cannot be changed after the fulfillment order was dispatched"]}
                 )
             if not isinstance(body[key], dict):
-                raise validation("Validation error", **{key: ["must be an object"]})
+                raise validation("Validation error", {key: ["must be an object"]})
             fo[key] = fo[key] | body[key]
     if "assigned_location" in body:
         if fo["status"] != "UNPACKED":
-            raise validation("Validation error", assigned_location=["cannot be changed after packing"])
+            raise validation("Validation error", {"assigned_location": ["cannot be changed after packing"]})
         if not isinstance(body["assigned_location"], dict):
-            raise validation("Validation error", assigned_location=["must be an object"])
+            raise validation("Validation error", {"assigned_location": ["must be an object"]})
         fo["assigned_location"] = fo["assigned_location"] | body["assigned_location"]
     if "tracking_info" in body:
         _tracking(fo, body["tracking_info"])
     status = body.get("status")
     if status is not None and (not isinstance(status, str) or status not in flow):
-        raise validation("Validation error", status=[f"must be one of {', '.join(flow)}"])
+        raise validation("Validation error", {"status": [f"must be one of {', '.join(flow)}"]})
     _save(tx, store_id, fo)
     if status is not None:
         _move(tx, hooks, order, fo, status)
@@ -301,7 +301,7 @@ def _event_input(body: dict[str, Any]) -> dict[str, Any]:
     if happened is not None and (not isinstance(happened, str) or parse_date(happened) is None):
         problems["happened_at"] = ["must be a valid ISO 8601 date"]
     if problems:
-        raise validation("Validation error", **problems)
+        raise validation("Validation error", problems)
     return {
         "status": status,
         "description": description,
