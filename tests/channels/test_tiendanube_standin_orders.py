@@ -233,3 +233,15 @@ def test_bad_input_is_refused_in_the_documented_shape(tmp_path: Path) -> None:
     assert shipped.json()["shipping_status"] == "fulfilled"
     (fo,) = kit.get(f"orders/{shipped.json()['id']}/fulfillment-orders").json()
     assert fo["status"] == "DISPATCHED"
+
+
+def test_the_customer_object_needs_a_customers_scope(tmp_path: Path) -> None:
+    kit = open_kit(tmp_path, scopes=("write_products", "write_orders"))
+    order = kit.standin.place_order(kit.store_id, [(with_product(kit)["variants"][0]["id"], 1)])
+    read = kit.get(f"orders/{order['id']}").json()
+    assert read["customer"] is None and read["contact_email"] == "lucia@buyer.example"
+    assert kit.get("orders").json()[0]["customer"] is None
+    (tmp_path / "granted").mkdir()
+    granted = open_kit(tmp_path / "granted")
+    order = granted.standin.place_order(granted.store_id, [(with_product(granted)["variants"][0]["id"], 1)])
+    assert granted.get(f"orders/{order['id']}").json()["customer"]["email"] == "lucia@buyer.example"

@@ -56,6 +56,11 @@ class Call:
         """The store of the call."""
         return int(self.shop["id"])
 
+    @property
+    def customers(self) -> bool:
+        """Whether the app was granted a customers scope (orders then carry their ``customer`` object)."""
+        return "customers" in self.hooks.families
+
     def arg(self, index: int) -> int:
         """A numeric path argument."""
         return int(self.args[index])
@@ -109,7 +114,8 @@ def v1_only(handler: Handler) -> Handler:
 
 
 def _order(call: Call, order: dict[str, Any]) -> Answer:
-    return one(call, orders.render(call.tx, order, call.version, call.query.get("aggregates", "")))
+    aggregates = call.query.get("aggregates", "")
+    return one(call, orders.render(call.tx, order, call.version, aggregates, customers=call.customers))
 
 
 def _location(call: Call) -> dict[str, Any]:
@@ -263,12 +269,12 @@ def _delete_category(c: Call) -> Answer:
 def _orders(c: Call) -> Answer:
     aggregates = c.query.get("aggregates", "")
     found = orders.search(c.tx, c.store_id, c.query)
-    return page(c, [orders.render(c.tx, order, c.version, aggregates) for order in found])
+    return page(c, [orders.render(c.tx, order, c.version, aggregates, customers=c.customers) for order in found])
 
 
 def _new_order(c: Call) -> Answer:
     order = orders.create(c.tx, c.hooks, c.shop, c.obj(), storefront="api", app_id=c.app_id)
-    return Answer(201, orders.render(c.tx, order, c.version))
+    return Answer(201, orders.render(c.tx, order, c.version, customers=c.customers))
 
 
 def _get_order(c: Call) -> Answer:

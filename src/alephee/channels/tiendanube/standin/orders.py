@@ -95,15 +95,20 @@ def get(tx: Tx, store_id: int, order_id: int) -> dict[str, Any]:
     return order
 
 
-def render(tx: Tx, order: dict[str, Any], version: str, aggregates: str = "") -> dict[str, Any]:
-    """The order as ``version`` answers it (with full fulfillment orders when ``aggregates`` names them)."""
+def render(
+    tx: Tx, order: dict[str, Any], version: str, aggregates: str = "", *, customers: bool = True
+) -> dict[str, Any]:
+    """The order as ``version`` answers it (with full fulfillment orders when ``aggregates`` names them; the
+    ``customer`` object only for an app granted a customers scope)."""
     body = {key: value for key, value in order.items() if not key.startswith("_")}
+    if not customers:
+        body["customer"] = None
     body["shipping_status"] = SHIPPING_NAMES[version][order["_ship"]]
     if version != "v1":
         for key in V1_ONLY:
             body.pop(key, None)
     if "fulfillment_orders" in aggregates.split(","):
-        body["fulfillment_orders"] = fulfillment.for_order(tx, order["store_id"], order["id"])
+        body["fulfillment_orders"] = fulfillment.for_order(tx, int(order["store_id"]), order["id"])
     return body
 
 
