@@ -32,6 +32,7 @@ from alephee.channels.tiendanube.standin.common import VERSIONS, Page, TNError, 
 from alephee.channels.tiendanube.standin.webhooks import Webhooks
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
+MAX_CALLS_KEPT = 20_000
 PARSING = {"error": "Problems parsing JSON"}
 # Endpoints guarded by the weighted bucket of variant updates, with the cost of a payload.
 VARIANT_WRITES = re.compile(r"^products/(stock-price|\d+/variants(/\d+|/stock)?)$")
@@ -464,6 +465,8 @@ class StoreAPI:
         raw = await request.body()
         response = await run_in_threadpool(self._handle, request, version, store_id, rest, raw)
         self.calls.append((request.method, request.url.path, response.status_code))
+        if len(self.calls) > MAX_CALLS_KEPT:  # a long ``make run`` keeps only the recent half
+            del self.calls[: MAX_CALLS_KEPT // 2]
         return response
 
     def _handle(self, request: Request, version: str, store_id: str, rest: str, raw: bytes) -> Response:
