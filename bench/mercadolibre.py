@@ -52,7 +52,7 @@ from alephee.channels import connections
 from alephee.channels.mercadolibre.auth import STANDIN
 from alephee.channels.mercadolibre.routes import NOTIFICATIONS_PATH
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
-from alephee.channels.mercadolibre.standin.store import documents
+from alephee.channels.standin_store import documents
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.marketplaces.models import OutboxMessage
