@@ -17,6 +17,9 @@ MARGIN_RIGHT = 12
 MARGIN_TOP = 12
 MARGIN_BOTTOM = 56
 # Line colours, distinguishable for the common colour-vision deficiencies (Okabe-Ito palette).
+# Presentation attributes, not style attributes: the console's Content-Security-Policy refuses inline styles.
+GRID = 'stroke="#d0d5dd" stroke-width="1"'
+TICK = 'font-size="11" fill="#555"'
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 
@@ -56,21 +59,22 @@ def line_chart(title: str, days: Sequence[date], series: Sequence[Series], *, em
         return MARGIN_TOP + plot_h - (v / top) * plot_h
 
     parts: list[str] = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" preserveAspectRatio="xMidYMid meet">',
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        'preserveAspectRatio="xMidYMid meet">',
         f"<title>{escape(title)}</title>",
     ]
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         gy = y(top * fraction)
         parts.append(
-            f'<line x1="{MARGIN_LEFT}" y1="{gy:.1f}" x2="{WIDTH - MARGIN_RIGHT}" y2="{gy:.1f}" class="grid"/>'
-            f'<text x="{MARGIN_LEFT - 4}" y="{gy + 4:.1f}" text-anchor="end" class="tick">'
+            f'<line x1="{MARGIN_LEFT}" y1="{gy:.1f}" x2="{WIDTH - MARGIN_RIGHT}" y2="{gy:.1f}" {GRID}/>'
+            f'<text x="{MARGIN_LEFT - 4}" y="{gy + 4:.1f}" text-anchor="end" {TICK}>'
             f"{escape(_number(top * fraction))}{escape(unit)}</text>"
         )
     label_every = max(1, len(days) // 6)
     for i, day in enumerate(days):
         if i % label_every == 0 or i == len(days) - 1:
             parts.append(
-                f'<text x="{x(i):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle" class="tick">'
+                f'<text x="{x(i):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle" {TICK}>'
                 f"{day.strftime('%d/%m')}</text>"
             )
     for n, line in enumerate(series):
@@ -92,7 +96,7 @@ def line_chart(title: str, days: Sequence[date], series: Sequence[Series], *, em
         legend_y = HEIGHT - 22 + (n // 3) * 14
         parts.append(
             f'<rect x="{legend_x:.1f}" y="{legend_y - 8}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{legend_x + 14:.1f}" y="{legend_y + 1}" class="legend">{escape(line.name)}</text>'
+            f'<text x="{legend_x + 14:.1f}" y="{legend_y + 1}" font-size="12" fill="#222">{escape(line.name)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
