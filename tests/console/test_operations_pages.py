@@ -16,7 +16,7 @@ from alephee.channels.models import CONNECTED, DISCONNECTED, ChannelConnection, 
 from alephee.console import channel_actions
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import ChannelNotification, OutboxMessage
-from alephee.shipping import rules as ship
+from alephee.orders import shipping_rules as ship
 from tests.fixtures.console import ConsoleOperator, console_login
 from tests.fixtures.listings import Shop, build_shop
 from tests.fixtures.tenants import Tenant
@@ -44,7 +44,9 @@ def shop(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> Shop:
 
 @pytest.fixture
 def web(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(**ML_SETTINGS)
+    client = make_client(**ML_SETTINGS)
+    client.headers["Accept-Language"] = "en"
+    return client
 
 
 @pytest.fixture
@@ -286,6 +288,7 @@ def test_deliveries_list_retry_and_inbox(
     client, csrf, _ = signed_in
     account = shop.tenant.account_id
     failed = _fail_listing(ctx, shop.listings[("MKNJ-122", 1)], "item.title.invalid")
+    failed += _fail_listing(ctx, shop.listings[("H4", 100)], "sandbox refused")
     with ctx.db.writing() as session:
         session.add(
             ChannelNotification(

@@ -11,9 +11,23 @@ from starlette.concurrency import run_in_threadpool
 from alephee.console import order_reads, sessions, web
 from alephee.console.sessions import ConsoleViewer
 from alephee.errors import DomainError
+from alephee.http.i18n import N_
 from alephee.orders import shipping_label
 from alephee.orders import statuses as st
 from alephee.orders.routes import file_response
+
+# The changes of an order's history (``orders.models.OrderHistory.action``) as the timeline names them.
+ACTIONS = {
+    "sale": N_("Sold"),
+    "create": N_("Created through the API"),
+    "integrate": N_("Integration mark"),
+    "status": N_("Status change"),
+    "tracking": N_("Tracking"),
+    "document": N_("Document"),
+    "message": N_("Message"),
+    "split": N_("Split"),
+    "delete": N_("Deleted"),
+}
 
 router = APIRouter()
 
@@ -55,7 +69,15 @@ def order(request: Request, order_id: str) -> Response:
 
     def build(session: Session, viewer: ConsoleViewer) -> Response:
         detail = order_reads.order_page(session, viewer.account_ids, web.number(order_id))
-        return web.render(request, "order.html", viewer, section="orders", account_id=detail.account_id, detail=detail)
+        return web.render(
+            request,
+            "order.html",
+            viewer,
+            section="orders",
+            account_id=detail.account_id,
+            detail=detail,
+            action_name=lambda a: web.translate(request, ACTIONS[a]) if a in ACTIONS else a,
+        )
 
     return web.page(request, build)
 

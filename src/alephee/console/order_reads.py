@@ -101,7 +101,10 @@ def order_page(session: Session, accounts: AccountScope, order_id: int) -> Order
     messages = list(
         session.scalars(select(OrderMessage).where(OrderMessage.order_id == order_id).order_by(OrderMessage.id))
     )
-    timeline = []
+    row = session.get(Order, order_id)
+    assert row is not None
+    # The sale opens the timeline; every recorded change follows.
+    timeline = [TimelineEntry(row.sale_date, "marketplace", "sale", None, None, None)]
     for h in session.scalars(select(OrderHistory).where(OrderHistory.order_id == order_id).order_by(OrderHistory.id)):
         detail = ", ".join(
             f"{name}: {value}"
@@ -118,6 +121,5 @@ def order_page(session: Session, accounts: AccountScope, order_id: int) -> Order
                 h.at, h.actor, h.action, _status_label(h.from_status), _status_label(h.to_status), detail or None
             )
         )
-    row = session.get(Order, order_id)
-    printable = row is not None and row.external_shipping_id is not None
+    printable = row.external_shipping_id is not None
     return OrderPage(account_id, order, messages, timeline, printable)
