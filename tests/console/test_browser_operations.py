@@ -158,10 +158,12 @@ def test_operating_the_hub_in_a_real_browser(
                 page.screenshot(path=str(shots / f"console-{name}.png"), full_page=True)
                 width = page.viewport_size
                 page.set_viewport_size({"width": 390, "height": 844})
+                page.reload()  # the page as a phone opens it (the menu folded)
                 assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
                 page.screenshot(path=str(shots / f"console-{name}-390.png"), full_page=False)
                 assert width is not None
                 page.set_viewport_size(width)
+                page.reload()
 
             # Sign in.
             page.goto(f"{base}/console/login")

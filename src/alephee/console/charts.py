@@ -13,9 +13,11 @@ from alephee.console.health import Series
 WIDTH = 640
 HEIGHT = 240
 MARGIN_LEFT = 48
-MARGIN_RIGHT = 12
+MARGIN_RIGHT = 24
 MARGIN_TOP = 12
-MARGIN_BOTTOM = 56
+# Room under the plot for the day labels; the legend adds a line per two series.
+MARGIN_BOTTOM = 36
+LEGEND_LINE = 16
 # Line colours, distinguishable for the common colour-vision deficiencies (Okabe-Ito palette).
 # Presentation attributes, not style attributes: the console's Content-Security-Policy refuses inline styles.
 GRID = 'stroke="#d0d5dd" stroke-width="1"'
@@ -58,8 +60,10 @@ def line_chart(title: str, days: Sequence[date], series: Sequence[Series], *, em
     def y(v: float) -> float:
         return MARGIN_TOP + plot_h - (v / top) * plot_h
 
+    legend_lines = -(-len(series) // 2)
+    total_h = HEIGHT + legend_lines * LEGEND_LINE + 8
     parts: list[str] = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {total_h}" width="100%" role="img" '
         'preserveAspectRatio="xMidYMid meet">',
         f"<title>{escape(title)}</title>",
     ]
@@ -92,8 +96,8 @@ def line_chart(title: str, days: Sequence[date], series: Sequence[Series], *, em
                 parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
             elif points:
                 parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(points)}"/>')
-        legend_x = MARGIN_LEFT + (n % 3) * (plot_w / 3)
-        legend_y = HEIGHT - 22 + (n // 3) * 14
+        legend_x = MARGIN_LEFT + (n % 2) * (plot_w / 2)
+        legend_y = HEIGHT + 8 + (n // 2) * LEGEND_LINE
         parts.append(
             f'<rect x="{legend_x:.1f}" y="{legend_y - 8}" width="10" height="10" fill="{colour}"/>'
             f'<text x="{legend_x + 14:.1f}" y="{legend_y + 1}" font-size="12" fill="#222">{escape(line.name)}</text>'

@@ -19,7 +19,7 @@ from alephee.orders.routes import file_response
 # The changes of an order's history (``orders.models.OrderHistory.action``) as the timeline names them.
 ACTIONS = {
     "sale": N_("Sold"),
-    "create": N_("Created through the API"),
+    "create": N_("Received by the hub"),
     "integrate": N_("Integration mark"),
     "status": N_("Status change"),
     "tracking": N_("Tracking"),
