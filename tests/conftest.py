@@ -31,5 +31,6 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.marketplaces",
     "tests.fixtures.portal",
+    "tests.fixtures.console",
     "tests.fixtures.mercadolibre",
 ]

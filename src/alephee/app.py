@@ -26,6 +26,7 @@ from alephee.accounts.routes import router as accounts
 from alephee.channels.mercadolibre.routes import install as install_mercadolibre
 from alephee.channels.models import ChannelConnection
 from alephee.config import Settings
+from alephee.console.routes import install as install_console
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.compression import CompressionMiddleware
@@ -116,6 +117,8 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     # The B2B portal (HTML at /b2b): outside /v2, not in the OpenAPI document nor in the rate-limit table.
     install_portal(app)
+    # The operator console (HTML at /console): outside /v2 like the portal.
+    install_console(app)
     # The Mercado Libre OAuth callback (HTML, no API key) and, when enabled, its local stand-in.
     install_mercadolibre(app, settings, ctx.db)
     _install_docs(app)

@@ -191,6 +191,13 @@ class Settings(BaseSettings):
     portal_session_ttl_seconds: int = 8 * 3600
     portal_page_size: int = 24
     portal_max_cart_lines: int = 49
+    # Operator console (docs/console.md): browser session lifetime, sign-in attempts per minute from one address
+    # and for one e-mail, rows per page, and the language when neither the switch nor Accept-Language decides.
+    console_session_ttl_seconds: int = 8 * 3600
+    console_login_per_minute_ip: int = Field(default=20, ge=1)
+    console_login_per_minute_email: int = Field(default=5, ge=1)
+    console_page_size: int = Field(default=50, ge=1, le=500)
+    console_default_language: str = "es"
     # Push notifications (docs/webhooks.md; WH-6, WH-7, WH-8, WH-22): deliver to private/loopback addresses
     # (off: SSRF protection), per-request timeout, longest URL, subscriptions per account (0 = no cap), days
     # the feed keeps an event and seconds between purges run by the worker. Retries: outbox_* above.

@@ -5,6 +5,7 @@ from alephee.accounts import models as _accounts  # noqa: F401
 from alephee.channels import models as _channels  # noqa: F401
 from alephee.channels.backstop import ConnectionGate
 from alephee.config import Settings
+from alephee.console import models as _console  # noqa: F401
 from alephee.db import Base, Database
 from alephee.listings import models as _listings  # noqa: F401
 from alephee.marketplaces import models as _marketplaces  # noqa: F401

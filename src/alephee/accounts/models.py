@@ -191,7 +191,10 @@ class AuditEntry(Base):
     (endpoint, query identifiers, elements), outcome, request id."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_account_id_id", "account_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_log_account_id_id", "account_id", "id"),
+        Index("ix_audit_log_operator_id_id", "operator_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -210,3 +213,6 @@ class AuditEntry(Base):
     event: Mapped[str | None] = mapped_column(String(40))
     # The query string without the key: identifiers with their values, other parameters by name only.
     query: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # An action or a sign-in attempt in the operator console: the operator (``key_id`` is then 0); None for the
+    # API.
+    operator_id: Mapped[int | None] = mapped_column(Integer)

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from alephee.cli import accounts, catalog, channels, db, demo, serve, webhooks, worker
+from alephee.cli import accounts, catalog, channels, db, demo, operators, serve, webhooks, worker
 from alephee.errors import DomainError
 
 app = typer.Typer(help="Alephee-compatible marketplace-integration hub.", no_args_is_help=True, add_completion=False)
@@ -36,6 +36,7 @@ app.add_typer(catalog.catalog_app, name="catalog")
 app.add_typer(webhooks.webhook_app, name="webhook")
 app.add_typer(webhooks.notifications_app, name="notifications")
 app.add_typer(channels.channel_app, name="channel")
+app.add_typer(operators.operator_app, name="operator")
 
 
 def main() -> None:

@@ -131,6 +131,10 @@ class RateLimiter:
         """Count one unauthenticated request from ``address`` (the client's IP) on ``endpoint``."""
         return self._decide(f"ip{address}:{endpoint}", rpm)
 
+    def hit_subject(self, subject: str, endpoint: str, rpm: int) -> RateDecision:
+        """Count one attempt about ``subject`` (e.g. the e-mail of a sign-in, whoever sends it) on ``endpoint``."""
+        return self._decide(f"s{subject}:{endpoint}", rpm)
+
     def _decide(self, key: str, rpm: int) -> RateDecision:
         if not self.enabled:
             return RateDecision.untouched(rpm)

@@ -25,6 +25,7 @@ from alephee import __version__
 from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.http.errors import status_for
+from alephee.http.pages import clear_cookie, form_field, int_param, safe_next, secure, set_cookie
 from alephee.portal import cart as carts
 from alephee.portal import catalog as portal_catalog
 from alephee.portal import checkout, sessions
@@ -34,17 +35,6 @@ from alephee.portal.formatting import buyer_status, format_money, format_rate, p
 PREFIX = "/b2b"
 COOKIE = "alephee_b2b_session"
 SIGNED_OUT = "/signed-out"
-# What a portal page may load: only its own files (no external assets, no inline script).
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 MAX_PAGE = 100_000
 MAX_ID = 2**62
 
@@ -91,12 +81,6 @@ def _read(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def _secure(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
-    return response
-
-
 def _local_time(viewer: sessions.Viewer | None, request: Request) -> Callable[[datetime], str]:
     zone_name = (viewer.timezone if viewer else None) or _ctx(request).settings.default_timezone
     try:
@@ -128,20 +112,15 @@ def _render(
         "local_time": _local_time(viewer, request),
         **values,
     }
-    return _secure(templates.TemplateResponse(request, template, context, status_code=status_code))
+    return secure(templates.TemplateResponse(request, template, context, status_code=status_code))
 
 
 def _redirect(request: Request, path: str) -> Response:
-    return _secure(RedirectResponse(_prefix(request) + path, status_code=303))
+    return secure(RedirectResponse(_prefix(request) + path, status_code=303))
 
 
 def _clear_cookie(request: Request, response: Response) -> Response:
-    response.delete_cookie(COOKIE, path=_prefix(request), httponly=True, samesite="lax", secure=_https(request))
-    return response
-
-
-def _https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    return clear_cookie(request, response, COOKIE, path=_prefix(request))
 
 
 def _error_page(request: Request, exc: DomainError, viewer: sessions.Viewer | None = None) -> Response:
@@ -197,7 +176,7 @@ async def _action(
             except DomainError as exc:
                 return _error_page(request, exc)
             try:
-                sessions.check_csrf(viewer, _field(form, "csrf"))
+                sessions.check_csrf(viewer, form_field(form, "csrf"))
             except DomainError as exc:
                 return _error_page(request, exc, viewer)
             try:
@@ -213,16 +192,8 @@ async def _action(
         await form.close()
 
 
-def _field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value if isinstance(value, str) else None
-
-
 def _int(raw: str | None, default: int, *, upper: int = MAX_PAGE) -> int:
-    text = (raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        return default
-    return min(int(text), upper)
+    return int_param(raw, default, upper=upper)
 
 
 def _product_id(raw: str | None) -> int:
@@ -230,14 +201,6 @@ def _product_id(raw: str | None) -> int:
     if value <= 0:
         raise portal_catalog.ProductNotFound
     return value
-
-
-def _safe_next(raw: str | None, default: str) -> str:
-    """A portal path to return to after a form (never another site)."""
-    text = (raw or "").strip()
-    if text.startswith("/") and not text.startswith("//") and "\\" not in text and len(text) < 500:
-        return text
-    return default
 
 
 # --- sign-in and sign-out ----------------------------------------------------------------------------------
@@ -253,15 +216,7 @@ def login_with_token(request: Request) -> Response:
         except DomainError as exc:
             return _error_page(request, exc)
     response = _redirect(request, "/catalog")
-    response.set_cookie(
-        COOKIE,
-        opened.cookie,
-        max_age=opened.ttl_seconds,
-        path=_prefix(request),
-        httponly=True,
-        samesite="lax",
-        secure=_https(request),
-    )
+    set_cookie(request, response, COOKIE, opened.cookie, max_age=opened.ttl_seconds, path=_prefix(request))
     return response
 
 
@@ -276,7 +231,7 @@ async def logout(request: Request) -> Response:
             viewer = sessions.authenticate(session, cookie)
             if viewer is not None:
                 try:
-                    sessions.check_csrf(viewer, _field(form, "csrf"))
+                    sessions.check_csrf(viewer, form_field(form, "csrf"))
                 except DomainError as exc:
                     return _error_page(request, exc, viewer)
                 sessions.end_session(session, cookie)
@@ -355,8 +310,8 @@ async def cart_add(request: Request) -> Response:
     """Add units of a product (never above its B2B stock)."""
 
     def act(session: Session, viewer: sessions.Viewer, form: FormData) -> str:
-        product_id = _product_id(_field(form, "product_id"))
-        carts.add_to_cart(session, _ctx(request).settings, viewer, product_id, _field(form, "quantity"))
+        product_id = _product_id(form_field(form, "product_id"))
+        carts.add_to_cart(session, _ctx(request).settings, viewer, product_id, form_field(form, "quantity"))
         return _back(form)
 
     return await _action(request, act, failure_path=_back)
@@ -364,7 +319,7 @@ async def cart_add(request: Request) -> Response:
 
 def _back(form: FormData) -> str:
     """The portal page a form was on (its ``next`` field, a path under the portal), else the cart."""
-    return _safe_next(_field(form, "next"), "/cart")
+    return safe_next(form_field(form, "next"), "/cart")
 
 
 def _quantities(form: FormData) -> dict[int, str | None]:
@@ -386,7 +341,7 @@ def _shown(form: FormData) -> carts.ShownCart:
             product_id = _int(key[6:], 0, upper=MAX_ID)
             if product_id > 0:
                 prices[product_id] = carts.shown_price(value)
-    return carts.ShownCart(_int(_field(form, "cart_version"), -1, upper=MAX_ID), prices)
+    return carts.ShownCart(_int(form_field(form, "cart_version"), -1, upper=MAX_ID), prices)
 
 
 @router.post("/cart/update")
@@ -405,7 +360,7 @@ async def cart_remove(request: Request) -> Response:
     """Remove a line."""
 
     def act(session: Session, viewer: sessions.Viewer, form: FormData) -> str:
-        carts.remove_from_cart(session, viewer, _product_id(_field(form, "product_id")))
+        carts.remove_from_cart(session, viewer, _product_id(form_field(form, "product_id")))
         return "/cart"
 
     return await _action(request, act, failure_path="/cart")
@@ -421,7 +376,7 @@ async def cart_place(request: Request) -> Response:
         if shown is None:
             return "/cart"
         session.commit()  # the quantities on screen stay applied even when placing the cart is refused
-        order_id = checkout.place_order(session, _ctx(request).settings, viewer, shown, _field(form, "notes"))
+        order_id = checkout.place_order(session, _ctx(request).settings, viewer, shown, form_field(form, "notes"))
         return f"/orders/{order_id}"
 
     return await _action(request, act, failure_path="/cart")

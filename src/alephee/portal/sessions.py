@@ -5,9 +5,6 @@ transaction.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +16,7 @@ from alephee.accounts import tokens
 from alephee.accounts.models import Account, User
 from alephee.config import Settings
 from alephee.errors import Forbidden, Unauthorized
+from alephee.http.pages import Flash, csrf_matches, digest, new_secret
 from alephee.portal.models import PortalCartItem, PortalSession
 
 # Messages in Spanish: the portal speaks the language of the account's buyers.
@@ -56,18 +54,6 @@ class CsrfFailed(Forbidden):
 
 
 # --- sessions ------------------------------------------------------------------------------------------------
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Flash:
-    """A one-shot message: ``level`` is ``ok`` or ``error``."""
-
-    level: str
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +120,15 @@ def sign_in(session: Session, settings: Settings, token: str | None, *, previous
     assert user is not None
     now = clock.precise_utcnow()
     session.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
-    cookie = secrets.token_urlsafe(32)
+    cookie = new_secret()
     ttl = max(60, settings.portal_session_ttl_seconds)
     expires = now + timedelta(seconds=ttl)
     session.add(
         PortalSession(
-            token_hash=_digest(cookie),
+            token_hash=digest(cookie),
             account_id=consumed.account_id,
             user_id=user.id,
-            csrf_token=secrets.token_urlsafe(32),
+            csrf_token=new_secret(),
             created_at=now,
             expires_at=expires,
         )
@@ -153,7 +139,7 @@ def sign_in(session: Session, settings: Settings, token: str | None, *, previous
 
 def _end(session: Session, cookie: str | None) -> None:
     if cookie and len(cookie) <= 200:
-        session.execute(delete(PortalSession).where(PortalSession.token_hash == _digest(cookie)))
+        session.execute(delete(PortalSession).where(PortalSession.token_hash == digest(cookie)))
 
 
 def end_session(session: Session, cookie: str | None) -> None:
@@ -169,7 +155,7 @@ def authenticate(session: Session, cookie: str | None) -> Viewer | None:
         select(PortalSession, User, Account)
         .join(User, User.id == PortalSession.user_id)
         .join(Account, Account.id == PortalSession.account_id)
-        .where(PortalSession.token_hash == _digest(cookie))
+        .where(PortalSession.token_hash == digest(cookie))
     ).first()
     if row is None:
         return None
@@ -209,7 +195,7 @@ def require_viewer(session: Session, cookie: str | None) -> Viewer:
 
 def check_csrf(viewer: Viewer, submitted: str | None) -> None:
     """Every POST form carries the session's token (compared in constant time)."""
-    if not submitted or not hmac.compare_digest(submitted.encode(), viewer.csrf_token.encode()):
+    if not csrf_matches(viewer.csrf_token, submitted):
         raise CsrfFailed
 
 

@@ -184,6 +184,37 @@ def get_subscription(session: Session, webhook_id: int, account_id: int | None =
     return row
 
 
+def update_subscription(
+    session: Session,
+    settings: Settings,
+    webhook_id: int,
+    account_id: int,
+    *,
+    url: str,
+    event_types: Sequence[Any],
+    active: bool,
+    description: str | None = None,
+) -> WebhookSubscription:
+    """Change a webhook's URL, event types, switch and description (its secret stays): the same checks as
+    ``create_subscription``; deliveries already queued go to the new URL."""
+    row = get_subscription(session, webhook_id, account_id)
+    url = url.strip()
+    try:
+        check_url(url, settings)
+    except TargetRefused as exc:
+        raise WebhookUrlRefused(exc.message) from None
+    types = normalize_types(event_types)
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise DescriptionTooLong()
+    row.url = url
+    row.event_types = types
+    row.active = active
+    row.description = description.strip() if description and description.strip() else None
+    session.flush()
+    events.forget_subscriptions(session)
+    return row
+
+
 def delete_subscription(session: Session, webhook_id: int, account_id: int | None = None) -> WebhookSubscription:
     """Remove a webhook; deliveries still queued for it fail and their events stay open in the feed."""
     row = get_subscription(session, webhook_id, account_id)
