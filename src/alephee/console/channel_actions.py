@@ -16,6 +16,7 @@ from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import InvalidInput
+from alephee.http.i18n import N_
 from alephee.marketplaces.models import Marketplace
 
 log = logging.getLogger("alephee.console")
@@ -29,13 +30,13 @@ STARTERS: dict[str, Starter] = {mercadolibre_auth.CONNECTOR: mercadolibre_auth.s
 class NotConnectable(InvalidInput):
     """The marketplace's channel is not linked through an authorization (the sandbox, or no connector)."""
 
-    message = "This channel is not connected through an authorization"
+    message = N_("This channel is not connected through an authorization")
 
 
 class NotConnected(InvalidInput):
     """Sync asked of a channel that is not connected."""
 
-    message = "This channel is not connected"
+    message = N_("This channel is not connected")
 
 
 def connector_of(session: Session, marketplace_id: int) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from alephee.console.health import AccountScope, in_scope
 from alephee.errors import InvalidInput
+from alephee.http.i18n import N_
 from alephee.marketplaces import outbox
 from alephee.marketplaces.models import ChannelNotification, OutboxMessage
 from alephee.webhooks.events import TOPIC_PREFIX as WEBHOOK_TOPIC_PREFIX
@@ -26,7 +27,7 @@ NOTICE_STATUSES = ("pending", "in_flight", "done", "failed")
 class BadDeliveryFilter(InvalidInput):
     """A filter value the deliveries page does not offer."""
 
-    message = "Unknown delivery filter value"
+    message = N_("Unknown delivery filter value")
 
 
 @dataclass(frozen=True, slots=True)

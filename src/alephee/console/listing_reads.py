@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from alephee.console.health import AccountScope, in_scope
 from alephee.errors import InvalidInput, NotFound
+from alephee.http.i18n import N_
 from alephee.listings import statuses
 from alephee.listings.models import Listing
 from alephee.marketplaces import outbox
@@ -41,13 +42,13 @@ ERROR_FILTERS = ("with", "without")
 class ListingNotFound(NotFound):
     """No listing with this id among the operator's accounts (404, the same as one that does not exist)."""
 
-    message = "Listing not found"
+    message = N_("Listing not found")
 
 
 class BadListingFilter(InvalidInput):
     """A filter value the listings page does not offer."""
 
-    message = "Unknown listing filter value"
+    message = N_("Unknown listing filter value")
 
 
 @dataclass(frozen=True, slots=True)
