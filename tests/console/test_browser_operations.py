@@ -280,6 +280,18 @@ def test_operating_the_hub_in_a_real_browser(
             page.goto(f"{base}/console/deliveries/inbox")
             assert page.locator("#notices").is_visible()
             shoot("inbox")
+
+            # A key created on the Keys page works until it is revoked there.
+            page.goto(f"{base}/console/keys?account={account_id}")
+            page.get_by_label("Label").fill("console e2e")
+            page.get_by_role("button", name="Create key").click()
+            secret = page.locator("#secret").inner_text().strip()
+            probe = {"API_KEY": secret, "accountId": account_id}
+            assert api.get("/v2/orders", params=probe).status_code == 200
+            page.goto(f"{base}/console/keys?account={account_id}")
+            page.locator("tr", has_text="console e2e").get_by_role("button", name="Revoke").click()
+            page.wait_for_selector(".flash")
+            assert api.get("/v2/orders", params=probe).status_code == 401
         finally:
             browser.close()
             api.close()
