@@ -77,13 +77,16 @@ def update() -> None:
     template = extracted()
     for language in LANGUAGES:
         catalog = load(language)
+        created = catalog.creation_date  # kept: a run that changes no message changes no line
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.creation_date = created
         catalog.obsolete.clear()
         catalog.project, catalog.version, catalog.fuzzy = "alephee", "", False
         catalog.copyright_holder = "the alephee authors"
         if language == "en":
             for message in catalog:
-                if message.id and not message.string:
+                empty = not message.string or (isinstance(message.string, tuple) and not all(message.string))
+                if message.id and empty:
                     message.string = message.id
         path(language).parent.mkdir(parents=True, exist_ok=True)
         with path(language).open("wb") as handle:

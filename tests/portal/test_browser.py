@@ -25,36 +25,11 @@ from sqlalchemy import update
 from alephee.accounts.models import Account
 from alephee.http.context import AppContext
 from alephee.products.models import ProductPrice
+from tests.fixtures.browser import ARGS, CHROMIUM, browser_or_fail
 from tests.fixtures.portal import Shop, b2b_stock
 from tests.fixtures.servers import LiveServer, start_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXPIRED = "El enlace expiró o no es válido"
-
-
-def _browser_or_fail() -> Any:
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing: run `bash scripts/browser.sh` (make test does)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright package is missing: pip install -r requirements.lock"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return sync_playwright
 
 
 @pytest.fixture
@@ -80,7 +55,7 @@ def _link(server: LiveServer, shop: Shop, ttl: int = 30) -> str:
 def test_buying_in_a_real_browser(
     ctx: AppContext, server: LiveServer, make_shop: Callable[..., Shop], tmp_path: Path
 ) -> None:
-    sync_playwright = _browser_or_fail()
+    sync_playwright = browser_or_fail()
     shop = make_shop(name="Distribuidora Andina")
     with ctx.db.writing() as session:  # the account's own portal address (here: the test server)
         session.execute(
@@ -185,7 +160,7 @@ def test_buying_in_a_real_browser(
 def test_two_tabs_confirm_only_what_they_show(
     ctx: AppContext, server: LiveServer, make_shop: Callable[..., Shop]
 ) -> None:
-    sync_playwright = _browser_or_fail()
+    sync_playwright = browser_or_fail()
     shop = make_shop()
     with ctx.db.writing() as session:
         session.execute(

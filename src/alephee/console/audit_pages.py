@@ -98,6 +98,7 @@ def audit(request: Request) -> Response:
             found=found,
             pages=pages,
             account_id=account_id,
+            pager_query=lambda page: _with_page(request, page),
         )
 
     return web.page(request, build)

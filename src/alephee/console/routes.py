@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -168,7 +169,9 @@ def home(request: Request) -> Response:
     return web.redirect(request, web.HOME if viewer is not None else web.LOGIN)
 
 
-for _module in (overview_pages, channel_pages, listing_pages, order_pages, delivery_pages, key_pages, audit_pages):
+# The pages, each module with its own router (included before the catch-all below).
+PAGE_MODULES = (overview_pages, channel_pages, listing_pages, order_pages, delivery_pages, key_pages, audit_pages)
+for _module in PAGE_MODULES:
     router.include_router(_module.router)
 
 
@@ -179,6 +182,17 @@ def not_found(request: Request, rest: str) -> Response:
         viewer = sessions.authenticate(session, request.cookies.get(web.COOKIE))
     message = web.translate(request, PAGE_NOT_FOUND)
     return web.render(request, "message.html", viewer, 404, message=message, status=404)
+
+
+def console_operations() -> list[tuple[str, str]]:
+    """``(method, path)`` of every console route, pages included (for the isolation tests and tooling)."""
+    routes = [*router.routes, *(route for module in PAGE_MODULES for route in module.router.routes)]
+    found = set()
+    for route in routes:
+        if isinstance(route, APIRoute):
+            path = route.path if route.path.startswith(web.PREFIX) else web.PREFIX + route.path
+            found.update((method, path) for method in route.methods)
+    return sorted(found)
 
 
 def install(app: FastAPI) -> None:

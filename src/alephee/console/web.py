@@ -161,6 +161,9 @@ async def action(request: Request, act: Act, *, failure_path: Callable[[FormData
                 return error_page(request, exc, viewer)
             try:
                 outcome = act(session, viewer, form)
+            except sessions.AccountNotVisible as exc:
+                session.rollback()  # another account's object: the same 404 page as a GET, nothing applied
+                return error_page(request, exc, viewer)
             except DomainError as exc:
                 session.rollback()  # the refused action leaves nothing behind but its message
                 sessions.set_flash(session, viewer, "error", translate(request, exc.message))

@@ -1,0 +1,100 @@
+"""The Audit page: API writes, console actions and security events of the accounts the operator sees, filtered
+by who, what, when and account, newest first, paged; sign-in attempts (no account) only for admins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from alephee import clock
+from alephee.accounts.models import AuditEntry
+from alephee.console import operators
+from alephee.http.context import AppContext
+from tests.fixtures.console import ConsoleOperator, console_login
+from tests.fixtures.tenants import Tenant
+
+
+def _row(ctx: AppContext, **values: object) -> None:
+    base: dict[str, object] = {
+        "request_id": "r",
+        "key_id": 0,
+        "method": "POST",
+        "endpoint": "products.post",
+        "path": "/v2/products",
+        "status": 200,
+    }
+    with ctx.db.writing() as session:
+        session.add(AuditEntry(**{**base, **values}))
+
+
+def _ids(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'data-label="(?:Details|Detalles)" class="wrap">([^<]*)<', html)
+
+
+def test_filters_and_visibility(
+    ctx: AppContext,
+    client: TestClient,
+    make_tenant: Callable[..., Tenant],
+    make_operator: Callable[..., ConsoleOperator],
+) -> None:
+    mine, other = make_tenant(), make_tenant()
+    now = clock.utcnow()
+    # Newest first is by id (rows are written in time order).
+    _row(ctx, account_id=mine.account_id, key_id=mine.key_id, query="q=mine-old", created_at=now - timedelta(days=10))
+    _row(ctx, account_id=mine.account_id, key_id=mine.key_id, query="q=mine-write")
+    _row(ctx, account_id=mine.account_id, key_id=mine.key_id, event="account_not_linked", query="q=mine-event")
+    _row(ctx, account_id=other.account_id, key_id=other.key_id, query="q=other-write")
+    _row(ctx, account_id=None, event=operators.LOGIN_FAILED, endpoint="console.login", query="q=attempt")
+    operator = make_operator([mine.account_id])
+    console_login(client, operator)
+
+    def shown(**params: object) -> list[str]:
+        response = client.get("/console/audit", params={**params})
+        assert response.status_code == 200
+        return _ids(response.text)
+
+    assert shown() == ["q=mine-event", "q=mine-write", "q=mine-old"]  # newest first, own accounts only
+    assert shown(security="on") == ["q=mine-event"]
+    assert shown(key=mine.key_id, since=(now - timedelta(days=1)).date().isoformat()) == [
+        "q=mine-event",
+        "q=mine-write",
+    ]
+    assert shown(until=(now - timedelta(days=5)).date().isoformat()) == ["q=mine-old"]
+    assert shown(what="products") == ["q=mine-event", "q=mine-write", "q=mine-old"]
+    assert shown(what="orders") == []
+    assert shown(who="nobody@example.com") == []
+    assert shown(since="garbage", key="x") == ["q=mine-event", "q=mine-write", "q=mine-old"]  # ignored, not a 500
+    assert client.get("/console/audit", params={"account": other.account_id}).status_code == 404
+
+    admin = make_operator(admin=True)
+    client.cookies.clear()
+    console_login(client, admin)
+    everything = shown()
+    assert "q=attempt" in everything and "q=other-write" in everything
+    # The operator's own sign-in is there too, and "who" finds it by e-mail or id.
+    assert shown(who=operator.email) == [""]  # the sign-in (no details)
+    assert shown(who=str(operator.id)) == [""]
+
+
+def test_paging(
+    ctx: AppContext,
+    make_client: Callable[..., TestClient],
+    make_tenant: Callable[..., Tenant],
+    make_operator: Callable[..., ConsoleOperator],
+) -> None:
+    tenant = make_tenant()
+    for n in range(5):
+        _row(ctx, account_id=tenant.account_id, key_id=tenant.key_id, query=f"n={n}")
+    client = make_client(console_page_size=2)
+    console_login(client, make_operator([tenant.account_id]))
+    first = client.get("/console/audit", params={"key": tenant.key_id})
+    assert _ids(first.text) == ["n=4", "n=3"]
+    assert "Página 1 de 3" in first.text and "page=2" in first.text
+    last = client.get("/console/audit", params={"key": tenant.key_id, "page": 3})
+    assert _ids(last.text) == ["n=0"]
+    beyond = client.get("/console/audit", params={"key": tenant.key_id, "page": 99})
+    assert beyond.status_code == 200 and _ids(beyond.text) == []
