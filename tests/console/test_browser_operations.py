@@ -10,10 +10,8 @@ portal's."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,43 +29,14 @@ from alephee.listings.publish import PENDING_PREFIX, PublishSpec, publish_produc
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders.models import Order
 from alephee.products.models import Product
+from tests.fixtures.browser import ARGS, CHROMIUM, browser_or_fail
 from tests.fixtures.console import ConsoleOperator
 from tests.fixtures.database import make_settings
-from tests.fixtures.servers import LiveServer, free_port, start_server
+from tests.fixtures.servers import LiveServer, eventually, free_port, start_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 STANDIN = "/_standin/mercadolibre"
 MARKETPLACE = 1
 PUBLISHED = 3
-
-
-def _browser_or_fail() -> Any:
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing: run `bash scripts/browser.sh` (make test does)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright package is missing: pip install -r requirements.lock"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return sync_playwright
-
-
-def eventually(check: Callable[[], Any], server: LiveServer, what: str, timeout: float = 60) -> Any:
-    """Poll ``check`` until it answers something truthy (the server's log in the failure message)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen; server log:\n{server.log_path.read_text()[-4000:]}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -135,7 +104,7 @@ def test_operating_the_hub_in_a_real_browser(
     make_operator: Callable[..., ConsoleOperator],
     tmp_path: Path,
 ) -> None:
-    sync_playwright = _browser_or_fail()
+    sync_playwright = browser_or_fail()
     server, account_id = hub
     base = server.base_url
     operator = make_operator([account_id])
