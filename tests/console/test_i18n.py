@@ -110,3 +110,11 @@ def test_an_operator_error_is_shown_in_the_page_language(
     assert "This page does not exist" in client.get("/console/nowhere").text
     client.cookies.set(i18n.COOKIE, "es")
     assert "La página no existe" in client.get("/console/nowhere").text
+
+
+def test_the_portal_stays_spanish_unless_switched(client: TestClient) -> None:
+    page = client.get("/b2b/", headers={"accept-language": "en-US,en;q=0.9"})
+    assert '<html lang="es">' in page.text and "Ingresá desde el sistema de tu proveedor" in page.text
+    client.cookies.set(i18n.COOKIE, "en")
+    page = client.get("/b2b/", headers={"accept-language": "es-AR"})
+    assert '<html lang="en">' in page.text and "Sign in from your supplier" in page.text

@@ -15,6 +15,7 @@ from alephee.console import channel_actions, health, web
 from alephee.console.overview_pages import reason_text
 from alephee.console.sessions import ConsoleViewer
 from alephee.http.i18n import N_
+from alephee.http.pages import form_field
 
 DISCONNECTED = N_("The channel was disconnected")
 SYNC_STARTED = N_("Sync started: the last sync time changes when it ends")
@@ -28,12 +29,12 @@ def _channels_path(account_id: int | None) -> str:
 
 
 def _pair(viewer: ConsoleViewer, form: FormData) -> tuple[int, int]:
-    account_id = viewer.require(web.number(web.field(form, "account")) or None)
-    return account_id, web.number(web.field(form, "marketplace"))
+    account_id = viewer.require(web.number(form_field(form, "account")) or None)
+    return account_id, web.number(form_field(form, "marketplace"))
 
 
 def _failure(form: FormData) -> str:
-    return _channels_path(web.number(web.field(form, "account")) or None)
+    return _channels_path(web.number(form_field(form, "account")) or None)
 
 
 @router.get("/channels")

@@ -14,6 +14,7 @@ from alephee.console import delivery_reads, web
 from alephee.console.delivery_reads import DeliveryFilters
 from alephee.console.sessions import ConsoleViewer
 from alephee.http.i18n import N_
+from alephee.http.pages import form_field, safe_next
 
 RETRIED_ONE = N_("The delivery was queued again")
 RETRIED_ALL = N_("Failed deliveries queued again")
@@ -102,7 +103,7 @@ async def retry_one(request: Request, message_id: str) -> Response:
     """Queue one failed delivery again (409 message when it is not failed)."""
 
     def back(form: FormData) -> str:
-        return web.next_path(web.field(form, "next"), "/deliveries")
+        return safe_next(form_field(form, "next"), "/deliveries")
 
     def act(session: Session, viewer: ConsoleViewer, form: FormData) -> str:
         row = delivery_reads.scoped_delivery(session, viewer.account_ids, web.number(message_id))
@@ -121,10 +122,10 @@ async def retry_failed(request: Request) -> Response:
     """Queue every failed delivery of one kind (of the operator's accounts) again."""
 
     def back(form: FormData) -> str:
-        return _deliveries_path(web.field(form, "kind"))
+        return _deliveries_path(form_field(form, "kind"))
 
     def act(session: Session, viewer: ConsoleViewer, form: FormData) -> str:
-        kind = web.field(form, "kind") or delivery_reads.KIND_MARKETPLACE
+        kind = form_field(form, "kind") or delivery_reads.KIND_MARKETPLACE
         retried = delivery_reads.retry_failed(session, viewer.account_ids, kind)
         web.audit(
             request, session, viewer, "console.deliveries.retry_failed", query=f"kind={kind}&count={len(retried)}"

@@ -15,6 +15,7 @@ from alephee.console import scope, sessions, web
 from alephee.console.sessions import ConsoleViewer
 from alephee.errors import DomainError
 from alephee.http.i18n import N_
+from alephee.http.pages import form_field
 from alephee.webhooks import events as webhook_events
 from alephee.webhooks import service as webhooks
 from alephee.webhooks.sender import send_test
@@ -37,7 +38,7 @@ def _webhooks_path(account_id: int | None) -> str:
 
 
 def _form_account(viewer: ConsoleViewer, form: FormData) -> int:
-    return viewer.require(web.number(web.field(form, "account")) or None)
+    return viewer.require(web.number(form_field(form, "account")) or None)
 
 
 # --- API keys ----------------------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def _secret_page(request: Request, viewer: ConsoleViewer, account_id: int, key_i
 
 
 def _keys_failure(form: FormData) -> str:
-    return _keys_path(web.number(web.field(form, "account")) or None)
+    return _keys_path(web.number(form_field(form, "account")) or None)
 
 
 @router.post("/keys/create")
@@ -73,7 +74,7 @@ async def key_create(request: Request) -> Response:
 
     def act(session: Session, viewer: ConsoleViewer, form: FormData) -> Response:
         account_id = _form_account(viewer, form)
-        label = (web.field(form, "label") or "").strip()[:100] or None
+        label = (form_field(form, "label") or "").strip()[:100] or None
         key, secret = accounts.create_key(session, [account_id], label=label)
         web.audit(request, session, viewer, "console.keys.create", account_id=account_id, query=f"keyId={key.id}")
         return _secret_page(request, viewer, account_id, key.id, secret)
@@ -139,7 +140,7 @@ def webhook_list(request: Request) -> Response:
 
 
 def _webhooks_failure(form: FormData) -> str:
-    return _webhooks_path(web.number(web.field(form, "account")) or None)
+    return _webhooks_path(web.number(form_field(form, "account")) or None)
 
 
 @router.post("/webhooks/create")
@@ -152,9 +153,9 @@ async def webhook_create(request: Request) -> Response:
             session,
             web.ctx(request).settings,
             account_id,
-            url=web.field(form, "url") or "",
+            url=form_field(form, "url") or "",
             event_types=_types(form),
-            description=web.field(form, "description") or None,
+            description=form_field(form, "description") or None,
         )
         query = f"webhookId={row.id}"
         web.audit(request, session, viewer, "console.webhooks.create", account_id=account_id, query=query)
@@ -201,10 +202,10 @@ async def webhook_edit(request: Request, webhook_id: str) -> Response:
             web.ctx(request).settings,
             row.id,
             row.account_id,
-            url=web.field(form, "url") or "",
+            url=form_field(form, "url") or "",
             event_types=_types(form),
-            active=web.field(form, "active") == "on",
-            description=web.field(form, "description"),
+            active=form_field(form, "active") == "on",
+            description=form_field(form, "description"),
         )
         query = f"webhookId={row.id}"
         web.audit(request, session, viewer, "console.webhooks.edit", account_id=row.account_id, query=query)
@@ -235,7 +236,7 @@ async def webhook_test(request: Request, webhook_id: str) -> Response:
     """POST a signed ``webhook.test`` event to the subscription now and show the receiver's answer. The POST to the
     receiver happens outside any database transaction."""
     form = await request.form()
-    token = web.field(form, "csrf")
+    token = form_field(form, "csrf")
     await form.close()
     wanted = web.number(webhook_id)
 

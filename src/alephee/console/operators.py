@@ -138,9 +138,17 @@ def granted_account_ids(session: Session, operator_id: int) -> list[int]:
 
 def visible_account_ids(session: Session, operator: Operator) -> list[int]:
     """The accounts an operator may see: every account for an admin, the granted ones otherwise."""
-    if operator.is_admin:
-        return list(session.scalars(select(Account.id).order_by(Account.id)))
-    return granted_account_ids(session, operator.id)
+    return list(visible_accounts(session, operator))
+
+
+def visible_accounts(session: Session, operator: Operator) -> dict[int, str]:
+    """The accounts an operator may see, id → name, by id."""
+    query = select(Account.id, Account.name).order_by(Account.id)
+    if not operator.is_admin:
+        query = query.join(OperatorAccount, OperatorAccount.account_id == Account.id).where(
+            OperatorAccount.operator_id == operator.id
+        )
+    return {account_id: name for account_id, name in session.execute(query)}
 
 
 def view(session: Session, operator: Operator) -> OperatorView:

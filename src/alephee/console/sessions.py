@@ -3,7 +3,7 @@ may see), CSRF, the one-shot flash message. Functions only flush; the console ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.config import Settings
 from alephee.console.models import ConsoleSession, Operator
-from alephee.console.operators import visible_account_ids
+from alephee.console.operators import visible_accounts
 from alephee.errors import Forbidden, NotFound, Unauthorized
 from alephee.http.i18n import N_
 from alephee.http.pages import MAX_COOKIE, Flash, csrf_matches, digest, new_secret
@@ -52,6 +52,12 @@ class ConsoleViewer:
     csrf_token: str
     expires_at: datetime
     flash: Flash | None = None
+    # The visible accounts' names, by id (for pickers and headings).
+    account_names: dict[int, str] = field(default_factory=dict)
+
+    def name_of(self, account_id: int | None) -> str:
+        """A visible account's name ("" when unknown)."""
+        return self.account_names.get(account_id, "") if account_id is not None else ""
 
     def sees(self, account_id: int | None) -> bool:
         """Whether the operator may see ``account_id``."""
@@ -114,6 +120,7 @@ def authenticate(session: Session, cookie: str | None) -> ConsoleViewer | None:
     console_session, operator = row
     if console_session.expires_at <= clock.precise_utcnow() or operator.disabled_at is not None:
         return None
+    visible = visible_accounts(session, operator)
     flash = None
     if console_session.flash_text:
         flash = Flash(console_session.flash_level or "ok", console_session.flash_text)
@@ -122,10 +129,11 @@ def authenticate(session: Session, cookie: str | None) -> ConsoleViewer | None:
         operator_id=operator.id,
         email=operator.email,
         is_admin=operator.is_admin,
-        account_ids=tuple(visible_account_ids(session, operator)),
+        account_ids=tuple(visible),
         csrf_token=console_session.csrf_token,
         expires_at=console_session.expires_at,
         flash=flash,
+        account_names=visible,
     )
 
 

@@ -26,7 +26,7 @@ from alephee.errors import DomainError
 from alephee.http import i18n
 from alephee.http.context import AppContext
 from alephee.http.errors import status_for
-from alephee.http.pages import clear_cookie, form_field, int_param, safe_next, secure
+from alephee.http.pages import clear_cookie, form_field, int_param, secure
 
 PREFIX = "/console"
 COOKIE = "alephee_console_session"
@@ -209,19 +209,9 @@ def audit(
     )
 
 
-def field(form: FormData, name: str) -> str | None:
-    """A text field of the form."""
-    return form_field(form, name)
-
-
 def number(raw: str | None, default: int = 0, *, upper: int = MAX_ID) -> int:
     """A positive id or page number from a query or form value (``default`` when it is not one)."""
     return int_param(raw, default, upper=upper)
-
-
-def next_path(raw: str | None, default: str = HOME) -> str:
-    """A console path to go back to (never another site)."""
-    return safe_next(raw, default)
 
 
 def chosen_account(request: Request, viewer: ConsoleViewer, raw: str | None = None) -> int | None:

@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 
 from alephee import __version__
 from alephee.errors import DomainError
+from alephee.http import i18n
 from alephee.http.context import AppContext
 from alephee.http.errors import status_for
 from alephee.http.pages import clear_cookie, form_field, int_param, safe_next, secure, set_cookie
@@ -49,6 +50,10 @@ templates.env.filters["money"] = format_money
 templates.env.filters["rate"] = format_rate
 templates.env.filters["buyer_status"] = buyer_status
 templates.env.globals["plural"] = plural
+i18n.install(templates.env)
+# The portal speaks Spanish, like the account's buyers (PRT-38), unless the language switch says otherwise: a
+# browser's Accept-Language is not consulted.
+DEFAULT_LANGUAGE = "es"
 
 
 # --- plumbing ----------------------------------------------------------------------------------------------
@@ -110,6 +115,7 @@ def _render(
         "flash": viewer.flash if viewer else None,
         "version": __version__,
         "local_time": _local_time(viewer, request),
+        **i18n.gettext_context(i18n.language_of(request, DEFAULT_LANGUAGE, negotiate=False)),
         **values,
     }
     return secure(templates.TemplateResponse(request, template, context, status_code=status_code))
