@@ -26,6 +26,7 @@ from alephee.errors import DomainError
 from alephee.http import i18n
 from alephee.http.context import AppContext
 from alephee.http.errors import status_for
+from alephee.http.i18n import N_
 from alephee.http.pages import clear_cookie, form_field, int_param, safe_next, secure, set_cookie
 from alephee.portal import cart as carts
 from alephee.portal import catalog as portal_catalog
@@ -54,6 +55,7 @@ i18n.install(templates.env)
 # The portal speaks Spanish, like the account's buyers (PRT-38), unless the language switch says otherwise: a
 # browser's Accept-Language is not consulted.
 DEFAULT_LANGUAGE = "es"
+PAGE_NOT_FOUND = N_("This page does not exist.")
 
 
 # --- plumbing ----------------------------------------------------------------------------------------------
@@ -99,6 +101,15 @@ def _local_time(viewer: sessions.Viewer | None, request: Request) -> Callable[[d
     return show
 
 
+def _language(request: Request) -> str:
+    return i18n.language_of(request, DEFAULT_LANGUAGE, negotiate=False)
+
+
+def _translate(request: Request, text: str) -> str:
+    """A message in the page's language (itself when the catalogs do not hold it)."""
+    return i18n.translations(_language(request)).gettext(text)
+
+
 def _render(
     request: Request,
     template: str,
@@ -115,7 +126,7 @@ def _render(
         "flash": viewer.flash if viewer else None,
         "version": __version__,
         "local_time": _local_time(viewer, request),
-        **i18n.gettext_context(i18n.language_of(request, DEFAULT_LANGUAGE, negotiate=False)),
+        **i18n.gettext_context(_language(request)),
         **values,
     }
     return secure(templates.TemplateResponse(request, template, context, status_code=status_code))
@@ -142,7 +153,9 @@ def _error_page(request: Request, exc: DomainError, viewer: sessions.Viewer | No
         elif isinstance(exc, sessions.SessionRequired):
             kind = "session"
     template = "message.html" if kind == "message" else "access.html"
-    response = _render(request, template, viewer, status, message=exc.message, status=status, kind=kind)
+    response = _render(
+        request, template, viewer, status, message=_translate(request, exc.message), status=status, kind=kind
+    )
     if viewer is None and status in (401, 403, 410):
         _clear_cookie(request, response)
     return response
@@ -189,7 +202,7 @@ async def _action(
                 return _redirect(request, act(session, viewer, form))
             except DomainError as exc:
                 session.rollback()  # the refused action leaves nothing behind but its message
-                sessions.set_flash(session, viewer, "error", exc.message)
+                sessions.set_flash(session, viewer, "error", _translate(request, exc.message))
                 return _redirect(request, failure_path if isinstance(failure_path, str) else failure_path(form))
 
     try:
@@ -420,7 +433,7 @@ def not_found(request: Request, rest: str) -> Response:
     """Any other portal address."""
     with _read(request) as session:
         viewer = sessions.authenticate(session, request.cookies.get(COOKIE))
-    return _render(request, "message.html", viewer, 404, message="La página no existe.", status=404)
+    return _render(request, "message.html", viewer, 404, message=_translate(request, PAGE_NOT_FOUND), status=404)
 
 
 def install(app: FastAPI) -> None:

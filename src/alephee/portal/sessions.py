@@ -16,15 +16,16 @@ from alephee.accounts import tokens
 from alephee.accounts.models import Account, User
 from alephee.config import Settings
 from alephee.errors import Forbidden, Unauthorized
+from alephee.http.i18n import N_
 from alephee.http.pages import Flash, csrf_matches, digest, new_secret
 from alephee.portal.models import PortalCartItem, PortalSession
 
-# Messages in Spanish: the portal speaks the language of the account's buyers.
-LINK_INVALID = "El enlace de acceso no es válido."
-LINK_EXPIRED = "El enlace de acceso ya se usó o expiró."
-ACCESS_DISABLED = "Tu acceso al portal B2B no está habilitado. Consultá con tu proveedor."
-SESSION_REQUIRED = "Tu sesión terminó o no es válida."
-CSRF_FAILED = "El formulario expiró. Volvé a cargar la página e intentá de nuevo."
+# Catalog msgids: the pages show them in the portal's language (Spanish unless switched, PRT-38).
+LINK_INVALID = N_("The access link is not valid.")
+LINK_EXPIRED = N_("The access link was already used or expired.")
+ACCESS_DISABLED = N_("Your access to the B2B portal is not enabled. Ask your supplier.")
+SESSION_REQUIRED = N_("Your session ended or is not valid.")
+CSRF_FAILED = N_("The form expired. Reload the page and try again.")
 
 
 class LoginLinkRefused(Unauthorized):
