@@ -71,10 +71,12 @@ def hub(ctx: AppContext, tmp_path: Path) -> Iterator[Hub]:
     app.state.mercadolibre_standin.close()
 
 
-def authorize(hub: Hub, ctx: AppContext, account_id: int, marketplace_id: int = 1) -> str:
+def authorize(
+    hub: Hub, ctx: AppContext, account_id: int, marketplace_id: int = 1, *, return_to: str | None = None
+) -> str:
     """Start a connection and press Authorize on the stand-in's page; the callback URL it redirects to."""
     with ctx.db.writing() as session:
-        url = auth.start(session, hub.settings, account_id, marketplace_id)
+        url = auth.start(session, hub.settings, account_id, marketplace_id, return_to=return_to)
     page = hub.browser.get(url)
     assert page.status_code == 200, page.text
     match = AUTHORIZE_LINK.search(page.text)
@@ -122,6 +124,19 @@ def test_connect_authorize_callback_status(hub: Hub, ctx: AppContext, make_tenan
     again = hub.browser.get(callback)
     assert again.status_code == 400 and "already used" in again.text
     assert row_of(ctx, tenant.account_id).access_token == row.access_token  # type: ignore[union-attr]
+
+
+def test_a_connection_started_from_the_console_goes_back_there(
+    hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]
+) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    callback = authorize(hub, ctx, tenant.account_id, return_to="/console/channels?account=7")
+    back = hub.browser.get(callback, follow_redirects=False)
+    assert back.status_code == 303
+    assert back.headers["location"] == f"/console/channels?account=7&connected={tenant.account_id}-1"
+    assert status_of(ctx, tenant.account_id)[0]["Connected"] is True
+    with ctx.db.writing() as session, pytest.raises(connections.BadReturnPath):
+        auth.start(session, hub.settings, tenant.account_id, 1, return_to="https://evil.example/")
 
 
 def test_expired_or_forged_state_connects_nothing(hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]) -> None:

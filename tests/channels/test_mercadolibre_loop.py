@@ -5,10 +5,7 @@ shipment travel both ways — with no failed outbox row and nothing sent beyond 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,22 +20,10 @@ from alephee.listings.publish import PENDING_PREFIX
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders.models import Order
 from tests.fixtures.database import make_settings
-from tests.fixtures.servers import LiveServer, free_port, start_server
+from tests.fixtures.servers import eventually, free_port, start_server
 
 STANDIN_PATH = "/_standin/mercadolibre"
 INVOICE = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def eventually(check: Callable[[], Any], server: LiveServer, what: str, timeout: float = 60) -> Any:
-    """Poll ``check`` until it answers something truthy (the server's log in the failure message)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen; server log:\n{server.log_path.read_text()[-4000:]}")
-        time.sleep(0.2)
 
 
 @pytest.mark.slow

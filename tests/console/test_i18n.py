@@ -95,7 +95,7 @@ def test_the_switch_remembers_the_language_for_the_whole_site(
         client.get(
             "/console/language", params={"lang": "es", "next": "//evil.example"}, follow_redirects=False
         ).headers["location"]
-        == "/console/keys"
+        == "/console/overview"
     )
     assert "Solo eventos de seguridad" in client.get("/console/audit").text
     unknown = client.get("/console/language", params={"lang": "xx"}, follow_redirects=False)

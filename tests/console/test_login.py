@@ -119,7 +119,7 @@ def test_the_sign_in_form_needs_its_token(client: TestClient, operator: ConsoleO
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil", "keys"])
 def test_next_never_leaves_the_console(client: TestClient, operator: ConsoleOperator, target: str) -> None:
     response = _attempt(client, operator.email, operator.password, next=target)
-    assert response.headers["location"] == "/console/keys"
+    assert response.headers["location"] == "/console/overview"
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -145,7 +145,7 @@ def test_a_page_without_a_session_goes_to_the_sign_in_form(client: TestClient, p
 def test_a_form_without_a_session_goes_to_the_sign_in_form(client: TestClient, path: str) -> None:
     response = client.post(path, data={"csrf": "x", "account": "1"}, follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/console/login?next=/keys"
+    assert response.headers["location"] == "/console/login?next=/overview"
 
 
 def test_signing_in_again_ends_the_previous_session(
@@ -190,4 +190,4 @@ def test_unknown_console_addresses_are_404(client: TestClient, operator: Console
     assert client.get("/console/nothing/here").status_code == 404
     console_login(client, operator)
     assert client.get("/console/nothing/here").status_code == 404
-    assert client.get("/console", follow_redirects=False).headers["location"] == "/console/keys"
+    assert client.get("/console", follow_redirects=False).headers["location"] == "/console/overview"

@@ -77,8 +77,43 @@ def check_target(session: Session, account_id: int, marketplace_id: int, connect
     return Target(account_id, marketplace_id, connector, marketplace.site_id)
 
 
-def new_state(session: Session, target: Target, *, now: datetime, ttl_seconds: int, code_verifier: str | None) -> str:
-    """Record a fresh random ``state`` for one authorization attempt and return it."""
+class BadReturnPath(InvalidInput):
+    """A return path that is not a plain path of this hub (an absolute URL would make the callback an open
+    redirect)."""
+
+    message = "The return path must be a path of this hub"
+
+
+MAX_RETURN_TO = 300
+
+
+def safe_return_path(value: str | None) -> str | None:
+    """``value`` when it is a plain absolute path of this hub (``/...``, not ``//host``, no backslash or control
+    character), None when absent; ``BadReturnPath`` otherwise."""
+    if value is None:
+        return None
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or len(value) > MAX_RETURN_TO
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    ):
+        raise BadReturnPath()
+    return value
+
+
+def new_state(
+    session: Session,
+    target: Target,
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    code_verifier: str | None,
+    return_to: str | None = None,
+) -> str:
+    """Record a fresh random ``state`` for one authorization attempt and return it; ``return_to`` (a path of
+    this hub) is where the callback sends the seller once connected."""
     state = secrets.token_urlsafe(32)
     session.add(
         ChannelOAuthState(
@@ -87,6 +122,7 @@ def new_state(session: Session, target: Target, *, now: datetime, ttl_seconds: i
             marketplace_id=target.marketplace_id,
             connector=target.connector,
             code_verifier=code_verifier,
+            return_to=safe_return_path(return_to),
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
         )

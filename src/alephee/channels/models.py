@@ -59,6 +59,9 @@ class ChannelOAuthState(Base):
     connector: Mapped[str] = mapped_column(String(30))
     # PKCE (RFC 7636) verifier, when the authorization request carried a challenge.
     code_verifier: Mapped[str | None] = mapped_column(String(128))
+    # Where the seller goes after the callback when the attempt was started from a page of the hub (a path of
+    # this hub, e.g. the console's channels page); None = the callback's own page.
+    return_to: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -10,7 +10,18 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from alephee.console import audit_pages, key_pages, operators, sessions, web
+from alephee.console import (
+    audit_pages,
+    channel_pages,
+    delivery_pages,
+    key_pages,
+    listing_pages,
+    operators,
+    order_pages,
+    overview_pages,
+    sessions,
+    web,
+)
 from alephee.http import i18n
 from alephee.http.i18n import N_
 from alephee.http.pages import clear_cookie, csrf_matches, form_field, new_secret, safe_next, set_cookie
@@ -159,7 +170,7 @@ def home(request: Request) -> Response:
 
 
 # The pages, each module with its own router (included before the catch-all below).
-PAGE_MODULES = (key_pages, audit_pages)
+PAGE_MODULES = (overview_pages, channel_pages, listing_pages, order_pages, delivery_pages, key_pages, audit_pages)
 for _module in PAGE_MODULES:
     router.include_router(_module.router)
 

@@ -31,7 +31,7 @@ from alephee.http.pages import clear_cookie, form_field, int_param, secure
 PREFIX = "/console"
 COOKIE = "alephee_console_session"
 # Where a signed-in operator lands (the sign-in form's default ``next``).
-HOME = "/keys"
+HOME = "/overview"
 LOGIN = "/login"
 MAX_ID = 2**62
 MAX_PAGE = 100_000

@@ -88,7 +88,8 @@ def _json(body: Any, status: int = 200) -> Response:
 FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file(out: docs.FileOut) -> Response:
+def file_response(out: docs.FileOut) -> Response:
+    """A file download (documents, labels; the operator console's too): attachment, sandboxed."""
     # The stored name is metadata chosen by a client: keep only safe ASCII in the header.
     safe = "".join(c for c in out.filename if c.isascii() and (c.isalnum() or c in "-_.")) or "document"
     return Response(
@@ -204,7 +205,7 @@ def get_document(
 ) -> Response:
     """The latest document of the type, in the format it was uploaded (404 when there is none)."""
     store = docs.store_for(ctx.settings.documents_dir)
-    return _file(docs.get_document(session, store, scope.account_id, order_id, document_type, document_format))
+    return file_response(docs.get_document(session, store, scope.account_id, order_id, document_type, document_format))
 
 
 def label_request(
@@ -243,7 +244,7 @@ def get_shipping_label(
     out = labels.download_label(ctx.db, scope.account_id, order_id, request, ctx.settings)
     if request.as_base64:
         return Response(content=out.content, media_type=out.media_type)
-    return _file(out)
+    return file_response(out)
 
 
 @router.put(

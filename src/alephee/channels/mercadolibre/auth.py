@@ -89,6 +89,8 @@ class Connected:
     marketplace_id: int
     seller_id: int
     nickname: str
+    # The path of this hub the attempt asked to come back to (the console), if any.
+    return_to: str | None = None
 
 
 def credentials(settings: Settings) -> tuple[str, str]:
@@ -164,8 +166,11 @@ def authorization_url(settings: Settings, site_id: str | None, state: str, *, co
     return f"{auth_host(settings, site_id)}/authorization?{urlencode(params)}"
 
 
-def start(session: Session, settings: Settings, account_id: int, marketplace_id: int) -> str:
-    """Check the account's marketplace, record a fresh ``state`` and return the URL the seller opens."""
+def start(
+    session: Session, settings: Settings, account_id: int, marketplace_id: int, *, return_to: str | None = None
+) -> str:
+    """Check the account's marketplace, record a fresh ``state`` and return the URL the seller opens;
+    ``return_to`` (a path of this hub) is where the callback sends the seller once connected."""
     target = connections.check_target(session, account_id, marketplace_id, CONNECTOR)
     credentials(settings)  # refuse before recording anything
     auth_host(settings, target.site_id)
@@ -176,6 +181,7 @@ def start(session: Session, settings: Settings, account_id: int, marketplace_id:
         now=utcnow(),
         ttl_seconds=settings.channel_oauth_state_ttl_seconds,
         code_verifier=verifier,
+        return_to=return_to,
     )
     return authorization_url(settings, target.site_id, state, code_verifier=verifier)
 
@@ -187,6 +193,7 @@ def complete(db: Database, settings: Settings, code: str, state: str, client: Me
     with db.writing() as session:
         attempt = connections.consume_state(session, state, CONNECTOR, now=utcnow())
         account_id, marketplace_id, verifier = attempt.account_id, attempt.marketplace_id, attempt.code_verifier
+        return_to = attempt.return_to
     form = {
         "grant_type": "authorization_code",
         "client_id": client_id,
@@ -213,7 +220,7 @@ def complete(db: Database, settings: Settings, code: str, state: str, client: Me
         except IntegrityError:
             if attempt == 2:
                 raise
-    return Connected(account_id, marketplace_id, seller.id, seller.nickname)
+    return Connected(account_id, marketplace_id, seller.id, seller.nickname, return_to)
 
 
 def _store(

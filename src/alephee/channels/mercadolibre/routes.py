@@ -13,7 +13,7 @@ import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -53,7 +53,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 @router.get(auth.CALLBACK_PATH, name="channels.mercadolibre.callback")
-def callback(request: Request, ctx: Context, code: str = "", state: str = "") -> HTMLResponse:
+def callback(request: Request, ctx: Context, code: str = "", state: str = "") -> Response:
     """Exchange the authorization code, store the tokens and the seller, and say which account is linked."""
     if not code:
         # The seller refused, or Mercado Libre could not grant (it then sends error/error_description).
@@ -65,6 +65,11 @@ def callback(request: Request, ctx: Context, code: str = "", state: str = "") ->
             linked = auth.complete(ctx.db, ctx.settings, code, state, client)
     except DomainError as exc:
         return _page("Mercado Libre was not connected", f"<p>{html.escape(exc.message)}</p>", exc.status)
+    if linked.return_to:
+        # Started from a page of the hub (the console): back there, which says what was linked.
+        separator = "&" if "?" in linked.return_to else "?"
+        target = f"{linked.return_to}{separator}connected={linked.account_id}-{linked.marketplace_id}"
+        return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
     return _page(
         "Mercado Libre connected",
         f"<p>Account <b>{linked.account_id}</b> (marketplace {linked.marketplace_id}) is linked to the seller "
