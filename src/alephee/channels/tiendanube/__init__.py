@@ -1,0 +1,1 @@
+"""The Tiendanube/Nuvemshop connector: the app install, the API client, the webhooks and the channel."""
