@@ -28,6 +28,7 @@ from alephee.clock import precise_utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.http.body import capped_body
 from alephee.http.context import AppContext
 from alephee.http.deps import Context
 from alephee.http.ratelimit import RateLimitExceeded
@@ -72,19 +73,6 @@ def callback(request: Request, ctx: Context, code: str = "", state: str = "") ->
     )
 
 
-async def _capped_body(request: Request) -> bytes | None:
-    """The body, or None as soon as it exceeds ``MAX_NOTIFICATION_BYTES`` (the rest is not read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_NOTIFICATION_BYTES:
-        return None
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_NOTIFICATION_BYTES:
-            return None
-    return bytes(raw)
-
-
 @router.post(NOTIFICATIONS_PATH, name="channels.mercadolibre.notifications")
 async def notifications(request: Request) -> Response:
     """Store one notification in the inbox and answer 200 ``{}`` (also when it is ignored: Mercado Libre
@@ -96,7 +84,7 @@ async def notifications(request: Request) -> Response:
     request.state.ratelimit = decision
     if not decision.allowed:
         return error_response(429, RateLimitExceeded.message)
-    raw = await _capped_body(request)
+    raw = await capped_body(request, MAX_NOTIFICATION_BYTES)
     if raw is None:
         return error_response(413, NOTIFICATION_TOO_LARGE)
     try:
