@@ -22,8 +22,9 @@ from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
-from alephee.channels.mercadolibre.standin.market import Market, MarketThread
+from alephee.channels.mercadolibre.standin.market import Market
 from alephee.channels.models import ChannelConnection
+from alephee.channels.standin_market import MarketThread
 from alephee.clock import precise_utcnow
 from alephee.config import Settings
 from alephee.db import Database

@@ -1,1 +1,1 @@
-"""The Tiendanube/Nuvemshop connector: the app install, the API client, the webhooks and the channel."""
+"""The Tiendanube / Nuvemshop connector and its local stand-in."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from alephee.channels.mercadolibre.standin import messages, orders
 from alephee.channels.mercadolibre.standin.common import MLError
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.channels.standin_store import Store, Tx
 from alephee.clock import utcnow
 
 log = logging.getLogger("alephee.standin.market")
@@ -116,31 +115,3 @@ class Market:
 
         moved = self._attempt(work)
         return moved if moved is not None else (0, 0)
-
-
-class MarketThread:
-    """Runs ``Market.tick`` every ``interval`` seconds in a daemon thread until stopped."""
-
-    def __init__(self, market: Market, interval: float) -> None:
-        self.market = market
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start ticking."""
-        self._thread = threading.Thread(target=self._run, name="alephee-standin-market", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.market.tick()
-            except Exception:  # the stand-in's market must never take the server down
-                log.exception("stand-in market tick failed")
-
-    def stop(self) -> None:
-        """Stop after the current tick."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
