@@ -29,10 +29,17 @@ from alephee.channels.tiendanube import auth
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient
 from alephee.channels.tiendanube.standin.app import TiendanubeStandIn
+from alephee.channels.tiendanube.webhooks import schedule_resync
 from alephee.config import Settings
 from alephee.http.context import AppContext
 from alephee.http.ratelimit import RateLimiter
-from alephee.marketplaces.contract import ChannelContext, ConnectionHeld, MarketplaceRef
+from alephee.marketplaces.contract import (
+    ChannelContext,
+    ConnectionHeld,
+    MarketplaceRef,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from alephee.marketplaces.models import ChannelNotification, PullCursor
 from alephee.webhooks.crypto import decrypt_secret
 from alephee.webhooks.models import WebhookEvent
@@ -324,16 +331,14 @@ def test_the_api_answering_402_pauses_and_401_disconnects(
 
 
 def test_a_429_is_transient_and_a_refusal_permanent(hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]) -> None:
-    from alephee.marketplaces.contract import PermanentDeliveryError, TransientDeliveryError
-
     account_id, store_id = connected(hub, ctx, make_tenant)
     hub.standin.add_fault(f"/v1/{store_id}/products", 429)
     with pytest.raises(TransientDeliveryError) as caught, Api.open(context(hub, ctx, account_id), hub.client) as api:
         api.get("read the products", "/products")
     assert not isinstance(caught.value, ConnectionHeld)
-    with pytest.raises(PermanentDeliveryError, match="Tiendanube refused to read a product"):
-        with Api.open(context(hub, ctx, account_id), hub.client) as api:
-            api.get("read a product", "/products/1")
+    refused = pytest.raises(PermanentDeliveryError, match="Tiendanube refused to read a product")
+    with refused, Api.open(context(hub, ctx, account_id), hub.client) as api:
+        api.get("read a product", "/products/1")
     assert row_of(ctx, account_id).status == CONNECTED
 
 
@@ -348,8 +353,6 @@ def test_connect_refused_without_the_app(hub: Hub, ctx: AppContext, make_tenant:
 
 
 def test_the_resync_never_moves_an_earlier_cursor_forward(ctx: AppContext, make_tenant: Callable[..., Any]) -> None:
-    from alephee.channels.tiendanube.webhooks import schedule_resync
-
     tenant = make_tenant(marketplaces=(MARKETPLACE,))
     with ctx.db.writing() as session:
         session.add(PullCursor(account_id=tenant.account_id, marketplace_id=MARKETPLACE, cursor="2020-01-01T00:00:00Z"))
