@@ -345,6 +345,12 @@ def test_an_order_moves_the_variations_stock_once_and_a_cancellation_gives_it_ba
         assert quantities == [4, 2]  # the blue one, by its SKU, once
         row = session.scalar(select(Order).where(Order.external_order_id == str(2**40 + 1)))
         assert row is not None and row.status == st.READY_TO_SHIP
+        detail = json.loads(row.detail)
+        assert Decimal(str(detail["Shipping"]["ReceiverCost"])) == Decimal(30)
+        [payment] = detail["Payments"]
+        assert [(d["Code"], Decimal(str(d["Amount"]))) for d in payment["Discounts"]] == [("PROMO", Decimal(15))]
+        assert detail["ExternalJson"]["shipping"]["option"] == "Envío a domicilio"
+        assert detail["Items"][0]["Product"]["Sku"] == "REM-Azul"
 
     order["status"] = "cancelled"
     [cancelled] = entry(shop.linked.context, ChannelNotice(topic="order/cancelled", resource=str(2**40 + 1))).orders

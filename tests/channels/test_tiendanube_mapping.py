@@ -216,9 +216,10 @@ def test_order_maps_lines_payment_shipping_and_extras() -> None:
     assert mapped.shipping_status == ship.READY_TO_SHIP and mapped.logistic_type == "custom"
     assert mapped.shipping_address["zip_code"] == "1425" and mapped.shipping_address["city"] == "CABA"
     assert mapped.buyer == {"id": 77, "first_name": "Ana Pérez", "email": "ana@buyer.example", "phone": "+5411"}
-    extras = mapped.raw["extras"]
-    assert extras["shipping_option"] == "Envío a domicilio" and extras["shipping_cost"] == "30.00"
-    assert extras["discount"] == "15.00" and extras["coupons"] == ["PROMO"]
+    assert mapped.shipping_option == "Envío a domicilio" and mapped.shipping_cost == Decimal("30.00")
+    assert mapped.seller_shipping_cost == Decimal("0.00")
+    assert paid.discounts == (("PROMO", Decimal("15.00")),) and paid.shipping_amount == Decimal("30.00")
+    assert mapped.raw["number"] == "306" and mapped.raw["coupons"] == ["PROMO"]
     assert mapped.raw["variants"] == {str(2**33): "426215948"}
 
 

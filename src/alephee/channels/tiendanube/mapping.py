@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -374,7 +374,7 @@ def listing_state(product: dict[str, Any], main_language: str | None = None) -> 
 
 @dataclass(frozen=True, slots=True)
 class OrderExtras:
-    """What an order says beyond the contract's fields, kept in ``ChannelOrder.raw``."""
+    """The shipping option and costs, the discount and coupons and the number of an order."""
 
     shipping_option: str | None = None
     shipping_cost: Decimal | None = None
@@ -382,8 +382,6 @@ class OrderExtras:
     discount: Decimal | None = None
     coupons: tuple[str, ...] = ()
     number: str | None = None
-    payment_status: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def order_item(line: dict[str, Any]) -> ChannelOrderItem:
@@ -411,6 +409,10 @@ def payment(order: dict[str, Any]) -> ChannelPayment | None:
     amount = money(order.get("total_paid_by_customer"))
     if amount is None or amount == 0:
         amount = money(order.get("total")) or Decimal(0)
+    extras = order_extras(order)
+    discounts: tuple[tuple[str | None, Decimal], ...] = ()
+    if extras.discount:
+        discounts = ((extras.coupons[0] if extras.coupons else None, extras.discount),)
     return ChannelPayment(
         external_payment_id=_text(order.get("gateway_id")) or id_text(order.get("id")) or "",
         status=PAYMENT_STATUSES.get(status, status),
@@ -420,6 +422,8 @@ def payment(order: dict[str, Any]) -> ChannelPayment | None:
         installments=to_int(details.get("installments")),
         date_created=parse_date(order.get("created_at")),
         date_approved=parse_date(order.get("paid_at")),
+        shipping_amount=extras.shipping_cost,
+        discounts=discounts,
     )
 
 
@@ -480,14 +484,14 @@ def order_extras(order: dict[str, Any]) -> OrderExtras:
         discount=money(order.get("discount")),
         coupons=coupons,
         number=id_text(order.get("number")),
-        payment_status=_text(order.get("payment_status")),
     )
 
 
 def channel_order(order: dict[str, Any]) -> ChannelOrder:
     """``GET /orders/{id}`` as a ``ChannelOrder``: ``cancelled`` passes through (the hub cancels and gives the
-    stock back), the shipping status becomes the hub's shipment words, the whole JSON and the extras stay in
-    ``raw`` (``variants`` maps each line's product id to its variant id)."""
+    stock back), the shipping status becomes the hub's shipment words, shipping costs and option are the
+    order's, the discount and coupon are the payment's; the whole JSON stays in ``raw`` (``variants`` maps each
+    line's product id to its variant id)."""
     created = parse_date(order.get("created_at")) or parse_date(order.get("completed_at")) or datetime.now(UTC)
     updated = parse_date(order.get("updated_at")) or created
     paid = payment(order)
@@ -507,19 +511,14 @@ def channel_order(order: dict[str, Any]) -> ChannelOrder:
         logistic_type=logistic_type(order),
         buyer=buyer(order),
         shipping_address=shipping_address(order),
+        shipping_cost=extras.shipping_cost,
+        seller_shipping_cost=extras.seller_shipping_cost,
+        shipping_option=extras.shipping_option,
         raw={
             "order": order,
             "shipping_status": shipping,
-            "extras": {
-                "shipping_option": extras.shipping_option,
-                "shipping_cost": str(extras.shipping_cost) if extras.shipping_cost is not None else None,
-                "seller_shipping_cost": (
-                    str(extras.seller_shipping_cost) if extras.seller_shipping_cost is not None else None
-                ),
-                "discount": str(extras.discount) if extras.discount is not None else None,
-                "coupons": list(extras.coupons),
-                "number": extras.number,
-            },
+            "number": extras.number,
+            "coupons": list(extras.coupons),
             "variants": {
                 id_text(line.get("product_id")) or "": id_text(line.get("variant_id"))
                 for line in lines
