@@ -322,6 +322,14 @@ def test_events_read_the_resource_fresh(ctx: AppContext, make_tenant: Callable[.
     assert listing.sku == "REM-1" and listing.available_quantity == 3
     [gone] = read(context, ChannelNotice(topic="product/deleted", resource="9")).listings
     assert (gone.external_id, gone.status) == ("9", "closed")
+    # Hidden in the store: the seller's pause while the hub's listing is active; the hub's own otherwise.
+    shop.fake.products[5]["published"] = False
+    set_listing(ctx, shop.listing_id, external_id="5")
+    [hidden] = read(context, ChannelNotice(topic="product/updated", resource="5")).listings
+    assert (hidden.status, hidden.sub_status) == ("paused", ("paused_by_seller",))
+    set_listing(ctx, shop.listing_id, status="finished")
+    [kept] = read(context, ChannelNotice(topic="product/updated", resource="5")).listings
+    assert (kept.status, kept.sub_status) == ("hidden", ())
     assert read(context, ChannelNotice(topic="category/created", resource="1")).ignored
     assert read(context, ChannelNotice(topic="order/paid", resource="404")).ignored
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -47,11 +47,12 @@ from alephee.channels import connections
 from alephee.channels.models import CONNECTED
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError
-from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data
+from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.listings.statuses import ACTIVE
 from alephee.marketplaces.contract import (
     BaseChannel,
     ChannelContext,
@@ -97,6 +98,8 @@ ORDER_OVERLAP = timedelta(minutes=5)
 FIRST_PULL = timedelta(days=2)
 ORDER_PAGE = 50
 CANCEL_REASON = "other"
+# A status name the hub's listings have no name for: a notice carrying it leaves the hub's status as it is.
+HIDDEN = "hidden"
 # How the hub's order statuses reach the store (see the module docstring).
 PACK_STATUSES = frozenset({st.READY_TO_SHIP, st.ARRIVED})
 FULFIL_STATUSES = frozenset({st.SHIPPED})
@@ -359,7 +362,13 @@ class TiendanubeChannel(BaseChannel):
                 # Deleted in the store: the hub's listing is finished.
                 return NoticeResult(listings=(ListingState(external_id=str(resource_id), status="closed"),))
             main = self._store_languages(store)[0]
-            return NoticeResult(listings=(tn.listing_state(product, main),))
+        state = tn.listing_state(product, main)
+        if state.status == "paused" and "paused_by_seller" in state.sub_status:
+            hub = self._read(ctx, lambda s: listing_status(s, ctx, state.external_id))
+            if hub is not None and hub != ACTIVE:
+                # Hidden because the hub hid it (its pause, no price, finished): the hub's status and reason stay.
+                state = replace(state, status=HIDDEN, sub_status=())
+        return NoticeResult(listings=(state,))
 
     # --- orders ---------------------------------------------------------------------------------------------
 

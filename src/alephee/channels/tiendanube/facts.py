@@ -141,6 +141,17 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
     )
 
 
+def listing_status(session: Session, ctx: ChannelContext, external_id: str) -> str | None:
+    """The hub's status of the account's listing of a Tiendanube product (None when the hub has none)."""
+    return session.scalar(
+        select(Listing.status).where(
+            Listing.account_id == ctx.account_id,
+            Listing.marketplace_id == ctx.marketplace.id,
+            Listing.external_id == external_id,
+        )
+    )
+
+
 def external_order_id(session: Session, ctx: ChannelContext, ref: OrderRef) -> str:
     """The Tiendanube id of the order a push names."""
     if ref.external_order_id:
