@@ -48,7 +48,7 @@ from alephee.bootstrap import prepare_database
 from alephee.channels import connections
 from alephee.channels.mercadolibre.auth import STANDIN
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
-from alephee.channels.mercadolibre.standin.store import documents
+from alephee.channels.standin_store import documents
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.marketplaces.models import OutboxMessage

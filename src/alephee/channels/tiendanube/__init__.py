@@ -1,0 +1,1 @@
+"""The Tiendanube / Nuvemshop connector and its local stand-in."""

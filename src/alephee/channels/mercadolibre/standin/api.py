@@ -16,7 +16,7 @@ from alephee.channels.mercadolibre.standin import catalog, items, messages, orde
 from alephee.channels.mercadolibre.standin.auth import bearer_seller
 from alephee.channels.mercadolibre.standin.common import as_int, public, refuse
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.channels.standin_store import Store, Tx
 
 QUANTITY_BUCKETS = (50000, 5000, 500, 250, 200, 150, 100, 50, 1)
 

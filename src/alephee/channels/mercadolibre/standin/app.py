@@ -23,7 +23,7 @@ from alephee.channels.mercadolibre.standin.auth import OAuth, StandInSeller
 from alephee.channels.mercadolibre.standin.common import MLError, as_int
 from alephee.channels.mercadolibre.standin.hooks import add_fault, add_hook_routes, tag_item, take_fault
 from alephee.channels.mercadolibre.standin.notify import DEFAULT_RETRY_DELAYS, Notifier
-from alephee.channels.mercadolibre.standin.store import Store
+from alephee.channels.standin_store import Store
 
 PREFIX = "/_standin/mercadolibre"
 DEFAULT_APPLICATION_ID = 5503910054141466

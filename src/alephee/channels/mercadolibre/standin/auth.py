@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from alephee.channels.mercadolibre.standin.common import MLError, as_int, now, parse_date, utc_text
-from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.channels.standin_store import Store, Tx
 
 CODE_TTL = timedelta(minutes=10)
 TOKEN_TTL_SECONDS = 21600

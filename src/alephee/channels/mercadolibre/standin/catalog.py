@@ -12,7 +12,7 @@ from typing import Any
 
 from alephee.channels.mercadolibre.standin import items
 from alephee.channels.mercadolibre.standin.common import SITES, MLError, int_param, now, parse_date, refuse, utc_text
-from alephee.channels.mercadolibre.standin.store import Tx
+from alephee.channels.standin_store import Tx
 
 MAX_IDS = 20
 MAX_SEARCH_LIMIT = 100

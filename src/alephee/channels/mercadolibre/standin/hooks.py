@@ -4,19 +4,19 @@ token for a seller without the browser, and injected faults (the next N calls of
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from alephee.channels import standin_store
 from alephee.channels.mercadolibre.standin import items, messages, orders
 from alephee.channels.mercadolibre.standin.api import json_body, number
 from alephee.channels.mercadolibre.standin.auth import OAuth
 from alephee.channels.mercadolibre.standin.common import as_int, refuse
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.channels.standin_store import Store, Tx
 
 TEST_PREFIX = "/_test"
 FAULT_BODIES: dict[int, dict[str, Any]] = {
@@ -30,27 +30,18 @@ FAULT_BODIES: dict[int, dict[str, Any]] = {
 
 def add_fault(tx: Tx, path_prefix: str, status: int, count: int = 1, method: str | None = None) -> dict[str, Any]:
     """The next ``count`` calls whose path starts with ``path_prefix`` (and of ``method``) answer ``status``."""
-    if status not in FAULT_BODIES or not path_prefix.startswith("/") or count < 1:
-        raise refuse(400, "bad_request", f"path_prefix must start with /, status one of {sorted(FAULT_BODIES)}")
-    fault = {"path_prefix": path_prefix, "status": status, "remaining": count, "method": method and method.upper()}
-    tx.put("fault", secrets.token_hex(8), fault)
-    return fault
+    try:
+        return standin_store.add_fault(tx, path_prefix, status, count, method, FAULT_BODIES)
+    except ValueError as exc:
+        raise refuse(400, "bad_request", str(exc)) from None
 
 
 def take_fault(store: Store, method: str, path: str) -> Response | None:
     """The injected answer for this call, if a fault matches it (spending one of its count)."""
     if path.startswith(TEST_PREFIX):
         return None
-    with store.begin() as tx:
-        for key, fault in tx.keyed("fault"):
-            if path.startswith(fault["path_prefix"]) and fault["method"] in (None, method):
-                fault["remaining"] -= 1
-                if fault["remaining"] <= 0:
-                    tx.delete("fault", key)
-                else:
-                    tx.put("fault", key, fault)
-                return JSONResponse(FAULT_BODIES[fault["status"]], fault["status"])
-    return None
+    status = standin_store.take_fault(store, method, path)
+    return None if status is None else JSONResponse(FAULT_BODIES[status], status)
 
 
 def tag_item(tx: Tx, notifier: Notifier, item_id: str, add: list[str], remove: list[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from alephee.channels.mercadolibre.standin.common import SITES, MLError, now, refuse, utc_text
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Tx
+from alephee.channels.standin_store import Tx
 
 ALLOWED_FIELDS = {
     "title", "category_id", "price", "currency_id", "available_quantity", "buying_mode", "condition",

@@ -16,7 +16,7 @@ from typing import Any
 from alephee.channels.mercadolibre.standin import messages, orders
 from alephee.channels.mercadolibre.standin.common import MLError
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.channels.standin_store import Store, Tx
 from alephee.clock import utcnow
 
 log = logging.getLogger("alephee.standin.market")

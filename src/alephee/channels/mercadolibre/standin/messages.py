@@ -10,7 +10,7 @@ from typing import Any
 from alephee.channels.mercadolibre.standin import orders
 from alephee.channels.mercadolibre.standin.common import MLError, as_int, int_param, now, refuse, utc_text
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Tx
+from alephee.channels.standin_store import Tx
 
 SELLER_MAX_LENGTH = 350
 BUYER_MAX_LENGTH = 3500

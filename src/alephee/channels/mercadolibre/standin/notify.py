@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from alephee.channels.mercadolibre.standin.common import as_int, int_param, now, parse_date, refuse, utc_text
-from alephee.channels.mercadolibre.standin.store import Store, Tx
+from alephee.channels.standin_store import Store, Tx
 
 RETENTION = timedelta(days=2)
 DEFAULT_RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0, 600.0, 1200.0, 1500.0)  # 8 attempts over about an hour

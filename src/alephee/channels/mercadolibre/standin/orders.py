@@ -20,7 +20,7 @@ from alephee.channels.mercadolibre.standin.common import (
     utc_text,
 )
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Tx
+from alephee.channels.standin_store import Tx
 
 SALE_FEE_RATE = 0.13
 MAX_ORDER_LIMIT = 50

@@ -12,7 +12,7 @@ from fpdf import FPDF
 from alephee.channels.mercadolibre.standin import orders
 from alephee.channels.mercadolibre.standin.common import MLError, as_int, now, public, refuse, utc_text
 from alephee.channels.mercadolibre.standin.notify import Notifier
-from alephee.channels.mercadolibre.standin.store import Tx
+from alephee.channels.standin_store import Tx
 
 MAX_LABEL_IDS = 50
 PRINTABLE_SUBSTATUSES = {"ready_to_print", "printed"}

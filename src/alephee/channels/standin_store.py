@@ -1,4 +1,5 @@
-"""The stand-in's state: JSON documents keyed by ``(kind, key)`` in one SQLite file (WAL), plus id counters.
+"""A local stand-in's state (Mercado Libre's, Tiendanube's): JSON documents keyed by ``(kind, key)`` in one
+SQLite file (WAL), plus id counters, and the faults injected into its next calls.
 
 Every stand-in object opened on the same file (one per server process) sees the same codes, tokens, items,
 orders and notifications. Writes take SQLite's write lock at ``BEGIN IMMEDIATE``, so a read-modify-write inside
@@ -7,7 +8,8 @@ one ``Store.begin()`` block is never interleaved with another process's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import secrets
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,11 +61,12 @@ class Tx:
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
 
-    def get(self, kind: str, key: str | int) -> dict[str, Any] | None:
-        """The document ``(kind, key)``, or None."""
-        row = self.conn.execute(
-            select(documents.c.body).where(documents.c.kind == kind, documents.c.key == str(key))
-        ).first()
+    def get(self, kind: str, key: str | int, owner: int | None = None) -> dict[str, Any] | None:
+        """The document ``(kind, key)`` (only if ``owner`` owns it, when given), or None."""
+        query = select(documents.c.body).where(documents.c.kind == kind, documents.c.key == str(key))
+        if owner is not None:
+            query = query.where(documents.c.owner == owner)
+        row = self.conn.execute(query).first()
         return dict(row.body) if row else None
 
     def put(self, kind: str, key: str | int, body: dict[str, Any], owner: int | None = None) -> None:
@@ -138,3 +141,29 @@ class Store:
     def close(self) -> None:
         """Release the file's connections."""
         self.engine.dispose()
+
+
+def add_fault(
+    tx: Tx, path_prefix: str, status: int, count: int = 1, method: str | None = None, statuses: Iterable[int] = ()
+) -> dict[str, Any]:
+    """The next ``count`` calls whose path starts with ``path_prefix`` (and of ``method``) answer ``status``;
+    ValueError when the path is not absolute, the count not positive or the status not one of ``statuses``."""
+    if status not in set(statuses) or not path_prefix.startswith("/") or count < 1:
+        raise ValueError(f"path_prefix must start with /, count be positive and status one of {sorted(statuses)}")
+    fault = {"path_prefix": path_prefix, "status": status, "remaining": count, "method": method and method.upper()}
+    tx.put("fault", secrets.token_hex(8), fault)
+    return fault
+
+
+def take_fault(store: Store, method: str, path: str) -> int | None:
+    """The status injected for this call, if a fault matches it (spending one of its count)."""
+    with store.begin() as tx:
+        for key, fault in tx.keyed("fault"):
+            if path.startswith(fault["path_prefix"]) and fault["method"] in (None, method):
+                fault["remaining"] -= 1
+                if fault["remaining"] <= 0:
+                    tx.delete("fault", key)
+                else:
+                    tx.put("fault", key, fault)
+                return int(fault["status"])
+    return None
