@@ -95,6 +95,7 @@ def make_master(
     with ctx.db.writing() as session:
         master = add_product(session, tenant.account_id, "REM", brand="Acme", product_type=VARIATION_MASTER)
         price_list = add_price_list(session, tenant.account_id, "Lista", is_default=True)
+        session.add(ProductPrice(product_id=master, price_list_id=price_list, price=Decimal(100), price_with_taxes=100))
         children = []
         for n, colour in enumerate(colours):
             child = add_product(
