@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from alephee.channels import connections
 from alephee.channels.models import CONNECTED
 from alephee.channels.tiendanube import mapping as tn
-from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError
+from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError, as_datetime
 from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -509,9 +509,9 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None,
     if not cursor:
         return None, None, 1
     parts = cursor.split()
-    latest = tn.parse_date(parts[0])
+    latest = as_datetime(parts[0])
     if len(parts) == 3:
-        window = tn.parse_date(parts[1])
+        window = as_datetime(parts[1])
         page = tn.to_int(parts[2]) or 1
         if window is not None:
             return latest, window, max(1, page)

@@ -16,13 +16,13 @@ strings, dates with ``+0000`` offsets, with a colon, with milliseconds or as ``{
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from alephee.channels.tiendanube.client import as_datetime, as_id, as_money
 from alephee.marketplaces.contract import ChannelOrder, ChannelOrderItem, ChannelPayment, ListingState
 from alephee.orders import shipping_rules as ship
 
@@ -75,60 +75,22 @@ SHIPPED_STATUSES = frozenset({"fulfilled", "shipped", "delivered"})
 
 
 def to_int(value: Any) -> int | None:
-    """An id or a quantity sent as a number or a string (``"426215948"``), or None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    text = str(value).strip()
-    return int(text) if re.fullmatch(r"-?\d+", text) else None
+    """A numeric id or a quantity sent as a number or a string (``"426215948"``), or None (ULIDs included)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    found = as_id(value)
+    return found if isinstance(found, int) else None
 
 
 def id_text(value: Any) -> str | None:
     """An external id as text (numbers normalised, ULIDs kept), or None when absent."""
-    number = to_int(value)
-    if number is not None:
-        return str(number)
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def money(value: Any) -> Decimal | None:
-    """A decimal string (or JSON number) as ``Decimal`` through its text; None when absent or not a number."""
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+    found = as_id(value)
+    return str(found) if found is not None else None
 
 
 def wire_money(value: Decimal) -> str:
     """A price as Tiendanube writes money: a decimal string with two places (``"1234.50"``)."""
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-def parse_date(value: Any) -> datetime | None:
-    """Any of the API's date forms as an aware UTC datetime (naive ones are taken as UTC)."""
-    if isinstance(value, dict):
-        value = value.get("date")
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip().replace(" ", "T", 1)
-    # ``+0000`` → ``+00:00`` (older Pythons and some formats want the colon).
-    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -303,7 +265,7 @@ def variant_change(
     variant_id = to_int(variant.get("id"))
     if variant_id is None:
         return None
-    current_price = money(variant.get("price"))
+    current_price = as_money(variant.get("price"))
     infinite = variant.get("stock") is None or variant.get("stock_management") is False
     send_price = price if price is not None and price >= 0 and price != current_price else None
     send_stock = None
@@ -362,7 +324,7 @@ def listing_state(product: dict[str, Any], main_language: str | None = None) -> 
         sub_status=("out_of_stock",) if paused_for_stock else (() if published else ("paused_by_seller",)),
         title=pick_language(product.get("name"), main_language),
         sku=None if optioned or not variants else _text(variants[0].get("sku")),
-        price=money(variants[0].get("price")) if variants else None,
+        price=as_money(variants[0].get("price")) if variants else None,
         available_quantity=stock,
         permalink=_text(product.get("canonical_url")),
         variations=tuple((id_text(v.get("id")) or "", _text(v.get("sku"))) for v in variants) if optioned else (),
@@ -387,8 +349,8 @@ class OrderExtras:
 def order_item(line: dict[str, Any]) -> ChannelOrderItem:
     """One ``products[]`` line, keyed by the product id (the hub's listing of the product) with the variant's
     SKU (which picks the variation); the variant id stays in the order's ``raw``."""
-    price = money(line.get("price")) or Decimal(0)
-    compare = money(line.get("compare_at_price"))
+    price = as_money(line.get("price")) or Decimal(0)
+    compare = as_money(line.get("compare_at_price"))
     return ChannelOrderItem(
         external_listing_id=id_text(line.get("product_id")) or "",
         quantity=to_int(line.get("quantity")) or 0,
@@ -406,9 +368,9 @@ def payment(order: dict[str, Any]) -> ChannelPayment | None:
         return None
     details = _dict(order.get("payment_details"))
     method = _text(details.get("method"))
-    amount = money(order.get("total_paid_by_customer"))
+    amount = as_money(order.get("total_paid_by_customer"))
     if amount is None or amount == 0:
-        amount = money(order.get("total")) or Decimal(0)
+        amount = as_money(order.get("total")) or Decimal(0)
     extras = order_extras(order)
     discounts: tuple[tuple[str | None, Decimal], ...] = ()
     if extras.discount:
@@ -420,8 +382,8 @@ def payment(order: dict[str, Any]) -> ChannelPayment | None:
         currency=_text(order.get("currency")),
         method=PAYMENT_METHODS.get(method or "", method),
         installments=to_int(details.get("installments")),
-        date_created=parse_date(order.get("created_at")),
-        date_approved=parse_date(order.get("paid_at")),
+        date_created=as_datetime(order.get("created_at")),
+        date_approved=as_datetime(order.get("paid_at")),
         shipping_amount=extras.shipping_cost,
         discounts=discounts,
     )
@@ -479,9 +441,9 @@ def order_extras(order: dict[str, Any]) -> OrderExtras:
     coupons = tuple(c for c in (_text(_dict(x).get("code")) for x in _list(order.get("coupon"))) if c)
     return OrderExtras(
         shipping_option=_text(order.get("shipping_option")),
-        shipping_cost=money(order.get("shipping_cost_customer")),
-        seller_shipping_cost=money(order.get("shipping_cost_owner")),
-        discount=money(order.get("discount")),
+        shipping_cost=as_money(order.get("shipping_cost_customer")),
+        seller_shipping_cost=as_money(order.get("shipping_cost_owner")),
+        discount=as_money(order.get("discount")),
         coupons=coupons,
         number=id_text(order.get("number")),
     )
@@ -492,8 +454,8 @@ def channel_order(order: dict[str, Any]) -> ChannelOrder:
     stock back), the shipping status becomes the hub's shipment words, shipping costs and option are the
     order's, the discount and coupon are the payment's; the whole JSON stays in ``raw`` (``variants`` maps each
     line's product id to its variant id)."""
-    created = parse_date(order.get("created_at")) or parse_date(order.get("completed_at")) or datetime.now(UTC)
-    updated = parse_date(order.get("updated_at")) or created
+    created = as_datetime(order.get("created_at")) or as_datetime(order.get("completed_at")) or datetime.now(UTC)
+    updated = as_datetime(order.get("updated_at")) or created
     paid = payment(order)
     extras = order_extras(order)
     lines = [line for line in _list(order.get("products")) if isinstance(line, dict)]
@@ -505,7 +467,7 @@ def channel_order(order: dict[str, Any]) -> ChannelOrder:
         date_updated=updated,
         items=tuple(order_item(line) for line in lines),
         payments=(paid,) if paid is not None else (),
-        total=money(order.get("total")),
+        total=as_money(order.get("total")),
         currency=_text(order.get("currency")),
         shipping_status=SHIPPING_STATUSES.get(shipping or "", ship.READY_TO_SHIP),
         logistic_type=logistic_type(order),
