@@ -369,6 +369,28 @@ def test_an_order_moves_the_variations_stock_once_and_a_cancellation_gives_it_ba
         assert [session.get(Product, c).quantity for c in shop.children] == [4, 4]  # type: ignore[union-attr]
 
 
+def test_the_order_backstop_pages_a_window_and_keeps_the_latest_update(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    shop = make_shop(ctx, make_tenant)
+    for n in range(3):
+        order = order_json(2**40 + n, [(5, 6, "REM-1", 1, "100.00")])
+        order["updated_at"] = f"2026-12-01T10:0{n}:00+0000"
+        shop.fake.orders[2**40 + n] = order
+    pull = shop.linked.channel.pull_orders
+
+    first = pull(shop.linked.context, "2026-12-01T09:00:00+00:00", 2)
+    second = pull(shop.linked.context, first.cursor, 2)
+
+    [request, _] = shop.fake.sent("GET", "/orders")
+    assert request.url.params["updated_at_min"] == "2026-12-01T08:55:00+00:00"
+    assert (request.url.params["page"], request.url.params["per_page"]) == ("1", "2")
+    assert len(first.orders) == 2 and first.has_more
+    assert first.cursor == "2026-12-01T10:01:00+00:00 2026-12-01T08:55:00+00:00 2"
+    assert [o.external_order_id for o in second.orders] == [str(2**40 + 2)] and not second.has_more
+    assert second.cursor == "2026-12-01T10:02:00+00:00"
+
+
 # --- orders out ---------------------------------------------------------------------------------------------------
 
 

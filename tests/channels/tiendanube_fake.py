@@ -211,6 +211,11 @@ class FakeTiendanube:
             )
         if parts[:1] == ["products"]:
             return self._products(method, parts[1:], body, request)
+        if parts == ["orders"] and method == "GET":
+            page = int(request.url.params.get("page", "1"))
+            per_page = int(request.url.params.get("per_page", "30"))
+            ordered = [self.orders[k] for k in sorted(self.orders)]
+            return reply(200, ordered[(page - 1) * per_page : page * per_page])
         if parts[:1] == ["orders"] and len(parts) >= 2:
             return self._orders(method, int(parts[1]), parts[2:], body)
         return None

@@ -373,20 +373,15 @@ class TiendanubeChannel(BaseChannel):
     # --- orders ---------------------------------------------------------------------------------------------
 
     def pull_orders(self, ctx: ChannelContext, cursor: str | None, limit: int = 100) -> OrderPage:
-        """The backstop of the order events: orders updated since the cursor (five minutes of overlap), oldest
-        first. The cursor is the latest ``updated_at`` seen (ISO); while a window has more pages it also carries
-        the window's start and the next page (``<latest> <window start> <page>``)."""
+        """The backstop of the order events: orders updated since the cursor (five minutes of overlap). The
+        cursor is the latest ``updated_at`` seen (ISO); while a window has more pages it also carries the window's
+        start and the next page (``<latest> <window start> <page>``)."""
         latest, window, page = _parse_cursor(cursor)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
             window = since.astimezone(UTC).replace(microsecond=0)
         per_page = max(1, min(limit, ORDER_PAGE))
-        params = {
-            "updated_at_min": window.isoformat(),
-            "sort_by": "updated-at-ascending",
-            "page": page,
-            "per_page": per_page,
-        }
+        params = {"updated_at_min": window.isoformat(), "page": page, "per_page": per_page}
         with self._store(ctx) as store:
             found = store.call("search orders", lambda c, a: c.get(a, "/orders", params))
         orders = (
