@@ -39,7 +39,7 @@ def test_connect_prints_the_authorization_url(cli: Callable[..., Any], make_tena
 def test_connect_refusals(cli: Callable[..., Any], make_tenant: Callable[..., Any]) -> None:
     tenant = make_tenant(marketplaces=(20,))
     other = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "20", ok=False)
-    assert "connector 'amazon', not 'mercadolibre'" in json.loads(other.stderr)["Message"]
+    assert "(connector 'amazon') has no authorization to start" in json.loads(other.stderr)["Message"]
     unlinked = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "1", ok=False)
     assert "is not linked to marketplace 1" in json.loads(unlinked.stderr)["Message"]
 
@@ -80,6 +80,7 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
         "MarketplaceId",
         "Connector",
         "Connected",
+        "Status",
         "SellerId",
         "Nickname",
         "TokenExpiresAt",
