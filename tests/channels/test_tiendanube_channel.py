@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from alephee.channels import connections
 from alephee.channels.tiendanube.channel import TiendanubeChannel
+from alephee.clock import utcnow
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
 from alephee.marketplaces.contract import (
@@ -283,15 +285,22 @@ def test_store_errors_become_delivery_errors(ctx: AppContext, make_tenant: Calla
     shop.fake.fail("GET", path, reply(429, None, **{"x-rate-limit-reset": "1500"}))
     with pytest.raises(TransientDeliveryError):
         publish(shop)
-    shop.fake.fail("GET", path, reply(401, None))
-    with pytest.raises(ConnectionHeld):
-        publish(shop)
     shop.fake.fail("PATCH", "/products/stock-price", reply(422, {"code": 422, "price": ["must be a number."]}))
     with pytest.raises(PermanentDeliveryError) as refused:
         publish(shop)
     assert "price: must be a number." in refused.value.message
+    shop.fake.fail("GET", path, reply(402, None))
+    with pytest.raises(ConnectionHeld):
+        publish(shop)
+    with ctx.db.writing() as session:  # paid again
+        connections.resume(session, shop.linked.account_id, MARKETPLACE, now=utcnow())
     shop.fake.products.clear()
     with pytest.raises(PermanentDeliveryError, match="no longer exists"):
+        publish(shop)
+    shop.fake.fail("GET", path, reply(401, None))
+    with pytest.raises(ConnectionHeld):
+        publish(shop)
+    with pytest.raises(ConnectionHeld):  # disconnected: held without calling
         publish(shop)
 
 

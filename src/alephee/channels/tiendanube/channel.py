@@ -1,10 +1,10 @@
 """The Tiendanube channel: what the worker delivers through, and what notifications and linking read.
 
 Every operation first reads what it needs from the hub's database in a short ``ctx.db.reading()`` block, then
-calls the store with no transaction open, through the one ``TiendanubeClient`` of its API base (paced per
-store). A connection that is missing, paused or disconnected raises ``ConnectionHeld`` (the outbox row waits);
-the store's refusals become delivery errors: 429, 5xx and network failures transient, 401/402 held, the rest
-permanent with what the store refused.
+calls the store with no transaction open through ``calls.Api`` over the process's one ``TiendanubeClient``
+(paced per store): a connection missing, paused or disconnected holds the row (``ConnectionHeld``), a 401
+disconnects it and a 402 pauses it (held too), 429/5xx/network failures are transient and the rest permanent
+with what the store refused.
 
 Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -44,9 +44,10 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.models import CONNECTED
+from alephee.channels.tiendanube import auth
 from alephee.channels.tiendanube import mapping as tn
-from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError, as_datetime
+from alephee.channels.tiendanube.calls import Api
+from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
 from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -70,12 +71,11 @@ from alephee.marketplaces.contract import (
     TransientDeliveryError,
 )
 from alephee.orders import statuses as st
-from alephee.webhooks.crypto import decrypt_secret
 
 T = TypeVar("T")
 ClientFactory = Callable[[Settings], TiendanubeClient]
 
-CONNECTOR = "tiendanube"
+CONNECTOR = auth.CONNECTOR
 # ``PATCH /products/stock-price`` takes at most this many variants per call (spec §2.9).
 STOCK_PRICE_BATCH = 50
 ORDER_EVENTS = frozenset(
@@ -105,51 +105,10 @@ PACK_STATUSES = frozenset({st.READY_TO_SHIP, st.ARRIVED})
 FULFIL_STATUSES = frozenset({st.SHIPPED})
 CLOSE_STATUSES = frozenset({st.DELIVERED})
 CANCEL_STATUSES = frozenset({st.CANCELLED})
+# Versions that still ship with v1 ``pack``/``fulfill`` (dated versions use fulfillment orders).
+V1_VERSIONS = frozenset({"v1", ""})
 # Fulfillment-order statuses in their order along the normal path.
 FO_PATH = ("UNPACKED", "PACKED", "DISPATCHED", "DELIVERED")
-
-
-@dataclass(frozen=True, slots=True)
-class Store:
-    """One operation's calls: the client and whose store they go to."""
-
-    client: TiendanubeClient
-    auth: StoreAuth
-
-    @property
-    def dated_version(self) -> bool:
-        """A dated API version (``2025-03``): orders ship through fulfillment orders."""
-        return self.auth.version not in ("v1", "")
-
-    def call(self, doing: str, request: Callable[[TiendanubeClient, StoreAuth], T]) -> T:
-        """Run one request; the store's errors become delivery errors (``doing`` says what failed)."""
-        try:
-            return request(self.client, self.auth)
-        except TiendanubeError as exc:
-            raise delivery_error(exc, doing) from None
-
-    def find(self, doing: str, request: Callable[[TiendanubeClient, StoreAuth], T]) -> T | None:
-        """``call``, with a 404 as None."""
-        try:
-            return request(self.client, self.auth)
-        except TiendanubeError as exc:
-            if exc.status == 404:
-                return None
-            raise delivery_error(exc, doing) from None
-
-
-def delivery_error(exc: TiendanubeError, doing: str) -> TransientDeliveryError | PermanentDeliveryError:
-    """A Tiendanube error as the delivery error the worker understands: a revoked token (401) or an unpaid store
-    (402) holds the row until the connection is back."""
-    if exc.status in (401, 402):
-        reason = "the store's token is no longer valid" if exc.status == 401 else "the store must pay the platform"
-        return ConnectionHeld(f"Tiendanube could not {doing}: {reason} ({exc.status})")
-    if exc.transient:
-        wait = f" (retry after {exc.retry_after:g} s)" if exc.retry_after is not None else ""
-        return TransientDeliveryError(
-            f"Tiendanube could not {doing} now: {exc.status} {exc.code}{wait}", retry_after=exc.retry_after
-        )
-    return PermanentDeliveryError(f"Tiendanube refused to {doing}: {exc.refusal()}")
 
 
 class TiendanubeChannel(BaseChannel):
@@ -166,7 +125,7 @@ class TiendanubeChannel(BaseChannel):
 
     def __init__(self, client_factory: ClientFactory | None = None) -> None:
         self._client_factory: ClientFactory = client_factory or TiendanubeClient
-        self._clients: dict[str, TiendanubeClient] = {}
+        self._shared: TiendanubeClient | None = None
         self._languages: dict[tuple[str, int], tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
@@ -189,24 +148,23 @@ class TiendanubeChannel(BaseChannel):
         except DomainError as exc:
             raise PermanentDeliveryError(exc.message) from None
 
-    def _client(self, settings: Settings, api_url: str) -> TiendanubeClient:
-        """One client (and its connection pool and pacing buckets) per API base, shared by this process's
-        threads."""
+    def _client(self, settings: Settings) -> TiendanubeClient:
+        """One client for the process (its connection pool and the stores' pacing buckets, keyed by API base and
+        store, shared by the threads): every call names its store and base."""
         with self._lock:
-            client = self._clients.get(api_url)
-            if client is None:
-                client = self._clients[api_url] = self._client_factory(settings)
-            return client
+            if self._shared is None:
+                self._shared = self._client_factory(settings)
+            return self._shared
 
     @contextmanager
-    def _store(self, ctx: ChannelContext) -> Iterator[Store]:
+    def _store(self, ctx: ChannelContext) -> Iterator[Api]:
         _db, settings = self._hub(ctx)
-        auth = self._read(ctx, lambda s: store_auth(s, settings, ctx))
-        yield Store(self._client(settings, auth.api_url), auth)
+        with Api.open(ctx, self._client(settings)) as api:
+            yield api
 
-    def _store_languages(self, store: Store) -> tuple[str, ...]:
+    def _store_languages(self, store: Api) -> tuple[str, ...]:
         """The store's content languages (``GET /store``, read once per process and store)."""
-        key = (store.auth.api_url, store.auth.store_id)
+        key = (store.store.api_url, store.store.store_id)
         with self._lock:
             known = self._languages.get(key)
         if known is not None:
@@ -243,7 +201,7 @@ class TiendanubeChannel(BaseChannel):
                 raise PermanentDeliveryError(f"product {data.external_id} no longer exists on Tiendanube")
             return self._update(store, data, product)
 
-    def _create(self, store: Store, data: ListingData) -> ListingReceipt:
+    def _create(self, store: Api, data: ListingData) -> ListingReceipt:
         missing = tn.missing_for_publish(data.product)
         if missing:
             raise PermanentDeliveryError("cannot publish on Tiendanube: missing " + ", ".join(missing))
@@ -260,7 +218,7 @@ class TiendanubeChannel(BaseChannel):
             raise PermanentDeliveryError("Tiendanube created the product without an id")
         return self._receipt(created)
 
-    def _update(self, store: Store, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
+    def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
         product_id = tn.to_int(product.get("id")) or 0
         wanted = data.by_sku()
         changes: list[tn.VariantChange] = []
@@ -297,7 +255,7 @@ class TiendanubeChannel(BaseChannel):
         receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
         return ListingReceipt(receipt.external_id, receipt.status, sum(max(0, v.stock) for v in wanted.values()))
 
-    def _add_variants(self, store: Store, product_id: int, data: ListingData, added: list[tn.VariantIn]) -> list[str]:
+    def _add_variants(self, store: Api, product_id: int, data: ListingData, added: list[tn.VariantIn]) -> list[str]:
         """Add the variations the product lacks, one ``POST /products/{id}/variants`` each; what was refused."""
         languages = self._store_languages(store)
         problems: list[str] = []
@@ -308,12 +266,12 @@ class TiendanubeChannel(BaseChannel):
                 problems.append(f"{variant.sku}: missing " + ", ".join(missing))
                 continue
             body = tn.product_body(single, languages)["variants"][0]
-            try:
-                store.client.post(store.auth, f"/products/{product_id}/variants", body)
-            except TiendanubeError as exc:
-                if exc.transient or exc.status in (401, 402):
-                    raise delivery_error(exc, "add a variant") from None
-                problems.append(f"{variant.sku}: {exc.refusal()}")
+            refused = store.call(
+                "add a variant",
+                lambda c, a, body=body: _refusal(lambda: c.post(a, f"/products/{product_id}/variants", body)),
+            )
+            if refused is not None:
+                problems.append(f"{variant.sku}: {refused}")
         return problems
 
     @staticmethod
@@ -422,7 +380,7 @@ class TiendanubeChannel(BaseChannel):
             if current == "closed":
                 store.call("reopen the order", lambda c, a: c.post(a, f"/orders/{order_id}/open"))
             target = "PACKED" if status in PACK_STATUSES else "DISPATCHED" if status in FULFIL_STATUSES else "DELIVERED"
-            if store.dated_version:
+            if store.store.version not in V1_VERSIONS:
                 self._fulfilment_orders(store, order_id, target, update)
             else:
                 self._v1_shipping(store, order_id, order, target, update)
@@ -431,7 +389,7 @@ class TiendanubeChannel(BaseChannel):
         return None
 
     @staticmethod
-    def _v1_shipping(store: Store, order_id: int, order: dict[str, Any], target: str, update: OrderStatusPush) -> None:
+    def _v1_shipping(store: Api, order_id: int, order: dict[str, Any], target: str, update: OrderStatusPush) -> None:
         shipping = str(order.get("shipping_status") or "unpacked")
         if shipping in tn.SHIPPED_STATUSES:
             return
@@ -447,7 +405,7 @@ class TiendanubeChannel(BaseChannel):
         store.call("fulfil the order", lambda c, a: c.post(a, f"/orders/{order_id}/fulfill", body))
 
     @staticmethod
-    def _fulfilment_orders(store: Store, order_id: int, target: str, update: OrderStatusPush) -> None:
+    def _fulfilment_orders(store: Api, order_id: int, target: str, update: OrderStatusPush) -> None:
         found = store.call(
             "read the fulfillment orders", lambda c, a: c.get(a, f"/orders/{order_id}/fulfillment-orders")
         )
@@ -476,22 +434,16 @@ class TiendanubeChannel(BaseChannel):
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
-def store_auth(session: Session, settings: Settings, ctx: ChannelContext) -> StoreAuth:
-    """Whose store a call goes to: the connection's store id, its token, its API version and base; held while
-    the connection is missing, paused or disconnected."""
-    row = connections.find_connection(session, ctx.account_id, ctx.marketplace.id)
-    if row is None or row.seller_id is None or not row.access_token:
-        raise ConnectionHeld("the account is not connected to Tiendanube yet (alephee channel connect)")
-    if row.status != CONNECTED:
-        raise ConnectionHeld(f"the Tiendanube connection is {row.status}")
-    version = getattr(row, "api_version", None) or settings.tiendanube_api_version
-    api_url = row.api_base if row.api_base and row.api_base.startswith("http") else settings.tiendanube_api_url
-    return StoreAuth(
-        store_id=int(row.seller_id),
-        token=decrypt_secret(settings, row.access_token),
-        version=version,
-        api_url=api_url,
-    )
+def _refusal(send: Callable[[], Any]) -> str | None:
+    """Send one write and answer the store's refusal of it (a validation error), None when accepted; errors that
+    are not about the write itself (401, 402, 429, 5xx) pass through."""
+    try:
+        send()
+    except TiendanubeError as exc:
+        if exc.transient or exc.unauthorized or exc.payment_required:
+            raise
+        return exc.refusal()
+    return None
 
 
 def _path_part(value: str) -> str:
