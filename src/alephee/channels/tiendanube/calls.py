@@ -109,6 +109,19 @@ class Api:
                 raise ConnectionHeld(UNPAID) from None
             raise delivery_error(exc, doing) from None
 
+    def find(self, doing: str, request: Callable[[TiendanubeClient, StoreAuth], T]) -> T | None:
+        """``call``, with a 404 (no such resource) answered as None."""
+
+        def missing_ok(client: TiendanubeClient, store: StoreAuth) -> T | None:
+            try:
+                return request(client, store)
+            except TiendanubeError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return self.call(doing, missing_ok)
+
     def _lost(self, reason: str, *, pause: bool) -> None:
         account_id, marketplace_id = self.ctx.account_id, self.ctx.marketplace.id
         with self.db.writing() as session:
