@@ -120,7 +120,8 @@ def _feed(session: Session, account_id: int, marketplace_id: int) -> tuple[Feed,
     """The feed of the account's marketplace (refused unless it is connected) and its stored cursor."""
     connection = connection_of(session, account_id, marketplace_id)
     if connection.status == PAUSED:
-        raise ConnectionDisconnected(f"The connection is paused: {connection.last_error or 'the marketplace paused it'}")
+        why = connection.last_error or "the marketplace paused it"
+        raise ConnectionDisconnected(f"The connection is paused: {why}")
     if connection.status != CONNECTED:
         raise ConnectionDisconnected()
     feed = next((f for f in feeds(session, account_id) if f.marketplace.id == marketplace_id), None)
