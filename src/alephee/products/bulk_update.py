@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.db import Money, UtcDateTime
+from alephee.db import BulkStatement, Money, RowWriter, arrays
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
 from alephee.products import hooks, listing_data, rules
 from alephee.products.batch import (
@@ -276,52 +276,61 @@ def _apply_price(price: Any, state: PriceState, product: ProductState, account: 
         state.sale_price_changed = True
 
 
-# The batch write path runs plain parameterised SQL through the driver's executemany: with a few hundred
-# rows per statement, SQLAlchemy's per-row parameter processing costs more than the SQL itself. Values go
-# through the column types once (``_Binder``), so what is stored is exactly what the ORM would store.
-_SQL_ABSOLUTE = (
+# The batch write path runs plain parameterised SQL through the driver: with a few hundred rows per
+# statement, SQLAlchemy's per-row parameter processing costs more than the SQL itself. Values go through the
+# column types once (``db.RowWriter``), so what is stored is exactly what the ORM would store. SQLite runs one
+# statement per row (executemany, in-process and cheap); PostgreSQL runs one statement per shape over arrays
+# (``unnest``), since each row's statement there is a round of parsing, planning and executing on the server.
+_SQL_ABSOLUTE = BulkStatement(
     "UPDATE products SET quantity = ?, b2b_quantity = ?, min_publication_quantity = ?, max_publication_quantity = ?,"
-    " alert_red = ?, alert_yellow = ?, measurable_quantity = ?, visibility = ?, date_updated = ? WHERE id = ?"
+    " alert_red = ?, alert_yellow = ?, measurable_quantity = ?, visibility = ?, date_updated = ? WHERE id = ?",
+    "UPDATE products AS p SET quantity = v.q, b2b_quantity = v.b2b, min_publication_quantity = v.lo,"
+    " max_publication_quantity = v.hi, alert_red = v.red, alert_yellow = v.yellow, measurable_quantity = v.m,"
+    " visibility = v.vis, date_updated = v.t"
+    f" FROM unnest({arrays(*['integer'] * 6, 'numeric', 'integer', 'timestamptz', 'integer')})"
+    " AS v(q, b2b, lo, hi, red, yellow, m, vis, t, id) WHERE p.id = v.id",
 )
-_SQL_QUANTITY = "UPDATE products SET quantity = ?, date_updated = ? WHERE id = ?"
+_SQL_QUANTITY = BulkStatement(
+    "UPDATE products SET quantity = ?, date_updated = ? WHERE id = ?",
+    "UPDATE products AS p SET quantity = v.q, date_updated = v.t"
+    f" FROM unnest({arrays('integer', 'timestamptz', 'integer')}) AS v(q, t, id) WHERE p.id = v.id",
+)
 # A pure relative movement: one atomic increment, clamped at 0 (the lock makes the clamp check exact).
-_SQL_DELTA = (
-    "UPDATE products SET quantity = CASE WHEN quantity + ? < 0 THEN 0 ELSE quantity + ? END, date_updated = ?"
-    " WHERE id = ?"
+_SQL_DELTA = BulkStatement(
+    "UPDATE products SET quantity = max(quantity + ?, 0), date_updated = ? WHERE id = ?",
+    "UPDATE products AS p SET quantity = GREATEST(p.quantity + v.d, 0), date_updated = v.t"
+    f" FROM unnest({arrays('integer', 'timestamptz', 'integer')}) AS v(d, t, id) WHERE p.id = v.id",
 )
-_SQL_TOUCH = "UPDATE products SET date_updated = ? WHERE id = ?"
-_SQL_PRICE_UPDATE = (
+_SQL_TOUCH = BulkStatement(
+    "UPDATE products SET date_updated = ? WHERE id = ?",
+    f"UPDATE products AS p SET date_updated = v.t FROM unnest({arrays('timestamptz', 'integer')}) AS v(t, id)"
+    " WHERE p.id = v.id",
+)
+_PRICE_TYPES = ("numeric", "numeric", "boolean", "numeric", "boolean", "numeric", "numeric", "numeric", "timestamptz")
+_SQL_PRICE_UPDATE = BulkStatement(
     "UPDATE product_prices SET price = ?, price_with_taxes = ?, price_auto = ?, suggested_retail_price = ?,"
     " srp_auto = ?, sales_margin = ?, cost = ?, b2b_discount_rate = ?, date_updated = ?"
-    " WHERE product_id = ? AND price_list_id = ?"
+    " WHERE product_id = ? AND price_list_id = ?",
+    "UPDATE product_prices AS pp SET price = v.price, price_with_taxes = v.gross, price_auto = v.auto,"
+    " suggested_retail_price = v.srp, srp_auto = v.srp_auto, sales_margin = v.margin, cost = v.cost,"
+    " b2b_discount_rate = v.b2b, date_updated = v.t"
+    f" FROM unnest({arrays(*_PRICE_TYPES, 'integer', 'integer')})"
+    " AS v(price, gross, auto, srp, srp_auto, margin, cost, b2b, t, product_id, price_list_id)"
+    " WHERE pp.product_id = v.product_id AND pp.price_list_id = v.price_list_id",
 )
-_SQL_PRICE_INSERT = (
-    "INSERT INTO product_prices (price, price_with_taxes, price_auto, suggested_retail_price, srp_auto,"
-    " sales_margin, cost, b2b_discount_rate, date_updated, product_id, price_list_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PRICE_COLUMNS = (
+    "price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin, cost, b2b_discount_rate,"
+    " date_updated, product_id, price_list_id"
 )
-
-
-class _Binder:
-    """Bind processors of the column types for one connection's dialect, and its parameter style."""
-
-    def __init__(self, conn: Any) -> None:
-        dialect = conn.dialect
-        self.conn = conn
-        money = Money().dialect_impl(dialect).bind_processor(dialect)
-        stamp = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
-        self.money: Any = money or (lambda v: v)
-        self.stamp: Any = stamp or (lambda v: v)
-        self.qmark = dialect.paramstyle == "qmark"
-
-    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run ``sql`` (written with ``?``) once per row."""
-        if rows:
-            self.conn.exec_driver_sql(sql if self.qmark else sql.replace("?", "%s"), rows)
+_SQL_PRICE_INSERT = BulkStatement(
+    f"INSERT INTO product_prices ({_PRICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    f"INSERT INTO product_prices ({_PRICE_COLUMNS})"
+    f" SELECT * FROM unnest({arrays(*_PRICE_TYPES, 'integer', 'integer')})",
+)
 
 
 def _write_products(session: Session, states: Iterable[ProductState], now: datetime) -> None:
-    bind = _Binder(session.connection())
+    bind = RowWriter(session.connection())
     stamp = bind.stamp(now)
     absolute: list[tuple[Any, ...]] = []
     quantities: list[tuple[Any, ...]] = []
@@ -348,7 +357,7 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
                 )
             )
         elif s.delta:
-            deltas.append((s.delta, s.delta, stamp, s.id))
+            deltas.append((s.delta, stamp, s.id))
         else:
             touched.append((stamp, s.id))
     bind.executemany(_SQL_ABSOLUTE, absolute)
@@ -376,7 +385,7 @@ def _write_listing_data(session: Session, states: Iterable[ProductState]) -> Non
 
 
 def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:
-    bind = _Binder(session.connection())
+    bind = RowWriter(session.connection())
     stamp, money = bind.stamp(now), bind.money
     updates: list[tuple[Any, ...]] = []
     inserts: list[tuple[Any, ...]] = []
