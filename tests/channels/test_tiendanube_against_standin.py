@@ -239,3 +239,23 @@ def test_existing_products_are_linked_by_sku(world: World) -> None:
     variants = world.variants(created["id"])
     assert variants["REM-S"]["stock"] == 10 and variants["REM-S"]["price"] == "100.00"
     assert variants["REM-XL"]["stock"] is None and variants["REM-XL"]["price"] == "90.00"
+
+
+def test_a_store_on_2025_03_ships_through_its_fulfillment_order(world: World) -> None:
+    world.publish()
+    variants = world.variants()
+    order = world.standin.place_order(world.store_id, [(variants["REM-S"]["id"], 1)])
+    with world.ctx.db.writing() as session:
+        row = session.scalar(select(ChannelConnection).where(ChannelConnection.account_id == world.account_id))
+        assert row is not None
+        row.api_version = "2025-03"
+    assert world.apply_event("order/created", order["id"]) == "created"
+    assert world.quantity("REM-S") == 9
+
+    world.push(order["id"], st.SHIPPED, tracking_number="OA9", tracking_url="https://track.example/OA9")
+
+    shipped = world.standin.order(world.store_id, order["id"], "2025-03")
+    assert shipped["shipping_status"] == "shipped"
+    assert not [c for c in world.standin.calls if c[1].endswith(("/pack", "/fulfill"))]
+    [patch] = [c for c in world.standin.calls if c[0] == "PATCH" and "/fulfillment-orders/" in c[1]][-1:]
+    assert patch[2] == 200
