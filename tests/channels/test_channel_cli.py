@@ -95,3 +95,18 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
             select(ChannelConnection).where(ChannelConnection.account_id == tenant.account_id)
         ).one()
         assert stored.access_token is None and stored.refresh_token is None
+
+
+def test_connect_a_tiendanube_store(
+    cli: Callable[..., Any], make_tenant: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALEPHEE_TIENDANUBE_APP_ID", "4321")
+    monkeypatch.setenv("ALEPHEE_TIENDANUBE_CLIENT_SECRET", "tn-s3cret")
+    tenant = make_tenant(marketplaces=(40,))
+    out = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "40")
+    url = urlsplit(out["AuthorizationUrl"])
+    assert (url.scheme, url.netloc, url.path) == ("https", "www.tiendanube.com", "/apps/4321/authorize")
+    assert set(parse_qs(url.query)) == {"state"} and len(parse_qs(url.query)["state"][0]) >= 32
+    monkeypatch.delenv("ALEPHEE_TIENDANUBE_CLIENT_SECRET")
+    refused = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "40", ok=False)
+    assert "ALEPHEE_TIENDANUBE_CLIENT_SECRET" in json.loads(refused.stderr)["Message"]

@@ -1,13 +1,16 @@
 """The Tiendanube stand-in's orders over HTTP: a buyer's order (stock taken, line items with int64 ids), the v1
 and ``2025-03`` shapes, list filters and paging, ``POST /orders`` (placeholders, ``bypass``/``claim``), ``PUT``,
 close/open/cancel (reason, restock, refused transitions), v1 pack/fulfill (absent on ``2025-03``), fulfillment
-orders (workflow, tracking info, tracking events, delivered) and their effect on the order."""
+orders (workflow, tracking info, tracking events, delivered) and their effect on the order, and the market."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from alephee.channels.tiendanube.standin.common import now
+from alephee.channels.tiendanube.standin.market import Market
 from tests.channels.tiendanube_standin_kit import Kit, open_kit, product_body
 
 
@@ -192,3 +195,21 @@ def test_fulfillment_orders(tmp_path: Path) -> None:
     event_id = events[0]["id"]
     assert kit.send("DELETE", f"{path}/tracking-events/{event_id}", version="2025-03").status_code == 204
     assert kit.get(f"{path}/tracking-events/{event_id}", version="2025-03").status_code == 404
+
+
+def test_the_market_sells_pays_and_delivers(tmp_path: Path) -> None:
+    kit = open_kit(tmp_path)
+    product = with_product(kit)
+    market = Market(kit.standin, seed=3)
+    for _ in range(6):
+        market.tick()
+    placed = kit.get("orders").json()
+    assert placed and all(order["storefront"] == "store" for order in placed)
+    assert sum(int(o["products"][0]["quantity"]) for o in placed) == 15 - sum(
+        s or 0 for s in stock_of(kit, product["id"])
+    )
+    first = placed[0]["id"]
+    kit.send("POST", f"orders/{first}/fulfill", {"shipping_tracking_number": "T1"})
+    assert market.tick()["Delivered"] == 0
+    assert market.tick(now() + timedelta(minutes=6))["Delivered"] == 1
+    assert kit.get(f"orders/{first}", version="2025-03").json()["shipping_status"] == "delivered"

@@ -232,3 +232,28 @@ def test_weighted_bucket_of_variant_updates(tmp_path: Path) -> None:
     assert kit.send("PATCH", "products/stock-price", body).status_code == 200  # costs 2 of 3
     assert kit.send("PATCH", "products/stock-price", body).status_code == 429
     assert kit.get(f"products/{product['id']}").status_code == 200  # reads are not weighed
+
+
+def test_image_endpoints(tmp_path: Path) -> None:
+    kit = open_kit(tmp_path)
+    product = created(kit)
+    pid, first = product["id"], product["images"][0]
+    added = kit.send("POST", f"products/{pid}/images", {"src": "https://cdn.hub.example/back.png", "position": 2})
+    assert added.status_code == 201
+    image = added.json()
+    assert set(image) == {"id", "product_id", "src", "position", "alt", "created_at", "updated_at"}
+    assert image["src"].endswith("-back.png") and image["position"] == 2
+    uploaded = kit.send(
+        "POST", f"products/{pid}/images", {"filename": "mewtwo.gif", "attachment": "R0lGODlhAQABAAAAACw="}
+    )
+    assert uploaded.status_code == 201 and uploaded.json()["position"] == 3
+    assert kit.send("POST", f"products/{pid}/images", {"filename": "x.bmp", "attachment": "AAAA"}).status_code == 422
+    assert kit.send("POST", f"products/{pid}/images", {"position": 1}).json() == {"src": ["can't be blank"]}
+    listed = kit.get(f"products/{pid}/images")
+    assert listed.headers["x-total-count"] == "3" and listed.json()[0]["id"] == first["id"]
+    moved = kit.send("PUT", f"products/{pid}/images/{image['id']}", {"position": 1}).json()
+    assert moved["position"] == 1 and kit.get(f"products/{pid}/images/{image['id']}").json() == moved
+    kit.send("PUT", f"products/{pid}/variants/{product['variants'][0]['id']}", {"image_id": image["id"]})
+    assert kit.send("DELETE", f"products/{pid}/images/{image['id']}").json() == {}
+    assert kit.get(f"products/{pid}/images/{image['id']}").status_code == 404
+    assert kit.get(f"products/{pid}").json()["variants"][0]["image_id"] is None

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from alephee.channels import connections
 from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError
+from alephee.channels.tiendanube.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -25,7 +26,6 @@ from alephee.errors import Conflict, PreconditionFailed
 CONNECTOR = "tiendanube"
 # ``ChannelConnection.api_base`` of a connection to the local stand-in this hub serves.
 STANDIN = "standin"
-STANDIN_PREFIX = "/_standin/tiendanube"
 # The stand-in's own application (used only when the hub has no application configured).
 STANDIN_APP_ID = "1000"
 STANDIN_CLIENT_SECRET = "standin-secret"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,31 +115,3 @@ class Market:
 
         moved = self._attempt(work)
         return moved if moved is not None else (0, 0)
-
-
-class MarketThread:
-    """Runs ``Market.tick`` every ``interval`` seconds in a daemon thread until stopped."""
-
-    def __init__(self, market: Market, interval: float) -> None:
-        self.market = market
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start ticking."""
-        self._thread = threading.Thread(target=self._run, name="alephee-standin-market", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.market.tick()
-            except Exception:  # the stand-in's market must never take the server down
-                log.exception("stand-in market tick failed")
-
-    def stop(self) -> None:
-        """Stop after the current tick."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)

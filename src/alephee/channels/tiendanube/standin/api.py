@@ -17,7 +17,17 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from alephee.channels.standin_store import Store, Tx
-from alephee.channels.tiendanube.standin import auth, categories, fulfillment, limits, orders, products, stores
+from alephee.channels.tiendanube.standin import (
+    auth,
+    categories,
+    fulfillment,
+    images,
+    limits,
+    orders,
+    products,
+    stock,
+    stores,
+)
 from alephee.channels.tiendanube.standin.common import VERSIONS, Page, TNError, as_int, paginate, refuse, select_fields
 from alephee.channels.tiendanube.standin.webhooks import Webhooks
 
@@ -155,7 +165,7 @@ def _new_product(c: Call) -> Answer:
 
 
 def _stock_price(c: Call) -> Answer:
-    return ok(products.stock_price(c.tx, c.hooks, c.shop, c.body))
+    return ok(stock.stock_price(c.tx, c.hooks, c.shop, c.body))
 
 
 def _by_sku(c: Call) -> Answer:
@@ -192,7 +202,7 @@ def _patch_variants(c: Call) -> Answer:
 
 
 def _variant_stock(c: Call) -> Answer:
-    return ok(products.change_stock(c.tx, c.hooks, c.shop, c.arg(0), c.obj()))
+    return ok(stock.change_stock(c.tx, c.hooks, c.shop, c.arg(0), c.obj()))
 
 
 def _variant(c: Call) -> Answer:
@@ -205,6 +215,27 @@ def _put_variant(c: Call) -> Answer:
 
 def _delete_variant(c: Call) -> Answer:
     products.delete_variant(c.tx, c.hooks, c.shop, c.arg(0), c.arg(1))
+    return Answer(200, {})
+
+
+def _images(c: Call) -> Answer:
+    return page(c, images.search(c.tx, c.store_id, c.arg(0), c.query))
+
+
+def _new_image(c: Call) -> Answer:
+    return ok(images.create(c.tx, c.hooks, c.store_id, c.arg(0), c.obj()), 201)
+
+
+def _image(c: Call) -> Answer:
+    return one(c, images.get(c.tx, c.store_id, c.arg(0), c.arg(1)))
+
+
+def _put_image(c: Call) -> Answer:
+    return ok(images.update(c.tx, c.hooks, c.store_id, c.arg(0), c.arg(1), c.obj()))
+
+
+def _delete_image(c: Call) -> Answer:
+    images.delete(c.tx, c.hooks, c.store_id, c.arg(0), c.arg(1))
     return Answer(200, {})
 
 
@@ -349,6 +380,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", r"products/(\d+)/variants/(\d+)", _variant),
     ("PUT", r"products/(\d+)/variants/(\d+)", _put_variant),
     ("DELETE", r"products/(\d+)/variants/(\d+)", _delete_variant),
+    ("GET", r"products/(\d+)/images", _images),
+    ("POST", r"products/(\d+)/images", _new_image),
+    ("GET", r"products/(\d+)/images/(\d+)", _image),
+    ("PUT", r"products/(\d+)/images/(\d+)", _put_image),
+    ("DELETE", r"products/(\d+)/images/(\d+)", _delete_image),
     ("GET", r"categories", _categories),
     ("POST", r"categories", _new_category),
     ("GET", r"categories/(\d+)", _category),

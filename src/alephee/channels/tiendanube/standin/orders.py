@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from alephee.channels.standin_store import Tx
-from alephee.channels.tiendanube.standin import fulfillment, products
+from alephee.channels.tiendanube.standin import fulfillment, products, stock
 from alephee.channels.tiendanube.standin.common import (
     as_int,
     common_filters,
@@ -376,7 +376,7 @@ def create(
     if behaviour == "claim":
         touched = set()
         for line in lines:
-            product, _variant = products.take_stock(tx, shop, int(line["variant_id"]), int(line["quantity"]))
+            product, _variant = stock.take_stock(tx, shop, int(line["variant_id"]), int(line["quantity"]))
             touched.add(product["id"])
         for product_id in sorted(touched):
             hooks.emit(tx, store_id, "product/updated", id=product_id)
@@ -476,7 +476,7 @@ def cancel(tx: Tx, hooks: Webhooks, shop: dict[str, Any], order_id: int, body: d
         touched = set()
         for line in order["products"]:
             if tx.get("tn_variant", int(line["variant_id"]), shop["id"]) is not None:
-                product, _variant = products.take_stock(tx, shop, int(line["variant_id"]), -int(line["quantity"]))
+                product, _variant = stock.take_stock(tx, shop, int(line["variant_id"]), -int(line["quantity"]))
                 touched.add(product["id"])
         order["_stock_taken"] = False
         for product_id in sorted(touched):

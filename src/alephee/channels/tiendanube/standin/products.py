@@ -1,8 +1,8 @@
 """Products and their variants: create (a single "virtual" variant when none is sent), partial update of the
 product-level fields, delete, the list with its filters and sorts, lookup by SKU; the variant endpoints (one,
 list, create, update, the collection ``PUT`` that replaces the whole list and the ``PATCH`` that only updates,
-delete, ``POST …/variants/stock``) and the ``PATCH /products/stock-price`` batch. Price and stock live only on
-variants; ``stock: null`` is infinite stock; every variant has one inventory level at the store's location."""
+delete). Price and stock live only on variants (their stock writes are in ``stock``); ``stock: null`` is
+infinite stock; every variant has one inventory level at the store's location."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from alephee.channels.standin_store import Tx
-from alephee.channels.tiendanube.standin import categories, stores
+from alephee.channels.tiendanube.standin import categories, images, stores
 from alephee.channels.tiendanube.standin.common import (
     as_int,
     bool_param,
@@ -29,12 +29,8 @@ from alephee.channels.tiendanube.standin.webhooks import Webhooks
 
 PRODUCT_ID_BASE = 111334700
 VARIANT_ID_BASE = 426215900
-IMAGE_ID_BASE = 2000000000
 MAX_VARIANTS = 1000
-MAX_IMAGES = 250
 MAX_ATTRIBUTES = 3
-STOCK_PRICE_LIMIT = 50
-CDN = "https://cdn.tiendanube.example/stores"
 AGE_GROUPS = ("newborn", "infant", "toddler", "kids", "adult")
 GENDERS = ("female", "male", "unisex")
 PRODUCT_FIELDS = ("brand", "published", "free_shipping", "requires_shipping", "seo_title", "seo_description", "tags")
@@ -42,7 +38,8 @@ VARIANT_TEXT = ("sku", "barcode", "mpn")
 DIMENSIONS = ("weight", "width", "height", "depth")
 
 
-def _bad(description: str) -> Exception:
+def bad_input(description: str) -> Exception:
+    """400 in the standard shape (a malformed collection or values)."""
     return refuse(400, description)
 
 
@@ -156,7 +153,7 @@ def search_variants(tx: Tx, store_id: int, product_id: int, query: dict[str, str
 
 def _attributes(value: Any, codes: list[str]) -> list[dict[str, str]]:
     if not isinstance(value, list):
-        raise _bad("Invalid input format")
+        raise bad_input("Invalid input format")
     attributes = [lang(entry, codes) for entry in value]
     if len(attributes) > MAX_ATTRIBUTES:
         raise refuse(422, f"Product is not allowed to have more than {MAX_ATTRIBUTES} attributes")
@@ -176,33 +173,6 @@ def _decimal_text(value: Any, name: str) -> str | None:
     if isinstance(value, bool) or not amount.is_finite() or amount < 0:
         raise refuse(422, "Validation error", **{name: [f"The {name} must be at least 0."]})
     return str(amount.quantize(Decimal("0.001") if name == "weight" else Decimal("0.01")))
-
-
-def _images(tx: Tx, store_id: int, product_id: int, value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise _bad("Invalid input format")
-    if len(value) > MAX_IMAGES:
-        raise refuse(422, f"Product is not allowed to have more than {MAX_IMAGES} images")
-    images = []
-    moment = stamp(now())
-    for position, entry in enumerate(value, start=1):
-        src = entry.get("src") if isinstance(entry, dict) else None
-        if not isinstance(src, str) or not src.strip():
-            raise invalid(src=["can't be blank"])
-        image_id = tx.next_id("tn_image", IMAGE_ID_BASE)
-        name = src.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "image.jpg"
-        images.append(
-            {
-                "id": image_id,
-                "product_id": product_id,
-                "src": f"{CDN}/{store_id}/products/{image_id}-{name}",
-                "position": as_int(entry.get("position")) or position,
-                "alt": entry.get("alt") or [],
-                "created_at": moment,
-                "updated_at": moment,
-            }
-        )
-    return images
 
 
 def _video(value: Any) -> str | None:
@@ -233,9 +203,9 @@ def create(tx: Tx, hooks: Webhooks, shop: dict[str, Any], body: dict[str, Any]) 
         }
         raw_variants = [top | {"values": []}]
     if not isinstance(raw_variants, list) or not all(isinstance(entry, dict) for entry in raw_variants):
-        raise _bad("Invalid input format")
+        raise bad_input("Invalid input format")
     if not raw_variants:
-        raise _bad("There must be at least one variant")
+        raise bad_input("There must be at least one variant")
     if len(raw_variants) > MAX_VARIANTS:
         raise refuse(422, f"Product is not allowed to have more than {MAX_VARIANTS} variants")
     moment = stamp(now())
@@ -260,14 +230,14 @@ def create(tx: Tx, hooks: Webhooks, shop: dict[str, Any], body: dict[str, Any]) 
         "created_at": moment,
         "updated_at": moment,
         "variants": [],
-        "images": _images(tx, store_id, product_id, body.get("images", [])),
+        "images": images.build(tx, store_id, product_id, body.get("images", [])),
         "categories": categories.check_ids(tx, store_id, body.get("categories", [])),
     }
     _seo(product)
     for entry in raw_variants:
         product["variants"].append(_new_variant(tx, shop, product, entry))
     _check_unique(product["variants"])
-    _save(tx, store_id, product)
+    save(tx, store_id, product)
     hooks.emit(tx, store_id, "product/created", id=product_id)
     return render(tx, store_id, product)
 
@@ -288,7 +258,7 @@ def update(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: int, body:
     if "attributes" in body:
         attributes = _attributes(body["attributes"], codes)
         if len(attributes) != len(product["attributes"]):
-            raise _bad("Invalid values format")
+            raise bad_input("Invalid values format")
         product["attributes"] = attributes
     for key in PRODUCT_FIELDS:
         if key in body:
@@ -299,10 +269,10 @@ def update(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: int, body:
     if "categories" in body:
         product["categories"] = categories.check_ids(tx, store_id, body["categories"])
     if "images" in body:
-        product["images"] = _images(tx, store_id, product_id, body["images"])
+        product["images"] = images.build(tx, store_id, product_id, body["images"])
     _seo(product)
     product["updated_at"] = stamp(now())
-    _save(tx, store_id, product)
+    save(tx, store_id, product)
     hooks.emit(tx, store_id, "product/updated", id=product_id)
     return render(tx, store_id, product)
 
@@ -316,15 +286,17 @@ def delete(tx: Tx, hooks: Webhooks, store_id: int, product_id: int) -> None:
     hooks.emit(tx, store_id, "product/deleted", id=product_id)
 
 
-def _save(tx: Tx, store_id: int, product: dict[str, Any]) -> None:
+def save(tx: Tx, store_id: int, product: dict[str, Any]) -> None:
+    """Store the product (its variants renumbered by position)."""
     for position, variant in enumerate(product["variants"], start=1):
         variant["position"] = position
     tx.put("tn_product", product["id"], product, owner=store_id)
 
 
-def _touch(tx: Tx, hooks: Webhooks, store_id: int, product: dict[str, Any]) -> None:
+def touch(tx: Tx, hooks: Webhooks, store_id: int, product: dict[str, Any]) -> None:
+    """Store a changed product (``updated_at`` now) and send ``product/updated``."""
     product["updated_at"] = stamp(now())
-    _save(tx, store_id, product)
+    save(tx, store_id, product)
     hooks.emit(tx, store_id, "product/updated", id=product["id"])
 
 
@@ -359,12 +331,12 @@ def _new_variant(tx: Tx, shop: dict[str, Any], product: dict[str, Any], body: di
         "created_at": moment,
         "updated_at": moment,
     }
-    _apply(tx, shop, product, variant, body, creating=True)
+    apply_fields(tx, shop, product, variant, body, creating=True)
     tx.put("tn_variant", variant["id"], {"product_id": product["id"]}, owner=shop["id"])
     return variant
 
 
-def _apply(
+def apply_fields(
     tx: Tx,
     shop: dict[str, Any],
     product: dict[str, Any],
@@ -378,9 +350,9 @@ def _apply(
     if "values" in body or creating:
         values = body.get("values", [])
         if not isinstance(values, list):
-            raise _bad("Invalid values format")
+            raise bad_input("Invalid values format")
         if len(values) != len(product["attributes"]):
-            raise _bad("Variant values should not be empty" if not values else "Invalid values format")
+            raise bad_input("Variant values should not be empty" if not values else "Invalid values format")
         variant["values"] = [lang(value, codes) for value in values]
     for name in ("price", "promotional_price"):
         if name in body:
@@ -413,7 +385,7 @@ def _apply(
     if "inventory_levels" in body:
         levels = body["inventory_levels"]
         if not isinstance(levels, list) or not all(isinstance(level, dict) for level in levels):
-            raise _bad("Invalid input format")
+            raise bad_input("Invalid input format")
         for level in levels:
             location = level.get("location_id")
             if location is not None and location != shop["_location"]:
@@ -471,7 +443,7 @@ def create_variant(
     if any(_combination(other) == _combination(variant) for other in product["variants"]):
         raise refuse(422, "Variants cannot be repeated")
     product["variants"].append(variant)
-    _touch(tx, hooks, shop["id"], product)
+    touch(tx, hooks, shop["id"], product)
     return variant
 
 
@@ -481,9 +453,9 @@ def update_variant(
     """``PUT /products/{id}/variants/{variant_id}``: only what is sent changes."""
     product = get(tx, shop["id"], product_id)
     variant = variant_of(product, variant_id)
-    _apply(tx, shop, product, variant, body, creating=False)
+    apply_fields(tx, shop, product, variant, body, creating=False)
     _check_unique(product["variants"])
-    _touch(tx, hooks, shop["id"], product)
+    touch(tx, hooks, shop["id"], product)
     return variant
 
 
@@ -492,9 +464,9 @@ def replace_variants(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: 
     are updated, new combinations created, and every variant absent from the body deleted."""
     product = get(tx, shop["id"], product_id)
     if not isinstance(body, list) or not all(isinstance(entry, dict) for entry in body):
-        raise _bad("Invalid input format")
+        raise bad_input("Invalid input format")
     if not body:
-        raise _bad("There must be at least one variant")
+        raise bad_input("There must be at least one variant")
     if len(body) > MAX_VARIANTS:
         raise refuse(422, f"Product is not allowed to have more than {MAX_VARIANTS} variants.")
     codes = stores.languages(shop)
@@ -502,9 +474,9 @@ def replace_variants(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: 
     for entry in body:
         values = entry.get("values")
         if product["attributes"] and not values:
-            raise _bad("Variant values should not be empty")
+            raise bad_input("Variant values should not be empty")
         if not isinstance(values if values is not None else [], list):
-            raise _bad("Invalid values format")
+            raise bad_input("Invalid values format")
         keys.append(tuple(first_text(lang(value, codes)).strip().lower() for value in values or []))
     if len(set(keys)) != len(keys):
         raise refuse(422, "Variant values should not be repeated")
@@ -514,14 +486,14 @@ def replace_variants(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: 
         entry = entry | {"values": entry.get("values") or []}
         if key in existing:
             variant = existing.pop(key)
-            _apply(tx, shop, product, variant, {k: v for k, v in entry.items() if k != "id"}, creating=False)
+            apply_fields(tx, shop, product, variant, {k: v for k, v in entry.items() if k != "id"}, creating=False)
         else:
             variant = _new_variant(tx, shop, product, {k: v for k, v in entry.items() if k != "id"})
         result.append(variant)
     for gone in existing.values():
         tx.delete("tn_variant", gone["id"])
     product["variants"] = result
-    _touch(tx, hooks, shop["id"], product)
+    touch(tx, hooks, shop["id"], product)
     return product["variants"]
 
 
@@ -529,7 +501,7 @@ def patch_variants(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: in
     """``PATCH /products/{id}/variants``: updates the variants named by ``id`` (never creates or deletes)."""
     product = get(tx, shop["id"], product_id)
     if not isinstance(body, list) or not all(isinstance(entry, dict) for entry in body):
-        raise _bad("Invalid input format")
+        raise bad_input("Invalid input format")
     for entry in body:
         variant_id = as_int(entry.get("id"))
         if variant_id is None:
@@ -537,9 +509,9 @@ def patch_variants(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: in
         variant = next((variant for variant in product["variants"] if variant["id"] == variant_id), None)
         if variant is None:
             raise refuse(422, f"Variant {variant_id} does not exist or does not belong to the product")
-        _apply(tx, shop, product, variant, {k: v for k, v in entry.items() if k != "id"}, creating=False)
+        apply_fields(tx, shop, product, variant, {k: v for k, v in entry.items() if k != "id"}, creating=False)
     _check_unique(product["variants"])
-    _touch(tx, hooks, shop["id"], product)
+    touch(tx, hooks, shop["id"], product)
     return product["variants"]
 
 
@@ -551,117 +523,4 @@ def delete_variant(tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: in
         raise refuse(422, "There must be at least one variant")
     product["variants"] = [variant for variant in product["variants"] if variant["id"] != variant_id]
     tx.delete("tn_variant", variant_id)
-    _touch(tx, hooks, shop["id"], product)
-
-
-def change_stock(
-    tx: Tx, hooks: Webhooks, shop: dict[str, Any], product_id: int, body: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """``POST /products/{id}/variants/stock``: ``replace`` (``null`` = infinite) or ``variation`` (clamped at 0) of
-    one variant (``id``) or of all; the updated variants."""
-    product = get(tx, shop["id"], product_id)
-    action = body.get("action")
-    if action not in ("replace", "variation"):
-        raise refuse(422, "Valid actions are 'replace', 'variation'.")
-    location = body.get("location_id")
-    if location is not None and location != shop["_location"]:
-        raise refuse(422, "Validation error", location_id=["The selected location id is invalid."])
-    if "value" not in body:
-        raise refuse(422, "Validation error", value=["The value field is required."])
-    value = body["value"]
-    targets = product["variants"]
-    if body.get("id") is not None:
-        targets = [variant_of(product, as_int(body["id"]) or 0)]
-    if action == "replace":
-        stock = stock_value(value)
-        for variant in targets:
-            set_stock(shop, variant, stock)
-    else:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise refuse(422, "Validation error", value=["The value must be an integer."])
-        for variant in targets:
-            if variant["stock"] is not None:  # infinite stock stays infinite
-                set_stock(shop, variant, max(0, variant["stock"] + value))
-    for variant in targets:
-        variant["updated_at"] = stamp(now())
-    _touch(tx, hooks, shop["id"], product)
-    return targets
-
-
-def stock_price(tx: Tx, hooks: Webhooks, shop: dict[str, Any], body: Any) -> list[dict[str, Any]]:
-    """``PATCH /products/stock-price``: at most 50 variants in all; the whole request is refused on a malformed
-    price or stock (422, nothing applied); a variant not found (or not of that product) gets ``success: false``
-    and the others are applied."""
-    if not isinstance(body, list) or not all(isinstance(entry, dict) for entry in body):
-        raise _bad("Invalid input format")
-    entries = []
-    for entry in body:
-        variants = entry.get("variants")
-        if as_int(entry.get("id")) is None or not isinstance(variants, list):
-            raise refuse(
-                422, "Validation error", id=["The id field is required."], variants=["The variants field is required."]
-            )
-        entries.append((as_int(entry["id"]), variants))
-    if sum(len(variants) for _id, variants in entries) > STOCK_PRICE_LIMIT:
-        raise refuse(422, "Too many variants sent for update")
-    planned: list[tuple[int, list[tuple[int, dict[str, Any]]]]] = []
-    for product_id, variants in entries:
-        changes = []
-        for change in variants:
-            if not isinstance(change, dict) or as_int(change.get("id")) is None:
-                raise refuse(422, "Validation error", id=["The id field is required."])
-            update: dict[str, Any] = {}
-            if "price" in change:
-                if isinstance(change["price"], bool) or not isinstance(change["price"], int | float | str):
-                    raise refuse(422, "Validation error", price=["The price must be a number."])
-                update["price"] = money(change["price"], "price", nullable=False)
-            if "inventory_levels" in change:
-                levels = change["inventory_levels"]
-                if not isinstance(levels, list) or not all(isinstance(level, dict) for level in levels):
-                    raise refuse(422, "Validation error", inventory_levels=["The inventory levels must be an array."])
-                for level in levels:
-                    stock = level.get("stock")
-                    if isinstance(stock, bool) or not isinstance(stock, int):
-                        raise refuse(422, "Validation error", stock=["The stock must be an integer."])
-                    if stock < 0:
-                        raise refuse(422, "Validation error", stock=["The stock must be at least 0."])
-                    update["inventory_levels"] = [level]
-            changes.append((as_int(change["id"]) or 0, update))
-        planned.append((product_id or 0, changes))
-    answer = []
-    for product_id, changes in planned:
-        product = tx.get("tn_product", product_id, shop["id"])
-        results = []
-        touched = False
-        for variant_id, update in changes:
-            variant = next((v for v in product["variants"] if v["id"] == variant_id), None) if product else None
-            location = (update.get("inventory_levels") or [{}])[0].get("location_id")
-            if product is None or variant is None:
-                results.append({"id": variant_id, "success": False, "error": "Variant with such id does not exist"})
-                continue
-            if location is not None and location != shop["_location"]:
-                results.append({"id": variant_id, "success": False, "error": "Location with such id does not exist"})
-                continue
-            _apply(tx, shop, product, variant, update, creating=False)
-            touched = True
-            results.append({"id": variant_id, "success": True})
-        if product is not None and touched:
-            _touch(tx, hooks, shop["id"], product)
-        answer.append({"id": product_id, "variants": results})
-    return answer
-
-
-def take_stock(tx: Tx, shop: dict[str, Any], variant_id: int, quantity: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A sale (or, negative, a restock) of ``quantity`` units of a variant of the store: the product and the
-    variant; infinite stock is untouched; 404 when the variant is unknown."""
-    index = tx.get("tn_variant", variant_id, shop["id"])
-    if index is None:
-        raise not_found("Variant")
-    product = get(tx, shop["id"], index["product_id"])
-    variant = variant_of(product, variant_id)
-    if variant["stock"] is not None and quantity:
-        set_stock(shop, variant, max(0, variant["stock"] - quantity))
-        variant["updated_at"] = stamp(now())
-        product["updated_at"] = variant["updated_at"]
-        _save(tx, shop["id"], product)
-    return product, variant
+    touch(tx, hooks, shop["id"], product)
