@@ -106,11 +106,23 @@ def _detail(segments: list[str], order_id: int) -> str:
     return "".join(s if i % 2 == 0 else str(base + int(s)) for i, s in enumerate(segments))
 
 
+def late_ids(n: int) -> range:
+    """The ids of the integrated orders cancelled in the last days (what the late-cancellations cycle reads)."""
+    return range(max(1, n - BACKLOG - 50 * LATE_CANCELLED), n - BACKLOG, 50)
+
+
+def history_ids(n: int) -> list[int]:
+    """Ids of orders neither integration cycle reads (not in the backlog, not a late cancellation): what a
+    benchmark may write to without changing what the polls return."""
+    late = set(late_ids(n))
+    return [order_id for order_id in range(1, max(1, n - BACKLOG) + 1) if order_id not in late]
+
+
 def rows(n: int, account_id: int, templates: list[tuple[list[str], dict[str, Any]]], start: int, stop: int):  # type: ignore[no-untyped-def]
     """Rows ``start..stop-1`` (1-based ids) as tuples in ``COLUMNS`` order."""
     span = timedelta(days=3 * 365)
     rng = random.Random(start)
-    late = set(range(max(1, n - BACKLOG - 50 * LATE_CANCELLED), n - BACKLOG, 50))
+    late = set(late_ids(n))
     for order_id in range(start, stop):
         segments, head = templates[order_id % len(templates)]
         sale = NOW - span * (1 - order_id / n) - timedelta(hours=2)

@@ -155,14 +155,16 @@ def write_steadily(url: str, per_second: float, orders: int) -> None:
     import orders_data
 
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    history = max(1, orders - orders_data.BACKLOG - 50 * orders_data.LATE_CANCELLED - 1)
+    history = orders_data.history_ids(orders)
+    if not history:
+        raise SystemExit(f"a database of {orders} orders has no order outside the polled ones to write to")
     rng = random.Random(7)
     statement = text("UPDATE orders SET erp_status = :mark, version = version + 1 WHERE id = :id")
     interval = 1 / per_second
     deadline = time.perf_counter()
     with engine.connect() as connection:
         while True:
-            connection.execute(statement, {"mark": f"bench-{rng.randrange(1000)}", "id": rng.randrange(1, history)})
+            connection.execute(statement, {"mark": f"bench-{rng.randrange(1000)}", "id": rng.choice(history)})
             deadline += interval
             time.sleep(max(0.0, deadline - time.perf_counter()))
 
@@ -188,6 +190,14 @@ def _start(url: str, ceiling_file: Path, workers: int = 1) -> tuple[subprocess.P
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("server did not start")
+
+
+def _check_alive(processes: dict[str, subprocess.Popen[bytes] | None]) -> None:
+    """Stop the benchmark when one of its processes has died: figures measured without the server or the
+    writer they assume would be silently wrong."""
+    for name, process in processes.items():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the {name} process exited with code {process.returncode}; no figures printed")
 
 
 def _summary(latencies: list[float], seconds: float) -> tuple[float, float, float]:
@@ -280,8 +290,10 @@ def run_database(
             for _ in range(slices):
                 for name, targets, accept, _top in scenarios:
                     latencies[name] += asyncio.run(load(port, targets, concurrency, seconds / slices, accept))
+                _check_alive({"server": process, "writer": writer})
             for name, *_ in scenarios:
                 results[name][concurrency] = _summary(latencies[name], seconds)
+        _check_alive({"server": process, "writer": writer})
         if writer is not None:
             writer.terminate()
             writer.wait(timeout=20)

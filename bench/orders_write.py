@@ -4,13 +4,15 @@
 
 Through HTTP (a real uvicorn server, one process) and, in the same run, the plain-SQL ceiling: the same
 statements (lock/select the batch, update the marks, insert the history rows) executed directly with
-executemany, without HTTP, JSON or auth. Prints orders/s for both and the ratio.
+executemany, without HTTP, JSON or auth. The two alternate in rounds, so a busy minute of a shared machine
+weighs on both alike; prints each round, the median rates and the median of the per-round ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -75,7 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--batches", type=int, default=200, help="batches of 100 per side, over all rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating HTTP/SQL rounds")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import orders_data
@@ -90,15 +93,29 @@ def main() -> None:
     try:
         http_run(port, orders_data.API_KEY, _batches(args.orders, 5, 1), "warm")
         stamp = str(int(time.time()))
-        http = http_run(port, orders_data.API_KEY, _batches(args.orders, args.batches, 2), f"h{stamp}")
-        sql = sql_run(target.url, _batches(args.orders, args.batches, 3), f"s{stamp}")
+        per_round = max(1, args.batches // args.rounds)
+        http_rates: list[float] = []
+        sql_rates: list[float] = []
+        for number in range(args.rounds):
+            tag = f"{stamp}r{number}"
+            http_rates.append(
+                http_run(port, orders_data.API_KEY, _batches(args.orders, per_round, 2 * number + 2), f"h{tag}")
+            )
+            sql_rates.append(sql_run(target.url, _batches(args.orders, per_round, 2 * number + 3), f"s{tag}"))
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with code {process.returncode}; no figures printed")
+            print(
+                f"  round {number + 1}: HTTP {http_rates[-1]:8.0f} orders/s, SQL {sql_rates[-1]:8.0f} orders/s,"
+                f" ratio {http_rates[-1] / sql_rates[-1]:.2f}"
+            )
     finally:
         process.terminate()
         process.wait(timeout=20)
-    print(f"{args.backend}, {args.orders:,} orders, {args.batches} batches of 100:")
-    print(f"  HTTP PUT /v2/orders/integrate: {http:8.0f} orders/s")
-    print(f"  plain SQL ceiling:             {sql:8.0f} orders/s")
-    print(f"  ratio: {http / sql:.2f}")
+    ratios = [h / s for h, s in zip(http_rates, sql_rates, strict=True)]
+    print(f"{args.backend}, {args.orders:,} orders, {args.rounds} rounds of {per_round} batches of 100:")
+    print(f"  HTTP PUT /v2/orders/integrate: {statistics.median(http_rates):8.0f} orders/s (median)")
+    print(f"  plain SQL ceiling:             {statistics.median(sql_rates):8.0f} orders/s (median)")
+    print(f"  ratio: {statistics.median(ratios):.2f} (median of the rounds)")
 
 
 if __name__ == "__main__":

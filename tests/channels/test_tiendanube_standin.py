@@ -2,7 +2,7 @@
 exchange (JSON and form bodies, single-use expiring codes, wrong secret), the ``Authentication: bearer`` header
 (not ``Authorization``, lowercase ``bearer``), the token tied to its store and replaced on re-install, 401 after
 uninstall and 402 while suspended, ``User-Agent``, ``Content-Type`` and JSON errors, the leaky bucket with its
-headers, injected faults and two stand-ins on one file."""
+headers, injected faults, two stand-ins on one file, and malformed bodies on every write path answered 4xx."""
 
 from __future__ import annotations
 
@@ -200,3 +200,33 @@ def test_two_standins_on_one_file_share_state(tmp_path: Path) -> None:
     finally:
         second.close()
         kit.standin.close()
+
+
+JUNK: list[object] = [None, 1, "x", [], {}, [None], [{}], True, {"id": "x"}, [{"id": 1, "variants": [None]}]]
+FIELDS = ("name", "variants", "values", "price", "stock", "categories", "images", "attributes", "products", "customer",
+          "status", "reason", "tracking_info", "event", "url", "action", "value", "id", "src", "attachment",
+          "inventory_levels", "total", "parent", "description", "happened_at", "recipient", "fulfillment")  # fmt: skip
+
+
+def test_bad_bodies_never_answer_500(tmp_path: Path) -> None:
+    kit = open_kit(tmp_path)
+    body = {"name": "Taza", "variants": [{"price": 10}], "images": [{"src": "https://cdn.hub.example/t.jpg"}]}
+    product = kit.send("POST", "products", body)
+    pid, vid, image = product.json()["id"], product.json()["variants"][0]["id"], product.json()["images"][0]["id"]
+    order = kit.standin.place_order(kit.store_id, [(vid, 1)])
+    fo = kit.get(f"orders/{order['id']}/fulfillment-orders").json()[0]["id"]
+    hook = kit.send("POST", "webhooks", {"event": "order/paid", "url": "https://hub.example/tn"}).json()["id"]
+    targets = [("POST", "products"), ("PUT", f"products/{pid}"), ("PATCH", "products/stock-price"),
+               ("POST", f"products/{pid}/variants"), ("PUT", f"products/{pid}/variants"),
+               ("PATCH", f"products/{pid}/variants"), ("POST", f"products/{pid}/variants/stock"),
+               ("PUT", f"products/{pid}/variants/{vid}"), ("POST", f"products/{pid}/images"),
+               ("PUT", f"products/{pid}/images/{image}"), ("POST", "categories"), ("POST", "orders"),
+               ("PUT", f"orders/{order['id']}"), ("POST", f"orders/{order['id']}/cancel"),
+               ("PATCH", f"orders/{order['id']}/fulfillment-orders/{fo}"),
+               ("POST", f"orders/{order['id']}/fulfillment-orders/{fo}/tracking-events"),
+               ("POST", "webhooks"), ("PUT", f"webhooks/{hook}")]  # fmt: skip
+    bodies = JUNK + [{field: junk} for field in FIELDS for junk in JUNK[:6]]
+    for method, path in targets:
+        for body in bodies:
+            answer = kit.send(method, path, body) if body is not None else kit.send(method, path)
+            assert answer.status_code < 500, (method, path, body, answer.text)

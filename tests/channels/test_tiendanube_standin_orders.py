@@ -213,3 +213,35 @@ def test_the_market_sells_pays_and_delivers(tmp_path: Path) -> None:
     assert market.tick()["Delivered"] == 0
     assert market.tick(now() + timedelta(minutes=6))["Delivered"] == 1
     assert kit.get(f"orders/{first}", version="2025-03").json()["shipping_status"] == "delivered"
+
+
+def test_bad_input_is_refused_in_the_documented_shape(tmp_path: Path) -> None:
+    kit = open_kit(tmp_path)
+    variant = with_product(kit)["variants"][0]["id"]
+    order = kit.standin.place_order(kit.store_id, [(variant, 1)])
+    status = kit.send("PUT", f"orders/{order['id']}", {"status": "shipped"})
+    assert status.status_code == 422 and status.json()["status"] == ["The selected status is invalid."]
+    huge = kit.send("POST", "orders", {"products": [{"variant_id": variant, "quantity": 1, "price": "9" * 30}]})
+    assert huge.status_code == 422
+    assert kit.get("orders", total_min="9" * 30).status_code == 422
+    odd = kit.send("POST", "orders", {"products": [{"variant_id": variant, "quantity": 1}], "fulfillment": "lost"})
+    assert odd.status_code == 422
+    line = {"variant_id": variant, "quantity": 1}
+    shipped = kit.send(
+        "POST", "orders", {"products": [line], "fulfillment": "fulfilled", "shipping_pickup_type": "ship"}
+    )
+    assert shipped.json()["shipping_status"] == "fulfilled"
+    (fo,) = kit.get(f"orders/{shipped.json()['id']}/fulfillment-orders").json()
+    assert fo["status"] == "DISPATCHED"
+
+
+def test_the_customer_object_needs_a_customers_scope(tmp_path: Path) -> None:
+    kit = open_kit(tmp_path, scopes=("write_products", "write_orders"))
+    order = kit.standin.place_order(kit.store_id, [(with_product(kit)["variants"][0]["id"], 1)])
+    read = kit.get(f"orders/{order['id']}").json()
+    assert read["customer"] is None and read["contact_email"] == "lucia@buyer.example"
+    assert kit.get("orders").json()[0]["customer"] is None
+    (tmp_path / "granted").mkdir()
+    granted = open_kit(tmp_path / "granted")
+    order = granted.standin.place_order(granted.store_id, [(with_product(granted)["variants"][0]["id"], 1)])
+    assert granted.get(f"orders/{order['id']}").json()["customer"]["email"] == "lucia@buyer.example"

@@ -209,34 +209,41 @@ class Catalog:
 
         placeholder = mark(conn)
 
-        def fetch(column: str, values: Sequence[Any], *, scoped: bool = True, suffix: str = "") -> list[list[Any]]:
-            condition, params = in_list(conn, column, values)
-            if scoped:
-                condition, params = f"p.account_id = {placeholder} AND {condition}", (account_id, *params)
-            rows = [list(r) for r in conn.exec_driver_sql(f"{_STATE_SQL} WHERE {condition}{suffix}", params).all()]
+        def query(condition: str, params: tuple[Any, ...]) -> list[list[Any]]:
+            rows = [list(r) for r in conn.exec_driver_sql(f"{_STATE_SQL} WHERE {condition}", params).all()]
             for row in rows:
                 for i in _STATE_MONEY:
                     if row[i] is not None:
                         row[i] = money(row[i])
             return rows
 
-        rows = fetch("p.sku", wanted)
-        found = {row[3] for row in rows}
-        rest = [code for code in wanted if code not in found]
-        if rest:
-            rows += fetch("p.own_code", rest)
-        if lock and rows and dialect.name == "postgresql":
-            # Lock every row in id order (no two batches wait on each other in a cycle) and re-read them:
-            # what the lock returns is the latest committed version.
-            ids = sorted({row[0] for row in rows})
-            rows = fetch("p.id", ids, scoped=False, suffix=" ORDER BY p.id FOR UPDATE OF p")
+        def fetch(column: str, values: Sequence[Any]) -> list[list[Any]]:
+            condition, params = in_list(conn, column, values)
+            return query(f"p.account_id = {placeholder} AND {condition}", (account_id, *params))
+
+        if lock and dialect.name == "postgresql":
+            # One statement finds and locks the rows in id order (the sort comes before the locking, so no two
+            # batches wait on each other in a cycle) and returns each row's latest committed version.
+            rows = query(
+                "p.account_id = %s AND (p.sku = ANY(%s) OR p.own_code = ANY(%s)) ORDER BY p.id FOR UPDATE OF p",
+                (account_id, wanted, wanted),
+            )
+        else:
+            rows = fetch("p.sku", wanted)
+            found = {row[3] for row in rows}
+            rest = [code for code in wanted if code not in found]
+            if rest:
+                rows += fetch("p.own_code", rest)
+        # Own codes count only for the codes no SKU matched (CF-40.3.4 rule 2), whichever rows were read.
+        wanted_set = set(wanted)
+        matched_skus = {row[3] for row in rows if row[3] in wanted_set}
         for row in sorted(rows, key=lambda r: r[0]):
             if row[0] in self.states:
                 continue
             state = ProductState(*row)
             self.states[state.id] = state
             self.by_sku[state.sku].append(state)
-            if state.own_code:
+            if state.own_code and state.own_code not in matched_skus:
                 self.by_own_code[state.own_code].append(state)
 
     def find(self, sku: str, brand: str | None) -> tuple[ProductState | None, rules.Problem | None]:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alephee import clock
+from alephee.db import among
 from alephee.products.models import Product
 from alephee.products.stock import stock_snapshots
 from alephee.webhooks.events import PRODUCT_STOCK_ALERT, emit
@@ -34,15 +35,18 @@ def on_catalog_change(session: Session, change: Any) -> None:
     ids = sorted(change.stock_product_ids)
     if not ids:
         return
+    dialect = session.get_bind().dialect.name
     announced = {
         row[0]: row[1]
         for row in session.execute(
-            select(WebhookStockAlert.product_id, WebhookStockAlert.level).where(WebhookStockAlert.product_id.in_(ids))
+            select(WebhookStockAlert.product_id, WebhookStockAlert.level).where(
+                among(WebhookStockAlert.product_id, ids, dialect)
+            )
         )
     }
     watched = session.execute(
         select(Product.id, Product.sku, Product.alert_red, Product.alert_yellow).where(
-            Product.id.in_(ids), (Product.alert_red > 0) | (Product.alert_yellow > 0)
+            among(Product.id, ids, dialect), (Product.alert_red > 0) | (Product.alert_yellow > 0)
         )
     ).all()
     snapshots = stock_snapshots(session, [row[0] for row in watched]) if watched else {}

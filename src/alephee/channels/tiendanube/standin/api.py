@@ -32,6 +32,7 @@ from alephee.channels.tiendanube.standin.common import VERSIONS, Page, TNError, 
 from alephee.channels.tiendanube.standin.webhooks import Webhooks
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
+MAX_CALLS_KEPT = 20_000
 PARSING = {"error": "Problems parsing JSON"}
 # Endpoints guarded by the weighted bucket of variant updates, with the cost of a payload.
 VARIANT_WRITES = re.compile(r"^products/(stock-price|\d+/variants(/\d+|/stock)?)$")
@@ -55,6 +56,11 @@ class Call:
     def store_id(self) -> int:
         """The store of the call."""
         return int(self.shop["id"])
+
+    @property
+    def customers(self) -> bool:
+        """Whether the app was granted a customers scope (orders then carry their ``customer`` object)."""
+        return "customers" in self.hooks.families
 
     def arg(self, index: int) -> int:
         """A numeric path argument."""
@@ -109,7 +115,8 @@ def v1_only(handler: Handler) -> Handler:
 
 
 def _order(call: Call, order: dict[str, Any]) -> Answer:
-    return one(call, orders.render(call.tx, order, call.version, call.query.get("aggregates", "")))
+    aggregates = call.query.get("aggregates", "")
+    return one(call, orders.render(call.tx, order, call.version, aggregates, customers=call.customers))
 
 
 def _location(call: Call) -> dict[str, Any]:
@@ -263,12 +270,12 @@ def _delete_category(c: Call) -> Answer:
 def _orders(c: Call) -> Answer:
     aggregates = c.query.get("aggregates", "")
     found = orders.search(c.tx, c.store_id, c.query)
-    return page(c, [orders.render(c.tx, order, c.version, aggregates) for order in found])
+    return page(c, [orders.render(c.tx, order, c.version, aggregates, customers=c.customers) for order in found])
 
 
 def _new_order(c: Call) -> Answer:
     order = orders.create(c.tx, c.hooks, c.shop, c.obj(), storefront="api", app_id=c.app_id)
-    return Answer(201, orders.render(c.tx, order, c.version))
+    return Answer(201, orders.render(c.tx, order, c.version, customers=c.customers))
 
 
 def _get_order(c: Call) -> Answer:
@@ -458,6 +465,8 @@ class StoreAPI:
         raw = await request.body()
         response = await run_in_threadpool(self._handle, request, version, store_id, rest, raw)
         self.calls.append((request.method, request.url.path, response.status_code))
+        if len(self.calls) > MAX_CALLS_KEPT:  # a long ``make run`` keeps only the recent half
+            del self.calls[: MAX_CALLS_KEPT // 2]
         return response
 
     def _handle(self, request: Request, version: str, store_id: str, rest: str, raw: bytes) -> Response:

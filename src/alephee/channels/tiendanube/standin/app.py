@@ -94,7 +94,7 @@ class TiendanubeStandIn:
 
     @property
     def calls(self) -> list[tuple[str, str, int]]:
-        """``(method, path, status)`` of every API call this process answered."""
+        """``(method, path, status)`` of the API calls this process answered (the last 10,000 at least)."""
         return self.api.calls
 
     def create_store(self, shop: StandInShop | None = None, **fields: Any) -> dict[str, Any]:

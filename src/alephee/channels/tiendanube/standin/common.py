@@ -18,6 +18,7 @@ from alephee.clock import precise_utcnow
 VERSIONS = ("v1", "2025-03")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_PER_PAGE = 200
+MAX_AMOUNT = Decimal("1000000000000")  # beyond any real price; keeps quantize within precision
 DEFAULT_PER_PAGE = 30
 STATUS_MESSAGES = {
     400: "Bad Request",
@@ -44,7 +45,7 @@ class TNError(Exception):
         self.headers = headers or {}
 
 
-def refuse(status: int, description: str | None, **fields: Any) -> TNError:
+def refuse(status: int, description: str | None, /, **fields: Any) -> TNError:
     """The standard error body ``{"code", "message", "description"}`` plus any per-field arrays."""
     return TNError(
         status, {"code": status, "message": STATUS_MESSAGES.get(status, "Error"), "description": description} | fields
@@ -108,6 +109,8 @@ def money(value: Any, name: str, *, nullable: bool = True) -> str | None:
         raise refuse(422, "Validation error", **{name: [f"The {name} must be a number."]})
     if amount < 0:
         raise refuse(422, "Validation error", **{name: [f"The {name} must be at least 0."]})
+    if amount >= MAX_AMOUNT:
+        raise refuse(422, "Validation error", **{name: [f"The {name} may not be greater than {MAX_AMOUNT}."]})
     return str(amount.quantize(Decimal("0.01")))
 
 

@@ -61,7 +61,8 @@ def create(tx: Tx, shop: dict[str, Any], order: dict[str, Any], kind: str) -> di
     moment = stamp(now())
     currency = order["currency"]
     address = order["shipping_address"]
-    status = "UNPACKED" if order["_ship"] == "unpacked" else WORKFLOWS[kind][-2]
+    status = {"unpacked": "UNPACKED", "packed": "PACKED"}.get(order["_ship"], WORKFLOWS[kind][-2])
+    status = status if status in WORKFLOWS[kind] else WORKFLOWS[kind][0]
     fo: dict[str, Any] = {
         "id": ulid(),
         "number": f"{order['number']}-1",

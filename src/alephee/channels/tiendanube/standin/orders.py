@@ -73,6 +73,14 @@ SHIPPING_FILTER = {
     "shipped": ("shipped", "delivered"),
     "delivered": ("delivered",),
 }
+# ``fulfillment`` of ``POST /orders`` (either version's words) -> the order's shipping state.
+CREATED_SHIPPING = {
+    "unpacked": "unpacked",
+    "unfulfilled": "packed",
+    "unshipped": "packed",
+    "fulfilled": "shipped",
+    "shipped": "shipped",
+}
 PLACEHOLDER = {
     "pt": ("Não informado", "email@naoinformado.com"),
     "es": ("No informado", "email@noinformado.com"),
@@ -87,15 +95,20 @@ def get(tx: Tx, store_id: int, order_id: int) -> dict[str, Any]:
     return order
 
 
-def render(tx: Tx, order: dict[str, Any], version: str, aggregates: str = "") -> dict[str, Any]:
-    """The order as ``version`` answers it (with full fulfillment orders when ``aggregates`` names them)."""
+def render(
+    tx: Tx, order: dict[str, Any], version: str, aggregates: str = "", *, customers: bool = True
+) -> dict[str, Any]:
+    """The order as ``version`` answers it (with full fulfillment orders when ``aggregates`` names them; the
+    ``customer`` object only for an app granted a customers scope)."""
     body = {key: value for key, value in order.items() if not key.startswith("_")}
+    if not customers:
+        body["customer"] = None
     body["shipping_status"] = SHIPPING_NAMES[version][order["_ship"]]
     if version != "v1":
         for key in V1_ONLY:
             body.pop(key, None)
     if "fulfillment_orders" in aggregates.split(","):
-        body["fulfillment_orders"] = fulfillment.for_order(tx, order["store_id"], order["id"])
+        body["fulfillment_orders"] = fulfillment.for_order(tx, int(order["store_id"]), order["id"])
     return body
 
 
@@ -238,6 +251,9 @@ def create(
     pickup = body.get("shipping_pickup_type", "pickup" if storefront == "api" else "ship")
     if pickup not in ("ship", "pickup"):
         raise refuse(422, "Validation error", shipping_pickup_type=["The selected shipping pickup type is invalid."])
+    ship = CREATED_SHIPPING.get(str(body.get("fulfillment", body.get("fulfillment_status", "unpacked"))))
+    if ship is None:
+        raise refuse(422, "Validation error", fulfillment=["The selected fulfillment is invalid."])
     gateway = body.get("gateway", "not-provided")
     language = body.get("language") or shop["main_language"]
     placeholder, placeholder_email = PLACEHOLDER["pt" if language == "pt" else "es"]
@@ -368,9 +384,7 @@ def create(
         "next_action": "waiting_packing" if payment == "paid" else "waiting_manual_confirmation",
         "checkout_enabled": True,
         "fulfillments": [],
-        "_ship": "unpacked"
-        if body.get("fulfillment", body.get("fulfillment_status", "unpacked")) == "unpacked"
-        else "shipped",
+        "_ship": ship,
         "_stock_taken": behaviour == "claim",
     }
     if behaviour == "claim":

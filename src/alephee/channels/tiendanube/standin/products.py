@@ -12,6 +12,7 @@ from typing import Any
 from alephee.channels.standin_store import Tx
 from alephee.channels.tiendanube.standin import categories, images, stores
 from alephee.channels.tiendanube.standin.common import (
+    MAX_AMOUNT,
     as_int,
     bool_param,
     common_filters,
@@ -170,7 +171,7 @@ def _decimal_text(value: Any, name: str) -> str | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise refuse(422, "Validation error", **{name: [f"The {name} must be a number."]}) from None
-    if isinstance(value, bool) or not amount.is_finite() or amount < 0:
+    if isinstance(value, bool) or not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
         raise refuse(422, "Validation error", **{name: [f"The {name} must be at least 0."]})
     return str(amount.quantize(Decimal("0.001") if name == "weight" else Decimal("0.01")))
 
