@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
@@ -21,6 +21,7 @@ from alephee.channels.models import ChannelConnection
 from alephee.channels.tiendanube.channel import TiendanubeChannel
 from alephee.channels.tiendanube.client import TiendanubeClient
 from alephee.channels.tiendanube.standin.app import TiendanubeStandIn, create_app
+from alephee.config import Settings
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
 from alephee.listings.publish import record_marketplace_id
@@ -37,6 +38,7 @@ from alephee.orders import statuses as st
 from alephee.orders.models import Order
 from alephee.products.models import Product, ProductPrice
 from alephee.products.schemas import VARIATION_CHILD, VARIATION_MASTER
+from alephee.sync.links import link_listings
 from alephee.sync.order_feed import OrderSync
 from alephee.webhooks.crypto import encrypt_secret
 from tests.channels.tiendanube_fake import MARKETPLACE, add_listing
@@ -57,6 +59,9 @@ class World:
     account_id: int
     listing_id: int
     children: dict[str, int]
+    http: TestClient
+    token: str
+    settings: Settings
 
     def publish(self) -> ListingReceipt:
         """Deliver the listing, and keep the id the store gave it as the outbox does."""
@@ -65,8 +70,10 @@ class World:
             record_marketplace_id(session, self.account_id, self.listing_id, receipt.external_id, receipt.permalink)
         return receipt
 
-    def variants(self) -> dict[str, dict]:  # type: ignore[type-arg]
-        [product] = self.standin.products(self.store_id)
+    def variants(self, product_id: int | None = None) -> dict[str, dict[str, Any]]:
+        """The variants by SKU of the store's product (its only one when not named)."""
+        products = self.standin.products(self.store_id)
+        [product] = [p for p in products if product_id in (None, p["id"])]
         return {v["sku"]: v for v in product["variants"]}
 
     def quantity(self, sku: str) -> int:
@@ -142,10 +149,11 @@ def world(ctx: AppContext, make_tenant: Callable[..., Tenant], tmp_path: Path) -
             children[f"REM-{size}"] = child
         listing_id = add_listing(session, tenant.account_id, master, sku="REM", quantity=15, title="Remera básica")
         marketplace = marketplace_ref(session, MARKETPLACE)
-    http: httpx.Client = TestClient(create_app(standin), base_url=API)
+    http = TestClient(create_app(standin), base_url=API)
     channel = TiendanubeChannel(lambda s: TiendanubeClient(s, http))
     context = ChannelContext(account_id=tenant.account_id, marketplace=marketplace, db=ctx.db, settings=settings)
-    yield World(ctx, standin, shop["id"], channel, context, tenant.account_id, listing_id, children)
+    account = tenant.account_id
+    yield World(ctx, standin, shop["id"], channel, context, account, listing_id, children, http, token, settings)
     standin.close()
 
 
@@ -200,3 +208,54 @@ def test_order_in_fulfilled_out_and_a_cancellation_gives_stock_back(world: World
     with world.ctx.db.reading() as session:
         row = session.scalar(select(Order).where(Order.external_order_id == str(second["id"])))
         assert row is not None and row.status == st.CANCELLED
+
+
+def test_existing_products_are_linked_by_sku(world: World) -> None:
+    headers = {"Authentication": f"bearer {world.token}", "User-Agent": "Seller (ops@seller.example)"}
+    own = {
+        "name": {"es": "Remera de la tienda"},
+        "attributes": [{"es": "Talle"}],
+        "variants": [
+            {"price": "90.00", "stock": 3, "sku": "REM-S", "values": [{"es": "S"}]},
+            {"price": "90.00", "stock": None, "sku": "REM-XL", "values": [{"es": "XL"}]},
+        ],
+    }
+    created = world.http.post(f"{API}/v1/{world.store_id}/products", json=own, headers=headers).json()
+    unknown = {"name": {"es": "Otra"}, "variants": [{"price": "1.00", "stock": 1, "sku": "NOPE"}]}
+    world.http.post(f"{API}/v1/{world.store_id}/products", json=unknown, headers=headers)
+    with world.ctx.db.writing() as session:
+        session.delete(session.get(Listing, world.listing_id))  # the hub has not published it
+
+    stats = link_listings(world.ctx.db, world.settings, world.channel, world.account_id, world.context.marketplace)
+
+    assert (stats.linked, stats.unmatched) == (1, 1)
+    with world.ctx.db.reading() as session:
+        [listing] = session.scalars(select(Listing).where(Listing.account_id == world.account_id)).all()
+        assert listing.external_id == str(created["id"]) and listing.title == "Remera de la tienda"
+
+    # Its first push touches only what the hub knows: REM-S's price and stock; REM-XL (unknown, infinite) stays.
+    world.listing_id = listing.id
+    world.publish()
+    variants = world.variants(created["id"])
+    assert variants["REM-S"]["stock"] == 10 and variants["REM-S"]["price"] == "100.00"
+    assert variants["REM-XL"]["stock"] is None and variants["REM-XL"]["price"] == "90.00"
+
+
+def test_a_store_on_2025_03_ships_through_its_fulfillment_order(world: World) -> None:
+    world.publish()
+    variants = world.variants()
+    order = world.standin.place_order(world.store_id, [(variants["REM-S"]["id"], 1)])
+    with world.ctx.db.writing() as session:
+        row = session.scalar(select(ChannelConnection).where(ChannelConnection.account_id == world.account_id))
+        assert row is not None
+        row.api_version = "2025-03"
+    assert world.apply_event("order/created", order["id"]) == "created"
+    assert world.quantity("REM-S") == 9
+
+    world.push(order["id"], st.SHIPPED, tracking_number="OA9", tracking_url="https://track.example/OA9")
+
+    shipped = world.standin.order(world.store_id, order["id"], "2025-03")
+    assert shipped["shipping_status"] == "shipped"
+    assert not [c for c in world.standin.calls if c[1].endswith(("/pack", "/fulfill"))]
+    [patch] = [c for c in world.standin.calls if c[0] == "PATCH" and "/fulfillment-orders/" in c[1]][-1:]
+    assert patch[2] == 200
