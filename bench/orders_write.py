@@ -3,9 +3,10 @@
     .venv/bin/python bench/orders_write.py --backend sqlite --orders 1000000 [--batches 200]
 
 Through HTTP (a real uvicorn server, one process) and, in the same run, the plain-SQL ceiling: the same
-statements (lock/select the batch, update the marks, insert the history rows) executed directly with
-executemany, without HTTP, JSON or auth. The two alternate in rounds, so a busy minute of a shared machine
-weighs on both alike; prints each round, the median rates and the median of the per-round ratios.
+statements (lock/select the batch, update the marks, insert the history rows) executed directly, without
+HTTP, JSON or auth: executemany on SQLite, one statement per shape over arrays on PostgreSQL. The two
+alternate in rounds, so a busy minute of a shared machine weighs on both alike; prints each round, the median
+rates and the median of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -54,12 +55,30 @@ def sql_run(url: str, batches: list[list[int]], tag: str) -> float:
                     text(f"SELECT id FROM orders WHERE account_id = 1 AND id IN ({ids}) ORDER BY id{lock}")
                 ).all()
                 now = datetime.now(UTC).replace(tzinfo=None) if not postgres else datetime.now(UTC)
+                marks = [(f"{tag}-{n}-{i}", i) for i in batch]
+                if postgres:
+                    # One statement per shape over arrays: the fastest form on PostgreSQL (the hub's too).
+                    owns, ids = [m[0] for m in marks], [m[1] for m in marks]
+                    conn.exec_driver_sql(
+                        "UPDATE orders AS o SET integrated = true, integrated_order_id = v.own, erp_status = %s,"
+                        " updated_at = %s, version = o.version + 1"
+                        " FROM unnest(%s::varchar[], %s::integer[]) AS v(own, id) WHERE o.id = v.id",
+                        (tag, now, owns, ids),
+                    )
+                    conn.exec_driver_sql(
+                        "INSERT INTO order_history (order_id, account_id, at, actor, action, integrated,"
+                        " integrated_order_id, erp_status)"
+                        " SELECT v.id, 1, %s, 'bench', 'integrate', true, v.own, %s"
+                        " FROM unnest(%s::varchar[], %s::integer[]) AS v(own, id)",
+                        (now, tag, owns, ids),
+                    )
+                    continue
                 conn.execute(
                     text(
                         "UPDATE orders SET integrated = true, integrated_order_id = :own, erp_status = :erp,"
                         " updated_at = :now, version = version + 1 WHERE id = :id"
                     ),
-                    [{"own": f"{tag}-{n}-{i}", "erp": tag, "now": now, "id": i} for i in batch],
+                    [{"own": own, "erp": tag, "now": now, "id": i} for own, i in marks],
                 )
                 conn.execute(
                     text(
@@ -67,7 +86,7 @@ def sql_run(url: str, batches: list[list[int]], tag: str) -> float:
                         " integrated_order_id, erp_status)"
                         " VALUES (:id, 1, :now, 'bench', 'integrate', true, :own, :erp)"
                     ),
-                    [{"own": f"{tag}-{n}-{i}", "erp": tag, "now": now, "id": i} for i in batch],
+                    [{"own": own, "erp": tag, "now": now, "id": i} for own, i in marks],
                 )
     engine.dispose()
     return len(batches) * 100 / (time.perf_counter() - started)

@@ -209,6 +209,45 @@ def among(column: Any, values: Collection[Any], dialect: str) -> ColumnElement[b
 
 
 @dataclass(frozen=True, slots=True)
+class BulkStatement:
+    """One write shape run over many rows: ``per_row`` for SQLite (one ``?`` per value of a row, run with
+    executemany: in-process and cheap), ``over_arrays`` for PostgreSQL (one ``%s`` array per column in the row's
+    order, e.g. ``UPDATE ... FROM unnest(...)``: one statement instead of a server round of parsing, planning
+    and executing per row)."""
+
+    per_row: str
+    over_arrays: str
+
+
+def arrays(*types: str) -> str:
+    """The array parameters of a ``BulkStatement.over_arrays``, one per column type: ``%s::integer[], ...``."""
+    return ", ".join(f"%s::{t}[]" for t in types)
+
+
+class RowWriter:
+    """Runs ``BulkStatement``s on one connection, with the bind processors of the column types that need one
+    (``money``, ``stamp``), so what is stored is exactly what the ORM would store."""
+
+    def __init__(self, conn: Connection) -> None:
+        dialect = conn.dialect
+        self.conn = conn
+        money = Money().dialect_impl(dialect).bind_processor(dialect)
+        stamp = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+        self.money: Any = money or (lambda v: v)
+        self.stamp: Any = stamp or (lambda v: v)
+        self.arrays = dialect.name == "postgresql"
+
+    def executemany(self, statement: BulkStatement, rows: list[tuple[Any, ...]]) -> None:
+        """Write ``rows``: one statement over column arrays on PostgreSQL, one per row elsewhere."""
+        if not rows:
+            return
+        if self.arrays:
+            self.conn.exec_driver_sql(statement.over_arrays, tuple(list(column) for column in zip(*rows, strict=True)))
+        else:
+            self.conn.exec_driver_sql(statement.per_row, rows)
+
+
+@dataclass(frozen=True, slots=True)
 class ReadState:
     """What the database looked like to a read connection, cheaply: two equal states mean that no transaction
     committed in between, so anything computed from the database then is still exact.

@@ -124,8 +124,9 @@ def test_a_429_is_transient_with_the_wait_until_the_bucket_is_empty() -> None:
 
 def test_the_bucket_waits_for_room_and_learns_a_bigger_plan() -> None:
     bucket = LeakyBucket(40, 2.0)
-    assert [bucket.take(0.0) for _ in range(41)] == [0.0] * 40 + [0.5]
-    # One second leaked two: the 42nd fits at once, the 43rd waits again.
+    # 35 at once (an eighth of the bucket is left free), the 36th waits for one to leak.
+    assert [bucket.take(0.0) for _ in range(36)] == [0.0] * 35 + [0.5]
+    # One second leaked two: the 37th fits at once, the 38th waits again.
     assert [bucket.take(1.0), bucket.take(1.0)] == [0.0, 0.5]
     bucket.resync(10.0, 400, 399, 50)  # a "Next" plan: 10× the bucket and the leak
     assert (bucket.size, bucket.rate) == (400.0, 20.0)
@@ -134,7 +135,7 @@ def test_the_bucket_waits_for_room_and_learns_a_bigger_plan() -> None:
 
 def test_a_call_that_would_wait_too_long_is_not_sent() -> None:
     calls: list[httpx.Request] = []
-    pacer = Pacer(2, 0.5, max_wait=1.0)
+    pacer = Pacer(2, 0.5, max_wait=1.5)
     tn = TiendanubeClient(
         make_settings("sqlite://"),
         httpx.Client(transport=httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(200, json={}))),
@@ -143,7 +144,7 @@ def test_a_call_that_would_wait_too_long_is_not_sent() -> None:
     tn.get(STORE, "/a")
     tn.get(STORE, "/b")
     with pytest.raises(TiendanubeError) as caught:
-        tn.get(STORE, "/c")  # the third would wait 2 s for room
+        tn.get(STORE, "/c")  # the third would wait 2.5 s for room
     assert caught.value.transient and caught.value.retry_after is not None and len(calls) == 2
     # Another store has its own bucket.
     tn.get(StoreAuth(1, "other", "v1", API), "/a")

@@ -87,6 +87,30 @@ def test_integrate_unset_idempotent_and_lenient(
     assert_error(client.put("/v2/orders/integrate", params=seller.q(), content=b"[{"), 400)
 
 
+def test_integrate_same_order_twice_in_one_batch(
+    client: TestClient, ctx: AppContext, seller: Tenant, add_order: AddOrder
+) -> None:
+    order_id = add_order(seller)
+    assert client.get("/v2/orders", params=seller.q()).json()["Results"][0]["ErpStatus"] != "second"  # rendered
+    with ctx.db.reading() as session:
+        version = session.get(Order, order_id).version  # type: ignore[union-attr]
+    body = [
+        {"OrderId": order_id, "OwnOrderId": "A-1", "Integrated": True, "ErpStatus": "first"},
+        {"OrderId": order_id, "ErpStatus": "second"},
+    ]
+    results = integrate(client, seller, body).json()["Results"]
+    # Each element answers the order as it stands after the whole batch; the later element wins.
+    final = {"OrderId": order_id, "OwnOrderId": "A-1", "Integrated": True, "ErpStatus": "second"}
+    assert [r["OrderStatus"] for r in results] == [final, final]
+    with ctx.db.reading() as session:
+        order = session.get(Order, order_id)
+        assert order is not None and order.version == version + 1  # one write, one new version
+        assert (order.integrated, order.integrated_order_id, order.erp_status) == (True, "A-1", "second")
+        assert [h.erp_status for h in status_updates.order_history(session, order_id)] == ["first", "second"]
+    [rendered] = client.get("/v2/orders", params=seller.q(Integrated="true")).json()["Results"]
+    assert (rendered["IntegratedOrderId"], rendered["ErpStatus"]) == ("A-1", "second")  # not the cached render
+
+
 def test_both_integration_cycles_end_to_end(client: TestClient, seller: Tenant, add_order: AddOrder) -> None:
     made = [add_order(seller, origin="api", logistic_type=ship.CUSTOM) for _ in range(5)]
     # Normal cycle: not integrated → process → mark integrated → gone from the not-integrated query.

@@ -9,12 +9,14 @@ and never lose an update; each change is written with its history row in the sam
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
+from alephee.db import among
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.dates import parse_datetime
 from alephee.marketplaces.models import Marketplace
@@ -65,6 +67,36 @@ def locked_orders(session: Session, account_id: int, order_ids: Sequence[int]) -
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return {order.id: order for order in session.scalars(query)}
+
+
+@dataclass(slots=True)
+class IntegrationState:
+    """An order's integration marks (what PUT /v2/orders/integrate reads and sets), without the order."""
+
+    id: int
+    account_id: int
+    integrated: bool
+    integrated_order_id: str | None
+    erp_status: str | None
+
+
+def locked_integration_states(
+    session: Session, account_id: int, order_ids: Sequence[int]
+) -> dict[int, IntegrationState]:
+    """The integration marks of the account's orders (not deleted), locked like ``locked_orders`` but without
+    loading the orders: a batch of marks reads four columns, not a hundred objects."""
+    if not order_ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    query = (
+        select(Order.id, Order.account_id, Order.integrated, Order.integrated_order_id, Order.erp_status)
+        .where(Order.account_id == account_id, among(Order.id, sorted(set(order_ids)), dialect))
+        .where(Order.status != st.DELETED)
+        .order_by(Order.id)
+    )
+    if dialect == "postgresql":
+        query = query.with_for_update(of=Order)
+    return {row[0]: IntegrationState(*row) for row in session.execute(query)}
 
 
 _countries: dict[int, str | None] = {}

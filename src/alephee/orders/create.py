@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from alephee.orders import statuses as st
 from alephee.orders.access import parse_date_field
 from alephee.orders.detail import CatalogMatch, created_detail
 from alephee.orders.ingest import NewOrder, ingest_order
-from alephee.orders.models import ORIGIN_API, Order, OrderCreation, OrderHistory, history_row
+from alephee.orders.models import ORIGIN_API, Order, OrderCreation, history_row, insert_history
 from alephee.orders.query import render_one
 from alephee.orders.schemas import OrderDetail, OrderInfoIn
 from alephee.products import stock as products
@@ -331,8 +331,8 @@ def create_order(
             raise
         session.rollback()
         return render_one(session, account_id, existing[0]), False
-    session.execute(
-        insert(OrderHistory),
+    insert_history(
+        session,
         [
             history_row(
                 order,

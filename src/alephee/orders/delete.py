@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -17,7 +16,7 @@ from alephee.orders import events as webhook_events
 from alephee.orders import statuses as st
 from alephee.orders.access import lock_order
 from alephee.orders.ingest import refresh_pack
-from alephee.orders.models import ORIGIN_API, OrderCreation, OrderHistory, history_row
+from alephee.orders.models import ORIGIN_API, OrderCreation, history_row, insert_history
 from alephee.products import stock as products
 
 
@@ -86,4 +85,4 @@ def delete_order(session: Session, account_id: int, actor: str, order_id: int, r
     if order.pack_id:
         refresh_pack(session, account_id, order.pack_id)
     if history:
-        session.execute(insert(OrderHistory), history)
+        insert_history(session, history)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -22,7 +22,7 @@ from alephee.orders import document_quota
 from alephee.orders import documents as docs
 from alephee.orders.access import lock_order, marketplace_country, marketplace_family, order_payload, parse_date_field
 from alephee.orders.account_options import account_options
-from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderDocument, OrderHistory, history_row
+from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderDocument, history_row, insert_history
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ def attach_document(
     document, created = store_document(session, store, settings, order, request)
     if created:
         now = clock.utcnow()
-        session.execute(insert(OrderHistory), [history_row(order, actor, "document", now)])
+        insert_history(session, [history_row(order, actor, "document", now)])
         family = marketplace_family(session, order.marketplace_id)
         options = account_options(session, account_id)
         if docs.forwards(

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -37,7 +37,7 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.detail_parts import ITEM_COMPONENT
 from alephee.orders.ingest import refresh_pack
-from alephee.orders.models import ORIGIN_API, Order, OrderHistory, history_row
+from alephee.orders.models import ORIGIN_API, Order, history_row, insert_history
 from alephee.orders.schemas import ActiveClaim
 from alephee.products import stock as products
 from alephee.products.models import Product
@@ -142,7 +142,7 @@ def apply_marketplace_news(
     order.updated_at = now
     session.flush()
     if history:
-        session.execute(insert(OrderHistory), history)
+        insert_history(session, history)
     return True
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -31,9 +31,9 @@ from alephee.orders.models import (
     MESSAGE_FROM_SELLER,
     ORIGIN_MARKETPLACE,
     Order,
-    OrderHistory,
     OrderMessage,
     history_row,
+    insert_history,
 )
 
 MAX_LENGTH = 350
@@ -282,7 +282,7 @@ def send_message(
     )
     session.add(message)
     session.flush()
-    session.execute(insert(OrderHistory), [history_row(order, actor, "message", now)])
+    insert_history(session, [history_row(order, actor, "message", now)])
     enqueue(
         session,
         account_id=account_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -17,7 +17,7 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.access import OrderNotFound, locked_orders, marketplace_family, order_payload
 from alephee.orders.ingest import refresh_pack
-from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
+from alephee.orders.models import ORIGIN_MARKETPLACE, Order, history_row, insert_history
 
 SPLIT_REASONS = {1: "fragile", 2: "another_warehouse", 3: "irregular_shape", 4: "other_motive"}
 
@@ -156,7 +156,7 @@ def split_order(session: Session, account_id: int, actor: str, order_id: int, re
             other.updated_at = now
     session.flush()
     refresh_pack(session, account_id, old_pack)
-    session.execute(insert(OrderHistory), [history_row(order, actor, "split", now)])
+    insert_history(session, [history_row(order, actor, "split", now)])
     enqueue(
         session,
         account_id=account_id,

@@ -9,22 +9,43 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee import clock
+from alephee.db import BulkStatement, RowWriter, arrays
 from alephee.marketplaces.outbox import enqueue
 from alephee.orders import events as webhook_events
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
-from alephee.orders.access import HUB_ORIGINS, OrderNotFound, locked_orders, marketplace_family, order_payload
-from alephee.orders.models import ORIGIN_B2B, Order, OrderHistory, history_row
+from alephee.orders.access import (
+    HUB_ORIGINS,
+    IntegrationState,
+    OrderNotFound,
+    locked_integration_states,
+    locked_orders,
+    marketplace_family,
+    order_payload,
+)
+from alephee.orders.models import ORIGIN_B2B, Order, OrderHistory, history_row, insert_history
 from alephee.orders.reservations import release_b2b_reservation
 from alephee.orders.schemas import IntegrateIn, OrderStatusIn
 
 INTEGRATE_OK = "Ok"
 # The columns PUT /v2/orders/integrate may set, by wire name.
 _INTEGRATION_COLUMNS = {"Integrated": "integrated", "OwnOrderId": "integrated_order_id", "ErpStatus": "erp_status"}
+
+
+# The marks of a batch, written in one statement (the version bump the ORM hooks of orders/models.py add to
+# every other write is written here by hand).
+_SQL_INTEGRATE = BulkStatement(
+    "UPDATE orders SET integrated = ?, integrated_order_id = ?, erp_status = ?, updated_at = ?,"
+    " version = version + 1 WHERE id = ?",
+    "UPDATE orders AS o SET integrated = v.integrated, integrated_order_id = v.own, erp_status = v.erp,"
+    " updated_at = v.t, version = o.version + 1"
+    f" FROM unnest({arrays('boolean', 'varchar', 'varchar', 'timestamptz', 'integer')})"
+    " AS v(integrated, own, erp, t, id) WHERE o.id = v.id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +81,18 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
     transaction)."""
     marks = [_integration_mark(raw) for raw in elements]
     now = clock.utcnow()
-    orders = locked_orders(
+    orders = locked_integration_states(
         session, account_id, [m.order_id for m in marks if m.order_id is not None and m.problem is None]
     )
     history: list[dict[str, Any]] = []
+    changed: dict[int, IntegrationState] = {}
     for mark in sorted((m for m in marks if m.order_id in orders and m.problem is None), key=lambda m: m.order_id or 0):
         order = orders[mark.order_id or 0]
         if all(getattr(order, column) == value for column, value in mark.changes.items()):
             continue  # a repeat after a timeout: nothing to do, nothing to record
         for column, value in mark.changes.items():
             setattr(order, column, value)
-        order.updated_at = now
+        changed[order.id] = order
         history.append(
             history_row(
                 order,
@@ -82,9 +104,14 @@ def integrate(session: Session, account_id: int, actor: str, elements: list[Any]
                 erp_status=order.erp_status,
             )
         )
-    session.flush()
-    if history:
-        session.execute(insert(OrderHistory), history)
+    if changed:
+        writer = RowWriter(session.connection())
+        stamp = writer.stamp(now)
+        writer.executemany(
+            _SQL_INTEGRATE,
+            [(o.integrated, o.integrated_order_id, o.erp_status, stamp, o.id) for o in changed.values()],
+        )
+        insert_history(session, history)
     results = []
     for mark in marks:
         if mark.problem is not None:
@@ -229,7 +256,7 @@ def update_statuses(session: Session, account_id: int, actor: str, elements: lis
         _after_status_change(session, order, previous, changed_status=changed_status, tracking=tracking)
     session.flush()
     if history:
-        session.execute(insert(OrderHistory), history)
+        insert_history(session, history)
     results = []
     for index, change in enumerate(changes):
         code, message = (400, change.problem) if change.problem is not None else outcome[index]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.db import Money, UtcDateTime
+from alephee.db import BulkStatement, Money, RowWriter, arrays
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
 from alephee.products import hooks, listing_data, rules
 from alephee.products.batch import (
@@ -278,58 +278,43 @@ def _apply_price(price: Any, state: PriceState, product: ProductState, account: 
 
 # The batch write path runs plain parameterised SQL through the driver: with a few hundred rows per
 # statement, SQLAlchemy's per-row parameter processing costs more than the SQL itself. Values go through the
-# column types once (``_Binder``), so what is stored is exactly what the ORM would store. SQLite runs one
+# column types once (``db.RowWriter``), so what is stored is exactly what the ORM would store. SQLite runs one
 # statement per row (executemany, in-process and cheap); PostgreSQL runs one statement per shape over arrays
 # (``unnest``), since each row's statement there is a round of parsing, planning and executing on the server.
-
-
-@dataclass(frozen=True, slots=True)
-class _Statement:
-    """One write shape: ``per_row`` for SQLite (``?`` per value of a row), ``over_arrays`` for PostgreSQL (one
-    ``%s`` array per column, in the row's order)."""
-
-    per_row: str
-    over_arrays: str
-
-
-def _arrays(*types: str) -> str:
-    return ", ".join(f"%s::{t}[]" for t in types)
-
-
-_SQL_ABSOLUTE = _Statement(
+_SQL_ABSOLUTE = BulkStatement(
     "UPDATE products SET quantity = ?, b2b_quantity = ?, min_publication_quantity = ?, max_publication_quantity = ?,"
     " alert_red = ?, alert_yellow = ?, measurable_quantity = ?, visibility = ?, date_updated = ? WHERE id = ?",
     "UPDATE products AS p SET quantity = v.q, b2b_quantity = v.b2b, min_publication_quantity = v.lo,"
     " max_publication_quantity = v.hi, alert_red = v.red, alert_yellow = v.yellow, measurable_quantity = v.m,"
     " visibility = v.vis, date_updated = v.t"
-    f" FROM unnest({_arrays(*['integer'] * 6, 'numeric', 'integer', 'timestamptz', 'integer')})"
+    f" FROM unnest({arrays(*['integer'] * 6, 'numeric', 'integer', 'timestamptz', 'integer')})"
     " AS v(q, b2b, lo, hi, red, yellow, m, vis, t, id) WHERE p.id = v.id",
 )
-_SQL_QUANTITY = _Statement(
+_SQL_QUANTITY = BulkStatement(
     "UPDATE products SET quantity = ?, date_updated = ? WHERE id = ?",
     "UPDATE products AS p SET quantity = v.q, date_updated = v.t"
-    f" FROM unnest({_arrays('integer', 'timestamptz', 'integer')}) AS v(q, t, id) WHERE p.id = v.id",
+    f" FROM unnest({arrays('integer', 'timestamptz', 'integer')}) AS v(q, t, id) WHERE p.id = v.id",
 )
 # A pure relative movement: one atomic increment, clamped at 0 (the lock makes the clamp check exact).
-_SQL_DELTA = _Statement(
+_SQL_DELTA = BulkStatement(
     "UPDATE products SET quantity = max(quantity + ?, 0), date_updated = ? WHERE id = ?",
     "UPDATE products AS p SET quantity = GREATEST(p.quantity + v.d, 0), date_updated = v.t"
-    f" FROM unnest({_arrays('integer', 'timestamptz', 'integer')}) AS v(d, t, id) WHERE p.id = v.id",
+    f" FROM unnest({arrays('integer', 'timestamptz', 'integer')}) AS v(d, t, id) WHERE p.id = v.id",
 )
-_SQL_TOUCH = _Statement(
+_SQL_TOUCH = BulkStatement(
     "UPDATE products SET date_updated = ? WHERE id = ?",
-    f"UPDATE products AS p SET date_updated = v.t FROM unnest({_arrays('timestamptz', 'integer')}) AS v(t, id)"
+    f"UPDATE products AS p SET date_updated = v.t FROM unnest({arrays('timestamptz', 'integer')}) AS v(t, id)"
     " WHERE p.id = v.id",
 )
 _PRICE_TYPES = ("numeric", "numeric", "boolean", "numeric", "boolean", "numeric", "numeric", "numeric", "timestamptz")
-_SQL_PRICE_UPDATE = _Statement(
+_SQL_PRICE_UPDATE = BulkStatement(
     "UPDATE product_prices SET price = ?, price_with_taxes = ?, price_auto = ?, suggested_retail_price = ?,"
     " srp_auto = ?, sales_margin = ?, cost = ?, b2b_discount_rate = ?, date_updated = ?"
     " WHERE product_id = ? AND price_list_id = ?",
     "UPDATE product_prices AS pp SET price = v.price, price_with_taxes = v.gross, price_auto = v.auto,"
     " suggested_retail_price = v.srp, srp_auto = v.srp_auto, sales_margin = v.margin, cost = v.cost,"
     " b2b_discount_rate = v.b2b, date_updated = v.t"
-    f" FROM unnest({_arrays(*_PRICE_TYPES, 'integer', 'integer')})"
+    f" FROM unnest({arrays(*_PRICE_TYPES, 'integer', 'integer')})"
     " AS v(price, gross, auto, srp, srp_auto, margin, cost, b2b, t, product_id, price_list_id)"
     " WHERE pp.product_id = v.product_id AND pp.price_list_id = v.price_list_id",
 )
@@ -337,37 +322,15 @@ _PRICE_COLUMNS = (
     "price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin, cost, b2b_discount_rate,"
     " date_updated, product_id, price_list_id"
 )
-_SQL_PRICE_INSERT = _Statement(
+_SQL_PRICE_INSERT = BulkStatement(
     f"INSERT INTO product_prices ({_PRICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     f"INSERT INTO product_prices ({_PRICE_COLUMNS})"
-    f" SELECT * FROM unnest({_arrays(*_PRICE_TYPES, 'integer', 'integer')})",
+    f" SELECT * FROM unnest({arrays(*_PRICE_TYPES, 'integer', 'integer')})",
 )
 
 
-class _Binder:
-    """Bind processors of the column types for one connection's dialect, and how it runs a write shape."""
-
-    def __init__(self, conn: Any) -> None:
-        dialect = conn.dialect
-        self.conn = conn
-        money = Money().dialect_impl(dialect).bind_processor(dialect)
-        stamp = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
-        self.money: Any = money or (lambda v: v)
-        self.stamp: Any = stamp or (lambda v: v)
-        self.arrays = dialect.name == "postgresql"
-
-    def executemany(self, statement: _Statement, rows: list[tuple[Any, ...]]) -> None:
-        """Write ``rows``: one statement over column arrays on PostgreSQL, one per row elsewhere."""
-        if not rows:
-            return
-        if self.arrays:
-            self.conn.exec_driver_sql(statement.over_arrays, tuple(list(column) for column in zip(*rows, strict=True)))
-        else:
-            self.conn.exec_driver_sql(statement.per_row, rows)
-
-
 def _write_products(session: Session, states: Iterable[ProductState], now: datetime) -> None:
-    bind = _Binder(session.connection())
+    bind = RowWriter(session.connection())
     stamp = bind.stamp(now)
     absolute: list[tuple[Any, ...]] = []
     quantities: list[tuple[Any, ...]] = []
@@ -422,7 +385,7 @@ def _write_listing_data(session: Session, states: Iterable[ProductState]) -> Non
 
 
 def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:
-    bind = _Binder(session.connection())
+    bind = RowWriter(session.connection())
     stamp, money = bind.stamp(now), bind.money
     updates: list[tuple[Any, ...]] = []
     inserts: list[tuple[Any, ...]] = []

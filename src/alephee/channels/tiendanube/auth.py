@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError
+from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError, as_id
 from alephee.channels.tiendanube.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -249,5 +249,7 @@ def ensure_webhooks(client: TiendanubeClient, store: StoreAuth, url: str) -> Web
             extras = []
         for extra in extras:
             client.delete(store, f"/webhooks/{extra.get('id')}")
-            removed.append(int(str(extra.get("id"))))
+            gone = as_id(extra.get("id"))
+            if isinstance(gone, int):
+                removed.append(gone)
     return WebhookReport(tuple(created), tuple(fixed), tuple(kept), tuple(removed))

@@ -48,6 +48,8 @@ SUCCESS = frozenset({200, 201, 202, 204})
 LOCAL_RATE_LIMITED = "local_rate_limited"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 MAX_ID = 2**63 - 1
+# The part of each store's bucket the pacing leaves free (see ``LeakyBucket.room``).
+HEADROOM = 0.125
 
 
 class TiendanubeError(Exception):
@@ -191,11 +193,18 @@ class LeakyBucket:
         self.level = max(0.0, self.level - max(0.0, now - self.at) * self.rate)
         self.at = max(self.at, now)
 
+    @property
+    def room(self) -> float:
+        """What this process fills the bucket to: the size less ``HEADROOM`` of it, so requests of other
+        processes and the jitter of arrival times do not spill into 429s (the spec's "sleep when fewer than 5
+        remain", on a bucket of 40)."""
+        return self.size * (1 - HEADROOM)
+
     def take(self, now: float) -> float:
         """Take room for one request; how long to wait before sending it (0 = now)."""
         self._leak(now)
         self.level += 1
-        return max(0.0, (self.level - self.size) / self.rate)
+        return max(0.0, (self.level - self.room) / self.rate)
 
     def give_back(self, now: float) -> None:
         """Return the room of a request that was not sent."""

@@ -495,8 +495,6 @@ class StoreAPI:
                     raise refuse(429, "Too many variant updates: send smaller batches")
             answer = self._dispatch(request, version, shop, rest.strip("/"), body)
         except TNError as exc:
-            if exc.body == PARSING:
-                return JSONResponse(PARSING, exc.status, headers=headers)
             return JSONResponse(exc.body, exc.status, headers=headers | exc.headers)
         return respond(answer, headers)
 

@@ -1,4 +1,4 @@
-"""What every part of the Tiendanube stand-in shares: its error (answered in Tiendanube's shapes), the date
+"""What every module of the Tiendanube stand-in shares: its error (answered in Tiendanube's shapes), the date
 format, money as decimal strings, language objects, the ``fields`` selection and the list paging (``page``,
 ``per_page``, ``since_id``, date bounds) with its ``Link`` and ``x-total-count`` headers."""
 
