@@ -187,6 +187,19 @@ def test_a_retried_create_adopts_the_product_of_its_sku(ctx: AppContext, make_te
     assert patch == [{"id": 2**40, "variants": [{"id": 2**41, "price": "100.00"}]}]
 
 
+def test_a_product_without_options_is_its_one_variant_whatever_its_sku(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    shop = make_shop(ctx, make_tenant, external_id=str(2**40))
+    shop.fake.products[2**40] = product_json(2**40, [(1, "ERP-OWN-CODE", "90.00", 2, [])])
+
+    publish(shop)
+
+    assert shop.fake.bodies("PATCH", "/products/stock-price") == [
+        [{"id": 2**40, "variants": [{"id": 1, "price": "100.00", "inventory_levels": [{"stock": 7}]}]}]
+    ]
+
+
 def test_finished_before_publishing_creates_nothing(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
     shop = make_shop(ctx, make_tenant, status="finished")
     receipt = publish(shop)

@@ -221,12 +221,13 @@ class TiendanubeChannel(BaseChannel):
     def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
         product_id = tn.to_int(product.get("id")) or 0
         wanted = data.by_sku()
+        variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
+        single = not data.product.options and len(variants) == 1 and len(wanted) == 1
         changes: list[tn.VariantChange] = []
         seen: set[str] = set()
-        for variant in product.get("variants") or []:
-            if not isinstance(variant, dict):
-                continue
-            sku = str(variant.get("sku") or "").strip()
+        for variant in variants:
+            # A product without options is its one variant, whatever SKU the store gave it (linked by own code).
+            sku = next(iter(wanted)) if single else str(variant.get("sku") or "").strip()
             hub = wanted.get(sku)
             if hub is None:
                 continue  # a variant the hub does not know: left as it is
