@@ -83,10 +83,10 @@ def hub(ctx: AppContext, tmp_path: Path) -> Iterator[Hub]:
     http.close()
 
 
-def install(hub: Hub, ctx: AppContext, account_id: int, store_id: int) -> str:
+def install(hub: Hub, ctx: AppContext, account_id: int, store_id: int, return_to: str | None = None) -> str:
     """Start the connection and accept the install on the stand-in's page; the callback URL it redirects to."""
     with ctx.db.writing() as session:
-        url = auth.start(session, hub.settings, account_id, MARKETPLACE)
+        url = connections.start_authorization(session, hub.settings, account_id, MARKETPLACE, return_to=return_to)
     assert url.startswith(f"{STANDIN}/apps/{APP_ID}/authorize?state=")
     state = parse_qs(urlsplit(url).query)["state"][0]
     page = hub.browser.get(url)
@@ -195,6 +195,23 @@ def test_install_callback_connects_the_store_and_registers_the_webhooks(
     with ctx.db.reading() as session:
         [status] = connections.status(session, tenant.account_id)
     assert (status["Connected"], status["Status"], status["SellerId"]) == (True, "connected", shop["id"])
+
+
+def test_an_install_started_from_the_console_comes_back_to_it(
+    hub: Hub, ctx: AppContext, make_tenant: Callable[..., Any]
+) -> None:
+    tenant = make_tenant(marketplaces=(MARKETPLACE,))
+    shop = hub.standin.create_store(name="Remeras Lola")
+    callback = install(hub, ctx, tenant.account_id, shop["id"], return_to="/console/channels?account=7")
+    answer = hub.browser.get(callback, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    expected = f"/console/channels?account=7&connected={tenant.account_id}-{MARKETPLACE}"
+    assert answer.headers["location"] == expected
+    assert row_of(ctx, tenant.account_id).status == CONNECTED
+    with ctx.db.writing() as session, pytest.raises(connections.BadReturnPath):
+        connections.start_authorization(
+            session, hub.settings, tenant.account_id, MARKETPLACE, return_to="//evil.example"
+        )
 
 
 def test_a_forged_state_or_a_missing_code_connects_nothing(

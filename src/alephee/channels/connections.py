@@ -101,16 +101,26 @@ def connector_of(session: Session, marketplace_id: int) -> str:
     return marketplace.connector
 
 
-def start_authorization(session: Session, settings: Settings, account_id: int, marketplace_id: int) -> str:
+def start_authorization(
+    session: Session, settings: Settings, account_id: int, marketplace_id: int, *, return_to: str | None = None
+) -> str:
     """The URL where the seller authorizes this hub on the marketplace, from its connector's own ``start``
-    (``AUTHORIZERS``); ``NoAuthorization`` for marketplaces connected otherwise."""
+    (``AUTHORIZERS``); ``NoAuthorization`` for marketplaces connected otherwise. ``return_to`` (a path of this
+    hub) is where the callback sends the seller once connected (see ``return_target``)."""
     connector = connector_of(session, marketplace_id)
     target = AUTHORIZERS.get(connector)
     if target is None:
         raise NoAuthorization(f"Marketplace {marketplace_id} (connector '{connector}') has no authorization to start")
     module, _, attribute = target.partition(":")
-    start: Callable[[Session, Settings, int, int], str] = getattr(import_module(module), attribute)
-    return start(session, settings, account_id, marketplace_id)
+    start: Callable[..., str] = getattr(import_module(module), attribute)
+    return start(session, settings, account_id, marketplace_id, return_to=return_to)
+
+
+def return_target(return_to: str, account_id: int, marketplace_id: int) -> str:
+    """Where a callback sends the seller back after connecting from a page of the hub (the console): its
+    ``return_to`` path, saying which account and marketplace were linked."""
+    separator = "&" if "?" in return_to else "?"
+    return f"{return_to}{separator}connected={account_id}-{marketplace_id}"
 
 
 class BadReturnPath(InvalidInput):

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from alephee.channels import inbox
+from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
@@ -59,8 +59,7 @@ def callback(request: Request, ctx: Context, code: str = "", state: str = "") ->
         return html_page("Mercado Libre was not connected", f"<p>{html.escape(exc.message)}</p>", exc.status)
     if linked.return_to:
         # Started from a page of the hub (the console): back there, which says what was linked.
-        separator = "&" if "?" in linked.return_to else "?"
-        target = f"{linked.return_to}{separator}connected={linked.account_id}-{linked.marketplace_id}"
+        target = connections.return_target(linked.return_to, linked.account_id, linked.marketplace_id)
         return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
     return html_page(
         "Mercado Libre connected",

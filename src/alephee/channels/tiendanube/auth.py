@@ -71,6 +71,8 @@ class Connected:
     store_id: int
     name: str
     webhooks_error: str | None = None
+    # The page of the hub that started the install (the console), to send the owner back to.
+    return_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +138,20 @@ def authorization_url(settings: Settings, state: str) -> str:
     return f"{settings.tiendanube_auth_url.rstrip('/')}/apps/{app_id}/authorize?{urlencode({'state': state})}"
 
 
-def start(session: Session, settings: Settings, account_id: int, marketplace_id: int) -> str:
+def start(
+    session: Session, settings: Settings, account_id: int, marketplace_id: int, *, return_to: str | None = None
+) -> str:
     """Check the account's marketplace, record a fresh single-use ``state`` and return the URL the store owner
-    opens."""
+    opens; ``return_to`` (a path of this hub) is where the callback sends the owner once connected."""
     target = connections.check_target(session, account_id, marketplace_id, CONNECTOR)
     credentials(settings)  # refuse before recording anything
     state = connections.new_state(
-        session, target, now=utcnow(), ttl_seconds=settings.channel_oauth_state_ttl_seconds, code_verifier=None
+        session,
+        target,
+        now=utcnow(),
+        ttl_seconds=settings.channel_oauth_state_ttl_seconds,
+        code_verifier=None,
+        return_to=return_to,
     )
     return authorization_url(settings, state)
 
@@ -172,7 +181,7 @@ def complete(
     app_id, client_secret = credentials(settings)
     with db.writing() as session:
         attempt = connections.consume_state(session, state, CONNECTOR, now=utcnow())
-        account_id, marketplace_id = attempt.account_id, attempt.marketplace_id
+        account_id, marketplace_id, return_to = attempt.account_id, attempt.marketplace_id, attempt.return_to
     try:
         grant = client.token(app_id, client_secret, code, auth_url=settings.tiendanube_auth_url)
     except TiendanubeError as exc:
@@ -217,7 +226,7 @@ def complete(
             row = connections.connection_of(session, account_id, marketplace_id)
             row.last_error = problem
             session.flush()
-    return Connected(account_id, marketplace_id, grant.store_id, name, problem)
+    return Connected(account_id, marketplace_id, grant.store_id, name, problem, return_to)
 
 
 def ensure_webhooks(client: TiendanubeClient, store: StoreAuth, url: str) -> WebhookReport:

@@ -18,10 +18,11 @@ import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from alephee.channels import connections
 from alephee.channels.models import ChannelConnection
 from alephee.channels.standin_market import MarketThread
 from alephee.channels.tiendanube import auth, webhooks
@@ -51,7 +52,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get(auth.CALLBACK_PATH, name="channels.tiendanube.callback")
-def callback(request: Request, ctx: Context, code: str = "", state: str = "") -> HTMLResponse:
+def callback(request: Request, ctx: Context, code: str = "", state: str = "") -> Response:
     """Exchange the authorization code, store the token and the store, register the webhooks and say which
     store is linked to which account."""
     if not code:
@@ -64,6 +65,10 @@ def callback(request: Request, ctx: Context, code: str = "", state: str = "") ->
             linked = auth.complete(ctx.db, ctx.settings, code, state, client)
     except DomainError as exc:
         return html_page(NOT_CONNECTED, f"<p>{html.escape(exc.message)}</p>", exc.status)
+    if linked.return_to:
+        # Started from a page of the hub (the console): back there, which shows the connection and its errors.
+        target = connections.return_target(linked.return_to, linked.account_id, linked.marketplace_id)
+        return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
     warning = f"<p id='warning'>{html.escape(linked.webhooks_error)}</p>" if linked.webhooks_error else ""
     return html_page(
         "Tiendanube connected",
