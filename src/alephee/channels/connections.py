@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from alephee.accounts.models import AccountMarketplace
@@ -18,6 +19,7 @@ from alephee.accounts.service import UnknownMarketplace, require_account_row
 from alephee.channels.models import CONNECTED, DISCONNECTED, PAUSED, ChannelConnection, ChannelOAuthState
 from alephee.clock import utcnow
 from alephee.config import Settings
+from alephee.db import Database
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.wire import format_utc
 from alephee.marketplaces.models import Marketplace
@@ -91,6 +93,21 @@ def check_target(session: Session, account_id: int, marketplace_id: int, connect
             f"link it first with: alephee marketplace add --account {account_id} --marketplace {marketplace_id}"
         )
     return Target(account_id, marketplace_id, connector, marketplace.site_id)
+
+
+def lives_on(db: Database, connector: str, api_base: str) -> bool:
+    """Whether a connection of ``connector`` calls ``api_base`` (the local stand-in's mark): what decides that
+    ``alephee serve`` alone serves the stand-in the demo connected. False before the database is migrated."""
+    try:
+        with db.reading() as session:
+            query = (
+                select(ChannelConnection.id)
+                .where(ChannelConnection.connector == connector, ChannelConnection.api_base == api_base)
+                .limit(1)
+            )
+            return session.scalar(query) is not None
+    except SQLAlchemyError:  # a database not migrated yet has no connection anywhere
+        return False
 
 
 def connector_of(session: Session, marketplace_id: int) -> str:

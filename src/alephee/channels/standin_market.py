@@ -1,11 +1,17 @@
 """What keeps a local stand-in's market moving during ``make run``: a daemon thread that calls a market's
-``tick`` every few seconds (buyers, carriers), never letting a failed tick take the server down."""
+``tick`` every few seconds (buyers, carriers), never letting a failed tick take the server down; and the
+mounting of a stand-in in the hub's application (its routes, its market while the application runs)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI
 
 log = logging.getLogger("alephee.standin.market")
 
@@ -43,3 +49,27 @@ class MarketThread:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+
+
+def mount(
+    app: FastAPI, router: APIRouter, prefix: str, *, market: Ticking, seconds: float, close: Callable[[], None]
+) -> None:
+    """Serve a stand-in's ``router`` at ``prefix``; while the application runs, tick its ``market`` every
+    ``seconds`` (not at all when 0); ``close`` it when the application stops."""
+    app.include_router(router, prefix=prefix)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        thread = MarketThread(market, seconds) if seconds > 0 else None
+        if thread is not None:
+            thread.start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            if thread is not None:
+                await anyio.to_thread.run_sync(thread.stop)
+            close()
+
+    app.router.lifespan_context = lifespan

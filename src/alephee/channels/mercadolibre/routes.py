@@ -6,16 +6,12 @@ one write to the inbox; and the mounting of the local stand-in when it is enable
 from __future__ import annotations
 
 import html
-from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
@@ -23,8 +19,7 @@ from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn
 from alephee.channels.mercadolibre.standin.market import Market
-from alephee.channels.models import ChannelConnection
-from alephee.channels.standin_market import MarketThread
+from alephee.channels.standin_market import mount
 from alephee.clock import precise_utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -117,19 +112,7 @@ def _applications(request: Request, settings: Settings) -> frozenset[str]:
 def serves_standin(settings: Settings, db: Database) -> bool:
     """Whether this process serves the local stand-in: asked for (``ALEPHEE_MERCADOLIBRE_STANDIN``), or a
     connection lives there (the demo's), so ``alephee serve`` alone runs the demo's loop."""
-    if settings.mercadolibre_standin:
-        return True
-    try:
-        with db.reading() as session:
-            query = (
-                select(ChannelConnection.id)
-                .where(ChannelConnection.connector == auth.CONNECTOR, ChannelConnection.api_base == auth.STANDIN)
-                .limit(1)
-            )
-            found = session.scalar(query)
-    except SQLAlchemyError:  # a database not migrated yet has no connection anywhere
-        return False
-    return found is not None
+    return settings.mercadolibre_standin or connections.lives_on(db, auth.CONNECTOR, auth.STANDIN)
 
 
 def install(app: FastAPI, settings: Settings, db: Database) -> None:
@@ -148,21 +131,6 @@ def install(app: FastAPI, settings: Settings, db: Database) -> None:
         notifications_url=settings.public_url.rstrip("/") + NOTIFICATIONS_PATH,
     )
     app.state.mercadolibre_standin = standin
-    app.include_router(standin.router(), prefix=STANDIN_PREFIX)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any) -> Any:
-        market = None
-        if settings.mercadolibre_standin_market_seconds > 0:
-            market = MarketThread(Market(standin.store, standin.notifier), settings.mercadolibre_standin_market_seconds)
-            market.start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            if market is not None:
-                await anyio.to_thread.run_sync(market.stop)
-            standin.close()
-
-    app.router.lifespan_context = lifespan
+    market = Market(standin.store, standin.notifier)
+    seconds = settings.mercadolibre_standin_market_seconds
+    mount(app, standin.router(), STANDIN_PREFIX, market=market, seconds=seconds, close=standin.close)

@@ -11,20 +11,15 @@ stored), then one write transaction (``webhooks.apply``) and 200 at once — the
 from __future__ import annotations
 
 import html
-from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from alephee.channels import connections
-from alephee.channels.models import ChannelConnection
-from alephee.channels.standin_market import MarketThread
+from alephee.channels.standin_market import mount
 from alephee.channels.tiendanube import auth, webhooks
 from alephee.channels.tiendanube.client import TiendanubeClient
 from alephee.channels.tiendanube.standin.app import PREFIX as STANDIN_PREFIX
@@ -126,19 +121,7 @@ def _secrets(request: Request, settings: Settings) -> tuple[str, ...]:
 def serves_standin(settings: Settings, db: Database) -> bool:
     """Whether this process serves the local stand-in: asked for (``ALEPHEE_TIENDANUBE_STANDIN``), or a
     connection lives there (the demo's), so ``alephee serve`` alone runs the demo's store."""
-    if settings.tiendanube_standin:
-        return True
-    try:
-        with db.reading() as session:
-            query = (
-                select(ChannelConnection.id)
-                .where(ChannelConnection.connector == auth.CONNECTOR, ChannelConnection.api_base == auth.STANDIN)
-                .limit(1)
-            )
-            found = session.scalar(query)
-    except SQLAlchemyError:  # a database not migrated yet has no connection anywhere
-        return False
-    return found is not None
+    return settings.tiendanube_standin or connections.lives_on(db, auth.CONNECTOR, auth.STANDIN)
 
 
 def make_standin(settings: Settings) -> TiendanubeStandIn:
@@ -164,21 +147,5 @@ def install(app: FastAPI, settings: Settings, db: Database) -> None:
         return
     standin = make_standin(settings)
     app.state.tiendanube_standin = standin
-    app.include_router(standin.router(), prefix=STANDIN_PREFIX)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any) -> Any:
-        market = None
-        if settings.tiendanube_standin_market_seconds > 0:
-            market = MarketThread(Market(standin), settings.tiendanube_standin_market_seconds)
-            market.start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            if market is not None:
-                await anyio.to_thread.run_sync(market.stop)
-            standin.close()
-
-    app.router.lifespan_context = lifespan
+    seconds = settings.tiendanube_standin_market_seconds
+    mount(app, standin.router(), STANDIN_PREFIX, market=Market(standin), seconds=seconds, close=standin.close)
