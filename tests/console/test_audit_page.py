@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from alephee import clock
 from alephee.accounts.models import ApiKey, AuditEntry
 from alephee.console import operators
+from alephee.console.audit_reads import AuditFilters, search_audit
 from alephee.http.context import AppContext
 from tests.fixtures.console import ConsoleOperator, console_login
 from tests.fixtures.tenants import Tenant
@@ -137,3 +139,17 @@ def test_who_names_the_operator_and_the_key(
     assert shown["q=op"] == "auditoria@example.com"
     assert shown["q=gone"] == "operador 2000000000"
     assert shown["q=gone-key"] == "clave 2000000000"
+    # The names come with the rows: one statement for the count, one for the page, however many rows.
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    with ctx.db.reading() as session:
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            found = search_audit(session, AuditFilters(account_ids=[tenant.account_id]), offset=0, limit=50)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert len(found.rows) == 5 and len(statements) == 2, statements
