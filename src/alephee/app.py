@@ -25,6 +25,7 @@ from alephee.accounts.auth import require_key
 from alephee.accounts.routes import router as accounts
 from alephee.channels.mercadolibre.routes import install as install_mercadolibre
 from alephee.channels.models import ChannelConnection
+from alephee.channels.tiendanube.routes import install as install_tiendanube
 from alephee.config import Settings
 from alephee.console.routes import install as install_console
 from alephee.http import errors as http_errors
@@ -121,6 +122,7 @@ def create_app(
     install_console(app)
     # The Mercado Libre OAuth callback (HTML, no API key) and, when enabled, its local stand-in.
     install_mercadolibre(app, settings, ctx.db)
+    install_tiendanube(app, settings, ctx.db)
     _install_docs(app)
     _install_health(app)
     app.add_middleware(CanonicalPaths, templates=_api_paths())

@@ -233,6 +233,28 @@ class Settings(BaseSettings):
     mercadolibre_standin_market_seconds: float = Field(default=10.0, ge=0)
     # Whether ``alephee demo`` connects the demo account to Mercado Libre Argentina on the local stand-in.
     demo_mercadolibre: bool = True
+    # Tiendanube/Nuvemshop connector (docs/channels.md): the application's id (= client_id) and secret (also the
+    # key of the webhooks' HMAC), the authorization host, the API base and its default version segment (a
+    # connection may keep its own), the User-Agent every call carries (unset: "Alephee hub (<public_url>)", a
+    # contact URL as the platform asks), seconds per call, the client-side pacing of each store's leaky bucket
+    # (size and leak per second, resynced from the answers' x-rate-limit-* headers), the longest a call waits for
+    # room before it is given back as transient, whether this process serves the local stand-in at
+    # /_standin/tiendanube and its SQLite file, seconds between its market's steps (0 = none), and whether
+    # ``alephee demo`` connects the demo account to marketplace 40 on the stand-in.
+    tiendanube_app_id: str | None = None
+    tiendanube_client_secret: SecretStr | None = None
+    tiendanube_auth_url: str = "https://www.tiendanube.com"
+    tiendanube_api_url: str = "https://api.tiendanube.com"
+    tiendanube_api_version: str = Field(default="v1", pattern=r"^(v1|\d{4}-\d{2}|unstable)$")
+    tiendanube_user_agent: str | None = None
+    tiendanube_timeout_seconds: float = Field(default=10.0, gt=0)
+    tiendanube_bucket_size: int = Field(default=40, gt=0)
+    tiendanube_leak_per_second: float = Field(default=2.0, gt=0)
+    tiendanube_max_wait_seconds: float = Field(default=30.0, ge=0)
+    tiendanube_standin: bool = False
+    tiendanube_standin_path: str = "./tiendanube-standin.sqlite3"
+    tiendanube_standin_market_seconds: float = Field(default=10.0, ge=0)
+    demo_tiendanube: bool = True
     channel_oauth_state_ttl_seconds: int = Field(default=600, gt=0)
     # Notifications a marketplace may post per minute from one source address (429 beyond; the marketplace
     # retries), see channels/mercadolibre/routes.py.

@@ -47,6 +47,7 @@ DEMO_STEP_NAMES: list[str] = [
     "alephee.orders.demo:create_demo_orders",
     "alephee.sandbox.demo:create_demo_sales",
     "alephee.channels.mercadolibre.demo:connect_demo_seller",
+    "alephee.channels.tiendanube.demo:connect_demo_store",
 ]
 
 

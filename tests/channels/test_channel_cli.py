@@ -39,7 +39,7 @@ def test_connect_prints_the_authorization_url(cli: Callable[..., Any], make_tena
 def test_connect_refusals(cli: Callable[..., Any], make_tenant: Callable[..., Any]) -> None:
     tenant = make_tenant(marketplaces=(20,))
     other = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "20", ok=False)
-    assert "connector 'amazon', not 'mercadolibre'" in json.loads(other.stderr)["Message"]
+    assert "(connector 'amazon') has no authorization to start" in json.loads(other.stderr)["Message"]
     unlinked = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "1", ok=False)
     assert "is not linked to marketplace 1" in json.loads(unlinked.stderr)["Message"]
 
@@ -80,6 +80,7 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
         "MarketplaceId",
         "Connector",
         "Connected",
+        "Status",
         "SellerId",
         "Nickname",
         "TokenExpiresAt",
@@ -94,3 +95,18 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
             select(ChannelConnection).where(ChannelConnection.account_id == tenant.account_id)
         ).one()
         assert stored.access_token is None and stored.refresh_token is None
+
+
+def test_connect_a_tiendanube_store(
+    cli: Callable[..., Any], make_tenant: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALEPHEE_TIENDANUBE_APP_ID", "4321")
+    monkeypatch.setenv("ALEPHEE_TIENDANUBE_CLIENT_SECRET", "tn-s3cret")
+    tenant = make_tenant(marketplaces=(40,))
+    out = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "40")
+    url = urlsplit(out["AuthorizationUrl"])
+    assert (url.scheme, url.netloc, url.path) == ("https", "www.tiendanube.com", "/apps/4321/authorize")
+    assert set(parse_qs(url.query)) == {"state"} and len(parse_qs(url.query)["state"][0]) >= 32
+    monkeypatch.delenv("ALEPHEE_TIENDANUBE_CLIENT_SECRET")
+    refused = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "40", ok=False)
+    assert "ALEPHEE_TIENDANUBE_CLIENT_SECRET" in json.loads(refused.stderr)["Message"]

@@ -31,11 +31,17 @@ def test_demo_runs_the_whole_loop_through_the_stand_in(ctx: AppContext, tmp_path
     port = free_port()
     hub = f"http://127.0.0.1:{port}"
     standin_file = str(tmp_path / "mercadolibre-standin.sqlite3")
-    settings = make_settings(ctx.settings.database_url, public_url=hub, mercadolibre_standin_path=standin_file)
+    settings = make_settings(
+        ctx.settings.database_url, public_url=hub, mercadolibre_standin_path=standin_file, demo_tiendanube=False
+    )
     with ctx.db.writing() as session:
         account_id = ensure_demo(session, settings).account_id
     with ctx.db.reading() as session:
-        connection = session.scalar(select(ChannelConnection).where(ChannelConnection.account_id == account_id))
+        connection = session.scalar(
+            select(ChannelConnection).where(
+                ChannelConnection.account_id == account_id, ChannelConnection.marketplace_id == 1
+            )
+        )
         assert connection is not None and connection.api_base == STANDIN and connection.marketplace_id == 1
 
     server = start_server(

@@ -10,14 +10,18 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from alephee.channels.models import ChannelOAuthState
 from alephee.config import Settings
 from alephee.console.routes import console_operations
 from alephee.http.context import AppContext
+from alephee.marketplaces.models import OutboxMessage
 from alephee.webhooks import service as webhooks
 from alephee.webhooks.models import WebhookSubscription
 from tests.fixtures.console import ConsoleOperator, console_login
+from tests.fixtures.listings import build_shop
+from tests.fixtures.orders import AddOrder
 from tests.fixtures.tenants import Tenant
 
 # Routes any browser may reach (the sign-in form, the language switch) or that end a session.
@@ -37,6 +41,16 @@ BY_ACCOUNT = {
     ("GET", "/console/audit"),
     ("POST", "/console/keys/create"),
     ("POST", "/console/webhooks/create"),
+    ("GET", "/console/overview"),
+    ("GET", "/console/channels"),
+    ("GET", "/console/listings"),
+    ("GET", "/console/orders"),
+    ("GET", "/console/deliveries"),
+    ("GET", "/console/deliveries/inbox"),
+    ("POST", "/console/channels/connect"),
+    ("POST", "/console/channels/disconnect"),
+    ("POST", "/console/channels/sync"),
+    ("POST", "/console/deliveries/retry-failed"),
 }
 # Routes naming an object by id: which kind of object.
 BY_OBJECT = {
@@ -46,6 +60,11 @@ BY_OBJECT = {
     ("POST", "/console/webhooks/{webhook_id}/edit"): "webhook",
     ("POST", "/console/webhooks/{webhook_id}/delete"): "webhook",
     ("POST", "/console/webhooks/{webhook_id}/test"): "webhook",
+    ("GET", "/console/listings/{listing_id}"): "listing",
+    ("POST", "/console/listings/{listing_id}/retry"): "listing",
+    ("GET", "/console/orders/{order_id}"): "order",
+    ("GET", "/console/orders/{order_id}/label"): "order",
+    ("POST", "/console/deliveries/{message_id}/retry"): "delivery",
 }
 
 
@@ -62,6 +81,15 @@ class Foreign:
 
     tenant: Tenant
     webhook_id: int
+    listing_id: int
+    order_id: int
+    message_id: int
+
+    def object_id(self, kind: str) -> int:
+        """The id of the other account's object of this kind."""
+        ids = {"key": self.tenant.key_id, "webhook": self.webhook_id, "listing": self.listing_id}
+        ids.update(order=self.order_id, delivery=self.message_id)
+        return ids[kind]
 
 
 @pytest.fixture
@@ -70,14 +98,26 @@ def setting(
     client: TestClient,
     make_tenant: Callable[..., Tenant],
     make_operator: Callable[..., ConsoleOperator],
+    add_order: AddOrder,
 ) -> tuple[TestClient, str, Tenant, Foreign]:
-    mine, other = make_tenant(), make_tenant()
+    mine, shop = make_tenant(), build_shop(ctx, make_tenant)
+    other = shop.tenant
+    listing_id = shop.listings[("MKNJ-122", 1)]
     with ctx.db.writing() as session:
         row, _ = webhooks.create_subscription(
             session, _loopback_allowed(ctx), other.account_id, url=FOREIGN_URL, event_types=["*"]
         )
+        # A failed delivery of the other account's listing: what a retry would change.
+        message_id = session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.aggregate_type == "listing", OutboxMessage.aggregate_id == listing_id)
+            .values(status="failed", attempts=5, last_error="refused")
+            .returning(OutboxMessage.id)
+        ).first()
+    assert message_id is not None
+    order_id = add_order(other, marketplace_id=100)
     csrf = console_login(client, make_operator([mine.account_id]))
-    return client, csrf, mine, Foreign(other, row.id)
+    return client, csrf, mine, Foreign(other, row.id, listing_id, order_id, message_id)
 
 
 def _unchanged(ctx: AppContext, client: TestClient, foreign: Foreign) -> None:
@@ -85,6 +125,9 @@ def _unchanged(ctx: AppContext, client: TestClient, foreign: Foreign) -> None:
     with ctx.db.reading() as session:
         row = session.get(WebhookSubscription, foreign.webhook_id)
         assert row is not None and row.url == FOREIGN_URL and row.active
+        message = session.get(OutboxMessage, foreign.message_id)
+        assert message is not None and message.status == "failed"  # not queued again
+        assert session.scalar(select(ChannelOAuthState.state)) is None  # no authorization started
 
 
 def test_the_matrix_covers_every_console_route() -> None:
@@ -100,6 +143,7 @@ def test_another_account_is_404(
     client, csrf, _, foreign = setting
     account = foreign.tenant.account_id
     data = {"csrf": csrf, "account": str(account), "url": "https://erp.example/new", "types": "*", "label": "x"}
+    data.update(marketplace="1", kind="marketplace")
     if method == "GET":
         response = client.get(path, params={"account": account}, follow_redirects=False)
     else:
@@ -115,8 +159,10 @@ def test_another_accounts_object_is_404(
     ctx: AppContext, setting: tuple[TestClient, str, Tenant, Foreign], method: str, path: str
 ) -> None:
     client, csrf, mine, foreign = setting
-    object_id = foreign.tenant.key_id if BY_OBJECT[(method, path)] == "key" else foreign.webhook_id
-    url = path.replace("{key_id}", str(object_id)).replace("{webhook_id}", str(object_id))
+    object_id = foreign.object_id(BY_OBJECT[(method, path)])
+    url = path
+    for name in ("key_id", "webhook_id", "listing_id", "order_id", "message_id"):
+        url = url.replace("{" + name + "}", str(object_id))
     data = {"csrf": csrf, "account": str(mine.account_id), "url": "https://erp.example/changed", "types": "*"}
     for target in (url, url.replace(str(object_id), "999999", 1)):  # another account's, and none at all
         if method == "GET":

@@ -115,6 +115,7 @@ def _alephee(database_url: str, tmp_path: Path, *args: str) -> subprocess.Comple
         # An installed hub has its key: the one-time "generated a new secret key" notice is not the subject here.
         "ALEPHEE_SECRET_KEY": crypto.new_key(),
         "ALEPHEE_DEMO_MERCADOLIBRE": "false",
+        "ALEPHEE_DEMO_TIENDANUBE": "false",
     }
     exe = Path(sys.executable).with_name("alephee")
     return subprocess.run([str(exe), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -122,8 +123,8 @@ def _alephee(database_url: str, tmp_path: Path, *args: str) -> subprocess.Comple
 
 def test_demo_and_one_worker_round_leave_a_clean_log(empty_database: str, tmp_path: Path) -> None:
     prepare_database(Settings(database_url=empty_database, _env_file=None))  # type: ignore[call-arg]
-    # The sandbox part of the demo (its Mercado Libre loop needs the server that serves the stand-in: see
-    # tests/channels/test_mercadolibre_loop.py).
+    # The sandbox part of the demo (its Mercado Libre and Tiendanube loops need the server that serves the
+    # stand-ins: see tests/channels/test_mercadolibre_loop.py and test_tiendanube_loop.py).
     demo = _alephee(empty_database, tmp_path, "demo", "--if-empty")
     assert demo.returncode == 0, demo.stderr
     worker = _alephee(empty_database, tmp_path, "worker", "--once")

@@ -27,6 +27,8 @@ AUTOMATIC_BY_FAMILY: dict[str, frozenset[int | None]] = {
     "pedidosya": ALL,
     "rappi": ALL,
     "ecomm": frozenset(),
+    # The store owner ships Tiendanube/Nuvemshop orders himself: always manual.
+    "tiendanube": frozenset(),
     # Not in the table: no marketplace drives them.
     "shopee": frozenset(),
     "other": frozenset(),

@@ -16,7 +16,8 @@ from alephee.webhooks.service import NoEventTypes, UnknownEventType, UnknownFeed
 STAR = "or * for all"
 KNOWN = (
     "order.created, order.status_changed, order.cancelled, order.payment_approved, listing.status_changed, "
-    "product.stock_alert, document.forwarded, document.refused, channel.connected, channel.disconnected"
+    "product.stock_alert, document.forwarded, document.refused, channel.connected, channel.disconnected, "
+    "channel.data_request"
 )
 
 

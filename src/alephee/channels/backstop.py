@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.channels import inbox
 from alephee.channels.connections import connection_of
-from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.channels.models import CONNECTED, PAUSED, ChannelConnection
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import NotFound, PreconditionFailed
@@ -119,6 +119,9 @@ class SyncReport:
 def _feed(session: Session, account_id: int, marketplace_id: int) -> tuple[Feed, str | None]:
     """The feed of the account's marketplace (refused unless it is connected) and its stored cursor."""
     connection = connection_of(session, account_id, marketplace_id)
+    if connection.status == PAUSED:
+        why = connection.last_error or "the marketplace paused it"
+        raise ConnectionDisconnected(f"The connection is paused: {why}")
     if connection.status != CONNECTED:
         raise ConnectionDisconnected()
     feed = next((f for f in feeds(session, account_id) if f.marketplace.id == marketplace_id), None)

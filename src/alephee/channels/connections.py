@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from alephee.accounts.models import AccountMarketplace
 from alephee.accounts.service import UnknownMarketplace, require_account_row
-from alephee.channels.models import CONNECTED, DISCONNECTED, ChannelConnection, ChannelOAuthState
+from alephee.channels.models import CONNECTED, DISCONNECTED, PAUSED, ChannelConnection, ChannelOAuthState
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.errors import InvalidInput, NotFound
@@ -39,6 +41,20 @@ class ConnectionNotFound(NotFound):
     """The account has no connection to the marketplace."""
 
     message = "The account has no connection to the marketplace"
+
+
+class NoAuthorization(InvalidInput):
+    """The marketplace's connector is not connected by an authorization (or has no connector)."""
+
+    message = "This marketplace is not connected through an authorization; nothing to connect"
+
+
+# connector name → "module:function" starting its authorization: ``start(session, settings, account_id,
+# marketplace_id) -> URL``; imported on first use, like the channel registry.
+AUTHORIZERS: dict[str, str] = {
+    "mercadolibre": "alephee.channels.mercadolibre.auth:start",
+    "tiendanube": "alephee.channels.tiendanube.auth:start",
+}
 
 
 class InvalidState(InvalidInput):
@@ -75,6 +91,36 @@ def check_target(session: Session, account_id: int, marketplace_id: int, connect
             f"link it first with: alephee marketplace add --account {account_id} --marketplace {marketplace_id}"
         )
     return Target(account_id, marketplace_id, connector, marketplace.site_id)
+
+
+def connector_of(session: Session, marketplace_id: int) -> str:
+    """The connector serving the marketplace; ``UnknownMarketplace`` when it is not in the catalogue."""
+    marketplace = session.get(Marketplace, marketplace_id)
+    if marketplace is None:
+        raise UnknownMarketplace(marketplace_id)
+    return marketplace.connector
+
+
+def start_authorization(
+    session: Session, settings: Settings, account_id: int, marketplace_id: int, *, return_to: str | None = None
+) -> str:
+    """The URL where the seller authorizes this hub on the marketplace, from its connector's own ``start``
+    (``AUTHORIZERS``); ``NoAuthorization`` for marketplaces connected otherwise. ``return_to`` (a path of this
+    hub) is where the callback sends the seller once connected (see ``return_target``)."""
+    connector = connector_of(session, marketplace_id)
+    target = AUTHORIZERS.get(connector)
+    if target is None:
+        raise NoAuthorization(f"Marketplace {marketplace_id} (connector '{connector}') has no authorization to start")
+    module, _, attribute = target.partition(":")
+    start: Callable[..., str] = getattr(import_module(module), attribute)
+    return start(session, settings, account_id, marketplace_id, return_to=return_to)
+
+
+def return_target(return_to: str, account_id: int, marketplace_id: int) -> str:
+    """Where a callback sends the seller back after connecting from a page of the hub (the console): its
+    ``return_to`` path, saying which account and marketplace were linked."""
+    separator = "&" if "?" in return_to else "?"
+    return f"{return_to}{separator}connected={account_id}-{marketplace_id}"
 
 
 class BadReturnPath(InvalidInput):
@@ -178,7 +224,7 @@ def disconnect(session: Session, account_id: int, marketplace_id: int, *, now: d
     """Forget the connection's tokens and mark it disconnected (``reason`` shown as its last error); the
     account's integrators hear of it (``channel.disconnected``) when it was connected."""
     row = connection_of(session, account_id, marketplace_id, lock=True)
-    was_connected = row.status == CONNECTED
+    was_connected = row.status in (CONNECTED, PAUSED)
     row.access_token = None
     row.refresh_token = None
     row.token_expires_at = None
@@ -190,11 +236,42 @@ def disconnect(session: Session, account_id: int, marketplace_id: int, *, now: d
         announce(session, row, connected=False)
 
 
+def pause(session: Session, account_id: int, marketplace_id: int, *, now: datetime, reason: str) -> bool:
+    """Pause a connected connection (its token kept, ``reason`` shown as its last error): its rows are held
+    until ``resume``. Whether it was connected (False: already paused, disconnected or absent)."""
+    paused = session.execute(
+        update(ChannelConnection)
+        .where(
+            ChannelConnection.account_id == account_id,
+            ChannelConnection.marketplace_id == marketplace_id,
+            ChannelConnection.status == CONNECTED,
+        )
+        .values(status=PAUSED, last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(paused.rowcount)  # type: ignore[attr-defined]
+
+
+def resume(session: Session, account_id: int, marketplace_id: int, *, now: datetime) -> bool:
+    """Bring a paused connection back (its last error cleared). Whether it was paused."""
+    resumed = session.execute(
+        update(ChannelConnection)
+        .where(
+            ChannelConnection.account_id == account_id,
+            ChannelConnection.marketplace_id == marketplace_id,
+            ChannelConnection.status == PAUSED,
+        )
+        .values(status=CONNECTED, last_error=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(resumed.rowcount)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """What an authorization gave: the tokens (kept out of ``repr``) and whose they are. ``expires_in`` None =
     the token does not expire (Tiendanube); ``api_base`` where the connection's marketplace answers (None =
-    the configured API)."""
+    the configured API); ``api_version`` the API version its calls use (None = the connector's configured one)."""
 
     account_id: int
     marketplace_id: int
@@ -206,6 +283,7 @@ class Grant:
     nickname: str | None
     site_id: str | None = None
     api_base: str | None = None
+    api_version: str | None = None
 
 
 def store_grant(session: Session, settings: Settings, grant: Grant) -> ChannelConnection:
@@ -224,6 +302,7 @@ def store_grant(session: Session, settings: Settings, grant: Grant) -> ChannelCo
     row.nickname = grant.nickname
     row.site_id = grant.site_id
     row.api_base = grant.api_base
+    row.api_version = grant.api_version
     row.access_token = encrypt_secret(settings, grant.access_token)
     # Tokens that never expire come without a refresh token: the access token stands for both.
     row.refresh_token = encrypt_secret(settings, grant.refresh_token or grant.access_token)
@@ -261,6 +340,7 @@ def status(session: Session, account_id: int | None = None) -> list[dict[str, An
             "MarketplaceId": row.marketplace_id,
             "Connector": row.connector,
             "Connected": row.status == CONNECTED and row.refresh_token is not None,
+            "Status": row.status,
             "SellerId": row.seller_id,
             "Nickname": row.nickname,
             "TokenExpiresAt": format_utc(row.token_expires_at) if row.token_expires_at else None,

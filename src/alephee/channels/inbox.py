@@ -5,6 +5,9 @@ never trusted beyond routing it. One that is not for this hub's application, nam
 account has, or cannot be read is ignored (and counted by reason in ``/metrics``), never an error: the
 marketplace would only send it again. A repeat of a pointer already in the inbox re-opens its row (one
 statement, an upsert on ``connector + topic + resource``), so duplicates collapse into one read.
+
+``receive`` reads Mercado Libre's body shape; a connector whose notifications look otherwise (Tiendanube's
+signed webhooks: ``channels.tiendanube.webhooks``) builds the ``ChannelNotice`` itself and calls ``store``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ from alephee.db import Base, UtcDateTime
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
+# The marketplace stopped serving the connection for a while (Tiendanube: the store's or the app's subscription is
+# unpaid, 402 / ``app/suspended``): its token is kept, nothing is sent or read, rows are held until it resumes.
+PAUSED = "paused"
 
 
 class ChannelConnection(Base):
@@ -42,6 +45,9 @@ class ChannelConnection(Base):
     # Where this connection's marketplace answers: None = the configured API (the real marketplace by default),
     # ``standin`` = the local stand-in this hub serves (``alephee demo`` connects the demo account there).
     api_base: Mapped[str | None] = mapped_column(String(200))
+    # The API version segment this connection's calls use (Tiendanube: ``v1`` or a ``YYYY-MM`` label, per store);
+    # None = the connector's configured version.
+    api_version: Mapped[str | None] = mapped_column(String(16))
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -11,7 +11,6 @@ import typer
 
 from alephee.bootstrap import prepare_database
 from alephee.channels import backstop, categories, connections
-from alephee.channels.mercadolibre import auth
 from alephee.cli.common import emit, fail, session_scope
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -21,7 +20,7 @@ from alephee.http.dates import parse_filter_datetime
 from alephee.http.errors import status_for
 from alephee.marketplaces.contract import DeliveryError
 
-channel_app = typer.Typer(help="Marketplace channel connections (Mercado Libre).", no_args_is_help=True)
+channel_app = typer.Typer(help="Marketplace channel connections (Mercado Libre, Tiendanube).", no_args_is_help=True)
 category_app = typer.Typer(
     help="Map the hub's product categories to a marketplace's categories, per account.", no_args_is_help=True
 )
@@ -31,12 +30,12 @@ channel_app.add_typer(category_app, name="category")
 @channel_app.command("connect")
 def channel_connect(
     account: Annotated[int, typer.Option(help="Account id.")],
-    marketplace: Annotated[int, typer.Option(help="Marketplace id (a Mercado Libre site).")],
+    marketplace: Annotated[int, typer.Option(help="Marketplace id (a Mercado Libre site, Tiendanube 40/41).")],
 ) -> None:
     """Print the URL where the seller authorizes this hub (valid once, for a few minutes)."""
     settings = Settings()
     with session_scope(settings) as session:
-        url = auth.start(session, settings, account, marketplace)
+        url = connections.start_authorization(session, settings, account, marketplace)
     emit({"AuthorizationUrl": url})
 
 
@@ -52,9 +51,11 @@ def channel_disconnect(
     account: Annotated[int, typer.Option(help="Account id.")],
     marketplace: Annotated[int, typer.Option(help="Marketplace id.")],
 ) -> None:
-    """Forget the connection's tokens (the seller may also revoke the application on Mercado Libre)."""
+    """Forget the connection's tokens (the seller may also revoke or uninstall the application on the
+    marketplace)."""
     with session_scope() as session:
-        connections.check_target(session, account, marketplace, auth.CONNECTOR)
+        connector = connections.connector_of(session, marketplace)
+        connections.check_target(session, account, marketplace, connector)
         connections.disconnect(session, account, marketplace, now=utcnow(), reason=None)
         rows = [row for row in connections.status(session, account) if row["MarketplaceId"] == marketplace]
     emit(rows[0])

@@ -5,12 +5,10 @@ now": what ``alephee channel sync`` runs, started after the answer is sent, neve
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
 from alephee.channels import backstop, connections
-from alephee.channels.mercadolibre import auth as mercadolibre_auth
 from alephee.channels.models import CONNECTED
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -21,10 +19,8 @@ from alephee.marketplaces.models import Marketplace
 
 log = logging.getLogger("alephee.console")
 
-# Connectors linked through an OAuth authorization: the function that records the attempt and returns the URL
-# the seller opens (``return_to``: the path the callback sends the seller back to).
-Starter = Callable[..., str]
-STARTERS: dict[str, Starter] = {mercadolibre_auth.CONNECTOR: mercadolibre_auth.start}
+# Connectors linked through an authorization (the connections' one table of them).
+STARTERS = connections.AUTHORIZERS
 
 
 class NotConnectable(InvalidInput):
@@ -49,8 +45,8 @@ def connector_of(session: Session, marketplace_id: int) -> str:
 
 def start_connect(session: Session, settings: Settings, account_id: int, marketplace_id: int, return_to: str) -> str:
     """Record an authorization attempt for the account's marketplace and return the URL the seller opens."""
-    connector = connector_of(session, marketplace_id)
-    return STARTERS[connector](session, settings, account_id, marketplace_id, return_to=return_to)
+    connector_of(session, marketplace_id)
+    return connections.start_authorization(session, settings, account_id, marketplace_id, return_to=return_to)
 
 
 def disconnect(session: Session, account_id: int, marketplace_id: int) -> None:

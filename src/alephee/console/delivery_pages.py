@@ -81,7 +81,8 @@ def inbox(request: Request) -> Response:
     def build(session: Session, viewer: ConsoleViewer) -> Response:
         page, offset = _page_offset(request)
         status = request.query_params.get("status") or None
-        total, rows = delivery_reads.find_notices(session, viewer.account_ids, status, offset)
+        accounts = web.accounts_shown(viewer, request.query_params.get("account"))
+        total, rows = delivery_reads.find_notices(session, accounts, status, offset)
         return web.render(
             request,
             "inbox.html",
@@ -126,7 +127,8 @@ async def retry_failed(request: Request) -> Response:
 
     def act(session: Session, viewer: ConsoleViewer, form: FormData) -> str:
         kind = form_field(form, "kind") or delivery_reads.KIND_MARKETPLACE
-        retried = delivery_reads.retry_failed(session, viewer.account_ids, kind)
+        accounts = web.accounts_shown(viewer, form_field(form, "account"))
+        retried = delivery_reads.retry_failed(session, accounts, kind)
         web.audit(
             request, session, viewer, "console.deliveries.retry_failed", query=f"kind={kind}&count={len(retried)}"
         )

@@ -53,7 +53,7 @@ def overview(request: Request) -> Response:
 
     def build(session: Session, viewer: ConsoleViewer) -> Response:
         now = clock.utcnow()
-        accounts = viewer.account_ids
+        accounts = web.accounts_shown(viewer, request.query_params.get("account"))
         rows = health.channel_health(session, accounts, now, connectors=channel_actions.STARTERS)
         days = health.chart_days(now)
         empty = web.translate(request, NO_DATA)

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from alephee import __version__
 from alephee.console import operators, sessions
 from alephee.console.sessions import ConsoleViewer
-from alephee.errors import DomainError
+from alephee.errors import DomainError, NotFound
 from alephee.http import i18n
 from alephee.http.context import AppContext
 from alephee.http.errors import status_for
@@ -161,8 +161,8 @@ async def action(request: Request, act: Act, *, failure_path: Callable[[FormData
                 return error_page(request, exc, viewer)
             try:
                 outcome = act(session, viewer, form)
-            except sessions.AccountNotVisible as exc:
-                session.rollback()  # another account's object: the same 404 page as a GET, nothing applied
+            except NotFound as exc:
+                session.rollback()  # another account's object, or none: the same 404 page as a GET, nothing applied
                 return error_page(request, exc, viewer)
             except DomainError as exc:
                 session.rollback()  # the refused action leaves nothing behind but its message
@@ -212,6 +212,14 @@ def audit(
 def number(raw: str | None, default: int = 0, *, upper: int = MAX_ID) -> int:
     """A positive id or page number from a query or form value (``default`` when it is not one)."""
     return int_param(raw, default, upper=upper)
+
+
+def accounts_shown(viewer: ConsoleViewer, raw: str | None) -> tuple[int, ...]:
+    """The accounts a page or an action covers: every account of the operator, or only the one ``raw`` (the
+    ``account`` of the query or form) names: 404 when it is not visible."""
+    if not raw:
+        return viewer.account_ids
+    return (viewer.require(number(raw) or None),)
 
 
 def chosen_account(request: Request, viewer: ConsoleViewer, raw: str | None = None) -> int | None:

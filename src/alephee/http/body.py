@@ -101,6 +101,20 @@ JSON_MEDIA_TYPES = frozenset({"application/json", "text/json"})
 EXTRA_SCHEMAS: dict[str, Any] = {}
 
 
+async def capped_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it exceeds ``limit`` bytes (declared or read; the rest is not read):
+    for endpoints that must see the exact bytes (signatures) before anything else."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > limit:
+            return None
+    return bytes(raw)
+
+
 def _cap(request: Request) -> int | None:
     ctx: AppContext = request.app.state.ctx
     route = request.scope.get("route")

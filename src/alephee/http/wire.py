@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import types
 import unicodedata
@@ -11,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from fastapi import Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationInfo, field_validator, model_validator
 
 from alephee.http import numbers
@@ -228,4 +230,15 @@ def error_response(status: int, message: str) -> Response:
         content=ErrorBody(Status=status, Message=message).model_dump_json(),
         status_code=status,
         media_type=JSON_MEDIA,
+    )
+
+
+def html_page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    """A small HTML page (the channels' authorization callbacks): ``title`` escaped here, ``body`` already
+    escaped by the caller; never cached."""
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=status,
+        headers={"cache-control": "no-store"},
     )

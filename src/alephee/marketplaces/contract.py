@@ -298,6 +298,9 @@ class ChannelPayment:
     installments: int | None = None
     date_created: datetime | None = None
     date_approved: datetime | None = None
+    # What of the amount paid for shipping, and the discounts the buyer got ((code or None, amount) each).
+    shipping_amount: Decimal | None = None
+    discounts: tuple[tuple[str | None, Decimal], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +341,11 @@ class ChannelOrder:
     claim: bool = False
     order_id: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # Shipping the buyer paid, shipping the seller paid, and the shipping option's name, when the marketplace
+    # says (stores whose shipping is the seller's own, such as Tiendanube).
+    shipping_cost: Decimal | None = None
+    seller_shipping_cost: Decimal | None = None
+    shipping_option: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ BUILTIN_CHANNELS: dict[str, str] = {
     "b2b": "alephee.marketplaces.contract:LocalChannel",
     "api": "alephee.marketplaces.contract:ApiChannel",
     "mercadolibre": "alephee.channels.mercadolibre.channel:MercadoLibreChannel",
+    "tiendanube": "alephee.channels.tiendanube.channel:TiendanubeChannel",
 }
 ENTRY_POINT_GROUP = "alephee.channels"
 

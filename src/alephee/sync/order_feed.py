@@ -3,8 +3,9 @@
 * **a new order** is stored through the orders domain (``orders.ingest.ingest_order``; its cart's
   ``IsCompletePackOrder`` is recomputed there). Unless it arrives already cancelled, the stock of what was
   sold is decremented atomically through ``products.stock.move_stocks`` (kits move their components, a
-  variation master listing sells its variation with the most stock), which makes the listings follow
-  (quantity pushed to the marketplaces, paused at MinPublicationQuantity) through the products→listings hook.
+  variation master listing sells the variation whose SKU the line names, else the one with the most stock),
+  which makes the listings follow (quantity pushed to the marketplaces, paused at MinPublicationQuantity)
+  through the products→listings hook.
   The order remembers it moved stock (``stock_moved``), so it is done once per order.
 * **a known order** gets the marketplace's news: the entry is translated into an
   ``orders.marketplace_news.MarketplaceNews`` (hub status, shipment, payments, claims, cart) and the orders
@@ -20,7 +21,7 @@ nothing.
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import case, insert, or_, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -68,12 +69,12 @@ def resolve_lines(session: Session, account_id: int, marketplace_id: int, order:
             listing=listings.get(item.external_listing_id),
         )
         if line.listing is not None:
-            _attach_product(session, account_id, line, line.listing.product_id)
+            _attach_product(session, account_id, line, line.listing.product_id, item.sku)
         lines.append(line)
     return lines
 
 
-def _attach_product(session: Session, account_id: int, line: SaleLine, product_id: int) -> None:
+def _attach_product(session: Session, account_id: int, line: SaleLine, product_id: int, sku: str | None = None) -> None:
     row = session.execute(
         select(Product, Brand.name)
         .join(Brand, Brand.id == Product.brand_id)
@@ -83,14 +84,21 @@ def _attach_product(session: Session, account_id: int, line: SaleLine, product_i
         return
     product, brand = row
     if product.product_type == VARIATION_MASTER:
-        # The buyer picked a variation the listing does not name: the one with the most stock.
-        child = session.execute(
+        # The variation whose SKU (or own code) the line names; else the one with the most stock.
+        children = (
             select(Product, Brand.name)
             .join(Brand, Brand.id == Product.brand_id)
             .where(Product.parent_id == product.id, Product.account_id == account_id)
-            .order_by(Product.quantity.desc(), Product.id)
-            .limit(1)
-        ).first()
+        )
+        child = None
+        if sku:
+            child = session.execute(
+                children.where(or_(Product.sku == sku, Product.own_code == sku))
+                .order_by(case((Product.sku == sku, 0), else_=1), Product.id)
+                .limit(1)
+            ).first()
+        if child is None:
+            child = session.execute(children.order_by(Product.quantity.desc(), Product.id).limit(1)).first()
         if child is None:
             line.product, line.brand = product, brand
             return

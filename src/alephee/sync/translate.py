@@ -87,9 +87,16 @@ def payment_json(payment: ChannelPayment, order: ChannelOrder) -> dict[str, Any]
     """A channel payment as ``Payments[]`` stores it (wire shape, JSON values)."""
     total = payment.amount
     installments = payment.installments or 1
+    discounts = [
+        {"Amount": amount, "Value": amount, "Type": "coupon" if code else "discount", "Code": code}
+        for code, amount in payment.discounts
+    ]
     out = parts.payment(
         external_id=payment.external_payment_id,
         amount=total,
+        amount_no_discount=total + sum((amount for _code, amount in payment.discounts), Decimal(0)),
+        shipping_amount=payment.shipping_amount or Decimal(0),
+        discounts=discounts,
         transaction_amount=total,
         installments=installments,
         method=parts.key_value(PAYMENT_METHODS.get(payment.method or "", 0), payment.method),
@@ -262,9 +269,9 @@ def order_detail(
         items=items,
         payments=[payment_json(p, order) for p in order.payments],
         shipping=parts.shipping(
-            cost=Decimal(0),
-            receiver_cost=Decimal(0),
-            sender_cost=Decimal(0),
+            cost=(order.shipping_cost or Decimal(0)) + (order.seller_shipping_cost or Decimal(0)),
+            receiver_cost=order.shipping_cost or Decimal(0),
+            sender_cost=order.seller_shipping_cost or Decimal(0),
             receiver_address=wire_address,
             receiver=parts.receiver(address.get("receiver_name") or name, wire_address["Phone"]),
             date_created=order.date_created,
@@ -291,7 +298,11 @@ def order_detail(
             "id": order.external_order_id,
             "status": order.status,
             "pack_id": order.pack_id,
-            "shipping": {"id": order.external_shipping_id, "logistic_type": order.logistic_type},
+            "shipping": {
+                "id": order.external_shipping_id,
+                "logistic_type": order.logistic_type,
+                **({"option": order.shipping_option} if order.shipping_option else {}),
+            },
             "tags": ["fraud_risk_detected"] if order.fraud else [],
         },
     )

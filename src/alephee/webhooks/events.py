@@ -39,6 +39,7 @@ DOCUMENT_FORWARDED = "document.forwarded"
 DOCUMENT_REFUSED = "document.refused"
 CHANNEL_CONNECTED = "channel.connected"
 CHANNEL_DISCONNECTED = "channel.disconnected"
+CHANNEL_DATA_REQUEST = "channel.data_request"
 
 EVENT_TYPES: tuple[str, ...] = (
     ORDER_CREATED,
@@ -51,6 +52,7 @@ EVENT_TYPES: tuple[str, ...] = (
     DOCUMENT_REFUSED,
     CHANNEL_CONNECTED,
     CHANNEL_DISCONNECTED,
+    CHANNEL_DATA_REQUEST,
 )
 # A subscription to "*" receives every type, including types added later.
 ALL_TYPES = "*"

@@ -13,11 +13,11 @@ import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from alephee.channels import inbox
+from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import PREFIX as STANDIN_PREFIX
@@ -29,10 +29,11 @@ from alephee.clock import precise_utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.http.body import capped_body
 from alephee.http.context import AppContext
 from alephee.http.deps import Context
 from alephee.http.ratelimit import RateLimitExceeded
-from alephee.http.wire import JSON_MEDIA, error_response
+from alephee.http.wire import JSON_MEDIA, error_response, html_page
 
 NOTIFICATIONS_PATH = "/channels/mercadolibre/notifications"
 # Mercado Libre's bodies are a few hundred bytes; anything much larger is not a notification.
@@ -43,52 +44,29 @@ NOTIFICATION_NOT_OBJECT = "A notification body is a JSON object"
 router = APIRouter(include_in_schema=False)
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>",
-        status_code=status,
-        headers={"cache-control": "no-store"},
-    )
-
-
 @router.get(auth.CALLBACK_PATH, name="channels.mercadolibre.callback")
 def callback(request: Request, ctx: Context, code: str = "", state: str = "") -> Response:
     """Exchange the authorization code, store the tokens and the seller, and say which account is linked."""
     if not code:
         # The seller refused, or Mercado Libre could not grant (it then sends error/error_description).
         reason = request.query_params.get("error_description") or request.query_params.get("error") or "no code"
-        return _page("Mercado Libre was not connected", f"<p>{html.escape(reason)}</p>", 400)
+        return html_page("Mercado Libre was not connected", f"<p>{html.escape(reason)}</p>", 400)
     http: httpx.Client | None = getattr(request.app.state, "mercadolibre_http", None)
     try:
         with MercadoLibreClient(ctx.settings, http) as client:
             linked = auth.complete(ctx.db, ctx.settings, code, state, client)
     except DomainError as exc:
-        return _page("Mercado Libre was not connected", f"<p>{html.escape(exc.message)}</p>", exc.status)
+        return html_page("Mercado Libre was not connected", f"<p>{html.escape(exc.message)}</p>", exc.status)
     if linked.return_to:
         # Started from a page of the hub (the console): back there, which says what was linked.
-        separator = "&" if "?" in linked.return_to else "?"
-        target = f"{linked.return_to}{separator}connected={linked.account_id}-{linked.marketplace_id}"
+        target = connections.return_target(linked.return_to, linked.account_id, linked.marketplace_id)
         return RedirectResponse(target, status_code=303, headers={"cache-control": "no-store"})
-    return _page(
+    return html_page(
         "Mercado Libre connected",
         f"<p>Account <b>{linked.account_id}</b> (marketplace {linked.marketplace_id}) is linked to the seller "
         f"<b id='nickname'>{html.escape(linked.nickname)}</b> (id <b id='seller'>{linked.seller_id}</b>).</p>"
         "<p>You can close this page.</p>",
     )
-
-
-async def _capped_body(request: Request) -> bytes | None:
-    """The body, or None as soon as it exceeds ``MAX_NOTIFICATION_BYTES`` (the rest is not read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_NOTIFICATION_BYTES:
-        return None
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_NOTIFICATION_BYTES:
-            return None
-    return bytes(raw)
 
 
 @router.post(NOTIFICATIONS_PATH, name="channels.mercadolibre.notifications")
@@ -102,7 +80,7 @@ async def notifications(request: Request) -> Response:
     request.state.ratelimit = decision
     if not decision.allowed:
         return error_response(429, RateLimitExceeded.message)
-    raw = await _capped_body(request)
+    raw = await capped_body(request, MAX_NOTIFICATION_BYTES)
     if raw is None:
         return error_response(413, NOTIFICATION_TOO_LARGE)
     try:
@@ -143,7 +121,11 @@ def serves_standin(settings: Settings, db: Database) -> bool:
         return True
     try:
         with db.reading() as session:
-            query = select(ChannelConnection.id).where(ChannelConnection.api_base == auth.STANDIN).limit(1)
+            query = (
+                select(ChannelConnection.id)
+                .where(ChannelConnection.connector == auth.CONNECTOR, ChannelConnection.api_base == auth.STANDIN)
+                .limit(1)
+            )
             found = session.scalar(query)
     except SQLAlchemyError:  # a database not migrated yet has no connection anywhere
         return False

@@ -1,1 +1,2 @@
-"""The Tiendanube / Nuvemshop connector and its local stand-in."""
+"""The Tiendanube/Nuvemshop connector: the app install, the API client, the webhooks, the channel and the local
+stand-in."""

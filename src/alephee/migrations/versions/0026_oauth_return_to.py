@@ -1,7 +1,7 @@
 """channels: where an authorization attempt started from a page of the hub sends the seller back
 
 Revision ID: 0026_oauth_return_to
-Revises: 0020_order_message_external_ids
+Revises: 0022_connection_api_version
 Create Date: 2026-12-04 22:30:00
 
 One nullable column on ``channel_oauth_states`` (``return_to``, null = the callback's own page): nothing to
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026_oauth_return_to"
-down_revision: str | Sequence[str] | None = "0020_order_message_external_ids"
+down_revision: str | Sequence[str] | None = "0022_connection_api_version"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

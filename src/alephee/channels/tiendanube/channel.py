@@ -1,0 +1,466 @@
+"""The Tiendanube channel: what the worker delivers through, and what notifications and linking read.
+
+Every operation first reads what it needs from the hub's database in a short ``ctx.db.reading()`` block, then
+calls the store with no transaction open through ``calls.Api`` over the process's one ``TiendanubeClient``
+(paced per store): a connection missing, paused or disconnected holds the row (``ConnectionHeld``), a 401
+disconnects it and a 402 pauses it (held too), 429/5xx/network failures are transient and the rest permanent
+with what the store refused.
+
+Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
+
+- A hub listing is one Tiendanube product. A normal product is its single variant; a variation master's
+  variations are its variants, option names from the attributes the variations differ in. The product id is the
+  listing's external id (kept by the outbox's record path); variant ids are not stored: every update reads the
+  product (``GET /products/{id}``) and matches its variants to the hub's by SKU, so a variant the hub does not
+  know is never touched and an unchanged listing costs no write.
+- Price and stock go through ``PATCH /products/stock-price`` (≤ 50 variants a call) with absolute values, so a
+  sale the store already counted is never counted twice: the hub's own decrement makes both sides agree and no
+  write is sent. A variant with infinite stock (``stock: null``) keeps it; every per-variant refusal is
+  collected and the delivery fails naming each SKU (the listing's error), after the others were applied.
+- A variation the hub adds later is added with ``POST /products/{id}/variants``; the whole variant list is never
+  ``PUT`` (it would delete the variants left out).
+- Status: an active listing (or one paused only for stock: zero stock stops sales) is ``published``; a seller's
+  pause, a missing price or a finished listing unpublish it (Tiendanube has no closed products).
+- Creating re-checks the first SKU (``GET /products/sku/{sku}``) so a retried create never makes a second
+  product: an existing one is adopted and brought to the hub's state.
+- Orders: ``read_notice`` fetches ``GET /orders/{id}`` for every ``order/*`` event; hub status pushes become
+  ``pack`` (10, 17), ``fulfill`` with tracking (20), ``fulfill`` + ``close`` (80) and ``cancel`` (90, reason
+  ``other``, restock, buyer e-mailed) — on stores using a dated API version (``2025-03``) through the fulfillment
+  orders (``PACKED``, ``DISPATCHED`` with ``tracking_info``, ``DELIVERED``) instead of v1 ``pack``/``fulfill``.
+  A closed order is reopened (``open``) before a shipping step; steps already done are skipped.
+- Labels: Tiendanube shipping is the seller's own, the hub draws the label.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+
+from alephee.channels import connections
+from alephee.channels.tiendanube import auth
+from alephee.channels.tiendanube import mapping as tn
+from alephee.channels.tiendanube.calls import Api
+from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
+from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
+from alephee.clock import utcnow
+from alephee.config import Settings
+from alephee.db import Database
+from alephee.errors import DomainError
+from alephee.listings.statuses import ACTIVE
+from alephee.marketplaces.contract import (
+    BaseChannel,
+    ChannelContext,
+    ChannelNotice,
+    ConnectionHeld,
+    ListingPage,
+    ListingPush,
+    ListingReceipt,
+    ListingState,
+    ListingStatusPush,
+    NoticeResult,
+    OrderPage,
+    OrderStatusPush,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from alephee.orders import statuses as st
+
+T = TypeVar("T")
+ClientFactory = Callable[[Settings], TiendanubeClient]
+
+CONNECTOR = auth.CONNECTOR
+# ``PATCH /products/stock-price`` takes at most this many variants per call (spec §2.9).
+STOCK_PRICE_BATCH = 50
+ORDER_EVENTS = frozenset(
+    {
+        "order/created",
+        "order/updated",
+        "order/paid",
+        "order/packed",
+        "order/fulfilled",
+        "order/cancelled",
+        "order/edited",
+        "order/pending",
+        "order/voided",
+        "order/unpacked",
+    }
+)
+PRODUCT_EVENTS = frozenset({"product/created", "product/updated", "product/deleted"})
+# The order backstop re-reads this much before its cursor, and starts this far back without one.
+ORDER_OVERLAP = timedelta(minutes=5)
+FIRST_PULL = timedelta(days=2)
+ORDER_PAGE = 50
+CANCEL_REASON = "other"
+# A status name the hub's listings have no name for: a notice carrying it leaves the hub's status as it is.
+HIDDEN = "hidden"
+# How the hub's order statuses reach the store (see the module docstring).
+PACK_STATUSES = frozenset({st.READY_TO_SHIP, st.ARRIVED})
+FULFIL_STATUSES = frozenset({st.SHIPPED})
+CLOSE_STATUSES = frozenset({st.DELIVERED})
+CANCEL_STATUSES = frozenset({st.CANCELLED})
+# Versions that still ship with v1 ``pack``/``fulfill`` (dated versions use fulfillment orders).
+V1_VERSIONS = frozenset({"v1", ""})
+# Fulfillment-order statuses in their order along the normal path.
+FO_PATH = ("UNPACKED", "PACKED", "DISPATCHED", "DELIVERED")
+
+
+class TiendanubeChannel(BaseChannel):
+    """The Tiendanube/Nuvemshop connector (``Marketplace.connector`` ``tiendanube``).
+
+    ``client_factory`` builds the HTTP client of one API base (a test passes one on a mock transport).
+    """
+
+    connector = CONNECTOR
+    in_database = False
+    labels_from_marketplace = False
+    assigns_listing_ids = True
+    sends_current_state = True
+
+    def __init__(self, client_factory: ClientFactory | None = None) -> None:
+        self._client_factory: ClientFactory = client_factory or TiendanubeClient
+        self._shared: TiendanubeClient | None = None
+        self._languages: dict[tuple[str, int], tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _hub(ctx: ChannelContext) -> tuple[Database, Settings]:
+        if ctx.db is None or ctx.settings is None:
+            raise TransientDeliveryError("the Tiendanube connector needs the hub's database and settings")
+        return ctx.db, ctx.settings
+
+    @staticmethod
+    def _read(ctx: ChannelContext, read: Callable[[Session], T]) -> T:
+        db, _settings = TiendanubeChannel._hub(ctx)
+        try:
+            with db.reading() as session:
+                return read(session)
+        except connections.ConnectionNotFound as exc:
+            raise ConnectionHeld(exc.message) from None
+        except DomainError as exc:
+            raise PermanentDeliveryError(exc.message) from None
+
+    def _client(self, settings: Settings) -> TiendanubeClient:
+        """One client for the process (its connection pool and the stores' pacing buckets, keyed by API base and
+        store, shared by the threads): every call names its store and base."""
+        with self._lock:
+            if self._shared is None:
+                self._shared = self._client_factory(settings)
+            return self._shared
+
+    @contextmanager
+    def _store(self, ctx: ChannelContext) -> Iterator[Api]:
+        _db, settings = self._hub(ctx)
+        with Api.open(ctx, self._client(settings)) as api:
+            yield api
+
+    def _store_languages(self, store: Api) -> tuple[str, ...]:
+        """The store's content languages (``GET /store``, read once per process and store)."""
+        key = (store.store.api_url, store.store.store_id)
+        with self._lock:
+            known = self._languages.get(key)
+        if known is not None:
+            return known
+        answer = store.call("read the store", lambda c, a: c.get(a, "/store"))
+        languages = tn.store_languages(answer if isinstance(answer, dict) else {})
+        with self._lock:
+            self._languages[key] = languages
+        return languages
+
+    # --- listings -------------------------------------------------------------------------------------------
+
+    def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
+        """Create the product (listing still ``pending-``) or bring it to the listing's current state."""
+        data = self._read(ctx, lambda s: listing_data(s, ctx, listing.listing_id, listing.external_id))
+        return self._deliver(ctx, data)
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        """Publish or unpublish the product (and send its current price and stock with it)."""
+        data = self._read(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
+        return self._deliver(ctx, data)
+
+    def _deliver(self, ctx: ChannelContext, data: ListingData) -> ListingReceipt:
+        if data.pending and data.finished:
+            # Finished before it was ever published: there is nothing to create.
+            return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
+        with self._store(ctx) as store:
+            if data.pending:
+                return self._create(store, data)
+            product = store.find(
+                "read the product", lambda c, a: c.get(a, f"/products/{tn.to_int(data.external_id) or 0}")
+            )
+            if not isinstance(product, dict):
+                raise PermanentDeliveryError(f"product {data.external_id} no longer exists on Tiendanube")
+            return self._update(store, data, product)
+
+    def _create(self, store: Api, data: ListingData) -> ListingReceipt:
+        missing = tn.missing_for_publish(data.product)
+        if missing:
+            raise PermanentDeliveryError("cannot publish on Tiendanube: missing " + ", ".join(missing))
+        first_sku = data.product.variants[0].sku
+        existing = store.find("look the SKU up", lambda c, a: c.get(a, f"/products/sku/{_path_part(first_sku)}"))
+        if isinstance(existing, dict) and tn.to_int(existing.get("id")) is not None:
+            # Already there (a create retried after a lost answer, or the seller's own product): adopt it.
+            return self._update(store, data, existing)
+        languages = self._store_languages(store)
+        body = tn.product_body(data.product, languages)
+        body["published"] = data.published
+        created = store.call("publish the product", lambda c, a: c.post(a, "/products", body))
+        if not isinstance(created, dict) or tn.to_int(created.get("id")) is None:
+            raise PermanentDeliveryError("Tiendanube created the product without an id")
+        return self._receipt(created)
+
+    def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
+        product_id = tn.to_int(product.get("id")) or 0
+        wanted = data.by_sku()
+        variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
+        single = not data.product.options and len(variants) == 1 and len(wanted) == 1
+        changes: list[tn.VariantChange] = []
+        seen: set[str] = set()
+        for variant in variants:
+            # A product without options is its one variant, whatever SKU the store gave it (linked by own code).
+            sku = next(iter(wanted)) if single else str(variant.get("sku") or "").strip()
+            hub = wanted.get(sku)
+            if hub is None:
+                continue  # a variant the hub does not know: left as it is
+            seen.add(sku)
+            change = tn.variant_change(product_id, variant, hub.price, hub.stock)
+            if change is not None:
+                changes.append(change)
+        problems: list[str] = []
+        added = [v for sku, v in wanted.items() if sku not in seen]
+        if added and data.product.options:
+            problems += self._add_variants(store, product_id, data, added)
+        for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH):
+            answer = store.call(
+                "update price and stock", lambda c, a, batch=batch: c.patch(a, "/products/stock-price", batch)
+            )
+            by_id = {c.variant_id: c.sku for c in changes}
+            problems += [f"{by_id.get(vid) or vid}: {reason}" for vid, reason in tn.failed_variants(answer)]
+        published = data.published and not data.finished
+        if (product.get("published") is not False) != published:
+            product = store.call(
+                "publish or hide the product",
+                lambda c, a: c.put(a, f"/products/{product_id}", {"published": published}),
+            )
+        if problems:
+            raise PermanentDeliveryError("Tiendanube did not apply: " + "; ".join(problems))
+        receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
+        return ListingReceipt(receipt.external_id, receipt.status, sum(max(0, v.stock) for v in wanted.values()))
+
+    def _add_variants(self, store: Api, product_id: int, data: ListingData, added: list[tn.VariantIn]) -> list[str]:
+        """Add the variations the product lacks, one ``POST /products/{id}/variants`` each; what was refused."""
+        languages = self._store_languages(store)
+        problems: list[str] = []
+        for variant in added:
+            single = tn.ProductIn(name=data.product.name, variants=(variant,), options=data.product.options)
+            missing = tn.missing_for_publish(single)
+            if missing:
+                problems.append(f"{variant.sku}: missing " + ", ".join(missing))
+                continue
+            body = tn.product_body(single, languages)["variants"][0]
+            refused = store.call(
+                "add a variant",
+                lambda c, a, body=body: _refusal(lambda: c.post(a, f"/products/{product_id}/variants", body)),
+            )
+            if refused is not None:
+                problems.append(f"{variant.sku}: {refused}")
+        return problems
+
+    @staticmethod
+    def _receipt(product: dict[str, Any]) -> ListingReceipt:
+        state = tn.listing_state(product)
+        return ListingReceipt(
+            external_id=state.external_id,
+            status="active" if product.get("published") is not False else "paused",
+            available_quantity=state.available_quantity,
+            permalink=state.permalink,
+        )
+
+    # --- linking and notifications --------------------------------------------------------------------------
+
+    def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
+        """The store's products page by page (``GET /products``; the cursor is the next page number)."""
+        page = max(1, tn.to_int(cursor) or 1)
+        per_page = max(1, min(limit, 200))
+        with self._store(ctx) as store:
+            main = self._store_languages(store)[0]
+            answer = store.call(
+                "list the store's products",
+                lambda c, a: c.request(a, "GET", "/products", params={"page": page, "per_page": per_page}),
+            )
+        products = [p for p in answer.body or [] if isinstance(p, dict)] if isinstance(answer.body, list) else []
+        has_more = 'rel="next"' in answer.headers.get("link", "") or len(products) >= per_page
+        states = tuple(tn.listing_state(p, main) for p in products)
+        return ListingPage(listings=states, cursor=str(page + 1) if has_more else None, has_more=has_more)
+
+    def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
+        """Read what an event points at, fresh from the store (the event's body is never trusted)."""
+        topic = notice.topic
+        if topic not in ORDER_EVENTS | PRODUCT_EVENTS:
+            return NoticeResult(ignored=f"event {topic} not followed")
+        resource_id = tn.to_int(notice.resource.rstrip("/").rsplit("/", 1)[-1])
+        if resource_id is None:
+            return NoticeResult(ignored=f"event without a resource id ({notice.resource!r})")
+        with self._store(ctx) as store:
+            if topic in ORDER_EVENTS:
+                order = store.find("read an order", lambda c, a: c.get(a, f"/orders/{resource_id}"))
+                if not isinstance(order, dict):
+                    return NoticeResult(ignored=f"order {resource_id} is not in the store")
+                return NoticeResult(orders=(tn.channel_order(order),))
+            product = store.find("read a product", lambda c, a: c.get(a, f"/products/{resource_id}"))
+            if not isinstance(product, dict):
+                # Deleted in the store: the hub's listing is finished.
+                return NoticeResult(listings=(ListingState(external_id=str(resource_id), status="closed"),))
+            main = self._store_languages(store)[0]
+        state = tn.listing_state(product, main)
+        if state.status == "paused" and "paused_by_seller" in state.sub_status:
+            hub = self._read(ctx, lambda s: listing_status(s, ctx, state.external_id))
+            if hub is not None and hub != ACTIVE:
+                # Hidden because the hub hid it (its pause, no price, finished): the hub's status and reason stay.
+                state = replace(state, status=HIDDEN, sub_status=())
+        return NoticeResult(listings=(state,))
+
+    # --- orders ---------------------------------------------------------------------------------------------
+
+    def pull_orders(self, ctx: ChannelContext, cursor: str | None, limit: int = 100) -> OrderPage:
+        """The backstop of the order events: orders updated since the cursor (five minutes of overlap). The
+        cursor is the latest ``updated_at`` seen (ISO); while a window has more pages it also carries the window's
+        start and the next page (``<latest> <window start> <page>``)."""
+        latest, window, page = _parse_cursor(cursor)
+        if window is None:
+            since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
+            window = since.astimezone(UTC).replace(microsecond=0)
+        per_page = max(1, min(limit, ORDER_PAGE))
+        params = {"updated_at_min": window.isoformat(), "page": page, "per_page": per_page}
+        with self._store(ctx) as store:
+            found = store.call("search orders", lambda c, a: c.get(a, "/orders", params))
+        orders = (
+            tuple(tn.channel_order(o) for o in found or [] if isinstance(o, dict)) if isinstance(found, list) else ()
+        )
+        for order in orders:
+            if latest is None or order.date_updated > latest:
+                latest = order.date_updated
+        has_more = len(orders) >= per_page
+        latest_text = latest.astimezone(UTC).isoformat() if latest is not None else None
+        if has_more:
+            next_cursor = f"{latest_text or window.isoformat()} {window.isoformat()} {page + 1}"
+        else:
+            next_cursor = latest_text if latest_text is not None else cursor
+        return OrderPage(orders=orders, cursor=next_cursor, has_more=has_more)
+
+    def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:
+        """The hub's status of an order on the store (see the module docstring); steps already done are
+        skipped, so a repeated push changes nothing."""
+        status = update.status
+        if status not in PACK_STATUSES | FULFIL_STATUSES | CLOSE_STATUSES | CANCEL_STATUSES:
+            return None
+        order_id = tn.to_int(self._read(ctx, lambda s: external_order_id(s, ctx, update.order)))
+        if order_id is None:
+            raise PermanentDeliveryError(f"order {update.order.external_order_id} is not a Tiendanube order")
+        with self._store(ctx) as store:
+            order = store.call("read the order", lambda c, a: c.get(a, f"/orders/{order_id}"))
+            if not isinstance(order, dict):
+                raise PermanentDeliveryError(f"order {order_id} cannot be read on Tiendanube")
+            current = str(order.get("status") or "open")
+            if status in CANCEL_STATUSES:
+                if current != "cancelled":
+                    body = {"reason": CANCEL_REASON, "email": True, "restock": True}
+                    store.call("cancel the order", lambda c, a: c.post(a, f"/orders/{order_id}/cancel", body))
+                return None
+            if current == "cancelled":
+                raise PermanentDeliveryError(f"order {order_id} is cancelled on Tiendanube")
+            if current == "closed":
+                store.call("reopen the order", lambda c, a: c.post(a, f"/orders/{order_id}/open"))
+            target = "PACKED" if status in PACK_STATUSES else "DISPATCHED" if status in FULFIL_STATUSES else "DELIVERED"
+            if store.store.version not in V1_VERSIONS:
+                self._fulfilment_orders(store, order_id, target, update)
+            else:
+                self._v1_shipping(store, order_id, order, target, update)
+            if status in CLOSE_STATUSES:
+                store.call("close the order", lambda c, a: c.post(a, f"/orders/{order_id}/close"))
+        return None
+
+    @staticmethod
+    def _v1_shipping(store: Api, order_id: int, order: dict[str, Any], target: str, update: OrderStatusPush) -> None:
+        shipping = str(order.get("shipping_status") or "unpacked")
+        if shipping in tn.SHIPPED_STATUSES:
+            return
+        if target == "PACKED":
+            if shipping not in tn.PACKED_STATUSES:
+                store.call("pack the order", lambda c, a: c.post(a, f"/orders/{order_id}/pack"))
+            return
+        body: dict[str, Any] = {"notify_customer": True}
+        if update.tracking_number:
+            body["shipping_tracking_number"] = update.tracking_number
+        if update.tracking_url:
+            body["shipping_tracking_url"] = update.tracking_url
+        store.call("fulfil the order", lambda c, a: c.post(a, f"/orders/{order_id}/fulfill", body))
+
+    @staticmethod
+    def _fulfilment_orders(store: Api, order_id: int, target: str, update: OrderStatusPush) -> None:
+        found = store.call(
+            "read the fulfillment orders", lambda c, a: c.get(a, f"/orders/{order_id}/fulfillment-orders")
+        )
+        if isinstance(found, dict):
+            found = found.get("results")
+        wanted = FO_PATH.index(target)
+        for element in found if isinstance(found, list) else []:
+            if not isinstance(element, dict) or not element.get("id"):
+                continue
+            fo_id = str(element["id"])
+            current = str(element.get("status") or "UNPACKED").upper()
+            step = FO_PATH.index(current) if current in FO_PATH else len(FO_PATH)
+            path = f"/orders/{order_id}/fulfillment-orders/{_path_part(fo_id)}"
+            # The platform moves one step at a time: UNPACKED → PACKED → DISPATCHED → DELIVERED.
+            for next_status in FO_PATH[step + 1 : wanted + 1]:
+                body: dict[str, Any] = {"status": next_status}
+                if next_status == "DISPATCHED" and (update.tracking_number or update.tracking_url):
+                    body["tracking_info"] = {
+                        "code": update.tracking_number,
+                        "url": update.tracking_url,
+                        "notify_customer": True,
+                    }
+                store.call("update the fulfillment order", lambda c, a, body=body, path=path: c.patch(a, path, body))
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _refusal(send: Callable[[], Any]) -> str | None:
+    """Send one write and answer the store's refusal of it (a validation error), None when accepted; errors that
+    are not about the write itself (401, 402, 429, 5xx) pass through."""
+    try:
+        send()
+    except TiendanubeError as exc:
+        if exc.transient or exc.unauthorized or exc.payment_required:
+            raise
+        return exc.refusal()
+    return None
+
+
+def _path_part(value: str) -> str:
+    """An id or SKU as one path segment."""
+    return quote(value, safe="")
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
+    """``<latest seen>`` or ``<latest seen> <window start> <page>`` (see ``pull_orders``)."""
+    if not cursor:
+        return None, None, 1
+    parts = cursor.split()
+    latest = as_datetime(parts[0])
+    if len(parts) == 3:
+        window = as_datetime(parts[1])
+        page = tn.to_int(parts[2]) or 1
+        if window is not None:
+            return latest, window, max(1, page)
+    return latest, None, 1

@@ -1,0 +1,162 @@
+"""What the Tiendanube channel reads from the hub before calling the store (each read in a short transaction of
+its own): a listing with its product and, for a variation master, every variation as one variant (SKU, option
+values, price in the listing's price list, publishable stock); an order's Tiendanube id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alephee.channels.tiendanube import mapping as tn
+from alephee.listings import propagation, rules
+from alephee.listings.models import Listing
+from alephee.listings.publish import PENDING_PREFIX
+from alephee.listings.statuses import ACTIVE, FINISHED, PAUSED, REASON_STOCK
+from alephee.marketplaces.contract import ChannelContext, OrderRef, PermanentDeliveryError
+from alephee.orders.models import Order
+from alephee.products.models import Brand, Product
+from alephee.products.price_lists import sale_prices
+from alephee.products.schemas import VARIATION_MASTER
+from alephee.products.stock import stock_snapshots
+
+
+@dataclass(frozen=True, slots=True)
+class ListingData:
+    """The current state of a listing and its product, read in one short transaction."""
+
+    listing_id: int
+    external_id: str
+    status: str
+    status_reason: str | None
+    product: tn.ProductIn
+
+    @property
+    def pending(self) -> bool:
+        return self.external_id.startswith(PENDING_PREFIX)
+
+    @property
+    def published(self) -> bool:
+        """Shown in the storefront: active, or paused only because nothing is left (stock 0 stops sales)."""
+        return self.status == ACTIVE or (self.status == PAUSED and self.status_reason == REASON_STOCK)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == FINISHED
+
+    def by_sku(self) -> dict[str, tn.VariantIn]:
+        return {v.sku: v for v in self.product.variants}
+
+
+def listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> Listing:
+    """The account's listing by id, else by its Tiendanube product id."""
+    row = session.get(Listing, listing_id) if listing_id is not None else None
+    if row is None and external_id:
+        row = session.scalars(
+            select(Listing).where(Listing.marketplace_id == ctx.marketplace.id, Listing.external_id == external_id)
+        ).first()
+    if row is None or row.account_id != ctx.account_id:
+        raise PermanentDeliveryError(f"listing {listing_id or external_id} not found")
+    return row
+
+
+def _attribute_pairs(product: Product) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for attribute in product.attributes or []:
+        if not isinstance(attribute, dict):
+            continue
+        name = str(attribute.get("Name") or "").strip()
+        value = attribute.get("ValueName") or attribute.get("Value")
+        if name and value is not None and str(value).strip():
+            pairs.append((name, str(value).strip()))
+    return pairs
+
+
+def _variants(session: Session, listing: Listing, product: Product) -> tuple[tuple[str, ...], tuple[tn.VariantIn, ...]]:
+    """The option names and variants of a listing: its product's variations for a master, else the product."""
+    if product.product_type != VARIATION_MASTER:
+        variant = tn.VariantIn(
+            sku=product.sku,
+            price=listing.price,
+            stock=max(0, listing.available_quantity),
+            barcode=product.gtin,
+        )
+        return (), (variant,)
+    children = list(
+        session.scalars(
+            select(Product)
+            .where(Product.parent_id == product.id, Product.account_id == listing.account_id)
+            .order_by(Product.id)
+        )
+    )
+    pairs = [_attribute_pairs(child) for child in children]
+    options = tn.variation_options(pairs)
+    snapshots = stock_snapshots(session, [c.id for c in children])
+    price_list = listing.price_list_id or propagation.default_price_list(session, listing.account_id)
+    bases = sale_prices(session, [c.id for c in children], [price_list]) if price_list is not None else {}
+    variants: list[tn.VariantIn] = []
+    for child, child_pairs in zip(children, pairs, strict=True):
+        values = dict(child_pairs)
+        price: Decimal | None = listing.price
+        base = bases.get((child.id, price_list))
+        if listing.price_mode == "auto" and base is not None:
+            price = rules.auto_price(base, listing.margin, listing.added_fixed_value)
+        snapshot = snapshots.get(child.id)
+        variants.append(
+            tn.VariantIn(
+                sku=child.sku,
+                price=price,
+                stock=snapshot.publish_quantity if snapshot is not None else 0,
+                values=tuple(values.get(name, "") for name in options),
+                barcode=child.gtin,
+            )
+        )
+    return options, tuple(variants)
+
+
+def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> ListingData:
+    """A listing, its product and its variants as they are now."""
+    listing = listing_row(session, ctx, listing_id, external_id)
+    product = session.get(Product, listing.product_id)
+    if product is None:
+        raise PermanentDeliveryError(f"listing {listing.id} has no product")
+    brand = session.get(Brand, product.brand_id)
+    options, variants = _variants(session, listing, product)
+    return ListingData(
+        listing_id=listing.id,
+        external_id=listing.external_id,
+        status=listing.status,
+        status_reason=listing.status_reason,
+        product=tn.ProductIn(
+            name=listing.title,
+            variants=variants,
+            description=product.description,
+            brand=brand.name if brand is not None else None,
+            pictures=tuple(p for p in product.pictures or [] if isinstance(p, str) and p.strip()),
+            published=listing.status == ACTIVE or (listing.status == PAUSED and listing.status_reason == REASON_STOCK),
+            options=options,
+        ),
+    )
+
+
+def listing_status(session: Session, ctx: ChannelContext, external_id: str) -> str | None:
+    """The hub's status of the account's listing of a Tiendanube product (None when the hub has none)."""
+    return session.scalar(
+        select(Listing.status).where(
+            Listing.account_id == ctx.account_id,
+            Listing.marketplace_id == ctx.marketplace.id,
+            Listing.external_id == external_id,
+        )
+    )
+
+
+def external_order_id(session: Session, ctx: ChannelContext, ref: OrderRef) -> str:
+    """The Tiendanube id of the order a push names."""
+    if ref.external_order_id:
+        return ref.external_order_id
+    row = session.get(Order, ref.order_id) if ref.order_id is not None else None
+    if row is None or row.account_id != ctx.account_id or row.marketplace_id != ctx.marketplace.id:
+        raise PermanentDeliveryError(f"order {ref.order_id} not found")
+    return row.external_order_id
