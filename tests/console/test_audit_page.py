@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from alephee import clock
-from alephee.accounts.models import AuditEntry
+from alephee.accounts.models import ApiKey, AuditEntry
 from alephee.console import operators
+from alephee.console.audit_reads import AuditFilters, search_audit
 from alephee.http.context import AppContext
 from tests.fixtures.console import ConsoleOperator, console_login
 from tests.fixtures.tenants import Tenant
@@ -98,3 +100,56 @@ def test_paging(
     assert _ids(last.text) == ["n=0"]
     beyond = client.get("/console/audit", params={"key": tenant.key_id, "page": 99})
     assert beyond.status_code == 200 and _ids(beyond.text) == []
+
+
+def _who(html: str) -> list[str]:
+    import re
+
+    cells = re.findall(r'data-label="(?:Who|Quién)">(.*?)</td>', html)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
+def test_who_names_the_operator_and_the_key(
+    ctx: AppContext,
+    client: TestClient,
+    make_tenant: Callable[..., Tenant],
+    make_operator: Callable[..., ConsoleOperator],
+) -> None:
+    tenant, unlabelled = make_tenant(), make_tenant()
+    with ctx.db.writing() as session:
+        key = session.get(ApiKey, tenant.key_id)
+        assert key is not None
+        key.label = "Integración ERP"
+        prefix = key.key_prefix
+        bare = session.get(ApiKey, unlabelled.key_id)
+        assert bare is not None
+        bare.label = None
+        bare_prefix = bare.key_prefix
+    operator = make_operator([tenant.account_id], email="auditoria@example.com")
+    _row(ctx, account_id=tenant.account_id, key_id=tenant.key_id, query="q=api")
+    _row(ctx, account_id=tenant.account_id, key_id=unlabelled.key_id, query="q=bare")
+    _row(ctx, account_id=tenant.account_id, operator_id=operator.id, endpoint="console.keys.create", query="q=op")
+    _row(ctx, account_id=tenant.account_id, operator_id=2_000_000_000, endpoint="console.keys.create", query="q=gone")
+    _row(ctx, account_id=tenant.account_id, key_id=2_000_000_000, query="q=gone-key")
+    console_login(client, operator)
+    page = client.get("/console/audit", params={"account": tenant.account_id}).text
+    shown = dict(zip(_ids(page), _who(page), strict=True))
+    assert shown["q=api"] == f"Integración ERP {prefix}…"
+    assert shown["q=bare"] == f"clave {bare_prefix}…"
+    assert shown["q=op"] == "auditoria@example.com"
+    assert shown["q=gone"] == "operador 2000000000"
+    assert shown["q=gone-key"] == "clave 2000000000"
+    # The names come with the rows: one statement for the count, one for the page, however many rows.
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    with ctx.db.reading() as session:
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            found = search_audit(session, AuditFilters(account_ids=[tenant.account_id]), offset=0, limit=50)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert len(found.rows) == 5 and len(statements) == 2, statements

@@ -18,7 +18,7 @@ from alephee.portal import cart as portal_cart
 from alephee.portal import checkout as portal_checkout
 from alephee.portal.models import PortalCart
 from alephee.products.models import ProductPrice
-from tests.fixtures.portal import Shop, b2b_stock, cart_form, cart_of, flash_of, open_viewer, sign_in
+from tests.fixtures.portal import Shop, b2b_stock, cart_form, cart_of, flash_of, open_viewer, sign_in, spanish
 
 
 def _add(client: TestClient, csrf: str, product_id: int, quantity: int) -> None:
@@ -66,7 +66,7 @@ def test_a_tab_confirms_only_the_cart_it_shows(ctx: AppContext, client: TestClie
 
     assert _confirm(client, tab_a) == "/b2b/cart"
     page = client.get("/b2b/cart").text
-    assert flash_of(page) == portal_cart.CART_CHANGED
+    assert flash_of(page) == spanish(portal_cart.CART_CHANGED)
     assert "Bujía iridio" in page  # the cart as it is now, for the buyer to look at again
     assert _orders_count(ctx) == 0
     assert b2b_stock(ctx, shop) == before
@@ -92,7 +92,7 @@ def test_every_change_of_the_cart_makes_an_open_page_stale(ctx: AppContext, clie
         stale = cart_form(client)
         change()
         assert _confirm(client, stale) == "/b2b/cart"
-        assert flash_of(client.get("/b2b/cart").text) == portal_cart.CART_CHANGED
+        assert flash_of(client.get("/b2b/cart").text) == spanish(portal_cart.CART_CHANGED)
     assert _orders_count(ctx) == 0
     assert cart_of(ctx, shop) == {"TAL-001": 3}
 
@@ -108,7 +108,7 @@ def test_a_confirmation_without_the_cart_version_orders_nothing(
         if version is not None:
             sent["cart_version"] = version
         assert _confirm(client, sent) == "/b2b/cart", version
-        assert flash_of(client.get("/b2b/cart").text) == portal_cart.CART_CHANGED
+        assert flash_of(client.get("/b2b/cart").text) == spanish(portal_cart.CART_CHANGED)
     assert _orders_count(ctx) == 0 and cart_of(ctx, shop) == {"TAL-001": 1}
     assert _confirm(client, cart_form(client)).startswith("/b2b/orders/")
 
@@ -119,7 +119,7 @@ def test_the_same_page_confirmed_twice_places_one_order(ctx: AppContext, client:
     form = cart_form(client)
     assert _confirm(client, form).startswith("/b2b/orders/")
     assert _confirm(client, form) == "/b2b/cart"
-    assert flash_of(client.get("/b2b/cart").text) == portal_cart.CART_EMPTY
+    assert flash_of(client.get("/b2b/cart").text) == spanish(portal_cart.CART_EMPTY)
     assert _orders_count(ctx) == 1 and b2b_stock(ctx, shop)["TAL-001"] == 8
 
 
@@ -134,8 +134,8 @@ def test_a_price_change_sends_the_buyer_back_to_the_cart(ctx: AppContext, client
 
     assert _confirm(client, shown) == "/b2b/cart"
     page = client.get("/b2b/cart").text
-    assert flash_of(page) == portal_checkout.PRICE_CHANGED.format(
-        changes="«Taladro percutor 13 mm»: de $ 855,00 a $ 1.710,00 por unidad"
+    assert flash_of(page) == spanish(
+        portal_checkout.PRICE_CHANGED, changes="«Taladro percutor 13 mm»: de $ 855,00 a $ 1.710,00 por unidad"
     )
     assert "$ 3.420,00" in page  # the new line total is on screen
     assert _orders_count(ctx) == 0 and b2b_stock(ctx, shop) == before

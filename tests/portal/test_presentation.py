@@ -11,13 +11,14 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from alephee.http import i18n
 from alephee.http.context import AppContext
 from alephee.orders import statuses as st
 from alephee.orders.models import Order
 from alephee.portal.formatting import BUYER_STATUS_LABELS, buyer_status, format_money, format_rate, plural
 from alephee.portal.routes import COOKIE
 from alephee.products.models import Product
-from tests.fixtures.portal import Shop, cart_form, sign_in
+from tests.fixtures.portal import Shop, cart_form, flash_of, sign_in
 
 PRICE_NOTE = "los precios incluyen impuestos"
 
@@ -97,7 +98,7 @@ def test_the_buyer_sees_the_buyer_name_of_each_status(ctx: AppContext, client: T
                 .values(status=status, status_type=st.status_type_of(status), version=Order.version + 1)
             )
         ctx.db.clear_process_caches()
-        name = BUYER_STATUS_LABELS[status]
+        name = buyer_status(status)
         for path in ("/b2b/orders", f"/b2b/orders/{order_id}"):
             page = _text(client.get(path).text)
             assert name in page, (path, status)
@@ -174,3 +175,18 @@ def test_the_price_note_is_only_on_pages_with_prices(ctx: AppContext, client: Te
     response = client.post("/b2b/logout", data={"csrf": csrf})
     assert response.url.path == "/b2b/signed-out"
     assert PRICE_NOTE not in response.text
+
+
+def test_the_switch_to_english_turns_messages_and_status_names_english(client: TestClient, shop: Shop) -> None:
+    csrf = sign_in(client, shop)
+    client.cookies.set(i18n.COOKIE, "en")
+    _add(client, csrf, shop.products["TAL-001"], 1)
+    assert flash_of(client.get("/b2b/cart").text) == "You added 1 unit of «Taladro percutor 13 mm» to the cart."
+    _add(client, csrf, shop.products["MAR-003"], 1)  # no B2B stock: refused, the refusal in English too
+    assert flash_of(client.get("/b2b/cart").text) == "«Martillo carpintero» cannot be bought right now."
+    order_id = _place(client, csrf)
+    assert flash_of(client.get(f"/b2b/orders/{order_id}").text) == f"Done! Your order #{order_id} was sent."
+    assert "Order received" in _text(client.get("/b2b/orders").text)
+    client.cookies.set(i18n.COOKIE, "es")
+    page = _text(client.get("/b2b/orders").text)
+    assert buyer_status(st.NO_STATUS) == "Recibido" and "Recibido" in page and "Order received" not in page

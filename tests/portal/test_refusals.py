@@ -14,7 +14,7 @@ from alephee.errors import DomainError
 from alephee.http.context import AppContext
 from alephee.portal import cart, catalog, checkout, sessions
 from alephee.portal import orders as buyer_orders
-from tests.fixtures.portal import Shop, open_viewer
+from tests.fixtures.portal import Shop, open_viewer, spanish
 
 
 def _raises(ctx: AppContext, refusal: type[DomainError], action: Callable[..., object]) -> DomainError:
@@ -55,13 +55,13 @@ def test_catalog_and_cart_refusals(ctx: AppContext, shop: Shop) -> None:
     bad = _raises(ctx, cart.BadQuantity, lambda s: cart.add_to_cart(s, ctx.settings, viewer, hammer, "dos"))
     assert (bad.status, bad.message) == (400, cart.BAD_QUANTITY)
     sold_out = _raises(ctx, cart.NotPurchasable, lambda s: cart.add_to_cart(s, ctx.settings, viewer, hammer, "1"))
-    assert (sold_out.status, sold_out.message) == (409, cart.NOT_PURCHASABLE.format(name="Martillo carpintero"))
+    assert (sold_out.status, sold_out.message) == (409, spanish(cart.NOT_PURCHASABLE, name="Martillo carpintero"))
     drill = shop.products["TAL-001"]
     settings = ctx.settings.model_copy(update={"portal_max_cart_lines": 1})
     with ctx.db.writing() as session:
         cart.add_to_cart(session, settings, viewer, drill, "1")
     full = _raises(ctx, cart.CartFull, lambda s: cart.add_to_cart(s, settings, viewer, shop.products["BUJ-002"], "1"))
-    assert (full.status, full.message) == (409, cart.CART_FULL.format(max=1))
+    assert (full.status, full.message) == (409, spanish(cart.CART_FULL, max=1))
 
 
 def test_checkout_refusals(ctx: AppContext, shop: Shop, make_shop: Callable[..., Shop]) -> None:
@@ -78,7 +78,7 @@ def test_checkout_refusals(ctx: AppContext, shop: Shop, make_shop: Callable[...,
     assert changed.message == cart.CART_CHANGED
     cheaper = dataclasses.replace(shown, prices={drill: Decimal("1")})
     moved = _raises(ctx, checkout.PricesChanged, lambda s: checkout.place_order(s, ctx.settings, viewer, cheaper))
-    assert moved.status == 409 and moved.message.startswith(checkout.PRICE_CHANGED.split("{")[0])
+    assert moved.status == 409 and moved.message.startswith(spanish(checkout.PRICE_CHANGED).split("{")[0])
     unconnected = make_shop(marketplace=False, name="Sin canal B2B")
     lonely = open_viewer(ctx, unconnected)
     refused = _raises(

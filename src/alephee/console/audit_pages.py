@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from alephee.accounts.audit_search import AuditFilters, search_audit
 from alephee.console import operators, web
+from alephee.console.audit_reads import AuditFilters, search_audit
 from alephee.console.sessions import ConsoleViewer
 from alephee.errors import DomainError
 

@@ -15,24 +15,28 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.config import Settings
 from alephee.errors import Conflict, InvalidInput
+from alephee.http.i18n import N_
 from alephee.portal import rules
 from alephee.portal.catalog import ProductCard, ProductNotFound, cart_quantities, portal_price_list, product_cards
-from alephee.portal.formatting import plural
 from alephee.portal.models import PortalCart, PortalCartItem
 from alephee.portal.sessions import Viewer, set_flash
 from alephee.products.models import Product
 
-NOT_PURCHASABLE = "«{name}» no está disponible para comprar en este momento."
-BAD_QUANTITY = "Ingresá una cantidad entera mayor que cero."
-CAPPED = "Solo hay {available} u. {disponibles} de «{name}»: tu carrito tiene {quantity}."
-ADDED = "Agregaste {quantity} u. de «{name}» al carrito."
-CART_FULL = "El carrito admite hasta {max} productos distintos. Confirmá este pedido y armá otro."
-CART_UPDATED = "Carrito actualizado."
-CART_UPDATED_CAPPED = "Carrito actualizado. Ajustamos cantidades al stock disponible: {names}."
-REMOVED = "Quitaste «{name}» del carrito."
-CART_EMPTY = "Tu carrito está vacío."
-CART_CHANGED = (
-    "Tu carrito cambió desde que abriste esta página (quizás en otra pestaña o ventana). Revisalo y confirmá de nuevo."
+# Catalog msgids, shown in the page's language (Spanish unless switched, PRT-38); ``{…}`` values are filled after
+# translating.
+NOT_PURCHASABLE = N_("«{name}» cannot be bought right now.")
+BAD_QUANTITY = N_("Enter a whole quantity greater than zero.")
+CAPPED = N_("Only {available} unit of «{name}» is available: your cart has {quantity}.")
+CAPPED_MANY = N_("Only {available} units of «{name}» are available: your cart has {quantity}.")
+ADDED = N_("You added {quantity} unit of «{name}» to the cart.")
+ADDED_MANY = N_("You added {quantity} units of «{name}» to the cart.")
+CART_FULL = N_("The cart holds up to {max} different products. Place this order and start another one.")
+CART_UPDATED = N_("Cart updated.")
+CART_UPDATED_CAPPED = N_("Cart updated. Quantities were lowered to the available stock: {names}.")
+REMOVED = N_("You removed «{name}» from the cart.")
+CART_EMPTY = N_("Your cart is empty.")
+CART_CHANGED = N_(
+    "Your cart changed since you opened this page (perhaps in another tab or window). Check it and confirm again."
 )
 
 
@@ -57,8 +61,8 @@ class NotPurchasable(CartProblem):
 
     message = NOT_PURCHASABLE
 
-    def __init__(self, name: str) -> None:
-        super().__init__(NOT_PURCHASABLE.format(name=name))
+    def __init__(self, viewer: Viewer, name: str) -> None:
+        super().__init__(viewer.say(NOT_PURCHASABLE, name=name))
 
 
 class CartFull(CartProblem):
@@ -66,8 +70,8 @@ class CartFull(CartProblem):
 
     message = CART_FULL
 
-    def __init__(self, most: int) -> None:
-        super().__init__(CART_FULL.format(max=most))
+    def __init__(self, viewer: Viewer, most: int) -> None:
+        super().__init__(viewer.say(CART_FULL, max=most))
 
 
 class BadQuantity(InvalidInput):
@@ -209,7 +213,7 @@ def _purchasable_card(session: Session, viewer: Viewer, product_id: int) -> Prod
     if card is None or not card.listed:
         raise ProductNotFound
     if not card.purchasable:
-        raise NotPurchasable(card.name)
+        raise NotPurchasable(viewer, card.name)
     return card
 
 
@@ -237,7 +241,7 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
                         )
                     )
                     if (lines or 0) >= settings.portal_max_cart_lines:
-                        raise CartFull(settings.portal_max_cart_lines)
+                        raise CartFull(viewer, settings.portal_max_cart_lines)
                 decision = rules.line_quantity((current or 0) + requested, card.available)
                 if current is None:
                     session.add(
@@ -259,16 +263,19 @@ def add_to_cart(session: Session, settings: Settings, viewer: Viewer, product_id
                 bump_cart(session, viewer)
                 if decision.capped:
                     message, level = (
-                        CAPPED.format(
+                        viewer.say_count(
+                            CAPPED,
+                            CAPPED_MANY,
+                            card.available,
                             available=card.available,
-                            disponibles=plural(card.available, "disponible", "disponibles"),
                             name=card.name,
                             quantity=decision.quantity,
                         ),
                         "error",
                     )
                 else:
-                    message, level = ADDED.format(quantity=requested, name=card.name), "ok"
+                    message = viewer.say_count(ADDED, ADDED_MANY, requested, quantity=requested, name=card.name)
+                    level = "ok"
                 set_flash(session, viewer, level, message)
         except IntegrityError:
             if attempt == 1:
@@ -332,9 +339,10 @@ def update_cart(
     if changed:
         version = bump_cart(session, viewer)
     if capped:
-        set_flash(session, viewer, "error", CART_UPDATED_CAPPED.format(names=", ".join(f"«{n}»" for n in capped)))
+        names = ", ".join(f"«{n}»" for n in capped)
+        set_flash(session, viewer, "error", viewer.say(CART_UPDATED_CAPPED, names=names))
     else:
-        set_flash(session, viewer, "ok", CART_UPDATED)
+        set_flash(session, viewer, "ok", viewer.say(CART_UPDATED))
     session.flush()
     return CartUpdate(capped, version)
 
@@ -358,4 +366,4 @@ def remove_from_cart(session: Session, viewer: Viewer, product_id: int) -> None:
     if _remove(session, viewer, product_id):
         bump_cart(session, viewer)
     if name is not None:
-        set_flash(session, viewer, "ok", REMOVED.format(name=name))
+        set_flash(session, viewer, "ok", viewer.say(REMOVED, name=name))

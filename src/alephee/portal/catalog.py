@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from alephee.accounts.models import PriceList
 from alephee.config import Settings
 from alephee.errors import NotFound
+from alephee.http.i18n import N_
 from alephee.portal import rules
 from alephee.portal.models import PortalCartItem
 from alephee.portal.sessions import Viewer
 from alephee.products.models import Brand, KitComponent, Product, ProductPrice
 from alephee.products.schemas import KIT
 
-PRODUCT_NOT_FOUND = "El producto no existe o no está disponible en este portal."
+PRODUCT_NOT_FOUND = N_("The product does not exist or is not offered on this portal.")
 
 SEARCH_MAX_TERMS = 5
 SEARCH_TERM_MAX = 100

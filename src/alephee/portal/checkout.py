@@ -18,6 +18,7 @@ from alephee import clock
 from alephee.accounts.models import Account, AccountMarketplace, User
 from alephee.config import Settings
 from alephee.errors import PreconditionFailed
+from alephee.http.i18n import N_
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import detail_parts as parts
 from alephee.orders import ingest as orders
@@ -35,20 +36,22 @@ from alephee.portal.sessions import Viewer, set_flash
 from alephee.products import b2b as b2b_stock
 from alephee.products.models import KitComponent
 
-NO_B2B_MARKETPLACE = (
-    "Esta cuenta no tiene conectado el canal Alephee B2B, así que no puede recibir pedidos del portal. "
-    "Avisale a tu proveedor."
+# Catalog msgids, shown in the page's language (Spanish unless switched, PRT-38); ``{…}`` values are filled after
+# translating.
+NO_B2B_MARKETPLACE = N_(
+    "This account has no Alephee B2B channel connected, so it cannot receive orders from the portal. "
+    "Let your supplier know."
 )
-NO_PRICE_LIST = "Esta cuenta no tiene una lista de precios para el portal."
-LINES_UNAVAILABLE = "Estos productos ya no están disponibles: {names}. Quitalos del carrito para continuar."
-SHORTAGE = "No hay stock suficiente de: {names}. Revisá las cantidades."
-PRICE_CHANGED = "Cambiaron precios desde que abriste el carrito: {changes}. Revisalo y confirmá de nuevo."
-PRICE_CHANGE = "«{name}»: de {before} a {now} por unidad"
-PRICE_CHANGE_UNSEEN = "«{name}»: ahora {now} por unidad"
-PRICE_CHANGES_MORE = "y {count} más"
+NO_PRICE_LIST = N_("This account has no price list for the portal.")
+LINES_UNAVAILABLE = N_("These products are no longer available: {names}. Remove them from the cart to continue.")
+SHORTAGE = N_("There is not enough stock of: {names}. Check the quantities.")
+PRICE_CHANGED = N_("Prices changed since you opened the cart: {changes}. Check it and confirm again.")
+PRICE_CHANGE = N_("«{name}»: from {before} to {now} per unit")
+PRICE_CHANGE_UNSEEN = N_("«{name}»: now {now} per unit")
+PRICE_CHANGES_MORE = N_("and {count} more")
 PRICE_CHANGES_LISTED = 4  # the message names this many products at most (it must fit the one-shot message)
-TOO_MANY_ITEMS = "El pedido supera los {max} ítems que admite una orden. Dividilo en dos pedidos."
-ORDER_PLACED = "¡Listo! Tu pedido #{id} fue enviado."
+TOO_MANY_ITEMS = N_("The order exceeds the {max} items an order may hold. Split it into two orders.")
+ORDER_PLACED = N_("Done! Your order #{id} was sent.")
 
 NOTES_MAX = 500
 MAX_ORDER_ITEMS = 500  # CF-20.1.2: Items 1..500
@@ -78,8 +81,8 @@ class LinesUnavailable(CartProblem):
 
     message = LINES_UNAVAILABLE
 
-    def __init__(self, names: str) -> None:
-        super().__init__(LINES_UNAVAILABLE.format(names=names))
+    def __init__(self, viewer: Viewer, names: str) -> None:
+        super().__init__(viewer.say(LINES_UNAVAILABLE, names=names))
 
 
 class StockShortage(CartProblem):
@@ -87,8 +90,8 @@ class StockShortage(CartProblem):
 
     message = SHORTAGE
 
-    def __init__(self, names: str) -> None:
-        super().__init__(SHORTAGE.format(names=names))
+    def __init__(self, viewer: Viewer, names: str) -> None:
+        super().__init__(viewer.say(SHORTAGE, names=names))
 
 
 class PricesChanged(CartProblem):
@@ -96,8 +99,8 @@ class PricesChanged(CartProblem):
 
     message = PRICE_CHANGED
 
-    def __init__(self, changes: str) -> None:
-        super().__init__(PRICE_CHANGED.format(changes=changes))
+    def __init__(self, viewer: Viewer, changes: str) -> None:
+        super().__init__(viewer.say(PRICE_CHANGED, changes=changes))
 
 
 class TooManyItems(CartProblem):
@@ -105,8 +108,8 @@ class TooManyItems(CartProblem):
 
     message = TOO_MANY_ITEMS
 
-    def __init__(self, most: int) -> None:
-        super().__init__(TOO_MANY_ITEMS.format(max=most))
+    def __init__(self, viewer: Viewer, most: int) -> None:
+        super().__init__(viewer.say(TOO_MANY_ITEMS, max=most))
 
 
 # --- placing an order ----------------------------------------------------------------------------------------
@@ -185,16 +188,16 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
             continue
         lines.append(_Line(card, card.price, quantity))
     if unavailable:
-        raise LinesUnavailable(", ".join(f"«{n}»" for n in unavailable))
+        raise LinesUnavailable(viewer, ", ".join(f"«{n}»" for n in unavailable))
     moved = [line for line in lines if shown.prices.get(line.card.id) != line.price.unit]
     if moved:
-        raise PricesChanged(_price_changes(moved, shown, price_list.currency))
+        raise PricesChanged(viewer, _price_changes(viewer, moved, shown, price_list.currency))
     reserved = {line.card.id: line.quantity for line in lines}
     try:
         b2b_stock.reserve_b2b_stock(session, viewer.account_id, reserved)
     except b2b_stock.B2BStockShortage as exc:
         names = ", ".join(f"«{cards[pid].name}»" for pid in exc.product_ids if pid in cards)
-        raise StockShortage(names) from None
+        raise StockShortage(viewer, names) from None
     account = session.get(Account, viewer.account_id)
     assert account is not None
     user = session.get(User, viewer.user_id)
@@ -211,7 +214,7 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
         now=clock.utcnow(),
     )
     if len(detail["Items"]) > MAX_ORDER_ITEMS:
-        raise TooManyItems(MAX_ORDER_ITEMS)
+        raise TooManyItems(viewer, MAX_ORDER_ITEMS)
     now = clock.utcnow()
     order = orders.ingest_order(
         session,
@@ -243,22 +246,23 @@ def _place(session: Session, settings: Settings, viewer: Viewer, shown: ShownCar
             created_at=now,
         )
     )
-    set_flash(session, viewer, "ok", ORDER_PLACED.format(id=order.id))
+    set_flash(session, viewer, "ok", viewer.say(ORDER_PLACED, id=order.id))
     session.flush()
     return order.id
 
 
-def _price_changes(moved: Sequence[_Line], shown: ShownCart, currency: str | None) -> str:
+def _price_changes(viewer: Viewer, moved: Sequence[_Line], shown: ShownCart, currency: str | None) -> str:
     changes = []
     for line in moved[:PRICE_CHANGES_LISTED]:
         before = shown.prices.get(line.card.id)
         now = format_money(line.price.unit, currency)
         if before is None:
-            changes.append(PRICE_CHANGE_UNSEEN.format(name=line.card.name, now=now))
+            changes.append(viewer.say(PRICE_CHANGE_UNSEEN, name=line.card.name, now=now))
         else:
-            changes.append(PRICE_CHANGE.format(name=line.card.name, before=format_money(before, currency), now=now))
+            before_text = format_money(before, currency)
+            changes.append(viewer.say(PRICE_CHANGE, name=line.card.name, before=before_text, now=now))
     if len(moved) > PRICE_CHANGES_LISTED:
-        changes.append(PRICE_CHANGES_MORE.format(count=len(moved) - PRICE_CHANGES_LISTED))
+        changes.append(viewer.say(PRICE_CHANGES_MORE, count=len(moved) - PRICE_CHANGES_LISTED))
     return "; ".join(changes)
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from alephee.http import i18n
+from alephee.http.i18n import N_
 from alephee.orders import statuses as st
 from alephee.portal import rules
+from alephee.portal.sessions import DEFAULT_LANGUAGE
 
 CURRENCY_SYMBOLS = {"ARS": "$", "CLP": "$", "MXN": "$", "COP": "$", "UYU": "$U", "USD": "US$", "BRL": "R$"}
 
@@ -45,26 +48,26 @@ def plural(count: int, one: str, many: str) -> str:
 
 # What a buyer reads for each status of their order. The API's labels speak to the seller's ERP ("Sin estado",
 # "Pendiente de envío", "Fraudulenta"); the buyer needs what it means for them. 70 (deleted) is never shown:
-# deleted orders leave the buyer's list.
+# deleted orders leave the buyer's list. Catalog msgids.
 BUYER_STATUS_LABELS: dict[int, str] = {
-    st.NO_STATUS: "Recibido",
-    st.READY_TO_SHIP: "En preparación",
-    st.FRAUDULENT: "Rechazado",
-    st.ARRIVED: "Listo para retirar",
-    st.SHIPPED: "Enviado",
-    st.ASSIGNED_TO_DISTRIBUTOR: "En manos del transporte",
-    st.ASSIGNED_TO_PICKUP: "Se entrega en punto de retiro",
-    st.DELIVERED: "Entregado",
-    st.RECIPIENT_NOT_FOUND: "Entrega no concretada",
-    st.LOGISTICS_ISSUE: "Entrega demorada",
-    st.CANCELLED: "Cancelado",
-    st.AWAITING_REFUND: "Reintegro en curso",
-    st.REFUNDED: "Reintegrado",
-    st.CANCELLED_AFTER_DELIVERY: "Cancelado después de la entrega",
+    st.NO_STATUS: N_("Order received"),
+    st.READY_TO_SHIP: N_("Being prepared"),
+    st.FRAUDULENT: N_("Rejected"),
+    st.ARRIVED: N_("Ready for pickup"),
+    st.SHIPPED: N_("Shipped"),
+    st.ASSIGNED_TO_DISTRIBUTOR: N_("With the carrier"),
+    st.ASSIGNED_TO_PICKUP: N_("Delivered at a pickup point"),
+    st.DELIVERED: N_("Delivered"),
+    st.RECIPIENT_NOT_FOUND: N_("Delivery not completed"),
+    st.LOGISTICS_ISSUE: N_("Delivery delayed"),
+    st.CANCELLED: N_("Cancelled"),
+    st.AWAITING_REFUND: N_("Refund in progress"),
+    st.REFUNDED: N_("Refunded"),
+    st.CANCELLED_AFTER_DELIVERY: N_("Cancelled after delivery"),
 }
-BUYER_STATUS_UNKNOWN = "En proceso"
+BUYER_STATUS_UNKNOWN = N_("In progress")
 
 
-def buyer_status(status: int) -> str:
-    """The name a buyer sees for an order status."""
-    return BUYER_STATUS_LABELS.get(status, BUYER_STATUS_UNKNOWN)
+def buyer_status(status: int, language: str = DEFAULT_LANGUAGE) -> str:
+    """The name a buyer sees for an order status, in ``language`` (the portal's Spanish unless told)."""
+    return i18n.translations(language).gettext(BUYER_STATUS_LABELS.get(status, BUYER_STATUS_UNKNOWN))

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from alephee.errors import NotFound
+from alephee.http.i18n import N_
 from alephee.orders import statuses as st
 from alephee.orders.models import Order
 from alephee.orders.query import render_one
@@ -19,7 +20,7 @@ from alephee.portal.formatting import buyer_status
 from alephee.portal.models import PortalOrder
 from alephee.portal.sessions import Viewer
 
-ORDER_NOT_FOUND = "El pedido no existe."
+ORDER_NOT_FOUND = N_("The order does not exist.")
 ORDERS_PAGE_SIZE = 20
 
 
@@ -81,7 +82,7 @@ def my_orders(session: Session, viewer: Viewer, page: int) -> OrdersPage:
                 total=portal_order.total,
                 currency=portal_order.currency,
                 status=status,
-                status_label=buyer_status(status),
+                status_label=buyer_status(status, viewer.language),
             )
         )
     return OrdersPage(out, page, pages, total)
@@ -106,4 +107,4 @@ def my_order(session: Session, viewer: Viewer, order_id: int) -> OrderPage:
         order = render_one(session, viewer.account_id, order_id)
     except NotFound:
         raise OrderNotFound from None
-    return OrderPage(order_id, order, summary, buyer_status(int(order["Status"]["Key"])))
+    return OrderPage(order_id, order, summary, buyer_status(int(order["Status"]["Key"]), viewer.language))

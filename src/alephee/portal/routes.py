@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -49,12 +50,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 templates.env.filters["money"] = format_money
 templates.env.filters["rate"] = format_rate
-templates.env.filters["buyer_status"] = buyer_status
+templates.env.filters["buyer_status"] = pass_context(lambda context, status: buyer_status(status, context["language"]))
 templates.env.globals["plural"] = plural
 i18n.install(templates.env)
-# The portal speaks Spanish, like the account's buyers (PRT-38), unless the language switch says otherwise: a
-# browser's Accept-Language is not consulted.
-DEFAULT_LANGUAGE = "es"
 PAGE_NOT_FOUND = N_("This page does not exist.")
 
 
@@ -102,7 +100,7 @@ def _local_time(viewer: sessions.Viewer | None, request: Request) -> Callable[[d
 
 
 def _language(request: Request) -> str:
-    return i18n.language_of(request, DEFAULT_LANGUAGE, negotiate=False)
+    return i18n.language_of(request, sessions.DEFAULT_LANGUAGE, negotiate=False)
 
 
 def _translate(request: Request, text: str) -> str:
@@ -165,7 +163,7 @@ def _page(request: Request, render: Callable[[Session, sessions.Viewer], Respons
     """A GET page for a signed-in viewer (the flash message is shown once)."""
     with _read(request) as session:
         try:
-            viewer = sessions.require_viewer(session, request.cookies.get(COOKIE))
+            viewer = sessions.require_viewer(session, request.cookies.get(COOKIE), _language(request))
         except DomainError as exc:
             return _error_page(request, exc)
         try:
@@ -191,7 +189,7 @@ async def _action(
     def run() -> Response:
         with _write(request) as session:
             try:
-                viewer = sessions.require_viewer(session, request.cookies.get(COOKIE))
+                viewer = sessions.require_viewer(session, request.cookies.get(COOKIE), _language(request))
             except DomainError as exc:
                 return _error_page(request, exc)
             try:

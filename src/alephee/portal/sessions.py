@@ -5,7 +5,7 @@ transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -16,9 +16,14 @@ from alephee.accounts import tokens
 from alephee.accounts.models import Account, User
 from alephee.config import Settings
 from alephee.errors import Forbidden, Unauthorized
+from alephee.http import i18n
 from alephee.http.i18n import N_
 from alephee.http.pages import Flash, csrf_matches, digest, new_secret
 from alephee.portal.models import PortalCartItem, PortalSession
+
+# The portal speaks Spanish, like the account's buyers (PRT-38), unless the language switch says otherwise: a
+# browser's Accept-Language is not consulted.
+DEFAULT_LANGUAGE = "es"
 
 # Catalog msgids: the pages show them in the portal's language (Spanish unless switched, PRT-38).
 LINK_INVALID = N_("The access link is not valid.")
@@ -72,11 +77,22 @@ class Viewer:
     expires_at: datetime
     flash: Flash | None = None
     cart_units: int = 0
+    # The language of the page being served (the routes set it from the switch cookie).
+    language: str = DEFAULT_LANGUAGE
 
     @property
     def display_name(self) -> str:
         """Name, else e-mail."""
         return self.name or self.email
+
+    def say(self, message: str, **values: object) -> str:
+        """``message`` (a msgid) in the viewer's language, filled with ``values``."""
+        text = i18n.translations(self.language).gettext(message)
+        return text.format(**values) if values else text
+
+    def say_count(self, one: str, many: str, count: int, **values: object) -> str:
+        """``say`` of the msgid for exactly one thing or for any other ``count`` (the rule of both languages)."""
+        return self.say(one if count == 1 else many, **values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +202,12 @@ def authenticate(session: Session, cookie: str | None) -> Viewer | None:
     )
 
 
-def require_viewer(session: Session, cookie: str | None) -> Viewer:
-    """``authenticate`` or ``SessionRequired``."""
+def require_viewer(session: Session, cookie: str | None, language: str = DEFAULT_LANGUAGE) -> Viewer:
+    """``authenticate`` or ``SessionRequired``; the viewer's messages speak ``language``."""
     viewer = authenticate(session, cookie)
     if viewer is None:
         raise SessionRequired
-    return viewer
+    return viewer if language == viewer.language else replace(viewer, language=language)
 
 
 def check_csrf(viewer: Viewer, submitted: str | None) -> None:

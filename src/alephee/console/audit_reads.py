@@ -1,6 +1,7 @@
-"""Searching the audit log (the operator console's Audit page): by account, who (an API key or a console
-operator), what (an endpoint name, or security events only), when (a time range), newest first, offset-paged.
-Every filter rides an index of ``audit_log`` (account/operator/key with ``id``)."""
+"""Searching the audit log for the Audit page: by account, who (an API key or a console operator), what (an
+endpoint name, or security events only), when (a time range), newest first, offset-paged, each row with the
+operator's e-mail or the key's label and prefix (read in the same query). Every filter rides an index of
+``audit_log`` (account/operator/key with ``id``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alephee.accounts.models import AuditEntry
+from alephee.accounts.models import ApiKey, AuditEntry
+from alephee.console.models import Operator
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +33,22 @@ class AuditFilters:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditRow:
+    """An audit entry and who made it: the operator's e-mail, or the API key's label and prefix (None when the
+    operator or key no longer exists, or the row has none)."""
+
+    entry: AuditEntry
+    operator_email: str | None
+    key_label: str | None
+    key_prefix: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditPage:
     """One page of matching rows and how many match in all."""
 
     total: int
-    rows: list[AuditEntry]
+    rows: list[AuditRow]
 
 
 def search_audit(session: Session, filters: AuditFilters, *, offset: int, limit: int) -> AuditPage:
@@ -57,7 +70,16 @@ def search_audit(session: Session, filters: AuditFilters, *, offset: int, limit:
     if filters.until is not None:
         conditions.append(AuditEntry.created_at < filters.until)
     total = session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0
-    rows = session.scalars(
-        select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
+    # Who, in the same query: outer joins on primary keys (an operator row has key_id 0, which no key has).
+    rows = session.execute(
+        select(AuditEntry, Operator.email, ApiKey.label, ApiKey.key_prefix)
+        .outerjoin(Operator, Operator.id == AuditEntry.operator_id)
+        .outerjoin(ApiKey, ApiKey.id == AuditEntry.key_id)
+        .where(*conditions)
+        .order_by(AuditEntry.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return AuditPage(
+        total=int(total), rows=[AuditRow(entry, email, label, prefix) for entry, email, label, prefix in rows]
     )
-    return AuditPage(total=int(total), rows=list(rows))
