@@ -191,6 +191,7 @@ class Recorder:
         self.stock_price = 0
         self.variants = 0
         self.arrivals: dict[int, tuple[float, int]] = {}
+        self.kinds: dict[str, int] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -212,15 +213,18 @@ class Recorder:
         async def sending(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                self._count(status[0], watched, b"".join(chunks))
+                self._count(scope["method"], scope["path"], status[0], watched, b"".join(chunks))
             await send(message)
 
         await self.app(scope, receiving, sending)
 
-    def _count(self, status: int, watched: bool, raw: bytes) -> None:
+    def _count(self, method: str, path: str, status: int, watched: bool, raw: bytes) -> None:
         at = time.time()
+        # ``/v1/{store}/orders/123`` counts as ``GET orders/{id}``: which calls a phase made, not only how many.
+        kind = "/".join("{id}" if part.isdigit() else part for part in path.split("/")[3:])
         with self.lock:
             self.calls += 1
+            self.kinds[f"{method} {kind}"] = self.kinds.get(f"{method} {kind}", 0) + 1
             self.too_many += status == 429
             if not watched or status != 200:
                 return
@@ -234,8 +238,9 @@ class Recorder:
 
     async def _stats(self, send: Any) -> None:
         with self.lock:
-            body = json.dumps({"calls": self.calls, "too_many": self.too_many, "stock_price": self.stock_price,
-                               "variants": self.variants, "arrivals": self.arrivals}).encode()  # fmt: skip
+            found = {"calls": self.calls, "too_many": self.too_many, "stock_price": self.stock_price,
+                     "variants": self.variants, "arrivals": self.arrivals, "kinds": self.kinds}  # fmt: skip
+        body = json.dumps(found).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -264,6 +269,12 @@ def start_standin(workdir: Path, port: int) -> subprocess.Popen[bytes]:
 def stats(standin_url: str) -> dict[str, Any]:
     """What the stand-in's process counted so far."""
     return dict(httpx.get(standin_url + STATS_PATH, timeout=30).json())
+
+
+def kinds(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """The calls made between two ``stats`` readings, by kind."""
+    made = {kind: count - before["kinds"].get(kind, 0) for kind, count in after["kinds"].items()}
+    return {kind: count for kind, count in sorted(made.items()) if count}
 
 
 def stock_sync(
@@ -339,6 +350,7 @@ def stock_sync(
         "variants_per_call": round((after["variants"] - before["variants"]) / max(1, calls), 2),
         "calls_per_change": round((after["calls"] - before["calls"]) / max(1, sent), 3),
         "too_many_429": after["too_many"] - before["too_many"],
+        "calls_by_kind": kinds(before, after),
     }
 
 
@@ -412,6 +424,7 @@ def webhook_burst(
         "orders_per_s": round(stored() / elapsed, 2),
         "calls_per_order": round((after["calls"] - before["calls"]) / max(1, len(orders)), 2),
         "too_many_429": after["too_many"] - before["too_many"],
+        "calls_by_kind": kinds(before, after),
     }
 
 
