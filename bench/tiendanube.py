@@ -240,7 +240,7 @@ class Recorder:
         with self.lock:
             found = {"calls": self.calls, "too_many": self.too_many, "stock_price": self.stock_price,
                      "variants": self.variants, "arrivals": self.arrivals, "kinds": self.kinds}  # fmt: skip
-        body = json.dumps(found).encode()
+            body = json.dumps(found).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
