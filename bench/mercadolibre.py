@@ -26,7 +26,6 @@ created and dropped there).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import random
@@ -34,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -42,7 +40,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
+from channel_bench import (
+    KEY,
+    alive,
+    cpu_seconds,
+    free_port,
+    link,
+    percentile,
+    scratch_postgres,
+    start,
+    stop,
+    wait_answering,
+    wait_for,
+)
 from sqlalchemy import delete, func, insert, select
 
 from alephee.accounts import service as accounts
@@ -60,25 +70,8 @@ from alephee.orders.models import Order
 from alephee.products.models import Brand, Product, ProductPrice
 
 APP = "5387223166827464"
-# One key for the seed (tokens encrypted) and the processes (tokens decrypted): a Fernet key made for the run.
-KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 SECRET = "bench-secret"
-EXE = str(Path(sys.executable).with_name("alephee"))
 HOT = 20
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The ``share`` percentile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))] if ordered else float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(url: str, workdir: Path, hub: str) -> dict[str, str]:
@@ -176,82 +169,7 @@ def start_standin(workdir: Path, port: int, hub: str) -> subprocess.Popen[bytes]
          hub + NOTIFICATIONS_PATH],
         stdout=log, stderr=log, cwd=workdir,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/users/me", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop([process])
-    raise RuntimeError((workdir / "standin.log").read_text()[-3000:])
-
-
-def start(env: dict[str, str], workdir: Path, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
-    """The server (with its worker) and ``workers`` more worker processes; waits for /health."""
-    log = (workdir / "server.log").open("ab")
-    processes = [
-        subprocess.Popen(
-            [EXE, "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
-            env=env,
-            stdout=log,
-            stderr=log,
-            cwd=workdir,
-        )
-    ]
-    processes += [
-        subprocess.Popen([EXE, "worker"], env=env, stdout=log, stderr=log, cwd=workdir) for _ in range(workers)
-    ]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return processes
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(processes)
-    raise RuntimeError((workdir / "server.log").read_text()[-3000:])
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def alive(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Fail loudly when a process of the run died: its numbers would be meaningless."""
-    for process in processes:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-
-
-def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> list[float]:
-    """CPU time (user + system) each process has used so far, from ``/proc`` (0 where it cannot be read):
-    unlike latency, it does not depend on what else the machine is doing."""
-    tick = os.sysconf("SC_CLK_TCK")
-    found = []
-    for process in processes:
-        try:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found.append((int(fields[11]) + int(fields[12])) / tick)
-        except (OSError, IndexError, ValueError):
-            found.append(0.0)
-    return found
-
-
-def wait_for(check: Callable[[], bool], timeout: float, processes: list[subprocess.Popen[bytes]]) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive(processes)
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_answering(f"http://127.0.0.1:{port}/users/me", process, workdir / "standin.log")
 
 
 def stock_sync(
@@ -397,13 +315,7 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
     db = Database(settings)
     standin = MercadoLibreStandIn(workdir / "standin.sqlite3", client_id=APP, client_secret=SECRET)
     try:
-        began = time.monotonic()
-        done = subprocess.run([EXE, "channel", "sync", "--account", str(account_id), "--marketplace", "1"],
-                              env=env, capture_output=True, text=True, timeout=900, cwd=workdir)  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(done.stdout + done.stderr)
-        result["link"] = json.loads(done.stdout.strip().splitlines()[-1])["Listings"]
-        result["link_s"] = round(time.monotonic() - began, 1)
+        result["link"], result["link_s"] = link(env, workdir, account_id, 1)
         # The machine's load when the measured phases start (other work on it skews every figure).
         result["load"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
         hub_processes = processes[1:] if own else processes
@@ -423,21 +335,6 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         db.dispose()
         stop(processes)
     return result
-
-
-def scratch_postgres(server: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database on ``server`` (URL of its maintenance database) and how to drop it."""
-    name = f"bench_ml_{os.getpid()}"
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return server.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def main() -> None:
@@ -463,7 +360,7 @@ def main() -> None:
     results["sqlite"] = bench(f"sqlite:///{sqlite_dir / 'hub.db'}", args)
     print("sqlite", json.dumps(results["sqlite"]), flush=True)
     if args.postgres:
-        url, drop = scratch_postgres(args.postgres)
+        url, drop = scratch_postgres(args.postgres, "bench_ml")
         try:
             results["postgresql"] = bench(url, args)
         finally:
