@@ -7,9 +7,11 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
-from alephee.listings import statuses
+from alephee.listings import publish, statuses
 from alephee.products import stock as products
+from alephee.products.schemas import VARIATION_CHILD, VARIATION_MASTER
 from tests.fixtures.listings import Shop, listing, outbox
+from tests.fixtures.products import add_product
 
 
 def _post(client: TestClient, shop: Shop, body: list[dict[str, object]], **params: object) -> None:
@@ -115,6 +117,33 @@ def test_move_stock_for_orders_propagates(ctx: AppContext, shop: Shop) -> None:
         products.move_stock(session, shop.tenant.account_id, shop.products["KIT"], -3)
     assert listing(ctx, shop.listings[("H4", 100)]).status == "paused"
     assert listing(ctx, shop.listings[("KIT", 100)]).status == "paused"
+
+
+def test_a_variations_price_pushes_its_masters_listing(client: TestClient, ctx: AppContext, shop: Shop) -> None:
+    account = shop.tenant.account_id
+    with ctx.db.writing() as session:
+        master = add_product(session, account, "REM", product_type=VARIATION_MASTER, prices={shop.price_list: "100"})
+        for colour in ("Rojo", "Azul"):
+            add_product(
+                session,
+                account,
+                f"REM-{colour}",
+                product_type=VARIATION_CHILD,
+                parent_id=master,
+                quantity=3,
+                attributes=[{"Name": "Color", "Value": colour}],
+                prices={shop.price_list: "100"},
+            )
+        [published] = publish.publish_products(session, account, [publish.PublishSpec(master, 100)])
+    before = len(outbox(ctx, published.id))
+    # Only a variation's price changes: the master's own price and quantity do not, its listing is pushed.
+    _post(client, shop, [{"SKU": "REM-Azul", "Price": {"PriceWithTaxes": 120}}])
+    pushes = outbox(ctx, published.id)[before:]
+    assert [topic for topic, _ in pushes] == ["listing.update"]
+    assert listing(ctx, published.id).price == Decimal(100)
+    # A variation's price repeated unchanged pushes nothing.
+    _post(client, shop, [{"SKU": "REM-Azul", "Price": {"PriceWithTaxes": 120}}])
+    assert len(outbox(ctx, published.id)) == before + 1
 
 
 def test_unchanged_listings_get_no_outbox_row(client: TestClient, ctx: AppContext, shop: Shop) -> None:

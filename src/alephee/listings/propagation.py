@@ -28,7 +28,7 @@ from alephee.marketplaces.outbox import enqueue
 from alephee.products.batch import in_list
 from alephee.products.hooks import CatalogChange
 from alephee.products.price_lists import sale_prices
-from alephee.products.stock import stock_snapshots
+from alephee.products.stock import masters_of, stock_snapshots
 
 TOPIC_UPDATE = "listing.update"
 TOPIC_STATUS = "listing.status"
@@ -44,8 +44,10 @@ def lock_listings(session: Session, stmt: Any) -> list[Listing]:
 
 
 def on_catalog_change(session: Session, change: CatalogChange) -> None:
-    """The ``products.hooks`` listener: refresh every listing of the changed products."""
-    ids = change.stock_product_ids | change.price_product_ids
+    """The ``products.hooks`` listener: refresh every listing of the changed products. A variation's new price
+    also pushes its master's listings, which carry the variations' prices (their own price is unchanged)."""
+    masters = masters_of(session, change.price_product_ids)
+    ids = change.stock_product_ids | change.price_product_ids | masters
     if not ids:
         return
     # Most catalog changes touch products without listings: a cheap id probe spares the ORM load.
@@ -58,7 +60,10 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
         select(Listing).where(Listing.product_id.in_(sorted(ids)), Listing.status != statuses.FINISHED),
     )
     if listings:
-        refresh(session, change.account_id, listings)
+        changed = refresh(session, change.account_id, listings)
+        for listing in listings:
+            if listing.product_id in masters and listing.id not in changed and listing.status != statuses.FINISHED:
+                publish_change(session, listing, ["Price"])
 
 
 def on_default_price_list_change(session: Session, account_id: int) -> None:

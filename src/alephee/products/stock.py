@@ -19,6 +19,16 @@ from alephee.products.schemas import KIT, VARIATION_MASTER
 products_t = Product.__table__
 
 
+def masters_of(session: Session, product_ids: Collection[int]) -> set[int]:
+    """Ids of the variation masters of any of ``product_ids`` (the products that are variations)."""
+    if not product_ids:
+        return set()
+    conn = session.connection()
+    condition, params = in_list(conn, "id", sorted(product_ids))
+    query = f"SELECT DISTINCT parent_id FROM products WHERE {condition} AND parent_id IS NOT NULL"
+    return {row[0] for row in conn.exec_driver_sql(query, params)}
+
+
 def kits_containing(session: Session, product_ids: Collection[int]) -> set[int]:
     """Ids of the kits that have any of ``product_ids`` as a component."""
     if not product_ids:
