@@ -1,7 +1,7 @@
 """Keep the page message catalogs (src/alephee/locales/{es,en}/LC_MESSAGES/messages.po) in step with the code.
 
     python scripts/catalogs.py          # extract every msgid, add the new ones to both catalogs, drop the gone ones
-    python scripts/catalogs.py --check  # exit 1 when a catalog lacks an msgid the code uses, or has one it no longer uses
+    python scripts/catalogs.py --check  # exit 1 when a catalog lacks a msgid the code uses or keeps a gone one
 
 Messages are written in English in the code (``{% trans %}``, ``_()`` in templates; ``N_()`` on Python
 constants). The English catalog translates each msgid to itself (filled here); Spanish translations are written
@@ -37,7 +37,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 def extracted() -> Catalog:
     """Every msgid the code uses."""
     template = Catalog(domain="messages")
-    for _name, lineno, message, comments, context in extract_from_dir(
+    for _name, _lineno, message, comments, context in extract_from_dir(
         str(SOURCE), METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
     ):
         template.add(message, None, [], auto_comments=comments, context=context)
