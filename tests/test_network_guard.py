@@ -12,6 +12,7 @@ import pytest
 
 from alephee.channels.mercadolibre.auth import AUTH_HOSTS
 from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError
 from alephee.config import Settings
 
 
@@ -72,3 +73,26 @@ def test_the_connector_with_its_defaults_is_stopped_by_the_guard() -> None:
         client.users_me("APP_USR-not-a-token")
     assert refused.value.status == 0 and refused.value.transient
     assert any("not loopback" in message for message in _causes(refused.value))
+
+
+def test_the_real_tiendanube_hosts_are_out_of_reach() -> None:
+    """The Tiendanube connector's defaults (the API and the install/token host) and Nuvemshop's install host
+    cannot be resolved from the tests."""
+    defaults = [Settings.model_fields[name].default for name in ("tiendanube_api_url", "tiendanube_auth_url")]
+    for url in (*defaults, "https://www.nuvemshop.com.br"):
+        with pytest.raises(ConnectionRefusedError, match="not loopback"):
+            socket.getaddrinfo(urlsplit(url).hostname, 443)
+
+
+def test_the_tiendanube_client_with_its_defaults_is_stopped_by_the_guard() -> None:
+    """The Tiendanube client built from default settings (the real platform) fails before any byte leaves,
+    for the token exchange and for a store call alike."""
+    settings = Settings(database_url="sqlite://", tiendanube_app_id="1", tiendanube_client_secret="s")
+    assert urlsplit(settings.tiendanube_api_url).hostname == "api.tiendanube.com"
+    store = StoreAuth(1, "not-a-token", settings.tiendanube_api_version, settings.tiendanube_api_url)
+    with TiendanubeClient(settings) as client:
+        for call in (lambda: client.token("1", "s", "code"), lambda: client.store(store)):
+            with pytest.raises(TiendanubeError) as refused:
+                call()
+            assert refused.value.status == 0 and refused.value.transient
+            assert any("not loopback" in message for message in _causes(refused.value))

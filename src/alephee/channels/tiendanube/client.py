@@ -308,8 +308,9 @@ class StoreAuth:
 
     store_id: int
     token: str = field(repr=False)
-    version: str = "v1"
-    api_url: str = "https://api.tiendanube.com"
+    # Both come from the connection or the settings (``tiendanube_api_version``, ``tiendanube_api_url``).
+    version: str
+    api_url: str
 
     @property
     def base(self) -> str:
