@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -14,6 +14,7 @@ from alephee.config import Settings
 from alephee.console.models import ConsoleSession, Operator
 from alephee.console.operators import visible_accounts
 from alephee.errors import Forbidden, NotFound, Unauthorized
+from alephee.http import pages
 from alephee.http.i18n import N_
 from alephee.http.pages import MAX_COOKIE, Flash, csrf_matches, digest, new_secret
 
@@ -153,21 +154,9 @@ def check_csrf(viewer: ConsoleViewer, submitted: str | None) -> None:
 
 def set_flash(session: Session, viewer: ConsoleViewer, level: str, text: str) -> None:
     """Leave a message for the next page (same transaction as the action)."""
-    session.execute(
-        update(ConsoleSession)
-        .where(ConsoleSession.id == viewer.session_id)
-        .values(flash_level=level, flash_text=text[:500])
-        .execution_options(synchronize_session=False)
-    )
+    pages.set_flash(session, ConsoleSession, viewer.session_id, level, text)
 
 
 def pop_flash(session: Session, viewer: ConsoleViewer) -> None:
     """Clear the message the page is about to show."""
-    if viewer.flash is None:
-        return
-    session.execute(
-        update(ConsoleSession)
-        .where(ConsoleSession.id == viewer.session_id, ConsoleSession.flash_text == viewer.flash.text)
-        .values(flash_level=None, flash_text=None)
-        .execution_options(synchronize_session=False)
-    )
+    pages.pop_flash(session, ConsoleSession, viewer.session_id, viewer.flash)

@@ -8,9 +8,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 # What a page may load: only its own files (no external assets, no inline script).
@@ -34,6 +37,33 @@ class Flash:
 
     level: str
     text: str
+
+
+# The longest flash message kept (a longer one is cut).
+MAX_FLASH = 500
+
+
+def set_flash(session: Session, table: Any, session_id: int, level: str, text: str) -> None:
+    """Leave a message for the next page on the browser session row ``session_id`` of ``table`` (a model with
+    ``flash_level``/``flash_text``), in the caller's transaction."""
+    session.execute(
+        update(table)
+        .where(table.id == session_id)
+        .values(flash_level=level, flash_text=text[:MAX_FLASH])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def pop_flash(session: Session, table: Any, session_id: int, shown: Flash | None) -> None:
+    """Clear the message the page is about to show (only that one: a newer message left meanwhile stays)."""
+    if shown is None:
+        return
+    session.execute(
+        update(table)
+        .where(table.id == session_id, table.flash_text == shown.text)
+        .values(flash_level=None, flash_text=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def new_secret() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -16,7 +16,7 @@ from alephee.accounts import tokens
 from alephee.accounts.models import Account, User
 from alephee.config import Settings
 from alephee.errors import Forbidden, Unauthorized
-from alephee.http import i18n
+from alephee.http import i18n, pages
 from alephee.http.i18n import N_
 from alephee.http.pages import Flash, csrf_matches, digest, new_secret
 from alephee.portal.models import PortalCartItem, PortalSession
@@ -217,22 +217,10 @@ def check_csrf(viewer: Viewer, submitted: str | None) -> None:
 
 
 def set_flash(session: Session, viewer: Viewer, level: str, text: str) -> None:
-    """Leave a message for the next page (same transaction as the action; the caller commits)."""
-    session.execute(
-        update(PortalSession)
-        .where(PortalSession.id == viewer.session_id)
-        .values(flash_level=level, flash_text=text[:500])
-        .execution_options(synchronize_session=False)
-    )
+    """Leave a message for the next page (same transaction as the action)."""
+    pages.set_flash(session, PortalSession, viewer.session_id, level, text)
 
 
 def pop_flash(session: Session, viewer: Viewer) -> None:
     """Clear the message the page is about to show."""
-    if viewer.flash is None:
-        return
-    session.execute(
-        update(PortalSession)
-        .where(PortalSession.id == viewer.session_id, PortalSession.flash_text == viewer.flash.text)
-        .values(flash_level=None, flash_text=None)
-        .execution_options(synchronize_session=False)
-    )
+    pages.pop_flash(session, PortalSession, viewer.session_id, viewer.flash)
