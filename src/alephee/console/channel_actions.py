@@ -19,9 +19,6 @@ from alephee.marketplaces.models import Marketplace
 
 log = logging.getLogger("alephee.console")
 
-# Connectors linked through an authorization (the connections' one table of them).
-STARTERS = connections.AUTHORIZERS
-
 
 class NotConnectable(InvalidInput):
     """The marketplace's channel is not linked through an authorization (the sandbox, or no connector)."""
@@ -38,7 +35,7 @@ class NotConnected(InvalidInput):
 def connector_of(session: Session, marketplace_id: int) -> str:
     """The connector serving the marketplace (``NotConnectable`` when none links by authorization)."""
     marketplace = session.get(Marketplace, marketplace_id)
-    if marketplace is None or marketplace.connector not in STARTERS:
+    if marketplace is None or marketplace.connector not in connections.AUTHORIZERS:
         raise NotConnectable()
     return marketplace.connector
 

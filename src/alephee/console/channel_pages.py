@@ -11,6 +11,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
 from alephee import clock
+from alephee.channels import connections
 from alephee.console import channel_actions, health, web
 from alephee.console.overview_pages import reason_text
 from alephee.console.sessions import ConsoleViewer
@@ -44,7 +45,7 @@ def channels(request: Request) -> Response:
     def build(session: Session, viewer: ConsoleViewer) -> Response:
         account_id = web.chosen_account(request, viewer)
         rows = (
-            health.channel_health(session, [account_id], clock.utcnow(), connectors=channel_actions.STARTERS)
+            health.channel_health(session, [account_id], clock.utcnow(), connectors=connections.AUTHORIZERS)
             if account_id is not None
             else []
         )

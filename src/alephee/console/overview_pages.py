@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from alephee import clock
-from alephee.console import channel_actions, charts, health, web
+from alephee.channels import connections
+from alephee.console import charts, health, web
 from alephee.console.sessions import ConsoleViewer
 from alephee.http.i18n import N_
 
@@ -54,7 +55,7 @@ def overview(request: Request) -> Response:
     def build(session: Session, viewer: ConsoleViewer) -> Response:
         now = clock.utcnow()
         accounts = web.accounts_shown(viewer, request.query_params.get("account"))
-        rows = health.channel_health(session, accounts, now, connectors=channel_actions.STARTERS)
+        rows = health.channel_health(session, accounts, now, connectors=connections.AUTHORIZERS)
         days = health.chart_days(now)
         empty = web.translate(request, NO_DATA)
         orders_chart = charts.line_chart(
