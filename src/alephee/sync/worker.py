@@ -15,7 +15,10 @@ One round:
    root, ``registry.build_worker``, or registered process-wide with ``marketplaces.delivery.register_sender``
    for a worker built without one). Channels that keep their state in the
    hub's database (the sandbox) are called inside the same transaction that marks the row delivered, so the
-   effect and the mark commit together; remote channels are called outside any transaction.
+   effect and the mark commit together; remote channels are called outside any transaction. **Batches**: rows a
+   ``BatchSender`` groups (``batch_key``: the channel sender groups the listing changes of one marketplace and
+   account when the channel offers ``push_listings``) go to ``send_batch`` together, with the rows they cover
+   read in one read transaction and every outcome recorded in one write transaction (below, row by row).
 3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
    (``delivered_at``); transient failure → back to ``pending`` with exponential backoff and deterministic
    jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was

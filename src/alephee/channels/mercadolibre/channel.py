@@ -10,6 +10,8 @@ other refusals permanent, saying what Mercado Libre refused (``cause[].code: mes
 
 Choices where the API leaves room (docs/compatibility.md lists them):
 
+- Batches (the worker's ``push_listings``): the listings of a group and the connection in one read transaction,
+  then one ``PUT /items/{id}`` per item, several at once; each item's failure is its own.
 - Listing types: the hub's ``listing_type`` codes (``listings.schemas.LISTING_TYPES``) map to their Mercado
   Libre names; none or ``0`` publishes ``gold_special``.
 - Updates PUT only what differs from the hub's current listing, so ten queued changes send the latest state

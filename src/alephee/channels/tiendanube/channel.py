@@ -10,9 +10,11 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
 
 - A hub listing is one Tiendanube product. A normal product is its single variant; a variation master's
   variations are its variants, option names from the attributes the variations differ in. The product id is the
-  listing's external id (kept by the outbox's record path); variant ids are not stored: every update reads the
-  product (``GET /products/{id}``) and matches its variants to the hub's by SKU, so a variant the hub does not
-  know is never touched and an unchanged listing costs no write.
+  listing's external id (kept by the outbox's record path). An update reads the product (``GET /products/{id}``)
+  and matches its variants to the hub's by SKU, so a variant the hub does not know is never touched and an
+  unchanged listing costs no write; the product as last seen is kept on the listing (``kept``), so that a batch
+  of price/stock-only changes (``push_listings``) is sent without those reads, many products per
+  ``stock-price`` call, and a refused variant sends its listing through the read again.
 - Price and stock go through ``PATCH /products/stock-price`` (≤ 50 variants a call) with absolute values, so a
   sale the store already counted is never counted twice: the hub's own decrement makes both sides agree and no
   write is sent. A variant with infinite stock (``stock: null``) keeps it; every per-variant refusal is
