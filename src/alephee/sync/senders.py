@@ -18,6 +18,7 @@ from alephee.db import Database
 from alephee.http.body import raw_property
 from alephee.listings.marketplace_state import remember_state
 from alephee.listings.publish import record_marketplace_id
+from alephee.listings.query import prefetch_listings
 from alephee.marketplaces.contract import (
     BatchChannel,
     Channel,
@@ -157,6 +158,18 @@ def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
         record_marketplace_id(session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink)
     if answer.state is not None:
         remember_state(session, item.account_id, answer.state_listing_id or item.aggregate_id, answer.state)
+
+
+def prefetch_answers(session: Session, delivered: Sequence[tuple[OutboxItem, Any]]) -> None:
+    """Load with one query the listings whose state ``record_answer`` keeps for a group of (row, answer)."""
+    prefetch_listings(
+        session,
+        [
+            answer.state_listing_id or item.aggregate_id
+            for item, answer in delivered
+            if isinstance(answer, ListingReceipt) and answer.state is not None and item.aggregate_type == "listing"
+        ],
+    )
 
 
 def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:

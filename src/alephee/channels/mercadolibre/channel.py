@@ -69,6 +69,7 @@ from alephee.channels.mercadolibre.facts import (
     PREDICTED_PREFIX,
     ListingData,
     listing_data,
+    listing_variants,
     order_facts,
     seller_of,
 )
@@ -220,9 +221,11 @@ class MercadoLibreChannel(BaseChannel):
         cannot be read, or an item Mercado Libre refuses, fails its own change only."""
 
         def read(session: Session) -> list[ListingData | Exception]:
-            prefetch_listings(session, [c.listing_id for c in changes if c.listing_id is not None])
+            ids = [c.listing_id for c in changes if c.listing_id is not None]
+            prefetch_listings(session, ids)
+            variants = listing_variants(session, ids)
             return [
-                change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id))
+                change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id, variants))
                 for change in changes
             ]
 
