@@ -11,8 +11,22 @@ from typing import Any
 from alephee.channels.tiendanube import mapping as tn
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
-from alephee.marketplaces.contract import ListingPush, ListingReceipt, ListingStatusPush, PermanentDeliveryError
-from tests.channels.tiendanube_fake import MARKETPLACE, FakeTiendanube, Linked, add_listing, link, product_json
+from alephee.marketplaces.contract import (
+    ListingPush,
+    ListingReceipt,
+    ListingStatusPush,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from tests.channels.tiendanube_fake import (
+    MARKETPLACE,
+    FakeTiendanube,
+    Linked,
+    add_listing,
+    link,
+    product_json,
+    reply,
+)
 from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
@@ -73,7 +87,8 @@ def test_nothing_differing_from_the_copy_sends_nothing(ctx: AppContext, make_ten
     results = push(linked, listings)
 
     assert not linked.fake.requests
-    assert all(isinstance(r, ListingReceipt) for r in results)
+    # Nothing was written: the stored copies stay as they are.
+    assert all(isinstance(r, ListingReceipt) and r.state is None for r in results)
 
 
 def test_changes_the_copy_cannot_tell_read_the_product_and_go_alone(
@@ -131,3 +146,28 @@ def test_a_stale_copy_is_corrected_by_the_fresh_read(ctx: AppContext, make_tenan
     assert stock(linked, 1) == 3
     state = results[1].state
     assert state is not None and state["variants"][0]["id"] == 9100
+
+
+def test_a_call_refused_as_a_whole_sends_each_listing_alone(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    linked, listings = make_store(ctx, make_tenant, 2)
+    linked.fake.fail("PATCH", "/products/stock-price", reply(422, {"code": 422, "message": "Unprocessable"}))
+
+    results = push(linked, listings)
+
+    assert all(isinstance(r, ListingReceipt) for r in results)
+    assert len(linked.fake.sent("GET")) == 2 and len(linked.fake.bodies("PATCH", "/products/stock-price")) == 3
+    assert (stock(linked, 0), stock(linked, 1)) == (3, 3)
+
+
+def test_a_busy_store_fails_the_listings_of_the_call_for_a_retry(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    linked, listings = make_store(ctx, make_tenant, 2)
+    linked.fake.fail("PATCH", "/products/stock-price", reply(429, {"code": 429}, **{"x-rate-limit-reset": "3000"}))
+
+    results = push(linked, listings)
+
+    assert all(isinstance(r, TransientDeliveryError) for r in results)
+    assert not linked.fake.sent("GET")

@@ -446,6 +446,7 @@ class Worker:
                 OutboxMessage.marketplace_id,
                 OutboxMessage.topic,
             ).where(
+                OutboxMessage.aggregate_type.in_({key[0] for key in coalescing}),
                 OutboxMessage.aggregate_id.in_({key[1] for key in coalescing}),
                 OutboxMessage.status == PENDING,
             )

@@ -51,7 +51,7 @@ from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
 from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
-from alephee.clock import utcnow
+from alephee.clock import precise_utcnow, utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
@@ -259,6 +259,8 @@ class TiendanubeChannel(BaseChannel):
                 every.append(change)
         refused: dict[int, str] = {}
         failed: dict[int, Exception] = {}
+        # Versioned before the writes: a change the store makes after them is newer than the copy.
+        version = tn.version_of(precise_utcnow())
         for start in range(0, len(every), STOCK_PRICE_BATCH):
             part = every[start : start + STOCK_PRICE_BATCH]
             body = tn.stock_price_batches(part, STOCK_PRICE_BATCH)[0]
@@ -269,7 +271,10 @@ class TiendanubeChannel(BaseChannel):
             except ConnectionHeld:
                 raise
             except DeliveryError as exc:
-                failed.update((owner[c.variant_id], exc) for c in part)
+                if exc.transient:  # retried later, with the store's wait
+                    failed.update((owner[c.variant_id], exc) for c in part)
+                else:  # refused as a whole: each listing of the call is read and sent alone, so only its own fails
+                    refused.update((c.variant_id, exc.message) for c in part)
                 continue
             for vid, reason in tn.failed_variants(answer):
                 if vid is None:  # a refusal naming no variant: every listing of the call is read and sent alone
@@ -282,12 +287,13 @@ class TiendanubeChannel(BaseChannel):
             elif any(c.variant_id in refused for c in variant_changes):
                 continue  # read now and sent alone: the kept copy may be stale
             else:
-                state = kept.applied(data.kept or {}, variant_changes, ())
+                copy = data.kept or {}
                 results[place] = ListingReceipt(
                     external_id=data.external_id,
-                    status="active" if state.get("published") else "paused",
+                    status="active" if copy.get("published") else "paused",
                     available_quantity=sum(max(0, v.stock) for v in data.product.variants),
-                    state=state,
+                    # Nothing sent: the stored copy stays as it is.
+                    state=kept.applied(copy, variant_changes, (), version=version) if variant_changes else None,
                     state_listing_id=data.listing_id,
                 )
 
@@ -331,6 +337,7 @@ class TiendanubeChannel(BaseChannel):
         if added and data.product.options:
             problems += self._add_variants(store, product_id, data, added)
         refused: set[int] = set()
+        version = tn.version_of(precise_utcnow())
         for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH):
             answer = store.call(
                 "update price and stock", lambda c, a, batch=batch: c.patch(a, "/products/stock-price", batch)
@@ -348,14 +355,17 @@ class TiendanubeChannel(BaseChannel):
         if problems:
             raise PermanentDeliveryError("Tiendanube did not apply: " + "; ".join(problems))
         receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
-        # The copy of the product as read, with what was applied; after variants were added it is forgotten (their
-        # ids are only known from the next read).
+        # The copy of the product as read, with what was written (versioned then); after variants were added it is
+        # forgotten (their ids are only known from the next read).
         state = None if added and data.product.options else tn.kept_state(read)
+        wrote = bool(changes) or (read.get("published") is not False) != published
+        if state is not None and wrote:
+            state = kept.applied(state, changes, refused, version=version, published=published)
         return ListingReceipt(
             receipt.external_id,
             receipt.status,
             sum(max(0, v.stock) for v in wanted.values()),
-            state=kept.applied(state, changes, refused, published=published) if state is not None else {},
+            state=state if state is not None else {},
             state_listing_id=data.listing_id,
         )
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.facts import ListingData
-from alephee.clock import precise_utcnow
 from alephee.listings.marketplace_state import STATE_VERSION
 
 
@@ -50,10 +49,11 @@ def applied(
     changes: Sequence[tn.VariantChange],
     refused: Collection[int],
     *,
+    version: str,
     published: bool | None = None,
 ) -> dict[str, Any]:
     """The copy after a ``stock-price`` call applied ``changes`` but ``refused`` (variant ids), and after the
-    product was published or hidden (``published``), versioned now."""
+    product was published or hidden (``published``), at ``version`` (the hub's clock just before the writes)."""
     sent = {c.variant_id: c for c in changes if c.variant_id not in refused}
     variants = []
     for variant in state.get("variants") or []:
@@ -67,7 +67,7 @@ def applied(
         variants.append(variant)
     return {
         **state,
-        STATE_VERSION: tn.version_of(precise_utcnow()),
+        STATE_VERSION: version,
         "published": state.get("published") if published is None else published,
         "variants": variants,
     }
