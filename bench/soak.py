@@ -516,6 +516,13 @@ def main() -> int:
     )
     parser.add_argument("--redis-url", default=os.environ.get("ALEPHEE_SOAK_REDIS", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--keep", action="store_true", help="Reuse the soak database instead of recreating it.")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A setting of both servers, e.g. ALEPHEE_GC_FREEZE=false (repeatable; for before/after runs).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the report here.")
     parser.add_argument("--log-dir", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
@@ -529,6 +536,7 @@ def main() -> int:
         "ALEPHEE_DOCUMENTS_DIR": str(args.log_dir / "soak-documents"),
         "ALEPHEE_LOG_LEVEL": "WARNING",
     }
+    env.update(pair.split("=", 1) for pair in args.server_env)
     print("preparing the database (migrations, demo tenant)...", file=sys.stderr)
     account_id, api_key = prepare(args, env)
     servers: list[Server] = []

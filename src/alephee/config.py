@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     # See alephee/logs.py and docs/operations.md, Logs.
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    # Move what start-up allocated out of the garbage collector's generations (``gc.freeze()``) when a server
+    # starts: a full collection then scans what requests allocated, not the ~260,000 objects of the application
+    # (docs/performance.md, Soak). Off only to compare.
+    gc_freeze: bool = True
     # Show the login-token module 2 as required for DELETE /v2/products/prices.
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5

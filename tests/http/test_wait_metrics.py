@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.http.observe import REGISTRY
-from alephee.http.waits import loop_monitor, watch
+from alephee.http.waits import freeze_startup_heap, loop_monitor, watch
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -46,8 +47,25 @@ def test_a_collection_is_a_gc_pause(ctx: AppContext) -> None:
     watch(ctx.db)
     watch(ctx.db)  # idempotent: one hook, one observation per collection
     before = _sample("alephee_gc_pause_seconds_count", generation="2")
+    cpu = _sample("alephee_gc_cpu_seconds_total")
     gc.collect()
     assert _sample("alephee_gc_pause_seconds_count", generation="2") >= before + 1
+    assert _sample("alephee_gc_cpu_seconds_total") >= cpu
+
+
+def test_a_server_freezes_its_start_up_heap(make_client: Callable[..., TestClient]) -> None:
+    try:
+        assert freeze_startup_heap() > 0 and gc.get_freeze_count() > 0
+        gc.unfreeze()
+        with make_client(gc_freeze=True) as client:  # the lifespan freezes what start-up built
+            assert client.get("/health").status_code == 200
+            assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        with make_client(gc_freeze=False) as client:
+            assert client.get("/health").status_code == 200
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
 
 
 def test_the_loop_monitor_ticks_and_counts_the_route_threads() -> None:

@@ -1,7 +1,7 @@
 """What a request waits on besides its own work, as ``/metrics`` histograms: a pooled database connection, the
 garbage collector, and the event loop (a request's coroutine is late by the loop's lag; the worker threads that
 run the routes are counted too). Cheap enough to stay on: a clock read per checkout and per collection, one
-timer tick per ``LOOP_TICK`` seconds."""
+timer tick per ``LOOP_TICK`` seconds. Also what shortens the collector's pauses: ``freeze_startup_heap``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio.to_thread
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from alephee.db import Database
 from alephee.http.observe import REGISTRY
@@ -35,6 +35,12 @@ GC_PAUSE = Histogram(
     buckets=_WAIT_BUCKETS,
     registry=REGISTRY,
 )
+GC_CPU = Counter(
+    "alephee_gc_cpu_seconds",
+    "CPU time the garbage collector took (thread time of the collecting thread: unlike the pauses' wall time, "
+    "it does not grow with the machine's load)",
+    registry=REGISTRY,
+)
 LOOP_LAG = Histogram(
     "alephee_event_loop_lag_seconds",
     "How late the event loop ran a timer (a request's coroutine is late by as much)",
@@ -52,15 +58,26 @@ THREADS = Gauge(
 # Seconds between two ticks of the loop monitor.
 LOOP_TICK = 0.25
 
-_gc_started: list[float] = []
+_gc_started: list[tuple[float, float]] = []
 
 
 def _on_gc(phase: str, info: dict[str, Any]) -> None:
     # Called by the interpreter around every collection, in the thread that triggered it (the GIL is held).
     if phase == "start":
-        _gc_started.append(time.perf_counter())
+        _gc_started.append((time.perf_counter(), time.thread_time()))
     elif _gc_started:
-        GC_PAUSE.labels(str(info.get("generation", ""))).observe(time.perf_counter() - _gc_started.pop())
+        wall, cpu = _gc_started.pop()
+        GC_PAUSE.labels(str(info.get("generation", ""))).observe(time.perf_counter() - wall)
+        GC_CPU.inc(max(0.0, time.thread_time() - cpu))
+
+
+def freeze_startup_heap() -> int:
+    """Move every object alive now (modules, schemas, the application: what start-up built, never garbage) to
+    the collector's permanent generation; returns how many. A full collection then scans only what requests
+    left behind: on this application ~120 ms of CPU with every thread stopped, against well under 1 ms."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def watch(db: Database) -> None:
