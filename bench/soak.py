@@ -198,7 +198,12 @@ class WaitSampler(threading.Thread):
         }
 
 
-WAIT_METRICS = ("alephee_db_pool_wait_seconds", "alephee_gc_pause_seconds", "alephee_event_loop_lag_seconds")
+WAIT_METRICS = (
+    "alephee_db_pool_wait_seconds",
+    "alephee_gc_pause_seconds",
+    "alephee_gc_cpu_seconds",
+    "alephee_event_loop_lag_seconds",
+)
 
 
 def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -221,7 +226,9 @@ def wait_breakdown(
     """Per wait histogram and label set over the run: how many, the total seconds, the slowest bucket reached,
     and how many took longer than 100 ms."""
     delta = {key: value - before.get(key, 0.0) for key, value in after.items()}
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {
+        name[: -len("_total")]: round(value, 3) for (name, _), value in delta.items() if name.endswith("_total")
+    }
     for (name, labels), value in delta.items():
         if not name.endswith("_count"):
             continue
@@ -584,9 +591,7 @@ def main() -> int:
         out = report(stats, sampler, seconds, seller.sold, workload.integrated, args)
         out["load_average"] = {"start": round(load_before, 2), "end": round(load_average(), 2)}
         out["server_cpu_ms_per_request"] = round(
-            1000
-            * sum((cpu_seconds(s.process.pid) or 0.0) - cpu_before[s.name] for s in servers)
-            / max(1, out["requests"]),
+            1000 * (sum(cpu_seconds([s.process for s in servers])) - cpu_before) / max(1, out["requests"]),
             2,
         )
         out["waits"] = {s.name: wait_breakdown(waits_before[s.name], scrape(s.base_url)) for s in servers}

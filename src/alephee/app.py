@@ -43,7 +43,7 @@ from alephee.http.observe import (
 )
 from alephee.http.openapi import finish as finish_openapi
 from alephee.http.routing import CanonicalPaths
-from alephee.http.waits import freeze_startup_heap, loop_monitor, watch
+from alephee.http.waits import loop_monitor, tune_collector, watch
 from alephee.http.wire import ErrorBody, error_response
 from alephee.listings.routes import router as listings
 from alephee.marketplaces.models import OutboxMessage
@@ -144,14 +144,14 @@ def create_app_with_worker() -> FastAPI:
 
 def _watch_waits(app: FastAPI, ctx: AppContext) -> None:
     """The wait metrics of ``/metrics`` (``http/waits.py``): pool checkouts and GC pauses from now on, the event
-    loop's lag while the application runs; and, as it starts (``ALEPHEE_GC_FREEZE``), the start-up heap frozen."""
+    loop's lag while the application runs; and, as it starts, the collector tuned (``ALEPHEE_GC_FREEZE``,
+    ``ALEPHEE_GC_THRESHOLD0``)."""
     watch(ctx.db)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: Any) -> Any:
-        if ctx.settings.gc_freeze:
-            freeze_startup_heap()
+        tune_collector(freeze=ctx.settings.gc_freeze, threshold0=ctx.settings.gc_threshold0)
         async with loop_monitor(), inner(application) as state:
             yield state
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from alephee.http.context import AppContext
 from alephee.http.observe import REGISTRY
-from alephee.http.waits import freeze_startup_heap, loop_monitor, watch
+from alephee.http.waits import loop_monitor, tune_collector, watch
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -53,19 +53,23 @@ def test_a_collection_is_a_gc_pause(ctx: AppContext) -> None:
     assert _sample("alephee_gc_cpu_seconds_total") >= cpu
 
 
-def test_a_server_freezes_its_start_up_heap(make_client: Callable[..., TestClient]) -> None:
+def test_a_server_tunes_its_collector(make_client: Callable[..., TestClient]) -> None:
+    threshold = gc.get_threshold()
     try:
-        assert freeze_startup_heap() > 0 and gc.get_freeze_count() > 0
+        assert tune_collector(freeze=True, threshold0=0) > 0 and gc.get_freeze_count() > 0
+        assert gc.get_threshold() == threshold  # 0 keeps the interpreter's
         gc.unfreeze()
-        with make_client(gc_freeze=True) as client:  # the lifespan freezes what start-up built
+        with make_client(gc_freeze=True, gc_threshold0=12_345) as client:  # the lifespan tunes it as it starts
             assert client.get("/health").status_code == 200
-            assert gc.get_freeze_count() > 0
+            assert gc.get_freeze_count() > 0 and gc.get_threshold() == (12_345, *threshold[1:])
         gc.unfreeze()
-        with make_client(gc_freeze=False) as client:
+        gc.set_threshold(*threshold)
+        with make_client(gc_freeze=False, gc_threshold0=0) as client:
             assert client.get("/health").status_code == 200
-            assert gc.get_freeze_count() == 0
+            assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def test_the_loop_monitor_ticks_and_counts_the_route_threads() -> None:
