@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre import mapping as ml
+from alephee.channels.mercadolibre import variations as mlvar
 from alephee.channels.mercadolibre.calls import (
     Api,
     Seller,
@@ -74,12 +75,14 @@ from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.listings.models import Listing
 from alephee.listings.statuses import (
     FINISHED,
     INACTIVE,
     PAUSED,
     UNDER_REVIEW,
 )
+from alephee.listings.variations import record_variation_ids
 from alephee.marketplaces.contract import (
     BaseChannel,
     BuyerMessage,
@@ -245,10 +248,23 @@ class MercadoLibreChannel(BaseChannel):
         return str(best["category_id"])
 
     def _create(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> ListingReceipt:
+        """``POST /items`` from the listing and its product (with its variations when it is a variation master),
+        then the description, and a pause when the seller paused it first; the variations' ids are kept on the
+        listing's child listings."""
+        price = data.price
+        pictures = data.pictures
         missing: list[str] = []
-        if data.price is None:
+        if data.variations:
+            pictures = mlvar.item_pictures(data.pictures, data.variations)
+            missing.extend(mlvar.missing_data(data.variations))
+            if not missing:
+                try:
+                    price = mlvar.one_price(data.variations)
+                except mlvar.DifferentPrices as exc:
+                    raise PermanentDeliveryError(f"cannot publish on Mercado Libre: {exc}") from None
+        if price is None and not data.variations:
             missing.append("price")
-        if not data.pictures:
+        if not pictures:
             missing.append("pictures")
         if not data.title.strip():
             missing.append("title")
@@ -262,29 +278,35 @@ class MercadoLibreChannel(BaseChannel):
                 if data.category
                 else "category (none predicted from the title)"
             )
-        if missing or data.price is None:
+        if missing or price is None:
             raise PermanentDeliveryError("cannot publish on Mercado Libre: missing " + ", ".join(missing))
         attributes = [{"id": "SELLER_SKU", "value_name": data.seller_sku}]
         if data.brand:
             attributes.insert(0, {"id": "BRAND", "value_name": data.brand})
         if data.gtin:
             attributes.append({"id": "GTIN", "value_name": data.gtin})
-        body = {
+        body: dict[str, Any] = {
             "title": data.title,
             "category_id": category,
-            "price": wire_money(data.price),
+            "price": wire_money(price),
             "currency_id": currency,
             "available_quantity": data.publish_quantity,
             "buying_mode": "buy_it_now",
             "condition": (data.condition or "new").lower(),
             "listing_type_id": listing_type_name(data.listing_type),
-            "pictures": [{"source": url} for url in data.pictures],
+            "pictures": [{"source": url} for url in pictures],
             "attributes": attributes,
         }
+        if data.variations:
+            # The item's stock is its variations' sum: Mercado Libre takes it from them.
+            del body["available_quantity"]
+            body["variations"] = mlvar.variations_body(data.variations, price)
         item = api.call("publish the listing", lambda c, t: c.create_item(t, body))
         item_id = str(item.get("id") or "")
         if not item_id:
             raise PermanentDeliveryError("Mercado Libre created the item without an id")
+        if data.variations:
+            self._keep_variation_ids(api, data, item)
         if data.description:
             text = data.description
             api.call("add the listing's description", lambda c, t: c.create_description(t, item_id, text))
@@ -301,6 +323,17 @@ class MercadoLibreChannel(BaseChannel):
             state=ml.kept_state(last) or {},
             state_listing_id=data.listing_id,
         )
+
+    @staticmethod
+    def _keep_variation_ids(api: Api, data: ListingData, item: dict[str, Any]) -> None:
+        """The new item's variation ids on the listing's child listings, matched by SKU (a short write of its
+        own: later pushes update each variation by its id)."""
+        by_sku = mlvar.variation_ids(item)
+        ids = {v.product_id: by_sku[v.sku] for v in data.variations if v.sku in by_sku}
+        with api.db.writing() as session:
+            parent = session.get(Listing, data.listing_id)
+            if parent is not None:
+                record_variation_ids(session, parent, data.variations, ids)
 
     def _update(self, api: Api, data: ListingData) -> ListingReceipt:
         """Bring the item to the listing's state: compared with the item as last seen when the hub kept it,

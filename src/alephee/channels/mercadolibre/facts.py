@@ -22,6 +22,7 @@ from alephee.listings.statuses import (
     PAUSED,
     REASON_STOCK,
 )
+from alephee.listings.variations import VARIATION_KIND, VariationFacts, listing_variations
 from alephee.marketplaces.contract import (
     ChannelContext,
     OrderRef,
@@ -30,7 +31,6 @@ from alephee.marketplaces.contract import (
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product
 
-VARIATION_KIND = "variation"
 MAX_TITLE_LENGTH = 60
 PREDICTED_PREFIX = "title:"
 
@@ -71,6 +71,8 @@ class ListingData:
     variants: tuple[Variant, ...]
     # The item as last seen (``Listing.marketplace_state``), or None.
     kept: dict[str, Any] | None = None
+    # A variation master's variations, read only for a listing still to be created (published as one item).
+    variations: tuple[VariationFacts, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -120,7 +122,7 @@ def mapped_category(session: Session, ctx: ChannelContext, category: str) -> str
 
 def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> ListingData:
     """The listing's state to push; the product's data (brand, pictures, description, category and its
-    mapping) only for a listing still to be created, as an update sends none of it."""
+    mapping, a master's variations) only for a listing still to be created, as an update sends none of it."""
     listing = listing_row(session, ctx, listing_id, external_id)
     title = listing.title[:MAX_TITLE_LENGTH]
     children = session.scalars(
@@ -177,6 +179,7 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
         predicted_category=(
             mapped_category(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
         ),
+        variations=listing_variations(session, listing),
     )
 
 
