@@ -22,12 +22,14 @@ Choices where the API leaves room (docs/compatibility.md lists them):
 - Variations: an item's variations are the hub's child listings (``parent_id`` = the item's listing,
   ``child_kind`` ``variation``) whose ``external_id`` is the variation id; an update sends every variation of
   the item (Mercado Libre deletes the ones left out), each with its child's quantity and price (or its current
-  values when the hub has no child for it). Items are created without variations.
+  values when the hub has no child for it). A variation master's listing is created as one item with its
+  variations (``variations.py``); their ids are kept on new child listings, matched by SKU.
 - Orders come from ``GET /orders/{id}`` with the shipment and pack size; the backstop starts two days back
   (Mercado Libre keeps missed notifications that long) when it has no cursor yet.
 - Labels: TXT is ``zpl2``, PDF is ``pdf``, ZIP is both files in one zip.
-- Documents: invoices (types 0 and 2) go to ``/packs/{pack or order}/fiscal_documents`` outside Brazil; Brazil
-  takes invoices as NF-e imports, so nothing is forwarded there; receipts stay in the hub.
+- Documents: invoices (types 0 and 2) go to ``/packs/{pack or order}/fiscal_documents`` outside Brazil; in Brazil
+  an NF-e's XML is imported into the order's shipment (``/shipments/{id}/invoice_data/?siteId=MLB``, the raw
+  ``<nfeProc>``), a PDF stays in the hub; receipts stay in the hub.
 - Order status and tracking writes are no-ops: Mercado Envios moves ME2 shipments itself, and the docs show no
   seller write for ME1/custom tracking.
 """
@@ -66,6 +68,7 @@ from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibr
 from alephee.channels.mercadolibre.facts import (
     PREDICTED_PREFIX,
     ListingData,
+    OrderFacts,
     listing_data,
     order_facts,
     seller_of,
@@ -122,6 +125,9 @@ FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
 MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages")
 MISSED_PAGE = 50
 MISSED_PAGES = 20
+BRAZIL = "MLB"
+# Mercado Livre's refusal of an NF-e whose access key was already imported.
+DUPLICATED_NFE = "duplicated_fiscal_key"
 
 
 class _StaleState(Exception):
@@ -622,21 +628,18 @@ class MercadoLibreChannel(BaseChannel):
         )
 
     def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
-        """Invoices go to the pack's fiscal documents (outside Brazil); receipts stay in the hub."""
+        """Invoices go to the pack's fiscal documents outside Brazil; in Brazil an NF-e's XML is imported into
+        the order's shipment (``_import_nfe``) and a PDF stays in the hub; receipts stay in the hub."""
         if document.document_type not in (INVOICE, NFE):
             return DocumentReceipt(forwarded=False)
         seller = self._read(ctx, lambda s: seller_of(s, ctx))
-        if seller.site_id == "MLB":
-            return DocumentReceipt(forwarded=False)  # Brazil: NF-e import, not fiscal_documents
-        facts = self._read(ctx, lambda s: order_facts(s, ctx, document.order))
-        if not document.storage_key:
-            raise PermanentDeliveryError("the document has no stored file")
-        _db, settings = self._hub(ctx)
-        try:
-            content = store_for(settings.documents_dir).get(document.storage_key)
-        except (DomainError, ValueError) as exc:
-            raise PermanentDeliveryError(f"the document's file cannot be read: {exc}") from None
         extension = (document.extension or "pdf").lower().lstrip(".")
+        if seller.site_id == BRAZIL and extension != "xml":
+            return DocumentReceipt(forwarded=False)  # Brazil takes the NF-e's XML, never a PDF
+        facts = self._read(ctx, lambda s: order_facts(s, ctx, document.order))
+        content = self._document_content(ctx, document)
+        if seller.site_id == BRAZIL:
+            return self._import_nfe(ctx, facts, content)
         media = document.content_type or ("application/xml" if extension == "xml" else "application/pdf")
         name = f"{document.document_number or 'invoice'}.{extension}"
         target = facts.pack_id or facts.external_order_id
@@ -647,6 +650,38 @@ class MercadoLibreChannel(BaseChannel):
             )
         ids = [str(i) for i in answer.get("ids") or []]
         return DocumentReceipt(forwarded=True, external_document_id=",".join(ids) or None)
+
+    def _document_content(self, ctx: ChannelContext, document: DocumentUpload) -> bytes:
+        """The stored file of a document (permanent errors when there is none or it cannot be read)."""
+        if not document.storage_key:
+            raise PermanentDeliveryError("the document has no stored file")
+        _db, settings = self._hub(ctx)
+        try:
+            return store_for(settings.documents_dir).get(document.storage_key)
+        except (DomainError, ValueError) as exc:
+            raise PermanentDeliveryError(f"the document's file cannot be read: {exc}") from None
+
+    def _import_nfe(self, ctx: ChannelContext, facts: OrderFacts, xml: bytes) -> DocumentReceipt:
+        """Brazil: the authorised NF-e (``<nfeProc>``) imported into the order's shipment, as sent
+        (``POST /shipments/{id}/invoice_data/?siteId=MLB``); an NF-e already imported is a permanent error."""
+        if b"<nfeProc" not in xml[:4096] and b":nfeProc" not in xml[:4096]:
+            raise PermanentDeliveryError(
+                "Mercado Livre takes the authorised NF-e (the <nfeProc> XML with its protocol), not this XML"
+            )
+        shipment_id = facts.external_shipping_id
+        if not shipment_id:
+            raise PermanentDeliveryError(f"order {facts.external_order_id} has no Mercado Envios shipment for the NF-e")
+        with self._api(ctx) as api:
+            try:
+                answer = api.raw(lambda c, t: c.import_invoice(t, shipment_id, xml, BRAZIL))
+            except MercadoLibreError as exc:
+                if DUPLICATED_NFE in f"{exc.error} {exc.description} {exc.refusal()}":
+                    raise PermanentDeliveryError(
+                        f"the NF-e was already imported on Mercado Livre (shipment {shipment_id}): {exc.refusal()}"
+                    ) from None
+                raise delivery_error(exc, "import the NF-e") from None
+        key = answer.get("fiscal_key") or answer.get("id")
+        return DocumentReceipt(forwarded=True, external_document_id=str(key) if key else shipment_id)
 
     def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
         """A post-sale message from the seller to the buyer of the order's pack (at most 350 characters)."""
