@@ -58,12 +58,17 @@ def test_one_price_or_a_clear_refusal() -> None:
         mlvar.one_price([facts("A", ("Color", "Rojo")), facts("B", ("Color", "Azul"), price="120")])
 
 
-def test_item_pictures_keep_the_products_first_without_repeats() -> None:
+def test_item_pictures_show_every_variation_without_repeats_up_to_the_limit() -> None:
     first = facts("A", ("Color", "Rojo"))
     assert mlvar.item_pictures(["https://img.example/A.jpg", "p.jpg"], [first, first]) == (
         "https://img.example/A.jpg",
         "p.jpg",
     )
+    many = [facts(f"V{n}", ("Talle", str(n))) for n in range(15)]
+    pictures = mlvar.item_pictures([f"product-{n}.jpg" for n in range(3)], many)
+    assert len(pictures) == mlvar.MAX_PICTURES and pictures[:2] == ("product-0.jpg", "https://img.example/V0.jpg")
+    body = mlvar.variations_body(many, Decimal(1), pictures)
+    assert [("picture_ids" in element) for element in body] == [n < 11 for n in range(15)]
 
 
 def test_ids_are_read_back_by_sku() -> None:

@@ -306,7 +306,7 @@ class MercadoLibreChannel(BaseChannel):
         if data.variations:
             # The item's stock is its variations' sum: Mercado Libre takes it from them.
             del body["available_quantity"]
-            body["variations"] = mlvar.variations_body(data.variations, price)
+            body["variations"] = mlvar.variations_body(data.variations, price, pictures)
         item = api.call("publish the listing", lambda c, t: c.create_item(t, body))
         item_id = str(item.get("id") or "")
         if not item_id:

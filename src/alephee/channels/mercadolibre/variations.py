@@ -30,6 +30,8 @@ ATTRIBUTE_IDS: dict[str, str] = {
     "tamanho": "SIZE",
     "tamanio": "SIZE",
 }
+# Pictures per item: the usual ``max_pictures_per_item`` of a category (spec 3.1).
+MAX_PICTURES = 12
 
 
 class DifferentPrices(ValueError):
@@ -72,12 +74,19 @@ def one_price(variations: Sequence[VariationFacts]) -> Decimal:
 
 
 def item_pictures(product_pictures: Sequence[str], variations: Sequence[VariationFacts]) -> tuple[str, ...]:
-    """The item's pictures: the product's, then each variation's not already there (first seen first)."""
-    return tuple(dict.fromkeys([*product_pictures, *(p for v in variations for p in v.pictures)]))
+    """The item's pictures, at most ``MAX_PICTURES`` without repeats: the product's first, then each variation's
+    first (so every variation shows at least one), then the rest in the same order."""
+    firsts = [*product_pictures[:1], *(v.pictures[0] for v in variations if v.pictures)]
+    rest = [*product_pictures[1:], *(p for v in variations for p in v.pictures[1:])]
+    return tuple(dict.fromkeys([*firsts, *rest]))[:MAX_PICTURES]
 
 
-def variations_body(variations: Sequence[VariationFacts], price: Decimal) -> list[dict[str, Any]]:
-    """``variations[]`` of ``POST /items``: one element per variation, in the order given."""
+def variations_body(
+    variations: Sequence[VariationFacts], price: Decimal, pictures: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """``variations[]`` of ``POST /items``: one element per variation, in the order given; ``picture_ids`` name
+    the variation's pictures that are among the item's ``pictures`` (all of them when None)."""
+    shown = set(pictures) if pictures is not None else None
     body: list[dict[str, Any]] = []
     for variation in variations:
         element: dict[str, Any] = {
@@ -86,8 +95,9 @@ def variations_body(variations: Sequence[VariationFacts], price: Decimal) -> lis
             "price": wire_money(price),
             "attributes": [{"id": "SELLER_SKU", "value_name": variation.sku}],
         }
-        if variation.pictures:
-            element["picture_ids"] = list(variation.pictures)
+        own = [p for p in variation.pictures if shown is None or p in shown]
+        if own:
+            element["picture_ids"] = own
         body.append(element)
     return body
 
