@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.listings import propagation, rules, statuses
 from alephee.listings.models import Listing
+from alephee.products.catalog import attributes_out
 from alephee.products.models import Product
 from alephee.products.price_lists import sale_prices
 from alephee.products.schemas import VARIATION_MASTER
@@ -43,15 +44,8 @@ class VariationFacts:
 
 def attribute_pairs(product: Product) -> tuple[tuple[str, str], ...]:
     """The product's (name, value) attributes, in their order, skipping the ones without a name or value."""
-    pairs: list[tuple[str, str]] = []
-    for attribute in product.attributes or []:
-        if not isinstance(attribute, dict):
-            continue
-        name = str(attribute.get("Name") or "").strip()
-        value = attribute.get("ValueName") or attribute.get("Value")
-        if name and value is not None and str(value).strip():
-            pairs.append((name, str(value).strip()))
-    return tuple(pairs)
+    pairs = ((a.Name.strip(), (a.ValueName or a.Value or "").strip()) for a in attributes_out(product.attributes))
+    return tuple((name, value) for name, value in pairs if name and value)
 
 
 def listing_variations(session: Session, listing: Listing) -> tuple[VariationFacts, ...]:
