@@ -79,6 +79,7 @@ from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
 from alephee.listings.models import Listing
+from alephee.listings.publish import record_marketplace_id
 from alephee.listings.statuses import (
     FINISHED,
     INACTIVE,
@@ -332,13 +333,15 @@ class MercadoLibreChannel(BaseChannel):
 
     @staticmethod
     def _keep_variation_ids(api: Api, data: ListingData, item: dict[str, Any]) -> None:
-        """The new item's variation ids on the listing's child listings, matched by SKU (a short write of its
-        own: later pushes update each variation by its id)."""
+        """The new item's variation ids on the listing's child listings, matched by SKU, and the item's id on the
+        listing, in a short write of their own: later pushes update each variation by its id, and a push of a
+        variation never finds its item still to be created (which would create it twice)."""
         by_sku = mlvar.variation_ids(item)
         ids = {v.product_id: by_sku[v.sku] for v in data.variations if v.sku in by_sku}
         with api.db.writing() as session:
             parent = session.get(Listing, data.listing_id)
             if parent is not None:
+                record_marketplace_id(session, parent.account_id, parent.id, str(item["id"]), None)
                 record_variation_ids(session, parent, data.variations, ids)
 
     def _update(self, api: Api, data: ListingData) -> ListingReceipt:
