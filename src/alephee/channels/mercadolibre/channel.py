@@ -10,6 +10,8 @@ other refusals permanent, saying what Mercado Libre refused (``cause[].code: mes
 
 Choices where the API leaves room (docs/compatibility.md lists them):
 
+- Batches (the worker's ``push_listings``): the listings of a group and the connection in one read transaction,
+  then one ``PUT /items/{id}`` per item, several at once; each item's failure is its own.
 - Listing types: the hub's ``listing_type`` codes (``listings.schemas.LISTING_TYPES``) map to their Mercado
   Libre names; none or ``0`` publishes ``gold_special``.
 - Updates PUT only what differs from the hub's current listing, so ten queued changes send the latest state
@@ -40,7 +42,8 @@ import io
 import re
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -70,6 +73,7 @@ from alephee.channels.mercadolibre.facts import (
     ListingData,
     OrderFacts,
     listing_data,
+    listing_variants,
     order_facts,
     seller_of,
 )
@@ -80,6 +84,7 @@ from alephee.db import Database
 from alephee.errors import DomainError
 from alephee.listings.models import Listing
 from alephee.listings.publish import record_marketplace_id
+from alephee.listings.query import prefetch_listings
 from alephee.listings.statuses import (
     FINISHED,
     INACTIVE,
@@ -97,6 +102,7 @@ from alephee.marketplaces.contract import (
     DocumentReceipt,
     DocumentUpload,
     LabelRequest,
+    ListingChange,
     ListingPage,
     ListingPush,
     ListingReceipt,
@@ -107,6 +113,7 @@ from alephee.marketplaces.contract import (
     PermanentDeliveryError,
     ShippingLabel,
     TransientDeliveryError,
+    change_outcome,
 )
 from alephee.orders.documents import INVOICE, NFE, store_for
 
@@ -211,19 +218,50 @@ class MercadoLibreChannel(BaseChannel):
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         """Create the item (listing still ``pending-``) or bring it to the listing's current state."""
         api, data = self._open(ctx, lambda s: listing_data(s, ctx, listing.listing_id, listing.external_id))
+        return self._bring(ctx, api, listing, data)
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
+        api, data = self._open(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
+        return self._bring(ctx, api, change, data)
+
+    def push_listings(self, ctx: ChannelContext, changes: Sequence[ListingChange]) -> list[ListingReceipt | Exception]:
+        """Many changes of one account (the worker's batched delivery): every listing and the connection read in
+        one read transaction, then one push per item, ``outbox_delivery_concurrency`` at a time. A listing that
+        cannot be read, or an item Mercado Libre refuses, fails its own change only."""
+
+        def read(session: Session) -> list[ListingData | Exception]:
+            ids = [c.listing_id for c in changes if c.listing_id is not None]
+            prefetch_listings(session, ids)
+            variants = listing_variants(session, ids)
+            return [
+                change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id, variants))
+                for change in changes
+            ]
+
+        api, found = self._open(ctx, read)
+
+        def push(change: ListingChange, data: ListingData | Exception) -> ListingReceipt | Exception:
+            if isinstance(data, Exception):
+                return data
+            return change_outcome(lambda: self._bring(ctx, api, change, data))
+
+        width = max(1, min(api.settings.outbox_delivery_concurrency, len(changes)))
+        if width == 1:
+            return [push(change, data) for change, data in zip(changes, found, strict=True)]
+        with ThreadPoolExecutor(width, thread_name_prefix="alephee-ml-push") as pool:
+            return list(pool.map(push, changes, found))
+
+    def _bring(self, ctx: ChannelContext, api: Api, change: ListingChange, data: ListingData) -> ListingReceipt:
+        """Deliver one listing change with its listing as read: create a pending item on a push (a status change
+        waits for the creation, which publishes the status of that moment), else update the item."""
+        if data.pending and isinstance(change, ListingStatusPush):
+            return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
         if data.pending and data.status == FINISHED:
             # Finished before it was ever published: there is nothing to create.
             return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
         if data.pending:
             return self._create(ctx, api, data, api.seller)
-        return self._update(api, data)
-
-    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
-        """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
-        api, data = self._open(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
-        if data.pending:
-            # Not created yet: its creation (``listing.update``) publishes the listing's status of that moment.
-            return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
         return self._update(api, data)
 
     def _category(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> str | None:
