@@ -319,6 +319,9 @@ class ChannelOrderItem:
     listing_id: int | None = None
     # The listing's regular price when the buyer paid a discounted one.
     full_unit_price: Decimal | None = None
+    # The marketplace's id of the variation sold, when the listing has variations (the hub's child listing of the
+    # variation has it as its external id).
+    external_variation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from alephee.listings.statuses import (
     PAUSED,
     REASON_STOCK,
 )
+from alephee.listings.variations import VARIATION_KIND, VariationFacts, listing_variations
 from alephee.marketplaces.contract import (
     ChannelContext,
     OrderRef,
@@ -31,7 +32,6 @@ from alephee.marketplaces.contract import (
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product
 
-VARIATION_KIND = "variation"
 MAX_TITLE_LENGTH = 60
 PREDICTED_PREFIX = "title:"
 
@@ -72,6 +72,8 @@ class ListingData:
     variants: tuple[Variant, ...]
     # The item as last seen (``Listing.marketplace_state``), or None.
     kept: dict[str, Any] | None = None
+    # A variation master's variations, read only for a listing still to be created (published as one item).
+    variations: tuple[VariationFacts, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -144,8 +146,8 @@ def listing_data(
     variants_of: dict[int, tuple[Variant, ...]] | None = None,
 ) -> ListingData:
     """The listing's state to push; the product's data (brand, pictures, description, category and its
-    mapping) only for a listing still to be created, as an update sends none of it. ``variants_of``: the
-    variations already read for a group of listings (``listing_variants``)."""
+    mapping, a master's variations) only for a listing still to be created, as an update sends none of it.
+    ``variants_of``: the variations already read for a group of listings (``listing_variants``)."""
     listing = listing_row(session, ctx, listing_id, external_id)
     title = listing.title[:MAX_TITLE_LENGTH]
     known = variants_of.get(listing.id) if variants_of is not None else None
@@ -190,6 +192,7 @@ def listing_data(
         predicted_category=(
             mapped_category(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
         ),
+        variations=listing_variations(session, listing),
     )
 
 
