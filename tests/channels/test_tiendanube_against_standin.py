@@ -259,3 +259,37 @@ def test_a_store_on_2025_03_ships_through_its_fulfillment_order(world: World) ->
     assert not [c for c in world.standin.calls if c[1].endswith(("/pack", "/fulfill"))]
     [patch] = [c for c in world.standin.calls if c[0] == "PATCH" and "/fulfillment-orders/" in c[1]][-1:]
     assert patch[2] == 200
+
+
+def test_edits_after_publishing_send_only_product_fields_and_changed_variants(world: World) -> None:
+    world.publish()
+    [product] = world.standin.products(world.store_id)
+    calls = len(world.standin.calls)
+    world.publish()  # nothing changed: only the read
+    assert [c[0] for c in world.standin.calls[calls:]] == ["GET"]
+
+    with world.ctx.db.writing() as session:
+        listing = session.get(Listing, world.listing_id)
+        assert listing is not None
+        listing.title = "Remera premium"
+        master = session.get(Product, listing.product_id)
+        assert master is not None
+        master.description = "<p>Algodón peinado</p>"
+        child = session.get(Product, world.children["REM-M"])
+        assert child is not None
+        child.gtin = "7790001000028"
+    calls = len(world.standin.calls)
+    world.publish()
+
+    sent = [(c[0], c[1]) for c in world.standin.calls[calls:]]
+    base = f"/v1/{world.store_id}/products/{product['id']}"
+    variant_m = world.variants()["REM-M"]
+    assert sent == [("GET", base), ("PUT", f"{base}/variants/{variant_m['id']}"), ("PUT", base)]
+    [edited] = world.standin.products(world.store_id)
+    assert edited["name"]["es"] == "Remera premium" and edited["description"]["es"] == "<p>Algodón peinado</p>"
+    assert variant_m["barcode"] == "7790001000028" and world.variants()["REM-S"]["barcode"] is None
+    assert len(edited["variants"]) == 2 and edited["published"] is True
+
+    calls = len(world.standin.calls)
+    world.publish()  # what the hub sent is what the store shows: no write
+    assert [c[0] for c in world.standin.calls[calls:]] == ["GET"]

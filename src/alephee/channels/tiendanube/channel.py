@@ -221,17 +221,10 @@ class TiendanubeChannel(BaseChannel):
     def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
         product_id = tn.to_int(product.get("id")) or 0
         wanted = data.by_sku()
-        variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
-        single = not data.product.options and len(variants) == 1 and len(wanted) == 1
         changes: list[tn.VariantChange] = []
         seen: set[str] = set()
-        for variant in variants:
-            # A product without options is its one variant, whatever SKU the store gave it (linked by own code).
-            sku = next(iter(wanted)) if single else str(variant.get("sku") or "").strip()
-            hub = wanted.get(sku)
-            if hub is None:
-                continue  # a variant the hub does not know: left as it is
-            seen.add(sku)
+        for variant, hub in _matched(data, product):
+            seen.add(hub.sku)
             change = tn.variant_change(product_id, variant, hub.price, hub.stock)
             if change is not None:
                 changes.append(change)
@@ -245,16 +238,43 @@ class TiendanubeChannel(BaseChannel):
             )
             by_id = {c.variant_id: c.sku for c in changes}
             problems += [f"{by_id.get(vid) or vid}: {reason}" for vid, reason in tn.failed_variants(answer)]
+        problems += self._edit_variants(store, product_id, data, product)
+        edits = self._product_edits(store, data, product)
         published = data.published and not data.finished
         if (product.get("published") is not False) != published:
-            product = store.call(
-                "publish or hide the product",
-                lambda c, a: c.put(a, f"/products/{product_id}", {"published": published}),
-            )
+            edits["published"] = published
+        if edits:
+            product = store.call("update the product", lambda c, a: c.put(a, f"/products/{product_id}", edits))
         if problems:
             raise PermanentDeliveryError("Tiendanube did not apply: " + "; ".join(problems))
         receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
         return ListingReceipt(receipt.external_id, receipt.status, sum(max(0, v.stock) for v in wanted.values()))
+
+    def _product_edits(self, store: Api, data: ListingData, product: dict[str, Any]) -> dict[str, Any]:
+        """The product-level fields (name, description, brand) the store shows differently from the hub: the
+        ``PUT /products/{id}`` body without ``variants`` (``{}`` when nothing changed: no write)."""
+        return tn.product_edits(data.product, product, self._store_languages(store))
+
+    def _edit_variants(self, store: Api, product_id: int, data: ListingData, product: dict[str, Any]) -> list[str]:
+        """Bring each known variant's SKU, barcode and option values to the hub's, one ``PUT
+        /products/{id}/variants/{id}`` per variant that differs; what the store refused."""
+        languages: tuple[str, ...] | None = None
+        problems: list[str] = []
+        for variant, hub in _matched(data, product):
+            variant_id = tn.to_int(variant.get("id"))
+            if variant_id is None:
+                continue
+            languages = languages or self._store_languages(store)
+            body = tn.variant_edits(variant, hub, languages)
+            if not body:
+                continue
+            path = f"/products/{product_id}/variants/{variant_id}"
+            refused = store.call(
+                "update a variant", lambda c, a, body=body, path=path: _refusal(lambda: c.put(a, path, body))
+            )
+            if refused is not None:
+                problems.append(f"{hub.sku}: {refused}")
+        return problems
 
     def _add_variants(self, store: Api, product_id: int, data: ListingData, added: list[tn.VariantIn]) -> list[str]:
         """Add the variations the product lacks, one ``POST /products/{id}/variants`` each; what was refused."""
@@ -433,6 +453,19 @@ class TiendanubeChannel(BaseChannel):
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _matched(data: ListingData, product: dict[str, Any]) -> Iterator[tuple[dict[str, Any], tn.VariantIn]]:
+    """Each variant of the store's product with the hub's variant it is, by SKU; a product without options is
+    its one variant whatever SKU the store gave it (linked by own code, or its SKU changed in the hub).
+    Variants the hub does not know are left out (never touched)."""
+    wanted = data.by_sku()
+    variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
+    single = not data.product.options and len(variants) == 1 and len(wanted) == 1
+    for variant in variants:
+        hub = next(iter(wanted.values())) if single else wanted.get(str(variant.get("sku") or "").strip())
+        if hub is not None:
+            yield variant, hub
 
 
 def _refusal(send: Callable[[], Any]) -> str | None:

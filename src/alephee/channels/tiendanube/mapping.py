@@ -242,6 +242,52 @@ def product_body(product: ProductIn, languages: Sequence[str]) -> dict[str, Any]
     return body
 
 
+# --- edits after publishing --------------------------------------------------------------------------------------
+
+
+def _same_text(current: Any, text: str, languages: Sequence[str]) -> bool:
+    """Whether a field the store shows (a language object or a plain string) holds ``text`` in the store's main
+    language (the first of ``languages``): the hub has one text per field, so the seller's own translations are
+    kept until the hub's text changes."""
+    return (pick_language(current, languages[0] if languages else DEFAULT_LANGUAGE) or "") == text.strip()
+
+
+def product_edits(product: ProductIn, current: dict[str, Any], languages: Sequence[str]) -> dict[str, Any]:
+    """The ``PUT /products/{id}`` body that brings the product-level fields the hub owns — name, description
+    (language objects in the store's languages) and brand — to the hub's values, holding only the fields that
+    differ from what the store shows (``{}``: nothing to write). Never ``variants`` (a product PUT could drop
+    the variants the hub does not know) nor the handle (the store derives it; changing it would break links).
+    A description or brand the hub lacks leaves the store's (they may be the seller's own)."""
+    body: dict[str, Any] = {}
+    if product.name.strip() and not _same_text(current.get("name"), product.name, languages):
+        body["name"] = language_object(product.name, languages)
+    if product.description and not _same_text(current.get("description"), product.description, languages):
+        body["description"] = language_object(product.description, languages)
+    if product.brand and product.brand.strip() != (_text(current.get("brand")) or ""):
+        body["brand"] = product.brand
+    return body
+
+
+def variant_edits(variant: dict[str, Any], hub: VariantIn, languages: Sequence[str]) -> dict[str, Any]:
+    """The ``PUT /products/{id}/variants/{id}`` body that brings a variant's own non-stock fields the hub owns
+    — barcode and option values, and the SKU of a variant that has none — to the hub's, only those that differ
+    (``{}``: nothing to write). A SKU the store shows is never rewritten: it is how the variant is linked (a
+    product without options may be linked by the seller's own code). Price and stock go through
+    ``stock-price``."""
+    body: dict[str, Any] = {}
+    if hub.sku.strip() and not _text(variant.get("sku")):
+        body["sku"] = hub.sku
+    if hub.barcode and hub.barcode.strip() != (_text(variant.get("barcode")) or ""):
+        body["barcode"] = hub.barcode
+    current = _list(variant.get("values"))
+    if hub.values and (
+        len(current) != len(hub.values)
+        or not all(_same_text(c, v, languages) for c, v in zip(current, hub.values, strict=True))
+    ):
+        body["values"] = [language_object(v, languages) for v in hub.values]
+    return body
+
+
 # --- stock and price --------------------------------------------------------------------------------------------
 
 
