@@ -44,7 +44,7 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.tiendanube import auth
+from alephee.channels.tiendanube import auth, upkeep
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
@@ -211,12 +211,12 @@ class TiendanubeChannel(BaseChannel):
             # Already there (a create retried after a lost answer, or the seller's own product): adopt it.
             return self._update(store, data, existing)
         languages = self._store_languages(store)
-        body = tn.product_body(data.product, languages)
+        body = tn.product_body(data.product, languages, store.location)
         body["published"] = data.published
         created = store.call("publish the product", lambda c, a: c.post(a, "/products", body))
         if not isinstance(created, dict) or tn.to_int(created.get("id")) is None:
             raise PermanentDeliveryError("Tiendanube created the product without an id")
-        return self._receipt(created)
+        return self._receipt(created, store.location)
 
     def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
         product_id = tn.to_int(product.get("id")) or 0
@@ -225,14 +225,14 @@ class TiendanubeChannel(BaseChannel):
         seen: set[str] = set()
         for variant, hub in _matched(data, product):
             seen.add(hub.sku)
-            change = tn.variant_change(product_id, variant, hub.price, hub.stock)
+            change = tn.variant_change(product_id, variant, hub.price, hub.stock, store.location)
             if change is not None:
                 changes.append(change)
         problems: list[str] = []
         added = [v for sku, v in wanted.items() if sku not in seen]
         if added and data.product.options:
             problems += self._add_variants(store, product_id, data, added)
-        for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH):
+        for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH, store.location):
             answer = store.call(
                 "update price and stock", lambda c, a, batch=batch: c.patch(a, "/products/stock-price", batch)
             )
@@ -247,7 +247,7 @@ class TiendanubeChannel(BaseChannel):
             product = store.call("update the product", lambda c, a: c.put(a, f"/products/{product_id}", edits))
         if problems:
             raise PermanentDeliveryError("Tiendanube did not apply: " + "; ".join(problems))
-        receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
+        receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id}, store.location)
         return ListingReceipt(receipt.external_id, receipt.status, sum(max(0, v.stock) for v in wanted.values()))
 
     def _product_edits(self, store: Api, data: ListingData, product: dict[str, Any]) -> dict[str, Any]:
@@ -286,7 +286,7 @@ class TiendanubeChannel(BaseChannel):
             if missing:
                 problems.append(f"{variant.sku}: missing " + ", ".join(missing))
                 continue
-            body = tn.product_body(single, languages)["variants"][0]
+            body = tn.product_body(single, languages, store.location)["variants"][0]
             refused = store.call(
                 "add a variant",
                 lambda c, a, body=body: _refusal(lambda: c.post(a, f"/products/{product_id}/variants", body)),
@@ -296,8 +296,8 @@ class TiendanubeChannel(BaseChannel):
         return problems
 
     @staticmethod
-    def _receipt(product: dict[str, Any]) -> ListingReceipt:
-        state = tn.listing_state(product)
+    def _receipt(product: dict[str, Any], location_id: str | None) -> ListingReceipt:
+        state = tn.listing_state(product, location_id=location_id)
         return ListingReceipt(
             external_id=state.external_id,
             status="active" if product.get("published") is not False else "paused",
@@ -313,13 +313,14 @@ class TiendanubeChannel(BaseChannel):
         per_page = max(1, min(limit, 200))
         with self._store(ctx) as store:
             main = self._store_languages(store)[0]
+            location = store.location
             answer = store.call(
                 "list the store's products",
                 lambda c, a: c.request(a, "GET", "/products", params={"page": page, "per_page": per_page}),
             )
         products = [p for p in answer.body or [] if isinstance(p, dict)] if isinstance(answer.body, list) else []
         has_more = 'rel="next"' in answer.headers.get("link", "") or len(products) >= per_page
-        states = tuple(tn.listing_state(p, main) for p in products)
+        states = tuple(tn.listing_state(p, main, location) for p in products)
         return ListingPage(listings=states, cursor=str(page + 1) if has_more else None, has_more=has_more)
 
     def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
@@ -341,13 +342,33 @@ class TiendanubeChannel(BaseChannel):
                 # Deleted in the store: the hub's listing is finished.
                 return NoticeResult(listings=(ListingState(external_id=str(resource_id), status="closed"),))
             main = self._store_languages(store)[0]
-        state = tn.listing_state(product, main)
+            location = store.location
+        state = tn.listing_state(product, main, location)
         if state.status == "paused" and "paused_by_seller" in state.sub_status:
             hub = self._read(ctx, lambda s: listing_status(s, ctx, state.external_id))
             if hub is not None and hub != ACTIVE:
                 # Hidden because the hub hid it (its pause, no price, finished): the hub's status and reason stay.
                 state = replace(state, status=HIDDEN, sub_status=())
         return NoticeResult(listings=(state,))
+
+    # --- upkeep ---------------------------------------------------------------------------------------------
+
+    def reconcile(self, ctx: ChannelContext) -> str:
+        """The store's periodic upkeep (the backstop's, and ``alephee channel sync``): its webhooks made to be
+        the hub's again (missing ones created, wrong URLs pointed at this hub, duplicates deleted) and its stock
+        locations read again. What it did, in a line."""
+        db, settings = self._hub(ctx)
+        url = auth.webhook_url(settings)
+        with self._store(ctx) as store:
+            report = store.call("reconcile the webhooks", lambda c, a: auth.ensure_webhooks(c, a, url))
+            found = store.call("read the locations", upkeep.read_locations)
+        with db.writing() as session:
+            kept = upkeep.save_locations(session, ctx.account_id, ctx.marketplace.id, found)
+        where = kept.stock_location or "the only location"
+        return (
+            f"webhooks: {len(report.created)} created, {len(report.fixed)} fixed, {len(report.removed)} removed; "
+            f"{len(kept.known)} location(s), stock to {where}"
+        )
 
     # --- orders ---------------------------------------------------------------------------------------------
 

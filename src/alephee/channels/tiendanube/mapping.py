@@ -214,16 +214,20 @@ def missing_for_publish(product: ProductIn) -> list[str]:
     return missing
 
 
-def product_body(product: ProductIn, languages: Sequence[str]) -> dict[str, Any]:
-    """The ``POST /products`` body of a product (check ``missing_for_publish`` first)."""
+def product_body(product: ProductIn, languages: Sequence[str], location_id: str | None = None) -> dict[str, Any]:
+    """The ``POST /products`` body of a product (check ``missing_for_publish`` first); with a ``location_id``
+    (a store with several locations) each variant's stock goes to that location."""
     variants: list[dict[str, Any]] = []
     for variant in product.variants:
         element: dict[str, Any] = {
             "sku": variant.sku,
             "price": wire_money(variant.price) if variant.price is not None else None,
-            "stock": max(0, variant.stock),
             "values": [language_object(v, languages) for v in variant.values],
         }
+        if location_id is None:
+            element["stock"] = max(0, variant.stock)
+        else:
+            element["inventory_levels"] = [inventory_level(variant.stock, location_id)]
         if variant.barcode:
             element["barcode"] = variant.barcode
         variants.append(element)
@@ -240,6 +244,56 @@ def product_body(product: ProductIn, languages: Sequence[str]) -> dict[str, Any]
     if product.pictures:
         body["images"] = [{"src": url} for url in product.pictures[:MAX_INLINE_IMAGES]]
     return body
+
+
+# --- stock locations (multi-inventory) ---------------------------------------------------------------------------
+
+
+def store_locations(answer: Any) -> list[dict[str, Any]]:
+    """``GET /locations`` (a list, or the paginated envelope) as the connection keeps it: ``{"id", "name",
+    "default"}`` each, the default location (``is_default``, else priority 0) first."""
+    rows = _list(_dict(answer).get("results")) if isinstance(answer, dict) else _list(answer)
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        location_id = id_text(_dict(row).get("id"))
+        if location_id is None:
+            continue
+        default = row.get("is_default") is True or (row.get("is_default") is None and to_int(row.get("priority")) == 0)
+        name = pick_language(row.get("name")) or location_id
+        found.append({"id": location_id, "name": name, "default": default})
+    return sorted(found, key=lambda entry: not entry["default"])
+
+
+def stock_location(locations: Sequence[dict[str, Any]] | None, chosen: str | None = None) -> str | None:
+    """The ``location_id`` the hub's stock writes carry: None for a store with one location (or none known: the
+    platform writes its only one, as before multi-inventory); with several, the account's ``chosen`` one while
+    it is still a location of the store, else the store's default."""
+    known = [entry for entry in locations or [] if isinstance(entry, dict) and entry.get("id")]
+    if len(known) <= 1:
+        return None
+    ids = [str(entry["id"]) for entry in known]
+    if chosen in ids:
+        return chosen
+    return next((str(e["id"]) for e in known if e.get("default")), ids[0])
+
+
+def location_stock(variant: dict[str, Any], location_id: str | None) -> int | None:
+    """A variant's stock as the hub reads it: its ``stock`` (None: infinite), or with a location the stock of
+    that location's inventory level (0 when it has none there; None when the variant's stock is infinite)."""
+    if location_id is None or variant.get("stock") is None:
+        return to_int(variant.get("stock")) if variant.get("stock") is not None else None
+    for level in _list(variant.get("inventory_levels")):
+        if id_text(_dict(level).get("location_id")) == location_id:
+            return to_int(level.get("stock")) or 0
+    return 0
+
+
+def inventory_level(stock: int, location_id: str | None) -> dict[str, Any]:
+    """One ``inventory_levels`` element of a stock write: the stock, and the location when the store has several."""
+    level: dict[str, Any] = {"stock": max(0, stock)}
+    if location_id is not None:
+        level["location_id"] = location_id
+    return level
 
 
 # --- edits after publishing --------------------------------------------------------------------------------------
@@ -303,11 +357,11 @@ class VariantChange:
 
 
 def variant_change(
-    product_id: int, variant: dict[str, Any], price: Decimal | None, stock: int | None
+    product_id: int, variant: dict[str, Any], price: Decimal | None, stock: int | None, location_id: str | None = None
 ) -> VariantChange | None:
-    """The change that brings ``variant`` (as Tiendanube shows it) to the hub's ``price`` and ``stock``, or None
-    when it already shows them. A variant with infinite stock (``stock: null``) keeps it: the hub never turns
-    an infinite stock into a number."""
+    """The change that brings ``variant`` (as Tiendanube shows it) to the hub's ``price`` and ``stock`` (the
+    stock at ``location_id`` on a store with several locations), or None when it already shows them. A variant
+    with infinite stock (``stock: null``) keeps it: the hub never turns an infinite stock into a number."""
     variant_id = to_int(variant.get("id"))
     if variant_id is None:
         return None
@@ -315,15 +369,18 @@ def variant_change(
     infinite = variant.get("stock") is None or variant.get("stock_management") is False
     send_price = price if price is not None and price >= 0 and price != current_price else None
     send_stock = None
-    if stock is not None and not infinite and max(0, stock) != to_int(variant.get("stock")):
+    if stock is not None and not infinite and max(0, stock) != location_stock(variant, location_id):
         send_stock = max(0, stock)
     if send_price is None and send_stock is None:
         return None
     return VariantChange(product_id, variant_id, _text(variant.get("sku")), send_price, send_stock)
 
 
-def stock_price_batches(changes: Sequence[VariantChange], size: int = 50) -> list[list[dict[str, Any]]]:
-    """``PATCH /products/stock-price`` bodies of at most ``size`` variants each, variants grouped by product."""
+def stock_price_batches(
+    changes: Sequence[VariantChange], size: int = 50, location_id: str | None = None
+) -> list[list[dict[str, Any]]]:
+    """``PATCH /products/stock-price`` bodies of at most ``size`` variants each, variants grouped by product
+    (stock at ``location_id`` when the store has several locations)."""
     batches: list[list[dict[str, Any]]] = []
     for start in range(0, len(changes), size):
         by_product: dict[int, list[dict[str, Any]]] = {}
@@ -332,7 +389,7 @@ def stock_price_batches(changes: Sequence[VariantChange], size: int = 50) -> lis
             if change.price is not None:
                 element["price"] = wire_money(change.price)
             if change.stock is not None:
-                element["inventory_levels"] = [{"stock": change.stock}]
+                element["inventory_levels"] = [inventory_level(change.stock, location_id)]
             by_product.setdefault(change.product_id, []).append(element)
         batches.append([{"id": pid, "variants": variants} for pid, variants in by_product.items()])
     return batches
@@ -354,13 +411,16 @@ def failed_variants(answer: Any) -> list[tuple[int | None, str]]:
 # --- products in ----------------------------------------------------------------------------------------------
 
 
-def listing_state(product: dict[str, Any], main_language: str | None = None) -> ListingState:
+def listing_state(
+    product: dict[str, Any], main_language: str | None = None, location_id: str | None = None
+) -> ListingState:
     """A product (``GET /products/{id}``) as a ``ListingState``: published → ``active``, hidden → ``paused`` by
     the seller; the single variant's SKU for a product without options, else every variant's (id, SKU); the
-    first variant's price; the stock summed over finite variants (None when every variant is infinite)."""
+    first variant's price; the stock summed over finite variants (None when every variant is infinite), each
+    variant's at ``location_id`` on a store with several locations."""
     variants = [v for v in _list(product.get("variants")) if isinstance(v, dict)]
     optioned = bool(_list(product.get("attributes"))) or len(variants) > 1
-    finite = [to_int(v.get("stock")) for v in variants if v.get("stock") is not None]
+    finite = [location_stock(v, location_id) for v in variants if v.get("stock") is not None]
     stock = sum(q for q in finite if q is not None) if finite else None
     published = product.get("published") is not False
     paused_for_stock = published and stock == 0 and len(finite) == len(variants)
