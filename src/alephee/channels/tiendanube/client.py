@@ -338,25 +338,33 @@ class SharedPacer(Pacer):
                 "the store's request budget is used up for now",
                 retry_after=result.state.retry_after,
             )
+        with self._lock:
+            # This process's own count too (no wait: Redis decided), for ``observe`` and for a fallback.
+            self._bucket(key).take(time.monotonic())
 
     def observe(self, key: tuple[str, int], headers: httpx.Headers, status: int) -> float | None:
         """As ``Pacer.observe``, and the shared bucket filled up to what the platform counts (all of it on a
         429): never emptier than the store says it is."""
+        with self._lock:
+            bucket = self._bucket(key)
+            bucket._leak(time.monotonic())
+            known = bucket.level
         retry_after = super().observe(key, headers, status)
-        if self._redis_down():
-            return retry_after
         limit = _int_header(headers, "x-rate-limit-limit")
         remaining = _int_header(headers, "x-rate-limit-remaining")
+        counted = limit - remaining if limit is not None and remaining is not None else None
+        if self._redis_down() or (status != 429 and (counted is None or counted <= known + 1)):
+            # The store counts no more than this process alone did: the shared bucket (which holds at least
+            # this process's calls) needs no filling, and the call costs no second round trip.
+            return retry_after
         try:
             throttle, name = self._throttle(key)
             ours = throttle.peek(name).remaining
-            if status == 429:
+            if status == 429 or limit is None or remaining is None:
                 missing = ours
-            elif limit is not None and remaining is not None:
+            else:
                 # The platform's free room less the headroom this hub never fills.
                 missing = ours - (remaining - int(limit * HEADROOM))
-            else:
-                missing = 0
             if missing > 0:
                 throttle.limit(name, cost=missing)
         except STORE_ERRORS:
