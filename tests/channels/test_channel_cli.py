@@ -86,6 +86,9 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
         "TokenExpiresAt",
         "LastSyncAt",
         "LastError",
+        "Locations",
+        "StockLocation",
+        "WebhooksCheckedAt",
     }
     assert (row["Connected"], row["SellerId"], row["Nickname"]) == (True, 8035443, "SELLER")
     gone = cli("channel", "disconnect", "--account", str(tenant.account_id), "--marketplace", "1")
