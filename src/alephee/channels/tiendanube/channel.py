@@ -19,6 +19,12 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
   collected and the delivery fails naming each SKU (the listing's error), after the others were applied.
 - A variation the hub adds later is added with ``POST /products/{id}/variants``; the whole variant list is never
   ``PUT`` (it would delete the variants left out).
+- Edits after publishing: a changed name, description or brand goes out as one ``PUT /products/{id}`` with only
+  those fields (never ``variants``), a variant's changed barcode or option values by ``PUT …/variants/{id}``;
+  nothing is written for what the store already shows.
+- A store with several stock locations gets the hub's stock at the account's chosen location (else its default)
+  and is read at it; the other locations are the store's (``upkeep`` reads them; one location: no
+  ``location_id``, as before).
 - Status: an active listing (or one paused only for stock: zero stock stops sales) is ``published``; a seller's
   pause, a missing price or a finished listing unpublish it (Tiendanube has no closed products).
 - Creating re-checks the first SKU (``GET /products/sku/{sku}``) so a retried create never makes a second
@@ -256,7 +262,7 @@ class TiendanubeChannel(BaseChannel):
         return tn.product_edits(data.product, product, self._store_languages(store))
 
     def _edit_variants(self, store: Api, product_id: int, data: ListingData, product: dict[str, Any]) -> list[str]:
-        """Bring each known variant's SKU, barcode and option values to the hub's, one ``PUT
+        """Bring each known variant's barcode and option values (and a SKU it lacks) to the hub's, one ``PUT
         /products/{id}/variants/{id}`` per variant that differs; what the store refused."""
         languages: tuple[str, ...] | None = None
         problems: list[str] = []
