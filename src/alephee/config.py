@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     # How often the worker searches a remote marketplace's orders as the backstop of its notifications (Mercado
     # Libre: GET /orders/search with an hour of overlap); in-database channels are pulled every round.
     channel_backstop_seconds: float = Field(default=300.0, ge=0)
+    # How often the backstop reconciles a connected channel's registrations with what the hub needs (Tiendanube:
+    # its webhooks re-created or pointed at ``public_url``, its stock locations read again); 0 = never.
+    channel_reconcile_seconds: float = Field(default=6 * 3600.0, ge=0)
     # Notifications read from a marketplace at once by one worker (each is a few calls to it).
     channel_read_concurrency: int = Field(default=8, ge=1, le=64)
     outbox_backoff_base_seconds: float = 2.0

@@ -86,6 +86,9 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
         "TokenExpiresAt",
         "LastSyncAt",
         "LastError",
+        "Locations",
+        "StockLocation",
+        "WebhooksCheckedAt",
     }
     assert (row["Connected"], row["SellerId"], row["Nickname"]) == (True, 8035443, "SELLER")
     gone = cli("channel", "disconnect", "--account", str(tenant.account_id), "--marketplace", "1")
@@ -110,3 +113,39 @@ def test_connect_a_tiendanube_store(
     monkeypatch.delenv("ALEPHEE_TIENDANUBE_CLIENT_SECRET")
     refused = cli("channel", "connect", "--account", str(tenant.account_id), "--marketplace", "40", ok=False)
     assert "ALEPHEE_TIENDANUBE_CLIENT_SECRET" in json.loads(refused.stderr)["Message"]
+
+
+def test_location_shows_and_chooses_where_the_stock_goes(
+    cli: Callable[..., Any], ctx: AppContext, make_tenant: Callable[..., Any]
+) -> None:
+    tenant = make_tenant(marketplaces=(40,))
+    account = str(tenant.account_id)
+    known = [
+        {"id": "01GQ2ZHK064BQRHGDB7CCV0Y6N", "name": "Depósito principal", "default": True},
+        {"id": "01GQ2ZHK064BQRHGDB7CCV0Y7P", "name": "Depósito Norte", "default": False},
+    ]
+    with ctx.db.writing() as session:
+        now = utcnow()
+        session.add(
+            ChannelConnection(
+                account_id=tenant.account_id,
+                marketplace_id=40,
+                connector="tiendanube",
+                seller_id=1234567,
+                status=CONNECTED,
+                locations=known,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    base = ("channel", "location", "--account", account, "--marketplace", "40")
+
+    assert cli(*base) == {"Locations": known, "StockLocation": known[0]["id"]}  # the store's default
+    assert cli(*base, "--use", "depósito norte")["StockLocation"] == known[1]["id"]
+    [row] = cli("channel", "status", "--account", account)
+    assert (row["Locations"], row["StockLocation"]) == (known, known[1]["id"])
+    assert cli(*base, "--use", "default")["StockLocation"] == known[0]["id"]
+    refused = cli(*base, "--use", "Depósito Sur", ok=False)
+    assert "no location 'Depósito Sur'" in json.loads(refused.stderr)["Message"]
+    other = cli("channel", "location", "--account", account, "--marketplace", "1", ok=False)
+    assert other.exit_code != 0

@@ -100,6 +100,7 @@ def test_sync_links_listings_pulls_orders_and_reads_missed_notices(
         "Orders": {"Created": 1, "Updated": 0, "Unchanged": 0, "Skipped": 0},
         "Listings": {"Linked": 3, "Updated": 0, "Unmatched": 2},
         "Notices": 1,
+        "Reconciled": None,  # Mercado Libre has nothing to reconcile
     }
     assert channel.cursors[0] == "2026-11-01T03:04:05Z"
     rows = listings(ctx)

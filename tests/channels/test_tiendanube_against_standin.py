@@ -6,7 +6,8 @@ fulfilled with tracking, and another one cancelled with its stock given back on 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee import clock
+from alephee.channels import backstop
 from alephee.channels.models import ChannelConnection
+from alephee.channels.tiendanube import auth, upkeep
 from alephee.channels.tiendanube.channel import TiendanubeChannel
 from alephee.channels.tiendanube.client import TiendanubeClient
 from alephee.channels.tiendanube.standin.app import TiendanubeStandIn, create_app
@@ -38,6 +41,7 @@ from alephee.orders import statuses as st
 from alephee.orders.models import Order
 from alephee.products.models import Product, ProductPrice
 from alephee.products.schemas import VARIATION_CHILD, VARIATION_MASTER
+from alephee.sync.feeds import Feed
 from alephee.sync.links import link_listings
 from alephee.sync.order_feed import OrderSync
 from alephee.webhooks.crypto import encrypt_secret
@@ -259,3 +263,129 @@ def test_a_store_on_2025_03_ships_through_its_fulfillment_order(world: World) ->
     assert not [c for c in world.standin.calls if c[1].endswith(("/pack", "/fulfill"))]
     [patch] = [c for c in world.standin.calls if c[0] == "PATCH" and "/fulfillment-orders/" in c[1]][-1:]
     assert patch[2] == 200
+
+
+def test_edits_after_publishing_send_only_product_fields_and_changed_variants(world: World) -> None:
+    world.publish()
+    [product] = world.standin.products(world.store_id)
+    calls = len(world.standin.calls)
+    world.publish()  # nothing changed: only the read
+    assert [c[0] for c in world.standin.calls[calls:]] == ["GET"]
+
+    with world.ctx.db.writing() as session:
+        listing = session.get(Listing, world.listing_id)
+        assert listing is not None
+        listing.title = "Remera premium"
+        master = session.get(Product, listing.product_id)
+        assert master is not None
+        master.description = "<p>Algodón peinado</p>"
+        child = session.get(Product, world.children["REM-M"])
+        assert child is not None
+        child.gtin = "7790001000028"
+    calls = len(world.standin.calls)
+    world.publish()
+
+    sent = [(c[0], c[1]) for c in world.standin.calls[calls:]]
+    base = f"/v1/{world.store_id}/products/{product['id']}"
+    variant_m = world.variants()["REM-M"]
+    assert sent == [("GET", base), ("PUT", f"{base}/variants/{variant_m['id']}"), ("PUT", base)]
+    [edited] = world.standin.products(world.store_id)
+    assert edited["name"]["es"] == "Remera premium" and edited["description"]["es"] == "<p>Algodón peinado</p>"
+    assert variant_m["barcode"] == "7790001000028" and world.variants()["REM-S"]["barcode"] is None
+    assert len(edited["variants"]) == 2 and edited["published"] is True
+
+    calls = len(world.standin.calls)
+    world.publish()  # what the hub sent is what the store shows: no write
+    assert [c[0] for c in world.standin.calls[calls:]] == ["GET"]
+
+
+# --- stock locations ------------------------------------------------------------------------------------------
+
+
+def _levels(variant: dict[str, Any]) -> dict[str, int | None]:
+    return {level["location_id"]: level["stock"] for level in variant["inventory_levels"]}
+
+
+def test_a_store_with_one_location_gets_stock_without_a_location(world: World) -> None:
+    summary = world.channel.reconcile(world.context)
+
+    with world.ctx.db.reading() as session:
+        [row] = session.scalars(select(ChannelConnection).where(ChannelConnection.account_id == world.account_id))
+        assert row.locations is not None and len(row.locations) == 1 and row.locations[0]["default"] is True
+    assert "1 location(s), stock to the only location" in summary
+    world.publish()
+    world.set_stock("REM-M", 3)
+    calls = len(world.standin.calls)
+    world.publish()
+    assert world.variants()["REM-M"]["stock"] == 3
+    assert [c[0] for c in world.standin.calls[calls:]] == ["GET", "PATCH"]
+
+
+def test_several_locations_stock_goes_to_the_chosen_one_and_the_others_are_left(world: World) -> None:
+    default = world.standin.add_location(world.store_id, "Depósito Norte")
+    world.channel.reconcile(world.context)
+    with world.ctx.db.reading() as session:
+        [row] = session.scalars(select(ChannelConnection).where(ChannelConnection.account_id == world.account_id))
+        assert row.locations is not None
+        main = row.locations[0]["id"]
+    assert [len(row.locations), row.locations[1]["id"]] == [2, default]
+
+    world.publish()  # created with its stock at the store's default location
+    assert _levels(world.variants()["REM-S"]) == {main: 10}
+
+    with world.ctx.db.writing() as session:
+        chosen = upkeep.choose_location(session, world.account_id, MARKETPLACE, "depósito norte")
+    assert chosen.stock_location == default
+    world.publish()  # the chosen location gets the hub's stock; the default one keeps its own
+    assert _levels(world.variants()["REM-S"]) == {main: 10, default: 10}
+    world.set_stock("REM-S", 4)
+    world.publish()
+    assert _levels(world.variants()["REM-S"]) == {main: 10, default: 4}
+    [product] = world.standin.products(world.store_id)
+    calls = len(world.standin.calls)
+    world.publish()  # read back at the chosen location: nothing differs
+    assert [c[0] for c in world.standin.calls[calls:]] == ["GET"]
+
+    # Reading the product takes the chosen location's stock (4 + 5), not the store's total.
+    result = world.channel.read_notice(
+        world.context, ChannelNotice(topic="product/updated", resource=str(product["id"]))
+    )
+    assert result.listings[0].available_quantity == 9
+
+    with world.ctx.db.writing() as session, pytest.raises(upkeep.UnknownLocation):
+        upkeep.choose_location(session, world.account_id, MARKETPLACE, "Depósito Sur")
+
+
+# --- webhooks reconciled periodically --------------------------------------------------------------------------
+
+
+def test_the_backstop_reconciles_the_webhooks_when_due(world: World) -> None:
+    settings = world.settings.model_copy(update={"public_url": "https://hub.example", "channel_reconcile_seconds": 60})
+    context = replace(world.context, settings=settings)
+    feed = Feed(world.account_id, world.context.marketplace, str(world.store_id))
+    now = clock.utcnow()
+
+    done = backstop.reconcile_due(world.ctx.db, settings, feed, now=now, channel=world.channel)
+    assert done is not None and f"{len(auth.WEBHOOK_EVENTS)} created" in done
+    hooks = world.http.get(f"{API}/v1/{world.store_id}/webhooks", headers=_headers(world)).json()
+    assert {h["event"] for h in hooks} == set(auth.WEBHOOK_EVENTS)
+    assert {h["url"] for h in hooks} == {"https://hub.example/channels/tiendanube/webhooks"}
+
+    # Someone deletes one in the store: not due yet, then due again and it is back.
+    world.http.delete(f"{API}/v1/{world.store_id}/webhooks/{hooks[0]['id']}", headers=_headers(world))
+    assert backstop.reconcile_due(world.ctx.db, settings, feed, now=now, channel=world.channel) is None
+    later = now + timedelta(seconds=61)
+    done = backstop.reconcile_due(world.ctx.db, settings, feed, now=later, channel=world.channel)
+    assert done is not None and "1 created" in done
+    assert len(world.http.get(f"{API}/v1/{world.store_id}/webhooks", headers=_headers(world)).json()) == len(hooks)
+
+    # The hub moved: every webhook is pointed at the new address.
+    moved = settings.model_copy(update={"public_url": "https://new-hub.example"})
+    done = world.channel.reconcile(replace(context, settings=moved))
+    assert f"{len(auth.WEBHOOK_EVENTS)} fixed" in done
+    hooks = world.http.get(f"{API}/v1/{world.store_id}/webhooks", headers=_headers(world)).json()
+    assert {h["url"] for h in hooks} == {"https://new-hub.example/channels/tiendanube/webhooks"}
+
+
+def _headers(world: World) -> dict[str, str]:
+    return {"Authentication": f"bearer {world.token}", "User-Agent": "Hub (ops@hub.example)"}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,8 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alephee.channels.tiendanube.client import (
+    LOCAL_RATE_LIMITED,
     LeakyBucket,
     Pacer,
+    SharedPacer,
     StoreAuth,
     TiendanubeClient,
     TiendanubeError,
@@ -27,7 +31,7 @@ from alephee.channels.tiendanube.client import (
     as_money,
     user_agent,
 )
-from tests.fixtures.database import make_settings
+from tests.fixtures.database import REDIS_URL, make_settings
 
 API = "http://tn.example"
 STORE = StoreAuth(store_id=2**40 + 7, token="tok-123", version="v1", api_url=API)
@@ -219,3 +223,53 @@ def test_value_parsing() -> None:
 @given(st.integers(min_value=0, max_value=2**63 - 1))
 def test_ids_round_trip_as_numbers_or_strings(value: int) -> None:
     assert as_id(value) == value and as_id(str(value)) == value
+
+
+# --- pacing shared through Redis -----------------------------------------------------------------------------
+
+
+def _shared_client(namespace: str, answer: Callable[[httpx.Request], httpx.Response], **settings: Any) -> Any:
+    values = {
+        "redis_url": REDIS_URL,
+        "rate_limit_namespace": namespace,
+        "tiendanube_bucket_size": 4,
+        "tiendanube_leak_per_second": 0.5,
+        "tiendanube_max_wait_seconds": 0.5,
+    } | settings
+    return TiendanubeClient(make_settings("sqlite://", **values), httpx.Client(transport=httpx.MockTransport(answer)))
+
+
+def test_with_redis_two_processes_share_the_store_bucket() -> None:
+    namespace = f"test-tn-{uuid.uuid4().hex[:12]}"
+    ok = lambda r: httpx.Response(200, json={})  # noqa: E731
+    first, second = _shared_client(namespace, ok), _shared_client(namespace, ok)
+    assert isinstance(first.pacer, SharedPacer)
+    for path in ("/a", "/b", "/c"):  # the room of a bucket of 4 (an eighth left free)
+        first.get(STORE, path)
+    with pytest.raises(TiendanubeError) as caught:
+        second.get(STORE, "/d")  # another process, the same store: its bucket is full
+    assert caught.value.code == LOCAL_RATE_LIMITED and caught.value.transient
+    second.get(StoreAuth(1, "other", "v1", API), "/a")  # another store has its own
+    assert first.pacer.fallbacks == second.pacer.fallbacks == 0
+
+
+def test_with_redis_the_store_headers_fill_the_shared_bucket() -> None:
+    namespace = f"test-tn-{uuid.uuid4().hex[:12]}"
+    full = {"x-rate-limit-limit": "4", "x-rate-limit-remaining": "0", "x-rate-limit-reset": "8000"}
+    busy = _shared_client(namespace, lambda r: httpx.Response(200, json={}, headers=full))
+    busy.get(STORE, "/a")  # the store says its bucket is full (other apps' calls, another hub)
+    other = _shared_client(namespace, lambda r: httpx.Response(200, json={}))
+    with pytest.raises(TiendanubeError):
+        other.get(STORE, "/b")
+
+
+def test_without_redis_answering_each_process_paces_alone() -> None:
+    namespace = f"test-tn-{uuid.uuid4().hex[:12]}"
+    down = _shared_client(
+        namespace, lambda r: httpx.Response(200, json={}), redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.2
+    )
+    for path in ("/a", "/b", "/c"):
+        down.get(STORE, path)
+    with pytest.raises(TiendanubeError):
+        down.get(STORE, "/d")  # the process's own bucket still holds
+    assert down.pacer.fallbacks == 1  # then Redis is left alone until its recheck

@@ -45,7 +45,7 @@ def make_store(
         for n in range(count):
             product_id = FIRST_PRODUCT + n
             fake.products[product_id] = product_json(product_id, [(9000 + n, f"P{n}", "100.00", 7, [])])
-            hub = add_product(session, tenant.account_id, f"P{n}", quantity=quantity)
+            hub = add_product(session, tenant.account_id, f"P{n}", brand="Acme", quantity=quantity)
             listing_id = add_listing(
                 session, tenant.account_id, hub, external_id=str(product_id), sku=f"P{n}", quantity=quantity
             )
@@ -61,6 +61,11 @@ def push(linked: Linked, listings: list[int]) -> list[Any]:
     return linked.channel.push_listings(linked.context, [ListingPush(listing_id=n) for n in listings])
 
 
+def product_reads(linked: Linked) -> list[Any]:
+    """The ``GET`` requests of products (the store's languages, read once per process, are not one)."""
+    return [r for r in linked.fake.sent("GET") if "/products" in r.url.path]
+
+
 def stock(linked: Linked, n: int) -> Any:
     return linked.fake.products[FIRST_PRODUCT + n]["variants"][0]["stock"]
 
@@ -74,7 +79,7 @@ def test_many_products_go_in_calls_of_at_most_50_variants_without_reading_them(
 
     calls = linked.fake.bodies("PATCH", "/products/stock-price")
     assert [sum(len(p["variants"]) for p in call) for call in calls] == [50, 10]
-    assert not linked.fake.sent("GET")
+    assert not product_reads(linked)
     assert all(stock(linked, n) == 3 for n in range(60))
     first = results[0]
     assert isinstance(first, ListingReceipt) and first.state_listing_id == listings[0]
@@ -86,7 +91,8 @@ def test_nothing_differing_from_the_copy_sends_nothing(ctx: AppContext, make_ten
 
     results = push(linked, listings)
 
-    assert not linked.fake.requests
+    # Only the store's languages were read (once per process: the copy's texts are compared in them).
+    assert [r.url.path for r in linked.fake.requests] == ["/v1/1234567/store"]
     # Nothing was written: the stored copies stay as they are.
     assert all(isinstance(r, ListingReceipt) and r.state is None for r in results)
 
@@ -110,7 +116,7 @@ def test_changes_the_copy_cannot_tell_read_the_product_and_go_alone(
     results = linked.channel.push_listings(linked.context, changes)
 
     assert all(isinstance(r, ListingReceipt) for r in results)
-    reads = [r.url.path for r in linked.fake.sent("GET")]
+    reads = [r.url.path for r in product_reads(linked)]
     assert reads == [f"/v1/1234567/products/{FIRST_PRODUCT + 1}", f"/v1/1234567/products/{FIRST_PRODUCT + 2}"]
     grouped = linked.fake.bodies("PATCH", "/products/stock-price")[0]
     assert grouped == [{"id": FIRST_PRODUCT, "variants": [{"id": 9000, "inventory_levels": [{"stock": 3}]}]}]
@@ -130,7 +136,7 @@ def test_a_refused_variant_fails_its_own_listing_after_a_fresh_read(
     assert isinstance(results[1], PermanentDeliveryError)
     assert results[1].message == "Tiendanube did not apply: P1: not applied"
     # One grouped call, then the refused listing read and sent alone.
-    assert [r.url.path for r in linked.fake.sent("GET")] == [f"/v1/1234567/products/{FIRST_PRODUCT + 1}"]
+    assert [r.url.path for r in product_reads(linked)] == [f"/v1/1234567/products/{FIRST_PRODUCT + 1}"]
     assert len(linked.fake.bodies("PATCH", "/products/stock-price")) == 2
     assert (stock(linked, 0), stock(linked, 1), stock(linked, 2)) == (3, 7, 3)
 
@@ -157,7 +163,7 @@ def test_a_call_refused_as_a_whole_sends_each_listing_alone(
     results = push(linked, listings)
 
     assert all(isinstance(r, ListingReceipt) for r in results)
-    assert len(linked.fake.sent("GET")) == 2 and len(linked.fake.bodies("PATCH", "/products/stock-price")) == 3
+    assert len(product_reads(linked)) == 2 and len(linked.fake.bodies("PATCH", "/products/stock-price")) == 3
     assert (stock(linked, 0), stock(linked, 1)) == (3, 3)
 
 
@@ -170,4 +176,23 @@ def test_a_busy_store_fails_the_listings_of_the_call_for_a_retry(
     results = push(linked, listings)
 
     assert all(isinstance(r, TransientDeliveryError) for r in results)
-    assert not linked.fake.sent("GET")
+    assert not product_reads(linked)
+
+
+def test_an_edit_the_copy_shows_reads_the_product_and_sends_the_edit(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    linked, listings = make_store(ctx, make_tenant, 2)
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, listings[1])
+        assert listing is not None
+        listing.title = "Remera nueva"
+
+    results = push(linked, listings)
+
+    assert all(isinstance(r, ListingReceipt) for r in results)
+    # The first goes grouped; the renamed one is read and brought whole (its name with a product PUT).
+    assert [r.url.path for r in product_reads(linked)] == [f"/v1/1234567/products/{FIRST_PRODUCT + 1}"]
+    edits = linked.fake.bodies("PUT", f"/products/{FIRST_PRODUCT + 1}")
+    assert len(edits) == 1 and set(edits[0]["name"].values()) == {"Remera nueva"} and "variants" not in edits[0]
+    assert stock(linked, 0) == 3 and stock(linked, 1) == 3

@@ -163,7 +163,7 @@ def test_listing_state_of_a_product_with_variants() -> None:
     state = tn.listing_state(product, "es")
     assert state.external_id == str(2**40) and state.status == "active" and state.sku is None
     assert state.variations == ((str(2**41), "REM-R"), (str(2**41 + 1), "REM-A"))
-    assert state.available_quantity == 3 and state.price == Decimal("100.00") and state.title == "Producto"
+    assert state.available_quantity == 3 and state.price == Decimal("100.00") and state.title == "Remera básica"
 
 
 def test_listing_state_single_variant_hidden_or_out_of_stock() -> None:
@@ -230,3 +230,33 @@ def test_any_order_line_maps(product_id: int, quantity: int, price: Decimal) -> 
     order = order_json(1, [(product_id, str(product_id + 1), None, str(quantity), str(price))])
     (item,) = tn.channel_order(order).items
     assert item.external_listing_id == str(product_id) and item.quantity == quantity and item.unit_price == price
+
+
+def test_product_edits_hold_only_the_product_fields_that_differ() -> None:
+    product = tn.ProductIn(
+        name="Remera", variants=(tn.VariantIn("R-1", None, 1),), description="<p>Nueva</p>", brand="Acme"
+    )
+    shown = {"name": {"es": "Remera", "pt": "Remera"}, "description": {"es": "<p>Vieja</p>"}, "brand": "Acme"}
+
+    body = tn.product_edits(product, shown, ("es", "pt"))
+
+    assert body == {"description": {"es": "<p>Nueva</p>", "pt": "<p>Nueva</p>"}}
+    assert "variants" not in body
+    assert tn.product_edits(product, shown | body, ("es", "pt")) == {}
+    # A description or brand the hub lacks leaves the store's.
+    bare = tn.ProductIn(name="Remera", variants=product.variants)
+    assert tn.product_edits(bare, shown, ("es", "pt")) == {}
+    # A plain-string name in the store is compared as it is.
+    assert tn.product_edits(bare, {"name": "Otra"}, ("es",)) == {"name": {"es": "Remera"}}
+
+
+def test_variant_edits_hold_barcode_values_and_a_missing_sku() -> None:
+    hub = tn.VariantIn("R-M", Decimal(10), 3, values=("M",), barcode="779")
+    shown = {"id": 1, "sku": "R-M", "barcode": None, "values": [{"es": "M"}], "price": "1.00", "stock": 0}
+
+    assert tn.variant_edits(shown, hub, ("es",)) == {"barcode": "779"}
+    assert tn.variant_edits(shown | {"barcode": "779"}, hub, ("es",)) == {}
+    moved = tn.variant_edits({"sku": None, "barcode": "779", "values": [{"es": "L"}]}, hub, ("es",))
+    assert moved == {"sku": "R-M", "values": [{"es": "M"}]}
+    # A SKU the store shows is how the variant is linked (e.g. the seller's own code): never rewritten.
+    assert tn.variant_edits({"sku": "OWN-1", "barcode": "779", "values": [{"es": "M"}]}, hub, ("es",)) == {}

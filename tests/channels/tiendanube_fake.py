@@ -48,14 +48,17 @@ def product_json(
     *,
     attributes: list[str] | None = None,
     published: bool = True,
-    name: str = "Producto",
+    name: str = "Remera básica",
+    description: str = "Algodón",
+    brand: str | None = "Acme",
 ) -> dict[str, Any]:
-    """A product as ``GET /products/{id}`` shows it; each variant ``(id, sku, price, stock, values)`` (stock
-    None = infinite)."""
+    """A product as ``GET /products/{id}`` shows it (by default with the name, description and brand the hub's
+    test listings have); each variant ``(id, sku, price, stock, values)`` (stock None = infinite)."""
     return {
         "id": product_id,
         "name": {"es": name},
-        "description": {"es": ""},
+        "description": {"es": description},
+        "brand": brand,
         "handle": {"es": "producto"},
         "attributes": [{"es": a} for a in attributes or []],
         "published": published,

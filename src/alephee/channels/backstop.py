@@ -4,9 +4,11 @@
   is disconnected is passed over (the seller must connect again; pulling would only fail every round), and a
   successful pull of a connected feed stamps the connection's ``last_sync_at``. Feeds with no connection row
   (the sandbox, local stand-ins) are pulled as before.
+* ``reconcile_due`` (after a successful pull): every ``channel_reconcile_seconds`` the channel's optional
+  ``reconcile`` mends what the marketplace keeps for the hub (Tiendanube: its webhooks, its stock locations).
 * ``sync_channel`` (``alephee channel sync``): one account's marketplace pulled from a given time (orders), its
-  listings linked to the hub's products (``sync.links``), and the notifications the marketplace kept for this
-  application (the channel's optional ``missed_notices``) fed into the inbox.
+  listings linked to the hub's products (``sync.links``), the notifications the marketplace kept for this
+  application (the channel's optional ``missed_notices``) fed into the inbox, and its ``reconcile`` run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -70,9 +72,61 @@ class ConnectionGate:
         return [f for f in candidates if (f.account_id, f.marketplace.id) not in closed]
 
     def pulled(self, feed: Feed) -> None:
-        """Stamp the connection's last sync (a no-op for feeds without a connection)."""
+        """Stamp the connection's last sync (a no-op for feeds without a connection), then reconcile the
+        channel's registrations when they are due (``reconcile_due``)."""
+        now = clock.utcnow()
         with self.db.writing() as session:
-            stamp(session, feed.account_id, feed.marketplace.id, now=clock.utcnow())
+            stamp(session, feed.account_id, feed.marketplace.id, now=now)
+        reconcile_due(self.db, self.db.settings, feed, now=now)
+
+
+def reconcile_due(
+    db: Database, settings: Settings, feed: Feed, *, now: datetime, channel: object | None = None
+) -> str | None:
+    """Run the channel's optional ``reconcile`` (its webhooks and other registrations) for a connected feed
+    whose last reconciliation is older than ``channel_reconcile_seconds``. The connection is claimed by a
+    conditional update first, so of several workers only one calls the marketplace; a failure is kept as the
+    connection's last error and tried again after the interval. What it did (None: not due, or no such hook).
+    ``channel``: the feed's shared channel unless given."""
+    interval = settings.channel_reconcile_seconds
+    channel = channel or shared_channel(feed.marketplace.connector)
+    reconcile: Callable[[ChannelContext], str] | None = getattr(channel, "reconcile", None)
+    if interval <= 0 or not callable(reconcile):
+        return None
+    with db.writing() as session:
+        claimed = session.execute(
+            update(ChannelConnection)
+            .where(
+                ChannelConnection.account_id == feed.account_id,
+                ChannelConnection.marketplace_id == feed.marketplace.id,
+                ChannelConnection.status == CONNECTED,
+                or_(
+                    ChannelConnection.webhooks_checked_at.is_(None),
+                    ChannelConnection.webhooks_checked_at < now - timedelta(seconds=interval),
+                ),
+            )
+            .values(webhooks_checked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return None
+    try:
+        return reconcile(_context(db, settings, feed))
+    except Exception as exc:  # the pull succeeded: the reconciliation's failure is the connection's last error
+        text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        with db.writing() as session:
+            stamp(session, feed.account_id, feed.marketplace.id, now=now, error=f"reconciliation failed: {text}")
+        return None
+
+
+def _context(db: Database, settings: Settings, feed: Feed) -> ChannelContext:
+    return ChannelContext(
+        account_id=feed.account_id,
+        marketplace=feed.marketplace,
+        external_seller_id=feed.external_seller_id,
+        db=db,
+        settings=settings,
+    )
 
 
 def stamp(session: Session, account_id: int, marketplace_id: int, *, now: datetime, error: str | None = None) -> None:
@@ -102,6 +156,8 @@ class SyncReport:
     orders: PullStats = field(default_factory=PullStats)
     listings: LinkStats = field(default_factory=LinkStats)
     notices: int = 0
+    # What the channel's reconciliation did (None: the channel has none).
+    reconciled: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +169,7 @@ class SyncReport:
             },
             "Listings": self.listings.as_json(),
             "Notices": self.notices,
+            "Reconciled": self.reconciled,
         }
 
 
@@ -183,14 +240,20 @@ def _run(
         )
     missed: Callable[[ChannelContext], list[ChannelNotice]] | None = getattr(channel, "missed_notices", None)
     if callable(missed):
-        ctx = ChannelContext(
-            account_id=feed.account_id,
-            marketplace=feed.marketplace,
-            external_seller_id=feed.external_seller_id,
-            db=db,
-            settings=settings,
-        )
-        notices = list(missed(ctx))
+        notices = list(missed(_context(db, settings, feed)))
         with db.writing() as session:
             report.notices = inbox.store_missed(session, feed.marketplace.connector, notices, now=now)
+    reconcile: Callable[[ChannelContext], str] | None = getattr(channel, "reconcile", None)
+    if callable(reconcile):
+        report.reconciled = reconcile(_context(db, settings, feed))
+        with db.writing() as session:
+            session.execute(
+                update(ChannelConnection)
+                .where(
+                    ChannelConnection.account_id == feed.account_id,
+                    ChannelConnection.marketplace_id == feed.marketplace.id,
+                )
+                .values(webhooks_checked_at=now)
+                .execution_options(synchronize_session=False)
+            )
     return report

@@ -363,6 +363,11 @@ def status(session: Session, account_id: int | None = None) -> list[dict[str, An
             "TokenExpiresAt": format_utc(row.token_expires_at) if row.token_expires_at else None,
             "LastSyncAt": format_utc(row.last_sync_at) if row.last_sync_at else None,
             "LastError": row.last_error,
+            # The store's stock locations as last read, and the account's choice among them (None: the store's
+            # default; with one location stock is written without any).
+            "Locations": row.locations,
+            "StockLocation": row.stock_location,
+            "WebhooksCheckedAt": format_utc(row.webhooks_checked_at) if row.webhooks_checked_at else None,
         }
         for row in session.scalars(query)
     ]

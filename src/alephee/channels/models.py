@@ -49,6 +49,14 @@ class ChannelConnection(Base):
     # None = the connector's configured version.
     api_version: Mapped[str | None] = mapped_column(String(16))
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The store's stock locations as last read (Tiendanube ``GET /locations``: ``[{"id", "name", "default"}]``),
+    # None = never read; with more than one, the hub's stock goes to ``stock_location`` (None = the store's
+    # default location) and the other locations' stock is left alone.
+    locations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    stock_location: Mapped[str | None] = mapped_column(String(64))
+    # When the marketplace's webhooks were last checked against what the hub needs (the backstop's periodic
+    # reconciliation); None = never since connecting.
+    webhooks_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

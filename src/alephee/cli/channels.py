@@ -1,6 +1,7 @@
 """``alephee channel``: link an account's marketplace to its seller (``connect`` prints the authorization URL
 the seller opens), list the connections (``status``), forget one (``disconnect``) and catch up with the
-marketplace (``sync``: orders, listing links, missed notifications); ``channel category`` maps the hub's product
+marketplace (``sync``: orders, listing links, missed notifications, the channel's reconciliation), choose the
+Tiendanube location the hub's stock goes to (``location``); ``channel category`` maps the hub's product
 categories to a marketplace's categories (``set``, ``list``, ``delete``)."""
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import typer
 
 from alephee.bootstrap import prepare_database
 from alephee.channels import backstop, categories, connections
+from alephee.channels.tiendanube import upkeep as tiendanube_upkeep
+from alephee.channels.tiendanube.auth import CONNECTOR as TIENDANUBE
 from alephee.cli.common import emit, fail, session_scope
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -59,6 +62,28 @@ def channel_disconnect(
         connections.disconnect(session, account, marketplace, now=utcnow(), reason=None)
         rows = [row for row in connections.status(session, account) if row["MarketplaceId"] == marketplace]
     emit(rows[0])
+
+
+@channel_app.command("location")
+def channel_location(
+    account: Annotated[int, typer.Option(help="Account id.")],
+    marketplace: Annotated[int, typer.Option(help="Marketplace id (a Tiendanube store).")],
+    use: Annotated[
+        str | None,
+        typer.Option(
+            "--use", help="The location the hub's stock goes to: its id or name, or 'default' (the store's default)."
+        ),
+    ] = None,
+) -> None:
+    """Show the store's stock locations (as last read; ``channel sync`` reads them again) and the one the hub's
+    stock goes to; ``--use`` chooses it. The other locations' stock is left as the store has it."""
+    with session_scope() as session:
+        connections.check_target(session, account, marketplace, TIENDANUBE)
+        if use is None:
+            found = tiendanube_upkeep.save_locations(session, account, marketplace, None)
+        else:
+            found = tiendanube_upkeep.choose_location(session, account, marketplace, use)
+    emit({"Locations": found.known, "StockLocation": found.stock_location})
 
 
 @category_app.command("set")

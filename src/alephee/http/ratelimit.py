@@ -61,6 +61,25 @@ class RateDecision:
         return cls(allowed=True, limit=limit, remaining=limit, reset=0, retry_after=-1)
 
 
+def redis_store(settings: Settings) -> RedisStore | None:
+    """A throttled-py store on ``redis_url`` (None without one) with a pool of its own, timing out after
+    ``redis_timeout_seconds`` and never retrying inside the client: the caller's fallback to memory is the
+    answer to a failure."""
+    if not settings.redis_url:
+        return None
+    timeout = settings.redis_timeout_seconds
+    return RedisStore(
+        server=settings.redis_url,
+        options={
+            "SOCKET_TIMEOUT": timeout,
+            "SOCKET_CONNECT_TIMEOUT": timeout,
+            "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
+            # A pool of this store's own (throttled-py shares one per URL, with the first options).
+            "REUSE_CONNECTION": False,
+        },
+    )
+
+
 class RateLimiter:
     """One per process; with Redis every process shares the same buckets.
 
@@ -74,20 +93,7 @@ class RateLimiter:
         self.enabled = settings.rate_limiting
         self.shared = settings.redis_url is not None
         self._local: BaseStore = MemoryStore(options={"MAX_SIZE": 200_000})
-        self._redis: RedisStore | None = None
-        if settings.redis_url:
-            timeout = settings.redis_timeout_seconds
-            self._redis = RedisStore(
-                server=settings.redis_url,
-                options={
-                    "SOCKET_TIMEOUT": timeout,
-                    "SOCKET_CONNECT_TIMEOUT": timeout,
-                    # No retries inside the client: the fallback below is the answer to a failure.
-                    "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
-                    # A pool of this limiter's own (throttled-py shares one per URL, with the first options).
-                    "REUSE_CONNECTION": False,
-                },
-            )
+        self._redis = redis_store(settings)
         self._namespace = settings.rate_limit_namespace
         self._recheck = settings.redis_recheck_seconds
         self._monotonic = monotonic

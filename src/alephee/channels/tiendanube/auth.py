@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
+from alephee.channels.tiendanube import upkeep
 from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError, as_id
 from alephee.channels.tiendanube.standin.app import PREFIX as STANDIN_PREFIX
 from alephee.clock import utcnow
@@ -222,9 +223,16 @@ def complete(
         ensure_webhooks(client, store, webhook_url(settings))
     except TiendanubeError as exc:
         problem = f"The webhooks could not be registered: {exc.refusal()}"
-        with db.writing() as session:
-            row = connections.connection_of(session, account_id, marketplace_id)
-            row.last_error = problem
+    try:
+        found = upkeep.read_locations(client, store)
+    except TiendanubeError:
+        found = None  # read again by the next reconciliation; stock goes without a location meanwhile
+    with db.writing() as session:
+        upkeep.save_locations(session, account_id, marketplace_id, found)
+        if problem is None:
+            upkeep.mark_checked(session, account_id, marketplace_id, now=utcnow())
+        else:
+            connections.connection_of(session, account_id, marketplace_id).last_error = problem
             session.flush()
     return Connected(account_id, marketplace_id, grant.store_id, name, problem, return_to)
 

@@ -25,6 +25,7 @@ from alephee.channels import connections
 from alephee.channels.models import CONNECTED, PAUSED, ChannelConnection
 from alephee.channels.tiendanube import auth
 from alephee.channels.tiendanube.client import StoreAuth, TiendanubeClient, TiendanubeError
+from alephee.channels.tiendanube.mapping import stock_location
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -71,6 +72,7 @@ class Api:
         self.ctx = ctx
         self.client = client
         self._store: StoreAuth | None = None
+        self._location: str | None = None
 
     @classmethod
     @contextmanager
@@ -101,7 +103,14 @@ class Api:
             reason = row.last_error or "connect it again with alephee channel connect"
             raise ConnectionHeld(f"The Tiendanube connection is {row.status}: {reason}")
         self._store = store_of(self.settings, row)
+        self._location = stock_location(row.locations, row.stock_location)
         return self._store
+
+    @property
+    def location(self) -> str | None:
+        """The location the hub's stock goes to and is read from (None: the store has one location)."""
+        _ = self.store
+        return self._location
 
     def call(self, doing: str, request: Callable[[TiendanubeClient, StoreAuth], T]) -> T:
         """Run one request (``doing`` says what it was for, in errors)."""

@@ -21,6 +21,12 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
   collected and the delivery fails naming each SKU (the listing's error), after the others were applied.
 - A variation the hub adds later is added with ``POST /products/{id}/variants``; the whole variant list is never
   ``PUT`` (it would delete the variants left out).
+- Edits after publishing: a changed name, description or brand goes out as one ``PUT /products/{id}`` with only
+  those fields (never ``variants``), a variant's changed barcode or option values by ``PUT …/variants/{id}``;
+  nothing is written for what the store already shows.
+- A store with several stock locations gets the hub's stock at the account's chosen location (else its default)
+  and is read at it; the other locations are the store's (``upkeep`` reads them; one location: no
+  ``location_id``, as before).
 - Status: an active listing (or one paused only for stock: zero stock stops sales) is ``published``; a seller's
   pause, a missing price or a finished listing unpublish it (Tiendanube has no closed products).
 - Creating re-checks the first SKU (``GET /products/sku/{sku}``) so a retried create never makes a second
@@ -46,7 +52,7 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.tiendanube import auth, kept
+from alephee.channels.tiendanube import auth, kept, upkeep
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
@@ -229,11 +235,14 @@ class TiendanubeChannel(BaseChannel):
             found = self._read(ctx, read)
             results: list[ListingReceipt | Exception | None] = [None] * len(changes)
             grouped: dict[int, tuple[ListingData, list[tn.VariantChange]]] = {}
+            languages: tuple[str, ...] | None = None
             for place, data in enumerate(found):
                 if isinstance(data, Exception):
                     results[place] = data
                     continue
-                variant_changes = kept.stock_price_changes(data)
+                if languages is None and isinstance(data.kept, dict):
+                    languages = self._store_languages(store)
+                variant_changes = kept.stock_price_changes(data, languages or ())
                 if variant_changes is not None:
                     grouped[place] = (data, variant_changes)
             self._stock_price_group(store, grouped, results)
@@ -263,7 +272,7 @@ class TiendanubeChannel(BaseChannel):
         version = tn.version_of(precise_utcnow())
         for start in range(0, len(every), STOCK_PRICE_BATCH):
             part = every[start : start + STOCK_PRICE_BATCH]
-            body = tn.stock_price_batches(part, STOCK_PRICE_BATCH)[0]
+            body = tn.stock_price_batches(part, STOCK_PRICE_BATCH, store.location)[0]
             try:
                 answer = store.call(
                     "update price and stock", lambda c, a, body=body: c.patch(a, "/products/stock-price", body)
@@ -307,29 +316,26 @@ class TiendanubeChannel(BaseChannel):
             # Already there (a create retried after a lost answer, or the seller's own product): adopt it.
             return self._update(store, data, existing)
         languages = self._store_languages(store)
-        body = tn.product_body(data.product, languages)
+        body = tn.product_body(data.product, languages, store.location)
         body["published"] = data.published
         created = store.call("publish the product", lambda c, a: c.post(a, "/products", body))
         if not isinstance(created, dict) or tn.to_int(created.get("id")) is None:
             raise PermanentDeliveryError("Tiendanube created the product without an id")
-        return replace(self._receipt(created), state=tn.kept_state(created) or {}, state_listing_id=data.listing_id)
+        return replace(
+            self._receipt(created, store.location),
+            state=tn.kept_state(created, location_id=store.location) or {},
+            state_listing_id=data.listing_id,
+        )
 
     def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
         read = product
         product_id = tn.to_int(product.get("id")) or 0
         wanted = data.by_sku()
-        variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
-        single = not data.product.options and len(variants) == 1 and len(wanted) == 1
         changes: list[tn.VariantChange] = []
         seen: set[str] = set()
-        for variant in variants:
-            # A product without options is its one variant, whatever SKU the store gave it (linked by own code).
-            sku = next(iter(wanted)) if single else str(variant.get("sku") or "").strip()
-            hub = wanted.get(sku)
-            if hub is None:
-                continue  # a variant the hub does not know: left as it is
-            seen.add(sku)
-            change = tn.variant_change(product_id, variant, hub.price, hub.stock)
+        for variant, hub in _matched(data, product):
+            seen.add(hub.sku)
+            change = tn.variant_change(product_id, variant, hub.price, hub.stock, store.location)
             if change is not None:
                 changes.append(change)
         problems: list[str] = []
@@ -338,7 +344,7 @@ class TiendanubeChannel(BaseChannel):
             problems += self._add_variants(store, product_id, data, added)
         refused: set[int] = set()
         version = tn.version_of(precise_utcnow())
-        for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH):
+        for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH, store.location):
             answer = store.call(
                 "update price and stock", lambda c, a, batch=batch: c.patch(a, "/products/stock-price", batch)
             )
@@ -346,18 +352,19 @@ class TiendanubeChannel(BaseChannel):
             failures = tn.failed_variants(answer)
             refused.update(vid for vid, _reason in failures if vid is not None)
             problems += [f"{by_id.get(vid) or vid}: {reason}" for vid, reason in failures]
+        problems += self._edit_variants(store, product_id, data, product)
+        edits = self._product_edits(store, data, product)
         published = data.published and not data.finished
         if (product.get("published") is not False) != published:
-            product = store.call(
-                "publish or hide the product",
-                lambda c, a: c.put(a, f"/products/{product_id}", {"published": published}),
-            )
+            edits["published"] = published
+        if edits:
+            product = store.call("update the product", lambda c, a: c.put(a, f"/products/{product_id}", edits))
         if problems:
             raise PermanentDeliveryError("Tiendanube did not apply: " + "; ".join(problems))
-        receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
+        receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id}, store.location)
         # The copy of the product as read, with what was written (versioned then); after variants were added it is
         # forgotten (their ids are only known from the next read).
-        state = None if added and data.product.options else tn.kept_state(read)
+        state = None if added and data.product.options else tn.kept_state(read, location_id=store.location)
         wrote = bool(changes) or (read.get("published") is not False) != published
         if state is not None and wrote:
             state = kept.applied(state, changes, refused, version=version, published=published)
@@ -369,6 +376,32 @@ class TiendanubeChannel(BaseChannel):
             state_listing_id=data.listing_id,
         )
 
+    def _product_edits(self, store: Api, data: ListingData, product: dict[str, Any]) -> dict[str, Any]:
+        """The product-level fields (name, description, brand) the store shows differently from the hub: the
+        ``PUT /products/{id}`` body without ``variants`` (``{}`` when nothing changed: no write)."""
+        return tn.product_edits(data.product, product, self._store_languages(store))
+
+    def _edit_variants(self, store: Api, product_id: int, data: ListingData, product: dict[str, Any]) -> list[str]:
+        """Bring each known variant's barcode and option values (and a SKU it lacks) to the hub's, one ``PUT
+        /products/{id}/variants/{id}`` per variant that differs; what the store refused."""
+        languages: tuple[str, ...] | None = None
+        problems: list[str] = []
+        for variant, hub in _matched(data, product):
+            variant_id = tn.to_int(variant.get("id"))
+            if variant_id is None:
+                continue
+            languages = languages or self._store_languages(store)
+            body = tn.variant_edits(variant, hub, languages)
+            if not body:
+                continue
+            path = f"/products/{product_id}/variants/{variant_id}"
+            refused = store.call(
+                "update a variant", lambda c, a, body=body, path=path: _refusal(lambda: c.put(a, path, body))
+            )
+            if refused is not None:
+                problems.append(f"{hub.sku}: {refused}")
+        return problems
+
     def _add_variants(self, store: Api, product_id: int, data: ListingData, added: list[tn.VariantIn]) -> list[str]:
         """Add the variations the product lacks, one ``POST /products/{id}/variants`` each; what was refused."""
         languages = self._store_languages(store)
@@ -379,7 +412,7 @@ class TiendanubeChannel(BaseChannel):
             if missing:
                 problems.append(f"{variant.sku}: missing " + ", ".join(missing))
                 continue
-            body = tn.product_body(single, languages)["variants"][0]
+            body = tn.product_body(single, languages, store.location)["variants"][0]
             refused = store.call(
                 "add a variant",
                 lambda c, a, body=body: _refusal(lambda: c.post(a, f"/products/{product_id}/variants", body)),
@@ -389,8 +422,8 @@ class TiendanubeChannel(BaseChannel):
         return problems
 
     @staticmethod
-    def _receipt(product: dict[str, Any]) -> ListingReceipt:
-        state = tn.listing_state(product)
+    def _receipt(product: dict[str, Any], location_id: str | None) -> ListingReceipt:
+        state = tn.listing_state(product, location_id=location_id)
         return ListingReceipt(
             external_id=state.external_id,
             status="active" if product.get("published") is not False else "paused",
@@ -406,13 +439,14 @@ class TiendanubeChannel(BaseChannel):
         per_page = max(1, min(limit, 200))
         with self._store(ctx) as store:
             main = self._store_languages(store)[0]
+            location = store.location
             answer = store.call(
                 "list the store's products",
                 lambda c, a: c.request(a, "GET", "/products", params={"page": page, "per_page": per_page}),
             )
         products = [p for p in answer.body or [] if isinstance(p, dict)] if isinstance(answer.body, list) else []
         has_more = 'rel="next"' in answer.headers.get("link", "") or len(products) >= per_page
-        states = tuple(tn.listing_state(p, main) for p in products)
+        states = tuple(tn.listing_state(p, main, location) for p in products)
         return ListingPage(listings=states, cursor=str(page + 1) if has_more else None, has_more=has_more)
 
     def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
@@ -434,13 +468,33 @@ class TiendanubeChannel(BaseChannel):
                 # Deleted in the store: the hub's listing is finished.
                 return NoticeResult(listings=(ListingState(external_id=str(resource_id), status="closed"),))
             main = self._store_languages(store)[0]
-        state = tn.listing_state(product, main)
+            location = store.location
+        state = tn.listing_state(product, main, location)
         if state.status == "paused" and "paused_by_seller" in state.sub_status:
             hub = self._read(ctx, lambda s: listing_status(s, ctx, state.external_id))
             if hub is not None and hub != ACTIVE:
                 # Hidden because the hub hid it (its pause, no price, finished): the hub's status and reason stay.
                 state = replace(state, status=HIDDEN, sub_status=())
         return NoticeResult(listings=(state,))
+
+    # --- upkeep ---------------------------------------------------------------------------------------------
+
+    def reconcile(self, ctx: ChannelContext) -> str:
+        """The store's periodic upkeep (the backstop's, and ``alephee channel sync``): its webhooks made to be
+        the hub's again (missing ones created, wrong URLs pointed at this hub, duplicates deleted) and its stock
+        locations read again. What it did, in a line."""
+        db, settings = self._hub(ctx)
+        url = auth.webhook_url(settings)
+        with self._store(ctx) as store:
+            report = store.call("reconcile the webhooks", lambda c, a: auth.ensure_webhooks(c, a, url))
+            found = store.call("read the locations", upkeep.read_locations)
+        with db.writing() as session:
+            kept = upkeep.save_locations(session, ctx.account_id, ctx.marketplace.id, found)
+        where = kept.stock_location or "the only location"
+        return (
+            f"webhooks: {len(report.created)} created, {len(report.fixed)} fixed, {len(report.removed)} removed; "
+            f"{len(kept.known)} location(s), stock to {where}"
+        )
 
     # --- orders ---------------------------------------------------------------------------------------------
 
@@ -546,6 +600,19 @@ class TiendanubeChannel(BaseChannel):
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _matched(data: ListingData, product: dict[str, Any]) -> Iterator[tuple[dict[str, Any], tn.VariantIn]]:
+    """Each variant of the store's product with the hub's variant it is, by SKU; a product without options is
+    its one variant whatever SKU the store gave it (linked by own code, or its SKU changed in the hub).
+    Variants the hub does not know are left out (never touched)."""
+    wanted = data.by_sku()
+    variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
+    single = not data.product.options and len(variants) == 1 and len(wanted) == 1
+    for variant in variants:
+        hub = next(iter(wanted.values())) if single else wanted.get(str(variant.get("sku") or "").strip())
+        if hub is not None:
+            yield variant, hub
 
 
 def _refusal(send: Callable[[], Any]) -> str | None:

@@ -16,8 +16,9 @@ Interface (what the channel builds on):
 * ``as_id``, ``as_money``, ``as_datetime`` — the spec's lenient parsing of ids (64-bit integers, or ULID strings),
   money strings and the several date formats.
 
-Pacing (spec §1.8): each store (per API base) has a leaky bucket in the process — ``tiendanube_bucket_size``
-requests, leaking ``tiendanube_leak_per_second`` — shared by every thread; a call takes room first and waits
+Pacing (spec §1.8): each store (per API base) has a leaky bucket — ``tiendanube_bucket_size`` requests, leaking
+``tiendanube_leak_per_second`` — in the process, shared by every thread, or in Redis when ``redis_url`` is set,
+shared by every process (``SharedPacer``); a call takes room first and waits
 for it when the bucket is full, so 429s are rare. The answers' ``x-rate-limit-limit``/``-remaining``/``-reset``
 headers resync it (a higher plan's bigger bucket is learned from the first answer). A call that would wait
 longer than ``tiendanube_max_wait_seconds`` is not sent: it fails as transient (``local_rate_limited``), with
@@ -31,14 +32,17 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from throttled import RateLimiterType, Throttled, per_duration
+from throttled.store import BaseStore
 
 from alephee.config import Settings
+from alephee.http.ratelimit import STORE_ERRORS, redis_store
 
 TOKEN_PATH = "/apps/authorize/token"
 # The largest page the list endpoints serve (spec §1.7).
@@ -275,6 +279,112 @@ class Pacer:
             return reset / 1000 if reset is not None else 1 / bucket.rate
 
 
+class SharedPacer(Pacer):
+    """The stores' buckets shared by every process through Redis (``ALEPHEE_REDIS_URL``): one GCRA key per store
+    and API base, kept by throttled-py's atomic Lua script — the limiter the hub's own API uses — with the same
+    room (``HEADROOM`` left free), leak and wait limit as ``Pacer``. A call waits (at most ``max_wait``) for
+    room in the shared bucket; the answers' ``x-rate-limit-*`` headers fill the shared bucket up to what the
+    platform counts and a 429 fills it. While Redis does not answer, the process paces alone (``Pacer``), and it
+    always keeps its own view in step so that fallback starts from the headers already seen."""
+
+    def __init__(
+        self, size: int, rate: float, max_wait: float, store: BaseStore, namespace: str, recheck: float = 5.0
+    ) -> None:
+        super().__init__(size, rate, max_wait)
+        self._store = store
+        self._prefix = f"{namespace}:tn"
+        self._throttles: dict[tuple[float, float], Throttled] = {}
+        # After a failure Redis is left alone for ``recheck`` seconds (no call waits on a dead server each time).
+        self._recheck = recheck
+        self._down_until = 0.0
+        self.fallbacks = 0
+
+    def _redis_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _failed(self) -> None:
+        self.fallbacks += 1
+        self._down_until = time.monotonic() + self._recheck
+
+    def _throttle(self, key: tuple[str, int]) -> tuple[Throttled, str]:
+        with self._lock:
+            bucket = self._bucket(key)
+            size, rate = bucket.size, bucket.rate
+            throttle = self._throttles.get((size, rate))
+            if throttle is None:
+                # GCRA over a whole-second period: ``rate`` per second as so many per minute.
+                quota = per_duration(timedelta(minutes=1), max(1, round(rate * 60)), burst=max(1, int(bucket.room)))
+                throttle = self._throttles[(size, rate)] = Throttled(
+                    using=RateLimiterType.GCRA.value, quota=quota, store=self._store, key_prefix=self._prefix
+                )
+        return throttle, f"{key[0]}|{key[1]}|{size:g}"
+
+    def acquire(self, key: tuple[str, int]) -> None:
+        """Wait for room in the store's shared bucket (``TiendanubeError``, transient, past ``max_wait``)."""
+        if self._redis_down():
+            super().acquire(key)
+            return
+        try:
+            throttle, name = self._throttle(key)
+            result = throttle.limit(name, timeout=self.max_wait)
+        except STORE_ERRORS:
+            self._failed()
+            super().acquire(key)
+            return
+        if result.limited:
+            raise TiendanubeError(
+                429,
+                LOCAL_RATE_LIMITED,
+                "the store's request budget is used up for now",
+                retry_after=result.state.retry_after,
+            )
+        with self._lock:
+            # This process's own count too (no wait: Redis decided), for ``observe`` and for a fallback.
+            self._bucket(key).take(time.monotonic())
+
+    def observe(self, key: tuple[str, int], headers: httpx.Headers, status: int) -> float | None:
+        """As ``Pacer.observe``, and the shared bucket filled up to what the platform counts (all of it on a
+        429): never emptier than the store says it is."""
+        with self._lock:
+            bucket = self._bucket(key)
+            bucket._leak(time.monotonic())
+            known = bucket.level
+        retry_after = super().observe(key, headers, status)
+        limit = _int_header(headers, "x-rate-limit-limit")
+        remaining = _int_header(headers, "x-rate-limit-remaining")
+        counted = limit - remaining if limit is not None and remaining is not None else None
+        if self._redis_down() or (status != 429 and (counted is None or counted <= known + 1)):
+            # The store counts no more than this process alone did: the shared bucket (which holds at least
+            # this process's calls) needs no filling, and the call costs no second round trip.
+            return retry_after
+        try:
+            throttle, name = self._throttle(key)
+            ours = throttle.peek(name).remaining
+            if status == 429 or limit is None or remaining is None:
+                missing = ours
+            else:
+                # The platform's free room less the headroom this hub never fills.
+                missing = ours - (remaining - int(limit * HEADROOM))
+            if missing > 0:
+                throttle.limit(name, cost=missing)
+        except STORE_ERRORS:
+            self._failed()
+        return retry_after
+
+
+def pacer_for(settings: Settings) -> Pacer:
+    """The pacing of a client: shared through Redis when ``redis_url`` is set, else this process's own."""
+    size, rate, wait = (
+        settings.tiendanube_bucket_size,
+        settings.tiendanube_leak_per_second,
+        settings.tiendanube_max_wait_seconds,
+    )
+    store = redis_store(settings)
+    if store is None:
+        return Pacer(size, rate, wait)
+    return SharedPacer(size, rate, wait, store, settings.rate_limit_namespace, settings.redis_recheck_seconds)
+
+
 def has_next(answer: Answer) -> bool:
     """Whether a list answer has a next page (``Link: rel="next"``)."""
     return _LINK_NEXT.search(answer.headers.get("link", "")) is not None
@@ -342,9 +452,7 @@ class TiendanubeClient:
         self._http = http or httpx.Client(timeout=settings.tiendanube_timeout_seconds)
         self._agent = user_agent(settings)
         self._auth_url = settings.tiendanube_auth_url.rstrip("/")
-        self.pacer = pacer or Pacer(
-            settings.tiendanube_bucket_size, settings.tiendanube_leak_per_second, settings.tiendanube_max_wait_seconds
-        )
+        self.pacer = pacer or pacer_for(settings)
 
     def close(self) -> None:
         """Close the connection pool (only when this client created it)."""

@@ -215,16 +215,20 @@ def missing_for_publish(product: ProductIn) -> list[str]:
     return missing
 
 
-def product_body(product: ProductIn, languages: Sequence[str]) -> dict[str, Any]:
-    """The ``POST /products`` body of a product (check ``missing_for_publish`` first)."""
+def product_body(product: ProductIn, languages: Sequence[str], location_id: str | None = None) -> dict[str, Any]:
+    """The ``POST /products`` body of a product (check ``missing_for_publish`` first); with a ``location_id``
+    (a store with several locations) each variant's stock goes to that location."""
     variants: list[dict[str, Any]] = []
     for variant in product.variants:
         element: dict[str, Any] = {
             "sku": variant.sku,
             "price": wire_money(variant.price) if variant.price is not None else None,
-            "stock": max(0, variant.stock),
             "values": [language_object(v, languages) for v in variant.values],
         }
+        if location_id is None:
+            element["stock"] = max(0, variant.stock)
+        else:
+            element["inventory_levels"] = [inventory_level(variant.stock, location_id)]
         if variant.barcode:
             element["barcode"] = variant.barcode
         variants.append(element)
@@ -243,6 +247,102 @@ def product_body(product: ProductIn, languages: Sequence[str]) -> dict[str, Any]
     return body
 
 
+# --- stock locations (multi-inventory) ---------------------------------------------------------------------------
+
+
+def store_locations(answer: Any) -> list[dict[str, Any]]:
+    """``GET /locations`` (a list, or the paginated envelope) as the connection keeps it: ``{"id", "name",
+    "default"}`` each, the default location (``is_default``, else priority 0) first."""
+    rows = _list(_dict(answer).get("results")) if isinstance(answer, dict) else _list(answer)
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        location_id = id_text(_dict(row).get("id"))
+        if location_id is None:
+            continue
+        default = row.get("is_default") is True or (row.get("is_default") is None and to_int(row.get("priority")) == 0)
+        name = pick_language(row.get("name")) or location_id
+        found.append({"id": location_id, "name": name, "default": default})
+    return sorted(found, key=lambda entry: not entry["default"])
+
+
+def stock_location(locations: Sequence[dict[str, Any]] | None, chosen: str | None = None) -> str | None:
+    """The ``location_id`` the hub's stock writes carry: None for a store with one location (or none known: the
+    platform writes its only one, as before multi-inventory); with several, the account's ``chosen`` one while
+    it is still a location of the store, else the store's default."""
+    known = [entry for entry in locations or [] if isinstance(entry, dict) and entry.get("id")]
+    if len(known) <= 1:
+        return None
+    ids = [str(entry["id"]) for entry in known]
+    if chosen in ids:
+        return chosen
+    return next((str(e["id"]) for e in known if e.get("default")), ids[0])
+
+
+def location_stock(variant: dict[str, Any], location_id: str | None) -> int | None:
+    """A variant's stock as the hub reads it: its ``stock`` (None: infinite), or with a location the stock of
+    that location's inventory level (0 when it has none there; None when the variant's stock is infinite)."""
+    if location_id is None or variant.get("stock") is None:
+        return to_int(variant.get("stock")) if variant.get("stock") is not None else None
+    for level in _list(variant.get("inventory_levels")):
+        if id_text(_dict(level).get("location_id")) == location_id:
+            return to_int(level.get("stock")) or 0
+    return 0
+
+
+def inventory_level(stock: int, location_id: str | None) -> dict[str, Any]:
+    """One ``inventory_levels`` element of a stock write: the stock, and the location when the store has several."""
+    level: dict[str, Any] = {"stock": max(0, stock)}
+    if location_id is not None:
+        level["location_id"] = location_id
+    return level
+
+
+# --- edits after publishing --------------------------------------------------------------------------------------
+
+
+def _same_text(current: Any, text: str, languages: Sequence[str]) -> bool:
+    """Whether a field the store shows (a language object or a plain string) holds ``text`` in the store's main
+    language (the first of ``languages``): the hub has one text per field, so the seller's own translations are
+    kept until the hub's text changes."""
+    return (pick_language(current, languages[0] if languages else DEFAULT_LANGUAGE) or "") == text.strip()
+
+
+def product_edits(product: ProductIn, current: dict[str, Any], languages: Sequence[str]) -> dict[str, Any]:
+    """The ``PUT /products/{id}`` body that brings the product-level fields the hub owns — name, description
+    (language objects in the store's languages) and brand — to the hub's values, holding only the fields that
+    differ from what the store shows (``{}``: nothing to write). Never ``variants`` (a product PUT could drop
+    the variants the hub does not know) nor the handle (the store derives it; changing it would break links).
+    A description or brand the hub lacks leaves the store's (they may be the seller's own)."""
+    body: dict[str, Any] = {}
+    if product.name.strip() and not _same_text(current.get("name"), product.name, languages):
+        body["name"] = language_object(product.name, languages)
+    if product.description and not _same_text(current.get("description"), product.description, languages):
+        body["description"] = language_object(product.description, languages)
+    if product.brand and product.brand.strip() != (_text(current.get("brand")) or ""):
+        body["brand"] = product.brand
+    return body
+
+
+def variant_edits(variant: dict[str, Any], hub: VariantIn, languages: Sequence[str]) -> dict[str, Any]:
+    """The ``PUT /products/{id}/variants/{id}`` body that brings a variant's own non-stock fields the hub owns
+    — barcode and option values, and the SKU of a variant that has none — to the hub's, only those that differ
+    (``{}``: nothing to write). A SKU the store shows is never rewritten: it is how the variant is linked (a
+    product without options may be linked by the seller's own code). Price and stock go through
+    ``stock-price``."""
+    body: dict[str, Any] = {}
+    if hub.sku.strip() and not _text(variant.get("sku")):
+        body["sku"] = hub.sku
+    if hub.barcode and hub.barcode.strip() != (_text(variant.get("barcode")) or ""):
+        body["barcode"] = hub.barcode
+    current = _list(variant.get("values"))
+    if hub.values and (
+        len(current) != len(hub.values)
+        or not all(_same_text(c, v, languages) for c, v in zip(current, hub.values, strict=True))
+    ):
+        body["values"] = [language_object(v, languages) for v in hub.values]
+    return body
+
+
 # --- stock and price --------------------------------------------------------------------------------------------
 
 
@@ -258,11 +358,11 @@ class VariantChange:
 
 
 def variant_change(
-    product_id: int, variant: dict[str, Any], price: Decimal | None, stock: int | None
+    product_id: int, variant: dict[str, Any], price: Decimal | None, stock: int | None, location_id: str | None = None
 ) -> VariantChange | None:
-    """The change that brings ``variant`` (as Tiendanube shows it) to the hub's ``price`` and ``stock``, or None
-    when it already shows them. A variant with infinite stock (``stock: null``) keeps it: the hub never turns
-    an infinite stock into a number."""
+    """The change that brings ``variant`` (as Tiendanube shows it) to the hub's ``price`` and ``stock`` (the
+    stock at ``location_id`` on a store with several locations), or None when it already shows them. A variant
+    with infinite stock (``stock: null``) keeps it: the hub never turns an infinite stock into a number."""
     variant_id = to_int(variant.get("id"))
     if variant_id is None:
         return None
@@ -270,15 +370,18 @@ def variant_change(
     infinite = variant.get("stock") is None or variant.get("stock_management") is False
     send_price = price if price is not None and price >= 0 and price != current_price else None
     send_stock = None
-    if stock is not None and not infinite and max(0, stock) != to_int(variant.get("stock")):
+    if stock is not None and not infinite and max(0, stock) != location_stock(variant, location_id):
         send_stock = max(0, stock)
     if send_price is None and send_stock is None:
         return None
     return VariantChange(product_id, variant_id, _text(variant.get("sku")), send_price, send_stock)
 
 
-def stock_price_batches(changes: Sequence[VariantChange], size: int = 50) -> list[list[dict[str, Any]]]:
-    """``PATCH /products/stock-price`` bodies of at most ``size`` variants each, variants grouped by product."""
+def stock_price_batches(
+    changes: Sequence[VariantChange], size: int = 50, location_id: str | None = None
+) -> list[list[dict[str, Any]]]:
+    """``PATCH /products/stock-price`` bodies of at most ``size`` variants each, variants grouped by product
+    (stock at ``location_id`` when the store has several locations)."""
     batches: list[list[dict[str, Any]]] = []
     for start in range(0, len(changes), size):
         by_product: dict[int, list[dict[str, Any]]] = {}
@@ -287,7 +390,7 @@ def stock_price_batches(changes: Sequence[VariantChange], size: int = 50) -> lis
             if change.price is not None:
                 element["price"] = wire_money(change.price)
             if change.stock is not None:
-                element["inventory_levels"] = [{"stock": change.stock}]
+                element["inventory_levels"] = [inventory_level(change.stock, location_id)]
             by_product.setdefault(change.product_id, []).append(element)
         batches.append([{"id": pid, "variants": variants} for pid, variants in by_product.items()])
     return batches
@@ -312,7 +415,10 @@ def failed_variants(answer: Any) -> list[tuple[int | None, str]]:
 # The hub's copy of a product (``Listing.marketplace_state``; see ``channels.tiendanube.kept``): versions all have
 # this shape, so that they compare as text.
 VERSION_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-KEPT_VARIANT_KEYS = ("id", "sku", "price", "stock", "stock_management")
+KEPT_VARIANT_KEYS = ("id", "sku", "price", "stock_management", "barcode", "values")
+# The product-level fields the hub owns (``product_edits``): kept so that a change of one of them is noticed
+# without reading the product.
+KEPT_PRODUCT_KEYS = ("name", "description", "brand")
 
 
 def version_of(moment: datetime | None) -> str:
@@ -320,14 +426,21 @@ def version_of(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime(VERSION_FORMAT) if moment is not None else ""
 
 
-def kept_state(product: dict[str, Any], version: str | None = None) -> dict[str, Any] | None:
+def kept_state(
+    product: dict[str, Any], version: str | None = None, location_id: str | None = None
+) -> dict[str, Any] | None:
     """The hub's copy of a product as the store shows it (``version``: its ``updated_at`` unless given): its id,
-    publication and variants (id, SKU, price, stock); None for an answer without a product id."""
+    publication, the product-level fields the hub owns and the variants (id, SKU, price, stock — at
+    ``location_id`` on a store with several locations —, barcode, option values); None for an answer without a
+    product id."""
     product_id = to_int(product.get("id"))
     if product_id is None:
         return None
     variants = [
-        {key: variant.get(key) for key in KEPT_VARIANT_KEYS}
+        {
+            **{key: variant.get(key) for key in KEPT_VARIANT_KEYS},
+            "stock": location_stock(variant, location_id) if variant.get("stock") is not None else None,
+        }
         for variant in _list(product.get("variants"))
         if isinstance(variant, dict) and to_int(variant.get("id")) is not None
     ]
@@ -335,17 +448,21 @@ def kept_state(product: dict[str, Any], version: str | None = None) -> dict[str,
         "id": product_id,
         STATE_VERSION: version if version is not None else version_of(as_datetime(product.get("updated_at"))),
         "published": product.get("published") is not False,
+        **{key: product.get(key) for key in KEPT_PRODUCT_KEYS},
         "variants": variants,
     }
 
 
-def listing_state(product: dict[str, Any], main_language: str | None = None) -> ListingState:
+def listing_state(
+    product: dict[str, Any], main_language: str | None = None, location_id: str | None = None
+) -> ListingState:
     """A product (``GET /products/{id}``) as a ``ListingState``: published → ``active``, hidden → ``paused`` by
     the seller; the single variant's SKU for a product without options, else every variant's (id, SKU); the
-    first variant's price; the stock summed over finite variants (None when every variant is infinite)."""
+    first variant's price; the stock summed over finite variants (None when every variant is infinite), each
+    variant's at ``location_id`` on a store with several locations."""
     variants = [v for v in _list(product.get("variants")) if isinstance(v, dict)]
     optioned = bool(_list(product.get("attributes"))) or len(variants) > 1
-    finite = [to_int(v.get("stock")) for v in variants if v.get("stock") is not None]
+    finite = [location_stock(v, location_id) for v in variants if v.get("stock") is not None]
     stock = sum(q for q in finite if q is not None) if finite else None
     published = product.get("published") is not False
     paused_for_stock = published and stock == 0 and len(finite) == len(variants)
@@ -359,7 +476,7 @@ def listing_state(product: dict[str, Any], main_language: str | None = None) -> 
         available_quantity=stock,
         permalink=_text(product.get("canonical_url")),
         variations=tuple((id_text(v.get("id")) or "", _text(v.get("sku"))) for v in variants) if optioned else (),
-        marketplace_state=kept_state(product),
+        marketplace_state=kept_state(product, location_id=location_id),
     )
 
 

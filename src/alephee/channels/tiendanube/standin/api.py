@@ -119,14 +119,14 @@ def _order(call: Call, order: dict[str, Any]) -> Answer:
     return one(call, orders.render(call.tx, order, call.version, aggregates, customers=call.customers))
 
 
-def _location(call: Call) -> dict[str, Any]:
+def _location(call: Call, entry: dict[str, Any], priority: int) -> dict[str, Any]:
     shop = call.shop
     return {
-        "id": shop["_location"],
-        "name": {"es_AR": "Depósito principal", "pt_BR": "Depósito principal", "en_US": "Main warehouse"},
+        "id": entry["id"],
+        "name": {"es_AR": entry["name"], "pt_BR": entry["name"], "en_US": entry["name"]},
         "store_id": call.store_id,
-        "priority": 0,
-        "is_default": True,
+        "priority": priority,
+        "is_default": priority == 0,
         "address": {
             "zipcode": None,
             "street": None,
@@ -154,13 +154,14 @@ def _store(c: Call) -> Answer:
 
 
 def _locations(c: Call) -> Answer:
-    return page(c, [_location(c)])
+    return page(c, [_location(c, entry, n) for n, entry in enumerate(stores.locations(c.shop))])
 
 
 def _one_location(c: Call) -> Answer:
-    if c.args[0] != c.shop["_location"]:
+    found = [(n, e) for n, e in enumerate(stores.locations(c.shop)) if e["id"] == c.args[0]]
+    if not found:
         raise refuse(404, "Location with such id does not exist")
-    return one(c, _location(c))
+    return one(c, _location(c, found[0][1], found[0][0]))
 
 
 def _products(c: Call) -> Answer:

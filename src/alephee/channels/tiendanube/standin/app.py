@@ -103,6 +103,12 @@ class TiendanubeStandIn:
         with self.store.begin() as tx:
             return stores.create(tx, shop or StandInShop(**fields))
 
+    def add_location(self, store_id: int, name: str) -> str:
+        """A second (third...) stock location of the store, not its default one: the store becomes a
+        multi-inventory store (stock writes must then name a location). Its id."""
+        with self.store.begin() as tx:
+            return str(stores.add_location(tx, store_id, name)["id"])
+
     def shop(self, store_id: int) -> dict[str, Any]:
         """The store's document (``GET /store``)."""
         with self.store.begin() as tx:

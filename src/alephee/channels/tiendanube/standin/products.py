@@ -389,9 +389,9 @@ def apply_fields(
             raise bad_input("Invalid input format")
         for level in levels:
             location = level.get("location_id")
-            if location is not None and location != shop["_location"]:
+            if location is not None and not stores.has_location(shop, location):
                 raise refuse(422, "Validation error", location_id=["The selected location id is invalid."])
-            set_stock(shop, variant, stock_value(level.get("stock")))
+            set_stock(shop, variant, stock_value(level.get("stock")), location)
     elif "stock" in body:
         set_stock(shop, variant, stock_value(body["stock"]))
     elif creating:
@@ -399,22 +399,25 @@ def apply_fields(
     variant["updated_at"] = stamp(now())
 
 
-def set_stock(shop: dict[str, Any], variant: dict[str, Any], stock: int | None) -> None:
-    """The variant's stock (None: infinite), its computed ``stock_management`` and its inventory level."""
-    variant["stock"] = stock
-    variant["stock_management"] = stock is not None
+def set_stock(shop: dict[str, Any], variant: dict[str, Any], stock: int | None, location: str | None = None) -> None:
+    """The variant's stock at ``location`` (None: its first inventory level, the default location's on a new
+    variant, as the platform writes a bare ``stock``); ``stock`` is then the total over its levels and
+    ``stock_management`` follows. Infinite stock (None) is the variant's, at every level."""
     moment = stamp(now())
-    level = variant["inventory_levels"][0] if variant["inventory_levels"] else None
-    variant["inventory_levels"] = [
-        {
-            "id": level["id"] if level else f"{variant['id']}-{shop['_location']}",
-            "variant_id": variant["id"],
-            "location_id": shop["_location"],
-            "stock": stock,
-            "created_at": level["created_at"] if level else moment,
-            "updated_at": moment,
-        }
-    ]
+    levels: list[dict[str, Any]] = variant["inventory_levels"]
+    target = location or (levels[0]["location_id"] if levels else shop["_location"])
+    level = next((entry for entry in levels if entry["location_id"] == target), None)
+    if level is None:
+        level = {"id": f"{variant['id']}-{target}", "variant_id": variant["id"], "location_id": target}
+        level["created_at"] = moment
+        levels.append(level)
+    for entry in levels:
+        # Infinite is all or nothing: a number at one level makes the others count from 0.
+        entry["stock"] = None if stock is None else (entry["stock"] if entry.get("stock") is not None else 0)
+    level["stock"] = stock
+    level["updated_at"] = moment
+    variant["stock"] = None if stock is None else sum(entry["stock"] for entry in levels)
+    variant["stock_management"] = stock is not None
 
 
 def _combination(variant: dict[str, Any]) -> tuple[str, ...]:

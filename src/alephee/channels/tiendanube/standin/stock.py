@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from alephee.channels.standin_store import Tx
-from alephee.channels.tiendanube.standin import products
+from alephee.channels.tiendanube.standin import products, stores
 from alephee.channels.tiendanube.standin.common import as_int, money, not_found, now, refuse, stamp, stock_value
 from alephee.channels.tiendanube.standin.webhooks import Webhooks
 
@@ -24,7 +24,7 @@ def change_stock(
     if action not in ("replace", "variation"):
         raise refuse(422, "Valid actions are 'replace', 'variation'.")
     location = body.get("location_id")
-    if location is not None and location != shop["_location"]:
+    if location is not None and not stores.has_location(shop, location):
         raise refuse(422, "Validation error", location_id=["The selected location id is invalid."])
     if "value" not in body:
         raise refuse(422, "Validation error", value=["The value field is required."])
@@ -35,13 +35,14 @@ def change_stock(
     if action == "replace":
         stock = stock_value(value)
         for variant in targets:
-            products.set_stock(shop, variant, stock)
+            products.set_stock(shop, variant, stock, location)
     else:
         if isinstance(value, bool) or not isinstance(value, int):
             raise refuse(422, "Validation error", value=["The value must be an integer."])
         for variant in targets:
             if variant["stock"] is not None:  # infinite stock stays infinite
-                products.set_stock(shop, variant, max(0, variant["stock"] + value))
+                at = _level(variant, location)
+                products.set_stock(shop, variant, max(0, at + value), location)
     for variant in targets:
         variant["updated_at"] = stamp(now())
     products.touch(tx, hooks, shop["id"], product)
@@ -85,7 +86,7 @@ def stock_price(tx: Tx, hooks: Webhooks, shop: dict[str, Any], body: Any) -> lis
                         raise refuse(422, "Validation error", stock=["The stock must be an integer."])
                     if stock < 0:
                         raise refuse(422, "Validation error", stock=["The stock must be at least 0."])
-                    update["inventory_levels"] = [level]
+                update["inventory_levels"] = levels
             changes.append((as_int(change["id"]) or 0, update))
         planned.append((product_id or 0, changes))
     answer = []
@@ -95,12 +96,16 @@ def stock_price(tx: Tx, hooks: Webhooks, shop: dict[str, Any], body: Any) -> lis
         touched = False
         for variant_id, update in changes:
             variant = next((v for v in product["variants"] if v["id"] == variant_id), None) if product else None
-            location = (update.get("inventory_levels") or [{}])[0].get("location_id")
+            located = [level.get("location_id") for level in update.get("inventory_levels", [])]
             if product is None or variant is None:
                 results.append({"id": variant_id, "success": False, "error": "Variant with such id does not exist"})
                 continue
-            if location is not None and location != shop["_location"]:
+            if any(location is not None and not stores.has_location(shop, location) for location in located):
                 results.append({"id": variant_id, "success": False, "error": "Location with such id does not exist"})
+                continue
+            if None in located and len(stores.locations(shop)) > 1:
+                # A store with several locations must be told which one (spec §2.9).
+                results.append({"id": variant_id, "success": False, "error": "The location_id field is required"})
                 continue
             products.apply_fields(tx, shop, product, variant, update, creating=False)
             touched = True
@@ -120,8 +125,28 @@ def take_stock(tx: Tx, shop: dict[str, Any], variant_id: int, quantity: int) -> 
     product = products.get(tx, shop["id"], index["product_id"])
     variant = products.variant_of(product, variant_id)
     if variant["stock"] is not None and quantity:
-        products.set_stock(shop, variant, max(0, variant["stock"] - quantity))
+        _take(shop, variant, quantity)
         variant["updated_at"] = stamp(now())
         product["updated_at"] = variant["updated_at"]
         products.save(tx, shop["id"], product)
     return product, variant
+
+
+def _level(variant: dict[str, Any], location: str | None) -> int:
+    """The variant's finite stock at ``location`` (None: its first level)."""
+    levels = variant["inventory_levels"]
+    level = next((e for e in levels if location is None or e["location_id"] == location), None)
+    return int(level["stock"] or 0) if level is not None else 0
+
+
+def _take(shop: dict[str, Any], variant: dict[str, Any], quantity: int) -> None:
+    """A sale takes its units from the locations in order (the default first); a restock (negative) goes back
+    to the default location."""
+    if quantity < 0:
+        products.set_stock(shop, variant, _level(variant, None) - quantity)
+        return
+    for level in list(variant["inventory_levels"]):
+        taken = min(quantity, int(level["stock"] or 0))
+        if taken:
+            products.set_stock(shop, variant, int(level["stock"]) - taken, level["location_id"])
+            quantity -= taken

@@ -89,6 +89,29 @@ def languages(shop: dict[str, Any]) -> list[str]:
     return [main] + [code for code in codes if code != main]
 
 
+def locations(shop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The store's stock locations (``{"id", "name"}``), the default one first: every store has its default
+    location; a multi-inventory store has more (``_locations``)."""
+    default = {"id": shop["_location"], "name": shop.get("_location_name") or "Depósito principal"}
+    return [default, *shop.get("_locations", [])]
+
+
+def has_location(shop: dict[str, Any], location_id: Any) -> bool:
+    """Whether ``location_id`` is one of the store's locations."""
+    return any(entry["id"] == location_id for entry in locations(shop))
+
+
+def add_location(tx: Tx, store_id: int, name: str) -> dict[str, Any]:
+    """A new (not default) location of the store: ``{"id", "name"}``."""
+    shop = tx.get("tn_store", store_id)
+    if shop is None:
+        raise KeyError(store_id)
+    entry = {"id": ulid(), "name": name}
+    shop["_locations"] = [*shop.get("_locations", []), entry]
+    tx.put("tn_store", store_id, shop, owner=store_id)
+    return entry
+
+
 def set_app(tx: Tx, store_id: int, standing: str, token: str | None = None) -> dict[str, Any]:
     """Change the app's standing on the store (and its current token when given; uninstalling drops it)."""
     shop = tx.get("tn_store", store_id)
