@@ -63,7 +63,7 @@ from alephee.marketplaces.registry import marketplace_ref, shared_channel
 from alephee.orders.messages import record_marketplace_message
 from alephee.orders.models import Order
 from alephee.sync.backoff import backoff_delay
-from alephee.sync.order_feed import OrderSync, prelock
+from alephee.sync.order_feed import apply_orders
 
 log = logging.getLogger("alephee.inbox")
 
@@ -376,13 +376,7 @@ class InboxReader:
                 kept = newest.get(entry.external_order_id)
                 if kept is None or entry.date_updated >= kept.date_updated:
                     newest[entry.external_order_id] = entry
-        if newest:
-            entries = list(newest.values())
-            sync = OrderSync(session, account_id, marketplace)
-            prelock(session, account_id, marketplace.id, entries)
-            for entry in entries:
-                if sync.apply(entry) != "unchanged":
-                    stats.orders += 1
+        stats.orders += apply_orders(session, account_id, marketplace, list(newest.values()))
         for result in results:
             for state in result.listings:
                 stats.listings += apply_listing_state(session, account_id, marketplace.id, state)

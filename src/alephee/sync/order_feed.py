@@ -35,6 +35,7 @@ from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news
 from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
+from alephee.products import hooks
 from alephee.products import stock as products
 from alephee.products.models import Brand, KitComponent, Product
 from alephee.products.schemas import KIT, VARIATION_MASTER
@@ -210,6 +211,23 @@ class OrderSync:
         return apply_marketplace_news(
             self.session, self.account_id, order, news_of(entry), family=self.marketplace.family
         )
+
+
+def apply_orders(
+    session: Session, account_id: int, marketplace: MarketplaceRef, entries: Sequence[ChannelOrder]
+) -> int:
+    """Apply many feed entries of one (account, marketplace) in the caller's transaction, as one ingestion: the
+    rows they touch locked first (``prelock``), each entry through ``OrderSync``, the catalog's listeners told
+    once at the end (each listing refreshed once with its final stock). Returns how many orders changed."""
+    if not entries:
+        return 0
+    sync = OrderSync(session, account_id, marketplace)
+    prelock(session, account_id, marketplace.id, entries)
+    changed = 0
+    with hooks.gathered(session):
+        for entry in entries:
+            changed += sync.apply(entry) != "unchanged"
+    return changed
 
 
 def prelock(session: Session, account_id: int, marketplace_id: int, entries: Sequence[ChannelOrder]) -> None:
