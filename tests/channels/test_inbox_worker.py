@@ -371,3 +371,23 @@ def test_a_notice_that_cannot_be_applied_fails_alone(ctx: AppContext, seller: Se
     assert rows["/orders/2"].last_error == "ValueError: item X has quantity 0"
     with ctx.db.reading() as session:
         assert sorted(session.scalars(select(Order.external_order_id))) == ["1", "3"]
+
+
+def test_a_batch_read_that_fails_as_a_whole_records_every_row(
+    ctx: AppContext, seller: Seller, use_channel: Callable[[str, Any], None]
+) -> None:
+    class Broken(FakeInbound):
+        def read_notices(self, ctx: Any, notices: Any, *, concurrency: int = 1) -> list[Any]:
+            raise RuntimeError("the batch read broke")
+
+    use_channel("mercadolibre", Broken())
+    notify(ctx, "/orders/1")
+    notify(ctx, "/orders/2")
+    reader = worker(ctx).inbox
+    assert reader is not None
+    stats = reader.run()
+    assert (stats.claimed, stats.retried) == (2, 2)
+    rows = inbox_rows(ctx)
+    assert {(r.status, r.last_error, r.locked_by) for r in rows.values()} == {
+        (NOTICE_PENDING, "RuntimeError: the batch read broke", None)
+    }

@@ -47,6 +47,7 @@ from alephee.marketplaces.contract import (
     InboundChannel,
     ListingState,
     MarketplaceRef,
+    NoticeRead,
     NoticeResult,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -221,10 +222,14 @@ class InboxReader:
         notices = [item.notice for item in group]
         concurrency = self.settings.channel_read_concurrency
         reader = getattr(channel, "read_notices", None)
-        if reader is not None:
-            reads = reader(ctx, notices, concurrency=concurrency)
-        else:
-            reads = read_each(notices, lambda notice: channel.read_notice(ctx, notice), concurrency)
+        reads: list[NoticeRead]
+        try:
+            if reader is not None:
+                reads = reader(ctx, notices, concurrency=concurrency)
+            else:
+                reads = read_each(notices, lambda notice: channel.read_notice(ctx, notice), concurrency)
+        except Exception as exc:  # a channel's batch read that fails as a whole: every row of it records that
+            reads = [exc] * len(group)
         read: list[tuple[Claimed, NoticeResult]] = []
         for item, answer in zip(group, reads, strict=True):
             if isinstance(answer, NoticeResult):
