@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     channel_reconcile_seconds: float = Field(default=6 * 3600.0, ge=0)
     # Notifications read from a marketplace at once by one worker (each is a few calls to it).
     channel_read_concurrency: int = Field(default=8, ge=1, le=64)
+    # Notifications of one connection whose reads are applied in one write transaction (their orders through one
+    # ingestion); bounded so a burst does not hold the database's write lock long (SQLite has one).
+    inbox_apply_batch: int = Field(default=25, ge=1, le=500)
     outbox_backoff_base_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 3600.0
     outbox_lease_seconds: float = 120.0

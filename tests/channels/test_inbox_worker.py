@@ -21,6 +21,7 @@ from alephee.listings.models import Listing
 from alephee.listings.publish import PublishSpec, publish_products
 from alephee.marketplaces.contract import (
     ChannelMessage,
+    ChannelOrderItem,
     ConnectionHeld,
     ListingState,
     NoticeResult,
@@ -35,6 +36,7 @@ from alephee.marketplaces.models import (
 )
 from alephee.orders import statuses as st
 from alephee.orders.models import MESSAGE_FROM_BUYER, Order, OrderMessage
+from alephee.products.models import Product
 from alephee.sync.worker import Worker
 from tests.channels.inbox_fakes import APPLICATION, FakeInbound, connect, notification, sale
 from tests.fixtures.database import make_settings
@@ -280,3 +282,112 @@ def test_an_expired_lease_is_claimed_again_and_the_first_reader_applies_nothing(
         [hub_order] = session.scalars(select(Order)).all()
         assert hub_order.external_order_id == "2000001" and hub_order.status != st.CANCELLED
     assert inbox_rows(ctx)["/orders/2000001"].status == NOTICE_DONE
+
+
+def test_a_batch_with_one_failing_read_retries_only_that_notice(ctx: AppContext, seller: Seller) -> None:
+    seller.channel.results = {
+        "/orders/1": NoticeResult(orders=(sale("1", listing=seller.external_id),)),
+        "/orders/2": TransientDeliveryError("503 from the marketplace"),
+        "/orders/3": NoticeResult(orders=(sale("3", listing=seller.external_id),)),
+        "/questions/4": NoticeResult(ignored="topic questions not followed"),
+    }
+    for resource in ("/orders/1", "/orders/2", "/orders/3"):
+        notify(ctx, resource)
+    notify(ctx, "/questions/4", "questions")
+    reader = worker(ctx).inbox
+    assert reader is not None
+    stats = reader.run()
+    assert (stats.claimed, stats.done, stats.retried, stats.orders, stats.ignored) == (4, 3, 1, 2, 1)
+    rows = inbox_rows(ctx)
+    assert {r: rows[r].status for r in rows} == {
+        "/orders/1": NOTICE_DONE,
+        "/orders/2": NOTICE_PENDING,
+        "/orders/3": NOTICE_DONE,
+        "/questions/4": NOTICE_DONE,
+    }
+    assert rows["/orders/2"].last_error == "503 from the marketplace"
+    # Only the failed notice is read again, and its order then arrives.
+    with ctx.db.writing() as session:
+        session.execute(update(ChannelNotification).values(available_at=datetime(2020, 1, 1, tzinfo=UTC)))
+    seller.channel.results["/orders/2"] = NoticeResult(orders=(sale("2", listing=seller.external_id),))
+    seller.channel.reads.clear()
+    assert reader.run().orders == 1
+    assert [n.resource for n in seller.channel.reads] == ["/orders/2"]
+    with ctx.db.reading() as session:
+        assert sorted(session.scalars(select(Order.external_order_id))) == ["1", "2", "3"]
+
+
+def test_an_order_read_twice_in_one_batch_is_applied_once_from_its_newest_read(ctx: AppContext, seller: Seller) -> None:
+    older = sale(listing=seller.external_id, shipping_status="pending")
+    newer = sale(
+        listing=seller.external_id,
+        shipping_status="ready_to_ship",
+        date_updated=datetime(2026, 11, 30, 13, 0, tzinfo=UTC),
+    )
+    # The newer read comes first in the batch: it still wins.
+    seller.channel.results = {
+        "/shipments/4001": NoticeResult(orders=(newer,)),
+        "/orders/2000001": NoticeResult(orders=(older,)),
+    }
+    notify(ctx, "/shipments/4001", "shipments")
+    notify(ctx, "/orders/2000001")
+    notify(ctx, "/orders/2000001")  # the same pointer twice: one row, read once
+    reader = worker(ctx).inbox
+    assert reader is not None
+    stats = reader.run()
+    assert (stats.claimed, stats.done, stats.orders) == (2, 2, 1)
+    assert sorted(n.resource for n in seller.channel.reads) == ["/orders/2000001", "/shipments/4001"]
+    with ctx.db.reading() as session:
+        [order] = session.scalars(select(Order)).all()
+        assert order.shipment_status == "ready_to_ship"
+        # Stock moved once: 10 in stock, one sold.
+        quantity = session.scalar(
+            select(Product.quantity)
+            .join(Listing, Listing.product_id == Product.id)
+            .where(Listing.id == seller.listing_id)
+        )
+    assert quantity == 9
+
+
+def test_a_notice_that_cannot_be_applied_fails_alone(ctx: AppContext, seller: Seller) -> None:
+    broken = sale(
+        "2",
+        listing=seller.external_id,
+        items=(ChannelOrderItem(external_listing_id="X", quantity=0, unit_price=Decimal(1)),),
+    )
+    seller.channel.results = {
+        "/orders/1": NoticeResult(orders=(sale("1", listing=seller.external_id),)),
+        "/orders/2": NoticeResult(orders=(broken,)),
+        "/orders/3": NoticeResult(orders=(sale("3", listing=seller.external_id),)),
+    }
+    for resource in ("/orders/1", "/orders/2", "/orders/3"):
+        notify(ctx, resource)
+    reader = worker(ctx).inbox
+    assert reader is not None
+    stats = reader.run()
+    assert (stats.done, stats.retried, stats.orders) == (2, 1, 2)
+    rows = inbox_rows(ctx)
+    assert rows["/orders/2"].status == NOTICE_PENDING
+    assert rows["/orders/2"].last_error == "ValueError: item X has quantity 0"
+    with ctx.db.reading() as session:
+        assert sorted(session.scalars(select(Order.external_order_id))) == ["1", "3"]
+
+
+def test_a_batch_read_that_fails_as_a_whole_records_every_row(
+    ctx: AppContext, seller: Seller, use_channel: Callable[[str, Any], None]
+) -> None:
+    class Broken(FakeInbound):
+        def read_notices(self, ctx: Any, notices: Any, *, concurrency: int = 1) -> list[Any]:
+            raise RuntimeError("the batch read broke")
+
+    use_channel("mercadolibre", Broken())
+    notify(ctx, "/orders/1")
+    notify(ctx, "/orders/2")
+    reader = worker(ctx).inbox
+    assert reader is not None
+    stats = reader.run()
+    assert (stats.claimed, stats.retried) == (2, 2)
+    rows = inbox_rows(ctx)
+    assert {(r.status, r.last_error, r.locked_by) for r in rows.values()} == {
+        (NOTICE_PENDING, "RuntimeError: the batch read broke", None)
+    }

@@ -17,9 +17,11 @@ from alephee.marketplaces.contract import (
     ChannelNotice,
     DocumentUpload,
     LabelRequest,
+    NoticeResult,
     OrderRef,
     OrderStatusPush,
     PermanentDeliveryError,
+    TransientDeliveryError,
 )
 from alephee.orders.documents import store_for
 from tests.channels.mercadolibre_fake import (
@@ -248,3 +250,48 @@ def test_order_status_writes_are_no_ops(linked: Linked) -> None:
     update = OrderStatusPush(order=OrderRef(external_order_id="1"), status=20, tracking_number="0999-111111111")
     assert linked.channel.push_order_status(linked.context, update) is None
     assert linked.fake.requests == []
+
+
+def test_a_batch_of_notices_reads_items_twenty_at_a_time_and_orders_each(linked: Linked) -> None:
+    fake = linked.fake
+    for n in range(22):
+        item_id = f"MLA{2000000000 + n}"
+        attributes = [{"id": "SELLER_SKU", "value_name": f"SKU-{n}"}]
+        fake.items[item_id] = {"id": item_id, "status": "active", "attributes": attributes, "price": 10}
+    items = [ChannelNotice(topic="items", resource=f"/items/MLA{2000000000 + n}") for n in range(22)]
+    notices = [
+        *items[:10],
+        ChannelNotice(topic="orders_v2", resource="/orders/2000009713473608"),
+        ChannelNotice(topic="items", resource="/items/MLA404"),
+        *items[10:],
+        ChannelNotice(topic="items", resource="/items/MLA2000000001"),
+        ChannelNotice(topic="orders_v2", resource="/orders/1"),
+        ChannelNotice(topic="questions", resource="/questions/1"),
+    ]
+    fake.fail("GET", "/orders/1", reply(404, {"message": "order not found", "error": "not_found", "status": 404}))
+    answers = linked.channel.read_notices(linked.context, notices, concurrency=4)
+    assert len(answers) == len(notices)
+    # 23 distinct items: two multigets (20 + 3), none read alone.
+    assert [len(r.url.params["ids"].split(",")) for r in fake.sent("GET", "/items/bulk")] == [20, 3]
+    assert fake.sent("GET", "/items/MLA") == []
+    skus = [a.listings[0].sku for a in answers if isinstance(a, NoticeResult) and a.listings]
+    assert skus == [f"SKU-{n}" for n in range(22)] + ["SKU-1"]
+    order = answers[10]
+    assert isinstance(order, NoticeResult) and order.orders[0].external_order_id == "2000009713473608"
+    missing = answers[11]
+    assert isinstance(missing, PermanentDeliveryError) and "MLA404" in missing.message
+    assert isinstance(answers[-2], PermanentDeliveryError)  # no such order: only that notice fails
+    assert answers[-1] == NoticeResult(ignored="topic questions not followed")
+
+
+def test_a_failed_multiget_fails_only_its_items(linked: Linked) -> None:
+    fake = linked.fake
+    fake.items["MLA1"] = {"id": "MLA1", "status": "active", "attributes": [], "price": 10}
+    fake.fail("GET", "/items/bulk", reply(503, {"message": "unavailable", "error": "service_unavailable"}))
+    notices = [
+        ChannelNotice(topic="items", resource="/items/MLA1"),
+        ChannelNotice(topic="orders_v2", resource="/orders/2000009713473608"),
+    ]
+    failed, order = linked.channel.read_notices(linked.context, notices)
+    assert isinstance(failed, TransientDeliveryError)
+    assert isinstance(order, NoticeResult) and len(order.orders) == 1

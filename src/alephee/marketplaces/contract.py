@@ -23,6 +23,7 @@ Outbox topics and their payloads are documented in ``alephee.sandbox.channel`` (
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -436,6 +437,30 @@ class NoticeResult:
     ignored: str | None = None
 
 
+# What reading one notice of a batch gave: what it is about, or why it could not be read (only that notice is
+# retried or failed).
+NoticeRead = NoticeResult | Exception
+
+
+def read_each(
+    notices: Sequence[ChannelNotice], read: Callable[[ChannelNotice], NoticeResult], concurrency: int
+) -> list[NoticeRead]:
+    """``read`` every notice, up to ``concurrency`` at once (each is a few calls to the marketplace, so its
+    latency does not set the pace of the batch); one answer or error per notice, in order."""
+
+    def one(notice: ChannelNotice) -> NoticeRead:
+        try:
+            return read(notice)
+        except Exception as exc:  # one notice's failure is that notice's answer
+            return exc
+
+    workers = max(1, min(concurrency, len(notices)))
+    if workers == 1:
+        return [one(notice) for notice in notices]
+    with ThreadPoolExecutor(workers, thread_name_prefix="alephee-inbox") as pool:
+        return list(pool.map(one, notices))
+
+
 # --- the interface ----------------------------------------------------------------------------------------
 
 
@@ -576,6 +601,14 @@ class BaseChannel:
 
     def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
         return NoticeResult(ignored=f"connector '{self.connector}' does not receive notifications")
+
+    def read_notices(
+        self, ctx: ChannelContext, notices: Sequence[ChannelNotice], *, concurrency: int = 1
+    ) -> list[NoticeRead]:
+        """Read a batch of notices of one connection: one answer or error per notice, in order. By default each
+        through ``read_notice``, up to ``concurrency`` at once; a connector overrides it to share what the
+        notices have in common (the connection read once, resources fetched many per call)."""
+        return read_each(notices, lambda notice: self.read_notice(ctx, notice), concurrency)
 
     def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
         raise self._unsupported("listing the seller's listings")

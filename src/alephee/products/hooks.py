@@ -6,8 +6,9 @@ Products must not import the domains built on top of it (listings, orders), so t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import import_module
 from typing import Any
@@ -36,6 +37,15 @@ class CatalogChange:
         """Nothing a listener needs to look at."""
         return not self.stock_product_ids and not self.price_product_ids
 
+    def merged(self, other: CatalogChange) -> CatalogChange:
+        """This change and ``other`` (of the same account) as one."""
+        return replace(
+            self,
+            stock_product_ids=self.stock_product_ids | other.stock_product_ids,
+            price_product_ids=self.price_product_ids | other.price_product_ids,
+            price_list_ids=self.price_list_ids | other.price_list_ids,
+        )
+
 
 # f(session, change) -> None, called inside the writer's transaction (before its commit).
 CHANGE_LISTENER_NAMES: list[str] = [
@@ -54,12 +64,39 @@ def _resolve(name: str) -> Callable[..., Any]:
     return target
 
 
+# Where ``gathered`` keeps the changes of its block in ``Session.info``.
+GATHERED = "alephee.catalog_changes"
+
+
 def notify(session: Session, change: CatalogChange) -> None:
-    """Tell every registered listener about ``change`` (same transaction)."""
+    """Tell every registered listener about ``change`` (same transaction); inside ``gathered``, at its end."""
     if change.empty:
+        return
+    pending: dict[int, CatalogChange] | None = session.info.get(GATHERED)
+    if pending is not None:
+        kept = pending.get(change.account_id)
+        pending[change.account_id] = change if kept is None else kept.merged(change)
         return
     for name in CHANGE_LISTENER_NAMES:
         _resolve(name)(session, change)
+
+
+@contextmanager
+def gathered(session: Session) -> Iterator[None]:
+    """Gather the changes told inside the block and tell the listeners once at its end, one change per account:
+    a batch of writes (many orders moving stock) then refreshes each listing once, with its final stock. Nothing
+    is told when the block fails (its transaction is rolled back). Nested blocks join the outer one."""
+    if GATHERED in session.info:
+        yield
+        return
+    pending: dict[int, CatalogChange] = {}
+    session.info[GATHERED] = pending
+    try:
+        yield
+    finally:
+        session.info.pop(GATHERED, None)
+    for account_id in sorted(pending):
+        notify(session, pending[account_id])
 
 
 def publications(

@@ -3,13 +3,19 @@
 1. **Claim** up to ``batch`` due rows (``pending`` with ``available_at <= now``, or ``in_flight`` with an expired
    lease) in one short write transaction, like the outbox: lease (``locked_by``/``locked_until``), one more
    attempt, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL. Each row's ``received_count`` is remembered.
-2. **Read** the resource through the channel of the row's marketplace (``InboundChannel.read_notice``), outside
-   any transaction: the notification's body is never trusted, the channel reads the resource fresh.
-3. **Apply** in one write transaction, only while the lease is still ours: orders through ``OrderSync`` (created
-   or updated, idempotent), listing states onto the hub's listing with that external id (listings the hub does
-   not know are ignored), the buyer's messages into the order's conversation (once per marketplace message id),
-   and the row marked ``done``. If a newer notification re-opened the row during the read (its
-   ``received_count`` moved), what was read is applied but the row stays ``pending`` for another read.
+2. **Read** the rows of one connection (account, marketplace) as one batch through its channel
+   (``read_notices``: by default ``read_notice`` for each, ``channel_read_concurrency`` at once; a connector may
+   share one read of the connection and fetch many resources per call), outside any transaction: the
+   notification's body is never trusted, the channel reads the resource fresh. A row whose read failed is
+   recorded alone (below); the others go on.
+3. **Apply** up to ``inbox_apply_batch`` rows in one write transaction, only while the leases are still ours:
+   orders through one ``OrderSync`` (created or updated, idempotent; an order read by several rows once, from its
+   newest read, so its stock moves once), listing states onto the hub's listing with that external id (listings
+   the hub does not know are ignored), the buyer's messages into the order's conversation (once per marketplace
+   message id), and the rows marked ``done`` (rows the channel ignored are counted). If a newer notification
+   re-opened a row during the read (its ``received_count`` moved), what was read is applied but the row stays
+   ``pending`` for another read. If anything in the batch's transaction fails, none of it is kept and each row
+   is applied in a transaction of its own, so one row's failure (or lost lease) touches only that row.
 
 Failures: a held connection (``ConnectionHeld``: paused or disconnected) → ``pending`` after
 ``outbox_held_retry_seconds``, the attempt given back; ``TransientDeliveryError`` (429, 5xx) → ``pending`` with
@@ -20,8 +26,7 @@ backoff, never failed for it; any other unexpected error → ``pending`` with ba
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -37,13 +42,16 @@ from alephee.marketplaces.contract import (
     ChannelContext,
     ChannelMessage,
     ChannelNotice,
+    ChannelOrder,
     DeliveryError,
     InboundChannel,
     ListingState,
     MarketplaceRef,
+    NoticeRead,
     NoticeResult,
     PermanentDeliveryError,
     TransientDeliveryError,
+    read_each,
 )
 from alephee.marketplaces.models import (
     NOTICE_DONE,
@@ -56,7 +64,7 @@ from alephee.marketplaces.registry import marketplace_ref, shared_channel
 from alephee.orders.messages import record_marketplace_message
 from alephee.orders.models import Order
 from alephee.sync.backoff import backoff_delay
-from alephee.sync.order_feed import OrderSync, prelock
+from alephee.sync.order_feed import apply_orders
 
 log = logging.getLogger("alephee.inbox")
 
@@ -95,10 +103,11 @@ class InboxStats:
     orders: int = 0
     listings: int = 0
     messages: int = 0
+    ignored: int = 0
 
     def add(self, other: InboxStats) -> None:
         """Count ``other``'s numbers in (the readers of one step each keep their own)."""
-        for name in ("claimed", "done", "reopened", "retried", "failed", "lost", "orders", "listings", "messages"):
+        for name in (f.name for f in fields(self)):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_json(self) -> dict[str, int]:
@@ -112,6 +121,7 @@ class InboxStats:
             "Orders": self.orders,
             "Listings": self.listings,
             "Messages": self.messages,
+            "Ignored": self.ignored,
         }
 
 
@@ -181,53 +191,101 @@ class InboxReader:
     # --- one round
 
     def run(self, batch: int | None = None) -> InboxStats:
-        """Claim a batch and read and apply each row; returns what happened."""
+        """Claim a batch, read it one connection at a time and apply what was read; returns what happened."""
         stats = InboxStats()
         items = self.claim(batch or self.settings.worker_batch_size)
         stats.claimed = len(items)
-
-        def one(item: Claimed) -> InboxStats:
-            own = InboxStats()
-            outcome = self.process(item, own)
-            setattr(own, outcome, getattr(own, outcome) + 1)
-            return own
-
-        # Reading a notice is a few calls to the marketplace: several rows are read at once (each applied in a
-        # transaction of its own), so a marketplace's latency does not set the pace of the whole inbox.
-        readers = max(1, min(self.settings.channel_read_concurrency, len(items)))
-        if readers == 1:
-            for item in items:
-                stats.add(one(item))
-            return stats
-        with ThreadPoolExecutor(readers, thread_name_prefix="alephee-inbox") as pool:
-            for own in pool.map(one, items):
-                stats.add(own)
+        groups: dict[tuple[int | None, int | None], list[Claimed]] = {}
+        for item in items:
+            groups.setdefault((item.account_id, item.marketplace_id), []).append(item)
+        for group in groups.values():
+            self.process_group(group, stats)
         return stats
 
-    def process(self, item: Claimed, stats: InboxStats) -> str:
-        """Read one claimed row and apply what was read; returns the row's outcome."""
+    def process_group(self, group: list[Claimed], stats: InboxStats) -> None:
+        """Read the claimed rows of one connection as one batch (the connection resolved once, the channel
+        reading them together) and apply what was read (see ``_apply_batch``); each row's outcome counted."""
         try:
-            marketplace, channel = self._target(item)
-            assert item.account_id is not None  # _target refuses rows without one
-            ctx = ChannelContext(
-                account_id=item.account_id,
-                marketplace=marketplace,
-                external_seller_id=item.notice.seller_id,
-                db=self.db,
-                settings=self.settings,
-            )
-            result = channel.read_notice(ctx, item.notice)
+            marketplace, channel = self._target(group[0])
+        except Exception as exc:  # no connection to read through: every row of the group records it
+            for item in group:
+                self._count(stats, self._record_failure(item, exc))
+            return
+        assert group[0].account_id is not None  # _target refuses rows without one
+        ctx = ChannelContext(
+            account_id=group[0].account_id,
+            marketplace=marketplace,
+            external_seller_id=group[0].notice.seller_id,
+            db=self.db,
+            settings=self.settings,
+        )
+        notices = [item.notice for item in group]
+        concurrency = self.settings.channel_read_concurrency
+        reader = getattr(channel, "read_notices", None)
+        reads: list[NoticeRead]
+        try:
+            if reader is not None:
+                reads = reader(ctx, notices, concurrency=concurrency)
+            else:
+                reads = read_each(notices, lambda notice: channel.read_notice(ctx, notice), concurrency)
+        except Exception as exc:  # a channel's batch read that fails as a whole: every row of it records that
+            reads = [exc] * len(group)
+        read: list[tuple[Claimed, NoticeResult]] = []
+        for item, answer in zip(group, reads, strict=True):
+            if isinstance(answer, NoticeResult):
+                read.append((item, answer))
+                continue
+            if not isinstance(answer, DeliveryError):
+                log.error("inbox %s: unexpected error reading %s", item.id, item.notice.resource, exc_info=answer)
+            self._count(stats, self._record_failure(item, answer))
+        size = max(1, self.settings.inbox_apply_batch)
+        for start in range(0, len(read), size):
+            self._apply_batch(ctx.account_id, marketplace, read[start : start + size], stats)
+
+    def _apply_batch(
+        self, account_id: int, marketplace: MarketplaceRef, read: list[tuple[Claimed, NoticeResult]], stats: InboxStats
+    ) -> None:
+        """Apply what was read of several rows in one write transaction (their orders through one ``OrderSync``,
+        each order once, the newest read of it). If anything in it fails, nothing of it is kept and each row is
+        applied alone, so a failure costs only its own row."""
+        if len(read) > 1:
+            own = InboxStats()
+            try:
+                with self.db.writing() as session:
+                    outcomes = [self._finish(session, item) for item, _result in read]
+                    self._apply(session, account_id, marketplace, [result for _item, result in read], own)
+            except Exception as exc:  # retried row by row below
+                log.info("inbox: a batch of %d rows failed as a whole (%s); applying each alone", len(read), exc)
+            else:
+                stats.add(own)
+                for outcome in outcomes:
+                    self._count(stats, outcome)
+                return
+        for item, result in read:
+            self._count(stats, self._apply_one(account_id, marketplace, item, result, stats))
+
+    def _apply_one(
+        self, account_id: int, marketplace: MarketplaceRef, item: Claimed, result: NoticeResult, stats: InboxStats
+    ) -> str:
+        """Apply what was read of one row in a transaction of its own; returns the row's outcome."""
+        own = InboxStats()
+        try:
             with self.db.writing() as session:
                 outcome = self._finish(session, item)
-                self._apply(session, item.account_id, marketplace, result, stats)
-            return outcome
+                self._apply(session, account_id, marketplace, [result], own)
         except LeaseLost:
             log.warning("inbox %s: lease lost to another worker; what was read is not applied", item.id)
             return LOST
         except Exception as exc:  # every failure is recorded on the row, none stops the worker
             if not isinstance(exc, DeliveryError):
-                log.exception("inbox %s: unexpected error reading %s", item.id, item.notice.resource)
+                log.exception("inbox %s: unexpected error applying %s", item.id, item.notice.resource)
             return self._record_failure(item, exc)
+        stats.add(own)
+        return outcome
+
+    @staticmethod
+    def _count(stats: InboxStats, outcome: str) -> None:
+        setattr(stats, outcome, getattr(stats, outcome) + 1)
 
     def _target(self, item: Claimed) -> tuple[MarketplaceRef, InboundChannel]:
         if item.account_id is None or item.marketplace_id is None:
@@ -306,18 +364,29 @@ class InboxReader:
     # --- applying
 
     def _apply(
-        self, session: Session, account_id: int, marketplace: MarketplaceRef, result: NoticeResult, stats: InboxStats
+        self,
+        session: Session,
+        account_id: int,
+        marketplace: MarketplaceRef,
+        results: list[NoticeResult],
+        stats: InboxStats,
     ) -> None:
-        if result.orders:
-            sync = OrderSync(session, account_id, marketplace)
-            prelock(session, account_id, marketplace.id, result.orders)
+        """What several notices were about, inside the caller's transaction: an order read by more than one of
+        them is applied once, from its newest read (the last by ``date_updated``), so its stock moves once."""
+        newest: dict[str, ChannelOrder] = {}
+        for result in results:
+            if result.ignored:
+                stats.ignored += 1
             for entry in result.orders:
-                if sync.apply(entry) != "unchanged":
-                    stats.orders += 1
-        for state in result.listings:
-            stats.listings += apply_listing_state(session, account_id, marketplace.id, state)
-        for message in result.messages:
-            stats.messages += apply_message(session, account_id, marketplace.id, message)
+                kept = newest.get(entry.external_order_id)
+                if kept is None or entry.date_updated >= kept.date_updated:
+                    newest[entry.external_order_id] = entry
+        stats.orders += apply_orders(session, account_id, marketplace, list(newest.values()))
+        for result in results:
+            for state in result.listings:
+                stats.listings += apply_listing_state(session, account_id, marketplace.id, state)
+            for message in result.messages:
+                stats.messages += apply_message(session, account_id, marketplace.id, message)
 
 
 def apply_listing_state(session: Session, account_id: int, marketplace_id: int, state: ListingState) -> bool:

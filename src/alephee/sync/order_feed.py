@@ -20,8 +20,9 @@ nothing.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import case, insert, or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -34,7 +35,8 @@ from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news
-from alephee.orders.models import ORIGIN_MARKETPLACE, Order, OrderHistory, history_row
+from alephee.orders.models import ORIGIN_MARKETPLACE, Order, history_row, insert_history
+from alephee.products import hooks
 from alephee.products import stock as products
 from alephee.products.models import Brand, KitComponent, Product
 from alephee.products.schemas import KIT, VARIATION_MASTER
@@ -137,6 +139,9 @@ class OrderSync:
         self.ref = marketplace
         self._account: Account | None = None
         self._marketplace: Marketplace | None = None
+        # The history rows of created orders, kept for one table-level insert when applying many (else None:
+        # each is inserted with its order).
+        self.history: list[dict[str, Any]] | None = None
 
     @property
     def account(self) -> Account:
@@ -210,10 +215,11 @@ class OrderSync:
             stock_moved=moved and bool(moves),
         )
         order = orders.ingest_order(self.session, new)
-        self.session.execute(
-            insert(OrderHistory),
-            [history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)],
-        )
+        row = history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)
+        if self.history is None:
+            insert_history(self.session, [row])
+        else:
+            self.history.append(row)
         return order
 
     # --- news about a known order
@@ -223,6 +229,26 @@ class OrderSync:
         return apply_marketplace_news(
             self.session, self.account_id, order, news_of(entry), family=self.marketplace.family
         )
+
+
+def apply_orders(
+    session: Session, account_id: int, marketplace: MarketplaceRef, entries: Sequence[ChannelOrder]
+) -> int:
+    """Apply many feed entries of one (account, marketplace) in the caller's transaction, as one ingestion: the
+    rows they touch locked first (``prelock``), each entry through ``OrderSync``, the created orders' history in
+    one insert and the catalog's listeners told once at the end (each listing refreshed once with its final
+    stock). Returns how many orders changed."""
+    if not entries:
+        return 0
+    sync = OrderSync(session, account_id, marketplace)
+    sync.history = []
+    prelock(session, account_id, marketplace.id, entries)
+    changed = 0
+    with hooks.gathered(session):
+        for entry in entries:
+            changed += sync.apply(entry) != "unchanged"
+    insert_history(session, sync.history)
+    return changed
 
 
 def prelock(session: Session, account_id: int, marketplace_id: int, entries: Sequence[ChannelOrder]) -> None:

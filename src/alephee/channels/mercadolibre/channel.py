@@ -67,7 +67,7 @@ from alephee.channels.mercadolibre.calls import (
     status_change,
     wire_money,
 )
-from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.mercadolibre.client import MAX_BULK_ITEMS, MercadoLibreClient, MercadoLibreError, error_of
 from alephee.channels.mercadolibre.facts import (
     PREDICTED_PREFIX,
     ListingData,
@@ -107,6 +107,7 @@ from alephee.marketplaces.contract import (
     ListingPush,
     ListingReceipt,
     ListingStatusPush,
+    NoticeRead,
     NoticeResult,
     OrderPage,
     OrderStatusPush,
@@ -114,6 +115,7 @@ from alephee.marketplaces.contract import (
     ShippingLabel,
     TransientDeliveryError,
     change_outcome,
+    read_each,
 )
 from alephee.orders.documents import INVOICE, NFE, store_for
 
@@ -538,26 +540,83 @@ class MercadoLibreChannel(BaseChannel):
 
     def read_notice(self, ctx: ChannelContext, notice: ChannelNotice) -> NoticeResult:
         """Read what a notification points at, fresh from Mercado Libre."""
+        with self._api(ctx) as api:
+            return self._read_notice(api, notice)
+
+    def read_notices(
+        self, ctx: ChannelContext, notices: Sequence[ChannelNotice], *, concurrency: int = 1
+    ) -> list[NoticeRead]:
+        """Read a batch of one connection's notifications with one read of the connection: ``items`` through
+        the multiget (``GET /items/bulk``, 20 per call), the others ``concurrency`` at once (an order is its
+        order, shipment and pack: a few calls each)."""
+        answers: list[NoticeRead | None] = [None] * len(notices)
+        try:
+            api, _nothing = self._open(ctx, lambda _session: None)
+        except Exception as exc:  # the connection cannot be read: every notice says so
+            return [exc] * len(notices)
+        items: dict[str, list[int]] = {}
+        others: list[int] = []
+        for index, notice in enumerate(notices):
+            item_id = _resource_id(notice) if notice.topic == "items" else ""
+            if item_id:
+                items.setdefault(item_id, []).append(index)
+            else:
+                others.append(index)
+        ids = list(items)
+        for start in range(0, len(ids), MAX_BULK_ITEMS):
+            chunk = ids[start : start + MAX_BULK_ITEMS]
+            try:
+                found = self._items_bulk(api, chunk)
+            except Exception as exc:  # the whole call failed: each of its notices says so
+                found = dict.fromkeys(chunk, exc)
+            for item_id in chunk:
+                for index in items[item_id]:
+                    answers[index] = found[item_id]
+        read = read_each([notices[i] for i in others], lambda notice: self._read_notice(api, notice), concurrency)
+        for index, answer in zip(others, read, strict=True):
+            answers[index] = answer
+        return [answer if answer is not None else PermanentDeliveryError("not read") for answer in answers]
+
+    @staticmethod
+    def _items_bulk(api: Api, ids: list[str]) -> dict[str, NoticeRead]:
+        """Items read 20 at a time: each id's listing state, or the error Mercado Libre answered for it (a partial
+        failure is normal); an id the answer leaves out is transient (read again later)."""
+        found: dict[str, NoticeRead] = {}
+        for element in api.call("read items", lambda c, t: c.items_bulk(t, ids)):
+            body = element.get("body")
+            item_id = ml.id_text(element.get("id")) or (ml.id_text(body.get("id")) if isinstance(body, dict) else None)
+            if item_id is None or item_id not in ids:
+                continue
+            code = ml.to_int(element.get("status_code", element.get("code")))
+            if code == 200 and isinstance(body, dict):
+                found[item_id] = NoticeResult(listings=(ml.listing_state(body),))
+            else:
+                found[item_id] = delivery_error(error_of(code or 0, body), f"read item {item_id}")
+        for item_id in ids:
+            if item_id not in found:
+                found[item_id] = TransientDeliveryError(f"Mercado Libre did not answer item {item_id} in a multiget")
+        return found
+
+    def _read_notice(self, api: Api, notice: ChannelNotice) -> NoticeResult:
         topic = notice.topic
-        resource_id = notice.resource.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+        resource_id = _resource_id(notice)
         if topic not in FOLLOWED_ORDER_TOPICS | {"items", "shipments", "messages"}:
             return NoticeResult(ignored=f"topic {topic} not followed")
         if not resource_id:
             return NoticeResult(ignored=f"notification without a resource ({notice.resource!r})")
-        with self._api(ctx) as api:
-            if topic in FOLLOWED_ORDER_TOPICS:
-                return NoticeResult(orders=(self._full_order(api, resource_id, {}),))
-            if topic == "items":
-                item = api.call("read an item", lambda c, t: c.get_item(t, resource_id))
-                return NoticeResult(listings=(ml.listing_state(item),))
-            if topic == "shipments":
-                shipment = api.call("read a shipment", lambda c, t: c.get_shipment(t, resource_id))
-                links = api.call("read a shipment's orders", lambda c, t: c.shipment_orders(t, resource_id))
-                ids = list(dict.fromkeys(ml.id_text(link.get("order_id")) for link in links))
-                packs: dict[str, int] = {}
-                orders = tuple(self._full_order(api, oid, packs, shipment) for oid in ids if oid)
-                return NoticeResult(orders=orders)
-            return self._conversation(api, api.seller, notice.resource, resource_id)
+        if topic in FOLLOWED_ORDER_TOPICS:
+            return NoticeResult(orders=(self._full_order(api, resource_id, {}),))
+        if topic == "items":
+            item = api.call("read an item", lambda c, t: c.get_item(t, resource_id))
+            return NoticeResult(listings=(ml.listing_state(item),))
+        if topic == "shipments":
+            shipment = api.call("read a shipment", lambda c, t: c.get_shipment(t, resource_id))
+            links = api.call("read a shipment's orders", lambda c, t: c.shipment_orders(t, resource_id))
+            ids = list(dict.fromkeys(ml.id_text(link.get("order_id")) for link in links))
+            packs: dict[str, int] = {}
+            orders = tuple(self._full_order(api, oid, packs, shipment) for oid in ids if oid)
+            return NoticeResult(orders=orders)
+        return self._conversation(api, api.seller, notice.resource, resource_id)
 
     def missed_notices(self, ctx: ChannelContext) -> list[ChannelNotice]:
         """The notifications Mercado Libre kept for this application because they could not be delivered
@@ -753,6 +812,11 @@ class MercadoLibreChannel(BaseChannel):
                         f"the conversation with the buyer is blocked on Mercado Libre: {exc.refusal()}"
                     ) from None
                 raise delivery_error(exc, "send the message") from None
+
+
+def _resource_id(notice: ChannelNotice) -> str:
+    """The id at the end of a notification's resource (``/orders/123`` → ``123``; "" when none)."""
+    return notice.resource.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
 
 
 def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:

@@ -124,15 +124,16 @@ def error_from(response: httpx.Response) -> MercadoLibreError:
         body: Any = response.json()
     except ValueError:
         body = None
+    return error_of(response.status_code, body, response.reason_phrase, retry_after=retry_after)
+
+
+def error_of(status: int, body: Any, reason: str = "", *, retry_after: float | None = None) -> MercadoLibreError:
+    """The error of a ``status`` and its body (a whole answer's, or one element's of a multiget)."""
     if not isinstance(body, dict):
-        return MercadoLibreError(
-            response.status_code, f"http_{response.status_code}", response.reason_phrase, retry_after=retry_after
-        )
-    error = body.get("error") or body.get("code") or f"http_{response.status_code}"
+        return MercadoLibreError(status, f"http_{status}", reason, retry_after=retry_after)
+    error = body.get("error") or body.get("code") or f"http_{status}"
     description = body.get("error_description") or body.get("message") or ""
-    return MercadoLibreError(
-        response.status_code, str(error), str(description), causes_of(body), retry_after=retry_after
-    )
+    return MercadoLibreError(status, str(error), str(description), causes_of(body), retry_after=retry_after)
 
 
 @dataclass(frozen=True, slots=True)
