@@ -8,7 +8,6 @@ PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterator
@@ -25,17 +24,18 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Integer,
     MetaData,
     Numeric,
     any_,
     bindparam,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from alephee.config import Settings
@@ -129,11 +129,9 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool, re
     if read_only:
 
         @event.listens_for(engine, "connect")
-        def _read_only(dbapi_conn: Any, record: Any) -> None:
-            # A read connection never writes: ``PRAGMA data_version`` (see ``read_state``) only moves on
-            # other connections' commits, so a write here would go unnoticed by the caches.
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            # A read connection never writes: writes go through write sessions, in transactions.
             dbapi_conn.execute("PRAGMA query_only=ON")
-            record.info["read_scope"] = next(_READ_SCOPES)
 
         # Like the PostgreSQL read engine: every statement is its own (WAL snapshot) transaction, so a read
         # costs no BEGIN/ROLLBACK and never holds a snapshot that would keep the WAL from being checkpointed.
@@ -161,7 +159,7 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
             {"poolclass": StaticPool}
             if in_memory
             # Read connections are reused last-in-first-out: the next request gets the connection whose
-            # state (``read_state``) and page cache are the freshest.
+            # page cache is the freshest.
             else {
                 "pool_size": settings.db_pool_size,
                 "max_overflow": settings.db_max_overflow,
@@ -174,29 +172,13 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
     pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
     if not read_only:
         return create_engine(url, pool_pre_ping=True, **pool)
-    engine = create_engine(
+    return create_engine(
         url,
         isolation_level="AUTOCOMMIT",
         connect_args={"options": "-c default_transaction_read_only=on"},
+        pool_pre_ping=True,
         **pool,
     )
-
-    @event.listens_for(engine, "checkout")
-    def _ping_with_state(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        # The pool's liveness check (what pool_pre_ping would send), answering something useful in the same
-        # round trip: the snapshot, which ``read_state`` then takes without a statement of its own.
-        try:
-            snapshot = dbapi_conn.execute(_SNAPSHOT).fetchone()[0]
-        except Exception as error:  # a trivial statement failed: the pool replaces the connection
-            raise DisconnectionError(str(error)) from error
-        record.info["checkout_state"] = snapshot
-
-    return engine
-
-
-_SNAPSHOT = "SELECT pg_current_snapshot()::text"
-# Each SQLite read connection gets its own number: ``PRAGMA data_version`` values compare only within one.
-_READ_SCOPES = itertools.count(1)
 
 
 def among(column: Any, values: Collection[Any], dialect: str) -> ColumnElement[bool]:
@@ -247,42 +229,64 @@ class RowWriter:
             self.conn.exec_driver_sql(statement.per_row, rows)
 
 
+class ReadSerial(Base):
+    """A counter of committed changes, moved by database triggers (migration ``0030r_read_serials``): per
+    account (``account_id``) for its orders and order options, and under ``KEY_SERIAL`` for what the API key
+    lookup reads (keys, their accounts, an account's type and time zone). Rows are never deleted: a counter
+    only ever grows, so a value seen once never comes back."""
+
+    __tablename__ = "read_serials"
+
+    account_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger)
+
+
+# The ``read_serials`` row of the key lookup (account ids start at 1).
+KEY_SERIAL = 0
+
+
 @dataclass(frozen=True, slots=True)
 class ReadState:
-    """What the database looked like to a read connection, cheaply: two equal states mean that no transaction
-    committed in between, so anything computed from the database then is still exact.
-
-    PostgreSQL: the current snapshot (``pg_current_snapshot()``: every commit or abort anywhere in the
-    cluster moves its xmax or its in-progress list; reads never do). SQLite: ``PRAGMA data_version``, which
-    changes when another connection (of any process) commits; it is comparable only on the same connection,
-    hence ``scope``.
-    """
+    """The counter a cached value depends on, as read: two equal states mean that nothing the value was
+    computed from committed a change in between, so the value is still exact. ``scope`` names the counter
+    (the key lookup, or an account) and ``version`` is its value."""
 
     scope: Hashable
     version: Hashable
 
 
-def read_state(connection: Connection) -> ReadState:
-    """The ``ReadState`` of a read-engine connection (one tiny statement, on the driver directly).
+@dataclass(frozen=True, slots=True)
+class ReadStates:
+    """The states of one request: the key lookup's and, when the request names one, the account's."""
 
-    Take it *before* reading what will be cached under it: a commit in between then only makes the next
-    state differ, never lets a stale value pass.
+    keys: ReadState
+    account: ReadState | None
+
+
+# Built once: every poll of GET /v2/orders runs it first.
+_READ_SERIALS_STATEMENT = select(ReadSerial.account_id, ReadSerial.serial).where(
+    ReadSerial.account_id.in_([bindparam("keys"), bindparam("account")])
+)
+
+
+def read_states(connection: Connection, account_id: int | None) -> ReadStates:
+    """The states of the key lookup and of ``account_id``'s data, in one statement on a read connection.
+
+    Take them *before* reading what will be cached under them: a commit in between then only makes the next
+    state differ, never lets a stale value pass. A counter without a row (nothing written yet) reads 0.
     """
-    fairy = connection.connection
-    raw: Any = fairy.dbapi_connection
-    if connection.dialect.name == "sqlite":
-        return ReadState(fairy.info["read_scope"], raw.execute("PRAGMA data_version").fetchone()[0])
-    # The snapshot taken when the connection was checked out, at most once (an older state is safe: it can
-    # only make the next comparison fail).
-    snapshot = fairy.info.pop("checkout_state", None)
-    if snapshot is None:
-        snapshot = raw.execute(_SNAPSHOT).fetchone()[0]
-    return ReadState("cluster", snapshot)
+    account = KEY_SERIAL if account_id is None else account_id
+    found = dict(connection.execute(_READ_SERIALS_STATEMENT, {"keys": KEY_SERIAL, "account": account}).all())
+    keys = ReadState(KEY_SERIAL, found.get(KEY_SERIAL, 0))
+    if account_id is None or account_id == KEY_SERIAL:
+        return ReadStates(keys, None)
+    return ReadStates(keys, ReadState(account_id, found.get(account_id, 0)))
 
 
 class StateCache(Generic[K, T]):
     """Values derived from the database, each valid only while the ``ReadState`` it was computed under is
-    current: never stale, no invalidation to forget. A bounded, thread-safe LRU (per process)."""
+    current: never stale, no invalidation to forget (the triggers move the counters). A bounded, thread-safe
+    LRU (per process)."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries

@@ -263,7 +263,8 @@ def _narrowed_by_status_or_date(filters: OrderFilters) -> bool:
     return filters.status_date_from is not None or filters.status_type is not None
 
 
-# The StateCache of page totals and keys (reused while the database is unchanged; see list_orders).
+# The StateCache of page totals and keys (reused while the account's orders and options are unchanged; see
+# list_orders).
 PAGE_CACHE = "order_pages"
 
 
@@ -280,8 +281,9 @@ def list_orders(
     """The page of orders as sent (the paged envelope, UTF-8 JSON), read on a read ``connection``, compressed
     with ``encoding`` when worth it: ``(body, content encoding or None)``.
 
-    ``state``: the connection's ``ReadState`` taken before any read of this request; while the database is
-    unchanged, polling the same page again reuses its total and keys instead of running the statement.
+    ``state``: the account's ``ReadState`` (``db.read_states``) taken before any read of this request; while no
+    order or order option of the account changed, polling the same page again reuses its total and keys instead
+    of running the statement.
     """
     request_key = (account_id, filters, page.offset, page.limit, page.sort.id)
     pages = database.state_cache(PAGE_CACHE)
