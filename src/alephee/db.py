@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,10 +32,10 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    select,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -172,13 +173,28 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
     pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
     if not read_only:
         return create_engine(url, pool_pre_ping=True, **pool)
-    return create_engine(
+    engine = create_engine(
         url,
         isolation_level="AUTOCOMMIT",
         connect_args={"options": "-c default_transaction_read_only=on"},
-        pool_pre_ping=True,
         **pool,
     )
+
+    @event.listens_for(engine, "checkout")
+    def _ping_with_serials(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # The pool's liveness check (what pool_pre_ping would send), answering something useful in the same
+        # round trip when the connection is taken for a poll: the counters ``read_states`` then uses.
+        account = _PING_ACCOUNT.get()
+        record.info.pop("checkout_serials", None)  # an answer is only ever used on its own checkout
+        try:
+            if account is None:
+                dbapi_conn.execute("SELECT 1").fetchone()
+                return
+            record.info["checkout_serials"] = (account, _serials(dbapi_conn, account))
+        except Exception as error:  # a trivial statement failed: the pool replaces the connection
+            raise DisconnectionError(str(error)) from error
+
+    return engine
 
 
 def among(column: Any, values: Collection[Any], dialect: str) -> ColumnElement[bool]:
@@ -263,20 +279,34 @@ class ReadStates:
     account: ReadState | None
 
 
-# Built once: every poll of GET /v2/orders runs it first.
-_READ_SERIALS_STATEMENT = select(ReadSerial.account_id, ReadSerial.serial).where(
-    ReadSerial.account_id.in_([bindparam("keys"), bindparam("account")])
-)
+# Every poll of GET /v2/orders runs it first, on the driver directly (``%s``: psycopg's placeholder).
+_READ_SERIALS = "SELECT account_id, serial FROM read_serials WHERE account_id IN (%s, %s)"
+_READ_SERIALS_SQLITE = _READ_SERIALS.replace("%s", "?")
+
+# The account whose counters the checkout ping of the next PostgreSQL read connection reads (``polling``).
+_PING_ACCOUNT: ContextVar[int | None] = ContextVar("ping_account", default=None)
+
+
+def _serials(dbapi_conn: Any, account: int, sql: str = _READ_SERIALS) -> dict[int, int]:
+    return dict(dbapi_conn.execute(sql, (KEY_SERIAL, account)).fetchall())
 
 
 def read_states(connection: Connection, account_id: int | None) -> ReadStates:
-    """The states of the key lookup and of ``account_id``'s data, in one statement on a read connection.
+    """The states of the key lookup and of ``account_id``'s data, in one tiny statement on a read connection
+    (on PostgreSQL, the checkout ping's answer when ``Database.polling`` asked it for this account).
 
     Take them *before* reading what will be cached under them: a commit in between then only makes the next
     state differ, never lets a stale value pass. A counter without a row (nothing written yet) reads 0.
     """
     account = KEY_SERIAL if account_id is None else account_id
-    found = dict(connection.execute(_READ_SERIALS_STATEMENT, {"keys": KEY_SERIAL, "account": account}).all())
+    fairy = connection.connection
+    pinged = fairy.info.pop("checkout_serials", None)
+    if pinged is not None and pinged[0] == account:
+        found = pinged[1]
+    elif connection.dialect.name == "sqlite":
+        found = _serials(fairy.dbapi_connection, account, _READ_SERIALS_SQLITE)
+    else:
+        found = _serials(fairy.dbapi_connection, account)
     keys = ReadState(KEY_SERIAL, found.get(KEY_SERIAL, 0))
     if account_id is None or account_id == KEY_SERIAL:
         return ReadStates(keys, None)
@@ -386,6 +416,18 @@ class Database:
             yield session
         finally:
             session.close()
+
+    @contextmanager
+    def polling(self, account_id: int | None) -> Iterator[tuple[Connection, ReadStates]]:
+        """A read connection and the ``read_states`` for ``account_id``, read before anything else (on
+        PostgreSQL by the checkout ping itself: one round trip for a poll served from the caches)."""
+        token = _PING_ACCOUNT.set(KEY_SERIAL if account_id is None else account_id)
+        try:
+            connection = self.read_engine.connect()
+        finally:
+            _PING_ACCOUNT.reset(token)
+        with connection:
+            yield connection, read_states(connection, account_id)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:

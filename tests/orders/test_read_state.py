@@ -125,12 +125,45 @@ def test_a_transaction_moves_the_counter_once_on_postgresql(
     assert _serials(ctx, seller.account_id)[1] == before + 1
 
 
+def test_truncating_the_orders_moves_every_counter_on_postgresql(
+    ctx: AppContext, backend: str, seller: Tenant, make_tenant: Callable[..., Tenant], add_order: AddOrder
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    other = make_tenant(marketplaces=(100,))
+    add_order(seller)
+    add_order(other)
+    with (
+        _moves(ctx, seller.account_id, keys=True),
+        _moves(ctx, other.account_id, keys=True),
+        ctx.db.writing() as session,
+    ):
+        session.execute(text("TRUNCATE orders CASCADE"))
+
+
 def test_a_rolled_back_write_leaves_the_counter(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
     order_id = add_order(seller)
     with _moves(ctx, seller.account_id, account=False), pytest.raises(RuntimeError), ctx.db.writing() as session:
         session.execute(update(Order).where(Order.id == order_id).values(erp_status="a"))
         session.flush()
         raise RuntimeError("abort")
+
+
+def test_a_poll_reads_the_counters_as_it_takes_its_connection(
+    ctx: AppContext, seller: Tenant, add_order: AddOrder
+) -> None:
+    # On PostgreSQL the pool's checkout ping answers them; a plain checkout never reuses that answer.
+    order_id = add_order(seller)
+    with ctx.db.polling(seller.account_id) as (_, before):
+        pass
+    with ctx.db.polling(seller.account_id) as (_, again):
+        assert again == before
+    _plain_sql(ctx, order_id)
+    with ctx.db.polling(seller.account_id) as (_, after):
+        assert after.account != before.account and after.keys == before.keys
+    for _ in range(ctx.settings.db_pool_size + 1):  # every pooled connection, checked out without a poll
+        with ctx.db.read_engine.connect() as connection:
+            assert read_states(connection, seller.account_id) == after
 
 
 def test_read_connections_cannot_write(ctx: AppContext, seller: Tenant) -> None:

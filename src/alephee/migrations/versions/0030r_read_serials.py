@@ -71,6 +71,15 @@ BEGIN
 END $$
 """
 
+# TRUNCATE (PostgreSQL only) names no row: every counter moves.
+_PG_TRUNCATE_FUNCTION = """
+CREATE OR REPLACE FUNCTION read_serials_bump_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE read_serials SET serial = serial + 1;
+    RETURN NULL;
+END $$
+"""
+
 
 def _bump_sqlite(account: str) -> str:
     return (
@@ -88,6 +97,11 @@ def create_triggers(table: str) -> None:
     """(Re)create the triggers of one watched table (after a migration that recreated it on SQLite)."""
     _, events, column = next(watched for watched in WATCHED if watched[0] == table)
     postgresql = op.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        op.execute(
+            f"CREATE TRIGGER {trigger_name(table, 'TRUNCATE')} AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION read_serials_bump_all()"
+        )
     for event in events:
         name = trigger_name(table, event)
         if postgresql:
@@ -119,6 +133,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTION)
+        op.execute(_PG_TRUNCATE_FUNCTION)
     for table, *_ in WATCHED:
         create_triggers(table)
 
@@ -126,9 +141,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for table, events, _ in WATCHED:
-        for event in events:
+        for event in (*events, *(("TRUNCATE",) if postgresql else ())):
             name = trigger_name(table, event)
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}" if postgresql else f"DROP TRIGGER IF EXISTS {name}")
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS read_serials_bump()")
+        op.execute("DROP FUNCTION IF EXISTS read_serials_bump_all()")
     op.drop_table("read_serials")
