@@ -25,9 +25,9 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
-    Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     any_,
     bindparam,
     create_engine,
@@ -246,26 +246,29 @@ class RowWriter:
 
 
 class ReadSerial(Base):
-    """A counter of committed changes, moved by database triggers (migration ``0030r_read_serials``): per
-    account (``account_id``) for its orders and order options, and under ``KEY_SERIAL`` for what the API key
-    lookup reads (keys, their accounts, an account's type and time zone). Rows are never deleted: a counter
-    only ever grows, so a value seen once never comes back."""
+    """A counter of committed changes, moved by database triggers (migration ``0030r_read_serials``). Per
+    account: ``SCOPE_ALL`` for its orders and order options, ``SCOPE_BACKLOG`` for the same restricted to
+    orders not integrated (before or after the write); ``KEY_SERIAL`` for what the API key lookup reads (keys,
+    their accounts, an account's type and time zone). Rows are never deleted: a counter only ever grows, so a
+    value seen once never comes back."""
 
     __tablename__ = "read_serials"
 
-    account_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scope: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     serial: Mapped[int] = mapped_column(BigInteger)
 
 
-# The ``read_serials`` row of the key lookup (account ids start at 1).
+# The ``read_serials`` account of the key lookup (account ids start at 1), and an account's two scopes.
 KEY_SERIAL = 0
+SCOPE_ALL, SCOPE_BACKLOG = 0, 1
 
 
 @dataclass(frozen=True, slots=True)
 class ReadState:
     """The counter a cached value depends on, as read: two equal states mean that nothing the value was
     computed from committed a change in between, so the value is still exact. ``scope`` names the counter
-    (the key lookup, or an account) and ``version`` is its value."""
+    (the key lookup, or an account's scope) and ``version`` is its value."""
 
     scope: Hashable
     version: Hashable
@@ -273,22 +276,24 @@ class ReadState:
 
 @dataclass(frozen=True, slots=True)
 class ReadStates:
-    """The states of one request: the key lookup's and, when the request names one, the account's."""
+    """The states of one request: the key lookup's and, when the request names an account, the account's
+    (every order) and its backlog's (orders not integrated)."""
 
     keys: ReadState
     account: ReadState | None
+    backlog: ReadState | None
 
 
 # Every poll of GET /v2/orders runs it first, on the driver directly (``%s``: psycopg's placeholder).
-_READ_SERIALS = "SELECT account_id, serial FROM read_serials WHERE account_id IN (%s, %s)"
+_READ_SERIALS = "SELECT account_id, scope, serial FROM read_serials WHERE account_id IN (%s, %s)"
 _READ_SERIALS_SQLITE = _READ_SERIALS.replace("%s", "?")
 
 # The account whose counters the checkout ping of the next PostgreSQL read connection reads (``polling``).
 _PING_ACCOUNT: ContextVar[int | None] = ContextVar("ping_account", default=None)
 
 
-def _serials(dbapi_conn: Any, account: int, sql: str = _READ_SERIALS) -> dict[int, int]:
-    return dict(dbapi_conn.execute(sql, (KEY_SERIAL, account)).fetchall())
+def _serials(dbapi_conn: Any, account: int, sql: str = _READ_SERIALS) -> dict[tuple[int, int], int]:
+    return {(row[0], row[1]): row[2] for row in dbapi_conn.execute(sql, (KEY_SERIAL, account)).fetchall()}
 
 
 def read_states(connection: Connection, account_id: int | None) -> ReadStates:
@@ -307,10 +312,11 @@ def read_states(connection: Connection, account_id: int | None) -> ReadStates:
         found = _serials(fairy.dbapi_connection, account, _READ_SERIALS_SQLITE)
     else:
         found = _serials(fairy.dbapi_connection, account)
-    keys = ReadState(KEY_SERIAL, found.get(KEY_SERIAL, 0))
+    keys = ReadState(KEY_SERIAL, found.get((KEY_SERIAL, SCOPE_ALL), 0))
     if account_id is None or account_id == KEY_SERIAL:
-        return ReadStates(keys, None)
-    return ReadStates(keys, ReadState(account_id, found.get(account_id, 0)))
+        return ReadStates(keys, None, None)
+    every, backlog = ((account_id, scope) for scope in (SCOPE_ALL, SCOPE_BACKLOG))
+    return ReadStates(keys, ReadState(every, found.get(every, 0)), ReadState(backlog, found.get(backlog, 0)))
 
 
 class StateCache(Generic[K, T]):

@@ -61,20 +61,24 @@ def test_the_cache_is_bounded_and_can_be_turned_off() -> None:
 # --- the counters -------------------------------------------------------------------------------------------
 
 
-def _serials(ctx: AppContext, account_id: int) -> tuple[Any, Any]:
+def _serials(ctx: AppContext, account_id: int) -> tuple[Any, Any, Any]:
     with ctx.db.read_engine.connect() as connection:
         states = read_states(connection, account_id)
-    assert states.account is not None
-    return states.keys.version, states.account.version
+    assert states.account is not None and states.backlog is not None
+    return states.keys.version, states.account.version, states.backlog.version
 
 
 @contextmanager
-def _moves(ctx: AppContext, account_id: int, *, keys: bool = False, account: bool = True) -> Iterator[None]:
-    """Assert that what runs inside moves (or leaves) the key lookup's and the account's counters."""
+def _moves(
+    ctx: AppContext, account_id: int, *, keys: bool = False, account: bool = True, backlog: bool | None = None
+) -> Iterator[None]:
+    """Assert that what runs inside moves (or leaves) the key lookup's, the account's and its backlog's
+    counters (the backlog's like the account's unless told)."""
     before = _serials(ctx, account_id)
     yield
     after = _serials(ctx, account_id)
-    assert (after[0] != before[0], after[1] != before[1]) == (keys, account), (before, after)
+    expected = (keys, account, account if backlog is None else backlog)
+    assert tuple(a != b for a, b in zip(after, before, strict=True)) == expected, (before, after)
 
 
 def test_every_write_to_an_accounts_orders_moves_its_counter_and_only_its(
@@ -99,6 +103,22 @@ def test_every_write_to_an_accounts_orders_moves_its_counter_and_only_its(
         session.execute(delete(Order).where(Order.id == order_id))
     with _moves(ctx, seller.account_id, account=False), ctx.db.writing() as session:  # nothing matched
         session.execute(update(Order).where(Order.id == -1).values(erp_status="x"))
+
+
+def test_writes_to_integrated_orders_leave_the_backlogs_counter(
+    ctx: AppContext, seller: Tenant, add_order: AddOrder
+) -> None:
+    done = add_order(seller, integrated=True)
+    with _moves(ctx, seller.account_id, backlog=False), ctx.db.writing() as session:
+        session.execute(update(Order).where(Order.id == done).values(erp_status="shipped"))
+    with _moves(ctx, seller.account_id, backlog=True):  # back in the integration cycle
+        _set_integrated(ctx, done, False)
+    with _moves(ctx, seller.account_id, backlog=True):  # out of it
+        _set_integrated(ctx, done, True)
+    with _moves(ctx, seller.account_id, backlog=False), ctx.db.writing() as session:
+        session.execute(delete(Order).where(Order.id == done))
+    with _moves(ctx, seller.account_id, backlog=True), ctx.db.writing() as session:  # options count for both
+        set_account_options(session, seller.account_id, pending_payments=True)
 
 
 def test_key_changes_move_the_key_lookups_counter_not_the_accounts(ctx: AppContext, seller: Tenant) -> None:
@@ -210,6 +230,11 @@ def _plain_sql(ctx: AppContext, order_id: int) -> None:
         connection.execute(text("UPDATE orders SET integrated = :yes WHERE id = :id"), {"yes": True, "id": order_id})
 
 
+def _set_integrated(ctx: AppContext, order_id: int, integrated: bool) -> None:
+    with ctx.db.write_engine.begin() as connection:
+        connection.execute(text("UPDATE orders SET integrated = :v WHERE id = :id"), {"v": integrated, "id": order_id})
+
+
 def _redact(ctx: AppContext, order_id: int) -> None:
     with ctx.db.writing() as session:
         privacy.redact_orders(session, [session.get_one(Order, order_id)])
@@ -281,6 +306,25 @@ def test_a_write_to_another_account_keeps_this_accounts_pages(
     assert _ids(client, seller, Integrated="false") == (1, [mine])
     assert (pages.hits, pages.misses) == (hits + 1, misses)
     assert _ids(client, other, Integrated="false") == (1, [new])
+
+
+def test_writes_to_integrated_orders_keep_the_integration_cycles_pages(
+    ctx: AppContext, client: TestClient, seller: Tenant, add_order: AddOrder
+) -> None:
+    waiting, done = add_order(seller), add_order(seller, integrated=True)
+    assert _ids(client, seller, Integrated="false") == (1, [waiting])
+    pages = ctx.db.state_cache("order_pages")
+    hits, misses = pages.hits, pages.misses
+    with ctx.db.writing() as session:  # the news of an order the ERP already has
+        session.execute(update(Order).where(Order.id == done).values(erp_status="shipped"))
+    served = _page(client, seller, Integrated="false")
+    assert (pages.hits, pages.misses) == (hits + 1, misses)
+    assert served == _fresh_page(ctx, client, seller, Integrated="false")
+    assert _ids(client, seller, Integrated="true") == (1, [done])
+    _set_integrated(ctx, done, False)  # the ERP asks for it again
+    assert _ids(client, seller, Integrated="false") == (2, [waiting, done])
+    _set_integrated(ctx, waiting, True)
+    assert _ids(client, seller, Integrated="false") == (1, [done])
 
 
 def test_granting_pending_payments_shows_on_the_next_poll(

@@ -140,7 +140,7 @@ def _orders_page(request: Request) -> Response:
         # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
         accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
         body, encoding = orders_query.list_orders(
-            ctx.db, connection, ctx.settings, scope.account_id, filters, page, states.account, accepted
+            ctx.db, connection, ctx.settings, scope.account_id, filters, page, states, accepted
         )
     headers = {"Content-Encoding": encoding} if encoding else None
     return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA, headers=headers)
