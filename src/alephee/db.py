@@ -1,8 +1,9 @@
-"""Database: engines, sessions, the declarative ``Base``, shared column types and migrations.
+"""Database: engines, sessions, the declarative ``Base``, shared column types and migrations; the read caches'
+change counters (``read_serials``, ``read_states``, ``StateCache``).
 
 SQLite is the embedded default; PostgreSQL is the production store. Two engines are built: the *write*
 engine (on SQLite every transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the
-busy timeout instead of failing on a lock upgrade) and the *read* engine (plain deferred transactions; on
+busy timeout instead of failing on a lock upgrade) and the *read* engine (autocommit, read-only; on
 PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 """
 
