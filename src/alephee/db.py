@@ -293,6 +293,11 @@ _READ_SERIALS_SQLITE = _READ_SERIALS.replace("%s", "?")
 _PING_ACCOUNT: ContextVar[int | None] = ContextVar("ping_account", default=None)
 
 
+def _counted(account_id: int | None) -> int | None:
+    # Only an id an account can have has counters (a bigger number would not even bind as a parameter).
+    return account_id if account_id is not None and 0 < account_id < 2**63 else None
+
+
 def _serials(dbapi_conn: Any, account: int, sql: str = _READ_SERIALS) -> dict[tuple[int, int], int]:
     return {(row[0], row[1]): row[2] for row in dbapi_conn.execute(sql, (KEY_SERIAL, account)).fetchall()}
 
@@ -304,6 +309,7 @@ def read_states(connection: Connection, account_id: int | None) -> ReadStates:
     Take them *before* reading what will be cached under them: a commit in between then only makes the next
     state differ, never lets a stale value pass. A counter without a row (nothing written yet) reads 0.
     """
+    account_id = _counted(account_id)
     account = KEY_SERIAL if account_id is None else account_id
     fairy = connection.connection
     pinged = fairy.info.pop("checkout_serials", None)
@@ -314,7 +320,7 @@ def read_states(connection: Connection, account_id: int | None) -> ReadStates:
     else:
         found = _serials(fairy.dbapi_connection, account)
     keys = ReadState(KEY_SERIAL, found.get((KEY_SERIAL, SCOPE_ALL), 0))
-    if account_id is None or account_id == KEY_SERIAL:
+    if account_id is None:
         return ReadStates(keys, None, None)
     every, backlog = ((account_id, scope) for scope in (SCOPE_ALL, SCOPE_BACKLOG))
     return ReadStates(keys, ReadState(every, found.get(every, 0)), ReadState(backlog, found.get(backlog, 0)))
@@ -428,7 +434,8 @@ class Database:
     def polling(self, account_id: int | None) -> Iterator[tuple[Connection, ReadStates]]:
         """A read connection and the ``read_states`` for ``account_id``, read before anything else (on
         PostgreSQL by the checkout ping itself: one round trip for a poll served from the caches)."""
-        token = _PING_ACCOUNT.set(KEY_SERIAL if account_id is None else account_id)
+        counted = _counted(account_id)
+        token = _PING_ACCOUNT.set(KEY_SERIAL if counted is None else counted)
         try:
             connection = self.read_engine.connect()
         finally:

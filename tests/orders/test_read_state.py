@@ -384,6 +384,14 @@ def test_an_unlinked_account_gets_401_on_the_next_poll(
     assert client.get("/v2/orders", params=seller.q()).status_code == 401
 
 
+@pytest.mark.parametrize("account", ["99999999999999999999", "-1", "0"])
+def test_an_account_id_no_account_can_have_is_refused_not_counted(
+    client: TestClient, seller: Tenant, account: str
+) -> None:
+    response = client.get("/v2/orders", params={**seller.q(), "accountId": account})
+    assert response.status_code == 401, response.text
+
+
 def test_metrics_show_the_read_caches(client: TestClient, seller: Tenant, add_order: AddOrder) -> None:
     add_order(seller)
     client.get("/v2/orders", params=seller.q())
