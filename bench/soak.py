@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from channel_bench import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 EXE = str(Path(sys.executable).with_name("alephee"))
@@ -146,6 +147,134 @@ class Sampler(threading.Thread):
             self.stop.wait(self.interval)
 
 
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+class WaitSampler(threading.Thread):
+    """What the database's busy sessions are doing, every ``interval`` seconds (``pg_stat_activity``): on the CPU
+    (no wait event), waiting for a lock (``Lock``: another transaction holds the row), for I/O, for the client
+    (``Client``: the hub is between two statements of an open transaction). Reading the view costs nothing to
+    the sessions sampled, unlike ``lock_timeout`` or ``log_lock_waits``."""
+
+    QUERY = (
+        "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, ''), left(query, 70) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' "
+        "AND backend_type = 'client backend'"
+    )
+
+    def __init__(self, database_url: str, interval: float, deadline: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.interval, self.deadline = database_url, interval, deadline
+        self.samples = 0
+        self.busy: Counter[str] = Counter()
+        self.locked: Counter[str] = Counter()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        try:
+            with engine.connect() as conn:
+                while not self.stop.is_set() and time.monotonic() < self.deadline:
+                    self.samples += 1
+                    for kind, event, query in conn.execute(text(self.QUERY)):
+                        self.busy[f"{kind}:{event}" if event else kind] += 1
+                        if kind == "Lock":
+                            self.locked[" ".join(query.split())] += 1
+                    self.stop.wait(self.interval)
+        finally:
+            engine.dispose()
+
+    def report(self) -> dict[str, Any]:
+        """Sessions in each state on average (busy sessions per sample), and the statements that waited on locks."""
+        n = max(1, self.samples)
+        return {
+            "samples": self.samples,
+            "interval_s": self.interval,
+            "mean_sessions_by_state": {k: round(v / n, 3) for k, v in self.busy.most_common()},
+            "lock_waits_by_statement": {k: round(v / n, 3) for k, v in self.locked.most_common(5)},
+        }
+
+
+WAIT_METRICS = (
+    "alephee_db_pool_wait_seconds",
+    "alephee_gc_pause_seconds",
+    "alephee_gc_cpu_seconds",
+    "alephee_event_loop_lag_seconds",
+)
+
+
+def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The samples of the wait histograms on a server's /metrics: {(sample name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text_ = httpx.get(base_url + "/metrics", timeout=30).text
+    out = {}
+    for family in text_string_to_metric_families(text_):
+        if family.name in WAIT_METRICS:
+            for sample in family.samples:
+                out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def wait_breakdown(
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    after: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+) -> dict[str, Any]:
+    """Per wait histogram and label set over the run: how many, the total seconds, the slowest bucket reached,
+    and how many took longer than 100 ms."""
+    delta = {key: value - before.get(key, 0.0) for key, value in after.items()}
+    out: dict[str, Any] = {
+        name[: -len("_total")]: round(value, 3) for (name, _), value in delta.items() if name.endswith("_total")
+    }
+    for (name, labels), value in delta.items():
+        if not name.endswith("_count"):
+            continue
+        base, rest = name[: -len("_count")], [kv for kv in labels]
+        label = ",".join(f"{k}={v}" for k, v in rest) or "-"
+        buckets = sorted(
+            (float(dict(lb)["le"]), v)
+            for (n, lb), v in delta.items()
+            if n == base + "_bucket" and [kv for kv in lb if kv[0] != "le"] == rest
+        )
+        under_100ms = next((v for le, v in buckets if le >= 0.1), value)
+        worst = next((le for le, v in buckets if v >= value), float("inf"))
+        out[f"{base}{{{label}}}"] = {
+            "count": int(value),
+            "total_s": round(delta.get((base + "_sum", labels), 0.0), 3),
+            "over_100ms": int(value - under_100ms),
+            "max_le_s": worst,
+        }
+    return out
+
+
+def slowest(stats: Stats, share: float = 0.01) -> dict[str, Any]:
+    """The slowest ``share`` of the requests: by operation and server, and how many stock batches
+    (``POST /v2/products``) were in flight when each started (they lock overlapping product rows)."""
+    done = [r for r in stats.requests if not r[0].startswith("alephee")]
+    if not done:
+        return {}
+    ordered = sorted(done, key=lambda r: r[3], reverse=True)
+    worst = ordered[: max(1, int(len(ordered) * share))]
+    batches = [(start, start + seconds) for op, _, start, seconds in done if op == "POST /v2/products"]
+
+    def overlapping(at: float) -> int:
+        return sum(1 for start, end in batches if start < at < end)
+
+    return {
+        "requests": len(worst),
+        "threshold_ms": round(worst[-1][3] * 1000, 1),
+        "by_operation": dict(Counter(r[0] for r in worst).most_common()),
+        "by_server": dict(Counter(r[1] for r in worst).most_common()),
+        "stock_batches_in_flight_at_start": {
+            "slowest": round(statistics.fmean(overlapping(r[2]) for r in worst), 2),
+            "all": round(statistics.fmean(overlapping(r[2]) for r in done), 2),
+        },
+    }
+
+
 # --- the workload -------------------------------------------------------------------------------------------
 
 
@@ -154,9 +283,12 @@ class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter[int | str]] = field(default_factory=lambda: defaultdict(Counter))
     errors: list[str] = field(default_factory=list)
+    # (op, server, started at (monotonic), seconds) of every request, for the breakdown of the slowest.
+    requests: list[tuple[str, str, float, float]] = field(default_factory=list)
 
-    def record(self, op: str, status: int | str, seconds: float, detail: str = "") -> None:
+    def record(self, op: str, status: int | str, seconds: float, detail: str = "", server: str = "") -> None:
         self.latencies[op].append(seconds)
+        self.requests.append((op, server, time.monotonic() - seconds, seconds))
         self.statuses[op][status] += 1
         if status not in ALLOWED and len(self.errors) < 20:
             self.errors.append(f"{op} {status} {detail[:200]}")
@@ -186,9 +318,9 @@ class Workload:
         try:
             response = await client.request(method, base + path, **kwargs)
         except httpx.HTTPError as exc:
-            self.stats.record(op, type(exc).__name__, time.perf_counter() - began)
+            self.stats.record(op, type(exc).__name__, time.perf_counter() - began, server=base)
             return None
-        self.stats.record(op, response.status_code, time.perf_counter() - began, response.text)
+        self.stats.record(op, response.status_code, time.perf_counter() - began, response.text, base)
         return response
 
     async def erp(self, client: httpx.AsyncClient, rng: random.Random, n: int) -> None:
@@ -332,7 +464,9 @@ def report(
             "requests": len(lat),
             "statuses": {str(k): v for k, v in sorted(stats.statuses[op].items(), key=lambda kv: str(kv[0]))},
             "p50_ms": round(percentile(lat, 0.50) * 1000, 1),
+            "p95_ms": round(percentile(lat, 0.95) * 1000, 1),
             "p99_ms": round(percentile(lat, 0.99) * 1000, 1),
+            "max_ms": round(max(lat, default=0.0) * 1000, 1),
         }
         for op, lat in sorted(stats.latencies.items())
     }
@@ -364,8 +498,11 @@ def report(
         "errors": bad,
         "error_samples": stats.errors,
         "p50_ms": round(percentile(everything, 0.50) * 1000, 1),
+        "p95_ms": round(percentile(everything, 0.95) * 1000, 1),
         "p99_ms": round(percentile(everything, 0.99) * 1000, 1),
+        "max_ms": round(max(everything, default=0.0) * 1000, 1),
         "operations": ops,
+        "slowest_1pct": slowest(stats),
         "sandbox_orders_sold": sold,
         "orders_integrated_by_the_erp": integrated,
         "memory": memory,
@@ -386,6 +523,13 @@ def main() -> int:
     )
     parser.add_argument("--redis-url", default=os.environ.get("ALEPHEE_SOAK_REDIS", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--keep", action="store_true", help="Reuse the soak database instead of recreating it.")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A setting of both servers, e.g. ALEPHEE_GC_FREEZE=false (repeatable; for before/after runs).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the report here.")
     parser.add_argument("--log-dir", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
@@ -399,6 +543,7 @@ def main() -> int:
         "ALEPHEE_DOCUMENTS_DIR": str(args.log_dir / "soak-documents"),
         "ALEPHEE_LOG_LEVEL": "WARNING",
     }
+    env.update(pair.split("=", 1) for pair in args.server_env)
     print("preparing the database (migrations, demo tenant)...", file=sys.stderr)
     account_id, api_key = prepare(args, env)
     servers: list[Server] = []
@@ -416,15 +561,20 @@ def main() -> int:
             p["Identification"]["SKU"] for p in catalog["Results"] if p["Identification"]["ProductType"]["Id"] in (1, 5)
         ]
 
+        waits_before = {s.name: scrape(s.base_url) for s in servers}
+        cpu_before = sum(cpu_seconds([s.process for s in servers]))
+        load_before = load_average()
         began = time.monotonic()
         deadline = began + args.duration
         stats = Stats()
         sampler = Sampler(servers, 1.0, deadline + 5)
+        waits = WaitSampler(args.database_url, 0.1, deadline + 5)
         seller = Seller(env, account_id, args, deadline, stats)
         workload = Workload(
             [s.base_url for s in servers], account_id, api_key, skus, deadline, args.max_requests, stats
         )
         sampler.start()
+        waits.start()
         seller.start()
         print(f"load: {args.duration:.0f} s, {args.concurrency} clients, 2 servers...", file=sys.stderr)
 
@@ -436,7 +586,16 @@ def main() -> int:
         seller.join(timeout=60)
         sampler.stop.set()
         sampler.join(timeout=5)
+        waits.stop.set()
+        waits.join(timeout=5)
         out = report(stats, sampler, seconds, seller.sold, workload.integrated, args)
+        out["load_average"] = {"start": round(load_before, 2), "end": round(load_average(), 2)}
+        out["server_cpu_ms_per_request"] = round(
+            1000 * (sum(cpu_seconds([s.process for s in servers])) - cpu_before) / max(1, out["requests"]),
+            2,
+        )
+        out["waits"] = {s.name: wait_breakdown(waits_before[s.name], scrape(s.base_url)) for s in servers}
+        out["database_sessions"] = waits.report()
     finally:
         for server in servers:
             server.stop()

@@ -43,6 +43,7 @@ from alephee.http.observe import (
 )
 from alephee.http.openapi import finish as finish_openapi
 from alephee.http.routing import CanonicalPaths
+from alephee.http.waits import loop_monitor, tune_collector, watch
 from alephee.http.wire import ErrorBody, error_response
 from alephee.listings.routes import router as listings
 from alephee.marketplaces.models import OutboxMessage
@@ -129,6 +130,7 @@ def create_app(
     if settings.compression:
         app.add_middleware(CompressionMiddleware, min_bytes=settings.compression_min_bytes)
     app.add_middleware(ApiMiddleware, ctx=ctx, audit=write_audit)
+    _watch_waits(app, ctx)
     if with_worker:
         _embed_worker(app, ctx)
     return app
@@ -138,6 +140,22 @@ def create_app_with_worker() -> FastAPI:
     """``create_app(with_worker=True)`` for a server that takes a factory without arguments
     (``alephee serve --with-worker``: each server process gets its own worker loop)."""
     return create_app(with_worker=True)
+
+
+def _watch_waits(app: FastAPI, ctx: AppContext) -> None:
+    """The wait metrics of ``/metrics`` (``http/waits.py``): pool checkouts and GC pauses from now on, the event
+    loop's lag while the application runs; and, as it starts, the collector tuned (``ALEPHEE_GC_FREEZE``,
+    ``ALEPHEE_GC_THRESHOLD0``)."""
+    watch(ctx.db)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> Any:
+        tune_collector(freeze=ctx.settings.gc_freeze, threshold0=ctx.settings.gc_threshold0)
+        async with loop_monitor(), inner(application) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
 
 
 def _embed_worker(app: FastAPI, ctx: AppContext) -> None:

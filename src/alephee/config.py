@@ -154,6 +154,13 @@ class Settings(BaseSettings):
     # See alephee/logs.py and docs/operations.md, Logs.
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    # The garbage collector of a server (docs/performance.md, Soak): move what start-up allocated out of its
+    # generations (``gc.freeze()``: a full collection then scans what requests allocated, not the ~275,000 objects
+    # of the application), and collect the youngest generation every ``gc_threshold0`` net allocations instead of
+    # Python's 700 (most of a request's objects are freed by reference counting before they would be scanned).
+    # Off (false / 0) only to compare.
+    gc_freeze: bool = True
+    gc_threshold0: int = Field(default=10_000, ge=0)
     # Show the login-token module 2 as required for DELETE /v2/products/prices.
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5

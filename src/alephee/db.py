@@ -10,6 +10,7 @@ PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from alephee.config import Settings
@@ -112,6 +114,32 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(value).quantize(Decimal("0.0001"))
 
 
+# Told how long a checkout took to get a connection: (engine role "write" or "read", seconds).
+PoolWaitObserver = Callable[[str, float], None]
+
+
+class TimedQueuePool(QueuePool):
+    """A ``QueuePool`` that reports how long each checkout took to get a connection: an idle one at once, a new
+    one after connecting, or, with every connection out, after waiting for one to come back (the wait that makes
+    a request slow without any database work). ``observer`` and ``role`` survive ``dispose()``."""
+
+    observer: PoolWaitObserver | None = None
+    role = ""
+
+    def _do_get(self) -> Any:
+        began = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            if self.observer is not None:
+                self.observer(self.role, time.perf_counter() - began)
+
+    def recreate(self) -> QueuePool:
+        pool = super().recreate()
+        pool.observer, pool.role = self.observer, self.role  # type: ignore[attr-defined]
+        return pool
+
+
 def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
     return {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000}
 
@@ -163,6 +191,7 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
             # Read connections are reused last-in-first-out: the next request gets the connection whose
             # page cache is the freshest.
             else {
+                "poolclass": TimedQueuePool,
                 "pool_size": settings.db_pool_size,
                 "max_overflow": settings.db_max_overflow,
                 "pool_use_lifo": read_only,
@@ -171,7 +200,7 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
         engine = create_engine(url, connect_args=_sqlite_connect_args(settings), **pool)
         _configure_sqlite(engine, settings, immediate=immediate, read_only=read_only)
         return engine
-    pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    pool = {"poolclass": TimedQueuePool, "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
     if not read_only:
         return create_engine(url, pool_pre_ping=True, **pool)
     engine = create_engine(
@@ -407,6 +436,13 @@ class Database:
         """Forget every process cache (after rows were removed behind the application's back, as tests do)."""
         with self._caches_lock:
             self._caches.clear()
+
+    def observe_pool_waits(self, observer: PoolWaitObserver) -> None:
+        """Tell ``observer`` how long every checkout of either engine took to get a connection (pooled engines
+        only: an in-memory SQLite database has one static connection)."""
+        for role, engine in (("write", self.write_engine), ("read", self.read_engine)):
+            if isinstance(engine.pool, TimedQueuePool):
+                engine.pool.observer, engine.pool.role = observer, role
 
     @property
     def dialect(self) -> str:

@@ -6,83 +6,27 @@ backstop, and the notifications Mercado Libre kept because they could not be del
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alephee.channels import connections
-from alephee.channels.mercadolibre.channel import MercadoLibreChannel
-from alephee.channels.mercadolibre.client import MercadoLibreClient
-from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
-from alephee.config import Settings
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
-from alephee.marketplaces.contract import ChannelContext, ListingPush, MarketplaceRef
+from alephee.marketplaces.contract import ListingPush
 from alephee.sync.links import link_listings
-from tests.fixtures.database import make_settings
+from tests.channels.mercadolibre_standin_kit import MLA, Linked, linked_standin
 from tests.fixtures.mercadolibre import item_body
 from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
-APP = "5387223166827464"
-SECRET = "s3cret"
-MLA = MarketplaceRef(id=1, name="Mercado Libre Argentina", family="mercadolibre", connector="mercadolibre",
-                     site_id="MLA", country_id="AR")  # fmt: skip
-
-
-@dataclass
-class Linked:
-    """A tenant connected (tokens issued by the stand-in) and the channel talking to that stand-in."""
-
-    tenant: Tenant
-    standin: MercadoLibreStandIn
-    channel: MercadoLibreChannel
-    ctx: ChannelContext
-    http: TestClient
-
 
 @pytest.fixture
 def linked(ctx: AppContext, tmp_path: Path, make_tenant: Callable[..., Tenant]) -> Iterator[Linked]:
-    standin = MercadoLibreStandIn(tmp_path / "ml.sqlite3", client_id=APP, client_secret=SECRET)
-    http = TestClient(create_app(standin), base_url="http://standin.example")
-    settings = make_settings(
-        ctx.settings.database_url,
-        mercadolibre_api_url="http://standin.example",
-        mercadolibre_client_id=APP,
-        mercadolibre_client_secret=SECRET,
-    )
-    tenant = make_tenant(marketplaces=(1,))
-    grant = standin.issue_token()
-    with ctx.db.writing() as session:
-        connections.store_grant(
-            session,
-            settings,
-            connections.Grant(
-                account_id=tenant.account_id,
-                marketplace_id=1,
-                connector="mercadolibre",
-                access_token=str(grant["access_token"]),
-                refresh_token=str(grant["refresh_token"]),
-                expires_in=int(grant["expires_in"]),
-                seller_id=standin.seller.id,
-                nickname=standin.seller.nickname,
-                site_id="MLA",
-            ),
-        )
-
-    def client(given: Settings) -> MercadoLibreClient:
-        return MercadoLibreClient(given, http)
-
-    channel = MercadoLibreChannel(client_factory=client)
-    context = ChannelContext(account_id=tenant.account_id, marketplace=MLA, db=ctx.db, settings=settings)
-    yield Linked(tenant=tenant, standin=standin, channel=channel, ctx=context, http=http)
-    http.close()
-    standin.close()
+    with linked_standin(ctx, tmp_path, make_tenant) as kit:
+        yield kit
 
 
 def sku_item(sku: str, **overrides: Any) -> dict[str, Any]:

@@ -475,3 +475,42 @@ def test_an_item_with_variations_is_always_read_first(ctx: AppContext, make_tena
     set_listing(ctx, shop.listing_id, marketplace_state=receipt.state, price=Decimal(9))
     shop.linked.channel.publish_listing(shop.linked.context, push(shop))
     assert len(shop.fake.sent("GET", "/items/")) == 2
+
+
+def test_a_batch_reads_once_pushes_each_item_and_fails_only_the_refused_one(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    shop = make_shop(ctx, make_tenant)
+    channel, context = shop.linked.channel, shop.linked.context
+    items = []
+    with ctx.db.writing() as session:
+        listings = [shop.listing_id] + [
+            add_listing(session, shop.linked.account_id, shop.product_id, external_id=f"MLA{500 + n}") for n in (1, 2)
+        ]
+    for n, listing_id in enumerate(listings):
+        item_id = f"MLA{500 + n}"
+        shop.fake.items[item_id] = {
+            "id": item_id,
+            "status": "active",
+            "sub_status": [],
+            "available_quantity": 7,
+            "price": 1210.5,
+        }
+        set_listing(ctx, listing_id, external_id=item_id, available_quantity=2)
+        items.append(item_id)
+    shop.fake.fail(
+        "PUT", f"/items/{items[1]}", reply(400, {"message": "Item under review", "error": "bad", "cause": []})
+    )
+    changes = [ListingPush(listing_id=n) for n in listings] + [ListingPush(listing_id=10**9)]
+
+    results = channel.push_listings(context, changes)
+
+    assert [type(r).__name__ for r in results] == [
+        "ListingReceipt",
+        "PermanentDeliveryError",
+        "ListingReceipt",
+        "PermanentDeliveryError",
+    ]
+    assert results[3].message == f"listing {10**9} not found"
+    assert shop.fake.items[items[0]]["available_quantity"] == 2 and shop.fake.items[items[2]]["available_quantity"] == 2
+    assert shop.fake.items[items[1]]["available_quantity"] == 7

@@ -183,10 +183,12 @@ def test_invoices_go_to_the_pack_as_multipart(linked: Linked) -> None:
     assert len(linked.fake.sent("POST", "/packs/")) == 2
 
 
-def test_brazil_keeps_invoices_in_the_hub(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
+def test_brazil_keeps_pdf_invoices_in_the_hub(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
     tenant = make_tenant(marketplaces=(1,))
     brazil = link(ctx, tenant.account_id, FakeMercadoLibre(), site_id="MLB")
-    upload = DocumentUpload(order=OrderRef(external_order_id="1", pack_id="2"), document_type=2, storage_key="x")
+    upload = DocumentUpload(
+        order=OrderRef(external_order_id="1", pack_id="2"), document_type=0, extension="pdf", storage_key="x"
+    )
     assert brazil.channel.upload_document(brazil.context, upload).forwarded is False
     assert brazil.fake.requests == []
 

@@ -63,12 +63,24 @@ def test_demo_runs_the_whole_loop_through_the_stand_in(ctx: AppContext, tmp_path
         def published() -> list[str]:
             with ctx.db.reading() as session:
                 ids = session.scalars(
-                    select(Listing.external_id).where(Listing.account_id == account_id, Listing.marketplace_id == 1)
+                    select(Listing.external_id)
+                    .where(Listing.account_id == account_id, Listing.marketplace_id == 1, Listing.parent_id.is_(None))
+                    .order_by(Listing.id)
                 ).all()
             return list(ids) if ids and not any(i.startswith(PENDING_PREFIX) for i in ids) else []
 
         item_ids = eventually(published, server, "publishing the demo catalog on the stand-in")
         assert all(i.startswith("MLA") for i in item_ids)
+        # The variation master is one item whose variations' ids are on its child listings.
+        with ctx.db.reading() as session:
+            variation_ids = session.scalars(
+                select(Listing.external_id).where(
+                    Listing.account_id == account_id, Listing.marketplace_id == 1, Listing.child_kind == "variation"
+                )
+            ).all()
+        assert variation_ids and all(i.isdigit() for i in variation_ids)
+        master = api.get(f"{STANDIN_PATH}/items/{item_ids[-1]}").json()
+        assert {str(v["id"]) for v in master["variations"]} == set(variation_ids)
 
         # Sold: a buyer purchases on the stand-in; the notification brings the order in.
         sale = api.post(f"{STANDIN_PATH}/_test/orders", json={"item_id": item_ids[0], "quantity": 1})

@@ -8,6 +8,11 @@ import typer
 
 from alephee.config import Settings
 
+# With --workers N, uvicorn's supervisor kills a process that does not answer its ping within this many seconds
+# (uvicorn's default: 5) and starts another. Importing the application takes several seconds of CPU, and a busy
+# host can starve a process longer than 5 s: the replacements were killed in turn, in a loop, before serving.
+WORKER_HEALTHCHECK_SECONDS = 30
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -33,6 +38,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         loop="uvloop",
         # httptools plus a cap and deadlines on request heads and an idle limit on bodies (http/server.py).
         http="alephee.http.server:GuardedHttpToolsProtocol",

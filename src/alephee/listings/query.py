@@ -232,3 +232,15 @@ def grouped_publications(
             for (mid, mname), by_status in by_marketplace.items()
         ]
     return out
+
+
+# Listings loaded by one query at most (bound parameters stay well under every database's limit).
+PREFETCH_CHUNK = 500
+
+
+def prefetch_listings(session: Session, listing_ids: Sequence[int]) -> None:
+    """Load many listings into ``session`` with one query per ``PREFETCH_CHUNK``, so that each ``session.get`` of
+    one of them that follows (a channel reading a group of listings to deliver) finds it without a query."""
+    ids = list(dict.fromkeys(listing_ids))
+    for start in range(0, len(ids), PREFETCH_CHUNK):
+        session.scalars(select(Listing).where(Listing.id.in_(ids[start : start + PREFETCH_CHUNK]))).all()

@@ -22,15 +22,19 @@ Outbox topics and their payloads are documented in ``alephee.sandbox.channel`` (
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.orm import Session
 
 from alephee.config import Settings
 from alephee.db import Database
+from alephee.errors import DomainError
+
+T = TypeVar("T")
 
 # --- errors -------------------------------------------------------------------------------------------------
 
@@ -315,6 +319,9 @@ class ChannelOrderItem:
     listing_id: int | None = None
     # The listing's regular price when the buyer paid a discounted one.
     full_unit_price: Decimal | None = None
+    # The marketplace's id of the variation sold, when the listing has variations (the hub's child listing of the
+    # variation has it as its external id).
+    external_variation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +495,36 @@ class InboundChannel(Protocol):
 
     def list_listings(self, ctx: ChannelContext, cursor: str | None, limit: int = 50) -> ListingPage:
         """The seller's listings on the marketplace, page by page (to link them to the hub's products)."""
+        ...
+
+
+def change_outcome(work: Callable[[], T]) -> T | Exception:
+    """``work()`` for one change of a batch (``BatchChannel.push_listings``), or the error that fails that change
+    alone (a domain refusal as a permanent failure). A held connection is raised: it holds every change."""
+    try:
+        return work()
+    except ConnectionHeld:
+        raise
+    except DomainError as exc:
+        return PermanentDeliveryError(exc.message)
+    except Exception as exc:
+        return exc
+
+
+# A listing change as a channel receives it: a push of the listing's state or a status change.
+ListingChange = ListingPush | ListingStatusPush
+
+
+@runtime_checkable
+class BatchChannel(Protocol):
+    """What a remote channel offers to take many listing changes of one account at once (the worker's batched
+    delivery): it reads what it needs for all of them in one read transaction and calls the marketplace as it
+    sees fit (concurrently, or grouped into the marketplace's batch calls)."""
+
+    def push_listings(self, ctx: ChannelContext, changes: Sequence[ListingChange]) -> list[ListingReceipt | Exception]:
+        """Deliver every change of ``changes`` (all of ``ctx``'s account); one answer per change, in order: its
+        receipt, or the error of that change alone (a ``DeliveryError``, or any other exception). An error
+        raised instead (``ConnectionHeld``, the hub's database down) is every change's."""
         ...
 
 

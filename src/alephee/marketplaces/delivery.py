@@ -9,9 +9,10 @@ written against it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -66,6 +67,25 @@ class Sender(Protocol):
         """Deliver ``item``; raise ``DeliveryError`` (transient/permanent) on failure. ``session`` is the
         delivery transaction when ``in_database`` said so, else ``None`` (no transaction held while calling out).
         Returns what the receiver answered (recorded with the outcome), or None."""
+        ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender that also takes many claimed rows at once (optional: the worker delivers row by row otherwise).
+
+    The worker groups a round's rows by ``batch_key`` (rows whose key is None go one by one through ``send``),
+    hands each group to ``send_batch`` outside any transaction, and records every outcome of the group in one
+    write transaction."""
+
+    def batch_key(self, session: Session, item: OutboxItem) -> Hashable | None:
+        """The group ``item`` is delivered with (e.g. its marketplace and account), or None to send it alone.
+        Called with a short read session, like ``Sender.in_database``."""
+        ...
+
+    def send_batch(self, items: Sequence[OutboxItem]) -> list[Any]:
+        """Deliver a group; one result per row, in order: what the receiver answered, or the exception of that row
+        alone (a ``DeliveryError`` or any other). An exception raised instead is every row's."""
         ...
 
 

@@ -16,6 +16,7 @@ from alephee.marketplaces.contract import (
     ChannelContext,
     DocumentUpload,
     LabelRequest,
+    ListingChange,
     ListingDiscount,
     ListingPush,
     ListingStatusPush,
@@ -325,6 +326,24 @@ def _deliver_listing_update(channel: Channel, ctx: ChannelContext, payload: Mapp
 
 def _deliver_listing_status(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> Any:
     return channel.set_listing_status(ctx, listing_status_push(payload, agg))
+
+
+# Listing topics → their parsed change (what ``BatchChannel.push_listings`` takes).
+LISTING_CHANGES: dict[str, Callable[[Mapping[str, Any], int], ListingChange]] = {
+    "listing.update": listing_push,
+    "listing.status": listing_status_push,
+}
+
+
+def listing_change(topic: str, payload: Mapping[str, Any], aggregate_id: int) -> ListingChange:
+    """A listing topic's payload parsed into the change a channel receives (``PermanentDeliveryError`` when it
+    cannot be parsed, or the topic is not a listing change)."""
+    parse = LISTING_CHANGES.get(topic)
+    if parse is None:
+        raise PermanentDeliveryError(f"outbox topic '{topic}' is not a listing change")
+    if not isinstance(payload, Mapping):
+        raise PermanentDeliveryError("outbox payload must be a JSON object")
+    return parse(payload, aggregate_id)
 
 
 def _deliver_order_status(channel: Channel, ctx: ChannelContext, payload: Mapping[str, Any], agg: int) -> None:

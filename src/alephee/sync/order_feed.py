@@ -69,12 +69,19 @@ def resolve_lines(session: Session, account_id: int, marketplace_id: int, order:
             listing=listings.get(item.external_listing_id),
         )
         if line.listing is not None:
-            _attach_product(session, account_id, line, line.listing.product_id, item.sku)
+            _attach_product(session, account_id, line, line.listing.product_id, item.sku, item.external_variation_id)
         lines.append(line)
     return lines
 
 
-def _attach_product(session: Session, account_id: int, line: SaleLine, product_id: int, sku: str | None = None) -> None:
+def _attach_product(
+    session: Session,
+    account_id: int,
+    line: SaleLine,
+    product_id: int,
+    sku: str | None = None,
+    variation_id: str | None = None,
+) -> None:
     row = session.execute(
         select(Product, Brand.name)
         .join(Brand, Brand.id == Product.brand_id)
@@ -84,7 +91,8 @@ def _attach_product(session: Session, account_id: int, line: SaleLine, product_i
         return
     product, brand = row
     if product.product_type == VARIATION_MASTER:
-        # The variation whose SKU (or own code) the line names; else the one with the most stock.
+        # The variation whose SKU (or own code) the line names; else the one whose child listing has the
+        # marketplace's variation id; else the one with the most stock.
         children = (
             select(Product, Brand.name)
             .join(Brand, Brand.id == Product.brand_id)
@@ -97,6 +105,11 @@ def _attach_product(session: Session, account_id: int, line: SaleLine, product_i
                 .order_by(case((Product.sku == sku, 0), else_=1), Product.id)
                 .limit(1)
             ).first()
+        if child is None and variation_id and line.listing is not None:
+            listed = select(Listing.product_id).where(
+                Listing.parent_id == line.listing.id, Listing.external_id == variation_id
+            )
+            child = session.execute(children.where(Product.id.in_(listed)).limit(1)).first()
         if child is None:
             child = session.execute(children.order_by(Product.quantity.desc(), Product.id).limit(1)).first()
         if child is None:

@@ -5,6 +5,7 @@ forwarded document."""
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,9 @@ from alephee.db import Database
 from alephee.http.body import raw_property
 from alephee.listings.marketplace_state import remember_state
 from alephee.listings.publish import record_marketplace_id
+from alephee.listings.query import prefetch_listings
 from alephee.marketplaces.contract import (
+    BatchChannel,
     Channel,
     ChannelContext,
     DeliveryError,
@@ -27,7 +30,7 @@ from alephee.marketplaces.contract import (
 )
 from alephee.marketplaces.delivery import OutboxItem
 from alephee.marketplaces.registry import has_channel, marketplace_ref, shared_channel
-from alephee.marketplaces.topics import deliver_topic, payload_value
+from alephee.marketplaces.topics import LISTING_CHANGES, deliver_topic, listing_change, payload_value
 from alephee.orders import events
 from alephee.orders.models import Order
 
@@ -87,9 +90,10 @@ class ChannelSender:
             return False
         return bool(getattr(channel, "sends_current_state", False))
 
-    def send(self, session: Session | None, item: OutboxItem) -> Any:
-        channel, ref = self._resolve(session, item)
-        ctx = ChannelContext(
+    def _context(
+        self, channel: Channel, ref: MarketplaceRef, session: Session | None, item: OutboxItem
+    ) -> ChannelContext:
+        return ChannelContext(
             account_id=item.account_id,
             marketplace=ref,
             session=session if channel.in_database else None,
@@ -98,7 +102,47 @@ class ChannelSender:
             db=self.db,
             settings=self.settings,
         )
-        return deliver_topic(channel, ctx, item.topic, item.payload, item.aggregate_id)
+
+    def send(self, session: Session | None, item: OutboxItem) -> Any:
+        channel, ref = self._resolve(session, item)
+        return deliver_topic(
+            channel, self._context(channel, ref, session, item), item.topic, item.payload, item.aggregate_id
+        )
+
+    def batch_key(self, session: Session, item: OutboxItem) -> Hashable | None:
+        """Listing changes of one account on one remote marketplace whose channel takes them together
+        (``BatchChannel``) are delivered as one group; everything else row by row."""
+        if item.topic not in LISTING_CHANGES:
+            return None
+        try:
+            channel, _ = self._resolve(session, item)
+        except DeliveryError:
+            return None  # send() reports the failure
+        if channel.in_database or not isinstance(channel, BatchChannel):
+            return None
+        return (item.marketplace_id, item.account_id)
+
+    def send_batch(self, items: Sequence[OutboxItem]) -> list[Any]:
+        """Deliver a group of ``batch_key`` (one marketplace, one account) through ``push_listings``: rows whose
+        payload cannot be parsed fail alone, the others go in one call of the channel."""
+        results: list[Any] = [None] * len(items)
+        changes, places = [], []
+        for place, item in enumerate(items):
+            try:
+                changes.append(listing_change(item.topic, item.payload, item.aggregate_id))
+                places.append(place)
+            except DeliveryError as exc:
+                results[place] = exc
+        if changes:
+            channel, ref = self._resolve(None, items[0])
+            if not isinstance(channel, BatchChannel):
+                raise PermanentDeliveryError(f"connector '{ref.connector}' takes no batches")
+            answers = channel.push_listings(self._context(channel, ref, None, items[places[0]]), changes)
+            if len(answers) != len(changes):
+                raise PermanentDeliveryError(f"connector '{ref.connector}' answered {len(answers)} of {len(changes)}")
+            for place, answer in zip(places, answers, strict=True):
+                results[place] = answer
+        return results
 
 
 # Topics whose delivery sends the listing's whole current state on channels that read it at delivery time.
@@ -114,6 +158,18 @@ def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
         record_marketplace_id(session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink)
     if answer.state is not None:
         remember_state(session, item.account_id, answer.state_listing_id or item.aggregate_id, answer.state)
+
+
+def prefetch_answers(session: Session, delivered: Sequence[tuple[OutboxItem, Any]]) -> None:
+    """Load with one query the listings whose state ``record_answer`` keeps for a group of (row, answer)."""
+    prefetch_listings(
+        session,
+        [
+            answer.state_listing_id or item.aggregate_id
+            for item, answer in delivered
+            if isinstance(answer, ListingReceipt) and answer.state is not None and item.aggregate_type == "listing"
+        ],
+    )
 
 
 def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:

@@ -15,7 +15,10 @@ One round:
    root, ``registry.build_worker``, or registered process-wide with ``marketplaces.delivery.register_sender``
    for a worker built without one). Channels that keep their state in the
    hub's database (the sandbox) are called inside the same transaction that marks the row delivered, so the
-   effect and the mark commit together; remote channels are called outside any transaction.
+   effect and the mark commit together; remote channels are called outside any transaction. **Batches**: rows a
+   ``BatchSender`` groups (``batch_key``: the channel sender groups the listing changes of one marketplace and
+   account when the channel offers ``push_listings``) go to ``send_batch`` together, with the rows they cover
+   read in one read transaction and every outcome recorded in one write transaction (below, row by row).
 3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
    (``delivered_at``); transient failure → back to ``pending`` with exponential backoff and deterministic
    jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was
@@ -44,7 +47,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,6 +66,7 @@ from alephee.marketplaces.delivery import (
     IN_FLIGHT,
     PENDING,
     RESERVED_PREFIXES,
+    BatchSender,
     OutboxItem,
     Route,
     Sender,
@@ -72,7 +76,7 @@ from alephee.marketplaces.models import OutboxMessage
 from alephee.sync.backoff import backoff_delay
 from alephee.sync.inbox import InboxReader
 from alephee.sync.pull import FeedGate, Puller
-from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, with_order_ids
+from alephee.sync.senders import ChannelSender, announce_outcome, prefetch_answers, record_answer, with_order_ids
 
 log = logging.getLogger("alephee.worker")
 
@@ -268,8 +272,8 @@ class Worker:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(item.id)
 
-    def _record_failure(self, item: OutboxItem, error: BaseException) -> str:
-        """Write the failure; returns ``retried``, ``failed`` or ``lost``."""
+    def _failure(self, item: OutboxItem, error: BaseException) -> tuple[dict[str, Any], str, str]:
+        """What a failure writes on the row, ``retried`` or ``failed``, and the error's text."""
         transient = error.transient if isinstance(error, DeliveryError) else True
         text = error.message if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
         text = text[:MAX_ERROR_LENGTH]
@@ -282,32 +286,36 @@ class Worker:
                 attempts=OutboxMessage.attempts - 1,
                 available_at=clock.precise_utcnow() + timedelta(seconds=delay),
             )
-            outcome = "retried"
-        elif transient and item.attempts < self.settings.outbox_max_attempts:
+            return values, "retried", text
+        if transient and item.attempts < self.settings.outbox_max_attempts:
             delay = backoff_delay(self.settings, item.id, item.attempts)
             # The marketplace said when to come back (Retry-After): never sooner than that.
             wait = getattr(error, "retry_after", None)
             if isinstance(wait, int | float) and wait > delay:
                 delay = min(float(wait), self.settings.outbox_backoff_max_seconds)
             values.update(status=PENDING, available_at=clock.precise_utcnow() + timedelta(seconds=delay))
-            outcome = "retried"
-        else:
-            values["status"] = FAILED
-            outcome = "failed"
-        with self.db.writing() as session:
-            result = session.execute(
-                update(OutboxMessage)
-                .where(self._mine(item))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return "lost"
-            if outcome == "failed":
-                announce_outcome(session, item, delivered=False, reason=text)
+            return values, "retried", text
+        values["status"] = FAILED
+        return values, "failed", text
+
+    def _write_failure(self, session: Session, item: OutboxItem, error: BaseException) -> str:
+        """Write the failure in ``session``; returns ``retried``, ``failed`` or ``lost``."""
+        values, outcome, text = self._failure(item, error)
+        result = session.execute(
+            update(OutboxMessage).where(self._mine(item)).values(**values).execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return "lost"
+        if outcome == "failed":
+            announce_outcome(session, item, delivered=False, reason=text)
         level = logging.WARNING if outcome == "failed" else logging.INFO
         log.log(level, "outbox %s %s (%s, attempt %s): %s", item.id, outcome, item.topic, item.attempts, text)
         return outcome
+
+    def _record_failure(self, item: OutboxItem, error: BaseException) -> str:
+        """Write the failure in a transaction of its own; returns ``retried``, ``failed`` or ``lost``."""
+        with self.db.writing() as session:
+            return self._write_failure(session, item, error)
 
     # --- delivering
 
@@ -346,24 +354,109 @@ class Worker:
                 log.exception("outbox %s: unexpected error from the sender", item.id)
             return self._record_failure(item, exc)
 
+    def _deliver_group(self, sender: BatchSender, items: list[OutboxItem]) -> list[str]:
+        """Deliver rows of one ``batch_key`` group at once: the rows they cover read in one read transaction, the
+        group handed to ``send_batch`` with no transaction open, every outcome recorded in one write transaction
+        (a row whose lease was lost records nothing). Returns each row's outcome, in order."""
+        try:
+            with self.db.reading() as session:
+                covered = self._covered_by(session, items)
+            answers = sender.send_batch(items)
+            if len(answers) != len(items):
+                raise RuntimeError(f"the sender answered {len(answers)} of {len(items)} rows")
+        except Exception as exc:  # the whole group's failure: recorded on each of its rows
+            if not isinstance(exc, DeliveryError):
+                log.exception("outbox %s..%s: unexpected error from the sender", items[0].id, items[-1].id)
+            covered, answers = {}, [exc] * len(items)
+        try:
+            with self.db.writing() as session:
+                return self._record_group(session, items, answers, covered)
+        except Exception as exc:  # the record failed (database down): each row retried on its own
+            log.exception("outbox %s..%s: recording the group failed", items[0].id, items[-1].id)
+            return [self._record_failure(item, exc) for item in items]
+
+    def _record_group(
+        self, session: Session, items: list[OutboxItem], answers: list[Any], covered: dict[int, list[int]]
+    ) -> list[str]:
+        """Every outcome of a group in ``session``: the delivered rows marked with one conditional update (those
+        still ours get their answers recorded and their covered rows coalesced), each failure on its own row."""
+        delivered = [
+            item.id for item, answer in zip(items, answers, strict=True) if not isinstance(answer, BaseException)
+        ]
+        mine: set[int] = set()
+        if delivered:
+            mine = set(
+                session.scalars(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(delivered),
+                        OutboxMessage.status == IN_FLIGHT,
+                        OutboxMessage.locked_by == self.worker_id,
+                    )
+                    .values(
+                        status=DELIVERED,
+                        delivered_at=clock.precise_utcnow(),
+                        locked_by=None,
+                        locked_until=None,
+                        last_error=None,
+                    )
+                    .returning(OutboxMessage.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        outcomes: list[str] = []
+        coalesced: list[int] = []
+        prefetch_answers(session, [(i, a) for i, a in zip(items, answers, strict=True) if i.id in mine])
+        for item, answer in zip(items, answers, strict=True):
+            if isinstance(answer, BaseException):
+                outcomes.append(self._write_failure(session, item, answer))
+            elif item.id in mine:
+                record_answer(session, item, answer)
+                announce_outcome(session, item, delivered=True)
+                coalesced += covered.get(item.id, [])
+                outcomes.append(DELIVERED)
+            else:
+                log.warning("outbox %s: lease lost to another worker; outcome not recorded", item.id)
+                outcomes.append("lost")
+        self._mark_coalesced(session, coalesced)
+        return outcomes
+
     def _covered_rows(self, session: Session, item: OutboxItem) -> list[int]:
         """Pending rows of the same listing and topic queued after ``item`` (committed before the channel reads
         the listing, so the state it sends includes them)."""
+        return self._covered_by(session, [item]).get(item.id, [])
+
+    def _covered_by(self, session: Session, items: Sequence[OutboxItem]) -> dict[int, list[int]]:
+        """``_covered_rows`` of every row of ``items`` whose channel coalesces, read with one query."""
         sender = self.dispatcher.channel_sender
-        if not isinstance(sender, ChannelSender) or not sender.coalesces(session, item):
-            return []
-        return list(
-            session.scalars(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.aggregate_type == item.aggregate_type,
-                    OutboxMessage.aggregate_id == item.aggregate_id,
-                    OutboxMessage.marketplace_id == item.marketplace_id,
-                    OutboxMessage.topic == item.topic,
-                    OutboxMessage.status == PENDING,
-                    OutboxMessage.id > item.id,
-                )
+        if not isinstance(sender, ChannelSender):
+            return {}
+        coalescing = {
+            (i.aggregate_type, i.aggregate_id, i.marketplace_id, i.topic): i
+            for i in items
+            if sender.coalesces(session, i)
+        }
+        if not coalescing:
+            return {}
+        later = session.execute(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.aggregate_type,
+                OutboxMessage.aggregate_id,
+                OutboxMessage.marketplace_id,
+                OutboxMessage.topic,
+            ).where(
+                OutboxMessage.aggregate_type.in_({key[0] for key in coalescing}),
+                OutboxMessage.aggregate_id.in_({key[1] for key in coalescing}),
+                OutboxMessage.status == PENDING,
             )
         )
+        covered: dict[int, list[int]] = {}
+        for row_id, *key in later:
+            item = coalescing.get(tuple(key))  # type: ignore[arg-type]
+            if item is not None and row_id > item.id:
+                covered.setdefault(item.id, []).append(row_id)
+        return covered
 
     def _mark_coalesced(self, session: Session, ids: list[int]) -> None:
         """Rows delivered by a later state push of their listing: delivered now, without a call of their own
@@ -397,6 +490,27 @@ class Worker:
             log.info("inbox: %s", stats.as_json())
         return stats.claimed
 
+    def _tasks(self, items: list[OutboxItem]) -> list[Callable[[], list[str]]]:
+        """A round's deliveries: one per group of rows a ``BatchSender`` takes together, one per other row."""
+        groups: dict[tuple[int, Hashable], tuple[BatchSender, list[OutboxItem]]] = {}
+        singles: list[OutboxItem] = []
+        batching = [(item, self.dispatcher.sender_for(item)) for item in items]
+        if any(isinstance(sender, BatchSender) for _item, sender in batching):
+            with self.db.reading() as session:
+                for item, sender in batching:
+                    key = sender.batch_key(session, item) if isinstance(sender, BatchSender) else None
+                    if key is None or not isinstance(sender, BatchSender):
+                        singles.append(item)
+                    else:
+                        groups.setdefault((id(sender), key), (sender, []))[1].append(item)
+        else:
+            singles = items
+        tasks: list[Callable[[], list[str]]] = [
+            lambda sender=sender, rows=rows: self._deliver_group(sender, rows) for sender, rows in groups.values()
+        ]
+        tasks += [lambda item=item: [self._deliver(item)] for item in singles]
+        return tasks
+
     def run_once(self, batch: int | None = None, *, pull: bool | None = None) -> RoundStats:
         """One round: claim a batch and deliver it, read a batch of notifications, then pull the order feeds
         (when due, or if ``pull``)."""
@@ -405,12 +519,16 @@ class Worker:
         stats.claimed = len(items)
         # A batch holds at most one row per aggregate (a row waits for the older ones of its aggregate), so its
         # rows may be delivered at once: a remote marketplace's latency then does not set the worker's pace.
-        senders = max(1, min(self.settings.outbox_delivery_concurrency, len(items)))
+        outcomes: list[str] = []
+        tasks = self._tasks(items)
+        senders = max(1, min(self.settings.outbox_delivery_concurrency, len(tasks)))
         if senders > 1:
             with ThreadPoolExecutor(senders, thread_name_prefix="alephee-outbox") as pool:
-                outcomes = list(pool.map(self._deliver, items))
+                for done in pool.map(lambda task: task(), tasks):
+                    outcomes += done
         else:
-            outcomes = [self._deliver(item) for item in items]
+            for task in tasks:
+                outcomes += task()
         for outcome in outcomes:
             if outcome == DELIVERED:
                 stats.delivered += 1

@@ -10,6 +10,8 @@ other refusals permanent, saying what Mercado Libre refused (``cause[].code: mes
 
 Choices where the API leaves room (docs/compatibility.md lists them):
 
+- Batches (the worker's ``push_listings``): the listings of a group and the connection in one read transaction,
+  then one ``PUT /items/{id}`` per item, several at once; each item's failure is its own.
 - Listing types: the hub's ``listing_type`` codes (``listings.schemas.LISTING_TYPES``) map to their Mercado
   Libre names; none or ``0`` publishes ``gold_special``.
 - Updates PUT only what differs from the hub's current listing, so ten queued changes send the latest state
@@ -22,12 +24,14 @@ Choices where the API leaves room (docs/compatibility.md lists them):
 - Variations: an item's variations are the hub's child listings (``parent_id`` = the item's listing,
   ``child_kind`` ``variation``) whose ``external_id`` is the variation id; an update sends every variation of
   the item (Mercado Libre deletes the ones left out), each with its child's quantity and price (or its current
-  values when the hub has no child for it). Items are created without variations.
+  values when the hub has no child for it). A variation master's listing is created as one item with its
+  variations (``variations.py``); their ids are kept on new child listings, matched by SKU.
 - Orders come from ``GET /orders/{id}`` with the shipment and pack size; the backstop starts two days back
   (Mercado Libre keeps missed notifications that long) when it has no cursor yet.
 - Labels: TXT is ``zpl2``, PDF is ``pdf``, ZIP is both files in one zip.
-- Documents: invoices (types 0 and 2) go to ``/packs/{pack or order}/fiscal_documents`` outside Brazil; Brazil
-  takes invoices as NF-e imports, so nothing is forwarded there; receipts stay in the hub.
+- Documents: invoices (types 0 and 2) go to ``/packs/{pack or order}/fiscal_documents`` outside Brazil; in Brazil
+  an NF-e's XML is imported into the order's shipment (``/shipments/{id}/invoice_data/?siteId=MLB``, the raw
+  ``<nfeProc>``), a PDF stays in the hub; receipts stay in the hub.
 - Order status and tracking writes are no-ops: Mercado Envios moves ME2 shipments itself, and the docs show no
   seller write for ME1/custom tracking.
 """
@@ -38,7 +42,8 @@ import io
 import re
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -48,6 +53,7 @@ from sqlalchemy.orm import Session
 from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre import mapping as ml
+from alephee.channels.mercadolibre import variations as mlvar
 from alephee.channels.mercadolibre.calls import (
     Api,
     Seller,
@@ -65,7 +71,9 @@ from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibr
 from alephee.channels.mercadolibre.facts import (
     PREDICTED_PREFIX,
     ListingData,
+    OrderFacts,
     listing_data,
+    listing_variants,
     order_facts,
     seller_of,
 )
@@ -74,12 +82,16 @@ from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.listings.models import Listing
+from alephee.listings.publish import record_marketplace_id
+from alephee.listings.query import prefetch_listings
 from alephee.listings.statuses import (
     FINISHED,
     INACTIVE,
     PAUSED,
     UNDER_REVIEW,
 )
+from alephee.listings.variations import record_variation_ids
 from alephee.marketplaces.contract import (
     BaseChannel,
     BuyerMessage,
@@ -90,6 +102,7 @@ from alephee.marketplaces.contract import (
     DocumentReceipt,
     DocumentUpload,
     LabelRequest,
+    ListingChange,
     ListingPage,
     ListingPush,
     ListingReceipt,
@@ -100,6 +113,7 @@ from alephee.marketplaces.contract import (
     PermanentDeliveryError,
     ShippingLabel,
     TransientDeliveryError,
+    change_outcome,
 )
 from alephee.orders.documents import INVOICE, NFE, store_for
 
@@ -119,6 +133,9 @@ FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
 MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages")
 MISSED_PAGE = 50
 MISSED_PAGES = 20
+BRAZIL = "MLB"
+# Mercado Livre's refusal of an NF-e whose access key was already imported.
+DUPLICATED_NFE = "duplicated_fiscal_key"
 
 
 class _StaleState(Exception):
@@ -201,19 +218,50 @@ class MercadoLibreChannel(BaseChannel):
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         """Create the item (listing still ``pending-``) or bring it to the listing's current state."""
         api, data = self._open(ctx, lambda s: listing_data(s, ctx, listing.listing_id, listing.external_id))
+        return self._bring(ctx, api, listing, data)
+
+    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
+        """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
+        api, data = self._open(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
+        return self._bring(ctx, api, change, data)
+
+    def push_listings(self, ctx: ChannelContext, changes: Sequence[ListingChange]) -> list[ListingReceipt | Exception]:
+        """Many changes of one account (the worker's batched delivery): every listing and the connection read in
+        one read transaction, then one push per item, ``outbox_delivery_concurrency`` at a time. A listing that
+        cannot be read, or an item Mercado Libre refuses, fails its own change only."""
+
+        def read(session: Session) -> list[ListingData | Exception]:
+            ids = [c.listing_id for c in changes if c.listing_id is not None]
+            prefetch_listings(session, ids)
+            variants = listing_variants(session, ids)
+            return [
+                change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id, variants))
+                for change in changes
+            ]
+
+        api, found = self._open(ctx, read)
+
+        def push(change: ListingChange, data: ListingData | Exception) -> ListingReceipt | Exception:
+            if isinstance(data, Exception):
+                return data
+            return change_outcome(lambda: self._bring(ctx, api, change, data))
+
+        width = max(1, min(api.settings.outbox_delivery_concurrency, len(changes)))
+        if width == 1:
+            return [push(change, data) for change, data in zip(changes, found, strict=True)]
+        with ThreadPoolExecutor(width, thread_name_prefix="alephee-ml-push") as pool:
+            return list(pool.map(push, changes, found))
+
+    def _bring(self, ctx: ChannelContext, api: Api, change: ListingChange, data: ListingData) -> ListingReceipt:
+        """Deliver one listing change with its listing as read: create a pending item on a push (a status change
+        waits for the creation, which publishes the status of that moment), else update the item."""
+        if data.pending and isinstance(change, ListingStatusPush):
+            return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
         if data.pending and data.status == FINISHED:
             # Finished before it was ever published: there is nothing to create.
             return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
         if data.pending:
             return self._create(ctx, api, data, api.seller)
-        return self._update(api, data)
-
-    def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
-        """Pause, reactivate or close the item (the hub's listing says why; see ``desired_status``)."""
-        api, data = self._open(ctx, lambda s: listing_data(s, ctx, change.listing_id, change.external_id))
-        if data.pending:
-            # Not created yet: its creation (``listing.update``) publishes the listing's status of that moment.
-            return ListingReceipt(external_id=data.external_id, status=change.status, available_quantity=None)
         return self._update(api, data)
 
     def _category(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> str | None:
@@ -245,10 +293,23 @@ class MercadoLibreChannel(BaseChannel):
         return str(best["category_id"])
 
     def _create(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> ListingReceipt:
+        """``POST /items`` from the listing and its product (with its variations when it is a variation master),
+        then the description, and a pause when the seller paused it first; the variations' ids are kept on the
+        listing's child listings."""
+        price = data.price
+        pictures = data.pictures
         missing: list[str] = []
-        if data.price is None:
+        if data.variations:
+            pictures = mlvar.item_pictures(data.pictures, data.variations)
+            missing.extend(mlvar.missing_data(data.variations))
+            if not missing:
+                try:
+                    price = mlvar.one_price(data.variations)
+                except mlvar.DifferentPrices as exc:
+                    raise PermanentDeliveryError(f"cannot publish on Mercado Libre: {exc}") from None
+        if price is None and not data.variations:
             missing.append("price")
-        if not data.pictures:
+        if not pictures:
             missing.append("pictures")
         if not data.title.strip():
             missing.append("title")
@@ -262,29 +323,35 @@ class MercadoLibreChannel(BaseChannel):
                 if data.category
                 else "category (none predicted from the title)"
             )
-        if missing or data.price is None:
+        if missing or price is None:
             raise PermanentDeliveryError("cannot publish on Mercado Libre: missing " + ", ".join(missing))
         attributes = [{"id": "SELLER_SKU", "value_name": data.seller_sku}]
         if data.brand:
             attributes.insert(0, {"id": "BRAND", "value_name": data.brand})
         if data.gtin:
             attributes.append({"id": "GTIN", "value_name": data.gtin})
-        body = {
+        body: dict[str, Any] = {
             "title": data.title,
             "category_id": category,
-            "price": wire_money(data.price),
+            "price": wire_money(price),
             "currency_id": currency,
             "available_quantity": data.publish_quantity,
             "buying_mode": "buy_it_now",
             "condition": (data.condition or "new").lower(),
             "listing_type_id": listing_type_name(data.listing_type),
-            "pictures": [{"source": url} for url in data.pictures],
+            "pictures": [{"source": url} for url in pictures],
             "attributes": attributes,
         }
+        if data.variations:
+            # The item's stock is its variations' sum: Mercado Libre takes it from them.
+            del body["available_quantity"]
+            body["variations"] = mlvar.variations_body(data.variations, price, pictures)
         item = api.call("publish the listing", lambda c, t: c.create_item(t, body))
         item_id = str(item.get("id") or "")
         if not item_id:
             raise PermanentDeliveryError("Mercado Libre created the item without an id")
+        if data.variations:
+            self._keep_variation_ids(api, data, item)
         if data.description:
             text = data.description
             api.call("add the listing's description", lambda c, t: c.create_description(t, item_id, text))
@@ -301,6 +368,19 @@ class MercadoLibreChannel(BaseChannel):
             state=ml.kept_state(last) or {},
             state_listing_id=data.listing_id,
         )
+
+    @staticmethod
+    def _keep_variation_ids(api: Api, data: ListingData, item: dict[str, Any]) -> None:
+        """The new item's variation ids on the listing's child listings, matched by SKU, and the item's id on the
+        listing, in a short write of their own: later pushes update each variation by its id, and a push of a
+        variation never finds its item still to be created (which would create it twice)."""
+        by_sku = mlvar.variation_ids(item)
+        ids = {v.product_id: by_sku[v.sku] for v in data.variations if v.sku in by_sku}
+        with api.db.writing() as session:
+            parent = session.get(Listing, data.listing_id)
+            if parent is not None:
+                record_marketplace_id(session, parent.account_id, parent.id, str(item["id"]), None)
+                record_variation_ids(session, parent, data.variations, ids)
 
     def _update(self, api: Api, data: ListingData) -> ListingReceipt:
         """Bring the item to the listing's state: compared with the item as last seen when the hub kept it,
@@ -589,21 +669,18 @@ class MercadoLibreChannel(BaseChannel):
         )
 
     def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
-        """Invoices go to the pack's fiscal documents (outside Brazil); receipts stay in the hub."""
+        """Invoices go to the pack's fiscal documents outside Brazil; in Brazil an NF-e's XML is imported into
+        the order's shipment (``_import_nfe``) and a PDF stays in the hub; receipts stay in the hub."""
         if document.document_type not in (INVOICE, NFE):
             return DocumentReceipt(forwarded=False)
         seller = self._read(ctx, lambda s: seller_of(s, ctx))
-        if seller.site_id == "MLB":
-            return DocumentReceipt(forwarded=False)  # Brazil: NF-e import, not fiscal_documents
-        facts = self._read(ctx, lambda s: order_facts(s, ctx, document.order))
-        if not document.storage_key:
-            raise PermanentDeliveryError("the document has no stored file")
-        _db, settings = self._hub(ctx)
-        try:
-            content = store_for(settings.documents_dir).get(document.storage_key)
-        except (DomainError, ValueError) as exc:
-            raise PermanentDeliveryError(f"the document's file cannot be read: {exc}") from None
         extension = (document.extension or "pdf").lower().lstrip(".")
+        if seller.site_id == BRAZIL and extension != "xml":
+            return DocumentReceipt(forwarded=False)  # Brazil takes the NF-e's XML, never a PDF
+        facts = self._read(ctx, lambda s: order_facts(s, ctx, document.order))
+        content = self._document_content(ctx, document)
+        if seller.site_id == BRAZIL:
+            return self._import_nfe(ctx, facts, content)
         media = document.content_type or ("application/xml" if extension == "xml" else "application/pdf")
         name = f"{document.document_number or 'invoice'}.{extension}"
         target = facts.pack_id or facts.external_order_id
@@ -614,6 +691,38 @@ class MercadoLibreChannel(BaseChannel):
             )
         ids = [str(i) for i in answer.get("ids") or []]
         return DocumentReceipt(forwarded=True, external_document_id=",".join(ids) or None)
+
+    def _document_content(self, ctx: ChannelContext, document: DocumentUpload) -> bytes:
+        """The stored file of a document (permanent errors when there is none or it cannot be read)."""
+        if not document.storage_key:
+            raise PermanentDeliveryError("the document has no stored file")
+        _db, settings = self._hub(ctx)
+        try:
+            return store_for(settings.documents_dir).get(document.storage_key)
+        except (DomainError, ValueError) as exc:
+            raise PermanentDeliveryError(f"the document's file cannot be read: {exc}") from None
+
+    def _import_nfe(self, ctx: ChannelContext, facts: OrderFacts, xml: bytes) -> DocumentReceipt:
+        """Brazil: the authorised NF-e (``<nfeProc>``) imported into the order's shipment, as sent
+        (``POST /shipments/{id}/invoice_data/?siteId=MLB``); an NF-e already imported is a permanent error."""
+        if b"<nfeProc" not in xml[:4096] and b":nfeProc" not in xml[:4096]:
+            raise PermanentDeliveryError(
+                "Mercado Livre takes the authorised NF-e (the <nfeProc> XML with its protocol), not this XML"
+            )
+        shipment_id = facts.external_shipping_id
+        if not shipment_id:
+            raise PermanentDeliveryError(f"order {facts.external_order_id} has no Mercado Envios shipment for the NF-e")
+        with self._api(ctx) as api:
+            try:
+                answer = api.raw(lambda c, t: c.import_invoice(t, shipment_id, xml, BRAZIL))
+            except MercadoLibreError as exc:
+                if DUPLICATED_NFE in f"{exc.error} {exc.description} {exc.refusal()}":
+                    raise PermanentDeliveryError(
+                        f"the NF-e was already imported on Mercado Livre (shipment {shipment_id}): {exc.refusal()}"
+                    ) from None
+                raise delivery_error(exc, "import the NF-e") from None
+        key = answer.get("fiscal_key") or answer.get("id")
+        return DocumentReceipt(forwarded=True, external_document_id=str(key) if key else shipment_id)
 
     def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
         """A post-sale message from the seller to the buyer of the order's pack (at most 350 characters)."""

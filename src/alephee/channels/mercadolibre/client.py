@@ -323,6 +323,18 @@ class MercadoLibreClient:
         path = f"/packs/{quote(str(pack_id))}/fiscal_documents"
         return _object(self._send("POST", path, files=files, headers=self._auth(token)))
 
+    def import_invoice(self, token: str, shipment_id: int | str, xml: bytes, site_id: str) -> dict[str, Any]:
+        """``POST /shipments/{id}/invoice_data/?siteId=`` with the raw authorised NF-e (``<nfeProc>``) XML:
+        Brazil's invoice of a shipment, which releases its label."""
+        headers = {"Authorization": f"Bearer {token}", "accept": "application/json", "Content-Type": "application/xml"}
+        path = f"/shipments/{quote(str(shipment_id))}/invoice_data/"
+        response = self._response("POST", path, params={"siteId": site_id}, content=xml, headers=headers)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None  # the import is done; its answer's body is not documented
+        return body if isinstance(body, dict) else {}
+
     def get_messages(
         self, token: str, pack_id: int | str, seller_id: int, *, offset: int = 0, limit: int = 50
     ) -> dict[str, Any]:

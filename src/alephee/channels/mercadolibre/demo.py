@@ -1,6 +1,7 @@
 """The demo's Mercado Libre (``alephee demo``): the demo account is connected to "Mercado Libre Argentina"
 (marketplace 1) on the local stand-in this hub serves — never on the real marketplace — with its categories
-mapped and part of its catalog published, so ``alephee serve --with-worker`` runs the whole loop through the
+mapped and part of its catalog published (simple products and one variation master, a single item with
+variations), so ``alephee serve --with-worker`` runs the whole loop through the
 real connector over HTTP: the items are created on the stand-in, its buyers purchase them, the notifications
 bring the orders in, and labels, invoices and messages go back.
 """
@@ -20,10 +21,14 @@ from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.listings.publish import PublishSpec, publish_products
 from alephee.products.models import Product
+from alephee.products.schemas import VARIATION_MASTER
 
 MARKETPLACE = 1  # Mercado Libre Argentina
 # Simple products of the demo catalog published there (the rest stays on the sandbox sites).
 PUBLISHED = 40
+# Variation masters published there as items with variations. The demo's variations have prices of their own
+# while Mercado Libre sells an item's variations at one price: their listing has the fixed price of the master.
+PUBLISHED_MASTERS = 1
 # The demo catalog's categories and the Mercado Libre Argentina categories the seller chose for them.
 CATEGORY_MAP: dict[str, tuple[str, str]] = {
     "Accesorios para Vehículos > Repuestos": ("MLA6520", "Bujías"),
@@ -38,8 +43,8 @@ CATEGORY_MAP: dict[str, tuple[str, str]] = {
 
 def connect_demo_seller(session: Session, settings: Settings, account_id: int) -> None:
     """Demo step: link, connect (tokens issued by the stand-in, stored encrypted), map the categories and
-    publish ``PUBLISHED`` products on marketplace 1. Skipped when the account already has that connection, or
-    with ``ALEPHEE_DEMO_MERCADOLIBRE=false``."""
+    publish ``PUBLISHED`` products and ``PUBLISHED_MASTERS`` variation masters on marketplace 1. Skipped when the
+    account already has that connection, or with ``ALEPHEE_DEMO_MERCADOLIBRE=false``."""
     if not settings.demo_mercadolibre or connections.find_connection(session, account_id, MARKETPLACE) is not None:
         return
     client_id, secret = standin_credentials(settings)
@@ -86,4 +91,15 @@ def connect_demo_seller(session: Session, settings: Settings, account_id: int) -
         .order_by(Product.id)
         .limit(PUBLISHED)
     ).all()
-    publish_products(session, account_id, [PublishSpec(product_id, MARKETPLACE) for product_id in chosen])
+    masters = session.scalars(
+        select(Product.id)
+        .where(Product.account_id == account_id, Product.product_type == VARIATION_MASTER)
+        .order_by(Product.id)
+        .limit(PUBLISHED_MASTERS)
+    ).all()
+    listings = publish_products(
+        session, account_id, [PublishSpec(product_id, MARKETPLACE) for product_id in [*chosen, *masters]]
+    )
+    for listing in listings:
+        if listing.product_id in masters:
+            listing.price_mode = "fixed"

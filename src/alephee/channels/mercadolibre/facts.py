@@ -5,6 +5,7 @@ order's marketplace ids and buyer."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from alephee.listings.statuses import (
     PAUSED,
     REASON_STOCK,
 )
+from alephee.listings.variations import VARIATION_KIND, VariationFacts, listing_variations
 from alephee.marketplaces.contract import (
     ChannelContext,
     OrderRef,
@@ -30,7 +32,6 @@ from alephee.marketplaces.contract import (
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product
 
-VARIATION_KIND = "variation"
 MAX_TITLE_LENGTH = 60
 PREDICTED_PREFIX = "title:"
 
@@ -71,6 +72,8 @@ class ListingData:
     variants: tuple[Variant, ...]
     # The item as last seen (``Listing.marketplace_state``), or None.
     kept: dict[str, Any] | None = None
+    # A variation master's variations, read only for a listing still to be created (published as one item).
+    variations: tuple[VariationFacts, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -118,25 +121,37 @@ def mapped_category(session: Session, ctx: ChannelContext, category: str) -> str
     return row.external_category_id if row is not None else None
 
 
-def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> ListingData:
-    """The listing's state to push; the product's data (brand, pictures, description, category and its
-    mapping) only for a listing still to be created, as an update sends none of it."""
-    listing = listing_row(session, ctx, listing_id, external_id)
-    title = listing.title[:MAX_TITLE_LENGTH]
+def listing_variants(session: Session, parent_ids: Collection[int]) -> dict[int, tuple[Variant, ...]]:
+    """The variations of many listings (parent id → its child listings standing for variations), one query."""
+    found: dict[int, list[Variant]] = {parent: [] for parent in parent_ids}
+    if not found:
+        return {}
     children = session.scalars(
         select(Listing)
-        .where(Listing.parent_id == listing.id, Listing.child_kind == VARIATION_KIND)
+        .where(Listing.parent_id.in_(list(found)), Listing.child_kind == VARIATION_KIND)
         .order_by(Listing.id)
     )
-    variants = tuple(
-        Variant(
-            variation_id=int(c.external_id),
-            quantity=0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity,
-            price=c.price,
-        )
-        for c in children
-        if c.external_id.isdigit()
-    )
+    for c in children:
+        if c.external_id.isdigit() and c.parent_id is not None:
+            quantity = 0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity
+            found[c.parent_id].append(Variant(variation_id=int(c.external_id), quantity=quantity, price=c.price))
+    return {parent: tuple(variants) for parent, variants in found.items()}
+
+
+def listing_data(
+    session: Session,
+    ctx: ChannelContext,
+    listing_id: int | None,
+    external_id: str | None,
+    variants_of: dict[int, tuple[Variant, ...]] | None = None,
+) -> ListingData:
+    """The listing's state to push; the product's data (brand, pictures, description, category and its
+    mapping, a master's variations) only for a listing still to be created, as an update sends none of it.
+    ``variants_of``: the variations already read for a group of listings (``listing_variants``)."""
+    listing = listing_row(session, ctx, listing_id, external_id)
+    title = listing.title[:MAX_TITLE_LENGTH]
+    known = variants_of.get(listing.id) if variants_of is not None else None
+    variants = known if known is not None else listing_variants(session, [listing.id])[listing.id]
     data = ListingData(
         listing_id=listing.id,
         external_id=listing.external_id,
@@ -177,6 +192,7 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
         predicted_category=(
             mapped_category(session, ctx, PREDICTED_PREFIX + normalised_title(title)) if title.strip() else None
         ),
+        variations=listing_variations(session, listing),
     )
 
 

@@ -172,7 +172,7 @@ def listing_state(item: dict[str, Any]) -> ListingState:
 
 def order_item(line: dict[str, Any]) -> ChannelOrderItem:
     """One ``order_items[]`` line, keyed by the item id (the hub's listing of the item); a variation's line
-    carries the variation's SKU (``seller_sku``), and its ``variation_id`` stays in the order's ``raw``."""
+    carries the variation's SKU (``seller_sku``) and its ``variation_id`` (also kept in the order's ``raw``)."""
     item = _dict(line.get("item"))
     unit_price = money(line.get("unit_price")) or Decimal(0)
     return ChannelOrderItem(
@@ -182,6 +182,7 @@ def order_item(line: dict[str, Any]) -> ChannelOrderItem:
         sku=_text(item.get("seller_sku")) or _text(item.get("seller_custom_field")),
         title=_text(item.get("title")),
         full_unit_price=money(line.get("full_unit_price")),
+        external_variation_id=id_text(item.get("variation_id")),
     )
 
 

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from alephee.channels import connections
 from alephee.channels.models import CONNECTED, PAUSED, ChannelConnection
 from alephee.channels.tiendanube import auth
@@ -83,16 +85,22 @@ class Api:
         """The connected store (read once); ``ConnectionHeld`` when the connection is missing, paused or gone."""
         if self._store is None:
             with self.db.reading() as session:
-                row = connections.find_connection(session, self.ctx.account_id, self.ctx.marketplace.id)
-                if row is None:
-                    raise ConnectionHeld(
-                        f"Account {self.ctx.account_id} has no Tiendanube connection to marketplace "
-                        f"{self.ctx.marketplace.id}; connect it with alephee channel connect"
-                    )
-                if row.status != CONNECTED:
-                    reason = row.last_error or "connect it again with alephee channel connect"
-                    raise ConnectionHeld(f"The Tiendanube connection is {row.status}: {reason}")
-                self._store = store_of(self.settings, row)
+                return self.load_store(session)
+        return self._store
+
+    def load_store(self, session: Session) -> StoreAuth:
+        """Read the connected store in ``session`` (a caller's read transaction that reads more with it);
+        ``ConnectionHeld`` when the connection is missing, paused or gone."""
+        row = connections.find_connection(session, self.ctx.account_id, self.ctx.marketplace.id)
+        if row is None:
+            raise ConnectionHeld(
+                f"Account {self.ctx.account_id} has no Tiendanube connection to marketplace "
+                f"{self.ctx.marketplace.id}; connect it with alephee channel connect"
+            )
+        if row.status != CONNECTED:
+            reason = row.last_error or "connect it again with alephee channel connect"
+            raise ConnectionHeld(f"The Tiendanube connection is {row.status}: {reason}")
+        self._store = store_of(self.settings, row)
         return self._store
 
     def call(self, doing: str, request: Callable[[TiendanubeClient, StoreAuth], T]) -> T:

@@ -10,9 +10,11 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
 
 - A hub listing is one Tiendanube product. A normal product is its single variant; a variation master's
   variations are its variants, option names from the attributes the variations differ in. The product id is the
-  listing's external id (kept by the outbox's record path); variant ids are not stored: every update reads the
-  product (``GET /products/{id}``) and matches its variants to the hub's by SKU, so a variant the hub does not
-  know is never touched and an unchanged listing costs no write.
+  listing's external id (kept by the outbox's record path). An update reads the product (``GET /products/{id}``)
+  and matches its variants to the hub's by SKU, so a variant the hub does not know is never touched and an
+  unchanged listing costs no write; the product as last seen is kept on the listing (``kept``), so that a batch
+  of price/stock-only changes (``push_listings``) is sent without those reads, many products per
+  ``stock-price`` call, and a refused variant sends its listing through the read again.
 - Price and stock go through ``PATCH /products/stock-price`` (≤ 50 variants a call) with absolute values, so a
   sale the store already counted is never counted twice: the hub's own decrement makes both sides agree and no
   write is sent. A variant with infinite stock (``stock: null``) keeps it; every per-variant refusal is
@@ -34,7 +36,7 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -44,21 +46,24 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.tiendanube import auth
+from alephee.channels.tiendanube import auth, kept
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
 from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
-from alephee.clock import utcnow
+from alephee.clock import precise_utcnow, utcnow
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.errors import DomainError
+from alephee.listings.query import prefetch_listings
 from alephee.listings.statuses import ACTIVE
 from alephee.marketplaces.contract import (
     BaseChannel,
     ChannelContext,
     ChannelNotice,
     ConnectionHeld,
+    DeliveryError,
+    ListingChange,
     ListingPage,
     ListingPush,
     ListingReceipt,
@@ -69,6 +74,7 @@ from alephee.marketplaces.contract import (
     OrderStatusPush,
     PermanentDeliveryError,
     TransientDeliveryError,
+    change_outcome,
 )
 from alephee.orders import statuses as st
 
@@ -188,18 +194,108 @@ class TiendanubeChannel(BaseChannel):
         return self._deliver(ctx, data)
 
     def _deliver(self, ctx: ChannelContext, data: ListingData) -> ListingReceipt:
+        with self._store(ctx) as store:
+            return self._bring(store, data)
+
+    def _bring(self, store: Api, data: ListingData) -> ListingReceipt:
+        """Create the product, or read it and bring it to the listing's state."""
         if data.pending and data.finished:
             # Finished before it was ever published: there is nothing to create.
             return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
-        with self._store(ctx) as store:
-            if data.pending:
-                return self._create(store, data)
-            product = store.find(
-                "read the product", lambda c, a: c.get(a, f"/products/{tn.to_int(data.external_id) or 0}")
-            )
-            if not isinstance(product, dict):
-                raise PermanentDeliveryError(f"product {data.external_id} no longer exists on Tiendanube")
-            return self._update(store, data, product)
+        if data.pending:
+            return self._create(store, data)
+        product = store.find("read the product", lambda c, a: c.get(a, f"/products/{tn.to_int(data.external_id) or 0}"))
+        if not isinstance(product, dict):
+            raise PermanentDeliveryError(f"product {data.external_id} no longer exists on Tiendanube")
+        return self._update(store, data, product)
+
+    def push_listings(self, ctx: ChannelContext, changes: Sequence[ListingChange]) -> list[ListingReceipt | Exception]:
+        """Many changes of one account (the worker's batched delivery). Every listing and the connection are read
+        in one read transaction. Listings whose change is only price and stock, as compared with the product's
+        kept copy (``kept``), go together in ``PATCH /products/stock-price`` calls of at most 50 variants, with no
+        read of the product; a variant the store refuses sends its listing through a fresh read (its copy may
+        be stale). The others (creations, publication changes, no copy) are delivered one by one as alone."""
+        _db, settings = self._hub(ctx)
+        with Api.open(ctx, self._client(settings)) as store:
+
+            def read(session: Session) -> list[ListingData | Exception]:
+                store.load_store(session)
+                prefetch_listings(session, [c.listing_id for c in changes if c.listing_id is not None])
+                return [
+                    change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id))
+                    for change in changes
+                ]
+
+            found = self._read(ctx, read)
+            results: list[ListingReceipt | Exception | None] = [None] * len(changes)
+            grouped: dict[int, tuple[ListingData, list[tn.VariantChange]]] = {}
+            for place, data in enumerate(found):
+                if isinstance(data, Exception):
+                    results[place] = data
+                    continue
+                variant_changes = kept.stock_price_changes(data)
+                if variant_changes is not None:
+                    grouped[place] = (data, variant_changes)
+            self._stock_price_group(store, grouped, results)
+            for place, data in enumerate(found):
+                if results[place] is None and isinstance(data, ListingData):
+                    results[place] = change_outcome(lambda data=data: self._bring(store, data))
+        return [r if r is not None else PermanentDeliveryError("not delivered") for r in results]
+
+    def _stock_price_group(
+        self,
+        store: Api,
+        grouped: dict[int, tuple[ListingData, list[tn.VariantChange]]],
+        results: list[ListingReceipt | Exception | None],
+    ) -> None:
+        """Send the grouped listings' variant changes in ``stock-price`` calls of at most 50 variants and fill in
+        their results; a listing with a refused variant is left without one (it is read and sent alone). A call
+        that fails as a whole (429, 5xx) fails the listings it carried; a connection lost raises for all."""
+        owner: dict[int, int] = {}
+        every: list[tn.VariantChange] = []
+        for place, (_data, variant_changes) in grouped.items():
+            for change in variant_changes:
+                owner[change.variant_id] = place
+                every.append(change)
+        refused: dict[int, str] = {}
+        failed: dict[int, Exception] = {}
+        # Versioned before the writes: a change the store makes after them is newer than the copy.
+        version = tn.version_of(precise_utcnow())
+        for start in range(0, len(every), STOCK_PRICE_BATCH):
+            part = every[start : start + STOCK_PRICE_BATCH]
+            body = tn.stock_price_batches(part, STOCK_PRICE_BATCH)[0]
+            try:
+                answer = store.call(
+                    "update price and stock", lambda c, a, body=body: c.patch(a, "/products/stock-price", body)
+                )
+            except ConnectionHeld:
+                raise
+            except DeliveryError as exc:
+                if exc.transient:  # retried later, with the store's wait
+                    failed.update((owner[c.variant_id], exc) for c in part)
+                else:  # refused as a whole: each listing of the call is read and sent alone, so only its own fails
+                    refused.update((c.variant_id, exc.message) for c in part)
+                continue
+            for vid, reason in tn.failed_variants(answer):
+                if vid is None:  # a refusal naming no variant: every listing of the call is read and sent alone
+                    refused.update((c.variant_id, reason) for c in part)
+                else:
+                    refused[vid] = reason
+        for place, (data, variant_changes) in grouped.items():
+            if place in failed:
+                results[place] = failed[place]
+            elif any(c.variant_id in refused for c in variant_changes):
+                continue  # read now and sent alone: the kept copy may be stale
+            else:
+                copy = data.kept or {}
+                results[place] = ListingReceipt(
+                    external_id=data.external_id,
+                    status="active" if copy.get("published") else "paused",
+                    available_quantity=sum(max(0, v.stock) for v in data.product.variants),
+                    # Nothing sent: the stored copy stays as it is.
+                    state=kept.applied(copy, variant_changes, (), version=version) if variant_changes else None,
+                    state_listing_id=data.listing_id,
+                )
 
     def _create(self, store: Api, data: ListingData) -> ListingReceipt:
         missing = tn.missing_for_publish(data.product)
@@ -216,9 +312,10 @@ class TiendanubeChannel(BaseChannel):
         created = store.call("publish the product", lambda c, a: c.post(a, "/products", body))
         if not isinstance(created, dict) or tn.to_int(created.get("id")) is None:
             raise PermanentDeliveryError("Tiendanube created the product without an id")
-        return self._receipt(created)
+        return replace(self._receipt(created), state=tn.kept_state(created) or {}, state_listing_id=data.listing_id)
 
     def _update(self, store: Api, data: ListingData, product: dict[str, Any]) -> ListingReceipt:
+        read = product
         product_id = tn.to_int(product.get("id")) or 0
         wanted = data.by_sku()
         variants = [v for v in product.get("variants") or [] if isinstance(v, dict)]
@@ -239,12 +336,16 @@ class TiendanubeChannel(BaseChannel):
         added = [v for sku, v in wanted.items() if sku not in seen]
         if added and data.product.options:
             problems += self._add_variants(store, product_id, data, added)
+        refused: set[int] = set()
+        version = tn.version_of(precise_utcnow())
         for batch in tn.stock_price_batches(changes, STOCK_PRICE_BATCH):
             answer = store.call(
                 "update price and stock", lambda c, a, batch=batch: c.patch(a, "/products/stock-price", batch)
             )
             by_id = {c.variant_id: c.sku for c in changes}
-            problems += [f"{by_id.get(vid) or vid}: {reason}" for vid, reason in tn.failed_variants(answer)]
+            failures = tn.failed_variants(answer)
+            refused.update(vid for vid, _reason in failures if vid is not None)
+            problems += [f"{by_id.get(vid) or vid}: {reason}" for vid, reason in failures]
         published = data.published and not data.finished
         if (product.get("published") is not False) != published:
             product = store.call(
@@ -254,7 +355,19 @@ class TiendanubeChannel(BaseChannel):
         if problems:
             raise PermanentDeliveryError("Tiendanube did not apply: " + "; ".join(problems))
         receipt = self._receipt(product if isinstance(product, dict) else {"id": product_id})
-        return ListingReceipt(receipt.external_id, receipt.status, sum(max(0, v.stock) for v in wanted.values()))
+        # The copy of the product as read, with what was written (versioned then); after variants were added it is
+        # forgotten (their ids are only known from the next read).
+        state = None if added and data.product.options else tn.kept_state(read)
+        wrote = bool(changes) or (read.get("published") is not False) != published
+        if state is not None and wrote:
+            state = kept.applied(state, changes, refused, version=version, published=published)
+        return ListingReceipt(
+            receipt.external_id,
+            receipt.status,
+            sum(max(0, v.stock) for v in wanted.values()),
+            state=state if state is not None else {},
+            state_listing_id=data.listing_id,
+        )
 
     def _add_variants(self, store: Api, product_id: int, data: ListingData, added: list[tn.VariantIn]) -> list[str]:
         """Add the variations the product lacks, one ``POST /products/{id}/variants`` each; what was refused."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,8 @@ class ListingData:
     status: str
     status_reason: str | None
     product: tn.ProductIn
+    # The product as the hub last saw it (``Listing.marketplace_state``, see ``kept.kept_state``), or None.
+    kept: dict[str, Any] | None = None
 
     @property
     def pending(self) -> bool:
@@ -138,6 +141,7 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
             published=listing.status == ACTIVE or (listing.status == PAUSED and listing.status_reason == REASON_STOCK),
             options=options,
         ),
+        kept=listing.marketplace_state,
     )
 
 

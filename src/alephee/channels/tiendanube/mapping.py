@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from alephee.channels.tiendanube.client import as_datetime, as_id, as_money
+from alephee.listings.marketplace_state import STATE_VERSION
 from alephee.marketplaces.contract import ChannelOrder, ChannelOrderItem, ChannelPayment, ListingState
 from alephee.orders import shipping_rules as ship
 
@@ -308,6 +309,36 @@ def failed_variants(answer: Any) -> list[tuple[int | None, str]]:
 # --- products in ----------------------------------------------------------------------------------------------
 
 
+# The hub's copy of a product (``Listing.marketplace_state``; see ``channels.tiendanube.kept``): versions all have
+# this shape, so that they compare as text.
+VERSION_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+KEPT_VARIANT_KEYS = ("id", "sku", "price", "stock", "stock_management")
+
+
+def version_of(moment: datetime | None) -> str:
+    """A moment as a kept copy's ``version`` (empty when unknown: older than any other)."""
+    return moment.astimezone(UTC).strftime(VERSION_FORMAT) if moment is not None else ""
+
+
+def kept_state(product: dict[str, Any], version: str | None = None) -> dict[str, Any] | None:
+    """The hub's copy of a product as the store shows it (``version``: its ``updated_at`` unless given): its id,
+    publication and variants (id, SKU, price, stock); None for an answer without a product id."""
+    product_id = to_int(product.get("id"))
+    if product_id is None:
+        return None
+    variants = [
+        {key: variant.get(key) for key in KEPT_VARIANT_KEYS}
+        for variant in _list(product.get("variants"))
+        if isinstance(variant, dict) and to_int(variant.get("id")) is not None
+    ]
+    return {
+        "id": product_id,
+        STATE_VERSION: version if version is not None else version_of(as_datetime(product.get("updated_at"))),
+        "published": product.get("published") is not False,
+        "variants": variants,
+    }
+
+
 def listing_state(product: dict[str, Any], main_language: str | None = None) -> ListingState:
     """A product (``GET /products/{id}``) as a ``ListingState``: published → ``active``, hidden → ``paused`` by
     the seller; the single variant's SKU for a product without options, else every variant's (id, SKU); the
@@ -328,6 +359,7 @@ def listing_state(product: dict[str, Any], main_language: str | None = None) -> 
         available_quantity=stock,
         permalink=_text(product.get("canonical_url")),
         variations=tuple((id_text(v.get("id")) or "", _text(v.get("sku"))) for v in variants) if optioned else (),
+        marketplace_state=kept_state(product),
     )
 
 

@@ -185,6 +185,16 @@ def add_seller_routes(router: APIRouter, store: Store, notifier: Notifier) -> No
                 files.append((part.filename or "fiscal_document", part.content_type or "", await part.read()))
         return await call(request, lambda tx, s: shipping.upload_fiscal(tx, s, number(pack_id, "pack"), files))
 
+    @router.post("/shipments/{shipment_id}/invoice_data/")
+    @router.post("/shipments/{shipment_id}/invoice_data")
+    async def import_invoice(request: Request, shipment_id: str) -> Response:
+        xml = await request.body()
+        kind, site_id = request.headers.get("content-type", ""), request.query_params.get("siteId")
+        return await call(
+            request,
+            lambda tx, s: shipping.import_invoice(tx, notifier, s, number(shipment_id, "shipment"), site_id, kind, xml),
+        )
+
     @router.get("/packs/{pack_id}/fiscal_documents")
     async def list_fiscal(request: Request, pack_id: str) -> Response:
         return await call(request, lambda tx, s: shipping.fiscal_documents(tx, s, number(pack_id, "pack")))

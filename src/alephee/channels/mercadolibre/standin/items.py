@@ -77,7 +77,8 @@ def validate_new(body: dict[str, Any], site_id: str) -> None:
         message = f"Currency {body.get('currency_id')} is not valid for site {site_id}"
         causes.append(_cause("item.currency_id.invalid", message, "item.currency_id"))
     quantity = body.get("available_quantity")
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
+    stock_from_variations = bool(body.get("variations")) and quantity is None
+    if not stock_from_variations and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0):
         message = "available_quantity must be 0 or more"
         causes.append(_cause("item.available_quantity.invalid", message, "item.available_quantity"))
     if body.get("buying_mode") != "buy_it_now":
@@ -105,8 +106,34 @@ def validate_new(body: dict[str, Any], site_id: str) -> None:
     else:
         for variation in variations:
             _check_variation(variation, causes, new=True)
+        _check_new_variations(body, variations, causes)
     if causes:
         raise validation_error(causes)
+
+
+def _check_new_variations(body: dict[str, Any], variations: list[Any], causes: list[dict[str, Any]]) -> None:
+    """The legacy model's rules for the variations of a new item: one price for all (the item's), a distinct
+    attribute combination each, and pictures that are the item's (``picture_ids`` name their sources)."""
+    sent = [v for v in variations if isinstance(v, dict)]
+    prices = {v["price"] for v in sent if _is_number(v.get("price"))}
+    if _is_number(body.get("price")):
+        prices.add(body["price"])
+    if len(prices) > 1 and "user_product_listing" not in (body.get("tags") or []):
+        message = "All the variations of an item must have the same price"
+        causes.append(_cause("item.variations.price.different", message, "item.variations"))
+    combined = "attribute_combinations"
+    combinations = [
+        tuple(sorted((str(a.get("id") or a.get("name")), str(a.get("value_name"))) for a in v[combined]))
+        for v in sent
+        if isinstance(v.get(combined), list) and all(isinstance(a, dict) for a in v[combined])
+    ]
+    if len(set(combinations)) != len(combinations):
+        message = "Variations must have different attribute_combinations"
+        causes.append(_cause("item.variations.attribute_combinations.duplicated", message, "item.variations"))
+    sources = {p.get("source") for p in body.get("pictures") or [] if isinstance(p, dict)}
+    if any(picture not in sources for v in sent for picture in v.get("picture_ids") or []):
+        message = "Variation picture_ids must be pictures of the item"
+        causes.append(_cause("item.variations.picture_ids.invalid", message, "item.variations"))
 
 
 def _check_variation(variation: Any, causes: list[dict[str, Any]], *, new: bool) -> None:
@@ -133,9 +160,10 @@ def _slug(title: str) -> str:
 
 
 def _attribute(entry: dict[str, Any]) -> dict[str, Any]:
+    # A combination Mercado Libre has no attribute id for is sent by name (a custom attribute, without id).
     return {
-        "id": entry["id"],
-        "name": entry.get("name") or str(entry["id"]).replace("_", " ").title(),
+        "id": entry.get("id"),
+        "name": entry.get("name") or str(entry.get("id")).replace("_", " ").title(),
         "value_id": entry.get("value_id"),
         "value_name": entry.get("value_name"),
         "value_type": "string",
@@ -173,7 +201,10 @@ def create(tx: Tx, notifier: Notifier, seller_id: int, site_id: str, body: dict[
         }
         for index, picture in enumerate(body["pictures"])
     ]
+    picture_ids = {picture["url"]: picture["id"] for picture in pictures}
     variations = [_variation(tx, v, body["price"]) for v in body.get("variations", [])]
+    for variation in variations:
+        variation["picture_ids"] = [picture_ids.get(p, p) for p in variation["picture_ids"]]
     quantity = sum(v["available_quantity"] for v in variations) if variations else body["available_quantity"]
     shipping = body.get("shipping") or {}
     item: dict[str, Any] = {

@@ -209,7 +209,8 @@ def _new_shipment(
     return {
         "id": shipment_id,
         "status": "ready_to_ship",
-        "substatus": "ready_to_print" if printable else "in_warehouse",
+        # In Brazil the label waits for the NF-e (``invoice_pending`` until it is imported).
+        "substatus": ("invoice_pending" if site == "MLB" else "ready_to_print") if printable else "in_warehouse",
         "date_created": local_text(moment, site),
         "last_updated": local_text(moment, site),
         "tracking_number": f"MEL{shipment_id}ARG",

@@ -1,9 +1,11 @@
 """Shipments read by the seller, their labels (a real PDF or ZPL, the first print moves
-``ready_to_print`` to ``printed``) and the fiscal documents of a pack (one PDF per pack, ≤ 1 MB, not MLB)."""
+``ready_to_print`` to ``printed``), the fiscal documents of a pack (one PDF per pack, ≤ 1 MB, not MLB) and
+Brazil's NF-e imported into a shipment (its access key once, releasing the label)."""
 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from typing import Any
 
@@ -18,6 +20,8 @@ MAX_LABEL_IDS = 50
 PRINTABLE_SUBSTATUSES = {"ready_to_print", "printed"}
 MAX_FISCAL_BYTES = 1024 * 1024
 FISCAL_SITES_REFUSED = {"MLB"}
+NFE_SITE = "MLB"
+NFE_KEY = re.compile(rb"<(?:\w+:)?chNFe>\s*(\d{44})\s*</|Id=\"NFe(\d{44})\"")
 
 
 def read(tx: Tx, shipment_id: int, seller_id: int, format_new: str | None) -> dict[str, Any]:
@@ -177,3 +181,31 @@ def fiscal_file(tx: Tx, seller_id: int, pack_id: int, document_id: str) -> tuple
         if entry["id"] == document_id:
             return base64.b64decode(entry["_content"]), entry["file_type"]
     raise refuse(404, "not_found", f"Fiscal document {document_id} not found")
+
+
+def import_invoice(
+    tx: Tx, notifier: Notifier, seller_id: int, shipment_id: int, site_id: str | None, content_type: str, xml: bytes
+) -> dict[str, Any]:
+    """``POST /shipments/{id}/invoice_data/?siteId=MLB``: the authorised NF-e (raw ``<nfeProc>`` XML) of a
+    Brazilian shipment, each access key once (400 ``duplicated_fiscal_key``); a shipment waiting for it
+    (``invoice_pending``) becomes ``ready_to_print``."""
+    found = orders.shipment(tx, shipment_id, seller_id)
+    if site_id != NFE_SITE or found["source"]["site_id"] != NFE_SITE:
+        raise refuse(400, "not_available_for_site", "The NF-e import is only available for MLB shipments")
+    if "xml" not in content_type.lower():
+        raise refuse(400, "bad_request", "Content-Type application/xml is expected")
+    if b"nfeProc" not in xml[:4096]:
+        raise refuse(400, "invalid_fiscal_document", "The body must be the authorised NF-e (nfeProc) XML")
+    match = NFE_KEY.search(xml)
+    if match is None:
+        raise refuse(400, "invalid_fiscal_key", "The NF-e has no 44-digit access key")
+    key = (match.group(1) or match.group(2)).decode()
+    if tx.get("nfe", key) is not None:
+        raise refuse(400, "duplicated_fiscal_key", f"The fiscal key {key} was already imported")
+    moment = now()
+    tx.put("nfe", key, {"shipment_id": shipment_id, "date_created": utc_text(moment)}, owner=seller_id)
+    found["_fiscal_key"] = key
+    if found["substatus"] == "invoice_pending":
+        found["substatus"] = "ready_to_print"
+    orders.save_shipment(tx, notifier, found, moment)
+    return {"shipment_id": shipment_id, "fiscal_key": key, "status": "imported"}
