@@ -7,12 +7,14 @@ except a fixed backlog of the most recent ones (``BACKLOG``), about 5% cancelled
 integrated orders cancelled in the last days (``LATE_CANCELLED``): what each integration cycle reads does not
 grow with the history, which is what an index must guarantee. Rows are written with executemany (SQLite) or
 COPY (PostgreSQL) from a handful of templates built by the same code as the demo, never through the ORM.
-SQLite files live in bench/out/; PostgreSQL databases are named ``alephee_bench_orders_<N>``.
+SQLite files live in bench/out/; PostgreSQL databases are named ``alephee_bench_orders_<N>`` (another prefix
+through ``BENCH_PG_PREFIX``, so two checkouts on one server keep their own).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from alephee.orders.ingest import ITEM_ID_FACTOR
 ROOT = Path(__file__).resolve().parent
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "alephee_bench_orders")
 API_KEY = "BE7C0000-0000-4000-8000-000000000001"
 BACKLOG = 2_000
 LATE_CANCELLED = 300
@@ -60,7 +63,7 @@ class Target:
     def url(self) -> str:
         if self.backend == "sqlite":
             return f"sqlite:///{ROOT / 'out' / f'orders-{self.orders}.db'}"
-        return f"{PG_SERVER}/alephee_bench_orders_{self.orders}"
+        return f"{PG_SERVER}/{PG_PREFIX}_{self.orders}"
 
 
 def _templates(session: Any, account_id: int) -> list[tuple[list[str], dict[str, Any]]]:
@@ -182,7 +185,7 @@ def _create_empty(target: Target) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
         return
     admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    name = f"alephee_bench_orders_{target.orders}"
+    name = f"{PG_PREFIX}_{target.orders}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))

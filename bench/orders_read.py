@@ -13,9 +13,10 @@ For each database (the generated one, and a small one for the p99 comparison) it
   ``Accept-Encoding: <encoding>``, against their own ceiling, ``/bench/ceiling/<encoding>``, which answers the
   first page's compressed bytes from memory.
 
-It prints requests/s, p50/p99 latency and the ratio to the ceiling (a compressed scenario to the compressed
-ceiling). The load generator is a minimal
-keep-alive HTTP/1.1 client on asyncio, so it costs the shared 2 cores as little as possible.
+It prints requests/s, p50/p99 latency, the ratio to the ceiling (a compressed scenario to the compressed
+ceiling) and the server's CPU time per request (from /proc: what a request costs, whatever else the machine
+runs), then how often a poll ran its queries (the read caches' misses, from /metrics). The load generator is
+a minimal keep-alive HTTP/1.1 client on asyncio, so it costs the shared 2 cores as little as possible.
 
 With no writes, every poll after the first finds the database unchanged and the server reuses the key lookup
 and the page's keys (``db.StateCache``); ``--writes N`` has another process commit N order updates per
@@ -200,6 +201,48 @@ def _check_alive(processes: dict[str, subprocess.Popen[bytes] | None]) -> None:
             raise RuntimeError(f"the {name} process exited with code {process.returncode}; no figures printed")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process ``pid`` and its children (the server's workers), from /proc."""
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        pids += [int(child) for child in task.read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def metrics(port: int) -> str:
+    """The server's /metrics text."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
+    try:
+        _, body = await _request(reader, writer, "/metrics")
+    finally:
+        writer.close()
+    return body.decode()
+
+
+def read_cache_summary(text: str) -> str:
+    """How often a poll ran its queries (the read caches' misses per lookup), from /metrics: a figure that does
+    not depend on the machine's load."""
+    counts: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        if line.startswith("alephee_read_cache{"):
+            labels, _, value = line.partition("} ")
+            fields = dict(part.split("=", 1) for part in labels.removeprefix("alephee_read_cache{").split(","))
+            counts[(fields["cache"].strip('"'), fields["measure"].strip('"'))] = float(value)
+    parts = []
+    for cache in ("order_pages", "api_keys"):
+        hits, misses = counts.get((cache, "hits"), 0), counts.get((cache, "misses"), 0)
+        if hits + misses:
+            parts.append(f"{cache} misses {misses:.0f} of {hits + misses:.0f} ({misses / (hits + misses):.1%})")
+    return "read caches: " + ("; ".join(parts) or "not reported")
+
+
 def _summary(latencies: list[float], seconds: float) -> tuple[float, float, float]:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -285,26 +328,33 @@ def run_database(
         slices = max(1, round(seconds))
         for concurrency in concurrencies:
             latencies: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
+            cpu: dict[str, float] = dict.fromkeys(latencies, 0.0)
             for _name, targets, accept, _top in scenarios:
                 asyncio.run(load(port, targets, concurrency, min(2.0, seconds / 4), accept))  # warm-up
             for _ in range(slices):
                 for name, targets, accept, _top in scenarios:
+                    used = cpu_seconds(process.pid)
                     latencies[name] += asyncio.run(load(port, targets, concurrency, seconds / slices, accept))
+                    cpu[name] += cpu_seconds(process.pid) - used
                 _check_alive({"server": process, "writer": writer})
             for name, *_ in scenarios:
-                results[name][concurrency] = _summary(latencies[name], seconds)
+                results[name][concurrency] = (
+                    *_summary(latencies[name], seconds),
+                    cpu[name] * 1000 / max(1, len(latencies[name])),
+                )
         _check_alive({"server": process, "writer": writer})
+        print("  " + read_cache_summary(asyncio.run(metrics(port))))
         if writer is not None:
             writer.terminate()
             writer.wait(timeout=20)
         for concurrency in concurrencies:
             for name, _targets, _accept, top in scenarios:
                 ceiling_rps = results[top][concurrency][0]
-                rps, p50, p99 = results[name][concurrency]
+                rps, p50, p99, cpu_ms = results[name][concurrency]
                 ratio = rps / ceiling_rps if ceiling_rps else 0
                 print(
                     f"  c={concurrency} {name:11s} {rps:8.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
-                    f"  ratio {ratio:4.2f}"
+                    f"  ratio {ratio:4.2f}  server CPU {cpu_ms:5.2f} ms/req"
                 )
         return results
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -19,6 +21,20 @@ def test_migrations_match_models(ctx: AppContext) -> None:
     finally:
         engine.dispose()
     assert diff == [], diff
+
+
+def test_every_read_serial_trigger_is_in_place(ctx: AppContext) -> None:
+    # A SQLite migration that recreates a table (batch mode) drops its triggers: the read caches would then
+    # miss that table's writes (migration 0030r_read_serials).
+    read_serials = import_module("alephee.migrations.versions.0030r_read_serials")
+    expected = {read_serials.trigger_name(table, e) for table, events, _ in read_serials.WATCHED for e in events}
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        if ctx.db.dialect == "sqlite"
+        else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    )
+    with ctx.db.read_engine.connect() as connection:
+        assert expected <= set(connection.exec_driver_sql(query).scalars())
 
 
 def test_marketplace_catalogue_loaded(ctx: AppContext) -> None:

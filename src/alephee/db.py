@@ -1,19 +1,20 @@
-"""Database: engines, sessions, the declarative ``Base``, shared column types and migrations.
+"""Database: engines, sessions, the declarative ``Base``, shared column types and migrations; the read caches'
+change counters (``read_serials``, ``read_states``, ``StateCache``).
 
 SQLite is the embedded default; PostgreSQL is the production store. Two engines are built: the *write*
 engine (on SQLite every transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the
-busy timeout instead of failing on a lock upgrade) and the *read* engine (plain deferred transactions; on
+busy timeout instead of failing on a lock upgrade) and the *read* engine (autocommit, read-only; on
 PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Numeric,
+    SmallInteger,
     any_,
     bindparam,
     create_engine,
@@ -36,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
@@ -157,11 +159,9 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, immediate: bool, re
     if read_only:
 
         @event.listens_for(engine, "connect")
-        def _read_only(dbapi_conn: Any, record: Any) -> None:
-            # A read connection never writes: ``PRAGMA data_version`` (see ``read_state``) only moves on
-            # other connections' commits, so a write here would go unnoticed by the caches.
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            # A read connection never writes: writes go through write sessions, in transactions.
             dbapi_conn.execute("PRAGMA query_only=ON")
-            record.info["read_scope"] = next(_READ_SCOPES)
 
         # Like the PostgreSQL read engine: every statement is its own (WAL snapshot) transaction, so a read
         # costs no BEGIN/ROLLBACK and never holds a snapshot that would keep the WAL from being checkpointed.
@@ -189,7 +189,7 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
             {"poolclass": StaticPool}
             if in_memory
             # Read connections are reused last-in-first-out: the next request gets the connection whose
-            # state (``read_state``) and page cache are the freshest.
+            # page cache is the freshest.
             else {
                 "poolclass": TimedQueuePool,
                 "pool_size": settings.db_pool_size,
@@ -211,21 +211,20 @@ def make_engine(url: str, settings: Settings, *, immediate: bool, read_only: boo
     )
 
     @event.listens_for(engine, "checkout")
-    def _ping_with_state(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    def _ping_with_serials(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         # The pool's liveness check (what pool_pre_ping would send), answering something useful in the same
-        # round trip: the snapshot, which ``read_state`` then takes without a statement of its own.
+        # round trip when the connection is taken for a poll: the counters ``read_states`` then uses.
+        account = _PING_ACCOUNT.get()
+        record.info.pop("checkout_serials", None)  # an answer is only ever used on its own checkout
         try:
-            snapshot = dbapi_conn.execute(_SNAPSHOT).fetchone()[0]
+            if account is None:
+                dbapi_conn.execute("SELECT 1").fetchone()
+                return
+            record.info["checkout_serials"] = (account, _serials(dbapi_conn, account))
         except Exception as error:  # a trivial statement failed: the pool replaces the connection
             raise DisconnectionError(str(error)) from error
-        record.info["checkout_state"] = snapshot
 
     return engine
-
-
-_SNAPSHOT = "SELECT pg_current_snapshot()::text"
-# Each SQLite read connection gets its own number: ``PRAGMA data_version`` values compare only within one.
-_READ_SCOPES = itertools.count(1)
 
 
 def among(column: Any, values: Collection[Any], dialect: str) -> ColumnElement[bool]:
@@ -276,42 +275,90 @@ class RowWriter:
             self.conn.exec_driver_sql(statement.per_row, rows)
 
 
+class ReadSerial(Base):
+    """A counter of committed changes, moved by database triggers (migration ``0030r_read_serials``). Per
+    account: ``SCOPE_ALL`` for its orders and order options, ``SCOPE_BACKLOG`` for the same restricted to
+    orders not integrated (before or after the write); ``KEY_SERIAL`` for what the API key lookup reads (keys,
+    their accounts, an account's type and time zone). Rows are never deleted: a counter only ever grows, so a
+    value seen once never comes back."""
+
+    __tablename__ = "read_serials"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scope: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger)
+
+
+# The ``read_serials`` account of the key lookup (account ids start at 1), and an account's two scopes.
+KEY_SERIAL = 0
+SCOPE_ALL, SCOPE_BACKLOG = 0, 1
+
+
 @dataclass(frozen=True, slots=True)
 class ReadState:
-    """What the database looked like to a read connection, cheaply: two equal states mean that no transaction
-    committed in between, so anything computed from the database then is still exact.
-
-    PostgreSQL: the current snapshot (``pg_current_snapshot()``: every commit or abort anywhere in the
-    cluster moves its xmax or its in-progress list; reads never do). SQLite: ``PRAGMA data_version``, which
-    changes when another connection (of any process) commits; it is comparable only on the same connection,
-    hence ``scope``.
-    """
+    """The counter a cached value depends on, as read: two equal states mean that nothing the value was
+    computed from committed a change in between, so the value is still exact. ``scope`` names the counter
+    (the key lookup, or an account's scope) and ``version`` is its value."""
 
     scope: Hashable
     version: Hashable
 
 
-def read_state(connection: Connection) -> ReadState:
-    """The ``ReadState`` of a read-engine connection (one tiny statement, on the driver directly).
+@dataclass(frozen=True, slots=True)
+class ReadStates:
+    """The states of one request: the key lookup's and, when the request names an account, the account's
+    (every order) and its backlog's (orders not integrated)."""
 
-    Take it *before* reading what will be cached under it: a commit in between then only makes the next
-    state differ, never lets a stale value pass.
+    keys: ReadState
+    account: ReadState | None
+    backlog: ReadState | None
+
+
+# Every poll of GET /v2/orders runs it first, on the driver directly (``%s``: psycopg's placeholder).
+_READ_SERIALS = "SELECT account_id, scope, serial FROM read_serials WHERE account_id IN (%s, %s)"
+_READ_SERIALS_SQLITE = _READ_SERIALS.replace("%s", "?")
+
+# The account whose counters the checkout ping of the next PostgreSQL read connection reads (``polling``).
+_PING_ACCOUNT: ContextVar[int | None] = ContextVar("ping_account", default=None)
+
+
+def _counted(account_id: int | None) -> int | None:
+    # Only an id an account can have has counters (a bigger number would not even bind as a parameter).
+    return account_id if account_id is not None and 0 < account_id < 2**63 else None
+
+
+def _serials(dbapi_conn: Any, account: int, sql: str = _READ_SERIALS) -> dict[tuple[int, int], int]:
+    return {(row[0], row[1]): row[2] for row in dbapi_conn.execute(sql, (KEY_SERIAL, account)).fetchall()}
+
+
+def read_states(connection: Connection, account_id: int | None) -> ReadStates:
+    """The states of the key lookup and of ``account_id``'s data, in one tiny statement on a read connection
+    (on PostgreSQL, the checkout ping's answer when ``Database.polling`` asked it for this account).
+
+    Take them *before* reading what will be cached under them: a commit in between then only makes the next
+    state differ, never lets a stale value pass. A counter without a row (nothing written yet) reads 0.
     """
+    account_id = _counted(account_id)
+    account = KEY_SERIAL if account_id is None else account_id
     fairy = connection.connection
-    raw: Any = fairy.dbapi_connection
-    if connection.dialect.name == "sqlite":
-        return ReadState(fairy.info["read_scope"], raw.execute("PRAGMA data_version").fetchone()[0])
-    # The snapshot taken when the connection was checked out, at most once (an older state is safe: it can
-    # only make the next comparison fail).
-    snapshot = fairy.info.pop("checkout_state", None)
-    if snapshot is None:
-        snapshot = raw.execute(_SNAPSHOT).fetchone()[0]
-    return ReadState("cluster", snapshot)
+    pinged = fairy.info.pop("checkout_serials", None)
+    if pinged is not None and pinged[0] == account:
+        found = pinged[1]
+    elif connection.dialect.name == "sqlite":
+        found = _serials(fairy.dbapi_connection, account, _READ_SERIALS_SQLITE)
+    else:
+        found = _serials(fairy.dbapi_connection, account)
+    keys = ReadState(KEY_SERIAL, found.get((KEY_SERIAL, SCOPE_ALL), 0))
+    if account_id is None:
+        return ReadStates(keys, None, None)
+    every, backlog = ((account_id, scope) for scope in (SCOPE_ALL, SCOPE_BACKLOG))
+    return ReadStates(keys, ReadState(every, found.get(every, 0)), ReadState(backlog, found.get(backlog, 0)))
 
 
 class StateCache(Generic[K, T]):
     """Values derived from the database, each valid only while the ``ReadState`` it was computed under is
-    current: never stale, no invalidation to forget. A bounded, thread-safe LRU (per process)."""
+    current: never stale, no invalidation to forget (the triggers move the counters). A bounded, thread-safe
+    LRU (per process)."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
@@ -418,6 +465,19 @@ class Database:
             yield session
         finally:
             session.close()
+
+    @contextmanager
+    def polling(self, account_id: int | None) -> Iterator[tuple[Connection, ReadStates]]:
+        """A read connection and the ``read_states`` for ``account_id``, read before anything else (on
+        PostgreSQL by the checkout ping itself: one round trip for a poll served from the caches)."""
+        counted = _counted(account_id)
+        token = _PING_ACCOUNT.set(KEY_SERIAL if counted is None else counted)
+        try:
+            connection = self.read_engine.connect()
+        finally:
+            _PING_ACCOUNT.reset(token)
+        with connection:
+            yield connection, read_states(connection, account_id)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:

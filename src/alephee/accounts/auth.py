@@ -129,7 +129,8 @@ class AccountScope:
     tz: ZoneInfo
 
 
-# The StateCache of key lookups (reused while the database is unchanged; see authenticate_account).
+# The StateCache of key lookups (reused while no key, link or account they read has changed; see
+# authenticate_account).
 KEY_CACHE = "api_keys"
 
 # Built once: every authenticated request runs it (revocation is checked per request, on every process).
@@ -149,7 +150,8 @@ def _lookup(
     digest = hash_key(secret)
     known_keys = ctx.db.state_cache(KEY_CACHE)
     if state is not None:
-        # Unchanged database since a lookup of this key: its answer still holds (a revocation is a commit).
+        # No key, link or account changed since a lookup of this key: its answer still holds (a revocation
+        # moves the key lookup's counter).
         known: Caller | None = known_keys.get(state, digest)
         if known is not None:
             return known
@@ -229,7 +231,8 @@ def authenticate_account(
     """Key, then account, then rate limit (401/429) for a request scoped to ``accountId`` from the query string.
 
     ``connection``: run the key lookup on the request's own read connection instead of a pooled one of its own.
-    ``state``: that connection's ``ReadState``, taken first; while it is unchanged the lookup is not repeated.
+    ``state``: the key lookup's ``ReadState`` (``db.read_states``), taken first; while it is unchanged the lookup
+    is not repeated.
     """
     caller = _lookup(ctx, api_key, connection, state)
     _remember(request, caller.key_id, None)  # known before the account check, so a refusal is audited

@@ -61,7 +61,7 @@ RATE_LIMIT_STORE = Gauge(
     registry=REGISTRY,
 )
 READ_CACHE = Gauge(
-    "alephee_read_cache", "Results reused while the database is unchanged (hits, misses, entries)",
+    "alephee_read_cache", "Results reused while what they were read from is unchanged (hits, misses, entries)",
     ["cache", "measure"], registry=REGISTRY,
 )  # fmt: skip
 

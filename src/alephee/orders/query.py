@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, false
 from sqlalchemy.orm import Session
 
 from alephee.config import Settings
-from alephee.db import Database, ReadState
+from alephee.db import Database, ReadStates
 from alephee.errors import InvalidInput, NotFound
 from alephee.http.dates import parse_filter_datetime
 from alephee.http.numbers import plain_int
@@ -263,7 +263,8 @@ def _narrowed_by_status_or_date(filters: OrderFilters) -> bool:
     return filters.status_date_from is not None or filters.status_type is not None
 
 
-# The StateCache of page totals and keys (reused while the database is unchanged; see list_orders).
+# The StateCache of page totals and keys (reused while the account's orders and options are unchanged; see
+# list_orders).
 PAGE_CACHE = "order_pages"
 
 
@@ -274,15 +275,20 @@ def list_orders(
     account_id: int,
     filters: OrderFilters,
     page: Page,
-    state: ReadState | None = None,
+    states: ReadStates | None = None,
     encoding: str | None = None,
 ) -> tuple[bytes, str | None]:
     """The page of orders as sent (the paged envelope, UTF-8 JSON), read on a read ``connection``, compressed
     with ``encoding`` when worth it: ``(body, content encoding or None)``.
 
-    ``state``: the connection's ``ReadState`` taken before any read of this request; while the database is
-    unchanged, polling the same page again reuses its total and keys instead of running the statement.
+    ``states``: the account's ``ReadStates`` (``db.read_states``) taken before any read of this request; while no
+    order or order option of the account changed, polling the same page again reuses its total and keys instead
+    of running the statement. A page of orders not integrated (the integration cycle) follows only the
+    account's backlog: writes to integrated orders (status news, shipping, the ERP's marks) leave it in use.
     """
+    state = None
+    if states is not None:
+        state = states.backlog if integrated_filter(filters, settings) is False else states.account
     request_key = (account_id, filters, page.offset, page.limit, page.sort.id)
     pages = database.state_cache(PAGE_CACHE)
     found = pages.get(state, request_key) if state is not None else None

@@ -18,7 +18,6 @@ import orjson
 from fastapi import Depends, Path, Query, Request, Response
 
 from alephee.accounts.auth import ACCOUNT_ID_DOC, API_KEY_DOC, Account, authenticate_account
-from alephee.db import read_state
 from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http import compression
 from alephee.http.body import NOT_AN_OBJECT, TOO_MANY, body_doc, json_array, raw_property, read_json, validate
@@ -128,18 +127,20 @@ async def get_orders(request: Request) -> Response:
 def _orders_page(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     query = request.query_params
-    # A bare connection, no ORM session: a poll served from the caches needs nothing more.
-    with ctx.db.read_engine.connect() as connection:
-        # Taken before any read: while it holds, the key lookup and the page's keys are not run again.
-        state = read_state(connection)
+    raw_account = query.get("accountId")
+    # A bare connection, no ORM session: a poll served from the caches needs nothing more. The counters are
+    # read first: while they hold, the key lookup and the page's keys are not run again. The account's is read
+    # for the id asked for (the key lookup then refuses an account it does not serve).
+    account_id = int_from_text(raw_account) if raw_account is not None else None
+    with ctx.db.polling(account_id) as (connection, states):
         # Same order of checks as every route: key, account, rate limit, then the request's own values.
-        scope = authenticate_account(request, ctx, query.get("API_KEY"), query.get("accountId"), connection, state)
+        scope = authenticate_account(request, ctx, query.get("API_KEY"), raw_account, connection, states.keys)
         page = ORDER_PAGING.parse(route_cap(request), query.get("offset"), query.get("limit"), query.get("sort"))
         filters = orders_query.parse_filters(query)
         # The page comes compressed when the client accepts it (cached so: see orders/rendering.py).
         accepted = compression.negotiate(request.headers.get("accept-encoding")) if ctx.settings.compression else None
         body, encoding = orders_query.list_orders(
-            ctx.db, connection, ctx.settings, scope.account_id, filters, page, state, accepted
+            ctx.db, connection, ctx.settings, scope.account_id, filters, page, states, accepted
         )
     headers = {"Content-Encoding": encoding} if encoding else None
     return Response(content=body, status_code=206 if page.partial else 200, media_type=JSON_MEDIA, headers=headers)
