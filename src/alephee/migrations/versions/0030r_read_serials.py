@@ -1,7 +1,7 @@
 """read caches: change counters per account, moved by database triggers on every write to what reads show
 
 Revision ID: 0030r_read_serials
-Revises: 0026_oauth_return_to
+Revises: 0030t_connection_locations
 Create Date: 2026-12-05 01:30:00
 
 ``read_serials`` holds counters of committed changes, one row per ``(account_id, scope)``:
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0030r_read_serials"
-down_revision: str | Sequence[str] | None = "0026_oauth_return_to"
+down_revision: str | Sequence[str] | None = "0030t_connection_locations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
