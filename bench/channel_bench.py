@@ -24,6 +24,18 @@ KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 EXE = str(Path(sys.executable).with_name("alephee"))
 
 
+def hub_settings(pairs: list[str] | None) -> dict[str, str]:
+    """``--hub-setting NAME=VALUE`` options as the hub's environment (``ALEPHEE_NAME``): the benches start the hub
+    without the caller's ``ALEPHEE_`` variables, so a setting to try (a batch size, a concurrency) is named here."""
+    settings: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"--hub-setting takes NAME=VALUE, not {pair!r}")
+        settings["ALEPHEE_" + name.strip().upper().removeprefix("ALEPHEE_")] = value
+    return settings
+
+
 def percentile(values: list[float], share: float) -> float:
     """The ``share`` percentile (nearest rank) of ``values``."""
     ordered = sorted(values)

@@ -45,6 +45,7 @@ from channel_bench import (
     alive,
     cpu_seconds,
     free_port,
+    hub_settings,
     link,
     percentile,
     scratch_postgres,
@@ -304,7 +305,7 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "standin": args.standin,
         "seed_s": round(time.monotonic() - began, 1),
     }
-    env = environment(url, workdir, hub)
+    env = {**environment(url, workdir, hub), **hub_settings(args.hub_setting)}
     processes = [start_standin(workdir, standin_port, hub)] if own else []
     try:
         processes += start(env, workdir, port, args.workers)
@@ -350,6 +351,9 @@ def main() -> None:
         help="the stand-in in a process of its own, or served by the hub's process",
     )  # fmt: skip
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--hub-setting", action="append", metavar="NAME=VALUE", help="a hub setting for this run (repeatable)"
+    )
     parser.add_argument("--serve-standin", nargs=3, metavar=("PATH", "PORT", "NOTIFICATIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_standin:

@@ -55,6 +55,7 @@ from channel_bench import (
     alive,
     cpu_seconds,
     free_port,
+    hub_settings,
     link,
     percentile,
     scratch_postgres,
@@ -441,7 +442,7 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "plan": args.plan,
         "seed_s": round(time.monotonic() - began, 1),
     }
-    env = environment(url, workdir, hub)
+    env = {**environment(url, workdir, hub), **hub_settings(args.hub_setting)}
     processes = [start_standin(workdir, standin_port)]
     try:
         processes += start(env, workdir, port, args.workers)
@@ -485,6 +486,9 @@ def main() -> None:
     parser.add_argument("--plan", default="Esencial", help="the store's plan (Next/Evolution: 10x the rate limit)")
     parser.add_argument("--drain", type=float, default=600.0, help="seconds to wait for the outbox and the orders")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--hub-setting", action="append", metavar="NAME=VALUE", help="a hub setting for this run (repeatable)"
+    )
     parser.add_argument("--serve-standin", nargs=2, metavar=("WORKDIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_standin:

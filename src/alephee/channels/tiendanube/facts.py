@@ -5,23 +5,20 @@ values, price in the listing's price list, publishable stock); an order's Tienda
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alephee.channels.tiendanube import mapping as tn
-from alephee.listings import propagation, rules
 from alephee.listings.models import Listing
 from alephee.listings.publish import PENDING_PREFIX
 from alephee.listings.statuses import ACTIVE, FINISHED, PAUSED, REASON_STOCK
+from alephee.listings.variations import listing_variations
 from alephee.marketplaces.contract import ChannelContext, OrderRef, PermanentDeliveryError
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product
-from alephee.products.price_lists import sale_prices
 from alephee.products.schemas import VARIATION_MASTER
-from alephee.products.stock import stock_snapshots
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +62,9 @@ def listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, e
     return row
 
 
-def _attribute_pairs(product: Product) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for attribute in product.attributes or []:
-        if not isinstance(attribute, dict):
-            continue
-        name = str(attribute.get("Name") or "").strip()
-        value = attribute.get("ValueName") or attribute.get("Value")
-        if name and value is not None and str(value).strip():
-            pairs.append((name, str(value).strip()))
-    return pairs
-
-
 def _variants(session: Session, listing: Listing, product: Product) -> tuple[tuple[str, ...], tuple[tn.VariantIn, ...]]:
-    """The option names and variants of a listing: its product's variations for a master, else the product."""
+    """The option names and variants of a listing: its product's variations for a master (as every marketplace
+    sells them, ``listings.variations``), else the product."""
     if product.product_type != VARIATION_MASTER:
         variant = tn.VariantIn(
             sku=product.sku,
@@ -87,36 +73,19 @@ def _variants(session: Session, listing: Listing, product: Product) -> tuple[tup
             barcode=product.gtin,
         )
         return (), (variant,)
-    children = list(
-        session.scalars(
-            select(Product)
-            .where(Product.parent_id == product.id, Product.account_id == listing.account_id)
-            .order_by(Product.id)
+    variations = listing_variations(session, listing)
+    options = tn.variation_options([v.attributes for v in variations])
+    variants = tuple(
+        tn.VariantIn(
+            sku=v.sku,
+            price=v.price,
+            stock=v.quantity,
+            values=tuple(dict(v.attributes).get(name, "") for name in options),
+            barcode=v.gtin,
         )
+        for v in variations
     )
-    pairs = [_attribute_pairs(child) for child in children]
-    options = tn.variation_options(pairs)
-    snapshots = stock_snapshots(session, [c.id for c in children])
-    price_list = listing.price_list_id or propagation.default_price_list(session, listing.account_id)
-    bases = sale_prices(session, [c.id for c in children], [price_list]) if price_list is not None else {}
-    variants: list[tn.VariantIn] = []
-    for child, child_pairs in zip(children, pairs, strict=True):
-        values = dict(child_pairs)
-        price: Decimal | None = listing.price
-        base = bases.get((child.id, price_list))
-        if listing.price_mode == "auto" and base is not None:
-            price = rules.auto_price(base, listing.margin, listing.added_fixed_value)
-        snapshot = snapshots.get(child.id)
-        variants.append(
-            tn.VariantIn(
-                sku=child.sku,
-                price=price,
-                stock=snapshot.publish_quantity if snapshot is not None else 0,
-                values=tuple(values.get(name, "") for name in options),
-                barcode=child.gtin,
-            )
-        )
-    return options, tuple(variants)
+    return options, variants
 
 
 def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, external_id: str | None) -> ListingData:
