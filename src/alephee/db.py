@@ -9,7 +9,6 @@ PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -126,6 +125,9 @@ class TimedQueuePool(QueuePool):
 
     observer: PoolWaitObserver | None = None
     role = ""
+    # SQLAlchemy names a pool's logger after its class, which would put this one under the hub's ``alephee``
+    # logger (its INFO lines, "Pool recreating", in the hub's log and the CLI's stderr): keep SQLAlchemy's name.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"
 
     def _do_get(self) -> Any:
         began = time.perf_counter()
@@ -139,11 +141,6 @@ class TimedQueuePool(QueuePool):
         pool = super().recreate()
         pool.observer, pool.role = self.observer, self.role  # type: ignore[attr-defined]
         return pool
-
-
-# SQLAlchemy names a pool's logger after its class, which puts this one under the hub's ``alephee`` logger: keep
-# it as quiet as SQLAlchemy's own pools (lines such as "Pool recreating" are INFO, not for the hub's log).
-logging.getLogger(f"{__name__}.{TimedQueuePool.__name__}").setLevel(logging.WARNING)
 
 
 def _sqlite_connect_args(settings: Settings) -> dict[str, Any]:
