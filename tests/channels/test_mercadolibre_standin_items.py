@@ -149,13 +149,17 @@ def test_variations_put_keeps_listed_ids_and_deletes_the_others(ml: StandIn) -> 
     item = ml.item(variations=combos)
     small, medium, _large = (v["id"] for v in item["variations"])
     url, headers = f"/items/{item['id']}", ml.headers()
-    body = {"variations": [{"id": small, "available_quantity": 7, "price": 400}, {"id": medium}]}
+    # The legacy model keeps one price per item: variations left at different prices are refused.
+    apart = {"variations": [{"id": small, "available_quantity": 7, "price": 400}, {"id": medium}]}
+    refused = ml.api.put(url, json=apart, headers=headers)
+    assert refused.status_code == 400 and refused.json()["cause"][0]["code"] == "item.variations.price.different"
+    body = {"variations": [{"id": small, "available_quantity": 7, "price": 400}, {"id": medium, "price": 400}]}
     updated = ml.api.put(url, json=body, headers=headers).json()
     assert [(v["id"], v["available_quantity"], v["price"]) for v in updated["variations"]] == [
         (small, 7, 400),
-        (medium, 2, 350),
+        (medium, 2, 400),
     ]
-    assert updated["available_quantity"] == 9
+    assert updated["available_quantity"] == 9 and updated["price"] == 400
     unknown = ml.api.put(url, json={"variations": [{"id": 1, "available_quantity": 1}]}, headers=headers)
     assert unknown.status_code == 400 and unknown.json()["cause"][0]["code"] == "item.variations.id.invalid"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,21 @@ def test_a_line_without_the_variations_sku_matches_by_the_variation_id(ctx: AppC
         assert OrderSync(session, linked.tenant.account_id, MLA).apply(entry)
     with ctx.db.reading() as session:
         assert quantity_of(session, shop.children["REM-NEG-M"]) == 2
+
+
+def test_a_new_price_of_a_fixed_price_item_reaches_every_variation(ctx: AppContext, linked: Linked) -> None:
+    shop = catalog(ctx, linked, TWO)
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, shop.listing_id)
+        assert listing is not None
+        listing.price_mode = "fixed"
+    item_id = linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=shop.listing_id)).external_id
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, shop.listing_id)
+        assert listing is not None
+        # A later PUT /v2/productlistings on the item: the child listings keep the price they were created with.
+        listing.price = Decimal("18500")
+    linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=shop.listing_id))
+    stored = stored_item(linked, item_id)
+    assert {v["price"] for v in stored["variations"]} == {18500}, stored["variations"]
+    assert stored["price"] == 18500

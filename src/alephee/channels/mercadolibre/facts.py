@@ -46,6 +46,7 @@ class Variant:
     variation_id: int
     quantity: int
     price: Decimal | None
+    product_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +135,22 @@ def listing_variants(session: Session, parent_ids: Collection[int]) -> dict[int,
     for c in children:
         if c.external_id.isdigit() and c.parent_id is not None:
             quantity = 0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity
-            found[c.parent_id].append(Variant(variation_id=int(c.external_id), quantity=quantity, price=c.price))
+            found[c.parent_id].append(
+                Variant(variation_id=int(c.external_id), quantity=quantity, price=c.price, product_id=c.product_id)
+            )
     return {parent: tuple(variants) for parent, variants in found.items()}
+
+
+def repriced(session: Session, listing: Listing, variants: tuple[Variant, ...]) -> tuple[Variant, ...]:
+    """The item's variations priced as the item's listing prices them now (MLC-18: a fixed listing sells every
+    variation at its price; an automatic one prices each from its own catalog price through the listing's
+    margin), not at the price their child listing was created with: the listing's price or rules may have
+    changed since (``PUT /v2/productlistings`` on the item)."""
+    prices = {v.product_id: v.price for v in listing_variations(session, listing)}
+    return tuple(
+        replace(v, price=prices[v.product_id]) if v.product_id in prices and prices[v.product_id] is not None else v
+        for v in variants
+    )
 
 
 def listing_data(
@@ -152,6 +167,8 @@ def listing_data(
     title = listing.title[:MAX_TITLE_LENGTH]
     known = variants_of.get(listing.id) if variants_of is not None else None
     variants = known if known is not None else listing_variants(session, [listing.id])[listing.id]
+    if variants:
+        variants = repriced(session, listing, variants)
     data = ListingData(
         listing_id=listing.id,
         external_id=listing.external_id,

@@ -339,6 +339,11 @@ def update(tx: Tx, notifier: Notifier, seller_id: int, item_id: str, body: dict[
     if "attributes" in body:
         _check_attributes(body["attributes"], "item.attributes", causes)
     variations = _updated_variations(tx, item, body, causes) if "variations" in body else None
+    one_price = "user_product_listing" not in (item.get("tags") or [])
+    if variations and one_price and "price" not in body and len({v["price"] for v in variations}) > 1:
+        # The legacy model: one price for every variation of an item, on an update as on a creation.
+        message = "All the variations of an item must have the same price"
+        causes.append(_cause("item.variations.price.different", message, "item.variations"))
     if causes:
         raise validation_error(causes)
     if "price" in body and not warnings:
@@ -358,6 +363,9 @@ def update(tx: Tx, notifier: Notifier, seller_id: int, item_id: str, body: dict[
     if variations is not None:
         item["variations"] = variations
         item["available_quantity"] = sum(v["available_quantity"] for v in variations)
+        if variations and one_price and "price" not in body:
+            # The item's price is its variations' one price.
+            item["price"] = item["base_price"] = variations[0]["price"]
     elif "available_quantity" in body:
         item["available_quantity"] = quantity
     _apply_status(item, body.get("status"))
