@@ -38,6 +38,7 @@ from alephee.config import Settings
 from alephee.db import Database
 from alephee.listings.marketplace_state import apply_state
 from alephee.listings.models import Listing
+from alephee.listings.propagation import lock_listings
 from alephee.marketplaces.contract import (
     ChannelContext,
     ChannelMessage,
@@ -239,8 +240,14 @@ class InboxReader:
                 log.error("inbox %s: unexpected error reading %s", item.id, item.notice.resource, exc_info=answer)
             self._count(stats, self._record_failure(item, answer))
         size = max(1, self.settings.inbox_apply_batch)
-        for start in range(0, len(read), size):
-            self._apply_batch(ctx.account_id, marketplace, read[start : start + size], stats)
+        # Listing states alone (the items a push echoes) apply in transactions of their own that lock only
+        # listings, in id order as the catalog's writers do: mixed with orders (which lock products, then
+        # listings) they could take listing locks out of that order and deadlock with a POST /v2/products.
+        states_only = [pair for pair in read if pair[1].listings and not pair[1].orders and not pair[1].messages]
+        others = [pair for pair in read if not (pair[1].listings and not pair[1].orders and not pair[1].messages)]
+        for part in (others, states_only):
+            for start in range(0, len(part), size):
+                self._apply_batch(ctx.account_id, marketplace, part[start : start + size], stats)
 
     def _apply_batch(
         self, account_id: int, marketplace: MarketplaceRef, read: list[tuple[Claimed, NoticeResult]], stats: InboxStats
@@ -382,11 +389,27 @@ class InboxReader:
                 if kept is None or entry.date_updated >= kept.date_updated:
                     newest[entry.external_order_id] = entry
         stats.orders += apply_orders(session, account_id, marketplace, list(newest.values()))
+        lock_listings_named(session, account_id, marketplace.id, [s.external_id for r in results for s in r.listings])
         for result in results:
             for state in result.listings:
                 stats.listings += apply_listing_state(session, account_id, marketplace.id, state)
             for message in result.messages:
                 stats.messages += apply_message(session, account_id, marketplace.id, message)
+
+
+def lock_listings_named(session: Session, account_id: int, marketplace_id: int, external_ids: list[str]) -> None:
+    """Lock the account's listings with these external ids at once, in id order (``propagation.lock_listings``,
+    the order every writer of several listings takes them in), so applying many states never deadlocks with
+    another such writer."""
+    if external_ids:
+        lock_listings(
+            session,
+            select(Listing).where(
+                Listing.account_id == account_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.external_id.in_(sorted(set(external_ids))),
+            ),
+        )
 
 
 def apply_listing_state(session: Session, account_id: int, marketplace_id: int, state: ListingState) -> bool:
