@@ -119,11 +119,34 @@ async def _out_of_range(_request: Request, _exc: Exception) -> Response:
     return error_response(400, OUT_OF_RANGE)
 
 
+# PostgreSQL's deadlock, serialisation failure and lock-not-available: the transaction was rolled back because
+# of another writer, not because of the request; SQLite says "database is locked" after its busy timeout.
+CONFLICT_STATES = frozenset({"40P01", "40001", "55P03"})
+BUSY = "The database was busy with a conflicting write; nothing was changed. Retry the request"
+
+
+def write_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database error that only says another writer was in the way (retrying succeeds)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in CONFLICT_STATES or "database is locked" in str(orig or "")
+
+
+async def _operational_error(_request: Request, exc: Exception) -> Response:
+    # A conflict with another writer rolled the request's transaction back: 503 with Retry-After, so that
+    # clients retry; any other database failure stays the plain 500 of the middleware.
+    if not write_conflict(exc):
+        raise exc
+    response = error_response(503, BUSY)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
-    from sqlalchemy.exc import DataError
+    from sqlalchemy.exc import DataError, OperationalError
 
     app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
