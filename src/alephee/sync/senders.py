@@ -17,8 +17,9 @@ from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.body import raw_property
 from alephee.listings.marketplace_state import remember_state
+from alephee.listings.models import Listing
+from alephee.listings.propagation import lock_listings
 from alephee.listings.publish import record_marketplace_id
-from alephee.listings.query import prefetch_listings
 from alephee.marketplaces.contract import (
     BatchChannel,
     Channel,
@@ -161,15 +162,17 @@ def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
 
 
 def prefetch_answers(session: Session, delivered: Sequence[tuple[OutboxItem, Any]]) -> None:
-    """Load with one query the listings whose state ``record_answer`` keeps for a group of (row, answer)."""
-    prefetch_listings(
-        session,
-        [
-            answer.state_listing_id or item.aggregate_id
-            for item, answer in delivered
-            if isinstance(answer, ListingReceipt) and answer.state is not None and item.aggregate_type == "listing"
-        ],
-    )
+    """Load with one query, locked in id order (``propagation.lock_listings``, the order every writer of several
+    listings takes them in), the listings ``record_answer`` writes for a group of (row, answer): recorded in the
+    group's order instead, they deadlocked with a ``POST /v2/products`` refreshing the same listings."""
+    ids: set[int] = set()
+    for item, answer in delivered:
+        if isinstance(answer, ListingReceipt) and item.aggregate_type == "listing":
+            ids.add(item.aggregate_id)
+            if answer.state_listing_id is not None:
+                ids.add(answer.state_listing_id)
+    if ids:
+        lock_listings(session, select(Listing).where(Listing.id.in_(sorted(ids))))
 
 
 def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:
