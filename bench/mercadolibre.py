@@ -354,15 +354,17 @@ def main() -> None:
     parser.add_argument(
         "--hub-setting", action="append", metavar="NAME=VALUE", help="a hub setting for this run (repeatable)"
     )
+    parser.add_argument("--skip-sqlite", action="store_true", help="with --postgres, measure PostgreSQL only")
     parser.add_argument("--serve-standin", nargs=3, metavar=("PATH", "PORT", "NOTIFICATIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_standin:
         serve_standin(args.serve_standin[0], int(args.serve_standin[1]), args.serve_standin[2])
         return
     results: dict[str, Any] = {}
-    sqlite_dir = Path(tempfile.mkdtemp(prefix="alephee-bench-ml-db-"))
-    results["sqlite"] = bench(f"sqlite:///{sqlite_dir / 'hub.db'}", args)
-    print("sqlite", json.dumps(results["sqlite"]), flush=True)
+    if not (args.skip_sqlite and args.postgres):
+        sqlite_dir = Path(tempfile.mkdtemp(prefix="alephee-bench-ml-db-"))
+        results["sqlite"] = bench(f"sqlite:///{sqlite_dir / 'hub.db'}", args)
+        print("sqlite", json.dumps(results["sqlite"]), flush=True)
     if args.postgres:
         url, drop = scratch_postgres(args.postgres, "bench_ml")
         try:
