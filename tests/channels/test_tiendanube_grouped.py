@@ -196,3 +196,24 @@ def test_an_edit_the_copy_shows_reads_the_product_and_sends_the_edit(
     edits = linked.fake.bodies("PUT", f"/products/{FIRST_PRODUCT + 1}")
     assert len(edits) == 1 and set(edits[0]["name"].values()) == {"Remera nueva"} and "variants" not in edits[0]
     assert stock(linked, 0) == 3 and stock(linked, 1) == 3
+
+
+def test_after_an_edit_the_next_change_goes_grouped(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
+    linked, listings = make_store(ctx, make_tenant, 1)
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, listings[0])
+        assert listing is not None
+        listing.title = "Remera nueva"
+    [edited] = push(linked, listings)
+    assert isinstance(edited, ListingReceipt) and edited.state is not None
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, listings[0])
+        assert listing is not None
+        listing.marketplace_state = edited.state  # as the worker keeps it
+        listing.available_quantity = 5
+    reads = len(product_reads(linked))
+
+    push(linked, listings)
+
+    # The copy already shows the new name: a stock change alone needs no read.
+    assert len(product_reads(linked)) == reads and stock(linked, 0) == 5

@@ -365,6 +365,10 @@ class TiendanubeChannel(BaseChannel):
         # The copy of the product as read, with what was written (versioned then); after variants were added it is
         # forgotten (their ids are only known from the next read).
         state = None if added and data.product.options else tn.kept_state(read, location_id=store.location)
+        if state is not None and edits:
+            # What the edit wrote is what the store shows now: without it the next change would see the edit
+            # still to make and read the product again instead of going in a grouped call.
+            state = {**state, **{key: edits[key] for key in tn.KEPT_PRODUCT_KEYS if key in edits}}
         wrote = bool(changes) or (read.get("published") is not False) != published
         if state is not None and wrote:
             state = kept.applied(state, changes, refused, version=version, published=published)
