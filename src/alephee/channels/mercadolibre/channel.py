@@ -64,7 +64,6 @@ from alephee.channels.mercadolibre.calls import (
     price_refused,
     price_warnings,
     seller_from,
-    status_change,
     wire_money,
 )
 from alephee.channels.mercadolibre.client import MAX_BULK_ITEMS, MercadoLibreClient, MercadoLibreError, error_of
@@ -77,6 +76,7 @@ from alephee.channels.mercadolibre.facts import (
     order_facts,
     seller_of,
 )
+from alephee.channels.mercadolibre.updates import item_changes
 from alephee.channels.models import ChannelCategoryMapping
 from alephee.clock import utcnow
 from alephee.config import Settings
@@ -87,9 +87,6 @@ from alephee.listings.publish import record_marketplace_id
 from alephee.listings.query import prefetch_listings
 from alephee.listings.statuses import (
     FINISHED,
-    INACTIVE,
-    PAUSED,
-    UNDER_REVIEW,
 )
 from alephee.listings.variations import record_variation_ids
 from alephee.marketplaces.contract import (
@@ -407,7 +404,7 @@ class MercadoLibreChannel(BaseChannel):
                     item_id, "closed", ml.to_int(item.get("available_quantity")), None, seen, data.listing_id
                 )
             raise PermanentDeliveryError(f"item {item_id} is closed on Mercado Libre (final: relist it as a new one)")
-        changes = self._changes(item, data)
+        changes = item_changes(item, data)
         if not changes:
             return ListingReceipt(
                 item_id,
@@ -436,46 +433,6 @@ class MercadoLibreChannel(BaseChannel):
             state=ml.kept_state(answer) or {},
             state_listing_id=data.listing_id,
         )
-
-    @staticmethod
-    def _changes(item: dict[str, Any], data: ListingData) -> dict[str, Any]:
-        """What to PUT: only the fields whose value on Mercado Libre differs from the hub's listing."""
-        changes: dict[str, Any] = {}
-        variations = [v for v in item.get("variations") or [] if isinstance(v, dict) and ml.to_int(v.get("id"))]
-        if variations:
-            by_id = {v.variation_id: v for v in data.variants}
-            wire: list[dict[str, Any]] = []
-            differs = False
-            for variation in variations:
-                vid = ml.to_int(variation.get("id")) or 0
-                current_qty = ml.to_int(variation.get("available_quantity"))
-                current_price = ml.money(variation.get("price"))
-                child = by_id.get(vid)
-                quantity = child.quantity if child is not None else current_qty
-                price = (child.price if child is not None else None) or data.price or current_price
-                differs = differs or quantity != current_qty or (price is not None and price != current_price)
-                element: dict[str, Any] = {"id": vid, "available_quantity": quantity}
-                if price is not None:
-                    element["price"] = wire_money(price)
-                wire.append(element)
-            if differs:
-                changes["variations"] = wire  # every variation: the ones left out would be deleted
-        else:
-            if ml.to_int(item.get("available_quantity")) != data.publish_quantity:
-                changes["available_quantity"] = data.publish_quantity
-            if data.price is not None and ml.money(item.get("price")) != data.price:
-                changes["price"] = wire_money(data.price)
-        wanted = desired_status(data.status, data.status_reason)
-        if data.status == PAUSED and data.price is None:
-            wanted = "paused"  # no price: never sold at the old one
-        if data.status in (UNDER_REVIEW, INACTIVE):
-            wanted = None
-        status = status_change(item, wanted)
-        if status is not None:
-            changes["status"] = status
-        if status == "closed":
-            return {"status": "closed"}  # nothing else matters on a finished listing
-        return changes
 
     # --- orders ---------------------------------------------------------------------------------------------
 
