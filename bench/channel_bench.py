@@ -24,6 +24,22 @@ KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 EXE = str(Path(sys.executable).with_name("alephee"))
 
 
+def hub_environment(url: str, workdir: Path, hub: str, channel: dict[str, str]) -> dict[str, str]:
+    """The hub's environment for a channel bench: the caller's variables without its ``ALEPHEE_`` ones, the
+    database, the public URL, quiet logs, a fast worker, no limit on notifications, and the ``channel``'s own."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
+        "ALEPHEE_DATABASE_URL": url,
+        "ALEPHEE_SECRET_KEY": KEY,
+        "ALEPHEE_PUBLIC_URL": hub,
+        "ALEPHEE_LOG_LEVEL": "warning",
+        "ALEPHEE_DOCUMENTS_DIR": str(workdir / "documents"),
+        "ALEPHEE_WORKER_INTERVAL_SECONDS": "0.05",
+        "ALEPHEE_CHANNEL_NOTIFICATIONS_PER_MINUTE": "1000000",
+        **channel,
+    }
+
+
 def hub_settings(pairs: list[str] | None) -> dict[str, str]:
     """``--hub-setting NAME=VALUE`` options as the hub's environment (``ALEPHEE_NAME``): the benches start the hub
     without the caller's ``ALEPHEE_`` variables, so a setting to try (a batch size, a concurrency) is named here."""

@@ -45,6 +45,7 @@ from channel_bench import (
     alive,
     cpu_seconds,
     free_port,
+    hub_environment,
     hub_settings,
     link,
     percentile,
@@ -77,20 +78,17 @@ HOT = 20
 
 def environment(url: str, workdir: Path, hub: str) -> dict[str, str]:
     """The hub's environment: the database, the stand-in's file, no market (the bench is the market)."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
-        "ALEPHEE_DATABASE_URL": url,
-        "ALEPHEE_SECRET_KEY": KEY,
-        "ALEPHEE_PUBLIC_URL": hub,
-        "ALEPHEE_LOG_LEVEL": "warning",
-        "ALEPHEE_DOCUMENTS_DIR": str(workdir / "documents"),
-        "ALEPHEE_MERCADOLIBRE_CLIENT_ID": APP,
-        "ALEPHEE_MERCADOLIBRE_CLIENT_SECRET": SECRET,
-        "ALEPHEE_MERCADOLIBRE_STANDIN_PATH": str(workdir / "standin.sqlite3"),
-        "ALEPHEE_MERCADOLIBRE_STANDIN_MARKET_SECONDS": "0",
-        "ALEPHEE_WORKER_INTERVAL_SECONDS": "0.05",
-        "ALEPHEE_CHANNEL_NOTIFICATIONS_PER_MINUTE": "1000000",
-    }
+    return hub_environment(
+        url,
+        workdir,
+        hub,
+        {
+            "ALEPHEE_MERCADOLIBRE_CLIENT_ID": APP,
+            "ALEPHEE_MERCADOLIBRE_CLIENT_SECRET": SECRET,
+            "ALEPHEE_MERCADOLIBRE_STANDIN_PATH": str(workdir / "standin.sqlite3"),
+            "ALEPHEE_MERCADOLIBRE_STANDIN_MARKET_SECONDS": "0",
+        },
+    )
 
 
 def seed(url: str, workdir: Path, listings: int, api_base: str) -> tuple[int, str]:

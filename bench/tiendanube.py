@@ -55,6 +55,7 @@ from channel_bench import (
     alive,
     cpu_seconds,
     free_port,
+    hub_environment,
     hub_settings,
     link,
     percentile,
@@ -96,20 +97,17 @@ def sku(index: int) -> str:
 
 def environment(url: str, workdir: Path, hub: str) -> dict[str, str]:
     """The hub's environment: the database, the app's credentials, no stand-in or demo of its own."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
-        "ALEPHEE_DATABASE_URL": url,
-        "ALEPHEE_SECRET_KEY": KEY,
-        "ALEPHEE_PUBLIC_URL": hub,
-        "ALEPHEE_LOG_LEVEL": "warning",
-        "ALEPHEE_DOCUMENTS_DIR": str(workdir / "documents"),
-        "ALEPHEE_TIENDANUBE_APP_ID": APP,
-        "ALEPHEE_TIENDANUBE_CLIENT_SECRET": SECRET,
-        "ALEPHEE_TIENDANUBE_STANDIN": "false",
-        "ALEPHEE_DEMO_TIENDANUBE": "false",
-        "ALEPHEE_WORKER_INTERVAL_SECONDS": "0.05",
-        "ALEPHEE_CHANNEL_NOTIFICATIONS_PER_MINUTE": "1000000",
-    }
+    return hub_environment(
+        url,
+        workdir,
+        hub,
+        {
+            "ALEPHEE_TIENDANUBE_APP_ID": APP,
+            "ALEPHEE_TIENDANUBE_CLIENT_SECRET": SECRET,
+            "ALEPHEE_TIENDANUBE_STANDIN": "false",
+            "ALEPHEE_DEMO_TIENDANUBE": "false",
+        },
+    )
 
 
 def open_standin(workdir: Path, *, webhooks: bool = False) -> TiendanubeStandIn:
