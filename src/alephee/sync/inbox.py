@@ -243,9 +243,11 @@ class InboxReader:
         # Listing states alone (the items a push echoes) apply in transactions of their own that lock only
         # listings, in id order as the catalog's writers do: mixed with orders (which lock products, then
         # listings) they could take listing locks out of that order and deadlock with a POST /v2/products.
-        states_only = [pair for pair in read if pair[1].listings and not pair[1].orders and not pair[1].messages]
-        others = [pair for pair in read if not (pair[1].listings and not pair[1].orders and not pair[1].messages)]
-        for part in (others, states_only):
+        parts: tuple[list[tuple[Claimed, NoticeResult]], list[tuple[Claimed, NoticeResult]]] = ([], [])
+        for pair in read:
+            result = pair[1]
+            parts[bool(result.listings) and not result.orders and not result.messages].append(pair)
+        for part in parts:  # the others first, then the listing states alone
             for start in range(0, len(part), size):
                 self._apply_batch(ctx.account_id, marketplace, part[start : start + size], stats)
 
