@@ -255,9 +255,7 @@ def _order_of(session: Session, account_id: int, marketplace_id: int, data: Clai
     return None
 
 
-def store_claim(
-    session: Session, account_id: int, marketplace_id: int, data: ClaimData
-) -> MarketplaceClaim | None:
+def store_claim(session: Session, account_id: int, marketplace_id: int, data: ClaimData) -> MarketplaceClaim | None:
     """Create or update the claim, link it to its order and make the order follow it (``orders.claims``);
     ``claim.opened``/``claim.closed`` when its status is new. None when the read is older than the one kept."""
     row: MarketplaceClaim | None = _locked(

@@ -247,8 +247,7 @@ def _store_questions(api: Api, found: list[post_sale.QuestionData]) -> int:
         return 0
     with api.db.writing() as session:
         return sum(
-            post_sale.store_question(session, api.ctx.account_id, api.ctx.marketplace.id, q) is not None
-            for q in found
+            post_sale.store_question(session, api.ctx.account_id, api.ctx.marketplace.id, q) is not None for q in found
         )
 
 
