@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alephee.channels.mercadolibre.standin.market import Market
 from tests.fixtures.mercadolibre import OTHER, SELLER, StandIn
 
 V4 = {"api_version": "4"}
@@ -132,3 +133,17 @@ def test_claim_refusals(ml: StandIn) -> None:
     assert ml.api.post(f"/_test/claims/{claim['id']}/close", json={}).status_code == 200
     assert ml.api.post(f"/_test/claims/{claim['id']}/close", json={}).status_code == 400
     assert ml.api.post("/_test/claims", json={}).status_code == 400
+
+
+def test_the_market_leaves_one_question_and_one_claim(ml: StandIn) -> None:
+    ml.item()
+    market = Market(ml.standin.store, ml.standin.notifier, seed=3)
+    done = [market.tick() for _ in range(3)]
+    assert [d["Questions"] for d in done] == [1, 0, 0] and [d["Claims"] for d in done] == [1, 0, 0]
+    query = {"seller_id": SELLER.id, "status": "UNANSWERED"}
+    assert ml.api.get("/questions/search", params=query, headers=ml.headers()).json()["total"] == 1
+    claims = {"players.role": "respondent", "players.user_id": SELLER.id, "status": "opened"}
+    assert (
+        ml.api.get("/post-purchase/v1/claims/search", params=claims, headers=ml.headers()).json()["paging"]["total"]
+        == 1
+    )
