@@ -19,6 +19,7 @@ from alephee.channels.mercadolibre.standin import questions
 from alephee.channels.post_sale_models import MarketplaceClaim, MarketplaceQuestion
 from alephee.http.context import AppContext
 from alephee.listings.models import Listing
+from alephee.marketplaces.contract import ChannelNotice, PermanentDeliveryError
 from alephee.marketplaces.models import OutboxMessage
 from alephee.orders import rendering
 from alephee.orders import statuses as st
@@ -239,3 +240,14 @@ def test_the_backstop_finds_questions_and_claims_no_notification_brought(ctx: Ap
     order = order_of(ctx, sale["id"])
     assert order.status == st.READY_TO_SHIP  # closed without a refund: only the claim leaves the order
     assert rendering.detail_of(order.detail)["ActiveClaims"] == []
+
+
+def test_notices_without_a_question_or_claim_to_read(linked: Linked) -> None:
+    gone = linked.channel.read_notice(linked.ctx, ChannelNotice(topic="questions", resource="/questions/13999999999"))
+    assert gone.ignored == "question 13999999999 no longer exists" and gone.extras == ()
+    other = ChannelNotice(topic="post_purchase", resource="/post-purchase/v1/claims/5", actions=("returns",))
+    assert linked.channel.read_notice(linked.ctx, other).ignored == "post_purchase actions ['returns'] not followed"
+    with pytest.raises(PermanentDeliveryError):
+        linked.channel.read_notice(
+            linked.ctx, ChannelNotice(topic="post_purchase", resource="/post-purchase/v1/claims/5", actions=("claims",))
+        )
