@@ -33,7 +33,6 @@ from alephee.channels.post_sale_models import (
     ANSWER_QUEUED,
     ANSWER_REFUSED,
     ANSWER_SENT,
-    ANSWERED,
     CLAIM_CLOSED,
     CLAIM_OPENED,
     QUESTION_STATUSES,
@@ -487,8 +486,3 @@ def claim_json(row: MarketplaceClaim) -> dict[str, Any]:
         "DateCreated": _when(row.date_created),
         "LastUpdated": _when(row.last_updated),
     }
-
-
-def answered(status: str | None) -> bool:
-    """Whether a question status means it was answered."""
-    return status == ANSWERED

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from alephee.channels import post_sale
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre.calls import Api, delivery_error
@@ -193,8 +195,7 @@ def pull(api: Api) -> dict[str, int]:
         stale_questions = [
             external
             for external in session.scalars(
-                MarketplaceQuestion.__table__.select()
-                .with_only_columns(MarketplaceQuestion.external_id)
+                select(MarketplaceQuestion.external_id)
                 .where(
                     MarketplaceQuestion.account_id == account_id,
                     MarketplaceQuestion.marketplace_id == marketplace_id,
@@ -207,8 +208,7 @@ def pull(api: Api) -> dict[str, int]:
         stale_claims = [
             external
             for external in session.scalars(
-                MarketplaceClaim.__table__.select()
-                .with_only_columns(MarketplaceClaim.external_id)
+                select(MarketplaceClaim.external_id)
                 .where(
                     MarketplaceClaim.account_id == account_id,
                     MarketplaceClaim.marketplace_id == marketplace_id,
