@@ -3,6 +3,7 @@ and the outbox worker with every sender (``build_worker``, for ``create_app(with
 
 from alephee.accounts import models as _accounts  # noqa: F401
 from alephee.channels import models as _channels  # noqa: F401
+from alephee.channels import post_sale as _post_sale  # noqa: F401  (registers the question.answer topic)
 from alephee.channels.backstop import ConnectionGate
 from alephee.config import Settings
 from alephee.console import models as _console  # noqa: F401

@@ -101,6 +101,7 @@ def test_sync_links_listings_pulls_orders_and_reads_missed_notices(
         "Listings": {"Linked": 3, "Updated": 0, "Unmatched": 2},
         "Notices": 1,
         "Reconciled": None,  # Mercado Libre has nothing to reconcile
+        "PostSale": None,  # this channel searches no questions nor claims
     }
     assert channel.cursors[0] == "2026-11-01T03:04:05Z"
     rows = listings(ctx)

@@ -105,8 +105,8 @@ def test_order_and_shipment_notices_read_the_orders(linked: Linked) -> None:
     assert all(o.shipping_substatus == "ready_to_print" for o in result.orders)
     assert len(linked.fake.sent("GET", f"/packs/{PACK}")) == 2  # once per notice, not once per order
 
-    ignored = channel.read_notice(context, ChannelNotice(topic="questions", resource="/questions/1"))
-    assert ignored.ignored == "topic questions not followed" and linked.fake.sent("GET", "/questions") == []
+    ignored = channel.read_notice(context, ChannelNotice(topic="payments", resource="/collections/1"))
+    assert ignored.ignored == "topic payments not followed" and linked.fake.sent("GET", "/collections") == []
 
 
 def test_item_notice_and_the_sellers_listings(linked: Linked) -> None:
@@ -266,7 +266,7 @@ def test_a_batch_of_notices_reads_items_twenty_at_a_time_and_orders_each(linked:
         *items[10:],
         ChannelNotice(topic="items", resource="/items/MLA2000000001"),
         ChannelNotice(topic="orders_v2", resource="/orders/1"),
-        ChannelNotice(topic="questions", resource="/questions/1"),
+        ChannelNotice(topic="payments", resource="/collections/1"),
     ]
     fake.fail("GET", "/orders/1", reply(404, {"message": "order not found", "error": "not_found", "status": 404}))
     answers = linked.channel.read_notices(linked.context, notices, concurrency=4)
@@ -281,7 +281,7 @@ def test_a_batch_of_notices_reads_items_twenty_at_a_time_and_orders_each(linked:
     missing = answers[11]
     assert isinstance(missing, PermanentDeliveryError) and "MLA404" in missing.message
     assert isinstance(answers[-2], PermanentDeliveryError)  # no such order: only that notice fails
-    assert answers[-1] == NoticeResult(ignored="topic questions not followed")
+    assert answers[-1] == NoticeResult(ignored="topic payments not followed")
 
 
 def test_a_failed_multiget_fails_only_its_items(linked: Linked) -> None:

@@ -51,6 +51,8 @@ BY_ACCOUNT = {
     ("POST", "/console/channels/disconnect"),
     ("POST", "/console/channels/sync"),
     ("POST", "/console/deliveries/retry-failed"),
+    ("GET", "/console/channels/questions"),
+    ("POST", "/console/channels/questions/answer"),
 }
 # Routes naming an object by id: which kind of object.
 BY_OBJECT = {

@@ -17,7 +17,7 @@ STAR = "or * for all"
 KNOWN = (
     "order.created, order.status_changed, order.cancelled, order.payment_approved, listing.status_changed, "
     "product.stock_alert, document.forwarded, document.refused, channel.connected, channel.disconnected, "
-    "channel.data_request"
+    "channel.data_request, question.received, claim.opened, claim.closed"
 )
 
 

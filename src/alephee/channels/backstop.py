@@ -158,6 +158,8 @@ class SyncReport:
     notices: int = 0
     # What the channel's reconciliation did (None: the channel has none).
     reconciled: str | None = None
+    # The buyers' questions and claims the channel's searches stored (None: the channel has none).
+    post_sale: dict[str, int] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -170,6 +172,7 @@ class SyncReport:
             "Listings": self.listings.as_json(),
             "Notices": self.notices,
             "Reconciled": self.reconciled,
+            "PostSale": self.post_sale,
         }
 
 
@@ -243,6 +246,9 @@ def _run(
         notices = list(missed(_context(db, settings, feed)))
         with db.writing() as session:
             report.notices = inbox.store_missed(session, feed.marketplace.connector, notices, now=now)
+    post_sale: Callable[[ChannelContext], dict[str, int]] | None = getattr(channel, "pull_post_sale", None)
+    if callable(post_sale):
+        report.post_sale = post_sale(_context(db, settings, feed))
     reconcile: Callable[[ChannelContext], str] | None = getattr(channel, "reconcile", None)
     if callable(reconcile):
         report.reconciled = reconcile(_context(db, settings, feed))

@@ -13,6 +13,7 @@ import sys
 import typer
 
 from alephee.cli import accounts, catalog, channels, db, demo, operators, serve, webhooks, worker
+from alephee.cli import post_sale as _post_sale  # noqa: F401  (channel questions|answer|claims)
 from alephee.errors import DomainError
 
 app = typer.Typer(help="Alephee-compatible marketplace-integration hub.", no_args_is_help=True, add_completion=False)

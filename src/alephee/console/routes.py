@@ -19,6 +19,7 @@ from alephee.console import (
     operators,
     order_pages,
     overview_pages,
+    post_sale_pages,
     sessions,
     web,
 )
@@ -170,7 +171,16 @@ def home(request: Request) -> Response:
 
 
 # The pages, each module with its own router (included before the catch-all below).
-PAGE_MODULES = (overview_pages, channel_pages, listing_pages, order_pages, delivery_pages, key_pages, audit_pages)
+PAGE_MODULES = (
+    overview_pages,
+    channel_pages,
+    post_sale_pages,
+    listing_pages,
+    order_pages,
+    delivery_pages,
+    key_pages,
+    audit_pages,
+)
 for _module in PAGE_MODULES:
     router.include_router(_module.router)
 

@@ -425,16 +425,24 @@ class ChannelMessage:
     status: str | None = None
 
 
+class NoticeExtra(Protocol):
+    """Something else a notification was about that its channel applies itself (a buyer's question, a claim):
+    ``apply`` runs inside the inbox's write transaction (flush only) and says whether anything changed."""
+
+    def apply(self, session: Session, account_id: int, marketplace_id: int) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class NoticeResult:
     """What a notification turned out to be about, read fresh from the marketplace: orders to create or
-    update, listings whose state changed, messages of a conversation. ``ignored`` says why nothing applies
-    (a topic the hub does not follow)."""
+    update, listings whose state changed, messages of a conversation, and what the channel applies itself
+    (``extras``). ``ignored`` says why nothing applies (a topic the hub does not follow)."""
 
     orders: tuple[ChannelOrder, ...] = ()
     listings: tuple[ListingState, ...] = ()
     messages: tuple[ChannelMessage, ...] = ()
     ignored: str | None = None
+    extras: tuple[NoticeExtra, ...] = ()
 
 
 # What reading one notice of a batch gave: what it is about, or why it could not be read (only that notice is

@@ -387,6 +387,15 @@ TOPICS: dict[str, TopicHandler] = {
 }
 
 
+def register_topic(topic: str, handler: TopicHandler) -> None:
+    """Add an outbox topic a connector delivers itself (``handler`` reaches its channel's own operation); the
+    connector registers it when it is imported. Registering a topic twice with one handler is harmless."""
+    known = TOPICS.get(topic)
+    if known is not None and known is not handler:
+        raise ValueError(f"outbox topic '{topic}' is already registered")
+    TOPICS[topic] = handler
+
+
 def deliver_topic(
     channel: Channel, ctx: ChannelContext, topic: str, payload: Mapping[str, Any], aggregate_id: int
 ) -> Any:

@@ -105,6 +105,8 @@ class InboxStats:
     listings: int = 0
     messages: int = 0
     ignored: int = 0
+    # What channels applied themselves (questions, claims: ``NoticeResult.extras``).
+    extras: int = 0
 
     def add(self, other: InboxStats) -> None:
         """Count ``other``'s numbers in (the readers of one step each keep their own)."""
@@ -123,6 +125,7 @@ class InboxStats:
             "Listings": self.listings,
             "Messages": self.messages,
             "Ignored": self.ignored,
+            "Extras": self.extras,
         }
 
 
@@ -397,6 +400,8 @@ class InboxReader:
                 stats.listings += apply_listing_state(session, account_id, marketplace.id, state)
             for message in result.messages:
                 stats.messages += apply_message(session, account_id, marketplace.id, message)
+            for extra in result.extras:
+                stats.extras += extra.apply(session, account_id, marketplace.id)
 
 
 def lock_listings_named(session: Session, account_id: int, marketplace_id: int, external_ids: list[str]) -> None:

@@ -40,6 +40,9 @@ DOCUMENT_REFUSED = "document.refused"
 CHANNEL_CONNECTED = "channel.connected"
 CHANNEL_DISCONNECTED = "channel.disconnected"
 CHANNEL_DATA_REQUEST = "channel.data_request"
+QUESTION_RECEIVED = "question.received"
+CLAIM_OPENED_EVENT = "claim.opened"
+CLAIM_CLOSED_EVENT = "claim.closed"
 
 EVENT_TYPES: tuple[str, ...] = (
     ORDER_CREATED,
@@ -53,6 +56,9 @@ EVENT_TYPES: tuple[str, ...] = (
     CHANNEL_CONNECTED,
     CHANNEL_DISCONNECTED,
     CHANNEL_DATA_REQUEST,
+    QUESTION_RECEIVED,
+    CLAIM_OPENED_EVENT,
+    CLAIM_CLOSED_EVENT,
 )
 # A subscription to "*" receives every type, including types added later.
 ALL_TYPES = "*"

@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
 from alephee.channels.mercadolibre import mapping as ml
+from alephee.channels.mercadolibre import post_sale as ml_post_sale
 from alephee.channels.mercadolibre import variations as mlvar
 from alephee.channels.mercadolibre.calls import (
     Api,
@@ -129,7 +130,7 @@ SOURCE_PREDICTED = "predicted"
 LABEL_TYPES = {"TXT": ("zpl2", "text/plain", "txt"), "PDF": ("pdf", "application/pdf", "pdf")}
 FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
 # The topics read back from ``GET /missed_feeds``, its page size and how many pages per topic at most.
-MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages")
+MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages", "questions", "post_purchase")
 MISSED_PAGE = 50
 MISSED_PAGES = 20
 BRAZIL = "MLB"
@@ -557,6 +558,8 @@ class MercadoLibreChannel(BaseChannel):
     def _read_notice(self, api: Api, notice: ChannelNotice) -> NoticeResult:
         topic = notice.topic
         resource_id = _resource_id(notice)
+        if topic in ml_post_sale.TOPICS:
+            return ml_post_sale.read_notice(api, notice)
         if topic not in FOLLOWED_ORDER_TOPICS | {"items", "shipments", "messages"}:
             return NoticeResult(ignored=f"topic {topic} not followed")
         if not resource_id:
@@ -769,6 +772,19 @@ class MercadoLibreChannel(BaseChannel):
                         f"the conversation with the buyer is blocked on Mercado Libre: {exc.refusal()}"
                     ) from None
                 raise delivery_error(exc, "send the message") from None
+
+    # --- questions and claims -------------------------------------------------------------------------------
+
+    def answer_question(self, ctx: ChannelContext, question_id: int, text: str) -> None:
+        """The seller's answer to the hub's question ``question_id`` (``POST /answers``, at most 2,000
+        characters), kept on the question as Mercado Libre then shows it."""
+        with self._api(ctx) as api:
+            ml_post_sale.answer(api, question_id, text)
+
+    def pull_post_sale(self, ctx: ChannelContext) -> dict[str, int]:
+        """The backstop of the ``questions`` and ``post_purchase`` notifications (``ml_post_sale.pull``)."""
+        with self._api(ctx) as api:
+            return ml_post_sale.pull(api)
 
 
 def _resource_id(notice: ChannelNotice) -> str:

@@ -1,5 +1,6 @@
 """A small HTTP client of the Mercado Libre API (``mercadolibre_api_url``): the token endpoint, ``/users/me`` and
-the seller calls the channel makes (items, orders, packs, shipments, labels, fiscal documents, messages).
+the seller calls the channel makes (items, orders, packs, shipments, labels, fiscal documents, messages,
+questions, claims).
 
 Every error body shape of the API is read (the standard ``message``/``error``/``status``/``cause``, the OAuth one
 with ``error_description``, and the messaging one with ``status_code``/``code``) into one ``MercadoLibreError``;
@@ -362,6 +363,56 @@ class MercadoLibreClient:
         path = f"/messages/packs/{quote(str(pack_id))}/sellers/{seller_id}"
         answer = self._send("POST", path, params={"tag": "post_sale"}, json=body, headers=self._auth(token))
         return answer if isinstance(answer, dict) else {}
+
+    # --- questions and claims ------------------------------------------------------------------------------
+
+    def get_question(self, token: str, question_id: str) -> dict[str, Any]:
+        """``GET /questions/{id}?api_version=4``: one question with its answer."""
+        path = f"/questions/{quote(question_id)}"
+        return _object(self._send("GET", path, params={"api_version": "4"}, headers=self._auth(token)))
+
+    def search_questions(
+        self, token: str, seller_id: int, *, status: str | None = None, offset: int = 0, limit: int = 50
+    ) -> dict[str, Any]:
+        """``GET /questions/search?seller_id=...&api_version=4``: the seller's received questions, oldest first
+        (``{"total", "limit", "questions": [...]}``)."""
+        params: dict[str, Any] = {
+            "seller_id": seller_id,
+            "api_version": "4",
+            "sort_fields": "date_created",
+            "sort_types": "ASC",
+            "offset": max(0, offset),
+            "limit": max(1, limit),
+        }
+        if status:
+            params["status"] = status
+        return _object(self._send("GET", "/questions/search", params=params, headers=self._auth(token)))
+
+    def answer_question(self, token: str, question_id: int, text: str) -> dict[str, Any]:
+        """``POST /answers`` ``{"question_id", "text"}`` (UTF-8 JSON)."""
+        body = {"question_id": question_id, "text": text}
+        answer = self._send("POST", "/answers", json=body, headers=self._auth(token))
+        return answer if isinstance(answer, dict) else {}
+
+    def get_claim(self, token: str, claim_id: str) -> dict[str, Any]:
+        """``GET /post-purchase/v1/claims/{id}``."""
+        path = f"/post-purchase/v1/claims/{quote(claim_id)}"
+        return _object(self._send("GET", path, headers=self._auth(token)))
+
+    def search_claims(
+        self, token: str, seller_id: int, *, status: str | None = "opened", offset: int = 0, limit: int = 30
+    ) -> dict[str, Any]:
+        """``GET /post-purchase/v1/claims/search`` with the seller as respondent (a real filter is required),
+        ``{"paging": {...}, "data": [...]}``."""
+        params: dict[str, Any] = {
+            "players.role": "respondent",
+            "players.user_id": seller_id,
+            "offset": max(0, offset),
+            "limit": max(1, limit),
+        }
+        if status:
+            params["status"] = status
+        return _object(self._send("GET", "/post-purchase/v1/claims/search", params=params, headers=self._auth(token)))
 
     def missed_feeds(
         self,

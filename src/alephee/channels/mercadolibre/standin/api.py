@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from alephee.channels.mercadolibre.standin import catalog, items, messages, orders, shipping
+from alephee.channels.mercadolibre.standin import catalog, claims, items, messages, orders, questions, shipping
 from alephee.channels.mercadolibre.standin.auth import bearer_seller
-from alephee.channels.mercadolibre.standin.common import as_int, public, refuse
+from alephee.channels.mercadolibre.standin.common import MLError, as_int, public, refuse
 from alephee.channels.mercadolibre.standin.notify import Notifier
 from alephee.channels.standin_store import Store, Tx
 
@@ -226,6 +226,38 @@ def add_seller_routes(router: APIRouter, store: Store, notifier: Notifier) -> No
     async def get_message(request: Request, message_id: str) -> Response:
         query = dict(request.query_params)
         return await call(request, lambda tx, s: messages.one(tx, message_id, s, query))
+
+    @router.get("/questions/search")
+    async def search_questions(request: Request) -> Response:
+        return await call(request, lambda tx, s: questions.search(tx, s, dict(request.query_params)))
+
+    @router.get("/questions/{question_id}")
+    async def get_question(request: Request, question_id: str) -> Response:
+        return await call(request, lambda tx, s: questions.get(tx, number(question_id, "question"), s))
+
+    @router.delete("/questions/{question_id}")
+    async def delete_question(request: Request, question_id: str) -> Response:
+        return await call(request, lambda tx, s: questions.delete(tx, notifier, number(question_id, "question"), s))
+
+    @router.post("/answers")
+    async def answer_question(request: Request) -> Response:
+        try:
+            body = await json_body(request)
+        except MLError:
+            raise refuse(400, "invalid_post_body", "The body must be a JSON object with question_id and text") from None
+        return await call(request, lambda tx, s: questions.answer(tx, notifier, s, body))
+
+    @router.get("/post-purchase/v1/claims/search")
+    async def search_claims(request: Request) -> Response:
+        return await call(request, lambda tx, s: claims.search(tx, s, dict(request.query_params)))
+
+    @router.get("/post-purchase/v1/claims/{claim_id}")
+    async def get_claim(request: Request, claim_id: str) -> Response:
+        return await call(request, lambda tx, s: claims.get(tx, number(claim_id, "claim"), s))
+
+    @router.get("/post-purchase/v1/claims/{claim_id}/detail")
+    async def claim_detail(request: Request, claim_id: str) -> Response:
+        return await call(request, lambda tx, s: claims.detail(tx, number(claim_id, "claim"), s))
 
     @router.get("/missed_feeds")
     async def missed_feeds(request: Request) -> Response:

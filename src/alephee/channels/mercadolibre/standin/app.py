@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from alephee.channels.mercadolibre.standin import items, messages, orders
+from alephee.channels.mercadolibre.standin import claims, items, messages, orders, questions
 from alephee.channels.mercadolibre.standin.api import add_seller_routes
 from alephee.channels.mercadolibre.standin.auth import OAuth, StandInSeller
 from alephee.channels.mercadolibre.standin.common import MLError, as_int
@@ -114,6 +114,34 @@ class MercadoLibreStandIn:
         """The pack's buyer writes to the seller."""
         with self.store.begin() as tx:
             return messages.from_buyer(tx, self.notifier, pack_id, text)
+
+    def ask(self, item_id: str, text: str, buyer_id: int | None = None) -> dict[str, Any]:
+        """A buyer asks a question on the item."""
+        with self.store.begin() as tx:
+            return questions.ask(tx, self.notifier, item_id, text, buyer_id)
+
+    def ban_question(self, question_id: int) -> dict[str, Any]:
+        """Moderation bans the question (and its answer)."""
+        with self.store.begin() as tx:
+            return questions.ban(tx, self.notifier, question_id)
+
+    def question(self, question_id: int) -> dict[str, Any]:
+        """The question as its seller reads it."""
+        with self.store.begin() as tx:
+            found = tx.get("question", question_id)
+            if found is None:
+                raise KeyError(question_id)
+            return questions.get(tx, question_id, found["seller_id"])
+
+    def open_claim(self, order_id: int, **options: Any) -> dict[str, Any]:
+        """The order's buyer opens a claim (options: reason_id, claim_type, resource)."""
+        with self.store.begin() as tx:
+            return claims.open_claim(tx, self.notifier, order_id, **options)
+
+    def close_claim(self, claim_id: int, reason: str = "payment_refunded") -> dict[str, Any]:
+        """Mercado Libre closes the claim with ``reason``."""
+        with self.store.begin() as tx:
+            return claims.close(tx, self.notifier, claim_id, reason)
 
     def tag_item(self, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, Any]:
         """Add/remove item tags (e.g. ``price_automation``)."""

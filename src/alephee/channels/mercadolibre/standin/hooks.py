@@ -1,5 +1,6 @@
 """Stand-in only, never part of Mercado Libre: the ``/_test/...`` hooks that make happen what buyers and carriers
-make happen on the real one (a purchase, a cancellation, a shipment moving, a buyer's message, an item tag), a
+make happen on the real one (a purchase, a cancellation, a shipment moving, a buyer's message or question, a
+claim opened and closed, a question banned, an item tag), a
 token for a seller without the browser, and injected faults (the next N calls of a path answer 429 or 5xx)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from alephee.channels import standin_store
-from alephee.channels.mercadolibre.standin import items, messages, orders
+from alephee.channels.mercadolibre.standin import claims, items, messages, orders, questions
 from alephee.channels.mercadolibre.standin.api import json_body, number
 from alephee.channels.mercadolibre.standin.auth import OAuth
 from alephee.channels.mercadolibre.standin.common import as_int, refuse
@@ -101,6 +102,45 @@ def add_hook_routes(router: APIRouter, store: Store, notifier: Notifier, oauth: 
             return messages.from_buyer(tx, notifier, pack, str(body.get("text") or ""))
 
         return await run(request, work, 201)
+
+    @router.post(f"{TEST_PREFIX}/questions")
+    async def ask(request: Request) -> Response:
+        def work(tx: Tx, body: dict[str, Any]) -> dict[str, Any]:
+            if not isinstance(body.get("item_id"), str):
+                raise refuse(400, "bad_request", "item_id is required")
+            buyer = as_int(body.get("buyer_id")) if body.get("buyer_id") is not None else None
+            return questions.ask(tx, notifier, body["item_id"], str(body.get("text") or ""), buyer)
+
+        return await run(request, work, 201)
+
+    @router.post(f"{TEST_PREFIX}/questions/{{question_id}}/ban")
+    async def ban(request: Request, question_id: str) -> Response:
+        return await run(request, lambda tx, _body: questions.ban(tx, notifier, number(question_id, "question")))
+
+    @router.post(f"{TEST_PREFIX}/claims")
+    async def open_claim(request: Request) -> Response:
+        def work(tx: Tx, body: dict[str, Any]) -> dict[str, Any]:
+            order = as_int(body.get("order_id"))
+            if order is None:
+                raise refuse(400, "bad_request", "order_id is required")
+            return claims.open_claim(
+                tx,
+                notifier,
+                order,
+                reason_id=str(body.get("reason_id") or "PDD9549"),
+                claim_type=str(body.get("type") or "mediations"),
+                resource=str(body.get("resource") or "order"),
+            )
+
+        return await run(request, work, 201)
+
+    @router.post(f"{TEST_PREFIX}/claims/{{claim_id}}/close")
+    async def close_claim(request: Request, claim_id: str) -> Response:
+        def work(tx: Tx, body: dict[str, Any]) -> dict[str, Any]:
+            reason = str(body.get("reason") or "payment_refunded")
+            return claims.close(tx, notifier, number(claim_id, "claim"), reason)
+
+        return await run(request, work)
 
     @router.post(f"{TEST_PREFIX}/items/{{item_id}}/tags")
     async def tags(request: Request, item_id: str) -> Response:

@@ -1,7 +1,8 @@
 """The stand-in's market: buyers who purchase the sellers' active items now and then, write to them after a
-sale, and a carrier who ships and delivers what was printed — what makes a local Mercado Libre look alive
-during ``make run``. Every step goes through the same functions as the ``/_test`` hooks, so the hub hears of
-it through notifications, as it would from Mercado Libre.
+sale, ask one pre-sale question and open one claim (so the console has one of each to show), and a carrier who
+ships and delivers what was printed — what makes a local Mercado Libre look alive during ``make run``. Every step
+goes through the same functions as the ``/_test`` hooks, so the hub hears of it through notifications, as it
+would from Mercado Libre.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from alephee.channels.mercadolibre.standin import messages, orders
+from alephee.channels.mercadolibre.standin import claims, messages, orders, questions
 from alephee.channels.mercadolibre.standin.common import MLError
 from alephee.channels.mercadolibre.standin.notify import Notifier
 from alephee.channels.standin_store import Store, Tx
@@ -28,6 +29,7 @@ BUYER_QUESTIONS = (
     "Hola, ¿me confirman la factura por favor?",
     "Gracias, ¿tienen número de seguimiento?",
 )
+PRE_SALE_QUESTION = "Hola, ¿tienen stock para entrega inmediata? ¿Hacen factura A?"
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -50,7 +52,8 @@ class Market:
         self.sales_per_tick = sales_per_tick
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
-        """One step of the market; what it did (``Sold``, ``Messages``, ``Shipped``, ``Delivered``)."""
+        """One step of the market; what it did (``Sold``, ``Messages``, ``Shipped``, ``Delivered``, ``Questions``,
+        ``Claims``)."""
         now = now or utcnow()
         done = {"Sold": 0, "Messages": 0, "Shipped": 0, "Delivered": 0}
         if self.rng.random() < self.sales_per_tick:
@@ -59,7 +62,35 @@ class Market:
             done["Messages"] = self._write()
         moved = self._carry(now)
         done["Shipped"], done["Delivered"] = moved
+        done["Questions"] = self._ask_once()
+        done["Claims"] = self._claim_once()
         return done
+
+    def _ask_once(self) -> int:
+        """The first buyer question of the market (only while the sellers have none)."""
+
+        def work(tx: Tx) -> int:
+            active = [item for item in tx.find("item") if item.get("status") == "active"]
+            if not active or tx.find("question"):
+                return 0
+            questions.ask(tx, self.notifier, str(active[0]["id"]), PRE_SALE_QUESTION)
+            return 1
+
+        return int(self._attempt(work) or 0)
+
+    def _claim_once(self) -> int:
+        """The first claim of the market, on the oldest sale not cancelled (only while there is none)."""
+
+        def work(tx: Tx) -> int:
+            if tx.find("claim"):
+                return 0
+            sold = [order for order in tx.find("order") if order.get("status") == "paid"]
+            if not sold:
+                return 0
+            claims.open_claim(tx, self.notifier, int(sold[0]["id"]), reason_id="PNR9501")
+            return 1
+
+        return int(self._attempt(work) or 0)
 
     def _attempt(self, work: Callable[[Tx], Any]) -> Any:
         try:
