@@ -44,11 +44,17 @@ def on_catalog_change(session: Session, change: Any) -> None:
             )
         )
     }
-    watched = session.execute(
-        select(Product.id, Product.sku, Product.alert_red, Product.alert_yellow).where(
-            among(Product.id, ids, dialect), (Product.alert_red > 0) | (Product.alert_yellow > 0)
-        )
-    ).all()
+    # Products the writer saw without thresholds cannot reach a level: only their announced level is cleared.
+    candidates = [pid for pid in ids if pid not in change.unwatched_product_ids]
+    watched = (
+        session.execute(
+            select(Product.id, Product.sku, Product.alert_red, Product.alert_yellow).where(
+                among(Product.id, candidates, dialect), (Product.alert_red > 0) | (Product.alert_yellow > 0)
+            )
+        ).all()
+        if candidates
+        else []
+    )
     snapshots = stock_snapshots(session, [row[0] for row in watched]) if watched else {}
     levels: dict[int, str | None] = {}
     for product_id, sku, red, yellow in watched:
