@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from alephee import clock
 from alephee.accounts.models import PriceList
-from alephee.db import BulkStatement, RowWriter, arrays
+from alephee.db import BulkStatement, RowWriter, among, arrays
 from alephee.listings import events as webhook_events
 from alephee.listings import rules, statuses
 from alephee.listings.models import Listing, ListingDiscount
@@ -53,14 +53,17 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
     ids = change.stock_product_ids | change.price_product_ids | masters
     if not ids:
         return
-    # Most catalog changes touch products without listings: a cheap id probe spares the ORM load.
     conn = session.connection()
-    condition, params = in_list(conn, "product_id", sorted(ids))
-    if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
-        return
+    dialect = conn.dialect.name
+    if dialect != "postgresql":
+        # Most catalog changes touch products without listings: a cheap id probe spares the ORM load and its
+        # expanding IN. (PostgreSQL reads the listings with one array parameter, which costs no more.)
+        condition, params = in_list(conn, "product_id", sorted(ids))
+        if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
+            return
     listings = lock_listings(
         session,
-        select(Listing).where(Listing.product_id.in_(sorted(ids)), Listing.status != statuses.FINISHED),
+        select(Listing).where(among(Listing.product_id, sorted(ids), dialect), Listing.status != statuses.FINISHED),
     )
     if listings:
         changed = refresh(session, change.account_id, listings)
