@@ -161,8 +161,9 @@ def refresh(
                     ):
                         changed.append("Discount")
             reason = listing.status_reason
-            previous = webhook_events.stored_status(listing)
             status_changed = apply_automatic_status(listing, quantity, has_price(listing, bases), now)
+            # The stored status, still known to the session until ``_write_listings`` marks the new one stored.
+            previous = webhook_events.stored_status(listing) if status_changed else None
             if changed or status_changed or listing.status_reason != reason:
                 listing.updated_at = now
                 changes.append((listing, changed, previous, status_changed))
