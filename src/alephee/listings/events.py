@@ -35,6 +35,12 @@ def listing_status_changed(session: Session, listing: Any, previous_status: str 
     )
 
 
+def stored_status(listing: Any) -> str | None:
+    """The status ``listing`` has in the database before this session's unflushed changes (None if unknown)."""
+    value: str | None = _stored_value(listing, "status")
+    return value
+
+
 def _stored_value(row: Any, attribute: str) -> Any:
     """The value ``attribute`` had in the database before this session's unflushed changes (None if unknown)."""
     try:

@@ -15,16 +15,19 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from alephee import clock
 from alephee.accounts.models import PriceList
+from alephee.db import BulkStatement, RowWriter, among, arrays
 from alephee.listings import events as webhook_events
 from alephee.listings import rules, statuses
 from alephee.listings.models import Listing, ListingDiscount
 from alephee.listings.schemas import LISTING_TYPES
 from alephee.marketplaces.models import Marketplace
-from alephee.marketplaces.outbox import enqueue
+from alephee.marketplaces.outbox import Outgoing, enqueue, enqueue_many
 from alephee.products.batch import in_list
 from alephee.products.hooks import CatalogChange
 from alephee.products.price_lists import sale_prices
@@ -50,14 +53,17 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
     ids = change.stock_product_ids | change.price_product_ids | masters
     if not ids:
         return
-    # Most catalog changes touch products without listings: a cheap id probe spares the ORM load.
     conn = session.connection()
-    condition, params = in_list(conn, "product_id", sorted(ids))
-    if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
-        return
+    dialect = conn.dialect.name
+    if dialect != "postgresql":
+        # Most catalog changes touch products without listings: a cheap id probe spares the ORM load and its
+        # expanding IN. (PostgreSQL reads the listings with one array parameter, which costs no more.)
+        condition, params = in_list(conn, "product_id", sorted(ids))
+        if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
+            return
     listings = lock_listings(
         session,
-        select(Listing).where(Listing.product_id.in_(sorted(ids)), Listing.status != statuses.FINISHED),
+        select(Listing).where(among(Listing.product_id, sorted(ids), dialect), Listing.status != statuses.FINISHED),
     )
     if listings:
         changed = refresh(session, change.account_id, listings)
@@ -121,39 +127,101 @@ def refresh(
     new: bool = False,
 ) -> set[int]:
     """Recompute quantity, auto price and automatic pauses (stock, no price) of ``listings`` (locked);
-    returns the changed ids."""
+    returns the changed ids.
+
+    The rows are locked, so the changed listings are written with one statement (``_write_listings``) instead
+    of the ORM's one UPDATE per listing and column set; their events and outbox rows follow, in one flush.
+    """
     now = now or clock.utcnow()
     snapshots = stock_snapshots(session, {x.product_id for x in listings})
     bases = base_prices(session, account_id, listings)
     family = families(session, {x.marketplace_id for x in listings})
     changed_ids: set[int] = set()
-    for listing in listings:
-        if listing.status == statuses.FINISHED or listing.product_id not in snapshots:
-            continue
-        changed: list[str] = []
-        quantity = snapshots[listing.product_id].publish_quantity
-        if listing.available_quantity != quantity:
-            listing.available_quantity = quantity
-            changed.append("AvailableQuantity")
-        if listing.price_mode == "auto" and listing.id in bases:
-            price = rules.auto_price(bases[listing.id], listing.margin, listing.added_fixed_value)
-            if price != listing.price:
-                raised = listing.price is not None and price > listing.price
-                listing.price = price
-                changed.append("Price")
-                if raised and family.get(listing.marketplace_id) == ML_FAMILY and drop_discounts(session, listing, now):
-                    changed.append("Discount")
-        reason = listing.status_reason
-        status_changed = apply_automatic_status(listing, quantity, has_price(listing, bases), now)
+    # (listing, what changed, status before, status changed) in the listings' order.
+    changes: list[tuple[Listing, list[str], str | None, bool]] = []
+    with session.no_autoflush:
+        for listing in listings:
+            if listing.status == statuses.FINISHED or listing.product_id not in snapshots:
+                continue
+            changed: list[str] = []
+            quantity = snapshots[listing.product_id].publish_quantity
+            if listing.available_quantity != quantity:
+                listing.available_quantity = quantity
+                changed.append("AvailableQuantity")
+            if listing.price_mode == "auto" and listing.id in bases:
+                price = rules.auto_price(bases[listing.id], listing.margin, listing.added_fixed_value)
+                if price != listing.price:
+                    raised = listing.price is not None and price > listing.price
+                    listing.price = price
+                    changed.append("Price")
+                    if (
+                        raised
+                        and family.get(listing.marketplace_id) == ML_FAMILY
+                        and drop_discounts(session, listing, now)
+                    ):
+                        changed.append("Discount")
+            reason = listing.status_reason
+            status_changed = apply_automatic_status(listing, quantity, has_price(listing, bases), now)
+            # The stored status, still known to the session until ``_write_listings`` marks the new one stored.
+            previous = webhook_events.stored_status(listing) if status_changed else None
+            if changed or status_changed or listing.status_reason != reason:
+                listing.updated_at = now
+                changes.append((listing, changed, previous, status_changed))
+                changed_ids.add(listing.id)
+    _write_listings(session, [listing for listing, *_ in changes])
+    for listing, _, previous, status_changed in changes:
         if status_changed:
-            webhook_events.listing_status_changed(session, listing)
-        if changed or status_changed or listing.status_reason != reason:
-            listing.updated_at = now
-            # A listing the marketplace does not know yet always gets the full update.
-            publish_change(session, listing, changed or ["Status"], status_only=not changed and not new)
-            changed_ids.add(listing.id)
+            webhook_events.listing_status_changed(session, listing, previous)
+    # A listing the marketplace does not know yet always gets the full update.
+    enqueue_many(
+        session,
+        [
+            change_row(listing, changed or ["Status"], status_only=not changed and not new)
+            for listing, changed, *_ in changes
+        ],
+    )
     session.flush()
     return changed_ids
+
+
+# The columns ``refresh`` changes, written for every changed listing (the rows are locked and freshly loaded,
+# so the unchanged ones are written with the values they have).
+_REFRESHED = ("available_quantity", "price", "status", "status_reason", "status_updated_at", "updated_at")
+_SQL_REFRESHED = BulkStatement(
+    "UPDATE listings SET available_quantity = ?, price = ?, status = ?, status_reason = ?, status_updated_at = ?,"
+    " updated_at = ? WHERE id = ?",
+    "UPDATE listings AS l SET available_quantity = v.q, price = v.price, status = v.status, status_reason = v.reason,"
+    " status_updated_at = v.status_at, updated_at = v.t"
+    f" FROM unnest({arrays('integer', 'numeric', 'varchar', 'varchar', 'timestamptz', 'timestamptz', 'integer')})"
+    " AS v(q, price, status, reason, status_at, t, id) WHERE l.id = v.id",
+)
+
+
+def _write_listings(session: Session, listings: Sequence[Listing]) -> None:
+    """Write the refreshed columns of ``listings`` with one statement and mark them as stored, so the session
+    does not write them again. Listings not in the database yet are left to the session's flush."""
+    stored = [x for x in listings if sa_inspect(x).persistent]
+    if not stored:
+        return
+    writer = RowWriter(session.connection())
+    writer.executemany(
+        _SQL_REFRESHED,
+        [
+            (
+                x.available_quantity,
+                writer.money(x.price),
+                x.status,
+                x.status_reason,
+                writer.stamp(x.status_updated_at),
+                writer.stamp(x.updated_at),
+                x.id,
+            )
+            for x in stored
+        ],
+    )
+    for x in stored:
+        for name in _REFRESHED:
+            set_committed_value(x, name, getattr(x, name))
 
 
 def has_price(listing: Listing, bases: dict[int, Decimal]) -> bool:
@@ -193,30 +261,36 @@ def drop_discounts(session: Session, listing: Listing, now: datetime) -> bool:
 
 def publish_change(session: Session, listing: Listing, changed: Sequence[str], *, status_only: bool = False) -> None:
     """One outbox row for a listing change (payload keys per ``marketplaces.topics.listing_push``)."""
-    if status_only:
-        enqueue(
-            session,
-            account_id=listing.account_id,
-            marketplace_id=listing.marketplace_id,
-            topic=TOPIC_STATUS,
-            aggregate_type="listing",
-            aggregate_id=listing.id,
-            payload={
-                "listing_id": listing.id,
-                "external_id": listing.external_id,
-                "status": listing.status,
-                "status_reason": listing.status_reason,
-            },
-        )
-        return
+    row = change_row(listing, changed, status_only=status_only)
     enqueue(
         session,
+        account_id=row.account_id,
+        marketplace_id=row.marketplace_id,
+        topic=row.topic,
+        aggregate_type=row.aggregate_type,
+        aggregate_id=row.aggregate_id,
+        payload=row.payload,
+    )
+
+
+def change_row(listing: Listing, changed: Sequence[str], *, status_only: bool = False) -> Outgoing:
+    """The outbox row of a listing change: its status alone, or its full published state."""
+    if status_only:
+        payload = {
+            "listing_id": listing.id,
+            "external_id": listing.external_id,
+            "status": listing.status,
+            "status_reason": listing.status_reason,
+        }
+    else:
+        payload = listing_payload(listing, changed)
+    return Outgoing(
         account_id=listing.account_id,
         marketplace_id=listing.marketplace_id,
-        topic=TOPIC_UPDATE,
+        topic=TOPIC_STATUS if status_only else TOPIC_UPDATE,
         aggregate_type="listing",
         aggregate_id=listing.id,
-        payload=listing_payload(listing, changed),
+        payload=payload,
     )
 
 

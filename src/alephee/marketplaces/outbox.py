@@ -8,12 +8,15 @@ updating the aggregate's row in the same transaction, so outbox ids follow the a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alephee.clock import utcnow
+from alephee.db import BulkStatement, RowWriter, arrays
 from alephee.errors import Conflict, InvalidInput, NotFound
 from alephee.marketplaces.models import OutboxMessage
 
@@ -42,6 +45,48 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One row for ``enqueue_many`` (the arguments of ``enqueue``)."""
+
+    account_id: int
+    topic: str
+    aggregate_type: str
+    aggregate_id: int
+    payload: dict[str, Any]
+    marketplace_id: int | None = None
+
+
+_SQL_ENQUEUE = BulkStatement(
+    "INSERT INTO outbox (account_id, marketplace_id, topic, aggregate_type, aggregate_id, payload, status, attempts,"
+    " available_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
+    "INSERT INTO outbox (account_id, marketplace_id, topic, aggregate_type, aggregate_id, payload, status, attempts,"
+    " available_at, created_at) SELECT a, m, t, kind, aid, p, 'pending', 0, at, at"
+    f" FROM unnest({arrays('integer', 'integer', 'varchar', 'varchar', 'bigint', 'json', 'timestamptz')})"
+    " WITH ORDINALITY AS v(a, m, t, kind, aid, p, at, n) ORDER BY n",
+)
+
+
+def enqueue_many(session: Session, rows: Sequence[Outgoing]) -> None:
+    """``enqueue`` for many rows with one statement (the ids follow ``rows``' order). The session is flushed
+    first, so rows it still holds keep their place before these in each aggregate's order."""
+    if not rows:
+        return
+    session.flush()
+    conn = session.connection()
+    writer = RowWriter(conn)
+    payload = OutboxMessage.__table__.c.payload.type
+    encode = payload.dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda v: v)
+    stamp = writer.stamp(utcnow())
+    writer.executemany(
+        _SQL_ENQUEUE,
+        [
+            (r.account_id, r.marketplace_id, r.topic, r.aggregate_type, r.aggregate_id, encode(r.payload), stamp)
+            for r in rows
+        ],
+    )
 
 
 # --- operator views (alephee outbox list|retry) -------------------------------------------------------------

@@ -422,9 +422,12 @@ def _notify(
     if not stock_ids and not price_ids:
         return
     affected = set(stock_ids)
+    unwatched: set[int] = set()
     if stock_ids:
         parents = {s.parent_id for s in states if s.id in stock_ids and s.parent_id is not None}
         affected |= parents | kits_containing(session, stock_ids)
+        # The rows are locked and hold this batch's thresholds: those without one need no alert read.
+        unwatched = {s.id for s in states if s.id in stock_ids and s.alert_red <= 0 and s.alert_yellow <= 0}
     hooks.notify(
         session,
         hooks.CatalogChange(
@@ -432,5 +435,6 @@ def _notify(
             stock_product_ids=frozenset(affected),
             price_product_ids=frozenset(price_ids),
             price_list_ids=frozenset(i for i in price_list_ids if i is not None),
+            unwatched_product_ids=frozenset(unwatched),
         ),
     )

@@ -25,12 +25,16 @@ class CatalogChange:
     ``stock_product_ids``: products whose publishable stock may have changed (quantity or publication
     limits), already including the kits containing a changed component and the masters of a changed
     variation. ``price_product_ids``: products whose price changed in one of ``price_list_ids``.
+    ``unwatched_product_ids``: products the writer read (locked) with no stock-alert threshold after its
+    changes, so the stock-alert listener need not read their thresholds again (a hint: leaving it empty is
+    always correct).
     """
 
     account_id: int
     stock_product_ids: frozenset[int] = field(default_factory=frozenset)
     price_product_ids: frozenset[int] = field(default_factory=frozenset)
     price_list_ids: frozenset[int] = field(default_factory=frozenset)
+    unwatched_product_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def empty(self) -> bool:
@@ -44,6 +48,8 @@ class CatalogChange:
             stock_product_ids=self.stock_product_ids | other.stock_product_ids,
             price_product_ids=self.price_product_ids | other.price_product_ids,
             price_list_ids=self.price_list_ids | other.price_list_ids,
+            # Known to both only: the other writer may have set a threshold.
+            unwatched_product_ids=self.unwatched_product_ids & other.unwatched_product_ids,
         )
 
 
@@ -66,6 +72,10 @@ def _resolve(name: str) -> Callable[..., Any]:
 
 # Where ``gathered`` keeps the changes of its block in ``Session.info``.
 GATHERED = "alephee.catalog_changes"
+# Where ``notify`` keeps, while its listeners run, what they computed from the catalog as it is after the
+# change (``products.stock.stock_snapshots``): the listeners change listings and alerts, never the catalog, so
+# the second listener reuses what the first one read.
+SHARED_READS = "alephee.catalog_change_reads"
 
 
 def notify(session: Session, change: CatalogChange) -> None:
@@ -77,8 +87,18 @@ def notify(session: Session, change: CatalogChange) -> None:
         kept = pending.get(change.account_id)
         pending[change.account_id] = change if kept is None else kept.merged(change)
         return
-    for name in CHANGE_LISTENER_NAMES:
-        _resolve(name)(session, change)
+    session.info[SHARED_READS] = {}
+    try:
+        for name in CHANGE_LISTENER_NAMES:
+            _resolve(name)(session, change)
+    finally:
+        session.info.pop(SHARED_READS, None)
+
+
+def shared_reads(session: Session) -> dict[str, Any] | None:
+    """The reads the listeners of the change being told share (None outside ``notify``)."""
+    reads: dict[str, Any] | None = session.info.get(SHARED_READS)
+    return reads
 
 
 @contextmanager

@@ -160,7 +160,12 @@ def stock_snapshots(session: Session, product_ids: Collection[int]) -> dict[int,
     masters as the sum of their variations."""
     if not product_ids:
         return {}
-    ids = sorted(set(product_ids))
+    shared = hooks.shared_reads(session)
+    known: dict[int, StockSnapshot] = shared.setdefault("stock_snapshots", {}) if shared is not None else {}
+    wanted = set(product_ids)
+    if wanted <= known.keys():
+        return {pid: known[pid] for pid in wanted}
+    ids = sorted(wanted)
     rows = session.execute(
         select(
             Product.id,
@@ -186,6 +191,7 @@ def stock_snapshots(session: Session, product_ids: Collection[int]) -> dict[int,
             min_publication_quantity=min_pub,
             max_publication_quantity=max_pub,
         )
+    known.update(out)
     return out
 
 

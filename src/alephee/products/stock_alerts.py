@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from alephee import clock
 from alephee.db import among
@@ -36,19 +36,37 @@ def on_catalog_change(session: Session, change: Any) -> None:
     if not ids:
         return
     dialect = session.get_bind().dialect.name
-    announced = {
-        row[0]: row[1]
-        for row in session.execute(
-            select(WebhookStockAlert.product_id, WebhookStockAlert.level).where(
-                among(WebhookStockAlert.product_id, ids, dialect)
+    # Products the writer saw without thresholds cannot reach a level: only their announced level is cleared.
+    candidates = {pid for pid in ids if pid not in change.unwatched_product_ids}
+    announced: dict[int, str] = {}
+    watched: list[tuple[int, str, int, int]] = []
+    if candidates:
+        # One read: the thresholds of the candidates with their announced level, and the announced level of
+        # every other product of the change.
+        alert = aliased(WebhookStockAlert)
+        rows = session.execute(
+            select(Product.id, Product.sku, Product.alert_red, Product.alert_yellow, alert.level)
+            .outerjoin(alert, alert.product_id == Product.id)
+            .where(
+                among(Product.id, ids, dialect),
+                ((Product.alert_red > 0) | (Product.alert_yellow > 0)) & among(Product.id, sorted(candidates), dialect)
+                | alert.product_id.is_not(None),
             )
-        )
-    }
-    watched = session.execute(
-        select(Product.id, Product.sku, Product.alert_red, Product.alert_yellow).where(
-            among(Product.id, ids, dialect), (Product.alert_red > 0) | (Product.alert_yellow > 0)
-        )
-    ).all()
+        ).all()
+        for product_id, sku, red, yellow, level in rows:
+            if level is not None:
+                announced[product_id] = level
+            if product_id in candidates and ((red or 0) > 0 or (yellow or 0) > 0):
+                watched.append((product_id, sku, red, yellow))
+    else:
+        announced = {
+            row[0]: row[1]
+            for row in session.execute(
+                select(WebhookStockAlert.product_id, WebhookStockAlert.level).where(
+                    among(WebhookStockAlert.product_id, ids, dialect)
+                )
+            )
+        }
     snapshots = stock_snapshots(session, [row[0] for row in watched]) if watched else {}
     levels: dict[int, str | None] = {}
     for product_id, sku, red, yellow in watched:
