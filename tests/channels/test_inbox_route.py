@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
-from alephee.channels.models import DISCONNECTED
+from alephee.channels.models import DISCONNECTED, ChannelConnection
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import NOTICE_DONE, NOTICE_PENDING, ChannelNotification
 from tests.channels.inbox_fakes import APPLICATION, SELLER, connect, notification
@@ -106,6 +106,47 @@ def test_a_disconnected_seller_is_unknown(hub: TestClient, ctx: AppContext, make
     before = counted(hub, "unknown_seller")
     assert hub.post(PATH, json=notification()).status_code == 200
     assert rows(ctx) == [] and counted(hub, "unknown_seller") == before + 1
+
+
+def test_one_statement_stores_a_notice_for_the_oldest_connected_connection(
+    hub: TestClient, ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    gone, first, second = (make_tenant(marketplaces=(1,)) for _ in range(3))
+    connect(ctx, gone.account_id, status=DISCONNECTED)
+    connect(ctx, first.account_id)
+    connect(ctx, second.account_id)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.db.write_engine, "before_cursor_execute", seen)
+    try:
+        assert hub.post(PATH, json=notification(actions=["created"])).status_code == 200
+    finally:
+        event.remove(ctx.db.write_engine, "before_cursor_execute", seen)
+    # BEGIN and COMMIT aside, the notice is one INSERT ... SELECT ... ON CONFLICT.
+    written = [s for s in statements if not s.strip().upper().startswith(("BEGIN", "COMMIT"))]
+    assert len(written) == 1 and written[0].lstrip().upper().startswith("INSERT")
+    [row] = rows(ctx)
+    assert (row.account_id, row.marketplace_id, row.seller_id) == (first.account_id, 1, str(SELLER))
+    assert (row.actions, row.status, row.received_count) == (["created"], NOTICE_PENDING, 1)
+    # The first connection gone: a repeat re-opens the row for the one still connected.
+    with ctx.db.writing() as session:
+        session.execute(
+            update(ChannelConnection)
+            .where(ChannelConnection.account_id == first.account_id)
+            .values(status=DISCONNECTED)
+        )
+        session.execute(update(ChannelNotification).values(status=NOTICE_DONE))
+    assert hub.post(PATH, json=notification()).status_code == 200
+    [row] = rows(ctx)
+    assert (row.account_id, row.actions, row.status, row.received_count) == (
+        second.account_id,
+        None,
+        NOTICE_PENDING,
+        2,
+    )
 
 
 def test_without_an_application_configured_every_notice_is_foreign(
