@@ -13,9 +13,11 @@ signed webhooks: ``channels.tiendanube.webhooks``) builds the ``ChannelNotice`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +28,9 @@ from alephee.channels.models import CONNECTED, ChannelConnection
 from alephee.http.observe import CHANNEL_NOTIFICATIONS
 from alephee.marketplaces.contract import ChannelNotice
 from alephee.marketplaces.models import NOTICE_PENDING, ChannelNotification
+
+if TYPE_CHECKING:
+    from alephee.db import Database
 
 RECEIVED = "received"
 FOREIGN_APPLICATION = "foreign_application"
@@ -199,3 +204,50 @@ def store_missed(session: Session, connector: str, notices: list[ChannelNotice],
         CHANNEL_NOTIFICATIONS.labels(connector, outcome).inc()
         stored += outcome == RECEIVED
     return stored
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    write: Callable[[Session], str]
+    outcome: str | None = None
+    written: bool = False
+    alone: bool = False
+
+
+@dataclass(eq=False)
+class GroupWriter:
+    """The notification route's writes, grouped: each request's write waits its turn, and whoever's turn it is
+    writes every write waiting at that moment in one transaction (group commit), so a burst of notifications
+    costs one transaction per group instead of one each, and the requests wait on each other in this process
+    rather than in the database's lock (SQLite's one writer: its busy handler sleeps and retries). Each request
+    is answered only after the transaction holding its write committed; when a group's transaction fails, each
+    of its writes is retried alone by its own request, so one bad write costs only its own answer."""
+
+    db: Database
+    _turn: threading.Lock = field(default_factory=threading.Lock)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+    _queue: list[_Waiting] = field(default_factory=list)
+
+    def write(self, write: Callable[[Session], str]) -> str:
+        """Run ``write`` in a committed write transaction (maybe shared with other requests'); its outcome."""
+        mine = _Waiting(write)
+        with self._guard:
+            self._queue.append(mine)
+        with self._turn:
+            if not mine.written and not mine.alone:
+                with self._guard:
+                    group, self._queue = self._queue, []
+                try:
+                    with self.db.writing() as session:
+                        outcomes = [waiting.write(session) for waiting in group]
+                except Exception:  # each write of the group is retried by its own request, alone
+                    for waiting in group:
+                        waiting.alone = True
+                else:
+                    for waiting, outcome in zip(group, outcomes, strict=True):
+                        waiting.outcome, waiting.written = outcome, True
+        if mine.written:
+            assert mine.outcome is not None
+            return mine.outcome
+        with self.db.writing() as session:
+            return write(session)
