@@ -5,14 +5,18 @@ counted in /metrics; oversized, non-JSON and too frequent posts get the document
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
-from alephee.channels.models import DISCONNECTED
+from alephee.channels import inbox
+from alephee.channels.models import DISCONNECTED, ChannelConnection
+from alephee.clock import precise_utcnow
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import NOTICE_DONE, NOTICE_PENDING, ChannelNotification
 from tests.channels.inbox_fakes import APPLICATION, SELLER, connect, notification
@@ -108,6 +112,47 @@ def test_a_disconnected_seller_is_unknown(hub: TestClient, ctx: AppContext, make
     assert rows(ctx) == [] and counted(hub, "unknown_seller") == before + 1
 
 
+def test_one_statement_stores_a_notice_for_the_oldest_connected_connection(
+    hub: TestClient, ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    gone, first, second = (make_tenant(marketplaces=(1,)) for _ in range(3))
+    connect(ctx, gone.account_id, status=DISCONNECTED)
+    connect(ctx, first.account_id)
+    connect(ctx, second.account_id)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.db.write_engine, "before_cursor_execute", seen)
+    try:
+        assert hub.post(PATH, json=notification(actions=["created"])).status_code == 200
+    finally:
+        event.remove(ctx.db.write_engine, "before_cursor_execute", seen)
+    # BEGIN and COMMIT aside, the notice is one INSERT ... SELECT ... ON CONFLICT.
+    written = [s for s in statements if not s.strip().upper().startswith(("BEGIN", "COMMIT"))]
+    assert len(written) == 1 and written[0].lstrip().upper().startswith("INSERT")
+    [row] = rows(ctx)
+    assert (row.account_id, row.marketplace_id, row.seller_id) == (first.account_id, 1, str(SELLER))
+    assert (row.actions, row.status, row.received_count) == (["created"], NOTICE_PENDING, 1)
+    # The first connection gone: a repeat re-opens the row for the one still connected.
+    with ctx.db.writing() as session:
+        session.execute(
+            update(ChannelConnection)
+            .where(ChannelConnection.account_id == first.account_id)
+            .values(status=DISCONNECTED)
+        )
+        session.execute(update(ChannelNotification).values(status=NOTICE_DONE))
+    assert hub.post(PATH, json=notification()).status_code == 200
+    [row] = rows(ctx)
+    assert (row.account_id, row.actions, row.status, row.received_count) == (
+        second.account_id,
+        None,
+        NOTICE_PENDING,
+        2,
+    )
+
+
 def test_without_an_application_configured_every_notice_is_foreign(
     client: TestClient, ctx: AppContext, seller: Tenant
 ) -> None:
@@ -138,3 +183,66 @@ def test_each_source_address_is_rate_limited(
     assert refused.json() == {"Status": 429, "Message": "Too many requests"}
     assert refused.headers["x-ratelimit-limit"] == "2" and int(refused.headers["x-ratelimit-retryafter"]) >= 1
     assert len(rows(ctx)) == statuses.count(200)
+
+
+def test_writes_waiting_together_commit_in_one_transaction_and_a_failing_one_fails_alone(
+    ctx: AppContext, seller: Tenant
+) -> None:
+    writer = inbox.GroupWriter(ctx.db)
+    commits: list[int] = []
+
+    def committed(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(ctx.db.write_engine, "commit", committed)
+
+    def store(resource: str) -> Callable[[Session], str]:
+        def write(session: Session) -> str:
+            if resource == "/orders/broken":
+                raise RuntimeError("this write fails")
+            return inbox.receive(
+                session,
+                "mercadolibre",
+                notification(resource),
+                application_ids=frozenset({APPLICATION}),
+                now=precise_utcnow(),
+            )
+
+        return write
+
+    resources = [f"/orders/{n}" for n in range(6)] + ["/orders/broken"]
+    answers: dict[str, str] = {}
+
+    def post(resource: str) -> None:
+        try:
+            answers[resource] = writer.write(store(resource))
+        except RuntimeError as exc:
+            answers[resource] = str(exc)
+
+    def burst(resources: list[str]) -> None:
+        # Every request queued while another write holds the turn: the next turn writes them all at once.
+        with writer._turn:
+            threads = [threading.Thread(target=post, args=(r,)) for r in resources]
+            for thread in threads:
+                thread.start()
+            while len(writer._queue) < len(resources):
+                threading.Event().wait(0.01)
+        for thread in threads:
+            thread.join()
+
+    try:
+        burst(resources)
+        first = len(commits)
+        burst([f"/orders/again-{n}" for n in range(5)])
+    finally:
+        event.remove(ctx.db.write_engine, "commit", committed)
+    assert answers == {
+        **{r: inbox.RECEIVED for r in resources[:-1]},
+        "/orders/broken": "this write fails",
+        **{f"/orders/again-{n}": inbox.RECEIVED for n in range(5)},
+    }
+    # The group failed as a whole (one write raised), so each was written alone: six commits, the broken one none.
+    assert sorted(r.resource for r in rows(ctx) if "again" not in r.resource) == sorted(resources[:-1])
+    assert first == 6
+    # Five writes together, none failing: one transaction.
+    assert len(commits) == first + 1 and len(rows(ctx)) == 11

@@ -34,9 +34,11 @@ from alephee.marketplaces.models import (
     NOTICE_PENDING,
     ChannelNotification,
 )
+from alephee.marketplaces.registry import marketplace_ref
 from alephee.orders import statuses as st
 from alephee.orders.models import MESSAGE_FROM_BUYER, Order, OrderMessage
 from alephee.products.models import Product
+from alephee.sync.order_feed import OrderSync, apply_orders
 from alephee.sync.worker import Worker
 from tests.channels.inbox_fakes import APPLICATION, FakeInbound, connect, notification, sale
 from tests.fixtures.database import make_settings
@@ -391,3 +393,59 @@ def test_a_batch_read_that_fails_as_a_whole_records_every_row(
     assert {(r.status, r.last_error, r.locked_by) for r in rows.values()} == {
         (NOTICE_PENDING, "RuntimeError: the batch read broke", None)
     }
+
+
+def test_a_batch_applies_as_its_orders_one_by_one(
+    ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
+) -> None:
+    # Two sellers alike: one gets the orders as one batch (rows read beforehand, carts and units sold written
+    # once), the other one order at a time; the results are the same.
+    def entries(listing: str) -> list[Any]:
+        two = ChannelOrderItem(external_listing_id=listing, quantity=2, unit_price=Decimal("1500"))
+        return [
+            sale("3000001", listing=listing, pack_id="900", pack_size=2),
+            sale("3000002", listing=listing, pack_id="900", pack_size=2, items=(two,)),
+            sale("3000003", listing=listing, pack_id="901", pack_size=2),
+            sale("3000004", listing=listing),
+            sale("3000004", listing=listing, status="cancelled", date_updated=datetime(2026, 12, 1, tzinfo=UTC)),
+        ]
+
+    def results(account_id: int) -> tuple[Any, ...]:
+        with ctx.db.reading() as session:
+            orders = session.execute(
+                select(Order.external_order_id, Order.pack_complete, Order.status, Order.stock_moved)
+                .where(Order.account_id == account_id)
+                .order_by(Order.external_order_id)
+            ).all()
+            sold, quantity = session.execute(
+                select(Listing.sold_quantity, Product.quantity)
+                .join(Product, Product.id == Listing.product_id)
+                .where(Listing.account_id == account_id)
+            ).one()
+        return tuple(tuple(o) for o in orders), sold, quantity
+
+    outcomes = []
+    for batched in (True, False):
+        tenant = make_tenant(marketplaces=(1,))
+        with ctx.db.writing() as session:
+            prices = add_price_list(session, tenant.account_id, "General")
+            product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
+            [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
+            external = listing.external_id
+        first, second = entries(external)[:4], entries(external)[4:]
+        for part in (first, second):
+            with ctx.db.writing() as session:
+                ref = marketplace_ref(session, 1)
+                if batched:
+                    apply_orders(session, tenant.account_id, ref, part)
+                else:
+                    sync = OrderSync(session, tenant.account_id, ref)
+                    for entry in part:
+                        sync.apply(entry)
+        outcomes.append(results(tenant.account_id))
+    assert outcomes[0] == outcomes[1]
+    orders, sold, quantity = outcomes[0]
+    # The first cart has both its orders (complete), the second one of two; five units sold, the cancelled
+    # order's unit given back.
+    assert [o[:2] for o in orders] == [("3000001", True), ("3000002", True), ("3000003", False), ("3000004", None)]
+    assert (sold, quantity) == (5, 6)

@@ -4,12 +4,13 @@ with global item ids, and the completeness of its cart.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from alephee import clock
 from alephee.orders import events as webhook_events
@@ -63,8 +64,9 @@ def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-def ingest_order(session: Session, new: NewOrder) -> Order:
-    """Store an arriving order (no commit). Recomputes the completeness of its cart.
+def ingest_order(session: Session, new: NewOrder, *, packs: set[str] | None = None) -> Order:
+    """Store an arriving order (no commit). Recomputes the completeness of its cart, or, when ``packs`` is given
+    (several orders stored in one go), adds the cart to it for the caller's ``refresh_packs`` once at the end.
 
     Its dates are stored in whole seconds, as the API renders them (a value read from a response and sent back
     as a filter then compares exactly), and the sale date is never after the arrival: a marketplace's clock
@@ -113,7 +115,9 @@ def ingest_order(session: Session, new: NewOrder) -> Order:
     _global_item_ids(detail, order.id)
     order.detail = detail_template(detail)
     session.flush()
-    if new.pack_id:
+    if new.pack_id and packs is not None:
+        packs.add(new.pack_id)
+    elif new.pack_id:
         refresh_pack(session, new.account_id, new.pack_id)
     webhook_events.order_created(session, order)
     return order
@@ -131,6 +135,28 @@ def refresh_pack(session: Session, account_id: int, pack_id: str) -> None:
     session.execute(
         update(Order)
         .where(Order.account_id == account_id, Order.pack_id == pack_id)
+        .where(Order.pack_complete.is_distinct_from(complete))
+        .values(pack_complete=complete)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def refresh_packs(session: Session, account_id: int, pack_ids: Collection[str]) -> None:
+    """``refresh_pack`` for many carts in one statement: each order's flag from its own cart's count of present
+    orders (a correlated count), written only where it changes."""
+    if not pack_ids:
+        return
+    cart = aliased(Order)
+    present = (
+        select(func.count())
+        .select_from(cart)
+        .where(cart.account_id == Order.account_id, cart.pack_id == Order.pack_id, cart.status != st.DELETED)
+        .scalar_subquery()
+    )
+    complete = func.coalesce(Order.pack_size, 1) <= present
+    session.execute(
+        update(Order)
+        .where(Order.account_id == account_id, Order.pack_id.in_(sorted(set(pack_ids))))
         .where(Order.pack_complete.is_distinct_from(complete))
         .values(pack_complete=complete)
         .execution_options(synchronize_session=False)

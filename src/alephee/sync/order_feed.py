@@ -20,9 +20,10 @@ nothing.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -45,18 +46,20 @@ from alephee.sync.translate import SaleLine, hub_status, news_of, order_detail, 
 ERR_NOT_MARKETPLACE_ORDER = "the hub's order {id} with this number was created by {origin}, not by the marketplace"
 
 
-def resolve_lines(session: Session, account_id: int, marketplace_id: int, order: ChannelOrder) -> list[SaleLine]:
-    externals = sorted({i.external_listing_id for i in order.items})
-    listings = {
-        x.external_id: x
-        for x in session.scalars(
-            select(Listing).where(
-                Listing.account_id == account_id,
-                Listing.marketplace_id == marketplace_id,
-                Listing.external_id.in_(externals),
-            )
-        )
-    }
+def resolve_lines(
+    session: Session,
+    account_id: int,
+    marketplace_id: int,
+    order: ChannelOrder,
+    preloaded: "Preloaded | None" = None,
+) -> list[SaleLine]:
+    """The order's items resolved against the catalog: each line's listing (by its external id), product (a
+    master's variation, a kit's components) and brand; ``preloaded`` holds a batch's listings and products read
+    beforehand (anything it lacks is read here)."""
+    if preloaded is not None:
+        listings = preloaded.listings
+    else:
+        listings = _listings(session, account_id, marketplace_id, {i.external_listing_id for i in order.items})
     lines: list[SaleLine] = []
     for item in order.items:
         if item.quantity <= 0:
@@ -71,9 +74,80 @@ def resolve_lines(session: Session, account_id: int, marketplace_id: int, order:
             listing=listings.get(item.external_listing_id),
         )
         if line.listing is not None:
-            _attach_product(session, account_id, line, line.listing.product_id, item.sku, item.external_variation_id)
+            _attach_product(
+                session,
+                account_id,
+                line,
+                line.listing.product_id,
+                item.sku,
+                item.external_variation_id,
+                preloaded,
+            )
         lines.append(line)
     return lines
+
+
+def _listings(session: Session, account_id: int, marketplace_id: int, externals: set[str]) -> dict[str, Listing]:
+    if not externals:
+        return {}
+    return {
+        x.external_id: x
+        for x in session.scalars(
+            select(Listing).where(
+                Listing.account_id == account_id,
+                Listing.marketplace_id == marketplace_id,
+                Listing.external_id.in_(sorted(externals)),
+            )
+        )
+    }
+
+
+def _products(session: Session, account_id: int, product_ids: set[int]) -> dict[int, tuple[Product, str]]:
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(Product, Brand.name)
+        .join(Brand, Brand.id == Product.brand_id)
+        .where(Product.id.in_(sorted(product_ids)), Product.account_id == account_id)
+    ).all()
+    return {product.id: (product, brand) for product, brand in rows}
+
+
+@dataclass(slots=True)
+class Preloaded:
+    """What a batch of entries needs from the database, read with one query each before applying them: the
+    existing hub orders (by external id), the listings their items name (by external id) and those listings'
+    products with their brand (by id)."""
+
+    orders: dict[str, Order]
+    listings: dict[str, Listing]
+    products: dict[int, tuple[Product, str]]
+
+    @classmethod
+    def read(
+        cls, session: Session, account_id: int, marketplace_id: int, entries: Sequence[ChannelOrder]
+    ) -> "Preloaded":
+        """Read the batch's rows; on PostgreSQL the orders are locked first, in id order, then the products they
+        may move (``prelock``), as before applying them one by one."""
+        query = (
+            select(Order)
+            .where(
+                Order.account_id == account_id,
+                Order.marketplace_id == marketplace_id,
+                Order.external_order_id.in_(sorted({e.external_order_id for e in entries})),
+            )
+            .order_by(Order.id)
+            .execution_options(populate_existing=True)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=Order)
+        orders = {order.external_order_id: order for order in session.scalars(query)}
+        prelock(session, account_id, marketplace_id, entries, orders=False)
+        listings = _listings(
+            session, account_id, marketplace_id, {i.external_listing_id for e in entries for i in e.items}
+        )
+        products = _products(session, account_id, {x.product_id for x in listings.values()})
+        return cls(orders=orders, listings=listings, products=products)
 
 
 def _attach_product(
@@ -83,12 +157,12 @@ def _attach_product(
     product_id: int,
     sku: str | None = None,
     variation_id: str | None = None,
+    preloaded: Preloaded | None = None,
 ) -> None:
-    row = session.execute(
-        select(Product, Brand.name)
-        .join(Brand, Brand.id == Product.brand_id)
-        .where(Product.id == product_id, Product.account_id == account_id)
-    ).first()
+    if preloaded is not None:
+        row = preloaded.products.get(product_id)
+    else:
+        row = _products(session, account_id, {product_id}).get(product_id)
     if row is None:
         return
     product, brand = row
@@ -142,6 +216,12 @@ class OrderSync:
         # The history rows of created orders, kept for one table-level insert when applying many (else None:
         # each is inserted with its order).
         self.history: list[dict[str, Any]] | None = None
+        # When applying many (``apply_orders``): the batch's rows read beforehand, the carts of the created orders
+        # and the units sold per listing, each written once at the end (else None: each order reads and writes
+        # its own).
+        self.preloaded: Preloaded | None = None
+        self.packs: set[str] | None = None
+        self.sold: dict[int, int] | None = None
 
     @property
     def account(self) -> Account:
@@ -161,16 +241,21 @@ class OrderSync:
 
     def apply(self, entry: ChannelOrder) -> str:
         """Create or update the hub order of ``entry``: ``created``, ``updated`` or ``unchanged``."""
-        query = select(Order).where(
-            Order.account_id == self.account_id,
-            Order.external_order_id == entry.external_order_id,
-            Order.marketplace_id == self.ref.id,
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        order = self.session.scalar(query.execution_options(populate_existing=True))
+        if self.preloaded is not None:
+            order = self.preloaded.orders.get(entry.external_order_id)
+        else:
+            query = select(Order).where(
+                Order.account_id == self.account_id,
+                Order.external_order_id == entry.external_order_id,
+                Order.marketplace_id == self.ref.id,
+            )
+            if self.session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update()
+            order = self.session.scalar(query.execution_options(populate_existing=True))
         if order is None:
-            self.create(entry)
+            created = self.create(entry)
+            if self.preloaded is not None:
+                self.preloaded.orders[entry.external_order_id] = created
             return "created"
         if order.origin != ORIGIN_MARKETPLACE:
             # An order the hub created (POST /v2/orders, B2B portal) under the same number: not this sale.
@@ -182,7 +267,7 @@ class OrderSync:
     def create(self, entry: ChannelOrder) -> Order:
         now = clock.utcnow()
         status = hub_status(entry)
-        lines = resolve_lines(self.session, self.account_id, self.ref.id, entry)
+        lines = resolve_lines(self.session, self.account_id, self.ref.id, entry, self.preloaded)
         moves: dict[int, products.StockMove] = {}
         moved = not st.is_cancelled(status)
         if moved:
@@ -193,8 +278,12 @@ class OrderSync:
             # Atomic decrements (ascending ids); the listings follow through the products hook.
             moves = products.move_stocks(self.session, self.account_id, deltas)
             for line in lines:
-                if line.listing is not None:
+                if line.listing is None:
+                    continue
+                if self.sold is None:
                     add_sold_quantity(self.session, line.listing.id, line.quantity)
+                else:
+                    self.sold[line.listing.id] = self.sold.get(line.listing.id, 0) + line.quantity
         detail = order_detail(self.account, self.marketplace, entry, lines, status, moves, now)
         logistic = ship.logistic_type_code(entry.logistic_type)
         new = orders.NewOrder(
@@ -214,7 +303,7 @@ class OrderSync:
             shipment_substatus=entry.shipping_substatus,
             stock_moved=moved and bool(moves),
         )
-        order = orders.ingest_order(self.session, new)
+        order = orders.ingest_order(self.session, new, packs=self.packs)
         row = history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)
         if self.history is None:
             insert_history(self.session, [row])
@@ -241,33 +330,53 @@ def apply_orders(
     if not entries:
         return 0
     sync = OrderSync(session, account_id, marketplace)
-    sync.history = []
-    prelock(session, account_id, marketplace.id, entries)
+    sync.history, sync.packs, sync.sold = [], set(), {}
+    sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
     changed = 0
     with hooks.gathered(session):
         for entry in entries:
             changed += sync.apply(entry) != "unchanged"
+        _add_sold_quantities(session, sync.sold)
+    orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
     return changed
 
 
-def prelock(session: Session, account_id: int, marketplace_id: int, entries: Sequence[ChannelOrder]) -> None:
-    """PostgreSQL: lock, in ascending id order, the hub orders of ``entries`` and every product they may move
-    (listed products, kit components, variations of masters), as the other writers of those tables do, so a
-    page never waits in a cycle with an ERP batch (SQLite serialises writers anyway)."""
+def _add_sold_quantities(session: Session, sold: dict[int, int]) -> None:
+    """``add_sold_quantity`` for many listings in one statement run over them (in id order, as the listings'
+    other writers take them)."""
+    if not sold:
+        return
+    listings = Listing.__table__
+    session.connection().execute(
+        update(listings)
+        .where(listings.c.id == bindparam("listing"))
+        .values(sold_quantity=listings.c.sold_quantity + bindparam("units")),
+        [{"listing": listing_id, "units": sold[listing_id]} for listing_id in sorted(sold)],
+    )
+
+
+def prelock(
+    session: Session, account_id: int, marketplace_id: int, entries: Sequence[ChannelOrder], *, orders: bool = True
+) -> None:
+    """PostgreSQL: lock, in ascending id order, the hub orders of ``entries`` (unless ``orders`` is False: the
+    caller reads and locks them itself) and every product they may move (listed products, kit components,
+    variations of masters), as the other writers of those tables do, so a page never waits in a cycle with an
+    ERP batch (SQLite serialises writers anyway)."""
     if session.get_bind().dialect.name != "postgresql" or not entries:
         return
-    externals = sorted({e.external_order_id for e in entries})
-    session.execute(
-        select(Order.id)
-        .where(
-            Order.account_id == account_id,
-            Order.marketplace_id == marketplace_id,
-            Order.external_order_id.in_(externals),
-        )
-        .order_by(Order.id)
-        .with_for_update(of=Order)
-    ).all()
+    if orders:
+        externals = sorted({e.external_order_id for e in entries})
+        session.execute(
+            select(Order.id)
+            .where(
+                Order.account_id == account_id,
+                Order.marketplace_id == marketplace_id,
+                Order.external_order_id.in_(externals),
+            )
+            .order_by(Order.id)
+            .with_for_update(of=Order)
+        ).all()
     listed = sorted({i.external_listing_id for e in entries for i in e.items})
     products_ = set(
         session.scalars(

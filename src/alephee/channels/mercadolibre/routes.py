@@ -1,7 +1,8 @@
 """The OAuth callback where Mercado Libre sends the seller back (``GET /channels/mercadolibre/callback``):
 a small HTML page, outside ``/v2`` and its OpenAPI document, reached with no API key (the ``state`` is the
 proof); the notifications endpoint (``POST /channels/mercadolibre/notifications``), answered at once after
-one write to the inbox; and the mounting of the local stand-in when it is enabled."""
+one write to the inbox (grouped with the writes of the requests arriving meanwhile: ``inbox.GroupWriter``); and
+the mounting of the local stand-in when it is enabled."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth
@@ -85,18 +87,22 @@ async def notifications(request: Request) -> Response:
     if not isinstance(body, dict):
         return error_response(400, NOTIFICATION_NOT_OBJECT)
 
-    def store() -> None:
-        with ctx.db.writing() as session:
-            inbox.receive(
-                session,
-                auth.CONNECTOR,
-                body,
-                application_ids=_applications(request, ctx.settings),
-                now=precise_utcnow(),
-            )
+    applications = _applications(request, ctx.settings)
 
-    await anyio.to_thread.run_sync(store)
+    def receive(session: Session) -> str:
+        return inbox.receive(session, auth.CONNECTOR, body, application_ids=applications, now=precise_utcnow())
+
+    await anyio.to_thread.run_sync(_writer(request, ctx.db).write, receive)
     return Response(content=b"{}", media_type=JSON_MEDIA)
+
+
+def _writer(request: Request, db: Database) -> inbox.GroupWriter:
+    """The application's grouped writer of notifications (one per process and database)."""
+    writer: inbox.GroupWriter | None = getattr(request.app.state, "mercadolibre_inbox_writer", None)
+    if writer is None or writer.db is not db:
+        writer = inbox.GroupWriter(db)
+        request.app.state.mercadolibre_inbox_writer = writer
+    return writer
 
 
 def _applications(request: Request, settings: Settings) -> frozenset[str]:
