@@ -228,6 +228,10 @@ class FakeTiendanube:
             page = int(request.url.params.get("page", "1"))
             per_page = int(request.url.params.get("per_page", "30"))
             ordered = [self.products[k] for k in sorted(self.products)]
+            if request.url.params.get("ids"):
+                wanted = {int(part) for part in request.url.params["ids"].split(",")}
+                assert len(wanted) <= 30  # the platform's limit (spec §2.3)
+                ordered = [p for p in ordered if p["id"] in wanted]
             chunk = ordered[(page - 1) * per_page : page * per_page]
             headers = {"x-total-count": str(len(ordered))}
             if page * per_page < len(ordered):

@@ -56,7 +56,7 @@ from alephee.channels.tiendanube import auth, kept, upkeep
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
-from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
+from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_statuses
 from alephee.clock import precise_utcnow, utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -75,12 +75,14 @@ from alephee.marketplaces.contract import (
     ListingReceipt,
     ListingState,
     ListingStatusPush,
+    NoticeRead,
     NoticeResult,
     OrderPage,
     OrderStatusPush,
     PermanentDeliveryError,
     TransientDeliveryError,
     change_outcome,
+    read_each,
 )
 from alephee.orders import statuses as st
 
@@ -105,6 +107,10 @@ ORDER_EVENTS = frozenset(
     }
 )
 PRODUCT_EVENTS = frozenset({"product/created", "product/updated", "product/deleted"})
+# The product events whose products a batch reads many per call (``GET /products?ids=``, at most 30 ids: spec
+# §2.3); a deletion is read alone (the list would only leave it out).
+BATCHED_PRODUCT_EVENTS = frozenset({"product/created", "product/updated"})
+PRODUCTS_PER_READ = 30
 # The order backstop re-reads this much before its cursor, and starts this far back without one.
 ORDER_OVERLAP = timedelta(minutes=5)
 FIRST_PULL = timedelta(days=2)
@@ -474,12 +480,98 @@ class TiendanubeChannel(BaseChannel):
             main = self._store_languages(store)[0]
             location = store.location
         state = tn.listing_state(product, main, location)
-        if state.status == "paused" and "paused_by_seller" in state.sub_status:
-            hub = self._read(ctx, lambda s: listing_status(s, ctx, state.external_id))
-            if hub is not None and hub != ACTIVE:
-                # Hidden because the hub hid it (its pause, no price, finished): the hub's status and reason stay.
-                state = replace(state, status=HIDDEN, sub_status=())
-        return NoticeResult(listings=(state,))
+        return NoticeResult(listings=self._hub_hidden(ctx, [state]))
+
+    def _hub_hidden(self, ctx: ChannelContext, states: Sequence[ListingState]) -> tuple[ListingState, ...]:
+        """The states read, a product hidden because the hub hid it (its pause, no price, finished) told as
+        ``hidden`` so the hub's status and reason stay (the hub's statuses read in one transaction)."""
+        hidden = [s.external_id for s in states if s.status == "paused" and "paused_by_seller" in s.sub_status]
+        if not hidden:
+            return tuple(states)
+        hub = self._read(ctx, lambda s: listing_statuses(s, ctx, hidden))
+        return tuple(
+            replace(s, status=HIDDEN, sub_status=())
+            if s.external_id in hidden and hub.get(s.external_id, ACTIVE) != ACTIVE
+            else s
+            for s in states
+        )
+
+    def read_notices(
+        self, ctx: ChannelContext, notices: Sequence[ChannelNotice], *, concurrency: int = 1
+    ) -> list[NoticeRead]:
+        """Read a batch of one store's notices: the products that ``product/created`` and ``product/updated``
+        point at many per call (``GET /products?ids=…``, 30 a call; a product named by several notices read
+        once), so the echo each write of the hub causes costs a thirtieth of a call, not one; the others (orders,
+        deletions) ``concurrency`` at once as ``read_notice`` reads them. A product the list leaves out is read
+        alone (a deleted one closes its listing)."""
+        products: dict[int, list[int]] = {}
+        others: list[int] = []
+        for index, notice in enumerate(notices):
+            product_id = tn.to_int(notice.resource.rstrip("/").rsplit("/", 1)[-1])
+            if notice.topic in BATCHED_PRODUCT_EVENTS and product_id is not None:
+                products.setdefault(product_id, []).append(index)
+            else:
+                others.append(index)
+        answers: list[NoticeRead | None] = [None] * len(notices)
+        if products:
+            for product_id, answer in self._read_products(ctx, list(products)).items():
+                for index in products[product_id]:
+                    answers[index] = answer
+        read = read_each([notices[i] for i in others], lambda notice: self.read_notice(ctx, notice), concurrency)
+        for index, answer in zip(others, read, strict=True):
+            answers[index] = answer
+        return [answer if answer is not None else PermanentDeliveryError("not read") for answer in answers]
+
+    def _read_products(self, ctx: ChannelContext, ids: list[int]) -> dict[int, NoticeRead]:
+        """Each product's listing state, read ``PRODUCTS_PER_READ`` per call; an id the list leaves out is read
+        alone (``GET /products/{id}``: gone → closed); a failed call is the answer of each of its ids."""
+        found: dict[int, dict[str, Any] | None] = {}
+        failed: dict[int, NoticeRead] = {}
+        try:
+            with self._store(ctx) as store:
+                for start in range(0, len(ids), PRODUCTS_PER_READ):
+                    chunk = ids[start : start + PRODUCTS_PER_READ]
+                    params = {"ids": ",".join(str(i) for i in chunk), "per_page": PRODUCTS_PER_READ}
+                    try:
+                        listed = store.call("read products", lambda c, a, params=params: c.get(a, "/products", params))
+                    except ConnectionHeld:
+                        raise
+                    except DeliveryError as exc:
+                        failed.update(dict.fromkeys(chunk, exc))
+                        continue
+                    for product in listed if isinstance(listed, list) else []:
+                        product_id = tn.to_int(product.get("id")) if isinstance(product, dict) else None
+                        if product_id in chunk:
+                            found[product_id] = product
+                    for product_id in chunk:
+                        if product_id not in found:
+                            try:
+                                found[product_id] = store.find(
+                                    "read a product", lambda c, a, pid=product_id: c.get(a, f"/products/{pid}")
+                                )
+                            except ConnectionHeld:
+                                raise
+                            except DeliveryError as exc:
+                                failed[product_id] = exc
+                main = self._store_languages(store)[0] if found else None
+                location = store.location
+        except Exception as exc:  # the connection cannot be used: every product not read yet says so
+            return {product_id: failed.get(product_id, exc) for product_id in ids}
+        states = [
+            tn.listing_state(product, main, location)
+            if isinstance(product, dict)
+            # Deleted in the store: the hub's listing is finished.
+            else ListingState(external_id=str(product_id), status="closed")
+            for product_id, product in found.items()
+        ]
+        try:
+            told = self._hub_hidden(ctx, states)
+        except Exception as exc:  # the hub's statuses could not be read: the products are read again later
+            return {product_id: failed.get(product_id, exc) for product_id in ids}
+        answers: dict[int, NoticeRead] = dict(failed)
+        for product_id, state in zip(found, told, strict=True):
+            answers[product_id] = NoticeResult(listings=(state,))
+        return answers
 
     # --- upkeep ---------------------------------------------------------------------------------------------
 
