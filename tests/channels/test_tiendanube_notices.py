@@ -81,3 +81,16 @@ def test_a_product_left_out_is_read_alone_and_a_failed_call_fails_only_its_produ
     failed, again = linked.channel.read_notices(linked.context, [updated(0), order])
     assert isinstance(failed, TransientDeliveryError)
     assert isinstance(again, NoticeResult) and again.orders
+
+
+def test_an_orders_events_in_one_batch_read_it_once(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:
+    linked, _listings = make_store(ctx, make_tenant, 1)
+    linked.fake.orders[2**40] = order_json(2**40, [(FIRST_PRODUCT, 9000, "P0", 1, "100.00")])
+    events = ("order/created", "order/paid")
+
+    answers = linked.channel.read_notices(
+        linked.context, [ChannelNotice(topic=event, resource=str(2**40)) for event in events], concurrency=2
+    )
+
+    assert [a.orders[0].external_order_id for a in answers if isinstance(a, NoticeResult)] == [str(2**40)] * 2
+    assert len(linked.fake.sent("GET", "/orders/")) == 1

@@ -502,24 +502,30 @@ class TiendanubeChannel(BaseChannel):
         """Read a batch of one store's notices: the products that ``product/created`` and ``product/updated``
         point at many per call (``GET /products?ids=…``, 30 a call; a product named by several notices read
         once), so the echo each write of the hub causes costs a thirtieth of a call, not one; the others (orders,
-        deletions) ``concurrency`` at once as ``read_notice`` reads them. A product the list leaves out is read
-        alone (a deleted one closes its listing)."""
+        deletions) ``concurrency`` at once as ``read_notice`` reads them, an order named by several events once.
+        A product the list leaves out is read alone (a deleted one closes its listing)."""
         products: dict[int, list[int]] = {}
-        others: list[int] = []
+        # The other notices by what they read: an order's events (``order/created`` and ``order/paid`` of one
+        # sale) all read the same ``GET /orders/{id}``, once.
+        others: dict[tuple[str, str], list[int]] = {}
         for index, notice in enumerate(notices):
-            product_id = tn.to_int(notice.resource.rstrip("/").rsplit("/", 1)[-1])
+            resource = notice.resource.rstrip("/").rsplit("/", 1)[-1]
+            product_id = tn.to_int(resource)
             if notice.topic in BATCHED_PRODUCT_EVENTS and product_id is not None:
                 products.setdefault(product_id, []).append(index)
             else:
-                others.append(index)
+                family = "order" if notice.topic in ORDER_EVENTS else notice.topic
+                others.setdefault((family, resource), []).append(index)
         answers: list[NoticeRead | None] = [None] * len(notices)
         if products:
             for product_id, answer in self._read_products(ctx, list(products)).items():
                 for index in products[product_id]:
                     answers[index] = answer
-        read = read_each([notices[i] for i in others], lambda notice: self.read_notice(ctx, notice), concurrency)
-        for index, answer in zip(others, read, strict=True):
-            answers[index] = answer
+        places = list(others.values())
+        read = read_each([notices[p[0]] for p in places], lambda notice: self.read_notice(ctx, notice), concurrency)
+        for same, answer in zip(places, read, strict=True):
+            for index in same:
+                answers[index] = answer
         return [answer if answer is not None else PermanentDeliveryError("not read") for answer in answers]
 
     def _read_products(self, ctx: ChannelContext, ids: list[int]) -> dict[int, NoticeRead]:
