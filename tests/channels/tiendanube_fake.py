@@ -258,6 +258,11 @@ class FakeTiendanube:
             variant = self._variant(product["id"], body)
             product["variants"].append(variant)
             return reply(201, variant)
+        if len(rest) == 3 and rest[1] == "variants" and method == "PUT":
+            for variant in product["variants"]:
+                if str(variant["id"]) == rest[2]:
+                    variant.update(body)
+                    return reply(200, variant)
         return None
 
     def _variant(self, product_id: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -345,6 +345,15 @@ class TiendanubeChannel(BaseChannel):
             if change is not None:
                 changes.append(change)
         problems: list[str] = []
+        renamed: list[tuple[dict[str, Any], tn.VariantIn]] = []
+        if data.product.options and len(seen) < len(wanted):
+            renamed = _renamed(data, product, seen, self._store_languages(store))
+        for variant, hub in renamed:
+            seen.add(hub.sku)
+            change = tn.variant_change(product_id, variant, hub.price, hub.stock, store.location)
+            if change is not None:
+                changes.append(change)
+        problems += self._rename_variants(store, product_id, renamed)
         added = [v for sku, v in wanted.items() if sku not in seen]
         if added and data.product.options:
             problems += self._add_variants(store, product_id, data, added)
@@ -407,6 +416,21 @@ class TiendanubeChannel(BaseChannel):
             path = f"/products/{product_id}/variants/{variant_id}"
             refused = store.call(
                 "update a variant", lambda c, a, body=body, path=path: _refusal(lambda: c.put(a, path, body))
+            )
+            if refused is not None:
+                problems.append(f"{hub.sku}: {refused}")
+        return problems
+
+    @staticmethod
+    def _rename_variants(store: Api, product_id: int, renamed: list[tuple[dict[str, Any], tn.VariantIn]]) -> list[str]:
+        """Give each variant whose SKU changed in the hub the hub's SKU (``PUT /products/{id}/variants/{id}``);
+        what the store refused."""
+        problems: list[str] = []
+        for variant, hub in renamed:
+            path = f"/products/{product_id}/variants/{tn.to_int(variant.get('id')) or 0}"
+            body = {"sku": hub.sku}
+            refused = store.call(
+                "rename a variant", lambda c, a, body=body, path=path: _refusal(lambda: c.put(a, path, body))
             )
             if refused is not None:
                 problems.append(f"{hub.sku}: {refused}")
@@ -715,6 +739,37 @@ def _matched(data: ListingData, product: dict[str, Any]) -> Iterator[tuple[dict[
         hub = next(iter(wanted.values())) if single else wanted.get(str(variant.get("sku") or "").strip())
         if hub is not None:
             yield variant, hub
+
+
+def _renamed(
+    data: ListingData, product: dict[str, Any], seen: set[str], languages: Sequence[str]
+) -> list[tuple[dict[str, Any], tn.VariantIn]]:
+    """The store's variants whose SKU changed in the hub: a hub variant no store variant has the SKU of, paired
+    with the one store variant showing the same option values whose SKU is none of the hub's (the variation was
+    renamed, not added). Ambiguous pairs (several such variants, or several hub variants with those values) are
+    left out: they are added as before, never guessed."""
+    hub_skus = set(data.by_sku())
+    loose = [
+        v
+        for v in product.get("variants") or []
+        if isinstance(v, dict)
+        and tn.to_int(v.get("id")) is not None
+        and str(v.get("sku") or "").strip() not in hub_skus
+    ]
+    main = languages[0] if languages else tn.DEFAULT_LANGUAGE
+
+    def values(variant: dict[str, Any]) -> tuple[str, ...]:
+        return tuple((tn.pick_language(v, main) or "").strip() for v in variant.get("values") or [])
+
+    unmatched = [hub for sku, hub in data.by_sku().items() if sku not in seen]
+    pairs = []
+    for hub in unmatched:
+        key = tuple(v.strip() for v in hub.values)
+        same_store = [v for v in loose if values(v) == key]
+        same_hub = [h for h in unmatched if tuple(v.strip() for v in h.values) == key]
+        if key and len(same_store) == 1 and len(same_hub) == 1:
+            pairs.append((same_store[0], hub))
+    return pairs
 
 
 def _refusal(send: Callable[[], Any]) -> str | None:
