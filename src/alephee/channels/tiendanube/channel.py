@@ -20,7 +20,10 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
   write is sent. A variant with infinite stock (``stock: null``) keeps it; every per-variant refusal is
   collected and the delivery fails naming each SKU (the listing's error), after the others were applied.
 - A variation the hub adds later is added with ``POST /products/{id}/variants``; the whole variant list is never
-  ``PUT`` (it would delete the variants left out).
+  ``PUT`` (it would delete the variants left out). A variation whose SKU changed in the hub renames the store's
+  variant with the same option values (``PUT …/variants/{id}``) when that pair is unambiguous.
+- Notices: a batch's ``product/*`` events read their products 30 per ``GET /products?ids=`` call (the echoes of
+  the hub's own writes are most of them), an order's events in a batch read it once.
 - Edits after publishing: a changed name, description or brand goes out as one ``PUT /products/{id}`` with only
   those fields (never ``variants``), a variant's changed barcode or option values by ``PUT …/variants/{id}``;
   nothing is written for what the store already shows.
