@@ -19,7 +19,8 @@
    until the outbox is empty (at most ``--drain`` seconds). The stand-in's process records when each
    ``PATCH /products/stock-price`` was answered and which stock it set on which variant: the answer's moment
    for the variant's last write minus the moment its last change was sent is one latency sample (p50, p99);
-   every variant must end with the quantity last sent (those that do not are "stale"). Also counted there:
+   every variant must end with the quantity last sent (those that do not are "stale"). Also counted there, once
+   the inbox has read the ``product/updated`` echoes of the writes too:
    ``stock-price`` calls per change (coalescing and the 50-variant batches keep it under 1), variants per call,
    all calls per change, and the 429s it answered.
 3. **Webhook burst**: ``--orders`` paid orders placed on the stand-in (one unit of a product each), then their
@@ -80,7 +81,7 @@ from alephee.channels.tiendanube.standin import stores
 from alephee.channels.tiendanube.standin.app import TiendanubeStandIn, create_app
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.marketplaces.models import OutboxMessage
+from alephee.marketplaces.models import ChannelNotification, OutboxMessage
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product, ProductPrice
 
@@ -337,6 +338,25 @@ def stock_sync(
 
     settled = wait_for(drained, args.drain, processes)
     drain_s = time.monotonic() - began - sent_s
+
+    def read_all() -> bool:
+        # The echoes of the writes: the store's webhooks come a moment after each write, so the inbox must stay
+        # empty for a second (and the outbox too) before the calls are counted.
+        with db.reading() as session:
+            open_rows = ChannelNotification.status.in_(("pending", "in_flight")) & (
+                ChannelNotification.marketplace_id == MARKETPLACE
+            )
+            waiting = session.scalar(select(func.count()).select_from(ChannelNotification).where(open_rows))
+        return waiting == 0 and drained()
+
+    def still_read_all() -> bool:
+        if not read_all():
+            return False
+        time.sleep(1.0)
+        return read_all()
+
+    echoes_from = time.monotonic()
+    echoes_read = wait_for(still_read_all, args.drain, processes)
     after = stats(standin_url)
     standin = open_standin(Path(args.workdir))
     try:
@@ -359,6 +379,9 @@ def stock_sync(
         "variants_changed": len(last),
         "drained": settled,
         "drain_s": round(drain_s, 1),
+        # The notices (the writes' echoes) read after the outbox drained; the calls are counted once they are.
+        "echoes_read": echoes_read,
+        "echoes_read_s": round(time.monotonic() - echoes_from, 1),
         "stale_quantity": stale,
         "latency_p50_s": round(percentile(latencies, 0.5), 3),
         "latency_p99_s": round(percentile(latencies, 0.99), 3),
