@@ -229,7 +229,8 @@ class TiendanubeChannel(BaseChannel):
         in one read transaction. Listings whose change is only price and stock, as compared with the product's
         kept copy (``kept``), go together in ``PATCH /products/stock-price`` calls of at most 50 variants, with no
         read of the product; a variant the store refuses sends its listing through a fresh read (its copy may
-        be stale). The others (creations, publication changes, no copy) are delivered one by one as alone."""
+        be stale). The others (creations, publication changes, no copy) are delivered one by one as alone, their
+        products read 30 per call first."""
         _db, settings = self._hub(ctx)
         with Api.open(ctx, self._client(settings)) as store:
 
@@ -255,10 +256,37 @@ class TiendanubeChannel(BaseChannel):
                 if variant_changes is not None:
                     grouped[place] = (data, variant_changes)
             self._stock_price_group(store, grouped, results)
-            for place, data in enumerate(found):
-                if results[place] is None and isinstance(data, ListingData):
+            alone = [(p, d) for p, d in enumerate(found) if results[p] is None and isinstance(d, ListingData)]
+            products = self._products_of(store, [d for _place, d in alone if not d.pending])
+            for place, data in alone:
+                product = None if data.pending else products.get(tn.to_int(data.external_id) or 0)
+                if product is not None:
+                    results[place] = change_outcome(lambda d=data, p=product: self._update(store, d, p))
+                else:
                     results[place] = change_outcome(lambda data=data: self._bring(store, data))
         return [r if r is not None else PermanentDeliveryError("not delivered") for r in results]
+
+    @staticmethod
+    def _products_of(store: Api, listings: Sequence[ListingData]) -> dict[int, dict[str, Any]]:
+        """The products of several listings to read, 30 per ``GET /products?ids=`` call (one listing alone is
+        read as ``_bring`` reads it). A product the list leaves out, or a call that fails, is left to that
+        listing's own read (which says what is wrong)."""
+        ids = sorted({i for i in (tn.to_int(d.external_id) for d in listings) if i is not None})
+        found: dict[int, dict[str, Any]] = {}
+        if len(ids) < 2:
+            return found
+        for start in range(0, len(ids), PRODUCTS_PER_READ):
+            chunk = ids[start : start + PRODUCTS_PER_READ]
+            params = {"ids": ",".join(str(i) for i in chunk), "per_page": PRODUCTS_PER_READ}
+            try:
+                listed = store.call("read products", lambda c, a, params=params: c.get(a, "/products", params))
+            except DeliveryError:
+                continue
+            for product in listed if isinstance(listed, list) else []:
+                product_id = tn.to_int(product.get("id")) if isinstance(product, dict) else None
+                if product_id in chunk:
+                    found[product_id] = product
+        return found
 
     def _stock_price_group(
         self,
