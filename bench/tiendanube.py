@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/tiendanube.py [--postgres URL] [--products 10000] [--rate 100] [--duration 60]
                                          [--orders 1000] [--workers 0] [--plan Esencial] [--drain 600]
+                                         [--store-texts same|different]
                                          [--json out.json]
 
 1. **Setup**: a seller with ``--products`` simple products (one variant each, so products = variants); the same
-   products already in a store on the stand-in with the same SKUs (the seller had them before connecting); the
+   products already in a store on the stand-in with the same SKUs and, unless ``--store-texts different``, the same
+   name, description and brand (the seller had them before connecting, as the hub shows them); the
    app installed on that store with the webhooks the hub registers on an install (``product/updated`` among
    them, pointing at the hub), the account connected to marketplace 40 against the stand-in served alone in a
    process of its own (Tiendanube is not the hub and must not share its CPU); one ``alephee serve
@@ -17,7 +19,8 @@
    until the outbox is empty (at most ``--drain`` seconds). The stand-in's process records when each
    ``PATCH /products/stock-price`` was answered and which stock it set on which variant: the answer's moment
    for the variant's last write minus the moment its last change was sent is one latency sample (p50, p99);
-   every variant must end with the quantity last sent (those that do not are "stale"). Also counted there:
+   every variant must end with the quantity last sent (those that do not are "stale"). Also counted there, once
+   the inbox has read the ``product/updated`` echoes of the writes too:
    ``stock-price`` calls per change (coalescing and the 50-variant batches keep it under 1), variants per call,
    all calls per change, and the 429s it answered.
 3. **Webhook burst**: ``--orders`` paid orders placed on the stand-in (one unit of a product each), then their
@@ -78,7 +81,7 @@ from alephee.channels.tiendanube.standin import stores
 from alephee.channels.tiendanube.standin.app import TiendanubeStandIn, create_app
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.marketplaces.models import OutboxMessage
+from alephee.marketplaces.models import ChannelNotification, OutboxMessage
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product, ProductPrice
 
@@ -115,9 +118,28 @@ def open_standin(workdir: Path, *, webhooks: bool = False) -> TiendanubeStandIn:
     return TiendanubeStandIn(workdir / "standin.sqlite3", app_id=APP, client_secret=SECRET, webhooks=webhooks)
 
 
-def seed(url: str, workdir: Path, count: int, api_base: str, hub: str, plan: str) -> tuple[int, str, int]:
-    """Migrate; the seller, its products and prices; the store, its products and webhooks; the connection to
-    ``api_base``. (account, key, store id)"""
+BRAND = "Bosch"
+
+
+def store_texts(index: int, same: bool) -> dict[str, Any]:
+    """The texts of product ``index`` in the store: the hub's (name, description, brand; as a store looks once
+    the seller's catalogue and the hub agree) or, with ``same`` false, the store's own description and brand,
+    so each product's first delivery writes an edit (``PUT /products/{id}``)."""
+    if same:
+        return {"name": {"es": f"Producto {index}"}, "description": {"es": description(index)}, "brand": BRAND}
+    return {"name": {"es": f"Producto {index}"}, "description": {"es": f"Texto de la tienda {index}"}, "brand": "Otra"}
+
+
+def description(index: int) -> str:
+    """The hub's description of product ``index``."""
+    return f"Descripción del producto {index}"
+
+
+def seed(
+    url: str, workdir: Path, count: int, api_base: str, hub: str, plan: str, *, same_texts: bool = True
+) -> tuple[int, str, int]:
+    """Migrate; the seller, its products and prices; the store, its products (with the hub's texts unless
+    ``same_texts`` is false) and webhooks; the connection to ``api_base``. (account, key, store id)"""
     settings = Settings(database_url=url, secret_key=KEY, _env_file=None)  # type: ignore[call-arg]
     prepare_database(settings)
     db = Database(settings)
@@ -126,7 +148,7 @@ def seed(url: str, workdir: Path, count: int, api_base: str, hub: str, plan: str
         account = accounts.create_account(session, name="Bench TN", account_type=AccountType.SELLER)
         _, key = accounts.create_key(session, [account.id], rate_limit=10_000_000)
         plist = accounts.create_price_list(session, account.id, "General", currency="ARS").id
-        brand = Brand(account_id=account.id, name="Bosch", name_key="bosch")
+        brand = Brand(account_id=account.id, name=BRAND, name_key=BRAND.lower())
         session.add(brand)
         session.flush()
         account_id, brand_id = account.id, brand.id
@@ -134,7 +156,7 @@ def seed(url: str, workdir: Path, count: int, api_base: str, hub: str, plan: str
             "min_publication_quantity": 0, "max_publication_quantity": 0, "alert_red": 0, "alert_yellow": 0,
             "date_updated": now, "created_at": now, "account_id": account_id}  # fmt: skip
     with db.writing() as session:
-        rows = [base | {"sku": sku(i), "name": f"Producto {i}"} for i in range(count)]
+        rows = [base | {"sku": sku(i), "name": f"Producto {i}", "description": description(i)} for i in range(count)]
         for first in range(0, len(rows), 5_000):
             session.execute(insert(Product), rows[first : first + 5_000])
     with db.writing() as session:
@@ -154,10 +176,7 @@ def seed(url: str, workdir: Path, count: int, api_base: str, hub: str, plan: str
             found = stores.get(tx, store_id)
             assert found is not None
             for i in range(first, min(count, first + 500)):
-                body = {
-                    "name": {"es": f"Producto {i}"},
-                    "variants": [{"sku": sku(i), "price": "1210.00", "stock": 100}],
-                }
+                body = {**store_texts(i, same_texts), "variants": [{"sku": sku(i), "price": "1210.00", "stock": 100}]}
                 standin_products.create(tx, standin.webhooks, found, body)
     with standin.store.begin() as tx:
         # As an install registers them, so each stock write comes back to the hub as ``product/updated``.
@@ -319,6 +338,25 @@ def stock_sync(
 
     settled = wait_for(drained, args.drain, processes)
     drain_s = time.monotonic() - began - sent_s
+
+    def read_all() -> bool:
+        # The echoes of the writes: the store's webhooks come a moment after each write, so the inbox must stay
+        # empty for a second (and the outbox too) before the calls are counted.
+        with db.reading() as session:
+            open_rows = ChannelNotification.status.in_(("pending", "in_flight")) & (
+                ChannelNotification.marketplace_id == MARKETPLACE
+            )
+            waiting = session.scalar(select(func.count()).select_from(ChannelNotification).where(open_rows))
+        return waiting == 0 and drained()
+
+    def still_read_all() -> bool:
+        if not read_all():
+            return False
+        time.sleep(1.0)
+        return read_all()
+
+    echoes_from = time.monotonic()
+    echoes_read = wait_for(still_read_all, args.drain, processes)
     after = stats(standin_url)
     standin = open_standin(Path(args.workdir))
     try:
@@ -341,6 +379,9 @@ def stock_sync(
         "variants_changed": len(last),
         "drained": settled,
         "drain_s": round(drain_s, 1),
+        # The notices (the writes' echoes) read after the outbox drained; the calls are counted once they are.
+        "echoes_read": echoes_read,
+        "echoes_read_s": round(time.monotonic() - echoes_from, 1),
         "stale_quantity": stale,
         "latency_p50_s": round(percentile(latencies, 0.5), 3),
         "latency_p99_s": round(percentile(latencies, 0.99), 3),
@@ -434,10 +475,13 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
     port, standin_port = free_port(), free_port()
     hub, standin_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{standin_port}"
     began = time.monotonic()
-    account_id, key, store_id = seed(url, workdir, args.products, standin_url, hub, args.plan)
+    account_id, key, store_id = seed(
+        url, workdir, args.products, standin_url, hub, args.plan, same_texts=args.store_texts == "same"
+    )
     result: dict[str, Any] = {
         "products": args.products,
         "plan": args.plan,
+        "store_texts": args.store_texts,
         "seed_s": round(time.monotonic() - began, 1),
     }
     env = {**environment(url, workdir, hub), **hub_settings(args.hub_setting)}
@@ -482,6 +526,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=0, help="extra worker processes")
     parser.add_argument("--plan", default="Esencial", help="the store's plan (Next/Evolution: 10x the rate limit)")
+    parser.add_argument(
+        "--store-texts",
+        choices=("same", "different"),
+        default="same",
+        help="the store's products with the hub's texts (default) or their own (each first delivery edits)",
+    )
     parser.add_argument("--drain", type=float, default=600.0, help="seconds to wait for the outbox and the orders")
     parser.add_argument("--json", type=Path)
     parser.add_argument(

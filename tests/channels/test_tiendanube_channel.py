@@ -243,6 +243,31 @@ def test_update_sends_only_what_differs_and_leaves_unknown_and_infinite_variants
     assert [r.method for r in shop.fake.requests[before:]] == ["GET"]
 
 
+def test_a_variation_whose_sku_changed_is_renamed_not_added(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    shop = make_master(ctx, make_tenant, ["Rojo", "Azul"], external_id=str(2**40))
+    shop.fake.products[2**40] = product_json(
+        2**40,
+        [
+            (1, "REM-Rojo", "100.00", 4, ["Rojo"]),
+            (2, "REM-AZ-OLD", "110.00", 4, ["Azul"]),  # the hub's REM-Azul before its SKU changed
+        ],
+        attributes=["Color"],
+    )
+
+    publish(shop)
+
+    # The store's variant with the same option values takes the new SKU; nothing is added.
+    assert not shop.fake.sent("POST")
+    assert [r.url.path for r in shop.fake.sent("PUT")] == [f"/v1/1234567/products/{2**40}/variants/2"]
+    assert shop.fake.bodies("PUT") == [{"sku": "REM-Azul"}]
+    assert [v["sku"] for v in shop.fake.products[2**40]["variants"]] == ["REM-Rojo", "REM-Azul"]
+    before = len(shop.fake.requests)
+    publish(shop)  # they agree now: only the read
+    assert [r.method for r in shop.fake.requests[before:]] == ["GET"]
+
+
 def test_stock_and_price_go_in_calls_of_at_most_50_variants(
     ctx: AppContext, make_tenant: Callable[..., Tenant]
 ) -> None:

@@ -116,8 +116,10 @@ def test_changes_the_copy_cannot_tell_read_the_product_and_go_alone(
     results = linked.channel.push_listings(linked.context, changes)
 
     assert all(isinstance(r, ListingReceipt) for r in results)
-    reads = [r.url.path for r in product_reads(linked)]
-    assert reads == [f"/v1/1234567/products/{FIRST_PRODUCT + 1}", f"/v1/1234567/products/{FIRST_PRODUCT + 2}"]
+    # Both read in one call (``GET /products?ids=``), then each delivered alone.
+    [read] = product_reads(linked)
+    assert read.url.path == "/v1/1234567/products"
+    assert read.url.params["ids"] == f"{FIRST_PRODUCT + 1},{FIRST_PRODUCT + 2}"
     grouped = linked.fake.bodies("PATCH", "/products/stock-price")[0]
     assert grouped == [{"id": FIRST_PRODUCT, "variants": [{"id": 9000, "inventory_levels": [{"stock": 3}]}]}]
     assert linked.fake.bodies("PUT", f"/products/{FIRST_PRODUCT + 2}") == [{"published": False}]
@@ -163,7 +165,8 @@ def test_a_call_refused_as_a_whole_sends_each_listing_alone(
     results = push(linked, listings)
 
     assert all(isinstance(r, ListingReceipt) for r in results)
-    assert len(product_reads(linked)) == 2 and len(linked.fake.bodies("PATCH", "/products/stock-price")) == 3
+    # Read again after the refusal (both in one call), then sent alone.
+    assert len(product_reads(linked)) == 1 and len(linked.fake.bodies("PATCH", "/products/stock-price")) == 3
     assert (stock(linked, 0), stock(linked, 1)) == (3, 3)
 
 
@@ -217,3 +220,19 @@ def test_after_an_edit_the_next_change_goes_grouped(ctx: AppContext, make_tenant
 
     # The copy already shows the new name: a stock change alone needs no read.
     assert len(product_reads(linked)) == reads and stock(linked, 0) == 5
+
+
+def test_products_to_read_are_read_30_a_call_and_one_left_out_alone(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    linked, listings = make_store(ctx, make_tenant, 33, kept=False)
+    del linked.fake.products[FIRST_PRODUCT + 32]  # deleted in the store
+
+    results = push(linked, listings)
+
+    reads = product_reads(linked)
+    assert [len(r.url.params["ids"].split(",")) for r in reads[:2]] == [30, 3]
+    assert [r.url.path for r in reads[2:]] == [f"/v1/1234567/products/{FIRST_PRODUCT + 32}"]
+    assert all(isinstance(r, ListingReceipt) for r in results[:32])
+    assert isinstance(results[32], PermanentDeliveryError)
+    assert all(stock(linked, n) == 3 for n in range(32))

@@ -97,6 +97,10 @@ def test_list_paging_filters_and_fields(tmp_path: Path) -> None:
     assert kit.get("products", per_page=201).status_code == 400
     assert kit.get("products", fields="id,name").json()[0] == {"id": ids[0], "name": {"es": "Remera básica"}}
     assert [p["id"] for p in kit.get("products", q="p3-m").json()] == [ids[3]]
+    # ``ids`` names the products (an unknown one is left out), 30 at most.
+    named = kit.get("products", ids=f"{ids[3]},{ids[1]},999999999").json()
+    assert [p["id"] for p in named] == [ids[1], ids[3]]
+    assert kit.get("products", ids=",".join(str(n) for n in range(1, 32))).status_code == 400
     assert kit.get("products", updated_at_min="2999-01-01T00:00:00-03:00").json() == []
     assert len(kit.get("products", updated_at_min="2000-01-01T00:00:00+0000").json()) == 5
     assert kit.get("products", sort_by="created-at-descending").json()[0]["id"] == ids[-1]

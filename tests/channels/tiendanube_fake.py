@@ -228,6 +228,10 @@ class FakeTiendanube:
             page = int(request.url.params.get("page", "1"))
             per_page = int(request.url.params.get("per_page", "30"))
             ordered = [self.products[k] for k in sorted(self.products)]
+            if request.url.params.get("ids"):
+                wanted = {int(part) for part in request.url.params["ids"].split(",")}
+                assert len(wanted) <= 30  # the platform's limit (spec §2.3)
+                ordered = [p for p in ordered if p["id"] in wanted]
             chunk = ordered[(page - 1) * per_page : page * per_page]
             headers = {"x-total-count": str(len(ordered))}
             if page * per_page < len(ordered):
@@ -254,6 +258,11 @@ class FakeTiendanube:
             variant = self._variant(product["id"], body)
             product["variants"].append(variant)
             return reply(201, variant)
+        if len(rest) == 3 and rest[1] == "variants" and method == "PUT":
+            for variant in product["variants"]:
+                if str(variant["id"]) == rest[2]:
+                    variant.update(body)
+                    return reply(200, variant)
         return None
 
     def _variant(self, product_id: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,10 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
   write is sent. A variant with infinite stock (``stock: null``) keeps it; every per-variant refusal is
   collected and the delivery fails naming each SKU (the listing's error), after the others were applied.
 - A variation the hub adds later is added with ``POST /products/{id}/variants``; the whole variant list is never
-  ``PUT`` (it would delete the variants left out).
+  ``PUT`` (it would delete the variants left out). A variation whose SKU changed in the hub renames the store's
+  variant with the same option values (``PUT …/variants/{id}``) when that pair is unambiguous.
+- Notices: a batch's ``product/*`` events read their products 30 per ``GET /products?ids=`` call (the echoes of
+  the hub's own writes are most of them), an order's events in a batch read it once.
 - Edits after publishing: a changed name, description or brand goes out as one ``PUT /products/{id}`` with only
   those fields (never ``variants``), a variant's changed barcode or option values by ``PUT …/variants/{id}``;
   nothing is written for what the store already shows.
@@ -56,7 +59,7 @@ from alephee.channels.tiendanube import auth, kept, upkeep
 from alephee.channels.tiendanube import mapping as tn
 from alephee.channels.tiendanube.calls import Api
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
-from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_status
+from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_statuses
 from alephee.clock import precise_utcnow, utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -75,12 +78,14 @@ from alephee.marketplaces.contract import (
     ListingReceipt,
     ListingState,
     ListingStatusPush,
+    NoticeRead,
     NoticeResult,
     OrderPage,
     OrderStatusPush,
     PermanentDeliveryError,
     TransientDeliveryError,
     change_outcome,
+    read_each,
 )
 from alephee.orders import statuses as st
 
@@ -105,6 +110,10 @@ ORDER_EVENTS = frozenset(
     }
 )
 PRODUCT_EVENTS = frozenset({"product/created", "product/updated", "product/deleted"})
+# The product events whose products a batch reads many per call (``GET /products?ids=``, at most 30 ids: spec
+# §2.3); a deletion is read alone (the list would only leave it out).
+BATCHED_PRODUCT_EVENTS = frozenset({"product/created", "product/updated"})
+PRODUCTS_PER_READ = 30
 # The order backstop re-reads this much before its cursor, and starts this far back without one.
 ORDER_OVERLAP = timedelta(minutes=5)
 FIRST_PULL = timedelta(days=2)
@@ -220,7 +229,8 @@ class TiendanubeChannel(BaseChannel):
         in one read transaction. Listings whose change is only price and stock, as compared with the product's
         kept copy (``kept``), go together in ``PATCH /products/stock-price`` calls of at most 50 variants, with no
         read of the product; a variant the store refuses sends its listing through a fresh read (its copy may
-        be stale). The others (creations, publication changes, no copy) are delivered one by one as alone."""
+        be stale). The others (creations, publication changes, no copy) are delivered one by one as alone, their
+        products read 30 per call first."""
         _db, settings = self._hub(ctx)
         with Api.open(ctx, self._client(settings)) as store:
 
@@ -246,10 +256,37 @@ class TiendanubeChannel(BaseChannel):
                 if variant_changes is not None:
                     grouped[place] = (data, variant_changes)
             self._stock_price_group(store, grouped, results)
-            for place, data in enumerate(found):
-                if results[place] is None and isinstance(data, ListingData):
+            alone = [(p, d) for p, d in enumerate(found) if results[p] is None and isinstance(d, ListingData)]
+            products = self._products_of(store, [d for _place, d in alone if not d.pending])
+            for place, data in alone:
+                product = None if data.pending else products.get(tn.to_int(data.external_id) or 0)
+                if product is not None:
+                    results[place] = change_outcome(lambda d=data, p=product: self._update(store, d, p))
+                else:
                     results[place] = change_outcome(lambda data=data: self._bring(store, data))
         return [r if r is not None else PermanentDeliveryError("not delivered") for r in results]
+
+    @staticmethod
+    def _products_of(store: Api, listings: Sequence[ListingData]) -> dict[int, dict[str, Any]]:
+        """The products of several listings to read, 30 per ``GET /products?ids=`` call (one listing alone is
+        read as ``_bring`` reads it). A product the list leaves out, or a call that fails, is left to that
+        listing's own read (which says what is wrong)."""
+        ids = sorted({i for i in (tn.to_int(d.external_id) for d in listings) if i is not None})
+        found: dict[int, dict[str, Any]] = {}
+        if len(ids) < 2:
+            return found
+        for start in range(0, len(ids), PRODUCTS_PER_READ):
+            chunk = ids[start : start + PRODUCTS_PER_READ]
+            params = {"ids": ",".join(str(i) for i in chunk), "per_page": PRODUCTS_PER_READ}
+            try:
+                listed = store.call("read products", lambda c, a, params=params: c.get(a, "/products", params))
+            except DeliveryError:
+                continue
+            for product in listed if isinstance(listed, list) else []:
+                product_id = tn.to_int(product.get("id")) if isinstance(product, dict) else None
+                if product_id in chunk:
+                    found[product_id] = product
+        return found
 
     def _stock_price_group(
         self,
@@ -339,6 +376,15 @@ class TiendanubeChannel(BaseChannel):
             if change is not None:
                 changes.append(change)
         problems: list[str] = []
+        renamed: list[tuple[dict[str, Any], tn.VariantIn]] = []
+        if data.product.options and len(seen) < len(wanted):
+            renamed = _renamed(data, product, seen, self._store_languages(store))
+        for variant, hub in renamed:
+            seen.add(hub.sku)
+            change = tn.variant_change(product_id, variant, hub.price, hub.stock, store.location)
+            if change is not None:
+                changes.append(change)
+        problems += self._rename_variants(store, product_id, renamed)
         added = [v for sku, v in wanted.items() if sku not in seen]
         if added and data.product.options:
             problems += self._add_variants(store, product_id, data, added)
@@ -401,6 +447,21 @@ class TiendanubeChannel(BaseChannel):
             path = f"/products/{product_id}/variants/{variant_id}"
             refused = store.call(
                 "update a variant", lambda c, a, body=body, path=path: _refusal(lambda: c.put(a, path, body))
+            )
+            if refused is not None:
+                problems.append(f"{hub.sku}: {refused}")
+        return problems
+
+    @staticmethod
+    def _rename_variants(store: Api, product_id: int, renamed: list[tuple[dict[str, Any], tn.VariantIn]]) -> list[str]:
+        """Give each variant whose SKU changed in the hub the hub's SKU (``PUT /products/{id}/variants/{id}``);
+        what the store refused."""
+        problems: list[str] = []
+        for variant, hub in renamed:
+            path = f"/products/{product_id}/variants/{tn.to_int(variant.get('id')) or 0}"
+            body = {"sku": hub.sku}
+            refused = store.call(
+                "rename a variant", lambda c, a, body=body, path=path: _refusal(lambda: c.put(a, path, body))
             )
             if refused is not None:
                 problems.append(f"{hub.sku}: {refused}")
@@ -474,12 +535,104 @@ class TiendanubeChannel(BaseChannel):
             main = self._store_languages(store)[0]
             location = store.location
         state = tn.listing_state(product, main, location)
-        if state.status == "paused" and "paused_by_seller" in state.sub_status:
-            hub = self._read(ctx, lambda s: listing_status(s, ctx, state.external_id))
-            if hub is not None and hub != ACTIVE:
-                # Hidden because the hub hid it (its pause, no price, finished): the hub's status and reason stay.
-                state = replace(state, status=HIDDEN, sub_status=())
-        return NoticeResult(listings=(state,))
+        return NoticeResult(listings=self._hub_hidden(ctx, [state]))
+
+    def _hub_hidden(self, ctx: ChannelContext, states: Sequence[ListingState]) -> tuple[ListingState, ...]:
+        """The states read, a product hidden because the hub hid it (its pause, no price, finished) told as
+        ``hidden`` so the hub's status and reason stay (the hub's statuses read in one transaction)."""
+        hidden = [s.external_id for s in states if s.status == "paused" and "paused_by_seller" in s.sub_status]
+        if not hidden:
+            return tuple(states)
+        hub = self._read(ctx, lambda s: listing_statuses(s, ctx, hidden))
+        return tuple(
+            replace(s, status=HIDDEN, sub_status=())
+            if s.external_id in hidden and hub.get(s.external_id, ACTIVE) != ACTIVE
+            else s
+            for s in states
+        )
+
+    def read_notices(
+        self, ctx: ChannelContext, notices: Sequence[ChannelNotice], *, concurrency: int = 1
+    ) -> list[NoticeRead]:
+        """Read a batch of one store's notices: the products that ``product/created`` and ``product/updated``
+        point at many per call (``GET /products?ids=…``, 30 a call; a product named by several notices read
+        once), so the echo each write of the hub causes costs a thirtieth of a call, not one; the others (orders,
+        deletions) ``concurrency`` at once as ``read_notice`` reads them, an order named by several events once.
+        A product the list leaves out is read alone (a deleted one closes its listing)."""
+        products: dict[int, list[int]] = {}
+        # The other notices by what they read: an order's events (``order/created`` and ``order/paid`` of one
+        # sale) all read the same ``GET /orders/{id}``, once.
+        others: dict[tuple[str, str], list[int]] = {}
+        for index, notice in enumerate(notices):
+            resource = notice.resource.rstrip("/").rsplit("/", 1)[-1]
+            product_id = tn.to_int(resource)
+            if notice.topic in BATCHED_PRODUCT_EVENTS and product_id is not None:
+                products.setdefault(product_id, []).append(index)
+            else:
+                family = "order" if notice.topic in ORDER_EVENTS else notice.topic
+                others.setdefault((family, resource), []).append(index)
+        answers: list[NoticeRead | None] = [None] * len(notices)
+        if products:
+            for product_id, answer in self._read_products(ctx, list(products)).items():
+                for index in products[product_id]:
+                    answers[index] = answer
+        places = list(others.values())
+        read = read_each([notices[p[0]] for p in places], lambda notice: self.read_notice(ctx, notice), concurrency)
+        for same, answer in zip(places, read, strict=True):
+            for index in same:
+                answers[index] = answer
+        return [answer if answer is not None else PermanentDeliveryError("not read") for answer in answers]
+
+    def _read_products(self, ctx: ChannelContext, ids: list[int]) -> dict[int, NoticeRead]:
+        """Each product's listing state, read ``PRODUCTS_PER_READ`` per call; an id the list leaves out is read
+        alone (``GET /products/{id}``: gone → closed); a failed call is the answer of each of its ids."""
+        found: dict[int, dict[str, Any] | None] = {}
+        failed: dict[int, NoticeRead] = {}
+        try:
+            with self._store(ctx) as store:
+                for start in range(0, len(ids), PRODUCTS_PER_READ):
+                    chunk = ids[start : start + PRODUCTS_PER_READ]
+                    params = {"ids": ",".join(str(i) for i in chunk), "per_page": PRODUCTS_PER_READ}
+                    try:
+                        listed = store.call("read products", lambda c, a, params=params: c.get(a, "/products", params))
+                    except ConnectionHeld:
+                        raise
+                    except DeliveryError as exc:
+                        failed.update(dict.fromkeys(chunk, exc))
+                        continue
+                    for product in listed if isinstance(listed, list) else []:
+                        product_id = tn.to_int(product.get("id")) if isinstance(product, dict) else None
+                        if product_id in chunk:
+                            found[product_id] = product
+                    for product_id in chunk:
+                        if product_id not in found:
+                            try:
+                                found[product_id] = store.find(
+                                    "read a product", lambda c, a, pid=product_id: c.get(a, f"/products/{pid}")
+                                )
+                            except ConnectionHeld:
+                                raise
+                            except DeliveryError as exc:
+                                failed[product_id] = exc
+                main = self._store_languages(store)[0] if found else None
+                location = store.location
+        except Exception as exc:  # the connection cannot be used: every product not read yet says so
+            return {product_id: failed.get(product_id, exc) for product_id in ids}
+        states = [
+            tn.listing_state(product, main, location)
+            if isinstance(product, dict)
+            # Deleted in the store: the hub's listing is finished.
+            else ListingState(external_id=str(product_id), status="closed")
+            for product_id, product in found.items()
+        ]
+        try:
+            told = self._hub_hidden(ctx, states)
+        except Exception as exc:  # the hub's statuses could not be read: the products are read again later
+            return {product_id: failed.get(product_id, exc) for product_id in ids}
+        answers: dict[int, NoticeRead] = dict(failed)
+        for product_id, state in zip(found, told, strict=True):
+            answers[product_id] = NoticeResult(listings=(state,))
+        return answers
 
     # --- upkeep ---------------------------------------------------------------------------------------------
 
@@ -617,6 +770,37 @@ def _matched(data: ListingData, product: dict[str, Any]) -> Iterator[tuple[dict[
         hub = next(iter(wanted.values())) if single else wanted.get(str(variant.get("sku") or "").strip())
         if hub is not None:
             yield variant, hub
+
+
+def _renamed(
+    data: ListingData, product: dict[str, Any], seen: set[str], languages: Sequence[str]
+) -> list[tuple[dict[str, Any], tn.VariantIn]]:
+    """The store's variants whose SKU changed in the hub: a hub variant no store variant has the SKU of, paired
+    with the one store variant showing the same option values whose SKU is none of the hub's (the variation was
+    renamed, not added). Ambiguous pairs (several such variants, or several hub variants with those values) are
+    left out: they are added as before, never guessed."""
+    hub_skus = set(data.by_sku())
+    loose = [
+        v
+        for v in product.get("variants") or []
+        if isinstance(v, dict)
+        and tn.to_int(v.get("id")) is not None
+        and str(v.get("sku") or "").strip() not in hub_skus
+    ]
+    main = languages[0] if languages else tn.DEFAULT_LANGUAGE
+
+    def values(variant: dict[str, Any]) -> tuple[str, ...]:
+        return tuple((tn.pick_language(v, main) or "").strip() for v in variant.get("values") or [])
+
+    unmatched = [hub for sku, hub in data.by_sku().items() if sku not in seen]
+    pairs = []
+    for hub in unmatched:
+        key = tuple(v.strip() for v in hub.values)
+        same_store = [v for v in loose if values(v) == key]
+        same_hub = [h for h in unmatched if tuple(v.strip() for v in h.values) == key]
+        if key and len(same_store) == 1 and len(same_hub) == 1:
+            pairs.append((same_store[0], hub))
+    return pairs
 
 
 def _refusal(send: Callable[[], Any]) -> str | None:

@@ -4,6 +4,7 @@ values, price in the listing's price list, publishable stock); an order's Tienda
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,15 +115,17 @@ def listing_data(session: Session, ctx: ChannelContext, listing_id: int | None, 
     )
 
 
-def listing_status(session: Session, ctx: ChannelContext, external_id: str) -> str | None:
-    """The hub's status of the account's listing of a Tiendanube product (None when the hub has none)."""
-    return session.scalar(
-        select(Listing.status).where(
+def listing_statuses(session: Session, ctx: ChannelContext, external_ids: Sequence[str]) -> dict[str, str]:
+    """The hub's status of the account's listings of these Tiendanube products, by product id (a product the hub
+    has no listing of is left out)."""
+    rows = session.execute(
+        select(Listing.external_id, Listing.status).where(
             Listing.account_id == ctx.account_id,
             Listing.marketplace_id == ctx.marketplace.id,
-            Listing.external_id == external_id,
+            Listing.external_id.in_(list(external_ids)),
         )
     )
+    return {external_id: status for external_id, status in rows}
 
 
 def external_order_id(session: Session, ctx: ChannelContext, ref: OrderRef) -> str:

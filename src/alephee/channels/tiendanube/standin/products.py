@@ -111,7 +111,9 @@ def search(tx: Tx, store_id: int, query: dict[str, str]) -> list[dict[str, Any]]
     min_stock, max_stock = as_int(query.get("min_stock")), as_int(query.get("max_stock"))
     category = as_int(query.get("category_id"))
     rows = []
-    for product in tx.find("tn_product", store_id):
+    # ``ids`` names the products: read those alone rather than every product of the store.
+    listed = [tx.get("tn_product", i, store_id) for i in sorted(ids)] if ids else tx.find("tn_product", store_id)
+    for product in (p for p in listed if p is not None):
         variants = product["variants"]
         stock = None if any(v["stock"] is None for v in variants) else sum(v["stock"] for v in variants)
         if not keep(product) or (ids and product["id"] not in ids):
