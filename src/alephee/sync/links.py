@@ -20,7 +20,7 @@ from alephee import clock
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.listings import statuses
-from alephee.listings.marketplace_state import apply_state, hub_status, pause_reason
+from alephee.listings.marketplace_state import apply_state, hub_status, keep_state, pause_reason
 from alephee.listings.models import Listing
 from alephee.marketplaces.contract import ChannelContext, InboundChannel, ListingState, MarketplaceRef
 from alephee.products.models import Product
@@ -97,34 +97,34 @@ def link_listing(session: Session, account_id: int, marketplace_id: int, state: 
             existing.title = state.title[:MAX_TITLE]
             existing.updated_at = now
         apply_state(session, existing, state, now=now, linking=True)
+        keep_state(session, existing.id, state.marketplace_state)
         return UPDATED
     product = match_product(session, account_id, state)
     if product is None:
         return UNMATCHED
     status = hub_status(state) or statuses.INACTIVE
-    session.add(
-        Listing(
-            account_id=account_id,
-            marketplace_id=marketplace_id,
-            product_id=product.id,
-            external_id=state.external_id,
-            title=(state.title or product.name)[:MAX_TITLE],
-            permanent_link=state.permalink,
-            sku=product.sku,
-            seller_sku=state.sku[:MAX_SKU] if state.sku else None,
-            price=state.price,
-            available_quantity=state.available_quantity or 0,
-            sold_quantity=state.sold_quantity or 0,
-            status=status,
-            status_reason=pause_reason(state, None) if status == statuses.PAUSED else None,
-            status_updated_at=now,
-            category_id=state.category_id,
-            marketplace_state=state.marketplace_state,
-            created_at=now,
-            updated_at=now,
-        )
+    listing = Listing(
+        account_id=account_id,
+        marketplace_id=marketplace_id,
+        product_id=product.id,
+        external_id=state.external_id,
+        title=(state.title or product.name)[:MAX_TITLE],
+        permanent_link=state.permalink,
+        sku=product.sku,
+        seller_sku=state.sku[:MAX_SKU] if state.sku else None,
+        price=state.price,
+        available_quantity=state.available_quantity or 0,
+        sold_quantity=state.sold_quantity or 0,
+        status=status,
+        status_reason=pause_reason(state, None) if status == statuses.PAUSED else None,
+        status_updated_at=now,
+        category_id=state.category_id,
+        created_at=now,
+        updated_at=now,
     )
+    session.add(listing)
     session.flush()
+    keep_state(session, listing.id, state.marketplace_state)
     return LINKED
 
 
