@@ -23,7 +23,8 @@ import alephee.db
 revision: str = "0031a_listing_kept_states"
 down_revision: str | Sequence[str] | None = "0030r_read_serials"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+# The column it moves comes from another branch of the history.
+depends_on: str | Sequence[str] | None = "0025_listing_marketplace_state"
 
 # The key of a kept state that holds its version (``listings.marketplace_state.STATE_VERSION``, as of this revision).
 VERSION_KEY = "version"
