@@ -1,6 +1,7 @@
 """The item as the marketplace last showed it, kept in a table of its own (one copy per listing): the newer
 version wins, an empty state forgets it, other accounts' listings are left alone, and keeping it never writes the
-listing row."""
+listing row: neither an echo of a push that changes nothing nor a push's answer (``apply_listing_states``,
+``record_answers``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from alephee.clock import utcnow
 from alephee.http.context import AppContext
 from alephee.listings.marketplace_state import keep_state, keep_states, kept_states, remember_states
 from alephee.listings.models import KeptState, Listing
+from alephee.listings.publish import PENDING_PREFIX
+from alephee.marketplaces.contract import ListingReceipt, ListingState
+from alephee.marketplaces.delivery import OutboxItem
+from alephee.sync.inbox import apply_listing_states
+from alephee.sync.senders import record_answers
 from tests.fixtures.listings import Shop
 
 OLD = {"version": "2026-12-04T13:00:00.000000+00:00", "id": "MLA1", "available_quantity": 5}
@@ -97,3 +104,73 @@ def test_deleting_the_listing_deletes_its_copy(ctx: AppContext, shop: Shop) -> N
         session.delete(listing)
     with ctx.db.reading() as session:
         assert session.get(KeptState, listing_id) is None
+
+
+def _listing_row(ctx: AppContext, listing_id: int) -> tuple[Any, ...]:
+    with ctx.db.reading() as session:
+        return tuple(
+            session.execute(
+                select(Listing.status, Listing.sold_quantity, Listing.external_id, Listing.updated_at).where(
+                    Listing.id == listing_id
+                )
+            ).one()
+        )
+
+
+def test_an_echo_that_changes_nothing_keeps_only_the_copy(ctx: AppContext, shop: Shop) -> None:
+    (sku, marketplace), listing_id = next(iter(shop.listings.items()))
+    external = shop.external[(sku, marketplace)]
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, listing_id)
+        assert listing is not None
+        listing.status, listing.status_reason, listing.sold_quantity = "active", None, 2
+    before = _listing_row(ctx, listing_id)
+    echo = ListingState(external_id=external, status="active", sold_quantity=2, marketplace_state=NEW)
+    older = ListingState(external_id=external, status="active", sold_quantity=2, marketplace_state=OLD)
+    with ctx.db.writing() as session:
+        changed = apply_listing_states(session, shop.tenant.account_id, marketplace, [echo, older])
+    assert changed == 0 and _listing_row(ctx, listing_id) == before and _kept(ctx, listing_id) == NEW
+    # A state that changes the listing's own fields writes it, and its copy is kept too.
+    paused = ListingState(external_id=external, status="paused", sold_quantity=3, marketplace_state=LATER)
+    unknown = ListingState(external_id="MLA999", status="paused", marketplace_state=LATER)
+    with ctx.db.writing() as session:
+        changed = apply_listing_states(session, shop.tenant.account_id, marketplace, [paused, unknown])
+    assert changed == 1
+    status, sold, _external, _updated = _listing_row(ctx, listing_id)
+    assert (status, sold) == ("paused", 3) and _kept(ctx, listing_id) == LATER
+
+
+def _delivered(shop: Shop, listing_id: int, row: int) -> OutboxItem:
+    return OutboxItem(
+        id=row,
+        account_id=shop.tenant.account_id,
+        marketplace_id=None,
+        topic="listing.update",
+        aggregate_type="listing",
+        aggregate_id=listing_id,
+        payload={},
+        attempts=1,
+        created_at=utcnow(),
+    )
+
+
+def test_recording_answers_writes_only_a_listing_waiting_for_its_id(ctx: AppContext, shop: Shop) -> None:
+    published, waiting = sorted(shop.listings.values())[:2]
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, waiting)
+        assert listing is not None
+        listing.external_id = f"{PENDING_PREFIX}{waiting}"
+    before = _listing_row(ctx, published)
+    known = before[2]
+    answers = [
+        (_delivered(shop, published, 1), ListingReceipt(external_id=known, status="active", state=OLD)),
+        (_delivered(shop, waiting, 2), ListingReceipt(external_id="MLA777", status="active", state=NEW)),
+        (_delivered(shop, published, 3), ListingReceipt(external_id=known, status="active", state=LATER)),
+        (_delivered(shop, published, 4), RuntimeError("not an answer")),
+    ]
+    with ctx.db.writing() as session:
+        record_answers(session, answers)
+    assert _listing_row(ctx, published) == before
+    assert _listing_row(ctx, waiting)[2] == "MLA777"
+    # Of two answers for one item the later version is kept.
+    assert _kept(ctx, published) == LATER and _kept(ctx, waiting) == NEW
