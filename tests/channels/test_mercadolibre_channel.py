@@ -18,6 +18,7 @@ from alephee.channels import connections
 from alephee.channels.models import ChannelCategoryMapping
 from alephee.clock import utcnow
 from alephee.http.context import AppContext
+from alephee.listings.marketplace_state import keep_state
 from alephee.listings.models import Listing
 from alephee.marketplaces.contract import (
     ConnectionHeld,
@@ -86,6 +87,8 @@ def map_category(ctx: AppContext, shop: Shop, category: str, external: str, sour
 
 def set_listing(ctx: AppContext, listing_id: int, **values: Any) -> None:
     with ctx.db.writing() as session:
+        if "marketplace_state" in values:  # kept as the worker keeps it, in its own table
+            keep_state(session, listing_id, values.pop("marketplace_state"))
         row = session.get(Listing, listing_id)
         assert row is not None
         for key, value in values.items():

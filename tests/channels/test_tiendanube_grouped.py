@@ -10,6 +10,7 @@ from typing import Any
 
 from alephee.channels.tiendanube import mapping as tn
 from alephee.http.context import AppContext
+from alephee.listings.marketplace_state import keep_state
 from alephee.listings.models import Listing
 from alephee.marketplaces.contract import (
     ListingPush,
@@ -50,9 +51,7 @@ def make_store(
                 session, tenant.account_id, hub, external_id=str(product_id), sku=f"P{n}", quantity=quantity
             )
             if kept:
-                listing = session.get(Listing, listing_id)
-                assert listing is not None
-                listing.marketplace_state = tn.kept_state(fake.products[product_id])
+                keep_state(session, listing_id, tn.kept_state(fake.products[product_id]))
             listings.append(listing_id)
     return link(ctx, tenant.account_id, fake), listings
 
@@ -105,7 +104,7 @@ def test_changes_the_copy_cannot_tell_read_the_product_and_go_alone(
         no_copy = session.get(Listing, listings[1])
         hidden = session.get(Listing, listings[2])
         assert no_copy is not None and hidden is not None
-        no_copy.marketplace_state = None
+        keep_state(session, no_copy.id, {})  # an empty state forgets the copy
         hidden.status, hidden.status_reason = "paused", "user"
     changes = [
         ListingPush(listing_id=listings[0]),
@@ -212,7 +211,7 @@ def test_after_an_edit_the_next_change_goes_grouped(ctx: AppContext, make_tenant
     with ctx.db.writing() as session:
         listing = session.get(Listing, listings[0])
         assert listing is not None
-        listing.marketplace_state = edited.state  # as the worker keeps it
+        keep_state(session, listing.id, edited.state)  # as the worker keeps it
         listing.available_quantity = 5
     reads = len(product_reads(linked))
 

@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from alephee.clock import utcnow
 from alephee.db import Base, Money, UtcDateTime
@@ -67,10 +68,35 @@ class Listing(Base):
     # Mercado Libre listing type id (CF-50.5.3), None elsewhere.
     listing_type: Mapped[int | None] = mapped_column(Integer)
     deals: Mapped[list[str] | None] = mapped_column(JSON)
-    # The item as the marketplace last showed it (a push's answer or a notification's read), in the channel's
-    # own keys: the next push sends what differs without reading the item first.
-    marketplace_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Read-only: the copy is written only through ``listings.marketplace_state.keep_state`` (its version rule).
+    kept: Mapped[KeptState | None] = relationship(lazy="select", viewonly=True, uselist=False)
+
+    @property
+    def marketplace_state(self) -> dict[str, Any] | None:
+        """The item as the marketplace last showed it (``KeptState``), or None."""
+        return self.kept.state if self.kept is not None else None
+
+
+# Versions compare as text, byte by byte (ISO UTC stamps), whatever the database's collation.
+VersionText = Text().with_variant(Text(collation="C"), "postgresql")
+
+
+class KeptState(Base):
+    """The item as the marketplace last showed it (a push's answer or a notification's read), in the channel's
+    own keys, one row per listing: the next push sends what differs without reading the item first.
+
+    Kept apart from the listing row so that recording it never writes (nor waits for a lock on) the listing,
+    which the catalog's writers hold while they refresh it. ``version`` orders copies (the channel's time of the
+    item's last change, as text): an older copy never replaces a newer one (``marketplace_state.keep_state``).
+    """
+
+    __tablename__ = "listing_kept_states"
+
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str] = mapped_column(VersionText, default="")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

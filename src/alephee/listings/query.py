@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from alephee import clock
 from alephee.config import Settings
@@ -239,8 +239,10 @@ PREFETCH_CHUNK = 500
 
 
 def prefetch_listings(session: Session, listing_ids: Sequence[int]) -> None:
-    """Load many listings into ``session`` with one query per ``PREFETCH_CHUNK``, so that each ``session.get`` of
-    one of them that follows (a channel reading a group of listings to deliver) finds it without a query."""
+    """Load many listings into ``session``, with their kept copies (``Listing.marketplace_state``), with two
+    queries per ``PREFETCH_CHUNK``, so that each ``session.get`` of one of them that follows (a channel reading a
+    group of listings to deliver) finds it and its copy without a query."""
     ids = list(dict.fromkeys(listing_ids))
     for start in range(0, len(ids), PREFETCH_CHUNK):
-        session.scalars(select(Listing).where(Listing.id.in_(ids[start : start + PREFETCH_CHUNK]))).all()
+        chunk = ids[start : start + PREFETCH_CHUNK]
+        session.scalars(select(Listing).where(Listing.id.in_(chunk)).options(selectinload(Listing.kept))).all()

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from alephee import clock
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.listings.marketplace_state import apply_state
+from alephee.listings.marketplace_state import apply_state, keep_states, listing_changes, state_version
 from alephee.listings.models import Listing
 from alephee.listings.propagation import lock_listings
 from alephee.marketplaces.contract import (
@@ -394,45 +394,50 @@ class InboxReader:
                 if kept is None or entry.date_updated >= kept.date_updated:
                     newest[entry.external_order_id] = entry
         stats.orders += apply_orders(session, account_id, marketplace, list(newest.values()))
-        lock_listings_named(session, account_id, marketplace.id, [s.external_id for r in results for s in r.listings])
+        states = [state for result in results for state in result.listings]
+        stats.listings += apply_listing_states(session, account_id, marketplace.id, states)
         for result in results:
-            for state in result.listings:
-                stats.listings += apply_listing_state(session, account_id, marketplace.id, state)
             for message in result.messages:
                 stats.messages += apply_message(session, account_id, marketplace.id, message)
             for extra in result.extras:
                 stats.extras += extra.apply(session, account_id, marketplace.id)
 
 
-def lock_listings_named(session: Session, account_id: int, marketplace_id: int, external_ids: list[str]) -> None:
-    """Lock the account's listings with these external ids at once, in id order (``propagation.lock_listings``,
-    the order every writer of several listings takes them in), so applying many states never deadlocks with
-    another such writer."""
-    if external_ids:
-        lock_listings(
-            session,
-            select(Listing).where(
-                Listing.account_id == account_id,
-                Listing.marketplace_id == marketplace_id,
-                Listing.external_id.in_(sorted(set(external_ids))),
-            ),
+def apply_listing_states(session: Session, account_id: int, marketplace_id: int, states: list[ListingState]) -> int:
+    """The marketplace's states of listings onto the hub's listings with those external ids (listings the hub
+    does not know are ignored), in order; how many listings changed.
+
+    The listings are read unlocked; only those whose own fields change (``listing_changes``: status, sales,
+    page) are locked, at once and in id order (``propagation.lock_listings``, the order every writer of several
+    listings takes them in), re-read and written. The items' copies go to their own table (``keep_states``, the
+    newest of each item), so an echo of the hub's own push never waits for a ``POST /v2/products`` holding the
+    listing rows."""
+    if not states:
+        return 0
+    found = session.scalars(
+        select(Listing).where(
+            Listing.account_id == account_id,
+            Listing.marketplace_id == marketplace_id,
+            Listing.external_id.in_(sorted({state.external_id for state in states})),
         )
-
-
-def apply_listing_state(session: Session, account_id: int, marketplace_id: int, state: ListingState) -> bool:
-    """The marketplace's state of a listing onto the hub's listing with that external id (a listing the hub
-    does not know is ignored); whether anything changed."""
-    query = select(Listing).where(
-        Listing.account_id == account_id,
-        Listing.marketplace_id == marketplace_id,
-        Listing.external_id == state.external_id,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    listing = session.scalar(query)
-    if listing is None:
-        return False
-    return apply_state(session, listing, state, now=clock.utcnow())
+    listings = {listing.external_id: listing for listing in found}
+    named = [(listings[state.external_id], state) for state in states if state.external_id in listings]
+    touched = sorted({listing.id for listing, state in named if listing_changes(listing, state)})
+    if touched:  # re-read under the lock: the catalog may have changed them since
+        lock_listings(session, select(Listing).where(Listing.id.in_(touched)))
+    changed = 0
+    now = clock.utcnow()
+    copies: dict[int, dict[str, Any]] = {}
+    for listing, state in named:
+        if listing.id in touched and apply_state(session, listing, state, now=now):
+            changed += 1
+        copy = state.marketplace_state
+        known = copies.get(listing.id)
+        if copy is not None and (not known or not copy or state_version(known) <= state_version(copy)):
+            copies[listing.id] = copy
+    keep_states(session, copies)
+    return changed
 
 
 def apply_message(session: Session, account_id: int, marketplace_id: int, message: ChannelMessage) -> bool:

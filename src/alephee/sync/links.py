@@ -12,6 +12,7 @@ external id is unique per marketplace, so running it again never creates a secon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from alephee import clock
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.listings import statuses
-from alephee.listings.marketplace_state import apply_state, hub_status, pause_reason
+from alephee.listings.marketplace_state import apply_state, hub_status, keep_state, keep_states, pause_reason
 from alephee.listings.models import Listing
 from alephee.marketplaces.contract import ChannelContext, InboundChannel, ListingState, MarketplaceRef
 from alephee.products.models import Product
@@ -82,9 +83,16 @@ def match_product(session: Session, account_id: int, state: ListingState) -> Pro
     return None
 
 
-def link_listing(session: Session, account_id: int, marketplace_id: int, state: ListingState) -> str:
+def link_listing(
+    session: Session,
+    account_id: int,
+    marketplace_id: int,
+    state: ListingState,
+    copies: dict[int, dict[str, Any] | None] | None = None,
+) -> str:
     """Refresh or create the hub's listing for one marketplace listing; ``linked``, ``updated`` or
-    ``unmatched`` (also for an external id another account's listing holds)."""
+    ``unmatched`` (also for an external id another account's listing holds). The item's copy is kept at once,
+    or added to ``copies`` (listing id → state) for the caller to keep a page of them in one upsert."""
     now = clock.utcnow()
     query = select(Listing).where(Listing.marketplace_id == marketplace_id, Listing.external_id == state.external_id)
     if session.get_bind().dialect.name == "postgresql":
@@ -97,35 +105,44 @@ def link_listing(session: Session, account_id: int, marketplace_id: int, state: 
             existing.title = state.title[:MAX_TITLE]
             existing.updated_at = now
         apply_state(session, existing, state, now=now, linking=True)
+        _keep(session, existing.id, state, copies)
         return UPDATED
     product = match_product(session, account_id, state)
     if product is None:
         return UNMATCHED
     status = hub_status(state) or statuses.INACTIVE
-    session.add(
-        Listing(
-            account_id=account_id,
-            marketplace_id=marketplace_id,
-            product_id=product.id,
-            external_id=state.external_id,
-            title=(state.title or product.name)[:MAX_TITLE],
-            permanent_link=state.permalink,
-            sku=product.sku,
-            seller_sku=state.sku[:MAX_SKU] if state.sku else None,
-            price=state.price,
-            available_quantity=state.available_quantity or 0,
-            sold_quantity=state.sold_quantity or 0,
-            status=status,
-            status_reason=pause_reason(state, None) if status == statuses.PAUSED else None,
-            status_updated_at=now,
-            category_id=state.category_id,
-            marketplace_state=state.marketplace_state,
-            created_at=now,
-            updated_at=now,
-        )
+    listing = Listing(
+        account_id=account_id,
+        marketplace_id=marketplace_id,
+        product_id=product.id,
+        external_id=state.external_id,
+        title=(state.title or product.name)[:MAX_TITLE],
+        permanent_link=state.permalink,
+        sku=product.sku,
+        seller_sku=state.sku[:MAX_SKU] if state.sku else None,
+        price=state.price,
+        available_quantity=state.available_quantity or 0,
+        sold_quantity=state.sold_quantity or 0,
+        status=status,
+        status_reason=pause_reason(state, None) if status == statuses.PAUSED else None,
+        status_updated_at=now,
+        category_id=state.category_id,
+        created_at=now,
+        updated_at=now,
     )
+    session.add(listing)
     session.flush()
+    _keep(session, listing.id, state, copies)
     return LINKED
+
+
+def _keep(
+    session: Session, listing_id: int, state: ListingState, copies: dict[int, dict[str, Any] | None] | None
+) -> None:
+    if copies is None:
+        keep_state(session, listing_id, state.marketplace_state)
+    else:
+        copies[listing_id] = state.marketplace_state
 
 
 def link_listings(
@@ -153,8 +170,10 @@ def link_listings(
     for _ in range(MAX_PAGES):
         page = channel.list_listings(ctx, cursor, page_size)
         with db.writing() as session:
+            copies: dict[int, dict[str, Any] | None] = {}
             for state in page.listings:
-                stats.count(link_listing(session, account_id, marketplace.id, state))
+                stats.count(link_listing(session, account_id, marketplace.id, state, copies))
+            keep_states(session, copies)
         if not page.has_more or page.cursor is None or not page.listings:
             return stats
         cursor = page.cursor

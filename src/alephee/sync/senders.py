@@ -16,10 +16,10 @@ from alephee.accounts.models import Account
 from alephee.config import Settings
 from alephee.db import Database
 from alephee.http.body import raw_property
-from alephee.listings.marketplace_state import remember_state
+from alephee.listings.marketplace_state import remember_states, state_version
 from alephee.listings.models import Listing
 from alephee.listings.propagation import lock_listings
-from alephee.listings.publish import record_marketplace_id
+from alephee.listings.publish import PENDING_PREFIX, record_marketplace_id
 from alephee.marketplaces.contract import (
     BatchChannel,
     Channel,
@@ -151,28 +151,51 @@ COALESCED_TOPICS = frozenset({"listing.update", "listing.status"})
 
 
 def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
-    """Keep what a marketplace answered a delivery, in the transaction that records it delivered: the id and
-    page a marketplace gave a new listing, and the item's state after the push (``ListingReceipt``)."""
-    if not isinstance(answer, ListingReceipt) or item.aggregate_type != "listing":
-        return
-    if answer.external_id:
-        record_marketplace_id(session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink)
-    if answer.state is not None:
-        remember_state(session, item.account_id, answer.state_listing_id or item.aggregate_id, answer.state)
+    """Keep what a marketplace answered a delivery, in the transaction that records it delivered
+    (``record_answers`` of one)."""
+    record_answers(session, [(item, answer)])
 
 
-def prefetch_answers(session: Session, delivered: Sequence[tuple[OutboxItem, Any]]) -> None:
-    """Load with one query, locked in id order (``propagation.lock_listings``, the order every writer of several
-    listings takes them in), the listings ``record_answer`` writes for a group of (row, answer): recorded in the
-    group's order instead, they deadlocked with a ``POST /v2/products`` refreshing the same listings."""
-    ids: set[int] = set()
-    for item, answer in delivered:
-        if isinstance(answer, ListingReceipt) and item.aggregate_type == "listing":
-            ids.add(item.aggregate_id)
-            if answer.state_listing_id is not None:
-                ids.add(answer.state_listing_id)
-    if ids:
-        lock_listings(session, select(Listing).where(Listing.id.in_(sorted(ids))))
+def record_answers(session: Session, delivered: Sequence[tuple[OutboxItem, Any]]) -> None:
+    """Keep what a marketplace answered the deliveries of a group (row, answer), in the transaction that records
+    them delivered: the id and page a marketplace gave a new listing, and each item's state after the push
+    (``ListingReceipt.state``, kept by ``marketplace_state.remember_states``).
+
+    Only a listing still waiting for its marketplace id is written (and locked first, in id order as
+    ``propagation.lock_listings`` takes them, so it never deadlocks with a ``POST /v2/products`` refreshing the
+    same listings); the states go to their own table, so recording a push's answer never waits for the catalog's
+    writers holding the listing rows."""
+    receipts = [
+        (item, answer)
+        for item, answer in delivered
+        if isinstance(answer, ListingReceipt) and item.aggregate_type == "listing"
+    ]
+    named = sorted({item.aggregate_id for item, answer in receipts if answer.external_id})
+    if named:
+        waiting = set(
+            session.scalars(
+                select(Listing.id).where(Listing.id.in_(named), Listing.external_id.startswith(PENDING_PREFIX))
+            )
+        )
+        if waiting:
+            lock_listings(session, select(Listing).where(Listing.id.in_(sorted(waiting))))
+            for item, answer in receipts:
+                if answer.external_id and item.aggregate_id in waiting:
+                    record_marketplace_id(
+                        session, item.account_id, item.aggregate_id, answer.external_id, answer.permalink
+                    )
+    by_account: dict[int, dict[int, dict[str, Any]]] = {}
+    for item, answer in receipts:
+        if answer.state is None:
+            continue
+        states = by_account.setdefault(item.account_id, {})
+        listing_id = answer.state_listing_id or item.aggregate_id
+        known = states.get(listing_id)
+        # Two answers of one item in a group: the later version is the one to keep (as ``keep_states`` rules).
+        if not known or not answer.state or state_version(known) <= state_version(answer.state):
+            states[listing_id] = answer.state
+    for account_id in sorted(by_account):
+        remember_states(session, account_id, by_account[account_id])
 
 
 def with_order_ids(session: Session, item: OutboxItem) -> OutboxItem:

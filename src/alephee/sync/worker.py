@@ -76,7 +76,7 @@ from alephee.marketplaces.models import OutboxMessage
 from alephee.sync.backoff import backoff_delay
 from alephee.sync.inbox import InboxReader
 from alephee.sync.pull import FeedGate, Puller
-from alephee.sync.senders import ChannelSender, announce_outcome, prefetch_answers, record_answer, with_order_ids
+from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, record_answers, with_order_ids
 
 log = logging.getLogger("alephee.worker")
 
@@ -406,12 +406,11 @@ class Worker:
             )
         outcomes: list[str] = []
         coalesced: list[int] = []
-        prefetch_answers(session, [(i, a) for i, a in zip(items, answers, strict=True) if i.id in mine])
+        record_answers(session, [(i, a) for i, a in zip(items, answers, strict=True) if i.id in mine])
         for item, answer in zip(items, answers, strict=True):
             if isinstance(answer, BaseException):
                 outcomes.append(self._write_failure(session, item, answer))
             elif item.id in mine:
-                record_answer(session, item, answer)
                 announce_outcome(session, item, delivered=True)
                 coalesced += covered.get(item.id, [])
                 outcomes.append(DELIVERED)
