@@ -102,7 +102,8 @@ def test_the_worker_finds_a_question_and_a_claim_no_notification_brought(
     worker(ctx, linked).run_once(pull=True)
 
     with ctx.db.reading() as session:
-        question = session.scalar(select(MarketplaceQuestion).where(MarketplaceQuestion.external_id == str(asked["id"])))
+        asked_id = str(asked["id"])
+        question = session.scalar(select(MarketplaceQuestion).where(MarketplaceQuestion.external_id == asked_id))
         kept = session.scalar(select(MarketplaceClaim).where(MarketplaceClaim.external_id == str(claim["id"])))
         order = session.scalar(select(Order).where(Order.external_order_id == str(sale["id"])))
         assert question is not None and question.status == "UNANSWERED" and question.listing_id is not None
