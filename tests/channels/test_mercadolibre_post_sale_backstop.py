@@ -113,6 +113,10 @@ def test_the_worker_finds_a_question_and_a_claim_no_notification_brought(
     assert searches == list(SEARCHES)
     row = connection(ctx, linked.tenant.account_id)
     assert row.post_sale_checked_at is not None and row.last_error is None
+    # ``alephee channel status`` counts what waits on the seller.
+    with ctx.db.reading() as session:
+        [status] = connections.status(session, linked.tenant.account_id)
+    assert (status["UnansweredQuestions"], status["OpenClaims"]) == (1, 1) and status["PostSaleCheckedAt"]
 
 
 def test_the_searches_are_paced_per_connection(ctx: AppContext, linked: Linked, searches: list[str]) -> None:
