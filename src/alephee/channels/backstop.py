@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alephee import clock
 from alephee.channels import inbox
@@ -84,7 +84,9 @@ class ConnectionGate:
         post_sale_due(self.db, settings, feed, now=now)
 
 
-def _claim(db: Database, feed: Feed, column: Any, interval: float, now: datetime) -> bool:
+def _claim(
+    db: Database, feed: Feed, column: InstrumentedAttribute[datetime | None], interval: float, now: datetime
+) -> bool:
     """Whether this process claimed the connected feed's periodic step: ``column`` (when the step last ran) is
     moved to ``now`` by a conditional update only when it is older than ``interval`` seconds, so of several
     workers only one runs the step (its own short transaction, committed before any call out)."""
