@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     # How often the backstop reconciles a connected channel's registrations with what the hub needs (Tiendanube:
     # its webhooks re-created or pointed at ``public_url``, its stock locations read again); 0 = never.
     channel_reconcile_seconds: float = Field(default=6 * 3600.0, ge=0)
+    # How often the backstop searches a connected channel's unanswered questions and open claims (Mercado Libre:
+    # GET /questions/search and /post-purchase/v1/claims/search); notifications bring them first; 0 = never.
+    channel_post_sale_seconds: float = Field(default=15 * 60.0, ge=0)
     # Notifications read from a marketplace at once by one worker (each is a few calls to it).
     channel_read_concurrency: int = Field(default=8, ge=1, le=64)
     # Notifications of one connection whose reads are applied in one write transaction (their orders through one

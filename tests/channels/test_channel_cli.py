@@ -89,8 +89,12 @@ def test_status_and_disconnect(cli: Callable[..., Any], ctx: AppContext, make_te
         "Locations",
         "StockLocation",
         "WebhooksCheckedAt",
+        "PostSaleCheckedAt",
+        "UnansweredQuestions",
+        "OpenClaims",
     }
     assert (row["Connected"], row["SellerId"], row["Nickname"]) == (True, 8035443, "SELLER")
+    assert (row["UnansweredQuestions"], row["OpenClaims"], row["PostSaleCheckedAt"]) == (0, 0, None)
     gone = cli("channel", "disconnect", "--account", str(tenant.account_id), "--marketplace", "1")
     assert (gone["Connected"], gone["SellerId"], gone["TokenExpiresAt"]) == (False, 8035443, None)
     with ctx.db.reading() as session:

@@ -1,6 +1,7 @@
 """The console's Questions page of a channel: a session is required, it shows the account's questions of a status
 with an answer form (CSRF-checked, queued like ``alephee channel answer``), refusals as flash messages, another
-account's question is a 404, and the channel's open claims link to their orders (whose page lists them)."""
+account's question is a 404, the channel's open claims link to their orders (whose page lists them), and the
+Channels page counts the unanswered questions and open claims of each channel."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alephee.channels import post_sale
+from alephee.channels.models import CONNECTED, ChannelConnection
 from alephee.http.context import AppContext
 from alephee.marketplaces.models import OutboxMessage
 from tests.fixtures.console import ConsoleOperator, console_login
@@ -125,3 +127,39 @@ def test_open_claims_link_to_their_orders(
     assert 'data-claim="5100000001"' in page and f'href="/console/orders/{order_id}"' in page and "PNR123" in page
     order_page = web.get(f"/console/orders/{order_id}").text
     assert 'id="order-claims"' in order_page and "5100000001" in order_page
+
+
+def test_the_channels_page_counts_what_waits_on_the_seller(
+    ctx: AppContext,
+    web: TestClient,
+    make_tenant: Callable[..., Tenant],
+    make_operator: Callable[..., ConsoleOperator],
+) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    console_login(web, make_operator([tenant.account_id]))
+    with ctx.db.writing() as session:
+        session.add(
+            ChannelConnection(
+                account_id=tenant.account_id,
+                marketplace_id=1,
+                connector="mercadolibre",
+                status=CONNECTED,
+                refresh_token="enc:v1:unused",
+            )
+        )
+    page = web.get(f"/console/channels?account={tenant.account_id}")
+    assert page.status_code == 200 and 'class="count unanswered"' not in page.text and "open-claims" not in page.text
+    ask(ctx, tenant.account_id, 1, "¿Hacen factura A?")
+    ask(ctx, tenant.account_id, 2, "¿Y en rojo?")
+    ask(ctx, tenant.account_id, 3, "¿Y en verde?", status="ANSWERED")
+    with ctx.db.writing() as session:
+        for number, status in ((5, "opened"), (6, "closed")):
+            post_sale.store_claim(
+                session,
+                tenant.account_id,
+                1,
+                post_sale.ClaimData(external_id=str(number), status=status, date_created=WHEN, resource="payment"),
+            )
+    page = web.get(f"/console/channels?account={tenant.account_id}")
+    assert '<span class="count unanswered">2</span>' in page.text
+    assert "Open claims: 1</span>" in page.text

@@ -6,6 +6,8 @@
   (the sandbox, local stand-ins) are pulled as before.
 * ``reconcile_due`` (after a successful pull): every ``channel_reconcile_seconds`` the channel's optional
   ``reconcile`` mends what the marketplace keeps for the hub (Tiendanube: its webhooks, its stock locations).
+* ``post_sale_due`` (after a successful pull): every ``channel_post_sale_seconds`` the channel's optional
+  ``pull_post_sale`` searches the buyers' questions and claims no notification brought (Mercado Libre).
 * ``sync_channel`` (``alephee channel sync``): one account's marketplace pulled from a given time (orders), its
   listings linked to the hub's products (``sync.links``), the notifications the marketplace kept for this
   application (the channel's optional ``missed_notices``) fed into the inbox, and its ``reconcile`` run.
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alephee import clock
 from alephee.channels import inbox
@@ -77,7 +79,37 @@ class ConnectionGate:
         now = clock.utcnow()
         with self.db.writing() as session:
             stamp(session, feed.account_id, feed.marketplace.id, now=now)
-        reconcile_due(self.db, self.db.settings, feed, now=now)
+        settings = self.db.settings
+        reconcile_due(self.db, settings, feed, now=now)
+        post_sale_due(self.db, settings, feed, now=now)
+
+
+def _claim(
+    db: Database, feed: Feed, column: InstrumentedAttribute[datetime | None], interval: float, now: datetime
+) -> bool:
+    """Whether this process claimed the connected feed's periodic step: ``column`` (when the step last ran) is
+    moved to ``now`` by a conditional update only when it is older than ``interval`` seconds, so of several
+    workers only one runs the step (its own short transaction, committed before any call out)."""
+    with db.writing() as session:
+        claimed = session.execute(
+            update(ChannelConnection)
+            .where(
+                ChannelConnection.account_id == feed.account_id,
+                ChannelConnection.marketplace_id == feed.marketplace.id,
+                ChannelConnection.status == CONNECTED,
+                or_(column.is_(None), column < now - timedelta(seconds=interval)),
+            )
+            .values({column.key: now})
+            .execution_options(synchronize_session=False)
+        )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def _failed(db: Database, feed: Feed, now: datetime, what: str, exc: Exception) -> None:
+    """The pull succeeded: a periodic step's failure is the connection's last error."""
+    text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    with db.writing() as session:
+        stamp(session, feed.account_id, feed.marketplace.id, now=now, error=f"{what} failed: {text}")
 
 
 def reconcile_due(
@@ -93,29 +125,33 @@ def reconcile_due(
     reconcile: Callable[[ChannelContext], str] | None = getattr(channel, "reconcile", None)
     if interval <= 0 or not callable(reconcile):
         return None
-    with db.writing() as session:
-        claimed = session.execute(
-            update(ChannelConnection)
-            .where(
-                ChannelConnection.account_id == feed.account_id,
-                ChannelConnection.marketplace_id == feed.marketplace.id,
-                ChannelConnection.status == CONNECTED,
-                or_(
-                    ChannelConnection.webhooks_checked_at.is_(None),
-                    ChannelConnection.webhooks_checked_at < now - timedelta(seconds=interval),
-                ),
-            )
-            .values(webhooks_checked_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
+    if not _claim(db, feed, ChannelConnection.webhooks_checked_at, interval, now):
         return None
     try:
         return reconcile(_context(db, settings, feed))
-    except Exception as exc:  # the pull succeeded: the reconciliation's failure is the connection's last error
-        text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        with db.writing() as session:
-            stamp(session, feed.account_id, feed.marketplace.id, now=now, error=f"reconciliation failed: {text}")
+    except Exception as exc:  # shown on the connection, tried again later
+        _failed(db, feed, now, "reconciliation", exc)
+        return None
+
+
+def post_sale_due(
+    db: Database, settings: Settings, feed: Feed, *, now: datetime, channel: object | None = None
+) -> dict[str, int] | None:
+    """Search the buyers' questions and claims of a connected feed (the channel's optional ``pull_post_sale``)
+    when they were last searched more than ``channel_post_sale_seconds`` ago: claimed like ``reconcile_due`` (one
+    worker of many; a failure is the connection's last error, tried again after the interval). How many of each
+    it stored (None: not due, or no such hook). ``channel``: the feed's shared channel unless given."""
+    interval = settings.channel_post_sale_seconds
+    channel = channel or shared_channel(feed.marketplace.connector)
+    pull: Callable[[ChannelContext], dict[str, int]] | None = getattr(channel, "pull_post_sale", None)
+    if interval <= 0 or not callable(pull):
+        return None
+    if not _claim(db, feed, ChannelConnection.post_sale_checked_at, interval, now):
+        return None
+    try:
+        return pull(_context(db, settings, feed))
+    except Exception as exc:  # shown on the connection, tried again later
+        _failed(db, feed, now, "questions and claims search", exc)
         return None
 
 
@@ -249,17 +285,23 @@ def _run(
     post_sale: Callable[[ChannelContext], dict[str, int]] | None = getattr(channel, "pull_post_sale", None)
     if callable(post_sale):
         report.post_sale = post_sale(_context(db, settings, feed))
+        _checked(db, feed, post_sale_checked_at=now)
     reconcile: Callable[[ChannelContext], str] | None = getattr(channel, "reconcile", None)
     if callable(reconcile):
         report.reconciled = reconcile(_context(db, settings, feed))
-        with db.writing() as session:
-            session.execute(
-                update(ChannelConnection)
-                .where(
-                    ChannelConnection.account_id == feed.account_id,
-                    ChannelConnection.marketplace_id == feed.marketplace.id,
-                )
-                .values(webhooks_checked_at=now)
-                .execution_options(synchronize_session=False)
-            )
+        _checked(db, feed, webhooks_checked_at=now)
     return report
+
+
+def _checked(db: Database, feed: Feed, **values: datetime) -> None:
+    """Record that a periodic step just ran on demand (the periodic backstop then waits its interval)."""
+    with db.writing() as session:
+        session.execute(
+            update(ChannelConnection)
+            .where(
+                ChannelConnection.account_id == feed.account_id,
+                ChannelConnection.marketplace_id == feed.marketplace.id,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

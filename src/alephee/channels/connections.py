@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from alephee.accounts.models import AccountMarketplace
 from alephee.accounts.service import UnknownMarketplace, require_account_row
 from alephee.channels.models import CONNECTED, DISCONNECTED, PAUSED, ChannelConnection, ChannelOAuthState
+from alephee.channels.post_sale import open_counts
 from alephee.clock import utcnow
 from alephee.config import Settings
 from alephee.db import Database
@@ -351,6 +352,7 @@ def status(session: Session, account_id: int | None = None) -> list[dict[str, An
     query = select(ChannelConnection).order_by(ChannelConnection.account_id, ChannelConnection.marketplace_id)
     if account_id is not None:
         query = query.where(ChannelConnection.account_id == account_id)
+    waiting = open_counts(session, None if account_id is None else (account_id,))
     return [
         {
             "AccountId": row.account_id,
@@ -368,6 +370,10 @@ def status(session: Session, account_id: int | None = None) -> list[dict[str, An
             "Locations": row.locations,
             "StockLocation": row.stock_location,
             "WebhooksCheckedAt": format_utc(row.webhooks_checked_at) if row.webhooks_checked_at else None,
+            "PostSaleCheckedAt": format_utc(row.post_sale_checked_at) if row.post_sale_checked_at else None,
+            # The buyers waiting on the seller: unanswered questions and open claims (as last read).
+            "UnansweredQuestions": waiting.get((row.account_id, row.marketplace_id), (0, 0))[0],
+            "OpenClaims": waiting.get((row.account_id, row.marketplace_id), (0, 0))[1],
         }
         for row in session.scalars(query)
     ]

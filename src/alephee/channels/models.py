@@ -57,6 +57,8 @@ class ChannelConnection(Base):
     # When the marketplace's webhooks were last checked against what the hub needs (the backstop's periodic
     # reconciliation); None = never since connecting.
     webhooks_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the backstop last searched the channel's buyers' questions and claims; None = never since connecting.
+    post_sale_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

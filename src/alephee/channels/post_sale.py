@@ -20,7 +20,7 @@ Functions flush only; the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -441,6 +441,24 @@ def list_claims(
         scope = and_(scope, MarketplaceClaim.order_id == order_id)
     query = select(MarketplaceClaim).where(scope).order_by(MarketplaceClaim.date_created.desc()).limit(limit)
     return list(session.scalars(query))
+
+
+def open_counts(session: Session, account_ids: Collection[int] | None = None) -> dict[tuple[int, int], tuple[int, int]]:
+    """How many unanswered questions and open claims each (account, marketplace) has (of ``account_ids`` when
+    given): one grouped query per table, each covered by its list index. Pairs with neither are left out."""
+    found: dict[tuple[int, int], list[int]] = {}
+    tables: tuple[tuple[Any, str], ...] = ((MarketplaceQuestion, UNANSWERED), (MarketplaceClaim, CLAIM_OPENED))
+    for position, (table, status) in enumerate(tables):
+        query = (
+            select(table.account_id, table.marketplace_id, func.count())
+            .where(table.status == status)
+            .group_by(table.account_id, table.marketplace_id)
+        )
+        if account_ids is not None:
+            query = query.where(table.account_id.in_(sorted(account_ids)))
+        for account_id, marketplace_id, count in session.execute(query):
+            found.setdefault((account_id, marketplace_id), [0, 0])[position] = count
+    return {key: (value[0], value[1]) for key, value in found.items()}
 
 
 def _when(value: datetime | None) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alephee.accounts.models import Account, AccountMarketplace
 from alephee.channels.models import CONNECTED, ChannelConnection
+from alephee.channels.post_sale import open_counts
 from alephee.listings.models import Listing
 from alephee.marketplaces.models import (
     NOTICE_IN_FLIGHT,
@@ -75,6 +76,9 @@ class ChannelHealth:
     outbox_failed: int = 0
     inbox_pending: int = 0
     inbox_oldest: datetime | None = None
+    # Buyers waiting on the seller (as last read from the marketplace).
+    unanswered_questions: int = 0
+    open_claims: int = 0
 
     def inbox_lag_seconds(self, now: datetime) -> int | None:
         """Seconds the oldest unread notification has waited, None when the inbox is empty."""
@@ -171,6 +175,7 @@ def channel_health(
             .group_by(ChannelNotification.account_id, ChannelNotification.marketplace_id)
         )
     }
+    waiting = open_counts(session, accounts)
     result = []
     for key in keys:
         account_id, marketplace_id = key
@@ -207,6 +212,7 @@ def channel_health(
         item.outbox_queued = depth.get("pending", 0) + depth.get("in_flight", 0)
         item.outbox_failed = depth.get("failed", 0)
         item.inbox_pending, item.inbox_oldest = inbox.get(key, (0, None))
+        item.unanswered_questions, item.open_claims = waiting.get(key, (0, 0))
         result.append(item)
     return result
 
