@@ -15,7 +15,7 @@ from alembic import op
 import alephee.db
 
 revision: str = "0031e_questions_claims"
-down_revision: str | Sequence[str] | None = "0030r_read_serials"
+down_revision: str | Sequence[str] | None = "0031a_listing_kept_states"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
