@@ -56,7 +56,7 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
     also pushes its master's listings, which carry the variations' prices (their own price is unchanged). A
     change of texts pushes the listings of the channels that send them (``TEXT_CONNECTORS``)."""
     pushed = _refresh_products(session, change)
-    if change.text_product_ids:
+    if change.text_product_ids or change.former_names:
         push_texts(session, change, pushed)
 
 
@@ -90,26 +90,28 @@ def _refresh_products(session: Session, change: CatalogChange) -> set[int]:
 
 
 def push_texts(session: Session, change: CatalogChange, pushed: Collection[int] = ()) -> None:
-    """One ``listing.update`` row for each listing of the products whose texts changed (and of their variation
-    masters, whose listings carry the variations' barcodes and values) on a channel that sends texts after
-    publishing; ``pushed`` (listings already given a row in this change, which delivers their current texts too)
-    get none. A listing titled after a renamed product's former name takes the new name; a title of its own is
-    kept."""
-    ids = set(change.text_product_ids) | masters_of(session, change.text_product_ids)
+    """Bring a change of texts to the listings on the channels that send texts after publishing: a listing
+    titled after a renamed product's former name takes the new name (a title of its own is kept), and each
+    listing whose title changed, or whose product's (or, for a variation master, a variation's) other texts
+    changed, gets one ``listing.update`` row, but for ``pushed`` (listings already given a row in this change,
+    which delivers their current texts too)."""
+    former = dict(change.former_names)
+    texts = set(change.text_product_ids)
+    # A master's listings carry its variations' barcodes and values.
+    texts |= masters_of(session, texts)
     dialect = session.get_bind().dialect.name
     listings = lock_listings(
         session,
         select(Listing)
         .join(Marketplace, Marketplace.id == Listing.marketplace_id)
         .where(
-            among(Listing.product_id, sorted(ids), dialect),
+            among(Listing.product_id, sorted(texts | former.keys()), dialect),
             Listing.status != statuses.FINISHED,
             Marketplace.connector.in_(sorted(TEXT_CONNECTORS)),
         ),
     )
     if not listings:
         return
-    former = dict(change.former_names)
     names: dict[int, str] = {}
     renamed = sorted({x.product_id for x in listings} & former.keys())
     if renamed:
@@ -117,14 +119,14 @@ def push_texts(session: Session, change: CatalogChange, pushed: Collection[int] 
     now = clock.utcnow()
     rows = []
     for listing in listings:
-        changed = ["Texts"]
+        changed = ["Texts"] if listing.product_id in texts else []
         name = names.get(listing.product_id)
         # Publishing titles a listing with its product's name cut to the column (``listings.publish``).
         if name and listing.title == former[listing.product_id][:300] and listing.title != name[:300]:
             listing.title = name[:300]
             listing.updated_at = now
             changed.append("Title")
-        if listing.id not in pushed:
+        if changed and listing.id not in pushed:
             rows.append(change_row(listing, changed))
     enqueue_many(session, rows)
     session.flush()

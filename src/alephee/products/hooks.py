@@ -27,9 +27,9 @@ class CatalogChange:
     variation. ``price_product_ids``: products whose price changed in one of ``price_list_ids``.
     ``unwatched_product_ids``: products the writer read (locked) with no stock-alert threshold after its
     changes, so the stock-alert listener need not read their thresholds again (a hint: leaving it empty is
-    always correct). ``text_product_ids``: products whose texts a channel may send after publishing changed
-    (name, description, barcode, variation values); ``former_names``: (product id, name before the change) of
-    the renamed ones, so listings titled after the old name follow the new one.
+    always correct). ``text_product_ids``: products whose other texts a channel may send after publishing
+    changed (description, barcode, variation values); ``former_names``: (product id, name before the change) of
+    the renamed products, so the listings titled after the old name follow the new one.
     """
 
     account_id: int
@@ -43,7 +43,7 @@ class CatalogChange:
     @property
     def empty(self) -> bool:
         """Nothing a listener needs to look at."""
-        return not self.stock_product_ids and not self.price_product_ids and not self.text_product_ids
+        return not (self.stock_product_ids or self.price_product_ids or self.text_product_ids or self.former_names)
 
     def merged(self, other: CatalogChange) -> CatalogChange:
         """This change and ``other`` (of the same account) as one."""
