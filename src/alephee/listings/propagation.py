@@ -115,9 +115,10 @@ def push_texts(session: Session, change: CatalogChange, pushed: Collection[int] 
     names: dict[int, str] = {}
     renamed = sorted({x.product_id for x in listings} & former.keys())
     if renamed:
-        names = dict(session.execute(select(Product.id, Product.name).where(Product.id.in_(renamed))).tuples())
+        found = session.execute(select(Product.id, Product.name).where(Product.id.in_(renamed)))
+        names = {product_id: name for product_id, name in found}
     now = clock.utcnow()
-    rows = []
+    pushes: list[Outgoing] = []
     for listing in listings:
         changed = ["Texts"] if listing.product_id in texts else []
         name = names.get(listing.product_id)
@@ -127,8 +128,8 @@ def push_texts(session: Session, change: CatalogChange, pushed: Collection[int] 
             listing.updated_at = now
             changed.append("Title")
         if changed and listing.id not in pushed:
-            rows.append(change_row(listing, changed))
-    enqueue_many(session, rows)
+            pushes.append(change_row(listing, changed))
+    enqueue_many(session, pushes)
     session.flush()
 
 

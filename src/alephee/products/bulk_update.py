@@ -383,9 +383,7 @@ def _write_listing_data(session: Session, states: Iterable[ProductState]) -> set
     changed: set[int] = set()
     if described:
         # Only a description that differs is a change: sending the same text again must not reach the stores.
-        current = session.execute(
-            select(table.c.id, table.c.description).where(table.c.id.in_(sorted(described)))
-        ).tuples()
+        current = session.execute(select(table.c.id, table.c.description).where(table.c.id.in_(sorted(described))))
         changed = {pid for pid, text in current if text != described[pid]}
     for columns, rows in groups.items():
         stmt = (
