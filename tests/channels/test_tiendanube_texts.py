@@ -5,6 +5,7 @@ Mercado Libre ones, whose updates send no texts), and the delivery writes only w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,7 @@ from alephee.channels.tiendanube import mapping as tn
 from alephee.http.context import AppContext
 from alephee.listings.marketplace_state import keep_state
 from alephee.listings.models import Listing
+from alephee.marketplaces.contract import ListingReceipt
 from alephee.marketplaces.models import OutboxMessage
 from alephee.marketplaces.topics import listing_push
 from alephee.products.importer import import_catalog
@@ -100,14 +102,21 @@ def deliver(shop: Shop, rows: list[OutboxMessage]) -> list[Any]:
 
 
 def store_writes(shop: Shop) -> list[tuple[str, str, Any]]:
-    """Every write sent to the store (method, path under the store, body)."""
+    """Every write sent to the store, in order (method, path under the store, body)."""
     return [
-        (method, path, body)
-        for method in ("POST", "PUT", "PATCH", "DELETE")
-        for path, body in zip(
-            [shop.fake._path(r) for r in shop.fake.sent(method)], shop.fake.bodies(method), strict=True
-        )
+        (r.method, shop.fake._path(r), json.loads(r.content) if r.content else None)
+        for r in shop.fake.requests
+        if r.method != "GET"
     ]
+
+
+def keep(ctx: AppContext, shop: Shop, results: list[Any]) -> None:
+    """Keep each receipt's copy as the worker does."""
+    with ctx.db.writing() as session:
+        for result in results:
+            assert isinstance(result, ListingReceipt), result
+            if result.state is not None and result.state_listing_id is not None:
+                keep_state(session, result.state_listing_id, result.state)
 
 
 def texts(text: str) -> dict[str, str]:
@@ -141,10 +150,15 @@ def test_a_rename_alone_puts_only_the_new_name(ctx: AppContext, shop: Shop) -> N
     # The Tiendanube listing was titled after the product: it follows; Mercado Libre's keeps what its item shows.
     assert titles(ctx, shop) == ("Remera premium", "Remera básica")
 
-    deliver(shop, [row])
+    keep(ctx, shop, deliver(shop, [row]))
 
+    # The kept copy tells what differs: no read of the product first.
     assert store_writes(shop) == [("PUT", PRODUCT_PATH, {"name": texts("Remera premium")})]
+    assert product_reads(shop) == 0
     assert shop.fake.products[STORE_PRODUCT]["name"] == texts("Remera premium")
+    # The copy now holds what was written: delivering again sends nothing.
+    deliver(shop, [row])
+    assert len(store_writes(shop)) == 1 and product_reads(shop) == 0
 
 
 def test_a_description_alone_puts_only_the_description(ctx: AppContext, client: TestClient, shop: Shop) -> None:
@@ -158,6 +172,7 @@ def test_a_description_alone_puts_only_the_description(ctx: AppContext, client: 
     deliver(shop, [row])
 
     assert store_writes(shop) == [("PUT", PRODUCT_PATH, {"description": texts("Algodón peinado")})]
+    assert product_reads(shop) == 0
 
 
 def test_the_same_description_again_queues_nothing(ctx: AppContext, client: TestClient, shop: Shop) -> None:
@@ -222,7 +237,8 @@ def test_a_stock_and_text_change_queues_one_row_and_sends_both(ctx: AppContext, 
     deliver(shop, rows)
 
     writes = store_writes(shop)
-    assert ("PUT", PRODUCT_PATH, {"name": texts("Remera premium")}) in writes
+    assert [(method, path) for method, path, _ in writes] == [("PATCH", "/products/stock-price"), ("PUT", PRODUCT_PATH)]
+    assert writes[1][2] == {"name": texts("Remera premium")} and product_reads(shop) == 0
     assert shop.fake.products[STORE_PRODUCT]["variants"][0]["stock"] == 4
 
 
