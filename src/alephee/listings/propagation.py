@@ -1,4 +1,5 @@
-"""Stock and price propagation from the catalog to listings (registered in ``products.hooks``).
+"""Stock and price propagation from the catalog to listings (registered in ``products.hooks``), and a change of
+texts to the listings of the channels that send them (``push_texts``).
 
 A product change recomputes its listings' AvailableQuantity (the product's PublishQuantity) and, for
 listings following the catalog price, their Price. A product without a price in the listing's price list

@@ -26,7 +26,8 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
   the hub's own writes are most of them), an order's events in a batch read it once.
 - Edits after publishing: a changed name, description or brand goes out as one ``PUT /products/{id}`` with only
   those fields (never ``variants``), a variant's changed barcode or option values by ``PUT …/variants/{id}``;
-  nothing is written for what the store already shows.
+  nothing is written for what the store already shows. In a batch, a product-level edit the kept copy tells goes
+  without reading the product (``_edit_group``).
 - A store with several stock locations gets the hub's stock at the account's chosen location (else its default)
   and is read at it; the other locations are the store's (``upkeep`` reads them; one location: no
   ``location_id``, as before).

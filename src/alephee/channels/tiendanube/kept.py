@@ -1,13 +1,12 @@
 """The hub's copy of a Tiendanube product (``Listing.marketplace_state``): its variant ids with the price, stock
-and publication the store last showed or took from the hub. With it a stock/price-only change is sent without
-reading the product first (``GET /products/{id}``), and the changes of many products go together in
-``PATCH /products/stock-price`` calls of up to 50 variants.
+and publication the store last showed or took from the hub. With it a stock/price-only change (and an edit of the
+product's name, description or brand) is sent without reading the product first (``GET /products/{id}``), and the
+changes of many products go together in ``PATCH /products/stock-price`` calls of up to 50 variants.
 
 The copy (``mapping.kept_state``) is taken from every product the channel reads or writes (a push's read, a
 creation's answer, a notification's read, the linking) and updated with what a ``stock-price`` call applied. Its
 ``version`` orders copies (``listings.marketplace_state.keep_state``: an older read never replaces a newer
-copy): the store's
-``updated_at`` for a read, the hub's clock at the moment of a write for what the hub sent.
+copy): the store's ``updated_at`` for a read, the hub's clock at the moment of a write for what the hub sent.
 """
 
 from __future__ import annotations
