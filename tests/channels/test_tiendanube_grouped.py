@@ -181,7 +181,7 @@ def test_a_busy_store_fails_the_listings_of_the_call_for_a_retry(
     assert not product_reads(linked)
 
 
-def test_an_edit_the_copy_shows_reads_the_product_and_sends_the_edit(
+def test_an_edit_the_copy_shows_is_sent_without_reading_the_product(
     ctx: AppContext, make_tenant: Callable[..., Tenant]
 ) -> None:
     linked, listings = make_store(ctx, make_tenant, 2)
@@ -193,8 +193,9 @@ def test_an_edit_the_copy_shows_reads_the_product_and_sends_the_edit(
     results = push(linked, listings)
 
     assert all(isinstance(r, ListingReceipt) for r in results)
-    # The first goes grouped; the renamed one is read and brought whole (its name with a product PUT).
-    assert [r.url.path for r in product_reads(linked)] == [f"/v1/1234567/products/{FIRST_PRODUCT + 1}"]
+    # Both go grouped: the copy tells the renamed one's edit, sent alone in a product PUT after the stock.
+    assert product_reads(linked) == []
+    assert linked.fake.bodies("PUT", f"/products/{FIRST_PRODUCT}") == []
     edits = linked.fake.bodies("PUT", f"/products/{FIRST_PRODUCT + 1}")
     assert len(edits) == 1 and set(edits[0]["name"].values()) == {"Remera nueva"} and "variants" not in edits[0]
     assert stock(linked, 0) == 3 and stock(linked, 1) == 3
@@ -235,3 +236,21 @@ def test_products_to_read_are_read_30_a_call_and_one_left_out_alone(
     assert all(isinstance(r, ListingReceipt) for r in results[:32])
     assert isinstance(results[32], PermanentDeliveryError)
     assert all(stock(linked, n) == 3 for n in range(32))
+
+
+def test_a_refused_edit_from_the_copy_fails_its_listing_alone(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    linked, listings = make_store(ctx, make_tenant, 2)
+    with ctx.db.writing() as session:
+        listing = session.get(Listing, listings[1])
+        assert listing is not None
+        listing.title = "Remera nueva"
+    linked.fake.faults[("PUT", f"/products/{FIRST_PRODUCT + 1}")] = [reply(422, {"name": ["is invalid"]})]
+
+    first, second = push(linked, listings)
+
+    assert isinstance(first, ListingReceipt) and stock(linked, 0) == 3
+    assert isinstance(second, PermanentDeliveryError)
+    # Its price and stock went through with the others; the edit is made again when the listing is retried.
+    assert stock(linked, 1) == 3

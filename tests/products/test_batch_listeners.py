@@ -56,6 +56,15 @@ def test_a_merged_change_keeps_only_the_hints_both_writers_gave() -> None:
     assert first.merged(first).unwatched_product_ids == {1, 2}
 
 
+def test_a_merged_change_keeps_every_text_change_and_the_first_former_name() -> None:
+    first = CatalogChange(account_id=1, text_product_ids=frozenset({1}), former_names=((2, "Remera"),))
+    second = CatalogChange(account_id=1, text_product_ids=frozenset({3}), former_names=((2, "Remera azul"), (4, "X")))
+    merged = first.merged(second)
+    assert merged.text_product_ids == {1, 3} and dict(merged.former_names) == {2: "Remera", 4: "X"}
+    assert not CatalogChange(account_id=1, former_names=((2, "Remera"),)).empty
+    assert CatalogChange(account_id=1).empty
+
+
 def test_stock_snapshots_are_shared_only_while_a_change_is_told(ctx: AppContext, tenant: Tenant) -> None:
     with ctx.db.writing() as session:
         pid = add_product(session, tenant.account_id, "S", quantity=4)

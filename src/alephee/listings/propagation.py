@@ -1,4 +1,5 @@
-"""Stock and price propagation from the catalog to listings (registered in ``products.hooks``).
+"""Stock and price propagation from the catalog to listings (registered in ``products.hooks``), and a change of
+texts to the listings of the channels that send them (``push_texts``).
 
 A product change recomputes its listings' AvailableQuantity (the product's PublishQuantity) and, for
 listings following the catalog price, their Price. A product without a price in the listing's price list
@@ -30,12 +31,17 @@ from alephee.marketplaces.models import Marketplace
 from alephee.marketplaces.outbox import Outgoing, enqueue, enqueue_many
 from alephee.products.batch import in_list
 from alephee.products.hooks import CatalogChange
+from alephee.products.models import Product
 from alephee.products.price_lists import sale_prices
 from alephee.products.stock import masters_of, stock_snapshots
 
 TOPIC_UPDATE = "listing.update"
 TOPIC_STATUS = "listing.status"
 ML_FAMILY = "mercadolibre"
+# The connectors that send a product's texts (name, description, brand, barcodes, variation values) after
+# publishing, so a change of texts alone is delivered to their listings. Mercado Libre's updates carry only
+# price, stock and status: a text change there would be a useless write.
+TEXT_CONNECTORS = frozenset({"tiendanube"})
 
 
 def lock_listings(session: Session, stmt: Any) -> list[Listing]:
@@ -48,11 +54,20 @@ def lock_listings(session: Session, stmt: Any) -> list[Listing]:
 
 def on_catalog_change(session: Session, change: CatalogChange) -> None:
     """The ``products.hooks`` listener: refresh every listing of the changed products. A variation's new price
-    also pushes its master's listings, which carry the variations' prices (their own price is unchanged)."""
+    also pushes its master's listings, which carry the variations' prices (their own price is unchanged). A
+    change of texts pushes the listings of the channels that send them (``TEXT_CONNECTORS``)."""
+    pushed = _refresh_products(session, change)
+    if change.text_product_ids or change.former_names:
+        push_texts(session, change, pushed)
+
+
+def _refresh_products(session: Session, change: CatalogChange) -> set[int]:
+    """Refresh the listings of the products whose stock or price changed; the ids of the listings given an
+    outbox row."""
     masters = masters_of(session, change.price_product_ids)
     ids = change.stock_product_ids | change.price_product_ids | masters
     if not ids:
-        return
+        return set()
     conn = session.connection()
     dialect = conn.dialect.name
     if dialect != "postgresql":
@@ -60,16 +75,63 @@ def on_catalog_change(session: Session, change: CatalogChange) -> None:
         # expanding IN. (PostgreSQL reads the listings with one array parameter, which costs no more.)
         condition, params = in_list(conn, "product_id", sorted(ids))
         if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
-            return
+            return set()
     listings = lock_listings(
         session,
         select(Listing).where(among(Listing.product_id, sorted(ids), dialect), Listing.status != statuses.FINISHED),
     )
-    if listings:
-        changed = refresh(session, change.account_id, listings)
-        for listing in listings:
-            if listing.product_id in masters and listing.id not in changed and listing.status != statuses.FINISHED:
-                publish_change(session, listing, ["Price"])
+    if not listings:
+        return set()
+    changed = refresh(session, change.account_id, listings)
+    for listing in listings:
+        if listing.product_id in masters and listing.id not in changed and listing.status != statuses.FINISHED:
+            publish_change(session, listing, ["Price"])
+            changed.add(listing.id)
+    return changed
+
+
+def push_texts(session: Session, change: CatalogChange, pushed: Collection[int] = ()) -> None:
+    """Bring a change of texts to the listings on the channels that send texts after publishing: a listing
+    titled after a renamed product's former name takes the new name (a title of its own is kept), and each
+    listing whose title changed, or whose product's (or, for a variation master, a variation's) other texts
+    changed, gets one ``listing.update`` row, but for ``pushed`` (listings already given a row in this change,
+    which delivers their current texts too)."""
+    former = dict(change.former_names)
+    texts = set(change.text_product_ids)
+    # A master's listings carry its variations' barcodes and values.
+    texts |= masters_of(session, texts)
+    dialect = session.get_bind().dialect.name
+    listings = lock_listings(
+        session,
+        select(Listing)
+        .join(Marketplace, Marketplace.id == Listing.marketplace_id)
+        .where(
+            among(Listing.product_id, sorted(texts | former.keys()), dialect),
+            Listing.status != statuses.FINISHED,
+            Marketplace.connector.in_(sorted(TEXT_CONNECTORS)),
+        ),
+    )
+    if not listings:
+        return
+    names: dict[int, str] = {}
+    renamed = sorted({x.product_id for x in listings} & former.keys())
+    if renamed:
+        found = session.execute(select(Product.id, Product.name).where(Product.id.in_(renamed)))
+        names = {product_id: name for product_id, name in found}
+    now = clock.utcnow()
+    pushes: list[Outgoing] = []
+    for listing in listings:
+        changed = ["Texts"] if listing.product_id in texts else []
+        name = names.get(listing.product_id)
+        # Publishing titles a listing with its product's name cut to the column (``listings.publish``).
+        if name and listing.title == former[listing.product_id][:300] and listing.title != name[:300]:
+            listing.title = name[:300]
+            listing.updated_at = now
+            changed.append("Title")
+        if changed and listing.id not in pushed:
+            pushes.append(change_row(listing, changed))
+    enqueue_many(session, pushes)
+    session.flush()
 
 
 def on_default_price_list_change(session: Session, account_id: int) -> None:

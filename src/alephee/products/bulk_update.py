@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -135,12 +135,13 @@ def update_products(
             element.outcome.info(rules.RELATIONSHIPS_IGNORED, code=rules.CODE_IGNORED)
     now = clock.utcnow()
     _write_products(session, catalog.states.values(), now)
-    _write_listing_data(session, catalog.states.values())
+    text_ids = _write_listing_data(session, catalog.states.values())
     if price_list_id is not None:
         _write_prices(session, prices, price_list_id, now)
     stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
     price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
-    _notify(session, account_id, catalog.states.values(), stock_ids, price_ids, {price_list_id} if price_ids else set())
+    price_lists = {price_list_id} if price_ids else set()
+    _notify(session, account_id, catalog.states.values(), stock_ids, price_ids, price_lists, text_ids)
     return only_items_with_messages(result), result.processed_any
 
 
@@ -366,15 +367,24 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
     bind.executemany(_SQL_TOUCH, touched)
 
 
-def _write_listing_data(session: Session, states: Iterable[ProductState]) -> None:
+def _write_listing_data(session: Session, states: Iterable[ProductState]) -> set[int]:
     """Write the listing-data changes (one executemany per set of columns; ``date_updated`` is written with
-    the product's other changes)."""
+    the product's other changes). Returns the products whose description changed (the one text of these that
+    channels send after publishing)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    described: dict[int, str | None] = {}
     for s in states:
         if s.touched and s.listing_data:
             columns = tuple(sorted(s.listing_data))
             groups.setdefault(columns, []).append({"row_id": s.id, **{f"v_{c}": s.listing_data[c] for c in columns}})
+            if "description" in s.listing_data:
+                described[s.id] = s.listing_data["description"]
     table = Product.__table__
+    changed: set[int] = set()
+    if described:
+        # Only a description that differs is a change: sending the same text again must not reach the stores.
+        current = session.execute(select(table.c.id, table.c.description).where(table.c.id.in_(sorted(described))))
+        changed = {pid for pid, text in current if text != described[pid]}
     for columns, rows in groups.items():
         stmt = (
             update(table)
@@ -382,6 +392,7 @@ def _write_listing_data(session: Session, states: Iterable[ProductState]) -> Non
             .values({column: bindparam(f"v_{column}") for column in columns})
         )
         session.execute(stmt, rows)
+    return changed
 
 
 def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:
@@ -417,9 +428,10 @@ def _notify(
     stock_ids: set[int],
     price_ids: set[int],
     price_list_ids: set[int | None],
+    text_ids: set[int],
 ) -> None:
     """Expand stock changes to the kits and masters they feed, then tell the listeners."""
-    if not stock_ids and not price_ids:
+    if not stock_ids and not price_ids and not text_ids:
         return
     affected = set(stock_ids)
     unwatched: set[int] = set()
@@ -436,5 +448,6 @@ def _notify(
             price_product_ids=frozenset(price_ids),
             price_list_ids=frozenset(i for i in price_list_ids if i is not None),
             unwatched_product_ids=frozenset(unwatched),
+            text_product_ids=frozenset(text_ids),
         ),
     )

@@ -27,7 +27,9 @@ class CatalogChange:
     variation. ``price_product_ids``: products whose price changed in one of ``price_list_ids``.
     ``unwatched_product_ids``: products the writer read (locked) with no stock-alert threshold after its
     changes, so the stock-alert listener need not read their thresholds again (a hint: leaving it empty is
-    always correct).
+    always correct). ``text_product_ids``: products whose other texts a channel may send after publishing
+    changed (description, barcode, variation values); ``former_names``: (product id, name before the change) of
+    the renamed products, so the listings titled after the old name follow the new one.
     """
 
     account_id: int
@@ -35,11 +37,13 @@ class CatalogChange:
     price_product_ids: frozenset[int] = field(default_factory=frozenset)
     price_list_ids: frozenset[int] = field(default_factory=frozenset)
     unwatched_product_ids: frozenset[int] = field(default_factory=frozenset)
+    text_product_ids: frozenset[int] = field(default_factory=frozenset)
+    former_names: tuple[tuple[int, str], ...] = ()
 
     @property
     def empty(self) -> bool:
         """Nothing a listener needs to look at."""
-        return not self.stock_product_ids and not self.price_product_ids
+        return not (self.stock_product_ids or self.price_product_ids or self.text_product_ids or self.former_names)
 
     def merged(self, other: CatalogChange) -> CatalogChange:
         """This change and ``other`` (of the same account) as one."""
@@ -50,6 +54,9 @@ class CatalogChange:
             price_list_ids=self.price_list_ids | other.price_list_ids,
             # Known to both only: the other writer may have set a threshold.
             unwatched_product_ids=self.unwatched_product_ids & other.unwatched_product_ids,
+            text_product_ids=self.text_product_ids | other.text_product_ids,
+            # The name before the first of the two changes is the one listings may still carry.
+            former_names=tuple({**dict(other.former_names), **dict(self.former_names)}.items()),
         )
 
 

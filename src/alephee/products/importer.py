@@ -94,6 +94,14 @@ class _Context:
     # (brand key, sku) → product, for rows already written and products loaded from the database.
     products: dict[tuple[str, str], Product] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
+    # Existing products whose other texts (``TEXTS``) changed, and the name each renamed one had before.
+    texts: set[int] = field(default_factory=set)
+    former_names: dict[int, str] = field(default_factory=dict)
+
+
+# The columns besides the name whose change the channels that send texts after publishing deliver (the
+# barcode and the variation values through the master's listings).
+TEXTS = ("description", "gtin", "attributes")
 
 
 def import_catalog(
@@ -154,6 +162,8 @@ def import_catalog(
                 stock_product_ids=frozenset(ctx.touched),
                 price_product_ids=frozenset(ctx.touched),
                 price_list_ids=frozenset(ctx.price_lists.values()),
+                text_product_ids=frozenset(ctx.texts),
+                former_names=tuple(sorted(ctx.former_names.items())),
             ),
         )
     session.flush()
@@ -249,6 +259,7 @@ def _write(ctx: _Context, row: CatalogRow) -> bool:
         session.add(product)
     elif row.product_type is not None and row.product_type != product.product_type:
         raise RowProblem("the type of an existing product cannot be changed by an import")
+    before = None if created else (product.name, tuple(getattr(product, name) for name in TEXTS))
     if not ctx.account.profile.selling and (
         "min_publication_quantity" in row.values or "max_publication_quantity" in row.values
     ):
@@ -275,6 +286,11 @@ def _write(ctx: _Context, row: CatalogRow) -> bool:
         _write_price(ctx, product, plid, values, now)
     ctx.products[key] = product
     ctx.touched.add(product.id)
+    if before is not None:
+        if before[1] != tuple(getattr(product, name) for name in TEXTS):
+            ctx.texts.add(product.id)
+        if before[0] != product.name:
+            ctx.former_names.setdefault(product.id, before[0])
     return created
 
 

@@ -26,7 +26,8 @@ Choices where the API leaves room (docs/compatibility.md, ``TN-5x``):
   the hub's own writes are most of them), an order's events in a batch read it once.
 - Edits after publishing: a changed name, description or brand goes out as one ``PUT /products/{id}`` with only
   those fields (never ``variants``), a variant's changed barcode or option values by ``PUT …/variants/{id}``;
-  nothing is written for what the store already shows.
+  nothing is written for what the store already shows. In a batch, a product-level edit the kept copy tells goes
+  without reading the product (``_edit_group``).
 - A store with several stock locations gets the hub's stock at the account's chosen location (else its default)
   and is read at it; the other locations are the store's (``upkeep`` reads them; one location: no
   ``location_id``, as before).
@@ -245,6 +246,7 @@ class TiendanubeChannel(BaseChannel):
             found = self._read(ctx, read)
             results: list[ListingReceipt | Exception | None] = [None] * len(changes)
             grouped: dict[int, tuple[ListingData, list[tn.VariantChange]]] = {}
+            edits: dict[int, dict[str, Any]] = {}
             languages: tuple[str, ...] | None = None
             for place, data in enumerate(found):
                 if isinstance(data, Exception):
@@ -252,10 +254,13 @@ class TiendanubeChannel(BaseChannel):
                     continue
                 if languages is None and isinstance(data.kept, dict):
                     languages = self._store_languages(store)
-                variant_changes = kept.stock_price_changes(data, languages or ())
-                if variant_changes is not None:
-                    grouped[place] = (data, variant_changes)
+                from_copy = kept.copy_changes(data, languages or ())
+                if from_copy is not None:
+                    grouped[place] = (data, from_copy[0])
+                    if from_copy[1]:
+                        edits[place] = from_copy[1]
             self._stock_price_group(store, grouped, results)
+            self._edit_group(store, grouped, edits, results)
             alone = [(p, d) for p, d in enumerate(found) if results[p] is None and isinstance(d, ListingData)]
             products = self._products_of(store, [d for _place, d in alone if not d.pending])
             for place, data in alone:
@@ -342,6 +347,34 @@ class TiendanubeChannel(BaseChannel):
                     state=kept.applied(copy, variant_changes, (), version=version) if variant_changes else None,
                     state_listing_id=data.listing_id,
                 )
+
+    @staticmethod
+    def _edit_group(
+        store: Api,
+        grouped: dict[int, tuple[ListingData, list[tn.VariantChange]]],
+        edits: dict[int, dict[str, Any]],
+        results: list[ListingReceipt | Exception | None],
+    ) -> None:
+        """Send the product-level edits the kept copies tell (name, description, brand: one ``PUT /products/{id}``
+        holding only the changed fields, no read first) of the grouped listings whose price and stock went
+        through; the copy then holds what was written. A listing left to be read and sent alone makes its edit
+        there; a refused edit fails its listing."""
+        version = tn.version_of(precise_utcnow())
+        for place, body in edits.items():
+            receipt = results[place]
+            if not isinstance(receipt, ListingReceipt):
+                continue
+            data = grouped[place][0]
+            path = f"/products/{tn.to_int(data.external_id) or 0}"
+            try:
+                store.call("update the product", lambda c, a, path=path, body=body: c.put(a, path, body))
+            except ConnectionHeld:
+                raise
+            except DeliveryError as exc:
+                results[place] = exc
+                continue
+            copy = receipt.state or data.kept or {}
+            results[place] = replace(receipt, state=kept.edited(copy, body, version=version))
 
     def _create(self, store: Api, data: ListingData) -> ListingReceipt:
         missing = tn.missing_for_publish(data.product)
