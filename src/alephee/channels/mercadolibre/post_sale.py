@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from alephee.channels import post_sale
 from alephee.channels.mercadolibre import mapping as ml
@@ -192,32 +193,10 @@ def pull(api: Api) -> dict[str, int]:
         if len(bodies) < CLAIM_PAGE or (page + 1) * CLAIM_PAGE >= total:
             break
     with api.db.reading() as session:
-        stale_questions = [
-            external
-            for external in session.scalars(
-                select(MarketplaceQuestion.external_id)
-                .where(
-                    MarketplaceQuestion.account_id == account_id,
-                    MarketplaceQuestion.marketplace_id == marketplace_id,
-                    MarketplaceQuestion.status == UNANSWERED,
-                )
-                .limit(MAX_REREADS + len(seen_questions))
-            )
-            if external not in seen_questions
-        ][:MAX_REREADS]
-        stale_claims = [
-            external
-            for external in session.scalars(
-                select(MarketplaceClaim.external_id)
-                .where(
-                    MarketplaceClaim.account_id == account_id,
-                    MarketplaceClaim.marketplace_id == marketplace_id,
-                    MarketplaceClaim.status == CLAIM_OPENED,
-                )
-                .limit(MAX_REREADS + len(seen_claims))
-            )
-            if external not in seen_claims
-        ][:MAX_REREADS]
+        stale_questions = _not_seen(
+            session, MarketplaceQuestion, UNANSWERED, account_id, marketplace_id, seen_questions
+        )
+        stale_claims = _not_seen(session, MarketplaceClaim, CLAIM_OPENED, account_id, marketplace_id, seen_claims)
     for external in stale_questions:
         try:
             body = api.raw(lambda c, t, external=external: c.get_question(t, external))
@@ -258,3 +237,21 @@ def _store_claims(api: Api, found: list[post_sale.ClaimData]) -> int:
         return sum(
             post_sale.store_claim(session, api.ctx.account_id, api.ctx.marketplace.id, c) is not None for c in found
         )
+
+
+def _not_seen(
+    session: Session,
+    model: type[MarketplaceQuestion] | type[MarketplaceClaim],
+    status: str,
+    account_id: int,
+    marketplace_id: int,
+    seen: set[str],
+) -> list[str]:
+    """The ids of the kept questions or claims still in ``status`` that the search did not list (answered,
+    closed or deleted since), at most ``MAX_REREADS``: they are read again one by one."""
+    kept = session.scalars(
+        select(model.external_id)
+        .where(model.account_id == account_id, model.marketplace_id == marketplace_id, model.status == status)
+        .limit(MAX_REREADS + len(seen))
+    )
+    return [external for external in kept if external not in seen][:MAX_REREADS]
