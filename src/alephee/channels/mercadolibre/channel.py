@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections, inbox
-from alephee.channels.mercadolibre import auth
+from alephee.channels.mercadolibre import auth, documents
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre import post_sale as ml_post_sale
 from alephee.channels.mercadolibre import variations as mlvar
@@ -68,10 +68,10 @@ from alephee.channels.mercadolibre.calls import (
     wire_money,
 )
 from alephee.channels.mercadolibre.client import MAX_BULK_ITEMS, MercadoLibreClient, MercadoLibreError, error_of
+from alephee.channels.mercadolibre.documents import BRAZIL
 from alephee.channels.mercadolibre.facts import (
     PREDICTED_PREFIX,
     ListingData,
-    OrderFacts,
     listing_data,
     listing_variants,
     order_facts,
@@ -115,7 +115,7 @@ from alephee.marketplaces.contract import (
     change_outcome,
     read_each,
 )
-from alephee.orders.documents import INVOICE, NFE, store_for
+from alephee.orders.documents import INVOICE, NFE
 
 T = TypeVar("T")
 ClientFactory = Callable[[Settings], MercadoLibreClient]
@@ -133,9 +133,6 @@ FOLLOWED_ORDER_TOPICS = frozenset({"orders_v2", "orders"})
 MISSED_TOPICS = ("orders_v2", "items", "shipments", "messages", "questions", "post_purchase")
 MISSED_PAGE = 50
 MISSED_PAGES = 20
-BRAZIL = "MLB"
-# Mercado Livre's refusal of an NF-e whose access key was already imported.
-DUPLICATED_NFE = "duplicated_fiscal_key"
 
 
 class _StaleState(Exception):
@@ -689,7 +686,7 @@ class MercadoLibreChannel(BaseChannel):
 
     def upload_document(self, ctx: ChannelContext, document: DocumentUpload) -> DocumentReceipt:
         """Invoices go to the pack's fiscal documents outside Brazil; in Brazil an NF-e's XML is imported into
-        the order's shipment (``_import_nfe``) and a PDF stays in the hub; receipts stay in the hub."""
+        the order's shipment (``documents.import_nfe``) and a PDF stays in the hub; receipts stay in the hub."""
         if document.document_type not in (INVOICE, NFE):
             return DocumentReceipt(forwarded=False)
         seller = self._read(ctx, lambda s: seller_of(s, ctx))
@@ -697,9 +694,10 @@ class MercadoLibreChannel(BaseChannel):
         if seller.site_id == BRAZIL and extension != "xml":
             return DocumentReceipt(forwarded=False)  # Brazil takes the NF-e's XML, never a PDF
         facts = self._read(ctx, lambda s: order_facts(s, ctx, document.order))
-        content = self._document_content(ctx, document)
+        content = documents.stored_content(self._hub(ctx)[1], document)
         if seller.site_id == BRAZIL:
-            return self._import_nfe(ctx, facts, content)
+            with self._api(ctx) as api:
+                return documents.import_nfe(api, facts, content)
         media = document.content_type or ("application/xml" if extension == "xml" else "application/pdf")
         name = f"{document.document_number or 'invoice'}.{extension}"
         target = facts.pack_id or facts.external_order_id
@@ -710,38 +708,6 @@ class MercadoLibreChannel(BaseChannel):
             )
         ids = [str(i) for i in answer.get("ids") or []]
         return DocumentReceipt(forwarded=True, external_document_id=",".join(ids) or None)
-
-    def _document_content(self, ctx: ChannelContext, document: DocumentUpload) -> bytes:
-        """The stored file of a document (permanent errors when there is none or it cannot be read)."""
-        if not document.storage_key:
-            raise PermanentDeliveryError("the document has no stored file")
-        _db, settings = self._hub(ctx)
-        try:
-            return store_for(settings.documents_dir).get(document.storage_key)
-        except (DomainError, ValueError) as exc:
-            raise PermanentDeliveryError(f"the document's file cannot be read: {exc}") from None
-
-    def _import_nfe(self, ctx: ChannelContext, facts: OrderFacts, xml: bytes) -> DocumentReceipt:
-        """Brazil: the authorised NF-e (``<nfeProc>``) imported into the order's shipment, as sent
-        (``POST /shipments/{id}/invoice_data/?siteId=MLB``); an NF-e already imported is a permanent error."""
-        if b"<nfeProc" not in xml[:4096] and b":nfeProc" not in xml[:4096]:
-            raise PermanentDeliveryError(
-                "Mercado Livre takes the authorised NF-e (the <nfeProc> XML with its protocol), not this XML"
-            )
-        shipment_id = facts.external_shipping_id
-        if not shipment_id:
-            raise PermanentDeliveryError(f"order {facts.external_order_id} has no Mercado Envios shipment for the NF-e")
-        with self._api(ctx) as api:
-            try:
-                answer = api.raw(lambda c, t: c.import_invoice(t, shipment_id, xml, BRAZIL))
-            except MercadoLibreError as exc:
-                if DUPLICATED_NFE in f"{exc.error} {exc.description} {exc.refusal()}":
-                    raise PermanentDeliveryError(
-                        f"the NF-e was already imported on Mercado Livre (shipment {shipment_id}): {exc.refusal()}"
-                    ) from None
-                raise delivery_error(exc, "import the NF-e") from None
-        key = answer.get("fiscal_key") or answer.get("id")
-        return DocumentReceipt(forwarded=True, external_document_id=str(key) if key else shipment_id)
 
     def send_buyer_message(self, ctx: ChannelContext, message: BuyerMessage) -> None:
         """A post-sale message from the seller to the buyer of the order's pack (at most 350 characters)."""

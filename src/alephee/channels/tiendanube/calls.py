@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -174,3 +175,8 @@ class Api:
     def pages(self, doing: str, path: str, params: dict[str, Any] | None = None) -> list[list[dict[str, Any]]]:
         """Every page of a list endpoint (read to the end inside the error translation)."""
         return self.call(doing, lambda c, s: list(c.pages(s, path, params)))
+
+
+def path_part(value: str) -> str:
+    """An id or SKU as one path segment."""
+    return quote(value, safe="")

@@ -51,14 +51,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections
-from alephee.channels.tiendanube import auth, kept, upkeep
+from alephee.channels.tiendanube import auth, fulfilment, kept, upkeep
 from alephee.channels.tiendanube import mapping as tn
-from alephee.channels.tiendanube.calls import Api
+from alephee.channels.tiendanube.calls import Api, path_part
 from alephee.channels.tiendanube.client import TiendanubeClient, TiendanubeError, as_datetime
 from alephee.channels.tiendanube.facts import ListingData, external_order_id, listing_data, listing_statuses
 from alephee.clock import precise_utcnow, utcnow
@@ -88,7 +87,6 @@ from alephee.marketplaces.contract import (
     change_outcome,
     read_each,
 )
-from alephee.orders import statuses as st
 
 T = TypeVar("T")
 ClientFactory = Callable[[Settings], TiendanubeClient]
@@ -119,18 +117,8 @@ PRODUCTS_PER_READ = 30
 ORDER_OVERLAP = timedelta(minutes=5)
 FIRST_PULL = timedelta(days=2)
 ORDER_PAGE = 50
-CANCEL_REASON = "other"
 # A status name the hub's listings have no name for: a notice carrying it leaves the hub's status as it is.
 HIDDEN = "hidden"
-# How the hub's order statuses reach the store (see the module docstring).
-PACK_STATUSES = frozenset({st.READY_TO_SHIP, st.ARRIVED})
-FULFIL_STATUSES = frozenset({st.SHIPPED})
-CLOSE_STATUSES = frozenset({st.DELIVERED})
-CANCEL_STATUSES = frozenset({st.CANCELLED})
-# Versions that still ship with v1 ``pack``/``fulfill`` (dated versions use fulfillment orders).
-V1_VERSIONS = frozenset({"v1", ""})
-# Fulfillment-order statuses in their order along the normal path.
-FO_PATH = ("UNPACKED", "PACKED", "DISPATCHED", "DELIVERED")
 
 
 class TiendanubeChannel(BaseChannel):
@@ -381,7 +369,7 @@ class TiendanubeChannel(BaseChannel):
         if missing:
             raise PermanentDeliveryError("cannot publish on Tiendanube: missing " + ", ".join(missing))
         first_sku = data.product.variants[0].sku
-        existing = store.find("look the SKU up", lambda c, a: c.get(a, f"/products/sku/{_path_part(first_sku)}"))
+        existing = store.find("look the SKU up", lambda c, a: c.get(a, f"/products/sku/{path_part(first_sku)}"))
         if isinstance(existing, dict) and tn.to_int(existing.get("id")) is not None:
             # Already there (a create retried after a lost answer, or the seller's own product): adopt it.
             return self._update(store, data, existing)
@@ -718,75 +706,14 @@ class TiendanubeChannel(BaseChannel):
         """The hub's status of an order on the store (see the module docstring); steps already done are
         skipped, so a repeated push changes nothing."""
         status = update.status
-        if status not in PACK_STATUSES | FULFIL_STATUSES | CLOSE_STATUSES | CANCEL_STATUSES:
+        if status not in fulfilment.SENT_STATUSES:
             return None
         order_id = tn.to_int(self._read(ctx, lambda s: external_order_id(s, ctx, update.order)))
         if order_id is None:
             raise PermanentDeliveryError(f"order {update.order.external_order_id} is not a Tiendanube order")
         with self._store(ctx) as store:
-            order = store.call("read the order", lambda c, a: c.get(a, f"/orders/{order_id}"))
-            if not isinstance(order, dict):
-                raise PermanentDeliveryError(f"order {order_id} cannot be read on Tiendanube")
-            current = str(order.get("status") or "open")
-            if status in CANCEL_STATUSES:
-                if current != "cancelled":
-                    body = {"reason": CANCEL_REASON, "email": True, "restock": True}
-                    store.call("cancel the order", lambda c, a: c.post(a, f"/orders/{order_id}/cancel", body))
-                return None
-            if current == "cancelled":
-                raise PermanentDeliveryError(f"order {order_id} is cancelled on Tiendanube")
-            if current == "closed":
-                store.call("reopen the order", lambda c, a: c.post(a, f"/orders/{order_id}/open"))
-            target = "PACKED" if status in PACK_STATUSES else "DISPATCHED" if status in FULFIL_STATUSES else "DELIVERED"
-            if store.store.version not in V1_VERSIONS:
-                self._fulfilment_orders(store, order_id, target, update)
-            else:
-                self._v1_shipping(store, order_id, order, target, update)
-            if status in CLOSE_STATUSES:
-                store.call("close the order", lambda c, a: c.post(a, f"/orders/{order_id}/close"))
+            fulfilment.send_status(store, order_id, update)
         return None
-
-    @staticmethod
-    def _v1_shipping(store: Api, order_id: int, order: dict[str, Any], target: str, update: OrderStatusPush) -> None:
-        shipping = str(order.get("shipping_status") or "unpacked")
-        if shipping in tn.SHIPPED_STATUSES:
-            return
-        if target == "PACKED":
-            if shipping not in tn.PACKED_STATUSES:
-                store.call("pack the order", lambda c, a: c.post(a, f"/orders/{order_id}/pack"))
-            return
-        body: dict[str, Any] = {"notify_customer": True}
-        if update.tracking_number:
-            body["shipping_tracking_number"] = update.tracking_number
-        if update.tracking_url:
-            body["shipping_tracking_url"] = update.tracking_url
-        store.call("fulfil the order", lambda c, a: c.post(a, f"/orders/{order_id}/fulfill", body))
-
-    @staticmethod
-    def _fulfilment_orders(store: Api, order_id: int, target: str, update: OrderStatusPush) -> None:
-        found = store.call(
-            "read the fulfillment orders", lambda c, a: c.get(a, f"/orders/{order_id}/fulfillment-orders")
-        )
-        if isinstance(found, dict):
-            found = found.get("results")
-        wanted = FO_PATH.index(target)
-        for element in found if isinstance(found, list) else []:
-            if not isinstance(element, dict) or not element.get("id"):
-                continue
-            fo_id = str(element["id"])
-            current = str(element.get("status") or "UNPACKED").upper()
-            step = FO_PATH.index(current) if current in FO_PATH else len(FO_PATH)
-            path = f"/orders/{order_id}/fulfillment-orders/{_path_part(fo_id)}"
-            # The platform moves one step at a time: UNPACKED → PACKED → DISPATCHED → DELIVERED.
-            for next_status in FO_PATH[step + 1 : wanted + 1]:
-                body: dict[str, Any] = {"status": next_status}
-                if next_status == "DISPATCHED" and (update.tracking_number or update.tracking_url):
-                    body["tracking_info"] = {
-                        "code": update.tracking_number,
-                        "url": update.tracking_url,
-                        "notify_customer": True,
-                    }
-                store.call("update the fulfillment order", lambda c, a, body=body, path=path: c.patch(a, path, body))
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -846,11 +773,6 @@ def _refusal(send: Callable[[], Any]) -> str | None:
             raise
         return exc.refusal()
     return None
-
-
-def _path_part(value: str) -> str:
-    """An id or SKU as one path segment."""
-    return quote(value, safe="")
 
 
 def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
