@@ -3,14 +3,15 @@ notification or the backstop's search), linking it to the hub's listing or order
 events ``question.received``, ``claim.opened``, ``claim.closed``), the operator's lists, and answering a question
 through the outbox (topic ``question.answer``, delivered by the connector's ``answer_question``).
 
-Rules (docs/compatibility.md MLC-32..39):
+Rules (docs/compatibility.md MLC-32..39, MLC-46):
 
 - What a marketplace says last wins, except that an answered, banned or deleted question never goes back to
   unanswered (a late read of an older state), and a claim read with an older ``last_updated`` than the one kept
   is ignored.
 - A claim is linked to the hub's order its ``resource`` names: ``order`` by order number, ``purchase`` by cart
-  (pack) then order number, ``shipment`` by the shipment id; a ``payment`` claim stays unlinked. The order then
-  follows the claim through ``orders.claims`` (``ActiveClaims``, and a refund recorded once).
+  (pack) then order number, ``shipment`` by the shipment id, ``payment`` by the payment id
+  (``orders.payment_ids``). The order then follows the claim through ``orders.claims`` (``ActiveClaims``, and a
+  refund recorded once).
 - Answers: text 1..2,000 characters after trimming (NFC, no control characters but line breaks), only for an
   unanswered question with no answer queued; the question shows the queued text until the marketplace takes it
   (``answer_state`` ``sent``) or refuses it for good (``refused``, with the marketplace's reason).
@@ -49,6 +50,7 @@ from alephee.marketplaces.models import Marketplace
 from alephee.marketplaces.outbox import enqueue
 from alephee.marketplaces.topics import register_topic
 from alephee.orders import claims as order_claims
+from alephee.orders import payment_ids
 from alephee.orders.models import Order
 from alephee.webhooks.events import CLAIM_CLOSED_EVENT, CLAIM_OPENED_EVENT, QUESTION_RECEIVED, emit
 
@@ -247,6 +249,10 @@ def _order_of(session: Session, account_id: int, marketplace_id: int, data: Clai
         number = to_int(value)
         if number is not None:
             queries.append(select(Order).where(scope, Order.external_shipping_id == number).order_by(Order.id).limit(1))
+    elif data.resource == "payment":
+        # The payment-id index names the order (the lowest id when orders share the payment); only the order row
+        # is locked.
+        queries.append(select(Order).where(Order.id == payment_ids.order_id_of(account_id, marketplace_id, value)))
     for query in queries:
         found = _locked(session, query)
         if found is not None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from alephee import clock
 from alephee.orders import events as webhook_events
+from alephee.orders import payment_ids
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.access import marketplace_family
@@ -64,9 +65,17 @@ def _whole_seconds(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-def ingest_order(session: Session, new: NewOrder, *, packs: set[str] | None = None) -> Order:
+def ingest_order(
+    session: Session,
+    new: NewOrder,
+    *,
+    packs: set[str] | None = None,
+    payment_rows: list[dict[str, Any]] | None = None,
+) -> Order:
     """Store an arriving order (no commit). Recomputes the completeness of its cart, or, when ``packs`` is given
     (several orders stored in one go), adds the cart to it for the caller's ``refresh_packs`` once at the end.
+    Its payment ids are inserted (``orders.payment_ids``), or, when ``payment_rows`` is given, added to it for
+    the caller's ``payment_ids.insert_rows`` once at the end.
 
     Its dates are stored in whole seconds, as the API renders them (a value read from a response and sent back
     as a filter then compares exactly), and the sale date is never after the arrival: a marketplace's clock
@@ -115,6 +124,11 @@ def ingest_order(session: Session, new: NewOrder, *, packs: set[str] | None = No
     _global_item_ids(detail, order.id)
     order.detail = detail_template(detail)
     session.flush()
+    rows = payment_ids.rows_of(order.id, new.account_id, new.marketplace_id, detail["Payments"])
+    if payment_rows is not None:
+        payment_rows.extend(rows)
+    else:
+        payment_ids.insert_rows(session, rows)
     if new.pack_id and packs is not None:
         packs.add(new.pack_id)
     elif new.pack_id:

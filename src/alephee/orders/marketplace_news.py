@@ -10,8 +10,8 @@ The rules live here, with the rest of the order life cycle:
   (cancelled-type targets) always apply.
 * **shipment**: never goes backwards (``SHIPMENT_RANK``); for seller-driven orders only up to "label
   printed" and cancellation, since past that point the seller moves the shipment.
-* **payments / claims**: merged into the stored detail; a payment that stops being pending emits
-  ``order.payment_approved``.
+* **payments / claims**: merged into the stored detail (a new set of payment ids also into
+  ``orders.payment_ids``); a payment that stops being pending emits ``order.payment_approved``.
 * **cart**: a new pack (split) or pack size moves the order and refreshes the completeness of the old and
   the new cart.
 * **stock**: a cancelled order whose creation took stock gives it back once (CF-21.6.3 note 7).
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.orders import events as webhook_events
-from alephee.orders import rendering
+from alephee.orders import payment_ids, rendering
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.detail_parts import ITEM_COMPONENT
@@ -175,8 +175,12 @@ def _merge_payments(session: Session, order: Order, news: MarketplaceNews) -> bo
     webhook_events.order_payment_update(session, order, pending)  # before the flag moves: it compares
     order.payment_pending = pending
     if news.payments and stored != fresh:
+        before = payment_ids.payment_ids(detail["Payments"])
         detail["Payments"] = [dict(p) for p in news.payments]
         order.detail = orjson.dumps(detail).decode()
+        # A payment that only changed status keeps its id: the index is written only when the ids changed.
+        if payment_ids.payment_ids(detail["Payments"]) != before:
+            payment_ids.replace(session, order.id, order.account_id, order.marketplace_id, detail["Payments"])
     return True
 
 

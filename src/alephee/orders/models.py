@@ -145,6 +145,23 @@ def _bump_version_on_update(state: ORMExecuteState) -> None:
         state.statement = state.statement.values(version=Order.version + 1)  # type: ignore[attr-defined]
 
 
+class OrderPayment(Base):
+    """One payment id of an order as its document's ``Payments[].ExternalPaymentId`` shows it: finds the order a
+    marketplace names by payment (a Mercado Libre claim on a payment). Kept in step by ``orders.payment_ids``."""
+
+    __tablename__ = "order_payments"
+    __table_args__ = (
+        # The lookup (account, channel, payment id) answered from the index alone, the order id included.
+        Index("ix_order_payments_lookup", "account_id", "marketplace_id", "external_payment_id", "order_id"),
+    )
+
+    # An id appears once per order; two orders may share one (orders of a cart, orders created through the API).
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    external_payment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    marketplace_id: Mapped[int] = mapped_column(Integer)
+
+
 class OrderDocument(Base):
     """A document attached to an order. The bytes live in the document store under their SHA-256."""
 

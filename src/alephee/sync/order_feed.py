@@ -33,6 +33,7 @@ from alephee.listings.publish import add_sold_quantity
 from alephee.marketplaces.contract import ChannelOrder, MarketplaceRef
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import ingest as orders
+from alephee.orders import payment_ids
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news
@@ -216,12 +217,13 @@ class OrderSync:
         # The history rows of created orders, kept for one table-level insert when applying many (else None:
         # each is inserted with its order).
         self.history: list[dict[str, Any]] | None = None
-        # When applying many (``apply_orders``): the batch's rows read beforehand, the carts of the created orders
-        # and the units sold per listing, each written once at the end (else None: each order reads and writes
-        # its own).
+        # When applying many (``apply_orders``): the batch's rows read beforehand, the carts of the created orders,
+        # the units sold per listing and the created orders' payment ids, each written once at the end (else
+        # None: each order reads and writes its own).
         self.preloaded: Preloaded | None = None
         self.packs: set[str] | None = None
         self.sold: dict[int, int] | None = None
+        self.payment_rows: list[dict[str, Any]] | None = None
 
     @property
     def account(self) -> Account:
@@ -303,7 +305,7 @@ class OrderSync:
             shipment_substatus=entry.shipping_substatus,
             stock_moved=moved and bool(moves),
         )
-        order = orders.ingest_order(self.session, new, packs=self.packs)
+        order = orders.ingest_order(self.session, new, packs=self.packs, payment_rows=self.payment_rows)
         row = history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)
         if self.history is None:
             insert_history(self.session, [row])
@@ -324,13 +326,13 @@ def apply_orders(
     session: Session, account_id: int, marketplace: MarketplaceRef, entries: Sequence[ChannelOrder]
 ) -> int:
     """Apply many feed entries of one (account, marketplace) in the caller's transaction, as one ingestion: the
-    rows they touch locked first (``prelock``), each entry through ``OrderSync``, the created orders' history in
-    one insert and the catalog's listeners told once at the end (each listing refreshed once with its final
-    stock). Returns how many orders changed."""
+    rows they touch locked first (``prelock``), each entry through ``OrderSync``, the created orders' history and
+    payment ids in one insert each and the catalog's listeners told once at the end (each listing refreshed once
+    with its final stock). Returns how many orders changed."""
     if not entries:
         return 0
     sync = OrderSync(session, account_id, marketplace)
-    sync.history, sync.packs, sync.sold = [], set(), {}
+    sync.history, sync.packs, sync.sold, sync.payment_rows = [], set(), {}, []
     sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
     changed = 0
     with hooks.gathered(session):
@@ -339,6 +341,7 @@ def apply_orders(
         _add_sold_quantities(session, sync.sold)
     orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
+    payment_ids.insert_rows(session, sync.payment_rows)
     return changed
 
 

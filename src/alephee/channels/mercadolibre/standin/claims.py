@@ -1,7 +1,7 @@
-"""Claims (``/post-purchase/v1/claims``): a buyer opens one on an order (the test hook), the seller reads it, its
-detail, and searches (at least one real filter, else 400 ``invalid_query``); the claim is closed with a resolution
-(the test hook: Mercado Libre's mediation closes it). Opening and closing notify topic ``post_purchase`` with
-action ``claims``; the resource is ``/post-purchase/v1/claims/{id}``."""
+"""Claims (``/post-purchase/v1/claims``): a buyer opens one on an order, its shipment or its payment (the test
+hook), the seller reads it, its detail, and searches (at least one real filter, else 400 ``invalid_query``); the
+claim is closed with a resolution (the test hook: Mercado Libre's mediation closes it). Opening and closing notify
+topic ``post_purchase`` with action ``claims``; the resource is ``/post-purchase/v1/claims/{id}``."""
 
 from __future__ import annotations
 
@@ -42,12 +42,17 @@ def open_claim(
     claim_type: str = "mediations",
     resource: str = "order",
 ) -> dict[str, Any]:
-    """The order's buyer opens a claim (``resource`` ``order`` names the order, ``shipment`` its shipment)."""
+    """The order's buyer opens a claim (``resource`` ``order`` names the order, ``shipment`` its shipment,
+    ``payment`` its first payment)."""
     order = orders.order(tx, order_id)
     if claim_type not in TYPES:
         raise _error(400, "bad_request_error", f"Invalid claim type {claim_type}")
-    if resource not in ("order", "shipment"):
+    if resource not in ("order", "shipment", "payment"):
         raise _error(400, "bad_request_error", f"Invalid resource {resource}")
+    payment_id = next((p["id"] for p in order.get("payments") or []), None)
+    if resource == "payment" and payment_id is None:
+        raise _error(400, "bad_request_error", f"Order {order_id} has no payment")
+    resource_ids = {"order": order_id, "shipment": order["shipping"]["id"], "payment": payment_id}
     seller, buyer = order["seller"]["id"], order["buyer"]["id"]
     moment = now()
     site = order["context"]["site"]
@@ -56,7 +61,7 @@ def open_claim(
     claim_id = tx.next_id("claim", 5100000000)
     claim = {
         "id": claim_id,
-        "resource_id": order["shipping"]["id"] if resource == "shipment" else order_id,
+        "resource_id": resource_ids[resource],
         "status": "opened",
         "type": claim_type,
         "stage": "claim",
@@ -84,6 +89,7 @@ def open_claim(
         "_seller_id": seller,
         "_order_id": order_id,
         "_pack_id": order.get("pack_id"),
+        "_payment_id": payment_id,
     }
     return _save(tx, notifier, claim)
 
@@ -132,7 +138,7 @@ def search(tx: Tx, caller: int, query: dict[str, str]) -> dict[str, Any]:
         simple = {"id": claim["id"], "type": claim["type"], "stage": claim["stage"], "status": claim["status"],
                   "resource": claim["resource"], "resource_id": claim["resource_id"], "reason_id": claim["reason_id"],
                   "site_id": claim["site_id"], "parent_id": claim["parent_id"], "order_id": claim["_order_id"],
-                  "pack_id": claim["_pack_id"]}  # fmt: skip
+                  "pack_id": claim["_pack_id"], "payment_id": claim.get("_payment_id")}  # fmt: skip
         for name, value in simple.items():
             if query.get(name) and str(value) != query[name]:
                 return False
