@@ -2,7 +2,7 @@
 notification (linked to the hub's listing and product, ``question.received`` told), the seller's answer goes out
 through the outbox and the stand-in shows it ANSWERED; a refused answer is shown on the question; a claim opened
 on a sale marks the order (``ActiveClaims``), its closing with ``payment_refunded`` records the refund once; the
-backstop searches find what no notification brought."""
+backstop searches find what no notification brought; a claim on the sale's payment finds its order the same ways."""
 
 from __future__ import annotations
 
@@ -215,6 +215,47 @@ def test_a_claim_marks_the_order_and_its_refund_is_recorded(ctx: AppContext, lin
     notify(ctx, linked, "post_purchase", resource, ["claims"])
     worker(ctx, linked).run_once()
     assert len(events(ctx, linked.tenant.account_id, "order.status_changed")) == 3
+
+
+def test_a_claim_on_a_payment_marks_its_order_by_notification_and_by_the_backstop(
+    ctx: AppContext, linked: Linked
+) -> None:
+    item = item_with_product(ctx, linked, "MATE-1")
+    sale = linked.standin.buy(item["id"], 1)
+    notify(ctx, linked, "orders_v2", f"/orders/{sale['id']}")
+    worker(ctx, linked).run_once()
+    order = order_of(ctx, sale["id"])
+    [payment] = sale["payments"]
+
+    claim = linked.standin.open_claim(sale["id"], resource="payment")
+    assert (claim["resource"], claim["resource_id"]) == ("payment", payment["id"])
+    resource = f"/post-purchase/v1/claims/{claim['id']}"
+    notify(ctx, linked, "post_purchase", resource, ["claims"])
+    worker(ctx, linked).run_once()
+    assert [c["ExternalClaimId"] for c in rendering.detail_of(order_of(ctx, sale["id"]).detail)["ActiveClaims"]] == [
+        claim["id"]
+    ]
+    # Another claim on the same payment that no notification brought: the backstop's search links it too.
+    second = linked.standin.open_claim(sale["id"], resource="payment", claim_type="return")
+    assert linked.channel.pull_post_sale(linked.ctx)["Claims"] == 2
+    with ctx.db.reading() as session:
+        rows = session.scalars(select(MarketplaceClaim).order_by(MarketplaceClaim.external_id))
+        assert [(r.external_id, r.order_id, r.resource) for r in rows] == [
+            (str(claim["id"]), order.id, "payment"),
+            (str(second["id"]), order.id, "payment"),
+        ]
+    active = rendering.detail_of(order_of(ctx, sale["id"]).detail)["ActiveClaims"]
+    assert [c["ExternalClaimId"] for c in active] == [claim["id"], second["id"]]
+
+    linked.standin.close_claim(claim["id"], "payment_refunded")
+    notify(ctx, linked, "post_purchase", resource, ["claims"])
+    worker(ctx, linked).run_once()
+    refunded = order_of(ctx, sale["id"])
+    assert refunded.status == st.REFUNDED
+    assert [c["ExternalClaimId"] for c in rendering.detail_of(refunded.detail)["ActiveClaims"]] == [second["id"]]
+    with ctx.db.reading() as session:
+        row = session.scalar(select(MarketplaceClaim).where(MarketplaceClaim.external_id == str(claim["id"])))
+        assert row is not None and (row.status, row.refund_recorded) == ("closed", True)
 
 
 def test_the_backstop_finds_questions_and_claims_no_notification_brought(ctx: AppContext, linked: Linked) -> None:

@@ -121,6 +121,22 @@ def test_a_claim_is_read_searched_and_closed(ml: StandIn) -> None:
     assert {(m["resource"], tuple(m["actions"])) for m in missed["messages"]} == {(url, ("claims",))}
 
 
+def test_a_claim_on_a_payment_names_the_payment(ml: StandIn) -> None:
+    order, _claim = opened(ml)
+    [payment] = order["payments"]
+    made = ml.api.post("/_test/claims", json={"order_id": order["id"], "resource": "payment"})
+    assert made.status_code == 201
+    claim = made.json()
+    assert (claim["resource"], claim["resource_id"]) == ("payment", payment["id"])
+    query = {"payment_id": str(payment["id"]), "resource": "payment"}
+    found = ml.api.get("/post-purchase/v1/claims/search", params=query, headers=ml.headers()).json()
+    assert [c["id"] for c in found["data"]] == [claim["id"]]
+    other = ml.api.get("/post-purchase/v1/claims/search", params={"payment_id": "1"}, headers=ml.headers()).json()
+    assert other["paging"]["total"] == 0
+    refused = ml.api.post("/_test/claims", json={"order_id": order["id"], "resource": "item"})
+    assert refused.status_code == 400
+
+
 def test_claim_refusals(ml: StandIn) -> None:
     _order, claim = opened(ml)
     paging_only = ml.api.get("/post-purchase/v1/claims/search", params={"limit": 10, "offset": 0}, headers=ml.headers())
