@@ -13,12 +13,12 @@ import orjson
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, delete, inspect, select, update
 
 import alephee
 from alephee import clock
 from alephee.http.context import AppContext
-from alephee.orders.models import Order
+from alephee.orders.models import Order, OrderPayment
 from tests.fixtures.orders import AddOrder, assert_numbers, order_info
 from tests.fixtures.tenants import Tenant
 
@@ -103,3 +103,55 @@ def test_stored_orders_get_numbers_where_they_had_nulls(
     upgrade(ctx, "0016_orders_numbers")
     with ctx.db.reading() as session:
         assert {row.id: row.version for row in session.execute(select(Order.id, Order.version))} == versions
+
+
+def run(ctx: AppContext, module: ModuleType, step: str) -> None:
+    """Run ``upgrade`` or ``downgrade`` of an already loaded revision module on the test database."""
+    engine = create_engine(ctx.settings.database_url)
+    try:
+        with engine.begin() as connection, Operations.context(MigrationContext.configure(connection)):
+            getattr(module, step)()
+    finally:
+        engine.dispose()
+
+
+def test_the_payment_ids_of_stored_orders_are_backfilled(
+    client: TestClient, ctx: AppContext, seller: Tenant, add_order: AddOrder
+) -> None:
+    marketplace = add_order(seller, marketplace_id=1)
+    cart = [add_order(seller, marketplace_id=1, pack_id="P9", pack_size=2) for _ in range(2)]
+    body = order_info("WEB-10", marketplace_id=30)
+    body["Payments"] = [
+        {"ExternalPaymentId": "PAY-1", "Amount": 1000.00, "Method": "credit_card", "Installments": 1},
+        {"ExternalPaymentId": "PAY-1", "Amount": 1000.00, "Method": "credit_card", "Installments": 1},
+        {"Amount": 1000.00, "Method": "credit_card", "Installments": 1},
+    ]
+    response = client.post("/v2/orders", params=seller.q(), json=body)
+    assert response.status_code == 201, response.text
+    damaged = add_order(seller, marketplace_id=1)
+    with ctx.db.writing() as session:
+        # Documents the backfill must survive: payments that are not objects, an id too long to be one.
+        session.execute(
+            update(Order)
+            .where(Order.id == damaged)
+            .values(detail=orjson.dumps({"Payments": ["x", {"ExternalPaymentId": "9" * 101}, None]}).decode())
+        )
+        session.execute(delete(OrderPayment).where(OrderPayment.order_id == damaged))
+    query = select(
+        OrderPayment.order_id, OrderPayment.external_payment_id, OrderPayment.account_id, OrderPayment.marketplace_id
+    )
+    with ctx.db.reading() as session:
+        before = sorted(tuple(r) for r in session.execute(query))
+    assert {r[0] for r in before} == {marketplace, *cart, response.json()["Id"]}
+    assert [r[1] for r in before if r[0] == response.json()["Id"]] == ["PAY-1"]
+
+    revision = migration("0033c_order_payments")
+    revision.BATCH = 2  # several batches out of five orders
+    run(ctx, revision, "downgrade")
+    try:
+        with ctx.db.write_engine.connect() as connection:
+            assert "order_payments" not in inspect(connection).get_table_names()
+    finally:
+        run(ctx, revision, "upgrade")
+    with ctx.db.reading() as session:
+        assert sorted(tuple(r) for r in session.execute(query)) == before
