@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -152,6 +153,27 @@ def test_a_batch_of_orders_writes_its_payment_ids_in_one_statement(
     with payment_writes(ctx) as seen, ctx.db.writing() as session:
         assert apply_orders(session, tenant.account_id, marketplace_ref(session, 1), entries) == 0
     assert seen == []
+
+
+def test_an_order_created_and_repaid_in_one_batch_keeps_its_last_payment_ids(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    tenant = make_tenant(marketplaces=(1,))
+    later = datetime(2026, 12, 2, tzinfo=UTC)
+    entries = [
+        paid("4100001", "71"),
+        paid("4100002", "81"),
+        paid("4100001", "71", "72", date_updated=later),
+        paid("4100003", "91"),
+        paid("4100001", "72", date_updated=later),
+    ]
+    with ctx.db.writing() as session:
+        assert apply_orders(session, tenant.account_id, marketplace_ref(session, 1), entries) == 5
+    with ctx.db.reading() as session:
+        ids = {external: order_id for external, order_id in session.execute(select(Order.external_order_id, Order.id))}
+    assert [r[:2] for r in rows(ctx, tenant.account_id)] == sorted(
+        [(ids["4100001"], "72"), (ids["4100002"], "81"), (ids["4100003"], "91")]
+    )
 
 
 def wire(payment_id: str, status: str, key: int) -> dict[str, Any]:

@@ -317,6 +317,10 @@ class OrderSync:
 
     def update(self, order: Order, entry: ChannelOrder) -> bool:
         """Apply the marketplace's news of ``entry`` to a known order; whether anything changed."""
+        if self.payment_rows and any(row["order_id"] == order.id for row in self.payment_rows):
+            # Created earlier in this batch: its payment ids go in first, so news replacing them finds them.
+            payment_ids.insert_rows(self.session, self.payment_rows)
+            self.payment_rows.clear()
         return apply_marketplace_news(
             self.session, self.account_id, order, news_of(entry), family=self.marketplace.family
         )
