@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, text
 
 from alephee import clock
 from alephee.http.context import AppContext
@@ -20,6 +20,7 @@ from alephee.marketplaces.contract import ChannelPayment
 from alephee.marketplaces.registry import marketplace_ref
 from alephee.orders import demo, payment_ids, rendering
 from alephee.orders.access import marketplace_family
+from alephee.orders.diagnostics import explain
 from alephee.orders.marketplace_news import MarketplaceNews, apply_marketplace_news
 from alephee.orders.models import Order, OrderPayment
 from alephee.orders.schemas import PaymentOut
@@ -213,3 +214,28 @@ def test_the_marketplace_replacing_the_payments_replaces_the_ids_only_when_they_
     with ctx.db.writing() as session:
         assert payment_ids.replace(session, order_id, seller.account_id, 1, [wire("P-9", "x", 0)] * 2) is True
         assert payment_ids.replace(session, order_id, seller.account_id, 1, [wire("P-9", "x", 0)]) is False
+
+
+def test_the_lookup_reads_the_index_alone(ctx: AppContext, seller: Tenant, add_order: AddOrder) -> None:
+    order_id = add_order(seller, marketplace_id=1)
+    with ctx.db.writing() as session:
+        # A few thousand payments of the account, so PostgreSQL plans by real statistics.
+        numbers = (
+            "SELECT generate_series(1, 5000) AS n"
+            if ctx.db.dialect == "postgresql"
+            else "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 5000) SELECT n FROM s"
+        )
+        session.execute(
+            text(
+                "INSERT INTO order_payments (order_id, external_payment_id, account_id, marketplace_id)"
+                f" SELECT :order_id, 'PAY-' || n, :account_id, 1 FROM ({numbers}) AS numbers"
+            ),
+            {"order_id": order_id, "account_id": seller.account_id},
+        )
+        session.execute(text("ANALYZE"))
+        plan = " ".join(explain(session, select(payment_ids.order_id_of(seller.account_id, 1, "PAY-77"))))
+    assert "ix_order_payments_lookup" in plan, plan
+    if ctx.db.dialect == "sqlite":
+        assert "COVERING INDEX" in plan, plan
+    else:
+        assert "Index Only Scan" in plan, plan
