@@ -3,21 +3,23 @@ new Mercado Libre orders (one line, one approved payment each, every fifth pair 
 applies them (``inbox_apply_batch`` orders per write transaction).
 
     .venv/bin/python bench/order_ingest.py [--backend sqlite|postgresql] [--postgres URL] [--orders 2000]
-                                           [--batch 25] [--repeat 3] [--time-upkeep]
+                                           [--batch 25] [--repeat 3] [--time-upkeep] [--backfill]
 
 Reports, per run: CPU of this process per order (``time.process_time``: the hub's Python and, on SQLite, the
 database engine too; on PostgreSQL the server's CPU is not counted), statements sent per batch and how many of
 them ran over many parameter sets, from SQLAlchemy's ``before_cursor_execute``; with ``--time-upkeep`` (and a
 tree that has ``orders.payment_ids``) also the CPU spent in the payment-id upkeep, its two functions timed around
-each call (the timer's own cost then adds to the total). The lines name no listing the hub has (no stock moves),
-so the figures isolate the order's own storage: a fixed extra cost per order shows larger here than in the whole
-ingestion. Meant to be run with ``PYTHONPATH`` on two source trees back to back
+each call (the timer's own cost then adds to the total); with ``--backfill`` then the migration's backfill of
+every stored order's payment ids (the table emptied first), timed. The lines name no listing the hub has (no
+stock moves), so the figures isolate the order's own storage: a fixed extra cost per order shows larger here than
+in the whole ingestion. Meant to be run with ``PYTHONPATH`` on two source trees back to back
 (before/after a change); it uses only functions both have.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import tempfile
 import time
@@ -90,7 +92,29 @@ def _timed_payment_ids(spent: list[float]) -> None:
         setattr(payment_ids, name, timed)
 
 
-def run(url: str, orders: int, batch: int, time_upkeep: bool = False) -> dict[str, Any]:
+def _time_backfill(db: Database, orders: int) -> dict[str, Any]:
+    """Empty ``order_payments`` and run migration 0033c's backfill over every stored order, timed."""
+    import alephee
+
+    path = Path(alephee.__file__).parent / "migrations" / "versions" / "0033c_order_payments.py"
+    spec = importlib.util.spec_from_file_location("revision_0033c", path)
+    assert spec is not None and spec.loader is not None
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    with db.write_engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM order_payments")
+    with db.write_engine.begin() as connection:
+        cpu, wall = time.process_time(), time.perf_counter()
+        rows = revision.backfill(connection)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {
+        "backfill_rows": rows,
+        "backfill_cpu_ms_per_order": round(cpu * 1000 / orders, 4),
+        "backfill_wall_s": round(wall, 3),
+    }
+
+
+def run(url: str, orders: int, batch: int, time_upkeep: bool = False, backfill: bool = False) -> dict[str, Any]:
     """One measured ingestion of ``orders`` orders on a fresh database at ``url``."""
     settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
     prepare_database(settings)
@@ -123,7 +147,9 @@ def run(url: str, orders: int, batch: int, time_upkeep: bool = False) -> dict[st
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         event.remove(db.write_engine, "before_cursor_execute", count)
         batches = -(-orders // batch)
+        extra = _time_backfill(db, orders + len(warm)) if backfill else {}
         return {
+            **extra,
             "cpu_ms_per_order": round(cpu * 1000 / orders, 3),
             "wall_ms_per_order": round(wall * 1000 / orders, 3),
             "statements_per_batch": round(statements["all"] / batches, 2),
@@ -143,15 +169,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--time-upkeep", action="store_true", help="time the payment-id upkeep on its own")
+    parser.add_argument("--backfill", action="store_true", help="then time migration 0033c's backfill of them all")
     args = parser.parse_args()
     for _ in range(args.repeat):
         if args.backend == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
-                result = run(f"sqlite:///{Path(folder) / 'hub.db'}", args.orders, args.batch, args.time_upkeep)
+                url = f"sqlite:///{Path(folder) / 'hub.db'}"
+                result = run(url, args.orders, args.batch, args.time_upkeep, args.backfill)
         else:
             url, drop = scratch_postgres(args.postgres, "claims_bench")
             try:
-                result = run(url, args.orders, args.batch, args.time_upkeep)
+                result = run(url, args.orders, args.batch, args.time_upkeep, args.backfill)
             finally:
                 drop()
         print(json.dumps({"backend": args.backend, **result}), flush=True)
