@@ -37,6 +37,19 @@ def test_every_read_serial_trigger_is_in_place(ctx: AppContext) -> None:
         assert expected <= set(connection.exec_driver_sql(query).scalars())
 
 
+def test_every_product_dates_trigger_is_in_place(ctx: AppContext) -> None:
+    # ``product_dates`` is written only by these triggers (migration 0033p_product_dates); a SQLite migration
+    # that recreates ``products`` drops them.
+    product_dates = import_module("alephee.migrations.versions.0033p_product_dates")
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'products'"
+        if ctx.db.dialect == "sqlite"
+        else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = 'products'::regclass"
+    )
+    with ctx.db.read_engine.connect() as connection:
+        assert set(product_dates.TRIGGERS.values()) <= set(connection.exec_driver_sql(query).scalars())
+
+
 def test_marketplace_catalogue_loaded(ctx: AppContext) -> None:
     from sqlalchemy import select
 

@@ -1,0 +1,132 @@
+"""products: the indexed copy of ``date_updated`` moves to ``product_dates``, written by triggers
+
+Revision ID: 0033p_product_dates
+Revises: 0032m_post_sale_checked
+Create Date: 2026-12-05 07:40:00
+
+Every product write changes ``date_updated``. While ``products`` indexed it (for the ``dateUpdatedFrom``
+filter), no product update could be a HOT update on PostgreSQL: each one wrote an entry in all ten indexes of
+the table. ``product_dates`` (product id, account, date) now holds the indexed copy; ``products`` keeps the
+column (what reads show) without an index, so an update that changes no other indexed column (stock, fiscal
+data, listing data) rewrites the row on its page and touches no index.
+
+Triggers keep the copy, not application code: every writer is covered, whatever it runs (ORM flushes, bulk
+statements over arrays, plain SQL, another process). On PostgreSQL they are statement-level triggers over the
+transition tables (one INSERT or UPDATE of the copies per statement, whatever its row count); the copies whose
+date and account are unchanged are not rewritten. SQLite runs row triggers. Deletes (and an id change, which no
+code makes) reach the copies through the foreign key.
+
+``products`` gets ``fillfactor = 90`` on PostgreSQL: the room a HOT update needs on the row's page. It applies
+to pages written from now on (a new database, or after ``VACUUM FULL products``); a full page makes room as
+its old row versions are pruned.
+
+On SQLite a later migration that recreates ``products`` (``batch_alter_table``) drops its triggers: run
+``create_triggers`` again (``tests/test_migrations.py`` checks they are all there).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import alephee.db
+
+revision: str = "0033p_product_dates"
+down_revision: str | Sequence[str] | None = "0032m_post_sale_checked"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The trigger names, by event (the same on both backends).
+TRIGGERS = {"INSERT": "product_dates_insert", "UPDATE": "product_dates_update"}
+
+_PG_INSERT = """
+CREATE OR REPLACE FUNCTION product_dates_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO product_dates (product_id, account_id, date_updated)
+    SELECT id, account_id, date_updated FROM new_products;
+    RETURN NULL;
+END $$
+"""
+
+# EXECUTE: planned for each statement, from the real row count of its transition table (a cached plan would
+# keep the join chosen for the first statement's size: a hash join over every copy for a one-row update, or a
+# loop of index probes for an update of the whole catalog). An id change (never made by the hub) reaches the
+# copy through the foreign key's ON UPDATE CASCADE before this runs.
+_PG_UPDATE = """
+CREATE OR REPLACE FUNCTION product_dates_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'UPDATE product_dates AS d SET account_id = n.account_id, date_updated = n.date_updated'
+        ' FROM new_products AS n WHERE d.product_id = n.id'
+        ' AND (d.account_id, d.date_updated) IS DISTINCT FROM (n.account_id, n.date_updated)';
+    RETURN NULL;
+END $$
+"""
+
+_SQLITE = {
+    "INSERT": "AFTER INSERT ON products BEGIN"
+    " INSERT INTO product_dates (product_id, account_id, date_updated)"
+    " VALUES (NEW.id, NEW.account_id, NEW.date_updated); END",
+    "UPDATE": "AFTER UPDATE OF account_id, date_updated ON products"
+    " WHEN NEW.account_id IS NOT OLD.account_id OR NEW.date_updated IS NOT OLD.date_updated BEGIN"
+    " UPDATE product_dates SET account_id = NEW.account_id, date_updated = NEW.date_updated"
+    " WHERE product_id = NEW.id; END",
+}
+
+
+def create_triggers() -> None:
+    """(Re)create the triggers that keep ``product_dates`` (after a migration that recreated ``products`` on
+    SQLite)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_PG_INSERT)
+        op.execute(_PG_UPDATE)
+        for event, name in TRIGGERS.items():
+            # Transition tables need one trigger per event and no column list.
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON products REFERENCING NEW TABLE AS new_products"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+            )
+    else:
+        for event, name in TRIGGERS.items():
+            op.execute(f"CREATE TRIGGER {name} {_SQLITE[event]}")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "product_dates",
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("date_updated", alephee.db.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["product_id"],
+            ["products.id"],
+            name=op.f("fk_product_dates_product_id_products"),
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("product_id", name=op.f("pk_product_dates")),
+    )
+    op.execute(
+        "INSERT INTO product_dates (product_id, account_id, date_updated)"
+        " SELECT id, account_id, date_updated FROM products"
+    )
+    # Built after the copy: one sort instead of a hundred thousand insertions.
+    op.create_index(
+        op.f("ix_product_dates_account_id_date_updated"), "product_dates", ["account_id", "date_updated"], unique=False
+    )
+    create_triggers()
+    op.drop_index("ix_products_account_id_date_updated", table_name="products")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE products SET (fillfactor = 90)")
+
+
+def downgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for name in TRIGGERS.values():
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON products" if postgresql else f"DROP TRIGGER IF EXISTS {name}")
+        if postgresql:
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    if postgresql:
+        op.execute("ALTER TABLE products RESET (fillfactor)")
+    op.create_index("ix_products_account_id_date_updated", "products", ["account_id", "date_updated"], unique=False)
+    op.drop_index(op.f("ix_product_dates_account_id_date_updated"), table_name="product_dates")
+    op.drop_table("product_dates")
