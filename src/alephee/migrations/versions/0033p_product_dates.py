@@ -16,9 +16,9 @@ transition tables (one INSERT or UPDATE of the copies per statement, whatever it
 date and account are unchanged are not rewritten. SQLite runs row triggers. Deletes (and an id change, which no
 code makes) reach the copies through the foreign key.
 
-``products`` gets ``fillfactor = 90`` on PostgreSQL: the room a HOT update needs on the row's page. It applies
-to pages written from now on (a new database, or after ``VACUUM FULL products``); a full page makes room as
-its old row versions are pruned.
+``products`` and ``product_prices`` (whose updates change no indexed column either) get ``fillfactor = 90`` on
+PostgreSQL: the room a HOT update needs on the row's page. It applies to pages written from now on (a new
+database, or after ``VACUUM FULL``); a full page makes room as its old row versions are pruned.
 
 On SQLite a later migration that recreates ``products`` (``batch_alter_table``) drops its triggers: run
 ``create_triggers`` again (``tests/test_migrations.py`` checks they are all there).
@@ -35,6 +35,9 @@ revision: str = "0033p_product_dates"
 down_revision: str | Sequence[str] | None = "0032m_post_sale_checked"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Tables whose updates can be HOT (no indexed column changes), given room on the row's page.
+FILLED = ("products", "product_prices")
 
 # The trigger names, by event (the same on both backends).
 TRIGGERS = {"INSERT": "product_dates_insert", "UPDATE": "product_dates_update"}
@@ -116,7 +119,8 @@ def upgrade() -> None:
     create_triggers()
     op.drop_index("ix_products_account_id_date_updated", table_name="products")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE products SET (fillfactor = 90)")
+        for table in FILLED:
+            op.execute(f"ALTER TABLE {table} SET (fillfactor = 90)")
 
 
 def downgrade() -> None:
@@ -126,7 +130,8 @@ def downgrade() -> None:
         if postgresql:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     if postgresql:
-        op.execute("ALTER TABLE products RESET (fillfactor)")
+        for table in FILLED:
+            op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
     op.create_index("ix_products_account_id_date_updated", "products", ["account_id", "date_updated"], unique=False)
     op.drop_index(op.f("ix_product_dates_account_id_date_updated"), table_name="product_dates")
     op.drop_table("product_dates")
