@@ -159,3 +159,24 @@ def test_stock_updates_are_hot_on_postgresql(client: TestClient, ctx: AppContext
             text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'products'")
         ).one()
     assert (updated, hot) == (2, 2)
+
+
+def test_large_and_small_statements_keep_the_copies(ctx: AppContext, tenant: Tenant) -> None:
+    # PostgreSQL writes the copies of an update of a few rows with a plan made once per session and those of a
+    # larger one with a plan made for its size: both in one session, in both orders.
+    with ctx.db.writing() as session, clock.frozen(_at(0)):
+        ids = [add_product(session, tenant.account_id, f"P{n:03d}") for n in range(150)]
+    with ctx.db.writing() as session:
+        session.execute(update(Product).where(Product.id == ids[0]).values(date_updated=_at(1)))
+        session.execute(update(Product).where(Product.id.in_(ids[:100])).values(date_updated=_at(2)))
+        session.execute(update(Product).where(Product.id == ids[1]).values(date_updated=_at(3)))
+        session.execute(update(Product).where(Product.id.in_(ids[50:])).values(date_updated=_at(4)))
+    copies = _copies_in_step(ctx)
+    assert [copies[pid][1] for pid in (ids[0], ids[1], ids[2], ids[49], ids[50], ids[149])] == [
+        _at(2),
+        _at(3),
+        _at(2),
+        _at(2),
+        _at(4),
+        _at(4),
+    ]

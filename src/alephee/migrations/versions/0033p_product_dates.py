@@ -39,6 +39,14 @@ depends_on: str | Sequence[str] | None = None
 # Tables whose updates can be HOT (no indexed column changes), given room on the row's page.
 FILLED = ("products", "product_prices")
 
+# The row count up to which an update's copies are written with a plan made once per session.
+SMALL_STATEMENT = 64
+_UPDATE_COPIES = (
+    "UPDATE product_dates AS d SET account_id = n.account_id, date_updated = n.date_updated"
+    " FROM new_products AS n WHERE d.product_id = n.id"
+    " AND (d.account_id, d.date_updated) IS DISTINCT FROM (n.account_id, n.date_updated)"
+)
+
 # The trigger names, by event (the same on both backends).
 TRIGGERS = {"INSERT": "product_dates_insert", "UPDATE": "product_dates_update"}
 
@@ -51,16 +59,20 @@ BEGIN
 END $$
 """
 
-# EXECUTE: planned for each statement, from the real row count of its transition table (a cached plan would
-# keep the join chosen for the first statement's size: a hash join over every copy for a one-row update, or a
-# loop of index probes for an update of the whole catalog). An id change (never made by the hub) reaches the
-# copy through the foreign key's ON UPDATE CASCADE before this runs.
-_PG_UPDATE = """
+# A statement of a few rows (one product's stock move, an ORM flush) runs a static UPDATE, whose plan PL/pgSQL
+# makes once per session (index probes) and reuses: re-planning it for every such statement would cost more
+# than the write. A larger one runs it through EXECUTE, planned from its transition table's real row count (a
+# plan cached from another size would be wrong: a loop of probes over the whole catalog, or a hash join reading
+# every copy for one row). An id change (never made by the hub) reaches the copy through the foreign key's
+# ON UPDATE CASCADE before this runs.
+_PG_UPDATE = f"""
 CREATE OR REPLACE FUNCTION product_dates_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    EXECUTE 'UPDATE product_dates AS d SET account_id = n.account_id, date_updated = n.date_updated'
-        ' FROM new_products AS n WHERE d.product_id = n.id'
-        ' AND (d.account_id, d.date_updated) IS DISTINCT FROM (n.account_id, n.date_updated)';
+    IF (SELECT count(*) FROM new_products) <= {SMALL_STATEMENT} THEN
+        {_UPDATE_COPIES};
+    ELSE
+        EXECUTE '{_UPDATE_COPIES}';
+    END IF;
     RETURN NULL;
 END $$
 """
