@@ -1,4 +1,4 @@
-"""products: the indexed copy of ``date_updated`` moves to ``product_dates``, written by triggers
+"""products: the indexed copy of ``date_updated`` moves to ``product_dates`` on PostgreSQL, written by triggers
 
 Revision ID: 0033p_product_dates
 Revises: 0032m_post_sale_checked
@@ -6,22 +6,26 @@ Create Date: 2026-12-05 07:40:00
 
 Every product write changes ``date_updated``. While ``products`` indexed it (for the ``dateUpdatedFrom``
 filter), no product update could be a HOT update on PostgreSQL: each one wrote an entry in all ten indexes of
-the table. ``product_dates`` (product id, account, date) now holds the indexed copy; ``products`` keeps the
-column (what reads show) without an index, so an update that changes no other indexed column (stock, fiscal
-data, listing data) rewrites the row on its page and touches no index.
+the table. On PostgreSQL ``product_dates`` (product id, account, date) now holds the indexed copy; ``products``
+keeps the column (what reads show) without an index, so an update that changes no other indexed column (stock,
+fiscal data, listing data) rewrites the row on its page and touches no index.
 
 Triggers keep the copy, not application code: every writer is covered, whatever it runs (ORM flushes, bulk
-statements over arrays, plain SQL, another process). On PostgreSQL they are statement-level triggers over the
-transition tables (one INSERT or UPDATE of the copies per statement, whatever its row count); the copies whose
-date and account are unchanged are not rewritten. SQLite runs row triggers. Deletes (and an id change, which no
-code makes) reach the copies through the foreign key.
+statements over arrays, plain SQL, another process). They are statement-level triggers over the transition
+tables (one INSERT or UPDATE of the copies per statement, whatever its row count); the copies whose date and
+account are unchanged are not rewritten. Deletes (and an id change, which no code makes) reach the copies
+through the foreign key.
+
+SQLite has no HOT updates to win and a copy written by row triggers cost it more than the index (≈ 30 % more
+CPU for a batch's plain writes, docs/performance.md): there ``product_dates`` is a view of ``products``, whose
+``date_updated`` index stays. The filter reads ``product_dates`` on both.
 
 ``products`` and ``product_prices`` (whose updates change no indexed column either) get ``fillfactor = 90`` on
 PostgreSQL: the room a HOT update needs on the row's page. It applies to pages written from now on (a new
 database, or after ``VACUUM FULL``); a full page makes room as its old row versions are pruned.
 
-On SQLite a later migration that recreates ``products`` (``batch_alter_table``) drops its triggers: run
-``create_triggers`` again (``tests/test_migrations.py`` checks they are all there).
+On SQLite a later migration that recreates ``products`` (``batch_alter_table``) must drop the view first and
+run ``create_view`` after (SQLite refuses to rename a table while a view names a missing one).
 """
 
 from collections.abc import Sequence
@@ -47,7 +51,7 @@ _UPDATE_COPIES = (
     " AND (d.account_id, d.date_updated) IS DISTINCT FROM (n.account_id, n.date_updated)"
 )
 
-# The trigger names, by event (the same on both backends).
+# The triggers of products that write the copies, by event.
 TRIGGERS = {"INSERT": "product_dates_insert", "UPDATE": "product_dates_update"}
 
 _PG_INSERT = """
@@ -77,35 +81,30 @@ BEGIN
 END $$
 """
 
-_SQLITE = {
-    "INSERT": "AFTER INSERT ON products BEGIN"
-    " INSERT INTO product_dates (product_id, account_id, date_updated)"
-    " VALUES (NEW.id, NEW.account_id, NEW.date_updated); END",
-    "UPDATE": "AFTER UPDATE OF account_id, date_updated ON products"
-    " WHEN NEW.account_id IS NOT OLD.account_id OR NEW.date_updated IS NOT OLD.date_updated BEGIN"
-    " UPDATE product_dates SET account_id = NEW.account_id, date_updated = NEW.date_updated"
-    " WHERE product_id = NEW.id; END",
-}
+# On SQLite: the filter's reads go to the products index through it.
+_SQLITE_VIEW = "CREATE VIEW product_dates AS SELECT id AS product_id, account_id, date_updated FROM products"
 
 
-def create_triggers() -> None:
-    """(Re)create the triggers that keep ``product_dates`` (after a migration that recreated ``products`` on
-    SQLite)."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_INSERT)
-        op.execute(_PG_UPDATE)
-        for event, name in TRIGGERS.items():
-            # Transition tables need one trigger per event and no column list.
-            op.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON products REFERENCING NEW TABLE AS new_products"
-                f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
-            )
-    else:
-        for event, name in TRIGGERS.items():
-            op.execute(f"CREATE TRIGGER {name} {_SQLITE[event]}")
+def create_view() -> None:
+    """(Re)create SQLite's ``product_dates`` view (after a migration that recreated ``products``)."""
+    op.execute(_SQLITE_VIEW)
+
+
+def _create_triggers() -> None:
+    op.execute(_PG_INSERT)
+    op.execute(_PG_UPDATE)
+    for event, name in TRIGGERS.items():
+        # Transition tables need one trigger per event and no column list.
+        op.execute(
+            f"CREATE TRIGGER {name} AFTER {event} ON products REFERENCING NEW TABLE AS new_products"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+        )
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        create_view()
+        return
     op.create_table(
         "product_dates",
         sa.Column("product_id", sa.Integer(), nullable=False),
@@ -128,22 +127,21 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_product_dates_account_id_date_updated"), "product_dates", ["account_id", "date_updated"], unique=False
     )
-    create_triggers()
+    _create_triggers()
     op.drop_index("ix_products_account_id_date_updated", table_name="products")
-    if op.get_bind().dialect.name == "postgresql":
-        for table in FILLED:
-            op.execute(f"ALTER TABLE {table} SET (fillfactor = 90)")
+    for table in FILLED:
+        op.execute(f"ALTER TABLE {table} SET (fillfactor = 90)")
 
 
 def downgrade() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute("DROP VIEW IF EXISTS product_dates")
+        return
     for name in TRIGGERS.values():
-        op.execute(f"DROP TRIGGER IF EXISTS {name} ON products" if postgresql else f"DROP TRIGGER IF EXISTS {name}")
-        if postgresql:
-            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
-    if postgresql:
-        for table in FILLED:
-            op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON products")
+        op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    for table in FILLED:
+        op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
     op.create_index("ix_products_account_id_date_updated", "products", ["account_id", "date_updated"], unique=False)
     op.drop_index(op.f("ix_product_dates_account_id_date_updated"), table_name="product_dates")
     op.drop_table("product_dates")
