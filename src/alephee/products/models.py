@@ -1,4 +1,5 @@
-"""Tables of the products domain: brands, products (with their stock), prices per price list, kit components."""
+"""Tables of the products domain: brands, products (with their stock), prices per price list, kit components, and
+what the ``dateUpdatedFrom`` filter reads (``product_dates``)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ SQLite has no HOT updates to win and a copy written by row triggers cost it more
 CPU for a batch's plain writes, docs/performance.md): there ``product_dates`` is a view of ``products``, whose
 ``date_updated`` index stays. The filter reads ``product_dates`` on both.
 
-``products`` and ``product_prices`` (whose updates change no indexed column either) get ``fillfactor = 90`` on
+``products`` and ``product_prices`` (whose updates change no indexed column either) get ``fillfactor = 70`` on
 PostgreSQL: the room a HOT update needs on the row's page. It applies to pages written from now on (a new
 database, or after ``VACUUM FULL``); a full page makes room as its old row versions are pruned.
 
@@ -40,8 +40,11 @@ down_revision: str | Sequence[str] | None = "0032m_post_sale_checked"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Tables whose updates can be HOT (no indexed column changes), given room on the row's page.
+# Tables whose updates can be HOT (no indexed column changes), given room on the row's page, and how full
+# their pages are written. 70: PostgreSQL then prunes a page's dead versions while room is left (it tries below
+# the fill factor's free space); at 90 only 57 % of a fresh catalog's product updates were HOT, at 70 97 %.
 FILLED = ("products", "product_prices")
+FILLFACTOR = 70
 
 # The row count up to which an update's copies are written with a plan made once per session.
 SMALL_STATEMENT = 64
@@ -130,7 +133,7 @@ def upgrade() -> None:
     _create_triggers()
     op.drop_index("ix_products_account_id_date_updated", table_name="products")
     for table in FILLED:
-        op.execute(f"ALTER TABLE {table} SET (fillfactor = 90)")
+        op.execute(f"ALTER TABLE {table} SET (fillfactor = {FILLFACTOR})")
 
 
 def downgrade() -> None:
