@@ -3,12 +3,14 @@
 For each backend (SQLite file, PostgreSQL database) it builds the catalog, starts a real ``alephee serve``
 process and sends batches through HTTP (items/s), and applies the same kind of updates with the fastest plain
 SQL we can write against the same database (the ceiling: SKU lookups and writes in the statements, one
-transaction per batch; executemany per statement shape: psycopg pipelines it, and on PostgreSQL it measured
-faster than one statement per shape over arrays joined by SKU). The two phases alternate in rounds; the medians
-and the median per-round ratio are printed. Timings are printed, never asserted.
+transaction per batch; on SQLite executemany per statement shape, on PostgreSQL one statement per shape over
+arrays joined by SKU). Both write the same schema, so the ceiling also pays what the database does on every
+product write (the ``product_dates`` triggers). The two phases alternate in rounds; the medians and the median
+per-round ratio are printed. Timings are printed, never asserted.
 
     .venv/bin/python bench/products_update.py [--products 100000] [--batches 40] [--rounds 4] [--concurrency 1]
         [--backends sqlite,postgresql] [--pg postgresql+psycopg://postgres@127.0.0.1:5432]
+        [--pg-database alephee_bench_products]
 """
 
 from __future__ import annotations
@@ -106,6 +108,13 @@ def build_catalog(url: str, products: int) -> tuple[int, str, int]:
         for start in range(0, len(prices), 10_000):
             session.execute(insert(ProductPrice), prices[start : start + 10_000])
     db.dispose()
+    if url.startswith("postgresql"):
+        # What autovacuum does after a bulk load, at once: without statistics the planner takes the fresh
+        # tables for small ones, and the timings would depend on when autovacuum comes by.
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        engine.dispose()
     return account_id, secret, plist
 
 
@@ -260,6 +269,9 @@ def run_sql_sqlite(path: str, account_id: int, plist: int, batches: list[list[di
 
 
 def run_sql_postgresql(url: str, account_id: int, plist: int, batches: list[list[dict[str, Any]]]) -> float:
+    # Two statements per batch over arrays joined by SKU: every product's stock and date in one UPDATE (one run
+    # of the product_dates trigger), every price in one upsert. Per-row executemany (pipelined) measured 2.2x
+    # slower on this schema: each row's statement runs the statement-level trigger once.
     import psycopg
 
     conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
@@ -268,27 +280,32 @@ def run_sql_postgresql(url: str, account_id: int, plist: int, batches: list[list
         for batch in batches[1:]:
             now = datetime.now(UTC)
             absolute, moves, prices = _split(batch)
-            cur.executemany(
-                "UPDATE products SET quantity = %s, date_updated = %s WHERE account_id = %s AND sku = %s",
-                [(q, now, account_id, sku) for sku, q in absolute],
+            quantities, deltas = dict(absolute), dict(moves)
+            skus = list(dict.fromkeys([sku for sku, _ in absolute + moves] + [sku for sku, _ in prices]))
+            cur.execute(
+                "UPDATE products AS p SET quantity = CASE WHEN v.q IS NOT NULL THEN v.q WHEN v.d <> 0"
+                " THEN GREATEST(p.quantity + v.d, 0) ELSE p.quantity END, date_updated = %s"
+                " FROM unnest(%s::text[], %s::integer[], %s::integer[]) AS v(sku, q, d)"
+                " WHERE p.account_id = %s AND p.sku = v.sku",
+                (now, skus, [quantities.get(s) for s in skus], [deltas.get(s, 0) for s in skus], account_id),
             )
-            cur.executemany(
-                "UPDATE products SET quantity = GREATEST(quantity + %s, 0), date_updated = %s"
-                " WHERE account_id = %s AND sku = %s",
-                [(d, now, account_id, sku) for sku, d in moves],
-            )
-            cur.executemany(
+            cur.execute(
                 "INSERT INTO product_prices (product_id, price_list_id, price, price_with_taxes, price_auto,"
                 " suggested_retail_price, srp_auto, date_updated)"
-                " SELECT id, %s, %s, %s, true, %s, true, %s FROM products WHERE account_id = %s AND sku = %s"
+                " SELECT p.id, %s, v.net, v.gross, true, v.gross, true, %s"
+                " FROM unnest(%s::text[], %s::numeric[], %s::numeric[]) AS v(sku, net, gross)"
+                " JOIN products AS p ON p.account_id = %s AND p.sku = v.sku"
                 " ON CONFLICT (product_id, price_list_id) DO UPDATE SET price = excluded.price,"
                 " price_with_taxes = excluded.price_with_taxes, price_auto = true,"
                 " suggested_retail_price = excluded.suggested_retail_price, date_updated = excluded.date_updated",
-                [(plist, _net(g), g, g, now, account_id, sku) for sku, g in prices],
-            )
-            cur.executemany(
-                "UPDATE products SET date_updated = %s WHERE account_id = %s AND sku = %s",
-                [(now, account_id, sku) for sku, _ in prices],
+                (
+                    plist,
+                    now,
+                    [sku for sku, _ in prices],
+                    [_net(g) for _, g in prices],
+                    [g for _, g in prices],
+                    account_id,
+                ),
             )
             conn.commit()
     elapsed = time.perf_counter() - started
@@ -306,7 +323,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
         path = str(workdir / "bench.db")
         url = f"sqlite:///{path}"
     else:
-        name = "alephee_bench_products"
+        name = args.pg_database
         admin = create_engine(f"{args.pg}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -337,6 +354,11 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if backend == "postgresql":
+            admin = create_engine(f"{args.pg}/postgres", isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
     result = {
         "http": statistics.median(http_rates),
         "sql": statistics.median(sql_rates),
@@ -360,6 +382,7 @@ def main() -> None:
     parser.add_argument(
         "--pg", default=os.environ.get("ALEPHEE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
     )
+    parser.add_argument("--pg-database", default="alephee_bench_products", help="created, and dropped at the end")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="alephee-bench-") as tmp:

@@ -56,6 +56,10 @@ NAMING = {
 }
 
 
+# ``Table.info`` key of a table that is a view on SQLite (created by its migration, never written from code).
+SQLITE_VIEW = "sqlite_view"
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 

@@ -291,21 +291,16 @@ _SQL_ABSOLUTE = BulkStatement(
     f" FROM unnest({arrays(*['integer'] * 6, 'numeric', 'integer', 'timestamptz', 'integer')})"
     " AS v(q, b2b, lo, hi, red, yellow, m, vis, t, id) WHERE p.id = v.id",
 )
-_SQL_QUANTITY = BulkStatement(
-    "UPDATE products SET quantity = ?, date_updated = ? WHERE id = ?",
-    "UPDATE products AS p SET quantity = v.q, date_updated = v.t"
-    f" FROM unnest({arrays('integer', 'timestamptz', 'integer')}) AS v(q, t, id) WHERE p.id = v.id",
-)
-# A pure relative movement: one atomic increment, clamped at 0 (the lock makes the clamp check exact).
-_SQL_DELTA = BulkStatement(
-    "UPDATE products SET quantity = max(quantity + ?, 0), date_updated = ? WHERE id = ?",
-    "UPDATE products AS p SET quantity = GREATEST(p.quantity + v.d, 0), date_updated = v.t"
-    f" FROM unnest({arrays('integer', 'timestamptz', 'integer')}) AS v(d, t, id) WHERE p.id = v.id",
-)
-_SQL_TOUCH = BulkStatement(
-    "UPDATE products SET date_updated = ? WHERE id = ?",
-    f"UPDATE products AS p SET date_updated = v.t FROM unnest({arrays('timestamptz', 'integer')}) AS v(t, id)"
-    " WHERE p.id = v.id",
+# The narrow stock writes of a batch in one statement (one trigger run of ``product_dates`` and one round trip
+# on PostgreSQL instead of one per shape): an absolute quantity ``q``; else a pure relative movement ``d``, one
+# atomic increment clamped at 0 (the lock makes the clamp check exact); else only the date (a price or listing
+# change).
+_SQL_STOCK = BulkStatement(
+    "UPDATE products SET quantity = CASE WHEN ?1 IS NOT NULL THEN ?1 WHEN ?2 <> 0 THEN max(quantity + ?2, 0)"
+    " ELSE quantity END, date_updated = ?3 WHERE id = ?4",
+    "UPDATE products AS p SET quantity = CASE WHEN v.q IS NOT NULL THEN v.q WHEN v.d <> 0"
+    " THEN GREATEST(p.quantity + v.d, 0) ELSE p.quantity END, date_updated = v.t"
+    f" FROM unnest({arrays('integer', 'integer', 'timestamptz', 'integer')}) AS v(q, d, t, id) WHERE p.id = v.id",
 )
 _PRICE_TYPES = ("numeric", "numeric", "boolean", "numeric", "boolean", "numeric", "numeric", "numeric", "timestamptz")
 _SQL_PRICE_UPDATE = BulkStatement(
@@ -334,14 +329,12 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
     bind = RowWriter(session.connection())
     stamp = bind.stamp(now)
     absolute: list[tuple[Any, ...]] = []
-    quantities: list[tuple[Any, ...]] = []
-    deltas: list[tuple[Any, ...]] = []
-    touched: list[tuple[Any, ...]] = []
+    narrow: list[tuple[Any, ...]] = []
     for s in states:
         if not s.touched:
             continue
         if s.absolute and not s.wide:
-            quantities.append((s.quantity, stamp, s.id))
+            narrow.append((s.quantity, 0, stamp, s.id))
         elif s.absolute:
             absolute.append(
                 (
@@ -357,14 +350,10 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
                     s.id,
                 )
             )
-        elif s.delta:
-            deltas.append((s.delta, stamp, s.id))
         else:
-            touched.append((stamp, s.id))
+            narrow.append((None, s.delta, stamp, s.id))
     bind.executemany(_SQL_ABSOLUTE, absolute)
-    bind.executemany(_SQL_QUANTITY, quantities)
-    bind.executemany(_SQL_DELTA, deltas)
-    bind.executemany(_SQL_TOUCH, touched)
+    bind.executemany(_SQL_STOCK, narrow)
 
 
 def _write_listing_data(session: Session, states: Iterable[ProductState]) -> set[int]:

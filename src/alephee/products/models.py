@@ -1,4 +1,5 @@
-"""Tables of the products domain: brands, products (with their stock), prices per price list, kit components."""
+"""Tables of the products domain: brands, products (with their stock), prices per price list, kit components, and
+what the ``dateUpdatedFrom`` filter reads (``product_dates``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alephee.clock import utcnow
-from alephee.db import Base, Money, UtcDateTime
+from alephee.db import SQLITE_VIEW, Base, Money, UtcDateTime
 
 
 class Brand(Base):
@@ -38,7 +39,8 @@ class Product(Base):
         UniqueConstraint("account_id", "brand_id", "sku"),
         Index("ix_products_account_id_sku", "account_id", "sku"),
         Index("ix_products_account_id_own_code", "account_id", "own_code"),
-        Index("ix_products_account_id_date_updated", "account_id", "date_updated"),
+        # SQLite's dateUpdatedFrom index (through the product_dates view); PostgreSQL's is ProductDate's.
+        Index("ix_products_account_id_date_updated", "account_id", "date_updated").ddl_if(dialect="sqlite"),
         Index("ix_products_account_id_product_type_id", "account_id", "product_type", "id"),
         Index("ix_products_account_id_catalog_status_id", "account_id", "catalog_status", "id"),
         Index("ix_products_account_id_brand_id_id", "account_id", "brand_id", "id"),
@@ -85,8 +87,30 @@ class Product(Base):
     description: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(300))
     condition: Mapped[str | None] = mapped_column(String(20))
+    # Not indexed on PostgreSQL: its indexed copy is ProductDate's (an index on this column would keep PostgreSQL
+    # from updating a product's row in place, HOT, since every write changes it).
     date_updated: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ProductDate(Base):
+    """Each product's account and ``date_updated``, which the ``dateUpdatedFrom`` filter reads.
+
+    On PostgreSQL a table holding the indexed copy, written by triggers on ``products`` (migration
+    ``0033p_product_dates``); on SQLite a view of ``products`` (whose own index serves it). Never write it.
+    """
+
+    __tablename__ = "product_dates"
+    __table_args__ = (
+        Index("ix_product_dates_account_id_date_updated", "account_id", "date_updated").ddl_if(dialect="postgresql"),
+        {"info": {SQLITE_VIEW: True}},
+    )
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(Integer)
+    date_updated: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ProductPrice(Base):

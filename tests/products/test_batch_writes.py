@@ -1,0 +1,74 @@
+"""How POST /v2/products writes a batch: the narrow stock shapes (absolute quantity, movement, date only) in
+one UPDATE of ``products``, with each element's own result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
+
+from alephee import clock
+from alephee.db import utc
+from alephee.http.context import AppContext
+from alephee.products.models import Product
+from tests.fixtures.products import add_price_list, add_product
+from tests.fixtures.tenants import Tenant
+
+T0 = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+T1 = datetime(2030, 5, 1, 12, 5, tzinfo=UTC)
+
+
+@contextmanager
+def _product_updates(ctx: AppContext) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE PRODUCTS"):
+            seen.append(statement)
+
+    event.listen(ctx.db.write_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(ctx.db.write_engine, "before_cursor_execute", record)
+
+
+def test_narrow_stock_writes_are_one_statement(client: TestClient, ctx: AppContext, tenant: Tenant) -> None:
+    with ctx.db.writing() as session, clock.frozen(T0):
+        add_price_list(session, tenant.account_id, "General")
+        for sku, quantity in (("ABS", 5), ("UP", 5), ("DOWN", 3), ("PRICE", 7), ("ZERO", 4), ("IDLE", 9)):
+            add_product(session, tenant.account_id, sku, quantity=quantity)
+    body = [
+        {"SKU": "ABS", "Stock": {"Quantity": 40}},
+        {"SKU": "UP", "Stock": {"Movement": 2}},
+        {"SKU": "DOWN", "Stock": {"Movement": -5}},
+        {"SKU": "PRICE", "Price": {"PriceWithTaxes": 121}},
+        {"SKU": "ZERO", "Stock": {"Movement": 0}},
+    ]
+    with _product_updates(ctx) as updates, clock.frozen(T1):
+        response = client.post("/v2/products", params=tenant.q(), json=body)
+    assert response.status_code == 200, response.text
+    assert len(updates) == 1
+    result = response.json()
+    assert (result["Quantities"]["Ok"], result["Quantities"]["Warning"]) == (4, 1)
+    # Only the clamped movement says something, with the exact shortfall.
+    [item] = result["Items"]
+    assert (item["KeyValue"], item["Messages"][0]["Code"]) == ("DOWN", 35)
+    assert "would leave the stock at -2" in item["Messages"][0]["Message"]
+    with ctx.db.reading() as session:
+        rows = {
+            sku: (q, utc(d))
+            for sku, q, d in session.execute(select(Product.sku, Product.quantity, Product.date_updated))
+        }
+    assert rows == {
+        "ABS": (40, T1),
+        "UP": (7, T1),
+        "DOWN": (0, T1),
+        "PRICE": (7, T1),
+        "ZERO": (4, T1),
+        "IDLE": (9, T0),
+    }
