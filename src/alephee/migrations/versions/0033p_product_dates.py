@@ -1,7 +1,7 @@
 """products: the indexed copy of ``date_updated`` moves to ``product_dates`` on PostgreSQL, written by triggers
 
 Revision ID: 0033p_product_dates
-Revises: 0032m_post_sale_checked
+Revises: 0033c_order_payments
 Create Date: 2026-12-05 07:40:00
 
 Every product write changes ``date_updated``. While ``products`` indexed it (for the ``dateUpdatedFrom``
@@ -36,7 +36,7 @@ from alembic import op
 import alephee.db
 
 revision: str = "0033p_product_dates"
-down_revision: str | Sequence[str] | None = "0032m_post_sale_checked"
+down_revision: str | Sequence[str] | None = "0033c_order_payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
