@@ -155,7 +155,10 @@ def test_stock_updates_are_hot_on_postgresql(client: TestClient, ctx: AppContext
         add_product(session, tenant.account_id, "A", quantity=1)
         add_product(session, tenant.account_id, "B", quantity=1)
     with ctx.db.writing() as session:
-        session.execute(text("UPDATE products SET quantity = quantity + 1, date_updated = now()"))
+        session.execute(
+            text("UPDATE products SET quantity = quantity + 1, date_updated = now() WHERE account_id = :account"),
+            {"account": tenant.account_id},
+        )
         updated, hot = session.execute(
             text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'products'")
         ).one()
