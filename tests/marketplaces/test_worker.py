@@ -156,6 +156,41 @@ def test_backoff_is_exponential_capped_and_deterministic() -> None:
     assert backoff_delay(reseeded, 7, 3) != backoff_delay(settings, 7, 3)
 
 
+def test_the_inbox_is_read_while_the_claimed_rows_are_delivered(
+    ctx: AppContext, make_worker: Callable[..., Worker]
+) -> None:
+    put(ctx)
+    worker = make_worker()
+    reading = threading.Event()
+    waited: list[bool] = []
+    deliver = worker._deliver
+
+    def read_notices(batch: int | None = None) -> int:
+        reading.set()
+        return 0
+
+    def delivering(item: OutboxItem) -> str:
+        waited.append(reading.wait(5))  # the inbox's step has started before this delivery ends
+        return deliver(item)
+
+    worker.read_notices = read_notices  # type: ignore[method-assign]
+    worker._deliver = delivering  # type: ignore[method-assign]
+    stats = worker.run_once()
+
+    assert waited == [True] and (stats.claimed, stats.delivered) == (1, 1)
+    assert statuses(ctx) == {DELIVERED: 1}
+
+
+def test_a_round_with_nothing_to_deliver_still_reads_the_inbox(
+    ctx: AppContext, make_worker: Callable[..., Worker]
+) -> None:
+    worker = make_worker()
+    calls: list[int | None] = []
+    worker.read_notices = lambda batch=None: calls.append(batch) or 0  # type: ignore[method-assign]
+    worker.run_once(7)
+    assert calls == [7]
+
+
 def test_rows_of_one_aggregate_are_delivered_in_order(
     ctx: AppContext, make_worker: Callable[..., Worker], use_channel: Callable[[str, Any], None]
 ) -> None:
