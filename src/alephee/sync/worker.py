@@ -57,6 +57,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import StaticPool
 
 from alephee import clock
 from alephee.config import Settings
@@ -525,7 +526,9 @@ class Worker:
         # The inbox's batch is read and applied while the rows are delivered (SYNC-20): both wait mostly on
         # calls and round trips, and one after the other a round took their sum, which on PostgreSQL left the
         # outbox behind 100 changes a second. They share no rows (the kept copies follow their version rule).
-        side = ThreadPoolExecutor(1, thread_name_prefix="alephee-inbox") if tasks and self.inbox is not None else None
+        # Not on an in-memory SQLite database: its one connection is shared by every thread.
+        alongside = tasks and self.inbox is not None and not isinstance(self.db.write_engine.pool, StaticPool)
+        side = ThreadPoolExecutor(1, thread_name_prefix="alephee-inbox") if alongside else None
         notices = side.submit(self.read_notices, batch) if side is not None else None
         try:
             senders = max(1, min(self.settings.outbox_delivery_concurrency, len(tasks)))
