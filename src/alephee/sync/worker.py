@@ -34,7 +34,8 @@ lacks them: the domains write only the hub's ``OrderId``, and every connector ne
 4. **Notices** (``sync/inbox.py``): a batch of the inbox of marketplace notifications is claimed, each resource
    read through its channel and applied (orders, listing states, buyer messages). When the round claimed rows,
    this step runs in a thread of its own while they are delivered (the round lasts the longer of the two, not
-   their sum); the round ends when both have.
+   their sum; not on an in-memory SQLite database, whose one connection every thread shares); the round ends
+   when both have.
 
 5. **Pull** (``sync/pull.py``), at most once per ``worker_interval_seconds``: every connected
    marketplace's order feed is read after its stored cursor and applied to the hub's orders (new orders, status,
