@@ -229,7 +229,8 @@ def stock_sync(
         "wrong_final_quantity": wrong,
         "latency_p50_s": round(percentile(latencies, 0.5), 3),
         "latency_p99_s": round(percentile(latencies, 0.99), 3),
-        "puts_per_change": round(changed / sent, 3),
+        # No change sent (``--duration 0``, only the order burst measured): no ratio.
+        "puts_per_change": round(changed / sent, 3) if sent else None,
     }
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from alephee.channels import connections
 from alephee.channels.models import ChannelCategoryMapping
@@ -461,6 +461,41 @@ def test_update_compares_with_the_kept_state_and_reads_only_when_refused(
     channel.publish_listing(context, push(shop))
     assert len(shop.fake.sent("GET", "/items/")) == 2
     assert shop.fake.items["MLA1000000001"]["available_quantity"] == 2
+
+
+def test_a_batch_reads_its_listings_with_a_fixed_number_of_statements(
+    ctx: AppContext, make_tenant: Callable[..., Tenant]
+) -> None:
+    # The listings read first are the ones each change then finds in the session: no statement per listing.
+    shop = make_shop(ctx, make_tenant)
+    channel, context = shop.linked.channel, shop.linked.context
+    with ctx.db.writing() as session:
+        listings = [shop.listing_id] + [
+            add_listing(session, shop.linked.account_id, shop.product_id, external_id=f"MLA{700 + n}")
+            for n in range(1, 12)
+        ]
+    for n, listing_id in enumerate(listings):
+        item_id = f"MLA{700 + n}"
+        shop.fake.items[item_id] = {"id": item_id, "status": "active", "sub_status": [], "available_quantity": 7}
+        set_listing(ctx, listing_id, external_id=item_id, available_quantity=2)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engines = (ctx.db.read_engine, ctx.db.write_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        results = channel.push_listings(context, [ListingPush(listing_id=n) for n in listings])
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+
+    assert all(r.__class__.__name__ == "ListingReceipt" for r in results)
+    assert all(shop.fake.items[f"MLA{700 + n}"]["available_quantity"] == 2 for n in range(len(listings)))
+    # The listings, their kept copies, their variations and the connection: four, whatever the group's size.
+    assert len(statements) == 4, statements
 
 
 def test_an_item_with_variations_is_always_read_first(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> None:

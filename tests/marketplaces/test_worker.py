@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from alephee import clock
+from alephee.db import Database
 from alephee.http.context import AppContext
 from alephee.marketplaces.contract import PermanentDeliveryError
 from alephee.marketplaces.delivery import (
@@ -24,12 +25,14 @@ from alephee.marketplaces.delivery import (
     IN_FLIGHT,
     PENDING,
     OutboxItem,
+    Route,
     register_sender,
     unregister_sender,
 )
 from alephee.marketplaces.models import OutboxMessage, SandboxEvent, SandboxListing, SandboxOrder
+from alephee.marketplaces.outbox import enqueue
 from alephee.sync.backoff import backoff_delay
-from alephee.sync.worker import Worker
+from alephee.sync.worker import Dispatcher, Worker
 from tests.fixtures.database import make_settings
 from tests.fixtures.marketplaces import FakeChannel, put
 
@@ -154,6 +157,72 @@ def test_backoff_is_exponential_capped_and_deterministic() -> None:
     assert backoff_delay(settings, 8, 3) != backoff_delay(settings, 7, 3)  # jitter spreads rows apart
     reseeded = make_settings("sqlite://", outbox_backoff_base_seconds=2.0, outbox_jitter_seed=5)
     assert backoff_delay(reseeded, 7, 3) != backoff_delay(settings, 7, 3)
+
+
+def test_the_inbox_is_read_while_the_claimed_rows_are_delivered(
+    ctx: AppContext, make_worker: Callable[..., Worker]
+) -> None:
+    put(ctx)
+    worker = make_worker()
+    reading = threading.Event()
+    waited: list[bool] = []
+    deliver = worker._deliver
+
+    def read_notices(batch: int | None = None) -> int:
+        reading.set()
+        return 0
+
+    def delivering(item: OutboxItem) -> str:
+        waited.append(reading.wait(5))  # the inbox's step has started before this delivery ends
+        return deliver(item)
+
+    worker.read_notices = read_notices  # type: ignore[method-assign]
+    worker._deliver = delivering  # type: ignore[method-assign]
+    stats = worker.run_once()
+
+    assert waited == [True] and (stats.claimed, stats.delivered) == (1, 1)
+    assert statuses(ctx) == {DELIVERED: 1}
+
+
+def test_a_round_with_nothing_to_deliver_still_reads_the_inbox(
+    ctx: AppContext, make_worker: Callable[..., Worker]
+) -> None:
+    worker = make_worker()
+    calls: list[int | None] = []
+    worker.read_notices = lambda batch=None: calls.append(batch) or 0  # type: ignore[method-assign]
+    worker.run_once(7)
+    assert calls == [7]
+
+
+class _Accepting:
+    """A sender outside the hub's database that accepts every row."""
+
+    def in_database(self, session: Any, item: OutboxItem) -> bool:
+        return False
+
+    def send(self, session: Any, item: OutboxItem) -> None:
+        return None
+
+
+def test_on_an_in_memory_database_the_inbox_waits_for_the_deliveries() -> None:
+    # One connection shared by every thread: the two steps must not run their transactions at once.
+    settings = make_settings("sqlite://")
+    db = Database(settings)
+    try:
+        OutboxMessage.__table__.create(db.write_engine)  # type: ignore[attr-defined]
+        with db.writing() as session:
+            enqueue(
+                session, account_id=1, topic="test.row", aggregate_type="test", aggregate_id=1, payload={},
+                marketplace_id=1,
+            )  # fmt: skip
+        worker = Worker(db, settings, dispatcher=Dispatcher(routes=[Route("test.", _Accepting())]), pull=False)
+        threads: list[str] = []
+        worker.read_notices = lambda batch=None: threads.append(threading.current_thread().name) or 0  # type: ignore[method-assign]
+        stats = worker.run_once()
+        assert (stats.claimed, stats.delivered) == (1, 1)
+        assert threads == [threading.current_thread().name]
+    finally:
+        db.dispose()
 
 
 def test_rows_of_one_aggregate_are_delivered_in_order(

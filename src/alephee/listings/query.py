@@ -238,11 +238,16 @@ def grouped_publications(
 PREFETCH_CHUNK = 500
 
 
-def prefetch_listings(session: Session, listing_ids: Sequence[int]) -> None:
+def prefetch_listings(session: Session, listing_ids: Sequence[int]) -> list[Listing]:
     """Load many listings into ``session``, with their kept copies (``Listing.marketplace_state``), with two
     queries per ``PREFETCH_CHUNK``, so that each ``session.get`` of one of them that follows (a channel reading a
-    group of listings to deliver) finds it and its copy without a query."""
+    group of listings to deliver) finds it and its copy without a query.
+
+    The caller keeps the returned list for as long as it reads: a session's identity map holds its objects
+    weakly, so rows nobody references are dropped at once and every ``session.get`` would query again."""
     ids = list(dict.fromkeys(listing_ids))
+    loaded: list[Listing] = []
     for start in range(0, len(ids), PREFETCH_CHUNK):
         chunk = ids[start : start + PREFETCH_CHUNK]
-        session.scalars(select(Listing).where(Listing.id.in_(chunk)).options(selectinload(Listing.kept))).all()
+        loaded += session.scalars(select(Listing).where(Listing.id.in_(chunk)).options(selectinload(Listing.kept)))
+    return loaded

@@ -32,7 +32,10 @@ Order topics (aggregate type ``order``) are completed at delivery time with the 
 lacks them: the domains write only the hub's ``OrderId``, and every connector needs the marketplace's number.
 
 4. **Notices** (``sync/inbox.py``): a batch of the inbox of marketplace notifications is claimed, each resource
-   read through its channel and applied (orders, listing states, buyer messages).
+   read through its channel and applied (orders, listing states, buyer messages). When the round claimed rows,
+   this step runs in a thread of its own while they are delivered (the round lasts the longer of the two, not
+   their sum; not on an in-memory SQLite database, whose one connection every thread shares); the round ends
+   when both have.
 
 5. **Pull** (``sync/pull.py``), at most once per ``worker_interval_seconds``: every connected
    marketplace's order feed is read after its stored cursor and applied to the hub's orders (new orders, status,
@@ -55,6 +58,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import StaticPool
 
 from alephee import clock
 from alephee.config import Settings
@@ -520,14 +524,25 @@ class Worker:
         # rows may be delivered at once: a remote marketplace's latency then does not set the worker's pace.
         outcomes: list[str] = []
         tasks = self._tasks(items)
-        senders = max(1, min(self.settings.outbox_delivery_concurrency, len(tasks)))
-        if senders > 1:
-            with ThreadPoolExecutor(senders, thread_name_prefix="alephee-outbox") as pool:
-                for done in pool.map(lambda task: task(), tasks):
-                    outcomes += done
-        else:
-            for task in tasks:
-                outcomes += task()
+        # The inbox's batch is read and applied while the rows are delivered (SYNC-20): both wait mostly on
+        # calls and round trips, and one after the other a round took their sum, which on PostgreSQL left the
+        # outbox behind 100 changes a second. They share no rows (the kept copies follow their version rule).
+        # Not on an in-memory SQLite database: its one connection is shared by every thread.
+        alongside = tasks and self.inbox is not None and not isinstance(self.db.write_engine.pool, StaticPool)
+        side = ThreadPoolExecutor(1, thread_name_prefix="alephee-inbox") if alongside else None
+        notices = side.submit(self.read_notices, batch) if side is not None else None
+        try:
+            senders = max(1, min(self.settings.outbox_delivery_concurrency, len(tasks)))
+            if senders > 1:
+                with ThreadPoolExecutor(senders, thread_name_prefix="alephee-outbox") as pool:
+                    for done in pool.map(lambda task: task(), tasks):
+                        outcomes += done
+            else:
+                for task in tasks:
+                    outcomes += task()
+        finally:
+            if side is not None:
+                side.shutdown(wait=True)
         for outcome in outcomes:
             if outcome == DELIVERED:
                 stats.delivered += 1
@@ -537,7 +552,7 @@ class Worker:
                 stats.failed += 1
             else:
                 stats.lost += 1
-        stats.notices = self.read_notices(batch)
+        stats.notices = notices.result() if notices is not None else self.read_notices(batch)
         if pull is not False:
             stats.pulled = self.pull(force=bool(pull))
         return stats

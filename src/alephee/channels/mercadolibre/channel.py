@@ -229,12 +229,14 @@ class MercadoLibreChannel(BaseChannel):
 
         def read(session: Session) -> list[ListingData | Exception]:
             ids = [c.listing_id for c in changes if c.listing_id is not None]
-            prefetch_listings(session, ids)
+            loaded = prefetch_listings(session, ids)  # referenced while read: the session holds them weakly
             variants = listing_variants(session, ids)
-            return [
+            found = [
                 change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id, variants))
                 for change in changes
             ]
+            del loaded
+            return found
 
         api, found = self._open(ctx, read)
 

@@ -225,11 +225,14 @@ class TiendanubeChannel(BaseChannel):
 
             def read(session: Session) -> list[ListingData | Exception]:
                 store.load_store(session)
-                prefetch_listings(session, [c.listing_id for c in changes if c.listing_id is not None])
-                return [
+                # Referenced while read: the session holds its rows weakly.
+                loaded = prefetch_listings(session, [c.listing_id for c in changes if c.listing_id is not None])
+                found = [
                     change_outcome(lambda c=change: listing_data(session, ctx, c.listing_id, c.external_id))
                     for change in changes
                 ]
+                del loaded
+                return found
 
             found = self._read(ctx, read)
             results: list[ListingReceipt | Exception | None] = [None] * len(changes)
