@@ -255,8 +255,11 @@ class BulkStatement:
 
 
 def arrays(*types: str) -> str:
-    """The array parameters of a ``BulkStatement.over_arrays``, one per column type: ``%s::integer[], ...``."""
-    return ", ".join(f"%s::{t}[]" for t in types)
+    """The array parameters of a ``BulkStatement.over_arrays``, one per column type: ``%b::integer[], ...``.
+
+    ``%b`` sends each array in binary: psycopg's text format quotes and escapes every element in Python (a
+    regular expression per string), which cost a 50-row batch more CPU than the rest of its writes."""
+    return ", ".join(f"%b::{t}[]" for t in types)
 
 
 class RowWriter:

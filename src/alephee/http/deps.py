@@ -50,6 +50,15 @@ async def write_session(ctx: AppContext = Depends(get_context)) -> AsyncIterator
         session.close()
 
 
+def commit_now(session: Session) -> None:
+    """Commit the request's transaction in the route's own worker thread, before the route returns (the
+    dependency then only closes the session). For routes that hold row locks other requests queue on: the
+    dependency's commit runs only once the event loop has taken the route's return and handed the commit to
+    another worker thread, and on a busy server every step of that hand-over holds the locks longer. A failed
+    commit raises from the route, which rolls back as any error does."""
+    session.commit()
+
+
 def _commit_and_close(session: Session) -> None:
     try:
         session.commit()

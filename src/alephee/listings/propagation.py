@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -31,7 +31,7 @@ from alephee.marketplaces.models import Marketplace
 from alephee.marketplaces.outbox import Outgoing, enqueue, enqueue_many
 from alephee.products.batch import in_list
 from alephee.products.hooks import CatalogChange
-from alephee.products.models import Product
+from alephee.products.models import Product, ProductPrice
 from alephee.products.price_lists import sale_prices
 from alephee.products.stock import masters_of, stock_snapshots
 
@@ -76,18 +76,55 @@ def _refresh_products(session: Session, change: CatalogChange) -> set[int]:
         condition, params = in_list(conn, "product_id", sorted(ids))
         if conn.exec_driver_sql(f"SELECT 1 FROM listings WHERE {condition} LIMIT 1", params).first() is None:
             return set()
-    listings = lock_listings(
-        session,
-        select(Listing).where(among(Listing.product_id, sorted(ids), dialect), Listing.status != statuses.FINISHED),
-    )
+    listings, bases, family = _lock_with_prices(session, change.account_id, sorted(ids))
     if not listings:
         return set()
-    changed = refresh(session, change.account_id, listings)
+    changed = refresh(session, change.account_id, listings, bases=bases, family=family)
     for listing in listings:
         if listing.product_id in masters and listing.id not in changed and listing.status != statuses.FINISHED:
             publish_change(session, listing, ["Price"])
             changed.add(listing.id)
     return changed
+
+
+def _lock_with_prices(
+    session: Session, account_id: int, product_ids: list[int]
+) -> tuple[list[Listing], dict[int, Decimal], dict[int, str]]:
+    """The unfinished listings of ``product_ids`` locked in id order (as ``lock_listings``) with, in the same
+    statement, what ``refresh`` would read next: each listing's base price (``base_prices``: its price list's,
+    else the account's default list's, read under the lock like the listing) and its marketplace's family."""
+    dialect = session.get_bind().dialect.name
+    default = (
+        select(PriceList.id)
+        .where(PriceList.account_id == account_id)
+        .order_by(PriceList.is_default.desc(), PriceList.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Listing, ProductPrice.price_with_taxes, Marketplace.family)
+        .outerjoin(Marketplace, Marketplace.id == Listing.marketplace_id)
+        .outerjoin(
+            ProductPrice,
+            (ProductPrice.product_id == Listing.product_id)
+            & (ProductPrice.price_list_id == func.coalesce(Listing.price_list_id, default)),
+        )
+        .where(among(Listing.product_id, product_ids, dialect), Listing.status != statuses.FINISHED)
+        .order_by(Listing.id)
+        .execution_options(populate_existing=True)
+    )
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update(of=Listing)
+    listings: list[Listing] = []
+    bases: dict[int, Decimal] = {}
+    family: dict[int, str] = {}
+    for listing, base, marketplace_family in session.execute(stmt):
+        listings.append(listing)
+        if base is not None:
+            bases[listing.id] = base
+        if marketplace_family is not None:
+            family[listing.marketplace_id] = marketplace_family
+    return listings, bases, family
 
 
 def push_texts(session: Session, change: CatalogChange, pushed: Collection[int] = ()) -> None:
@@ -187,17 +224,22 @@ def refresh(
     now: datetime | None = None,
     *,
     new: bool = False,
+    bases: dict[int, Decimal] | None = None,
+    family: dict[int, str] | None = None,
 ) -> set[int]:
     """Recompute quantity, auto price and automatic pauses (stock, no price) of ``listings`` (locked);
-    returns the changed ids.
+    returns the changed ids. ``bases`` and ``family``: the listings' base prices and their marketplaces'
+    families when the caller read them with the locked rows (``base_prices``, ``families`` otherwise).
 
     The rows are locked, so the changed listings are written with one statement (``_write_listings``) instead
     of the ORM's one UPDATE per listing and column set; their events and outbox rows follow, in one flush.
     """
     now = now or clock.utcnow()
     snapshots = stock_snapshots(session, {x.product_id for x in listings})
-    bases = base_prices(session, account_id, listings)
-    family = families(session, {x.marketplace_id for x in listings})
+    if bases is None:
+        bases = base_prices(session, account_id, listings)
+    if family is None:
+        family = families(session, {x.marketplace_id for x in listings})
     changed_ids: set[int] = set()
     # (listing, what changed, status before, status changed) in the listings' order.
     changes: list[tuple[Listing, list[str], str | None, bool]] = []

@@ -9,7 +9,7 @@ values read are therefore current, and relative movements are still written as `
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -155,10 +155,11 @@ STATE_COLUMNS = (
 
 
 def in_list(conn: Any, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-    """``column IN (...)`` as driver SQL: one array parameter on PostgreSQL (``= ANY(%s)``), one ``?`` per
-    value on SQLite. Compiling a 500-value expanding IN through SQLAlchemy costs milliseconds per query."""
+    """``column IN (...)`` as driver SQL: one array parameter on PostgreSQL (``= ANY(%b)``, binary as in
+    ``db.arrays``), one ``?`` per value on SQLite. Compiling a 500-value expanding IN through SQLAlchemy costs
+    milliseconds per query."""
     if conn.dialect.name == "postgresql":
-        return f"{column} = ANY(%s)", (list(values),)
+        return f"{column} = ANY(%b)", (list(values),)
     return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
 
 
@@ -182,6 +183,10 @@ _STATE_SQL = (
 )
 # Positions of the Money columns in _STATE_SQL (converted by the column type's result processor).
 _STATE_MONEY = (8, 11, 18)
+# _STATE_SQL and, last, the kits the product is a component of (PostgreSQL).
+_STATE_KITS_SQL = _STATE_SQL.replace(
+    " FROM products p", ", ARRAY(SELECT k.kit_id FROM kit_components k WHERE k.component_id = p.id) FROM products p"
+)
 
 
 class Catalog:
@@ -191,12 +196,19 @@ class Catalog:
     query with ``sku IN (...) OR own_code IN (...)`` makes SQLite scan the whole account). Plain SQL through
     the driver: this is the hot path of POST /v2/products and SQLAlchemy's expanding-IN compilation and row
     processing cost as much as the query itself.
+
+    ``with_kits``: also learn the kits each product is a component of (``kits_of``); on PostgreSQL the locking
+    statement returns them, so the batch needs no read of its own for them while it holds the locks.
     """
 
-    def __init__(self, session: Session, account_id: int, codes: Iterable[str], *, lock: bool = True) -> None:
+    def __init__(
+        self, session: Session, account_id: int, codes: Iterable[str], *, lock: bool = True, with_kits: bool = False
+    ) -> None:
         self.by_sku: dict[str, list[ProductState]] = defaultdict(list)
         self.by_own_code: dict[str, list[ProductState]] = defaultdict(list)
         self.states: dict[int, ProductState] = {}
+        # Kit ids per product id, when read with the rows (None: not read, ask ``products.stock``).
+        self.kits: dict[int, list[int]] | None = None
         wanted = sorted(set(codes))
         if not wanted:
             return
@@ -209,8 +221,8 @@ class Catalog:
 
         placeholder = mark(conn)
 
-        def query(condition: str, params: tuple[Any, ...]) -> list[list[Any]]:
-            rows = [list(r) for r in conn.exec_driver_sql(f"{_STATE_SQL} WHERE {condition}", params).all()]
+        def query(condition: str, params: tuple[Any, ...], sql: str = _STATE_SQL) -> list[list[Any]]:
+            rows = [list(r) for r in conn.exec_driver_sql(f"{sql} WHERE {condition}", params).all()]
             for row in rows:
                 for i in _STATE_MONEY:
                     if row[i] is not None:
@@ -223,11 +235,16 @@ class Catalog:
 
         if lock and dialect.name == "postgresql":
             # One statement finds and locks the rows in id order (the sort comes before the locking, so no two
-            # batches wait on each other in a cycle) and returns each row's latest committed version.
+            # batches wait on each other in a cycle) and returns each row's latest committed version. FOR UPDATE,
+            # not FOR NO KEY UPDATE: a row referencing the product (a new listing, price or kit component) must
+            # wait for this batch's commit, so that its writer reads the stock this batch writes.
             rows = query(
-                "p.account_id = %s AND (p.sku = ANY(%s) OR p.own_code = ANY(%s)) ORDER BY p.id FOR UPDATE OF p",
+                "p.account_id = %s AND (p.sku = ANY(%b) OR p.own_code = ANY(%b)) ORDER BY p.id FOR UPDATE OF p",
                 (account_id, wanted, wanted),
+                _STATE_KITS_SQL if with_kits else _STATE_SQL,
             )
+            if with_kits:
+                self.kits = {row[0]: row.pop() for row in rows}
         else:
             rows = fetch("p.sku", wanted)
             found = {row[3] for row in rows}
@@ -245,6 +262,12 @@ class Catalog:
             self.by_sku[state.sku].append(state)
             if state.own_code and state.own_code not in matched_skus:
                 self.by_own_code[state.own_code].append(state)
+
+    def kits_of(self, product_ids: Collection[int]) -> set[int] | None:
+        """The kits any of ``product_ids`` is a component of, when the rows were read with them (else None)."""
+        if self.kits is None:
+            return None
+        return {kit for pid in product_ids for kit in self.kits.get(pid, ())}
 
     def find(self, sku: str, brand: str | None) -> tuple[ProductState | None, rules.Problem | None]:
         """SKU first, then OwnCode (CF-40.3.4 rule 2); ``brand`` (id or name) narrows; ambiguity is an error."""

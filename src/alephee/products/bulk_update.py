@@ -30,7 +30,8 @@ from alephee.products.batch import (
 from alephee.products.models import Product
 from alephee.products.price_lists import resolve_price_list
 from alephee.products.schemas import ProductUpdateIn
-from alephee.products.stock import kits_containing
+from alephee.products.stock import kits_containing, snapshot_of
+from alephee.webhooks import events as webhook_events
 
 
 @dataclass(slots=True)
@@ -99,9 +100,11 @@ def update_products(
     """
     account = load_account_context(session, settings, account_id)
     price_list_id = resolve_price_list(session, account_id, raw_price_list)
+    # Read before the rows are locked: every statement after the lock lengthens the other batches' wait.
+    webhook_events.prefetch_subscriptions(session, account_id)
     result = ActionResultBuilder("SKU")
     elements = _validate_elements(result, raw_items, account)
-    catalog = Catalog(session, account_id, (e.sku for e in elements))
+    catalog = Catalog(session, account_id, (e.sku for e in elements), with_kits=True)
     resolved: list[tuple[_Element, ProductState]] = []
     for element in elements:
         product, problem = catalog.find(element.sku, element.item.Brand)
@@ -141,7 +144,7 @@ def update_products(
     stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
     price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
     price_lists = {price_list_id} if price_ids else set()
-    _notify(session, account_id, catalog.states.values(), stock_ids, price_ids, price_lists, text_ids)
+    _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids)
     return only_items_with_messages(result), result.processed_any
 
 
@@ -413,7 +416,7 @@ def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id
 def _notify(
     session: Session,
     account_id: int,
-    states: Iterable[ProductState],
+    catalog: Catalog,
     stock_ids: set[int],
     price_ids: set[int],
     price_list_ids: set[int | None],
@@ -422,13 +425,20 @@ def _notify(
     """Expand stock changes to the kits and masters they feed, then tell the listeners."""
     if not stock_ids and not price_ids and not text_ids:
         return
+    states = catalog.states.values()
     affected = set(stock_ids)
     unwatched: set[int] = set()
     if stock_ids:
         parents = {s.parent_id for s in states if s.id in stock_ids and s.parent_id is not None}
-        affected |= parents | kits_containing(session, stock_ids)
+        kits = catalog.kits_of(stock_ids)
+        affected |= parents | (kits if kits is not None else kits_containing(session, stock_ids))
         # The rows are locked and hold this batch's thresholds: those without one need no alert read.
         unwatched = {s.id for s in states if s.id in stock_ids and s.alert_red <= 0 and s.alert_yellow <= 0}
+    # The rows are locked and hold what this batch wrote: the listeners need not read their stock again.
+    known = (
+        snapshot_of(s.id, s.product_type, s.quantity, s.min_publication_quantity, s.max_publication_quantity)
+        for s in states
+    )
     hooks.notify(
         session,
         hooks.CatalogChange(
@@ -439,4 +449,5 @@ def _notify(
             unwatched_product_ids=frozenset(unwatched),
             text_product_ids=frozenset(text_ids),
         ),
+        known_stock={k.product_id: k for k in known if k is not None},
     )

@@ -6,7 +6,7 @@ Products must not import the domains built on top of it (listings, orders), so t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -83,10 +83,15 @@ GATHERED = "alephee.catalog_changes"
 # change (``products.stock.stock_snapshots``): the listeners change listings and alerts, never the catalog, so
 # the second listener reuses what the first one read.
 SHARED_READS = "alephee.catalog_change_reads"
+# The key of the stock snapshots (product id → ``products.stock.StockSnapshot``) in the shared reads.
+STOCK_SNAPSHOTS = "stock_snapshots"
 
 
-def notify(session: Session, change: CatalogChange) -> None:
-    """Tell every registered listener about ``change`` (same transaction); inside ``gathered``, at its end."""
+def notify(session: Session, change: CatalogChange, known_stock: Mapping[int, Any] | None = None) -> None:
+    """Tell every registered listener about ``change`` (same transaction); inside ``gathered``, at its end.
+
+    ``known_stock``: stock snapshots the writer already knows exactly (products it locked and wrote), so the
+    listeners do not read them again; ignored inside ``gathered`` (the merged change is told later)."""
     if change.empty:
         return
     pending: dict[int, CatalogChange] | None = session.info.get(GATHERED)
@@ -94,7 +99,7 @@ def notify(session: Session, change: CatalogChange) -> None:
         kept = pending.get(change.account_id)
         pending[change.account_id] = change if kept is None else kept.merged(change)
         return
-    session.info[SHARED_READS] = {}
+    session.info[SHARED_READS] = {STOCK_SNAPSHOTS: dict(known_stock)} if known_stock else {}
     try:
         for name in CHANGE_LISTENER_NAMES:
             _resolve(name)(session, change)

@@ -10,7 +10,7 @@ from alephee.accounts.auth import Account
 from alephee.errors import InvalidInput, PayloadTooLarge, RangeNotSatisfiable, UnsupportedMediaType
 from alephee.http.body import body_doc, json_array, json_object
 from alephee.http.dates import parse_filter_datetime
-from alephee.http.deps import Context, ReadSession, WriteSession
+from alephee.http.deps import Context, ReadSession, WriteSession, commit_now
 from alephee.http.errors import AUTHENTICATED, responses_for
 from alephee.http.paging import Page, Paged, SortOption, paged_response, paging
 from alephee.http.results import ActionResult
@@ -167,6 +167,7 @@ def post_products(
     ActionResult lists the elements with messages (errors, warnings such as a Movement clamped at 0); Ok
     elements are only counted. 200 when at least one element was processed, 412 when none was."""
     result, processed = update_products(session, ctx.settings, scope.account_id, price_list_id, items)
+    commit_now(session)  # the batch's product rows are locked until the commit: release them before rendering
     return json_response(result, 200 if processed or not items else 412)
 
 

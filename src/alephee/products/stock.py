@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -157,63 +157,76 @@ class StockSnapshot:
 
 def stock_snapshots(session: Session, product_ids: Collection[int]) -> dict[int, StockSnapshot]:
     """Quantity and PublishQuantity of each product: kits from their components (whole kits only), variation
-    masters as the sum of their variations."""
+    masters as the sum of their variations. One statement, whatever the product types."""
     if not product_ids:
         return {}
     shared = hooks.shared_reads(session)
-    known: dict[int, StockSnapshot] = shared.setdefault("stock_snapshots", {}) if shared is not None else {}
+    known: dict[int, StockSnapshot] = shared.setdefault(hooks.STOCK_SNAPSHOTS, {}) if shared is not None else {}
     wanted = set(product_ids)
-    if wanted <= known.keys():
-        return {pid: known[pid] for pid in wanted}
-    ids = sorted(wanted)
-    rows = session.execute(
-        select(
-            Product.id,
-            Product.product_type,
-            Product.quantity,
-            Product.min_publication_quantity,
-            Product.max_publication_quantity,
-        ).where(Product.id.in_(ids))
-    ).all()
-    derived = _derived_quantities(
-        session,
-        kit_ids=[r[0] for r in rows if r[1] == KIT],
-        master_ids=[r[0] for r in rows if r[1] == VARIATION_MASTER],
+    missing = sorted(wanted - known.keys())
+    if missing:
+        out = _read_snapshots(session, missing)
+        known.update(out)
+    return {pid: known[pid] for pid in wanted if pid in known}
+
+
+def snapshot_of(
+    product_id: int, product_type: int, quantity: int, min_publication: int, max_publication: int
+) -> StockSnapshot | None:
+    """The snapshot of a product whose stock is its own (not a kit or a variation master) from its columns, as
+    a writer holding its row knows them; None for a kit or a master (their stock is derived)."""
+    if product_type in (KIT, VARIATION_MASTER):
+        return None
+    return StockSnapshot(
+        product_id=product_id,
+        product_type=product_type,
+        quantity=quantity,
+        publish_quantity=rules.publish_quantity(quantity, min_publication, max_publication),
+        min_publication_quantity=min_publication,
+        max_publication_quantity=max_publication,
     )
+
+
+# The products' rows (kind 0), the components of the kits among them (kind 1: kit, units, component stock) and
+# the variations of the masters among them (kind 2: master, stock): one round trip instead of up to three.
+_SNAPSHOTS_SQL = (
+    "WITH p AS (SELECT id, product_type, quantity, min_publication_quantity, max_publication_quantity"
+    " FROM products WHERE {condition})"
+    " SELECT 0, id, product_type, quantity, min_publication_quantity, max_publication_quantity FROM p"
+    " UNION ALL SELECT 1, k.kit_id, k.quantity, c.quantity, 0, 0 FROM p"
+    " JOIN kit_components k ON k.kit_id = p.id JOIN products c ON c.id = k.component_id"
+    f" WHERE p.product_type = {KIT}"
+    " UNION ALL SELECT 2, v.parent_id, 0, v.quantity, 0, 0 FROM p JOIN products v ON v.parent_id = p.id"
+    f" WHERE p.product_type = {VARIATION_MASTER}"
+)
+
+
+def _read_snapshots(session: Session, product_ids: list[int]) -> dict[int, StockSnapshot]:
+    conn = session.connection()
+    condition, params = in_list(conn, "id", product_ids)
+    rows: list[tuple[int, int, int, int, int]] = []
+    per_kit: dict[int, int] = {}
+    per_master: dict[int, int] = {}
+    for kind, pid, a, b, c, d in conn.exec_driver_sql(_SNAPSHOTS_SQL.format(condition=condition), params):
+        if kind == 0:
+            rows.append((pid, a, b, c, d))
+        elif kind == 1:
+            whole = b // max(a, 1)  # whole kits this component allows
+            per_kit[pid] = min(per_kit.get(pid, whole), whole)
+        else:
+            per_master[pid] = per_master.get(pid, 0) + b
     out: dict[int, StockSnapshot] = {}
     for pid, ptype, quantity, min_pub, max_pub in rows:
-        qty = derived.get(pid, quantity) if ptype in (KIT, VARIATION_MASTER) else quantity
+        if ptype == KIT:
+            quantity = per_kit.get(pid, 0)
+        elif ptype == VARIATION_MASTER:
+            quantity = per_master.get(pid, 0)
         out[pid] = StockSnapshot(
             product_id=pid,
             product_type=ptype,
-            quantity=qty,
-            publish_quantity=rules.publish_quantity(qty, min_pub, max_pub),
+            quantity=quantity,
+            publish_quantity=rules.publish_quantity(quantity, min_pub, max_pub),
             min_publication_quantity=min_pub,
             max_publication_quantity=max_pub,
         )
-    known.update(out)
-    return out
-
-
-def _derived_quantities(session: Session, *, kit_ids: list[int], master_ids: list[int]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    if kit_ids:
-        per_kit: dict[int, int] = {}
-        stmt = (
-            select(KitComponent.kit_id, KitComponent.quantity, Product.quantity)
-            .join(Product, Product.id == KitComponent.component_id)
-            .where(KitComponent.kit_id.in_(kit_ids))
-        )
-        for kit_id, units, available in session.execute(stmt):
-            whole = available // max(units, 1)
-            per_kit[kit_id] = min(per_kit.get(kit_id, whole), whole)
-        out.update({kit_id: per_kit.get(kit_id, 0) for kit_id in kit_ids})
-    if master_ids:
-        stmt2 = (
-            select(Product.parent_id, func.coalesce(func.sum(Product.quantity), 0))
-            .where(Product.parent_id.in_(master_ids))
-            .group_by(Product.parent_id)
-        )
-        sums = {pid: int(total) for pid, total in session.execute(stmt2)}
-        out.update({mid: sums.get(mid, 0) for mid in master_ids})
     return out

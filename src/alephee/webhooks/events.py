@@ -113,6 +113,12 @@ def _subscriptions(session: Session, account_id: int) -> list[tuple[int, frozens
     return found
 
 
+def prefetch_subscriptions(session: Session, account_id: int) -> None:
+    """Read the account's subscriptions now for the rest of the transaction (a writer about to lock rows reads
+    them before, so that ``emit`` needs no read while the locks are held)."""
+    _subscriptions(session, account_id)
+
+
 def forget_subscriptions(session: Session) -> None:
     """Drop the per-transaction cache (after subscriptions change inside the same transaction)."""
     session.info.pop(_CACHE_KEY, None)
