@@ -21,6 +21,7 @@ nothing.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, or_, select, update
@@ -222,6 +223,8 @@ class OrderSync:
         self.preloaded: Preloaded | None = None
         self.packs: set[str] | None = None
         self.sold: dict[int, int] | None = None
+        # When applying many: the new orders waiting to be stored together (``store_created``), by external id.
+        self.created: dict[str, tuple[orders.NewOrder, datetime]] | None = None
 
     @property
     def account(self) -> Account:
@@ -241,6 +244,8 @@ class OrderSync:
 
     def apply(self, entry: ChannelOrder) -> str:
         """Create or update the hub order of ``entry``: ``created``, ``updated`` or ``unchanged``."""
+        if self.created and entry.external_order_id in self.created:
+            self.store_created()  # a second entry of an order still waiting: it is an update of the stored row
         if self.preloaded is not None:
             order = self.preloaded.orders.get(entry.external_order_id)
         else:
@@ -253,9 +258,7 @@ class OrderSync:
                 query = query.with_for_update()
             order = self.session.scalar(query.execution_options(populate_existing=True))
         if order is None:
-            created = self.create(entry)
-            if self.preloaded is not None:
-                self.preloaded.orders[entry.external_order_id] = created
+            self.create(entry)
             return "created"
         if order.origin != ORIGIN_MARKETPLACE:
             # An order the hub created (POST /v2/orders, B2B portal) under the same number: not this sale.
@@ -264,7 +267,9 @@ class OrderSync:
 
     # --- a new order
 
-    def create(self, entry: ChannelOrder) -> Order:
+    def create(self, entry: ChannelOrder) -> Order | None:
+        """Store ``entry`` as a new hub order with its stock moved; when applying many, the row waits for
+        ``store_created`` (None is returned) so that the batch's new rows are written together."""
         now = clock.utcnow()
         status = hub_status(entry)
         lines = resolve_lines(self.session, self.account_id, self.ref.id, entry, self.preloaded)
@@ -303,13 +308,33 @@ class OrderSync:
             shipment_substatus=entry.shipping_substatus,
             stock_moved=moved and bool(moves),
         )
+        if self.created is not None:
+            self.created[entry.external_order_id] = (new, now)
+            return None
         order = orders.ingest_order(self.session, new, packs=self.packs)
-        row = history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)
-        if self.history is None:
-            insert_history(self.session, [row])
-        else:
-            self.history.append(row)
+        self._created_history([(order, now)])
         return order
+
+    def store_created(self) -> None:
+        """Store the new orders waiting since ``create`` (one insert and one detail write for all of them)."""
+        if not self.created:
+            return
+        waiting = list(self.created.values())
+        self.created.clear()
+        stored = orders.ingest_orders(self.session, [new for new, _now in waiting], packs=self.packs)
+        if self.preloaded is not None:
+            self.preloaded.orders.update((order.external_order_id, order) for order in stored)
+        self._created_history([(order, now) for order, (_new, now) in zip(stored, waiting, strict=True)])
+
+    def _created_history(self, created: list[tuple[Order, datetime]]) -> None:
+        rows = [
+            history_row(order, ACTOR, "create", now, to_status=order.status, integrated=order.integrated)
+            for order, now in created
+        ]
+        if self.history is None:
+            insert_history(self.session, rows)
+        else:
+            self.history.extend(rows)
 
     # --- news about a known order
 
@@ -330,12 +355,13 @@ def apply_orders(
     if not entries:
         return 0
     sync = OrderSync(session, account_id, marketplace)
-    sync.history, sync.packs, sync.sold = [], set(), {}
+    sync.history, sync.packs, sync.sold, sync.created = [], set(), {}, {}
     sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
     changed = 0
     with hooks.gathered(session):
         for entry in entries:
             changed += sync.apply(entry) != "unchanged"
+        sync.store_created()
         _add_sold_quantities(session, sync.sold)
     orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
