@@ -518,3 +518,72 @@ def test_a_batch_marks_its_rows_done_with_one_statement_and_keeps_a_reopened_one
     assert (rows["/orders/2000002"].status, rows["/orders/2000002"].received_count) == (NOTICE_PENDING, 2)
     with ctx.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 2
+
+
+OWN_FIELDS = frozenset({"Id", "ExternalId", "PermanentLink", "Account", "DateCreated"})
+
+
+def test_a_batch_moves_stock_in_memory_as_one_by_one_would(
+    ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
+) -> None:
+    # Two sellers alike, the same entries: one batch (stock moved in memory, written once, and before the news
+    # of a known order gives stock back) or one order at a time; the results are the same, shortfall included.
+    def entries(listing: str) -> list[Any]:
+        many = ChannelOrderItem(external_listing_id=listing, quantity=20, unit_price=Decimal("1500"))
+        return [
+            sale("6000001", listing=listing),
+            sale("6000002", listing=listing),
+            sale("6000001", listing=listing, status="cancelled", date_updated=datetime(2026, 12, 1, tzinfo=UTC)),
+            sale("6000003", listing=listing, items=(many,)),
+            sale("6000004", listing=listing),
+        ]
+
+    def results(account_id: int) -> tuple[Any, ...]:
+        with ctx.db.reading() as session:
+            orders = session.execute(
+                select(Order.external_order_id, Order.status, Order.stock_moved, Order.detail)
+                .where(Order.account_id == account_id)
+                .order_by(Order.external_order_id)
+            ).all()
+            quantity = session.scalar(select(Product.quantity).where(Product.account_id == account_id))
+
+        def without_ids(value: Any) -> Any:  # the two sellers' rows have ids, names and moments of their own
+            if isinstance(value, dict):
+                return {k: without_ids(v) for k, v in value.items() if k not in OWN_FIELDS}
+            return [without_ids(v) for v in value] if isinstance(value, list) else value
+
+        lines = [
+            (ext, status, moved, without_ids(json.loads(detail)["Items"])) for ext, status, moved, detail in orders
+        ]
+        return tuple(lines), quantity
+
+    outcomes, product_writes = [], []
+    for batched in (True, False):
+        tenant = make_tenant(marketplaces=(1,))
+        with ctx.db.writing() as session:
+            prices = add_price_list(session, tenant.account_id, "General")
+            product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
+            [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
+            external = listing.external_id
+        first, second = entries(external)[:1], entries(external)[1:]
+        for part in (first, second):
+
+            def apply(part: list[Any] = part, account_id: int = tenant.account_id, batched: bool = batched) -> None:
+                with ctx.db.writing() as session:
+                    ref = marketplace_ref(session, 1)
+                    if batched:
+                        apply_orders(session, account_id, ref, part)
+                    else:
+                        sync = OrderSync(session, account_id, ref)
+                        for entry in part:
+                            sync.apply(entry)
+
+            statements = written_statements(ctx, apply)
+        product_writes.append(sum(s.startswith("UPDATE PRODUCTS SET QUANTITY") for s in statements))
+        outcomes.append(results(tenant.account_id))
+    assert outcomes[0] == outcomes[1]
+    # 10 units: one sold then given back by the cancellation, one sold, 20 asked (8 there), none left for the last.
+    assert outcomes[0][1] == 0
+    # The second part: the move written before the news, the news giving the unit back, then the last two orders'
+    # moves at once; one order at a time, one write per order and one for the news.
+    assert product_writes == [3, 4]

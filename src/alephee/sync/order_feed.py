@@ -223,8 +223,10 @@ class OrderSync:
         self.preloaded: Preloaded | None = None
         self.packs: set[str] | None = None
         self.sold: dict[int, int] | None = None
-        # When applying many: the new orders waiting to be stored together (``store_created``), by external id.
+        # When applying many: the new orders waiting to be stored together (``store_created``), by external id,
+        # and their stock moves kept in memory and written together (``products.StockLedger``).
         self.created: dict[str, tuple[orders.NewOrder, datetime]] | None = None
+        self.ledger: products.StockLedger | None = None
 
     @property
     def account(self) -> Account:
@@ -263,6 +265,8 @@ class OrderSync:
         if order.origin != ORIGIN_MARKETPLACE:
             # An order the hub created (POST /v2/orders, B2B portal) under the same number: not this sale.
             raise ValueError(ERR_NOT_MARKETPLACE_ORDER.format(origin=order.origin, id=order.id))
+        if self.ledger is not None:
+            self.ledger.write()  # news may give stock back in the database: it starts from the moves so far
         return "updated" if self.update(order, entry) else "unchanged"
 
     # --- a new order
@@ -272,6 +276,8 @@ class OrderSync:
         ``store_created`` (None is returned) so that the batch's new rows are written together."""
         now = clock.utcnow()
         status = hub_status(entry)
+        if self.ledger is not None and self.ledger.pending and self._names_a_master(entry):
+            self.ledger.write()  # a master's variation may be chosen by its stock, read from the database
         lines = resolve_lines(self.session, self.account_id, self.ref.id, entry, self.preloaded)
         moves: dict[int, products.StockMove] = {}
         moved = not st.is_cancelled(status)
@@ -281,7 +287,10 @@ class OrderSync:
                 if line.stock_product_id is not None:
                     deltas[line.stock_product_id] = deltas.get(line.stock_product_id, 0) - line.quantity
             # Atomic decrements (ascending ids); the listings follow through the products hook.
-            moves = products.move_stocks(self.session, self.account_id, deltas)
+            if self.ledger is not None:
+                moves = self.ledger.move(deltas)
+            else:
+                moves = products.move_stocks(self.session, self.account_id, deltas)
             for line in lines:
                 if line.listing is None:
                     continue
@@ -314,6 +323,17 @@ class OrderSync:
         order = orders.ingest_order(self.session, new, packs=self.packs)
         self._created_history([(order, now)])
         return order
+
+    def _names_a_master(self, entry: ChannelOrder) -> bool:
+        """Whether a line of ``entry`` names a listing of a variation master (or one not read beforehand)."""
+        if self.preloaded is None:
+            return True
+        for item in entry.items:
+            listing = self.preloaded.listings.get(item.external_listing_id)
+            product = self.preloaded.products.get(listing.product_id) if listing is not None else None
+            if listing is not None and (product is None or product[0].product_type == VARIATION_MASTER):
+                return True
+        return False
 
     def store_created(self) -> None:
         """Store the new orders waiting since ``create`` (one insert and one detail write for all of them)."""
@@ -356,12 +376,14 @@ def apply_orders(
         return 0
     sync = OrderSync(session, account_id, marketplace)
     sync.history, sync.packs, sync.sold, sync.created = [], set(), {}, {}
+    sync.ledger = products.StockLedger(session, account_id)
     sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
     changed = 0
     with hooks.gathered(session):
         for entry in entries:
             changed += sync.apply(entry) != "unchanged"
         sync.store_created()
+        sync.ledger.write()
         _add_sold_quantities(session, sync.sold)
     orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
