@@ -376,8 +376,9 @@ def apply_orders(
         return 0
     sync = OrderSync(session, account_id, marketplace)
     sync.history, sync.packs, sync.sold, sync.created = [], set(), {}, {}
-    sync.ledger = products.StockLedger(session, account_id)
     sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
+    sync.ledger = products.StockLedger(session, account_id)
+    sync.ledger.read({listing.product_id for listing in sync.preloaded.listings.values()})
     changed = 0
     with hooks.gathered(session):
         for entry in entries:
