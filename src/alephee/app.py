@@ -115,15 +115,17 @@ def create_app(
     )
     app.state.ctx = ctx
     http_errors.install(app)
+    # The marketplaces' OAuth callbacks (HTML, no API key), their notifications and webhooks and, when enabled,
+    # their local stand-ins: first, because the router tries routes in order and the notifications are the
+    # busiest route of a marketplace's burst (matched after every /v2 route they cost more than their handler).
+    install_mercadolibre(app, settings, ctx.db)
+    install_tiendanube(app, settings, ctx.db)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
     # The B2B portal (HTML at /b2b): outside /v2, not in the OpenAPI document nor in the rate-limit table.
     install_portal(app)
     # The operator console (HTML at /console): outside /v2 like the portal.
     install_console(app)
-    # The Mercado Libre OAuth callback (HTML, no API key) and, when enabled, its local stand-in.
-    install_mercadolibre(app, settings, ctx.db)
-    install_tiendanube(app, settings, ctx.db)
     _install_docs(app)
     _install_health(app)
     app.add_middleware(CanonicalPaths, templates=_api_paths())

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from alephee.channels import inbox
 from alephee.channels.models import DISCONNECTED, ChannelConnection
@@ -246,3 +247,18 @@ def test_writes_waiting_together_commit_in_one_transaction_and_a_failing_one_fai
     assert first == 6
     # Five writes together, none failing: one transaction.
     assert len(commits) == first + 1 and len(rows(ctx)) == 11
+
+
+@pytest.mark.parametrize("path", [PATH, "/channels/tiendanube/webhooks"])
+def test_the_marketplaces_notifications_are_matched_before_the_api_routes(hub: TestClient, path: str) -> None:
+    # The router tries its routes in order: a marketplace's burst of notifications must not walk every /v2 route
+    # first. Only the application's own routes (its docs' page) come before the channels'.
+    scope = {"type": "http", "method": "POST", "path": path, "root_path": "", "headers": [], "query_string": b""}
+    tried = 0
+    for route in hub.app.router.routes:  # type: ignore[attr-defined]
+        tried += 1
+        if route.matches(dict(scope))[0] == Match.FULL:
+            break
+    else:
+        raise AssertionError(f"no route matches {path}")
+    assert tried <= 3

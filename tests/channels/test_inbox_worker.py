@@ -4,6 +4,7 @@ keeps the row pending; transient failures wait and retry, permanent ones fail th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from alephee import clock
 from alephee.channels import inbox
@@ -36,7 +37,7 @@ from alephee.marketplaces.models import (
 )
 from alephee.marketplaces.registry import marketplace_ref
 from alephee.orders import statuses as st
-from alephee.orders.models import MESSAGE_FROM_BUYER, Order, OrderMessage
+from alephee.orders.models import MESSAGE_FROM_BUYER, Order, OrderHistory, OrderMessage
 from alephee.products.models import Product
 from alephee.sync.order_feed import OrderSync, apply_orders
 from alephee.sync.worker import Worker
@@ -449,3 +450,140 @@ def test_a_batch_applies_as_its_orders_one_by_one(
     # order's unit given back.
     assert [o[:2] for o in orders] == [("3000001", True), ("3000002", True), ("3000003", False), ("3000004", None)]
     assert (sold, quantity) == (5, 6)
+
+
+def written_statements(ctx: AppContext, run: Callable[[], Any]) -> list[str]:
+    """The statements (other than BEGIN/COMMIT/ROLLBACK) ``run`` sent through the writing engine."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    event.listen(ctx.db.write_engine, "before_cursor_execute", seen)
+    try:
+        run()
+    finally:
+        event.remove(ctx.db.write_engine, "before_cursor_execute", seen)
+    return [s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+
+
+def test_a_batch_stores_its_new_orders_with_one_insert_and_one_detail_write(ctx: AppContext, seller: Seller) -> None:
+    entries = [sale(f"500000{n}", listing=seller.external_id) for n in range(1, 4)]
+    entries.insert(1, sale("5000001", listing=seller.external_id, status="cancelled"))  # news of an order just made
+
+    def apply() -> None:
+        with ctx.db.writing() as session:
+            assert apply_orders(session, seller.tenant.account_id, marketplace_ref(session, 1), entries) == 4
+
+    statements = written_statements(ctx, apply)
+    # The first order is stored before its news is applied; the two others wait for the end of the batch: their
+    # details are one statement (and on PostgreSQL their rows too; SQLite's ORM inserts one row at a time).
+    assert sum(s.startswith("UPDATE ORDERS SET DETAIL") for s in statements) == 2
+    inserts = sum(s.startswith("INSERT INTO ORDERS ") for s in statements)
+    assert inserts == (2 if ctx.db.dialect == "postgresql" else 3)
+    with ctx.db.reading() as session:
+        stored = session.scalars(select(Order).order_by(Order.external_order_id)).all()
+        history = session.scalar(select(func.count()).select_from(OrderHistory))
+    assert [(o.external_order_id, o.status) for o in stored] == [
+        ("5000001", st.CANCELLED),
+        ("5000002", st.READY_TO_SHIP),
+        ("5000003", st.READY_TO_SHIP),
+    ]
+    for order in stored:  # the items' ids derive from each order's own id
+        assert [item["Id"] for item in json.loads(order.detail)["Items"]] == [order.id * 1000 + 1]
+    assert history >= 4  # three creations, the cancellation
+
+
+def test_a_batch_marks_its_rows_done_with_one_statement_and_keeps_a_reopened_one_pending(
+    ctx: AppContext, seller: Seller
+) -> None:
+    first, second = sale("2000001", listing=seller.external_id), sale("2000002", listing=seller.external_id)
+
+    def read_while_news_arrives() -> NoticeResult:
+        notify(ctx, "/orders/2000002")
+        return NoticeResult(orders=(second,))
+
+    seller.channel.results = {
+        "/orders/2000001": NoticeResult(orders=(first,)),
+        "/orders/2000002": read_while_news_arrives,
+    }
+    notify(ctx, "/orders/2000001")
+    notify(ctx, "/orders/2000002")
+    statements = written_statements(ctx, lambda: worker(ctx).run_once())
+    marks = [s for s in statements if s.startswith("UPDATE CHANNEL_NOTIFICATIONS") and "PROCESSED_AT" in s]
+    # One statement for the rows still as claimed, then the re-opened one alone (not done: re-opened).
+    assert len(marks) == 3
+    rows = inbox_rows(ctx)
+    assert rows["/orders/2000001"].status == NOTICE_DONE
+    assert (rows["/orders/2000002"].status, rows["/orders/2000002"].received_count) == (NOTICE_PENDING, 2)
+    with ctx.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 2
+
+
+OWN_FIELDS = frozenset({"Id", "ExternalId", "PermanentLink", "Account", "DateCreated"})
+
+
+def test_a_batch_moves_stock_in_memory_as_one_by_one_would(
+    ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
+) -> None:
+    # Two sellers alike, the same entries: one batch (stock moved in memory, written once, and before the news
+    # of a known order gives stock back) or one order at a time; the results are the same, shortfall included.
+    def entries(listing: str) -> list[Any]:
+        many = ChannelOrderItem(external_listing_id=listing, quantity=20, unit_price=Decimal("1500"))
+        return [
+            sale("6000001", listing=listing),
+            sale("6000002", listing=listing),
+            sale("6000001", listing=listing, status="cancelled", date_updated=datetime(2026, 12, 1, tzinfo=UTC)),
+            sale("6000003", listing=listing, items=(many,)),
+            sale("6000004", listing=listing),
+        ]
+
+    def results(account_id: int) -> tuple[Any, ...]:
+        with ctx.db.reading() as session:
+            orders = session.execute(
+                select(Order.external_order_id, Order.status, Order.stock_moved, Order.detail)
+                .where(Order.account_id == account_id)
+                .order_by(Order.external_order_id)
+            ).all()
+            quantity = session.scalar(select(Product.quantity).where(Product.account_id == account_id))
+
+        def without_ids(value: Any) -> Any:  # the two sellers' rows have ids, names and moments of their own
+            if isinstance(value, dict):
+                return {k: without_ids(v) for k, v in value.items() if k not in OWN_FIELDS}
+            return [without_ids(v) for v in value] if isinstance(value, list) else value
+
+        lines = [
+            (ext, status, moved, without_ids(json.loads(detail)["Items"])) for ext, status, moved, detail in orders
+        ]
+        return tuple(lines), quantity
+
+    outcomes, product_writes = [], []
+    for batched in (True, False):
+        tenant = make_tenant(marketplaces=(1,))
+        with ctx.db.writing() as session:
+            prices = add_price_list(session, tenant.account_id, "General")
+            product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
+            [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
+            external = listing.external_id
+        first, second = entries(external)[:1], entries(external)[1:]
+        for part in (first, second):
+
+            def apply(part: list[Any] = part, account_id: int = tenant.account_id, batched: bool = batched) -> None:
+                with ctx.db.writing() as session:
+                    ref = marketplace_ref(session, 1)
+                    if batched:
+                        apply_orders(session, account_id, ref, part)
+                    else:
+                        sync = OrderSync(session, account_id, ref)
+                        for entry in part:
+                            sync.apply(entry)
+
+            statements = written_statements(ctx, apply)
+        product_writes.append(sum(s.startswith("UPDATE PRODUCTS SET QUANTITY") for s in statements))
+        outcomes.append(results(tenant.account_id))
+    assert outcomes[0] == outcomes[1]
+    # 10 units: one sold then given back by the cancellation, one sold, 20 asked (8 there), none left for the last.
+    assert outcomes[0][1] == 0
+    # The second part: the move written before the news, the news giving the unit back, then the last two orders'
+    # moves at once; one order at a time, one write per order and one for the news.
+    assert product_writes == [3, 4]

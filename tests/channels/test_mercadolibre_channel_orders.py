@@ -295,3 +295,14 @@ def test_a_failed_multiget_fails_only_its_items(linked: Linked) -> None:
     failed, order = linked.channel.read_notices(linked.context, notices)
     assert isinstance(failed, TransientDeliveryError)
     assert isinstance(order, NoticeResult) and len(order.orders) == 1
+
+
+def test_a_batch_of_notices_reads_a_cart_once(linked: Linked) -> None:
+    notices = [
+        ChannelNotice(topic="orders_v2", resource="/orders/2000009713473608"),
+        ChannelNotice(topic="orders_v2", resource="/orders/2000009713473609"),
+    ]
+    answers = linked.channel.read_notices(linked.context, notices)
+    sizes = [a.orders[0].pack_size for a in answers if isinstance(a, NoticeResult)]
+    assert sizes == [2, 2]
+    assert len(linked.fake.sent("GET", f"/packs/{PACK}")) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError
+from alephee.channels.mercadolibre.client import MercadoLibreClient, MercadoLibreError, StatelessHttp
 from tests.fixtures.database import make_settings
 
 API = "http://ml.example"
@@ -63,3 +63,22 @@ def test_partial_content_is_success_and_network_failures_are_transient() -> None
     with pytest.raises(MercadoLibreError) as failed:
         client(httpx.MockTransport(down)).get_item("t", "MLA1")
     assert failed.value.status == 0 and failed.value.transient
+
+
+def test_no_cookie_is_kept_or_sent_back() -> None:
+    # Each call carries its bearer token: a cookie a response sets is not kept for the next call.
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": 1}, headers={"Set-Cookie": "_d2id=abc; Path=/"})
+
+    settings = make_settings("sqlite://", mercadolibre_api_url=API)
+    http = StatelessHttp(transport=httpx.MockTransport(answer))
+    ml = MercadoLibreClient(settings, http)
+    ml.get_order("t", "1")
+    ml.get_order("t", "2")
+    assert [r.headers.get("cookie") for r in seen] == [None, None]
+    assert not http.cookies
+    # The client it makes for itself is one of these.
+    assert isinstance(MercadoLibreClient(settings)._http, StatelessHttp)

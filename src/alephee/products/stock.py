@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -124,6 +124,81 @@ def move_stock_detailed(session: Session, account_id: int, product_id: int, delt
     affected = {product_id} | kits_containing(session, [product_id]) | ({parent_id} if parent_id else set())
     hooks.notify(session, hooks.CatalogChange(account_id=account_id, stock_product_ids=frozenset(affected)))
     return StockMove(quantity=new_quantity, shortfall=shortfall)
+
+
+class StockLedger:
+    """The stock moves of many sales in one transaction (a batch of orders ingested together): each product's row
+    read (locked on PostgreSQL) once, its moves applied in memory in order with ``move_stock_detailed``'s rules
+    (clamped at 0, the shortfall reported), and every moved row written with one statement run over them
+    (``write``, before anything reads the catalog again), the listeners told as each move would have told them.
+    A kit moves its components through ``move_stock_detailed`` after the pending rows are written."""
+
+    def __init__(self, session: Session, account_id: int) -> None:
+        self.session = session
+        self.account_id = account_id
+        # product id -> [product_type, parent_id, quantity as moved so far]
+        self._rows: dict[int, list[int | None]] = {}
+        self._moved: set[int] = set()
+
+    @property
+    def pending(self) -> bool:
+        """Whether moves wait to be written."""
+        return bool(self._moved)
+
+    def read(self, product_ids: Collection[int]) -> None:
+        """Read (lock on PostgreSQL) the rows of ``product_ids`` not read yet with one query: a batch reads the
+        products its lines name at once instead of one by one as they move."""
+        unknown = sorted({pid for pid in product_ids if pid not in self._rows})
+        if not unknown:
+            return
+        found = self.session.execute(
+            lock_rows(
+                self.session,
+                select(Product.id, Product.product_type, Product.parent_id, Product.quantity).where(
+                    Product.id.in_(unknown), Product.account_id == self.account_id
+                ),
+            )
+        )
+        self._rows.update({pid: [ptype, parent, quantity] for pid, ptype, parent, quantity in found})
+
+    def move(self, deltas: dict[int, int]) -> dict[int, StockMove]:
+        """``move_stocks`` (ascending ids) in memory: each product's new quantity and shortfall."""
+        self.read(deltas)
+        moves: dict[int, StockMove] = {}
+        for pid in sorted(deltas):
+            row = self._rows.get(pid)
+            if row is None:
+                raise ProductNotFound(pid, self.account_id)
+            if row[0] == VARIATION_MASTER:
+                raise MasterHasNoStock()
+            if row[0] == KIT:
+                self.write()  # its components move in the database, from their written rows
+                moves[pid] = move_stock_detailed(self.session, self.account_id, pid, deltas[pid])
+                continue
+            quantity = int(row[2] or 0) + deltas[pid]
+            row[2] = max(0, quantity)
+            self._moved.add(pid)
+            moves[pid] = StockMove(quantity=row[2], shortfall=max(0, -quantity))
+        return moves
+
+    def write(self) -> None:
+        """Write the moved rows (one statement) and tell the listeners about them, their kits and masters; the
+        rows are read again when next moved (from now on others may move them: the order's news, a kit)."""
+        rows, moved = self._rows, sorted(self._moved)
+        self._rows, self._moved = {}, set()
+        if not moved:
+            return
+        self.session.connection().execute(
+            update(products_t)
+            .where(products_t.c.id == bindparam("product"))
+            .values(quantity=bindparam("units"), date_updated=clock.utcnow()),
+            [{"product": pid, "units": rows[pid][2]} for pid in moved],
+        )
+        parents = {parent for pid in moved if isinstance(parent := rows[pid][1], int)}
+        affected = set(moved) | kits_containing(self.session, moved) | parents
+        hooks.notify(
+            self.session, hooks.CatalogChange(account_id=self.account_id, stock_product_ids=frozenset(affected))
+        )
 
 
 def _move_kit(session: Session, account_id: int, kit_id: int, delta: int) -> StockMove:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -264,7 +264,7 @@ class InboxReader:
             own = InboxStats()
             try:
                 with self.db.writing() as session:
-                    outcomes = [self._finish(session, item) for item, _result in read]
+                    outcomes = self._finish_many(session, [item for item, _result in read])
                     self._apply(session, account_id, marketplace, [result for _item, result in read], own)
             except Exception as exc:  # retried row by row below
                 log.info("inbox: a batch of %d rows failed as a whole (%s); applying each alone", len(read), exc)
@@ -310,6 +310,28 @@ class InboxReader:
         return ref, channel
 
     # --- recording
+
+    def _finish_many(self, session: Session, items: list[Claimed]) -> list[str]:
+        """``_finish`` for several rows: those still ours and not re-opened marked done with one statement, the
+        others one by one (re-opened, or ``LeaseLost``); the outcomes in the order of ``items``."""
+        inbox = ChannelNotification
+        claimed_count = case({item.id: item.received_count for item in items}, value=inbox.id)
+        now = clock.precise_utcnow()
+        finished = set(
+            session.scalars(
+                update(inbox)
+                .where(
+                    inbox.id.in_([item.id for item in items]),
+                    inbox.locked_by == self.worker_id,
+                    inbox.status == NOTICE_IN_FLIGHT,
+                    inbox.received_count == claimed_count,
+                )
+                .values(status=NOTICE_DONE, processed_at=now, locked_by=None, locked_until=None, last_error=None)
+                .returning(inbox.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        return [DONE if item.id in finished else self._finish(session, item) for item in items]
 
     def _finish(self, session: Session, item: Claimed) -> str:
         """Mark the row done, or pending again when a newer notification re-opened it; ``LeaseLost`` when the

@@ -21,6 +21,7 @@ nothing.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, or_, select, update
@@ -33,7 +34,6 @@ from alephee.listings.publish import add_sold_quantity
 from alephee.marketplaces.contract import ChannelOrder, MarketplaceRef
 from alephee.marketplaces.models import Marketplace
 from alephee.orders import ingest as orders
-from alephee.orders import payment_ids
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
 from alephee.orders.marketplace_news import ACTOR, apply_marketplace_news
@@ -217,13 +217,16 @@ class OrderSync:
         # The history rows of created orders, kept for one table-level insert when applying many (else None:
         # each is inserted with its order).
         self.history: list[dict[str, Any]] | None = None
-        # When applying many (``apply_orders``): the batch's rows read beforehand, the carts of the created orders,
-        # the units sold per listing and the created orders' payment ids, each written once at the end (else
-        # None: each order reads and writes its own).
+        # When applying many (``apply_orders``): the batch's rows read beforehand, the carts of the created orders
+        # and the units sold per listing, each written once at the end (else None: each order reads and writes
+        # its own).
         self.preloaded: Preloaded | None = None
         self.packs: set[str] | None = None
         self.sold: dict[int, int] | None = None
-        self.payment_rows: list[dict[str, Any]] | None = None
+        # When applying many: the new orders waiting to be stored together (``store_created``), by external id,
+        # and their stock moves kept in memory and written together (``products.StockLedger``).
+        self.created: dict[str, tuple[orders.NewOrder, datetime]] | None = None
+        self.ledger: products.StockLedger | None = None
 
     @property
     def account(self) -> Account:
@@ -243,6 +246,8 @@ class OrderSync:
 
     def apply(self, entry: ChannelOrder) -> str:
         """Create or update the hub order of ``entry``: ``created``, ``updated`` or ``unchanged``."""
+        if self.created and entry.external_order_id in self.created:
+            self.store_created()  # a second entry of an order still waiting: it is an update of the stored row
         if self.preloaded is not None:
             order = self.preloaded.orders.get(entry.external_order_id)
         else:
@@ -255,20 +260,24 @@ class OrderSync:
                 query = query.with_for_update()
             order = self.session.scalar(query.execution_options(populate_existing=True))
         if order is None:
-            created = self.create(entry)
-            if self.preloaded is not None:
-                self.preloaded.orders[entry.external_order_id] = created
+            self.create(entry)
             return "created"
         if order.origin != ORIGIN_MARKETPLACE:
             # An order the hub created (POST /v2/orders, B2B portal) under the same number: not this sale.
             raise ValueError(ERR_NOT_MARKETPLACE_ORDER.format(origin=order.origin, id=order.id))
+        if self.ledger is not None:
+            self.ledger.write()  # news may give stock back in the database: it starts from the moves so far
         return "updated" if self.update(order, entry) else "unchanged"
 
     # --- a new order
 
-    def create(self, entry: ChannelOrder) -> Order:
+    def create(self, entry: ChannelOrder) -> Order | None:
+        """Store ``entry`` as a new hub order with its stock moved; when applying many, the row waits for
+        ``store_created`` (None is returned) so that the batch's new rows are written together."""
         now = clock.utcnow()
         status = hub_status(entry)
+        if self.ledger is not None and self.ledger.pending and self._names_a_master(entry):
+            self.ledger.write()  # a master's variation may be chosen by its stock, read from the database
         lines = resolve_lines(self.session, self.account_id, self.ref.id, entry, self.preloaded)
         moves: dict[int, products.StockMove] = {}
         moved = not st.is_cancelled(status)
@@ -278,7 +287,10 @@ class OrderSync:
                 if line.stock_product_id is not None:
                     deltas[line.stock_product_id] = deltas.get(line.stock_product_id, 0) - line.quantity
             # Atomic decrements (ascending ids); the listings follow through the products hook.
-            moves = products.move_stocks(self.session, self.account_id, deltas)
+            if self.ledger is not None:
+                moves = self.ledger.move(deltas)
+            else:
+                moves = products.move_stocks(self.session, self.account_id, deltas)
             for line in lines:
                 if line.listing is None:
                     continue
@@ -305,22 +317,49 @@ class OrderSync:
             shipment_substatus=entry.shipping_substatus,
             stock_moved=moved and bool(moves),
         )
-        order = orders.ingest_order(self.session, new, packs=self.packs, payment_rows=self.payment_rows)
-        row = history_row(order, ACTOR, "create", now, to_status=status, integrated=order.integrated)
-        if self.history is None:
-            insert_history(self.session, [row])
-        else:
-            self.history.append(row)
+        if self.created is not None:
+            self.created[entry.external_order_id] = (new, now)
+            return None
+        order = orders.ingest_order(self.session, new, packs=self.packs)
+        self._created_history([(order, now)])
         return order
+
+    def _names_a_master(self, entry: ChannelOrder) -> bool:
+        """Whether a line of ``entry`` names a listing of a variation master (or one not read beforehand)."""
+        if self.preloaded is None:
+            return True
+        for item in entry.items:
+            listing = self.preloaded.listings.get(item.external_listing_id)
+            product = self.preloaded.products.get(listing.product_id) if listing is not None else None
+            if listing is not None and (product is None or product[0].product_type == VARIATION_MASTER):
+                return True
+        return False
+
+    def store_created(self) -> None:
+        """Store the new orders waiting since ``create`` (one insert and one detail write for all of them)."""
+        if not self.created:
+            return
+        waiting = list(self.created.values())
+        self.created.clear()
+        stored = orders.ingest_orders(self.session, [new for new, _now in waiting], packs=self.packs)
+        if self.preloaded is not None:
+            self.preloaded.orders.update((order.external_order_id, order) for order in stored)
+        self._created_history([(order, now) for order, (_new, now) in zip(stored, waiting, strict=True)])
+
+    def _created_history(self, created: list[tuple[Order, datetime]]) -> None:
+        rows = [
+            history_row(order, ACTOR, "create", now, to_status=order.status, integrated=order.integrated)
+            for order, now in created
+        ]
+        if self.history is None:
+            insert_history(self.session, rows)
+        else:
+            self.history.extend(rows)
 
     # --- news about a known order
 
     def update(self, order: Order, entry: ChannelOrder) -> bool:
         """Apply the marketplace's news of ``entry`` to a known order; whether anything changed."""
-        if self.payment_rows and any(row["order_id"] == order.id for row in self.payment_rows):
-            # Created earlier in this batch: its payment ids go in first, so news replacing them finds them.
-            payment_ids.insert_rows(self.session, self.payment_rows)
-            self.payment_rows.clear()
         return apply_marketplace_news(
             self.session, self.account_id, order, news_of(entry), family=self.marketplace.family
         )
@@ -330,22 +369,25 @@ def apply_orders(
     session: Session, account_id: int, marketplace: MarketplaceRef, entries: Sequence[ChannelOrder]
 ) -> int:
     """Apply many feed entries of one (account, marketplace) in the caller's transaction, as one ingestion: the
-    rows they touch locked first (``prelock``), each entry through ``OrderSync``, the created orders' history and
-    payment ids in one insert each and the catalog's listeners told once at the end (each listing refreshed once
-    with its final stock). Returns how many orders changed."""
+    rows they touch locked first (``prelock``), each entry through ``OrderSync``, the created orders' history in
+    one insert and the catalog's listeners told once at the end (each listing refreshed once with its final
+    stock). Returns how many orders changed."""
     if not entries:
         return 0
     sync = OrderSync(session, account_id, marketplace)
-    sync.history, sync.packs, sync.sold, sync.payment_rows = [], set(), {}, []
+    sync.history, sync.packs, sync.sold, sync.created = [], set(), {}, {}
     sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
+    sync.ledger = products.StockLedger(session, account_id)
+    sync.ledger.read({listing.product_id for listing in sync.preloaded.listings.values()})
     changed = 0
     with hooks.gathered(session):
         for entry in entries:
             changed += sync.apply(entry) != "unchanged"
+        sync.store_created()
+        sync.ledger.write()
         _add_sold_quantities(session, sync.sold)
     orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
-    payment_ids.insert_rows(session, sync.payment_rows)
     return changed
 
 

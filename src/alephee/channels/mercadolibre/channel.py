@@ -439,7 +439,8 @@ class MercadoLibreChannel(BaseChannel):
     def _full_order(
         self, api: Api, order_id: str, packs: dict[str, int], shipment: dict[str, Any] | None = None
     ) -> ChannelOrder:
-        """An order with its shipment and its pack's size (``packs`` caches sizes across one call)."""
+        """An order with its shipment and its pack's size (``packs`` caches sizes across one call or one batch of
+        notices)."""
         order = api.call("read an order", lambda c, t: c.get_order(t, order_id))
         shipping_id = ml.id_text((order.get("shipping") or {}).get("id"))
         if shipment is None and shipping_id:
@@ -529,7 +530,11 @@ class MercadoLibreChannel(BaseChannel):
             for item_id in chunk:
                 for index in items[item_id]:
                     answers[index] = found[item_id]
-        read = read_each([notices[i] for i in others], lambda notice: self._read_notice(api, notice), concurrency)
+        # A pack's size is read once per batch: the orders of one cart come notified together.
+        packs: dict[str, int] = {}
+        read = read_each(
+            [notices[i] for i in others], lambda notice: self._read_notice(api, notice, packs), concurrency
+        )
         for index, answer in zip(others, read, strict=True):
             answers[index] = answer
         return [answer if answer is not None else PermanentDeliveryError("not read") for answer in answers]
@@ -554,7 +559,7 @@ class MercadoLibreChannel(BaseChannel):
                 found[item_id] = TransientDeliveryError(f"Mercado Libre did not answer item {item_id} in a multiget")
         return found
 
-    def _read_notice(self, api: Api, notice: ChannelNotice) -> NoticeResult:
+    def _read_notice(self, api: Api, notice: ChannelNotice, packs: dict[str, int] | None = None) -> NoticeResult:
         topic = notice.topic
         resource_id = _resource_id(notice)
         if topic in ml_post_sale.TOPICS:
@@ -564,7 +569,7 @@ class MercadoLibreChannel(BaseChannel):
         if not resource_id:
             return NoticeResult(ignored=f"notification without a resource ({notice.resource!r})")
         if topic in FOLLOWED_ORDER_TOPICS:
-            return NoticeResult(orders=(self._full_order(api, resource_id, {}),))
+            return NoticeResult(orders=(self._full_order(api, resource_id, {} if packs is None else packs),))
         if topic == "items":
             item = api.call("read an item", lambda c, t: c.get_item(t, resource_id))
             return NoticeResult(listings=(ml.listing_state(item),))
@@ -572,8 +577,8 @@ class MercadoLibreChannel(BaseChannel):
             shipment = api.call("read a shipment", lambda c, t: c.get_shipment(t, resource_id))
             links = api.call("read a shipment's orders", lambda c, t: c.shipment_orders(t, resource_id))
             ids = list(dict.fromkeys(ml.id_text(link.get("order_id")) for link in links))
-            packs: dict[str, int] = {}
-            orders = tuple(self._full_order(api, oid, packs, shipment) for oid in ids if oid)
+            known = {} if packs is None else packs
+            orders = tuple(self._full_order(api, oid, known, shipment) for oid in ids if oid)
             return NoticeResult(orders=orders)
         return self._conversation(api, api.seller, notice.resource, resource_id)
 
