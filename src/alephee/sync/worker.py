@@ -34,8 +34,8 @@ lacks them: the domains write only the hub's ``OrderId``, and every connector ne
 4. **Notices** (``sync/inbox.py``): a batch of the inbox of marketplace notifications is claimed, each resource
    read through its channel and applied (orders, listing states, buyer messages). When the round claimed rows,
    this step runs in a thread of its own while they are delivered (the round lasts the longer of the two, not
-   their sum; not on an in-memory SQLite database, whose one connection every thread shares); the round ends
-   when both have.
+   their sum; PostgreSQL only: SQLite has one writer, and the two steps' transactions would wait on each
+   other); the round ends when both have.
 
 5. **Pull** (``sync/pull.py``), at most once per ``worker_interval_seconds``: every connected
    marketplace's order feed is read after its stored cursor and applied to the hub's orders (new orders, status,
@@ -58,7 +58,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.pool import StaticPool
 
 from alephee import clock
 from alephee.config import Settings
@@ -527,8 +526,9 @@ class Worker:
         # The inbox's batch is read and applied while the rows are delivered (SYNC-20): both wait mostly on
         # calls and round trips, and one after the other a round took their sum, which on PostgreSQL left the
         # outbox behind 100 changes a second. They share no rows (the kept copies follow their version rule).
-        # Not on an in-memory SQLite database: its one connection is shared by every thread.
-        alongside = tasks and self.inbox is not None and not isinstance(self.db.write_engine.pool, StaticPool)
+        # Not on SQLite: one writer, so the two steps' transactions would wait on each other's write lock (at
+        # 100 changes a second the round's latency tripled).
+        alongside = tasks and self.inbox is not None and self.db.write_engine.dialect.name == "postgresql"
         side = ThreadPoolExecutor(1, thread_name_prefix="alephee-inbox") if alongside else None
         notices = side.submit(self.read_notices, batch) if side is not None else None
         try:
