@@ -396,6 +396,16 @@ def test_a_batch_read_that_fails_as_a_whole_records_every_row(
     }
 
 
+def _listed_product(ctx: AppContext, make_tenant: Callable[..., Tenant]) -> tuple[Tenant, str]:
+    """A new seller on marketplace 1 with one product (10 units) listed there, and the listing's external id."""
+    tenant = make_tenant(marketplaces=(1,))
+    with ctx.db.writing() as session:
+        prices = add_price_list(session, tenant.account_id, "General")
+        product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
+        [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
+        return tenant, listing.external_id
+
+
 def test_a_batch_applies_as_its_orders_one_by_one(
     ctx: AppContext, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
 ) -> None:
@@ -427,12 +437,7 @@ def test_a_batch_applies_as_its_orders_one_by_one(
 
     outcomes = []
     for batched in (True, False):
-        tenant = make_tenant(marketplaces=(1,))
-        with ctx.db.writing() as session:
-            prices = add_price_list(session, tenant.account_id, "General")
-            product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
-            [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
-            external = listing.external_id
+        tenant, external = _listed_product(ctx, make_tenant)
         first, second = entries(external)[:4], entries(external)[4:]
         for part in (first, second):
             with ctx.db.writing() as session:
@@ -559,12 +564,7 @@ def test_a_batch_moves_stock_in_memory_as_one_by_one_would(
 
     outcomes, product_writes = [], []
     for batched in (True, False):
-        tenant = make_tenant(marketplaces=(1,))
-        with ctx.db.writing() as session:
-            prices = add_price_list(session, tenant.account_id, "General")
-            product = add_product(session, tenant.account_id, "H7", quantity=10, prices={prices: "1500"})
-            [listing] = publish_products(session, tenant.account_id, [PublishSpec(product, 1)])
-            external = listing.external_id
+        tenant, external = _listed_product(ctx, make_tenant)
         first, second = entries(external)[:1], entries(external)[1:]
         for part in (first, second):
 
