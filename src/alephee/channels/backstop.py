@@ -120,18 +120,10 @@ def reconcile_due(
     conditional update first, so of several workers only one calls the marketplace; a failure is kept as the
     connection's last error and tried again after the interval. What it did (None: not due, or no such hook).
     ``channel``: the feed's shared channel unless given."""
-    interval = settings.channel_reconcile_seconds
-    channel = channel or shared_channel(feed.marketplace.connector)
-    reconcile: Callable[[ChannelContext], str] | None = getattr(channel, "reconcile", None)
-    if interval <= 0 or not callable(reconcile):
-        return None
-    if not _claim(db, feed, ChannelConnection.webhooks_checked_at, interval, now):
-        return None
-    try:
-        return reconcile(_context(db, settings, feed))
-    except Exception as exc:  # shown on the connection, tried again later
-        _failed(db, feed, now, "reconciliation", exc)
-        return None
+    return _run_due(
+        db, settings, feed, "reconcile", ChannelConnection.webhooks_checked_at,
+        settings.channel_reconcile_seconds, now=now, channel=channel, what="reconciliation",
+    )  # fmt: skip
 
 
 def post_sale_due(
@@ -141,17 +133,36 @@ def post_sale_due(
     when they were last searched more than ``channel_post_sale_seconds`` ago: claimed like ``reconcile_due`` (one
     worker of many; a failure is the connection's last error, tried again after the interval). How many of each
     it stored (None: not due, or no such hook). ``channel``: the feed's shared channel unless given."""
-    interval = settings.channel_post_sale_seconds
+    return _run_due(
+        db, settings, feed, "pull_post_sale", ChannelConnection.post_sale_checked_at,
+        settings.channel_post_sale_seconds, now=now, channel=channel, what="questions and claims search",
+    )  # fmt: skip
+
+
+def _run_due(
+    db: Database,
+    settings: Settings,
+    feed: Feed,
+    hook: str,
+    checked_at: Any,
+    interval: float,
+    *,
+    now: datetime,
+    channel: object | None,
+    what: str,
+) -> Any:
+    """Call the channel's optional ``hook`` for ``feed`` when ``checked_at`` is older than ``interval`` (0 = never),
+    after claiming the connection (one worker of many); a failure is kept as the connection's last error."""
     channel = channel or shared_channel(feed.marketplace.connector)
-    pull: Callable[[ChannelContext], dict[str, int]] | None = getattr(channel, "pull_post_sale", None)
-    if interval <= 0 or not callable(pull):
+    run: Callable[[ChannelContext], Any] | None = getattr(channel, hook, None)
+    if interval <= 0 or not callable(run):
         return None
-    if not _claim(db, feed, ChannelConnection.post_sale_checked_at, interval, now):
+    if not _claim(db, feed, checked_at, interval, now):
         return None
     try:
-        return pull(_context(db, settings, feed))
+        return run(_context(db, settings, feed))
     except Exception as exc:  # shown on the connection, tried again later
-        _failed(db, feed, now, "questions and claims search", exc)
+        _failed(db, feed, now, what, exc)
         return None
 
 

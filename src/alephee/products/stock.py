@@ -88,6 +88,12 @@ def move_stock(session: Session, account_id: int, product_id: int, delta: int) -
     return move_stock_detailed(session, account_id, product_id, delta).quantity
 
 
+def clamped_move(quantity: int, delta: int) -> StockMove:
+    """The stock rule of a move: the quantity never goes below 0, and what was asked beyond it is the
+    shortfall (the database's ``CASE`` in ``move_stock_detailed`` applies the same clamp atomically)."""
+    return StockMove(quantity=max(0, quantity + delta), shortfall=max(0, -(quantity + delta)))
+
+
 def move_stocks(session: Session, account_id: int, deltas: dict[int, int]) -> dict[int, StockMove]:
     """Several ``move_stock`` calls in ascending product-id order."""
     return {pid: move_stock_detailed(session, account_id, pid, deltas[pid]) for pid in sorted(deltas)}
@@ -120,7 +126,7 @@ def move_stock_detailed(session: Session, account_id: int, product_id: int, delt
         )
         .returning(products_t.c.quantity)
     ).scalar_one()
-    shortfall = max(0, -(quantity + delta))
+    shortfall = clamped_move(quantity, delta).shortfall
     affected = {product_id} | kits_containing(session, [product_id]) | ({parent_id} if parent_id else set())
     hooks.notify(session, hooks.CatalogChange(account_id=account_id, stock_product_ids=frozenset(affected)))
     return StockMove(quantity=new_quantity, shortfall=shortfall)
@@ -175,10 +181,9 @@ class StockLedger:
                 self.write()  # its components move in the database, from their written rows
                 moves[pid] = move_stock_detailed(self.session, self.account_id, pid, deltas[pid])
                 continue
-            quantity = int(row[2] or 0) + deltas[pid]
-            row[2] = max(0, quantity)
+            moves[pid] = clamped_move(int(row[2] or 0), deltas[pid])
+            row[2] = moves[pid].quantity
             self._moved.add(pid)
-            moves[pid] = StockMove(quantity=row[2], shortfall=max(0, -quantity))
         return moves
 
     def write(self) -> None:
@@ -252,6 +257,12 @@ def snapshot_of(
     a writer holding its row knows them; None for a kit or a master (their stock is derived)."""
     if product_type in (KIT, VARIATION_MASTER):
         return None
+    return _snapshot(product_id, product_type, quantity, min_publication, max_publication)
+
+
+def _snapshot(
+    product_id: int, product_type: int, quantity: int, min_publication: int, max_publication: int
+) -> StockSnapshot:
     return StockSnapshot(
         product_id=product_id,
         product_type=product_type,
@@ -296,12 +307,5 @@ def _read_snapshots(session: Session, product_ids: list[int]) -> dict[int, Stock
             quantity = per_kit.get(pid, 0)
         elif ptype == VARIATION_MASTER:
             quantity = per_master.get(pid, 0)
-        out[pid] = StockSnapshot(
-            product_id=pid,
-            product_type=ptype,
-            quantity=quantity,
-            publish_quantity=rules.publish_quantity(quantity, min_pub, max_pub),
-            min_publication_quantity=min_pub,
-            max_publication_quantity=max_pub,
-        )
+        out[pid] = _snapshot(pid, ptype, quantity, min_pub, max_pub)
     return out
