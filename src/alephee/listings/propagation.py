@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from alephee import clock
-from alephee.accounts.models import PriceList
 from alephee.db import BulkStatement, RowWriter, among, arrays
 from alephee.listings import events as webhook_events
 from alephee.listings import rules, statuses
@@ -32,7 +31,7 @@ from alephee.marketplaces.outbox import Outgoing, enqueue, enqueue_many
 from alephee.products.batch import in_list
 from alephee.products.hooks import CatalogChange
 from alephee.products.models import Product, ProductPrice
-from alephee.products.price_lists import sale_prices
+from alephee.products.price_lists import default_price_list_query, sale_prices
 from alephee.products.stock import masters_of, stock_snapshots
 
 TOPIC_UPDATE = "listing.update"
@@ -94,13 +93,7 @@ def _lock_with_prices(
     statement, what ``refresh`` would read next: each listing's base price (``base_prices``: its price list's,
     else the account's default list's, read under the lock like the listing) and its marketplace's family."""
     dialect = session.get_bind().dialect.name
-    default = (
-        select(PriceList.id)
-        .where(PriceList.account_id == account_id)
-        .order_by(PriceList.is_default.desc(), PriceList.id)
-        .limit(1)
-        .scalar_subquery()
-    )
+    default = default_price_list_query(account_id).scalar_subquery()
     stmt = (
         select(Listing, ProductPrice.price_with_taxes, Marketplace.family)
         .outerjoin(Marketplace, Marketplace.id == Listing.marketplace_id)
@@ -186,12 +179,7 @@ def on_default_price_list_change(session: Session, account_id: int) -> None:
 
 def default_price_list(session: Session, account_id: int) -> int | None:
     """The account's default (or first) price list."""
-    return session.scalar(
-        select(PriceList.id)
-        .where(PriceList.account_id == account_id)
-        .order_by(PriceList.is_default.desc(), PriceList.id)
-        .limit(1)
-    )
+    return session.scalar(default_price_list_query(account_id))
 
 
 def families(session: Session, marketplace_ids: Collection[int]) -> dict[int, str]:

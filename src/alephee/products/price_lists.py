@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -63,7 +63,13 @@ def resolve_price_list(session: Session, account_id: int, raw: str | None) -> in
         if found is None:
             raise PriceListNotFound(wanted)
         return found
-    return session.scalar(
+    return session.scalar(default_price_list_query(account_id))
+
+
+def default_price_list_query(account_id: int) -> Select[tuple[int]]:
+    """The id of the account's default price list, else its first one (one row at most): the list a listing
+    or a batch without a list of its own is priced from."""
+    return (
         select(PriceList.id)
         .where(PriceList.account_id == account_id)
         .order_by(PriceList.is_default.desc(), PriceList.id)
