@@ -54,6 +54,7 @@ from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre import auth, documents
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre import post_sale as ml_post_sale
+from alephee.channels.mercadolibre import user_products as up
 from alephee.channels.mercadolibre import variations as mlvar
 from alephee.channels.mercadolibre.calls import (
     Api,
@@ -261,6 +262,9 @@ class MercadoLibreChannel(BaseChannel):
             return ListingReceipt(external_id=data.external_id, status="closed", available_quantity=0)
         if data.pending:
             return self._create(ctx, api, data, api.seller)
+        if data.user_products:
+            # Each item of a User Products family is pushed by its variation's child listing.
+            return ListingReceipt(external_id=data.external_id, status=desired_status(data.status, None) or "")
         return self._update(api, data)
 
     def _category(self, ctx: ChannelContext, api: Api, data: ListingData, seller: Seller) -> str | None:
@@ -298,10 +302,12 @@ class MercadoLibreChannel(BaseChannel):
         price = data.price
         pictures = data.pictures
         missing: list[str] = []
+        per_variation = False
         if data.variations:
             pictures = mlvar.item_pictures(data.pictures, data.variations)
             missing.extend(mlvar.missing_data(data.variations))
-            if not missing:
+            per_variation = not missing and up.per_variation(data)
+            if not missing and not per_variation:
                 try:
                     price = mlvar.one_price(data.variations)
                 except mlvar.DifferentPrices as exc:
@@ -322,8 +328,10 @@ class MercadoLibreChannel(BaseChannel):
                 if data.category
                 else "category (none predicted from the title)"
             )
-        if missing or price is None:
+        if missing or (price is None and not per_variation):
             raise PermanentDeliveryError("cannot publish on Mercado Libre: missing " + ", ".join(missing))
+        if per_variation and category is not None and currency is not None:
+            return up.create_family(api, data, category, currency)
         attributes = [{"id": "SELLER_SKU", "value_name": data.seller_sku}]
         if data.brand:
             attributes.insert(0, {"id": "BRAND", "value_name": data.brand})
@@ -564,6 +572,8 @@ class MercadoLibreChannel(BaseChannel):
         resource_id = _resource_id(notice)
         if topic in ml_post_sale.TOPICS:
             return ml_post_sale.read_notice(api, notice)
+        if topic in up.TOPICS:
+            return up.ignored(topic)
         if topic not in FOLLOWED_ORDER_TOPICS | {"items", "shipments", "messages"}:
             return NoticeResult(ignored=f"topic {topic} not followed")
         if not resource_id:

@@ -41,12 +41,14 @@ PREDICTED_PREFIX = "title:"
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    """A child listing standing for one variation of the item."""
+    """A child listing standing for one variation of the item; in the User Products model (``item_id`` set,
+    ``variation_id`` 0) the variation is an item of its own."""
 
     variation_id: int
     quantity: int
     price: Decimal | None
     product_id: int | None = None
+    item_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,11 @@ class ListingData:
         return self.external_id.startswith(PENDING_PREFIX)
 
     @property
+    def user_products(self) -> bool:
+        """A family of User Products items: every variation is an item of its own (``user_product_items``)."""
+        return bool(self.variants) and all(v.item_id for v in self.variants)
+
+    @property
     def publish_quantity(self) -> int:
         return 0 if self.status == PAUSED and self.status_reason == REASON_STOCK else self.quantity
 
@@ -108,13 +115,19 @@ def listing_row(session: Session, ctx: ChannelContext, listing_id: int | None, e
         ).first()
     if row is None or row.account_id != ctx.account_id:
         raise PermanentDeliveryError(f"listing {listing_id or external_id} not found")
-    if row.parent_id is not None and row.child_kind == VARIATION_KIND:
-        # A variation is delivered through its item: the parent listing carries every variation.
+    if row.parent_id is not None and row.child_kind == VARIATION_KIND and not is_item_id(row.external_id):
+        # A variation is delivered through its item: the parent listing carries every variation (a User
+        # Products variation is an item of its own, delivered by itself).
         parent = session.get(Listing, row.parent_id)
         if parent is None:
             raise PermanentDeliveryError(f"listing {row.id} is a variation of a listing that no longer exists")
         return parent
     return row
+
+
+def is_item_id(external_id: str) -> bool:
+    """Whether a variation's child listing holds an item id (User Products model), not a variation id."""
+    return not external_id.isdigit() and not external_id.startswith(PENDING_PREFIX)
 
 
 def mapped_category(session: Session, ctx: ChannelContext, category: str) -> str | None:
@@ -133,11 +146,15 @@ def listing_variants(session: Session, parent_ids: Collection[int]) -> dict[int,
         .order_by(Listing.id)
     )
     for c in children:
-        if c.external_id.isdigit() and c.parent_id is not None:
-            quantity = 0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity
+        if c.parent_id is None:
+            continue
+        quantity = 0 if c.status == PAUSED and c.status_reason == REASON_STOCK else c.available_quantity
+        if c.external_id.isdigit():
             found[c.parent_id].append(
                 Variant(variation_id=int(c.external_id), quantity=quantity, price=c.price, product_id=c.product_id)
             )
+        elif is_item_id(c.external_id):
+            found[c.parent_id].append(Variant(0, quantity, c.price, product_id=c.product_id, item_id=c.external_id))
     return {parent: tuple(variants) for parent, variants in found.items()}
 
 
@@ -167,7 +184,7 @@ def listing_data(
     title = listing.title[:MAX_TITLE_LENGTH]
     known = variants_of.get(listing.id) if variants_of is not None else None
     variants = known if known is not None else listing_variants(session, [listing.id])[listing.id]
-    if variants:
+    if variants and not all(v.item_id for v in variants):
         variants = repriced(session, listing, variants)
     data = ListingData(
         listing_id=listing.id,

@@ -32,6 +32,8 @@ SITE_CURRENCIES: dict[str, str] = {
     "MPE": "PEN",
 }
 FRAUD_TAG = "fraud_risk_detected"
+# An item of the User Products ("price per variation") model: one variation of a family, sold as its own item.
+USER_PRODUCT_TAG = "user_product_listing"
 # Shipment logistic types whose names differ from the hub's (``default`` is ME1's; ``not_specified`` is "to be
 # agreed" with the buyer).
 _LOGISTIC_NAMES = {"default": "me1", "not_specified": "to_be_agreed"}
@@ -142,19 +144,29 @@ def kept_state(item: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def is_user_product(item: dict[str, Any]) -> bool:
+    """Whether the item is of the User Products model (tagged ``user_product_listing``, spec 3.9)."""
+    return USER_PRODUCT_TAG in _list(item.get("tags"))
+
+
 def listing_state(item: dict[str, Any]) -> ListingState:
-    """``GET /items/{id}`` as a ``ListingState``."""
+    """``GET /items/{id}`` as a ``ListingState``; an item of the User Products model is one variation, so it is
+    linked by its own SKU (its sole variation's when the item has none) and lists no variations."""
     variations = tuple(
         (id_text(v.get("id")) or "", variation_sku(v))
         for v in _list(item.get("variations"))
         if isinstance(v, dict) and id_text(v.get("id"))
     )
+    sku = item_sku(item)
+    if is_user_product(item):
+        sku = sku or (variations[0][1] if len(variations) == 1 else None)
+        variations = ()
     return ListingState(
         external_id=str(item.get("id") or ""),
         status=str(item.get("status") or ""),
         sub_status=tuple(str(s) for s in _list(item.get("sub_status"))),
         title=_text(item.get("title")),
-        sku=item_sku(item),
+        sku=sku,
         price=money(item.get("price")),
         currency=_text(item.get("currency_id")),
         available_quantity=to_int(item.get("available_quantity")),

@@ -1,6 +1,10 @@
 """Items: publishing with Mercado Libre's validation, its item document, updates with its rules
 (stock 0 pauses, restock reactivates unless paused by the seller, ``closed`` is final, the title freezes after
-a sale, variations, price automation) and the stock moves a sale or a cancellation makes."""
+a sale, variations, price automation) and the stock moves a sale or a cancellation makes.
+
+Items of the User Products model (tag ``user_product_listing``) are one variation each, sent with a
+``family_name`` and no ``title``; each gets a ``user_product_id`` (``MLAU`` + digits) and its family's
+``family_id``, and its changes also notify ``user_products`` (and ``stock-location`` when its stock moves)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from alephee.channels.standin_store import Tx
 ALLOWED_FIELDS = {
     "title", "category_id", "price", "currency_id", "available_quantity", "buying_mode", "condition",
     "listing_type_id", "sale_terms", "pictures", "attributes", "variations", "shipping", "channels",
-    "official_store_id", "tags", "seller_custom_field", "video_id",
+    "official_store_id", "tags", "seller_custom_field", "video_id", "family_name",
 }  # fmt: skip
 UPDATABLE_FIELDS = {
     "title", "price", "available_quantity", "status", "deleted", "variations", "pictures", "attributes",
@@ -27,6 +31,13 @@ LISTING_TYPES = {"gold_special", "gold_pro", "gold_premium", "gold", "silver", "
 SELLER_STATUSES = {"active", "paused", "closed"}
 MAX_TITLE_LENGTH = 60
 PRICE_AUTOMATION = "price_automation"
+USER_PRODUCT_TAG = "user_product_listing"
+
+
+def is_user_product(item: dict[str, Any]) -> bool:
+    """Whether a body or item is of the User Products model (tagged ``user_product_listing``)."""
+    tags = item.get("tags")
+    return isinstance(tags, list) and USER_PRODUCT_TAG in tags
 
 
 def _cause(code: str, message: str, reference: str, kind: str = "error") -> dict[str, Any]:
@@ -63,11 +74,10 @@ def validate_new(body: dict[str, Any], site_id: str) -> None:
         message = f"The fields [{', '.join(unknown)}] are invalid for requested call."
         raise MLError(400, {"message": "body.invalid_fields", "error": message, "status": 400, "cause": []})
     causes: list[dict[str, Any]] = []
-    title = body.get("title")
-    if not isinstance(title, str) or not title.strip():
-        causes.append(_cause("item.title.required", "Title is required", "item.title"))
-    elif len(title) > MAX_TITLE_LENGTH:
-        causes.append(_cause("item.title.length", f"Title is longer than {MAX_TITLE_LENGTH}", "item.title"))
+    if is_user_product(body):
+        _check_user_product(body, causes)
+    else:
+        _check_title(body, causes)
     category = body.get("category_id")
     if not isinstance(category, str) or not re.fullmatch(rf"{site_id}\d+", category):
         causes.append(_cause("item.category_id.invalid", f"Category {category} does not exist", "item.category_id"))
@@ -109,6 +119,44 @@ def validate_new(body: dict[str, Any], site_id: str) -> None:
         _check_new_variations(body, variations, causes)
     if causes:
         raise validation_error(causes)
+
+
+def _check_title(body: dict[str, Any], causes: list[dict[str, Any]]) -> None:
+    title = body.get("title")
+    if "family_name" in body:
+        message = "family_name is sent only for items of the User Products model"
+        causes.append(_cause("item.family_name.invalid", message, "item.family_name"))
+    if not isinstance(title, str) or not title.strip():
+        causes.append(_cause("item.title.required", "Title is required", "item.title"))
+    elif len(title) > MAX_TITLE_LENGTH:
+        causes.append(_cause("item.title.length", f"Title is longer than {MAX_TITLE_LENGTH}", "item.title"))
+
+
+def _check_user_product(body: dict[str, Any], causes: list[dict[str, Any]]) -> None:
+    """An item of the User Products model: a ``family_name``, no ``title``, no ``variations`` (one each)."""
+    family = body.get("family_name")
+    if not isinstance(family, str) or not family.strip():
+        causes.append(_cause("item.family_name.required", "family_name is required", "item.family_name"))
+    elif len(family) > MAX_TITLE_LENGTH:
+        message = f"family_name is longer than {MAX_TITLE_LENGTH}"
+        causes.append(_cause("item.family_name.length", message, "item.family_name"))
+    if "title" in body:
+        message = "Title is not sent for items of the User Products model (send family_name)"
+        causes.append(_cause("item.title.invalid", message, "item.title"))
+    if body.get("variations"):
+        message = "An item of the User Products model is one variation: publish one item per variation"
+        causes.append(_cause("item.variations.invalid", message, "item.variations"))
+
+
+def _user_product(tx: Tx, seller_id: int, site_id: str, family_name: str) -> tuple[str, int]:
+    """A new ``user_product_id`` and the family's ``family_id`` (one per seller and family name)."""
+    user_product_id = f"{site_id}U{tx.next_id('user_product', 1000000000)}"
+    key = f"{seller_id}:{family_name.strip().lower()}"
+    family = tx.get("family", key)
+    if family is None:
+        family = {"id": tx.next_id("family", 9000000000)}
+        tx.put("family", key, family, owner=seller_id)
+    return user_product_id, int(family["id"])
 
 
 def _check_new_variations(body: dict[str, Any], variations: list[Any], causes: list[dict[str, Any]]) -> None:
@@ -207,13 +255,19 @@ def create(tx: Tx, notifier: Notifier, seller_id: int, site_id: str, body: dict[
         variation["picture_ids"] = [picture_ids.get(p, p) for p in variation["picture_ids"]]
     quantity = sum(v["available_quantity"] for v in variations) if variations else body["available_quantity"]
     shipping = body.get("shipping") or {}
+    title = body.get("title") or body["family_name"]
+    user_product_id, family_id = (
+        _user_product(tx, seller_id, site_id, body["family_name"]) if is_user_product(body) else (None, None)
+    )
     item: dict[str, Any] = {
         "id": item_id,
         "site_id": site_id,
-        "title": body["title"],
+        "title": title,
         "seller_id": seller_id,
         "category_id": body["category_id"],
-        "user_product_id": None,
+        "user_product_id": user_product_id,
+        "family_name": body.get("family_name"),
+        "family_id": family_id,
         "official_store_id": body.get("official_store_id"),
         "price": body["price"],
         "base_price": body["price"],
@@ -226,7 +280,7 @@ def create(tx: Tx, notifier: Notifier, seller_id: int, site_id: str, body: dict[
         "buying_mode": "buy_it_now",
         "listing_type_id": body["listing_type_id"],
         "condition": body["condition"],
-        "permalink": f"https://articulo.{SITES[site_id][2]}/{site_id}-{item_id[3:]}-{_slug(body['title'])}-_JM",
+        "permalink": f"https://articulo.{SITES[site_id][2]}/{site_id}-{item_id[3:]}-{_slug(title)}-_JM",
         "pictures": pictures,
         "video_id": body.get("video_id"),
         "descriptions": [],
@@ -254,15 +308,23 @@ def create(tx: Tx, notifier: Notifier, seller_id: int, site_id: str, body: dict[
         "last_updated": moment,
     }
     _apply_stock_rule(item)
-    save(tx, notifier, item)
+    save(tx, notifier, item, created=True)
     return item
 
 
-def save(tx: Tx, notifier: Notifier, item: dict[str, Any]) -> None:
-    """Store the item (stamping ``last_updated``) and notify ``items``."""
+def save(tx: Tx, notifier: Notifier, item: dict[str, Any], *, created: bool = False) -> None:
+    """Store the item (stamping ``last_updated``) and notify ``items``; an item of the User Products model also
+    notifies ``user_products`` (``created``/``updated``) and, when its stock moved, ``stock-location``."""
     item["last_updated"] = utc_text(now())
+    user_product_id = item.get("user_product_id")
+    before = tx.get("item", item["id"]) if user_product_id and not created else None
     tx.put("item", item["id"], item, owner=item["seller_id"])
     notifier.emit(tx, "items", f"/items/{item['id']}", item["seller_id"])
+    if user_product_id:
+        resource = f"/user-products/{user_product_id}"
+        notifier.emit(tx, "user_products", resource, item["seller_id"], ["created" if created else "updated"])
+        if before is not None and before.get("available_quantity") != item["available_quantity"]:
+            notifier.emit(tx, "stock-location", f"{resource}/stock", item["seller_id"])
 
 
 def _apply_stock_rule(item: dict[str, Any]) -> None:

@@ -164,7 +164,8 @@ def buy(tx: Tx, notifier: Notifier, request: dict[str, Any]) -> dict[str, Any]:
                 "variation_attributes": variation["attribute_combinations"] if variation else [],
                 "warranty": None, "condition": item["condition"],
                 "seller_sku": items.seller_sku(item, variation_id),
-                "global_price": None, "net_weight": None, "user_product_id": None, "release_date": None,
+                "global_price": None, "net_weight": None, "user_product_id": item.get("user_product_id"),
+                "release_date": None,
             },
             "quantity": quantity, "requested_quantity": {"measure": "unit", "value": quantity},
             "picked_quantity": None, "unit_price": price, "full_unit_price": price, "gross_price": total,
@@ -189,7 +190,7 @@ def buy(tx: Tx, notifier: Notifier, request: dict[str, Any]) -> dict[str, Any]:
     the_pack["last_updated"] = pack_text(moment, site)
     tx.put("pack", the_pack["id"], the_pack, owner=seller_id)
     the_shipment["_orders"].append({"order_id": order_id, "item_id": item["id"], "variation_id": variation_id,
-                                    "quantity": quantity})  # fmt: skip
+                                    "user_product_id": item.get("user_product_id"), "quantity": quantity})  # fmt: skip
     the_shipment["declared_value"] = round(the_shipment["declared_value"] + total, 2)
     save_shipment(tx, notifier, the_shipment, moment)
     _save_order(tx, notifier, new_order, moment)

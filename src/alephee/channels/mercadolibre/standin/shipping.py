@@ -43,7 +43,7 @@ def shipment_orders(tx: Tx, shipment_id: int, seller_id: int) -> list[dict[str, 
                 "pack_id": str(order["pack_id"]),
                 "item_id": line["item_id"],
                 "variation_id": line["variation_id"],
-                "user_product_id": None,
+                "user_product_id": line.get("user_product_id"),
                 "seller_id": str(seller_id),
                 "requested_quantity": {"value": line["quantity"], "measure": "unit"},
             }
