@@ -1,7 +1,7 @@
 """A variation master published on Mercado Libre through the channel against the local stand-in: one item whose
 variations carry each variation's attributes, stock, SKU and pictures at one price; their ids kept on the hub's
 child listings (so a later stock change updates each variation by id); nothing created when a variation lacks
-data or their prices differ; and a sale of one variation taking stock from that variation in the hub."""
+data; and a sale of one variation taking stock from that variation in the hub."""
 
 from __future__ import annotations
 
@@ -176,14 +176,6 @@ def test_a_variation_without_attributes_is_named_and_nothing_is_created(ctx: App
     with pytest.raises(PermanentDeliveryError, match=r"missing variation attributes \(REM-SUELTA\)"):
         linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=shop.listing_id))
     assert not [r for r in sent if r.method == "POST"] and not children_of(ctx, shop.listing_id)
-
-
-def test_variations_at_different_prices_are_refused_before_creating(ctx: AppContext, linked: Linked) -> None:
-    shop = catalog(ctx, linked, {**TWO, "REM-NEG-XL": ({"Color": "Negro", "Talle": "XL"}, 2, "17900")})
-    sent = sent_to(linked)
-    with pytest.raises(PermanentDeliveryError, match=r"one price.*REM-NEG-XL 17900"):
-        linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=shop.listing_id))
-    assert not [r for r in sent if r.method == "POST"]
 
 
 def test_a_fixed_price_listing_sells_every_variation_at_its_price(ctx: AppContext, linked: Linked) -> None:

@@ -114,10 +114,11 @@ def create_family(api: Api, data: ListingData, category: str, currency: str) -> 
             _failed(api, data, variation, exc, created, existing)
         if not item.get("id"):
             _failed(api, data, variation, None, created, existing)
-        if family_paused(data) and item.get("status") != "paused":
-            item_id = str(item["id"])
-            item = api.call("pause the listing", lambda c, t, i=item_id: c.update_item(t, i, {"status": "paused"}))
         created[variation.product_id] = item
+        try:
+            created[variation.product_id] = _finish(api, data, str(item["id"]), item)
+        except MercadoLibreError as exc:
+            _failed(api, data, variation, exc, created, existing)
     family = _family_id(api, data, created, existing)
     _keep(api, data, created, family=family)
     quantities = [ml.to_int(i.get("available_quantity")) or 0 for i in created.values()]
@@ -126,6 +127,16 @@ def create_family(api: Api, data: ListingData, category: str, currency: str) -> 
         status="paused" if family_paused(data) else "active",
         available_quantity=sum(quantities),
     )
+
+
+def _finish(api: Api, data: ListingData, item_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A new item's description, and its pause when the seller paused the listing; the item as it is then."""
+    if data.description:
+        text = data.description
+        api.raw(lambda c, t: c.create_description(t, item_id, text))
+    if family_paused(data) and item.get("status") != "paused":
+        return api.raw(lambda c, t: c.update_item(t, item_id, {"status": "paused"}))
+    return item
 
 
 def _family_id(api: Api, data: ListingData, created: dict[int, dict[str, Any]], existing: dict[int, str | None]) -> str:
