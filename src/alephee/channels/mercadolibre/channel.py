@@ -25,7 +25,9 @@ Choices where the API leaves room (docs/compatibility.md lists them):
   ``child_kind`` ``variation``) whose ``external_id`` is the variation id; an update sends every variation of
   the item (Mercado Libre deletes the ones left out), each with its child's quantity and price (or its current
   values when the hub has no child for it). A variation master's listing is created as one item with its
-  variations (``variations.py``); their ids are kept on new child listings, matched by SKU.
+  variations (``variations.py``); their ids are kept on new child listings, matched by SKU. Variations at
+  different prices are published in the User Products model instead, one item per variation
+  (``user_products.py``), each pushed by its own child listing.
 - Orders come from ``GET /orders/{id}`` with the shipment and pack size; the backstop starts two days back
   (Mercado Libre keeps missed notifications that long) when it has no cursor yet.
 - Labels: TXT is ``zpl2``, PDF is ``pdf``, ZIP is both files in one zip.
