@@ -19,8 +19,10 @@ from alephee import clock
 from alephee.channels import inbox
 from alephee.channels.mercadolibre import user_products as up
 from alephee.http.context import AppContext
+from alephee.listings import statuses
 from alephee.listings.models import Listing
 from alephee.listings.publish import PENDING_PREFIX
+from alephee.listings.status_updates import update_statuses
 from alephee.marketplaces.contract import (
     ChannelNotice,
     ListingPush,
@@ -242,3 +244,43 @@ def test_user_product_topics_are_stored_and_counted_as_ignored(ctx: AppContext, 
     assert [(r.topic, r.status) for r in rows] == [("user_products", "done"), ("stock-location", "done")]
     read = linked.channel.read_notice(linked.ctx, ChannelNotice("stock-location", f"{resource}/stock", "1"))
     assert read.ignored == f"topic stock-location: {up.FOLLOWED_THROUGH_ITEMS}"
+
+
+def set_status(ctx: AppContext, linked: Linked, external_id: str, target: str) -> None:
+    """``PUT /v2/productlistings/status`` on one listing (its child listings follow)."""
+    settings = linked.ctx.settings
+    assert settings is not None
+    element = {"ExternalPublications": [external_id], "Status": statuses.table(settings).code(target)}
+    with ctx.db.writing() as session:
+        results, changed = update_statuses(session, settings, linked.tenant.account_id, [element], False)
+    assert changed, results
+
+
+def test_pausing_and_reactivating_the_family_moves_every_item(ctx: AppContext, linked: Linked) -> None:
+    shop = catalog(ctx, linked, PRICED)
+    family = linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=shop.listing_id)).external_id
+    found = items_by_sku(ctx, linked, shop.listing_id, shop.children)
+    worker(linked, ctx).drain()
+
+    set_status(ctx, linked, family, statuses.PAUSED)
+    worker(linked, ctx).drain()
+    assert {sku: stored_item(linked, i["id"])["status"] for sku, i in found.items()} == dict.fromkeys(PRICED, "paused")
+
+    set_status(ctx, linked, family, statuses.ACTIVE)
+    worker(linked, ctx).drain()
+    after = {sku: stored_item(linked, i["id"]) for sku, i in found.items()}
+    # Each item back as its stock allows: the one without stock waits paused for stock, and restocking it
+    # reactivates it.
+    assert {sku: i["status"] for sku, i in after.items()} == {
+        "REM-NEG-M": "active",
+        "REM-NEG-L": "paused",
+        "REM-NEG-XL": "active",
+    }
+    large = children_of(ctx, shop.listing_id)[shop.children["REM-NEG-L"]]
+    assert (large.status, large.status_reason) == (statuses.PAUSED, statuses.REASON_STOCK)
+    with ctx.db.writing() as session:
+        move_stock(session, linked.tenant.account_id, shop.children["REM-NEG-L"], 2)
+    worker(linked, ctx).drain()
+    restocked = stored_item(linked, found["REM-NEG-L"]["id"])
+    assert (restocked["status"], restocked["available_quantity"]) == ("active", 2)
+    assert not failed_rows(ctx)

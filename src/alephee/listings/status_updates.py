@@ -81,7 +81,8 @@ def update_statuses(
         planned.append((results, raw, selection, target))  # type: ignore[arg-type]
     locked = locked_listings(session, [lid for _, _, s, _ in planned for lid in s.listing_ids])
     children = child_listings(session, list(locked))
-    snapshots = stock_snapshots(session, {listing.product_id for listing in locked.values()})
+    family = [*locked.values(), *(c for cs in children.values() for c in cs)]
+    snapshots = stock_snapshots(session, {listing.product_id for listing in family})
     bases = propagation.base_prices(
         session, account_id, list(locked.values()) + [c for cs in children.values() for c in cs]
     )
@@ -96,7 +97,7 @@ def update_statuses(
             status, message = _change_status(session, listing, target, snapshots, bases, now)
             if status == 200:
                 for child in children.get(listing.id, []):
-                    _change_status(session, child, target, snapshots, bases, now)
+                    _change_child_status(session, child, target, snapshots, bases, now)
             results.append(
                 ListingResultOut(
                     ProductListingStatus=[echo_element(raw, listing, table.code(target))],
@@ -105,6 +106,23 @@ def update_statuses(
                 )
             )
     return results_of([r for results in per_item for r in results])
+
+
+def _change_child_status(
+    session: Session,
+    child: Listing,
+    target: str,
+    snapshots: dict[int, Any],
+    bases: dict[int, Decimal],
+    now: datetime,
+) -> None:
+    """A child listing follows its parent's new status; one that cannot be activated (no stock or no price of its
+    own) waits paused for that reason, so restocking or a price reactivates it, instead of staying the seller's."""
+    status, message = _change_status(session, child, target, snapshots, bases, now)
+    if status == 412 and child.status == statuses.PAUSED:
+        child.status_reason = statuses.REASON_NO_PRICE if message == STATUS_NO_PRICE else statuses.REASON_STOCK
+        child.status_updated_at = child.updated_at = now
+        propagation.publish_change(session, child, [], status_only=True)
 
 
 def _change_status(
