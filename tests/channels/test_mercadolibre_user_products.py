@@ -25,6 +25,7 @@ from alephee.listings.publish import PENDING_PREFIX
 from alephee.listings.status_updates import update_statuses
 from alephee.marketplaces.contract import (
     ChannelNotice,
+    ConnectionHeld,
     ListingPush,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -284,3 +285,22 @@ def test_pausing_and_reactivating_the_family_moves_every_item(ctx: AppContext, l
     restocked = stored_item(linked, found["REM-NEG-L"]["id"])
     assert (restocked["status"], restocked["available_quantity"]) == ("active", 2)
     assert not failed_rows(ctx)
+
+
+def test_a_connection_held_midway_keeps_every_item_created(
+    ctx: AppContext, linked: Linked, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = catalog(ctx, linked, PRICED)
+    original = up._finish
+
+    def held_on_large(api: Any, data: Any, item_id: str, item: dict[str, Any]) -> dict[str, Any]:
+        if any(a.get("value_name") == "REM-NEG-L" for a in item["attributes"]):
+            raise ConnectionHeld("the connection was disconnected")
+        return original(api, data, item_id, item)
+
+    monkeypatch.setattr(up, "_finish", held_on_large)
+    with pytest.raises(ConnectionHeld):
+        linked.channel.publish_listing(linked.ctx, ListingPush(listing_id=shop.listing_id))
+    kept = children_of(ctx, shop.listing_id)
+    assert set(kept) == {shop.children["REM-NEG-M"], shop.children["REM-NEG-L"]}
+    assert all(child.external_id.startswith("MLA") for child in kept.values())

@@ -8,14 +8,14 @@ parent/child listings), so stock, price and status pushes then ``PUT`` each item
 takes the family's id (the first variation's ``user_product_id``) once every item exists.
 
 Never half-published: a refusal (permanent) closes the items already created for the family and forgets them
-(their child listings wait to be created again), and says which; a transient failure keeps the items created
-on their child listings, so the retry creates only the missing ones.
+(their child listings wait to be created again), and says which; a transient failure (or any other, such as
+a connection held) keeps the items created on their child listings, so the retry creates only the missing ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import select
 
@@ -36,6 +36,7 @@ from alephee.marketplaces.contract import (
     TransientDeliveryError,
 )
 
+T = TypeVar("T")
 TAG = ml.USER_PRODUCT_TAG
 # Topics about user products: their items' changes (stock included) also fire ``items`` notifications, which
 # the hub follows, so these are stored, deduplicated and counted as ignored with this reason.
@@ -103,30 +104,54 @@ def create_family(api: Api, data: ListingData, category: str, currency: str) -> 
     """Create the item of every variation that has none yet, pause them when the seller paused the listing,
     and keep their ids (see the module docstring for failures). The receipt names the family."""
     existing = {v.product_id: v.item_id for v in data.variants if v.item_id}
+    # Every body first: nothing is created when one cannot be built.
+    bodies = [(v, item_body(data, v, category, currency)) for v in data.variations if v.product_id not in existing]
     created: dict[int, dict[str, Any]] = {}
-    for variation in data.variations:
-        if variation.product_id in existing:
-            continue
-        body = item_body(data, variation, category, currency)
-        try:
-            item = api.raw(lambda c, t, body=body: c.create_item(t, body))
-        except MercadoLibreError as exc:
-            _failed(api, data, variation, exc, created, existing)
+    for variation, body in bodies:
+        item = _attempt(
+            api, data, variation, created, existing, lambda body=body: api.raw(lambda c, t: c.create_item(t, body))
+        )
         if not item.get("id"):
             _failed(api, data, variation, None, created, existing)
         created[variation.product_id] = item
-        try:
-            created[variation.product_id] = _finish(api, data, str(item["id"]), item)
-        except MercadoLibreError as exc:
-            _failed(api, data, variation, exc, created, existing)
-    family = _family_id(api, data, created, existing)
-    _keep(api, data, created, family=family)
+        created[variation.product_id] = _attempt(
+            api, data, variation, created, existing, lambda item=item: _finish(api, data, str(item["id"]), item)
+        )
+    first = created.get(data.variations[0].product_id)
+    if first is not None:
+        family = family_id(first)
+        _keep(api, data, created, family=family)
+    else:
+        # The first variation's item was created by an earlier attempt: keep the new items before reading it.
+        _keep(api, data, created)
+        item_id = existing.get(data.variations[0].product_id) or ""
+        family = family_id(api.call("read the listing", lambda c, t: c.get_item(t, item_id)))
+        _keep(api, data, {}, family=family)
     quantities = [ml.to_int(i.get("available_quantity")) or 0 for i in created.values()]
     return ListingReceipt(
         external_id=family,
         status="paused" if family_paused(data) else "active",
         available_quantity=sum(quantities),
     )
+
+
+def _attempt(
+    api: Api,
+    data: ListingData,
+    variation: VariationFacts,
+    created: dict[int, dict[str, Any]],
+    existing: dict[int, str | None],
+    request: Callable[[], T],
+) -> T:
+    """A call while creating the family: Mercado Libre's refusal or failure handled by ``_failed``; anything else
+    (a connection held...) keeps the items created so far before passing on, so none is ever forgotten."""
+    try:
+        return request()
+    except MercadoLibreError as exc:
+        _failed(api, data, variation, exc, created, existing)
+    except Exception:
+        _keep(api, data, created)
+        raise
 
 
 def _finish(api: Api, data: ListingData, item_id: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -139,14 +164,9 @@ def _finish(api: Api, data: ListingData, item_id: str, item: dict[str, Any]) -> 
     return item
 
 
-def _family_id(api: Api, data: ListingData, created: dict[int, dict[str, Any]], existing: dict[int, str | None]) -> str:
-    """The parent listing's id: the first variation's ``user_product_id`` (read again when its item was created
-    by an earlier attempt), else ``UP-`` and its item id when Mercado Libre gives none."""
-    first = data.variations[0]
-    item = created.get(first.product_id)
-    if item is None:
-        item_id = existing.get(first.product_id) or ""
-        item = api.call("read the listing", lambda c, t: c.get_item(t, item_id))
+def family_id(item: dict[str, Any]) -> str:
+    """The parent listing's id: the ``user_product_id`` of the first variation's item, else ``UP-`` and the
+    item's id when Mercado Libre gives none."""
     return ml.id_text(item.get("user_product_id")) or f"UP-{item.get('id')}"
 
 
