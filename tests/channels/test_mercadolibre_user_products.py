@@ -8,6 +8,7 @@ rest; items of the model link by their own SKU; their topics are stored and coun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from alephee.marketplaces.contract import (
 )
 from alephee.marketplaces.models import ChannelNotification, OutboxMessage
 from alephee.orders.models import Order
+from alephee.products import hooks
+from alephee.products.models import ProductPrice
 from alephee.products.stock import move_stock
 from alephee.sync.inbox import InboxReader
 from alephee.sync.links import link_listings
@@ -304,3 +307,30 @@ def test_a_connection_held_midway_keeps_every_item_created(
     kept = children_of(ctx, shop.listing_id)
     assert set(kept) == {shop.children["REM-NEG-M"], shop.children["REM-NEG-L"]}
     assert all(child.external_id.startswith("MLA") for child in kept.values())
+
+
+def test_a_variations_new_price_puts_only_its_item(ctx: AppContext, linked: Linked) -> None:
+    shop = catalog(ctx, linked, PRICED)
+    worker(linked, ctx).drain()
+    found = items_by_sku(ctx, linked, shop.listing_id, shop.children)
+    xl = shop.children["REM-NEG-XL"]
+    sent = sent_to(linked)
+    with ctx.db.writing() as session:
+        row = session.scalars(select(ProductPrice).where(ProductPrice.product_id == xl)).one()
+        row.price = row.price_with_taxes = Decimal("18900")
+        session.flush()
+        hooks.notify(
+            session,
+            hooks.CatalogChange(
+                account_id=linked.tenant.account_id,
+                price_product_ids=frozenset({xl}),
+                price_list_ids=frozenset({row.price_list_id}),
+            ),
+        )
+    worker(linked, ctx).drain()
+
+    writes = [(r.method, r.url.path) for r in sent if r.method in ("POST", "PUT")]
+    assert writes == [("PUT", f"/items/{found['REM-NEG-XL']['id']}")]
+    assert stored_item(linked, found["REM-NEG-XL"]["id"])["price"] == 18900
+    assert stored_item(linked, found["REM-NEG-M"]["id"])["price"] == 15900
+    assert not failed_rows(ctx)
