@@ -84,7 +84,7 @@ class ListingData:
 
     @property
     def user_products(self) -> bool:
-        """A family of User Products items: every variation is an item of its own (``user_product_items``)."""
+        """A family of User Products items: every variation is an item of its own (``Variant.item_id``)."""
         return bool(self.variants) and all(v.item_id for v in self.variants)
 
     @property
