@@ -166,7 +166,7 @@ def _check_new_variations(body: dict[str, Any], variations: list[Any], causes: l
     prices = {v["price"] for v in sent if _is_number(v.get("price"))}
     if _is_number(body.get("price")):
         prices.add(body["price"])
-    if len(prices) > 1 and "user_product_listing" not in (body.get("tags") or []):
+    if len(prices) > 1:
         message = "All the variations of an item must have the same price"
         causes.append(_cause("item.variations.price.different", message, "item.variations"))
     combined = "attribute_combinations"
