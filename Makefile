@@ -26,11 +26,14 @@ run: install
 services:
 	bash scripts/services.sh
 
+# The suite's Python processes (the two pytest workers, every server and CLI a test starts) keep their compiled
+# bytecode in .pycache/ (outside the sources, ignored by git) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: otherwise each of them compiles the package and the tests again (docs/architecture.md).
 test: install services
 	bash scripts/browser.sh
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.pycache $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

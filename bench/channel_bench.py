@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
+from pgscratch import drop_database, recreate_database
 
 # One key for the seed (tokens encrypted) and the processes (tokens decrypted): a Fernet key made for the run.
 KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -167,13 +167,5 @@ def scratch_postgres(server: str, prefix: str) -> tuple[str, Callable[[], None]]
     """A fresh database named ``{prefix}_{pid}`` on ``server`` (URL of its maintenance database) and how to
     drop it."""
     name = f"{prefix}_{os.getpid()}"
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return server.rsplit("/", 1)[0] + f"/{name}", drop
+    base = server.rsplit("/", 1)[0]
+    return recreate_database(base, name), lambda: drop_database(base, name)

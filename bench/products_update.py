@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import orjson
+from pgscratch import drop_database, recreate_database
 from sqlalchemy import create_engine, insert, text
 
 from alephee.accounts import service as accounts
@@ -324,12 +325,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
         url = f"sqlite:///{path}"
     else:
         name = args.pg_database
-        admin = create_engine(f"{args.pg}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = f"{args.pg}/{name}"
+        url = recreate_database(args.pg, name)
     started = time.perf_counter()
     account_id, key, plist = build_catalog(url, args.products)
     print(f"[{backend}] catalog of {args.products} products built in {time.perf_counter() - started:.1f}s", flush=True)
@@ -355,10 +351,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
         process.terminate()
         process.wait(timeout=30)
         if backend == "postgresql":
-            admin = create_engine(f"{args.pg}/postgres", isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            drop_database(args.pg, name)
     result = {
         "http": statistics.median(http_rates),
         "sql": statistics.median(sql_rates),

@@ -411,15 +411,11 @@ class Seller(threading.Thread):
 
 
 def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[int, str]:
-    from sqlalchemy import create_engine, text
+    from pgscratch import recreate_database
 
     server_url, _, name = args.database_url.rpartition("/")
     if not args.keep:
-        admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        recreate_database(server_url, name)
     run_cli(env, "db", "upgrade")
     demo = run_cli(env, "demo")
     key = run_cli(env, "key", "create", "--account", str(demo["AccountId"]), "--rate-limit", str(args.rate_limit))

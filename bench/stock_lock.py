@@ -66,7 +66,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, event, text
+    from pgscratch import recreate_database
+    from sqlalchemy import event, text
 
     from alephee.config import Settings
     from alephee.db import Database
@@ -74,11 +75,7 @@ def main() -> int:
 
     server_url, _, name = args.database_url.rpartition("/")
     if not args.keep:
-        admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        recreate_database(server_url, name)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ALEPHEE_")},
             "ALEPHEE_DATABASE_URL": args.database_url,

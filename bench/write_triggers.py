@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 import orders_data  # noqa: E402
+from pgscratch import recreate_database  # noqa: E402
 
 
 def _scratch(target: orders_data.Target) -> str:
@@ -41,12 +42,7 @@ def _scratch(target: orders_data.Target) -> str:
         shutil.copyfile(source, copy)
         return f"sqlite:///{copy}"
     name = f"{orders_data.PG_PREFIX}_write_triggers_{target.orders}"
-    admin = create_engine(f"{orders_data.PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{target.url.rsplit("/", 1)[1]}"'))
-    admin.dispose()
-    return f"{orders_data.PG_SERVER}/{name}"
+    return recreate_database(orders_data.PG_SERVER, name, template=target.url.rsplit("/", 1)[1])
 
 
 def _switch(conn: Connection, on: bool, saved: list[str]) -> None:

@@ -365,6 +365,9 @@ def link(ctx: AppContext, account_id: int, fake: FakeTiendanube, *, version: str
         tiendanube_api_url=API,
         tiendanube_api_version=version,
         secret_key=Fernet.generate_key().decode(),
+        # The fake never refuses for its rate: a fast leak keeps the client from pausing seconds after a test's
+        # own 429 (the pacing itself is tested in test_tiendanube_client.py).
+        tiendanube_leak_per_second=60.0,
     )
     now = clock.utcnow()
     with ctx.db.writing() as session:
