@@ -450,4 +450,6 @@ def _notify(
             text_product_ids=frozenset(text_ids),
         ),
         known_stock={k.product_id: k for k in known if k is not None},
+        # The rows are locked: their variation masters are current.
+        known_parents={s.id: s.parent_id for s in states},
     )
