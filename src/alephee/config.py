@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     # Products/listings decisions (PRC-3, LST-39, LST-1): VAT % when a product has none,
     # Mercado Libre discount limits (CF-50.2.5), listing status codes overriding listings/statuses.py.
     default_tax_rate: Decimal = Decimal("21")
+    # POST /v2/products batches of one account waiting for each other's row locks are applied together by the
+    # first of them, up to this many elements in one group (products/batch_groups.py, STK-15); 0 turns it off.
+    products_batch_group_items: int = Field(default=2_000, ge=0)
     ml_discount_min_percent: Decimal = Decimal("5")
     ml_discount_max_percent: Decimal = Decimal("80")
     ml_discount_max_days: int = 7

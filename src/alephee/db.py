@@ -9,10 +9,12 @@ PostgreSQL it may point to a replica through ``ALEPHEE_DATABASE_READ_URL``).
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -254,12 +256,30 @@ class BulkStatement:
     over_arrays: str
 
 
+# A numeric array goes as one text literal (``numeric_array``): psycopg's binary form of a Decimal costs
+# ≈ 1.8 µs of Python per element, its text form 1.3 µs, ``str`` and one ``join`` 0.2 µs (PRD-30).
+NUMERIC_ARRAY = "%s::numeric[]"
+_ARRAY_PARAMETER = re.compile(r"%[bs]::(\w+)\[\]")
+
+
 def arrays(*types: str) -> str:
     """The array parameters of a ``BulkStatement.over_arrays``, one per column type: ``%b::integer[], ...``.
 
     ``%b`` sends each array in binary: psycopg's text format quotes and escapes every element in Python (a
-    regular expression per string), which cost a 50-row batch more CPU than the rest of its writes."""
-    return ", ".join(f"%b::{t}[]" for t in types)
+    regular expression per string), which cost a 50-row batch more CPU than the rest of its writes. Numeric
+    arrays are the exception (``NUMERIC_ARRAY``): ``RowWriter`` sends them as a literal it builds itself."""
+    return ", ".join(NUMERIC_ARRAY if t == "numeric" else f"%b::{t}[]" for t in types)
+
+
+def numeric_array(values: Iterable[Decimal | None]) -> str:
+    """The ``numeric[]`` literal of ``values`` (``{1.5000,NULL}``): a Decimal's ``str`` is valid numeric input."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+@functools.lru_cache(maxsize=256)
+def _numeric_columns(sql: str) -> frozenset[int]:
+    """Positions of the numeric arrays among a statement's array parameters."""
+    return frozenset(i for i, t in enumerate(_ARRAY_PARAMETER.findall(sql)) if t == "numeric")
 
 
 class RowWriter:
@@ -280,7 +300,12 @@ class RowWriter:
         if not rows:
             return
         if self.arrays:
-            self.conn.exec_driver_sql(statement.over_arrays, tuple(list(column) for column in zip(*rows, strict=True)))
+            numeric = _numeric_columns(statement.over_arrays)
+            columns = zip(*rows, strict=True)
+            self.conn.exec_driver_sql(
+                statement.over_arrays,
+                tuple(numeric_array(c) if i in numeric else list(c) for i, c in enumerate(columns)),
+            )
         else:
             self.conn.exec_driver_sql(statement.per_row, rows)
 

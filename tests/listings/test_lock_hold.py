@@ -228,3 +228,63 @@ def test_a_stock_batch_commits_before_its_response_is_rendered(
     response = client.post("/v2/products", params=shop.tenant.q(), json=[{"SKU": "H4", "Stock": {"Quantity": 11}}])
     assert response.status_code == 200, response.text
     assert seen == [11]
+
+
+def test_a_price_batch_reads_no_variation_masters_it_locked(
+    client: TestClient, ctx: AppContext, shop: Shop, variations: dict[str, int]
+) -> None:
+    before = len(outbox(ctx, variations["listing"]))
+    body = [{"SKU": "V-1", "Price": {"PriceWithTaxes": 150}}, {"SKU": "H4", "Price": {"PriceWithTaxes": 90}}]
+    with Statements(ctx) as statements:
+        response = client.post("/v2/products", params=shop.tenant.q(), json=body)
+    assert response.status_code == 200, response.text
+    assert not [s for s in statements.seen if s.startswith("SELECT DISTINCT parent_id")]
+    # The master's listing carries its variations' prices: it is still given an update.
+    assert len(outbox(ctx, variations["listing"])) == before + 1
+
+
+MASTERS: list[tuple[set[int], int]] = []
+
+
+def _remember_masters(session: Any, change: CatalogChange) -> None:
+    engine = session.get_bind()
+    seen: list[str] = []
+
+    def before(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        MASTERS.append((stock.masters_of(session, change.price_product_ids), len(seen)))
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_masters_of_reads_only_the_products_the_writer_did_not_know(
+    ctx: AppContext, shop: Shop, variations: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hooks, "CHANGE_LISTENER_NAMES", [f"{__name__}:_remember_masters"])
+    MASTERS.clear()
+    master, v1, v2, h4 = variations["V"], variations["V-1"], variations["V-2"], shop.products["H4"]
+    change = CatalogChange(account_id=shop.tenant.account_id, price_product_ids=frozenset({v1, v2, h4}))
+    with ctx.db.writing() as session:
+        session.connection()
+        hooks.notify(session, change, known_parents={v1: master, h4: None})  # V-2 is read
+        hooks.notify(session, change, known_parents={v1: master, v2: master, h4: None})  # nothing is read
+        hooks.notify(session, change)  # everything is read
+    assert [({master}, 1), ({master}, 0), ({master}, 1)] == MASTERS
+
+
+def test_the_locking_read_finds_products_by_sku_or_own_code(ctx: AppContext, shop: Shop) -> None:
+    account = shop.tenant.account_id
+    with ctx.db.writing() as session:
+        a = add_product(session, account, "LOCK-A", own_code="ERP-A")
+        b = add_product(session, account, "LOCK-B", own_code="LOCK-A")  # its own code is another product's SKU
+        c = add_product(session, account, "LOCK-C", own_code="ERP-C")
+        catalog = Catalog(session, account, ["LOCK-A", "ERP-C", "NOPE"], with_kits=True)
+        # PostgreSQL also locks B (its own code is a code of the batch); SQLite reads own codes only for the
+        # codes no SKU matched. Either way an own code counts only when no SKU matched (CF-40.3.4 rule 2).
+        assert {a, c} <= set(catalog.states) <= {a, b, c}
+        assert catalog.find("LOCK-A", None)[0].id == a  # type: ignore[union-attr]
+        assert catalog.find("ERP-C", None)[0].id == c  # type: ignore[union-attr]
+        assert catalog.find("NOPE", None)[0] is None

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
 from alephee import clock
-from alephee.db import utc
+from alephee.db import RowWriter, arrays, numeric_array, utc
 from alephee.http.context import AppContext
 from alephee.products.models import Product
 from tests.fixtures.products import add_price_list, add_product
@@ -72,3 +74,18 @@ def test_narrow_stock_writes_are_one_statement(client: TestClient, ctx: AppConte
         "ZERO": (4, T1),
         "IDLE": (9, T0),
     }
+
+
+def test_numeric_arrays_are_sent_as_one_literal_and_read_back_exactly(ctx: AppContext, backend: str) -> None:
+    assert numeric_array([Decimal("1.5000"), None, Decimal("-0.0001"), Decimal("1E+3")]) == "{1.5000,NULL,-0.0001,1E+3}"
+    assert arrays("integer", "numeric", "timestamptz") == "%b::integer[], %s::numeric[], %b::timestamptz[]"
+    if backend != "postgresql":
+        pytest.skip("SQLite writes one row per statement (no arrays)")
+    values = [Decimal("12345678901234.5678"), None, Decimal("0.0001"), Decimal("1E+3"), Decimal("-7")]
+    with ctx.db.writing() as session:
+        conn = session.connection()
+        money = RowWriter(conn).money
+        sql = f"SELECT v.n FROM unnest({arrays('numeric', 'integer')}) AS v(n, i) ORDER BY v.i"
+        back = [r[0] for r in conn.exec_driver_sql(sql, (numeric_array(map(money, values)), list(range(5))))]
+        session.rollback()
+    assert back == [money(v) for v in values]

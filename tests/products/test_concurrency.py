@@ -66,3 +66,42 @@ def test_parallel_move_stock_calls(ctx: AppContext, tenant: Tenant) -> None:
     assert errors == []
     with ctx.db.reading() as session:
         assert quantity_of(session, pid) == 100 - THREADS * 10
+
+
+@pytest.mark.slow
+def test_parallel_batches_clamp_exactly_once_per_missing_unit(
+    ctx: AppContext, live_server: LiveServer, tenant: Tenant
+) -> None:
+    """Concurrent batches (applied together when they wait for each other) clamp as if applied one by one:
+    every unit taken beyond the stock gives exactly one warning, and the stock ends at 0."""
+    with ctx.db.writing() as session:
+        pid = add_product(session, tenant.account_id, "CLAMP", quantity=100)
+        other = add_product(session, tenant.account_id, "PLAIN", quantity=0)
+    warnings: list[int] = []
+    failures: list[str] = []
+    start = threading.Barrier(THREADS)
+
+    def client_thread() -> None:
+        with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
+            start.wait()
+            for _ in range(20):
+                body = [{"SKU": "CLAMP", "Stock": {"Movement": -1}}, {"SKU": "PLAIN", "Stock": {"Movement": 1}}]
+                response = http.post("/v2/products", params=tenant.q(), json=body)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                    continue
+                quantities = response.json()["Quantities"]
+                warnings.append(quantities["Warning"])
+                if quantities["Total"] != 2 or quantities["Error"] != 0:
+                    failures.append(response.text[:200])
+
+    threads = [threading.Thread(target=client_thread) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sum(warnings) == THREADS * 20 - 100
+    with ctx.db.reading() as session:
+        assert quantity_of(session, pid) == 0
+        assert quantity_of(session, other) == THREADS * 20

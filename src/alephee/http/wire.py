@@ -155,7 +155,7 @@ class WireModel(BaseModel):
         if not isinstance(data, dict):
             return data
         exact = cls._exact_names
-        if all(key in exact for key in data):
+        if exact.issuperset(data):
             return data
         names = cls._ci_names
         out: dict[str, Any] = {key: value for key, value in data.items() if key in exact}

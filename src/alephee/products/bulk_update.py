@@ -98,12 +98,29 @@ def update_products(
 
     Returns the ActionResult and whether anything was processed. The caller owns the transaction.
     """
+    return update_product_batches(session, settings, account_id, raw_price_list, [raw_items])[0]
+
+
+def update_product_batches(
+    session: Session, settings: Settings, account_id: int, raw_price_list: str | None, batches: list[list[Any]]
+) -> list[tuple[ActionResult, bool]]:
+    """Apply several POST /v2/products batches of one account (and price list) in one transaction, as if each
+    had been applied alone after the ones before it: the rows of all of them are locked at once (in id order),
+    each batch's elements are validated and applied in its order after the previous batches' elements, and each
+    batch gets its own ActionResult. The rows are written, and the listeners told, once (STK-15).
+
+    Returns one ``(ActionResult, processed)`` per batch. The caller owns the transaction.
+    """
     account = load_account_context(session, settings, account_id)
     price_list_id = resolve_price_list(session, account_id, raw_price_list)
     # Read before the rows are locked: every statement after the lock lengthens the other batches' wait.
     webhook_events.prefetch_subscriptions(session, account_id)
-    result = ActionResultBuilder("SKU")
-    elements = _validate_elements(result, raw_items, account)
+    results = [ActionResultBuilder("SKU") for _ in batches]
+    elements = [
+        element
+        for result, raw_items in zip(results, batches, strict=True)
+        for element in _validate_elements(result, raw_items, account)
+    ]
     catalog = Catalog(session, account_id, (e.sku for e in elements), with_kits=True)
     resolved: list[tuple[_Element, ProductState]] = []
     for element in elements:
@@ -145,7 +162,7 @@ def update_products(
     price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
     price_lists = {price_list_id} if price_ids else set()
     _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids)
-    return only_items_with_messages(result), result.processed_any
+    return [(only_items_with_messages(result), result.processed_any) for result in results]
 
 
 def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], account: AccountContext) -> list[_Element]:
@@ -450,4 +467,6 @@ def _notify(
             text_product_ids=frozenset(text_ids),
         ),
         known_stock={k.product_id: k for k in known if k is not None},
+        # The rows are locked: their variation masters are current.
+        known_parents={s.id: s.parent_id for s in states},
     )

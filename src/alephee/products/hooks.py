@@ -85,13 +85,21 @@ GATHERED = "alephee.catalog_changes"
 SHARED_READS = "alephee.catalog_change_reads"
 # The key of the stock snapshots (product id → ``products.stock.StockSnapshot``) in the shared reads.
 STOCK_SNAPSHOTS = "stock_snapshots"
+# The key of the products' variation masters (product id → parent id or None) in the shared reads.
+PARENTS = "parents"
 
 
-def notify(session: Session, change: CatalogChange, known_stock: Mapping[int, Any] | None = None) -> None:
+def notify(
+    session: Session,
+    change: CatalogChange,
+    known_stock: Mapping[int, Any] | None = None,
+    known_parents: Mapping[int, int | None] | None = None,
+) -> None:
     """Tell every registered listener about ``change`` (same transaction); inside ``gathered``, at its end.
 
     ``known_stock``: stock snapshots the writer already knows exactly (products it locked and wrote), so the
-    listeners do not read them again; ignored inside ``gathered`` (the merged change is told later)."""
+    listeners do not read them again; ``known_parents``: the same for the products' variation masters (PRD-31).
+    Both are ignored inside ``gathered`` (the merged change is told later)."""
     if change.empty:
         return
     pending: dict[int, CatalogChange] | None = session.info.get(GATHERED)
@@ -99,7 +107,12 @@ def notify(session: Session, change: CatalogChange, known_stock: Mapping[int, An
         kept = pending.get(change.account_id)
         pending[change.account_id] = change if kept is None else kept.merged(change)
         return
-    session.info[SHARED_READS] = {STOCK_SNAPSHOTS: dict(known_stock)} if known_stock else {}
+    reads: dict[str, Any] = {}
+    if known_stock:
+        reads[STOCK_SNAPSHOTS] = dict(known_stock)
+    if known_parents:
+        reads[PARENTS] = dict(known_parents)
+    session.info[SHARED_READS] = reads
     try:
         for name in CHANGE_LISTENER_NAMES:
             _resolve(name)(session, change)

@@ -17,7 +17,7 @@ from alephee.http.results import ActionResult
 from alephee.http.routing import api_router
 from alephee.http.wire import json_response
 from alephee.products.batch import AccountNotFound
-from alephee.products.bulk_update import update_products
+from alephee.products.batch_groups import GROUPS
 from alephee.products.catalog import CodeListInvalid, ProductFilters, list_products, parse_code_list
 from alephee.products.fiscal import list_fiscal, update_fiscal
 from alephee.products.price_lists import (
@@ -166,8 +166,9 @@ def post_products(
     """Each element is validated and applied on its own (an invalid element changes nothing). The
     ActionResult lists the elements with messages (errors, warnings such as a Movement clamped at 0); Ok
     elements are only counted. 200 when at least one element was processed, 412 when none was."""
-    result, processed = update_products(session, ctx.settings, scope.account_id, price_list_id, items)
-    commit_now(session)  # the batch's product rows are locked until the commit: release them before rendering
+    # Applied with the batches of the account waiting for the same rows, and committed before rendering (the
+    # product rows are locked until the commit).
+    result, processed = GROUPS.apply(session, ctx.settings, scope.account_id, price_list_id, items, commit_now)
     return json_response(result, 200 if processed or not items else 412)
 
 

@@ -20,13 +20,20 @@ products_t = Product.__table__
 
 
 def masters_of(session: Session, product_ids: Collection[int]) -> set[int]:
-    """Ids of the variation masters of any of ``product_ids`` (the products that are variations)."""
+    """Ids of the variation masters of any of ``product_ids`` (the products that are variations); the masters
+    the writer of the change being told knows (``hooks.notify(known_parents=...)``) are not read again."""
     if not product_ids:
         return set()
+    shared = hooks.shared_reads(session)
+    parents: dict[int, int | None] = shared.get(hooks.PARENTS, {}) if shared is not None else {}
+    masters = {parent for pid in product_ids if (parent := parents.get(pid)) is not None}
+    unknown = sorted(pid for pid in product_ids if pid not in parents)
+    if not unknown:
+        return masters
     conn = session.connection()
-    condition, params = in_list(conn, "id", sorted(product_ids))
+    condition, params = in_list(conn, "id", unknown)
     query = f"SELECT DISTINCT parent_id FROM products WHERE {condition} AND parent_id IS NOT NULL"
-    return {row[0] for row in conn.exec_driver_sql(query, params)}
+    return masters | {row[0] for row in conn.exec_driver_sql(query, params)}
 
 
 def kits_containing(session: Session, product_ids: Collection[int]) -> set[int]:

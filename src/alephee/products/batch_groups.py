@@ -1,0 +1,151 @@
+"""POST /v2/products batches of one account that arrive while another is being applied are applied together.
+
+Every batch locks its products' rows until it commits, so batches of the same SKUs run one after the other;
+with several ERP workers sending batches at once each waited for all the batches ahead of it. Here, per process
+and per account (and price list), the first batch leads: it applies every batch waiting at that moment in one
+transaction (``bulk_update.update_product_batches``: one locking read of all their rows in id order, then each
+batch's elements in arrival order, each batch with its own ActionResult), commits, and hands each waiting
+request its result. Batches arriving meanwhile wait for the next leader, the first of them (STK-15).
+
+A batch waits at most for the group ahead of it and its own group instead of every batch ahead of it. If a
+group fails as a whole (a database error), each of its batches is applied again alone, so every request gets
+the answer it would have had without grouping.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from alephee.config import Settings
+from alephee.http.results import ActionResult
+from alephee.products.bulk_update import update_product_batches
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """One request's batch in a group queue, and what its leader tells it."""
+
+    items: list[Any]
+    woken: threading.Event = field(default_factory=threading.Event)
+    # Set by the leader that applied and committed the batch.
+    answer: tuple[ActionResult, bool] | None = None
+    # False when woken to apply the batch itself: leading the next group, or alone after its group failed.
+    applied: bool = False
+    lead: bool = False
+
+
+class BatchGroups:
+    """The group queues of one process (``GROUPS``), one per account and price list."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._queues: dict[Hashable, list[_Waiting]] = {}
+
+    def apply(
+        self,
+        session: Session,
+        settings: Settings,
+        account_id: int,
+        raw_price_list: str | None,
+        items: list[Any],
+        commit: Callable[[Session], None],
+    ) -> tuple[ActionResult, bool]:
+        """Apply ``items`` (one request's batch) with the batches waiting with it and commit; the request's
+        ActionResult and whether anything was processed. ``commit`` commits ``session`` (the request's)."""
+        cap = settings.products_batch_group_items
+        if cap <= 0 or not items:
+            return self._alone(session, settings, account_id, raw_price_list, items, commit)
+        key = (account_id, raw_price_list)
+        me = _Waiting(items)
+        with self._mutex:
+            queue = self._queues.get(key)
+            if queue is None:
+                self._queues[key] = []
+                me.lead = True
+            else:
+                queue.append(me)
+        if not me.lead:
+            me.woken.wait()
+            if me.applied:
+                assert me.answer is not None
+                return me.answer
+            if not me.lead:  # its group failed: alone, as without grouping
+                return self._alone(session, settings, account_id, raw_price_list, items, commit)
+        group = [me, *self._take(key, cap - len(items))]
+        try:
+            answers = self._group(session, settings, account_id, raw_price_list, group, commit)
+        finally:
+            self._hand_over(key)
+        if answers is None:
+            return self._alone(session, settings, account_id, raw_price_list, items, commit)
+        return answers
+
+    def _take(self, key: Hashable, room: int) -> list[_Waiting]:
+        """The batches waiting now, in arrival order, while their elements fit in ``room``."""
+        taken: list[_Waiting] = []
+        with self._mutex:
+            queue = self._queues[key]
+            while queue and len(queue[0].items) <= room:
+                room -= len(queue[0].items)
+                taken.append(queue.pop(0))
+        return taken
+
+    def _hand_over(self, key: Hashable) -> None:
+        """Wake the first batch that waited meanwhile to lead the next group, or close the queue."""
+        with self._mutex:
+            queue = self._queues[key]
+            if not queue:
+                del self._queues[key]
+                return
+            following = queue.pop(0)
+            following.lead = True
+        following.woken.set()
+
+    @staticmethod
+    def _group(
+        session: Session,
+        settings: Settings,
+        account_id: int,
+        raw_price_list: str | None,
+        group: list[_Waiting],
+        commit: Callable[[Session], None],
+    ) -> tuple[ActionResult, bool] | None:
+        """Apply and commit ``group`` (the leader first); wake the others with their answers. None when the
+        group failed and has more than the leader: each batch then runs alone (the others are woken to)."""
+        others = group[1:]
+        try:
+            answers = update_product_batches(session, settings, account_id, raw_price_list, [w.items for w in group])
+            commit(session)
+        except BaseException:
+            session.rollback()
+            for waiting in others:
+                waiting.woken.set()
+            if not others:
+                raise
+            return None
+        for waiting, answer in zip(others, answers[1:], strict=True):
+            waiting.answer, waiting.applied = answer, True
+            waiting.woken.set()
+        return answers[0]
+
+    @staticmethod
+    def _alone(
+        session: Session,
+        settings: Settings,
+        account_id: int,
+        raw_price_list: str | None,
+        items: list[Any],
+        commit: Callable[[Session], None],
+    ) -> tuple[ActionResult, bool]:
+        (answer,) = update_product_batches(session, settings, account_id, raw_price_list, [items])
+        commit(session)
+        return answer
+
+
+# The process's queues: batches group only with batches of the same server process.
+GROUPS = BatchGroups()
