@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -634,3 +635,45 @@ def test_the_next_batch_is_read_while_one_is_applied_and_close_applies_what_was_
     assert quantity == 10 - len(numbers)
     assert {row.status for row in inbox_rows(ctx).values()} == {NOTICE_DONE}
     assert reader.run(2).claimed == 0
+
+
+def test_the_worker_loop_reads_ahead_and_applies_what_it_read_before_it_stops(ctx: AppContext, seller: Seller) -> None:
+    released = threading.Event()
+    numbers = [f"200000{n}" for n in range(1, 6)]
+
+    def held(number: str) -> Callable[[], NoticeResult]:
+        def read() -> NoticeResult:
+            released.wait(10)
+            return NoticeResult(orders=(sale(number, listing=seller.external_id),))
+
+        return read
+
+    seller.channel.results = {
+        f"/orders/{n}": held(n)
+        if n in ("2000003", "2000004")
+        else NoticeResult(orders=(sale(n, listing=seller.external_id),))
+        for n in numbers
+    }
+    for number in numbers:
+        notify(ctx, f"/orders/{number}")
+    loop = worker(ctx, worker_interval_seconds=0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run_forever, kwargs={"stop": stop, "batch": 2})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while inbox_rows(ctx)["/orders/2000002"].status != NOTICE_DONE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stop.set()  # the loop stops while the second batch is still being read
+    finally:
+        released.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    # Nothing was left leased: the batch read ahead was applied before the loop ended.
+    assert {row.status for row in inbox_rows(ctx).values()} <= {NOTICE_DONE, NOTICE_PENDING}
+    with ctx.db.reading() as session:
+        stored = session.scalars(select(Order.external_order_id)).all()
+        quantity = session.scalar(select(Product.quantity).where(Product.sku == "H7"))
+    assert len(stored) == len(set(stored)) and quantity == 10 - len(stored)
+    assert {"2000001", "2000002", "2000003", "2000004"} <= set(stored)
+    assert loop.inbox is not None and loop.inbox.read_ahead is False

@@ -17,6 +17,10 @@
    ``pending`` for another read. If anything in the batch's transaction fails, none of it is kept and each row
    is applied in a transaction of its own, so one row's failure (or lost lease) touches only that row.
 
+In the worker's loop (``read_ahead``) the next batch is claimed and read in a thread of its own while the current
+one is applied; batches are applied in the order they were claimed, and ``close`` applies the batch read ahead when
+the loop stops.
+
 Failures: a held connection (``ConnectionHeld``: paused or disconnected) → ``pending`` after
 ``outbox_held_retry_seconds``, the attempt given back; ``TransientDeliveryError`` (429, 5xx) → ``pending`` with
 backoff, never failed for it; any other unexpected error → ``pending`` with backoff, ``failed`` after
