@@ -281,12 +281,6 @@ class InboxReader:
             self.apply_group(group, stats)
         return stats
 
-    def process_group(self, group: list[Claimed], stats: InboxStats) -> None:
-        """Read the claimed rows of one connection and apply what was read (``read_group``, ``apply_group``)."""
-        found = self.read_group(group, stats)
-        if found is not None:
-            self.apply_group(found, stats)
-
     def read_group(self, group: list[Claimed], stats: InboxStats) -> GroupRead | None:
         """Read the claimed rows of one connection as one batch (the connection resolved once, the channel
         reading them together); a row whose read failed is recorded and counted, None when none was read."""
