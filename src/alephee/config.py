@@ -197,6 +197,8 @@ class Settings(BaseSettings):
     # Notifications of one connection whose reads are applied in one write transaction (their orders through one
     # ingestion); bounded so a burst does not hold the database's write lock long (SQLite has one).
     inbox_apply_batch: int = Field(default=25, ge=1, le=500)
+    # The worker's loop reads the inbox's next batch from the marketplaces while it applies the current one.
+    inbox_read_ahead: bool = True
     outbox_backoff_base_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 3600.0
     outbox_lease_seconds: float = 120.0

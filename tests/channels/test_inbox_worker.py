@@ -5,6 +5,8 @@ keeps the row pending; transient failures wait and retry, permanent ones fail th
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from alephee.listings.models import Listing
 from alephee.listings.publish import PublishSpec, publish_products
 from alephee.marketplaces.contract import (
     ChannelMessage,
+    ChannelOrder,
     ChannelOrderItem,
     ConnectionHeld,
     ListingState,
@@ -32,6 +35,7 @@ from alephee.marketplaces.contract import (
 from alephee.marketplaces.models import (
     NOTICE_DONE,
     NOTICE_FAILED,
+    NOTICE_IN_FLIGHT,
     NOTICE_PENDING,
     ChannelNotification,
 )
@@ -587,3 +591,89 @@ def test_a_batch_moves_stock_in_memory_as_one_by_one_would(
     # The second part: the move written before the news, the news giving the unit back, then the last two orders'
     # moves at once; one order at a time, one write per order and one for the news.
     assert product_writes == [3, 4]
+
+
+def test_the_next_batch_is_read_while_one_is_applied_and_close_applies_what_was_read(
+    ctx: AppContext, seller: Seller
+) -> None:
+    released = threading.Event()
+
+    def held(order: ChannelOrder) -> Callable[[], NoticeResult]:
+        def read() -> NoticeResult:
+            released.wait(10)  # the second batch's read lasts until the first batch has been applied
+            return NoticeResult(orders=(order,))
+
+        return read
+
+    numbers = [f"200000{n}" for n in range(1, 6)]
+    seller.channel.results = {
+        f"/orders/{number}": held(sale(number, listing=seller.external_id))
+        if number in ("2000003", "2000004")
+        else NoticeResult(orders=(sale(number, listing=seller.external_id),))
+        for number in numbers
+    }
+    for number in numbers:
+        notify(ctx, f"/orders/{number}")
+    reader = worker(ctx).inbox
+    assert reader is not None
+    reader.read_ahead = True
+
+    first = reader.run(2)
+    # The first two are applied while the next two, claimed ahead, are still being read.
+    assert (first.claimed, first.orders, released.is_set()) == (2, 2, False)
+    rows = inbox_rows(ctx)
+    assert [rows[f"/orders/{n}"].status for n in numbers] == [NOTICE_DONE] * 2 + [NOTICE_IN_FLIGHT] * 2 + [
+        NOTICE_PENDING
+    ]
+    released.set()
+    assert reader.run(2).orders == 2  # the batch read ahead; the last row is claimed and read in turn
+    reader.close()  # what was read ahead is applied, not left leased
+    with ctx.db.reading() as session:
+        stored = session.scalars(select(Order.external_order_id).order_by(Order.external_order_id)).all()
+        quantity = session.scalar(select(Product.quantity).where(Product.sku == "H7"))
+    assert stored == numbers
+    assert quantity == 10 - len(numbers)
+    assert {row.status for row in inbox_rows(ctx).values()} == {NOTICE_DONE}
+    assert reader.run(2).claimed == 0
+
+
+def test_the_worker_loop_reads_ahead_and_applies_what_it_read_before_it_stops(ctx: AppContext, seller: Seller) -> None:
+    released = threading.Event()
+    numbers = [f"200000{n}" for n in range(1, 6)]
+
+    def held(number: str) -> Callable[[], NoticeResult]:
+        def read() -> NoticeResult:
+            released.wait(10)
+            return NoticeResult(orders=(sale(number, listing=seller.external_id),))
+
+        return read
+
+    seller.channel.results = {
+        f"/orders/{n}": held(n)
+        if n in ("2000003", "2000004")
+        else NoticeResult(orders=(sale(n, listing=seller.external_id),))
+        for n in numbers
+    }
+    for number in numbers:
+        notify(ctx, f"/orders/{number}")
+    loop = worker(ctx, worker_interval_seconds=0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run_forever, kwargs={"stop": stop, "batch": 2})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while inbox_rows(ctx)["/orders/2000002"].status != NOTICE_DONE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stop.set()  # the loop stops while the second batch is still being read
+    finally:
+        released.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    # Nothing was left leased: the batch read ahead was applied before the loop ended.
+    assert {row.status for row in inbox_rows(ctx).values()} <= {NOTICE_DONE, NOTICE_PENDING}
+    with ctx.db.reading() as session:
+        stored = session.scalars(select(Order.external_order_id)).all()
+        quantity = session.scalar(select(Product.quantity).where(Product.sku == "H7"))
+    assert len(stored) == len(set(stored)) and quantity == 10 - len(stored)
+    assert {"2000001", "2000002", "2000003", "2000004"} <= set(stored)
+    assert loop.inbox is not None and loop.inbox.read_ahead is False

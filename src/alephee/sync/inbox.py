@@ -17,6 +17,10 @@
    ``pending`` for another read. If anything in the batch's transaction fails, none of it is kept and each row
    is applied in a transaction of its own, so one row's failure (or lost lease) touches only that row.
 
+In the worker's loop (``read_ahead``) the next batch is claimed and read in a thread of its own while the current
+one is applied; batches are applied in the order they were claimed, and ``close`` applies the batch read ahead when
+the loop stops.
+
 Failures: a held connection (``ConnectionHeld``: paused or disconnected) → ``pending`` after
 ``outbox_held_retry_seconds``, the attempt given back; ``TransientDeliveryError`` (429, 5xx) → ``pending`` with
 backoff, never failed for it; any other unexpected error → ``pending`` with backoff, ``failed`` after
@@ -26,7 +30,8 @@ backoff, never failed for it; any other unexpected error → ``pending`` with ba
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
@@ -129,6 +134,25 @@ class InboxStats:
         }
 
 
+@dataclass(slots=True)
+class GroupRead:
+    """What was read of the claimed rows of one connection, to be applied."""
+
+    account_id: int
+    marketplace: MarketplaceRef
+    read: list[tuple[Claimed, NoticeResult]]
+
+
+@dataclass(slots=True)
+class BatchRead:
+    """A claimed batch once read: each connection's reads, and the counts of the rows whose read failed (already
+    recorded)."""
+
+    claimed: int
+    groups: list[GroupRead] = field(default_factory=list)
+    stats: InboxStats = field(default_factory=InboxStats)
+
+
 class LeaseLost(Exception):
     """Another worker took the row (our lease expired): what we read must not be applied."""
 
@@ -136,10 +160,16 @@ class LeaseLost(Exception):
 class InboxReader:
     """Claims, reads and applies inbox rows. Several may run at once, in threads or processes."""
 
-    def __init__(self, db: Database, settings: Settings | None = None, *, worker_id: str = "inbox") -> None:
+    def __init__(
+        self, db: Database, settings: Settings | None = None, *, worker_id: str = "inbox", read_ahead: bool = False
+    ) -> None:
         self.db = db
         self.settings = settings or db.settings
         self.worker_id = worker_id
+        # Whether ``run`` reads the next batch while it applies this one (``close`` applies what is left).
+        self.read_ahead = read_ahead
+        self._ahead: Future[BatchRead] | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     # --- claiming
 
@@ -195,26 +225,71 @@ class InboxReader:
     # --- one round
 
     def run(self, batch: int | None = None) -> InboxStats:
-        """Claim a batch, read it one connection at a time and apply what was read; returns what happened."""
-        stats = InboxStats()
-        items = self.claim(batch or self.settings.worker_batch_size)
-        stats.claimed = len(items)
+        """Claim a batch, read it one connection at a time and apply what was read; returns what happened.
+
+        With ``read_ahead`` (the worker's loop), the batch read ahead by the previous call is applied instead, and
+        the next batch is claimed and read in a thread of its own while this one is applied: the marketplace
+        answers the next reads while the hub writes, instead of the two taking turns."""
+        size = batch or self.settings.worker_batch_size
+        ahead, self._ahead = self._ahead, None
+        current = ahead.result() if ahead is not None else self.read(self.claim(size))
+        if self.read_ahead and current.claimed:
+            try:
+                following = self.claim(size)
+            except Exception:  # the database is down: this batch is still applied (or fails) below
+                log.exception("inbox: claiming the next batch failed")
+                following = []
+            if following:
+                self._ahead = self._reading().submit(self.read, following)
+        return self.apply(current)
+
+    def close(self) -> None:
+        """Apply the batch read ahead, if any, and stop the reading thread (the worker's loop ends)."""
+        ahead, self._ahead = self._ahead, None
+        try:
+            if ahead is not None:
+                self.apply(ahead.result())
+        except Exception:  # the database is down: the rows' leases run out and they are claimed again
+            log.exception("inbox: applying the batch read ahead failed")
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _reading(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="alephee-inbox-read")
+        return self._pool
+
+    def read(self, items: list[Claimed]) -> BatchRead:
+        """Read claimed rows one connection at a time (see ``read_group``); the rows whose read failed are recorded
+        at once."""
+        done = BatchRead(claimed=len(items))
         groups: dict[tuple[int | None, int | None], list[Claimed]] = {}
         for item in items:
             groups.setdefault((item.account_id, item.marketplace_id), []).append(item)
         for group in groups.values():
-            self.process_group(group, stats)
+            found = self.read_group(group, done.stats)
+            if found is not None:
+                done.groups.append(found)
+        return done
+
+    def apply(self, done: BatchRead) -> InboxStats:
+        """Apply what ``read`` found; the counts of the read and of the apply together."""
+        stats = InboxStats(claimed=done.claimed)
+        stats.add(done.stats)
+        for group in done.groups:
+            self.apply_group(group, stats)
         return stats
 
-    def process_group(self, group: list[Claimed], stats: InboxStats) -> None:
+    def read_group(self, group: list[Claimed], stats: InboxStats) -> GroupRead | None:
         """Read the claimed rows of one connection as one batch (the connection resolved once, the channel
-        reading them together) and apply what was read (see ``_apply_batch``); each row's outcome counted."""
+        reading them together); a row whose read failed is recorded and counted, None when none was read."""
         try:
             marketplace, channel = self._target(group[0])
         except Exception as exc:  # no connection to read through: every row of the group records it
             for item in group:
                 self._count(stats, self._record_failure(item, exc))
-            return
+            return None
         assert group[0].account_id is not None  # _target refuses rows without one
         ctx = ChannelContext(
             account_id=group[0].account_id,
@@ -242,17 +317,22 @@ class InboxReader:
             if not isinstance(answer, DeliveryError):
                 log.error("inbox %s: unexpected error reading %s", item.id, item.notice.resource, exc_info=answer)
             self._count(stats, self._record_failure(item, answer))
+        return GroupRead(account_id=ctx.account_id, marketplace=marketplace, read=read) if read else None
+
+    def apply_group(self, group: GroupRead, stats: InboxStats) -> None:
+        """Apply what was read of one connection's rows, ``inbox_apply_batch`` rows per write transaction (see
+        ``_apply_batch``); each row's outcome counted."""
         size = max(1, self.settings.inbox_apply_batch)
         # Listing states alone (the items a push echoes) apply in transactions of their own that lock only
         # listings, in id order as the catalog's writers do: mixed with orders (which lock products, then
         # listings) they could take listing locks out of that order and deadlock with a POST /v2/products.
         parts: tuple[list[tuple[Claimed, NoticeResult]], list[tuple[Claimed, NoticeResult]]] = ([], [])
-        for pair in read:
+        for pair in group.read:
             result = pair[1]
             parts[bool(result.listings) and not result.orders and not result.messages].append(pair)
         for part in parts:  # the others first, then the listing states alone
             for start in range(0, len(part), size):
-                self._apply_batch(ctx.account_id, marketplace, part[start : start + size], stats)
+                self._apply_batch(group.account_id, group.marketplace, part[start : start + size], stats)
 
     def _apply_batch(
         self, account_id: int, marketplace: MarketplaceRef, read: list[tuple[Claimed, NoticeResult]], stats: InboxStats

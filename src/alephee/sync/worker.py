@@ -582,6 +582,8 @@ class Worker:
         interval = self.settings.worker_interval_seconds if interval is None else interval
         total = RoundStats()
         log.info("outbox worker %s started", self.worker_id)
+        if self.inbox is not None:  # the inbox's next batch is read while this one is applied; closed below
+            self.inbox.read_ahead = self.settings.inbox_read_ahead
         while not stop.is_set():
             try:
                 stats = self.run_once(batch)
@@ -594,6 +596,9 @@ class Worker:
                 on_round(stats)
             if not stats.busy:
                 stop.wait(interval)
+        if self.inbox is not None:
+            self.inbox.close()
+            self.inbox.read_ahead = False
         log.info("outbox worker %s stopped", self.worker_id)
         return total
 
