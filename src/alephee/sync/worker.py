@@ -77,6 +77,7 @@ from alephee.marketplaces.delivery import (
 )
 from alephee.marketplaces.models import OutboxMessage
 from alephee.sync.backoff import backoff_delay
+from alephee.sync.claims import worth_claiming
 from alephee.sync.inbox import InboxReader
 from alephee.sync.pull import FeedGate, Puller
 from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, record_answers, with_order_ids
@@ -274,6 +275,8 @@ class Worker:
         )
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True, of=outbox)
+        if not worth_claiming(self.db, candidates):
+            return []
         with self.db.writing() as session:
             ids = list(session.scalars(candidates))
             if not ids:
