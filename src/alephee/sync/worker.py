@@ -7,7 +7,8 @@ One round:
    skipped while an older row of the same ``(aggregate_type, aggregate_id)`` is still pending or in flight, so
    each aggregate's changes reach the marketplace in the order they were made. PostgreSQL selects with
    ``FOR UPDATE SKIP LOCKED`` (concurrent workers pass over each other's rows instead of waiting); SQLite's
-   write transactions start with ``BEGIN IMMEDIATE``, so the select-and-lease is already exclusive. Claiming
+   write transactions start with ``BEGIN IMMEDIATE``, so the select-and-lease is already exclusive (and a read
+   asks first whether any row is due, so an idle round takes no write lock: ``sync.claims``). Claiming
    sets ``status=in_flight``, ``locked_by``, ``locked_until`` and counts the attempt (a worker that crashes
    mid-delivery still used one, so a row that kills workers ends up failed instead of looping forever).
 2. **Deliver** each claimed row through its sender (the channel of its marketplace by default; other senders,
@@ -22,7 +23,10 @@ One round:
 3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
    (``delivered_at``); transient failure → back to ``pending`` with exponential backoff and deterministic
    jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was
-   lost (another worker reclaimed an expired lease), the in-database delivery is rolled back.
+   lost (another worker reclaimed an expired lease), the in-database delivery is rolled back. In the worker's
+   loop (``run_forever``) a round's groups are recorded by a thread of their own (``Recorder``) while the next
+   round claims and sends; that round cannot take a newer row of a listing still being recorded (its older row
+   is in flight), so order per listing and coalescing hold.
 
 Rows without a marketplace, and topics starting with ``webhook.``, are left alone until the worker has a sender
 for them (a route such as ``Route("webhook.", sender, without_marketplace=True)``).
