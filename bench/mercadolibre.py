@@ -180,6 +180,7 @@ def stock_sync(
     per_tick = max(1, args.rate // 10)
     ticks = int(args.duration * 10)
     last: dict[str, tuple[int, float]] = {}
+    posts: list[float] = []
     sent = 0
     params = {"API_KEY": key, "accountId": account_id}
     with httpx.Client(base_url=hub, timeout=60) as http:
@@ -193,6 +194,7 @@ def stock_sync(
                 batch.append({"SKU": sku, "Stock": {"Quantity": quantity}})
             at = time.time()
             answer = http.post("/v2/products", params=params, json=batch)
+            posts.append(time.time() - at)
             if answer.status_code != 200:
                 raise RuntimeError(f"POST /v2/products {answer.status_code}: {answer.text[:300]}")
             for item in batch:
@@ -229,6 +231,9 @@ def stock_sync(
         "wrong_final_quantity": wrong,
         "latency_p50_s": round(percentile(latencies, 0.5), 3),
         "latency_p99_s": round(percentile(latencies, 0.99), 3),
+        # The ERP's POST /v2/products of a batch (its changes are in the outbox when it answers).
+        "post_p50_ms": round(percentile(posts, 0.5) * 1000, 1),
+        "post_p99_ms": round(percentile(posts, 0.99) * 1000, 1),
         # No change sent (``--duration 0``, only the order burst measured): no ratio.
         "puts_per_change": round(changed / sent, 3) if sent else None,
     }

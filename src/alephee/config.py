@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = 120.0
     outbox_jitter_seed: int = 0
     worker_batch_size: int = 50
+    # ``run_forever`` records a round's delivered groups while the next round claims and sends (SYNC-29).
+    worker_record_behind: bool = True
     worker_interval_seconds: float = 1.0
     # Seed of the sandbox marketplace's simulation (stored in sandbox_state when it is first used).
     sandbox_seed: int = 1

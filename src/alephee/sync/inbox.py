@@ -70,6 +70,7 @@ from alephee.marketplaces.registry import marketplace_ref, shared_channel
 from alephee.orders.messages import record_marketplace_message
 from alephee.orders.models import Order
 from alephee.sync.backoff import backoff_delay
+from alephee.sync.claims import worth_claiming
 from alephee.sync.order_feed import apply_orders
 
 log = logging.getLogger("alephee.inbox")
@@ -184,6 +185,8 @@ class InboxReader:
         candidates = select(inbox.id).where(due).order_by(inbox.available_at, inbox.id).limit(batch)
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
+        if not worth_claiming(self.db, candidates):
+            return []
         with self.db.writing() as session:
             ids = list(session.scalars(candidates))
             if not ids:

@@ -7,7 +7,8 @@ One round:
    skipped while an older row of the same ``(aggregate_type, aggregate_id)`` is still pending or in flight, so
    each aggregate's changes reach the marketplace in the order they were made. PostgreSQL selects with
    ``FOR UPDATE SKIP LOCKED`` (concurrent workers pass over each other's rows instead of waiting); SQLite's
-   write transactions start with ``BEGIN IMMEDIATE``, so the select-and-lease is already exclusive. Claiming
+   write transactions start with ``BEGIN IMMEDIATE``, so the select-and-lease is already exclusive (and a read
+   asks first whether any row is due, so an idle round takes no write lock: ``sync.claims``). Claiming
    sets ``status=in_flight``, ``locked_by``, ``locked_until`` and counts the attempt (a worker that crashes
    mid-delivery still used one, so a row that kills workers ends up failed instead of looping forever).
 2. **Deliver** each claimed row through its sender (the channel of its marketplace by default; other senders,
@@ -22,7 +23,10 @@ One round:
 3. **Record** the outcome with an update conditional on still holding the lease (``locked_by = me``): delivered
    (``delivered_at``); transient failure → back to ``pending`` with exponential backoff and deterministic
    jitter, or ``failed`` after ``outbox_max_attempts``; permanent failure → ``failed`` at once. If the lease was
-   lost (another worker reclaimed an expired lease), the in-database delivery is rolled back.
+   lost (another worker reclaimed an expired lease), the in-database delivery is rolled back. In the worker's
+   loop (``run_forever``) a round's groups are recorded by a thread of their own (``Recorder``) while the next
+   round claims and sends; that round cannot take a newer row of a listing still being recorded (its older row
+   is in flight), so order per listing and coalescing hold.
 
 Rows without a marketplace, and topics starting with ``webhook.``, are left alone until the worker has a sender
 for them (a route such as ``Route("webhook.", sender, without_marketplace=True)``).
@@ -51,7 +55,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -77,6 +81,7 @@ from alephee.marketplaces.delivery import (
 )
 from alephee.marketplaces.models import OutboxMessage
 from alephee.sync.backoff import backoff_delay
+from alephee.sync.claims import worth_claiming
 from alephee.sync.inbox import InboxReader
 from alephee.sync.pull import FeedGate, Puller
 from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, record_answers, with_order_ids
@@ -141,6 +146,18 @@ class RoundStats:
         """Whether the round found something to do (then the next one starts at once)."""
         return bool(self.claimed or self.pulled or self.notices)
 
+    def count(self, outcomes: Sequence[str]) -> None:
+        """Add deliveries' outcomes (``delivered``, ``retried``, ``failed``; anything else is a lost lease)."""
+        for outcome in outcomes:
+            if outcome == DELIVERED:
+                self.delivered += 1
+            elif outcome == "retried":
+                self.retried += 1
+            elif outcome == FAILED:
+                self.failed += 1
+            else:
+                self.lost += 1
+
     def add(self, other: RoundStats) -> None:
         self.claimed += other.claimed
         self.delivered += other.delivered
@@ -160,6 +177,39 @@ class RoundStats:
             "Pulled": self.pulled,
             "Notices": self.notices,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SentGroup:
+    """A delivered group not recorded yet: its rows, each row's answer (or error) and the rows each one covers."""
+
+    items: list[OutboxItem]
+    answers: list[Any]
+    covered: dict[int, list[int]]
+
+
+class Recorder:
+    """Records a round's delivered groups in a thread of its own while the worker's next round claims and sends
+    (one recording at a time: a round waits for the one before it to end before handing over its own)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="alephee-outbox-record")
+        self._pending: Future[list[str]] | None = None
+
+    def record(self, job: Callable[[], list[str]]) -> list[str]:
+        """Start ``job`` (a round's recording); returns the outcomes of the recording before it."""
+        try:
+            return self.finish()
+        finally:  # started even when the recording before it failed
+            self._pending = self._pool.submit(job)
+
+    def finish(self) -> list[str]:
+        """Wait for the recording in progress, if any; its outcomes (its failure is raised here)."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else []
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 class LeaseLost(Exception):
@@ -229,6 +279,8 @@ class Worker:
         )
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True, of=outbox)
+        if not worth_claiming(self.db, candidates):
+            return []
         with self.db.writing() as session:
             ids = list(session.scalars(candidates))
             if not ids:
@@ -358,9 +410,13 @@ class Worker:
             return self._record_failure(item, exc)
 
     def _deliver_group(self, sender: BatchSender, items: list[OutboxItem]) -> list[str]:
-        """Deliver rows of one ``batch_key`` group at once: the rows they cover read in one read transaction, the
-        group handed to ``send_batch`` with no transaction open, every outcome recorded in one write transaction
-        (a row whose lease was lost records nothing). Returns each row's outcome, in order."""
+        """Deliver rows of one ``batch_key`` group at once (``_send_group``) and record every outcome
+        (``_record_sent``). Returns each row's outcome, in order."""
+        return self._record_sent(self._send_group(sender, items))
+
+    def _send_group(self, sender: BatchSender, items: list[OutboxItem]) -> SentGroup:
+        """The rows a group covers read in one read transaction, then the group handed to ``send_batch`` with no
+        transaction open: what ``_record_sent`` records (a failure of the whole group is each row's answer)."""
         try:
             with self.db.reading() as session:
                 covered = self._covered_by(session, items)
@@ -371,6 +427,12 @@ class Worker:
             if not isinstance(exc, DeliveryError):
                 log.exception("outbox %s..%s: unexpected error from the sender", items[0].id, items[-1].id)
             covered, answers = {}, [exc] * len(items)
+        return SentGroup(items, answers, covered)
+
+    def _record_sent(self, sent: SentGroup) -> list[str]:
+        """Every outcome of a sent group recorded in one write transaction (a row whose lease was lost records
+        nothing); if that fails, each row's failure alone. Returns each row's outcome, in order."""
+        items, answers, covered = sent.items, sent.answers, sent.covered
         try:
             with self.db.writing() as session:
                 return self._record_group(session, items, answers, covered)
@@ -492,8 +554,9 @@ class Worker:
             log.info("inbox: %s", stats.as_json())
         return stats.claimed
 
-    def _tasks(self, items: list[OutboxItem]) -> list[Callable[[], list[str]]]:
-        """A round's deliveries: one per group of rows a ``BatchSender`` takes together, one per other row."""
+    def _tasks(self, items: list[OutboxItem], *, defer: bool = False) -> list[Callable[[], list[str] | SentGroup]]:
+        """A round's deliveries: one per group of rows a ``BatchSender`` takes together (recorded, or with ``defer``
+        sent only: its ``SentGroup`` is recorded later), one per other row (always recorded)."""
         groups: dict[tuple[int, Hashable], tuple[BatchSender, list[OutboxItem]]] = {}
         singles: list[OutboxItem] = []
         batching = [(item, self.dispatcher.sender_for(item)) for item in items]
@@ -507,22 +570,29 @@ class Worker:
                         groups.setdefault((id(sender), key), (sender, []))[1].append(item)
         else:
             singles = items
-        tasks: list[Callable[[], list[str]]] = [
-            lambda sender=sender, rows=rows: self._deliver_group(sender, rows) for sender, rows in groups.values()
+        group_step = self._send_group if defer else self._deliver_group
+        tasks: list[Callable[[], list[str] | SentGroup]] = [
+            lambda sender=sender, rows=rows: group_step(sender, rows) for sender, rows in groups.values()
         ]
         tasks += [lambda item=item: [self._deliver(item)] for item in singles]
         return tasks
 
     def run_once(self, batch: int | None = None, *, pull: bool | None = None) -> RoundStats:
         """One round: claim a batch and deliver it, read a batch of notifications, then pull the order feeds
-        (when due, or if ``pull``)."""
+        (when due, or if ``pull``). Every outcome is recorded when it returns."""
+        return self._round(batch, pull=pull, recorder=None)
+
+    def _round(self, batch: int | None, *, pull: bool | None, recorder: Recorder | None) -> RoundStats:
+        """``run_once``; with a ``recorder`` (``run_forever``'s), the groups' outcomes are recorded by it while the
+        next round claims and sends (SYNC-29), and the round counts the outcomes of the recording before it."""
         stats = RoundStats()
         items = self.claim(batch or self.settings.worker_batch_size)
         stats.claimed = len(items)
         # A batch holds at most one row per aggregate (a row waits for the older ones of its aggregate), so its
         # rows may be delivered at once: a remote marketplace's latency then does not set the worker's pace.
         outcomes: list[str] = []
-        tasks = self._tasks(items)
+        sent: list[SentGroup] = []
+        tasks = self._tasks(items, defer=recorder is not None)
         # The inbox's batch is read and applied while the rows are delivered (SYNC-20): both wait mostly on
         # calls and round trips, and one after the other a round took their sum, which on PostgreSQL left the
         # outbox behind 100 changes a second. They share no rows (the kept copies follow their version rule).
@@ -535,23 +605,21 @@ class Worker:
             senders = max(1, min(self.settings.outbox_delivery_concurrency, len(tasks)))
             if senders > 1:
                 with ThreadPoolExecutor(senders, thread_name_prefix="alephee-outbox") as pool:
-                    for done in pool.map(lambda task: task(), tasks):
-                        outcomes += done
+                    done = list(pool.map(lambda task: task(), tasks))
             else:
-                for task in tasks:
-                    outcomes += task()
+                done = [task() for task in tasks]
+            for result in done:
+                if isinstance(result, SentGroup):
+                    sent.append(result)
+                else:
+                    outcomes += result
+            if recorder is not None:
+                job = lambda: [o for group in sent for o in self._record_sent(group)]  # noqa: E731
+                outcomes += recorder.record(job) if sent else recorder.finish()
         finally:
             if side is not None:
                 side.shutdown(wait=True)
-        for outcome in outcomes:
-            if outcome == DELIVERED:
-                stats.delivered += 1
-            elif outcome == "retried":
-                stats.retried += 1
-            elif outcome == FAILED:
-                stats.failed += 1
-            else:
-                stats.lost += 1
+        stats.count(outcomes)
         stats.notices = notices.result() if notices is not None else self.read_notices(batch)
         if pull is not False:
             stats.pulled = self.pull(force=bool(pull))
@@ -581,24 +649,33 @@ class Worker:
         fails (database down) is logged and retried after the interval: the loop never dies on its own."""
         interval = self.settings.worker_interval_seconds if interval is None else interval
         total = RoundStats()
+        recorder = Recorder() if self.settings.worker_record_behind else None
         log.info("outbox worker %s started", self.worker_id)
         if self.inbox is not None:  # the inbox's next batch is read while this one is applied; closed below
             self.inbox.read_ahead = self.settings.inbox_read_ahead
-        while not stop.is_set():
-            try:
-                stats = self.run_once(batch)
-            except Exception:  # a failed round (database down) must not end the loop
-                log.exception("outbox worker %s: round failed", self.worker_id)
-                stop.wait(interval)
-                continue
-            total.add(stats)
-            if stats.busy and on_round is not None:
-                on_round(stats)
-            if not stats.busy:
-                stop.wait(interval)
-        if self.inbox is not None:
-            self.inbox.close()
-            self.inbox.read_ahead = False
+        try:
+            while not stop.is_set():
+                try:
+                    stats = self._round(batch, pull=None, recorder=recorder)
+                except Exception:  # a failed round (database down) must not end the loop
+                    log.exception("outbox worker %s: round failed", self.worker_id)
+                    stop.wait(interval)
+                    continue
+                total.add(stats)
+                if stats.busy and on_round is not None:
+                    on_round(stats)
+                if not stats.busy:
+                    stop.wait(interval)
+        finally:
+            if recorder is not None:
+                try:
+                    total.count(recorder.finish())  # the last round's outcomes are recorded before leaving
+                except Exception:  # the database is gone: the rows' leases expire and they are delivered again
+                    log.exception("outbox worker %s: recording the last round failed", self.worker_id)
+                recorder.close()
+            if self.inbox is not None:
+                self.inbox.close()
+                self.inbox.read_ahead = False
         log.info("outbox worker %s stopped", self.worker_id)
         return total
 
