@@ -12,9 +12,10 @@
    product (timed).
 2. **Stock sync**: ``--rate`` stock changes per second for ``--duration`` seconds through ``POST /v2/products``
    (batches of a tenth of the rate every 100 ms; a fifth of the changes on 20 hot SKUs, the rest spread), then
-   until the outbox is empty. For each item the stand-in's ``last_updated`` minus the moment its last change
-   was sent is one latency sample (p50, p99); every item must end with the quantity last sent. ``PUTs per
-   change`` = items the stand-in saw change / changes sent (coalescing keeps it under 1).
+   until the outbox is empty and the inbox has read the pushes' echoes (``echoes_s``). For each item the
+   stand-in's ``last_updated`` minus the moment its last change was sent is one latency sample (p50, p99); every
+   item must end with the quantity last sent. ``PUTs per change`` = items the stand-in saw change / changes sent
+   (coalescing keeps it under 1).
 3. **Order burst**: ``--orders`` purchases on the stand-in, then their ``orders_v2`` notifications posted to the
    hub by 8 clients at once: the notification route's latency (p50, p99; the aim is well under 500 ms), and
    orders ingested per second from the first notification to the last order stored — none lost, none twice.
@@ -67,7 +68,7 @@ from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, creat
 from alephee.channels.standin_store import documents
 from alephee.config import Settings
 from alephee.db import Database
-from alephee.marketplaces.models import OutboxMessage
+from alephee.marketplaces.models import NOTICE_IN_FLIGHT, NOTICE_PENDING, ChannelNotification, OutboxMessage
 from alephee.orders.models import Order
 from alephee.products.models import Brand, Product, ProductPrice
 
@@ -213,6 +214,17 @@ def stock_sync(
         return waiting == 0
 
     settled = wait_for(drained, 180, processes)
+    # The pushes' echoes (``items`` notifications read back) are still in the inbox when the outbox is empty: the
+    # order burst starts once they are read too, so it measures orders, not the stock phase's leftovers.
+    echoes_began = time.monotonic()
+
+    def echoes_read() -> bool:
+        with db.reading() as session:
+            open_notices = ChannelNotification.status.in_((NOTICE_PENDING, NOTICE_IN_FLIGHT))
+            return not session.scalar(select(func.count()).select_from(ChannelNotification).where(open_notices))
+
+    echoes_settled = wait_for(echoes_read, 300, processes)
+    echoes_s = time.monotonic() - echoes_began
     with standin.store.begin() as tx:
         items = {item["attributes"][1]["value_name"]: item for item in tx.find("item")}
         changed = sum(1 for body in tx.find("feed") if body["notice"]["topic"] == "items")
@@ -228,6 +240,9 @@ def stock_sync(
         "changes": sent,
         "items_changed": len(last),
         "drained": settled,
+        # How long the hub still read the pushes' echoes after the outbox was empty.
+        "echoes_read": echoes_settled,
+        "echoes_s": round(echoes_s, 1),
         "wrong_final_quantity": wrong,
         "latency_p50_s": round(percentile(latencies, 0.5), 3),
         "latency_p99_s": round(percentile(latencies, 0.99), 3),
