@@ -186,11 +186,15 @@ _STATE_MONEY = (8, 11, 18)
 # The batch's rows by SKU or OwnCode, locked in id order (PostgreSQL). Each code list is joined to its index
 # (``unnest`` probed by ``(account_id, sku)`` and ``(account_id, own_code)``): with ``sku = ANY(%b) OR own_code
 # = ANY(%b)`` the planner costed 500 codes as a scan of the account's rows and compared every row with both
-# arrays (PRD-29).
+# arrays (PRD-29). The ids are an array computed once (an InitPlan), not a join: when a row is found locked and
+# then updated by another transaction, PostgreSQL re-checks it against the query with the join's other side
+# fixed, and with the ids as a joined subquery that re-check dropped the row (the batch then said "not found"
+# for a product that exists); an id compared with an array survives the re-check.
 _LOCK_CONDITION = (
-    "p.id IN (SELECT q.id FROM unnest(%b::text[]) AS w(code) JOIN products q ON q.account_id = %s AND q.sku = w.code"
+    "p.id = ANY(ARRAY(SELECT q.id FROM unnest(%b::text[]) AS w(code) JOIN products q"
+    " ON q.account_id = %s AND q.sku = w.code"
     " UNION ALL SELECT q.id FROM unnest(%b::text[]) AS w(code) JOIN products q"
-    " ON q.account_id = %s AND q.own_code = w.code) ORDER BY p.id FOR UPDATE OF p"
+    " ON q.account_id = %s AND q.own_code = w.code)) ORDER BY p.id FOR UPDATE OF p"
 )
 # _STATE_SQL and, last, the kits the product is a component of (PostgreSQL).
 _STATE_KITS_SQL = _STATE_SQL.replace(
