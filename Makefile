@@ -33,7 +33,7 @@ test: install services
 	bash scripts/browser.sh
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
-	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.pycache $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.pycache $(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from alephee.channels import connections
+from alephee import clock
+from alephee.channels import connections, inbox
 from alephee.channels.mercadolibre.channel import MercadoLibreChannel
 from alephee.channels.mercadolibre.client import MercadoLibreClient
 from alephee.channels.mercadolibre.standin.app import MercadoLibreStandIn, create_app
@@ -86,3 +88,17 @@ def linked_standin(
     finally:
         http.close()
         standin.close()
+
+
+def notify(ctx: AppContext, linked: Linked, topic: str, resource: str, actions: list[str] | None = None) -> None:
+    """The notification Mercado Libre posts for the linked seller, stored as the route stores it."""
+    body: dict[str, Any] = {"resource": resource, "user_id": linked.standin.seller.id, "topic": topic,
+                            "application_id": int(APP), "attempts": 1, "sent": "2026-12-05T04:00:00.000Z",
+                            "received": "2026-12-05T04:00:00.000Z"}  # fmt: skip
+    if actions is not None:
+        body["actions"] = actions
+    with ctx.db.writing() as session:
+        outcome = inbox.receive(
+            session, "mercadolibre", body, application_ids=frozenset({APP}), now=clock.precise_utcnow()
+        )
+    assert outcome == inbox.RECEIVED

@@ -5,9 +5,8 @@ failing search neither stops the others nor the worker."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,21 +23,12 @@ from alephee.orders.models import Order
 from alephee.sync.feeds import Feed
 from alephee.sync.links import link_listings
 from alephee.sync.worker import Worker
-from tests.channels.mercadolibre_standin_kit import MLA, Linked, linked_standin
+from tests.channels.mercadolibre_standin_kit import MLA, Linked
 from tests.fixtures.mercadolibre import item_body
 from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
 SEARCHES = ("/questions/search", "/post-purchase/v1/claims/search")
-
-
-@pytest.fixture
-def linked(
-    ctx: AppContext, tmp_path: Path, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
-) -> Iterator[Linked]:
-    with linked_standin(ctx, tmp_path, make_tenant) as kit:
-        use_channel("mercadolibre", kit.channel)
-        yield kit
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ backstop searches find what no notification brought; a claim on the sale's payme
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from alephee import clock
-from alephee.channels import inbox, post_sale
+from alephee.channels import post_sale
 from alephee.channels.mercadolibre.standin import questions
 from alephee.channels.post_sale_models import MarketplaceClaim, MarketplaceQuestion
 from alephee.http.context import AppContext
@@ -27,19 +24,9 @@ from alephee.orders.models import Order
 from alephee.sync.links import link_listings
 from alephee.sync.worker import Worker
 from alephee.webhooks.models import WebhookEvent
-from tests.channels.mercadolibre_standin_kit import APP, MLA, Linked, linked_standin
+from tests.channels.mercadolibre_standin_kit import MLA, Linked, notify
 from tests.fixtures.mercadolibre import item_body
 from tests.fixtures.products import add_product
-from tests.fixtures.tenants import Tenant
-
-
-@pytest.fixture
-def linked(
-    ctx: AppContext, tmp_path: Path, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
-) -> Iterator[Linked]:
-    with linked_standin(ctx, tmp_path, make_tenant) as kit:
-        use_channel("mercadolibre", kit.channel)
-        yield kit
 
 
 def item_with_product(ctx: AppContext, linked: Linked, sku: str) -> dict[str, Any]:
@@ -51,26 +38,6 @@ def item_with_product(ctx: AppContext, linked: Linked, sku: str) -> dict[str, An
     assert linked.ctx.settings is not None
     link_listings(ctx.db, linked.ctx.settings, linked.channel, linked.tenant.account_id, MLA)
     return item
-
-
-def notify(ctx: AppContext, linked: Linked, topic: str, resource: str, actions: list[str] | None = None) -> None:
-    """The notification Mercado Libre posts, stored as the route stores it."""
-    body: dict[str, Any] = {
-        "resource": resource,
-        "user_id": linked.standin.seller.id,
-        "topic": topic,
-        "application_id": int(APP),
-        "attempts": 1,
-        "sent": "2026-12-05T04:00:00.000Z",
-        "received": "2026-12-05T04:00:00.000Z",
-    }
-    if actions is not None:
-        body["actions"] = actions
-    with ctx.db.writing() as session:
-        outcome = inbox.receive(
-            session, "mercadolibre", body, application_ids=frozenset({APP}), now=clock.precise_utcnow()
-        )
-    assert outcome == inbox.RECEIVED
 
 
 def worker(ctx: AppContext, linked: Linked) -> Worker:

@@ -7,17 +7,13 @@ rest; items of the model link by their own SKU; their topics are stored and coun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from alephee import clock
-from alephee.channels import inbox
 from alephee.channels.mercadolibre import user_products as up
 from alephee.http.context import AppContext
 from alephee.listings import statuses
@@ -39,26 +35,16 @@ from alephee.products.stock import move_stock
 from alephee.sync.inbox import InboxReader
 from alephee.sync.links import link_listings
 from alephee.sync.worker import Worker
-from tests.channels.mercadolibre_standin_kit import APP, MLA, Linked, linked_standin
+from tests.channels.mercadolibre_standin_kit import MLA, Linked, notify
 from tests.channels.test_mercadolibre_variations import catalog, children_of, sent_to, stored_item
 from tests.fixtures.mercadolibre import item_body
 from tests.fixtures.products import quantity_of
-from tests.fixtures.tenants import Tenant
 
 PRICED = {
     "REM-NEG-M": ({"Color": "Negro", "Talle": "M"}, 3, "15900"),
     "REM-NEG-L": ({"Color": "Negro", "Talle": "L"}, 0, "16900"),
     "REM-NEG-XL": ({"Color": "Negro", "Talle": "XL"}, 2, "17900"),
 }
-
-
-@pytest.fixture
-def linked(
-    ctx: AppContext, tmp_path: Path, make_tenant: Callable[..., Tenant], use_channel: Callable[[str, Any], None]
-) -> Iterator[Linked]:
-    with linked_standin(ctx, tmp_path, make_tenant) as kit:
-        use_channel("mercadolibre", kit.channel)
-        yield kit
 
 
 def worker(linked: Linked, ctx: AppContext) -> Worker:
@@ -75,20 +61,6 @@ def items_by_sku(ctx: AppContext, linked: Linked, listing_id: int, skus: dict[st
 def failed_rows(ctx: AppContext) -> list[str]:
     with ctx.db.reading() as session:
         return [str(r.last_error) for r in session.scalars(select(OutboxMessage)) if r.status == "failed"]
-
-
-def notify(ctx: AppContext, linked: Linked, topic: str, resource: str, actions: list[str] | None = None) -> None:
-    """The notification Mercado Libre posts, stored as the route stores it."""
-    body: dict[str, Any] = {"resource": resource, "user_id": linked.standin.seller.id, "topic": topic,
-                            "application_id": int(APP), "attempts": 1, "sent": "2026-12-05T04:00:00.000Z",
-                            "received": "2026-12-05T04:00:00.000Z"}  # fmt: skip
-    if actions is not None:
-        body["actions"] = actions
-    with ctx.db.writing() as session:
-        outcome = inbox.receive(
-            session, "mercadolibre", body, application_ids=frozenset({APP}), now=clock.precise_utcnow()
-        )
-    assert outcome == inbox.RECEIVED
 
 
 def test_variations_at_different_prices_are_published_as_one_item_each(ctx: AppContext, linked: Linked) -> None:

@@ -153,7 +153,11 @@ def test_operating_the_hub_in_a_real_browser(
             row = page.locator(f'tr[data-marketplace="{MARKETPLACE}"]')
             assert "TESTSELLER" in row.inner_text()
             with ctx.db.reading() as session:
-                connection = session.scalar(select(ChannelConnection).where(ChannelConnection.account_id == account_id))
+                connection = session.scalar(
+                    select(ChannelConnection).where(
+                        ChannelConnection.account_id == account_id, ChannelConnection.marketplace_id == MARKETPLACE
+                    )
+                )
                 assert connection is not None and connection.seller_id is not None and connection.api_base is None
             shoot("channels")
 
