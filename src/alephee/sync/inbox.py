@@ -30,7 +30,6 @@ backoff, never failed for it; any other unexpected error → ``pending`` with ba
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
@@ -69,6 +68,7 @@ from alephee.marketplaces.models import (
 from alephee.marketplaces.registry import marketplace_ref, shared_channel
 from alephee.orders.messages import record_marketplace_message
 from alephee.orders.models import Order
+from alephee.sync.background import Behind
 from alephee.sync.backoff import backoff_delay
 from alephee.sync.claims import worth_claiming
 from alephee.sync.order_feed import apply_orders
@@ -169,8 +169,7 @@ class InboxReader:
         self.worker_id = worker_id
         # Whether ``run`` reads the next batch while it applies this one (``close`` applies what is left).
         self.read_ahead = read_ahead
-        self._ahead: Future[BatchRead] | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: Behind[BatchRead] = Behind("alephee-inbox-read")
 
     # --- claiming
 
@@ -234,8 +233,8 @@ class InboxReader:
         the next batch is claimed and read in a thread of its own while this one is applied: the marketplace
         answers the next reads while the hub writes, instead of the two taking turns."""
         size = batch or self.settings.worker_batch_size
-        ahead, self._ahead = self._ahead, None
-        current = ahead.result() if ahead is not None else self.read(self.claim(size))
+        ahead = self._ahead.take()
+        current = ahead if ahead is not None else self.read(self.claim(size))
         if self.read_ahead and current.claimed:
             try:
                 following = self.claim(size)
@@ -243,25 +242,18 @@ class InboxReader:
                 log.exception("inbox: claiming the next batch failed")
                 following = []
             if following:
-                self._ahead = self._reading().submit(self.read, following)
+                self._ahead.start(lambda: self.read(following))
         return self.apply(current)
 
     def close(self) -> None:
         """Apply the batch read ahead, if any, and stop the reading thread (the worker's loop ends)."""
-        ahead, self._ahead = self._ahead, None
         try:
+            ahead = self._ahead.take()
             if ahead is not None:
-                self.apply(ahead.result())
+                self.apply(ahead)
         except Exception:  # the database is down: the rows' leases run out and they are claimed again
             log.exception("inbox: applying the batch read ahead failed")
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def _reading(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="alephee-inbox-read")
-        return self._pool
+        self._ahead.close()
 
     def read(self, items: list[Claimed]) -> BatchRead:
         """Read claimed rows one connection at a time (see ``read_group``); the rows whose read failed are recorded

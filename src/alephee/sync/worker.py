@@ -55,7 +55,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -80,6 +80,7 @@ from alephee.marketplaces.delivery import (
     current_routes,
 )
 from alephee.marketplaces.models import OutboxMessage
+from alephee.sync.background import Behind
 from alephee.sync.backoff import backoff_delay
 from alephee.sync.claims import worth_claiming
 from alephee.sync.inbox import InboxReader
@@ -193,23 +194,21 @@ class Recorder:
     (one recording at a time: a round waits for the one before it to end before handing over its own)."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="alephee-outbox-record")
-        self._pending: Future[list[str]] | None = None
+        self._behind: Behind[list[str]] = Behind("alephee-outbox-record")
 
     def record(self, job: Callable[[], list[str]]) -> list[str]:
         """Start ``job`` (a round's recording); returns the outcomes of the recording before it."""
         try:
             return self.finish()
         finally:  # started even when the recording before it failed
-            self._pending = self._pool.submit(job)
+            self._behind.start(job)
 
     def finish(self) -> list[str]:
         """Wait for the recording in progress, if any; its outcomes (its failure is raised here)."""
-        pending, self._pending = self._pending, None
-        return pending.result() if pending is not None else []
+        return self._behind.take() or []
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._behind.close()
 
 
 class LeaseLost(Exception):
