@@ -57,9 +57,18 @@ class BatchGroups:
     ) -> tuple[ActionResult, bool]:
         """Apply ``items`` (one request's batch) with the batches waiting with it and commit; the request's
         ActionResult and whether anything was processed. ``commit`` commits ``session`` (the request's)."""
+
+        def apply_batches(batches: list[list[Any]]) -> list[tuple[ActionResult, bool]]:
+            return update_product_batches(session, settings, account_id, raw_price_list, batches)
+
+        def alone() -> tuple[ActionResult, bool]:
+            (answer,) = apply_batches([items])
+            commit(session)
+            return answer
+
         cap = settings.products_batch_group_items
         if cap <= 0 or not items:
-            return self._alone(session, settings, account_id, raw_price_list, items, commit)
+            return alone()
         key = (account_id, raw_price_list)
         me = _Waiting(items)
         with self._mutex:
@@ -75,14 +84,14 @@ class BatchGroups:
                 assert me.answer is not None
                 return me.answer
             if not me.lead:  # its group failed: alone, as without grouping
-                return self._alone(session, settings, account_id, raw_price_list, items, commit)
+                return alone()
         group = [me, *self._take(key, cap - len(items))]
         try:
-            answers = self._group(session, settings, account_id, raw_price_list, group, commit)
+            answers = self._group(session, group, apply_batches, commit)
         finally:
             self._hand_over(key)
         if answers is None:
-            return self._alone(session, settings, account_id, raw_price_list, items, commit)
+            return alone()
         return answers
 
     def _take(self, key: Hashable, room: int) -> list[_Waiting]:
@@ -109,17 +118,15 @@ class BatchGroups:
     @staticmethod
     def _group(
         session: Session,
-        settings: Settings,
-        account_id: int,
-        raw_price_list: str | None,
         group: list[_Waiting],
+        apply_batches: Callable[[list[list[Any]]], list[tuple[ActionResult, bool]]],
         commit: Callable[[Session], None],
     ) -> tuple[ActionResult, bool] | None:
         """Apply and commit ``group`` (the leader first); wake the others with their answers. None when the
         group failed and has more than the leader: each batch then runs alone (the others are woken to)."""
         others = group[1:]
         try:
-            answers = update_product_batches(session, settings, account_id, raw_price_list, [w.items for w in group])
+            answers = apply_batches([w.items for w in group])
             commit(session)
         except BaseException:
             session.rollback()
@@ -132,19 +139,6 @@ class BatchGroups:
             waiting.answer, waiting.applied = answer, True
             waiting.woken.set()
         return answers[0]
-
-    @staticmethod
-    def _alone(
-        session: Session,
-        settings: Settings,
-        account_id: int,
-        raw_price_list: str | None,
-        items: list[Any],
-        commit: Callable[[Session], None],
-    ) -> tuple[ActionResult, bool]:
-        (answer,) = update_product_batches(session, settings, account_id, raw_price_list, [items])
-        commit(session)
-        return answer
 
 
 # The process's queues: batches group only with batches of the same server process.
