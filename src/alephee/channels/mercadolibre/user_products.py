@@ -63,8 +63,7 @@ def item_attributes(brand: str | None, variation: VariationFacts) -> list[dict[s
     upper-case id), ``SELLER_SKU`` = the variation's SKU, GTIN."""
     attributes: list[dict[str, str]] = [{"id": "BRAND", "value_name": brand}] if brand else []
     for name, value in variation.attributes:
-        known = mlvar.ATTRIBUTE_IDS.get(name.strip().lower())
-        attributes.append({"id": known or "_".join(name.upper().split()), "value_name": value})
+        attributes.append({"id": mlvar.attribute_id(name) or "_".join(name.upper().split()), "value_name": value})
     attributes.append({"id": "SELLER_SKU", "value_name": variation.sku})
     if variation.gtin:
         attributes.append({"id": "GTIN", "value_name": variation.gtin})

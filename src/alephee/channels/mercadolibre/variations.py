@@ -38,9 +38,14 @@ class DifferentPrices(ValueError):
     """The variations of one item would be sold at different prices (Mercado Libre's legacy model refuses it)."""
 
 
+def attribute_id(name: str) -> str | None:
+    """Mercado Libre's attribute id for a variation attribute's name (``Color`` → ``COLOR``), when it has one."""
+    return ATTRIBUTE_IDS.get(name.strip().lower())
+
+
 def attribute_combination(name: str, value: str) -> dict[str, str]:
     """One ``attribute_combinations[]`` element: by id when Mercado Libre has one for ``name``, else by name."""
-    known = ATTRIBUTE_IDS.get(name.strip().lower())
+    known = attribute_id(name)
     if known is not None:
         return {"id": known, "value_name": value}
     return {"name": name, "value_name": value}
