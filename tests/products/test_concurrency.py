@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -15,6 +16,15 @@ from tests.fixtures.tenants import Tenant
 
 THREADS = 8
 REQUESTS = 50
+
+
+def _run_together(client: Callable[[], None]) -> None:
+    """``client`` in ``THREADS`` threads at once, until every one has ended."""
+    threads = [threading.Thread(target=client) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 @pytest.mark.slow
@@ -34,11 +44,7 @@ def test_parallel_movements_through_http(ctx: AppContext, live_server: LiveServe
                 if response.status_code != 200 or response.json()["Quantities"]["Ok"] != 1:
                     failures.append(f"{response.status_code} {response.text[:200]}")
 
-    threads = [threading.Thread(target=client_thread) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_together(client_thread)
     assert failures == []
     with ctx.db.reading() as session:
         assert quantity_of(session, pid) == 1000 - THREADS * REQUESTS
@@ -95,11 +101,7 @@ def test_parallel_batches_clamp_exactly_once_per_missing_unit(
                 if quantities["Total"] != 2 or quantities["Error"] != 0:
                     failures.append(response.text[:200])
 
-    threads = [threading.Thread(target=client_thread) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_together(client_thread)
     assert failures == []
     assert sum(warnings) == THREADS * 20 - 100
     with ctx.db.reading() as session:
