@@ -8,12 +8,14 @@ values read are therefore current, and relative movements are still written as `
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -154,12 +156,34 @@ STATE_COLUMNS = (
 )
 
 
+# An escape orjson writes that an array literal does not read the same way (``\n``, ``\u0001``, ...): only
+# texts with control characters have one, and request texts are refused with them (``http.wire``).
+_JSON_ONLY_ESCAPE = re.compile(r'\\[^"\\]')
+
+
+def array_literal(values: Iterable[int | bool | str | None]) -> str | list[Any]:
+    """The PostgreSQL array literal of ``values`` (integers, booleans or texts; None is NULL) for a
+    ``%s::<type>[]`` parameter, written by orjson: psycopg's dumping of a 500-element list costs ≈ 0.5 µs of Python
+    per element in either format, orjson ≈ 0.03 µs (PRD-33). JSON's array is an array literal once its brackets
+    are braces: numbers, ``true``/``false``/``null`` and double-quoted texts escaping only ``"`` and ``\\``. A
+    text with a control character (which JSON escapes otherwise) is returned as a list for psycopg to dump."""
+    listed = values if isinstance(values, list) else list(values)
+    try:
+        text = orjson.dumps(listed).decode()
+    except orjson.JSONEncodeError:  # a text orjson refuses (a lone surrogate): psycopg says what is wrong
+        return listed
+    if "\\" in text and _JSON_ONLY_ESCAPE.search(text):
+        return listed
+    return "{" + text[1:-1] + "}"
+
+
 def in_list(conn: Any, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-    """``column IN (...)`` as driver SQL: one array parameter on PostgreSQL (``= ANY(%b)``, binary as in
-    ``db.arrays``), one ``?`` per value on SQLite. Compiling a 500-value expanding IN through SQLAlchemy costs
-    milliseconds per query."""
+    """``column IN (...)`` as driver SQL: one array parameter on PostgreSQL (``= ANY(%s::bigint[])`` for
+    integers, ``text[]`` otherwise, written by ``array_literal``), one ``?`` per value on SQLite. Compiling a
+    500-value expanding IN through SQLAlchemy costs milliseconds per query."""
     if conn.dialect.name == "postgresql":
-        return f"{column} = ANY(%b)", (list(values),)
+        kind = "bigint" if values and isinstance(values[0], int) else "text"
+        return f"{column} = ANY(%s::{kind}[])", (array_literal(values),)
     return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
 
 
@@ -191,9 +215,9 @@ _STATE_MONEY = (8, 11, 18)
 # fixed, and with the ids as a joined subquery that re-check dropped the row (the batch then said "not found"
 # for a product that exists); an id compared with an array survives the re-check.
 _LOCK_CONDITION = (
-    "p.id = ANY(ARRAY(SELECT q.id FROM unnest(%b::text[]) AS w(code) JOIN products q"
+    "p.id = ANY(ARRAY(SELECT q.id FROM unnest(%s::text[]) AS w(code) JOIN products q"
     " ON q.account_id = %s AND q.sku = w.code"
-    " UNION ALL SELECT q.id FROM unnest(%b::text[]) AS w(code) JOIN products q"
+    " UNION ALL SELECT q.id FROM unnest(%s::text[]) AS w(code) JOIN products q"
     " ON q.account_id = %s AND q.own_code = w.code)) ORDER BY p.id FOR UPDATE OF p"
 )
 # _STATE_SQL and, last, the kits the product is a component of (PostgreSQL).
@@ -251,8 +275,9 @@ class Catalog:
             # batches wait on each other in a cycle) and returns each row's latest committed version. FOR UPDATE,
             # not FOR NO KEY UPDATE: a row referencing the product (a new listing, price or kit component) must
             # wait for this batch's commit, so that its writer reads the stock this batch writes.
+            codes = array_literal(wanted)
             rows = query(
-                _LOCK_CONDITION, (wanted, account_id, wanted, account_id), _STATE_KITS_SQL if with_kits else _STATE_SQL
+                _LOCK_CONDITION, (codes, account_id, codes, account_id), _STATE_KITS_SQL if with_kits else _STATE_SQL
             )
             if with_kits:
                 self.kits = {row[0]: row.pop() for row in rows}

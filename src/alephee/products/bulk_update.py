@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from alephee import clock
 from alephee.config import Settings
-from alephee.db import BulkStatement, Money, RowWriter, arrays
+from alephee.db import BulkStatement, Money, RowWriter, arrays, numeric_array
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
 from alephee.products import hooks, listing_data, rules
 from alephee.products.batch import (
     AccountContext,
     Catalog,
     ProductState,
+    array_literal,
     element_with_sku,
     in_list,
     load_account_context,
@@ -29,7 +30,7 @@ from alephee.products.batch import (
 )
 from alephee.products.models import Product
 from alephee.products.price_lists import resolve_price_list
-from alephee.products.schemas import ProductUpdateIn
+from alephee.products.schemas import ProductUpdateIn, quick_update_in
 from alephee.products.stock import kits_containing, snapshot_of
 from alephee.webhooks import events as webhook_events
 
@@ -169,9 +170,18 @@ def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], accoun
     """Shape and product-independent rules of every element; the failing ones get their errors now."""
     elements: list[_Element] = []
     for number, raw in enumerate(raw_items):
-        outcome, item, sku = element_with_sku(result, number, raw, ProductUpdateIn)
-        if item is None:
-            continue
+        quick = quick_update_in(raw)
+        if quick is not None and (sku := quick.SKU.strip()):  # type: ignore[union-attr]
+            # The common shapes (PRD-32): the model the generic validation gives, the key it records, and, when
+            # the values are plainly within the rules, no need to run them.
+            outcome, item = result.item(number, sku), quick
+            if rules.plainly_valid(quick.Stock, quick.Price):
+                elements.append(_Element(number=number, outcome=outcome, item=item, sku=sku, listing={}))
+                continue
+        else:
+            outcome, item, sku = element_with_sku(result, number, raw, ProductUpdateIn)  # type: ignore[assignment]
+            if item is None:
+                continue
         problems: list[rules.Problem] = []
         listing, listing_problem = _listing_changes(item)
         if listing_problem is not None:
@@ -345,6 +355,49 @@ _SQL_PRICE_INSERT = BulkStatement(
 )
 
 
+# PostgreSQL's forms of the statements above: the arrays as literals written by orjson (``batch.array_literal``,
+# numeric ones by ``db.numeric_array``) and the one timestamp of the batch as one parameter, instead of psycopg
+# dumping every element of ten lists (a 500-element list ≈ 0.25 ms of Python, the timestamps' ≈ 0.45 ms; PRD-33).
+_PG_ABSOLUTE = (
+    "UPDATE products AS p SET quantity = v.q, b2b_quantity = v.b2b, min_publication_quantity = v.lo,"
+    " max_publication_quantity = v.hi, alert_red = v.red, alert_yellow = v.yellow, measurable_quantity = v.m,"
+    " visibility = v.vis, date_updated = %s"
+    " FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::integer[], %s::integer[], %s::integer[],"
+    " %s::numeric[], %s::integer[], %s::integer[]) AS v(q, b2b, lo, hi, red, yellow, m, vis, id) WHERE p.id = v.id"
+)
+_PG_STOCK = (
+    "UPDATE products AS p SET quantity = CASE WHEN v.q IS NOT NULL THEN v.q WHEN v.d <> 0"
+    " THEN GREATEST(p.quantity + v.d, 0) ELSE p.quantity END, date_updated = %s"
+    " FROM unnest(%s::integer[], %s::integer[], %s::integer[]) AS v(q, d, id) WHERE p.id = v.id"
+)
+_PG_PRICE_ARRAYS = (
+    "unnest(%s::numeric[], %s::numeric[], %s::boolean[], %s::numeric[], %s::boolean[], %s::numeric[],"
+    " %s::numeric[], %s::numeric[], %s::integer[])"
+    " AS v(price, gross, auto, srp, srp_auto, margin, cost, b2b, product_id)"
+)
+_PG_PRICE_UPDATE = (
+    "UPDATE product_prices AS pp SET price = v.price, price_with_taxes = v.gross, price_auto = v.auto,"
+    " suggested_retail_price = v.srp, srp_auto = v.srp_auto, sales_margin = v.margin, cost = v.cost,"
+    f" b2b_discount_rate = v.b2b, date_updated = %s FROM {_PG_PRICE_ARRAYS}"
+    " WHERE pp.product_id = v.product_id AND pp.price_list_id = %s"
+)
+_PG_PRICE_INSERT = (
+    "INSERT INTO product_prices (price, price_with_taxes, price_auto, suggested_retail_price, srp_auto,"
+    " sales_margin, cost, b2b_discount_rate, product_id, date_updated, price_list_id)"
+    f" SELECT v.*, %s, %s FROM {_PG_PRICE_ARRAYS}"
+)
+
+
+def _pg_columns(rows: list[tuple[Any, ...]], numeric: Collection[int], skip: Collection[int]) -> list[Any]:
+    """The array parameters of ``rows`` (one per column, but the ``skip`` ones): numeric literals at the
+    ``numeric`` positions, ``batch.array_literal`` elsewhere."""
+    return [
+        numeric_array(column) if i in numeric else array_literal(column)
+        for i, column in enumerate(zip(*rows, strict=True))
+        if i not in skip
+    ]
+
+
 def _write_products(session: Session, states: Iterable[ProductState], now: datetime) -> None:
     bind = RowWriter(session.connection())
     stamp = bind.stamp(now)
@@ -372,6 +425,13 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
             )
         else:
             narrow.append((None, s.delta, stamp, s.id))
+    if bind.arrays:
+        conn = bind.conn
+        if absolute:
+            conn.exec_driver_sql(_PG_ABSOLUTE, (stamp, *_pg_columns(absolute, (6,), (8,))))
+        if narrow:
+            conn.exec_driver_sql(_PG_STOCK, (stamp, *_pg_columns(narrow, (), (2,))))
+        return
     bind.executemany(_SQL_ABSOLUTE, absolute)
     bind.executemany(_SQL_STOCK, narrow)
 
@@ -426,6 +486,14 @@ def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id
             price_list_id,
         )
         (updates if p.exists else inserts).append(row)
+    if bind.arrays:
+        # Positions of the rows: 8 is the timestamp, 10 the price list (each one parameter).
+        numeric, skip = (0, 1, 3, 5, 6, 7), (8, 10)
+        if updates:
+            bind.conn.exec_driver_sql(_PG_PRICE_UPDATE, (stamp, *_pg_columns(updates, numeric, skip), price_list_id))
+        if inserts:
+            bind.conn.exec_driver_sql(_PG_PRICE_INSERT, (stamp, price_list_id, *_pg_columns(inserts, numeric, skip)))
+        return
     bind.executemany(_SQL_PRICE_UPDATE, updates)
     bind.executemany(_SQL_PRICE_INSERT, inserts)
 

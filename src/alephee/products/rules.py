@@ -314,6 +314,30 @@ def stock_problems(stock: ProductStockIn, account: AccountProfile) -> list[Probl
     return problems
 
 
+def plainly_valid(stock: ProductStockIn | None, price: ProductPriceIn | None) -> bool:
+    """Whether a Stock of only ``Quantity`` or ``Movement`` and a Price of only ``Price`` or ``PriceWithTaxes``
+    (the elements ``schemas.quick_update_in`` reads) certainly pass ``stock_problems`` and ``price_problems``,
+    whatever the account: their checks for these values, without building a list of problems. False means
+    "run the rules" (they word the problem), never "invalid"."""
+    if stock is not None:
+        quantity, movement = stock.Quantity, stock.Movement
+        if quantity is not None:
+            if movement is not None or not 0 <= quantity <= MAX_STOCK:
+                return False
+        elif movement is None or abs(movement) > MAX_STOCK:
+            return False
+    if price is not None:
+        net, gross = price.Price, price.PriceWithTaxes
+        value = gross if net is None else net if gross is None else None
+        if value is None or not 0 < value <= MAX_AMOUNT:
+            return False
+        exponent = value.as_tuple().exponent
+        # An exponent of -4 or more has at most 4 decimals (``decimals`` may find fewer, never more).
+        if not isinstance(exponent, int) or exponent < -4:
+            return False
+    return True
+
+
 def stock_product_problems(stock: ProductStockIn, product: ProductFacts) -> list[Problem]:
     """Rules of a Stock object that depend on the product (derived stock, measurable attribute)."""
     moves_quantity = stock.Quantity is not None or stock.Movement is not None or stock.MeasurableQuantity is not None

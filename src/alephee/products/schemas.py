@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field
 
 from alephee.http import numbers
 from alephee.http.params import MAX_INT32
-from alephee.http.wire import IDENTIFIER, Identifier, WireDateTime, WireDecimal, WireModel
+from alephee.http.wire import IDENTIFIER, Identifier, WireDateTime, WireDecimal, WireModel, clean_identifier
 
 PRODUCT_TYPES = {1: "Normal", 2: "Kit", 5: "Variation child", 6: "Variation master"}
 NORMAL, KIT, VARIATION_CHILD, VARIATION_MASTER = 1, 2, 5, 6
@@ -150,6 +150,99 @@ class ProductUpdateIn(WireModel):
         default=None, description="Pictures, description, category and condition; `null` clears all four."
     )
 
+
+# --- the common elements of POST /v2/products, read without the generic validation (PRD-32) ------------------
+# Most elements an ERP sends are a SKU with a stock quantity or movement and/or a price. Validating them through
+# pydantic (a Python validator per field and per model) cost ≈ 20 µs each; these shapes are read here in ≈ 5 µs
+# into the same models, with the same readers (``clean_identifier``, ``numbers``), and anything else (another
+# property, another type, a duplicate key in another case, text that is not clean) goes the generic way, so
+# errors and their messages are the generic validation's.
+
+_QUICK_TOP = {"sku": "SKU", "stock": "Stock", "price": "Price"}
+_QUICK_STOCK = {"quantity": "Quantity", "movement": "Movement"}
+_QUICK_PRICE = {"price": "Price", "pricewithtaxes": "PriceWithTaxes"}
+_set_attribute = object.__setattr__
+
+
+def _defaults(model: type[WireModel]) -> dict[str, Any]:
+    return {name: field.default for name, field in model.model_fields.items()}
+
+
+def _built(model: type[WireModel], defaults: dict[str, Any], values: dict[str, Any]) -> Any:
+    """``model`` with ``values`` set (and counted as sent) and the other fields at their defaults, as
+    ``model_construct`` builds it (without its per-field work: a third of the cost it saves)."""
+    instance = model.__new__(model)
+    state = defaults.copy()
+    state.update(values)
+    _set_attribute(instance, "__dict__", state)
+    _set_attribute(instance, "__pydantic_fields_set__", set(values))
+    _set_attribute(instance, "__pydantic_extra__", None)
+    _set_attribute(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _quick_object(raw: Any, names: dict[str, str], number: Any) -> dict[str, Any] | None:
+    """The properties of a Stock or Price object when each is one of ``names`` (any case, once) and its value
+    passes ``number`` (None: not this shape)."""
+    if type(raw) is not dict or not raw:
+        return None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = names.get(key.lower()) if type(key) is str else None
+        if name is None or name in values:
+            return None
+        read = number(value)
+        if read is None:
+            return None
+        values[name] = read
+    return values
+
+
+def _quick_integer(value: Any) -> int | None:
+    # A JSON integer (bool is not one); ``parse_integer`` reads it as itself.
+    return value if type(value) is int else None
+
+
+def _quick_amount(value: Any) -> Decimal | None:
+    # A JSON number; ``parse_amount`` reads it through ``numbers.to_decimal`` (None when not finite).
+    return numbers.to_decimal(value) if type(value) is int or type(value) is float else None
+
+
+def quick_update_in(raw: Any) -> ProductUpdateIn | None:
+    """``raw`` read as ``ProductUpdateIn`` when it is one of the common shapes (a text SKU and a ``Stock`` of
+    ``Quantity``/``Movement`` and/or a ``Price`` of ``Price``/``PriceWithTaxes``, JSON numbers, property names in
+    any case); the model the generic validation gives for it. None for anything else."""
+    if type(raw) is not dict or not 2 <= len(raw) <= 3:
+        return None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _QUICK_TOP.get(key.lower()) if type(key) is str else None
+        if name is None or name in values:
+            return None
+        if name == "SKU":
+            if type(value) is not str:
+                return None
+            try:
+                values[name] = clean_identifier(value)
+            except ValueError:
+                return None
+            continue
+        fields = _quick_object(value, *_QUICK_PARTS[name])
+        if fields is None:
+            return None
+        values[name] = _built(_QUICK_MODELS[name], _QUICK_DEFAULTS[name], fields)
+    if "SKU" not in values:
+        return None
+    return _built(ProductUpdateIn, _UPDATE_DEFAULTS, values)
+
+
+_QUICK_PARTS: dict[str, tuple[dict[str, str], Any]] = {
+    "Stock": (_QUICK_STOCK, _quick_integer),
+    "Price": (_QUICK_PRICE, _quick_amount),
+}
+_QUICK_MODELS: dict[str, type[WireModel]] = {"Stock": ProductStockIn, "Price": ProductPriceIn}
+_QUICK_DEFAULTS = {name: _defaults(model) for name, model in _QUICK_MODELS.items()}
+_UPDATE_DEFAULTS = _defaults(ProductUpdateIn)
 
 # --- GET /v2/products -----------------------------------------------------------------------------------
 

@@ -1,0 +1,173 @@
+"""The common POST /v2/products elements read without the generic validation (``schemas.quick_update_in``,
+``rules.plainly_valid``) give what the generic validation and the rules give, and the batch's array
+parameters written as literals (``batch.array_literal``) read back as the lists they were made of."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from alephee.accounts.schemas import AccountType
+from alephee.http.results import ActionResultBuilder
+from alephee.http.wire import read_input
+from alephee.products import bulk_update, rules
+from alephee.products.batch import AccountContext, array_literal, only_items_with_messages
+from alephee.products.schemas import ProductUpdateIn, quick_update_in
+
+PROFILES = [
+    rules.AccountProfile(account_type=kind.value, b2b_portal=b2b)
+    for kind in (AccountType.DISTRIBUTOR, AccountType.SELLER)
+    for b2b in (False, True)
+]
+
+
+def _state(model: Any) -> Any:
+    """Everything a model holds, nested models included, and which fields were sent."""
+    if isinstance(model, BaseModel):
+        return (
+            type(model).__name__,
+            sorted(model.model_fields_set),
+            {name: _state(getattr(model, name)) for name in type(model).model_fields},
+        )
+    if isinstance(model, Decimal):
+        return ("Decimal", str(model))
+    return model
+
+
+def _generic(raw: Any) -> ProductUpdateIn | None:
+    try:
+        return read_input(ProductUpdateIn, raw)
+    except ValidationError:
+        return None
+
+
+def _same_as_generic(raw: Any) -> None:
+    quick = quick_update_in(raw)
+    if quick is None:
+        return
+    generic = _generic(raw)
+    assert generic is not None, raw
+    assert _state(quick) == _state(generic), raw
+    if rules.plainly_valid(quick.Stock, quick.Price):
+        for profile in PROFILES:
+            assert quick.Stock is None or rules.stock_problems(quick.Stock, profile) == [], raw
+            assert quick.Price is None or rules.price_problems(quick.Price, profile) == [], raw
+
+
+COMMON = [
+    {"SKU": "A-1", "Stock": {"Quantity": 5}},
+    {"SKU": "A-1", "Stock": {"Movement": -3}},
+    {"sku": "A-1", "stock": {"movement": 0}},
+    {"SKU": "A-1", "Price": {"PriceWithTaxes": 1210.5}},
+    {"SKU": "A-1", "Price": {"Price": 1000}},
+    {"Sku": " A-1 ", "Stock": {"QUANTITY": 2_000_000_000}, "PRICE": {"pricewithtaxes": 0.0001}},
+    {"SKU": "CAFÉ", "Stock": {"Quantity": 1}},
+    {"SKU": "CAFE\u0301", "Stock": {"Quantity": 1}},
+]
+NOT_QUICK = [
+    {"SKU": "A-1"},
+    {"SKU": "A-1", "Stock": {}},
+    {"SKU": "A-1", "Stock": None},
+    {"SKU": "A-1", "Stock": {"Quantity": True}},
+    {"SKU": "A-1", "Stock": {"Quantity": 2.0}},
+    {"SKU": "A-1", "Stock": {"Quantity": "5"}},
+    {"SKU": "A-1", "Stock": {"Quantity": 1, "quantity": 2}},
+    {"SKU": "A-1", "sku": "B", "Stock": {"Quantity": 1}},
+    {"SKU": "A-1", "Stock": {"Quantity": 1, "Alert": {"RedQty": 1}}},
+    {"SKU": "A-1", "Price": {"PriceWithTaxes": float("nan")}},
+    {"SKU": "A-1", "Price": {"PriceWithTaxes": "12.5"}},
+    {"SKU": "A-1", "Price": {"Cost": 5}},
+    {"SKU": 1025700, "Stock": {"Quantity": 1}},
+    {"SKU": "A\t1", "Stock": {"Quantity": 1}},
+    {"SKU": "A-1", "Brand": "Bosch", "Stock": {"Quantity": 1}},
+    {"SKU": "A-1", "Stock": {"Quantity": 1}, "ProductAdditionalData": None},
+    ["SKU", "A-1"],
+]
+
+
+@pytest.mark.parametrize("raw", COMMON)
+def test_common_elements_are_read_quickly_as_the_generic_validation_reads_them(raw: dict[str, Any]) -> None:
+    assert quick_update_in(raw) is not None
+    _same_as_generic(raw)
+
+
+@pytest.mark.parametrize("raw", NOT_QUICK)
+def test_other_elements_go_the_generic_way(raw: Any) -> None:
+    assert quick_update_in(raw) is None
+
+
+_KEYS = st.sampled_from(["SKU", "sku", "Sku", "Stock", "stock", "Price", "PRICE", "Brand", "Features", "x"])
+_INNER_KEYS = st.sampled_from(["Quantity", "quantity", "Movement", "MOVEMENT", "Price", "PriceWithTaxes", "Cost"])
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-3_000_000_000, max_value=3_000_000_000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=False, allow_infinity=False, places=6).map(float),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        _KEYS,
+        st.one_of(_VALUES, st.dictionaries(_INNER_KEYS, _VALUES, max_size=3)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_any_element_read_quickly_is_what_the_generic_validation_gives(raw: dict[str, Any]) -> None:
+    _same_as_generic(raw)
+
+
+def _results(raw_items: list[Any], profile: rules.AccountProfile) -> tuple[Any, list[tuple[int, str, Any]]]:
+    builder = ActionResultBuilder("SKU")
+    account = AccountContext(account_id=1, profile=profile, default_tax_rate=Decimal(21))
+    elements = bulk_update._validate_elements(builder, raw_items, account)
+    kept = [(e.number, e.sku, _state(e.item)) for e in elements]
+    return only_items_with_messages(builder).model_dump(), kept
+
+
+def test_a_batch_validates_alike_with_and_without_the_quick_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    body: list[Any] = [
+        *COMMON,
+        *NOT_QUICK,
+        {"SKU": "A-1", "Stock": {"Quantity": -1}},
+        {"SKU": "A-1", "Stock": {"Movement": -2_000_000_001}},
+        {"SKU": "A-1", "Stock": {"Quantity": 1, "Movement": 1}},
+        {"SKU": "A-1", "Price": {"Price": 1, "PriceWithTaxes": 2}},
+        {"SKU": "A-1", "Price": {"PriceWithTaxes": 0}},
+        {"SKU": "A-1", "Price": {"PriceWithTaxes": 1.00001}},
+        {"SKU": "A-1", "Price": {"PriceWithTaxes": 1e15}},
+        {"SKU": "   ", "Stock": {"Quantity": 1}},
+    ]
+    for profile in PROFILES:
+        quick = _results(body, profile)
+        monkeypatch.setattr(bulk_update, "quick_update_in", lambda raw: None)
+        generic = _results(body, profile)
+        monkeypatch.undo()
+        assert quick == generic
+
+
+def test_array_literals_read_back_as_their_lists(ctx: Any, backend: str) -> None:
+    texts = ['a"b', "", "x\\y", "NULL", "CAFÉ", "a,b", "{}", " sp ", "null"]
+    assert array_literal([1, None, -3]) == "{1,null,-3}"
+    assert array_literal([True, False, None]) == "{true,false,null}"
+    # A text with a control character is left to psycopg (JSON would escape it in a way arrays do not read).
+    assert array_literal(["a\nb"]) == ["a\nb"]
+    if backend != "postgresql":
+        pytest.skip("SQLite takes one value per parameter (no arrays)")
+    with ctx.db.writing() as session:
+        conn = session.connection()
+        row = conn.exec_driver_sql(
+            "SELECT %s::text[], %s::text[], %s::integer[], %s::boolean[]",
+            (array_literal(texts), array_literal(["a\nb", "c"]), array_literal([1, None]), array_literal([True, None])),
+        ).one()
+        session.rollback()
+    assert list(row) == [texts, ["a\nb", "c"], [1, None], [True, None]]
