@@ -16,8 +16,8 @@ from alephee.accounts.schemas import AccountType
 from alephee.http.results import ActionResultBuilder
 from alephee.http.wire import read_input
 from alephee.products import bulk_update, rules
-from alephee.products.batch import AccountContext, array_literal, only_items_with_messages
-from alephee.products.schemas import ProductUpdateIn, quick_update_in
+from alephee.products.batch import AccountContext, ProductState, array_literal, only_items_with_messages
+from alephee.products.schemas import KIT, NORMAL, VARIATION_CHILD, VARIATION_MASTER, ProductUpdateIn, quick_update_in
 
 PROFILES = [
     rules.AccountProfile(account_type=kind.value, b2b_portal=b2b)
@@ -171,3 +171,42 @@ def test_array_literals_read_back_as_their_lists(ctx: Any, backend: str) -> None
         ).one()
         session.rollback()
     assert list(row) == [texts, ["a\nb", "c"], [1, None], [True, None]]
+
+
+@pytest.mark.parametrize("raw", COMMON[:6])
+def test_plainly_applicable_elements_pass_the_product_rules(raw: dict[str, Any]) -> None:
+    item = quick_update_in(raw)
+    assert item is not None and rules.plainly_valid(item.Stock, item.Price)
+    for profile in PROFILES:
+        account = AccountContext(account_id=1, profile=profile, default_tax_rate=Decimal(21))
+        for product_type in (NORMAL, KIT, VARIATION_CHILD, VARIATION_MASTER):
+            for shared in (False, True):
+                for price_list_id in (None, 7):
+                    product = _product(product_type, shared)
+                    if rules.plainly_applicable(item.Stock, item.Price, profile, product_type, shared, price_list_id):
+                        assert bulk_update._product_problems(item, account, product, price_list_id) == []
+
+
+def _product(product_type: int, shared: bool) -> ProductState:
+    return ProductState(
+        id=1,
+        brand_id=1,
+        brand_name="B",
+        sku="A-1",
+        own_code=None,
+        product_type=product_type,
+        parent_id=None,
+        source_product_id=9 if shared else None,
+        tax_rate=None,
+        tax_rule_code=None,
+        measure_unit=None,
+        measure_per_unit=None,
+        quantity=0,
+        b2b_quantity=0,
+        min_publication_quantity=0,
+        max_publication_quantity=0,
+        alert_red=0,
+        alert_yellow=0,
+        measurable_quantity=None,
+        visibility=None,
+    )

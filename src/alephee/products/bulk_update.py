@@ -90,6 +90,8 @@ class _Element:
     sku: str
     # Cleaned ProductAdditionalData changes (column → value), empty when none was sent.
     listing: dict[str, Any]
+    # Read by ``quick_update_in`` and ``rules.plainly_valid``: only the product rules of those shapes can apply.
+    plain: bool = False
 
 
 def update_products(
@@ -129,6 +131,11 @@ def update_product_batches(
         if product is None:
             assert problem is not None
             record_problem(element.outcome, problem)
+            continue
+        if element.plain and rules.plainly_applicable(
+            element.item.Stock, element.item.Price, account.profile, product.product_type, product.shared, price_list_id
+        ):
+            resolved.append((element, product))
             continue
         problems = _product_problems(element.item, account, product, price_list_id)
         if problems:
@@ -176,7 +183,7 @@ def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], accoun
             # the values are plainly within the rules, no need to run them.
             outcome, item = result.item(number, sku), quick
             if rules.plainly_valid(quick.Stock, quick.Price):
-                elements.append(_Element(number=number, outcome=outcome, item=item, sku=sku, listing={}))
+                elements.append(_Element(number=number, outcome=outcome, item=item, sku=sku, listing={}, plain=True))
                 continue
         else:
             outcome, item, sku = element_with_sku(result, number, raw, ProductUpdateIn)  # type: ignore[assignment]

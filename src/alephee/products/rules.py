@@ -338,6 +338,22 @@ def plainly_valid(stock: ProductStockIn | None, price: ProductPriceIn | None) ->
     return True
 
 
+def plainly_applicable(
+    stock: ProductStockIn | None,
+    price: ProductPriceIn | None,
+    account: AccountProfile,
+    product_type: int,
+    shared: bool,
+    price_list_id: int | None,
+) -> bool:
+    """Whether an element that is ``plainly_valid`` certainly passes the product's rules
+    (``price_product_problems``, ``stock_product_problems``, a price list to write into) on this product: its
+    stock is the product's own, and its price is the product's to set. False means "run the rules"."""
+    if stock is not None and product_type in (KIT, VARIATION_MASTER):
+        return False
+    return price is None or (price_list_id is not None and not (account.selling and shared))
+
+
 def stock_product_problems(stock: ProductStockIn, product: ProductFacts) -> list[Problem]:
     """Rules of a Stock object that depend on the product (derived stock, measurable attribute)."""
     moves_quantity = stock.Quantity is not None or stock.Movement is not None or stock.MeasurableQuantity is not None
