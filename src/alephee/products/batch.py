@@ -63,19 +63,24 @@ def load_account_context(session: Session, settings: Settings, account_id: int) 
     ).one_or_none()
     if row is None:
         raise AccountNotFound()
-    taxes = {
-        code.lower(): pct
-        for code, pct in session.execute(
-            select(FiscalTaxRule.code, FiscalTaxRule.percentage).where(
-                FiscalTaxRule.account_id == account_id, FiscalTaxRule.active.is_(True)
-            )
+    taxes = session.execute(
+        select(FiscalTaxRule.code, FiscalTaxRule.percentage).where(
+            FiscalTaxRule.account_id == account_id, FiscalTaxRule.active.is_(True)
         )
-    }
+    )
+    return account_context(settings, account_id, row[0], bool(row[1]), taxes)
+
+
+def account_context(
+    settings: Settings, account_id: int, account_type: str, b2b_portal: bool, tax_rules: Iterable[Any]
+) -> AccountContext:
+    """The ``AccountContext`` of an account read by the caller: its type, B2B portal flag and active tax rules
+    (``(code, percentage)`` pairs)."""
     return AccountContext(
         account_id=account_id,
-        profile=rules.AccountProfile(account_type=row[0], b2b_portal=bool(row[1])),
+        profile=rules.AccountProfile(account_type=account_type, b2b_portal=b2b_portal),
         default_tax_rate=settings.default_tax_rate,
-        tax_rules=taxes,
+        tax_rules={code.lower(): pct for code, pct in tax_rules},
     )
 
 

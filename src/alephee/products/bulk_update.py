@@ -8,18 +8,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from alephee import clock
+from alephee.accounts.models import Account, FiscalTaxRule
 from alephee.config import Settings
 from alephee.db import BulkStatement, Money, RowWriter, arrays, numeric_array
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome
 from alephee.products import hooks, listing_data, rules
 from alephee.products.batch import (
     AccountContext,
+    AccountNotFound,
     Catalog,
     ProductState,
+    account_context,
     array_literal,
     element_with_sku,
     in_list,
@@ -29,7 +33,7 @@ from alephee.products.batch import (
     record_problem,
 )
 from alephee.products.models import Product
-from alephee.products.price_lists import resolve_price_list
+from alephee.products.price_lists import default_price_list_query, resolve_price_list
 from alephee.products.schemas import ProductUpdateIn, quick_update_in
 from alephee.products.stock import kits_containing, snapshot_of
 from alephee.webhooks import events as webhook_events
@@ -114,8 +118,7 @@ def update_product_batches(
 
     Returns one ``(ActionResult, processed)`` per batch. The caller owns the transaction.
     """
-    account = load_account_context(session, settings, account_id)
-    price_list_id = resolve_price_list(session, account_id, raw_price_list)
+    account, price_list_id = _load_context(session, settings, account_id, raw_price_list)
     # Read before the rows are locked: every statement after the lock lengthens the other batches' wait.
     webhook_events.prefetch_subscriptions(session, account_id)
     results = [ActionResultBuilder("SKU") for _ in batches]
@@ -171,6 +174,36 @@ def update_product_batches(
     price_lists = {price_list_id} if price_ids else set()
     _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids)
     return [(only_items_with_messages(result), result.processed_any) for result in results]
+
+
+def _load_context(
+    session: Session, settings: Settings, account_id: int, raw_price_list: str | None
+) -> tuple[AccountContext, int | None]:
+    """The account's context and the price list the batch writes into (``load_account_context``,
+    ``resolve_price_list``). On PostgreSQL, for a batch naming no price list, one statement instead of three
+    (STK-17): each statement is a round trip, and on a busy machine a wake-up of the database's process."""
+    if raw_price_list is not None or session.get_bind().dialect.name != "postgresql":
+        return load_account_context(session, settings, account_id), resolve_price_list(
+            session, account_id, raw_price_list
+        )
+    active = (FiscalTaxRule.account_id == account_id) & FiscalTaxRule.active.is_(True)
+    codes, rates = (
+        select(func.array_agg(aggregate_order_by(column, FiscalTaxRule.id))).where(active).scalar_subquery()
+        for column in (FiscalTaxRule.code, FiscalTaxRule.percentage)
+    )
+    row = session.execute(
+        select(
+            Account.account_type,
+            Account.b2b_portal_enabled,
+            codes,
+            rates,
+            default_price_list_query(account_id).scalar_subquery(),
+        ).where(Account.id == account_id)
+    ).one_or_none()
+    if row is None:
+        raise AccountNotFound()
+    taxes = zip(row[2] or (), row[3] or (), strict=True)
+    return account_context(settings, account_id, row[0], bool(row[1]), taxes), row[4]
 
 
 def _validate_elements(result: ActionResultBuilder, raw_items: list[Any], account: AccountContext) -> list[_Element]:
