@@ -10,7 +10,7 @@ per-round ratio are printed. Timings are printed, never asserted.
 
     .venv/bin/python bench/products_update.py [--products 100000] [--batches 40] [--rounds 4] [--concurrency 1]
         [--backends sqlite,postgresql] [--pg postgresql+psycopg://postgres@127.0.0.1:5432]
-        [--pg-database alephee_bench_products]
+        [--pg-database alephee_bench_products] [--pg-template alephee_bench_products_template]
 """
 
 from __future__ import annotations
@@ -119,6 +119,27 @@ def build_catalog(url: str, products: int) -> tuple[int, str, int]:
     return account_id, secret, plist
 
 
+def catalog_from_template(server: str, template: str, name: str, products: int) -> tuple[int, str, int]:
+    """The database ``name`` as a copy of ``template`` (built first when missing, kept afterwards), with a new API
+    key: A/B runs then start from the same catalog, and a copy takes seconds where building takes a minute."""
+    engine = create_engine(f"{server}/postgres")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template}).first()
+    engine.dispose()
+    if exists is None:
+        build_catalog(recreate_database(server, template), products)
+    url = recreate_database(server, name, template=template)
+    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    db = Database(settings)
+    with db.writing() as session:
+        account_id = session.execute(text("SELECT min(id) FROM accounts")).scalar_one()
+        plist = session.execute(text("SELECT min(id) FROM price_lists WHERE account_id = :a"), {"a": account_id})
+        plist_id = plist.scalar_one()
+        _, secret = accounts.create_key(session, [account_id], rate_limit=10_000_000)
+    db.dispose()
+    return account_id, secret, plist_id
+
+
 def make_batches(products: int, batches: int, seed: int) -> list[list[dict[str, Any]]]:
     """Mixed updates: absolute quantities, movements, prices, and stock + price together."""
     rng = random.Random(seed)
@@ -186,8 +207,20 @@ class socket_port:
         return None
 
 
-def run_http(base: str, account_id: int, key: str, batches: list[list[dict[str, Any]]], concurrency: int) -> float:
-    """Items/s of the batches through HTTP with ``concurrency`` client connections."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_http(
+    base: str, account_id: int, key: str, batches: list[list[dict[str, Any]]], concurrency: int, pid: int = 0
+) -> tuple[float, float]:
+    """Items/s of the batches through HTTP with ``concurrency`` client connections, and the server's CPU
+    milliseconds per batch (process ``pid``)."""
     params = {"API_KEY": key, "accountId": account_id}
     headers = {"content-type": "application/json"}
     # Bodies are encoded before the clock starts: the client shares the machine with the server.
@@ -201,14 +234,14 @@ def run_http(base: str, account_id: int, key: str, batches: list[list[dict[str, 
     clients = [httpx.Client(base_url=base, timeout=120) for _ in range(concurrency)]
     try:
         send(bodies[0], clients[0])  # warm-up (not timed)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), process_cpu(pid)
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda pair: send(pair[1], clients[pair[0] % concurrency]), enumerate(bodies[1:])))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, process_cpu(pid) - cpu
     finally:
         for client in clients:
             client.close()
-    return (len(batches) - 1) * BATCH / elapsed
+    return (len(batches) - 1) * BATCH / elapsed, cpu * 1000 / (len(batches) - 1)
 
 
 # --- plain SQL ceiling ----------------------------------------------------------------------------------------
@@ -327,24 +360,32 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
         name = args.pg_database
         url = recreate_database(args.pg, name)
     started = time.perf_counter()
-    account_id, key, plist = build_catalog(url, args.products)
+    if backend == "postgresql" and args.pg_template:
+        account_id, key, plist = catalog_from_template(args.pg, args.pg_template, name, args.products)
+        url = f"{args.pg}/{name}"
+    else:
+        account_id, key, plist = build_catalog(url, args.products)
     print(f"[{backend}] catalog of {args.products} products built in {time.perf_counter() - started:.1f}s", flush=True)
     per_round = max(2, args.batches // args.rounds)
     http_rates: list[float] = []
     sql_rates: list[float] = []
+    server_cpu: list[float] = []
     process, base = start_server(url, workdir)
     try:
         for number in range(args.rounds):
             # +1: the first batch of each phase is a warm-up, not timed.
             http_batches = make_batches(args.products, per_round + 1, seed=2 * number + 1)
             sql_batches = make_batches(args.products, per_round + 1, seed=2 * number + 2)
-            http_rates.append(run_http(base, account_id, key, http_batches, args.concurrency))
+            rate, cpu = run_http(base, account_id, key, http_batches, args.concurrency, process.pid)
+            http_rates.append(rate)
+            server_cpu.append(cpu)
             if backend == "sqlite":
                 sql_rates.append(run_sql_sqlite(path, account_id, plist, sql_batches))
             else:
                 sql_rates.append(run_sql_postgresql(url, account_id, plist, sql_batches))
             print(
-                f"[{backend}] round {number + 1}: HTTP {http_rates[-1]:,.0f} items/s, SQL {sql_rates[-1]:,.0f} items/s",
+                f"[{backend}] round {number + 1}: HTTP {http_rates[-1]:,.0f} items/s"
+                f" (server CPU {server_cpu[-1]:.1f} ms per batch), SQL {sql_rates[-1]:,.0f} items/s",
                 flush=True,
             )
     finally:
@@ -356,10 +397,11 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
         "http": statistics.median(http_rates),
         "sql": statistics.median(sql_rates),
         "ratio": statistics.median(h / q for h, q in zip(http_rates, sql_rates, strict=True)),
+        "cpu": statistics.median(server_cpu),
     }
     print(
         f"[{backend}] median HTTP {result['http']:,.0f} items/s | plain SQL {result['sql']:,.0f} items/s"
-        f" | ratio {result['ratio']:.2f}",
+        f" | ratio {result['ratio']:.2f} | server CPU {result['cpu']:.1f} ms per batch",
         flush=True,
     )
     return result
@@ -376,6 +418,11 @@ def main() -> None:
         "--pg", default=os.environ.get("ALEPHEE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
     )
     parser.add_argument("--pg-database", default="alephee_bench_products", help="created, and dropped at the end")
+    parser.add_argument(
+        "--pg-template",
+        default=None,
+        help="copy the PostgreSQL catalog from this database (built there first when missing; kept: drop it yourself)",
+    )
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="alephee-bench-") as tmp:
