@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -61,11 +62,10 @@ def _load_prices(session: Session, product_ids: Collection[int], price_list_id: 
     if not product_ids:
         return states
     conn = session.connection()
-    money_type = Money()
-
-    def money(value: Any) -> Decimal | None:
-        return money_type.process_result_value(value, conn.dialect)
-
+    # On PostgreSQL NUMERIC(18,4) comes back as a Decimal with its four places: the type's processor would copy it.
+    money: Callable[[Any], Decimal | None] = (
+        _same if conn.dialect.name == "postgresql" else partial(Money().process_result_value, dialect=conn.dialect)
+    )
     condition, params = in_list(conn, "product_id", sorted(product_ids))
     sql = (
         "SELECT product_id, price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin,"
@@ -84,6 +84,10 @@ def _load_prices(session: Session, product_ids: Collection[int], price_list_id: 
             exists=True,
         )
     return states
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @dataclass(slots=True)
