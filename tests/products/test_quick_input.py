@@ -11,13 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 
 from alephee.accounts.schemas import AccountType
 from alephee.http.results import ActionResultBuilder
 from alephee.http.wire import read_input
 from alephee.products import bulk_update, rules
 from alephee.products.batch import AccountContext, ProductState, array_literal, only_items_with_messages
+from alephee.products.models import Product, ProductPrice
 from alephee.products.schemas import KIT, NORMAL, VARIATION_CHILD, VARIATION_MASTER, ProductUpdateIn, quick_update_in
+from tests.fixtures.products import add_price_list, add_product
+from tests.fixtures.tenants import Tenant
 
 PROFILES = [
     rules.AccountProfile(account_type=kind.value, b2b_portal=b2b)
@@ -210,3 +214,59 @@ def _product(product_type: int, shared: bool) -> ProductState:
         measurable_quantity=None,
         visibility=None,
     )
+
+
+def _catalog(ctx: Any, tenant: Tenant) -> None:
+    """Products of every kind the batch below names, with prices in the account's only list."""
+    account = tenant.account_id
+    with ctx.db.writing() as session:
+        plist = add_price_list(session, account, "General")
+        add_product(session, account, "N-1", quantity=5, prices={plist: "121"})
+        add_product(session, account, "N-2", quantity=1)
+        add_product(session, account, "N-3", quantity=0, prices={plist: "50"})
+        add_product(session, account, "KIT", product_type=KIT)
+        add_product(session, account, "MASTER", product_type=VARIATION_MASTER)
+        add_product(session, account, "SHARED", quantity=3, source_product_id=add_product(session, account, "SRC"))
+
+
+_BODY: list[Any] = [
+    {"SKU": "N-1", "Stock": {"Movement": -7}},  # clamped at 0: the warning
+    {"SKU": "N-1", "Stock": {"Quantity": 9}, "Price": {"PriceWithTaxes": 242}},
+    {"sku": "N-2", "stock": {"movement": 3}, "price": {"price": 100.5}},
+    {"SKU": "N-3", "Price": {"PriceWithTaxes": 0.00001}},
+    {"SKU": "N-3", "Price": {"Price": 10, "PriceWithTaxes": 12}},
+    {"SKU": "N-3", "Stock": {"Quantity": -1}},
+    {"SKU": "KIT", "Stock": {"Quantity": 4}},
+    {"SKU": "MASTER", "Stock": {"Movement": 1}},
+    {"SKU": "SHARED", "Price": {"PriceWithTaxes": 99}},
+    {"SKU": "SHARED", "Stock": {"Quantity": 8}},
+    {"SKU": "NOPE", "Stock": {"Quantity": 1}},
+    {"SKU": "N-2", "Stock": {"Quantity": 2, "B2BQuantity": 1}},
+    {"SKU": " N-3 ", "Stock": {"Movement": 2}},
+]
+
+
+def _state_of(ctx: Any, account_id: int) -> dict[str, Any]:
+    with ctx.db.reading() as session:
+        rows = session.execute(
+            select(Product.sku, Product.quantity, ProductPrice.price, ProductPrice.price_with_taxes)
+            .outerjoin(ProductPrice, ProductPrice.product_id == Product.id)
+            .where(Product.account_id == account_id)
+        ).all()
+    return {sku: (quantity, price, gross) for sku, quantity, price, gross in rows}
+
+
+def test_a_batch_applies_alike_with_and_without_the_quick_reading(
+    client: Any, ctx: Any, make_tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generic_tenant, quick_tenant = make_tenant(), make_tenant()
+    for tenant in (generic_tenant, quick_tenant):
+        _catalog(ctx, tenant)
+    monkeypatch.setattr(bulk_update, "quick_update_in", lambda raw: None)
+    generic = client.post("/v2/products", params=generic_tenant.q(), json=_BODY)
+    monkeypatch.undo()
+    quick = client.post("/v2/products", params=quick_tenant.q(), json=_BODY)
+    assert generic.status_code == quick.status_code == 200, quick.text
+    assert quick.json() == generic.json()
+    assert quick.json()["Quantities"]["Warning"] == 1
+    assert _state_of(ctx, quick_tenant.account_id) == _state_of(ctx, generic_tenant.account_id)
