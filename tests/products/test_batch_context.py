@@ -13,6 +13,8 @@ from alephee.http.context import AppContext
 from alephee.products.batch import AccountNotFound, load_account_context
 from alephee.products.bulk_update import _load_context
 from alephee.products.price_lists import resolve_price_list
+from alephee.webhooks import events as webhook_events
+from alephee.webhooks.models import WebhookSubscription
 from tests.fixtures.products import add_price_list
 from tests.fixtures.tenants import Tenant
 
@@ -48,3 +50,25 @@ def test_a_missing_account_is_refused_either_way(ctx: AppContext) -> None:
         for raw in (None, "1"):
             with pytest.raises(AccountNotFound):
                 _load_context(session, ctx.settings, 10**8, raw)
+
+
+def test_the_webhook_subscriptions_read_with_the_context_are_those_read_alone(
+    ctx: AppContext, tenant: Tenant, backend: str
+) -> None:
+    account = tenant.account_id
+    with ctx.db.writing() as session:
+        add_price_list(session, account, "General")
+        for types, active in ((["product.stock_alert"], True), (["*"], True), (["order.created"], False), (None, True)):
+            session.add(
+                WebhookSubscription(
+                    account_id=account, url="https://x.example/h", event_types=types, secret="s", active=active
+                )
+            )
+    with ctx.db.writing() as session:
+        alone = webhook_events._subscriptions(session, account)
+    with ctx.db.writing() as session:
+        _load_context(session, ctx.settings, account, None)
+        cached = webhook_events._cache(session).get(account)
+        assert webhook_events._subscriptions(session, account) == alone
+    assert len(alone) == 3
+    assert cached == (alone if backend == "postgresql" else None)

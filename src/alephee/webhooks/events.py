@@ -21,7 +21,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -93,15 +94,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _subscriptions(session: Session, account_id: int) -> list[tuple[int, frozenset[str]]]:
-    """Active subscriptions of the account as (id, types), read once per transaction of ``session``."""
+def _cache(session: Session) -> dict[int, list[tuple[int, frozenset[str]]]]:
+    """The subscriptions read in the current transaction of ``session``, per account."""
     transaction = session.get_transaction()
     cached = session.info.get(_CACHE_KEY)
     if transaction is None or cached is None or cached[0] is not transaction:
         cached = (transaction, {})
         if transaction is not None:
             session.info[_CACHE_KEY] = cached
-    found: list[tuple[int, frozenset[str]]] | None = cached[1].get(account_id)
+    found: dict[int, list[tuple[int, frozenset[str]]]] = cached[1]
+    return found
+
+
+def _subscriptions(session: Session, account_id: int) -> list[tuple[int, frozenset[str]]]:
+    """Active subscriptions of the account as (id, types), read once per transaction of ``session``."""
+    cache = _cache(session)
+    found = cache.get(account_id)
     if found is None:
         rows = session.execute(
             select(WebhookSubscription.id, WebhookSubscription.event_types)
@@ -109,8 +117,25 @@ def _subscriptions(session: Session, account_id: int) -> list[tuple[int, frozens
             .order_by(WebhookSubscription.id)
         ).all()
         found = [(row[0], frozenset(row[1] or ())) for row in rows]
-        cached[1][account_id] = found
+        cache[account_id] = found
     return found
+
+
+def subscriptions_json(account_id: int) -> Any:
+    """The account's active subscriptions, as ``_subscriptions`` reads them, in one PostgreSQL JSON value
+    (``[[id, types], ...]`` in id order): a writer reading other things before it locks rows reads them in the
+    same statement and hands them to ``remember_subscriptions`` (one round trip less)."""
+    pair = func.json_build_array(WebhookSubscription.id, WebhookSubscription.event_types)
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(pair, WebhookSubscription.id)), literal_column("'[]'")))
+        .where(WebhookSubscription.account_id == account_id, WebhookSubscription.active.is_(True))
+        .scalar_subquery()
+    )
+
+
+def remember_subscriptions(session: Session, account_id: int, found: list[Any]) -> None:
+    """Keep, for the rest of the transaction, the subscriptions ``subscriptions_json`` read."""
+    _cache(session)[account_id] = [(int(row[0]), frozenset(row[1] or ())) for row in found]
 
 
 def prefetch_subscriptions(session: Session, account_id: int) -> None:
