@@ -203,6 +203,10 @@ WAIT_METRICS = (
     "alephee_gc_pause_seconds",
     "alephee_gc_cpu_seconds",
     "alephee_event_loop_lag_seconds",
+    # The stock batches' groups (products/batch_groups.py): queue wait per batch, lock/apply/commit per group.
+    "alephee_stock_batch_queue_seconds",
+    "alephee_stock_batch_group_seconds",
+    "alephee_stock_batch_group_batches",
 )
 
 
@@ -361,7 +365,11 @@ class Workload:
 
     async def client_loop(self, seed: int) -> None:
         rng = random.Random(seed)
-        async with httpx.AsyncClient(timeout=60) as client:
+        # Idle connections are dropped before the servers' keep-alive limit (ALEPHEE_HTTP_KEEP_ALIVE_SECONDS, 5 s):
+        # with httpx's default of the same 5 s, a request sent on a connection the server was closing at that
+        # moment failed with ReadError (the client's race, not the server's answer).
+        limits = httpx.Limits(keepalive_expiry=2)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             n = 0
             while time.monotonic() < self.deadline and self.sent < self.max_requests:
                 n += 1

@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     # POST /v2/products batches of one account waiting for each other's row locks are applied together by the
     # first of them, up to this many elements in one group (products/batch_groups.py, STK-15); 0 turns it off.
     products_batch_group_items: int = Field(default=2_000, ge=0)
+    # On PostgreSQL a group's leader first takes its account's advisory lock and only then the batches waiting in
+    # its process, so one group per account runs at a time across server processes (STK-20); off only to compare.
+    products_batch_group_lock: bool = True
     ml_discount_min_percent: Decimal = Decimal("5")
     ml_discount_max_percent: Decimal = Decimal("80")
     ml_discount_max_days: int = 7

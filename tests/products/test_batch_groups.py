@@ -18,7 +18,7 @@ from alephee.products.bulk_update import update_product_batches
 from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
-SETTINGS: Any = SimpleNamespace(products_batch_group_items=2_000)
+SETTINGS: Any = SimpleNamespace(products_batch_group_items=2_000, products_batch_group_lock=False)
 
 
 class FakeSession:
