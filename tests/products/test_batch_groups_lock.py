@@ -81,7 +81,8 @@ def _free(ctx: AppContext, account_id: int) -> bool:
     """Whether another transaction could take ``account_id``'s lock now (and it lets go of it at once)."""
     with ctx.db.write_engine.connect() as conn:
         taken = conn.execute(
-            text("SELECT pg_try_advisory_xact_lock(:space, :account)"), {"space": _LOCK_NAMESPACE, "account": account_id}
+            text("SELECT pg_try_advisory_xact_lock(:space, :account)"),
+            {"space": _LOCK_NAMESPACE, "account": account_id},
         ).scalar_one()
         conn.rollback()
     return bool(taken)
