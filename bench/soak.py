@@ -175,6 +175,19 @@ def backend_cpu(database_url: str) -> dict[int, float]:
         engine.dispose()
 
 
+def outbox_backlog(database_url: str) -> dict[str, int]:
+    """Outbox rows by status: what the worker has not delivered yet when the load stops."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT status, count(*) FROM outbox GROUP BY status ORDER BY status")).all()
+        return {str(status): int(count) for status, count in rows}
+    finally:
+        engine.dispose()
+
+
 def client_cpu() -> float:
     """CPU seconds of this process (the clients, the samplers): the load generator's own share of the machine."""
     import resource
@@ -682,6 +695,7 @@ def main() -> int:
             "clients": round(1000 * (client_cpu() - clients_before) / max(1, out["requests"]), 2),
             "cores": os.cpu_count(),
         }
+        out["outbox_at_the_end"] = outbox_backlog(args.database_url)
         out["waits"] = {s.name: wait_breakdown(waits_before[s.name], scrape(s.base_url)) for s in servers}
         out["database_sessions"] = waits.report()
     finally:
