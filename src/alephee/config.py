@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     # On PostgreSQL a group's leader first takes its account's advisory lock and only then the batches waiting in
     # its process, so one group per account runs at a time across server processes (STK-20); off only to compare.
     products_batch_group_lock: bool = True
+    # At most this many POST /v2/products batches of one account wait in a server process's queue (besides the
+    # group being applied); the next one is refused with 429 and nothing applied (STK-21). 0: no limit.
+    products_batch_queue_limit: int = Field(default=0, ge=0)
     ml_discount_min_percent: Decimal = Decimal("5")
     ml_discount_max_percent: Decimal = Decimal("80")
     ml_discount_max_days: int = 7

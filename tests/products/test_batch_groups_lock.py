@@ -19,7 +19,9 @@ from alephee.products.models import Product
 from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
-SETTINGS: Any = SimpleNamespace(products_batch_group_items=2_000, products_batch_group_lock=True)
+SETTINGS: Any = SimpleNamespace(
+    products_batch_group_items=2_000, products_batch_group_lock=True, products_batch_queue_limit=0
+)
 
 
 class FakeSession:

@@ -27,11 +27,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from alephee.config import Settings
+from alephee.errors import TooManyRequests
 from alephee.http.observe import REGISTRY
 from alephee.http.results import ActionResult
 from alephee.products.bulk_update import update_product_batches
@@ -64,6 +65,20 @@ GROUP_SIZE = Histogram(
     buckets=(1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 40),
     registry=REGISTRY,
 )
+
+REFUSED = Counter(
+    "alephee_stock_batch_refused_total",
+    "POST /v2/products batches refused with 429: the account already had products_batch_queue_limit batches "
+    "waiting in this process",
+    registry=REGISTRY,
+)
+
+
+class BatchQueueFull(TooManyRequests):
+    """The account's stock batches waiting in this process reached ``products_batch_queue_limit`` (429, nothing
+    applied)."""
+
+    message = "Too many product batches of this account are waiting to be applied; nothing was changed. Retry later"
 
 
 def lock_account(session: Session, account_id: int) -> None:
@@ -119,13 +134,19 @@ class BatchGroups:
             return alone()
         key = (account_id, raw_price_list)
         me = _Waiting(items)
+        limit = settings.products_batch_queue_limit
         with self._mutex:
             queue = self._queues.get(key)
+            full = queue is not None and 0 < limit <= len(queue)
             if queue is None:
                 self._queues[key] = []
                 me.lead = True
-            else:
+            elif not full:
                 queue.append(me)
+        if full:
+            # A bounded queue: past it a batch would wait for more groups than the client should (STK-21).
+            REFUSED.inc()
+            raise BatchQueueFull()
         if not me.lead:
             me.woken.wait()
             if me.applied:
