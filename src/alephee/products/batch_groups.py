@@ -11,12 +11,15 @@ A batch waits at most for the group ahead of it and its own group instead of eve
 group fails as a whole (a database error), each of its batches is applied again alone, so every request gets
 the answer it would have had without grouping.
 
-Several server processes on one PostgreSQL database: a leader first takes a transaction-level advisory lock of
-its account, and only then takes the batches waiting in its process (STK-20). One group per account runs at a
-time across the processes, and the batches arriving in a process while its leader waits for another
-process's group join that leader's group instead of queueing behind it: a batch waits for at most the group
-running when it arrived and its own, whichever process runs them, instead of its process's group ahead of it
-and that group's wait on the rows. The waits are ``/metrics`` histograms (``alephee_stock_batch_*``).
+Several server processes on one PostgreSQL database (``products_batch_group_lock``, off by default, STK-20): a
+leader first takes a transaction-level advisory lock of its account, and only then the batches waiting in its
+process, so one group per account runs at a time across the processes and the batches arriving in a process
+while its leader waits for another process's group join that group. The reads and the validation before the
+rows' lock then run under the account's lock too, and in the soak that cost as much as it saved.
+
+``products_batch_queue_limit`` (STK-21) bounds an account's queue in a process: past it a batch is refused
+with 429 at once instead of waiting for every group ahead of it. The waits are ``/metrics`` histograms
+(``alephee_stock_batch_*``): per batch the queue, per group the lock, the apply (and its CPU) and the commit.
 """
 
 from __future__ import annotations
