@@ -106,6 +106,7 @@ def test_two_processes_groups_lose_no_stock_movement(ctx: AppContext, tenant: Te
     with ctx.db.writing() as session:
         ids = [add_product(session, tenant.account_id, f"TWO-{n}", quantity=100) for n in range(3)]
     processes = [BatchGroups(), BatchGroups()]
+    settings = ctx.settings.model_copy(update={"products_batch_group_lock": True})
     answers: list[Any] = []
     failures: list[BaseException] = []
     batch = [{"SKU": f"TWO-{n}", "Stock": {"Movement": -1}} for n in range(3)]
@@ -113,9 +114,7 @@ def test_two_processes_groups_lose_no_stock_movement(ctx: AppContext, tenant: Te
     def send(groups: BatchGroups) -> None:
         try:
             with ctx.db.writing() as session:
-                answers.append(
-                    groups.apply(session, ctx.settings, tenant.account_id, None, batch, lambda s: s.commit())
-                )
+                answers.append(groups.apply(session, settings, tenant.account_id, None, batch, lambda s: s.commit()))
         except BaseException as exc:  # pragma: no cover - reported below
             failures.append(exc)
 
