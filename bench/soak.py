@@ -151,6 +151,51 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds (user + system, from ``/proc``) of each PostgreSQL backend connected to the soak database now,
+    by pid: what the database spends on the hub's statements (its shared background processes are left out)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            ).scalars()
+            tick = os.sysconf("SC_CLK_TCK")
+            out = {}
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+            return out
+    finally:
+        engine.dispose()
+
+
+def outbox_backlog(database_url: str) -> dict[str, int]:
+    """Outbox rows by status: what the worker has not delivered yet when the load stops."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT status, count(*) FROM outbox GROUP BY status ORDER BY status")).all()
+        return {str(status): int(count) for status, count in rows}
+    finally:
+        engine.dispose()
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process (the clients, the samplers): the load generator's own share of the machine."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class WaitSampler(threading.Thread):
     """What the database's busy sessions are doing, every ``interval`` seconds (``pg_stat_activity``): on the CPU
     (no wait event), waiting for a lock (``Lock``: another transaction holds the row), for I/O, for the client
@@ -169,6 +214,8 @@ class WaitSampler(threading.Thread):
         self.samples = 0
         self.busy: Counter[str] = Counter()
         self.locked: Counter[str] = Counter()
+        # The last statement of the sessions waiting for the hub inside a transaction (which transaction it is).
+        self.idle: Counter[str] = Counter()
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -183,6 +230,8 @@ class WaitSampler(threading.Thread):
                         self.busy[f"{kind}:{event}" if event else kind] += 1
                         if kind == "Lock":
                             self.locked[" ".join(query.split())] += 1
+                        elif event == "ClientRead":
+                            self.idle[" ".join(query.split())] += 1
                     self.stop.wait(self.interval)
         finally:
             engine.dispose()
@@ -195,6 +244,7 @@ class WaitSampler(threading.Thread):
             "interval_s": self.interval,
             "mean_sessions_by_state": {k: round(v / n, 3) for k, v in self.busy.most_common()},
             "lock_waits_by_statement": {k: round(v / n, 3) for k, v in self.locked.most_common(5)},
+            "client_read_by_last_statement": {k: round(v / n, 3) for k, v in self.idle.most_common(12)},
         }
 
 
@@ -203,6 +253,10 @@ WAIT_METRICS = (
     "alephee_gc_pause_seconds",
     "alephee_gc_cpu_seconds",
     "alephee_event_loop_lag_seconds",
+    # The stock batches' groups (products/batch_groups.py): queue wait per batch, lock/apply/commit per group.
+    "alephee_stock_batch_queue_seconds",
+    "alephee_stock_batch_group_seconds",
+    "alephee_stock_batch_group_batches",
 )
 
 
@@ -283,6 +337,8 @@ class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter[int | str]] = field(default_factory=lambda: defaultdict(Counter))
     errors: list[str] = field(default_factory=list)
+    # Latencies of the answers that did the work (2xx): a quick 429 lowers the percentiles of all answers.
+    served: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # (op, server, started at (monotonic), seconds) of every request, for the breakdown of the slowest.
     requests: list[tuple[str, str, float, float]] = field(default_factory=list)
 
@@ -290,6 +346,8 @@ class Stats:
         self.latencies[op].append(seconds)
         self.requests.append((op, server, time.monotonic() - seconds, seconds))
         self.statuses[op][status] += 1
+        if isinstance(status, int) and 200 <= status < 300:
+            self.served[op].append(seconds)
         if status not in ALLOWED and len(self.errors) < 20:
             self.errors.append(f"{op} {status} {detail[:200]}")
 
@@ -361,7 +419,11 @@ class Workload:
 
     async def client_loop(self, seed: int) -> None:
         rng = random.Random(seed)
-        async with httpx.AsyncClient(timeout=60) as client:
+        # Idle connections are dropped before the servers' keep-alive limit (ALEPHEE_HTTP_KEEP_ALIVE_SECONDS, 5 s):
+        # with httpx's default of the same 5 s, a request sent on a connection the server was closing at that
+        # moment failed with ReadError (the client's race, not the server's answer).
+        limits = httpx.Limits(keepalive_expiry=2)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             n = 0
             while time.monotonic() < self.deadline and self.sent < self.max_requests:
                 n += 1
@@ -455,6 +517,7 @@ def report(
 ) -> dict[str, Any]:
     total = sum(len(v) for op, v in stats.latencies.items() if not op.startswith("alephee"))
     everything = [x for op, v in stats.latencies.items() if not op.startswith("alephee") for x in v]
+    served = [x for op, v in stats.served.items() if not op.startswith("alephee") for x in v]
     ops = {
         op: {
             "requests": len(lat),
@@ -463,6 +526,7 @@ def report(
             "p95_ms": round(percentile(lat, 0.95) * 1000, 1),
             "p99_ms": round(percentile(lat, 0.99) * 1000, 1),
             "max_ms": round(max(lat, default=0.0) * 1000, 1),
+            "p99_ms_2xx": round(percentile(stats.served[op], 0.99) * 1000, 1),
         }
         for op, lat in sorted(stats.latencies.items())
     }
@@ -497,6 +561,7 @@ def report(
         "p95_ms": round(percentile(everything, 0.95) * 1000, 1),
         "p99_ms": round(percentile(everything, 0.99) * 1000, 1),
         "max_ms": round(max(everything, default=0.0) * 1000, 1),
+        "p99_ms_2xx": round(percentile(served, 0.99) * 1000, 1),
         "operations": ops,
         "slowest_1pct": slowest(stats),
         "sandbox_orders_sold": sold,
@@ -526,6 +591,17 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="A setting of both servers, e.g. ALEPHEE_GC_FREEZE=false (repeatable; for before/after runs).",
     )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="Run the outbox worker as a third process (alephee worker) instead of a thread of server A.",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="With --worker-process: the worker's niceness (e.g. 10: the CPU goes to the API processes first).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the report here.")
     parser.add_argument("--log-dir", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
@@ -543,8 +619,18 @@ def main() -> int:
     print("preparing the database (migrations, demo tenant)...", file=sys.stderr)
     account_id, api_key = prepare(args, env)
     servers: list[Server] = []
+    worker: Server | None = None
     try:
-        servers.append(start_server("A (serve --with-worker)", env, args.log_dir, "--with-worker"))
+        if args.worker_process:
+            servers.append(start_server("A (serve)", env, args.log_dir))
+            log = (args.log_dir / "soak-worker.log").open("wb")
+            command = [EXE, "worker"]
+            if args.worker_nice:
+                command = ["nice", "-n", str(args.worker_nice), *command]
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            worker = Server("worker", process, "")
+        else:
+            servers.append(start_server("A (serve --with-worker)", env, args.log_dir, "--with-worker"))
         servers.append(start_server("B (serve)", env, args.log_dir))
         print(f"sandbox listings delivered: {wait_for_sandbox(env, 120)}", file=sys.stderr)
         with httpx.Client(timeout=60) as client:
@@ -558,7 +644,10 @@ def main() -> int:
         ]
 
         waits_before = {s.name: scrape(s.base_url) for s in servers}
-        cpu_before = sum(cpu_seconds([s.process for s in servers]))
+        each_before = cpu_seconds([s.process for s in servers])
+        cpu_before = sum(each_before)
+        worker_before = cpu_seconds([worker.process])[0] if worker else 0.0
+        backends_before, clients_before = backend_cpu(args.database_url), client_cpu()
         load_before = load_average()
         began = time.monotonic()
         deadline = began + args.duration
@@ -590,10 +679,34 @@ def main() -> int:
             1000 * (sum(cpu_seconds([s.process for s in servers])) - cpu_before) / max(1, out["requests"]),
             2,
         )
+        out["server_cpu_ms_each"] = {
+            s.name: round(1000 * (after - before) / max(1, out["requests"]), 2)
+            for s, before, after in zip(servers, each_before, cpu_seconds([s.process for s in servers]), strict=True)
+        }
+        if worker:
+            out["worker_process_cpu_ms_per_request"] = round(
+                1000 * (cpu_seconds([worker.process])[0] - worker_before) / max(1, out["requests"]), 2
+            )
+        # Where the machine's CPU went, per request: servers, the database's backends (those connected at the
+        # end, counted from the start or from their birth), the clients. The sum bounds the closed loop's
+        # throughput on this machine (cores / CPU per request).
+        backends_after = backend_cpu(args.database_url)
+        out["cpu_ms_per_request"] = {
+            "servers": out["server_cpu_ms_per_request"],
+            "database": round(
+                1000
+                * sum(v - backends_before.get(pid, 0.0) for pid, v in backends_after.items())
+                / max(1, out["requests"]),
+                2,
+            ),
+            "clients": round(1000 * (client_cpu() - clients_before) / max(1, out["requests"]), 2),
+            "cores": os.cpu_count(),
+        }
+        out["outbox_at_the_end"] = outbox_backlog(args.database_url)
         out["waits"] = {s.name: wait_breakdown(waits_before[s.name], scrape(s.base_url)) for s in servers}
         out["database_sessions"] = waits.report()
     finally:
-        for server in servers:
+        for server in servers + ([worker] if worker else []):
             server.stop()
     print(json.dumps(out, indent=2))
     if args.json:

@@ -18,7 +18,9 @@ from alephee.products.bulk_update import update_product_batches
 from tests.fixtures.products import add_product
 from tests.fixtures.tenants import Tenant
 
-SETTINGS: Any = SimpleNamespace(products_batch_group_items=2_000)
+SETTINGS: Any = SimpleNamespace(
+    products_batch_group_items=2_000, products_batch_group_lock=False, products_batch_queue_limit=0
+)
 
 
 class FakeSession:
@@ -116,7 +118,7 @@ def test_grouping_off_or_an_empty_batch_applies_alone(applier: Callable[..., App
     fake = applier()
     fake.release.set()
     groups = BatchGroups()
-    off: Any = SimpleNamespace(products_batch_group_items=0)
+    off: Any = SimpleNamespace(products_batch_group_items=0, products_batch_queue_limit=0)
     assert groups.apply(FakeSession(), off, 1, None, ["a"], lambda _s: None) == ("result of a", True)  # type: ignore[arg-type]
     assert groups._queues == {}
 
@@ -141,3 +143,41 @@ def test_batches_applied_together_answer_as_if_applied_one_after_the_other(
     # The second batch's movement was clamped at 0 after the first one's: 5 - 3 = 2, then 2 - 4 → 0.
     assert alone[1][0]["Quantities"]["Warning"] == 1
     assert not alone[2][1]
+
+
+def test_a_batch_past_the_queue_limit_is_refused_with_429_and_nothing_applied(
+    applier: Callable[..., Applier],
+) -> None:
+    fake = applier()
+    groups = BatchGroups()
+    limited: Any = SimpleNamespace(
+        products_batch_group_items=2_000, products_batch_group_lock=False, products_batch_queue_limit=1
+    )
+    answers: dict[str, Any] = {}
+
+    def send(name: str) -> None:
+        answers[name] = groups.apply(FakeSession(), limited, 1, None, [name], lambda _s: None)  # type: ignore[arg-type]
+
+    first = threading.Thread(target=send, args=("a",))
+    first.start()
+    assert fake.entered.wait(10)
+    second = threading.Thread(target=send, args=("b",))
+    second.start()
+    for _ in range(1000):
+        with groups._mutex:
+            if len(groups._queues.get((1, None), [])) == 1:
+                break
+        threading.Event().wait(0.01)
+    with pytest.raises(batch_groups.BatchQueueFull) as refused:
+        groups.apply(FakeSession(), limited, 1, None, ["c"], lambda _s: None)  # type: ignore[arg-type]
+    assert refused.value.status == 429
+    # Once the queue has drained, a batch is taken again.
+    other = threading.Thread(target=send, args=("other",))
+    fake.release.set()
+    for thread in (first, second):
+        thread.join(10)
+    other.start()
+    other.join(10)
+    assert [batch for call in fake.calls for batch in call] == [["a"], ["b"], ["other"]]
+    assert answers["b"] == ("result of b", True)
+    assert groups._queues == {}
