@@ -47,13 +47,13 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections, inbox
-from alephee.channels.mercadolibre import auth, documents
+from alephee.channels.mercadolibre import auth, documents, sold
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre import post_sale as ml_post_sale
 from alephee.channels.mercadolibre import user_products as up
@@ -153,6 +153,8 @@ class MercadoLibreChannel(BaseChannel):
     labels_from_marketplace = True
     assigns_listing_ids = True
     sends_current_state = True
+    # A sale lowers the sold item's kept copy in the order's transaction (MLC-66).
+    lower_sold_copies = staticmethod(sold.lower_sold_copies)
 
     def __init__(self, client_factory: ClientFactory | None = None) -> None:
         self._client_factory: ClientFactory = client_factory or MercadoLibreClient
@@ -471,7 +473,7 @@ class MercadoLibreChannel(BaseChannel):
         The cursor is the latest ``date_last_updated`` seen (ISO); while a window has more pages it also carries
         the window's start and the next offset (``<latest> <window start> <offset>``).
         """
-        latest, window, offset = _parse_cursor(cursor)
+        latest, window, offset = ml.parse_cursor(cursor)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
             window = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -775,17 +777,3 @@ class MercadoLibreChannel(BaseChannel):
 def _resource_id(notice: ChannelNotice) -> str:
     """The id at the end of a notification's resource (``/orders/123`` → ``123``; "" when none)."""
     return notice.resource.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-
-
-def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
-    """``<latest seen>`` or ``<latest seen> <window start> <offset>`` (see ``pull_orders``)."""
-    if not cursor:
-        return None, None, 0
-    parts = cursor.split()
-    latest = ml.parse_date(parts[0])
-    if len(parts) == 3:
-        window = ml.parse_date(parts[1])
-        offset = ml.to_int(parts[2]) or 0
-        if window is not None:
-            return latest, window, max(0, offset)
-    return latest, None, 0
