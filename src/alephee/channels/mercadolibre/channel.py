@@ -452,7 +452,7 @@ class MercadoLibreChannel(BaseChannel):
         self, api: Api, order_id: str, packs: dict[str, int], shipment: dict[str, Any] | None = None
     ) -> ChannelOrder:
         """An order with its shipment and its pack's size (``packs`` caches sizes across one call or one batch of
-        notices)."""
+        notices; an order not tagged ``pack_order`` is its pack's only one, MLC-67)."""
         order = api.call("read an order", lambda c, t: c.get_order(t, order_id))
         shipping_id = ml.id_text((order.get("shipping") or {}).get("id"))
         if shipment is None and shipping_id:
@@ -460,6 +460,8 @@ class MercadoLibreChannel(BaseChannel):
         pack_id = ml.id_text(order.get("pack_id"))
         size = None
         if pack_id:
+            if not ml.in_cart(order):
+                return ml.channel_order(order, shipment, packs.get(pack_id, 1))
             if pack_id not in packs:
                 pack = api.call("read a pack", lambda c, t: c.get_pack(t, pack_id))
                 packs[pack_id] = len([o for o in pack.get("orders") or [] if isinstance(o, dict)]) or 1
