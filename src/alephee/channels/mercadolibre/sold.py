@@ -22,10 +22,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
+from alephee import clock
 from alephee.channels.mercadolibre import mapping as ml
-from alephee.listings.marketplace_state import STATE_VERSION, keep_states, kept_states
+from alephee.listings.marketplace_state import STATE_VERSION, kept_states, state_version
+from alephee.listings.models import KeptState
 
 
 def lowered_copy(state: dict[str, Any] | None, sales: Sequence[tuple[datetime, int]]) -> dict[str, Any] | None:
@@ -45,13 +49,26 @@ def lowered_copy(state: dict[str, Any] | None, sales: Sequence[tuple[datetime, i
 
 def lower_sold_copies(session: Session, sales: Mapping[int, Sequence[tuple[datetime, int]]]) -> int:
     """Lower the kept copies of the sold items (listing id → its sales: order's ``date_created``, units) in the
-    caller's transaction, one read and at most one upsert for all of them; how many copies were lowered. The
-    upsert's version rule keeps a copy stored meanwhile by a newer read or push."""
+    caller's transaction: one read, then one update run over the lowered copies; how many copies were lowered.
+    Each update names the version it read, so a copy stored meanwhile by a newer read or push is kept."""
     if not sales:
         return 0
-    lowered: dict[int, dict[str, Any] | None] = {}
+    lowered: list[dict[str, Any]] = []
     for listing_id, state in kept_states(session, sorted(sales)).items():
         copy = lowered_copy(state, sales[listing_id])
         if copy is not None:
-            lowered[listing_id] = copy
-    return keep_states(session, lowered) if lowered else 0
+            lowered.append({"listing": listing_id, "read": state_version(state), "copy": copy})
+    if not lowered:
+        return 0
+    copies = KeptState.__table__
+    done = session.connection().execute(
+        update(copies)
+        .where(copies.c.listing_id == bindparam("listing"), copies.c.version == bindparam("read"))
+        .values(state=bindparam("copy", type_=copies.c.state.type), updated_at=clock.utcnow()),
+        lowered,
+    )
+    for row in lowered:  # the update wrote around the session: a copy it had loaded is read again
+        loaded = session.identity_map.get(identity_key(KeptState, (row["listing"],)))
+        if loaded is not None:
+            session.expire(loaded)
+    return max(0, int(done.rowcount or 0))  # a driver that cannot count an executemany says -1
