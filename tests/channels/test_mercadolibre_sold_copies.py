@@ -1,7 +1,7 @@
 """A sale lowers the hub's copy of the sold item (MLC-66, SYNC-31), through the real connector against the local
-stand-in: Mercado Libre lowers the item's stock itself, so the hub's own stock move that follows sends nothing;
-a copy that already shows the sale is not lowered twice; when the hub's stock differs from what Mercado Libre
-shows, the push still goes."""
+stand-in, whether the order comes from its notification or from the orders backstop: Mercado Libre lowers the
+item's stock itself, so the hub's own stock move that follows sends nothing; a copy that already shows the sale
+is not lowered twice; when the hub's stock differs from what Mercado Libre shows, the push still goes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from alephee.http.context import AppContext
 from alephee.listings.models import Listing
 from alephee.products.stock import move_stock
 from alephee.sync.links import link_listings
+from alephee.sync.pull import Puller
 from alephee.sync.worker import Worker
 from tests.channels.mercadolibre_standin_kit import MLA, Linked, notify
 from tests.channels.test_mercadolibre_variations import sent_to, stored_item
@@ -67,6 +68,22 @@ def test_a_sale_sends_no_push_of_the_quantity_mercado_libre_already_shows(ctx: A
     assert puts(sent, item["id"]) == 0
     assert kept_quantity(ctx, item["id"]) == 3
     assert stored_item(linked, item["id"])["available_quantity"] == 3
+
+
+def test_a_sale_found_by_the_orders_backstop_lowers_the_copy_too(ctx: AppContext, linked: Linked) -> None:
+    item, product_id = linked_item(ctx, linked, "MATE-5", 4)
+    linked.standin.buy(item["id"], 2)
+    sent = sent_to(linked)
+    assert linked.ctx.settings is not None
+
+    stats = Puller(ctx.db, linked.ctx.settings).run()  # the notification was missed: the backstop finds the sale
+    drain(ctx, linked)
+
+    assert stats.created == 1
+    with ctx.db.reading() as session:
+        assert quantity_of(session, product_id) == 2
+    assert puts(sent, item["id"]) == 0
+    assert kept_quantity(ctx, item["id"]) == 2
 
 
 def test_a_copy_that_already_shows_the_sale_is_not_lowered_again(ctx: AppContext, linked: Linked) -> None:
