@@ -18,7 +18,9 @@
    (coalescing keeps it under 1).
 3. **Order burst**: ``--orders`` purchases on the stand-in, then their ``orders_v2`` notifications posted to the
    hub by 8 clients at once: the notification route's latency (p50, p99; the aim is well under 500 ms), and
-   orders ingested per second from the first notification to the last order stored — none lost, none twice.
+   orders ingested per second from the first notification to the last order stored — none lost, none twice; the
+   hub's CPU per order to that moment and once the pushes and echoes the sales caused are done too, with ``PUT
+   /items`` and echo reads per order (a sale whose stock Mercado Libre already lowered should cause neither).
 
 Run once per database: SQLite always, PostgreSQL when ``--postgres`` names a server (a scratch database is
 created and dropped there).
