@@ -18,7 +18,9 @@
    (coalescing keeps it under 1).
 3. **Order burst**: ``--orders`` purchases on the stand-in, then their ``orders_v2`` notifications posted to the
    hub by 8 clients at once: the notification route's latency (p50, p99; the aim is well under 500 ms), and
-   orders ingested per second from the first notification to the last order stored — none lost, none twice.
+   orders ingested per second from the first notification to the last order stored — none lost, none twice; the
+   hub's CPU per order to that moment and once the pushes and echoes the sales caused are done too, with ``PUT
+   /items`` and echo reads per order (a sale whose stock Mercado Libre already lowered should cause neither).
 
 Run once per database: SQLite always, PostgreSQL when ``--postgres`` names a server (a scratch database is
 created and dropped there).
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -172,6 +175,34 @@ def start_standin(workdir: Path, port: int, hub: str) -> subprocess.Popen[bytes]
     return wait_answering(f"http://127.0.0.1:{port}/users/me", process, workdir / "standin.log")
 
 
+def drained(db: Database) -> bool:
+    """Whether the outbox of Mercado Libre (marketplace 1) has nothing left to deliver."""
+    with db.reading() as session:
+        open_rows = OutboxMessage.status.in_(("pending", "in_flight")) & (OutboxMessage.marketplace_id == 1)
+        waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(open_rows))
+    return waiting == 0
+
+
+def echoes_read(db: Database) -> bool:
+    """Whether the inbox has nothing left to read."""
+    with db.reading() as session:
+        open_notices = ChannelNotification.status.in_((NOTICE_PENDING, NOTICE_IN_FLIGHT))
+        return not session.scalar(select(func.count()).select_from(ChannelNotification).where(open_notices))
+
+
+def pushes_and_echo_reads(db: Database, standin: MercadoLibreStandIn) -> tuple[int, int]:
+    """``PUT /items`` the stand-in took so far (the ``items`` notifications it delivered to the hub: one per change
+    of an item the bench did not make itself, whose own purchases deliver nothing) and the ``items`` notices the
+    hub's inbox read so far (its rows' attempts)."""
+    with standin.store.begin() as tx:
+        pushes = sum(1 for body in tx.find("feed") if body["notice"]["topic"] == "items" and body["request"])
+    with db.reading() as session:
+        reads = session.scalar(
+            select(func.sum(ChannelNotification.attempts)).where(ChannelNotification.topic == "items")
+        )
+    return pushes, int(reads or 0)
+
+
 def stock_sync(
     hub: str, account_id: int, key: str, db: Database, standin: MercadoLibreStandIn, args: argparse.Namespace,
     processes: list[subprocess.Popen[bytes]],
@@ -207,23 +238,11 @@ def stock_sync(
             if tick % 50 == 0:
                 alive(processes)
 
-    def drained() -> bool:
-        with db.reading() as session:
-            open_rows = OutboxMessage.status.in_(("pending", "in_flight")) & (OutboxMessage.marketplace_id == 1)
-            waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(open_rows))
-        return waiting == 0
-
-    settled = wait_for(drained, 180, processes)
+    settled = wait_for(lambda: drained(db), 180, processes)
     # The pushes' echoes (``items`` notifications read back) are still in the inbox when the outbox is empty: the
     # order burst starts once they are read too, so it measures orders, not the stock phase's leftovers.
     echoes_began = time.monotonic()
-
-    def echoes_read() -> bool:
-        with db.reading() as session:
-            open_notices = ChannelNotification.status.in_((NOTICE_PENDING, NOTICE_IN_FLIGHT))
-            return not session.scalar(select(func.count()).select_from(ChannelNotification).where(open_notices))
-
-    echoes_settled = wait_for(echoes_read, 300, processes)
+    echoes_settled = wait_for(lambda: echoes_read(db), 300, processes)
     echoes_s = time.monotonic() - echoes_began
     with standin.store.begin() as tx:
         items = {item["attributes"][1]["value_name"]: item for item in tx.find("item")}
@@ -256,9 +275,13 @@ def stock_sync(
 
 def order_burst(
     hub: str, db: Database, standin: MercadoLibreStandIn, args: argparse.Namespace,
-    processes: list[subprocess.Popen[bytes]],
+    processes: list[subprocess.Popen[bytes]], hub_cpu: Callable[[], float],
 ) -> dict[str, Any]:  # fmt: skip
-    """Phase 3 (see the module docstring)."""
+    """Phase 3 (see the module docstring). The hub's CPU per order is counted from the first notification to the
+    last order stored; then the bench waits for the pushes the sales caused and their echoes, and counts them."""
+    pushes_before, reads_before = pushes_and_echo_reads(db, standin)
+    load = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    cpu_before = hub_cpu()
     with standin.store.begin() as tx:
         item_ids = [item["id"] for item in tx.find("item")][: args.orders]
     orders = [standin.buy(item_ids[n % len(item_ids)], 1)["id"] for n in range(args.orders)]
@@ -295,11 +318,18 @@ def order_burst(
         client.close()
     complete = wait_for(lambda: stored() >= len(orders), 300, processes)
     elapsed = time.monotonic() - started
+    cpu_stored = hub_cpu()
+    # What the sales leave behind: the pushes of the stock they moved and those pushes' echoes.
+    settled = wait_for(lambda: drained(db), 180, processes)
+    settled = wait_for(lambda: echoes_read(db), 300, processes) and settled
+    cpu_settled = hub_cpu()
+    pushes_after, reads_after = pushes_and_echo_reads(db, standin)
     with db.reading() as session:
         distinct = session.scalar(
             select(func.count(func.distinct(Order.external_order_id))).where(Order.external_order_id.in_(externals))
         )
     return {
+        "load": load,
         "notifications": len(bodies),
         "posting_s": round(posted, 2),
         "route_p50_ms": round(percentile(route, 0.5) * 1000, 1),
@@ -308,6 +338,12 @@ def order_burst(
         "orders_distinct": distinct,
         "complete": complete,
         "orders_per_s": round(stored() / elapsed, 1),
+        "hub_cpu_ms_per_order": round(1000 * (cpu_stored - cpu_before) / max(1, len(orders)), 2),
+        # Including the pushes and echoes the sales caused, read after the last order was stored.
+        "settled": settled,
+        "hub_cpu_ms_per_order_settled": round(1000 * (cpu_settled - cpu_before) / max(1, len(orders)), 2),
+        "puts_per_order": round((pushes_after - pushes_before) / max(1, len(orders)), 3),
+        "echo_reads_per_order": round((reads_after - reads_before) / max(1, len(orders)), 3),
     }
 
 
@@ -348,10 +384,7 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         result["stock_sync"]["hub_cpu_ms_per_change"] = (
             round(1000 * (sum(after) - sum(before)) / changes, 2) if changes else None
         )
-        result["order_burst"] = order_burst(hub, db, standin, args, processes)
-        result["order_burst"]["hub_cpu_ms_per_order"] = round(
-            1000 * (sum(cpu_seconds(hub_processes)) - sum(after)) / max(1, args.orders), 2
-        )
+        result["order_burst"] = order_burst(hub, db, standin, args, processes, lambda: sum(cpu_seconds(hub_processes)))
     finally:
         standin.close()
         db.dispose()
@@ -376,6 +409,7 @@ def main() -> None:
         "--hub-setting", action="append", metavar="NAME=VALUE", help="a hub setting for this run (repeatable)"
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="with --postgres, measure PostgreSQL only")
+    parser.add_argument("--db-prefix", default="bench_ml", help="with --postgres, the scratch database's name prefix")
     parser.add_argument("--serve-standin", nargs=3, metavar=("PATH", "PORT", "NOTIFICATIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_standin:
@@ -387,7 +421,7 @@ def main() -> None:
         results["sqlite"] = bench(f"sqlite:///{sqlite_dir / 'hub.db'}", args)
         print("sqlite", json.dumps(results["sqlite"]), flush=True)
     if args.postgres:
-        url, drop = scratch_postgres(args.postgres, "bench_ml")
+        url, drop = scratch_postgres(args.postgres, args.db_prefix)
         try:
             results["postgresql"] = bench(url, args)
         finally:
@@ -402,7 +436,9 @@ def main() -> None:
             f"p99 {sync['latency_p99_s']} s (aim < 2), {sync['puts_per_change']} PUTs/change, "
             f"{sync['wrong_final_quantity']} wrong, hub CPU {sync['hub_cpu_ms_per_change']} ms/change; "
             f"burst: route p99 {burst['route_p99_ms']} ms (aim < 500), {burst['orders_per_s']} orders/s "
-            f"(aim >= 100), hub CPU {burst['hub_cpu_ms_per_order']} ms/order, "
+            f"(aim >= 100), hub CPU {burst['hub_cpu_ms_per_order']} ms/order "
+            f"({burst['hub_cpu_ms_per_order_settled']} with what the sales left, load {burst['load']}), "
+            f"{burst['puts_per_order']} PUTs/order, {burst['echo_reads_per_order']} echo reads/order, "
             f"{burst['orders_distinct']}/{burst['notifications']} orders, {twice}"
         )
     if args.json:

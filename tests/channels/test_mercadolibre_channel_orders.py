@@ -306,3 +306,13 @@ def test_a_batch_of_notices_reads_a_cart_once(linked: Linked) -> None:
     sizes = [a.orders[0].pack_size for a in answers if isinstance(a, NoticeResult)]
     assert sizes == [2, 2]
     assert len(linked.fake.sent("GET", f"/packs/{PACK}")) == 1
+
+
+def test_an_order_alone_in_its_pack_is_read_without_its_pack(linked: Linked) -> None:
+    alone = order_json(2000009713473700, pack_id=2000006556183999, tags=("paid", "not_delivered"))
+    linked.fake.orders[alone["id"]] = alone
+    [result] = linked.channel.read_notices(linked.context, [ChannelNotice("orders_v2", f"/orders/{alone['id']}")])
+    assert isinstance(result, NoticeResult)
+    [order] = result.orders
+    assert (order.pack_id, order.pack_size) == ("2000006556183999", 1)
+    assert linked.fake.sent("GET", "/packs/") == []

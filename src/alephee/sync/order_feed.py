@@ -33,6 +33,7 @@ from alephee.listings.models import Listing
 from alephee.listings.publish import add_sold_quantity
 from alephee.marketplaces.contract import ChannelOrder, MarketplaceRef
 from alephee.marketplaces.models import Marketplace
+from alephee.marketplaces.registry import has_channel, shared_channel
 from alephee.orders import ingest as orders
 from alephee.orders import shipping_rules as ship
 from alephee.orders import statuses as st
@@ -227,6 +228,9 @@ class OrderSync:
         # and their stock moves kept in memory and written together (``products.StockLedger``).
         self.created: dict[str, tuple[orders.NewOrder, datetime]] | None = None
         self.ledger: products.StockLedger | None = None
+        # When applying many: what the new orders sold on each listing (listing id → the orders' ``date_created``
+        # and units), for the channel's copies of the sold items (``lower_sold_copies``).
+        self.sales: dict[int, list[tuple[datetime, int]]] | None = None
 
     @property
     def account(self) -> Account:
@@ -298,6 +302,8 @@ class OrderSync:
                     add_sold_quantity(self.session, line.listing.id, line.quantity)
                 else:
                     self.sold[line.listing.id] = self.sold.get(line.listing.id, 0) + line.quantity
+                if self.sales is not None:
+                    self.sales.setdefault(line.listing.id, []).append((entry.date_created, line.quantity))
         detail = order_detail(self.account, self.marketplace, entry, lines, status, moves, now)
         logistic = ship.logistic_type_code(entry.logistic_type)
         new = orders.NewOrder(
@@ -375,7 +381,7 @@ def apply_orders(
     if not entries:
         return 0
     sync = OrderSync(session, account_id, marketplace)
-    sync.history, sync.packs, sync.sold, sync.created = [], set(), {}, {}
+    sync.history, sync.packs, sync.sold, sync.created, sync.sales = [], set(), {}, {}, {}
     sync.preloaded = Preloaded.read(session, account_id, marketplace.id, entries)
     sync.ledger = products.StockLedger(session, account_id)
     sync.ledger.read({listing.product_id for listing in sync.preloaded.listings.values()})
@@ -388,7 +394,21 @@ def apply_orders(
         _add_sold_quantities(session, sync.sold)
     orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
+    lower_sold_copies(session, marketplace, sync.sales)
     return changed
+
+
+def lower_sold_copies(
+    session: Session, marketplace: MarketplaceRef, sales: dict[int, list[tuple[datetime, int]]]
+) -> int:
+    """Tell the marketplace's channel what the new orders sold (listing id → the orders' ``date_created`` and
+    units), in the orders' transaction, when its channel lowers its copies of the sold items itself
+    (``lower_sold_copies``, SYNC-31: a marketplace that lowers its own stock on a sale then gets no push of a
+    quantity it already shows); how many copies it lowered (0 for a channel without the rule)."""
+    if not sales or not has_channel(marketplace.connector):
+        return 0
+    lower = getattr(shared_channel(marketplace.connector), "lower_sold_copies", None)
+    return int(lower(session, sales)) if lower is not None else 0
 
 
 def _add_sold_quantities(session: Session, sold: dict[int, int]) -> None:

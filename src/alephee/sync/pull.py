@@ -18,6 +18,7 @@ sync). ``pull_feed(feed, start=...)`` reads one feed from a given cursor instead
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError
 from alephee.marketplaces.models import PullCursor
 from alephee.marketplaces.registry import shared_channel
 from alephee.sync.feeds import Feed, feeds, lock_cursor
-from alephee.sync.order_feed import OrderSync, prelock
+from alephee.sync.order_feed import OrderSync, lower_sold_copies, prelock
 
 log = logging.getLogger("alephee.pull")
 
@@ -73,7 +74,9 @@ def apply_page(session: Session, feed: Feed, page: OrderPage, cursor: PullCursor
     """Apply a page of feed entries and move the cursor (one transaction, the caller's)."""
     sync = OrderSync(session, feed.account_id, feed.marketplace)
     prelock(session, feed.account_id, feed.marketplace.id, page.orders)
+    sold: dict[int, list[tuple[datetime, int]]] = {}
     for entry in page.orders:
+        sync.sales = {}  # what this entry's new order sold, kept only if the entry is applied
         try:
             with session.begin_nested():  # a bad entry undoes only its own writes
                 outcome = sync.apply(entry)
@@ -90,12 +93,15 @@ def apply_page(session: Session, feed: Feed, page: OrderPage, cursor: PullCursor
             cursor.last_error = f"order {entry.external_order_id}: {message}"[:MAX_ERROR_LENGTH]
             stats.skipped += 1
             continue
+        for listing_id, sales in sync.sales.items():
+            sold.setdefault(listing_id, []).extend(sales)
         if outcome == "created":
             stats.created += 1
         elif outcome == "updated":
             stats.updated += 1
         else:
             stats.unchanged += 1
+    lower_sold_copies(session, feed.marketplace, sold)
     cursor.cursor = page.cursor
     cursor.applied += len(page.orders)
     cursor.pulled_at = clock.precise_utcnow()

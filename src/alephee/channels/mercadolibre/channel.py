@@ -47,13 +47,13 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from alephee.channels import connections, inbox
-from alephee.channels.mercadolibre import auth, documents
+from alephee.channels.mercadolibre import auth, documents, sold
 from alephee.channels.mercadolibre import mapping as ml
 from alephee.channels.mercadolibre import post_sale as ml_post_sale
 from alephee.channels.mercadolibre import user_products as up
@@ -153,6 +153,8 @@ class MercadoLibreChannel(BaseChannel):
     labels_from_marketplace = True
     assigns_listing_ids = True
     sends_current_state = True
+    # A sale lowers the sold item's kept copy in the order's transaction (MLC-66).
+    lower_sold_copies = staticmethod(sold.lower_sold_copies)
 
     def __init__(self, client_factory: ClientFactory | None = None) -> None:
         self._client_factory: ClientFactory = client_factory or MercadoLibreClient
@@ -450,7 +452,7 @@ class MercadoLibreChannel(BaseChannel):
         self, api: Api, order_id: str, packs: dict[str, int], shipment: dict[str, Any] | None = None
     ) -> ChannelOrder:
         """An order with its shipment and its pack's size (``packs`` caches sizes across one call or one batch of
-        notices)."""
+        notices; an order not tagged ``pack_order`` is its pack's only one, MLC-67)."""
         order = api.call("read an order", lambda c, t: c.get_order(t, order_id))
         shipping_id = ml.id_text((order.get("shipping") or {}).get("id"))
         if shipment is None and shipping_id:
@@ -458,6 +460,8 @@ class MercadoLibreChannel(BaseChannel):
         pack_id = ml.id_text(order.get("pack_id"))
         size = None
         if pack_id:
+            if not ml.in_cart(order):
+                return ml.channel_order(order, shipment, packs.get(pack_id, 1))
             if pack_id not in packs:
                 pack = api.call("read a pack", lambda c, t: c.get_pack(t, pack_id))
                 packs[pack_id] = len([o for o in pack.get("orders") or [] if isinstance(o, dict)]) or 1
@@ -471,7 +475,7 @@ class MercadoLibreChannel(BaseChannel):
         The cursor is the latest ``date_last_updated`` seen (ISO); while a window has more pages it also carries
         the window's start and the next offset (``<latest> <window start> <offset>``).
         """
-        latest, window, offset = _parse_cursor(cursor)
+        latest, window, offset = ml.parse_cursor(cursor)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
             window = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -775,17 +779,3 @@ class MercadoLibreChannel(BaseChannel):
 def _resource_id(notice: ChannelNotice) -> str:
     """The id at the end of a notification's resource (``/orders/123`` → ``123``; "" when none)."""
     return notice.resource.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-
-
-def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
-    """``<latest seen>`` or ``<latest seen> <window start> <offset>`` (see ``pull_orders``)."""
-    if not cursor:
-        return None, None, 0
-    parts = cursor.split()
-    latest = ml.parse_date(parts[0])
-    if len(parts) == 3:
-        window = ml.parse_date(parts[1])
-        offset = ml.to_int(parts[2]) or 0
-        if window is not None:
-            return latest, window, max(0, offset)
-    return latest, None, 0

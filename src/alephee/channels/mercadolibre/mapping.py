@@ -32,6 +32,8 @@ SITE_CURRENCIES: dict[str, str] = {
     "MPE": "PEN",
 }
 FRAUD_TAG = "fraud_risk_detected"
+# The tag of an order that shares its pack (cart) with other orders (§4.1 ``tags[]``).
+PACK_ORDER_TAG = "pack_order"
 # An item of the User Products ("price per variation") model: one variation of a family, sold as its own item.
 USER_PRODUCT_TAG = "user_product_listing"
 # Shipment logistic types whose names differ from the hub's (``default`` is ME1's; ``not_specified`` is "to be
@@ -142,6 +144,12 @@ def kept_state(item: dict[str, Any]) -> dict[str, Any] | None:
         "available_quantity": to_int(item.get("available_quantity")),
         "price": item.get("price"),
     }
+
+
+def in_cart(order: dict[str, Any]) -> bool:
+    """Whether the order shares its pack with other orders (a cart of several): tagged ``pack_order`` (§4.1). An
+    order without the tag is its pack's only one, so its pack need not be read for its size (MLC-67)."""
+    return PACK_ORDER_TAG in _list(order.get("tags"))
 
 
 def is_user_product(item: dict[str, Any]) -> bool:
@@ -360,3 +368,17 @@ def channel_message(
         pack_id=pack_id,
         status=_text(message.get("status")),
     )
+
+
+def parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
+    """``<latest seen>`` or ``<latest seen> <window start> <offset>`` (see ``MercadoLibreChannel.pull_orders``)."""
+    if not cursor:
+        return None, None, 0
+    parts = cursor.split()
+    latest = parse_date(parts[0])
+    if len(parts) == 3:
+        window = parse_date(parts[1])
+        offset = to_int(parts[2]) or 0
+        if window is not None:
+            return latest, window, max(0, offset)
+    return latest, None, 0
