@@ -143,3 +143,42 @@ def test_a_copy_is_left_alone_when_it_cannot_tell() -> None:
     assert lowered_copy(None, [(SOLD_AT, 1)]) is None
     assert lowered_copy(copy(before, 5) | {"version": ""}, [(SOLD_AT, 1)]) is None
     assert lowered_copy(copy(before, 5) | {"available_quantity": None}, [(SOLD_AT, 1)]) is None
+
+
+def test_a_sale_of_a_capped_listing_brings_mercado_libre_back_to_the_cap(ctx: AppContext, linked: Linked) -> None:
+    attributes = [{"id": "BRAND", "value_name": "Marca"}, {"id": "SELLER_SKU", "value_name": "MATE-CAP"}]
+    item = linked.standin.create_item(item_body(attributes=attributes, available_quantity=5))
+    with ctx.db.writing() as session:
+        general = add_price_list(session, linked.tenant.account_id, "General")
+        product_id = add_product(
+            session, linked.tenant.account_id, "MATE-CAP", quantity=20, max_pub=5, prices={general: "350"}
+        )
+    assert linked.ctx.settings is not None
+    link_listings(ctx.db, linked.ctx.settings, linked.channel, linked.tenant.account_id, MLA)
+    drain(ctx, linked)
+    order = linked.standin.buy(item["id"], 2)
+    assert stored_item(linked, item["id"])["available_quantity"] == 3  # Mercado Libre took the units
+    sent = sent_to(linked)
+
+    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
+    drain(ctx, linked)
+
+    with ctx.db.reading() as session:
+        assert quantity_of(session, product_id) == 18
+        listing = session.scalars(select(Listing).where(Listing.external_id == item["id"])).one()
+        assert listing.available_quantity == 5  # still capped: the stock move changed nothing on the listing
+    pushed = [r for r in sent if r.method == "PUT" and r.url.path == f"/items/{item['id']}"]
+    assert len(pushed) == 1 and pushed[0].content == b'{"available_quantity":5}'
+    assert stored_item(linked, item["id"])["available_quantity"] == 5
+
+
+def test_a_sale_of_an_uncapped_listing_queues_nothing_more(ctx: AppContext, linked: Linked) -> None:
+    item, product_id = linked_item(ctx, linked, "MATE-6", 6)
+    order = linked.standin.buy(item["id"], 2)
+    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
+    sent = sent_to(linked)
+    drain(ctx, linked)
+
+    with ctx.db.reading() as session:
+        assert quantity_of(session, product_id) == 4
+    assert puts(sent, item["id"]) == 0

@@ -14,7 +14,13 @@ assumed: when the hub's stock for the product differs from what Mercado Libre no
 the ERP changed it), the listing differs from the lowered copy and the push goes as before.
 
 Left alone: items with variations (their copy is never kept), a copy without a quantity or a version, and a
-sale that would leave the item at 0 or less (Mercado Libre pauses it then: the push and its answer decide)."""
+sale that would leave the item at 0 or less (Mercado Libre pauses it then: the push and its answer decide).
+
+The other way round, a sale can leave Mercado Libre lower than the listing while the hub's stock move changes
+nothing on the listing: one capped by MaxPublicationQuantity (stock 100, cap 10: Mercado Libre shows 9 after a
+sale, the listing still 10) queues no push of its own. So each sold listing whose quantity is not the one its
+copy now shows (or that has no copy to compare with) gets a push queued in the same transaction (MLC-68); where
+the stock move queued one already, the delivery of the latest covers both (the pushes of a listing coalesce)."""
 
 from __future__ import annotations
 
@@ -22,14 +28,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from alephee import clock
 from alephee.channels.mercadolibre import mapping as ml
+from alephee.listings import statuses
 from alephee.listings.marketplace_state import STATE_VERSION, kept_states, state_version
-from alephee.listings.models import KeptState
+from alephee.listings.models import KeptState, Listing
+from alephee.listings.propagation import publish_change
 
 
 def lowered_copy(state: dict[str, Any] | None, sales: Sequence[tuple[datetime, int]]) -> dict[str, Any] | None:
@@ -50,14 +58,21 @@ def lowered_copy(state: dict[str, Any] | None, sales: Sequence[tuple[datetime, i
 def lower_sold_copies(session: Session, sales: Mapping[int, Sequence[tuple[datetime, int]]]) -> int:
     """Lower the kept copies of the sold items (listing id → its sales: order's ``date_created``, units) in the
     caller's transaction: one read, then one update run over the lowered copies; how many copies were lowered.
-    Each update names the version it read, so a copy stored meanwhile by a newer read or push is kept."""
+    Each update names the version it read, so a copy stored meanwhile by a newer read or push is kept. Then the
+    sold listings that Mercado Libre now shows lower than the hub does get a push (``_push_behind``)."""
     if not sales:
         return 0
     lowered: list[dict[str, Any]] = []
-    for listing_id, state in kept_states(session, sorted(sales)).items():
+    shown: dict[int, int | None] = {}
+    states = kept_states(session, sorted(sales))
+    for listing_id in sales:
+        state = states.get(listing_id)
         copy = lowered_copy(state, sales[listing_id])
         if copy is not None:
             lowered.append({"listing": listing_id, "read": state_version(state), "copy": copy})
+        known = copy or state
+        shown[listing_id] = ml.to_int(known.get("available_quantity")) if known else None
+    _push_behind(session, shown)
     if not lowered:
         return 0
     copies = KeptState.__table__
@@ -72,3 +87,20 @@ def lower_sold_copies(session: Session, sales: Mapping[int, Sequence[tuple[datet
         if loaded is not None:
             session.expire(loaded)
     return max(0, int(done.rowcount or 0))  # a driver that cannot count an executemany says -1
+
+
+def _push_behind(session: Session, shown: Mapping[int, int | None]) -> None:
+    """Queue a push of each sold listing (published, not finished) whose quantity is not ``shown`` (what its copy
+    says Mercado Libre shows after the sale; None: not known), so a listing the sale left unchanged on the hub
+    (capped by MaxPublicationQuantity) is brought back to its quantity on Mercado Libre (MLC-68)."""
+    # The batch's listings are in the session already (locked by the ingestion); any other is read in one query.
+    loaded = {i: session.identity_map.get(identity_key(Listing, (i,))) for i in shown}
+    missing = sorted(i for i, listing in loaded.items() if listing is None)
+    if missing:
+        loaded.update({x.id: x for x in session.scalars(select(Listing).where(Listing.id.in_(missing)))})
+    for listing_id in sorted(shown):
+        listing = loaded.get(listing_id)
+        if listing is None or not listing.external_id or listing.status == statuses.FINISHED:
+            continue
+        if shown[listing_id] != listing.available_quantity:
+            publish_change(session, listing, ["AvailableQuantity"])
