@@ -188,6 +188,14 @@ def _built(model: type[WireModel], defaults: dict[str, Any], values: dict[str, A
     return instance
 
 
+def _spelled(names: dict[str, str], key: Any) -> str | None:
+    """The property ``key`` names among ``names``: as spelled (what most clients send), else in any case."""
+    name = names.get(key)
+    if name is None and type(key) is str:
+        name = names.get(key.lower())
+    return name
+
+
 def _quick_object(raw: Any, names: dict[str, str], amounts: bool) -> dict[str, Any] | None:
     """The properties of a Stock or Price object when each is one of ``names`` (any case, once) and its value a
     JSON integer (``parse_integer`` reads it as itself; bool is not one) or, for ``amounts``, a JSON number
@@ -196,9 +204,7 @@ def _quick_object(raw: Any, names: dict[str, str], amounts: bool) -> dict[str, A
         return None
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        name = names.get(key)
-        if name is None:
-            name = names.get(key.lower()) if type(key) is str else None
+        name = _spelled(names, key)
         if name is None or name in values:
             return None
         kind = type(value)
@@ -219,9 +225,7 @@ def quick_update_in(raw: Any) -> ProductUpdateIn | None:
         return None
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        name = _QUICK_TOP.get(key)
-        if name is None:
-            name = _QUICK_TOP.get(key.lower()) if type(key) is str else None
+        name = _spelled(_QUICK_TOP, key)
         if name is None or name in values:
             return None
         if name == "SKU":
