@@ -37,7 +37,8 @@ from alephee.channels.mercadolibre import mapping as ml
 from alephee.listings import statuses
 from alephee.listings.marketplace_state import STATE_VERSION, kept_states, state_version
 from alephee.listings.models import KeptState, Listing
-from alephee.listings.propagation import publish_change
+from alephee.listings.propagation import change_row
+from alephee.marketplaces.outbox import enqueue_many
 
 
 def lowered_copy(state: dict[str, Any] | None, sales: Sequence[tuple[datetime, int]]) -> dict[str, Any] | None:
@@ -98,9 +99,13 @@ def _push_behind(session: Session, shown: Mapping[int, int | None]) -> None:
     missing = sorted(i for i, listing in loaded.items() if listing is None)
     if missing:
         loaded.update({x.id: x for x in session.scalars(select(Listing).where(Listing.id.in_(missing)))})
-    for listing_id in sorted(shown):
-        listing = loaded.get(listing_id)
-        if listing is None or not listing.external_id or listing.status == statuses.FINISHED:
-            continue
-        if shown[listing_id] != listing.available_quantity:
-            publish_change(session, listing, ["AvailableQuantity"])
+    behind = [
+        listing
+        for listing_id in sorted(shown)
+        if (listing := loaded.get(listing_id)) is not None
+        and listing.external_id
+        and listing.status != statuses.FINISHED
+        and shown[listing_id] != listing.available_quantity
+    ]
+    if behind:  # one insert for all of them, as the stock move's own pushes are queued
+        enqueue_many(session, [change_row(listing, ["AvailableQuantity"]) for listing in behind])
