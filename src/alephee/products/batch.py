@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from alephee.accounts.models import Account, FiscalTaxRule
@@ -25,7 +26,7 @@ from alephee.db import Money
 from alephee.errors import Unauthorized
 from alephee.http.numbers import int_from_text
 from alephee.http.results import ActionResult, ActionResultBuilder, ItemOutcome, validate_element
-from alephee.products import rules
+from alephee.products import hooks, rules
 from alephee.products.models import Brand, Product
 from alephee.products.schemas import ProductFiscalIn, ProductUpdateIn
 
@@ -219,16 +220,26 @@ _STATE_MONEY = (8, 11, 18)
 # then updated by another transaction, PostgreSQL re-checks it against the query with the join's other side
 # fixed, and with the ids as a joined subquery that re-check dropped the row (the batch then said "not found"
 # for a product that exists); an id compared with an array survives the re-check.
-_LOCK_CONDITION = (
-    "p.id = ANY(ARRAY(SELECT q.id FROM unnest(%s::text[]) AS w(code) JOIN products q"
+# The ids of the account's products named by a code list (two parameters each: codes, account).
+_IDS_OF_CODES = (
+    "ARRAY(SELECT q.id FROM unnest(%s::text[]) AS w(code) JOIN products q"
     " ON q.account_id = %s AND q.sku = w.code"
     " UNION ALL SELECT q.id FROM unnest(%s::text[]) AS w(code) JOIN products q"
-    " ON q.account_id = %s AND q.own_code = w.code)) ORDER BY p.id FOR UPDATE OF p"
+    " ON q.account_id = %s AND q.own_code = w.code)"
 )
+_LOCK_CONDITION = f"p.id = ANY({_IDS_OF_CODES}) ORDER BY p.id FOR UPDATE OF p"
 # _STATE_SQL and, last, the kits the product is a component of (PostgreSQL).
 _STATE_KITS_SQL = _STATE_SQL.replace(
     " FROM products p", ", ARRAY(SELECT k.kit_id FROM kit_components k WHERE k.component_id = p.id) FROM products p"
 )
+
+
+def locking_read(account_id: int, codes: Collection[str], *, with_kits: bool) -> tuple[str, tuple[Any, ...]]:
+    """The PostgreSQL statement that finds the account's products named by ``codes`` (SKU or OwnCode) and locks
+    them in id order, and its parameters."""
+    listed = array_literal(sorted(codes))
+    sql = f"{_STATE_KITS_SQL if with_kits else _STATE_SQL} WHERE {_LOCK_CONDITION}"
+    return sql, (listed, account_id, listed, account_id)
 
 
 class Catalog:
@@ -255,43 +266,49 @@ class Catalog:
         if not wanted:
             return
         conn = session.connection()
-        dialect = conn.dialect
-        money_type = Money()
-
-        def money(value: Any) -> Decimal | None:
-            return money_type.process_result_value(value, dialect)
-
-        placeholder = mark(conn)
-
-        def query(condition: str, params: tuple[Any, ...], sql: str = _STATE_SQL) -> list[list[Any]]:
-            rows = [list(r) for r in conn.exec_driver_sql(f"{sql} WHERE {condition}", params).all()]
-            for row in rows:
-                for i in _STATE_MONEY:
-                    if row[i] is not None:
-                        row[i] = money(row[i])
-            return rows
-
-        def fetch(column: str, values: Sequence[Any]) -> list[list[Any]]:
-            condition, params = in_list(conn, column, values)
-            return query(f"p.account_id = {placeholder} AND {condition}", (account_id, *params))
-
-        if lock and dialect.name == "postgresql":
+        if lock and conn.dialect.name == "postgresql":
             # One statement finds and locks the rows in id order (the sort comes before the locking, so no two
             # batches wait on each other in a cycle) and returns each row's latest committed version. FOR UPDATE,
             # not FOR NO KEY UPDATE: a row referencing the product (a new listing, price or kit component) must
             # wait for this batch's commit, so that its writer reads the stock this batch writes.
-            codes = array_literal(wanted)
-            rows = query(
-                _LOCK_CONDITION, (codes, account_id, codes, account_id), _STATE_KITS_SQL if with_kits else _STATE_SQL
-            )
-            if with_kits:
-                self.kits = {row[0]: row.pop() for row in rows}
-        else:
-            rows = fetch("p.sku", wanted)
-            found = {row[3] for row in rows}
-            rest = [code for code in wanted if code not in found]
-            if rest:
-                rows += fetch("p.own_code", rest)
+            sql, params = locking_read(account_id, wanted, with_kits=with_kits)
+            rows = [list(r) for r in conn.exec_driver_sql(sql, params).all()]
+            self._take(rows, wanted, conn.dialect, with_kits=with_kits)
+            return
+        placeholder = mark(conn)
+
+        def fetch(column: str, values: Sequence[Any]) -> list[list[Any]]:
+            condition, params = in_list(conn, column, values)
+            sql = f"{_STATE_SQL} WHERE p.account_id = {placeholder} AND {condition}"
+            return [list(r) for r in conn.exec_driver_sql(sql, (account_id, *params)).all()]
+
+        rows = fetch("p.sku", wanted)
+        found = {row[3] for row in rows}
+        rest = [code for code in wanted if code not in found]
+        if rest:
+            rows += fetch("p.own_code", rest)
+        self._take(rows, wanted, conn.dialect, with_kits=False)
+
+    @classmethod
+    def of_rows(cls, rows: list[list[Any]], wanted: Collection[str], dialect: Dialect, *, with_kits: bool) -> Catalog:
+        """The catalog of rows read by ``locking_read(..., with_kits=with_kits)`` for (at least) ``wanted``."""
+        catalog = cls.__new__(cls)
+        catalog.by_sku = defaultdict(list)
+        catalog.by_own_code = defaultdict(list)
+        catalog.states = {}
+        catalog.kits = None
+        catalog._take(rows, wanted, dialect, with_kits=with_kits)
+        return catalog
+
+    def _take(self, rows: list[list[Any]], wanted: Collection[str], dialect: Dialect, *, with_kits: bool) -> None:
+        """Index the rows read (``_STATE_SQL``'s columns, then the kits when ``with_kits``) for ``find``."""
+        money_type = Money()
+        for row in rows:
+            for i in _STATE_MONEY:
+                if row[i] is not None:
+                    row[i] = money_type.process_result_value(row[i], dialect)
+        if with_kits:
+            self.kits = {row[0]: row.pop() for row in rows}
         # Own codes count only for the codes no SKU matched (CF-40.3.4 rule 2), whichever rows were read.
         wanted_set = set(wanted)
         matched_skus = {row[3] for row in rows if row[3] in wanted_set}
@@ -319,6 +336,124 @@ class Catalog:
             if len(matches) > 1:
                 return None, rules.Problem(rules.CODE_AMBIGUOUS, rules.AMBIGUOUS, sku)
         return None, rules.Problem(rules.CODE_NOT_FOUND, rules.NOT_FOUND, sku)
+
+
+class CatalogAhead:
+    """A batch's products read and locked while its elements are validated (PostgreSQL, PRD-34).
+
+    Entered with the codes the raw elements name (``schemas.sku_candidates``), before validating them: on
+    PostgreSQL the locking read (``locking_read``) goes out at once in psycopg's pipeline mode, so the database
+    finds and locks the rows while Python validates instead of after it. ``catalog`` takes the rows and sends,
+    by the rows' ids and in one round trip, the caller's ``reads`` of rows hanging on them (their prices) and the
+    listeners' probes (``hooks.ahead_probes``: which products have listings); the caller matches its elements
+    meanwhile and ``finish`` takes the answers. Everything after the locking read runs in its transaction with
+    the rows locked, so what it saw holds until the commit (a new listing or price row of a locked product
+    waits for it). Elsewhere, with no codes, or when ``catalog`` had to read again, ``catalog`` reads as
+    ``Catalog`` does and ``read``/``probed`` stay empty (the caller reads on its own).
+
+    ``reads``: name → (SQL with ``{ids}`` where the rows' id array goes, parameters before it).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        account_id: int,
+        codes: Collection[str],
+        *,
+        with_kits: bool,
+        reads: Mapping[str, tuple[str, tuple[Any, ...]]] | None = None,
+    ) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.codes = set(codes)
+        self.with_kits = with_kits
+        self.reads = dict(reads or {})
+        # Once ``finish`` took them: the rows of each of ``reads`` by name, and the ids each probe returned.
+        self.read: dict[str, list[Any]] = {}
+        self.probed: dict[str, set[int]] = {}
+        self._driver: Any = None
+        self._pipeline: Any = None
+        self._locking: Any = None
+        self._follow: list[tuple[str, Any]] = []
+
+    def __enter__(self) -> CatalogAhead:
+        conn = self.session.connection()
+        if conn.dialect.name != "postgresql" or not self.codes:
+            return self
+        self._driver = conn.connection.driver_connection
+        self._pipeline = self._driver.pipeline()
+        self._pipeline.__enter__()
+        try:
+            self._locking = self._driver.cursor()
+            self._locking.execute(*locking_read(self.account_id, self.codes, with_kits=self.with_kits))
+        except BaseException:
+            self._close(quietly=True)
+            raise
+        return self
+
+    def catalog(self, codes: Iterable[str]) -> Catalog:
+        """The catalog of ``codes`` (the validated elements' SKUs): the rows read ahead when they cover them,
+        else (a SKU spelled in a way the read ahead did not foresee) everything read and locked again."""
+        wanted = set(codes)
+        if self._pipeline is None:
+            return Catalog(self.session, self.account_id, wanted, with_kits=self.with_kits)
+        try:
+            rows = [list(r) for r in self._locking.fetchall()]
+            if wanted <= self.codes:
+                dialect = self.session.get_bind().dialect
+                catalog = Catalog.of_rows(rows, self.codes, dialect, with_kits=self.with_kits)
+                if catalog.states:
+                    self._send_follow_ups(sorted(catalog.states))
+                return catalog
+        except BaseException:
+            self._close(quietly=True)
+            raise
+        self._close()
+        return Catalog(self.session, self.account_id, wanted | self.codes, with_kits=self.with_kits)
+
+    def _send_follow_ups(self, ids: list[int]) -> None:
+        ids_param = array_literal(ids)
+        statements = [
+            (f"read:{name}", sql.format(ids="%s::bigint[]"), (*before, ids_param))
+            for name, (sql, before) in self.reads.items()
+        ]
+        statements += [(f"probe:{name}", probe, (ids_param,)) for name, probe in hooks.ahead_probes("%s::bigint[]")]
+        for name, sql, params in statements:
+            cursor = self._driver.cursor()
+            cursor.execute(sql, params)
+            self._follow.append((name, cursor))
+
+    def finish(self) -> None:
+        """Take the answers of the reads and probes ``catalog`` sent, and give the connection back."""
+        if self._pipeline is None:
+            return
+        try:
+            for name, cursor in self._follow:
+                kind, _, key = name.partition(":")
+                rows = cursor.fetchall()
+                if kind == "read":
+                    self.read[key] = rows
+                else:
+                    self.probed[key] = {row[0] for row in rows}
+        except BaseException:
+            self._close(quietly=True)
+            raise
+        self._close()
+
+    def _close(self, *, quietly: bool = False) -> None:
+        """Leave the pipeline mode (the connection is the session's again); ``quietly`` while another error is
+        on its way (the transaction is rolled back for it)."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            return
+        try:
+            pipeline.__exit__(None, None, None)
+        except Exception:
+            if not quietly:
+                raise
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self._close(quietly=kind is not None)
 
 
 def brand_matches(brand_id: int, brand_name: str, wanted: str | None) -> bool:

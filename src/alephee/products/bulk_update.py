@@ -23,6 +23,7 @@ from alephee.products.batch import (
     AccountContext,
     AccountNotFound,
     Catalog,
+    CatalogAhead,
     ProductState,
     account_context,
     array_literal,
@@ -35,7 +36,7 @@ from alephee.products.batch import (
 )
 from alephee.products.models import Product
 from alephee.products.price_lists import default_price_list_query, resolve_price_list
-from alephee.products.schemas import ProductUpdateIn, quick_update_in
+from alephee.products.schemas import ProductUpdateIn, quick_update_in, sku_candidates
 from alephee.products.stock import kits_containing, snapshot_of
 from alephee.webhooks import events as webhook_events
 
@@ -57,21 +58,33 @@ class PriceState:
     sale_price_changed: bool = False
 
 
+_PRICE_READ = (
+    "product_id, price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin, cost,"
+    " b2b_discount_rate"
+)
+# The price rows of a batch's products, read with its locking read (``batch.CatalogAhead``, PostgreSQL).
+_PG_PRICES_AHEAD = f"SELECT {_PRICE_READ} FROM product_prices WHERE price_list_id = %s AND product_id = ANY({{ids}})"
+
+
 def _load_prices(session: Session, product_ids: Collection[int], price_list_id: int) -> dict[int, PriceState]:
-    states: dict[int, PriceState] = {}
     if not product_ids:
-        return states
+        return {}
     conn = session.connection()
+    condition, params = in_list(conn, "product_id", sorted(product_ids))
+    sql = f"SELECT {_PRICE_READ} FROM product_prices WHERE price_list_id = {mark(conn)} AND {condition}"
+    return _price_states(conn.exec_driver_sql(sql, (price_list_id, *params)).all(), product_ids, conn.dialect)
+
+
+def _price_states(rows: Iterable[Any], product_ids: Collection[int], dialect: Any) -> dict[int, PriceState]:
+    """The price rows read (``_PRICE_READ``) of ``product_ids`` as the batch's states."""
     # On PostgreSQL NUMERIC(18,4) comes back as a Decimal with its four places: the type's processor would copy it.
     money: Callable[[Any], Decimal | None] = (
-        _same if conn.dialect.name == "postgresql" else partial(Money().process_result_value, dialect=conn.dialect)
+        _same if dialect.name == "postgresql" else partial(Money().process_result_value, dialect=dialect)
     )
-    condition, params = in_list(conn, "product_id", sorted(product_ids))
-    sql = (
-        "SELECT product_id, price, price_with_taxes, price_auto, suggested_retail_price, srp_auto, sales_margin,"
-        f" cost, b2b_discount_rate FROM product_prices WHERE price_list_id = {mark(conn)} AND {condition}"
-    )
-    for row in conn.exec_driver_sql(sql, (price_list_id, *params)).all():
+    states: dict[int, PriceState] = {}
+    for row in rows:
+        if row[0] not in product_ids:
+            continue
         states[row[0]] = PriceState(
             price=money(row[1]),
             price_with_taxes=money(row[2]),
@@ -126,33 +139,26 @@ def update_product_batches(
     # Read before the rows are locked: every statement after the lock lengthens the other batches' wait.
     webhook_events.prefetch_subscriptions(session, account_id)
     results = [ActionResultBuilder("SKU") for _ in batches]
-    elements = [
-        element
-        for result, raw_items in zip(results, batches, strict=True)
-        for element in _validate_elements(result, raw_items, account)
-    ]
-    catalog = Catalog(session, account_id, (e.sku for e in elements), with_kits=True)
-    resolved: list[tuple[_Element, ProductState]] = []
-    for element in elements:
-        product, problem = catalog.find(element.sku, element.item.Brand)
-        if product is None:
-            assert problem is not None
-            record_problem(element.outcome, problem)
-            continue
-        if element.plain and rules.plainly_applicable(
-            element.item.Stock, element.item.Price, account.profile, product.product_type, product.shared, price_list_id
-        ):
-            resolved.append((element, product))
-            continue
-        problems = _product_problems(element.item, account, product, price_list_id)
-        if problems:
-            for p in problems:
-                record_problem(element.outcome, p)
-            continue
-        resolved.append((element, product))
+    candidates = sku_candidates(raw for raw_items in batches for raw in raw_items)
+    # The rows are read and locked while the elements are validated (PostgreSQL; PRD-34).
+    ahead_reads = {"prices": (_PG_PRICES_AHEAD, (price_list_id,))} if price_list_id is not None else None
+    with CatalogAhead(session, account_id, candidates, with_kits=True, reads=ahead_reads) as ahead:
+        elements = [
+            element
+            for result, raw_items in zip(results, batches, strict=True)
+            for element in _validate_elements(result, raw_items, account)
+        ]
+        catalog = ahead.catalog(e.sku for e in elements)
+        resolved = _resolve(elements, catalog, account, price_list_id)
+        ahead.finish()
     # Only the price rows the batch writes are read (and their Money columns converted).
     priced = {product.id for element, product in resolved if element.item.Price is not None}
-    prices = _load_prices(session, priced, price_list_id) if priced and price_list_id is not None else {}
+    if not priced or price_list_id is None:
+        prices: dict[int, PriceState] = {}
+    elif "prices" in ahead.read:
+        prices = _price_states(ahead.read["prices"], priced, session.get_bind().dialect)
+    else:
+        prices = _load_prices(session, priced, price_list_id)
     for element, product in resolved:
         stock = element.item.Stock
         if stock is not None and stock.Movement is not None and product.quantity + stock.Movement > rules.MAX_STOCK:
@@ -176,8 +182,35 @@ def update_product_batches(
     stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
     price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
     price_lists = {price_list_id} if price_ids else set()
-    _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids)
+    probes = (catalog.states.keys(), ahead.probed) if ahead.probed else None
+    _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids, probes)
     return [(only_items_with_messages(result), result.processed_any) for result in results]
+
+
+def _resolve(
+    elements: list[_Element], catalog: Catalog, account: AccountContext, price_list_id: int | None
+) -> list[tuple[_Element, ProductState]]:
+    """Each element's product, for the elements whose product exists and takes their changes (the others get
+    their errors now)."""
+    resolved: list[tuple[_Element, ProductState]] = []
+    for element in elements:
+        product, problem = catalog.find(element.sku, element.item.Brand)
+        if product is None:
+            assert problem is not None
+            record_problem(element.outcome, problem)
+            continue
+        if element.plain and rules.plainly_applicable(
+            element.item.Stock, element.item.Price, account.profile, product.product_type, product.shared, price_list_id
+        ):
+            resolved.append((element, product))
+            continue
+        problems = _product_problems(element.item, account, product, price_list_id)
+        if problems:
+            for p in problems:
+                record_problem(element.outcome, p)
+            continue
+        resolved.append((element, product))
+    return resolved
 
 
 def _load_context(
@@ -553,8 +586,10 @@ def _notify(
     price_ids: set[int],
     price_list_ids: set[int | None],
     text_ids: set[int],
+    probes: tuple[Collection[int], dict[str, set[int]]] | None = None,
 ) -> None:
-    """Expand stock changes to the kits and masters they feed, then tell the listeners."""
+    """Expand stock changes to the kits and masters they feed, then tell the listeners (with what the probes
+    run with the locking read found, ``batch.CatalogAhead``)."""
     if not stock_ids and not price_ids and not text_ids:
         return
     states = catalog.states.values()
@@ -584,4 +619,5 @@ def _notify(
         known_stock={k.product_id: k for k in known if k is not None},
         # The rows are locked: their variation masters are current.
         known_parents={s.id: s.parent_id for s in states},
+        known_probes=probes,
     )

@@ -66,6 +66,13 @@ CHANGE_LISTENER_NAMES: list[str] = [
     # product.stock_alert for the integrators' webhooks and feed.
     "alephee.products.stock_alerts:on_catalog_change",
 ]
+# f(ids_sql) -> (name, sql): a statement a listener wants run on the rows a writer locks, right after its locking
+# read and in its transaction (``batch.CatalogAhead``, PostgreSQL): ``sql`` takes ``ids_sql`` (an id array
+# expression) with its parameters and returns product ids; what it found is told to the listeners (``notify``).
+AHEAD_PROBE_NAMES: list[str] = [
+    "alephee.listings.propagation:listed_probe",
+    "alephee.products.stock_alerts:alerted_probe",
+]
 # f(session, settings, account_id, product_ids) -> {product_id: [GroupedPublicationsOut, ...]} for GET /v2/products.
 PUBLICATIONS_PROVIDER_NAME: str | None = "alephee.listings.query:grouped_publications"
 
@@ -87,6 +94,14 @@ SHARED_READS = "alephee.catalog_change_reads"
 STOCK_SNAPSHOTS = "stock_snapshots"
 # The key of the products' variation masters (product id → parent id or None) in the shared reads.
 PARENTS = "parents"
+# The key of the probes run with the writer's locking read in the shared reads: (the locked product ids, {probe
+# name: the ids it returned}).
+PROBED = "probed"
+
+
+def ahead_probes(ids_sql: str) -> list[tuple[str, str]]:
+    """The listeners' probes of the rows a writer locks (``AHEAD_PROBE_NAMES``), over ``ids_sql``."""
+    return [_resolve(name)(ids_sql) for name in AHEAD_PROBE_NAMES]
 
 
 def notify(
@@ -94,12 +109,14 @@ def notify(
     change: CatalogChange,
     known_stock: Mapping[int, Any] | None = None,
     known_parents: Mapping[int, int | None] | None = None,
+    known_probes: tuple[Collection[int], Mapping[str, Collection[int]]] | None = None,
 ) -> None:
     """Tell every registered listener about ``change`` (same transaction); inside ``gathered``, at its end.
 
     ``known_stock``: stock snapshots the writer already knows exactly (products it locked and wrote), so the
-    listeners do not read them again; ``known_parents``: the same for the products' variation masters (PRD-31).
-    Both are ignored inside ``gathered`` (the merged change is told later)."""
+    listeners do not read them again; ``known_parents``: the same for the products' variation masters (PRD-31);
+    ``known_probes``: the products the writer locked and what ``ahead_probes`` found among them. All are ignored
+    inside ``gathered`` (the merged change is told later)."""
     if change.empty:
         return
     pending: dict[int, CatalogChange] | None = session.info.get(GATHERED)
@@ -112,6 +129,8 @@ def notify(
         reads[STOCK_SNAPSHOTS] = dict(known_stock)
     if known_parents:
         reads[PARENTS] = dict(known_parents)
+    if known_probes is not None:
+        reads[PROBED] = known_probes
     session.info[SHARED_READS] = reads
     try:
         for name in CHANGE_LISTENER_NAMES:

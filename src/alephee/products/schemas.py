@@ -7,6 +7,7 @@ Input numbers are parsed strictly (``Amount``: a JSON number or a plain decimal 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -248,6 +249,26 @@ def quick_update_in(raw: Any) -> ProductUpdateIn | None:
     if "SKU" not in values:
         return None
     return _built(ProductUpdateIn, _UPDATE_DEFAULTS, values)
+
+
+def sku_candidates(raw_items: Iterable[Any]) -> set[str]:
+    """The SKUs the elements of a POST /v2/products batch name, read as the validation reads them (``parse_code``,
+    ``clean_identifier``, stripped), to read their products while the elements are validated. A superset of the
+    validated elements' SKUs in every shape the readers know (invalid elements' SKUs included)."""
+    found: set[str] = set()
+    for raw in raw_items:
+        if type(raw) is not dict:
+            continue
+        for key, value in raw.items():
+            if _spelled(_QUICK_TOP, key) != "SKU":
+                continue
+            try:
+                code = parse_code(value)
+                if type(code) is str and (code := clean_identifier(code).strip()):
+                    found.add(code)
+            except ValueError:
+                continue
+    return found
 
 
 _STOCK_DEFAULTS = _defaults(ProductStockIn)
