@@ -570,9 +570,9 @@ _TABLE_ROWS = text(
 AUTOVACUUM_OFF = (
     "PostgreSQL runs with autovacuum = off: nothing removes the dead rows that the queue tables (outbox, "
     "channel_notifications, webhook_events) leave behind, and every claim of the worker and of the inbox walks "
-    "them (after a 60 s stock burst: 10,453 dead outbox rows against 5,924 live, never vacuumed; with autovacuum "
-    "on the same run did 126 orders/s instead of 110, stock p99 0.31 s instead of 0.42 s). Set autovacuum = on "
-    "(and track_counts = on) in postgresql.conf and reload the server; see docs/operations.md, "
+    "them (after a 60 s phase of stock changes: 10,453 dead outbox rows against 5,924 live, never vacuumed; "
+    "with autovacuum on the same run did 126 orders/s instead of 110, stock p99 0.31 s instead of 0.42 s). Set "
+    "autovacuum = on (and track_counts = on) in postgresql.conf and reload the server; see docs/operations.md, "
     '"PostgreSQL settings" (/metrics: alephee_table_rows)'
 )
 

@@ -31,7 +31,7 @@ def serve(
     from alephee.logs import log_config
 
     settings = Settings()
-    # Configured before the migrations, so what they warn about (autovacuum off) is logged like the rest;
+    # Configured before the database is prepared, so its warning (autovacuum off) is logged like the rest;
     # uvicorn applies the same configuration again in every server process.
     logging.config.dictConfig(log_config(settings))
     prepare_database(settings)
