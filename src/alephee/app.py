@@ -28,6 +28,7 @@ from alephee.channels.models import ChannelConnection
 from alephee.channels.tiendanube.routes import install as install_tiendanube
 from alephee.config import Settings
 from alephee.console.routes import install as install_console
+from alephee.db import Database
 from alephee.http import errors as http_errors
 from alephee.http.body import EXTRA_SCHEMAS
 from alephee.http.compression import CompressionMiddleware
@@ -38,6 +39,7 @@ from alephee.http.observe import (
     METRICS_TOKEN_REQUIRED,
     ORDER_CACHE,
     OUTBOX_DEPTH,
+    TABLE_ROWS,
     metrics_allowed,
     render_metrics,
 )
@@ -46,7 +48,7 @@ from alephee.http.routing import CanonicalPaths
 from alephee.http.waits import loop_monitor, tune_collector, watch
 from alephee.http.wire import ErrorBody, error_response
 from alephee.listings.routes import router as listings
-from alephee.marketplaces.models import OutboxMessage
+from alephee.marketplaces.models import ChannelNotification, OutboxMessage
 from alephee.orders.rendering import cache_of
 from alephee.orders.routes import router as orders
 from alephee.portal.routes import install as install_portal
@@ -54,6 +56,7 @@ from alephee.products.routes import router as products
 from alephee.registry import build_worker
 from alephee.shipping.routes import router as shipping
 from alephee.sync.worker import WorkerThread
+from alephee.webhooks.models import WebhookEvent
 from alephee.webhooks.routes import router as webhooks
 
 OPENAPI_URL = "/swagger/docs/v2"
@@ -72,6 +75,9 @@ Alephee-compatible public REST API v2, served by an open, self-hostable hub.
 
 
 API_PREFIX = "/v2"
+
+# The queue tables whose live and dead rows ``/metrics`` shows: those whose autovacuum migration 0034v tunes.
+QUEUE_TABLES = (OutboxMessage.__tablename__, ChannelNotification.__tablename__, WebhookEvent.__tablename__)
 
 
 def api_operations() -> list[tuple[str, str, str]]:
@@ -238,7 +244,7 @@ def _document_400_not_422(schema: dict[str, Any], components: dict[str, Any]) ->
 
 def _domain_gauges(session: Session) -> None:
     """The domains' gauges of ``/metrics``: outbox rows by status, channel connections by status, this process's
-    rendered-orders cache."""
+    rendered-orders cache and, on PostgreSQL, the queue tables' live and dead rows."""
     counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
     for status in ("pending", "in_flight", "delivered", "failed"):
         OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
@@ -254,6 +260,20 @@ def _domain_gauges(session: Session) -> None:
         for measure, value in (("hits", cache.hits), ("misses", cache.misses), ("entries", len(cache)),
                                ("bytes", cache.size)):  # fmt: skip
             ORDER_CACHE.labels(measure).set(value)
+    _queue_table_rows(session.info["database"])
+
+
+def _queue_table_rows(db: Database) -> None:
+    """``alephee_table_rows{table,state}`` of the queue tables, read now (none on SQLite)."""
+    rows = db.table_rows(QUEUE_TABLES)
+    for table in QUEUE_TABLES:
+        counts = rows.get(table)
+        for index, state in enumerate(("live", "dead")):
+            if counts is None:
+                # One registry serves every database of the process: none of another's figures stay.
+                TABLE_ROWS.remove(table, state)
+            else:
+                TABLE_ROWS.labels(table, state).set(counts[index])
 
 
 def _install_health(app: FastAPI) -> None:

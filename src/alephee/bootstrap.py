@@ -9,13 +9,15 @@ from alephee.marketplaces.service import sync_catalogue
 
 
 def prepare_database(settings: Settings, db: Database | None = None) -> None:
-    """Apply migrations and load the marketplace catalogue (idempotent, safe on every start)."""
+    """Apply migrations and load the marketplace catalogue (idempotent, safe on every start); on PostgreSQL, warn
+    when the server's autovacuum is off (every process that starts on the database comes through here)."""
     database.upgrade(settings)
     owned = db is None
     db = db or Database(settings)
     try:
         with db.writing() as session:
             sync_catalogue(session, settings.marketplaces_file)
+        database.warn_if_autovacuum_off(db)
     finally:
         if owned:
             db.dispose()

@@ -23,12 +23,17 @@ def serve(
     ] = False,
 ) -> None:
     """Apply migrations, then serve the API (and Swagger at /swagger/ui/index)."""
+    import logging.config
+
     import uvicorn
 
     from alephee.bootstrap import prepare_database
     from alephee.logs import log_config
 
     settings = Settings()
+    # Configured before the database is prepared, so its warning (autovacuum off) is logged like the rest;
+    # uvicorn applies the same configuration again in every server process.
+    logging.config.dictConfig(log_config(settings))
     prepare_database(settings)
     typer.echo(f"Alephee hub on http://{host}:{port}/v2  Swagger: http://{host}:{port}/swagger/ui/index", err=True)
     uvicorn.run(

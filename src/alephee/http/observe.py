@@ -45,6 +45,13 @@ CHANNEL_NOTIFICATIONS = Counter(
     registry=REGISTRY,
 )
 OUTBOX_DEPTH = Gauge("alephee_outbox_messages", "Outbox rows by status", ["status"], registry=REGISTRY)
+TABLE_ROWS = Gauge(
+    "alephee_table_rows",
+    "Row versions of the queue tables by state (live, dead) as PostgreSQL's statistics count them "
+    "(pg_stat_user_tables; absent on SQLite): dead ones pile up while autovacuum does not run",
+    ["table", "state"],
+    registry=REGISTRY,
+)
 CHANNEL_CONNECTIONS = Gauge(
     "alephee_channel_connections", "Accounts' marketplace connections by connector and status (connected, "
     "disconnected)", ["connector", "status"], registry=REGISTRY,
