@@ -59,6 +59,7 @@ from channel_bench import (
     wait_answering,
     wait_for,
 )
+from machine import cpu_probe_seconds
 from sqlalchemy import delete, func, insert, select
 
 from alephee.accounts import service as accounts
@@ -374,6 +375,7 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         result["link"], result["link_s"] = link(env, workdir, account_id, 1)
         # The machine's load when the measured phases start (other work on it skews every figure).
         result["load"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
+        result["machine_cpu_probe_s"] = cpu_probe_seconds()
         hub_processes = processes[1:] if own else processes
         before = cpu_seconds(hub_processes)
         result["stock_sync"] = stock_sync(hub, account_id, key, db, standin, args, processes)

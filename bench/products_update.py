@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import orjson
+from machine import cpu_probe_seconds
 from pgscratch import drop_database, recreate_database
 from sqlalchemy import create_engine, insert, text
 
@@ -401,7 +402,8 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
     }
     print(
         f"[{backend}] median HTTP {result['http']:,.0f} items/s | plain SQL {result['sql']:,.0f} items/s"
-        f" | ratio {result['ratio']:.2f} | server CPU {result['cpu']:.1f} ms per batch",
+        f" | ratio {result['ratio']:.2f} | server CPU {result['cpu']:.1f} ms per batch"
+        f" | load {os.getloadavg()[0]:.2f}, machine probe {cpu_probe_seconds():.3f} s",
         flush=True,
     )
     return result

@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 from channel_bench import cpu_seconds
+from machine import cpu_probe_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 EXE = str(Path(sys.executable).with_name("alephee"))
@@ -675,6 +676,7 @@ def main() -> int:
         waits.join(timeout=5)
         out = report(stats, sampler, seconds, seller.sold, workload.integrated, args)
         out["load_average"] = {"start": round(load_before, 2), "end": round(load_average(), 2)}
+        out["machine_cpu_probe_s"] = cpu_probe_seconds()
         out["server_cpu_ms_per_request"] = round(
             1000 * (sum(cpu_seconds([s.process for s in servers])) - cpu_before) / max(1, out["requests"]),
             2,

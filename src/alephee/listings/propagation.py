@@ -94,7 +94,7 @@ def _refresh_products(session: Session, change: CatalogChange) -> set[int]:
     return changed
 
 
-LISTED_PROBE = "listed"
+LISTED_PROBE = hooks.LISTED_PROBE
 
 
 def listed_probe(ids_sql: str) -> tuple[str, str]:

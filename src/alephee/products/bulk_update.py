@@ -601,10 +601,14 @@ def _notify(
         affected |= parents | (kits if kits is not None else kits_containing(session, stock_ids))
         # The rows are locked and hold this batch's thresholds: those without one need no alert read.
         unwatched = {s.id for s in states if s.id in stock_ids and s.alert_red <= 0 and s.alert_yellow <= 0}
-    # The rows are locked and hold what this batch wrote: the listeners need not read their stock again.
+    # The rows are locked and hold what this batch wrote: the listeners need not read their stock again. When the
+    # probes say which products have listings, only those and the ones with alert thresholds can be asked for
+    # (a snapshot not given is read, so leaving one out is never wrong).
+    listed = probes[1].get(hooks.LISTED_PROBE) if probes is not None else None
     known = (
         snapshot_of(s.id, s.product_type, s.quantity, s.min_publication_quantity, s.max_publication_quantity)
         for s in states
+        if listed is None or s.id in listed or s.alert_red > 0 or s.alert_yellow > 0
     )
     hooks.notify(
         session,

@@ -97,6 +97,8 @@ PARENTS = "parents"
 # The key of the probes run with the writer's locking read in the shared reads: (the locked product ids, {probe
 # name: the ids it returned}).
 PROBED = "probed"
+# The name of the listings' probe (``listings.propagation.listed_probe``): the products with unfinished listings.
+LISTED_PROBE = "listed"
 
 
 def ahead_probes(ids_sql: str) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ Input numbers are parsed strictly (``Amount``: a JSON number or a plain decimal 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -252,22 +253,29 @@ def quick_update_in(raw: Any) -> ProductUpdateIn | None:
 
 
 def sku_candidates(raw_items: Iterable[Any]) -> set[str]:
-    """The SKUs the elements of a POST /v2/products batch name, read as the validation reads them (``parse_code``,
-    ``clean_identifier``, stripped), to read their products while the elements are validated. A superset of the
-    validated elements' SKUs in every shape the readers know (invalid elements' SKUs included)."""
+    """The SKUs the elements of a POST /v2/products batch name, as the validation would keep them (``parse_code``;
+    a text in NFC, stripped), to read their products while the elements are validated. A superset of the
+    validated elements' SKUs: every property spelled SKU in any case counts, and texts the validation refuses
+    (control characters) are kept too, as codes no product has."""
     found: set[str] = set()
     for raw in raw_items:
         if type(raw) is not dict:
             continue
         for key, value in raw.items():
-            if _spelled(_QUICK_TOP, key) != "SKU":
+            # Only a three-letter key can be SKU in some case: the others are not lowered.
+            if key != "SKU" and (type(key) is not str or len(key) != 3 or key.lower() != "sku"):
                 continue
-            try:
-                code = parse_code(value)
-                if type(code) is str and (code := clean_identifier(code).strip()):
-                    found.add(code)
-            except ValueError:
-                continue
+            if type(value) is not str:
+                try:
+                    value = parse_code(value)
+                except ValueError:
+                    continue
+                if type(value) is not str:
+                    continue
+            if not value.isascii():
+                value = unicodedata.normalize("NFC", value)
+            if code := value.strip():
+                found.add(code)
     return found
 
 
