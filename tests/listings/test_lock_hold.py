@@ -25,31 +25,13 @@ from alephee.products.hooks import CatalogChange
 from alephee.products.models import Product
 from tests.fixtures.listings import Shop, listing, outbox
 from tests.fixtures.products import add_product
+from tests.fixtures.statements import PIPELINED, Statements, plain
 
 SEEN: list[dict[int, stock.StockSnapshot]] = []
 
 
 def _remember_snapshots(session: Any, change: CatalogChange) -> None:
     SEEN.append(stock.stock_snapshots(session, change.stock_product_ids))
-
-
-class Statements:
-    """The statements a database's write engine runs while the block is open."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.engine = ctx.db.write_engine
-        self.seen: list[str] = []
-
-    def _before(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE
-            self.seen.append(" ".join(statement.split()))
-
-    def __enter__(self) -> Statements:
-        event.listen(self.engine, "before_cursor_execute", self._before)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._before)
 
 
 @pytest.fixture
@@ -128,7 +110,12 @@ def test_under_the_lock_a_stock_batch_reads_only_what_the_lock_protects(
     first = next(i for i, s in enumerate(statements.seen) if "FROM products p" in s and "FOR UPDATE OF p" in s)
     # Up to the commit (the access middleware's audit row is a transaction of its own, after it).
     ended = next(i for i, s in enumerate(statements.seen) if s.startswith("INSERT INTO audit_log"))
-    before, under = statements.seen[:first], statements.seen[first:ended]
+    before, sent = statements.seen[:first], statements.seen[first:ended]
+    # PostgreSQL: the listeners' probes go down the pipeline right behind the products' update, in its round trip.
+    probes = [i for i, s in enumerate(sent) if s.startswith(PIPELINED + "SELECT") and i > 0]
+    assert [plain(sent[i]).split(" FROM ")[1].split()[0] for i in probes] == ["listings", "webhook_stock_alerts"]
+    assert sent[probes[0] - 1].startswith(PIPELINED + "UPDATE products")
+    under = [plain(s) for i, s in enumerate(sent) if i not in probes]
     assert any("FROM webhook_subscriptions" in s for s in before)
     for table in ("webhook_subscriptions", "price_lists", "marketplaces", "kit_components", "product_prices"):
         # Only as part of the locking reads (kits with the products; prices, lists, families with the listings).

@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from alephee import clock
 from alephee.db import RowWriter, arrays, numeric_array, utc
 from alephee.http.context import AppContext
 from alephee.products.models import Product
 from tests.fixtures.products import add_price_list, add_product
+from tests.fixtures.statements import Statements, plain
 from tests.fixtures.tenants import Tenant
 
 T0 = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
@@ -26,17 +26,11 @@ T1 = datetime(2030, 5, 1, 12, 5, tzinfo=UTC)
 
 @contextmanager
 def _product_updates(ctx: AppContext) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE PRODUCTS"):
-            seen.append(statement)
-
-    event.listen(ctx.db.write_engine, "before_cursor_execute", record)
-    try:
+    """The UPDATEs of ``products`` run while the block is open (those sent down a batch's pipeline included)."""
+    with Statements(ctx) as statements:
+        seen: list[str] = []
         yield seen
-    finally:
-        event.remove(ctx.db.write_engine, "before_cursor_execute", record)
+    seen += [s for s in map(plain, statements.seen) if s.upper().startswith("UPDATE PRODUCTS")]
 
 
 def test_narrow_stock_writes_are_one_statement(client: TestClient, ctx: AppContext, tenant: Tenant) -> None:

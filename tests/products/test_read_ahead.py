@@ -18,10 +18,11 @@ from alephee.listings import propagation
 from alephee.listings.models import Listing
 from alephee.products import bulk_update, rules
 from alephee.products.batch import AccountContext, CatalogAhead
+from alephee.products.models import Product
 from alephee.products.schemas import sku_candidates
 from alephee.webhooks.models import WebhookStockAlert
 from tests.fixtures.listings import Shop, build_shop
-from tests.fixtures.products import add_product
+from tests.fixtures.products import add_price_list, add_product
 from tests.fixtures.tenants import Tenant
 
 _ACCOUNT = AccountContext(
@@ -50,7 +51,10 @@ _ELEMENTS = st.one_of(st.dictionaries(_KEYS, _VALUES, max_size=4), _SKUS)
 @given(st.lists(_ELEMENTS, max_size=6))
 def test_the_codes_read_ahead_cover_every_sku_the_validation_keeps(raw_items: list[Any]) -> None:
     kept = bulk_update._validate_elements(ActionResultBuilder("SKU"), raw_items, _ACCOUNT)
-    assert {element.sku for element in kept} <= sku_candidates(raw_items)
+    codes, priced = sku_candidates(raw_items)
+    assert {element.sku for element in kept} <= codes
+    if any(element.item.Price is not None for element in kept):
+        assert priced
 
 
 def test_a_sku_the_read_ahead_did_not_name_is_read_again(ctx: AppContext, tenant: Tenant) -> None:
@@ -61,28 +65,44 @@ def test_a_sku_the_read_ahead_did_not_name_is_read_again(ctx: AppContext, tenant
     with ctx.db.writing() as session:
         with CatalogAhead(session, account, {"AHEAD-1"}, with_kits=True) as ahead:
             catalog = ahead.catalog({"AHEAD-1", "OWN-2"})
+            # Read again through the session: no pipeline any more, so the probes are not sent.
+            ahead.probe(catalog.states.keys())
             ahead.finish()
         assert catalog.find("AHEAD-1", None)[0].id == first  # type: ignore[union-attr]
         assert catalog.find("OWN-2", None)[0].id == second  # type: ignore[union-attr]
-        # Read again: the probes' answers are not known for the rows read the second time.
-        assert ahead.probed == {} and ahead.read == {}
+        assert ahead.probed == {} and ahead.rows("prices") is None
 
 
 def test_the_rows_read_ahead_answer_as_the_catalog_does(ctx: AppContext, tenant: Tenant, backend: str) -> None:
     account = tenant.account_id
     with ctx.db.writing() as session:
-        ids = {sku: add_product(session, account, sku, own_code=f"OWN-{sku}", quantity=3) for sku in ("R-1", "R-2")}
+        plist = add_price_list(session, account, "General")
+        ids = {
+            sku: add_product(session, account, sku, own_code=f"OWN-{sku}", quantity=3, prices={plist: "121"})
+            for sku in ("R-1", "R-2")
+        }
+    prices = (bulk_update._PG_PRICES_AHEAD, (plist,))
     with ctx.db.writing() as session:
-        with CatalogAhead(session, account, {"R-1", "OWN-R-2", "NOPE"}, with_kits=True) as ahead:
+        with CatalogAhead(
+            session, account, {"R-1", "OWN-R-2", "NOPE"}, with_kits=True, reads={"prices": prices}
+        ) as ahead:
             catalog = ahead.catalog({"R-1", "OWN-R-2"})
+            price_rows = ahead.rows("prices")
+            ahead.execute("UPDATE products SET quantity = 5 WHERE id = %s" if backend == "postgresql" else
+                          "UPDATE products SET quantity = 5 WHERE id = ?", (ids["R-1"],))  # fmt: skip
+            ahead.probe(catalog.states.keys())
             ahead.finish()
         assert sorted(catalog.states) == sorted(ids.values())
         assert catalog.find("OWN-R-2", None)[0].id == ids["R-2"]  # type: ignore[union-attr]
         assert catalog.find("NOPE", None)[0] is None
-        assert catalog.kits_of(ids.values()) == (set() if backend == "postgresql" else None)
-        # The probes ran with the rows (PostgreSQL): neither product has a listing or an announced alert.
-        expected = {"listed": set(), "alerted": set()} if backend == "postgresql" else {}
-        assert ahead.probed == expected
+        assert session.get(Product, ids["R-1"]).quantity == 5  # type: ignore[union-attr]
+    if backend == "postgresql":
+        assert catalog.kits_of(ids.values()) == set()
+        assert sorted(row[0] for row in price_rows or ()) == sorted(ids.values())
+        # Neither product has a listing or an announced alert.
+        assert ahead.probed == {"listed": set(), "alerted": set()}
+    else:
+        assert catalog.kits_of(ids.values()) is None and price_rows is None and ahead.probed == {}
 
 
 @pytest.fixture

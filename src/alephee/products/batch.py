@@ -339,17 +339,23 @@ class Catalog:
 
 
 class CatalogAhead:
-    """A batch's products read and locked while its elements are validated (PostgreSQL, PRD-34).
+    """A batch's products read and locked while its elements are validated, and its writes sent together
+    (PostgreSQL, PRD-34).
 
     Entered with the codes the raw elements name (``schemas.sku_candidates``), before validating them: on
     PostgreSQL the locking read (``locking_read``) goes out at once in psycopg's pipeline mode, so the database
     finds and locks the rows while Python validates instead of after it. ``catalog`` takes the rows and sends,
-    by the rows' ids and in one round trip, the caller's ``reads`` of rows hanging on them (their prices) and the
-    listeners' probes (``hooks.ahead_probes``: which products have listings); the caller matches its elements
-    meanwhile and ``finish`` takes the answers. Everything after the locking read runs in its transaction with
-    the rows locked, so what it saw holds until the commit (a new listing or price row of a locked product
-    waits for it). Elsewhere, with no codes, or when ``catalog`` had to read again, ``catalog`` reads as
-    ``Catalog`` does and ``read``/``probed`` stay empty (the caller reads on its own).
+    by their ids, the caller's ``reads`` of rows hanging on them (their prices), which ``rows`` takes. The
+    writes that need no answer go through ``execute``; ``probe`` sends the listeners' probes
+    (``hooks.ahead_probes``: which products have listings, which have an announced alert level) after them, all
+    in one round trip, and ``finish`` takes their answers (``probed``) and gives the connection back to the
+    session. Until then nothing may use the session: SQLAlchemy knows nothing of the pipeline. Everything after
+    the locking read runs in its transaction with the rows locked, so what it saw holds until the commit (a new
+    listing, price row or alert level of a locked product waits for it).
+
+    Elsewhere (SQLite), with no codes, or once ``catalog`` had to read everything again (a SKU spelled in a way
+    the read ahead did not foresee), there is no pipeline: ``rows`` gives None (the caller reads on its own),
+    ``execute`` runs through the session's connection and ``probe`` does nothing.
 
     ``reads``: name → (SQL with ``{ids}`` where the rows' id array goes, parameters before it).
     """
@@ -368,13 +374,13 @@ class CatalogAhead:
         self.codes = set(codes)
         self.with_kits = with_kits
         self.reads = dict(reads or {})
-        # Once ``finish`` took them: the rows of each of ``reads`` by name, and the ids each probe returned.
-        self.read: dict[str, list[Any]] = {}
+        # What the probes found (probe name → ids), once ``finish`` took it.
         self.probed: dict[str, set[int]] = {}
         self._driver: Any = None
         self._pipeline: Any = None
         self._locking: Any = None
-        self._follow: list[tuple[str, Any]] = []
+        self._read: dict[str, Any] = {}
+        self._probes: list[tuple[str, Any]] = []
 
     def __enter__(self) -> CatalogAhead:
         conn = self.session.connection()
@@ -384,16 +390,20 @@ class CatalogAhead:
         self._pipeline = self._driver.pipeline()
         self._pipeline.__enter__()
         try:
-            self._locking = self._driver.cursor()
-            self._locking.execute(*locking_read(self.account_id, self.codes, with_kits=self.with_kits))
+            self._locking = self._send(*locking_read(self.account_id, self.codes, with_kits=self.with_kits))
         except BaseException:
             self._close(quietly=True)
             raise
         return self
 
+    def _send(self, sql: str, params: Sequence[Any]) -> Any:
+        cursor = self._driver.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
     def catalog(self, codes: Iterable[str]) -> Catalog:
         """The catalog of ``codes`` (the validated elements' SKUs): the rows read ahead when they cover them,
-        else (a SKU spelled in a way the read ahead did not foresee) everything read and locked again."""
+        else everything read and locked again (and no pipeline from then on)."""
         wanted = set(codes)
         if self._pipeline is None:
             return Catalog(self.session, self.account_id, wanted, with_kits=self.with_kits)
@@ -403,7 +413,9 @@ class CatalogAhead:
                 dialect = self.session.get_bind().dialect
                 catalog = Catalog.of_rows(rows, self.codes, dialect, with_kits=self.with_kits)
                 if catalog.states:
-                    self._send_follow_ups(sorted(catalog.states))
+                    ids = array_literal(sorted(catalog.states))
+                    for name, (sql, before) in self.reads.items():
+                        self._read[name] = self._send(sql.format(ids="%s::bigint[]"), (*before, ids))
                 return catalog
         except BaseException:
             self._close(quietly=True)
@@ -411,34 +423,39 @@ class CatalogAhead:
         self._close()
         return Catalog(self.session, self.account_id, wanted | self.codes, with_kits=self.with_kits)
 
-    def _send_follow_ups(self, ids: list[int]) -> None:
-        ids_param = array_literal(ids)
-        statements = [
-            (f"read:{name}", sql.format(ids="%s::bigint[]"), (*before, ids_param))
-            for name, (sql, before) in self.reads.items()
-        ]
-        statements += [(f"probe:{name}", probe, (ids_param,)) for name, probe in hooks.ahead_probes("%s::bigint[]")]
-        for name, sql, params in statements:
-            cursor = self._driver.cursor()
-            cursor.execute(sql, params)
-            self._follow.append((name, cursor))
+    def rows(self, name: str) -> list[Any] | None:
+        """The rows of the read ``name`` sent with the catalog; None when it was not (read it on your own, after
+        ``finish``)."""
+        cursor = self._read.get(name)
+        return None if cursor is None or self._pipeline is None else list(cursor.fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        """Run a statement whose answer nobody reads: sent down the pipeline, else through the session."""
+        if self._pipeline is not None:
+            self._send(sql, params)
+        else:
+            self.session.connection().exec_driver_sql(sql, tuple(params))
+
+    def probe(self, ids: Collection[int]) -> None:
+        """Send the listeners' probes of ``ids`` (the locked rows), behind the writes sent so far."""
+        if self._pipeline is None or not ids:
+            return
+        listed = array_literal(sorted(ids))
+        for name, sql in hooks.ahead_probes("%s::bigint[]"):
+            self._probes.append((name, self._send(sql, (listed,))))
 
     def finish(self) -> None:
-        """Take the answers of the reads and probes ``catalog`` sent, and give the connection back."""
+        """Take the probes' answers and give the connection back to the session (a database error of anything
+        sent is raised here at the latest)."""
         if self._pipeline is None:
             return
         try:
-            for name, cursor in self._follow:
-                kind, _, key = name.partition(":")
-                rows = cursor.fetchall()
-                if kind == "read":
-                    self.read[key] = rows
-                else:
-                    self.probed[key] = {row[0] for row in rows}
+            probed = {name: {row[0] for row in cursor.fetchall()} for name, cursor in self._probes}
         except BaseException:
             self._close(quietly=True)
             raise
         self._close()
+        self.probed = probed
 
     def _close(self, *, quietly: bool = False) -> None:
         """Leave the pipeline mode (the connection is the session's again); ``quietly`` while another error is

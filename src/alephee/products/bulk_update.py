@@ -139,9 +139,9 @@ def update_product_batches(
     # Read before the rows are locked: every statement after the lock lengthens the other batches' wait.
     webhook_events.prefetch_subscriptions(session, account_id)
     results = [ActionResultBuilder("SKU") for _ in batches]
-    candidates = sku_candidates(raw for raw_items in batches for raw in raw_items)
+    candidates, priced_any = sku_candidates(raw for raw_items in batches for raw in raw_items)
     # The rows are read and locked while the elements are validated (PostgreSQL; PRD-34).
-    ahead_reads = {"prices": (_PG_PRICES_AHEAD, (price_list_id,))} if price_list_id is not None else None
+    ahead_reads = {"prices": (_PG_PRICES_AHEAD, (price_list_id,))} if priced_any and price_list_id is not None else None
     with CatalogAhead(session, account_id, candidates, with_kits=True, reads=ahead_reads) as ahead:
         elements = [
             element
@@ -150,15 +150,36 @@ def update_product_batches(
         ]
         catalog = ahead.catalog(e.sku for e in elements)
         resolved = _resolve(elements, catalog, account, price_list_id)
+        # Only the price rows the batch writes are read (and their Money columns converted).
+        priced = {product.id for element, product in resolved if element.item.Price is not None}
+        if not priced or price_list_id is None:
+            prices: dict[int, PriceState] = {}
+        elif (price_rows := ahead.rows("prices")) is not None:
+            prices = _price_states(price_rows, priced, session.get_bind().dialect)
+        else:
+            ahead.finish()
+            prices = _load_prices(session, priced, price_list_id)
+        _apply(resolved, prices, account)
+        now = clock.utcnow()
+        _write_products(session, catalog.states.values(), now, ahead.execute)
+        if price_list_id is not None:
+            _write_prices(session, prices, price_list_id, now, ahead.execute)
+        # In the writes' round trip: what the listeners would otherwise read (PostgreSQL).
+        ahead.probe(catalog.states.keys())
         ahead.finish()
-    # Only the price rows the batch writes are read (and their Money columns converted).
-    priced = {product.id for element, product in resolved if element.item.Price is not None}
-    if not priced or price_list_id is None:
-        prices: dict[int, PriceState] = {}
-    elif "prices" in ahead.read:
-        prices = _price_states(ahead.read["prices"], priced, session.get_bind().dialect)
-    else:
-        prices = _load_prices(session, priced, price_list_id)
+    text_ids = _write_listing_data(session, catalog.states.values())
+    stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
+    price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
+    price_lists = {price_list_id} if price_ids else set()
+    probes = (catalog.states.keys(), ahead.probed) if ahead.probed else None
+    _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids, probes)
+    return [(only_items_with_messages(result), result.processed_any) for result in results]
+
+
+def _apply(
+    resolved: list[tuple[_Element, ProductState]], prices: dict[int, PriceState], account: AccountContext
+) -> None:
+    """Each resolved element's changes onto its product's state (and price row), in the batch's order."""
     for element, product in resolved:
         stock = element.item.Stock
         if stock is not None and stock.Movement is not None and product.quantity + stock.Movement > rules.MAX_STOCK:
@@ -174,17 +195,6 @@ def update_product_batches(
         product.touched = True
         if element.item.Stock is not None and element.item.Stock.Relationships is not None:
             element.outcome.info(rules.RELATIONSHIPS_IGNORED, code=rules.CODE_IGNORED)
-    now = clock.utcnow()
-    _write_products(session, catalog.states.values(), now)
-    text_ids = _write_listing_data(session, catalog.states.values())
-    if price_list_id is not None:
-        _write_prices(session, prices, price_list_id, now)
-    stock_ids = {s.id for s in catalog.states.values() if s.stock_changed}
-    price_ids = {pid for pid, p in prices.items() if p.sale_price_changed}
-    price_lists = {price_list_id} if price_ids else set()
-    probes = (catalog.states.keys(), ahead.probed) if ahead.probed else None
-    _notify(session, account_id, catalog, stock_ids, price_ids, price_lists, text_ids, probes)
-    return [(only_items_with_messages(result), result.processed_any) for result in results]
 
 
 def _resolve(
@@ -478,7 +488,11 @@ def _pg_columns(rows: list[tuple[Any, ...]], numeric: Collection[int], skip: Col
     ]
 
 
-def _write_products(session: Session, states: Iterable[ProductState], now: datetime) -> None:
+def _write_products(
+    session: Session, states: Iterable[ProductState], now: datetime, execute: Callable[[str, Any], None]
+) -> None:
+    """The touched products' new stock and columns: on PostgreSQL one statement per shape over arrays, through
+    ``execute`` (``CatalogAhead.execute``: down the batch's pipeline), elsewhere one row per statement."""
     bind = RowWriter(session.connection())
     stamp = bind.stamp(now)
     absolute: list[tuple[Any, ...]] = []
@@ -506,11 +520,10 @@ def _write_products(session: Session, states: Iterable[ProductState], now: datet
         else:
             narrow.append((None, s.delta, stamp, s.id))
     if bind.arrays:
-        conn = bind.conn
         if absolute:
-            conn.exec_driver_sql(_PG_ABSOLUTE, (stamp, *_pg_columns(absolute, (6,), (8,))))
+            execute(_PG_ABSOLUTE, (stamp, *_pg_columns(absolute, (6,), (8,))))
         if narrow:
-            conn.exec_driver_sql(_PG_STOCK, (stamp, *_pg_columns(narrow, (), (2,))))
+            execute(_PG_STOCK, (stamp, *_pg_columns(narrow, (), (2,))))
         return
     bind.executemany(_SQL_ABSOLUTE, absolute)
     bind.executemany(_SQL_STOCK, narrow)
@@ -544,7 +557,14 @@ def _write_listing_data(session: Session, states: Iterable[ProductState]) -> set
     return changed
 
 
-def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id: int, now: datetime) -> None:
+def _write_prices(
+    session: Session,
+    prices: dict[int, PriceState],
+    price_list_id: int,
+    now: datetime,
+    execute: Callable[[str, Any], None],
+) -> None:
+    """The changed price rows (updated or inserted), as ``_write_products`` writes the products."""
     bind = RowWriter(session.connection())
     stamp, money = bind.stamp(now), bind.money
     updates: list[tuple[Any, ...]] = []
@@ -570,9 +590,9 @@ def _write_prices(session: Session, prices: dict[int, PriceState], price_list_id
         # Positions of the rows: 8 is the timestamp, 10 the price list (each one parameter).
         numeric, skip = (0, 1, 3, 5, 6, 7), (8, 10)
         if updates:
-            bind.conn.exec_driver_sql(_PG_PRICE_UPDATE, (stamp, *_pg_columns(updates, numeric, skip), price_list_id))
+            execute(_PG_PRICE_UPDATE, (stamp, *_pg_columns(updates, numeric, skip), price_list_id))
         if inserts:
-            bind.conn.exec_driver_sql(_PG_PRICE_INSERT, (stamp, price_list_id, *_pg_columns(inserts, numeric, skip)))
+            execute(_PG_PRICE_INSERT, (stamp, price_list_id, *_pg_columns(inserts, numeric, skip)))
         return
     bind.executemany(_SQL_PRICE_UPDATE, updates)
     bind.executemany(_SQL_PRICE_INSERT, inserts)

@@ -252,18 +252,21 @@ def quick_update_in(raw: Any) -> ProductUpdateIn | None:
     return _built(ProductUpdateIn, _UPDATE_DEFAULTS, values)
 
 
-def sku_candidates(raw_items: Iterable[Any]) -> set[str]:
+def sku_candidates(raw_items: Iterable[Any]) -> tuple[set[str], bool]:
     """The SKUs the elements of a POST /v2/products batch name, as the validation would keep them (``parse_code``;
-    a text in NFC, stripped), to read their products while the elements are validated. A superset of the
-    validated elements' SKUs: every property spelled SKU in any case counts, and texts the validation refuses
-    (control characters) are kept too, as codes no product has."""
+    a text in NFC, stripped), to read their products while the elements are validated, and whether any element
+    names a Price. A superset of the validated elements' SKUs: every property spelled SKU in any case counts, and
+    texts the validation refuses (control characters) are kept too, as codes no product has."""
     found: set[str] = set()
+    priced = False
     for raw in raw_items:
         if type(raw) is not dict:
             continue
         for key, value in raw.items():
-            # Only a three-letter key can be SKU in some case: the others are not lowered.
+            # Only a three- or five-letter key can be SKU or Price in some case: the others are not lowered.
             if key != "SKU" and (type(key) is not str or len(key) != 3 or key.lower() != "sku"):
+                if not priced and type(key) is str and len(key) == 5 and key.lower() == "price":
+                    priced = True
                 continue
             if type(value) is not str:
                 try:
@@ -276,7 +279,7 @@ def sku_candidates(raw_items: Iterable[Any]) -> set[str]:
                 value = unicodedata.normalize("NFC", value)
             if code := value.strip():
                 found.add(code)
-    return found
+    return found, priced
 
 
 _STOCK_DEFAULTS = _defaults(ProductStockIn)
