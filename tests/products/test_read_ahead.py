@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from alephee.http.context import AppContext
 from alephee.http.results import ActionResultBuilder
+from alephee.http.wire import clean_identifier
 from alephee.listings import propagation
 from alephee.listings.models import Listing
 from alephee.products import bulk_update, rules
@@ -53,6 +54,8 @@ def test_the_codes_read_ahead_cover_every_sku_the_validation_keeps(raw_items: li
     kept = bulk_update._validate_elements(ActionResultBuilder("SKU"), raw_items, _ACCOUNT)
     codes, priced = sku_candidates(raw_items)
     assert {element.sku for element in kept} <= codes
+    # Every code is a text the database can compare (no control character: the validation refuses those).
+    assert all(clean_identifier(code) == code for code in codes)
     if any(element.item.Price is not None for element in kept):
         assert priced
 

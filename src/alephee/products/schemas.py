@@ -7,7 +7,6 @@ Input numbers are parsed strictly (``Amount``: a JSON number or a plain decimal 
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -254,9 +253,9 @@ def quick_update_in(raw: Any) -> ProductUpdateIn | None:
 
 def sku_candidates(raw_items: Iterable[Any]) -> tuple[set[str], bool]:
     """The SKUs the elements of a POST /v2/products batch name, as the validation would keep them (``parse_code``;
-    a text in NFC, stripped), to read their products while the elements are validated, and whether any element
-    names a Price. A superset of the validated elements' SKUs: every property spelled SKU in any case counts, and
-    texts the validation refuses (control characters) are kept too, as codes no product has."""
+    ``clean_identifier``, stripped), to read their products while the elements are validated, and whether any
+    element names a Price. A superset of the validated elements' SKUs: every property spelled SKU in any case
+    counts, whatever else the element holds."""
     found: set[str] = set()
     priced = False
     for raw in raw_items:
@@ -275,9 +274,11 @@ def sku_candidates(raw_items: Iterable[Any]) -> tuple[set[str], bool]:
                     continue
                 if type(value) is not str:
                     continue
-            if not value.isascii():
-                value = unicodedata.normalize("NFC", value)
-            if code := value.strip():
+            try:
+                code = clean_identifier(value).strip()
+            except ValueError:  # refused by the validation, and no text the database could compare
+                continue
+            if code:
                 found.add(code)
     return found, priced
 
