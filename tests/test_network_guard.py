@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +33,36 @@ def test_name_lookups_beyond_loopback_are_refused() -> None:
     assert any("not loopback" in message for message in _causes(refused.value))
 
 
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        lambda host: socket.getaddrinfo(host, 443),
+        socket.gethostbyname,
+        socket.gethostbyname_ex,
+        lambda host: socket.create_connection((host, 443), timeout=2),
+    ],
+    ids=["getaddrinfo", "gethostbyname", "gethostbyname_ex", "create_connection"],
+)
+@pytest.mark.parametrize("host", ["api.mercadolibre.com", "api.tiendanube.com", "auth.mercadolivre.com.br"])
+def test_every_way_of_reaching_a_marketplace_host_is_refused(lookup: Any, host: str) -> None:
+    """The marketplaces' real hosts, which tests name only to show they are out of reach, cannot be looked up or
+    connected to by any of the socket module's ways of doing it."""
+    with pytest.raises(ConnectionRefusedError, match="not loopback"):
+        lookup(host)
+
+
+def test_datagrams_and_reverse_lookups_beyond_loopback_are_refused() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for send in (lambda: sock.sendto(b"x", ("192.0.2.1", 53)), lambda: sock.sendto(b"x", 0, ("8.8.8.8", 53))):
+            with pytest.raises(ConnectionRefusedError, match="not loopback"):
+                send()
+        with pytest.raises(ConnectionRefusedError, match="not loopback"):
+            sock.sendmsg([b"x"], [], 0, ("192.0.2.1", 53))
+    for reverse in (lambda: socket.gethostbyaddr("8.8.8.8"), lambda: socket.getnameinfo(("8.8.8.8", 53), 0)):
+        with pytest.raises(ConnectionRefusedError, match="not loopback"):
+            reverse()
+
+
 def test_loopback_stays_open() -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -39,6 +70,13 @@ def test_loopback_stays_open() -> None:
         with socket.create_connection(server.getsockname(), timeout=2):
             pass
     assert socket.getaddrinfo("localhost", 80)
+    assert socket.gethostbyname("localhost").startswith("127.")
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender,
+    ):
+        receiver.bind(("127.0.0.1", 0))
+        assert sender.sendto(b"x", receiver.getsockname()) == 1
 
 
 def test_started_processes_are_guarded_too() -> None:

@@ -1,4 +1,5 @@
-"""Keeps the test suite on this machine: any connection (or name lookup) to anything but loopback fails loudly.
+"""Keeps the test suite on this machine: any connection, datagram or name lookup to anything but loopback fails
+loudly.
 
 The connectors' defaults point at the real marketplaces; every test points them at local stand-ins. If one is
 forgotten, this turns the call into an immediate ``ConnectionRefusedError`` naming the address instead of
@@ -16,7 +17,13 @@ from typing import Any
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_sendto = socket.socket.sendto
+_real_sendmsg = socket.socket.sendmsg
 _real_getaddrinfo = socket.getaddrinfo
+_real_gethostbyname = socket.gethostbyname
+_real_gethostbyname_ex = socket.gethostbyname_ex
+_real_gethostbyaddr = socket.gethostbyaddr
+_real_getnameinfo = socket.getnameinfo
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", ""})
 
 
@@ -52,6 +59,19 @@ def _connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _sendto(self: socket.socket, data: Any, *rest: Any) -> int:
+    # sendto(data, address) or sendto(data, flags, address): a datagram needs no connect to leave.
+    _check(self, rest[-1])
+    return _real_sendto(self, data, *rest)
+
+
+def _sendmsg(self: socket.socket, buffers: Any, *rest: Any) -> int:
+    # sendmsg(buffers[, ancdata[, flags[, address]]]): only the four-argument form names where it goes.
+    if len(rest) == 3 and rest[2] is not None:
+        _check(self, rest[2])
+    return _real_sendmsg(self, buffers, *rest)
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
@@ -66,20 +86,53 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+def _check_name(host: Any) -> None:
     # An address literal is translated locally (no lookup leaves the machine; ``connect`` guards its use); a
     # name is looked up only when it is this machine's.
     name = host.decode() if isinstance(host, bytes) else host
     if name is not None and not _is_address(name) and not is_loopback(name):
         _refuse(host)
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    _check_name(host)
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
+def _gethostbyname(host: Any) -> Any:
+    _check_name(host)
+    return _real_gethostbyname(host)
+
+
+def _gethostbyname_ex(host: Any) -> Any:
+    _check_name(host)
+    return _real_gethostbyname_ex(host)
+
+
+def _gethostbyaddr(host: Any) -> Any:
+    # A reverse lookup of anything but loopback asks a name server.
+    if not is_loopback(host):
+        _refuse(host)
+    return _real_gethostbyaddr(host)
+
+
+def _getnameinfo(address: Any, flags: int) -> Any:
+    if not is_loopback(address[0]):
+        _refuse(address)
+    return _real_getnameinfo(address, flags)
+
+
 def install() -> None:
-    """Refuse non-loopback connections and name lookups in this process."""
+    """Refuse non-loopback connections, datagrams and name lookups (forward and reverse) in this process."""
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    socket.socket.sendto = _sendto  # type: ignore[method-assign, assignment]
+    socket.socket.sendmsg = _sendmsg  # type: ignore[method-assign]
     socket.getaddrinfo = _getaddrinfo
+    socket.gethostbyname = _gethostbyname
+    socket.gethostbyname_ex = _gethostbyname_ex
+    socket.gethostbyaddr = _gethostbyaddr
+    socket.getnameinfo = _getnameinfo
 
 
 if os.environ.get("ALEPHEE_TEST_NETWORK_GUARD"):
