@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -363,6 +363,36 @@ class OrderPage:
     orders: tuple[ChannelOrder, ...]
     cursor: str | None
     has_more: bool = False
+
+
+def parse_window_cursor(
+    cursor: str | None, parse_date: Callable[[str], datetime | None], first: int
+) -> tuple[datetime | None, datetime | None, int]:
+    """A ``pull_orders`` cursor as ``window_cursor`` writes it: ``<latest seen>``, or ``<latest seen> <window
+    start> <position>`` while a window has more pages, as (latest, window start, position); the position is the
+    channel's page or offset (``first`` when none, never below it)."""
+    if not cursor:
+        return None, None, first
+    parts = cursor.split()
+    latest = parse_date(parts[0])
+    if len(parts) == 3 and (window := parse_date(parts[1])) is not None:
+        try:
+            position = int(parts[2])
+        except ValueError:
+            position = first
+        return latest, window, max(first, position)
+    return latest, None, first
+
+
+def window_cursor(
+    cursor: str | None, latest: datetime | None, window: datetime, next_position: int, has_more: bool
+) -> str | None:
+    """The cursor after a ``pull_orders`` page: the window and the next page's position while it has more, else
+    the latest change seen (the cursor given when none was)."""
+    latest_text = latest.astimezone(UTC).isoformat() if latest is not None else None
+    if has_more:
+        return f"{latest_text or window.isoformat()} {window.isoformat()} {next_position}"
+    return latest_text if latest_text is not None else cursor
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,9 @@ from alephee.marketplaces.contract import (
     ShippingLabel,
     TransientDeliveryError,
     change_outcome,
+    parse_window_cursor,
     read_each,
+    window_cursor,
 )
 from alephee.orders.documents import INVOICE, NFE
 
@@ -475,7 +477,7 @@ class MercadoLibreChannel(BaseChannel):
         The cursor is the latest ``date_last_updated`` seen (ISO); while a window has more pages it also carries
         the window's start and the next offset (``<latest> <window start> <offset>``).
         """
-        latest, window, offset = ml.parse_cursor(cursor)
+        latest, window, offset = parse_window_cursor(cursor, ml.parse_date, 0)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
             window = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -496,11 +498,7 @@ class MercadoLibreChannel(BaseChannel):
         paging = found.get("paging") or {}
         total = ml.to_int(paging.get("total")) or 0
         has_more = bool(results) and offset + len(results) < total
-        latest_text = latest.astimezone(UTC).isoformat() if latest is not None else None
-        if has_more:
-            next_cursor = f"{latest_text or window.isoformat()} {window.isoformat()} {offset + len(results)}"
-        else:
-            next_cursor = latest_text if latest_text is not None else cursor
+        next_cursor = window_cursor(cursor, latest, window, offset + len(results), has_more)
         return OrderPage(orders=orders, cursor=next_cursor, has_more=has_more)
 
     def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:

@@ -368,17 +368,3 @@ def channel_message(
         pack_id=pack_id,
         status=_text(message.get("status")),
     )
-
-
-def parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
-    """``<latest seen>`` or ``<latest seen> <window start> <offset>`` (see ``MercadoLibreChannel.pull_orders``)."""
-    if not cursor:
-        return None, None, 0
-    parts = cursor.split()
-    latest = parse_date(parts[0])
-    if len(parts) == 3:
-        window = parse_date(parts[1])
-        offset = to_int(parts[2]) or 0
-        if window is not None:
-            return latest, window, max(0, offset)
-    return latest, None, 0

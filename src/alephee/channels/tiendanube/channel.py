@@ -49,7 +49,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -85,7 +85,9 @@ from alephee.marketplaces.contract import (
     PermanentDeliveryError,
     TransientDeliveryError,
     change_outcome,
+    parse_window_cursor,
     read_each,
+    window_cursor,
 )
 
 T = TypeVar("T")
@@ -683,7 +685,7 @@ class TiendanubeChannel(BaseChannel):
         """The backstop of the order events: orders updated since the cursor (five minutes of overlap). The
         cursor is the latest ``updated_at`` seen (ISO); while a window has more pages it also carries the window's
         start and the next page (``<latest> <window start> <page>``)."""
-        latest, window, page = _parse_cursor(cursor)
+        latest, window, page = parse_window_cursor(cursor, as_datetime, 1)
         if window is None:
             since = latest - ORDER_OVERLAP if latest is not None else utcnow() - FIRST_PULL
             window = since.astimezone(UTC).replace(microsecond=0)
@@ -698,11 +700,7 @@ class TiendanubeChannel(BaseChannel):
             if latest is None or order.date_updated > latest:
                 latest = order.date_updated
         has_more = len(orders) >= per_page
-        latest_text = latest.astimezone(UTC).isoformat() if latest is not None else None
-        if has_more:
-            next_cursor = f"{latest_text or window.isoformat()} {window.isoformat()} {page + 1}"
-        else:
-            next_cursor = latest_text if latest_text is not None else cursor
+        next_cursor = window_cursor(cursor, latest, window, page + 1, has_more)
         return OrderPage(orders=orders, cursor=next_cursor, has_more=has_more)
 
     def push_order_status(self, ctx: ChannelContext, update: OrderStatusPush) -> None:
@@ -776,17 +774,3 @@ def _refusal(send: Callable[[], Any]) -> str | None:
             raise
         return exc.refusal()
     return None
-
-
-def _parse_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, int]:
-    """``<latest seen>`` or ``<latest seen> <window start> <page>`` (see ``pull_orders``)."""
-    if not cursor:
-        return None, None, 1
-    parts = cursor.split()
-    latest = as_datetime(parts[0])
-    if len(parts) == 3:
-        window = as_datetime(parts[1])
-        page = tn.to_int(parts[2]) or 1
-        if window is not None:
-            return latest, window, max(1, page)
-    return latest, None, 1
