@@ -55,19 +55,32 @@ def puts(sent: list[httpx.Request], item_id: str) -> int:
     return sum(1 for r in sent if r.method == "PUT" and r.url.path == f"/items/{item_id}")
 
 
+def sale_told(ctx: AppContext, linked: Linked, order: dict[str, Any]) -> list[httpx.Request]:
+    """Notify the order's ``orders_v2`` and let the worker finish; the requests sent to Mercado Libre meanwhile."""
+    sent = sent_to(linked)
+    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
+    drain(ctx, linked)
+    return sent
+
+
+def assert_shown_without_a_push(
+    ctx: AppContext, linked: Linked, sent: list[httpx.Request], item_id: str, product_id: int, quantity: int
+) -> None:
+    """The hub's stock, the kept copy and Mercado Libre all show ``quantity``, and the item was not pushed."""
+    with ctx.db.reading() as session:
+        assert quantity_of(session, product_id) == quantity
+    assert puts(sent, item_id) == 0
+    assert kept_quantity(ctx, item_id) == quantity
+    assert stored_item(linked, item_id)["available_quantity"] == quantity
+
+
 def test_a_sale_sends_no_push_of_the_quantity_mercado_libre_already_shows(ctx: AppContext, linked: Linked) -> None:
     item, product_id = linked_item(ctx, linked, "MATE-1", 4)
     order = linked.standin.buy(item["id"], 1)
-    sent = sent_to(linked)
 
-    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
-    drain(ctx, linked)
+    sent = sale_told(ctx, linked, order)
 
-    with ctx.db.reading() as session:
-        assert quantity_of(session, product_id) == 3
-    assert puts(sent, item["id"]) == 0
-    assert kept_quantity(ctx, item["id"]) == 3
-    assert stored_item(linked, item["id"])["available_quantity"] == 3
+    assert_shown_without_a_push(ctx, linked, sent, item["id"], product_id, 3)
 
 
 def test_a_sale_found_by_the_orders_backstop_lowers_the_copy_too(ctx: AppContext, linked: Linked) -> None:
@@ -92,16 +105,10 @@ def test_a_copy_that_already_shows_the_sale_is_not_lowered_again(ctx: AppContext
     notify(ctx, linked, "items", f"/items/{item['id']}")  # the sale's own notification, read first
     drain(ctx, linked)
     assert kept_quantity(ctx, item["id"]) == 3
-    sent = sent_to(linked)
 
-    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
-    drain(ctx, linked)
+    sent = sale_told(ctx, linked, order)
 
-    with ctx.db.reading() as session:
-        assert quantity_of(session, product_id) == 3
-    assert kept_quantity(ctx, item["id"]) == 3
-    assert puts(sent, item["id"]) == 0
-    assert stored_item(linked, item["id"])["available_quantity"] == 3
+    assert_shown_without_a_push(ctx, linked, sent, item["id"], product_id, 3)
 
 
 def test_a_hub_stock_that_differs_from_mercado_libre_is_still_pushed(ctx: AppContext, linked: Linked) -> None:
@@ -109,10 +116,7 @@ def test_a_hub_stock_that_differs_from_mercado_libre_is_still_pushed(ctx: AppCon
     order = linked.standin.buy(item["id"], 1)
     with ctx.db.writing() as session:
         move_stock(session, linked.tenant.account_id, product_id, -1)  # another channel sold one meanwhile
-    sent = sent_to(linked)
-
-    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
-    drain(ctx, linked)
+    sent = sale_told(ctx, linked, order)
 
     with ctx.db.reading() as session:
         assert quantity_of(session, product_id) == 2
@@ -158,10 +162,7 @@ def test_a_sale_of_a_capped_listing_brings_mercado_libre_back_to_the_cap(ctx: Ap
     drain(ctx, linked)
     order = linked.standin.buy(item["id"], 2)
     assert stored_item(linked, item["id"])["available_quantity"] == 3  # Mercado Libre took the units
-    sent = sent_to(linked)
-
-    notify(ctx, linked, "orders_v2", f"/orders/{order['id']}")
-    drain(ctx, linked)
+    sent = sale_told(ctx, linked, order)
 
     with ctx.db.reading() as session:
         assert quantity_of(session, product_id) == 18
