@@ -67,12 +67,9 @@ def _refresh_products(session: Session, change: CatalogChange) -> set[int]:
     outbox row."""
     masters = masters_of(session, change.price_product_ids)
     ids = change.stock_product_ids | change.price_product_ids | masters
-    reads = hooks.shared_reads(session)
-    probed = reads.get(hooks.PROBED) if reads is not None else None
-    if probed is not None and LISTED_PROBE in probed[1]:
-        # The writer's locked products without a listing have nothing to refresh (``listed_probe``).
-        locked, listed = probed[0], probed[1][LISTED_PROBE]
-        ids = {pid for pid in ids if pid not in locked or pid in listed}
+    # The writer's locked products without a listing have nothing to refresh (``listed_probe``).
+    if (unprobed := hooks.without_probed(session, hooks.LISTED_PROBE, ids)) is not None:
+        ids = unprobed
     if not ids:
         return set()
     conn = session.connection()
@@ -94,15 +91,12 @@ def _refresh_products(session: Session, change: CatalogChange) -> set[int]:
     return changed
 
 
-LISTED_PROBE = hooks.LISTED_PROBE
-
-
 def listed_probe(ids_sql: str) -> tuple[str, str]:
     """The products among ``ids_sql`` with an unfinished listing (``hooks.AHEAD_PROBE_NAMES``): run right after
     a writer locks them, so a catalog change of products without listings skips the listings' read and lock."""
     finished = statuses.FINISHED
     sql = f"SELECT DISTINCT product_id FROM listings WHERE product_id = ANY({ids_sql}) AND status <> '{finished}'"
-    return LISTED_PROBE, sql
+    return hooks.LISTED_PROBE, sql
 
 
 def _lock_with_prices(

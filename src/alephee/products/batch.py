@@ -257,11 +257,7 @@ class Catalog:
     def __init__(
         self, session: Session, account_id: int, codes: Iterable[str], *, lock: bool = True, with_kits: bool = False
     ) -> None:
-        self.by_sku: dict[str, list[ProductState]] = defaultdict(list)
-        self.by_own_code: dict[str, list[ProductState]] = defaultdict(list)
-        self.states: dict[int, ProductState] = {}
-        # Kit ids per product id, when read with the rows (None: not read, ask ``products.stock``).
-        self.kits: dict[int, list[int]] | None = None
+        self._start()
         wanted = sorted(set(codes))
         if not wanted:
             return
@@ -293,12 +289,16 @@ class Catalog:
     def of_rows(cls, rows: list[list[Any]], wanted: Collection[str], dialect: Dialect, *, with_kits: bool) -> Catalog:
         """The catalog of rows read by ``locking_read(..., with_kits=with_kits)`` for (at least) ``wanted``."""
         catalog = cls.__new__(cls)
-        catalog.by_sku = defaultdict(list)
-        catalog.by_own_code = defaultdict(list)
-        catalog.states = {}
-        catalog.kits = None
+        catalog._start()
         catalog._take(rows, wanted, dialect, with_kits=with_kits)
         return catalog
+
+    def _start(self) -> None:
+        self.by_sku: dict[str, list[ProductState]] = defaultdict(list)
+        self.by_own_code: dict[str, list[ProductState]] = defaultdict(list)
+        self.states: dict[int, ProductState] = {}
+        # Kit ids per product id, when read with the rows (None: not read, ask ``products.stock``).
+        self.kits: dict[int, list[int]] | None = None
 
     def _take(self, rows: list[list[Any]], wanted: Collection[str], dialect: Dialect, *, with_kits: bool) -> None:
         """Index the rows read (``_STATE_SQL``'s columns, then the kits when ``with_kits``) for ``find``."""

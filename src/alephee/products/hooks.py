@@ -141,6 +141,18 @@ def notify(
         session.info.pop(SHARED_READS, None)
 
 
+def without_probed(session: Session, name: str, product_ids: Collection[int]) -> set[int] | None:
+    """``product_ids`` less those the writer locked and its probe ``name`` (``ahead_probes``) did not return:
+    the ones a listener may still find something for. None when the probe did not run for the change being
+    told (the listener reads as it would without it)."""
+    reads = shared_reads(session)
+    probed = reads.get(PROBED) if reads is not None else None
+    if probed is None or name not in probed[1]:
+        return None
+    locked, found = probed[0], probed[1][name]
+    return {pid for pid in product_ids if pid not in locked or pid in found}
+
+
 def shared_reads(session: Session) -> dict[str, Any] | None:
     """The reads the listeners of the change being told share (None outside ``notify``)."""
     reads: dict[str, Any] | None = session.info.get(SHARED_READS)

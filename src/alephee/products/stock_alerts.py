@@ -39,8 +39,8 @@ def on_catalog_change(session: Session, change: Any) -> None:
     dialect = session.get_bind().dialect.name
     # Products the writer saw without thresholds cannot reach a level: only their announced level is cleared.
     candidates = {pid for pid in ids if pid not in change.unwatched_product_ids}
-    if not candidates and _none_announced(session, ids):
-        return
+    if not candidates and hooks.without_probed(session, ALERTED_PROBE, ids) == set():
+        return  # the writer's probe saw every product locked and without an announced level
     announced: dict[int, str] = {}
     watched: list[tuple[int, str, int, int]] = []
     if candidates:
@@ -101,16 +101,6 @@ def alerted_probe(ids_sql: str) -> tuple[str, str]:
     recorded by writers holding the product's lock, so what this finds right after a writer's locking read
     holds until its commit."""
     return ALERTED_PROBE, f"SELECT product_id FROM webhook_stock_alerts WHERE product_id = ANY({ids_sql})"
-
-
-def _none_announced(session: Session, ids: list[int]) -> bool:
-    """Whether the writer's probe (``alerted_probe``) saw every one of ``ids`` locked and without a level."""
-    reads = hooks.shared_reads(session)
-    probed = reads.get(hooks.PROBED) if reads is not None else None
-    if probed is None or ALERTED_PROBE not in probed[1]:
-        return False
-    locked, alerted = probed[0], probed[1][ALERTED_PROBE]
-    return all(pid in locked and pid not in alerted for pid in ids)
 
 
 def _record_level(session: Session, account_id: int, product_id: int, level: str, quantity: int) -> bool:

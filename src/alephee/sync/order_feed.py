@@ -394,11 +394,11 @@ def apply_orders(
         _add_sold_quantities(session, sync.sold)
     orders.refresh_packs(session, account_id, sync.packs)
     insert_history(session, sync.history)
-    lower_sold_copies(session, marketplace, sync.sales)
+    lower_channel_copies(session, marketplace, sync.sales)
     return changed
 
 
-def lower_sold_copies(
+def lower_channel_copies(
     session: Session, marketplace: MarketplaceRef, sales: dict[int, list[tuple[datetime, int]]]
 ) -> int:
     """Tell the marketplace's channel what the new orders sold (listing id → the orders' ``date_created`` and

@@ -33,7 +33,7 @@ from alephee.marketplaces.contract import Channel, ChannelContext, DeliveryError
 from alephee.marketplaces.models import PullCursor
 from alephee.marketplaces.registry import shared_channel
 from alephee.sync.feeds import Feed, feeds, lock_cursor
-from alephee.sync.order_feed import OrderSync, lower_sold_copies, prelock
+from alephee.sync.order_feed import OrderSync, lower_channel_copies, prelock
 
 log = logging.getLogger("alephee.pull")
 
@@ -101,7 +101,7 @@ def apply_page(session: Session, feed: Feed, page: OrderPage, cursor: PullCursor
             stats.updated += 1
         else:
             stats.unchanged += 1
-    lower_sold_copies(session, feed.marketplace, sold)
+    lower_channel_copies(session, feed.marketplace, sold)
     cursor.cursor = page.cursor
     cursor.applied += len(page.orders)
     cursor.pulled_at = clock.precise_utcnow()
