@@ -142,7 +142,7 @@ def test_a_start_on_postgresql_with_autovacuum_off_logs_one_warning(
     ctx: AppContext, records: _Records, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     given = _reads(monkeypatch, "off")
-    prepare_database(ctx.settings, ctx.db)
+    prepare_database(ctx.settings, ctx.db, service=True)
     if ctx.db.dialect == "sqlite":
         assert given == [] and records.warnings() == []
         return
@@ -161,7 +161,7 @@ def test_a_setting_that_cannot_be_read_never_stops_the_start(
     ctx: AppContext, records: _Records, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reads(monkeypatch, RuntimeError("permission denied"))
-    prepare_database(ctx.settings, ctx.db)
+    prepare_database(ctx.settings, ctx.db, service=True)
     assert records.warnings() == []
     if ctx.db.dialect == "postgresql":
         assert [r.levelno for r in records.records] == [logging.DEBUG]

@@ -34,7 +34,7 @@ def serve(
     # Configured before the database is prepared, so its warning (autovacuum off) is logged like the rest;
     # uvicorn applies the same configuration again in every server process.
     logging.config.dictConfig(log_config(settings))
-    prepare_database(settings)
+    prepare_database(settings, service=True)
     typer.echo(f"Alephee hub on http://{host}:{port}/v2  Swagger: http://{host}:{port}/swagger/ui/index", err=True)
     uvicorn.run(
         # The worker variant starts/stops its thread in the app's lifespan, so shutdown waits for it.

@@ -37,7 +37,8 @@ def worker(
         fail("--batch must be at least 1")
     if interval is not None and interval < 0:
         fail("--interval must not be negative")
-    prepare_database(settings)
+    # A long-running worker says what it finds wrong with the database server; --once is a command like the others.
+    prepare_database(settings, service=not once)
     database = Database(settings)
     # A long-running worker also keeps the feed purge queued; --once only delivers what is already due.
     runner = build_worker(database, settings, purge=not once)
