@@ -3,7 +3,8 @@
     .venv/bin/python bench/soak.py [--duration 60] [--concurrency 8] [--rate-limit 3000] [--json out.json]
 
 Set-up (a fresh PostgreSQL database ``alephee_soak`` unless ``--keep``): migrations, the demo tenant (catalog,
-listings, orders), an ERP key. Server A runs ``alephee serve --with-worker`` (the outbox worker delivers
+listings, orders; without its Mercado Libre and Tiendanube connections, whose stand-ins the soak does not
+serve), an ERP key. Server A runs ``alephee serve --with-worker`` (the outbox worker delivers
 listings to the sandbox marketplace and pulls the orders it sells), server B ``alephee serve``; both use the
 same database and the same Redis rate-limit budget. The clients spread their requests over both servers:
 
@@ -615,6 +616,11 @@ def main() -> int:
         "ALEPHEE_RATE_LIMIT_NAMESPACE": f"soak-{os.getpid()}",
         "ALEPHEE_DOCUMENTS_DIR": str(args.log_dir / "soak-documents"),
         "ALEPHEE_LOG_LEVEL": "WARNING",
+        # The soak loads the API and the sandbox marketplace; the connectors over HTTP to their stand-ins are
+        # measured by bench/mercadolibre.py. Without this, the demo's Mercado Libre and Tiendanube listings
+        # would be pushed to stand-ins no server of the soak serves, and fail.
+        "ALEPHEE_DEMO_MERCADOLIBRE": "false",
+        "ALEPHEE_DEMO_TIENDANUBE": "false",
     }
     env.update(pair.split("=", 1) for pair in args.server_env)
     print("preparing the database (migrations, demo tenant)...", file=sys.stderr)

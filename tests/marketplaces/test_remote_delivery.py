@@ -42,6 +42,7 @@ class StateChannel(BaseChannel):
     sends_current_state: bool = True
     assigns_listing_ids: bool = True
     held: bool = False
+    covers: bool = True
     sent: list[tuple[int | None, int | None]] = field(default_factory=list)
     contexts: list[ChannelContext] = field(default_factory=list)
 
@@ -50,7 +51,8 @@ class StateChannel(BaseChannel):
             raise ConnectionHeld("the seller's connection is disconnected")
         self.sent.append((listing.listing_id, ctx.message_id))
         self.contexts.append(ctx)
-        return ListingReceipt(external_id=f"MLA{9_000_000_000 + (listing.listing_id or 0)}", status="active")
+        external_id = f"MLA{9_000_000_000 + (listing.listing_id or 0)}"
+        return ListingReceipt(external_id=external_id, status="active", covers_queued=self.covers)
 
 
 def outbox(ctx: AppContext) -> dict[int, OutboxMessage]:
@@ -83,6 +85,17 @@ def test_pushes_on_channels_that_send_the_payload_are_not_coalesced(
     ids = [put(ctx, aggregate_id=7, payload={"listing_id": 7, "quantity": q}) for q in range(3)]
     make_worker().drain()
     assert channel.sent == [(7, i) for i in ids]
+
+
+def test_a_receipt_that_did_not_send_the_current_state_covers_nothing(
+    ctx: AppContext, make_worker: Callable[..., Worker], use_channel: Callable[[str, Any], None]
+) -> None:
+    channel = StateChannel(covers=False)
+    use_channel("sandbox", channel)
+    ids = [put(ctx, aggregate_id=7, payload={"listing_id": 7, "quantity": q}) for q in range(3)]
+    make_worker().drain()
+    assert channel.sent == [(7, i) for i in ids]
+    assert all(outbox(ctx)[i].status == DELIVERED for i in ids)
 
 
 def test_a_held_connection_keeps_rows_pending_without_spending_attempts(

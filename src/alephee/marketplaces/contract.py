@@ -182,6 +182,9 @@ class ListingReceipt:
     permalink: str | None = None
     state: dict[str, Any] | None = None
     state_listing_id: int | None = None
+    # False: this delivery did not send the listing's state as it is now (a repeated or stale delivery, or a
+    # push applied as it came), so the later queued pushes of the listing still need deliveries of their own.
+    covers_queued: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,13 @@ The row's ``aggregate_id`` stands in for the hub id when the payload omits it.
 ``listing.status`` (aggregate ``listing``): ``listing_id`` and/or ``external_id``, ``status`` (code or name),
     ``status_reason``.
     A closed (finished) listing cannot be reopened: that push fails permanently.
+
+**Current state.** When the hub has the listing a push names (``listing_id``, of this account on this
+marketplace), the sandbox reads it at delivery time, as the real connectors do (``sends_current_state``): its
+price, quantity, status and texts as they are now, and the discount it has now or next (none removes the
+sandbox's), instead of the payload's values (``changed`` is kept). One delivery then carries every change
+queued before it, and the worker counts the listing's later queued pushes of the same topic as delivered.
+A push for a listing the hub does not have is applied as it came and covers nothing.
 ``order.status`` (aggregate ``order``, aggregate_id = hub order id): ``order_id``, ``external_order_id``,
     ``status`` (10 To be shipped, 17 Arrived, 20 Shipped, 80 Delivered, 90 Cancelled), ``tracking_number``,
     ``carrier``, ``tracking_url``, ``tracking_status``, ``note`` — or tracking as an object
@@ -72,6 +79,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alephee import clock
+from alephee.listings.models import Listing, ListingDiscount
+from alephee.listings.propagation import change_row, listing_payload
 from alephee.marketplaces.contract import (
     BaseChannel,
     BuyerMessage,
@@ -92,6 +102,7 @@ from alephee.marketplaces.contract import (
     SplitResult,
 )
 from alephee.marketplaces.models import SandboxEvent, SandboxListing, SandboxOrder
+from alephee.marketplaces.topics import listing_push, listing_status_push
 from alephee.sandbox.buyers import progress
 from alephee.sandbox.labels import render_label
 from alephee.sandbox.state import (
@@ -128,6 +139,7 @@ class SandboxChannel(BaseChannel):
 
     connector = "sandbox"
     in_database = True
+    sends_current_state = True
 
     # --- plumbing
 
@@ -195,8 +207,43 @@ class SandboxChannel(BaseChannel):
 
     # --- listings
 
+    @staticmethod
+    def _hub_listing(session: Session, ctx: ChannelContext, listing_id: int | None) -> Listing | None:
+        """The hub's listing a push names, when it is this account's on this marketplace."""
+        if listing_id is None:
+            return None
+        hub = session.get(Listing, listing_id)
+        if hub is None or hub.account_id != ctx.account_id or hub.marketplace_id != ctx.marketplace.id:
+            return None
+        return hub
+
+    def _current_push(self, session: Session, ctx: ChannelContext, listing: ListingPush) -> ListingPush | None:
+        """The hub's listing as it is now, as a push, with the discount it has now or next (none clears the
+        sandbox's): read at delivery time as the real connectors do, so one delivery carries every change
+        queued before it. None for a listing the hub does not have (the push is applied as it came)."""
+        hub = self._hub_listing(session, ctx, listing.listing_id)
+        if hub is None:
+            return None
+        discount = session.scalar(
+            select(ListingDiscount)
+            .where(ListingDiscount.listing_id == hub.id, ListingDiscount.finish_at > clock.utcnow())
+            .order_by(ListingDiscount.start_at, ListingDiscount.id)
+            .limit(1)
+        )
+        window: dict[str, Any] = {"discount_percent": 0}
+        if discount is not None:
+            window = {
+                "discount_percent": str(discount.percent),
+                "discount_start": discount.start_at.isoformat(),
+                "discount_finish": discount.finish_at.isoformat(),
+            }
+        return listing_push(listing_payload(hub, listing.extra.get("changed") or [], **window))
+
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         session = self._session(ctx)
+        current = self._current_push(session, ctx, listing)
+        if current is not None:
+            listing = current
         external_id = listing.external_id
         if external_id is None:
             assert listing.listing_id is not None  # the payload parser requires one of the two
@@ -247,10 +294,14 @@ class SandboxChannel(BaseChannel):
         row.updated_at = now
         session.flush()
         self._log(session, ctx, "listing.update", row.external_id, listing)
-        return _receipt(row, external_id)
+        return _receipt(row, external_id, current=current is not None)
 
     def set_listing_status(self, ctx: ChannelContext, change: ListingStatusPush) -> ListingReceipt:
         session = self._session(ctx)
+        # The hub's status of the listing as it is now, as for publish_listing.
+        hub = self._hub_listing(session, ctx, change.listing_id)
+        if hub is not None:
+            change = listing_status_push(change_row(hub, [], status_only=True).payload)
         row = self._find_listing(session, ctx, change.listing_id, change.external_id)
         if row is None:
             raise PermanentDeliveryError(ERR_UNKNOWN_LISTING.format(change.external_id or change.listing_id))
@@ -267,7 +318,7 @@ class SandboxChannel(BaseChannel):
         row.updated_at = sandbox_now(session)
         session.flush()
         self._log(session, ctx, "listing.status", row.external_id, change)
-        return _receipt(row, row.external_id)
+        return _receipt(row, row.external_id, current=hub is not None)
 
     # --- orders
 
@@ -446,7 +497,14 @@ class SandboxChannel(BaseChannel):
         return SplitResult(pack_id=order.pack_id, external_shipping_id=order.external_shipping_id)
 
 
-def _receipt(row: SandboxListing | None, external_id: str) -> ListingReceipt:
+def _receipt(row: SandboxListing | None, external_id: str, *, current: bool = False) -> ListingReceipt:
+    """The answer to a listing push; ``current``: it applied the hub's listing as it is now (the queued pushes
+    of the listing are covered by it)."""
     if row is None:
-        return ListingReceipt(external_id=external_id, status="active")
-    return ListingReceipt(external_id=row.external_id, status=row.status, available_quantity=row.available_quantity)
+        return ListingReceipt(external_id=external_id, status="active", covers_queued=current)
+    return ListingReceipt(
+        external_id=row.external_id,
+        status=row.status,
+        available_quantity=row.available_quantity,
+        covers_queued=current,
+    )

@@ -150,6 +150,12 @@ class ChannelSender:
 COALESCED_TOPICS = frozenset({"listing.update", "listing.status"})
 
 
+def covers_queued(answer: Any) -> bool:
+    """Whether a delivery's answer lets the later queued rows of its listing count as delivered: every answer
+    of a coalescing channel does, but a listing receipt that says it did not send the current state."""
+    return not isinstance(answer, ListingReceipt) or answer.covers_queued
+
+
 def record_answer(session: Session, item: OutboxItem, answer: Any) -> None:
     """Keep what a marketplace answered a delivery, in the transaction that records it delivered
     (``record_answers`` of one)."""

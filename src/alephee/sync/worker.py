@@ -85,7 +85,14 @@ from alephee.sync.backoff import backoff_delay
 from alephee.sync.claims import worth_claiming
 from alephee.sync.inbox import InboxReader
 from alephee.sync.pull import FeedGate, Puller
-from alephee.sync.senders import ChannelSender, announce_outcome, record_answer, record_answers, with_order_ids
+from alephee.sync.senders import (
+    ChannelSender,
+    announce_outcome,
+    covers_queued,
+    record_answer,
+    record_answers,
+    with_order_ids,
+)
 
 log = logging.getLogger("alephee.worker")
 
@@ -386,19 +393,22 @@ class Worker:
                 # listing's state as read at delivery time (which includes their changes).
                 covered = self._covered_rows(session, item) if not in_database else []
             if in_database:
-                # The effect and the "delivered" mark commit together (or not at all).
+                # The effect and the "delivered" mark commit together (or not at all); the covered rows are read
+                # first, in the same transaction, so the state the channel reads includes their changes.
                 with self.db.writing() as session:
+                    covered = self._covered_rows(session, item)
                     answer = sender.send(session, item)
                     self._mark_delivered(session, item)
                     record_answer(session, item, answer)
                     announce_outcome(session, item, delivered=True)
+                    self._mark_coalesced(session, covered if covers_queued(answer) else [])
                 return DELIVERED
             answer = sender.send(None, item)
             with self.db.writing() as session:
                 self._mark_delivered(session, item)
                 record_answer(session, item, answer)
                 announce_outcome(session, item, delivered=True)
-                self._mark_coalesced(session, covered)
+                self._mark_coalesced(session, covered if covers_queued(answer) else [])
             return DELIVERED
         except LeaseLost:
             log.warning("outbox %s: lease lost to another worker; outcome not recorded", item.id)
@@ -476,7 +486,8 @@ class Worker:
                 outcomes.append(self._write_failure(session, item, answer))
             elif item.id in mine:
                 announce_outcome(session, item, delivered=True)
-                coalesced += covered.get(item.id, [])
+                if covers_queued(answer):
+                    coalesced += covered.get(item.id, [])
                 outcomes.append(DELIVERED)
             else:
                 log.warning("outbox %s: lease lost to another worker; outcome not recorded", item.id)
