@@ -18,8 +18,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from alephee.clock import utcnow
 from alephee.db import Base, Money, UtcDateTime
@@ -48,6 +51,19 @@ class Marketplace(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+# The outbox rows a worker has yet to finish (pending, or in flight under a lease): the few among the many
+# delivered ones that the worker's claims read. Two partial indexes cover only them, so a claim's scan in id order
+# and its probe for an older row of the same aggregate never walk the delivered history. A query uses them only
+# when it states this very condition with the values written in (``live_rows``): a bound parameter would hide it
+# from SQLite, and from PostgreSQL's generic plans.
+OUTBOX_LIVE = "status IN ('pending', 'in_flight')"
+
+
+def live_rows(status: ColumnElement[str]) -> ColumnElement[bool]:
+    """``OUTBOX_LIVE`` on the ``status`` column given (of the outbox or an alias of it), values inline."""
+    return status.in_([literal_column("'pending'"), literal_column("'in_flight'")])
+
+
 class OutboxMessage(Base):
     """A change that must reach a marketplace (or a webhook receiver), written in the same transaction as
     the change itself and delivered later by the worker (at least once, in id order per aggregate)."""
@@ -57,6 +73,15 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_available_at_id", "status", "available_at", "id"),
         Index("ix_outbox_aggregate_type_aggregate_id_id", "aggregate_type", "aggregate_id", "id"),
         Index("ix_outbox_account_id_id", "account_id", "id"),
+        Index("ix_outbox_live_id", "id", postgresql_where=text(OUTBOX_LIVE), sqlite_where=text(OUTBOX_LIVE)),
+        Index(
+            "ix_outbox_live_aggregate",
+            "aggregate_type",
+            "aggregate_id",
+            "id",
+            postgresql_where=text(OUTBOX_LIVE),
+            sqlite_where=text(OUTBOX_LIVE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

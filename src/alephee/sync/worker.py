@@ -57,10 +57,10 @@ import uuid
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from alephee import clock
@@ -79,7 +79,7 @@ from alephee.marketplaces.delivery import (
     Sender,
     current_routes,
 )
-from alephee.marketplaces.models import OutboxMessage
+from alephee.marketplaces.models import OutboxMessage, live_rows
 from alephee.sync.background import Behind
 from alephee.sync.backoff import backoff_delay
 from alephee.sync.claims import worth_claiming
@@ -258,6 +258,40 @@ class Worker:
 
     # --- claiming
 
+    @staticmethod
+    def _due(now: datetime) -> ColumnElement[bool]:
+        """Pending and available, or in flight under an expired lease."""
+        return or_(
+            and_(OutboxMessage.status == PENDING, OutboxMessage.available_at <= now),
+            and_(OutboxMessage.status == IN_FLIGHT, OutboxMessage.locked_until < now),
+        )
+
+    def candidates(self, batch: int, now: datetime) -> Select[tuple[int]]:
+        """The ids a claim at ``now`` takes: due rows this worker has a sender for, in id order, each only when no
+        older row of its aggregate is still live. Both the scan and the probe read only the live rows
+        (``live_rows``: the outbox's partial indexes), never the delivered history."""
+        outbox = OutboxMessage
+        older = aliased(OutboxMessage)
+        blocked = (
+            select(older.id)
+            .where(
+                older.aggregate_type == outbox.aggregate_type,
+                older.aggregate_id == outbox.aggregate_id,
+                older.id < outbox.id,
+                live_rows(older.status),
+            )
+            .exists()
+        )
+        candidates = (
+            select(outbox.id)
+            .where(live_rows(outbox.status), self._due(now), self.dispatcher.claimable(outbox), ~blocked)
+            .order_by(outbox.id)
+            .limit(batch)
+        )
+        if self.db.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=outbox)
+        return candidates
+
     def claim(self, batch: int) -> list[OutboxItem]:
         """Lease up to ``batch`` due rows (see the module docstring) and return them in id order."""
         if self._follow_registry:
@@ -265,26 +299,8 @@ class Worker:
         now = clock.precise_utcnow()
         lease_until = now + timedelta(seconds=self.settings.outbox_lease_seconds)
         outbox = OutboxMessage
-        older = aliased(OutboxMessage)
-        due = or_(
-            and_(outbox.status == PENDING, outbox.available_at <= now),
-            and_(outbox.status == IN_FLIGHT, outbox.locked_until < now),
-        )
-        blocked = (
-            select(older.id)
-            .where(
-                older.aggregate_type == outbox.aggregate_type,
-                older.aggregate_id == outbox.aggregate_id,
-                older.id < outbox.id,
-                older.status.in_((PENDING, IN_FLIGHT)),
-            )
-            .exists()
-        )
-        candidates = (
-            select(outbox.id).where(due, self.dispatcher.claimable(outbox), ~blocked).order_by(outbox.id).limit(batch)
-        )
-        if self.db.dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True, of=outbox)
+        due = self._due(now)
+        candidates = self.candidates(batch, now)
         if not worth_claiming(self.db, candidates):
             return []
         with self.db.writing() as session:
@@ -522,6 +538,7 @@ class Worker:
             ).where(
                 OutboxMessage.aggregate_type.in_({key[0] for key in coalescing}),
                 OutboxMessage.aggregate_id.in_({key[1] for key in coalescing}),
+                live_rows(OutboxMessage.status),
                 OutboxMessage.status == PENDING,
             )
         )

@@ -52,7 +52,7 @@ from alephee.db import Database
 from alephee.http.wire import format_utc
 from alephee.marketplaces.contract import PermanentDeliveryError, TransientDeliveryError
 from alephee.marketplaces.delivery import OutboxItem, Route, register_sender, unregister_sender
-from alephee.marketplaces.models import OutboxMessage
+from alephee.marketplaces.models import OutboxMessage, live_rows
 from alephee.marketplaces.outbox import enqueue
 from alephee.webhooks import crypto, events, service
 from alephee.webhooks.addresses import TargetRefused, parse_target, resolve
@@ -300,7 +300,7 @@ class WebhookSender:
         others = session.scalar(
             select(OutboxMessage.id).where(
                 OutboxMessage.topic == events.PURGE_TOPIC,
-                OutboxMessage.status.in_(("pending", "in_flight")),
+                live_rows(OutboxMessage.status),
                 OutboxMessage.id != item.id,
             )
         )
@@ -375,7 +375,7 @@ def ensure_purge_scheduled(session: Session) -> bool:
     """Queue a purge now unless one is already queued; returns whether one was added."""
     queued = session.scalar(
         select(OutboxMessage.id)
-        .where(OutboxMessage.topic == events.PURGE_TOPIC, OutboxMessage.status.in_(("pending", "in_flight")))
+        .where(OutboxMessage.topic == events.PURGE_TOPIC, live_rows(OutboxMessage.status))
         .limit(1)
     )
     if queued is not None:
