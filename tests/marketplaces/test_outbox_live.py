@@ -103,11 +103,9 @@ def test_a_claim_takes_the_oldest_live_row_of_each_listing_through_the_live_inde
             params = tuple(compiled.params[name] for name in compiled.positiontup or ())
             explain = "EXPLAIN QUERY PLAN"
         plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(f"{explain} {compiled}", params))
-    # The scan and the probe for an older live row of the same listing read the live indexes only, never the
-    # primary key or the full indexes from the first delivered row.
-    if ctx.db.dialect == "postgresql":
-        reads = re.findall(r"Seq Scan|Index (?:Only )?Scan using (\S+)|Bitmap Index Scan on (\S+)", plan)
-        assert reads and all(set(read) - {""} <= set(LIVE_INDEXES) and any(read) for read in reads), plan
-    else:
-        assert "ix_outbox_live_aggregate" in plan, plan
+    # The probe for an older live row of the same listing reads a live index, and nothing reads the primary key
+    # or the full aggregate index from the first delivered row, nor the whole table. (PostgreSQL may also find
+    # the due rows by seeking the pending and in-flight ones in the status index, which skips the delivered too.)
+    assert "ix_outbox_live_" in plan, plan
+    assert not re.search(r"Seq Scan|SCAN outbox\b|pk_outbox|ix_outbox_aggregate_type_aggregate_id_id", plan), plan
     assert [item.id for item in worker.claim(100)] == heads
