@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from alephee import clock
@@ -77,20 +78,18 @@ def test_queued_pushes_of_one_listing_are_delivered_by_one_call(
     assert channel.contexts[0].db is not None and channel.contexts[0].settings is not None
 
 
-def test_pushes_on_channels_that_send_the_payload_are_not_coalesced(
-    ctx: AppContext, make_worker: Callable[..., Worker], use_channel: Callable[[str, Any], None]
+@pytest.mark.parametrize(
+    "kind",
+    [{"sends_current_state": False}, {"covers": False}],
+    ids=["channel-sends-the-payload", "receipt-without-the-current-state"],
+)
+def test_pushes_are_not_coalesced_unless_the_current_state_was_sent(
+    ctx: AppContext,
+    make_worker: Callable[..., Worker],
+    use_channel: Callable[[str, Any], None],
+    kind: dict[str, bool],
 ) -> None:
-    channel = StateChannel(sends_current_state=False)
-    use_channel("sandbox", channel)
-    ids = [put(ctx, aggregate_id=7, payload={"listing_id": 7, "quantity": q}) for q in range(3)]
-    make_worker().drain()
-    assert channel.sent == [(7, i) for i in ids]
-
-
-def test_a_receipt_that_did_not_send_the_current_state_covers_nothing(
-    ctx: AppContext, make_worker: Callable[..., Worker], use_channel: Callable[[str, Any], None]
-) -> None:
-    channel = StateChannel(covers=False)
+    channel = StateChannel(**kind)
     use_channel("sandbox", channel)
     ids = [put(ctx, aggregate_id=7, payload={"listing_id": 7, "quantity": q}) for q in range(3)]
     make_worker().drain()
