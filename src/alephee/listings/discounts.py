@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from alephee import clock
@@ -127,12 +128,31 @@ def enqueue_discount(session: Session, listing: Listing, percent: Decimal, start
         topic=propagation.TOPIC_UPDATE,
         aggregate_type="listing",
         aggregate_id=listing.id,
-        payload=propagation.listing_payload(
-            listing,
-            ["Discount"],
-            discount_percent=str(percent),
-            discount_start=format_utc(start),
-            discount_finish=format_utc(finish),
-            discount_type="PRICE_DISCOUNT",
-        ),
+        payload=propagation.listing_payload(listing, ["Discount"], **discount_fields(percent, start, finish)),
     )
+
+
+def discount_fields(percent: Decimal, start: datetime, finish: datetime) -> dict[str, Any]:
+    """The keys of a ``listing.update`` payload that carry a discount (``marketplaces.topics.listing_push``)."""
+    return {
+        "discount_percent": str(percent),
+        "discount_start": format_utc(start),
+        "discount_finish": format_utc(finish),
+        "discount_type": "PRICE_DISCOUNT",
+    }
+
+
+def current_payload(session: Session, listing: Listing, changed: Sequence[str]) -> dict[str, Any]:
+    """The listing's full published state as it is now, with the discount it has now or, failing that, the next
+    one scheduled (windows never overlap: a new one replaces those it overlaps); percent 0 when it has none. What a
+    channel that reads the listing at delivery time sends."""
+    discount = session.scalar(
+        select(ListingDiscount)
+        .where(ListingDiscount.listing_id == listing.id, ListingDiscount.finish_at > clock.utcnow())
+        .order_by(ListingDiscount.start_at, ListingDiscount.id)
+        .limit(1)
+    )
+    if discount is None:
+        return propagation.listing_payload(listing, changed, discount_percent=0)
+    fields = discount_fields(discount.percent, discount.start_at, discount.finish_at)
+    return propagation.listing_payload(listing, changed, **fields)

@@ -56,12 +56,13 @@ class Marketplace(Base):
 # and its probe for an older row of the same aggregate never walk the delivered history. A query uses them only
 # when it states this very condition with the values written in (``live_rows``): a bound parameter would hide it
 # from SQLite, and from PostgreSQL's generic plans.
-OUTBOX_LIVE = "status IN ('pending', 'in_flight')"
+LIVE_STATUSES = ("pending", "in_flight")
+OUTBOX_LIVE = "status IN ({})".format(", ".join(f"'{status}'" for status in LIVE_STATUSES))
 
 
 def live_rows(status: ColumnElement[str]) -> ColumnElement[bool]:
     """``OUTBOX_LIVE`` on the ``status`` column given (of the outbox or an alias of it), values inline."""
-    return status.in_([literal_column("'pending'"), literal_column("'in_flight'")])
+    return status.in_([literal_column(f"'{value}'") for value in LIVE_STATUSES])
 
 
 class OutboxMessage(Base):

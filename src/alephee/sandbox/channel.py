@@ -79,9 +79,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alephee import clock
-from alephee.listings.models import Listing, ListingDiscount
-from alephee.listings.propagation import change_row, listing_payload
+from alephee.listings.discounts import current_payload
+from alephee.listings.models import Listing
+from alephee.listings.propagation import change_row
 from alephee.marketplaces.contract import (
     BaseChannel,
     BuyerMessage,
@@ -218,26 +218,13 @@ class SandboxChannel(BaseChannel):
         return hub
 
     def _current_push(self, session: Session, ctx: ChannelContext, listing: ListingPush) -> ListingPush | None:
-        """The hub's listing as it is now, as a push, with the discount it has now or next (none clears the
-        sandbox's): read at delivery time as the real connectors do, so one delivery carries every change
-        queued before it. None for a listing the hub does not have (the push is applied as it came)."""
+        """The hub's listing as it is now, as a push (``listings.discounts.current_payload``): read at delivery
+        time as the real connectors do, so one delivery carries every change queued before it. None for a listing
+        the hub does not have (the push is applied as it came)."""
         hub = self._hub_listing(session, ctx, listing.listing_id)
         if hub is None:
             return None
-        discount = session.scalar(
-            select(ListingDiscount)
-            .where(ListingDiscount.listing_id == hub.id, ListingDiscount.finish_at > clock.utcnow())
-            .order_by(ListingDiscount.start_at, ListingDiscount.id)
-            .limit(1)
-        )
-        window: dict[str, Any] = {"discount_percent": 0}
-        if discount is not None:
-            window = {
-                "discount_percent": str(discount.percent),
-                "discount_start": discount.start_at.isoformat(),
-                "discount_finish": discount.finish_at.isoformat(),
-            }
-        return listing_push(listing_payload(hub, listing.extra.get("changed") or [], **window))
+        return listing_push(current_payload(session, hub, listing.extra.get("changed") or []))
 
     def publish_listing(self, ctx: ChannelContext, listing: ListingPush) -> ListingReceipt:
         session = self._session(ctx)
