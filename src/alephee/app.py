@@ -49,6 +49,7 @@ from alephee.http.waits import loop_monitor, tune_collector, watch
 from alephee.http.wire import ErrorBody, error_response
 from alephee.listings.routes import router as listings
 from alephee.marketplaces.models import ChannelNotification, OutboxMessage
+from alephee.memory import cap_malloc_arenas
 from alephee.orders.rendering import cache_of
 from alephee.orders.routes import router as orders
 from alephee.portal.routes import install as install_portal
@@ -105,6 +106,8 @@ def create_app(
     """Build the application for ``settings`` (read from the environment when not given); ``with_worker`` also
     runs one outbox worker in a thread that the application's lifespan starts and stops."""
     settings = settings or (context.settings if context else Settings())
+    # Before this process starts a thread (the embedded worker's, the route threads): arenas made before stay.
+    cap_malloc_arenas(settings.malloc_arenas)
     ctx = context or AppContext.build(settings)
     logging.getLogger("alephee").setLevel(settings.log_level.upper())
 

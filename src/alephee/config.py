@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     # Off (false / 0) only to compare.
     gc_freeze: bool = True
     gc_threshold0: int = Field(default=10_000, ge=0)
+    # At most this many glibc malloc arenas for a server's or worker's threads (alephee/memory.py); 0 leaves
+    # glibc's (eight per core), and so does a MALLOC_ARENA_MAX in the environment.
+    malloc_arenas: int = Field(default=2, ge=0)
     # Show the login-token module 2 as required for DELETE /v2/products/prices.
     login_token_default_ttl: int = 30
     login_token_min_ttl: int = 5

@@ -29,9 +29,11 @@ def worker(
 
     from alephee.bootstrap import prepare_database
     from alephee.logs import log_config
+    from alephee.memory import cap_malloc_arenas
     from alephee.registry import build_worker
 
     settings = Settings()
+    cap_malloc_arenas(settings.malloc_arenas)  # before the delivery pools' threads start
     logging.config.dictConfig(log_config(settings))
     if batch is not None and batch < 1:
         fail("--batch must be at least 1")
