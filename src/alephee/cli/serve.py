@@ -29,8 +29,12 @@ def serve(
 
     from alephee.bootstrap import prepare_database
     from alephee.logs import log_config
+    from alephee.memory import cap_malloc_arenas
 
     settings = Settings()
+    # Before the database is prepared: arenas its threads make would stay (create_app caps them again in each
+    # process that --workers starts).
+    cap_malloc_arenas(settings.malloc_arenas)
     # Configured before the database is prepared, so its warning (autovacuum off) is logged like the rest;
     # uvicorn applies the same configuration again in every server process.
     logging.config.dictConfig(log_config(settings))
