@@ -32,8 +32,8 @@ def serve(
     from alephee.memory import cap_malloc_arenas
 
     settings = Settings()
-    # Before the database is prepared: arenas its threads make would stay (create_app caps them again in each
-    # process that --workers starts).
+    # First thing: an arena that a thread makes before the cap stays, and one was made between here and create_app
+    # (whose own call covers each process that --workers starts).
     cap_malloc_arenas(settings.malloc_arenas)
     # Configured before the database is prepared, so its warning (autovacuum off) is logged like the rest;
     # uvicorn applies the same configuration again in every server process.
