@@ -609,6 +609,11 @@ def main() -> int:
         default=0,
         help="With --worker-process: the worker's niceness (e.g. 10: the CPU goes to the API processes first).",
     )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="Record each server's memory from inside (bench/probe/sitecustomize.py) and summarise it in the report.",
+    )
     parser.add_argument("--json", type=Path, help="Also write the report here.")
     parser.add_argument("--log-dir", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
@@ -628,6 +633,11 @@ def main() -> int:
         "ALEPHEE_DEMO_TIENDANUBE": "false",
     }
     env.update(pair.split("=", 1) for pair in args.server_env)
+    probe_dir = args.log_dir / f"probe-{os.getpid()}"
+    if args.probe:
+        probe_dir.mkdir()
+        path = [str(ROOT / "bench" / "probe"), *filter(None, [env.get("PYTHONPATH")])]
+        env.update(PYTHONPATH=os.pathsep.join(path), ALEPHEE_BENCH_PROBE_DIR=str(probe_dir))
     print("preparing the database (migrations, demo tenant)...", file=sys.stderr)
     account_id, api_key = prepare(args, env)
     servers: list[Server] = []
@@ -718,6 +728,10 @@ def main() -> int:
         out["outbox_at_the_end"] = outbox_backlog(args.database_url)
         out["waits"] = {s.name: wait_breakdown(waits_before[s.name], scrape(s.base_url)) for s in servers}
         out["database_sessions"] = waits.report()
+        if args.probe:
+            from probe_report import summarise
+
+            out["probe"] = {"directory": str(probe_dir), "processes": summarise(probe_dir)}
     finally:
         for server in servers + ([worker] if worker else []):
             server.stop()
