@@ -3,9 +3,9 @@
     .venv/bin/python bench/probe_report.py bench/out/probe-<pid> [--at 1,10,30,60,120] [--top 15]
 
 For every process: memory at the given minutes (RSS, anonymous RSS, glibc heap held / in use / free, malloc
-arenas, pymalloc blocks), the least-squares slope of RSS and of the heap in use per hour-long half, and between
-its first and last deep samples the growth of pymalloc, of the libraries' caches and of the object types that
-grew most. ``bench/soak.py --probe`` prints the same summary in its report.
+arenas, pymalloc blocks), the least-squares slope of RSS and of the heap in use in each half of the run, at each
+deep sample what the process holds from the system (pymalloc's arenas, glibc's heaps) and what the libraries'
+caches hold, and the object types that grew most from the first deep sample to the last. ``bench/soak.py --probe`` prints the same summary in its report.
 """
 
 from __future__ import annotations
@@ -81,9 +81,20 @@ def summarise_process(records: list[dict[str, Any]], minutes: list[float], top: 
         out["deep"] = {
             "from_minute": round(first["t"] / 60, 1),
             "to_minute": round(last["t"] / 60, 1),
-            "objects": [first["objects"], last["objects"]],
-            "pymalloc": [first.get("pymalloc"), last.get("pymalloc")],
-            "caches": [(round(r["t"] / 60, 1), r.get("caches")) for r in deep],
+            # What the process holds from the system, apart from file mappings and stacks: pymalloc's arenas
+            # (1 MiB each on CPython 3.10+, mapped on their own) and glibc's heaps (held, resident or not).
+            "held": [
+                {
+                    "minute": round(r["t"] / 60, 1),
+                    "objects": r["objects"],
+                    "pymalloc_arenas": (r.get("pymalloc") or {}).get("arenas"),
+                    "pymalloc_used_mib": round((r.get("pymalloc") or {}).get("used_bytes", 0) / MIB, 1),
+                    "heap_mib": round(r["heap"] / MIB, 1) if "heap" in r else None,
+                    "rss_mib": round(r["rss_kb"] / 1024, 1),
+                    **(r.get("caches") or {}),
+                }
+                for r in deep
+            ],
             "types_grown": dict(sorted(grown.items(), key=lambda kv: -kv[1])[:top]),
         }
     return out
