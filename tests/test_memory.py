@@ -86,3 +86,30 @@ def test_a_server_and_a_worker_cap_their_arenas(
     monkeypatch.setenv("ALEPHEE_MALLOC_ARENAS", "5")
     cli("worker", "--once")
     assert limits == [3, 5]
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's mallinfo2")
+def test_what_the_heaps_hold_follows_what_the_process_allocates() -> None:
+    before = alephee.memory.allocator_bytes()
+    assert before["malloc_held"] >= before["malloc_in_use"] > 0
+    assert before["python_blocks"] > 0
+    held = [bytearray(50_000) for _ in range(200)]  # 10 MB over pymalloc's limit, under the mmap threshold: malloc's
+    during = alephee.memory.allocator_bytes()
+    assert during["malloc_in_use"] >= before["malloc_in_use"] + 9_000_000
+    assert during["malloc_held"] >= during["malloc_in_use"]
+    del held
+    assert alephee.memory.allocator_bytes()["malloc_in_use"] <= during["malloc_in_use"] - 9_000_000
+
+
+def test_metrics_show_the_allocators_and_the_resident_memory(client: Any) -> None:
+    body = client.get("/metrics").text
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in body.splitlines()
+        if line.startswith(("alephee_memory{", "process_resident_memory_bytes "))
+    }
+    assert samples['alephee_memory{measure="python_blocks"}'] > 0
+    assert samples["process_resident_memory_bytes"] > 0
+    if GLIBC:
+        assert samples['alephee_memory{measure="malloc_held"}'] >= samples['alephee_memory{measure="malloc_in_use"}']
+        assert samples['alephee_memory{measure="malloc_in_use"}'] > 0

@@ -9,11 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from sqlalchemy.orm import Session
 
 from alephee.db import Database
 from alephee.http.ratelimit import RateLimiter
+from alephee.memory import allocator_bytes
 
 access_log = logging.getLogger("alephee.access")
 log = logging.getLogger("alephee.audit")
@@ -21,6 +30,8 @@ log = logging.getLogger("alephee.audit")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_resident_memory_bytes, process_cpu_seconds_total, open file descriptors (Linux /proc).
+ProcessCollector(registry=REGISTRY)
 REQUESTS = Counter(
     "alephee_http_requests_total",
     "HTTP requests by endpoint, method and status",
@@ -71,6 +82,13 @@ READ_CACHE = Gauge(
     "alephee_read_cache", "Results reused while what they were read from is unchanged (hits, misses, entries)",
     ["cache", "measure"], registry=REGISTRY,
 )  # fmt: skip
+MEMORY = Gauge(
+    "alephee_memory",
+    "What this process's allocators hold: malloc_held, malloc_in_use, malloc_mmapped (glibc's heaps, bytes) and "
+    "python_blocks (live small Python objects, a count). RSS tends towards what is held; growth of held is growth.",
+    ["measure"],
+    registry=REGISTRY,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +199,8 @@ def render_metrics(
         for measure, value in (("hits", state_cache.hits), ("misses", state_cache.misses),
                                ("entries", len(state_cache))):  # fmt: skip
             READ_CACHE.labels(name, measure).set(value)
+    for measure, value in allocator_bytes().items():
+        MEMORY.labels(measure).set(value)
     if collect is not None:
         try:
             with db.reading() as session:
