@@ -5,7 +5,8 @@
 For every process: memory at the given minutes (RSS, anonymous RSS, glibc heap held / in use / free, malloc
 arenas, pymalloc blocks), the least-squares slope of RSS and of the heap in use in each half of the run, at each
 deep sample what the process holds from the system (pymalloc's arenas, glibc's heaps) and what the libraries'
-caches hold, and the object types that grew most from the first deep sample to the last. ``bench/soak.py --probe`` prints the same summary in its report.
+caches hold, and the object types that grew most from the first deep sample to the last. ``bench/soak.py --probe``
+puts the same summary in its report.
 """
 
 from __future__ import annotations
