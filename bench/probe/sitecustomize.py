@@ -5,9 +5,9 @@ daemon thread appends a JSON line every ``ALEPHEE_BENCH_PROBE_EVERY`` seconds (d
 ``<dir>/<role>-<pid>.jsonl``:
 
 * ``rss_kb``, ``anon_kb``: resident and anonymous resident memory (``/proc/self/status``);
-* ``heap``, ``heap_used``, ``heap_free``, ``mmapped``: glibc's ``mallinfo2`` (what the malloc heaps hold from the
-  system, what is handed out, what is free inside them, big blocks mapped on their own); ``heaps``: how many
-  malloc arenas exist (``malloc_info``);
+* ``heap``, ``heap_used``, ``heap_free``, ``mmapped``: glibc's ``mallinfo2`` as ``/metrics`` reads it
+  (``alephee.memory.allocator_bytes``: what the malloc heaps hold from the system, what is handed out, what is free
+  inside them, big blocks mapped on their own); ``heaps``: how many malloc arenas exist (``malloc_info``);
 * ``blocks``: pymalloc's live blocks (``sys.getallocatedblocks``); ``threads``.
 
 Every ``ALEPHEE_BENCH_PROBE_DEEP_EVERY`` samples (default 20) it also records, after a collection:
@@ -17,8 +17,8 @@ Every ``ALEPHEE_BENCH_PROBE_DEEP_EVERY`` samples (default 20) it also records, a
 * ``caches``: what the libraries' bounded caches hold: SQLAlchemy's compiled statements per engine, and psycopg's
   per-connection statement counts and prepared statements (entries and the bytes of their query text).
 
-The deep sample briefly redirects file descriptor 2 to read ``sys._debugmallocstats``; a log line written to
-stderr at that instant lands in ``<role>-<pid>.mallocstats``. It is a benchmark tool: the hub never loads it.
+The deep sample briefly redirects file descriptor 2 to read ``sys._debugmallocstats``: a log line written to
+stderr at that instant is lost. It is a benchmark tool: the hub never loads it.
 """
 
 from __future__ import annotations
@@ -47,19 +47,11 @@ def _start() -> None:
     role = ROLES[sys.argv[1]] + ("-with-worker" if "--with-worker" in sys.argv else "")
     path = os.path.join(out_dir, f"{role}-{os.getpid()}.jsonl")
 
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [
-            (name, ctypes.c_size_t)
-            for name in (
-                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                "keepcost",
-            )
-        ]  # fmt: skip
+    from alephee.memory import allocator_bytes  # the same readings as /metrics' alephee_memory
 
     libc = ctypes.CDLL(None)
-    glibc = hasattr(libc, "mallinfo2") and hasattr(libc, "malloc_info")
+    glibc = hasattr(libc, "malloc_info")
     if glibc:
-        libc.mallinfo2.restype = MallInfo2
         libc.open_memstream.restype = ctypes.c_void_p
         libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]
         libc.fclose.argtypes = [ctypes.c_void_p]
@@ -152,11 +144,17 @@ def _start() -> None:
 
     def sample(number: int, began: float) -> dict[str, Any]:
         record: dict[str, Any] = {"t": round(time.monotonic() - began), **proc_status()}
+        held = allocator_bytes()
+        if "malloc_held" in held:
+            record.update(
+                heap=held["malloc_held"],
+                heap_used=held["malloc_in_use"],
+                heap_free=held["malloc_held"] - held["malloc_in_use"],
+                mmapped=held["malloc_mmapped"],
+            )
         if glibc:
-            info = libc.mallinfo2()
-            record.update(heap=info.arena, heap_used=info.uordblks, heap_free=info.fordblks, mmapped=info.hblkhd)
             record["heaps"] = malloc_heaps()
-        record["blocks"] = sys.getallocatedblocks()
+        record["blocks"] = held["python_blocks"]
         record["threads"] = threading.active_count()
         if number % deep_every == 0:
             gc.collect()
