@@ -73,6 +73,21 @@ def test_the_probe_records_memory_caches_and_the_types_that_grow(tmp_path: Path)
     assert list(grown) == sorted(grown, key=lambda name: -grown[name])
 
 
+def test_the_probe_keeps_the_network_guard_it_would_hide(tmp_path: Path) -> None:
+    """The probe's sitecustomize comes first on the path; the suite's guard (the next one) still runs after it."""
+    script = tmp_path / "reach.py"
+    script.write_text("import socket\nsocket.getaddrinfo('api.mercadolibre.com', 443)\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(BENCH / "probe"), os.environ["PYTHONPATH"]]),
+        "ALEPHEE_BENCH_PROBE_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, str(script), "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0 and "not loopback" in done.stderr
+
+
 def test_the_probe_stays_out_of_other_commands(tmp_path: Path) -> None:
     assert run_probed(tmp_path, "demo") == []
 

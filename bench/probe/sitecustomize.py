@@ -19,6 +19,9 @@ Every ``ALEPHEE_BENCH_PROBE_DEEP_EVERY`` samples (default 20) it also records, a
 
 The deep sample briefly redirects file descriptor 2 to read ``sys._debugmallocstats``: a log line written to
 stderr at that instant is lost. It is a benchmark tool: the hub never loads it.
+
+Python runs only the first ``sitecustomize`` on the path, so this one first runs the next one it hides (the test
+suite's network guard, a distribution's own).
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ import os
 import sys
 
 ROLES = {"serve": "serve", "worker": "worker"}
+
+
+def _chain() -> None:
+    """Run the ``sitecustomize`` that comes after this one on ``sys.path``, if any."""
+    import importlib.machinery
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    hidden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hidden)
 
 
 def _start() -> None:
@@ -181,5 +198,6 @@ def _start() -> None:
     threading.Thread(target=run, daemon=True, name="alephee-bench-probe").start()
 
 
+_chain()
 if len(sys.argv) > 1 and sys.argv[1] in ROLES and os.environ.get("ALEPHEE_BENCH_PROBE_DIR"):
     _start()
