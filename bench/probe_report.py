@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 MIB = 1024 * 1024
+MINUTES = "1,10,30,60,120,240"  # the readings shown unless asked otherwise
 
 
-def _slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of (seconds, MiB) points, in MiB per minute."""
-    if len(points) < 2:
-        return None
-    n = len(points)
-    mx = sum(t for t, _ in points) / n
-    my = sum(v for _, v in points) / n
-    den = sum((t - mx) ** 2 for t, _ in points)
-    return round(60 * sum((t - mx) * (v - my) for t, v in points) / den, 3) if den else None
+def slope_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) samples, in MiB per minute (0 with fewer than two distinct times)."""
+    if len(samples) < 2:
+        return 0.0
+    mx = sum(t for t, _ in samples) / len(samples)
+    my = sum(v for _, v in samples) / len(samples)
+    den = sum((t - mx) ** 2 for t, _ in samples)
+    return 60 * sum((t - mx) * (v - my) for t, v in samples) / den if den else 0.0
 
 
 def _at(records: list[dict[str, Any]], minute: float) -> dict[str, Any] | None:
@@ -65,8 +65,10 @@ def summarise_process(records: list[dict[str, Any]], minutes: list[float], top: 
         "last": _memory(records[-1]),
         "slope_mib_per_min": {
             name: {
-                "rss": _slope([(r["t"], r["rss_kb"] / 1024) for r in half]),
-                "heap_used": _slope([(r["t"], r["heap_used"] / MIB) for r in half if "heap_used" in r]),
+                "rss": round(slope_per_min([(r["t"], r["rss_kb"] / 1024) for r in half]), 3),
+                "heap_used": round(
+                    slope_per_min([(r["t"], r["heap_used"] / MIB) for r in half if "heap_used" in r]), 3
+                ),
             }
             for name, half in zip(("first_half", "second_half"), halves, strict=True)
         },
@@ -103,7 +105,7 @@ def summarise_process(records: list[dict[str, Any]], minutes: list[float], top: 
 
 def summarise(directory: Path, minutes: list[float] | None = None, top: int = 15) -> dict[str, Any]:
     """Every process's summary in ``directory``, by file name (``<role>-<pid>``)."""
-    minutes = minutes or [1, 10, 30, 60, 120, 240]
+    minutes = minutes or [float(m) for m in MINUTES.split(",")]
     out = {}
     for path in sorted(directory.glob("*.jsonl")):
         records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -114,7 +116,7 @@ def summarise(directory: Path, minutes: list[float] | None = None, top: int = 15
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--at", default="1,10,30,60,120,240", help="Minutes to show (comma-separated).")
+    parser.add_argument("--at", default=MINUTES, help="Minutes to show (comma-separated).")
     parser.add_argument("--top", type=int, default=15, help="How many grown object types to list.")
     args = parser.parse_args()
     summary = summarise(args.directory, [float(m) for m in args.at.split(",")], args.top)

@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 from channel_bench import cpu_seconds
 from machine import cpu_probe_seconds
+from probe_report import slope_per_min, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 EXE = str(Path(sys.executable).with_name("alephee"))
@@ -117,17 +118,6 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def slope_per_min(samples: list[tuple[float, float]]) -> float:
-    """Least-squares slope of (seconds, MiB) samples, in MiB per minute."""
-    if len(samples) < 2:
-        return 0.0
-    xs = [t for t, _ in samples]
-    ys = [v for _, v in samples]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    den = sum((x - mx) ** 2 for x in xs)
-    return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
 class Sampler(threading.Thread):
@@ -729,8 +719,6 @@ def main() -> int:
         out["waits"] = {s.name: wait_breakdown(waits_before[s.name], scrape(s.base_url)) for s in servers}
         out["database_sessions"] = waits.report()
         if args.probe:
-            from probe_report import summarise
-
             out["probe"] = {"directory": str(probe_dir), "processes": summarise(probe_dir)}
     finally:
         for server in servers + ([worker] if worker else []):

@@ -27,15 +27,24 @@ def cap_malloc_arenas(limit: int) -> bool:
     Call it as a process starts, before its threads do: arenas made before stay. Nothing happens (False) with a
     ``limit`` of 0, where ``MALLOC_ARENA_MAX`` is already in the environment (the operator's glibc setting wins; glibc
     read it as the process started), or on a C library without glibc's ``mallopt`` (macOS, Windows, musl)."""
-    if limit <= 0 or "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+    if limit <= 0 or "MALLOC_ARENA_MAX" in os.environ:
         return False
+    mallopt = _glibc("mallopt", (ctypes.c_int, ctypes.c_int), ctypes.c_int)
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, limit))
+
+
+@functools.cache
+def _glibc(name: str, argtypes: tuple[Any, ...], restype: Any) -> Any:
+    """A function of the C library the interpreter is linked with, typed; None off Linux or where it lacks it."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter is linked with
+        function = ctypes.CDLL(None)[name]
     except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_ARENA_MAX, limit))
+        return None
+    function.argtypes = argtypes
+    function.restype = restype
+    return function
 
 
 class _MallInfo2(ctypes.Structure):
@@ -47,26 +56,12 @@ class _MallInfo2(ctypes.Structure):
     ]  # fmt: skip
 
 
-@functools.cache
-def _mallinfo2() -> Any:
-    """glibc's ``mallinfo2``, or None off glibc 2.33+."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = ()
-    function.restype = _MallInfo2
-    return function
-
-
 def allocator_bytes() -> dict[str, int]:
     """What this process's allocators hold now, by measure: ``malloc_held`` (bytes glibc's heaps took from the
     system, resident or not), ``malloc_in_use`` (handed out of them), ``malloc_mmapped`` (big blocks mapped on their
     own), where glibc has ``mallinfo2``; and always ``python_blocks`` (pymalloc's live small-object blocks, a count)."""
     out = {"python_blocks": sys.getallocatedblocks()}
-    mallinfo2 = _mallinfo2()
+    mallinfo2 = _glibc("mallinfo2", (), _MallInfo2)
     if mallinfo2 is not None:
         info = mallinfo2()
         out.update(malloc_held=info.arena, malloc_in_use=info.uordblks, malloc_mmapped=info.hblkhd)
